@@ -1,0 +1,128 @@
+"""The ``audit-portal`` command. Domain command groups live beside their domain and are added
+here, so ``audit-portal --help`` lists everything the portal can do from a shell."""
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from audit_portal.config import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="ISO/IEC 27001 control-evidence collection and audit portal.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.ensure_secret_key()
+        return settings
+    except SettingsError as error:
+        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="downgrade to REVISION instead")] = False,
+) -> None:
+    """Bring the database schema to REVISION (default: the newest)."""
+    from audit_portal import migrate as migrations
+    from audit_portal.db import make_engine
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        if down:
+            migrations.downgrade(engine, revision)
+        else:
+            migrations.upgrade(engine, revision)
+    except Exception as error:
+        raise fail(f"migration failed on {engine.url.render_as_string(hide_password=True)}: {error}")
+    console.print(f"database at revision {migrations.current_revision(engine)}")
+
+
+@app.command()
+def check() -> None:
+    """Check the configuration and that the database and the evidence store answer."""
+    from audit_portal.db import make_engine
+    from audit_portal.health.service import database_health, store_health
+    from audit_portal.store import build_store
+
+    settings = settings_or_exit()
+    try:
+        store = build_store(settings)
+    except ValueError as error:
+        raise fail(str(error), 2)
+    results = [database_health(make_engine(settings.database_url)), store_health(store)]
+    for result in results:
+        mark = "[green]ok[/green]" if result.ok else "[red]down[/red]"
+        console.print(f"{result.name:9} {mark}  {result.detail}", highlight=False)
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the web portal with uvicorn (and the collector scheduler unless disabled)."""
+    import uvicorn
+
+    from audit_portal import migrate as migrations
+    from audit_portal.db import make_engine
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        current = migrations.current_revision(engine)
+    except Exception as error:
+        raise fail(f"AUDIT_PORTAL_DATABASE_URL: database unreachable: {error}".splitlines()[0], 2)
+    if current != migrations.head_revision():
+        raise fail(f"database schema is at {current}, not the newest; run 'audit-portal migrate'")
+    console.print(f"audit-portal listening on http://{host}:{port}", highlight=False)
+    uvicorn.run(
+        "audit_portal.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1", log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="only when the database holds no data")] = False,
+) -> None:
+    """Load the demo organisation: users of each role, a year of evidence and collector runs."""
+    from audit_portal.db import make_engine, unit_of_work
+    from audit_portal.demo import database_is_empty, load_demo, print_demo_logins
+    from audit_portal.store import build_store
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    with unit_of_work(engine) as session:
+        if if_empty and not database_is_empty(session):
+            console.print("database already holds data; demo not loaded")
+            print_demo_logins(session, console)
+            return
+        load_demo(session, build_store(settings), settings, console)
+    with unit_of_work(engine) as session:
+        print_demo_logins(session, console)
+
+
+def main() -> None:  # pragma: no cover - console entry point wrapper for python -m
+    app(prog_name="audit-portal")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

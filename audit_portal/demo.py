@@ -1,0 +1,77 @@
+"""The demo organisation loaded by ``make run`` on an empty database.
+
+Each domain contributes one step (a function taking a :class:`DemoContext`); the steps run in
+order in one transaction, so a failed demo load leaves the database empty. Demo credentials are
+printed only for a database marked as a demo, never for a real one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rich.console import Console
+from sqlalchemy import inspect, select
+from sqlmodel import Session
+
+from audit_portal.clock import utcnow
+from audit_portal.config import Settings
+from audit_portal.portal import service as portal_settings
+from evidence_store import ObjectStore
+
+
+@dataclass
+class DemoContext:
+    session: Session
+    store: ObjectStore
+    settings: Settings
+    now: datetime
+    console: Console
+    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (role, user, password)
+
+
+DemoStep = Callable[[DemoContext], None]
+
+
+def demo_steps() -> list[DemoStep]:
+    """The steps in dependency order. Imported lazily so a domain's demo code loads only here."""
+    return []
+
+
+def database_is_empty(session: Session) -> bool:
+    """Empty means: no demo marker and no rows in any domain table but settings."""
+    if portal_settings.is_demo(session):
+        return False
+    from sqlmodel import SQLModel
+
+    import audit_portal.model_registry  # noqa: F401
+
+    existing = set(inspect(session.connection()).get_table_names())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in existing and table.name != "portal_setting":
+            if session.execute(select(table).limit(1)).first() is not None:
+                return False
+    return True
+
+
+def load_demo(session: Session, store: ObjectStore, settings: Settings, console: Console) -> None:
+    context = DemoContext(session=session, store=store, settings=settings, now=utcnow(), console=console)
+    for step in demo_steps():
+        console.print(f"demo: {step.__doc__.splitlines()[0] if step.__doc__ else step.__name__}")
+        step(context)
+        session.flush()
+    portal_settings.set_value(session, portal_settings.DEMO_KEY, context.now.isoformat())
+    portal_settings.set_value(
+        session, "demo_logins", "\n".join("\t".join(login) for login in context.logins)
+    )
+
+
+def print_demo_logins(session: Session, console: Console) -> None:
+    if not portal_settings.is_demo(session):
+        return
+    logins = portal_settings.get_value(session, "demo_logins") or ""
+    rows = [line.split("\t") for line in logins.splitlines() if line]
+    if rows:
+        console.print("demo sign-ins (demo database only):")
+        for role, user, password in rows:
+            console.print(f"  {role:11} {user:22} {password}", highlight=False)

@@ -1,0 +1,158 @@
+"""Domain errors and how they reach the client.
+
+Services raise :class:`PortalError` subclasses; one handler turns them into an RFC 9457 problem
+JSON for the API and for clients asking for JSON, or into the error page (or an htmx partial)
+for browsers. Bad input never gets a stack trace.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class PortalError(Exception):
+    status_code = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidInput(PortalError):
+    status_code = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+
+class NotAuthenticated(PortalError):
+    status_code = 401
+    title = "Sign-in required"
+    slug = "not-authenticated"
+
+
+class Forbidden(PortalError):
+    status_code = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class NotFound(PortalError):
+    status_code = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(PortalError):
+    status_code = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class PayloadTooLarge(PortalError):
+    status_code = 413
+    title = "Payload too large"
+    slug = "payload-too-large"
+
+
+class TooManyRequests(PortalError):
+    status_code = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+
+class ServiceUnavailable(PortalError):
+    status_code = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if wants_json(request):
+        body: dict[str, Any] = {
+            "type": f"/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.url.path,
+        }
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    from audit_portal.templating import render  # templating imports errors for its own types
+
+    return render(
+        request,
+        "pages/error.html",
+        {"status": status, "title": title, "detail": detail, "errors": errors or []},
+        block="content",
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def _portal_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, PortalError)
+    return problem_response(
+        request,
+        status=error.status_code,
+        title=error.title,
+        detail=error.detail,
+        slug=error.slug,
+        errors=error.errors,
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+        for item in error.errors()
+    ]
+    detail = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
+    return problem_response(
+        request, status=422, title="Invalid input", detail=detail, slug="invalid-input", errors=errors
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+    return problem_response(
+        request,
+        status=error.status_code,
+        title=title,
+        detail=str(error.detail),
+        slug=title.lower().replace(" ", "-"),
+        headers=getattr(error, "headers", None),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PortalError, _portal_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

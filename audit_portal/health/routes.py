@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from audit_portal.health.service import database_health, store_health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> JSONResponse:
+    """Database and store status; 503 when either is down. Needs no sign-in."""
+    components = [database_health(request.app.state.engine), store_health(request.app.state.store)]
+    healthy = all(component.ok for component in components)
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **{c.name: {"status": "ok" if c.ok else "down", "detail": c.detail} for c in components},
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)

@@ -1,0 +1,37 @@
+"""Health of what the portal depends on: the database and the evidence store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from evidence_store import ObjectStore, StoreError
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    ok: bool
+    detail: str
+
+
+def database_health(engine: Engine) -> ComponentHealth:
+    try:
+        with engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as error:  # any driver error means "down"; the message says which
+        return ComponentHealth("database", False, _first_line(error))
+    return ComponentHealth("database", True, f"{engine.dialect.name}, schema {revision}")
+
+
+def store_health(store: ObjectStore) -> ComponentHealth:
+    try:
+        store.check()
+    except StoreError as error:
+        return ComponentHealth("store", False, _first_line(error))
+    return ComponentHealth("store", True, store.describe())
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

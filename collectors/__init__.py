@@ -1,0 +1,1 @@
+"""Evidence collectors: built-in plugins and the contract they share (collectors.base)."""

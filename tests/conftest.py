@@ -1,0 +1,94 @@
+"""Shared fixtures: a real database per backend, a transaction rolled back after each test, and
+the app built by its factory with the test session injected.
+
+Tests run on SQLite always, and on PostgreSQL too when AUDIT_PORTAL_TEST_DATABASE_URL is set
+(each run gets its own fresh schema, dropped at the end).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from audit_portal import migrate
+from audit_portal.app import create_app
+from audit_portal.config import Settings
+from audit_portal.db import get_session, make_engine
+from evidence_store import MemoryStore, ObjectStore
+from tests.support import POSTGRES_URL, fresh_database
+
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-signing"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test: commits made by
+    the code under test only release savepoints."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        store_url="memory://",
+        secret_key=TEST_SECRET_KEY,
+        scheduler_enabled=False,
+    )
+
+
+@pytest.fixture
+def store() -> ObjectStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, session: Session, store: ObjectStore) -> FastAPI:
+    app = create_app(settings, engine=engine, store=store)
+
+    def test_session() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = test_session
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
