@@ -29,6 +29,7 @@ migrate: install
 	$(BIN)/audit-portal migrate
 
 demo: migrate
+	$(BIN)/audit-portal catalogue load
 	$(BIN)/audit-portal demo --if-empty
 
 run: demo

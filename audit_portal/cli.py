@@ -15,6 +15,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _add_domain_groups() -> None:
+    from audit_portal.catalogue.cli import app as catalogue_app
+
+    app.add_typer(catalogue_app, name="catalogue")
+
+
 def settings_or_exit() -> Settings:
     try:
         settings = load_settings()
@@ -33,7 +39,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def migrate(
-    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+    revision: Annotated[str, typer.Argument(help="target revision")] = "heads",
     down: Annotated[bool, typer.Option("--down", help="downgrade to REVISION instead")] = False,
 ) -> None:
     """Bring the database schema to REVISION (default: the newest)."""
@@ -49,7 +55,7 @@ def migrate(
             migrations.upgrade(engine, revision)
     except Exception as error:
         raise fail(f"migration failed on {engine.url.render_as_string(hide_password=True)}: {error}")
-    console.print(f"database at revision {migrations.current_revision(engine)}")
+    console.print(f"database at revision {', '.join(sorted(migrations.current_revisions(engine))) or 'base'}")
 
 
 @app.command()
@@ -87,11 +93,11 @@ def serve(
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
-        current = migrations.current_revision(engine)
+        up_to_date = migrations.is_up_to_date(engine)
     except Exception as error:
         raise fail(f"AUDIT_PORTAL_DATABASE_URL: database unreachable: {error}".splitlines()[0], 2)
-    if current != migrations.head_revision():
-        raise fail(f"database schema is at {current}, not the newest; run 'audit-portal migrate'")
+    if not up_to_date:
+        raise fail("the database schema is not the newest; run 'audit-portal migrate'")
     console.print(f"audit-portal listening on http://{host}:{port}", highlight=False)
     uvicorn.run(
         "audit_portal.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
@@ -118,6 +124,9 @@ def demo(
         load_demo(session, build_store(settings), settings, console)
     with unit_of_work(engine) as session:
         print_demo_logins(session, console)
+
+
+_add_domain_groups()
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper for python -m

@@ -19,10 +19,10 @@ class ComponentHealth:
 def database_health(engine: Engine) -> ComponentHealth:
     try:
         with engine.connect() as connection:
-            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except Exception as error:  # any driver error means "down"; the message says which
         return ComponentHealth("database", False, _first_line(error))
-    return ComponentHealth("database", True, f"{engine.dialect.name}, schema {revision}")
+    return ComponentHealth("database", True, f"{engine.dialect.name}, schema {', '.join(sorted(revisions))}")
 
 
 def store_health(store: ObjectStore) -> ComponentHealth:

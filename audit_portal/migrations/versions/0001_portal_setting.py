@@ -20,7 +20,7 @@ def upgrade() -> None:
         "portal_setting",
         sa.Column("key", sa.String(length=100), primary_key=True),
         sa.Column("value", sa.String(length=2000), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 

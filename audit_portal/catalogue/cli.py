@@ -1,0 +1,32 @@
+"""``audit-portal catalogue``: load frameworks from files into the database."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit_portal.catalogue.schema import CatalogueFormatError
+
+app = typer.Typer(help="Control catalogues: ISO 27001 editions, Annex 2 measures, your own.", no_args_is_help=True)
+
+
+@app.command("load")
+def load(
+    files: Annotated[list[Path] | None, typer.Argument(help="catalogue files (YAML); the built-in ones are always loaded")] = None,
+) -> None:
+    """Load or update frameworks. Loading an unchanged file changes nothing; a malformed file is
+    refused with its location and nothing is written."""
+    from audit_portal.catalogue.service import load_catalogue
+    from audit_portal.cli import console, fail, settings_or_exit
+    from audit_portal.db import make_engine, unit_of_work
+
+    settings = settings_or_exit()
+    try:
+        with unit_of_work(make_engine(settings.database_url)) as session:
+            results = load_catalogue(session, files or [])
+    except CatalogueFormatError as error:
+        raise fail(str(error), 2)
+    for result in results:
+        counts = ", ".join(f"{value} {name}" for name, value in result.counts.items())
+        console.print(f"{result.key:16} {result.status:9} {result.source}  {counts}", highlight=False)

@@ -1,0 +1,111 @@
+"""Catalogue queries."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, or_, select
+from sqlmodel import Session
+
+from audit_portal.catalogue.models import (
+    Control,
+    ControlGroup,
+    ControlMapping,
+    Framework,
+    Requirement,
+)
+
+
+def get_framework(session: Session, key: str) -> Framework | None:
+    return session.get(Framework, key)
+
+
+def list_frameworks(session: Session) -> Sequence[Framework]:
+    return session.scalars(select(Framework).order_by(Framework.key)).all()
+
+
+def groups_of(session: Session, framework_key: str) -> dict[str, ControlGroup]:
+    rows = session.scalars(select(ControlGroup).where(ControlGroup.framework_key == framework_key))
+    return {group.key: group for group in rows}
+
+
+def controls_of(session: Session, framework_key: str, *, include_retired: bool = False) -> Sequence[Control]:
+    query = select(Control).where(Control.framework_key == framework_key)
+    if not include_retired:
+        query = query.where(Control.retired_at.is_(None))
+    return session.scalars(query.order_by(Control.position)).all()
+
+
+def control_by_ref(session: Session, framework_key: str, ref: str) -> Control | None:
+    return session.scalars(
+        select(Control).where(Control.framework_key == framework_key, Control.ref == ref)
+    ).first()
+
+
+def controls_by_refs(session: Session, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Control]:
+    wanted = set(refs)
+    if not wanted:
+        return {}
+    frameworks = {framework for framework, _ in wanted}
+    rows = session.scalars(
+        select(Control).where(
+            Control.framework_key.in_(frameworks), Control.ref.in_({ref for _, ref in wanted})
+        )
+    )
+    return {(c.framework_key, c.ref): c for c in rows if (c.framework_key, c.ref) in wanted}
+
+
+def requirements_by_key(session: Session, keys: Iterable[str]) -> dict[str, Requirement]:
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Requirement).where(Requirement.key.in_(wanted)))
+    return {requirement.key: requirement for requirement in rows}
+
+
+def requirements_of_framework(session: Session, framework_key: str) -> Sequence[Requirement]:
+    return session.scalars(
+        select(Requirement)
+        .join(Control, Control.id == Requirement.control_id)
+        .where(Control.framework_key == framework_key)
+        .order_by(Control.position, Requirement.position)
+    ).all()
+
+
+def requirements_of_controls(session: Session, control_ids: Iterable[int]) -> Sequence[Requirement]:
+    return session.scalars(
+        select(Requirement)
+        .where(Requirement.control_id.in_(set(control_ids)), Requirement.retired_at.is_(None))
+        .order_by(Requirement.control_id, Requirement.position)
+    ).all()
+
+
+def mappings_touching(session: Session, control_ids: Iterable[int]) -> Sequence[ControlMapping]:
+    ids = set(control_ids)
+    return session.scalars(
+        select(ControlMapping).where(
+            or_(ControlMapping.source_id.in_(ids), ControlMapping.target_id.in_(ids))
+        )
+    ).all()
+
+
+def controls_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Control]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {c.id: c for c in session.scalars(select(Control).where(Control.id.in_(wanted)))}  # type: ignore[misc]
+
+
+def delete_mappings_from(session: Session, framework_key: str) -> None:
+    sources = select(Control.id).where(Control.framework_key == framework_key)
+    session.execute(delete(ControlMapping).where(ControlMapping.source_id.in_(sources)))
+
+
+def search_controls(session: Session, text: str, *, framework_key: str | None = None, limit: int = 30) -> Sequence[Control]:
+    pattern = f"%{text.strip().lower()}%"
+    query = select(Control).where(
+        Control.retired_at.is_(None),
+        or_(Control.ref.ilike(pattern), Control.title.ilike(pattern), Control.title_nl.ilike(pattern)),
+    )
+    if framework_key:
+        query = query.where(Control.framework_key == framework_key)
+    return session.scalars(query.order_by(Control.framework_key, Control.position).limit(limit)).all()
