@@ -1,0 +1,257 @@
+"""Objects as files under one folder: the embedded default.
+
+Layout under ``root``::
+
+    objects/<key>            the object's bytes, read-only once written
+    retention/<key>.json     {"retain_until": ISO 8601} while the object has a retention date
+    staging/<random>         a put in progress; never visible under objects/
+
+Staging lives on the same file system as ``objects/`` so that moving a finished, verified file
+into place is one atomic ``os.replace``: a reader sees the whole object or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from evidence_store.base import (
+    CHUNK_SIZE,
+    IntegrityError,
+    InvalidKey,
+    MeteredReader,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectRetained,
+    Readable,
+    StoredObject,
+    StoreUnavailable,
+    iter_stream_chunks,
+    key_for,
+    later_of,
+    require_aware,
+    sha256_from_key,
+    validate_key,
+    validate_prefix,
+)
+
+_RETENTION_SUFFIX = ".json"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fsync_directory(path: Path) -> None:
+    # Without this a crash right after os.replace can lose the new directory entry.
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalStore:
+    """An :class:`~evidence_store.base.ObjectStore` on a local (or mounted) file system."""
+
+    def __init__(self, root: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.root = Path(root).absolute()
+        self._objects = self.root / "objects"
+        self._retention = self.root / "retention"
+        self._staging = self.root / "staging"
+        self._clock = clock
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def put(
+        self,
+        stream: Readable,
+        *,
+        max_bytes: int | None = None,
+        retain_until: datetime | None = None,
+    ) -> StoredObject:
+        require_aware(retain_until, "retain_until")
+        self._ensure_layout()
+        reader = MeteredReader(stream, max_bytes)
+        staged = self._stage(reader)
+        try:
+            sha256 = reader.sha256
+            if _sha256_of_file(staged) != sha256:
+                raise IntegrityError("the staged file does not hash to the bytes that were read")
+            key = key_for(sha256)
+            target = self._path_for(key, self._objects)
+            if target.is_file():
+                self._check_existing(target, key, reader.size)
+            else:
+                self._move_into_place(staged, target)
+        finally:
+            staged.unlink(missing_ok=True)
+        if retain_until is not None:
+            self._extend_retention(key, retain_until)
+        return StoredObject(key=key, sha256=sha256, size=reader.size)
+
+    def _stage(self, reader: MeteredReader) -> Path:
+        descriptor, name = tempfile.mkstemp(dir=self._staging, prefix="put-")
+        staged = Path(name)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                for chunk in reader.chunks():
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return staged
+
+    def _check_existing(self, target: Path, key: str, size: int) -> None:
+        # The key is the hash, so an existing file of the same size holds these bytes unless the
+        # disk was tampered with; that must surface, not be papered over by a rewrite.
+        existing_size = target.stat().st_size
+        if existing_size != size:
+            raise IntegrityError(
+                f"{key} already exists with {existing_size} bytes, expected {size}"
+            )
+
+    def _move_into_place(self, staged: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged.chmod(0o444)
+        os.replace(staged, target)
+        _fsync_directory(target.parent)
+
+    def _extend_retention(self, key: str, retain_until: datetime) -> None:
+        current = self._read_retention(key)
+        wanted = later_of(current, retain_until)
+        if wanted == current:
+            return
+        sidecar = self._retention_path(key)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"retain_until": wanted.astimezone(UTC).isoformat()})
+        descriptor, name = tempfile.mkstemp(dir=sidecar.parent, prefix=".retention-")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(name, sidecar)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        _fsync_directory(sidecar.parent)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        path = self._existing_object(key)
+        try:
+            return path.open("rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {key}") from None
+
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        return iter_stream_chunks(self.open(key), chunk_size)
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._existing_object(key)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {key}") from None
+        return ObjectInfo(
+            key=key,
+            size=status.st_size,
+            sha256=sha256_from_key(key),
+            last_modified=datetime.fromtimestamp(status.st_mtime, UTC),
+            retain_until=self._read_retention(key),
+        )
+
+    def exists(self, key: str) -> bool:
+        return self._path_for(key, self._objects).is_file()
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        validate_prefix(prefix)
+        if not self._objects.is_dir():
+            return
+        for directory, subdirectories, files in os.walk(self._objects):
+            subdirectories.sort()
+            relative = Path(directory).relative_to(self._objects)
+            for name in sorted(files):
+                key = (relative / name).as_posix()
+                if key.startswith(prefix):
+                    yield key
+
+    # -- deleting ---------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        path = self._existing_object(key)
+        retain_until = self._read_retention(key)
+        if retain_until is not None and retain_until > self._clock():
+            raise ObjectRetained(f"{key} is retained until {retain_until.isoformat()}")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {key}") from None
+        _fsync_directory(path.parent)
+        self._retention_path(key).unlink(missing_ok=True)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def check(self) -> None:
+        # A fresh install has no folder yet; creating it is what the first put would do anyway.
+        self._ensure_layout()
+        for folder in (self._objects, self._retention, self._staging):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise StoreUnavailable(f"{folder} is not writable by this process")
+
+    def describe(self) -> str:
+        return f"local folder {self.root}"
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def _ensure_layout(self) -> None:
+        try:
+            for folder in (self._objects, self._retention, self._staging):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(
+                f"cannot prepare evidence folder {self.root}: {error}"
+            ) from error
+
+    def _path_for(self, key: str, base: Path) -> Path:
+        validate_key(key)
+        path = base / key
+        # Resolving follows symlinks, so a link planted inside the tree that points elsewhere
+        # is caught here as well as a key that escapes by itself.
+        if not path.resolve().is_relative_to(base.resolve()):
+            raise InvalidKey(f"object key {key!r} points outside the store")
+        return path
+
+    def _existing_object(self, key: str) -> Path:
+        path = self._path_for(key, self._objects)
+        if not path.is_file():
+            raise ObjectNotFound(f"no object {key}")
+        return path
+
+    def _retention_path(self, key: str) -> Path:
+        return self._path_for(key + _RETENTION_SUFFIX, self._retention)
+
+    def _read_retention(self, key: str) -> datetime | None:
+        try:
+            text = self._retention_path(key).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return datetime.fromisoformat(json.loads(text)["retain_until"])
