@@ -38,3 +38,12 @@ def test_models_and_migrations_agree(engine):
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_revision_ids_fit_alembic_version_column():
+    """alembic_version.version_num is VARCHAR(32) on PostgreSQL; SQLite would not notice."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert [rev.revision for rev in script.walk_revisions() if len(rev.revision) > 32] == []
+    assert len(script.get_heads()) == 1

@@ -1,7 +1,7 @@
 """catalogue: frameworks, groups, controls, mappings, requirements
 
 Revision ID: 0010_catalogue
-Revises: 0001_portal_setting
+Revises: 0002_accounts_audit
 Create Date: 2026-11-28
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_catalogue"
-down_revision = "0001_portal_setting"
+down_revision = "0002_accounts_audit"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,269 @@
+"""Coverage, exactly as DESIGN.md "Coverage, precisely" defines it.
+
+For a framework, a period [start, end] and an as-of date T (default today, capped at end):
+
+- a requirement is *met* when evidence linked to it, not rejected in the engagement and not
+  superseded, was collected in [start, T] and its collection date + frequency + grace >= T;
+  *stale* when its newest such evidence is older; *missing* when it has none in the period;
+  *failing* when its newest evidence carries an open finding of severity high or above;
+  *awaiting_signoff* when it needs a person's sign-off and its fresh evidence has none yet;
+- a control is ``not_applicable`` when the SoA excludes it, ``no_requirement`` when nothing says
+  how it is proven, else ``failing`` / ``covered`` / ``partial`` / ``stale`` / ``missing`` from
+  its requirements (its own plus those of every measure mapped to it).
+
+Everything is computed from a fixed number of queries whatever the number of controls.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlmodel import Session
+
+from audit_portal.catalogue.models import Control
+from audit_portal.clock import utcnow
+from audit_portal.coverage import repository
+from audit_portal.findings.models import Finding
+
+MET = "met"
+STALE = "stale"
+MISSING = "missing"
+FAILING = "failing"
+AWAITING_SIGNOFF = "awaiting_signoff"
+
+COVERED = "covered"
+PARTIAL = "partial"
+NOT_APPLICABLE = "not_applicable"
+NO_REQUIREMENT = "no_requirement"
+CONTROL_STATUSES = (COVERED, PARTIAL, STALE, MISSING, FAILING, NO_REQUIREMENT, NOT_APPLICABLE)
+
+FRAMEWORK_2022 = "iso27001-2022"
+FRAMEWORK_2013 = "iso27001-2013"
+
+
+@dataclass(frozen=True)
+class RequirementCoverage:
+    requirement_id: int
+    key: str
+    title: str
+    collector: str
+    frequency_days: int
+    grace_days: int
+    via_measure: str | None
+    status: str
+    reason: str
+    newest_at: datetime | None
+    newest_evidence_ids: tuple[int, ...]
+    evidence_count: int
+    failing_finding_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ControlCoverage:
+    control_id: int
+    ref: str
+    title: str
+    group_key: str
+    status: str
+    reason: str
+    requirements: tuple[RequirementCoverage, ...]
+
+    @property
+    def evidence_count(self) -> int:
+        return sum(r.evidence_count for r in self.requirements)
+
+    @property
+    def newest_at(self) -> datetime | None:
+        dates = [r.newest_at for r in self.requirements if r.newest_at]
+        return max(dates) if dates else None
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    framework_key: str
+    period_start: date
+    period_end: date
+    as_of: date
+    controls: tuple[ControlCoverage, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def applicable(self) -> int:
+        return sum(1 for c in self.controls if c.status != NOT_APPLICABLE)
+
+    @property
+    def covered(self) -> int:
+        return sum(1 for c in self.controls if c.status == COVERED)
+
+    @property
+    def percent(self) -> float:
+        """Covered / applicable controls, as a percentage (0 when nothing is applicable)."""
+        return round(100 * self.covered / self.applicable, 1) if self.applicable else 0.0
+
+    def by_id(self) -> dict[int, ControlCoverage]:
+        return {c.control_id: c for c in self.controls}
+
+
+def compute_coverage(
+    session: Session,
+    *,
+    framework_key: str,
+    period_start: date,
+    period_end: date,
+    as_of: date | None = None,
+    engagement_id: int | None = None,
+    control_ids: set[int] | None = None,
+) -> CoverageReport:
+    """Coverage of every control of ``framework_key`` (or only ``control_ids``)."""
+    as_of = min(as_of or utcnow().date(), period_end)
+    start = datetime.combine(period_start, time.min, tzinfo=UTC)
+    end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+
+    controls = [c for c in repository.framework_controls(session, framework_key) if control_ids is None or c.id in control_ids]
+    excluded = _excluded_controls(session, framework_key, controls)
+    links = repository.requirement_links(session, framework_key)
+    requirement_ids = {link.requirement.id for link in links}
+    newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
+    items = repository.newest_items(session, newest, start, end, engagement_id)
+    items_by_requirement: dict[int, list[repository.EvidenceItem]] = defaultdict(list)
+    for item in items:
+        items_by_requirement[item.requirement_id].append(item)
+    findings = repository.failing_findings(
+        session,
+        {item.evidence_id for item in items},
+        {item.collector_run_id for item in items if item.collector_run_id is not None},
+    )
+
+    requirement_states: dict[int, RequirementCoverage] = {}
+    for link in links:
+        requirement = link.requirement
+        if requirement.id not in requirement_states:
+            requirement_states[requirement.id] = _requirement_state(  # type: ignore[index]
+                link, newest.get(requirement.id), items_by_requirement.get(requirement.id, []), findings, as_of  # type: ignore[arg-type]
+            )
+    links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
+    for link in links:
+        links_by_control[link.control_id].append(link)
+
+    results = []
+    for control in controls:
+        if control.id in excluded:
+            results.append(_control(control, NOT_APPLICABLE, excluded[control.id], ()))
+            continue
+        states = tuple(
+            _with_via(requirement_states[link.requirement.id], link.via_measure)  # type: ignore[index]
+            for link in sorted(links_by_control.get(control.id, []), key=lambda l: (l.via_measure or "", l.requirement.position))  # type: ignore[union-attr]
+        )
+        status, reason = _control_status(states)
+        results.append(_control(control, status, reason, states))
+    counts = Counter(c.status for c in results)
+    return CoverageReport(
+        framework_key=framework_key,
+        period_start=period_start,
+        period_end=period_end,
+        as_of=as_of,
+        controls=tuple(results),
+        counts={status: counts.get(status, 0) for status in CONTROL_STATUSES},
+    )
+
+
+def _excluded_controls(session: Session, framework_key: str, controls: list[Control]) -> dict[int, str]:
+    """Controls the SoA excludes, with the reason shown for them."""
+    excluded_2022 = repository.soa_exclusions_2022(session)
+    if framework_key == FRAMEWORK_2022:
+        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}  # type: ignore[misc]
+    if framework_key == FRAMEWORK_2013:
+        successors = repository.successors_of(session, [c.id for c in controls])  # type: ignore[misc]
+        return {
+            c.id: "every 2022 successor is excluded in the Statement of Applicability"  # type: ignore[misc]
+            for c in controls
+            if successors.get(c.id) and successors[c.id] <= excluded_2022  # type: ignore[arg-type]
+        }
+    return {}
+
+
+def _requirement_state(
+    link: repository.RequirementLink,
+    newest: repository.NewestEvidence | None,
+    items: list[repository.EvidenceItem],
+    findings: list[Finding] | tuple[Finding, ...],
+    as_of: date,
+) -> RequirementCoverage:
+    requirement = link.requirement
+    label = f"requirement {requirement.key}"
+    cadence = f"frequency {requirement.frequency_days} d, grace {requirement.grace_days} d"
+
+    def state(status: str, reason: str, failing: tuple[int, ...] = ()) -> RequirementCoverage:
+        return RequirementCoverage(
+            requirement_id=requirement.id,  # type: ignore[arg-type]
+            key=requirement.key,
+            title=requirement.title,
+            collector=requirement.collector,
+            frequency_days=requirement.frequency_days,
+            grace_days=requirement.grace_days,
+            via_measure=link.via_measure,
+            status=status,
+            reason=reason,
+            newest_at=newest.newest_at if newest else None,
+            newest_evidence_ids=tuple(sorted(item.evidence_id for item in items)),
+            evidence_count=newest.count if newest else 0,
+            failing_finding_ids=failing,
+        )
+
+    if newest is None:
+        return state(MISSING, f"{label}: no evidence in the period ({cadence})")
+    evidence_ids = {item.evidence_id for item in items}
+    run_ids = {item.collector_run_id for item in items if item.collector_run_id is not None}
+    failing = tuple(
+        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)  # type: ignore[misc]
+    )
+    newest_day = newest.newest_at.date()
+    age = (as_of - newest_day).days
+    described = f"newest evidence {newest_day.isoformat()}, {age} day{'s' if age != 1 else ''} old, {cadence}"
+    if failing:
+        return state(FAILING, f"{label}: {described}; it carries {len(failing)} open finding(s) of high severity or above", failing)
+    fresh_until = newest_day + timedelta(days=requirement.frequency_days + requirement.grace_days)
+    if fresh_until < as_of:
+        return state(STALE, f"{label}: {described}; stale since {(fresh_until + timedelta(days=1)).isoformat()}")
+    if requirement.needs_signoff and not any(item.signed_off for item in items):
+        return state(AWAITING_SIGNOFF, f"{label}: {described}; awaiting a person's sign-off")
+    return state(MET, f"{label}: {described}; fresh until {fresh_until.isoformat()}")
+
+
+def _control_status(states: tuple[RequirementCoverage, ...]) -> tuple[str, str]:
+    if not states:
+        return NO_REQUIREMENT, "no requirement defines how this control is proven"
+    by_status = Counter(s.status for s in states)
+    total = len(states)
+    met = by_status[MET]
+    if by_status[FAILING]:
+        return FAILING, "; ".join(s.reason for s in states if s.status == FAILING)
+    if met == total:
+        return COVERED, f"all {total} requirement{'s' if total != 1 else ''} met"
+    not_met = "; ".join(s.reason for s in states if s.status != MET)
+    if met:
+        return PARTIAL, f"{met} of {total} requirements met; {not_met}"
+    if by_status[STALE] or by_status[AWAITING_SIGNOFF]:
+        return STALE, not_met
+    return MISSING, not_met
+
+
+def _control(control: Control, status: str, reason: str, states: tuple[RequirementCoverage, ...]) -> ControlCoverage:
+    return ControlCoverage(
+        control_id=control.id,  # type: ignore[arg-type]
+        ref=control.ref,
+        title=control.title,
+        group_key=control.group_key,
+        status=status,
+        reason=reason,
+        requirements=states,
+    )
+
+
+def _with_via(state: RequirementCoverage, via_measure: str | None) -> RequirementCoverage:
+    if state.via_measure == via_measure:
+        return state
+    from dataclasses import replace
+
+    return replace(state, via_measure=via_measure)

@@ -1,0 +1,112 @@
+"""The firewall collector's configuration: a list of sources, each one firewall to read."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def _split_command(value: object) -> object:
+    """Commands may be written as one string in YAML; they are split like a shell would but
+    always run without one."""
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+class _Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_seconds: float = Field(
+        DEFAULT_TIMEOUT_SECONDS, gt=0, description="Per command or API call."
+    )
+
+
+class IptablesSource(_Source):
+    """iptables and ip6tables: saved output from files, or the live rules via the save commands."""
+
+    type: Literal["iptables"]
+    name: str = Field("iptables", pattern=r"^[A-Za-z0-9_.-]+$")
+    path: Path | None = Field(
+        None, description="File with iptables-save output; when unset, `command` runs."
+    )
+    command: list[str] = Field(default_factory=lambda: ["iptables-save"])
+    ipv6: bool = Field(True, description="Also read the IPv6 rules.")
+    ipv6_path: Path | None = Field(
+        None, description="File with ip6tables-save output; when unset, `ipv6_command` runs."
+    )
+    ipv6_command: list[str] = Field(default_factory=lambda: ["ip6tables-save"])
+
+    _split = field_validator("command", "ipv6_command", mode="before")(_split_command)
+
+    @model_validator(mode="after")
+    def _no_mixed_hosts(self) -> IptablesSource:
+        # A saved file usually comes from another host; silently running ip6tables-save here
+        # would pair that host's IPv4 rules with this host's IPv6 rules.
+        if (
+            self.path is not None
+            and self.ipv6
+            and self.ipv6_path is None
+            and "ipv6_command" not in self.model_fields_set
+        ):
+            raise ValueError(
+                "path reads saved IPv4 rules: also set ipv6_path, or ipv6: false, "
+                "or ipv6_command to run ip6tables-save on this host"
+            )
+        return self
+
+
+class NftablesSource(_Source):
+    """An nftables ruleset as JSON: from a file, or the live ruleset via `nft -j list ruleset`."""
+
+    type: Literal["nftables"]
+    name: str = Field("nftables", pattern=r"^[A-Za-z0-9_.-]+$")
+    path: Path | None = Field(
+        None, description="File with `nft -j list ruleset` output; when unset, `command` runs."
+    )
+    command: list[str] = Field(default_factory=lambda: ["nft", "-j", "list", "ruleset"])
+
+    _split = field_validator("command", mode="before")(_split_command)
+
+
+class AwsSource(_Source):
+    """EC2 security groups of one AWS account, per region."""
+
+    type: Literal["aws"]
+    name: str = Field("aws", pattern=r"^[A-Za-z0-9_.-]+$")
+    regions: list[str] = Field(min_length=1)
+    endpoint_url: str | None = Field(
+        None, description="For an EC2-compatible endpoint other than AWS."
+    )
+    access_key_id: SecretStr | None = Field(
+        None, description="When unset, boto3's default credential chain is used."
+    )
+    secret_access_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> AwsSource:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("set both access_key_id and secret_access_key, or neither")
+        return self
+
+
+Source = Annotated[IptablesSource | NftablesSource | AwsSource, Field(discriminator="type")]
+
+
+class FirewallConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FirewallConfig:
+        names = [source.name for source in self.sources]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"source names must be unique (give each a `name`): {', '.join(repeated)}"
+            )
+        return self
