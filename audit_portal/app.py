@@ -12,6 +12,7 @@ from audit_portal import __version__
 from audit_portal.config import Settings, get_settings
 from audit_portal.db import make_engine
 from audit_portal.errors import install_error_handlers
+from audit_portal.security import install_security
 from audit_portal.store import build_store
 from audit_portal.templating import STATIC_DIR, build_templates
 from evidence_store import ObjectStore
@@ -50,6 +51,7 @@ def create_app(
     app.state.templates = build_templates({"app_version": __version__})
 
     install_error_handlers(app)
+    install_security(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from audit_portal.routing import include_routers
 

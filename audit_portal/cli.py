@@ -19,6 +19,29 @@ def _add_domain_groups() -> None:
     from audit_portal.catalogue.cli import app as catalogue_app
 
     app.add_typer(catalogue_app, name="catalogue")
+    from audit_portal.audit.cli import app as audit_app
+    from audit_portal.auth.cli import token_app, user_app
+
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+    app.add_typer(audit_app, name="audit")
+    from audit_portal.collection.cli import collect_app, collectors_app
+
+    app.add_typer(collectors_app, name="collectors")
+    app.add_typer(collect_app, name="collect")
+    from audit_portal.evidence.cli import app as store_app
+
+    app.add_typer(store_app, name="store")
+    from audit_portal.export.cli import app as package_app
+
+    app.add_typer(package_app, name="package")
+    from audit_portal.notifications.cli import app as digest_app
+    from audit_portal.reports.cli import app as report_app
+    from audit_portal.trends.cli import app as snapshots_app
+
+    app.add_typer(snapshots_app, name="snapshots")
+    app.add_typer(report_app, name="report")
+    app.add_typer(digest_app, name="digest")
 
 
 def settings_or_exit() -> Settings:

@@ -23,6 +23,7 @@ from evidence_store import MemoryStore, ObjectStore
 from tests.support import POSTGRES_URL, fresh_database
 
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-signing"
 
 
@@ -92,3 +93,71 @@ def app(settings: Settings, engine: Engine, session: Session, store: ObjectStore
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as client:
         yield client
+
+
+# --- accounts and sign-in (tests/security, and any test that needs a signed-in user) ---------
+
+TEST_PASSWORD = "plum-harbour-violet-engine-42"
+
+
+@pytest.fixture(scope="session")
+def test_password_hash() -> str:
+    from audit_portal.auth.passwords import hash_password
+
+    return hash_password(TEST_PASSWORD)
+
+
+@pytest.fixture
+def make_user(session: Session, test_password_hash: str):  # type: ignore[no-untyped-def]
+    """``make_user(role, username=None, **columns)``: a user whose password is TEST_PASSWORD."""
+    import itertools
+
+    from audit_portal.auth.models import UserAccount
+    from audit_portal.clock import utcnow
+
+    counter = itertools.count(1)
+
+    def make(role: str = "it", username: str | None = None, **columns: object) -> UserAccount:
+        now = utcnow()
+        if role == "auditor":
+            columns.setdefault("valid_until", now.replace(year=now.year + 1))
+        user = UserAccount(
+            username=username or f"{role}.user{next(counter)}",
+            role=role,
+            password_hash=test_password_hash,
+            password_changed_at=now,
+            created_at=now,
+            **columns,
+        )
+        session.add(user)
+        # Committed (to a savepoint) as a real account would be: a request that fails and
+        # rolls back must not take the test's own set-up with it.
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login_as(app: FastAPI, session: Session, make_user):  # type: ignore[no-untyped-def]
+    """``login_as(role_or_user)``: a new TestClient signed in (2FA done) with the session's CSRF
+    token sent as X-CSRF-Token on every request, as htmx does."""
+    from audit_portal.auth import sessions
+    from audit_portal.auth.models import UserAccount
+
+    clients: list[TestClient] = []
+
+    def sign_in(who: str | UserAccount) -> TestClient:
+        user = make_user(who) if isinstance(who, str) else who
+        started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address="testclient")
+        session.commit()
+        client = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        client.cookies.set(sessions.COOKIE_NAME, started.cookie_value)
+        client.headers["X-CSRF-Token"] = started.web_session.csrf_token
+        client.user = user  # type: ignore[attr-defined]
+        clients.append(client)
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()

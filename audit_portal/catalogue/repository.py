@@ -109,3 +109,36 @@ def search_controls(session: Session, text: str, *, framework_key: str | None = 
     if framework_key:
         query = query.where(Control.framework_key == framework_key)
     return session.scalars(query.order_by(Control.framework_key, Control.position).limit(limit)).all()
+
+
+def groups_in_order(session: Session, framework_key: str) -> list[ControlGroup]:
+    return list(
+        session.scalars(
+            select(ControlGroup)
+            .where(ControlGroup.framework_key == framework_key)
+            .order_by(ControlGroup.position)
+        )
+    )
+
+
+def sources_mapped_to(
+    session: Session, target_ids: Iterable[int], *, kind: str, source_framework_key: str | None = None
+) -> Sequence[tuple[ControlMapping, Control]]:
+    """Mappings of ``kind`` into ``target_ids`` with the live control at their source end, in
+    catalogue order: one query for any number of targets."""
+    ids = set(target_ids)
+    if not ids:
+        return []
+    query = (
+        select(ControlMapping, Control)
+        .join(Control, Control.id == ControlMapping.source_id)
+        .where(
+            ControlMapping.target_id.in_(ids),
+            ControlMapping.kind == kind,
+            Control.retired_at.is_(None),
+        )
+    )
+    if source_framework_key:
+        query = query.where(Control.framework_key == source_framework_key)
+    rows = session.execute(query.order_by(Control.framework_key, Control.position))
+    return [(mapping, control) for mapping, control in rows]

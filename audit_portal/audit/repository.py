@@ -1,0 +1,91 @@
+"""Queries of the audit log."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from audit_portal.audit.models import AuditChainHead, AuditEvent
+
+
+def lock_chain_head(session: Session) -> AuditChainHead:
+    """The chain head, locked until the transaction ends. PostgreSQL: ``SELECT ... FOR
+    UPDATE``. SQLite ignores FOR UPDATE, so a no-op UPDATE first takes the database's write
+    lock: a second writer waits for the first to commit instead of reading the same head."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(AuditChainHead).where(AuditChainHead.id == 1).values(last_event_id=AuditChainHead.last_event_id)
+        )
+    statement = (
+        select(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).one()
+
+
+def chain_head(session: Session) -> AuditChainHead:
+    return session.exec(select(AuditChainHead).where(AuditChainHead.id == 1)).one()
+
+
+def events_in_order(session: Session, batch_size: int = 1000) -> Iterator[AuditEvent]:
+    last_id = 0
+    while True:
+        batch = session.exec(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(event_filter: EventFilter):  # type: ignore[no-untyped-def]
+    statement = select(AuditEvent)
+    if event_filter.actor:
+        statement = statement.where(AuditEvent.actor == event_filter.actor)
+    if event_filter.action:
+        statement = statement.where(AuditEvent.action.startswith(event_filter.action))  # type: ignore[attr-defined]
+    if event_filter.outcome:
+        statement = statement.where(AuditEvent.outcome == event_filter.outcome)
+    if event_filter.since:
+        statement = statement.where(AuditEvent.at >= event_filter.since)
+    if event_filter.until:
+        statement = statement.where(AuditEvent.at < event_filter.until)
+    return statement
+
+
+def find_events(session: Session, event_filter: EventFilter, *, offset: int, limit: int) -> list[AuditEvent]:
+    statement = _filtered(event_filter).order_by(AuditEvent.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    return list(session.exec(statement).all())
+
+
+def count_events(session: Session, event_filter: EventFilter) -> int:
+    subquery = _filtered(event_filter).subquery()
+    return int(session.exec(select(func.count()).select_from(subquery)).one())
+
+
+def iter_events(session: Session, event_filter: EventFilter, batch_size: int = 1000) -> Iterator[AuditEvent]:
+    last_id = 0
+    while True:
+        statement = (
+            _filtered(event_filter).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
+        )
+        batch = session.exec(statement).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id

@@ -1,0 +1,1 @@
+"""Accounts, passwords, web sessions, second factor, sign-in throttling and service tokens."""

@@ -1,0 +1,227 @@
+"""Sign-in (password, then the second factor), sign-out, and the user's own profile."""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from audit_portal.auth import second_factor, sessions
+from audit_portal.auth import service as auth_service
+from audit_portal.auth.identify import Identity
+from audit_portal.auth.models import UserAccount
+from audit_portal.authz import Authorize, Principal, SignedIn
+from audit_portal.db import SessionDep
+from audit_portal.errors import PortalError
+from audit_portal.portal import service as portal_settings
+from audit_portal.security import clear_session_cookie, set_session_cookie
+from audit_portal.templating import render
+
+router = APIRouter(tags=["auth"])
+Public = Annotated[Principal, Authorize("public")]
+FormText = Annotated[str, Form()]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an absolute or protocol-relative URL (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _redirect(target: str) -> RedirectResponse:
+    return RedirectResponse(target, status_code=303)
+
+
+def _identity(request: Request) -> Identity:
+    identity = request.state.identity
+    assert isinstance(identity, Identity)
+    return identity
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+@router.get("/login")
+def login_page(request: Request, principal: Public, next: str = "/") -> Response:
+    if not principal.is_anonymous and not principal.is_token:
+        return _redirect(safe_next(next))
+    return render(request, "pages/auth/login.html", {"next": safe_next(next), "username": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    principal: Public,
+    username: FormText = "",
+    password: FormText = "",
+    next: FormText = "/",
+) -> Response:
+    try:
+        step = auth_service.check_password(session, username=username, password=password, request=request)
+    except auth_service.SignInRefused as refused:
+        context = {"next": safe_next(next), "username": username, "error": refused.message}
+        return render(request, "pages/auth/login.html", context, status_code=refused.status)
+    if step.needs_second_factor:
+        response = _redirect("/login/2fa?next=" + quote(safe_next(next), safe="/"))
+    else:
+        response = _redirect(safe_next(next))
+    set_session_cookie(response, request, step.started.cookie_value)
+    return response
+
+
+def _pending_user(request: Request) -> UserAccount | None:
+    identity = _identity(request)
+    if identity.web_session is None or identity.web_session.stage != sessions.STAGE_SECOND_FACTOR:
+        return None
+    return identity.user
+
+
+def _second_factor_context(request: Request, session: SessionDep, user: UserAccount, next: str) -> dict:
+    enrolling = user.totp_enabled_at is None
+    context: dict = {"next": safe_next(next), "enrolling": enrolling, "username": user.username,
+                     "demo": portal_settings.is_demo(session)}
+    if enrolling and user.totp_secret:
+        context["qr_svg"] = second_factor.qr_svg(second_factor.provisioning_uri(user))
+        context["secret"] = user.totp_secret
+    return context
+
+
+@router.get("/login/2fa")
+def second_factor_page(request: Request, session: SessionDep, principal: Public, next: str = "/") -> Response:
+    user = _pending_user(request)
+    if user is None:
+        return _redirect("/login")
+    return render(request, "pages/auth/second_factor.html", _second_factor_context(request, session, user, next))
+
+
+@router.post("/login/2fa")
+def second_factor_submit(
+    request: Request, session: SessionDep, principal: Public, code: FormText = "", next: FormText = "/"
+) -> Response:
+    user = _pending_user(request)
+    web_session = _identity(request).web_session
+    if user is None or web_session is None:
+        return _redirect("/login")
+    try:
+        result = auth_service.check_second_factor(
+            session, web_session=web_session, user=user, code=code, request=request
+        )
+    except auth_service.SignInRefused as refused:
+        context = {**_second_factor_context(request, session, user, next), "error": refused.message}
+        return render(request, "pages/auth/second_factor.html", context, status_code=refused.status)
+    if result.new_recovery_codes:
+        request.state.csrf_token = result.started.web_session.csrf_token
+        response: Response = render(
+            request, "pages/auth/recovery_codes.html",
+            {"codes": result.new_recovery_codes, "continue_to": safe_next(next)},
+        )
+    else:
+        response = _redirect(safe_next(next))
+    set_session_cookie(response, request, result.started.cookie_value)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, principal: Public) -> Response:
+    auth_service.sign_out(session, web_session=_identity(request).web_session, principal=principal, request=request)
+    response = _redirect("/login")
+    clear_session_cookie(response, request)
+    return response
+
+
+# --- profile -------------------------------------------------------------------------------
+
+def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: object) -> Response:
+    status = int(extra.pop("status_code", 200))  # type: ignore[call-overload]
+    context = {
+        "account": user,
+        "second_factor_required": auth_service.second_factor_required(session, user),
+        "recovery_codes_left": second_factor.remaining_recovery_codes(session, user)
+        if user.totp_enabled_at else 0,
+        **extra,
+    }
+    return render(request, "pages/auth/profile.html", context, status_code=status)
+
+
+@router.get("/profile")
+def profile(request: Request, session: SessionDep, principal: SignedIn) -> Response:
+    return _profile(request, session, auth_service.get_user(session, principal.user_id or 0))
+
+
+@router.post("/profile/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    principal: SignedIn,
+    current_password: FormText = "",
+    new_password: FormText = "",
+    confirm_password: FormText = "",
+) -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    try:
+        auth_service.change_password(
+            session, user, current=current_password, new=new_password, confirmation=confirm_password,
+            keep_session_id=principal.session_id, request=request, principal=principal,
+        )
+    except PortalError as error:
+        return _profile(request, session, user, password_error=error.detail, status_code=error.status_code)
+    return _profile(request, session, user, password_message="Password changed. Your other sessions have ended.")
+
+
+@router.get("/profile/2fa")
+def enrolment_page(request: Request, session: SessionDep, principal: SignedIn) -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    if user.totp_enabled_at is not None or not user.totp_secret:
+        return _redirect("/profile")
+    context = {"qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)), "secret": user.totp_secret}
+    return render(request, "pages/auth/enrol.html", context)
+
+
+@router.post("/profile/2fa")
+def start_enrolment(request: Request, session: SessionDep, principal: SignedIn) -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    try:
+        auth_service.start_enrolment(session, user)
+    except PortalError as error:
+        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
+    return _redirect("/profile/2fa")
+
+
+@router.post("/profile/2fa/confirm")
+def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn, code: FormText = "") -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    try:
+        codes = auth_service.confirm_enrolment(session, user, code=code, request=request, principal=principal)
+    except PortalError as error:
+        if not user.totp_secret:
+            return _redirect("/profile")
+        context = {"qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)),
+                   "secret": user.totp_secret, "error": error.detail}
+        return render(request, "pages/auth/enrol.html", context, status_code=error.status_code)
+    return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+
+
+@router.post("/profile/2fa/recovery-codes")
+def replace_recovery_codes(
+    request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
+) -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    try:
+        codes = auth_service.new_recovery_codes(session, user, password=password, request=request, principal=principal)
+    except PortalError as error:
+        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
+    return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+
+
+@router.post("/profile/2fa/disable")
+def disable_second_factor(
+    request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
+) -> Response:
+    user = auth_service.get_user(session, principal.user_id or 0)
+    try:
+        auth_service.turn_off_second_factor(session, user, password=password, request=request, principal=principal)
+    except PortalError as error:
+        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
+    return _profile(request, session, user, second_factor_message="Two-factor sign-in is off.")

@@ -1,0 +1,423 @@
+"""The rules of accounts: creating and changing users, signing in (password, then the second
+factor), changing passwords, revoking access and resetting a second factor.
+
+Every sign-in failure and every change to an account is an audit event.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.service import client_address, record_event
+from audit_portal.auth import passwords, repository, second_factor, sessions, throttle
+from audit_portal.auth.models import UserAccount, WebSession
+from audit_portal.authz import Principal, Role
+from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.portal import service as portal_settings
+
+REQUIRE_2FA_FOR_ALL = "auth.require_2fa_for_all"
+ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
+WRONG_CREDENTIALS = "Wrong user name or password."
+NO_ACCESS = "This account has no access at this time. Ask an administrator."
+WRONG_CODE = "That code is not valid. Enter the current code from your app, or a recovery code."
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def locked_message(until: datetime) -> str:
+    return (
+        "Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until "
+        f"{clock.as_utc(until):%H:%M} UTC."
+    )
+
+
+class SignInRefused(Exception):
+    """A sign-in step failed; ``message`` is safe to show, ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# --- users ---------------------------------------------------------------------------------
+
+def second_factor_required(session: Session, user: UserAccount) -> bool:
+    return user.role in ROLES_WITH_MANDATORY_2FA or portal_settings.get_flag(session, REQUIRE_2FA_FOR_ALL)
+
+
+def access_problem(user: UserAccount, now: datetime | None = None) -> str | None:
+    """Why ``user`` may not be signed in now (revoked, or outside an auditor's window)."""
+    now = now or clock.utcnow()
+    if user.revoked_at is not None:
+        return "revoked"
+    if user.valid_from is not None and now < clock.as_utc(user.valid_from):
+        return "access window not started"
+    if user.valid_until is not None and now >= clock.as_utc(user.valid_until):
+        return "access window ended"
+    return None
+
+
+@dataclass(frozen=True)
+class AccessWindow:
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+def _check_role_and_window(role: str, window: AccessWindow) -> None:
+    if role not in {r.value for r in Role}:
+        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}.")
+    if role == Role.auditor and window.valid_until is None:
+        raise InvalidInput("An auditor account needs an access window: set 'valid until'.")
+    if window.valid_from and window.valid_until and window.valid_from >= window.valid_until:
+        raise InvalidInput("'Valid from' must be before 'valid until'.")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    window: AccessWindow = AccessWindow(),
+    request: Request | None = None,
+    principal: Principal | None = None,
+    actor: str | None = None,
+) -> UserAccount:
+    username = normalise_username(username)
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidInput(
+            "A user name has 2 to 100 characters: lower-case letters, digits, '.', '_', '-', '@'."
+        )
+    _check_role_and_window(role, window)
+    if repository.user_by_username(session, username) is not None:
+        raise Conflict(f"The user name {username!r} is taken.")
+    problems = passwords.password_problems(password, username)
+    if problems:
+        raise InvalidInput(" ".join(problems))
+    now = clock.utcnow()
+    user = UserAccount(
+        username=username,
+        role=role,
+        password_hash=passwords.hash_password(password),
+        password_changed_at=now,
+        valid_from=window.valid_from,
+        valid_until=window.valid_until,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session, request=request, principal=principal, actor=actor, action="user.create",
+        object_type="user", object_id=username, detail={"role": role},
+    )
+    return user
+
+
+def get_user(session: Session, user_id: int) -> UserAccount:
+    user = repository.user_by_id(session, user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    return user
+
+
+def user_named(session: Session, username: str) -> UserAccount:
+    user = repository.user_by_username(session, normalise_username(username))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    return user
+
+
+def list_users(session: Session) -> list[UserAccount]:
+    return repository.all_users(session)
+
+
+def update_user(
+    session: Session,
+    user: UserAccount,
+    *,
+    role: str,
+    window: AccessWindow,
+    request: Request | None,
+    principal: Principal | None,
+) -> UserAccount:
+    _check_role_and_window(role, window)
+    changes = {
+        name: str(value)
+        for name, value in (("role", role), ("valid_from", window.valid_from), ("valid_until", window.valid_until))
+        if getattr(user, name) != value
+    }
+    user.role = role
+    user.valid_from = window.valid_from
+    user.valid_until = window.valid_until
+    session.flush()
+    if "role" in changes:
+        # A session carries the rights of the role it was opened with: end it on a role change.
+        assert user.id is not None
+        sessions.end_all_of(session, user.id)
+    record_event(
+        session, request=request, principal=principal, action="user.update",
+        object_type="user", object_id=user.username, detail=changes,
+    )
+    return user
+
+
+def revoke_user(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> None:
+    """Revoke at once: the account cannot sign in and its open sessions end now."""
+    assert user.id is not None
+    user.revoked_at = clock.utcnow()
+    sessions.end_all_of(session, user.id)
+    record_event(session, request=request, principal=principal, action="user.revoke",
+                 object_type="user", object_id=user.username)
+
+
+def restore_user(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> None:
+    user.revoked_at = None
+    session.flush()
+    record_event(session, request=request, principal=principal, action="user.restore",
+                 object_type="user", object_id=user.username)
+
+
+def reset_second_factor(
+    session: Session,
+    user: UserAccount,
+    *,
+    request: Request | None,
+    principal: Principal | None,
+    actor: str | None = None,
+) -> None:
+    """Forget the TOTP secret and recovery codes; the next sign-in enrols again when required."""
+    assert user.id is not None
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    repository.delete_recovery_codes(session, user.id)
+    sessions.end_all_of(session, user.id)
+    record_event(session, request=request, principal=principal, actor=actor, action="user.reset_2fa",
+                 object_type="user", object_id=user.username)
+
+
+def reset_password(
+    session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None
+) -> str:
+    """A new random password (shown once to the administrator); all sessions end."""
+    assert user.id is not None
+    password = passwords.generate_password()
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = clock.utcnow()
+    sessions.end_all_of(session, user.id)
+    record_event(session, request=request, principal=principal, action="user.reset_password",
+                 object_type="user", object_id=user.username)
+    return password
+
+
+def change_password(
+    session: Session,
+    user: UserAccount,
+    *,
+    current: str,
+    new: str,
+    confirmation: str,
+    keep_session_id: str | None,
+    request: Request | None,
+    principal: Principal | None,
+) -> None:
+    """Change one's own password; every other session of the user ends."""
+    if not passwords.verify_password(user.password_hash, current):
+        record_event(session, request=request, principal=principal, action="user.change_password",
+                     object_type="user", object_id=user.username, outcome="failure",
+                     detail={"reason": "wrong current password"})
+        raise InvalidInput("The current password is wrong.")
+    if new != confirmation:
+        raise InvalidInput("The new password and its confirmation differ.")
+    problems = passwords.password_problems(new, user.username)
+    if problems:
+        raise InvalidInput(" ".join(problems))
+    assert user.id is not None
+    user.password_hash = passwords.hash_password(new)
+    user.password_changed_at = clock.utcnow()
+    sessions.end_all_of(session, user.id, keep=keep_session_id)
+    record_event(session, request=request, principal=principal, action="user.change_password",
+                 object_type="user", object_id=user.username)
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignInStep:
+    """The result of a correct password: a new session, fully signed in or awaiting 2FA."""
+
+    started: sessions.StartedSession
+    user: UserAccount
+
+    @property
+    def needs_second_factor(self) -> bool:
+        return self.started.web_session.stage == sessions.STAGE_SECOND_FACTOR
+
+
+def check_password(session: Session, *, username: str, password: str, request: Request) -> SignInStep:
+    """The first sign-in step. Unknown user and wrong password give the same answer after the
+    same work (an argon2 verification each); both count towards the lockout."""
+    username = normalise_username(username)[:100]
+    address = client_address(request) or "unknown"
+    until = throttle.locked_until(session, username=username, address=address)
+    if until is not None:
+        record_event(session, request=request, principal=None, actor=username, action="auth.login",
+                     object_type="user", object_id=username, outcome="refused",
+                     detail={"reason": "throttled"})
+        raise SignInRefused(locked_message(until), status=429)
+    user = repository.user_by_username(session, username)
+    if user is None:
+        passwords.spend_verification_time(password)
+        _fail(session, username=username, address=address, request=request, reason="wrong credentials")
+    assert user is not None
+    if not passwords.verify_password(user.password_hash, password):
+        _fail(session, username=username, address=address, request=request, reason="wrong credentials")
+    problem = access_problem(user)
+    if problem:
+        record_event(session, request=request, principal=None, actor=username, action="auth.login",
+                     object_type="user", object_id=username, outcome="refused",
+                     detail={"reason": problem})
+        raise SignInRefused(NO_ACCESS, status=403)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    if second_factor_required(session, user) and user.totp_enabled_at is None and not user.totp_secret:
+        user.totp_secret = second_factor.new_secret()  # enrolment happens in the 2FA step
+    needs_totp = user.totp_enabled_at is not None or second_factor_required(session, user)
+    stage = sessions.STAGE_SECOND_FACTOR if needs_totp else sessions.STAGE_SIGNED_IN
+    started = sessions.start(session, user=user, stage=stage, address=address)
+    if not needs_totp:
+        _signed_in(session, user=user, request=request, method="password")
+    return SignInStep(started, user)
+
+
+def _fail(session: Session, *, username: str, address: str, request: Request, reason: str) -> None:
+    throttle.register_failure(session, username=username, address=address)
+    record_event(session, request=request, principal=None, actor=username, action="auth.login",
+                 object_type="user", object_id=username, outcome="failure", detail={"reason": reason})
+    until = throttle.locked_until(session, username=username, address=address)
+    if until is not None:
+        raise SignInRefused(locked_message(until), status=429)
+    raise SignInRefused(WRONG_CREDENTIALS, status=400)
+
+
+def _signed_in(session: Session, *, user: UserAccount, request: Request, method: str) -> None:
+    throttle.register_success(session, username=user.username)
+    record_event(session, request=request, principal=None, actor=user.username, action="auth.login",
+                 object_type="user", object_id=user.username, detail={"method": method})
+
+
+@dataclass(frozen=True)
+class SecondFactorResult:
+    started: sessions.StartedSession
+    new_recovery_codes: list[str]
+
+
+def check_second_factor(
+    session: Session, *, web_session: WebSession, user: UserAccount, code: str, request: Request
+) -> SecondFactorResult:
+    """The TOTP step (or a recovery code). On success the half-signed-in session is replaced by
+    a new one, so a session id seen before sign-in is worthless after it. When the user was
+    enrolling, the first good code confirms the enrolment and ten recovery codes are issued."""
+    address = client_address(request) or "unknown"
+    until = throttle.locked_until(session, username=user.username, address=address)
+    if until is not None:
+        raise SignInRefused(locked_message(until), status=429)
+    enrolling = user.totp_enabled_at is None
+    method = "totp"
+    accepted = second_factor.verify_totp(session, user, code)
+    if not accepted and not enrolling and second_factor.use_recovery_code(session, user, code):
+        accepted, method = True, "recovery code"
+    if not accepted:
+        throttle.register_failure(session, username=user.username, address=address)
+        record_event(session, request=request, principal=None, actor=user.username,
+                     action="auth.second_factor", object_type="user", object_id=user.username,
+                     outcome="failure")
+        raise SignInRefused(WRONG_CODE, status=400)
+    codes: list[str] = []
+    if enrolling:
+        user.totp_enabled_at = clock.utcnow()
+        codes = second_factor.replace_recovery_codes(session, user)
+        record_event(session, request=request, principal=None, actor=user.username,
+                     action="user.enrol_2fa", object_type="user", object_id=user.username)
+    sessions.end(session, web_session)
+    started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address=address)
+    _signed_in(session, user=user, request=request, method=method)
+    return SecondFactorResult(started, codes)
+
+
+def sign_out(session: Session, *, web_session: WebSession | None, principal: Principal, request: Request) -> None:
+    if web_session is None:
+        return
+    sessions.end(session, web_session)
+    record_event(session, request=request, principal=principal, action="auth.logout",
+                 object_type="user", object_id=principal.username)
+
+
+# --- second factor from the profile --------------------------------------------------------
+
+def start_enrolment(session: Session, user: UserAccount) -> None:
+    if user.totp_enabled_at is not None:
+        raise Conflict("Two-factor sign-in is already on; reset it first to enrol a new device.")
+    user.totp_secret = second_factor.new_secret()
+    session.flush()
+
+
+def confirm_enrolment(
+    session: Session, user: UserAccount, *, code: str, request: Request, principal: Principal
+) -> list[str]:
+    if user.totp_enabled_at is not None or not user.totp_secret:
+        raise Conflict("There is no enrolment in progress.")
+    if not second_factor.verify_totp(session, user, code):
+        raise InvalidInput(WRONG_CODE)
+    user.totp_enabled_at = clock.utcnow()
+    codes = second_factor.replace_recovery_codes(session, user)
+    record_event(session, request=request, principal=principal, action="user.enrol_2fa",
+                 object_type="user", object_id=user.username)
+    return codes
+
+
+def new_recovery_codes(
+    session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
+) -> list[str]:
+    if user.totp_enabled_at is None:
+        raise Conflict("Turn on two-factor sign-in first.")
+    if not passwords.verify_password(user.password_hash, password):
+        raise InvalidInput("The password is wrong.")
+    codes = second_factor.replace_recovery_codes(session, user)
+    record_event(session, request=request, principal=principal, action="user.recovery_codes",
+                 object_type="user", object_id=user.username)
+    return codes
+
+
+def turn_off_second_factor(
+    session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
+) -> None:
+    if second_factor_required(session, user):
+        raise Conflict("Two-factor sign-in is mandatory for your account.")
+    if not passwords.verify_password(user.password_hash, password):
+        raise InvalidInput("The password is wrong.")
+    assert user.id is not None
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    repository.delete_recovery_codes(session, user.id)
+    session.flush()
+    record_event(session, request=request, principal=principal, action="user.disable_2fa",
+                 object_type="user", object_id=user.username)
+
+
+def set_second_factor_for_all(
+    session: Session, enabled: bool, *, request: Request, principal: Principal
+) -> None:
+    portal_settings.set_flag(session, REQUIRE_2FA_FOR_ALL, enabled)
+    record_event(session, request=request, principal=principal, action="settings.require_2fa_for_all",
+                 object_type="setting", object_id=REQUIRE_2FA_FOR_ALL, detail={"enabled": enabled})

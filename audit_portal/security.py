@@ -1,0 +1,195 @@
+"""CSRF protection and security headers.
+
+CSRF: every POST/PUT/PATCH/DELETE made with a cookie must carry a token, checked by the
+``Authorize`` dependency before the route runs.
+- Signed in (or half-way through sign-in): the synchronizer token stored with the server-side
+  session.
+- Anonymous (the sign-in form): a signed double-submit token; the cookie ``portal_csrf`` and the
+  form field must be equal and carry a valid HMAC under the portal's secret key.
+Forms send the token in the field ``csrf_token``; htmx and fetch send the header
+``X-CSRF-Token``. Multipart bodies (evidence uploads) are never buffered to find the field, so
+they must send the header. Requests with ``Authorization: Bearer`` carry no cookies and are not
+checked.
+
+Headers: every response gets a Content-Security-Policy without inline scripts, frame-ancestors
+'none' and X-Frame-Options DENY, nosniff, Referrer-Policy same-origin, and HSTS over HTTPS.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audit_portal.authz import SignInRequired
+from audit_portal.errors import Forbidden
+from audit_portal.navigation import navigation_for
+
+if TYPE_CHECKING:
+    from audit_portal.auth.identify import Identity
+
+ANON_CSRF_COOKIE = "portal_csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CONTENT_SECURITY_POLICY = "; ".join([  # noqa: FLY002 - one directive per line reads better
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+STATIC_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class CsrfRefused(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "The form's security token is missing or expired. Reload the page and try again."
+        )
+
+
+class SignedInUser:
+    """What templates see as ``request.state.user``."""
+
+    def __init__(self, username: str, role: str) -> None:
+        self.username = username
+        self.role = role
+
+
+# --- anonymous double-submit token ---------------------------------------------------------
+
+def _signature(secret_key: str, nonce: str) -> str:
+    return hmac.new(secret_key.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def new_anonymous_token(secret_key: str) -> str:
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_signature(secret_key, nonce)}"
+
+
+def anonymous_token_valid(secret_key: str, token: str | None) -> bool:
+    if not token or token.count(".") != 1 or len(token) > 200:
+        return False
+    nonce, signature = token.split(".")
+    return hmac.compare_digest(signature, _signature(secret_key, nonce))
+
+
+# --- used by Authorize ---------------------------------------------------------------------
+
+def prepare_request_state(request: Request, session: Session, identity: Identity) -> None:
+    """Leave the user, the CSRF token and the navigation for the templates."""
+    principal = identity.principal
+    request.state.principal = principal
+    if principal.is_token:
+        return
+    if identity.web_session is not None:
+        request.state.csrf_token = identity.web_session.csrf_token
+    else:
+        secret_key = request.app.state.settings.secret_key
+        cookie = request.cookies.get(ANON_CSRF_COOKIE)
+        if not anonymous_token_valid(secret_key, cookie):
+            cookie = new_anonymous_token(secret_key)
+            # The security middleware sets the cookie on whatever response the route returns.
+            request.state.set_anon_csrf_cookie = cookie
+        request.state.csrf_token = cookie
+    if not principal.is_anonymous:
+        request.state.user = SignedInUser(principal.username, principal.role)
+        request.state.nav = navigation_for(principal.role)
+
+
+def check_csrf(request: Request, identity: Identity, submitted: str | None) -> None:
+    if request.method not in UNSAFE_METHODS:
+        return
+    if not submitted:
+        raise CsrfRefused()
+    if identity.web_session is not None:
+        if not hmac.compare_digest(submitted, identity.web_session.csrf_token):
+            raise CsrfRefused()
+        return
+    cookie = request.cookies.get(ANON_CSRF_COOKIE)
+    secret_key = request.app.state.settings.secret_key
+    if not (cookie and hmac.compare_digest(submitted, cookie) and anonymous_token_valid(secret_key, cookie)):
+        raise CsrfRefused()
+
+
+# --- cookies -------------------------------------------------------------------------------
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, value: str) -> None:
+    from audit_portal.auth.sessions import COOKIE_NAME
+
+    response.set_cookie(
+        COOKIE_NAME, value, httponly=True, samesite="lax", secure=is_https(request), path="/",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    from audit_portal.auth.sessions import COOKIE_NAME
+
+    response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax", secure=is_https(request), path="/")
+
+
+def _anon_cookie_header(scope: Scope, value: str) -> tuple[bytes, bytes]:
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    cookie = f"{ANON_CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    return (b"set-cookie", cookie.encode())
+
+
+# --- middleware and the sign-in redirect ---------------------------------------------------
+
+class SecurityMiddleware:
+    """Pure ASGI (it never touches the body, so streamed uploads and downloads stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value) for name, value in message.get("headers", [])
+                    if name.lower() not in {h[0] for h in STATIC_HEADERS}
+                ]
+                headers.extend(STATIC_HEADERS)
+                if scope.get("scheme") == "https":
+                    headers.append(HSTS)
+                anon_cookie = scope.get("state", {}).get("set_anon_csrf_cookie")
+                if anon_cookie:
+                    headers.append(_anon_cookie_header(scope, anon_cookie))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _sign_in_redirect(request: Request, error: Exception) -> Response:
+    assert isinstance(error, SignInRequired)
+    if request.headers.get("hx-request") == "true":
+        # htmx follows redirects inside the swap; HX-Redirect sends the whole page to sign-in.
+        return Response(status_code=204, headers={"HX-Redirect": error.login_url})
+    return RedirectResponse(error.login_url, status_code=303)
+
+
+def install_security(app: FastAPI) -> None:
+    app.add_exception_handler(SignInRequired, _sign_in_redirect)
+    app.add_middleware(SecurityMiddleware)

@@ -1,0 +1,25 @@
+"""Statement of Applicability queries."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from audit_portal.soa.models import SoaEntry
+
+
+def entry_for(session: Session, control_id: int) -> SoaEntry | None:
+    return session.get(SoaEntry, control_id)
+
+
+def entries_for(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEntry]:
+    ids = set(control_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))
+    return {entry.control_id: entry for entry in rows}
+
+
+def add(session: Session, entry: SoaEntry) -> None:
+    session.add(entry)

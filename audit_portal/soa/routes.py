@@ -1,0 +1,111 @@
+"""The Statement of Applicability: the table for everyone, the edit form for admins, and the
+CSV and XLSX downloads."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+
+from audit_portal import clock
+from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.db import SessionDep
+from audit_portal.errors import InvalidInput
+from audit_portal.soa import export, service
+from audit_portal.soa.models import STATUSES
+from audit_portal.templating import render
+
+router = APIRouter()
+
+SoaReader = Annotated[Principal, Authorize("soa:read")]
+SoaEditor = Annotated[Principal, Authorize("soa:edit")]
+OptionalField = Annotated[str | None, Form()]
+
+
+@router.get("/soa", response_class=HTMLResponse)
+def soa_page(request: Request, session: SessionDep, principal: SoaReader) -> HTMLResponse:
+    rows = service.soa_rows(session)
+    return render(
+        request,
+        "pages/soa/index.html",
+        {
+            "rows": rows,
+            "summary": service.summarise(rows),
+            "status_labels": service.STATUS_LABELS,
+            "can_edit": allowed("soa:edit", principal.role),
+        },
+        block="content",
+    )
+
+
+# The downloads are declared before /soa/{ref} so their names are never read as control ids.
+@router.get("/soa/export.csv", response_class=StreamingResponse)
+def export_csv(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
+    rows = service.rows_for_export(session, file_format="csv", principal=principal, request=request)
+    return _download(export.csv_chunks(export.export_table(rows)), export.CSV_MEDIA_TYPE, "csv")
+
+
+@router.get("/soa/export.xlsx", response_class=StreamingResponse)
+def export_xlsx(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
+    rows = service.rows_for_export(session, file_format="xlsx", principal=principal, request=request)
+    return _download(export.xlsx_chunks(export.export_table(rows)), export.XLSX_MEDIA_TYPE, "xlsx")
+
+
+def _download(chunks: Iterator[bytes], media_type: str, extension: str) -> StreamingResponse:
+    filename = export.export_filename(extension, clock.utcnow().date())
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/soa/{ref}", response_class=HTMLResponse)
+def edit_form(request: Request, session: SessionDep, principal: SoaEditor, ref: str) -> HTMLResponse:
+    row = service.soa_row(session, ref)
+    return _form(request, row, service.form_values(row), errors={})
+
+
+@router.post("/soa/{ref}", response_class=HTMLResponse, response_model=None)
+def save(
+    request: Request,
+    session: SessionDep,
+    principal: SoaEditor,
+    ref: str,
+    applicable: OptionalField = None,
+    justification: OptionalField = None,
+    status: OptionalField = None,
+    owner: OptionalField = None,
+) -> HTMLResponse | RedirectResponse:
+    submitted = {"applicable": applicable, "justification": justification, "status": status, "owner": owner}
+    try:
+        service.update_entry(session, ref=ref, principal=principal, request=request, **submitted)
+    except InvalidInput as error:
+        row = service.soa_row(session, ref)
+        errors = {item["location"]: item["message"] for item in error.errors}
+        return _form(request, row, submitted, errors=errors, status_code=422)
+    return RedirectResponse(f"/soa#control-{ref}", status_code=303)
+
+
+def _form(
+    request: Request,
+    row: service.SoaRow,
+    values: dict[str, str | None],
+    *,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/soa/edit.html",
+        {
+            "row": row,
+            "values": values,
+            "errors": errors,
+            "statuses": STATUSES,
+            "status_labels": service.STATUS_LABELS,
+        },
+        block="form",
+        status_code=status_code,
+    )

@@ -1,0 +1,255 @@
+"""The Statement of Applicability: one entry per ISO/IEC 27001:2022 Annex A control.
+
+An entry says whether the control applies, why (required when it is excluded), how far it is
+implemented, and who owns it. Defaults are proposed from the catalogue: a control that some
+Annex 2 measure maps to is applicable, any other is excluded with a justification that asks for
+review. Defaults never overwrite an entry that exists. Every change is an audit event carrying
+the values before and after.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal
+from audit_portal.catalogue import repository as catalogue_repository
+from audit_portal.catalogue.models import MAPS_TO, Control, Requirement
+from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.soa import repository
+from audit_portal.soa.models import STATUSES, SoaEntry
+
+SOA_FRAMEWORK = "iso27001-2022"
+MEASURE_FRAMEWORK = "annex2"
+STATUS_LABELS = {"not_started": "Not started", "partial": "Partial", "implemented": "Implemented"}
+UNMAPPED_JUSTIFICATION = (
+    "No measure of the organisation's Annex 2 maps to this control; review and confirm."
+)
+JUSTIFICATION_MAX_LENGTH = 4000
+OWNER_MAX_LENGTH = 100
+# Who changes the SoA when no person does: the catalogue load and the demo.
+SYSTEM = Principal(role="system", username="system")
+
+
+@dataclass(frozen=True)
+class SoaRow:
+    """One 2022 control with everything the SoA shows about it."""
+
+    control: Control
+    theme: str
+    entry: SoaEntry | None
+    measures: list[Control]
+    requirements: list[Requirement]
+
+
+@dataclass(frozen=True)
+class SoaChange:
+    applicable: bool
+    justification: str | None
+    status: str
+    owner: str | None
+
+
+def soa_rows(session: Session) -> list[SoaRow]:
+    """Every live 2022 control in catalogue order, in four queries."""
+    controls = catalogue_repository.controls_of(session, SOA_FRAMEWORK)
+    return _rows_for(session, controls)
+
+
+def soa_row(session: Session, ref: str) -> SoaRow:
+    control = catalogue_repository.control_by_ref(session, SOA_FRAMEWORK, ref)
+    if control is None or control.retired_at is not None:
+        raise NotFound(f"ISO 27001:2022 has no control {ref!r}.")
+    return _rows_for(session, [control])[0]
+
+
+def _rows_for(session: Session, controls: Sequence[Control]) -> list[SoaRow]:
+    ids = [c.id for c in controls if c.id is not None]
+    themes = {g.key: g.title for g in catalogue_repository.groups_in_order(session, SOA_FRAMEWORK)}
+    measures: dict[int, list[Control]] = defaultdict(list)
+    for mapping, measure in catalogue_repository.sources_mapped_to(
+        session, ids, kind=MAPS_TO, source_framework_key=MEASURE_FRAMEWORK
+    ):
+        measures[mapping.target_id].append(measure)
+    measure_ids = {m.id for found in measures.values() for m in found}
+    requirements: dict[int, list[Requirement]] = defaultdict(list)
+    for requirement in catalogue_repository.requirements_of_controls(session, set(ids) | measure_ids):  # type: ignore[arg-type]
+        requirements[requirement.control_id].append(requirement)
+    entries = repository.entries_for(session, ids)
+    return [
+        SoaRow(
+            control=control,
+            theme=themes.get(control.group_key, control.group_key),
+            entry=entries.get(control.id),  # type: ignore[arg-type]
+            measures=measures[control.id],  # type: ignore[index]
+            requirements=requirements[control.id]  # type: ignore[index]
+            + [r for m in measures[control.id] for r in requirements[m.id]],  # type: ignore[index]
+        )
+        for control in controls
+    ]
+
+
+def default_change(row: SoaRow) -> SoaChange:
+    if row.measures:
+        refs = ", ".join(m.ref for m in row.measures)
+        noun = "measure" if len(row.measures) == 1 else "measures"
+        return SoaChange(True, f"Required by the organisation's Annex 2 {noun} {refs}.", "not_started", None)
+    return SoaChange(False, UNMAPPED_JUSTIFICATION, "not_started", None)
+
+
+def ensure_defaults(session: Session, actor: Principal | None = None) -> list[SoaEntry]:
+    """Create the proposed entry for every 2022 control that has none; return the new ones.
+    Running it again creates nothing; an existing entry is never touched."""
+    who = actor or SYSTEM
+    now = clock.utcnow()
+    created: list[tuple[SoaRow, SoaEntry]] = []
+    for row in soa_rows(session):
+        if row.entry is not None:
+            continue
+        change = default_change(row)
+        assert row.control.id is not None
+        entry = SoaEntry(control_id=row.control.id, updated_at=now, updated_by=who.username, **asdict(change))
+        repository.add(session, entry)
+        created.append((row, entry))
+    if created:
+        session.flush()
+        record_event(
+            session, request=None, principal=who, action="soa.defaults",
+            object_type="soa", object_id=SOA_FRAMEWORK,
+            detail={
+                "applicable": [row.control.ref for row, entry in created if entry.applicable],
+                "not_applicable": [row.control.ref for row, entry in created if not entry.applicable],
+            },
+        )
+    return [entry for _, entry in created]
+
+
+def parse_change(
+    *, applicable: str | None, justification: str | None, status: str | None, owner: str | None
+) -> SoaChange:
+    """The change a form submits, or InvalidInput naming every field that is wrong."""
+    errors: list[dict[str, str]] = []
+    applies = {"yes": True, "no": False}.get((applicable or "").strip().lower())
+    if applies is None:
+        errors.append({"location": "applicable", "message": "Choose whether the control applies."})
+    reason = (justification or "").strip() or None
+    if applies is False and reason is None:
+        errors.append({"location": "justification", "message": "Say why the control is excluded."})
+    if reason and len(reason) > JUSTIFICATION_MAX_LENGTH:
+        errors.append({"location": "justification",
+                       "message": f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters."})
+    status_value = (status or "").strip()
+    if status_value not in STATUSES:
+        errors.append({"location": "status",
+                       "message": "Choose a status: " + ", ".join(STATUS_LABELS[s] for s in STATUSES) + "."})
+    owner_value = (owner or "").strip() or None
+    if owner_value and len(owner_value) > OWNER_MAX_LENGTH:
+        errors.append({"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."})
+    if errors:
+        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+    return SoaChange(bool(applies), reason, status_value, owner_value)
+
+
+def _values(entry: SoaEntry) -> dict[str, object]:
+    return {
+        "applicable": entry.applicable,
+        "justification": entry.justification,
+        "status": entry.status,
+        "owner": entry.owner,
+    }
+
+
+def apply_change(
+    session: Session, *, row: SoaRow, change: SoaChange, principal: Principal, request: Request | None
+) -> SoaEntry:
+    """Write ``change`` to the row's entry and record it; a change that changes nothing
+    writes nothing."""
+    assert row.control.id is not None
+    entry = row.entry
+    before = _values(entry) if entry is not None else None
+    after = asdict(change)
+    if before == after:
+        assert entry is not None
+        return entry
+    if entry is None:
+        entry = SoaEntry(control_id=row.control.id, updated_at=clock.utcnow(), **after)
+        repository.add(session, entry)
+    for name, value in after.items():
+        setattr(entry, name, value)
+    entry.updated_at = clock.utcnow()
+    entry.updated_by = principal.username
+    session.flush()
+    record_event(
+        session, request=request, principal=principal, action="soa.update",
+        object_type="soa_entry", object_id=row.control.ref,
+        detail={"before": before, "after": after},
+    )
+    return entry
+
+
+def update_entry(
+    session: Session,
+    *,
+    ref: str,
+    applicable: str | None,
+    justification: str | None,
+    status: str | None,
+    owner: str | None,
+    principal: Principal,
+    request: Request | None,
+) -> SoaEntry:
+    row = soa_row(session, ref)
+    change = parse_change(applicable=applicable, justification=justification, status=status, owner=owner)
+    return apply_change(session, row=row, change=change, principal=principal, request=request)
+
+
+@dataclass(frozen=True)
+class SoaSummary:
+    controls: int
+    applicable: int
+    excluded: int
+    undecided: int
+    by_status: dict[str, int]
+
+
+def summarise(rows: list[SoaRow]) -> SoaSummary:
+    entries = [row.entry for row in rows if row.entry is not None]
+    applicable = [entry for entry in entries if entry.applicable]
+    return SoaSummary(
+        controls=len(rows),
+        applicable=len(applicable),
+        excluded=len(entries) - len(applicable),
+        undecided=len(rows) - len(entries),
+        by_status={status: sum(1 for e in applicable if e.status == status) for status in STATUSES},
+    )
+
+
+def form_values(row: SoaRow) -> dict[str, str | None]:
+    """What the edit form shows first: the entry, or the proposed default when there is none."""
+    if row.entry is not None:
+        current = SoaChange(row.entry.applicable, row.entry.justification, row.entry.status, row.entry.owner)
+    else:
+        current = default_change(row)
+    return {
+        "applicable": "yes" if current.applicable else "no",
+        "justification": current.justification,
+        "status": current.status,
+        "owner": current.owner,
+    }
+
+
+def rows_for_export(
+    session: Session, *, file_format: str, principal: Principal, request: Request | None
+) -> list[SoaRow]:
+    """The rows of a download; the download itself is recorded (auditors' access is)."""
+    rows = soa_rows(session)
+    record_event(
+        session, request=request, principal=principal, action="soa.export",
+        object_type="soa", object_id=SOA_FRAMEWORK, detail={"format": file_format, "rows": len(rows)},
+    )
+    return rows

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import csv
+import io
+
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal
+from tests.conftest import TEST_PASSWORD
+from tests.security.conftest import post_login
+
+
+def test_sign_in_failures_appear_in_the_admin_audit_log(client, login_as, make_user):
+    make_user("it", "it.ops")
+    post_login(client, "it.ops", "wrong-password-here")
+    admin = login_as("admin")
+    page = admin.get("/admin/audit-log", params={"action": "auth.login", "outcome": "failure"})
+    assert page.status_code == 200
+    assert "it.ops" in page.text and "failure" in page.text
+
+
+def test_filter_by_actor(login_as, session):
+    record_event(session, request=None, principal=Principal(role="it", username="alice"), action="x.one")
+    record_event(session, request=None, principal=Principal(role="it", username="bob"), action="x.two")
+    session.commit()
+    admin = login_as("admin")
+    page = admin.get("/admin/audit-log", params={"actor": "alice"})
+    assert "x.one" in page.text and "x.two" not in page.text
+
+
+def test_htmx_filter_gets_only_the_table(login_as):
+    admin = login_as("admin")
+    page = admin.get("/admin/audit-log", headers={"HX-Request": "true"})
+    assert "<html" not in page.text and "<table>" in page.text
+
+
+def test_csv_export_holds_the_events_and_defuses_formulas(login_as, session):
+    record_event(session, request=None, principal=Principal(role="it", username="alice"),
+                 action="x.formula", object_id="=HYPERLINK(\"http://evil\")")
+    session.commit()
+    admin = login_as("admin")
+    response = admin.get("/admin/audit-log/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:3] == ["id", "at", "actor"]
+    formula_row = next(row for row in rows if row[5] == "x.formula")
+    assert formula_row[7].startswith("'=")
+    assert any(row[5] == "audit.export" for row in rows[1:])
+
+
+def test_only_admins_read_the_audit_log(login_as):
+    for role in ("it", "auditor", "management"):
+        assert login_as(role).get("/admin/audit-log").status_code == 403
+
+
+def test_the_whole_sign_in_is_on_the_trail(client, login_as, make_user, session):
+    make_user("it", "it.ops")
+    post_login(client, "it.ops", TEST_PASSWORD)
+    client.post("/logout", headers={"X-CSRF-Token": client.get("/profile").text.split('"X-CSRF-Token": "')[1].split('"')[0]})
+    text = login_as("admin").get("/admin/audit-log", params={"actor": "it.ops"}).text
+    assert "auth.login" in text and "auth.logout" in text

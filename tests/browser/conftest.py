@@ -1,0 +1,103 @@
+"""Browser tests: the real app served by uvicorn on 127.0.0.1, driven through Playwright in
+Debian's Chromium (/usr/bin/chromium; a downloaded browser cannot be installed here).
+
+The server runs against its own SQLite database and evidence folder (data a browser sees must be
+committed), seeded through the same services the portal uses. Screenshots go to
+test-output/screenshots/.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from audit_portal import migrate
+from audit_portal.app import create_app
+from audit_portal.config import Settings
+from audit_portal.db import make_engine
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_POLLS = 200  # x 0.05 s: the server must be up within 10 s
+
+
+@dataclass
+class LiveServer:
+    url: str
+    engine: Engine
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("live")
+    settings = Settings(
+        environment="test",
+        data_dir=data_dir,
+        secret_key="browser-test-secret-key-long-enough-to-sign",
+        scheduler_enabled=False,
+    )
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    app = create_app(settings, engine=engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    started = threading.Event()
+    for _ in range(STARTUP_POLLS):
+        if server.started:
+            started.set()
+            break
+        started.wait(0.05)
+    if not started.is_set():
+        server.should_exit = True
+        raise RuntimeError("the live server did not start within 10 s")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,99 @@
+"""The route x principal matrix: every route of the app, for anonymous, each role and a service
+token, gets the answer authz.MATRIX says. A route that declares no Authorize fails here."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from audit_portal.auth import tokens
+from audit_portal.authz import (
+    ANONYMOUS,
+    COLLECTOR,
+    FRAMEWORK_ROUTES,
+    MATRIX,
+    Role,
+    app_routes,
+    route_action,
+)
+
+PRINCIPALS = [ANONYMOUS, *(role.value for role in Role), COLLECTOR]
+DUMMY_PATH_VALUE = "999999"
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", DUMMY_PATH_VALUE, path)
+
+
+def _refusal(response) -> str | None:  # type: ignore[no-untyped-def]
+    """'anonymous' for a sign-in demand, 'forbidden' for 403, None when the request got through."""
+    if response.status_code == 401:
+        return "anonymous"
+    if response.status_code == 303 and response.headers["location"].startswith("/login?next="):
+        return "anonymous"
+    if response.status_code == 403:
+        return "forbidden"
+    return None
+
+
+def _client_for(who: str, app, login_as, session) -> TestClient:  # type: ignore[no-untyped-def]
+    if who == ANONYMOUS:
+        client = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        client.get("/login")  # the sign-in form's double-submit token, so CSRF is not what refuses
+        client.headers["X-CSRF-Token"] = client.cookies["portal_csrf"]
+        return client
+    if who == COLLECTOR:
+        issued = tokens.create(session, name="matrix", scopes=["any-instance"], days=1, created_by="test")
+        return TestClient(app, base_url="http://testserver", follow_redirects=False,
+                          headers={"Authorization": f"Bearer {issued.secret}"})
+    return login_as(who)
+
+
+def test_every_route_declares_an_action(app):
+    undecided = [
+        f"{sorted(route.methods or [])} {route.path}"
+        for route in app_routes(app)
+        if route_action(route) is None and route.path not in FRAMEWORK_ROUTES
+    ]
+    assert undecided == [], "routes without Authorize(...): " + ", ".join(undecided)
+
+
+def test_every_declared_action_is_in_the_matrix(app):
+    for route in app_routes(app):
+        action = route_action(route)
+        assert action is None or action in MATRIX
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_every_route_answers_each_principal_as_the_matrix_says(app, login_as, session, who):
+    checked = 0
+    for route in app_routes(app):
+        action = route_action(route)
+        if action is None:
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            # A fresh client (and session) per request: a route may end the session (sign-out).
+            client = _client_for(who, app, login_as, session)
+            label = f"{method} {route.path} as {who} ({action})"
+            try:
+                response = client.request(method, _concrete(route.path))
+            except Exception as error:  # noqa: BLE001 - name the route; the traceback alone does not
+                pytest.fail(f"{label}: raised {error!r}")
+            refusal = _refusal(response)
+            assert response.status_code < 500, label
+            if who in MATRIX[action]:
+                assert refusal is None, f"{label}: allowed by the matrix, got {response.status_code}"
+            elif who == ANONYMOUS:
+                assert refusal == "anonymous", f"{label}: expected a sign-in demand, got {response.status_code}"
+                if route.path.startswith("/api/"):
+                    assert response.status_code == 401, label
+            else:
+                assert refusal == "forbidden", f"{label}: expected 403, got {response.status_code}"
+            checked += 1
+    assert checked > 0
+
+
+def test_framework_routes_are_public(client):
+    assert client.get("/api/openapi.json").status_code == 200
+    assert client.get("/api/docs").status_code == 200
