@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STORE_SCHEMES = ("file", "s3", "memory")
@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
     retention_years_after_cycle: int = Field(default=1, ge=0)
+    # The Ed25519 key that signs evidence packages; empty: generated into the data directory.
+    signing_key_file: Path | None = None
+    # Outgoing e-mail (the weekly digest). No host: no e-mail is sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "audit-portal@localhost"
+    smtp_starttls: bool = True
 
     @field_validator("store_url")
     @classmethod

@@ -133,16 +133,13 @@ def newest_items(
     session: Session, newest: dict[int, NewestEvidence], start: datetime, end: datetime, engagement_id: int | None
 ) -> list[EvidenceItem]:
     """The evidence items that are the newest of their requirement (ties all kept), with their
-    sign-off state."""
+    sign-off state: a lookup of the (requirement, newest date) pairs already found."""
     if not newest:
         return []
-    counting = _counting_evidence(set(newest), start, end, engagement_id).subquery()
-    newest_at = select(
-        counting.c.requirement_id.label("rid"), func.max(counting.c.collected_at).label("at")
-    ).group_by(counting.c.requirement_id).subquery()
+    pairs = [and_(EvidenceRequirement.requirement_id == n.requirement_id, Evidence.collected_at == n.newest_at) for n in newest.values()]
+    counting = _counting_evidence(set(newest), start, end, engagement_id).where(or_(*pairs)).subquery()
     rows = session.execute(
         select(counting.c.requirement_id, counting.c.id, counting.c.collector_run_id, EvidenceSignoff.evidence_id)
-        .join(newest_at, and_(newest_at.c.rid == counting.c.requirement_id, newest_at.c.at == counting.c.collected_at))
         .outerjoin(EvidenceSignoff, EvidenceSignoff.evidence_id == counting.c.id)
     )
     return [EvidenceItem(rid, eid, run_id, signed is not None) for rid, eid, run_id, signed in rows]

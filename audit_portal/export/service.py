@@ -1,0 +1,100 @@
+"""The rules of an export: who may export which engagement, what the page previews, and the audit
+event every export leaves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal, Role
+from audit_portal.config import Settings
+from audit_portal.engagements import repository as engagements
+from audit_portal.engagements.models import Engagement
+from audit_portal.errors import NotFound
+from audit_portal.export.package import (
+    Package,
+    PackageContents,
+    Signer,
+    build_package,
+    collect_contents,
+)
+from audit_portal.export.signing import SigningKey, signing_key
+
+EXPORT_ACTION = "engagement.export"
+PREVIEW_ACTION = "engagement.export_view"
+
+
+def engagement_for_export(session: Session, principal: Principal, engagement_id: int) -> Engagement:
+    """The engagement, or 404 when it does not exist or the auditor is not assigned to it: an
+    auditor learns nothing about audits that are not theirs, not even that they exist."""
+    engagement = engagements.get(session, engagement_id)
+    if engagement is None:
+        raise NotFound(f"There is no engagement {engagement_id}.")
+    if principal.role == Role.auditor and (
+        principal.user_id is None or not engagements.is_assigned(session, engagement_id, principal.user_id)
+    ):
+        raise NotFound(f"There is no engagement {engagement_id}.")
+    return engagement
+
+
+def contents_of(session: Session, engagement: Engagement) -> PackageContents:
+    scope = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    return collect_contents(session, engagement, scope or None)
+
+
+@dataclass(frozen=True)
+class ExportPreview:
+    engagement: Engagement
+    contents: PackageContents
+    key: SigningKey
+
+
+def preview(
+    session: Session, settings: Settings, *, principal: Principal, request: Request | None, engagement_id: int
+) -> ExportPreview:
+    engagement = engagement_for_export(session, principal, engagement_id)
+    contents = contents_of(session, engagement)
+    record_event(
+        session, request=request, principal=principal, action=PREVIEW_ACTION,
+        object_type="engagement", object_id=str(engagement.id),
+    )
+    return ExportPreview(engagement, contents, signing_key(settings))
+
+
+def export(
+    session: Session,
+    settings: Settings,
+    *,
+    principal: Principal | None,
+    request: Request | None,
+    engagement_id: int,
+    actor: str | None = None,
+) -> Package:
+    """The signed package of the engagement, ready to stream, and its audit event (recorded
+    before the first byte goes out: the unit of work commits before the response starts)."""
+    if principal is not None:
+        engagement = engagement_for_export(session, principal, engagement_id)
+    else:
+        engagement = engagements.get(session, engagement_id)  # the command line is the operator
+        if engagement is None:
+            raise NotFound(f"There is no engagement {engagement_id}.")
+    generated_by = actor or (principal.username if principal else "system")
+    package = build_package(
+        contents_of(session, engagement),
+        Signer(key=signing_key(settings), generated_by=generated_by, portal_url=settings.base_url),
+    )
+    record_event(
+        session, request=request, principal=principal, action=EXPORT_ACTION, actor=actor,
+        object_type="engagement", object_id=str(engagement.id),
+        detail={
+            "filename": package.filename,
+            "files": package.file_count,
+            "evidence_items": len(package.contents.evidence_ids),
+            "bytes": package.total_bytes,
+            "manifest_sha256": package.manifest_sha256,
+            "key_fingerprint": package.key_fingerprint,
+        },
+    )
+    return package
