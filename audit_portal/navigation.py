@@ -25,6 +25,7 @@ NAVIGATION: list[NavEntry] = [
     NavEntry("/engagements", "Engagements", "engagements:read"),
     NavEntry("/findings", "Findings", "findings:read"),
     NavEntry("/reports", "Reports", "reports:read"),
+    NavEntry("/notifications", "E-mail digest", "profile:self"),
     NavEntry("/evidence", "Evidence", "evidence:read"),
     NavEntry("/admin/users", "Users", "users:manage"),
     NavEntry("/admin/tokens", "Service tokens", "tokens:manage"),

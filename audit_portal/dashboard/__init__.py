@@ -1,0 +1,1 @@
+"""Management's compliance overview: the figures, the lists behind them and the charts."""

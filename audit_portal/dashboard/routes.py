@@ -1,0 +1,161 @@
+"""The dashboard (``/``, every role's landing page) and the lists behind its figures."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Authorize, Principal, Role, allowed
+from audit_portal.clock import utcnow
+from audit_portal.dashboard import charts, service
+from audit_portal.db import SessionDep
+from audit_portal.templating import render
+
+router = APIRouter(tags=["dashboard"])
+
+DashboardReader = Annotated[Principal, Authorize("dashboard:read")]
+FindingsReader = Annotated[Principal, Authorize("findings:read")]
+EngagementParam = Annotated[int | None, Query(alias="engagement")]
+
+
+def _record_auditor_view(request: Request, session: SessionDep, principal: Principal, what: str) -> None:
+    if principal.role == Role.auditor:
+        record_event(
+            session, request=request, principal=principal, action="dashboard.view", object_type="dashboard",
+            object_id=what, detail={"query": request.url.query},
+        )
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
+    board = service.build_dashboard(session, engagement_id=engagement_id)
+    _record_auditor_view(request, session, principal, "overview")
+    return render(
+        request,
+        "pages/dashboard/index.html",
+        {
+            "board": board,
+            "trend_chart": _trend_chart(board),
+            "group_charts": {key: _group_chart(figure) for key, figure in board.frameworks.items()},
+            "may_read_findings": allowed("findings:read", principal.role),
+        },
+        block="content",
+    )
+
+
+def _trend_chart(board: service.Dashboard):  # type: ignore[no-untyped-def]
+    last = board.period.as_of
+    first = last - timedelta(days=service.CERTIFICATION_YEAR_DAYS)
+    series = [charts.Series(service.FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
+    described = "; ".join(
+        f"{line.name}: {len(line.points)} daily values"
+        + (f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}" if line.points else "")
+        for line in series
+    )
+    return charts.line_chart(
+        series, title="Coverage over the last 12 months", description=described, first=first, last=last
+    )
+
+
+def _group_chart(figure: service.FrameworkFigure):  # type: ignore[no-untyped-def]
+    bars = [
+        (group.title, group.percent, f"{group.percent:.1f}% ({group.covered}/{group.applicable})")
+        for group in figure.groups
+        if group.applicable
+    ]
+    return charts.bar_chart(
+        bars,
+        title=f"Coverage per group, {figure.label}",
+        description="; ".join(f"{label}: {value}" for label, _, value in bars),
+    )
+
+
+@router.get("/dashboard/controls", response_class=HTMLResponse)
+def control_list(
+    request: Request,
+    session: SessionDep,
+    principal: DashboardReader,
+    framework: str = service.FRAMEWORK_2022,
+    status: str = service.APPLICABLE,
+    group: str | None = None,
+    engagement_id: EngagementParam = None,
+) -> HTMLResponse:
+    period = service.period_for(session, engagement_id=engagement_id)
+    controls = service.control_list(session, framework_key=framework, status=status, group_key=group or None, period=period)
+    _record_auditor_view(request, session, principal, "controls")
+    return render(
+        request,
+        "pages/dashboard/controls.html",
+        {"controls": controls, "framework": framework, "framework_label": service.FRAMEWORK_LABELS[framework],
+         "status": status, "group": group, "period": period},
+        block="content",
+    )
+
+
+@router.get("/dashboard/slipped", response_class=HTMLResponse)
+def slipped_list(
+    request: Request, session: SessionDep, principal: DashboardReader, status: str = service.FAILING,
+    engagement_id: EngagementParam = None,
+) -> HTMLResponse:
+    period = service.period_for(session, engagement_id=engagement_id)
+    controls = service.slipped_list(session, status=status, period=period)
+    _record_auditor_view(request, session, principal, "slipped")
+    return render(request, "pages/dashboard/slipped.html", {"controls": controls, "status": status, "period": period}, block="content")
+
+
+@router.get("/dashboard/expiring", response_class=HTMLResponse)
+def expiring_list(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
+    period = service.period_for(session, engagement_id=engagement_id)
+    items = service.expiring_list(session, period=period)
+    _record_auditor_view(request, session, principal, "expiring")
+    return render(request, "pages/dashboard/expiring.html", {"items": items, "period": period, "window": service.EXPIRY_WINDOW_DAYS}, block="content")
+
+
+@router.get("/dashboard/findings", response_class=HTMLResponse)
+def finding_list(
+    request: Request, session: SessionDep, principal: FindingsReader, severity: str | None = None, overdue: bool = False,
+) -> HTMLResponse:
+    findings = service.finding_list(session, severity=severity or None, overdue=overdue, today=utcnow().date())
+    _record_auditor_view(request, session, principal, "findings")
+    return render(request, "pages/dashboard/findings.html", {"findings": findings, "severity": severity, "overdue": overdue}, block="content")
+
+
+@router.get("/dashboard/requests", response_class=HTMLResponse)
+def request_list(
+    request: Request, session: SessionDep, principal: DashboardReader, overdue: bool = False, engagement_id: EngagementParam = None,
+) -> HTMLResponse:
+    requests = service.request_list(session, overdue=overdue, today=utcnow().date(), engagement_id=engagement_id)
+    _record_auditor_view(request, session, principal, "requests")
+    return render(
+        request,
+        "pages/dashboard/requests.html",
+        {"requests": requests, "overdue": overdue, "may_open": allowed("requests:read", principal.role)},
+        block="content",
+    )
+
+
+@router.get("/dashboard/collectors", response_class=HTMLResponse)
+def collector_list(request: Request, session: SessionDep, principal: DashboardReader, show: str = "all") -> HTMLResponse:
+    service.check_collector_view(show)
+    health = service.collector_health(session, utcnow())
+    _record_auditor_view(request, session, principal, "collectors")
+    context = {
+        "health": health, "show": show, "may_open": allowed("collectors:read", principal.role),
+        "window": service.COLLECTOR_FAILURE_DAYS,
+    }
+    return render(request, "pages/dashboard/collectors.html", context, block="content")
+
+
+@router.get("/dashboard/trend", response_class=HTMLResponse)
+def trend_table(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
+    period = service.period_for(session, engagement_id=engagement_id)
+    rows = service.trend_rows(session, today=period.as_of)
+    _record_auditor_view(request, session, principal, "trend")
+    return render(
+        request, "pages/dashboard/trend.html",
+        {"rows": rows, "period": period, "frameworks": service.FRAMEWORKS, "labels": service.FRAMEWORK_LABELS},
+        block="content",
+    )

@@ -1,0 +1,437 @@
+"""Every figure of the dashboard, computed once per request from a fixed number of queries.
+
+Coverage comes from :func:`compute_coverage`, called once per framework (2022 and annex2) for
+the dashboard's period: the current certification year (the last 365 days up to today) or the
+chosen engagement's period. Every other figure is one query. The lists behind the figures
+(``/dashboard/...``) are computed by the same functions, so a figure and its list always agree.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from sqlmodel import Session
+
+from audit_portal.clock import utcnow
+from audit_portal.collection.models import CollectorRun
+from audit_portal.coverage.service import (
+    AWAITING_SIGNOFF,
+    COVERED,
+    FAILING,
+    FRAMEWORK_2022,
+    MET,
+    NOT_APPLICABLE,
+    STALE,
+    ControlCoverage,
+    CoverageReport,
+    RequirementCoverage,
+    compute_coverage,
+)
+from audit_portal.dashboard import repository
+from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.findings.models import SEVERITIES
+
+ANNEX2 = "annex2"
+FRAMEWORKS = (FRAMEWORK_2022, ANNEX2)
+FRAMEWORK_LABELS = {FRAMEWORK_2022: "ISO/IEC 27001:2022 Annex A", ANNEX2: "Annex 2 measures"}
+CERTIFICATION_YEAR_DAYS = 365
+EXPIRY_WINDOW_DAYS = 30
+COLLECTOR_FAILURE_DAYS = 7
+SLIPPED_SHOWN = 10
+# A run may start a little after its cron time (scheduler tick, a long run before it); only a
+# run missing for longer than this counts as "not run on schedule".
+SCHEDULE_TOLERANCE = timedelta(hours=1)
+# Control list filters: a status of the coverage rules, or "applicable" (all but not_applicable).
+APPLICABLE = "applicable"
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+    as_of: date
+    engagement_id: int | None = None
+    engagement_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        base = f"{self.start.isoformat()} – {self.as_of.isoformat()}"
+        return f"{self.engagement_name} ({base})" if self.engagement_name else f"certification year {base}"
+
+    def query(self, lead: str = "&") -> str:
+        """The query-string part that keeps the same period on a list page: ``lead`` is "&"
+        after other parameters, "?" when it is the only one."""
+        return f"{lead}engagement={self.engagement_id}" if self.engagement_id else ""
+
+
+def period_for(session: Session, *, engagement_id: int | None = None, today: date | None = None) -> Period:
+    today = today or utcnow().date()
+    if engagement_id is None:
+        return Period(start=today - timedelta(days=CERTIFICATION_YEAR_DAYS - 1), end=today, as_of=today)
+    found = repository.engagement(session, engagement_id)
+    if found is None:
+        raise NotFound(f"Engagement {engagement_id} does not exist.")
+    return Period(
+        start=found.period_start,
+        end=found.period_end,
+        as_of=min(today, found.period_end),
+        engagement_id=found.id,
+        engagement_name=found.name,
+    )
+
+
+def coverage_for(session: Session, period: Period, framework_key: str) -> CoverageReport:
+    return compute_coverage(
+        session,
+        framework_key=framework_key,
+        period_start=period.start,
+        period_end=period.end,
+        as_of=period.as_of,
+        engagement_id=period.engagement_id,
+    )
+
+
+# --- coverage figures -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupFigure:
+    framework_key: str
+    group_key: str
+    title: str
+    covered: int
+    applicable: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.covered / self.applicable, 1) if self.applicable else 0.0
+
+
+@dataclass(frozen=True)
+class FrameworkFigure:
+    framework_key: str
+    label: str
+    covered: int
+    applicable: int
+    percent: float
+    counts: dict[str, int]
+    groups: list[GroupFigure]
+
+
+def group_figures(report: CoverageReport, titles: dict[str, str]) -> list[GroupFigure]:
+    figures: dict[str, list[int]] = {key: [0, 0] for key in titles}
+    for control in report.controls:
+        tally = figures.setdefault(control.group_key, [0, 0])
+        if control.status != NOT_APPLICABLE:
+            tally[1] += 1
+        if control.status == COVERED:
+            tally[0] += 1
+    return [
+        GroupFigure(report.framework_key, key, titles.get(key, key), covered, applicable)
+        for key, (covered, applicable) in figures.items()
+    ]
+
+
+def framework_figure(session: Session, report: CoverageReport) -> FrameworkFigure:
+    titles = {group.key: group.title for group in repository.groups(session, report.framework_key)}
+    return FrameworkFigure(
+        framework_key=report.framework_key,
+        label=FRAMEWORK_LABELS.get(report.framework_key, report.framework_key),
+        covered=report.covered,
+        applicable=report.applicable,
+        percent=report.percent,
+        counts=dict(report.counts),
+        groups=group_figures(report, titles),
+    )
+
+
+def controls_matching(report: CoverageReport, status: str, group_key: str | None = None) -> list[ControlCoverage]:
+    """The controls behind a coverage figure: ``status`` is a control status or ``applicable``."""
+    def wanted(control: ControlCoverage) -> bool:
+        if group_key is not None and control.group_key != group_key:
+            return False
+        if status == APPLICABLE:
+            return control.status != NOT_APPLICABLE
+        return control.status == status
+
+    return [control for control in report.controls if wanted(control)]
+
+
+# --- controls that slipped ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlippedControl:
+    framework_key: str
+    control_id: int
+    ref: str
+    title: str
+    status: str
+    since: date  # the day it went stale, or the day of the evidence that carries the failure
+    reason: str
+
+
+def fresh_until(requirement: RequirementCoverage) -> date | None:
+    if requirement.newest_at is None:
+        return None
+    return requirement.newest_at.date() + timedelta(days=requirement.frequency_days + requirement.grace_days)
+
+
+def _slipped_since(control: ControlCoverage) -> date | None:
+    if control.status == FAILING:
+        days = [r.newest_at.date() for r in control.requirements if r.status == FAILING and r.newest_at]
+    else:
+        # Went stale the day after its newest evidence stopped being fresh; a requirement only
+        # awaiting sign-off slipped when that evidence arrived unsigned.
+        days = [
+            fresh_until(r) + timedelta(days=1) if r.status == STALE else r.newest_at.date()  # type: ignore[operator,union-attr]
+            for r in control.requirements
+            if r.status in (STALE, AWAITING_SIGNOFF) and r.newest_at
+        ]
+    return max(days) if days else None
+
+
+def slipped_controls(reports: Iterable[CoverageReport]) -> list[SlippedControl]:
+    """Failing and stale controls, the most recent slip first."""
+    slipped = []
+    for report in reports:
+        for control in report.controls:
+            if control.status not in (FAILING, STALE):
+                continue
+            since = _slipped_since(control)
+            if since is not None:
+                slipped.append(
+                    SlippedControl(report.framework_key, control.control_id, control.ref, control.title, control.status, since, control.reason)
+                )
+    return sorted(slipped, key=lambda s: (s.since, s.framework_key, s.ref), reverse=True)
+
+
+# --- expiring evidence ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExpiringItem:
+    kind: str  # "requirement": its evidence's frequency runs out; "certificate": valid_until
+    label: str
+    title: str
+    expires_on: date
+    evidence_id: int | None
+    requirement_key: str | None = None
+
+
+def expiring_items(session: Session, reports: Iterable[CoverageReport], today: date) -> list[ExpiringItem]:
+    """Requirements whose evidence stops being fresh within the window (each requirement once,
+    whatever the number of controls it proves), and proofs whose validity ends in it."""
+    last = today + timedelta(days=EXPIRY_WINDOW_DAYS)
+    seen: set[int] = set()
+    items = []
+    for report in reports:
+        for control in report.controls:
+            for requirement in control.requirements:
+                until = fresh_until(requirement)
+                if requirement.requirement_id in seen or requirement.status not in (MET, AWAITING_SIGNOFF) or until is None:
+                    continue
+                seen.add(requirement.requirement_id)
+                if today <= until <= last:
+                    items.append(
+                        ExpiringItem(
+                            kind="requirement",
+                            label=requirement.key,
+                            title=requirement.title,
+                            expires_on=until,
+                            evidence_id=max(requirement.newest_evidence_ids) if requirement.newest_evidence_ids else None,
+                            requirement_key=requirement.key,
+                        )
+                    )
+    for evidence in repository.evidence_valid_until_between(session, today, last):
+        items.append(
+            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)  # type: ignore[arg-type]
+        )
+    return sorted(items, key=lambda item: (item.expires_on, item.label))
+
+
+# --- collector health -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CollectorStatus:
+    name: str
+    collector: str
+    enabled: bool
+    remote: bool
+    schedule: str
+    last_run_id: int | None
+    last_run_at: datetime | None
+    last_status: str | None
+    due_since: datetime | None  # the scheduled time it missed, when late
+
+    @property
+    def late(self) -> bool:
+        return self.due_since is not None
+
+
+@dataclass(frozen=True)
+class CollectorHealth:
+    collectors: list[CollectorStatus]
+    failed_runs: list[CollectorRun]  # runs that failed or timed out in the last 7 days
+
+    @property
+    def late(self) -> list[CollectorStatus]:
+        return [c for c in self.collectors if c.late]
+
+
+def missed_schedule(schedule: str, last_run_at: datetime | None, now: datetime) -> datetime | None:
+    """The latest scheduled time (older than the tolerance) with no run since, if any."""
+    try:
+        previous = croniter(schedule, now - SCHEDULE_TOLERANCE).get_prev(datetime)
+    except (ValueError, KeyError):
+        return None
+    previous = previous if previous.tzinfo else previous.replace(tzinfo=UTC)
+    if last_run_at is None or last_run_at < previous:
+        return previous
+    return None
+
+
+def collector_health(session: Session, now: datetime) -> CollectorHealth:
+    """Every instance with its last run; late = enabled, scheduled here (not remote) and no run
+    since its last scheduled time. Remote instances push on their own cron, so they are judged
+    by their runs too: a remote one with no run since its schedule's last time is late as well."""
+    last = repository.last_runs(session)
+    statuses = []
+    for instance in repository.collector_instances(session):
+        run = last.get(instance.id)  # type: ignore[arg-type]
+        started = run.started_at if run is not None else None
+        statuses.append(
+            CollectorStatus(
+                name=instance.name,
+                collector=instance.collector,
+                enabled=instance.enabled,
+                remote=instance.remote,
+                schedule=instance.schedule,
+                last_run_id=run.id if run is not None else None,
+                last_run_at=started,
+                last_status=run.status if run is not None else None,
+                due_since=missed_schedule(instance.schedule, started, now) if instance.enabled else None,
+            )
+        )
+    failed = list(repository.failed_runs_since(session, now - timedelta(days=COLLECTOR_FAILURE_DAYS)))
+    return CollectorHealth(collectors=statuses, failed_runs=failed)
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrendFigure:
+    series: dict[str, list[tuple[date, float]]]  # framework -> (day, percent), oldest first
+    change: dict[str, float | None]  # framework -> percentage points since a month ago
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    frameworks: dict[str, FrameworkFigure]
+    slipped: list[SlippedControl]
+    slipped_total: dict[str, int]  # failing / stale controls over both frameworks
+    expiring: list[ExpiringItem]
+    collectors: CollectorHealth
+    open_findings: dict[str, int]  # severity -> count, every severity present
+    overdue_actions: int
+    open_requests: int
+    overdue_requests: int
+    trend: TrendFigure
+    reports: dict[str, CoverageReport]  # the coverage behind the figures, per framework
+    generated_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def open_findings_total(self) -> int:
+        return sum(self.open_findings.values())
+
+
+def build_dashboard(session: Session, *, engagement_id: int | None = None, now: datetime | None = None) -> Dashboard:
+    from audit_portal.trends import service as trends
+
+    now = now or utcnow()
+    today = now.date()
+    period = period_for(session, engagement_id=engagement_id, today=today)
+    reports = {key: coverage_for(session, period, key) for key in FRAMEWORKS}
+    slipped = slipped_controls(reports.values())
+    finding_counts = repository.open_finding_counts(session)
+    return Dashboard(
+        period=period,
+        frameworks={key: framework_figure(session, report) for key, report in reports.items()},
+        slipped=slipped[:SLIPPED_SHOWN],
+        slipped_total={status: sum(1 for s in slipped if s.status == status) for status in (FAILING, STALE)},
+        expiring=expiring_items(session, reports.values(), today),
+        collectors=collector_health(session, now),
+        open_findings={severity: finding_counts.get(severity, 0) for severity in reversed(SEVERITIES)},
+        overdue_actions=repository.overdue_action_count(session, today),
+        open_requests=len(repository.pending_requests(session, engagement_id=engagement_id)),
+        overdue_requests=len(repository.pending_requests(session, overdue_on=today, engagement_id=engagement_id)),
+        trend=trends.trend(session, today=period.as_of, current={k: r.percent for k, r in reports.items()}),
+        reports=reports,
+        generated_at=now,
+    )
+
+
+# --- the lists behind the figures -----------------------------------------------------------
+
+CONTROL_FILTER_STATUSES = (APPLICABLE, COVERED, "partial", STALE, "missing", FAILING, "no_requirement", NOT_APPLICABLE)
+
+
+def control_list(
+    session: Session, *, framework_key: str, status: str, group_key: str | None, period: Period
+) -> list[ControlCoverage]:
+    if framework_key not in FRAMEWORKS:
+        raise InvalidInput(f"Unknown framework {framework_key!r}; use one of {', '.join(FRAMEWORKS)}.")
+    if status not in CONTROL_FILTER_STATUSES:
+        raise InvalidInput(f"Unknown status {status!r}; use one of {', '.join(CONTROL_FILTER_STATUSES)}.")
+    return controls_matching(coverage_for(session, period, framework_key), status, group_key)
+
+
+def slipped_list(session: Session, *, status: str, period: Period) -> list[SlippedControl]:
+    if status not in (FAILING, STALE):
+        raise InvalidInput("status must be failing or stale.")
+    reports = [coverage_for(session, period, key) for key in FRAMEWORKS]
+    return [s for s in slipped_controls(reports) if s.status == status]
+
+
+def expiring_list(session: Session, *, period: Period) -> list[ExpiringItem]:
+    reports = [coverage_for(session, period, key) for key in FRAMEWORKS]
+    return expiring_items(session, reports, period.as_of)
+
+
+def finding_list(session: Session, *, severity: str | None, overdue: bool, today: date) -> list[Any]:
+    if severity is not None and severity not in SEVERITIES:
+        raise InvalidInput(f"Unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}.")
+    return list(repository.open_findings(session, severity=severity, overdue_on=today if overdue else None))
+
+
+COLLECTOR_VIEWS = ("all", "late", "failed")
+
+
+def check_collector_view(show: str) -> None:
+    if show not in COLLECTOR_VIEWS:
+        raise InvalidInput(f"Unknown view {show!r}; use one of {', '.join(COLLECTOR_VIEWS)}.")
+
+
+def request_list(session: Session, *, overdue: bool, today: date, engagement_id: int | None) -> list[Any]:
+    return list(repository.pending_requests(session, overdue_on=today if overdue else None, engagement_id=engagement_id))
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    day: date
+    percent: dict[str, float | None]  # framework -> percent on that day
+
+
+def trend_rows(session: Session, *, today: date) -> list[TrendRow]:
+    """The stored overall coverage on the last snapshot day of each of the last 12 months, newest
+    first: the numbers behind the trend chart and its month-on-month change."""
+    from audit_portal.trends import repository as snapshots
+
+    by_day: dict[date, dict[str, float | None]] = {}
+    for snapshot in snapshots.overall_between(session, FRAMEWORKS, today - timedelta(days=CERTIFICATION_YEAR_DAYS), today):
+        by_day.setdefault(snapshot.day, {key: None for key in FRAMEWORKS})[snapshot.framework_key] = snapshot.percent
+    last_of_month: dict[tuple[int, int], date] = {}
+    for day in sorted(by_day):
+        last_of_month[(day.year, day.month)] = day
+    return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True)]

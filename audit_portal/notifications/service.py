@@ -1,0 +1,213 @@
+"""The weekly digest: per role, what expires in the next 30 days, the collectors that failed,
+the evidence requests and findings that are new this week or overdue, sent over SMTP.
+
+Who gets which section (each to the roles concerned):
+
+| section | admin | it | management | auditor |
+| --- | --- | --- | --- | --- |
+| evidence expiring in 30 days | yes | yes | yes | no |
+| failed / late collectors | yes | yes | yes | no |
+| new and overdue evidence requests | yes | yes | yes | their engagements |
+| new and overdue findings | yes | yes | yes | their engagements |
+
+A digest with nothing in it is not sent. A user receives it when they gave an address on
+``/notifications`` and did not opt out.
+"""
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.auth.models import UserAccount
+from audit_portal.authz import Principal, Role
+from audit_portal.clock import utcnow
+from audit_portal.config import Settings
+from audit_portal.dashboard import repository as figures
+from audit_portal.dashboard import service as dashboard
+from audit_portal.errors import InvalidInput
+from audit_portal.notifications import repository
+from audit_portal.notifications.models import DigestPreference
+
+WEEK = timedelta(days=7)
+EXPIRING, COLLECTORS, REQUESTS, FINDINGS = "expiring", "collectors", "requests", "findings"
+SECTIONS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    Role.admin: (EXPIRING, COLLECTORS, REQUESTS, FINDINGS),
+    Role.it: (EXPIRING, COLLECTORS, REQUESTS, FINDINGS),
+    Role.management: (EXPIRING, COLLECTORS, REQUESTS, FINDINGS),
+    Role.auditor: (REQUESTS, FINDINGS),
+}
+SECTION_TITLES = {
+    EXPIRING: "Evidence expiring in the next 30 days",
+    COLLECTORS: "Collectors that failed or did not run",
+    REQUESTS: "Evidence requests: new this week or overdue",
+    FINDINGS: "Findings: new this week or with an overdue corrective action",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    path: str  # a portal path; the message shows it as an absolute link
+
+
+@dataclass
+class Digest:
+    user: UserAccount
+    email: str
+    sections: dict[str, list[Line]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.sections.values())
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the digests draw from, gathered once for all recipients."""
+
+    expiring: list[Line]
+    collectors: list[Line]
+    requests: list[tuple[int, Line]]  # (engagement id, line)
+    findings: list[tuple[int | None, Line]]  # (engagement id, line)
+
+
+def gather_facts(session: Session, now: datetime) -> Facts:
+    today = now.date()
+    period = dashboard.period_for(session, today=today)
+    expiring = [
+        Line(f"{item.expires_on}: {item.label}: {item.title}", "/dashboard/expiring")
+        for item in dashboard.expiring_list(session, period=period)
+    ]
+    health = dashboard.collector_health(session, now)
+    collectors = [
+        Line(f"{run.instance_name}: run {run.id} {run.status.replace('_', ' ')} at {run.started_at:%Y-%m-%d %H:%M} UTC", f"/runs/{run.id}")
+        for run in health.failed_runs
+    ] + [
+        Line(f"{c.name}: has not run since its scheduled time {c.due_since:%Y-%m-%d %H:%M} UTC", f"/collectors/{c.name}")
+        for c in health.late
+    ]
+    since = now - WEEK
+    overdue_requests = {r.id: r for r in figures.pending_requests(session, overdue_on=today)}
+    new_requests = {r.id: r for r in figures.requests_created_since(session, since)}
+    requests = [
+        (r.engagement_id, Line(
+            f"{'overdue since ' + r.due_date.isoformat() if r.id in overdue_requests else 'new, due ' + r.due_date.isoformat()}: {r.question}",
+            f"/engagements/{r.engagement_id}/requests",
+        ))
+        for r in sorted({**new_requests, **overdue_requests}.values(), key=lambda r: (r.due_date, r.id))
+    ]
+    overdue_findings = {f.id: f for f in figures.open_findings(session, overdue_on=today)}
+    new_findings = {f.id: f for f in figures.findings_raised_since(session, since)}
+    findings = [
+        (f.engagement_id, Line(
+            f"{f.severity}: {f.title}"
+            + (f" (corrective action overdue since {f.due_date})" if f.id in overdue_findings else " (new)"),
+            f"/dashboard/findings?severity={f.severity}",
+        ))
+        for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)  # type: ignore[arg-type,return-value]
+    ]
+    return Facts(expiring=expiring, collectors=collectors, requests=requests, findings=findings)
+
+
+def digest_for(user: UserAccount, email: str, facts: Facts, engagements: set[int]) -> Digest:
+    sections = SECTIONS_BY_ROLE.get(user.role, ())
+    scoped: Callable[[int | None], bool] = (
+        (lambda engagement_id: engagement_id in engagements) if user.role == Role.auditor else (lambda _: True)
+    )
+    digest = Digest(user=user, email=email)
+    if EXPIRING in sections:
+        digest.sections[EXPIRING] = facts.expiring
+    if COLLECTORS in sections:
+        digest.sections[COLLECTORS] = facts.collectors
+    if REQUESTS in sections:
+        digest.sections[REQUESTS] = [line for engagement_id, line in facts.requests if scoped(engagement_id)]
+    if FINDINGS in sections:
+        digest.sections[FINDINGS] = [line for engagement_id, line in facts.findings if scoped(engagement_id)]
+    return digest
+
+
+def build_digests(session: Session, now: datetime | None = None) -> list[Digest]:
+    now = now or utcnow()
+    facts = gather_facts(session, now)
+    auditors = repository.engagements_of_auditors(session)
+    digests = [
+        digest_for(user, preference.email, facts, auditors.get(user.id, set()))  # type: ignore[arg-type]
+        for user, preference in repository.recipients(session, now)
+    ]
+    return [digest for digest in digests if not digest.empty]
+
+
+def compose(digest: Digest, settings: Settings, now: datetime) -> EmailMessage:
+    from audit_portal.templating import build_templates
+
+    env = build_templates().env
+    context = {
+        "digest": digest, "titles": SECTION_TITLES, "base_url": settings.base_url.rstrip("/"), "week_of": now.date(),
+    }
+    message = EmailMessage()
+    message["Subject"] = f"audit-portal weekly digest, week of {now.date().isoformat()}"
+    message["From"] = settings.smtp_from
+    message["To"] = digest.email
+    message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or "localhost")
+    message.set_content(env.get_template("email/digest.txt").render(context))
+    message.add_alternative(env.get_template("email/digest.html").render(context), subtype="html")
+    return message
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sent: list[str]  # addresses
+    messages: list[EmailMessage]
+
+
+def send_digests(session: Session, settings: Settings, *, dry_run: bool = False, now: datetime | None = None, actor: str = "scheduler") -> SendResult:
+    """Compose every digest; send them over one SMTP connection unless ``dry_run``."""
+    now = now or utcnow()
+    messages = [compose(digest, settings, now) for digest in build_digests(session, now)]
+    if not dry_run and messages:
+        if not settings.smtp_host:
+            raise InvalidInput("AUDIT_PORTAL_SMTP_HOST is not set; no e-mail can be sent (use --dry-run to see the digests).")
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            for message in messages:
+                smtp.send_message(message)
+        record_event(
+            session, request=None, principal=None, action="digest.send", object_type="digest", object_id=now.date().isoformat(),
+            actor=actor, detail={"recipients": [str(m["To"]) for m in messages]},
+        )
+    return SendResult(sent=[str(m["To"]) for m in messages], messages=messages)
+
+
+# --- the user's own preference ----------------------------------------------------------------
+
+def preference_of(session: Session, user_id: int) -> DigestPreference:
+    return repository.preference(session, user_id) or DigestPreference(user_id=user_id, email=None, opted_out=False, updated_at=utcnow())
+
+
+def save_preference(
+    session: Session, *, principal: Principal, email: str, wants_digest: bool, request: Request | None = None
+) -> DigestPreference:
+    email = email.strip()
+    if email and ("@" not in email or " " in email or len(email) > 254):
+        raise InvalidInput(f"{email!r} is not an e-mail address.", errors=[{"location": "email", "message": "not an e-mail address"}])
+    preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
+    preference.email = email or None
+    preference.opted_out = not wants_digest
+    preference.updated_at = utcnow()
+    repository.save(session, preference)
+    record_event(
+        session, request=request, principal=principal, action="digest.preference", object_type="user",
+        object_id=principal.user_id or "", detail={"email": preference.email, "opted_out": preference.opted_out},
+    )
+    return preference

@@ -1,0 +1,245 @@
+"""The monthly compliance report: the dashboard's figures, the coverage table, the open findings
+and the trend, as a PDF (WeasyPrint) and an XLSX workbook (openpyxl).
+
+Both files go through the evidence ingest like any other proof, linked to requirement
+``CMP-1/compliance-review``: the report is itself evidence that compliance is checked. A report
+for month M describes the certification year ending on M's last day (or today, for the running
+month), as of that day.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from fastapi import Request
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal
+from audit_portal.clock import utcnow
+from audit_portal.dashboard import charts
+from audit_portal.dashboard import service as dashboard
+from audit_portal.errors import InvalidInput
+from audit_portal.evidence import service as evidence
+from audit_portal.evidence.models import SOURCE_COLLECTOR
+from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.findings.models import Finding
+from audit_portal.reports import repository
+from audit_portal.reports.models import ComplianceReport
+
+REQUIREMENT_KEY = "CMP-1/compliance-review"
+REPORT_SOURCE = "compliance-report"  # the collector instance named on scheduled reports
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(first: date) -> date:
+    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def previous_month(today: date) -> date:
+    return month_start(month_start(today) - timedelta(days=1))
+
+
+def parse_month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a month; write it as YYYY-MM, e.g. 2026-10.") from None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    month: date
+    as_of: date
+    board: dashboard.Dashboard
+    findings: list[Finding]
+    trend: list[dashboard.TrendRow]
+
+    @property
+    def title(self) -> str:
+        return f"Compliance report {self.month:%Y-%m}"
+
+
+def collect_report_data(session: Session, month: date, *, now: datetime | None = None) -> ReportData:
+    now = now or utcnow()
+    first = month_start(month)
+    if first > now.date():
+        raise InvalidInput(f"{first:%Y-%m} has not begun; a report describes a month that has.")
+    as_of = min(month_end(first), now.date())
+    board = dashboard.build_dashboard(session, now=datetime.combine(as_of, time(23, 59), tzinfo=UTC))
+    findings = dashboard.finding_list(session, severity=None, overdue=False, today=as_of)
+    return ReportData(month=first, as_of=as_of, board=board, findings=findings, trend=dashboard.trend_rows(session, today=as_of))
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+def trend_chart(data: ReportData):  # type: ignore[no-untyped-def]
+    series = [charts.Series(dashboard.FRAMEWORK_LABELS[k], points) for k, points in data.board.trend.series.items()]
+    return charts.line_chart(
+        series, title="Coverage over the last 12 months",
+        description="Overall coverage per framework, one value per day with a snapshot.",
+        first=data.as_of - timedelta(days=dashboard.CERTIFICATION_YEAR_DAYS), last=data.as_of,
+    )
+
+
+def render_pdf(data: ReportData) -> bytes:
+    from weasyprint import HTML
+
+    from audit_portal.templating import build_templates
+
+    html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
+        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data)
+    )
+    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+def _cell(value: object) -> object:
+    """Text typed by people (finding titles, owners) never becomes a formula in the workbook."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):  # type: ignore[no-untyped-def]
+    sheet = workbook.active if first else workbook.create_sheet()
+    sheet.title = title
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+    sheet.freeze_panes = "A2"
+    return sheet
+
+
+def summary_rows(data: ReportData) -> list[list[object]]:
+    board = data.board
+    rows: list[list[object]] = [["Report month", f"{data.month:%Y-%m}"], ["Period", board.period.label]]
+    for figure in board.frameworks.values():
+        rows += [
+            [f"{figure.label}: coverage %", figure.percent],
+            [f"{figure.label}: covered controls", figure.covered],
+            [f"{figure.label}: applicable controls", figure.applicable],
+        ]
+        change = board.trend.change.get(figure.framework_key)
+        rows.append([f"{figure.label}: change since a month ago (points)", change if change is not None else "no snapshot"])
+    rows += [
+        ["Failing controls", board.slipped_total["failing"]],
+        ["Stale controls", board.slipped_total["stale"]],
+        ["Evidence expiring in 30 days", len(board.expiring)],
+        ["Collectors", len(board.collectors.collectors)],
+        ["Failed collector runs (7 days)", len(board.collectors.failed_runs)],
+        ["Collectors not run on schedule", len(board.collectors.late)],
+        *[[f"Open findings: {severity}", count] for severity, count in board.open_findings.items()],
+        ["Overdue corrective actions", board.overdue_actions],
+        ["Open evidence requests", board.open_requests],
+        ["Overdue evidence requests", board.overdue_requests],
+    ]
+    return rows
+
+
+def coverage_rows(data: ReportData) -> list[list[object]]:
+    return [
+        [dashboard.FRAMEWORK_LABELS[key], control.ref, control.title, control.group_key, control.status, control.reason]
+        for key, report in data.board.reports.items()
+        for control in report.controls
+    ]
+
+
+def finding_rows(data: ReportData) -> list[list[object]]:
+    return [
+        [f.id, f.title, f.severity, f.status, f.source, f.collector_instance or "", f.owner or "",
+         f.corrective_action or "", f.due_date.isoformat() if f.due_date else ""]
+        for f in data.findings
+    ]
+
+
+def trend_table(data: ReportData) -> list[list[object]]:
+    return [[row.day.isoformat(), *[row.percent[key] for key in dashboard.FRAMEWORKS]] for row in data.trend]
+
+
+def render_xlsx(data: ReportData) -> bytes:
+    workbook = Workbook()
+    _sheet(workbook, "Summary", ["Figure", "Value"], summary_rows(data), first=True)
+    _sheet(workbook, "Coverage", ["Framework", "Control", "Title", "Group", "Status", "Why"], coverage_rows(data))
+    _sheet(
+        workbook, "Findings",
+        ["Id", "Finding", "Severity", "Status", "Source", "Collector", "Owner", "Corrective action", "Due"],
+        finding_rows(data),
+    )
+    _sheet(workbook, "Trend", ["Day", *[dashboard.FRAMEWORK_LABELS[k] for k in dashboard.FRAMEWORKS]], trend_table(data))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- generating and keeping ------------------------------------------------------------------
+
+def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,  # type: ignore[no-untyped-def]
+            max_bytes: int, request: Request | None, principal: Principal | None):
+    meta = EvidenceMeta(
+        title=f"{data.title} ({extension.upper()})",
+        description=f"Monthly compliance report generated by the portal: {data.board.period.label}.",
+        period_from=data.board.period.start,
+        period_to=data.as_of,
+        requirements=[REQUIREMENT_KEY],
+    )
+    return evidence.ingest(
+        session, store, stream=io.BytesIO(content), filename=f"compliance-report-{data.month:%Y-%m}.{extension}",
+        meta=meta, source=source, max_bytes=max_bytes, request=request, principal=principal,
+    )
+
+
+def generate_monthly_report(
+    session: Session,
+    store,  # type: ignore[no-untyped-def]
+    *,
+    month: date,
+    max_bytes: int,
+    principal: Principal | None = None,
+    request: Request | None = None,
+    generated_by: str = "scheduler",
+) -> ComplianceReport:
+    """Render the month's report in both formats and keep both as evidence of CMP-1."""
+    data = collect_report_data(session, month)
+    if principal is not None and principal.user_id is not None:
+        source = EvidenceSource.upload(principal.user_id)
+        generated_by = principal.username
+    else:
+        source = EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=REPORT_SOURCE)
+    pdf = _ingest(session, store, data, render_pdf(data), "pdf", source, max_bytes, request, principal)
+    xlsx = _ingest(session, store, data, render_xlsx(data), "xlsx", source, max_bytes, request, principal)
+    report = repository.add(
+        session,
+        ComplianceReport(month=data.month, generated_at=utcnow(), generated_by=generated_by[:100],
+                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),  # type: ignore[arg-type]
+    )
+    record_event(
+        session, request=request, principal=principal, action="report.generate", object_type="compliance_report",
+        object_id=report.id, actor=None if principal else generated_by,  # type: ignore[arg-type]
+        detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
+    )
+    return report
+
+
+def list_reports(session: Session) -> list[ComplianceReport]:
+    return list(repository.newest_first(session))
+
+
+def generate_due_report(session: Session, store, *, max_bytes: int, today: date | None = None) -> ComplianceReport | None:  # type: ignore[no-untyped-def]
+    """Last month's report, unless it exists already: what the scheduler runs each day."""
+    month = previous_month(today or utcnow().date())
+    if repository.exists_for_month(session, month):
+        return None
+    return generate_monthly_report(session, store, month=month, max_bytes=max_bytes)

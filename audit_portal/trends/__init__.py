@@ -1,0 +1,1 @@
+"""Coverage over time: one stored snapshot per day, framework and group."""

@@ -1,0 +1,115 @@
+"""The management jobs a scheduler runs: the daily coverage snapshot, last month's compliance
+report, and the weekly digest. Each is idempotent ("do it when it is not done yet") and runs
+under a database job lease, so any number of portal instances may call :func:`run_due_jobs`
+on every tick and each job still runs once.
+
+Without the in-process scheduler, cron does the same:
+
+    5 0 * * *   audit-portal snapshots take
+    30 0 1 * *  audit-portal report monthly --if-missing
+    0 7 * * 1   audit-portal digest send
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from audit_portal.clock import utcnow
+from audit_portal.config import Settings
+from audit_portal.db import unit_of_work
+from audit_portal.portal import service as portal_settings
+from evidence_store import ObjectStore
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = timedelta(minutes=30)
+DIGEST_WEEKDAY = 0  # Monday
+DIGEST_HOUR = 7
+LAST_DIGEST_KEY = "digest.last_sent_week"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    store: ObjectStore
+    settings: Settings
+    now: datetime
+
+
+def _snapshots(session: Session, context: JobContext) -> bool:
+    """Yesterday's snapshot once yesterday is complete, and today's so far."""
+    from audit_portal.trends import repository
+    from audit_portal.trends.service import take_snapshot
+
+    today = context.now.date()
+    yesterday = today - timedelta(days=1)
+    done = False
+    taken_yesterday = repository.of_day(session, yesterday)
+    start_of_today = datetime.combine(today, time.min, tzinfo=UTC)
+    if not taken_yesterday or max(row.taken_at for row in taken_yesterday) < start_of_today:
+        take_snapshot(session, yesterday)
+        done = True
+    if not repository.of_day(session, today):
+        take_snapshot(session, today)
+        done = True
+    return done
+
+
+def _monthly_report(session: Session, context: JobContext) -> bool:
+    from audit_portal.reports.service import generate_due_report
+
+    return generate_due_report(session, context.store, max_bytes=context.settings.max_upload_bytes, today=context.now.date()) is not None
+
+
+def _week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _weekly_digest(session: Session, context: JobContext) -> bool:
+    from audit_portal.notifications.service import send_digests
+
+    now = context.now
+    if not context.settings.smtp_host or now.weekday() != DIGEST_WEEKDAY or now.hour < DIGEST_HOUR:
+        return False
+    week = _week_of(now.date())
+    if portal_settings.get_value(session, LAST_DIGEST_KEY) == week:
+        return False
+    send_digests(session, context.settings, now=now)
+    portal_settings.set_value(session, LAST_DIGEST_KEY, week)
+    return True
+
+
+JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
+    "coverage-snapshot": _snapshots,
+    "monthly-report": _monthly_report,
+    "weekly-digest": _weekly_digest,
+}
+
+
+def run_due_jobs(engine: Engine, store: ObjectStore, settings: Settings, now: datetime | None = None) -> list[str]:
+    """Run every management job that is due; the names of those that did something."""
+    from audit_portal.collection.service import new_holder, release_lease, take_lease
+
+    context = JobContext(store=store, settings=settings, now=now or utcnow())
+    holder = new_holder()
+    done = []
+    for name, job in JOBS.items():
+        lease = f"management:{name}"
+        with unit_of_work(engine) as session:
+            if not take_lease(session, lease, holder, LEASE_TTL):
+                continue
+        try:
+            with unit_of_work(engine) as session:
+                if job(session, context):
+                    done.append(name)
+        except Exception:  # one failing job (an SMTP server away) must not stop the others
+            log.exception("management job %s failed", name)
+        finally:
+            with unit_of_work(engine) as session:
+                release_lease(session, lease, holder)
+    return done
