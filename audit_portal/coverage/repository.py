@@ -96,17 +96,17 @@ def requirement_links(session: Session, framework_key: str) -> list[RequirementL
     return [RequirementLink(l.control_id, requirements[l.requirement_id], l.via_measure) for l in links]
 
 
-def _counting_evidence(requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
-    """Evidence that counts: linked to one of the requirements, collected in [start, end), not
-    superseded by then, and not rejected in the engagement."""
+def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
+    """Evidence links that count: collected in [start, end), not superseded by then, and not
+    rejected in the engagement. The period range is the only selective condition, so the
+    planner drives the query from the collected_at index; requirements are picked afterwards."""
     conditions = [
-        EvidenceRequirement.requirement_id.in_(requirement_ids),
         Evidence.collected_at >= start,
         Evidence.collected_at < end,
         or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
     ]
     query = select(EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.collector_run_id).join(
-        Evidence, Evidence.id == EvidenceRequirement.evidence_id
+        EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id
     )
     if engagement_id is not None:
         query = query.outerjoin(
@@ -120,29 +120,39 @@ def _counting_evidence(requirement_ids: set[int], start: datetime, end: datetime
 def newest_evidence(
     session: Session, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
 ) -> dict[int, NewestEvidence]:
-    counting = _counting_evidence(requirement_ids, start, end, engagement_id).subquery()
+    counting = _counting_evidence(start, end, engagement_id).subquery()
     rows = session.execute(
         select(counting.c.requirement_id, func.max(counting.c.collected_at), func.count()).group_by(
             counting.c.requirement_id
         )
     )
-    return {rid: NewestEvidence(rid, newest, count) for rid, newest, count in rows}
+    return {rid: NewestEvidence(rid, newest, count) for rid, newest, count in rows if rid in requirement_ids}
 
 
 def newest_items(
     session: Session, newest: dict[int, NewestEvidence], start: datetime, end: datetime, engagement_id: int | None
 ) -> list[EvidenceItem]:
     """The evidence items that are the newest of their requirement (ties all kept), with their
-    sign-off state: a lookup of the (requirement, newest date) pairs already found."""
+    sign-off state: a lookup by the newest dates already found."""
     if not newest:
         return []
-    pairs = [and_(EvidenceRequirement.requirement_id == n.requirement_id, Evidence.collected_at == n.newest_at) for n in newest.values()]
-    counting = _counting_evidence(set(newest), start, end, engagement_id).where(or_(*pairs)).subquery()
-    rows = session.execute(
-        select(counting.c.requirement_id, counting.c.id, counting.c.collector_run_id, EvidenceSignoff.evidence_id)
-        .outerjoin(EvidenceSignoff, EvidenceSignoff.evidence_id == counting.c.id)
+    wanted = {(n.requirement_id, n.newest_at) for n in newest.values()}
+    counting = (
+        _counting_evidence(start, end, engagement_id)
+        .where(Evidence.collected_at.in_({n.newest_at for n in newest.values()}))
+        .subquery()
     )
-    return [EvidenceItem(rid, eid, run_id, signed is not None) for rid, eid, run_id, signed in rows]
+    rows = session.execute(
+        select(
+            counting.c.requirement_id, counting.c.id, counting.c.collected_at, counting.c.collector_run_id,
+            EvidenceSignoff.evidence_id,
+        ).outerjoin(EvidenceSignoff, EvidenceSignoff.evidence_id == counting.c.id)
+    )
+    return [
+        EvidenceItem(rid, eid, run_id, signed is not None)
+        for rid, eid, collected_at, run_id, signed in rows
+        if (rid, collected_at) in wanted
+    ]
 
 
 def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]) -> Sequence[Finding]:

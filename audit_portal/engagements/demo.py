@@ -1,0 +1,198 @@
+"""Demo step: the current surveillance audit, part-way through.
+
+The demo auditor has reviewed some evidence (accepting four items and rejecting the Q2 restore
+test, which partly failed), asked for two things (the office access review, answered; the
+firewall rule reviews of every quarter, open and overdue) and recorded three findings: a minor
+nonconformity on 8.20 for the missed quarter of firewall review, an observation on the
+awareness cycle, and an opportunity for improvement on restore testing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from audit_portal.auth import repository as accounts
+from audit_portal.authz import Principal
+from audit_portal.catalogue import repository as catalogue_repository
+from audit_portal.demo import DemoContext
+from audit_portal.engagements import repository, service
+from audit_portal.engagements.models import Engagement
+from audit_portal.evidence.models import Evidence
+from audit_portal.findings import service as findings
+from audit_portal.requests import service as requests
+
+ENGAGEMENT_NAME = "Surveillance audit 2026"
+AUDITOR = "auditor.ext"
+ADMIN = "admin"
+IT = "it.ops"
+ACCEPTED = (
+    (
+        "POL-1/policy-document",
+        "Information security policy v4",
+        "Current version, approved by the board.",
+    ),
+    (
+        "POL-2/policy-review",
+        "Minutes of the yearly policy review",
+        "Review decisions match policy v4.",
+    ),
+    ("INC-1/incident-process", "Security incident and data breach procedure", None),
+    ("BCM-1/restore-test", "Restore test Q4", "Full restore of all databases verified."),
+)
+REJECTED = (
+    "BCM-1/restore-test",
+    "Restore test Q2",
+    (
+        "Partly failed: the PostgreSQL dump of 'portal' was empty, so this test does not show a "
+        "complete restore. The Q3 test covers the fix."
+    ),
+)
+
+
+def _principal(context: DemoContext, username: str) -> Principal:
+    user = accounts.user_by_username(context.session, username)
+    if user is None:
+        raise RuntimeError(f"the demo needs the user {username!r}; the users step runs first")
+    return Principal(role=user.role, username=user.username, user_id=user.id)
+
+
+def demo_engagement(context: DemoContext) -> None:
+    """Engagement: the surveillance audit with reviews, requests and findings."""
+    session = context.session
+    auditor, admin, it = (_principal(context, name) for name in (AUDITOR, ADMIN, IT))
+    today = context.now.date()
+    engagement = service.create_engagement(
+        session,
+        principal=admin,
+        request=None,
+        form=service.EngagementForm(
+            name=ENGAGEMENT_NAME,
+            framework_key=service.FRAMEWORK_2022,
+            period_start=(today - timedelta(days=365)).isoformat(),
+            period_end=today.isoformat(),
+            auditor_ids=[auditor.user_id],  # type: ignore[list-item]
+            scope_note="The hosting platform and the software development of the organisation, both data centres.",
+        ),
+    )
+    reviewed = _reviews(context, engagement, auditor)
+    _requests(context, engagement, auditor, it)
+    _findings(context, engagement, auditor)
+    context.console.print(
+        f"demo: engagement {ENGAGEMENT_NAME!r} with {reviewed} reviews, 2 evidence requests (one overdue) and 3 findings",
+        highlight=False,
+    )
+
+
+def _evidence(
+    context: DemoContext, engagement: Engagement, requirement_key: str, title: str
+) -> Evidence | None:
+    requirement = catalogue_repository.requirements_by_key(context.session, [requirement_key]).get(
+        requirement_key
+    )
+    if requirement is None:
+        return None
+    start, end = service.period_bounds(engagement)
+    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):  # type: ignore[list-item]
+        if evidence.title == title:
+            return evidence
+    return None
+
+
+def _reviews(context: DemoContext, engagement: Engagement, auditor: Principal) -> int:
+    """Reviews of the uploads the evidence step made; an item it did not make is left alone."""
+    decisions = [(key, title, "accept", comment) for key, title, comment in ACCEPTED]
+    decisions.append((REJECTED[0], REJECTED[1], "reject", REJECTED[2]))
+    done = 0
+    for key, title, decision, comment in decisions:
+        evidence = _evidence(context, engagement, key, title)
+        if evidence is None:
+            continue
+        service.review_evidence(
+            context.session,
+            principal=auditor,
+            engagement_id=engagement.id,
+            evidence_id=evidence.id,  # type: ignore[arg-type]
+            decision=decision,
+            comment=comment,
+            request=None,
+        )
+        done += 1
+    return done
+
+
+def _requests(
+    context: DemoContext, engagement: Engagement, auditor: Principal, it: Principal
+) -> None:
+    session = context.session
+    today = context.now.date()
+    answered = requests.create(
+        session,
+        principal=auditor,
+        engagement_id=engagement.id,
+        subject="PHY-1/entry-control",  # type: ignore[arg-type]
+        question="Please provide the most recent review of office access badges, with who decided each badge is still needed.",
+        due_date=(today + timedelta(days=7)).isoformat(),
+        request=None,
+    )
+    badge_review = _evidence(
+        context, engagement, "PHY-1/entry-control", "Office access badge review"
+    )
+    if badge_review is not None:
+        requests.answer(
+            session,
+            principal=it,
+            engagement_id=engagement.id,
+            request_id=answered.id,  # type: ignore[arg-type]
+            evidence_ids=[badge_review.id],
+            note="Reviewed by R. Visser with the HR list of leavers.",
+            request=None,  # type: ignore[list-item]
+        )
+    overdue = requests.create(
+        session,
+        principal=auditor,
+        engagement_id=engagement.id,
+        subject="COM-1/firewall-review",  # type: ignore[arg-type]
+        question="Provide the firewall rule review of every quarter in the period, signed off, including the second quarter.",
+        due_date=today.isoformat(),
+        request=None,
+    )
+    # Asked three weeks ago with a two-week deadline: the demo shows an overdue request.
+    overdue.created_at = context.now - timedelta(days=21)
+    overdue.due_date = today - timedelta(days=7)
+    session.add(overdue)
+    session.flush()
+
+
+def _findings(context: DemoContext, engagement: Engagement, auditor: Principal) -> None:
+    today = context.now.date()
+    for form in (
+        findings.FindingForm(
+            title="Firewall rule review missed for one quarter",
+            detail="No firewall rule review was carried out in the second quarter of the period; the review "
+            "procedure requires one every 90 days (measure COM-1).",
+            category="minor_nc",
+            control_refs="8.20, COM-1",
+            owner="Head of operations (P. Bakker)",
+            corrective_action="Schedule the quarterly review in the operations calendar with a named deputy; "
+            "carry out the missed review now and record the sign-off.",
+            due_date=(today + timedelta(days=60)).isoformat(),
+            status="in_progress",
+        ),
+        findings.FindingForm(
+            title="Awareness sessions less frequent than planned",
+            detail="The last awareness session was more than 180 days ago, the interval the organisation set itself.",
+            category="observation",
+            control_refs="6.3, HR-3",
+            owner="HR manager (S. de Boer)",
+            due_date=(today + timedelta(days=90)).isoformat(),
+        ),
+        findings.FindingForm(
+            title="Report restore tests automatically",
+            detail="Restore tests are reported by hand; the backup collector could produce the report with each test.",
+            category="ofi",
+            control_refs="8.13, BCM-1",
+        ),
+    ):
+        findings.create(
+            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None
+        )  # type: ignore[arg-type]

@@ -1,0 +1,417 @@
+"""The queries of engagements: the engagements themselves, their auditors and scope, reviews,
+the evidence history of requirements, and the per-control counts the workspace shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select
+from sqlmodel import Session
+
+from audit_portal.auth.models import UserAccount
+from audit_portal.catalogue.models import MAPS_TO, SUCCESSOR, Control, ControlMapping, Requirement
+from audit_portal.engagements.models import (
+    Engagement,
+    EngagementAuditor,
+    EngagementScope,
+    EvidenceReview,
+)
+from audit_portal.engagements.sample_models import Sample, SampleItem
+from audit_portal.evidence.models import Evidence, EvidenceControl, EvidenceRequirement
+from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
+from audit_portal.requests.models import PENDING_STATES, EvidenceRequest
+from audit_portal.soa.models import SoaEntry
+
+# --- engagements ------------------------------------------------------------------------------
+
+
+def get(session: Session, engagement_id: int) -> Engagement | None:
+    return session.get(Engagement, engagement_id)
+
+
+def list_all(session: Session) -> Sequence[Engagement]:
+    return session.scalars(
+        select(Engagement).order_by(Engagement.period_end.desc(), Engagement.id.desc())
+    ).all()
+
+
+def list_for_auditor(session: Session, user_id: int) -> Sequence[Engagement]:
+    return session.scalars(
+        select(Engagement)
+        .join(EngagementAuditor, EngagementAuditor.engagement_id == Engagement.id)
+        .where(EngagementAuditor.user_id == user_id)
+        .order_by(Engagement.period_end.desc(), Engagement.id.desc())
+    ).all()
+
+
+def is_assigned(session: Session, engagement_id: int, user_id: int) -> bool:
+    return session.get(EngagementAuditor, (engagement_id, user_id)) is not None
+
+
+def get_user(session: Session, user_id: int) -> UserAccount | None:
+    return session.get(UserAccount, user_id)
+
+
+def add(session: Session, engagement: Engagement) -> Engagement:
+    session.add(engagement)
+    session.flush()
+    return engagement
+
+
+def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, list[UserAccount]]:
+    ids = set(engagement_ids)
+    result: dict[int, list[UserAccount]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(EngagementAuditor.engagement_id, UserAccount)
+        .join(UserAccount, UserAccount.id == EngagementAuditor.user_id)
+        .where(EngagementAuditor.engagement_id.in_(ids))
+        .order_by(UserAccount.username)
+    )
+    for engagement_id, user in rows:
+        result[engagement_id].append(user)
+    return result
+
+
+def replace_auditors(session: Session, engagement_id: int, user_ids: Iterable[int]) -> None:
+    session.execute(
+        delete(EngagementAuditor).where(EngagementAuditor.engagement_id == engagement_id)
+    )
+    session.add_all(
+        EngagementAuditor(engagement_id=engagement_id, user_id=uid) for uid in set(user_ids)
+    )
+    session.flush()
+
+
+def auditor_accounts(session: Session) -> Sequence[UserAccount]:
+    return session.scalars(
+        select(UserAccount)
+        .where(UserAccount.role == "auditor", UserAccount.revoked_at.is_(None))
+        .order_by(UserAccount.username)
+    ).all()
+
+
+def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, UserAccount]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(UserAccount).where(UserAccount.id.in_(wanted)))}  # type: ignore[misc]
+
+
+def scope_control_ids(session: Session, engagement_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(EngagementScope.control_id).where(EngagementScope.engagement_id == engagement_id)
+        )
+    )
+
+
+def scope_sizes(session: Session, engagement_ids: Iterable[int]) -> dict[int, int]:
+    ids = set(engagement_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(EngagementScope.engagement_id, func.count())
+        .where(EngagementScope.engagement_id.in_(ids))
+        .group_by(EngagementScope.engagement_id)
+    )
+    return {engagement_id: count for engagement_id, count in rows}
+
+
+def replace_scope(session: Session, engagement_id: int, control_ids: Iterable[int]) -> None:
+    session.execute(delete(EngagementScope).where(EngagementScope.engagement_id == engagement_id))
+    session.add_all(
+        EngagementScope(engagement_id=engagement_id, control_id=cid) for cid in set(control_ids)
+    )
+    session.flush()
+
+
+# --- catalogue lookups the workspace needs ---------------------------------------------------
+
+
+def control_by_ref(session: Session, framework_keys: Sequence[str], ref: str) -> Control | None:
+    """The live control with ``ref`` in the first of ``framework_keys`` that has one."""
+    rows = session.scalars(
+        select(Control).where(
+            Control.framework_key.in_(framework_keys),
+            Control.ref == ref,
+            Control.retired_at.is_(None),
+        )
+    ).all()
+    for key in framework_keys:
+        for control in rows:
+            if control.framework_key == key:
+                return control
+    return None
+
+
+def mapped_controls(session: Session, control_id: int) -> tuple[list[Control], list[Control]]:
+    """(measures and controls mapped onto this one, controls this one maps to), live only."""
+    onto = (
+        session.execute(
+            select(Control)
+            .join(ControlMapping, ControlMapping.source_id == Control.id)
+            .where(
+                ControlMapping.target_id == control_id,
+                ControlMapping.kind == MAPS_TO,
+                Control.retired_at.is_(None),
+            )
+            .order_by(Control.framework_key, Control.position)
+        )
+        .scalars()
+        .all()
+    )
+    to = (
+        session.execute(
+            select(Control)
+            .join(ControlMapping, ControlMapping.target_id == Control.id)
+            .where(
+                ControlMapping.source_id == control_id,
+                ControlMapping.kind == MAPS_TO,
+                Control.retired_at.is_(None),
+            )
+            .order_by(Control.framework_key, Control.position)
+        )
+        .scalars()
+        .all()
+    )
+    return list(onto), list(to)
+
+
+def successors(session: Session, control_id: int) -> list[Control]:
+    return list(
+        session.scalars(
+            select(Control)
+            .join(ControlMapping, ControlMapping.target_id == Control.id)
+            .where(ControlMapping.source_id == control_id, ControlMapping.kind == SUCCESSOR)
+            .order_by(Control.position)
+        )
+    )
+
+
+def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEntry]:
+    ids = set(control_ids)
+    if not ids:
+        return {}
+    return {
+        e.control_id: e
+        for e in session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))
+    }
+
+
+def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requirement]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {r.id: r for r in session.scalars(select(Requirement).where(Requirement.id.in_(wanted)))}  # type: ignore[misc]
+
+
+def controls_of_requirements(
+    session: Session, requirement_ids: Iterable[int]
+) -> dict[int, Control]:
+    wanted = set(requirement_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Requirement.id, Control)
+        .join(Control, Control.id == Requirement.control_id)
+        .where(Requirement.id.in_(wanted))
+    )
+    return {rid: control for rid, control in rows}
+
+
+# --- evidence and reviews --------------------------------------------------------------------
+
+
+def evidence_history(
+    session: Session, requirement_ids: Iterable[int], start: datetime, end: datetime
+) -> list[tuple[int, Evidence]]:
+    """(requirement id, evidence) for every item linked to these requirements and collected in
+    [start, end), newest first; superseded items included (the page marks them)."""
+    ids = set(requirement_ids)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(EvidenceRequirement.requirement_id, Evidence)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .where(
+            EvidenceRequirement.requirement_id.in_(ids),
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+    )
+    return [(rid, evidence) for rid, evidence in rows]
+
+
+def evidence_linked_to_control(
+    session: Session, control_id: int, start: datetime, end: datetime
+) -> Sequence[Evidence]:
+    return session.scalars(
+        select(Evidence)
+        .join(EvidenceControl, EvidenceControl.evidence_id == Evidence.id)
+        .where(
+            EvidenceControl.control_id == control_id,
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+    ).all()
+
+
+def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
+    return session.get(Evidence, evidence_id)
+
+
+def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {e.id: e for e in session.scalars(select(Evidence).where(Evidence.id.in_(wanted)))}  # type: ignore[misc]
+
+
+def reviews_for(
+    session: Session, engagement_id: int, evidence_ids: Iterable[int]
+) -> dict[int, EvidenceReview]:
+    ids = set(evidence_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(EvidenceReview).where(
+            EvidenceReview.engagement_id == engagement_id, EvidenceReview.evidence_id.in_(ids)
+        )
+    )
+    return {r.evidence_id: r for r in rows}
+
+
+def get_review(session: Session, engagement_id: int, evidence_id: int) -> EvidenceReview | None:
+    return session.get(EvidenceReview, (engagement_id, evidence_id))
+
+
+def save_review(session: Session, review: EvidenceReview) -> EvidenceReview:
+    session.add(review)
+    session.flush()
+    return review
+
+
+# --- counts per control for the workspace table (fixed number of queries) --------------------
+
+
+def pending_request_counts(
+    session: Session, engagement_id: int
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Open or answered requests of the engagement, counted (by control, by requirement)."""
+    base = (
+        select(EvidenceRequest)
+        .where(
+            EvidenceRequest.engagement_id == engagement_id,
+            EvidenceRequest.state.in_(PENDING_STATES),
+        )
+        .subquery()
+    )
+    by_control = session.execute(
+        select(base.c.control_id, func.count())
+        .where(base.c.control_id.is_not(None))
+        .group_by(base.c.control_id)
+    )
+    by_requirement = session.execute(
+        select(base.c.requirement_id, func.count())
+        .where(base.c.requirement_id.is_not(None))
+        .group_by(base.c.requirement_id)
+    )
+    return dict(by_control.all()), dict(by_requirement.all())  # type: ignore[arg-type]
+
+
+def open_finding_links(
+    session: Session, engagement_id: int, control_ids: Iterable[int] | None = None
+) -> list[tuple[int, int]]:
+    """(control id, finding id) of open findings linked to controls: this engagement's auditor
+    findings and every collector finding."""
+    query = (
+        select(FindingControl.control_id, FindingControl.finding_id)
+        .join(Finding, Finding.id == FindingControl.finding_id)
+        .where(
+            Finding.status.in_(OPEN_STATUSES),
+            or_(Finding.engagement_id == engagement_id, Finding.source == "collector"),
+        )
+    )
+    if control_ids is not None:
+        query = query.where(FindingControl.control_id.in_(set(control_ids)))
+    return [(cid, fid) for cid, fid in session.execute(query)]
+
+
+# --- samples ---------------------------------------------------------------------------------
+
+
+def sampling_population(
+    session: Session,
+    *,
+    requirement_ids: Iterable[int],
+    control_id: int | None,
+    start: datetime,
+    end: datetime,
+    source_kind: str | None,
+    collector_instance: str | None,
+) -> list[int]:
+    """Ids of evidence in the population, ascending: linked to one of the requirements (or
+    directly to the control), collected in [start, end), optionally of one source."""
+    requirement_ids = set(requirement_ids)
+    linked = select(EvidenceRequirement.evidence_id).where(
+        EvidenceRequirement.requirement_id.in_(requirement_ids)
+    )
+    conditions = [Evidence.collected_at >= start, Evidence.collected_at < end]
+    if control_id is not None:
+        direct = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id == control_id)
+        conditions.append(or_(Evidence.id.in_(linked), Evidence.id.in_(direct)))
+    else:
+        conditions.append(Evidence.id.in_(linked))
+    if source_kind:
+        conditions.append(Evidence.source_kind == source_kind)
+    if collector_instance:
+        conditions.append(Evidence.collector_instance == collector_instance)
+    return list(session.scalars(select(Evidence.id).where(*conditions).order_by(Evidence.id)))
+
+
+def add_sample(session: Session, sample: Sample, evidence_ids: Sequence[int]) -> Sample:
+    session.add(sample)
+    session.flush()
+    session.add_all(
+        SampleItem(sample_id=sample.id, evidence_id=eid, position=i)
+        for i, eid in enumerate(evidence_ids, 1)
+    )  # type: ignore[arg-type]
+    session.flush()
+    return sample
+
+
+def samples_of(session: Session, engagement_id: int) -> Sequence[Sample]:
+    return session.scalars(
+        select(Sample).where(Sample.engagement_id == engagement_id).order_by(Sample.id.desc())
+    ).all()
+
+
+def get_sample(session: Session, sample_id: int) -> Sample | None:
+    return session.get(Sample, sample_id)
+
+
+def sample_items(session: Session, sample_id: int) -> list[tuple[int, Evidence]]:
+    rows = session.execute(
+        select(SampleItem.position, Evidence)
+        .join(Evidence, Evidence.id == SampleItem.evidence_id)
+        .where(SampleItem.sample_id == sample_id)
+        .order_by(SampleItem.position)
+    )
+    return [(position, evidence) for position, evidence in rows]
+
+
+def collector_instances(session: Session) -> list[str]:
+    return [
+        name
+        for name in session.scalars(
+            select(Evidence.collector_instance)
+            .where(Evidence.collector_instance.is_not(None))
+            .distinct()
+            .order_by(Evidence.collector_instance)
+        )
+    ]

@@ -1,0 +1,481 @@
+"""Engagements (admin), the auditor's workspace (controls and measures tables, control page),
+evidence review, and samples."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.db import SessionDep
+from audit_portal.engagements import sampling, service
+from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
+from audit_portal.errors import InvalidInput
+from audit_portal.findings import service as findings
+from audit_portal.requests import service as requests
+from audit_portal.templating import is_fragment_request, render
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Authorize("engagements:read")]
+Manager = Annotated[Principal, Authorize("engagements:manage")]
+Reviewer = Annotated[Principal, Authorize("evidence:review")]
+Sampler = Annotated[Principal, Authorize("samples:manage")]
+Text = Annotated[str, Form()]
+
+
+def _errors(error: InvalidInput) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in error.errors:
+        found.setdefault(item["location"], item["message"])
+    return found
+
+
+def _permissions(principal: Principal) -> dict[str, bool]:
+    return {
+        "can_manage": allowed("engagements:manage", principal.role),
+        "can_review": allowed("evidence:review", principal.role),
+        "can_ask": allowed("requests:create", principal.role),
+        "can_answer": allowed("requests:answer", principal.role),
+        "can_record_findings": allowed("findings:record", principal.role),
+        "can_manage_findings": allowed("findings:manage", principal.role),
+        "can_sample": allowed("samples:manage", principal.role),
+    }
+
+
+# --- engagements ------------------------------------------------------------------------------
+
+
+@router.get("/engagements", response_class=HTMLResponse, response_model=None)
+def engagement_list(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
+    rows = service.summaries(session, service.visible_engagements(session, principal))
+    return render(
+        request, "pages/engagements/index.html", {"rows": rows, **_permissions(principal)}
+    )
+
+
+@router.get("/engagements/new", response_class=HTMLResponse, response_model=None)
+def new_form(request: Request, session: SessionDep, principal: Manager) -> HTMLResponse:
+    return _engagement_form(request, session, None, service.EngagementForm(), {})
+
+
+@router.post("/engagements/new", response_class=HTMLResponse, response_model=None)
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    name: Text = "",
+    framework_key: Text = service.FRAMEWORK_2022,
+    period_start: Text = "",
+    period_end: Text = "",
+    auditor_ids: Annotated[list[int] | None, Form()] = None,
+    scope_refs: Text = "",
+    scope_note: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    form = service.EngagementForm(
+        name, framework_key, period_start, period_end, auditor_ids or [], scope_refs, scope_note
+    )
+    try:
+        engagement = service.create_engagement(
+            session, form=form, principal=principal, request=request
+        )
+    except InvalidInput as error:
+        return _engagement_form(request, session, None, form, _errors(error), status_code=422)
+    return RedirectResponse(f"/engagements/{engagement.id}/controls", status_code=303)
+
+
+@router.get("/engagements/{engagement_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit_form(
+    request: Request, session: SessionDep, principal: Manager, engagement_id: int
+) -> HTMLResponse:
+    engagement = service.get_engagement(session, principal, engagement_id)
+    return _engagement_form(
+        request, session, engagement_id, service.form_for(session, engagement), {}
+    )
+
+
+@router.post("/engagements/{engagement_id}/edit", response_class=HTMLResponse, response_model=None)
+def update(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    engagement_id: int,
+    name: Text = "",
+    framework_key: Text = service.FRAMEWORK_2022,
+    period_start: Text = "",
+    period_end: Text = "",
+    auditor_ids: Annotated[list[int] | None, Form()] = None,
+    scope_refs: Text = "",
+    scope_note: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    form = service.EngagementForm(
+        name, framework_key, period_start, period_end, auditor_ids or [], scope_refs, scope_note
+    )
+    try:
+        service.update_engagement(
+            session, engagement_id=engagement_id, form=form, principal=principal, request=request
+        )
+    except InvalidInput as error:
+        return _engagement_form(
+            request, session, engagement_id, form, _errors(error), status_code=422
+        )
+    return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
+
+
+def _engagement_form(
+    request: Request,
+    session,
+    engagement_id: int | None,
+    form: service.EngagementForm,  # type: ignore[no-untyped-def]
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/engagements/form.html",
+        {
+            "engagement_id": engagement_id,
+            "form": form,
+            "errors": errors,
+            "editions": service.EDITIONS,
+            "auditors": service.auditor_choices(session),
+        },
+        block="form",
+        status_code=status_code,
+    )
+
+
+# --- the workspace ----------------------------------------------------------------------------
+
+
+@router.get("/engagements/{engagement_id}", response_class=RedirectResponse, response_model=None)
+def engagement_home(session: SessionDep, principal: Reader, engagement_id: int) -> RedirectResponse:
+    service.get_engagement(session, principal, engagement_id)
+    return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
+
+
+@router.get(
+    "/engagements/{engagement_id}/controls", response_class=HTMLResponse, response_model=None
+)
+def controls_table(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    engagement_id: int,
+    status: str = "",
+    theme: str = "",
+    q: str = "",
+    sort: str = "ref",
+    direction: str = "asc",
+) -> HTMLResponse:
+    return _table(
+        request,
+        session,
+        principal,
+        engagement_id,
+        "controls",
+        service.TableQuery(status, theme, q, sort, direction),
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/measures", response_class=HTMLResponse, response_model=None
+)
+def measures_table(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    engagement_id: int,
+    status: str = "",
+    theme: str = "",
+    q: str = "",
+    sort: str = "ref",
+    direction: str = "asc",
+) -> HTMLResponse:
+    return _table(
+        request,
+        session,
+        principal,
+        engagement_id,
+        "measures",
+        service.TableQuery(status, theme, q, sort, direction),
+    )
+
+
+def _table(
+    request: Request,
+    session,
+    principal: Principal,
+    engagement_id: int,
+    kind: str,
+    query: service.TableQuery,
+) -> HTMLResponse:  # type: ignore[no-untyped-def]
+    engagement = service.get_engagement(session, principal, engagement_id)
+    table = service.workspace_table(session, engagement, kind=kind, query=query)
+    if not is_fragment_request(request):
+        service.record_view(
+            session,
+            principal=principal,
+            request=request,
+            engagement=engagement,
+            what=kind,
+            object_id="",
+        )
+    return render(
+        request,
+        "pages/engagements/table.html",
+        {
+            "table": table,
+            "engagement": engagement,
+            "tab": kind,
+            "status_labels": service.STATUS_LABELS,
+            "sorts": service.SORTS,
+            "edition": service.EDITIONS.get(engagement.framework_key, "Annex 2"),
+            **_permissions(principal),
+        },
+        block="results",
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/controls/{ref}", response_class=HTMLResponse, response_model=None
+)
+def control_page(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, ref: str
+) -> HTMLResponse:
+    engagement = service.get_engagement(session, principal, engagement_id)
+    page = service.control_page(session, engagement, ref)
+    service.record_view(
+        session,
+        principal=principal,
+        request=request,
+        engagement=engagement,
+        what="control",
+        object_id=page.control.ref,
+    )
+    auditor_findings, collector_findings = findings.for_control(session, engagement, page.control)
+    return render(
+        request,
+        "pages/engagements/control.html",
+        {
+            "page": page,
+            "engagement": engagement,
+            "tab": "measures"
+            if page.control.framework_key == service.MEASURES_FRAMEWORK
+            else "controls",
+            "status_labels": service.STATUS_LABELS,
+            "requests": requests.for_control(
+                session, engagement, page.control, page.requirement_ids
+            ),
+            "auditor_findings": auditor_findings,
+            "collector_findings": collector_findings,
+            **_permissions(principal),
+            **_review_labels(),
+        },
+    )
+
+
+def _review_labels() -> dict[str, object]:
+    return {
+        "review_labels": {
+            REVIEW_PENDING: "Not reviewed",
+            REVIEW_ACCEPTED: "Accepted",
+            REVIEW_REJECTED: "Rejected",
+        }
+    }
+
+
+@router.post(
+    "/engagements/{engagement_id}/evidence/{evidence_id}/review",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def review(
+    request: Request,
+    session: SessionDep,
+    principal: Reviewer,
+    engagement_id: int,
+    evidence_id: int,
+    decision: Text = "",
+    comment: Text = "",
+    back: Text = "",
+    newest: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    error_text = None
+    try:
+        evidence, saved = service.review_evidence(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            evidence_id=evidence_id,
+            decision=decision,
+            comment=comment,
+            request=request,
+        )
+    except InvalidInput as error:
+        if not is_fragment_request(request):
+            raise
+        error_text = error.detail
+        evidence, saved = service.current_review(
+            session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
+        )  # type: ignore[assignment]
+    if not is_fragment_request(request):
+        target = (
+            back
+            if back.startswith(f"/engagements/{engagement_id}/")
+            else f"/engagements/{engagement_id}/controls"
+        )
+        return RedirectResponse(target, status_code=303)
+    item = service.HistoryItem(evidence, saved, is_newest=newest == "1")
+    return render(
+        request,
+        "pages/engagements/_evidence_row.html",
+        {
+            "item": item,
+            "engagement_id": engagement_id,
+            "can_review": True,
+            "error": error_text,
+            "back": back,
+            "comment": comment,
+            **_review_labels(),
+        },
+        status_code=422 if error_text else 200,
+    )
+
+
+# --- samples ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/engagements/{engagement_id}/samples", response_class=HTMLResponse, response_model=None
+)
+def sample_list(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, subject: str = ""
+) -> HTMLResponse:
+    engagement, drawn = sampling.samples(session, principal, engagement_id)
+    return _samples_page(
+        request, session, principal, engagement, drawn, sampling.SampleForm(subject=subject), {}
+    )
+
+
+def _samples_page(
+    request: Request,
+    session,
+    principal: Principal,
+    engagement,
+    drawn,
+    form,
+    errors,
+    status_code: int = 200,
+) -> HTMLResponse:  # type: ignore[no-untyped-def]
+    return render(
+        request,
+        "pages/engagements/samples.html",
+        {
+            "engagement": engagement,
+            "samples": drawn,
+            "form": form,
+            "errors": errors,
+            "tab": "samples",
+            "sources": sampling.SOURCES,
+            "instances": sampling.collector_instances(session),
+            **_permissions(principal),
+        },
+        status_code=status_code,
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/samples", response_class=HTMLResponse, response_model=None
+)
+def draw_sample(
+    request: Request,
+    session: SessionDep,
+    principal: Sampler,
+    engagement_id: int,
+    subject: Text = "",
+    size: Text = "",
+    seed: Text = "",
+    source_kind: Text = "",
+    collector_instance: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    form = sampling.SampleForm(subject, size, seed, source_kind, collector_instance)
+    try:
+        sample = sampling.draw(
+            session, principal=principal, engagement_id=engagement_id, form=form, request=request
+        )
+    except InvalidInput as error:
+        engagement, drawn = sampling.samples(session, principal, engagement_id)
+        return _samples_page(
+            request,
+            session,
+            principal,
+            engagement,
+            drawn,
+            form,
+            _errors(error) or {"subject": error.detail},
+            422,
+        )
+    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
+
+
+@router.get(
+    "/engagements/{engagement_id}/samples/{sample_id}",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def sample_page(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, sample_id: int
+) -> HTMLResponse:
+    engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+    service.record_view(
+        session,
+        principal=principal,
+        request=request,
+        engagement=engagement,
+        what="sample",
+        object_id=str(sample_id),
+    )
+    return render(
+        request,
+        "pages/engagements/sample.html",
+        {
+            "engagement": engagement,
+            "view": view,
+            "verification": None,
+            "tab": "samples",
+            **_permissions(principal),
+        },
+        block="verification",
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/samples/{sample_id}/verify",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def verify_sample(
+    request: Request, session: SessionDep, principal: Sampler, engagement_id: int, sample_id: int
+) -> HTMLResponse:
+    engagement, view, verification = sampling.verify(
+        session,
+        principal=principal,
+        engagement_id=engagement_id,
+        sample_id=sample_id,
+        request=request,
+    )
+    return render(
+        request,
+        "pages/engagements/sample.html",
+        {
+            "engagement": engagement,
+            "view": view,
+            "verification": verification,
+            "tab": "samples",
+            **_permissions(principal),
+        },
+        block="verification",
+    )

@@ -1,0 +1,704 @@
+"""Engagements and the auditor's workspace.
+
+Who sees what: an auditor sees only the engagements it is assigned to (the sign-in layer already
+keeps it out outside its access window); it and admin see every engagement. An engagement the
+reader may not see answers exactly like one that does not exist (404), so ids leak nothing.
+
+The workspace table makes ONE coverage computation per render and a fixed number of grouped
+queries for the counts of pending requests and open findings, whatever the number of controls.
+Every review is an audit event; every auditor view of the workspace is one too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.service import record_event
+from audit_portal.auth.models import UserAccount
+from audit_portal.authz import Principal, Role
+from audit_portal.catalogue import repository as catalogue_repository
+from audit_portal.catalogue.models import Control
+from audit_portal.coverage.service import (
+    CONTROL_STATUSES,
+    FRAMEWORK_2013,
+    FRAMEWORK_2022,
+    ControlCoverage,
+    CoverageReport,
+    RequirementCoverage,
+    compute_coverage,
+)
+from audit_portal.engagements import repository
+from audit_portal.engagements.models import (
+    REVIEW_ACCEPTED,
+    REVIEW_PENDING,
+    REVIEW_REJECTED,
+    Engagement,
+    EvidenceReview,
+)
+from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.evidence.models import Evidence
+from audit_portal.soa.models import SoaEntry
+
+MEASURES_FRAMEWORK = "annex2"
+EDITIONS = {FRAMEWORK_2022: "ISO/IEC 27001:2022", FRAMEWORK_2013: "ISO/IEC 27001:2013"}
+STATUS_LABELS = {
+    "covered": "Covered",
+    "partial": "Partial",
+    "stale": "Stale",
+    "missing": "Missing",
+    "failing": "Failing",
+    "no_requirement": "No requirement",
+    "not_applicable": "Not applicable",
+    "met": "Met",
+    "awaiting_signoff": "Awaiting sign-off",
+}
+# Worst first: sorting by status puts what needs the auditor's attention on top.
+STATUS_ORDER = {
+    s: i
+    for i, s in enumerate(
+        ("failing", "missing", "stale", "partial", "covered", "no_requirement", "not_applicable")
+    )
+}
+SORTS = {
+    "ref": "Reference",
+    "status": "Status",
+    "evidence": "Evidence count",
+    "newest": "Newest evidence",
+}
+NAME_MAX_LENGTH = 200
+SCOPE_NOTE_MAX_LENGTH = 4000
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def visible_engagements(session: Session, principal: Principal) -> list[Engagement]:
+    if principal.role == Role.auditor:
+        if principal.user_id is None or not _inside_access_window(session, principal.user_id):
+            return []
+        return list(repository.list_for_auditor(session, principal.user_id))
+    return list(repository.list_all(session))
+
+
+def get_engagement(session: Session, principal: Principal, engagement_id: int) -> Engagement:
+    """The engagement, or 404 when it does not exist or the auditor is not assigned to it."""
+    engagement = repository.get(session, engagement_id)
+    if engagement is None or not may_see(session, principal, engagement):
+        raise NotFound(f"There is no engagement {engagement_id}.")
+    return engagement
+
+
+def may_see(session: Session, principal: Principal, engagement: Engagement) -> bool:
+    if principal.role in (Role.it, Role.admin):
+        return True
+    if principal.role == Role.auditor and principal.user_id is not None:
+        return _inside_access_window(session, principal.user_id) and repository.is_assigned(
+            session,
+            engagement.id,
+            principal.user_id,  # type: ignore[arg-type]
+        )
+    return False
+
+
+def _inside_access_window(session: Session, user_id: int) -> bool:
+    """Sign-in already refuses an auditor outside its window; a session that outlives the window
+    must not keep the engagement open either."""
+    user = repository.get_user(session, user_id)
+    if user is None or user.revoked_at is not None:
+        return False
+    now = clock.utcnow()
+    if user.valid_from is not None and clock.as_utc(user.valid_from) > now:
+        return False
+    return user.valid_until is None or clock.as_utc(user.valid_until) >= now
+
+
+def period_bounds(engagement: Engagement) -> tuple[datetime, datetime]:
+    """[start, end) of the engagement period as aware UTC datetimes (end day included)."""
+    return (
+        datetime.combine(engagement.period_start, time.min, tzinfo=UTC),
+        datetime.combine(engagement.period_end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
+# --- administration --------------------------------------------------------------------------
+
+
+@dataclass
+class EngagementForm:
+    name: str = ""
+    framework_key: str = FRAMEWORK_2022
+    period_start: str = ""
+    period_end: str = ""
+    auditor_ids: list[int] = field(default_factory=list)
+    scope_refs: str = ""  # blank: the applicable controls of the SoA
+    scope_note: str = ""
+
+
+@dataclass(frozen=True)
+class EngagementSummary:
+    engagement: Engagement
+    auditors: list[UserAccount]
+    scope_size: int | None  # None: the SoA's applicable controls
+
+    @property
+    def edition(self) -> str:
+        return EDITIONS.get(self.engagement.framework_key, self.engagement.framework_key)
+
+
+def summaries(session: Session, engagements: list[Engagement]) -> list[EngagementSummary]:
+    ids = [e.id for e in engagements]
+    auditors = repository.auditors_of(session, ids)  # type: ignore[arg-type]
+    sizes = repository.scope_sizes(session, ids)  # type: ignore[arg-type]
+    return [EngagementSummary(e, auditors.get(e.id, []), sizes.get(e.id)) for e in engagements]  # type: ignore[arg-type]
+
+
+def auditor_choices(session: Session) -> list[UserAccount]:
+    return list(repository.auditor_accounts(session))
+
+
+def form_for(session: Session, engagement: Engagement) -> EngagementForm:
+    scope = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    controls = catalogue_repository.controls_by_ids(session, scope)
+    refs = sorted((c.position, c.ref) for c in controls.values())
+    return EngagementForm(
+        name=engagement.name,
+        framework_key=engagement.framework_key,
+        period_start=engagement.period_start.isoformat(),
+        period_end=engagement.period_end.isoformat(),
+        auditor_ids=[u.id for u in repository.auditors_of(session, [engagement.id])[engagement.id]],  # type: ignore[misc, index]
+        scope_refs=", ".join(ref for _, ref in refs),
+        scope_note=engagement.scope_note or "",
+    )
+
+
+@dataclass(frozen=True)
+class CheckedEngagement:
+    name: str
+    framework_key: str
+    period_start: date
+    period_end: date
+    auditor_ids: list[int]
+    scope_control_ids: list[int]
+    scope_refs: list[str]
+    scope_note: str | None
+
+
+def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
+    """The form's values, or InvalidInput naming every field that is wrong."""
+    errors: list[dict[str, str]] = []
+    name = form.name.strip()
+    if not name:
+        errors.append({"location": "name", "message": "Give the engagement a name."})
+    elif len(name) > NAME_MAX_LENGTH:
+        errors.append(
+            {"location": "name", "message": f"Keep the name under {NAME_MAX_LENGTH} characters."}
+        )
+    if form.framework_key not in EDITIONS:
+        errors.append(
+            {"location": "framework_key", "message": "Choose the 2022 or the 2013 edition."}
+        )
+    start = _parse_date(form.period_start, "period_start", "the first day of the period", errors)
+    end = _parse_date(form.period_end, "period_end", "the last day of the period", errors)
+    if start and end and end < start:
+        errors.append({"location": "period_end", "message": "The period ends before it starts."})
+    auditors = {u.id for u in repository.auditor_accounts(session)}
+    unknown = [uid for uid in form.auditor_ids if uid not in auditors]
+    if unknown:
+        errors.append(
+            {
+                "location": "auditor_ids",
+                "message": "Choose auditors from the list (accounts with the auditor role).",
+            }
+        )
+    refs = [ref.strip() for ref in form.scope_refs.replace("\n", ",").split(",") if ref.strip()]
+    scope_ids: list[int] = []
+    if refs and form.framework_key in EDITIONS:
+        found = catalogue_repository.controls_by_refs(
+            session, [(form.framework_key, ref) for ref in refs]
+        )
+        missing = [ref for ref in refs if (form.framework_key, ref) not in found]
+        if missing:
+            errors.append(
+                {
+                    "location": "scope_refs",
+                    "message": f"{EDITIONS[form.framework_key]} has no control {', '.join(missing)}.",
+                }
+            )
+        scope_ids = [
+            found[(form.framework_key, ref)].id
+            for ref in refs
+            if (form.framework_key, ref) in found
+        ]  # type: ignore[misc]
+    note = form.scope_note.strip() or None
+    if note and len(note) > SCOPE_NOTE_MAX_LENGTH:
+        errors.append(
+            {
+                "location": "scope_note",
+                "message": f"Keep the scope note under {SCOPE_NOTE_MAX_LENGTH} characters.",
+            }
+        )
+    if errors:
+        raise InvalidInput(
+            "The engagement was not saved: " + " ".join(e["message"] for e in errors), errors=errors
+        )
+    assert start and end
+    return CheckedEngagement(
+        name, form.framework_key, start, end, sorted(set(form.auditor_ids)), scope_ids, refs, note
+    )
+
+
+def _parse_date(value: str, location: str, what: str, errors: list[dict[str, str]]) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors.append({"location": location, "message": f"Give {what} as YYYY-MM-DD."})
+        return None
+
+
+def create_engagement(
+    session: Session, *, form: EngagementForm, principal: Principal, request: Request | None
+) -> Engagement:
+    checked = check_form(session, form)
+    engagement = repository.add(
+        session,
+        Engagement(
+            name=checked.name,
+            framework_key=checked.framework_key,
+            period_start=checked.period_start,
+            period_end=checked.period_end,
+            scope_note=checked.scope_note,
+            created_at=clock.utcnow(),
+            created_by=principal.username,
+        ),
+    )
+    repository.replace_auditors(session, engagement.id, checked.auditor_ids)  # type: ignore[arg-type]
+    repository.replace_scope(session, engagement.id, checked.scope_control_ids)  # type: ignore[arg-type]
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="engagement.create",
+        object_type="engagement",
+        object_id=engagement.id or "",
+        detail=_audit_detail(checked),
+    )
+    return engagement
+
+
+def update_engagement(
+    session: Session,
+    *,
+    engagement_id: int,
+    form: EngagementForm,
+    principal: Principal,
+    request: Request | None,
+) -> Engagement:
+    engagement = get_engagement(session, principal, engagement_id)
+    before = form_for(session, engagement)
+    checked = check_form(session, form)
+    engagement.name = checked.name
+    engagement.framework_key = checked.framework_key
+    engagement.period_start = checked.period_start
+    engagement.period_end = checked.period_end
+    engagement.scope_note = checked.scope_note
+    session.add(engagement)
+    repository.replace_auditors(session, engagement_id, checked.auditor_ids)
+    repository.replace_scope(session, engagement_id, checked.scope_control_ids)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="engagement.update",
+        object_type="engagement",
+        object_id=engagement_id,
+        detail={
+            "before": {
+                "name": before.name,
+                "framework_key": before.framework_key,
+                "period": [before.period_start, before.period_end],
+                "auditors": before.auditor_ids,
+                "scope": before.scope_refs,
+            },
+            "after": _audit_detail(checked),
+        },
+    )
+    return engagement
+
+
+def _audit_detail(checked: CheckedEngagement) -> dict[str, object]:
+    return {
+        "name": checked.name,
+        "framework_key": checked.framework_key,
+        "period": [checked.period_start.isoformat(), checked.period_end.isoformat()],
+        "auditors": checked.auditor_ids,
+        "scope": ", ".join(checked.scope_refs) or "SoA applicable controls",
+    }
+
+
+# --- the workspace table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    status: str = ""
+    theme: str = ""
+    q: str = ""
+    sort: str = "ref"
+    direction: str = "asc"
+
+    def normalised(self) -> TableQuery:
+        return TableQuery(
+            status=self.status if self.status in CONTROL_STATUSES else "",
+            theme=self.theme.strip(),
+            q=self.q.strip()[:100],
+            sort=self.sort if self.sort in SORTS else "ref",
+            direction="desc" if self.direction == "desc" else "asc",
+        )
+
+    def params(self, **changes: str) -> dict[str, str]:
+        values = {
+            "status": self.status,
+            "theme": self.theme,
+            "q": self.q,
+            "sort": self.sort,
+            "direction": self.direction,
+            **changes,
+        }
+        return {
+            k: v
+            for k, v in values.items()
+            if v and not (k == "sort" and v == "ref") and not (k == "direction" and v == "asc")
+        }
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    coverage: ControlCoverage
+    theme_title: str
+    pending_requests: int
+    open_findings: int
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.coverage.status, self.coverage.status)
+
+
+@dataclass(frozen=True)
+class WorkspaceTable:
+    engagement: Engagement
+    kind: str  # controls | measures
+    framework_key: str
+    report: CoverageReport
+    rows: list[ControlRow]
+    total: int
+    themes: list[tuple[str, str]]
+    query: TableQuery
+    status_counts: dict[str, int]
+
+
+def workspace_table(
+    session: Session, engagement: Engagement, *, kind: str, query: TableQuery
+) -> WorkspaceTable:
+    """The coverage table of the engagement's controls (``kind="controls"``) or of the Annex 2
+    measures (``kind="measures"``), filtered and sorted."""
+    query = query.normalised()
+    framework_key = MEASURES_FRAMEWORK if kind == "measures" else engagement.framework_key
+    scope = repository.scope_control_ids(session, engagement.id) if kind == "controls" else set()  # type: ignore[arg-type]
+    report = compute_coverage(
+        session,
+        framework_key=framework_key,
+        period_start=engagement.period_start,
+        period_end=engagement.period_end,
+        engagement_id=engagement.id,
+        control_ids=scope or None,
+    )
+    requests_by_control, requests_by_requirement = repository.pending_request_counts(
+        session, engagement.id
+    )  # type: ignore[arg-type]
+    finding_ids: dict[int, set[int]] = defaultdict(set)
+    for control_id, finding_id in repository.open_finding_links(session, engagement.id):  # type: ignore[arg-type]
+        finding_ids[control_id].add(finding_id)
+    themes = [
+        (g.key, g.title) for g in catalogue_repository.groups_in_order(session, framework_key)
+    ]
+    theme_titles = dict(themes)
+    rows = []
+    for control in report.controls:
+        failing = {fid for r in control.requirements for fid in r.failing_finding_ids}
+        requirement_ids = {r.requirement_id for r in control.requirements}
+        rows.append(
+            ControlRow(
+                coverage=control,
+                theme_title=theme_titles.get(control.group_key, control.group_key),
+                pending_requests=requests_by_control.get(control.control_id, 0)
+                + sum(requests_by_requirement.get(rid, 0) for rid in requirement_ids),
+                open_findings=len(finding_ids.get(control.control_id, set()) | failing),
+            )
+        )
+    return WorkspaceTable(
+        engagement=engagement,
+        kind=kind,
+        framework_key=framework_key,
+        report=report,
+        rows=_sorted(_filtered(rows, query), query),
+        total=len(rows),
+        themes=themes,
+        query=query,
+        status_counts=report.counts,
+    )
+
+
+def _filtered(rows: list[ControlRow], query: TableQuery) -> list[ControlRow]:
+    needle = query.q.lower()
+    return [
+        row
+        for row in rows
+        if (not query.status or row.coverage.status == query.status)
+        and (not query.theme or row.coverage.group_key == query.theme)
+        and (
+            not needle or needle in row.coverage.ref.lower() or needle in row.coverage.title.lower()
+        )
+    ]
+
+
+def _sorted(rows: list[ControlRow], query: TableQuery) -> list[ControlRow]:
+    """Rows in catalogue order, then stably by the chosen key."""
+    reverse = query.direction == "desc"
+    if query.sort == "status":
+        return sorted(rows, key=lambda r: STATUS_ORDER.get(r.coverage.status, 99), reverse=reverse)
+    if query.sort == "evidence":
+        return sorted(rows, key=lambda r: r.coverage.evidence_count, reverse=reverse)
+    if query.sort == "newest":
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(rows, key=lambda r: r.coverage.newest_at or oldest, reverse=reverse)
+    return list(reversed(rows)) if reverse else rows
+
+
+def record_view(
+    session: Session,
+    *,
+    principal: Principal,
+    request: Request | None,
+    engagement: Engagement,
+    what: str,
+    object_id: str,
+) -> None:
+    """Auditors' views are audit events (DESIGN: every access by an auditor)."""
+    if principal.role == Role.auditor:
+        record_event(
+            session,
+            request=request,
+            principal=principal,
+            action=f"engagement.view.{what}",
+            object_type="engagement",
+            object_id=f"{engagement.id}:{object_id}" if object_id else str(engagement.id),
+        )
+
+
+# --- the control page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    evidence: Evidence
+    review: EvidenceReview | None
+    is_newest: bool
+
+    @property
+    def review_status(self) -> str:
+        return self.review.status if self.review else REVIEW_PENDING
+
+
+@dataclass(frozen=True)
+class RequirementSection:
+    coverage: RequirementCoverage
+    history: list[HistoryItem]
+
+
+@dataclass(frozen=True)
+class ControlPage:
+    engagement: Engagement
+    control: Control
+    coverage: ControlCoverage
+    sections: list[RequirementSection]
+    direct_evidence: list[HistoryItem]  # linked to the control itself, not through a requirement
+    mapped_onto: list[Control]  # measures (and controls) that implement this control
+    maps_to: list[Control]  # controls this measure implements
+    soa: list[tuple[Control, SoaEntry | None]]
+    theme_title: str
+    in_scope: bool
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.coverage.status, self.coverage.status)
+
+    @property
+    def requirement_ids(self) -> set[int]:
+        return {s.coverage.requirement_id for s in self.sections}
+
+
+def find_control(session: Session, engagement: Engagement, ref: str) -> Control:
+    """A control of the engagement's edition or an Annex 2 measure, by its ref."""
+    control = repository.control_by_ref(
+        session, [engagement.framework_key, MEASURES_FRAMEWORK], ref
+    )
+    if control is None:
+        raise NotFound(
+            f"{EDITIONS.get(engagement.framework_key, engagement.framework_key)} has no control or measure {ref!r}."
+        )
+    return control
+
+
+def control_page(session: Session, engagement: Engagement, ref: str) -> ControlPage:
+    control = find_control(session, engagement, ref)
+    report = compute_coverage(
+        session,
+        framework_key=control.framework_key,
+        period_start=engagement.period_start,
+        period_end=engagement.period_end,
+        engagement_id=engagement.id,
+        control_ids={control.id},  # type: ignore[arg-type]
+    )
+    coverage = report.controls[0]
+    start, end = period_bounds(engagement)
+    history = repository.evidence_history(
+        session, {r.requirement_id for r in coverage.requirements}, start, end
+    )
+    direct = list(repository.evidence_linked_to_control(session, control.id, start, end))  # type: ignore[arg-type]
+    reviews = repository.reviews_for(
+        session, engagement.id, {e.id for _, e in history} | {e.id for e in direct}
+    )  # type: ignore[arg-type, misc]
+    by_requirement: dict[int, list[Evidence]] = defaultdict(list)
+    for requirement_id, evidence in history:
+        by_requirement[requirement_id].append(evidence)
+    sections = [
+        RequirementSection(
+            coverage=req,
+            history=[
+                HistoryItem(e, reviews.get(e.id), e.id in req.newest_evidence_ids)
+                for e in by_requirement.get(req.requirement_id, [])
+            ],  # type: ignore[arg-type]
+        )
+        for req in coverage.requirements
+    ]
+    onto, to = repository.mapped_controls(session, control.id)  # type: ignore[arg-type]
+    scope = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    groups = catalogue_repository.groups_of(session, control.framework_key)
+    return ControlPage(
+        engagement=engagement,
+        control=control,
+        coverage=coverage,
+        sections=sections,
+        direct_evidence=[HistoryItem(e, reviews.get(e.id), False) for e in direct],  # type: ignore[arg-type]
+        mapped_onto=onto,
+        maps_to=to,
+        soa=_soa_for(session, control, to),
+        theme_title=groups[control.group_key].title
+        if control.group_key in groups
+        else control.group_key,
+        in_scope=not scope or control.id in scope or control.framework_key == MEASURES_FRAMEWORK,
+    )
+
+
+def _soa_for(
+    session: Session, control: Control, maps_to: list[Control]
+) -> list[tuple[Control, SoaEntry | None]]:
+    """The SoA entries that govern the control: its own (2022), its successors' (2013), or those of
+    the 2022 controls a measure implements."""
+    if control.framework_key == FRAMEWORK_2022:
+        targets = [control]
+    elif control.framework_key == FRAMEWORK_2013:
+        targets = repository.successors(session, control.id)  # type: ignore[arg-type]
+    else:
+        targets = [c for c in maps_to if c.framework_key == FRAMEWORK_2022]
+    entries = repository.soa_entries(session, [c.id for c in targets])  # type: ignore[misc]
+    return [(c, entries.get(c.id)) for c in targets]  # type: ignore[arg-type]
+
+
+# --- review ---------------------------------------------------------------------------------
+
+DECISIONS = {"accept": REVIEW_ACCEPTED, "reject": REVIEW_REJECTED}
+COMMENT_MAX_LENGTH = 4000
+
+
+def review_evidence(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    evidence_id: int,
+    decision: str,
+    comment: str | None,
+    request: Request | None,
+) -> tuple[Evidence, EvidenceReview]:
+    """Accept or reject one evidence item for the engagement. A rejection needs a comment (the
+    client must know what to fix); a rejected item stops counting for coverage at once."""
+    engagement = get_engagement(session, principal, engagement_id)
+    evidence = repository.get_evidence(session, evidence_id)
+    if evidence is None:
+        raise NotFound(f"There is no evidence {evidence_id}.")
+    status = DECISIONS.get((decision or "").strip().lower())
+    note = (comment or "").strip() or None
+    errors = []
+    if status is None:
+        errors.append({"location": "decision", "message": "Choose accept or reject."})
+    if status == REVIEW_REJECTED and not note:
+        errors.append({"location": "comment", "message": "Say why the evidence is rejected."})
+    if note and len(note) > COMMENT_MAX_LENGTH:
+        errors.append(
+            {
+                "location": "comment",
+                "message": f"Keep the comment under {COMMENT_MAX_LENGTH} characters.",
+            }
+        )
+    if errors:
+        raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
+    review = repository.get_review(session, engagement.id, evidence_id)  # type: ignore[arg-type]
+    before = (
+        {"status": review.status, "comment": review.comment}
+        if review
+        else {"status": REVIEW_PENDING}
+    )
+    if review is None:
+        review = EvidenceReview(
+            engagement_id=engagement.id,
+            evidence_id=evidence_id,
+            status=status,
+            reviewed_at=clock.utcnow(),
+        )  # type: ignore[arg-type]
+    review.status = status  # type: ignore[assignment]
+    review.comment = note
+    review.reviewer_id = principal.user_id
+    review.reviewed_at = clock.utcnow()
+    repository.save_review(session, review)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action=f"evidence.review.{status}",
+        object_type="evidence",
+        object_id=evidence_id,
+        detail={
+            "engagement": engagement.id,
+            "before": before,
+            "after": {"status": status, "comment": note},
+        },
+    )
+    return evidence, review
+
+
+def current_review(
+    session: Session, *, principal: Principal, engagement_id: int, evidence_id: int
+) -> tuple[Evidence, EvidenceReview | None]:
+    """An evidence item and its review in the engagement (None when not reviewed yet)."""
+    engagement = get_engagement(session, principal, engagement_id)
+    evidence = repository.get_evidence(session, evidence_id)
+    if evidence is None:
+        raise NotFound(f"There is no evidence {evidence_id}.")
+    return evidence, repository.get_review(session, engagement.id, evidence_id)  # type: ignore[arg-type]

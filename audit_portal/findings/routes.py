@@ -1,0 +1,240 @@
+"""Findings: per engagement (the auditor records, it and admin maintain the corrective action)
+and the global list management reads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from audit_portal.authz import Authorize, Principal, Role, allowed
+from audit_portal.db import SessionDep
+from audit_portal.engagements import service as engagements
+from audit_portal.errors import InvalidInput
+from audit_portal.findings import service
+from audit_portal.findings.models import AUDITOR_CATEGORIES, SEVERITIES, STATUSES
+from audit_portal.templating import render
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Authorize("findings:read")]
+EngagementReader = Annotated[Principal, Authorize("engagements:read")]
+Recorder = Annotated[Principal, Authorize("findings:record")]
+Maintainer = Annotated[Principal, Authorize("findings:manage")]
+OptionalText = Annotated[str | None, Form()]
+
+
+def _context(principal: Principal) -> dict[str, object]:
+    return {
+        "tab": "findings",
+        "category_labels": service.CATEGORY_LABELS,
+        "categories": AUDITOR_CATEGORIES,
+        "severities": SEVERITIES,
+        "statuses": STATUSES,
+        "status_labels": service.STATUS_LABELS,
+        "category_severity": service.CATEGORY_SEVERITY,
+        "can_record_findings": allowed("findings:record", principal.role),
+        "can_manage_findings": allowed("findings:manage", principal.role),
+        "is_auditor": principal.role == Role.auditor,
+    }
+
+
+@router.get("/findings", response_class=HTMLResponse, response_model=None)
+def all_findings(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    source: str = "",
+    status: str = "",
+    severity: str = "",
+) -> HTMLResponse:
+    rows = service.global_list(session, principal, source=source, status=status, severity=severity)
+    return render(
+        request,
+        "pages/findings/index.html",
+        {
+            "rows": rows,
+            "filters": {"source": source, "status": status, "severity": severity},
+            **_context(principal),
+        },
+        block="results",
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/findings", response_class=HTMLResponse, response_model=None
+)
+def engagement_findings(
+    request: Request, session: SessionDep, principal: EngagementReader, engagement_id: int
+) -> HTMLResponse:
+    engagement, auditor, collector = service.engagement_findings(session, principal, engagement_id)
+    return render(
+        request,
+        "pages/engagements/findings.html",
+        {
+            "engagement": engagement,
+            "auditor_findings": auditor,
+            "collector_findings": collector,
+            **_context(principal),
+        },
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
+)
+def new_form(
+    request: Request,
+    session: SessionDep,
+    principal: Recorder,
+    engagement_id: int,
+    control: str = "",
+) -> HTMLResponse:
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    return _form(
+        request, principal, engagement, None, service.FindingForm(control_refs=control), {}
+    )
+
+
+def _form(
+    request: Request,
+    principal: Principal,
+    engagement,
+    finding_id: int | None,
+    form: service.FindingForm,  # type: ignore[no-untyped-def]
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/engagements/finding_form.html",
+        {
+            "engagement": engagement,
+            "finding_id": finding_id,
+            "form": form,
+            "errors": errors,
+            **_context(principal),
+        },
+        block="form",
+        status_code=status_code,
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
+)
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Recorder,
+    engagement_id: int,
+    title: OptionalText = None,
+    detail: OptionalText = None,
+    category: OptionalText = None,
+    severity: OptionalText = None,
+    control_refs: OptionalText = None,
+    owner: OptionalText = None,
+    corrective_action: OptionalText = None,
+    due_date: OptionalText = None,
+    status: OptionalText = None,
+) -> HTMLResponse | RedirectResponse:
+    submitted = {
+        "title": title,
+        "detail": detail,
+        "category": category,
+        "severity": severity,
+        "control_refs": control_refs,
+        "owner": owner,
+        "corrective_action": corrective_action,
+        "due_date": due_date,
+        "status": status,
+    }
+    form = _overlay(service.FindingForm(), submitted)
+    try:
+        service.create(
+            session, principal=principal, engagement_id=engagement_id, form=form, request=request
+        )
+    except InvalidInput as error:
+        engagement = engagements.get_engagement(session, principal, engagement_id)
+        return _form(request, principal, engagement, None, form, _errors(error), 422)
+    return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
+
+
+@router.get(
+    "/engagements/{engagement_id}/findings/{finding_id}/edit",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def edit_form(
+    request: Request,
+    session: SessionDep,
+    principal: Maintainer,
+    engagement_id: int,
+    finding_id: int,
+) -> HTMLResponse:
+    engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
+    return _form(request, principal, engagement, finding_id, service.form_for(view), {})
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/{finding_id}/edit",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def update(
+    request: Request,
+    session: SessionDep,
+    principal: Maintainer,
+    engagement_id: int,
+    finding_id: int,
+    title: OptionalText = None,
+    detail: OptionalText = None,
+    category: OptionalText = None,
+    severity: OptionalText = None,
+    control_refs: OptionalText = None,
+    owner: OptionalText = None,
+    corrective_action: OptionalText = None,
+    due_date: OptionalText = None,
+    status: OptionalText = None,
+) -> HTMLResponse | RedirectResponse:
+    engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
+    # Fields the form does not show (the auditor's, for it and admin) keep their values.
+    submitted = {
+        "title": title,
+        "detail": detail,
+        "category": category,
+        "severity": severity,
+        "control_refs": control_refs,
+        "owner": owner,
+        "corrective_action": corrective_action,
+        "due_date": due_date,
+        "status": status,
+    }
+    form = _overlay(service.form_for(view), submitted)
+    try:
+        service.update(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            finding_id=finding_id,
+            form=form,
+            request=request,
+        )
+    except InvalidInput as error:
+        return _form(request, principal, engagement, finding_id, form, _errors(error), 422)
+    return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
+
+
+def _overlay(form: service.FindingForm, submitted: dict[str, str | None]) -> service.FindingForm:
+    for name, value in submitted.items():
+        if value is not None:
+            setattr(form, name, value)
+    return form
+
+
+def _errors(error: InvalidInput) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in error.errors:
+        found.setdefault(item["location"], item["message"])
+    return found

@@ -1,0 +1,428 @@
+"""Findings the auditor records, and the serious findings collectors raised.
+
+An auditor finding has a category (major nonconformity, minor nonconformity, observation,
+opportunity for improvement) from which its severity is derived (major_nc -> high, minor_nc ->
+medium, observation -> low, ofi -> info; the auditor may set another), the controls it concerns,
+and the corrective action: owner, action, due date and status. The auditor records and
+classifies; it and admin maintain the corrective action. Collector findings of high severity or
+above that are still open are shown to the auditor with the controls they affect (through the
+evidence's requirements, and the measures' mappings onto the engagement's edition). Every
+change is an audit event carrying the values before and after.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal, Role
+from audit_portal.catalogue.models import Control
+from audit_portal.engagements import repository as engagement_repository
+from audit_portal.engagements import service as engagements
+from audit_portal.engagements.models import Engagement
+from audit_portal.errors import Forbidden, InvalidInput, NotFound
+from audit_portal.findings import repository
+from audit_portal.findings.models import (
+    AUDITOR_CATEGORIES,
+    OPEN_STATUSES,
+    SEVERITIES,
+    STATUSES,
+    Finding,
+)
+
+CATEGORY_SEVERITY = {"major_nc": "high", "minor_nc": "medium", "observation": "low", "ofi": "info"}
+CATEGORY_LABELS = {
+    "major_nc": "Major nonconformity",
+    "minor_nc": "Minor nonconformity",
+    "observation": "Observation",
+    "ofi": "Opportunity for improvement",
+}
+STATUS_LABELS = {
+    "open": "Open",
+    "in_progress": "In progress",
+    "closed": "Closed",
+    "risk_accepted": "Risk accepted",
+}
+TITLE_MAX_LENGTH = 300
+TEXT_MAX_LENGTH = 20_000
+OWNER_MAX_LENGTH = 100
+# What only the auditor decides; it and admin maintain the corrective action.
+AUDITOR_FIELDS = ("title", "detail", "category", "severity", "control_refs")
+
+
+@dataclass
+class FindingForm:
+    title: str = ""
+    detail: str = ""
+    category: str = "minor_nc"
+    severity: str = ""  # blank: derived from the category
+    control_refs: str = ""
+    owner: str = ""
+    corrective_action: str = ""
+    due_date: str = ""
+    status: str = "open"
+
+
+@dataclass(frozen=True)
+class FindingView:
+    finding: Finding
+    controls: list[Control]
+    engagement: Engagement | None = None
+    today: date = field(default_factory=lambda: clock.utcnow().date())
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORY_LABELS.get(self.finding.category or "", "Collector finding")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.finding.status, self.finding.status)
+
+    @property
+    def overdue(self) -> bool:
+        due = self.finding.due_date
+        return due is not None and due < self.today and self.finding.status in OPEN_STATUSES
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def engagement_findings(
+    session: Session, principal: Principal, engagement_id: int
+) -> tuple[Engagement, list[FindingView], list[FindingView]]:
+    """(engagement, its auditor findings, serious open collector findings with the engagement's
+    controls they affect)."""
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    auditor = list(repository.auditor_findings(session, [engagement.id]))  # type: ignore[list-item]
+    return (
+        engagement,
+        _auditor_views(session, auditor),
+        collector_views(session, engagement.framework_key),
+    )
+
+
+def for_control(
+    session: Session, engagement: Engagement, control: Control
+) -> tuple[list[FindingView], list[FindingView]]:
+    """The engagement's auditor findings on the control, and serious collector findings affecting it."""
+    auditor = _auditor_views(
+        session, list(repository.auditor_findings(session, [engagement.id], control_id=control.id))
+    )  # type: ignore[list-item]
+    collector = [
+        v
+        for v in collector_views(session, control.framework_key)
+        if any(c.id == control.id for c in v.controls)
+    ]
+    return auditor, collector
+
+
+def _auditor_views(session: Session, findings: list[Finding]) -> list[FindingView]:
+    controls = repository.controls_of(session, [f.id for f in findings])  # type: ignore[misc]
+    engagements_by_id = repository.engagements_by_ids(
+        session, {f.engagement_id for f in findings if f.engagement_id}
+    )
+    return [
+        FindingView(f, controls.get(f.id, []), engagements_by_id.get(f.engagement_id))
+        for f in findings
+    ]  # type: ignore[arg-type]
+
+
+def collector_views(session: Session, framework_key: str) -> list[FindingView]:
+    """Open collector findings of high severity or above, each with the controls of
+    ``framework_key`` it affects (directly linked, or through its evidence's requirements and the
+    measures' mappings)."""
+    findings = list(repository.serious_collector_findings(session))
+    return _with_affected_controls(session, findings, framework_key)
+
+
+def _with_affected_controls(
+    session: Session, findings: list[Finding], framework_key: str
+) -> list[FindingView]:
+    linked = repository.controls_of(session, [f.id for f in findings])  # type: ignore[misc]
+    reached: dict[int, list[Control]] = defaultdict(list)
+    for finding_id, control in repository.evidence_requirement_controls(session, findings):
+        reached[finding_id].append(control)
+    sources = {
+        c.id
+        for found in list(reached.values()) + list(linked.values())
+        for c in found
+        if c.framework_key != framework_key
+    }
+    targets = repository.mapped_targets(session, sources, framework_key)  # type: ignore[arg-type]
+    views = []
+    for finding in findings:
+        affected: dict[int, Control] = {}
+        for control in linked.get(finding.id, []) + reached.get(finding.id, []):  # type: ignore[arg-type]
+            if control.framework_key == framework_key:
+                affected[control.id] = control  # type: ignore[index]
+            for target in targets.get(control.id, []):  # type: ignore[arg-type]
+                affected[target.id] = target  # type: ignore[index]
+        views.append(FindingView(finding, sorted(affected.values(), key=lambda c: c.position)))
+    return views
+
+
+def global_list(
+    session: Session,
+    principal: Principal,
+    *,
+    source: str = "",
+    status: str = "",
+    severity: str = "",
+) -> list[FindingView]:
+    """Every finding the reader may see: an auditor sees the auditor findings of its own
+    engagements and every collector finding."""
+    engagement_ids = None
+    if principal.role == Role.auditor:
+        engagement_ids = [e.id for e in engagements.visible_engagements(session, principal)]
+    findings = list(
+        repository.all_findings(
+            session,
+            source=source if source in ("auditor", "collector") else "",
+            status=status if status in STATUSES else "",
+            severity=severity if severity in SEVERITIES else "",
+            engagement_ids=engagement_ids,
+        )
+    )
+    return _auditor_views(session, findings)
+
+
+def get_finding(
+    session: Session, principal: Principal, engagement_id: int, finding_id: int
+) -> tuple[Engagement, FindingView]:
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    finding = repository.get(session, finding_id)
+    if finding is None or finding.engagement_id != engagement.id:
+        raise NotFound(f"Engagement {engagement_id} has no finding {finding_id}.")
+    return engagement, _auditor_views(session, [finding])[0]
+
+
+def form_for(view: FindingView) -> FindingForm:
+    f = view.finding
+    return FindingForm(
+        title=f.title,
+        detail=f.detail or "",
+        category=f.category or "",
+        # Blank when the severity is the one the category implies, so a category change carries it.
+        severity="" if f.severity == CATEGORY_SEVERITY.get(f.category or "") else f.severity,
+        control_refs=", ".join(c.ref for c in view.controls),
+        owner=f.owner or "",
+        corrective_action=f.corrective_action or "",
+        due_date=f.due_date.isoformat() if f.due_date else "",
+        status=f.status,
+    )
+
+
+# --- changing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedFinding:
+    title: str
+    detail: str | None
+    category: str
+    severity: str
+    control_ids: list[int]
+    control_refs: list[str]
+    owner: str | None
+    corrective_action: str | None
+    due_date: date | None
+    status: str
+
+
+def check_form(session: Session, engagement: Engagement, form: FindingForm) -> CheckedFinding:
+    errors: list[dict[str, str]] = []
+    title = form.title.strip()
+    if not title:
+        errors.append({"location": "title", "message": "Give the finding a title."})
+    elif len(title) > TITLE_MAX_LENGTH:
+        errors.append(
+            {"location": "title", "message": f"Keep the title under {TITLE_MAX_LENGTH} characters."}
+        )
+    if form.category not in AUDITOR_CATEGORIES:
+        errors.append(
+            {
+                "location": "category",
+                "message": "Choose a category: " + ", ".join(CATEGORY_LABELS.values()) + ".",
+            }
+        )
+    severity = form.severity.strip() or CATEGORY_SEVERITY.get(form.category, "")
+    if severity not in SEVERITIES:
+        errors.append(
+            {"location": "severity", "message": "Choose a severity: " + ", ".join(SEVERITIES) + "."}
+        )
+    refs = [r.strip() for r in form.control_refs.replace("\n", ",").split(",") if r.strip()]
+    control_ids = []
+    for ref in refs:
+        control = engagement_repository.control_by_ref(
+            session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], ref
+        )
+        if control is None:
+            errors.append(
+                {
+                    "location": "control_refs",
+                    "message": f"There is no control or measure {ref!r} in this engagement's edition.",
+                }
+            )
+        else:
+            control_ids.append(control.id)
+    if not refs:
+        errors.append(
+            {"location": "control_refs", "message": "Link the finding to at least one control."}
+        )
+    owner = form.owner.strip() or None
+    if owner and len(owner) > OWNER_MAX_LENGTH:
+        errors.append(
+            {"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."}
+        )
+    for name in ("detail", "corrective_action"):
+        if len(getattr(form, name)) > TEXT_MAX_LENGTH:
+            errors.append(
+                {"location": name, "message": f"Keep it under {TEXT_MAX_LENGTH} characters."}
+            )
+    due = None
+    if form.due_date.strip():
+        try:
+            due = date.fromisoformat(form.due_date.strip())
+        except ValueError:
+            errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
+    if form.status not in STATUSES:
+        errors.append(
+            {
+                "location": "status",
+                "message": "Choose a status: " + ", ".join(STATUS_LABELS.values()) + ".",
+            }
+        )
+    if errors:
+        raise InvalidInput(
+            "The finding was not saved: " + " ".join(e["message"] for e in errors), errors=errors
+        )
+    return CheckedFinding(
+        title,
+        form.detail.strip() or None,
+        form.category,
+        severity,
+        control_ids,
+        refs,
+        owner,  # type: ignore[arg-type]
+        form.corrective_action.strip() or None,
+        due,
+        form.status,
+    )
+
+
+def create(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    form: FindingForm,
+    request: Request | None,
+) -> Finding:
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    checked = check_form(session, engagement, form)
+    now = clock.utcnow()
+    finding = repository.add(
+        session,
+        Finding(
+            source="auditor",
+            title=checked.title,
+            detail=checked.detail,
+            severity=checked.severity,
+            category=checked.category,
+            status=checked.status,
+            engagement_id=engagement.id,
+            owner=checked.owner,
+            corrective_action=checked.corrective_action,
+            due_date=checked.due_date,
+            created_at=now,
+            created_by=principal.username,
+            closed_at=None if checked.status in OPEN_STATUSES else now,
+        ),
+    )
+    repository.replace_controls(session, finding.id, checked.control_ids)  # type: ignore[arg-type]
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="finding.create",
+        object_type="finding",
+        object_id=finding.id or "",
+        detail={"engagement": engagement.id, "after": _snapshot(checked)},
+    )
+    return finding
+
+
+def update(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    form: FindingForm,
+    request: Request | None,
+) -> Finding:
+    engagement, view = get_finding(session, principal, engagement_id, finding_id)
+    before = form_for(view)
+    if principal.role != Role.auditor:
+        changed = [
+            name
+            for name in AUDITOR_FIELDS
+            if _normal(getattr(form, name)) != _normal(getattr(before, name))
+        ]
+        if changed:
+            raise Forbidden(
+                "Only the auditor changes what a finding says ("
+                + ", ".join(changed)
+                + "); you maintain the corrective action."
+            )
+    checked = check_form(session, engagement, form)
+    finding = view.finding
+    finding.title, finding.detail, finding.category = (
+        checked.title,
+        checked.detail,
+        checked.category,
+    )
+    finding.severity, finding.owner, finding.corrective_action = (
+        checked.severity,
+        checked.owner,
+        checked.corrective_action,
+    )
+    finding.due_date = checked.due_date
+    if checked.status != finding.status:
+        finding.closed_at = None if checked.status in OPEN_STATUSES else clock.utcnow()
+    finding.status = checked.status
+    session.add(finding)
+    repository.replace_controls(session, finding_id, checked.control_ids)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="finding.update",
+        object_type="finding",
+        object_id=finding_id,
+        detail={"engagement": engagement.id, "before": vars(before), "after": _snapshot(checked)},
+    )
+    return finding
+
+
+def _normal(value: str) -> str:
+    return ",".join(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
+
+
+def _snapshot(checked: CheckedFinding) -> dict[str, object]:
+    return {
+        "title": checked.title,
+        "category": checked.category,
+        "severity": checked.severity,
+        "controls": checked.control_refs,
+        "owner": checked.owner,
+        "corrective_action": checked.corrective_action,
+        "due_date": checked.due_date.isoformat() if checked.due_date else None,
+        "status": checked.status,
+    }

@@ -1,0 +1,92 @@
+"""The queries of evidence requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import String, cast, or_, select
+from sqlmodel import Session
+
+from audit_portal.evidence.models import Evidence
+from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
+
+
+def add(session: Session, request: EvidenceRequest) -> EvidenceRequest:
+    session.add(request)
+    session.flush()
+    return request
+
+
+def get(session: Session, request_id: int) -> EvidenceRequest | None:
+    return session.get(EvidenceRequest, request_id)
+
+
+def of_engagement(
+    session: Session, engagement_id: int, *, states: Iterable[str] | None = None
+) -> Sequence[EvidenceRequest]:
+    query = select(EvidenceRequest).where(EvidenceRequest.engagement_id == engagement_id)
+    if states:
+        query = query.where(EvidenceRequest.state.in_(set(states)))
+    return session.scalars(query.order_by(EvidenceRequest.due_date, EvidenceRequest.id)).all()
+
+
+def for_control(
+    session: Session, engagement_id: int, control_id: int, requirement_ids: Iterable[int]
+) -> Sequence[EvidenceRequest]:
+    return session.scalars(
+        select(EvidenceRequest)
+        .where(
+            EvidenceRequest.engagement_id == engagement_id,
+            or_(
+                EvidenceRequest.control_id == control_id,
+                EvidenceRequest.requirement_id.in_(set(requirement_ids)),
+            ),
+        )
+        .order_by(EvidenceRequest.due_date, EvidenceRequest.id)
+    ).all()
+
+
+def items_of(session: Session, request_ids: Iterable[int]) -> dict[int, list[Evidence]]:
+    ids = set(request_ids)
+    result: dict[int, list[Evidence]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(EvidenceRequestItem.request_id, Evidence)
+        .join(Evidence, Evidence.id == EvidenceRequestItem.evidence_id)
+        .where(EvidenceRequestItem.request_id.in_(ids))
+        .order_by(Evidence.collected_at.desc())
+    )
+    for request_id, evidence in rows:
+        result[request_id].append(evidence)
+    return result
+
+
+def link(session: Session, item: EvidenceRequestItem) -> None:
+    if session.get(EvidenceRequestItem, (item.request_id, item.evidence_id)) is None:
+        session.add(item)
+        session.flush()
+
+
+def search_evidence(session: Session, text: str, limit: int = 20) -> Sequence[Evidence]:
+    """Live evidence whose id or title matches, newest first."""
+    needle = text.strip()
+    query = select(Evidence).where(Evidence.superseded_at.is_(None))
+    if needle:
+        pattern = f"%{needle.lower()}%"
+        conditions = [Evidence.title.ilike(pattern), Evidence.original_filename.ilike(pattern)]
+        if needle.isdigit():
+            conditions.append(Evidence.id == int(needle))
+        else:
+            conditions.append(cast(Evidence.id, String) == needle)
+        query = query.where(or_(*conditions))
+    return session.scalars(
+        query.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(limit)
+    ).all()
+
+
+def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {e.id: e for e in session.scalars(select(Evidence).where(Evidence.id.in_(wanted)))}  # type: ignore[misc]

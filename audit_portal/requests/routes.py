@@ -1,0 +1,234 @@
+"""Evidence requests of an engagement: the queue, asking, answering, and the auditor's decision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from audit_portal import clock
+from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.db import SessionDep
+from audit_portal.engagements import service as engagements
+from audit_portal.errors import InvalidInput
+from audit_portal.requests import service
+from audit_portal.requests.models import STATES
+from audit_portal.templating import render
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Authorize("requests:read")]
+Asker = Annotated[Principal, Authorize("requests:create")]
+Answerer = Annotated[Principal, Authorize("requests:answer")]
+Text = Annotated[str, Form()]
+
+
+def _context(principal: Principal) -> dict[str, object]:
+    return {
+        "tab": "requests",
+        "state_labels": service.STATE_LABELS,
+        "states": STATES,
+        "can_ask": allowed("requests:create", principal.role),
+        "can_answer": allowed("requests:answer", principal.role),
+    }
+
+
+@router.get(
+    "/engagements/{engagement_id}/requests", response_class=HTMLResponse, response_model=None
+)
+def queue(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, state: str = ""
+) -> HTMLResponse:
+    engagement, rows = service.queue(session, principal, engagement_id, state=state)
+    return render(
+        request,
+        "pages/engagements/requests.html",
+        {"engagement": engagement, "rows": rows, "state": state, **_context(principal)},
+        block="queue",
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None
+)
+def new_form(
+    request: Request, session: SessionDep, principal: Asker, engagement_id: int, subject: str = ""
+) -> HTMLResponse:
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    return _form(
+        request, principal, engagement, {"subject": subject, "question": "", "due_date": ""}, {}
+    )
+
+
+def _form(
+    request: Request,
+    principal: Principal,
+    engagement,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:  # type: ignore[no-untyped-def]
+    return render(
+        request,
+        "pages/engagements/request_form.html",
+        {
+            "engagement": engagement,
+            "values": values,
+            "errors": errors,
+            "today": clock.utcnow().date(),
+            **_context(principal),
+        },
+        block="form",
+        status_code=status_code,
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None
+)
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Asker,
+    engagement_id: int,
+    subject: Text = "",
+    question: Text = "",
+    due_date: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    try:
+        created = service.create(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            subject=subject,
+            question=question,
+            due_date=due_date,
+            request=request,
+        )
+    except InvalidInput as error:
+        engagement = engagements.get_engagement(session, principal, engagement_id)
+        errors = {item["location"]: item["message"] for item in error.errors}
+        return _form(
+            request,
+            principal,
+            engagement,
+            {"subject": subject, "question": question, "due_date": due_date},
+            errors,
+            422,
+        )
+    return RedirectResponse(f"/engagements/{engagement_id}/requests/{created.id}", status_code=303)
+
+
+@router.get(
+    "/engagements/{engagement_id}/requests/{request_id}",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def detail(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, request_id: int
+) -> HTMLResponse:
+    engagement, row = service.view(session, principal, engagement_id, request_id)
+    return _detail(request, principal, engagement, row, None)
+
+
+def _detail(
+    request: Request,
+    principal: Principal,
+    engagement,
+    row,
+    error: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:  # type: ignore[no-untyped-def]
+    return render(
+        request,
+        "pages/engagements/request.html",
+        {"engagement": engagement, "row": row, "error": error, **_context(principal)},
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/engagements/{engagement_id}/requests/{request_id}/evidence-search",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def evidence_search(
+    request: Request,
+    session: SessionDep,
+    principal: Answerer,
+    engagement_id: int,
+    request_id: int,
+    q: str = "",
+) -> HTMLResponse:
+    candidates = service.evidence_candidates(session, principal, engagement_id, request_id, q)
+    return render(
+        request, "pages/engagements/_evidence_candidates.html", {"candidates": candidates, "q": q}
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/requests/{request_id}/answer",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def answer(
+    request: Request,
+    session: SessionDep,
+    principal: Answerer,
+    engagement_id: int,
+    request_id: int,
+    evidence_ids: Annotated[list[str] | None, Form()] = None,
+    note: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    try:
+        ids = _evidence_numbers(evidence_ids or [])
+        service.answer(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            request_id=request_id,
+            evidence_ids=ids,
+            note=note,
+            request=request,
+        )
+    except InvalidInput as error:
+        engagement, row = service.view(session, principal, engagement_id, request_id)
+        return _detail(request, principal, engagement, row, error.detail, 422)
+    return RedirectResponse(f"/engagements/{engagement_id}/requests/{request_id}", status_code=303)
+
+
+@router.post(
+    "/engagements/{engagement_id}/requests/{request_id}/state",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def decide(
+    request: Request,
+    session: SessionDep,
+    principal: Asker,
+    engagement_id: int,
+    request_id: int,
+    action: Text = "",
+) -> RedirectResponse:
+    service.decide(
+        session,
+        principal=principal,
+        engagement_id=engagement_id,
+        request_id=request_id,
+        action=action,
+        request=request,
+    )
+    return RedirectResponse(f"/engagements/{engagement_id}/requests/{request_id}", status_code=303)
+
+
+def _evidence_numbers(values: list[str]) -> list[int]:
+    """Ids from the ticked boxes and the numbers field, which may hold several separated by
+    commas or spaces."""
+    try:
+        return [int(part) for value in values for part in value.replace(",", " ").split()]
+    except ValueError:
+        raise InvalidInput(
+            "Evidence is named by its number.",
+            errors=[{"location": "evidence_ids", "message": "not a number"}],
+        ) from None

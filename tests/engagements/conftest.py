@@ -1,0 +1,1 @@
+from tests.engagements.fixtures import add_evidence, catalogue, workspace  # noqa: F401
