@@ -6,6 +6,13 @@ from fastapi import FastAPI
 
 def start_background(app: FastAPI) -> None:
     app.state.background = []
+    settings = app.state.settings
+    if settings.scheduler_enabled:
+        from audit_portal.scheduler import CollectorScheduler
+
+        scheduler = CollectorScheduler(app.state.engine, app.state.store, settings)
+        scheduler.start()
+        app.state.background.append(scheduler)
 
 
 def stop_background(app: FastAPI) -> None:

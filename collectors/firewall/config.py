@@ -85,11 +85,18 @@ class AwsSource(_Source):
         None, description="When unset, boto3's default credential chain is used."
     )
     secret_access_key: SecretStr | None = None
+    path: Path | None = Field(
+        None,
+        description="File with recorded DescribeSecurityGroups JSON ({\"SecurityGroups\": [...]},"
+        " as a run's raw archive stores it) for the one region given; when set, no API call.",
+    )
 
     @model_validator(mode="after")
     def _keys_together(self) -> AwsSource:
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("set both access_key_id and secret_access_key, or neither")
+        if self.path is not None and len(self.regions) != 1:
+            raise ValueError("path holds the groups of one region: give exactly one region with it")
         return self
 
 

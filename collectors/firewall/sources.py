@@ -107,6 +107,9 @@ def describe_security_groups(client: Any) -> list[dict[str, Any]]:
 
 
 def collect_aws(source: AwsSource) -> list[RawInput]:
+    if source.path is not None:
+        label = f"{source.name}/{source.regions[0]}"
+        return [RawInput(label, "aws", "", str(source.path), f"{label}.json", read_file(source.path))]
     inputs = []
     for region in source.regions:
         try:

@@ -1,0 +1,284 @@
+"""Demo step: the demo organisation's collector instances and a year of their runs.
+
+Every run is a real run of the real collector through the runner: its input is one of the
+recordings in ``tests/collectors/recordings`` with every date moved to the run's day, written to
+a temporary directory just before the run, so the evidence, findings and reports are genuine
+output. The year has the gaps DESIGN.md promises:
+
+- firewall reviews run weekly and IT signs each one off, except for one quarter when nobody did;
+- backups are checked daily; for a week in spring the Frankfurt borg repository fails its check
+  (a high finding that closes when the check passes again);
+- patches are read daily; for three weeks in summer security updates stay pending, overdue after
+  seven days (a high finding).
+
+To keep the load short, backups and patches run daily only in the last four weeks and in their
+incident windows, and weekly before that; dpkg.log holds its last weeks, as after a
+logrotate.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from audit_portal.auth import repository as accounts
+from audit_portal.authz import Principal
+from audit_portal.collection import service
+from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
+from audit_portal.demo import DemoContext
+
+# The recordings were made on this day; their dates are moved by whole days from it.
+RECORDED_DAY = date(2026, 11, 28)
+RUN_TIME = time(12, 0)  # the recordings' own "morning after", so ages match the collector tests
+HISTORY_DAYS = 364
+DAILY_DAYS = 28
+SIGNER = "it.ops"
+_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def recordings_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "tests" / "collectors" / "recordings"
+
+
+def shift_dates(text: str, days: int) -> str:
+    """Every ISO date in ``text`` moved by ``days``; times and offsets are left as they are."""
+    def moved(match: re.Match[str]) -> str:
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return match[0]
+        return (day + timedelta(days=days)).isoformat()
+
+    return _DATE.sub(moved, text)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Which recording each input uses on a given day."""
+
+    today: date
+
+    def days_ago(self, day: date) -> int:
+        return (self.today - day).days
+
+    def _latest_window(self, month: int, day: int, length: int) -> tuple[date, date]:
+        """The most recent window starting on month/day that is over by today."""
+        start = date(self.today.year, month, day)
+        if start + timedelta(days=length) > self.today:
+            start = start.replace(year=start.year - 1)
+        return start, start + timedelta(days=length)
+
+    def spring_backup_failure(self, day: date) -> bool:
+        start, end = self._latest_window(4, 13, 7)
+        return start <= day < end
+
+    def summer_patch_backlog(self, day: date) -> bool:
+        start, end = self._latest_window(8, 3, 21)
+        return start <= day < end
+
+    def missed_review_quarter(self, day: date) -> bool:
+        """The quarter two quarters back: long enough ago to be history, inside the audit year."""
+        index = self.today.year * 4 + (self.today.month - 1) // 3 - 2
+        start = date(index // 4, index % 4 * 3 + 1, 1)
+        end = date((index + 1) // 4, (index + 1) % 4 * 3 + 1, 1)
+        return start <= day < end
+
+
+class Inputs:
+    """The folder the instances' configurations point at, rewritten before each run. Moved
+    texts are cached per (recording, shift) and unchanged files are not written again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.recordings = recordings_dir()
+        self._moved: dict[tuple[str, int], str] = {}
+        self._written: dict[str, str] = {}
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def write(self, name: str, recording: str, shift: int) -> None:
+        key = (recording, shift)
+        if key not in self._moved:
+            text = (self.recordings / recording).read_text(encoding="utf-8")
+            self._moved[key] = shift_dates(_rotated(recording, text), shift)
+        self.write_text(name, self._moved[key])
+
+    def write_text(self, name: str, text: str) -> None:
+        if self._written.get(name) == text:
+            return
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        self._written[name] = text
+
+
+ROTATED_LOG_DAYS = 45
+
+
+def _rotated(recording: str, text: str) -> str:
+    """dpkg.log and apt's history.log as logrotate leaves them: only the last weeks (the older
+    entries would be in the rotated files, which the demo does not read)."""
+    oldest = (RECORDED_DAY - timedelta(days=ROTATED_LOG_DAYS)).isoformat()
+    if recording.endswith("dpkg.log"):
+        return "".join(line for line in text.splitlines(keepends=True) if line[:10] >= oldest)
+    if recording.endswith("history.log"):
+        blocks = [block for block in text.split("\n\n") if block.strip()]
+        kept = [block for block in blocks if block.strip().removeprefix("Start-Date: ")[:10] >= oldest]
+        return "\n" + "\n\n".join(kept) + "\n"
+    return text
+
+
+FIREWALL_HOSTS = ("web1", "web2", "db1")
+PATCH_HOSTS = ("web1", "web2", "db1")
+
+
+def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
+    p = inputs.path
+    hosts: list[dict[str, Any]] = []
+    for host in FIREWALL_HOSTS:
+        source: dict[str, Any] = {"type": "iptables", "name": host, "path": str(p(f"iptables/{host}.rules"))}
+        if host == "web1":
+            source["ipv6_path"] = str(p("iptables/web1.v6.rules"))
+        else:
+            source["ipv6"] = False
+        hosts.append(source)
+    return [
+        service.InstanceSpec(name="firewall-edge", collector="firewall", schedule="0 6 * * 1", config={
+            "sources": [{"type": "nftables", "name": "edge", "path": str(p("nftables/edge.json"))}]}),
+        service.InstanceSpec(name="firewall-hosts", collector="firewall", schedule="0 6 * * 1",
+                             config={"sources": hosts}),
+        service.InstanceSpec(name="firewall-aws", collector="firewall", schedule="0 6 * * 1", config={
+            "sources": [{"type": "aws", "name": "aws", "regions": ["eu-central-1"],
+                         "path": str(p("aws/describe_security_groups.json"))}]}),
+        service.InstanceSpec(name="backup-restic-borg", collector="backup", schedule="30 7 * * *", config={
+            "repositories": [
+                {"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": {
+                    "snapshots": str(p("restic/snapshots.json")),
+                    "check": {"output": str(p("restic/check.txt")), "exit_code": str(p("restic/check.exitcode"))},
+                    "stats": str(p("restic/stats.json"))}},
+                {"type": "borg", "name": "fra", "location": "dc-fra-1", "timezone": "Europe/Amsterdam",
+                 "recorded": {"list": str(p("borg/list.json")),
+                              "check": {"output": str(p("borg/check.txt")), "exit_code": str(p("borg/check.exitcode"))}}},
+                {"type": "s3", "name": "offsite", "location": "aws-eu-central-1", "bucket": "backups-offsite",
+                 "prefixes": ["web1/", "db1/", "mail1/"], "recorded_listing": str(p("s3/listing.json"))},
+            ]}),
+        service.InstanceSpec(name="patches-linux", collector="patches", schedule="0 5 * * *", config={
+            "hosts": [{"name": host, "os": "debian",
+                       "apt_history": [str(p(f"apt/{host}/history.log"))],
+                       "dpkg_log": [str(p(f"apt/{host}/dpkg.log"))],
+                       "apt_list_upgradable": {"path": str(p(f"apt/{host}/apt-list-upgradable.txt"))}}
+                      for host in PATCH_HOSTS]}),
+    ]
+
+
+def prepare_firewall(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    inputs.write("nftables/edge.json", "nftables/edge.json", 0)
+    inputs.write("aws/describe_security_groups.json", "aws/describe_security_groups.json", 0)
+    # db1 ran the older rule set until two months ago; the change shows in that week's diff.
+    for host in FIREWALL_HOSTS:
+        older = host == "db1" and scenario.days_ago(day) > 60
+        inputs.write(f"iptables/{host}.rules", "iptables/host-a.previous.rules" if older else "iptables/host-a.rules", 0)
+    inputs.write("iptables/web1.v6.rules", "iptables/host-a.v6.rules", 0)
+
+
+def prepare_backup(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    for name in ("snapshots.json", "check.txt", "check.exitcode", "stats.json"):
+        inputs.write(f"restic/{name}", f"restic/ams/{name}", shift)
+    borg = "borg/fra-corrupt" if scenario.spring_backup_failure(day) else "borg/fra"
+    for name in ("list.json", "check.txt", "check.exitcode"):
+        inputs.write(f"borg/{name}", f"{borg}/{name}", shift)
+    inputs.write("s3/listing.json", "s3backup/listing.json", shift)
+
+
+def prepare_patches(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    backlog = scenario.summer_patch_backlog(day)
+    for host in PATCH_HOSTS:
+        inputs.write(f"apt/{host}/history.log", "apt/history.log", shift)
+        inputs.write(f"apt/{host}/dpkg.log", "apt/dpkg.log", shift)
+        if backlog:
+            inputs.write(f"apt/{host}/apt-list-upgradable.txt", "apt/apt-list-upgradable.txt", 0)
+        else:
+            inputs.write_text(f"apt/{host}/apt-list-upgradable.txt", "Listing...\n")
+
+
+Prepare = Callable[[Inputs, Scenario, date, int], None]
+PLAN: tuple[tuple[str, str, Prepare], ...] = (
+    ("firewall-edge", "weekly", prepare_firewall),
+    ("firewall-hosts", "weekly", prepare_firewall),
+    ("firewall-aws", "weekly", prepare_firewall),
+    ("backup-restic-borg", "daily", prepare_backup),
+    ("patches-linux", "daily", prepare_patches),
+)
+
+
+def runs_on(cadence: str, scenario: Scenario, day: date) -> bool:
+    ago = scenario.days_ago(day)
+    weekly = ago % 7 == 0
+    if cadence == "weekly":
+        return weekly
+    return weekly or ago < DAILY_DAYS or scenario.spring_backup_failure(day) or scenario.summer_patch_backlog(day)
+
+
+def load_collection_demo(context: DemoContext) -> None:
+    """Collector instances and a year of their runs, with a missed review quarter, a failed
+    backup check in spring and overdue security updates in summer."""
+    session = context.session
+    secret_key = context.settings.ensure_secret_key()
+    today_run = datetime.combine(context.now.date(), RUN_TIME, tzinfo=UTC)
+    last_day = context.now.date() if today_run <= context.now else context.now.date() - timedelta(days=1)
+    scenario = Scenario(last_day)
+    signer = accounts.user_by_username(session, SIGNER)
+    # The inputs stay in the data directory: the scheduler goes on running the instances from
+    # them after the demo is loaded (with last day's data, so backups age as real ones would).
+    inputs = Inputs(context.settings.data_dir / "demo-collector-inputs")
+    first_day = last_day - timedelta(days=HISTORY_DAYS)
+    for spec in instance_specs(inputs):
+        instance = service.save_instance(session, spec, secret_key=secret_key, actor="demo")
+        instance.created_at = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=UTC)
+    session.flush()
+    counts = {"runs": 0, "signed": 0}
+    day = first_day
+    while day <= last_day:
+        _run_day(context, session, inputs, scenario, day, signer, counts)
+        day += timedelta(days=1)
+    context.console.print(
+        f"demo: {counts['runs']} collector runs over a year, {counts['signed']} firewall reviews signed off",
+        highlight=False,
+    )
+
+
+def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: Scenario, day: date,
+             signer: Any, counts: dict[str, int]) -> None:
+    moment = datetime.combine(day, RUN_TIME, tzinfo=UTC)
+    shift = (day - RECORDED_DAY).days
+    for name, cadence, prepare in PLAN:
+        if not runs_on(cadence, scenario, day):
+            continue
+        prepare(inputs, scenario, day, shift)
+        report = service.run_instance(_same(session), context.store, context.settings, name,
+                                      trigger=TRIGGER_SCHEDULE, now=moment)
+        counts["runs"] += 1
+        if (signer is not None and report.status == RUN_OK and name.startswith("firewall-")
+                and not scenario.missed_review_quarter(day)):
+            principal = Principal(role=signer.role, username=signer.username, user_id=signer.id)
+            service.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
+                                 remark="Weekly rule review: every change matches an approved change ticket; "
+                                        "open findings are tracked with their owners.",
+                                 signed_at=moment + timedelta(hours=3))
+            counts["signed"] += 1
+
+
+def _same(session: Session) -> Callable[[], Any]:
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        yield session
+        session.flush()
+
+    return scope

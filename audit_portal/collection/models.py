@@ -1,0 +1,78 @@
+"""Collector instances (a configured collector), their runs, and the leases that keep two portal
+instances from running the same job at once."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+RUN_RUNNING = "running"
+RUN_OK = "ok"
+RUN_FAILED = "failed"
+RUN_TIMED_OUT = "timed_out"
+RUN_STATUSES = (RUN_RUNNING, RUN_OK, RUN_FAILED, RUN_TIMED_OUT)
+UNSUCCESSFUL = (RUN_FAILED, RUN_TIMED_OUT)
+
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_MANUAL = "manual"
+TRIGGER_CLI = "cli"
+TRIGGER_PUSH = "push"
+TRIGGER_RETRY = "retry"
+
+
+class CollectorInstance(SQLModel, table=True):
+    """One configured collector: which plugin, with what configuration, on what schedule.
+
+    ``config_json`` holds the validated configuration with every secret field encrypted (see
+    ``collection.secrets``); it is never shown back as stored. A ``remote`` instance runs on the
+    host it inspects and pushes its results, so the scheduler leaves it alone.
+    """
+
+    __tablename__ = "collector_instance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    collector: str = Field(max_length=64, index=True)
+    config_json: str = Field(sa_type=sa.Text)
+    schedule: str = Field(max_length=100)
+    enabled: bool = True
+    remote: bool = False
+    requirement_keys: str = Field(default="", sa_type=sa.Text)  # one key a line
+    timeout_seconds: int = 600
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def requirement_list(self) -> list[str]:
+        return [line for line in self.requirement_keys.splitlines() if line]
+
+
+class CollectorRun(SQLModel, table=True):
+    __tablename__ = "collector_run"
+    __table_args__ = (sa.Index("ix_collector_run_instance_started", "instance_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: int = Field(foreign_key="collector_instance.id")
+    instance_name: str = Field(max_length=100)
+    collector_version: str = Field(default="", max_length=64)
+    trigger: str = Field(max_length=16)
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = Field(max_length=16, index=True)
+    attempt: int = 1
+    log: str = Field(default="", sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    next_retry_at: datetime | None = None
+    findings_count: int = 0
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs a job until when. Taken with one atomic upsert (see ``collection.lease``)."""
+
+    __tablename__ = "job_lease"
+
+    job_name: str = Field(max_length=150, primary_key=True)
+    holder: str = Field(max_length=150)
+    acquired_at: datetime
+    expires_at: datetime

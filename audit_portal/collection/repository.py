@@ -1,0 +1,200 @@
+"""The queries of the collection domain; nothing else in it issues SQL."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from audit_portal.catalogue.models import Requirement
+from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease
+from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
+from audit_portal.findings.models import Finding, FindingControl
+
+# --- instances ------------------------------------------------------------------------------
+
+def instance_by_name(session: Session, name: str) -> CollectorInstance | None:
+    return session.exec(select(CollectorInstance).where(CollectorInstance.name == name)).first()
+
+
+def instances(session: Session) -> Sequence[CollectorInstance]:
+    return session.exec(select(CollectorInstance).order_by(CollectorInstance.name)).all()
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+def get_run(session: Session, run_id: int) -> CollectorRun | None:
+    return session.get(CollectorRun, run_id)
+
+
+def runs_of(session: Session, instance_id: int, limit: int = 100) -> Sequence[CollectorRun]:
+    return session.exec(
+        select(CollectorRun)
+        .where(CollectorRun.instance_id == instance_id)
+        .order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    ).all()
+
+
+def latest_run(session: Session, instance_id: int, *, status: str | None = None) -> CollectorRun | None:
+    query = select(CollectorRun).where(CollectorRun.instance_id == instance_id)
+    if status is not None:
+        query = query.where(CollectorRun.status == status)
+    return session.exec(
+        query.order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc()).limit(1)  # type: ignore[attr-defined]
+    ).first()
+
+
+def latest_runs(session: Session, instance_ids: Iterable[int]) -> dict[int, CollectorRun]:
+    """The newest run of each instance, in one query."""
+    ids = list(instance_ids)
+    if not ids:
+        return {}
+    newest = (
+        select(CollectorRun.instance_id, func.max(CollectorRun.id).label("run_id"))
+        .where(CollectorRun.instance_id.in_(ids))  # type: ignore[attr-defined]
+        .group_by(CollectorRun.instance_id)
+        .subquery()
+    )
+    rows = session.exec(select(CollectorRun).join(newest, newest.c.run_id == CollectorRun.id)).all()
+    return {row.instance_id: row for row in rows}
+
+
+def running_runs(session: Session, instance_id: int) -> Sequence[CollectorRun]:
+    return session.exec(
+        select(CollectorRun).where(CollectorRun.instance_id == instance_id, CollectorRun.status == RUN_RUNNING)
+    ).all()
+
+
+# --- evidence of runs -----------------------------------------------------------------------
+
+def evidence_of_run(session: Session, run_id: int) -> Sequence[Evidence]:
+    return session.exec(select(Evidence).where(Evidence.collector_run_id == run_id).order_by(Evidence.id)).all()
+
+
+def normalised_evidence(session: Session, run_id: int) -> Evidence | None:
+    return session.exec(
+        select(Evidence).where(Evidence.collector_run_id == run_id, Evidence.artifact_kind == "normalised")
+    ).first()
+
+
+def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, EvidenceSignoff]:
+    ids = list(evidence_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(EvidenceSignoff).where(EvidenceSignoff.evidence_id.in_(ids))).all()  # type: ignore[attr-defined]
+    return {row.evidence_id: row for row in rows}
+
+
+def newest_manual_evidence(session: Session) -> dict[str, datetime]:
+    """Requirement key -> newest collected_at of its evidence, for every manual requirement."""
+    rows = session.exec(
+        select(Requirement.key, func.max(Evidence.collected_at))
+        .join(EvidenceRequirement, EvidenceRequirement.requirement_id == Requirement.id)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .where(Requirement.collector == "manual", Evidence.superseded_at.is_(None))  # type: ignore[union-attr]
+        .group_by(Requirement.key)
+    ).all()
+    return {key: newest for key, newest in rows}
+
+
+def requirements(session: Session, keys: Iterable[str]) -> Sequence[Requirement]:
+    wanted = list(keys)
+    if not wanted:
+        return []
+    return session.exec(select(Requirement).where(Requirement.key.in_(wanted))).all()  # type: ignore[attr-defined]
+
+
+# --- findings -------------------------------------------------------------------------------
+
+def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]:
+    return session.exec(
+        select(Finding).where(
+            Finding.source == "collector",
+            Finding.collector_instance == instance_name,
+            Finding.status != "closed",
+        )
+    ).all()
+
+
+def findings_of_run(session: Session, run_id: int) -> Sequence[Finding]:
+    """Findings this run saw (still open ones) or closed because it no longer saw them."""
+    return session.exec(
+        select(Finding)
+        .where(Finding.source == "collector", Finding.last_run_id == run_id)
+        .order_by(Finding.severity, Finding.key)
+    ).all()
+
+
+def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dict[str, int]:
+    names = list(instance_names)
+    if not names:
+        return {}
+    rows = session.exec(
+        select(Finding.collector_instance, func.count())
+        .where(
+            Finding.source == "collector",
+            Finding.collector_instance.in_(names),  # type: ignore[union-attr]
+            Finding.status.in_(("open", "in_progress")),  # type: ignore[attr-defined]
+        )
+        .group_by(Finding.collector_instance)
+    ).all()
+    return {name: count for name, count in rows if name}
+
+
+def link_finding_controls(session: Session, finding_id: int, control_ids: Iterable[int]) -> None:
+    for control_id in sorted(set(control_ids)):
+        session.add(FindingControl(finding_id=finding_id, control_id=control_id))
+    session.flush()
+
+
+# --- leases ---------------------------------------------------------------------------------
+
+def try_take_lease(session: Session, *, job_name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
+    """One statement: insert the lease, or take it over only when it has expired. PostgreSQL
+    and SQLite both lock the conflicting row for the update, so of two takers exactly one gets
+    a row back."""
+    table = JobLease.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(job_name=job_name, holder=holder, acquired_at=now, expires_at=expires_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.job_name],
+        set_={"holder": holder, "acquired_at": now, "expires_at": expires_at},
+        where=table.c.expires_at < now,
+    ).returning(table.c.holder)
+    row = session.execute(statement).first()
+    return row is not None and row.holder == holder
+
+
+def drop_lease(session: Session, *, job_name: str, holder: str) -> None:
+    session.execute(delete(JobLease).where(JobLease.job_name == job_name, JobLease.holder == holder))  # type: ignore[arg-type]
+
+
+def lease(session: Session, job_name: str) -> JobLease | None:
+    return session.get(JobLease, job_name)
+
+
+def findings_closed_by(session: Session, instance_name: str, run: CollectorRun) -> Sequence[Finding]:
+    """Findings this run closed because it no longer saw them (closed at the run's start)."""
+    return session.exec(
+        select(Finding).where(
+            Finding.source == "collector",
+            Finding.collector_instance == instance_name,
+            Finding.status == "closed",
+            Finding.closed_at == run.started_at,
+        )
+    ).all()
+
+
+def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
+    for signoff in signoffs:
+        session.add(signoff)
+    session.flush()

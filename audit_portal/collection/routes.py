@@ -1,0 +1,144 @@
+"""Collector pages: the instances, one instance with its runs, one run with its log, findings,
+artifacts and sign-off; the forms that configure an instance; "run now"."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.collection import service, views
+from audit_portal.collection.secrets import MASK
+from audit_portal.db import SessionDep
+from audit_portal.errors import InvalidInput
+from audit_portal.store import StoreDep
+from audit_portal.templating import render
+from collectors import registry
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Authorize("collectors:read")]
+Manager = Annotated[Principal, Authorize("collectors:manage")]
+Runner = Annotated[Principal, Authorize("collectors:run")]
+Signer = Annotated[Principal, Authorize("collectors:signoff")]
+FormText = Annotated[str, Form()]
+
+
+@router.get("/collectors", response_class=HTMLResponse)
+def collectors_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
+    service.record_view(session, principal=principal, request=request, object_type="collectors", object_id="list")
+    return render(request, "pages/collectors/index.html", {
+        "rows": views.overview(session),
+        "can_manage": allowed("collectors:manage", principal.role),
+        "can_run": allowed("collectors:run", principal.role),
+    }, block="content")
+
+
+@router.get("/collectors/new", response_class=HTMLResponse)
+def new_instance_form(request: Request, session: SessionDep, principal: Manager) -> HTMLResponse:
+    return _instance_form(request, None, {"schedule": "", "timeout_seconds": str(service.DEFAULT_TIMEOUT_SECONDS),
+                                          "enabled": "yes", "config": "", "requirements": ""}, {})
+
+
+@router.post("/collectors", response_class=HTMLResponse, response_model=None)
+def save_instance(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    name: FormText = "",
+    collector: FormText = "",
+    schedule: FormText = "",
+    requirements: FormText = "",
+    timeout_seconds: FormText = "",
+    enabled: FormText = "",
+    remote: FormText = "",
+    config: FormText = "",
+    existing: FormText = "",
+) -> HTMLResponse | RedirectResponse:
+    values = {"name": name, "collector": collector, "schedule": schedule, "requirements": requirements,
+              "timeout_seconds": timeout_seconds, "enabled": enabled, "remote": remote, "config": config}
+    try:
+        spec = service.spec_from_form(values)
+        instance = service.save_instance(session, spec, secret_key=request.app.state.settings.ensure_secret_key(),
+                                         principal=principal, request=request)
+    except InvalidInput as error:
+        current = service.get_instance(session, existing) if existing else None
+        return _instance_form(request, current, values, {"form": error.detail}, status_code=422)
+    return RedirectResponse(f"/collectors/{instance.name}", status_code=303)
+
+
+@router.get("/collectors/{name}", response_class=HTMLResponse)
+def instance_page(request: Request, session: SessionDep, principal: Reader, name: str) -> HTMLResponse:
+    detail = views.instance_detail(session, name)
+    service.record_view(session, principal=principal, request=request, object_type="collector_instance", object_id=name)
+    return render(request, "pages/collectors/instance.html", {
+        "detail": detail,
+        "can_manage": allowed("collectors:manage", principal.role),
+        "can_run": allowed("collectors:run", principal.role),
+    }, block="content")
+
+
+@router.get("/collectors/{name}/edit", response_class=HTMLResponse)
+def edit_instance_form(request: Request, session: SessionDep, principal: Manager, name: str) -> HTMLResponse:
+    instance = service.get_instance(session, name)
+    values = {
+        "name": instance.name, "collector": instance.collector, "schedule": instance.schedule,
+        "requirements": "\n".join(instance.requirement_list), "timeout_seconds": str(instance.timeout_seconds),
+        "enabled": "yes" if instance.enabled else "", "remote": "yes" if instance.remote else "",
+        "config": service.shown_config(instance),
+    }
+    return _instance_form(request, instance, values, {})
+
+
+@router.post("/collectors/{name}/run", response_class=HTMLResponse, response_model=None)
+def run_now(request: Request, session: SessionDep, store: StoreDep, principal: Runner, name: str) -> RedirectResponse:
+    report = service.run_now(session, store, request.app.state.settings, name, principal=principal, request=request)
+    return RedirectResponse(f"/runs/{report.run_id}", status_code=303)
+
+
+@router.post("/collectors/{name}/enabled", response_class=HTMLResponse, response_model=None)
+def set_enabled(request: Request, session: SessionDep, principal: Manager, name: str,
+                enabled: FormText = "") -> RedirectResponse:
+    service.set_enabled(session, name, enabled == "yes", principal=principal, request=request)
+    return RedirectResponse(f"/collectors/{name}", status_code=303)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, session: SessionDep, principal: Reader, run_id: int) -> HTMLResponse:
+    return _run_page(request, session, principal, run_id)
+
+
+@router.post("/runs/{run_id}/signoff", response_class=HTMLResponse, response_model=None)
+def sign_off(request: Request, session: SessionDep, principal: Signer, run_id: int,
+             remark: FormText = "") -> HTMLResponse | RedirectResponse:
+    try:
+        service.sign_off_run(session, run_id, remark=remark, principal=principal, request=request)
+    except InvalidInput as error:
+        return _run_page(request, session, principal, run_id, error=error.detail, remark=remark, status_code=422)
+    return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)
+
+
+def _run_page(request: Request, session: SessionDep, principal: Principal, run_id: int, *, error: str = "",
+              remark: str = "", status_code: int = 200) -> HTMLResponse:
+    detail = views.run_detail(session, run_id)
+    service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
+    return render(request, "pages/collectors/run.html", {
+        "detail": detail,
+        "signers": service.signer_names(session, detail),
+        "can_sign": allowed("collectors:signoff", principal.role),
+        "error": error,
+        "remark": remark,
+    }, block="content", status_code=status_code)
+
+
+def _instance_form(request: Request, instance: object, values: dict[str, str], errors: dict[str, str],
+                   status_code: int = 200) -> HTMLResponse:
+    return render(request, "pages/collectors/edit.html", {
+        "instance": instance,
+        "values": values,
+        "errors": errors,
+        "plugins": [info for info in registry.discover().values() if info.usable],
+        "mask": MASK,
+    }, block="form", status_code=status_code)
+

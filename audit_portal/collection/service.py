@@ -1,0 +1,759 @@
+"""The rules of collection: configuring instances, deciding what is due, running an instance
+under its job lease, storing what a run produced, and signing runs off.
+
+A run's life, and where each step commits (``scope`` gives one unit of work per step so other
+portal instances see the lease and the running run at once):
+
+1. take the job lease ``collector:<name>`` (one atomic upsert; see ``repository.try_take_lease``);
+2. record the run as ``running``, load the configuration (secrets decrypted), the previous
+   successful run's normalised result and the newest manual evidence;
+3. execute the collector without any transaction open (``collectors.runner.execute``);
+4. store the three artifacts through the evidence ingest and upsert the findings, inside a
+   savepoint: if storing fails, nothing of it stays and the run is recorded as failed;
+5. release the lease.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import yaml
+from croniter import croniter
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal
+from audit_portal.clock import as_utc, utcnow
+from audit_portal.collection import repository
+from audit_portal.collection.models import (
+    RUN_FAILED,
+    RUN_OK,
+    RUN_RUNNING,
+    TRIGGER_CLI,
+    TRIGGER_MANUAL,
+    TRIGGER_PUSH,
+    TRIGGER_RETRY,
+    TRIGGER_SCHEDULE,
+    UNSUCCESSFUL,
+    CollectorInstance,
+    CollectorRun,
+)
+from audit_portal.collection.secrets import (
+    MASK,
+    Redactor,
+    SecretUnreadable,
+    masked,
+    masked_stored,
+    sealed,
+    secret_values,
+    unsealed,
+)
+from audit_portal.config import Settings
+from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound, PortalError
+from audit_portal.evidence import service as evidence_service
+from audit_portal.evidence.models import Evidence, EvidenceSignoff
+from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.findings.models import Finding
+from collectors import registry
+from collectors.base import Artifact, Collector, CollectResult, FindingDraft, Severity
+from collectors.runner import STATUS_FAILED, Outcome, execute
+from evidence_store import ObjectStore, StoreError
+
+SessionScope = Callable[[], AbstractContextManager[Session]]
+
+MAX_ATTEMPTS = 3
+FIRST_RETRY_DELAY = timedelta(minutes=5)
+RETRY_FACTOR = 4
+LEASE_MARGIN = timedelta(minutes=5)
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+DEFAULT_TIMEOUT_SECONDS = 600
+ARTIFACT_TITLES = {"raw": "raw input", "normalised": "normalised result", "report": "report"}
+
+
+# --- instances ------------------------------------------------------------------------------
+
+class InstanceSpec(BaseModel):
+    """One instance as an import file or the portal's form gives it."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    collector: str
+    config: dict[str, Any] = {}
+    schedule: str | None = None
+    enabled: bool = True
+    remote: bool = False
+    requirements: list[str] | None = None
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+
+
+def collector_for(name: str) -> Collector:
+    try:
+        return registry.load(name)
+    except registry.UnknownCollector as error:
+        raise InvalidInput(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
+
+
+def validated_config(collector: Collector, raw: Mapping[str, Any]) -> BaseModel:
+    """The collector's Config from plain data; a 422 naming each wrong field (never its value,
+    which may be a secret)."""
+    try:
+        return collector.Config.model_validate(raw)
+    except ValidationError as error:
+        problems = [
+            {"location": "config." + ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            for item in error.errors(include_input=False, include_url=False)
+        ]
+        text = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+        raise InvalidInput(f"The {collector.name} configuration is not valid: {text}", errors=problems) from None
+
+
+def _check_schedule(schedule: str) -> str:
+    schedule = " ".join(schedule.split())
+    if not croniter.is_valid(schedule):
+        raise InvalidInput(f"{schedule!r} is not a cron expression (five fields, e.g. '0 6 * * 1').")
+    return schedule
+
+
+def _check_name(name: str) -> str:
+    import re
+
+    if not re.match(NAME_PATTERN, name):
+        raise InvalidInput(
+            f"{name!r} is not a usable instance name: lower-case letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 100 characters."
+        )
+    return name
+
+
+def _check_requirements(session: Session, keys: list[str]) -> list[str]:
+    found = {requirement.key for requirement in repository.requirements(session, keys)}
+    unknown = [key for key in keys if key not in found]
+    if unknown:
+        raise InvalidInput(f"Unknown requirement(s): {', '.join(unknown)}.")
+    return list(dict.fromkeys(keys))
+
+
+def _keep_masked_secrets(submitted: Any, stored: Any) -> Any:
+    """An edit shows secrets as MASK; a MASK sent back means "keep the stored secret"."""
+    if submitted == MASK:
+        return stored
+    if isinstance(submitted, dict) and isinstance(stored, dict):
+        return {key: _keep_masked_secrets(value, stored.get(key)) for key, value in submitted.items()}
+    if isinstance(submitted, list) and isinstance(stored, list):
+        return [
+            _keep_masked_secrets(value, stored[index] if index < len(stored) else None)
+            for index, value in enumerate(submitted)
+        ]
+    return submitted
+
+
+def save_instance(
+    session: Session,
+    spec: InstanceSpec,
+    *,
+    secret_key: str,
+    principal: Principal | None = None,
+    request: Request | None = None,
+    actor: str | None = None,
+) -> CollectorInstance:
+    """Create the instance, or update the one of that name. Secrets are encrypted before they
+    are stored; a config of a remote instance is kept only as documentation of what it runs."""
+    name = _check_name(spec.name.strip())
+    collector = collector_for(spec.collector)
+    schedule = _check_schedule(spec.schedule or collector.default_schedule)
+    requirement_keys = _check_requirements(session, spec.requirements or list(collector.requirements))
+    if not 10 <= spec.timeout_seconds <= 24 * 3600:
+        raise InvalidInput("timeout_seconds must be between 10 and 86400.")
+    existing = repository.instance_by_name(session, name)
+    submitted = spec.config
+    if existing is not None:
+        if existing.collector != collector.name:
+            raise Conflict(f"Instance {name!r} runs {existing.collector!r}; its type cannot change.")
+        submitted = _keep_masked_secrets(submitted, unsealed(json.loads(existing.config_json), secret_key))
+    config = validated_config(collector, submitted)
+    now = utcnow()
+    instance = existing or CollectorInstance(name=name, collector=collector.name, config_json="{}", schedule=schedule,
+                                             created_at=now, updated_at=now)
+    instance.config_json = json.dumps(sealed(config, secret_key), sort_keys=True)
+    instance.schedule = schedule
+    instance.enabled = spec.enabled
+    instance.remote = spec.remote
+    instance.requirement_keys = "\n".join(requirement_keys)
+    instance.timeout_seconds = spec.timeout_seconds
+    instance.updated_at = now
+    repository.add(session, instance)
+    record_event(
+        session, request=request, principal=principal, actor=actor,
+        action="collector.create" if existing is None else "collector.update",
+        object_type="collector_instance", object_id=name,
+        detail={"collector": collector.name, "schedule": schedule, "enabled": spec.enabled, "remote": spec.remote,
+                "requirements": requirement_keys, "config": masked(config)},
+    )
+    return instance
+
+
+def parse_instance_file(text: str) -> list[InstanceSpec]:
+    """A YAML list of instances (or a mapping with an ``instances`` list)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"The file is not valid YAML: {error}".splitlines()[0]) from None
+    if isinstance(data, dict) and "instances" in data:
+        data = data["instances"]
+    if not isinstance(data, list) or not data:
+        raise InvalidInput("The file must hold a list of collector instances.")
+    specs = []
+    for position, item in enumerate(data, start=1):
+        try:
+            specs.append(InstanceSpec.model_validate(item))
+        except ValidationError as error:
+            first = error.errors(include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "entry"
+            raise InvalidInput(f"Instance {position}: {where}: {first['msg']}.") from None
+    names = [spec.name for spec in specs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidInput(f"Instance names repeat in the file: {', '.join(repeated)}.")
+    return specs
+
+
+def import_instances(session: Session, text: str, *, secret_key: str, actor: str = "cli") -> list[CollectorInstance]:
+    return [save_instance(session, spec, secret_key=secret_key, actor=actor) for spec in parse_instance_file(text)]
+
+
+def get_instance(session: Session, name: str) -> CollectorInstance:
+    instance = repository.instance_by_name(session, name)
+    if instance is None:
+        raise NotFound(f"There is no collector instance {name!r}.")
+    return instance
+
+
+def config_of(instance: CollectorInstance, collector: Collector, secret_key: str) -> BaseModel:
+    return validated_config(collector, unsealed(json.loads(instance.config_json), secret_key))
+
+
+def shown_config(instance: CollectorInstance) -> str:
+    """The configuration as pages show it: YAML with every secret masked."""
+    return yaml.safe_dump(masked_stored(json.loads(instance.config_json)), sort_keys=False, allow_unicode=True)
+
+
+def set_enabled(
+    session: Session, name: str, enabled: bool, *, principal: Principal, request: Request | None
+) -> CollectorInstance:
+    instance = get_instance(session, name)
+    instance.enabled = enabled
+    instance.updated_at = utcnow()
+    session.flush()
+    record_event(session, request=request, principal=principal, action="collector.update",
+                 object_type="collector_instance", object_id=name, detail={"enabled": enabled})
+    return instance
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+def next_run_at(instance: CollectorInstance, last: CollectorRun | None) -> datetime | None:
+    """When the scheduler will next run the instance (a due retry comes first)."""
+    if not instance.enabled or instance.remote:
+        return None
+    if last is not None and last.status in UNSUCCESSFUL and last.next_retry_at is not None:
+        return as_utc(last.next_retry_at)
+    base = as_utc(last.started_at) if last is not None else as_utc(instance.created_at)
+    return croniter(instance.schedule, base).get_next(datetime)
+
+
+@dataclass(frozen=True)
+class Due:
+    name: str
+    trigger: str
+
+
+def due_now(instance: CollectorInstance, last: CollectorRun | None, now: datetime) -> Due | None:
+    if last is not None and last.status == RUN_RUNNING:
+        # A run of a process that died stays "running"; once it is long past its lease, the
+        # schedule goes on (the next run marks it failed).
+        if as_utc(last.started_at) + _abandoned_after(instance) > now:
+            return None
+        return Due(instance.name, TRIGGER_SCHEDULE)
+    moment = next_run_at(instance, last)
+    if moment is None or moment > now:
+        return None
+    retry = last is not None and last.status in UNSUCCESSFUL and last.next_retry_at is not None
+    return Due(instance.name, TRIGGER_RETRY if retry else TRIGGER_SCHEDULE)
+
+
+def due_instances(session: Session, now: datetime | None = None) -> list[Due]:
+    now = now or utcnow()
+    instances = [i for i in repository.instances(session) if i.enabled and not i.remote]
+    latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
+    found = [due_now(instance, latest.get(instance.id), now) for instance in instances]  # type: ignore[arg-type]
+    return [due for due in found if due is not None]
+
+
+def retry_delay(attempt: int) -> timedelta:
+    return FIRST_RETRY_DELAY * (RETRY_FACTOR ** (attempt - 1))
+
+
+# --- leases ---------------------------------------------------------------------------------
+
+def new_holder() -> str:
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def job_name(instance_name: str) -> str:
+    return f"collector:{instance_name}"
+
+
+def take_lease(session: Session, job: str, holder: str, ttl: timedelta) -> bool:
+    now = utcnow()
+    taken = repository.try_take_lease(session, job_name=job, holder=holder, now=now, expires_at=now + ttl)
+    session.flush()
+    return taken
+
+
+def release_lease(session: Session, job: str, holder: str) -> None:
+    repository.drop_lease(session, job_name=job, holder=holder)
+    session.flush()
+
+
+# --- running --------------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    run_id: int
+    instance_name: str
+    collector: Collector | None
+    config: BaseModel | None
+    timeout_seconds: int
+    previous: Mapping[str, Any] | None = None
+    manual_evidence: Mapping[str, datetime] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        return Redactor(secret_values(self.config) if self.config is not None else [])
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What :func:`run_instance` did: ``run_id`` None means it did not run (``reason``)."""
+
+    run_id: int | None
+    status: str | None
+    reason: str = ""
+
+
+def run_instance(
+    scope: SessionScope,
+    store: ObjectStore,
+    settings: Settings,
+    instance_name: str,
+    *,
+    trigger: str = TRIGGER_CLI,
+    now: datetime | None = None,
+    only_if_due: bool = False,
+) -> RunReport:
+    """Run one instance under its job lease; see the module docstring for the steps. ``now``
+    is the moment the collector is told it is (default: the clock)."""
+    moment = now or utcnow()
+    holder = new_holder()
+    job = job_name(instance_name)
+    with scope() as session:
+        instance = get_instance(session, instance_name)
+        if instance.remote:
+            raise InvalidInput(f"{instance_name!r} is a remote instance: it runs on its host and pushes its results.")
+        ttl = timedelta(seconds=instance.timeout_seconds) + LEASE_MARGIN
+        if not take_lease(session, job, holder, ttl):
+            return RunReport(None, None, f"{instance_name} is running elsewhere (its job lease is held)")
+        if only_if_due:
+            due = due_now(instance, repository.latest_run(session, instance.id), moment)  # type: ignore[arg-type]
+            if due is None:
+                release_lease(session, job, holder)
+                return RunReport(None, None, f"{instance_name} is not due (another instance ran it)")
+            trigger = due.trigger
+    outcome: Outcome | None = None
+    try:
+        with scope() as session:
+            prepared = prepare(
+                session, store, settings, get_instance(session, instance_name), now=moment, trigger=trigger
+            )
+        if prepared.problem is None:
+            assert prepared.collector is not None
+            outcome = execute(
+                prepared.collector, prepared.config, instance_name=instance_name, now=moment,
+                timeout_seconds=prepared.timeout_seconds, previous=prepared.previous,
+                manual_evidence=prepared.manual_evidence, work_root=settings.data_dir / "collector-work",
+            )
+        else:
+            outcome = Outcome(STATUS_FAILED, moment, moment, "", prepared.problem)
+        with scope() as session:
+            run = record_outcome(session, store, settings, prepared, outcome)
+        return RunReport(run.id, run.status)
+    finally:
+        if outcome is not None:
+            outcome.discard_workdir()
+        with scope() as session:
+            release_lease(session, job, holder)
+
+
+def prepare(
+    session: Session, store: ObjectStore, settings: Settings, instance: CollectorInstance, *, now: datetime, trigger: str
+) -> Prepared:
+    """Record the run as running and gather what the collector is handed."""
+    assert instance.id is not None
+    _abandon_stale_runs(session, instance)
+    last = repository.latest_run(session, instance.id)
+    attempt = last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1
+    if last is not None:
+        last.next_retry_at = None  # this run is the retry; the older run no longer waits for one
+    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=trigger, started_at=now,
+                       status=RUN_RUNNING, attempt=attempt)
+    repository.add(session, run)
+    assert run.id is not None
+    prepared = Prepared(run.id, instance.name, None, None, instance.timeout_seconds)
+    try:
+        collector = registry.load(instance.collector)
+        run.collector_version = str(collector.version)[:64]
+        prepared.collector = collector
+        prepared.config = config_of(instance, collector, settings.ensure_secret_key())
+    except (registry.UnknownCollector, SecretUnreadable) as error:
+        prepared.problem = str(error)
+        return prepared
+    except InvalidInput as error:
+        prepared.problem = error.detail
+        return prepared
+    prepared.previous = previous_normalised(session, store, instance)
+    prepared.manual_evidence = repository.newest_manual_evidence(session)
+    session.flush()
+    return prepared
+
+
+def _abandoned_after(instance: CollectorInstance) -> timedelta:
+    return timedelta(seconds=instance.timeout_seconds) + LEASE_MARGIN
+
+
+def _abandon_stale_runs(session: Session, instance: CollectorInstance) -> None:
+    """A run still 'running' long after its lease expired belonged to a process that died."""
+    now = utcnow()
+    for run in repository.running_runs(session, instance.id):  # type: ignore[arg-type]
+        if as_utc(run.started_at) + _abandoned_after(instance) < now:
+            run.status = RUN_FAILED
+            run.finished_at = now
+            run.error = "the process running this collector stopped before it finished"
+
+
+def previous_normalised(session: Session, store: ObjectStore, instance: CollectorInstance) -> Mapping[str, Any] | None:
+    """The normalised result of the newest successful run, read back from the store."""
+    last_ok = repository.latest_run(session, instance.id, status=RUN_OK)  # type: ignore[arg-type]
+    if last_ok is None:
+        return None
+    return read_normalised(store, repository.normalised_evidence(session, last_ok.id))  # type: ignore[arg-type]
+
+
+MAX_PREVIOUS_BYTES = 64 * 1024 * 1024
+
+
+def read_normalised(store: ObjectStore, evidence: Evidence | None) -> Mapping[str, Any] | None:
+    """A stored normalised result as data; None when it is missing or unreadable, so the
+    collector starts a new baseline instead of failing."""
+    if evidence is None:
+        return None
+    try:
+        with store.open(evidence.store_key) as stream:
+            data = stream.read(MAX_PREVIOUS_BYTES + 1)
+        if len(data) > MAX_PREVIOUS_BYTES:
+            return None
+        loaded = json.loads(data)
+    except (StoreError, OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def record_outcome(session: Session, store: ObjectStore, settings: Settings, prepared: Prepared, outcome: Outcome) -> CollectorRun:
+    run = repository.get_run(session, prepared.run_id)
+    instance = get_instance(session, prepared.instance_name)
+    assert run is not None
+    redactor = prepared.redactor
+    run.finished_at = outcome.finished_at
+    run.log = redactor.text(outcome.log)
+    run.status = outcome.status
+    run.error = redactor.text(outcome.error) if outcome.error else None
+    if outcome.ok:
+        assert outcome.result is not None
+        try:
+            with session.begin_nested():
+                evidence = store_artifacts(session, store, settings, instance, run, outcome.result, redactor)
+                report = next(item for item in evidence if item.artifact_kind == "report")
+                run.findings_count = upsert_findings(session, instance, run, outcome.result.findings, redactor,
+                                                     evidence_id=report.id, now=outcome.started_at)
+        except (PortalError, StoreError, OSError) as error:
+            detail = error.detail if isinstance(error, PortalError) else str(error)
+            run.status = RUN_FAILED
+            run.error = redactor.text(f"storing the run's results failed: {detail}")
+            run.log += f"storing the results failed: {run.error}\n"
+    if run.status in UNSUCCESSFUL and run.attempt < MAX_ATTEMPTS:
+        run.next_retry_at = as_utc(run.finished_at) + retry_delay(run.attempt)
+    session.flush()
+    return run
+
+
+def _artifact_stream(artifact: Artifact, redactor: Redactor) -> io.BufferedIOBase:
+    if artifact.path is not None:
+        # The raw input stays exactly as collected; a collector never writes config into it.
+        return open(artifact.path, "rb")
+    data = artifact.data or b""
+    return io.BytesIO(redactor.data(data) if artifact.kind != "raw" else data)
+
+
+def store_artifacts(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    instance: CollectorInstance,
+    run: CollectorRun,
+    result: CollectResult,
+    redactor: Redactor,
+) -> list[Evidence]:
+    stored = []
+    for artifact in sorted(result.artifacts, key=lambda a: ("raw", "normalised", "report").index(a.kind)):
+        meta = EvidenceMeta(
+            title=f"{instance.name}: {ARTIFACT_TITLES[artifact.kind]} {as_utc(run.started_at):%Y-%m-%d %H:%M} UTC",
+            description=f"Collector {instance.collector} {run.collector_version}, run {run.id}.",
+            collected_at=run.started_at,
+            requirements=instance.requirement_list,
+            artifact_kind=artifact.kind,
+        )
+        with _artifact_stream(artifact, redactor) as stream:
+            stored.append(evidence_service.ingest(
+                session, store, stream=stream, filename=artifact.filename, meta=meta,
+                source=EvidenceSource.collector(instance.name, run.id),  # type: ignore[arg-type]
+                max_bytes=settings.max_upload_bytes, retention_years=settings.retention_years_after_cycle,
+            ))
+    return stored
+
+
+def upsert_findings(
+    session: Session,
+    instance: CollectorInstance,
+    run: CollectorRun,
+    drafts: Iterable[FindingDraft],
+    redactor: Redactor,
+    *,
+    evidence_id: int | None,
+    now: datetime,
+) -> int:
+    """New keys open a finding; keys still present move to this run; keys gone are closed."""
+    existing = {finding.key: finding for finding in repository.unclosed_findings(session, instance.name)}
+    control_ids = {r.control_id for r in repository.requirements(session, instance.requirement_list)}
+    seen: set[str] = set()
+    for draft in drafts:
+        seen.add(draft.key)
+        detail = redactor.text(f"{draft.subject}: {draft.detail}" if draft.subject and draft.detail else draft.detail or draft.subject)
+        finding = existing.get(draft.key)
+        if finding is None:
+            finding = Finding(source="collector", key=draft.key, title=redactor.text(draft.title)[:300],
+                              severity=Severity(draft.severity).value, status="open",
+                              collector_instance=instance.name, first_run_id=run.id, created_at=now,
+                              created_by=f"collector:{instance.name}"[:100])
+        finding.last_run_id = run.id
+        finding.title = redactor.text(draft.title)[:300]
+        finding.detail = detail or None
+        finding.severity = Severity(draft.severity).value
+        finding.evidence_id = evidence_id
+        new = finding.id is None
+        repository.add(session, finding)
+        if new:
+            repository.link_finding_controls(session, finding.id, control_ids)  # type: ignore[arg-type]
+    for key, finding in existing.items():
+        if key not in seen:
+            finding.status = "closed"
+            finding.closed_at = now
+            finding.corrective_action = finding.corrective_action or f"No longer seen by run {run.id}."
+    session.flush()
+    return len(seen)
+
+
+# --- the portal's actions -------------------------------------------------------------------
+
+def run_now(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    name: str,
+    *,
+    principal: Principal,
+    request: Request | None,
+) -> RunReport:
+    """"Run now" from the portal: the run happens in the request, under the instance's lease,
+    bounded by its timeout. The request's own transaction carries every step."""
+    instance = get_instance(session, name)
+    record_event(session, request=request, principal=principal, action="collector.run",
+                 object_type="collector_instance", object_id=instance.name)
+
+    @contextmanager
+    def same_session() -> Iterator[Session]:
+        yield session
+        session.flush()
+
+    report = run_instance(same_session, store, settings, name, trigger=TRIGGER_MANUAL)
+    if report.run_id is None:
+        raise Conflict(f"{name} is already running; wait for that run to finish.")
+    return report
+
+
+MAX_REMARK = 2000
+
+
+def sign_off_run(
+    session: Session,
+    run_id: int,
+    *,
+    remark: str,
+    principal: Principal,
+    request: Request | None,
+    signed_at: datetime | None = None,
+) -> list[EvidenceSignoff]:
+    """A person with the it role signs off the review a run produced: one EvidenceSignoff per
+    evidence item of the run, so the requirement that needs a sign-off counts from now on."""
+    from audit_portal.collection import views
+
+    if principal.user_id is None:
+        raise Forbidden("Only a signed-in person can sign off a review.")
+    remark = remark.strip()
+    if not remark:
+        raise InvalidInput("Write a remark: what you reviewed and what you concluded.",
+                           errors=[{"location": "remark", "message": "required"}])
+    if len(remark) > MAX_REMARK:
+        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.")
+    detail = views.run_detail(session, run_id)
+    if not detail.needs_signoff:
+        raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
+    if detail.run.status != RUN_OK or not detail.evidence:
+        raise InvalidInput("Only a successful run with its evidence can be signed off.")
+    if detail.signed_off:
+        raise Conflict(f"Run {run_id} is already signed off.")
+    now = signed_at or utcnow()  # the demo replays sign-offs of the past
+    signoffs = [
+        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)  # type: ignore[arg-type]
+        for item in detail.evidence if item.id not in detail.signoffs
+    ]
+    repository.add_signoffs(session, signoffs)
+    record_event(session, request=request, principal=principal, action="collector_run.signoff",
+                 object_type="collector_run", object_id=run_id,
+                 detail={"instance": detail.instance.name, "evidence": [s.evidence_id for s in signoffs],
+                         "remark": remark})
+    return signoffs
+
+
+def record_view(session: Session, *, principal: Principal, request: Request | None, object_type: str,
+                object_id: str | int) -> None:
+    """Every access by an auditor is an audit event."""
+    if principal.role == "auditor":
+        record_event(session, request=request, principal=principal, action=f"{object_type}.view",
+                     object_type=object_type, object_id=object_id)
+
+
+def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:
+    """The instance form's fields (config as YAML) as an :class:`InstanceSpec`."""
+    try:
+        config = yaml.safe_load(values.get("config") or "") or {}
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"The configuration is not valid YAML: {error}".splitlines()[0]) from None
+    if not isinstance(config, dict):
+        raise InvalidInput("The configuration must be a YAML mapping (key: value lines).")
+    timeout = (values.get("timeout_seconds") or "").strip()
+    if timeout and not timeout.isdigit():
+        raise InvalidInput("The timeout must be a whole number of seconds.")
+    requirements = [line.strip() for line in (values.get("requirements") or "").replace(",", "\n").splitlines()
+                    if line.strip()]
+    return InstanceSpec(
+        name=(values.get("name") or "").strip(),
+        collector=(values.get("collector") or "").strip(),
+        config=config,
+        schedule=(values.get("schedule") or "").strip() or None,
+        enabled=values.get("enabled") == "yes",
+        remote=values.get("remote") == "yes",
+        requirements=requirements or None,
+        timeout_seconds=int(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS,
+    )
+
+
+def signer_names(session: Session, detail: Any) -> dict[int, str]:
+    """User id -> user name of the people who signed off the run's evidence."""
+    from audit_portal.evidence import repository as evidence_repository
+
+    ids = sorted({signoff.signed_by_id for signoff in detail.signoffs.values()})
+    return evidence_repository.usernames(session, ids) if ids else {}
+
+
+# --- remote runs (pushed by a collector on the host it inspects) ----------------------------
+
+def _pushable_instance(session: Session, principal: Principal, name: str) -> CollectorInstance:
+    if not principal.may_push_for(name):
+        raise Forbidden(f"This token may not push for {name!r}.")
+    return get_instance(session, name)
+
+
+def open_remote_run(session: Session, body: Any, *, principal: Principal, request: Request | None) -> Any:
+    from audit_portal.collection.schemas import RemoteRunOpened
+
+    instance = _pushable_instance(session, principal, body.instance)
+    if body.collector != instance.collector:
+        raise InvalidInput(f"{instance.name} is a {instance.collector} instance, not {body.collector}.")
+    started_at = as_utc(body.started_at)
+    if started_at > utcnow() + timedelta(minutes=5):
+        raise InvalidInput("started_at lies in the future.")
+    last = repository.latest_run(session, instance.id)  # type: ignore[arg-type]
+    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=TRIGGER_PUSH,  # type: ignore[arg-type]
+                       started_at=started_at, status=RUN_RUNNING, collector_version=body.collector_version,
+                       attempt=last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1)
+    repository.add(session, run)
+    record_event(session, request=request, principal=principal, action="collector_run.open",
+                 object_type="collector_run", object_id=run.id, detail={"instance": instance.name})  # type: ignore[arg-type]
+    return RemoteRunOpened(run_id=run.id, instance=instance.name, status=run.status,  # type: ignore[arg-type]
+                           requirements=instance.requirement_list)
+
+
+def finish_remote_run(session: Session, run_id: int, body: Any, *, principal: Principal, request: Request | None) -> Any:
+    from audit_portal.collection.schemas import RemoteRunOpened
+
+    run = repository.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"There is no collector run {run_id}.")
+    instance = _pushable_instance(session, principal, run.instance_name)
+    if run.trigger != TRIGGER_PUSH or run.status != RUN_RUNNING:
+        raise Conflict(f"Run {run_id} is not an open remote run (status {run.status}).")
+    finished_at = as_utc(body.finished_at)
+    if finished_at < as_utc(run.started_at):
+        raise InvalidInput("finished_at lies before the run started.")
+    run.finished_at = finished_at
+    run.log = body.log
+    run.error = body.error
+    run.status = body.status
+    if body.status == RUN_OK:
+        evidence = {item.artifact_kind: item for item in repository.evidence_of_run(session, run_id)}
+        missing = [kind for kind in ARTIFACT_TITLES if kind not in evidence]
+        if missing:
+            raise InvalidInput(f"Push the {', '.join(missing)} artifact(s) of run {run_id} before finishing it as ok.")
+        drafts = [FindingDraft(key=f.key, title=f.title, severity=Severity(f.severity), detail=f.detail, subject=f.subject)
+                  for f in body.findings]
+        if len({draft.key for draft in drafts}) != len(drafts):
+            raise InvalidInput("Finding keys must be unique within a run.")
+        run.findings_count = upsert_findings(session, instance, run, drafts, Redactor([]),
+                                             evidence_id=evidence["report"].id, now=as_utc(run.started_at))
+    session.flush()
+    record_event(session, request=request, principal=principal, action="collector_run.finish",
+                 object_type="collector_run", object_id=run_id,
+                 detail={"instance": instance.name, "status": run.status, "findings": run.findings_count})
+    return RemoteRunOpened(run_id=run_id, instance=instance.name, status=run.status,
+                           requirements=instance.requirement_list)

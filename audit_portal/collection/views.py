@@ -1,0 +1,102 @@
+"""What the collector pages and ``collectors list`` show, gathered in a fixed number of queries."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from audit_portal.catalogue.models import Requirement
+from audit_portal.collection import repository, service
+from audit_portal.collection.models import RUN_OK, CollectorInstance, CollectorRun
+from audit_portal.errors import NotFound
+from audit_portal.evidence.models import Evidence, EvidenceSignoff
+from audit_portal.findings.models import Finding
+from collectors import registry
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance: CollectorInstance
+    last_run: CollectorRun | None
+    next_run: datetime | None
+    open_findings: int
+
+
+def overview(session: Session) -> list[InstanceRow]:
+    instances = list(repository.instances(session))
+    latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
+    counts = repository.open_findings_counts(session, [i.name for i in instances])
+    return [
+        InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))  # type: ignore[arg-type]
+        for i in instances
+    ]
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    row: InstanceRow
+    plugin: registry.CollectorInfo | None
+    config_yaml: str
+    requirements: list[Requirement]
+    runs: list[CollectorRun]
+    open_findings: list[Finding]
+
+
+def instance_detail(session: Session, name: str) -> InstanceDetail:
+    instance = service.get_instance(session, name)
+    runs = list(repository.runs_of(session, instance.id))  # type: ignore[arg-type]
+    findings = [f for f in repository.unclosed_findings(session, name) if f.status in ("open", "in_progress")]
+    last = runs[0] if runs else None
+    return InstanceDetail(
+        row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),
+        plugin=registry.discover().get(instance.collector),
+        config_yaml=service.shown_config(instance),
+        requirements=list(repository.requirements(session, instance.requirement_list)),
+        runs=runs,
+        open_findings=sorted(findings, key=lambda f: (-_rank(f.severity), f.key or "")),
+    )
+
+
+def _rank(severity: str) -> int:
+    from audit_portal.findings.models import SEVERITIES
+
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: CollectorRun
+    instance: CollectorInstance
+    evidence: list[Evidence]
+    findings: list[Finding]
+    closed_findings: list[Finding]
+    signoffs: dict[int, EvidenceSignoff]
+    needs_signoff: bool
+
+    @property
+    def signed_off(self) -> bool:
+        return bool(self.evidence) and all(e.id in self.signoffs for e in self.evidence)
+
+    @property
+    def may_be_signed_off(self) -> bool:
+        return self.needs_signoff and self.run.status == RUN_OK and bool(self.evidence) and not self.signed_off
+
+
+def run_detail(session: Session, run_id: int) -> RunDetail:
+    run = repository.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"There is no collector run {run_id}.")
+    instance = service.get_instance(session, run.instance_name)
+    evidence = list(repository.evidence_of_run(session, run_id))
+    seen = list(repository.findings_of_run(session, run_id))
+    requirements = repository.requirements(session, instance.requirement_list)
+    return RunDetail(
+        run=run,
+        instance=instance,
+        evidence=evidence,
+        findings=[f for f in seen if f.status != "closed"],
+        closed_findings=list(repository.findings_closed_by(session, instance.name, run)),
+        signoffs=repository.signoffs_of(session, [e.id for e in evidence if e.id is not None]),
+        needs_signoff=any(r.needs_signoff for r in requirements),
+    )

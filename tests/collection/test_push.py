@@ -1,0 +1,82 @@
+"""Remote push: a collector runs where the data is and uploads through the API with a token."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from audit_portal.auth import tokens
+from audit_portal.collection import push, repository, service
+from audit_portal.collection.models import CollectorRun
+from audit_portal.evidence.models import Evidence
+from audit_portal.findings.models import Finding
+
+pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
+
+REMOTE_FILE = """
+- name: edge-remote
+  collector: tiny
+  remote: true
+  timeout_seconds: 30
+  config:
+    items: [a, b]
+    token: remote-secret-value
+    echo_token: true
+"""
+
+
+@pytest.fixture
+def remote_instance(session, settings):  # type: ignore[no-untyped-def]
+    spec = service.InstanceSpec(name="edge-remote", collector="tiny", remote=True, timeout_seconds=30)
+    return service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+
+
+def token_for(session, *scopes):  # type: ignore[no-untyped-def]
+    return tokens.create(session, name="edge host", scopes=list(scopes), days=30, created_by="test").secret
+
+
+def test_a_remote_run_arrives_with_its_artifacts_and_findings(session, client, remote_instance, store):
+    result = push.run_and_push("edge-remote", REMOTE_FILE, base_url="http://testserver",
+                               token=token_for(session, "edge-remote"), client=client)
+    assert (result.status, result.uploaded) == ("ok", 3)
+    run = session.get(CollectorRun, result.run_id)
+    assert (run.status, run.trigger, run.findings_count) == ("ok", "push", 2)
+    assert "remote-secret-value" not in run.log and "using token ********" in run.log
+    items = session.exec(select(Evidence).where(Evidence.collector_run_id == run.id)).all()
+    assert sorted(e.artifact_kind for e in items) == ["normalised", "raw", "report"]
+    assert {e.source_kind for e in items} == {"api"}
+    for item in items:
+        with store.open(item.store_key) as stream:
+            assert b"remote-secret-value" not in stream.read()
+    keys = {f.key for f in session.exec(select(Finding).where(Finding.collector_instance == "edge-remote")).all()}
+    assert keys == {"item:a", "item:b"}
+    assert len(repository.evidence_of_run(session, run.id)) == 3
+
+
+def test_a_token_for_another_instance_is_refused(session, client, remote_instance):
+    with pytest.raises(push.PushFailed, match="403"):
+        push.run_and_push("edge-remote", REMOTE_FILE, base_url="http://testserver",
+                          token=token_for(session, "some-other-instance"), client=client)
+    assert session.exec(select(CollectorRun)).all() == []
+
+
+def test_a_run_cannot_be_finished_ok_without_its_artifacts(session, client, remote_instance):
+    client.headers["Authorization"] = f"Bearer {token_for(session, 'edge-remote')}"
+    opened = client.post("/api/v1/collector-runs", json={"instance": "edge-remote", "collector": "tiny",
+                                                          "started_at": "2026-01-05T06:00:00Z"})
+    assert opened.status_code == 201
+    run_id = opened.json()["run_id"]
+    refused = client.post(f"/api/v1/collector-runs/{run_id}/finish",
+                          json={"status": "ok", "finished_at": "2026-01-05T06:01:00Z"})
+    assert refused.status_code == 422 and "raw, normalised, report" in refused.json()["detail"]
+    failed = client.post(f"/api/v1/collector-runs/{run_id}/finish",
+                         json={"status": "failed", "finished_at": "2026-01-05T06:01:00Z", "error": "no ruleset"})
+    assert failed.status_code == 200 and failed.json()["status"] == "failed"
+    again = client.post(f"/api/v1/collector-runs/{run_id}/finish",
+                        json={"status": "failed", "finished_at": "2026-01-05T06:01:00Z"})
+    assert again.status_code == 409
+
+
+def test_a_signed_in_person_cannot_use_the_push_api(login_as, remote_instance):
+    response = login_as("it").post("/api/v1/collector-runs", json={
+        "instance": "edge-remote", "collector": "tiny", "started_at": "2026-01-05T06:00:00Z"})
+    assert response.status_code == 403
