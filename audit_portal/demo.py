@@ -35,7 +35,16 @@ DemoStep = Callable[[DemoContext], None]
 
 def demo_steps() -> list[DemoStep]:
     """The steps in dependency order. Imported lazily so a domain's demo code loads only here."""
-    return []
+    from audit_portal.auth.demo import add_demo_users
+    from audit_portal.engagements.demo import demo_engagement
+    from audit_portal.evidence.demo import load_evidence_demo
+    from audit_portal.collection.demo import load_collection_demo
+    from audit_portal.soa.demo import demo_statement_of_applicability
+
+    from audit_portal.trends.demo import demo_trend_and_report
+
+    # The trend and the report summarise everything before them: keep this step last.
+    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report]
 
 
 def database_is_empty(session: Session) -> bool:

@@ -4,7 +4,8 @@
 Several portal instances may each run a scheduler: the job lease in the database lets only one
 of them run a given instance at a time, and the due check is repeated under the lease so an
 instance another portal has just run is not run twice. A run that raises is logged and the
-scheduler goes on with the next instance.
+scheduler goes on with the next instance. Each pass also runs the management jobs that are due
+(the daily coverage snapshot, the monthly report, the weekly digest), each under its own lease.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from audit_portal.collection import service
 from audit_portal.config import Settings
 from audit_portal.db import unit_of_work
+from audit_portal.trends.jobs import run_due_jobs
 from evidence_store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ class CollectorScheduler:
                 self.tick()
             except Exception:  # the database may be briefly away; try again next tick
                 log.exception("collector scheduler tick failed")
+            try:
+                run_due_jobs(self._engine, self._store, self._settings)
+            except Exception:
+                log.exception("management jobs (snapshot, monthly report, digest) failed")
             self._stopping.wait(self._tick_seconds)
 
     def tick(self, now: datetime | None = None) -> list[service.RunReport]:

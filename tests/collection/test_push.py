@@ -80,3 +80,26 @@ def test_a_signed_in_person_cannot_use_the_push_api(login_as, remote_instance):
     response = login_as("it").post("/api/v1/collector-runs", json={
         "instance": "edge-remote", "collector": "tiny", "started_at": "2026-01-05T06:00:00Z"})
     assert response.status_code == 403
+
+
+def test_evidence_cannot_be_attached_to_another_instances_run(session, client, remote_instance, settings):
+    other = service.save_instance(
+        session, service.InstanceSpec(name="other-remote", collector="tiny", remote=True, timeout_seconds=30),
+        secret_key=settings.ensure_secret_key(), actor="test",
+    )
+    assert other is not None
+    client.headers["Authorization"] = f"Bearer {token_for(session, 'other-remote')}"
+    opened = client.post("/api/v1/collector-runs", json={"instance": "other-remote", "collector": "tiny",
+                                                          "started_at": "2026-01-05T06:00:00Z"})
+    assert opened.status_code == 201
+    foreign_run = opened.json()["run_id"]
+    client.headers["Authorization"] = f"Bearer {token_for(session, 'edge-remote')}"
+    metadata = ('{"title": "ruleset", "collector_instance": "edge-remote", "collector_run_id": %d,'
+                ' "collected_at": "2026-01-05T06:00:30Z", "requirements": ["ACC-1/firewall"]}' % foreign_run)
+    response = client.post("/api/v1/evidence", files=[
+        ("metadata", (None, metadata, "application/json")),
+        ("file", ("rules.txt", b"*filter\nCOMMIT\n", "text/plain")),
+    ])
+    assert response.status_code == 422, response.text
+    assert "is not a run of 'edge-remote'" in response.json()["detail"]
+    assert session.exec(select(Evidence).where(Evidence.collector_run_id == foreign_run)).all() == []

@@ -1,0 +1,59 @@
+"""``audit-portal store``: commands about the evidence store as a whole."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from audit_portal.templating import format_size
+
+app = typer.Typer(help="The evidence store: reconcile objects with evidence records.", no_args_is_help=True)
+
+
+@app.command()
+def reconcile(
+    remove: Annotated[bool, typer.Option("--remove", help="delete orphans older than the grace period")] = False,
+    grace_hours: Annotated[
+        float, typer.Option("--grace-hours", min=0, help="orphans younger than this are only reported")
+    ] = 24.0,
+) -> None:
+    """Report objects no record uses (orphans of failed uploads) and records whose object is
+    missing. Exit status 1 when a record lacks its object (that needs a person to look)."""
+    from audit_portal.cli import console, err_console, settings_or_exit
+    from audit_portal.db import make_engine, unit_of_work
+    from audit_portal.evidence.service import reconcile as run_reconcile
+    from audit_portal.store import build_store
+
+    settings = settings_or_exit()
+    store = build_store(settings)
+    with unit_of_work(make_engine(settings.database_url)) as session:
+        report = run_reconcile(session, store, remove=remove, grace=timedelta(hours=grace_hours))
+    console.print(
+        f"checked {report.objects_checked} objects and {report.records_checked} records in {store.describe()}",
+        highlight=False,
+    )
+    for orphan in report.orphans:
+        if orphan.removed:
+            state = "removed"
+        elif orphan.problem:
+            state = f"kept: {orphan.problem}"
+        elif orphan.removable:
+            state = "removable (run with --remove)" if not remove else "kept"
+        else:
+            state = f"within the grace period of {grace_hours:g} h"
+        console.print(
+            f"orphan  {orphan.key}  {format_size(orphan.size)}  {orphan.last_modified:%Y-%m-%d %H:%M} UTC  {state}",
+            highlight=False,
+        )
+    for key, evidence_ids in report.missing:
+        err_console.print(
+            f"[red]missing[/red] {key}: object of evidence {', '.join(map(str, evidence_ids))} is not in the store",
+            highlight=False,
+        )
+    console.print(
+        f"{len(report.orphans)} orphans ({len(report.removed)} removed), {len(report.missing)} missing objects",
+        highlight=False,
+    )
+    if report.missing:
+        raise typer.Exit(1)

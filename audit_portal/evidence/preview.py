@@ -1,0 +1,137 @@
+"""Safe previews: text, JSON and CSV are read (a bounded start of the object) and rendered by our
+templates as escaped text or a table; images and PDF are shown by the browser from the preview
+URL; HTML, SVG and everything else are never rendered inline, only downloaded."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+from audit_portal.evidence.models import Evidence
+from audit_portal.evidence.sniffing import INLINE_IMAGES, NEVER_INLINE, TEXT_PREVIEW
+from evidence_store import ObjectStore
+
+TEXT_PREVIEW_BYTES = 512 * 1024
+CSV_PREVIEW_ROWS = 500
+CSV_PREVIEW_BYTES = 4 * 1024 * 1024
+JSON_PRETTY_LIMIT = 2 * 1024 * 1024
+
+
+@dataclass
+class Preview:
+    kind: str  # text | json | csv | image | pdf | none
+    text: str = ""
+    rows: list[list[str]] = field(default_factory=list)
+    truncated: bool = False
+    reason: str = ""
+
+
+def build_preview(store: ObjectStore, evidence: Evidence) -> Preview:
+    content_type = evidence.content_type
+    if content_type in NEVER_INLINE:
+        return Preview("none", reason="Markup (HTML, SVG, XML) is never shown inline; download it to inspect it.")
+    if content_type in INLINE_IMAGES:
+        return Preview("image")
+    if content_type == "application/pdf":
+        return Preview("pdf")
+    if content_type == "text/csv":
+        return _csv_preview(store, evidence)
+    if content_type == "application/json":
+        return _json_preview(store, evidence)
+    if content_type in TEXT_PREVIEW:
+        text, truncated = _read_text(store, evidence.store_key, TEXT_PREVIEW_BYTES)
+        return Preview("text", text=text, truncated=truncated)
+    return Preview("none", reason=f"No preview for {content_type}; download the file to open it.")
+
+
+def _read_text(store: ObjectStore, key: str, limit: int) -> tuple[str, bool]:
+    with store.open(key) as stream:
+        data = stream.read(limit + 1)
+    truncated = len(data) > limit
+    # An incremental decoder drops a multi-byte character cut by the limit instead of failing.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return decoder.decode(data[:limit], final=not truncated), truncated
+
+
+def _json_preview(store: ObjectStore, evidence: Evidence) -> Preview:
+    if evidence.size <= JSON_PRETTY_LIMIT:
+        text, _ = _read_text(store, evidence.store_key, JSON_PRETTY_LIMIT)
+        try:
+            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pretty = None
+        if pretty is not None:
+            truncated = len(pretty) > TEXT_PREVIEW_BYTES
+            return Preview("json", text=pretty[:TEXT_PREVIEW_BYTES], truncated=truncated)
+    text, truncated = _read_text(store, evidence.store_key, TEXT_PREVIEW_BYTES)
+    return Preview("text", text=text, truncated=truncated)
+
+
+class _BoundedText(io.RawIOBase):
+    """The first ``limit`` bytes of a binary stream, so a CSV without line ends cannot make the
+    reader swallow the whole object."""
+
+    def __init__(self, stream: io.RawIOBase, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+        self.exhausted_limit = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            self.exhausted_limit = True
+            return 0
+        data = self._stream.read(min(len(buffer), self._left))
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+
+def _csv_preview(store: ObjectStore, evidence: Evidence) -> Preview:
+    rows: list[list[str]] = []
+    truncated = False
+    with store.open(evidence.store_key) as stream:
+        bounded = _BoundedText(stream, CSV_PREVIEW_BYTES)  # type: ignore[arg-type]
+        text = io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8", errors="replace", newline="")
+        sample = text.read(8192)
+        dialect = _dialect(sample)
+        reader = csv.reader(_chain(sample, text), dialect)
+        try:
+            for row in reader:
+                if len(rows) == CSV_PREVIEW_ROWS:
+                    truncated = True
+                    break
+                rows.append(row)
+        except csv.Error:
+            # A field beyond csv's size limit, or a quote never closed: show what parsed.
+            truncated = True
+        truncated = truncated or bounded.exhausted_limit
+    return Preview("csv", rows=rows, truncated=truncated)
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def _chain(sample: str, rest: io.TextIOBase):  # type: ignore[no-untyped-def]
+    """Lines of ``sample`` followed by the rest of the stream, as one iterator for csv.reader."""
+    buffered = io.StringIO(sample)
+    pending = ""
+    for line in buffered:
+        if line.endswith(("\n", "\r")):
+            yield pending + line
+            pending = ""
+        else:
+            pending += line
+    for line in rest:
+        yield pending + line
+        pending = ""
+    if pending:
+        yield pending

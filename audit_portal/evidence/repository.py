@@ -1,0 +1,259 @@
+"""Evidence queries: records and their links, the list with keyset paging, what reconcile needs."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlmodel import Session
+
+from audit_portal.audit.models import AuditEvent
+from audit_portal.auth.models import UserAccount
+from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
+from audit_portal.evidence.models import Evidence, EvidenceControl, EvidenceRequirement
+
+
+def add_evidence(
+    session: Session, evidence: Evidence, *, requirement_ids: Iterable[int], control_ids: Iterable[int]
+) -> Evidence:
+    session.add(evidence)
+    session.flush()
+    assert evidence.id is not None
+    for requirement_id in sorted(set(requirement_ids)):
+        session.add(EvidenceRequirement(evidence_id=evidence.id, requirement_id=requirement_id))
+    for control_id in sorted(set(control_ids)):
+        session.add(EvidenceControl(evidence_id=evidence.id, control_id=control_id))
+    session.flush()
+    return evidence
+
+
+def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
+    return session.get(Evidence, evidence_id)
+
+
+def get_evidence_for_update(session: Session, evidence_id: int) -> Evidence | None:
+    """Locked (PostgreSQL) so two corrections of one item cannot both supersede it."""
+    return session.scalars(
+        select(Evidence).where(Evidence.id == evidence_id).with_for_update()
+    ).first()
+
+
+def successor_of(session: Session, evidence_id: int) -> Evidence | None:
+    return session.scalars(
+        select(Evidence).where(Evidence.supersedes_id == evidence_id).order_by(Evidence.id)
+    ).first()
+
+
+def requirement_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[Requirement]]:
+    ids = set(evidence_ids)
+    links: dict[int, list[Requirement]] = {evidence_id: [] for evidence_id in ids}
+    if not ids:
+        return links
+    rows = session.execute(
+        select(EvidenceRequirement.evidence_id, Requirement)
+        .join(Requirement, Requirement.id == EvidenceRequirement.requirement_id)
+        .where(EvidenceRequirement.evidence_id.in_(ids))
+        .order_by(Requirement.key)
+    )
+    for evidence_id, requirement in rows:
+        links[evidence_id].append(requirement)
+    return links
+
+
+def control_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[Control]]:
+    ids = set(evidence_ids)
+    links: dict[int, list[Control]] = {evidence_id: [] for evidence_id in ids}
+    if not ids:
+        return links
+    rows = session.execute(
+        select(EvidenceControl.evidence_id, Control)
+        .join(Control, Control.id == EvidenceControl.control_id)
+        .where(EvidenceControl.evidence_id.in_(ids))
+        .order_by(Control.framework_key, Control.position)
+    )
+    for evidence_id, control in rows:
+        links[evidence_id].append(control)
+    return links
+
+
+def link_ids_of(session: Session, evidence_id: int) -> tuple[list[int], list[int]]:
+    requirement_ids = session.scalars(
+        select(EvidenceRequirement.requirement_id).where(EvidenceRequirement.evidence_id == evidence_id)
+    ).all()
+    control_ids = session.scalars(
+        select(EvidenceControl.control_id).where(EvidenceControl.evidence_id == evidence_id)
+    ).all()
+    return list(requirement_ids), list(control_ids)
+
+
+def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, Control]:
+    """The control each requirement belongs to, keyed by requirement id."""
+    ids = set(requirement_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Requirement.id, Control).join(Control, Control.id == Requirement.control_id).where(Requirement.id.in_(ids))
+    )
+    return {requirement_id: control for requirement_id, control in rows}
+
+
+def requirement_by_id(session: Session, requirement_id: int) -> Requirement | None:
+    return session.get(Requirement, requirement_id)
+
+
+def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = {user_id for user_id in user_ids if user_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(UserAccount.id, UserAccount.username).where(UserAccount.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def store_key_is_referenced(session: Session, store_key: str) -> bool:
+    return session.scalar(select(exists().where(Evidence.store_key == store_key))) or False
+
+
+def referenced_store_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Evidence.store_key).where(Evidence.store_key.in_(wanted)).distinct()))
+
+
+def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[str, list[int]]]:
+    """Every store key the records use, with the ids of the records using it, in key order."""
+    last_key = ""
+    while True:
+        keys = session.scalars(
+            select(Evidence.store_key).where(Evidence.store_key > last_key)
+            .group_by(Evidence.store_key).order_by(Evidence.store_key).limit(batch_size)
+        ).all()
+        if not keys:
+            return
+        rows = session.execute(
+            select(Evidence.store_key, Evidence.id).where(Evidence.store_key.in_(keys)).order_by(Evidence.id)
+        )
+        ids_by_key: dict[str, list[int]] = {key: [] for key in keys}
+        for key, evidence_id in rows:
+            ids_by_key[key].append(evidence_id)
+        yield from ids_by_key.items()
+        last_key = keys[-1]
+
+
+def access_events(session: Session, evidence_id: int, limit: int = 200) -> Sequence[AuditEvent]:
+    return session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "evidence", AuditEvent.object_id == str(evidence_id))
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+
+
+# --- the list -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListQuery:
+    control_ids: frozenset[int] = frozenset()  # one control (and what is mapped onto it)
+    requirement_id: int | None = None
+    source_kind: str | None = None
+    collector_instance: str | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    content_type: str | None = None
+    include_superseded: bool = True
+    after: tuple[datetime, int] | None = None  # keyset: (collected_at, id) of the last row seen
+    limit: int = 50
+
+
+def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
+    """Newest first by (collected_at, id); ``after`` continues below the last row seen, so a
+    page costs the same however deep it is and rows added meanwhile do not shift it."""
+    statement = select(Evidence)
+    for condition in _conditions(query):
+        statement = statement.where(condition)
+    if query.after is not None:
+        collected_at, last_id = query.after
+        statement = statement.where(
+            or_(
+                Evidence.collected_at < collected_at,
+                and_(Evidence.collected_at == collected_at, Evidence.id < last_id),
+            )
+        )
+    statement = statement.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(query.limit)
+    return list(session.scalars(statement).all())
+
+
+def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
+    conditions = []
+    if query.control_ids:
+        direct = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id.in_(query.control_ids))
+        through_requirement = (
+            select(EvidenceRequirement.evidence_id)
+            .join(Requirement, Requirement.id == EvidenceRequirement.requirement_id)
+            .where(Requirement.control_id.in_(query.control_ids))
+        )
+        conditions.append(or_(Evidence.id.in_(direct), Evidence.id.in_(through_requirement)))
+    if query.requirement_id is not None:
+        conditions.append(
+            Evidence.id.in_(
+                select(EvidenceRequirement.evidence_id).where(EvidenceRequirement.requirement_id == query.requirement_id)
+            )
+        )
+    if query.source_kind:
+        conditions.append(Evidence.source_kind == query.source_kind)
+    if query.collector_instance:
+        conditions.append(Evidence.collector_instance == query.collector_instance)
+    # Period filters keep items whose covered period overlaps the asked one; an item without a
+    # period counts as covering the day it was collected.
+    if query.period_from is not None:
+        conditions.append(
+            or_(Evidence.period_to >= query.period_from,
+                and_(Evidence.period_to.is_(None), Evidence.collected_at >= _start_of(query.period_from)))
+        )
+    if query.period_to is not None:
+        conditions.append(
+            or_(Evidence.period_from <= query.period_to,
+                and_(Evidence.period_from.is_(None),
+                     Evidence.collected_at < _start_of(query.period_to + timedelta(days=1))))
+        )
+    if query.content_type:
+        conditions.append(Evidence.content_type == query.content_type)
+    if not query.include_superseded:
+        conditions.append(Evidence.superseded_at.is_(None))
+    return conditions
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
+    """The control and every measure or control mapped onto it (a measure proves its controls)."""
+    sources = session.scalars(
+        select(ControlMapping.source_id).where(ControlMapping.target_id == control_id, ControlMapping.kind == MAPS_TO)
+    ).all()
+    return {control_id, *sources}
+
+
+def distinct_content_types(session: Session) -> list[str]:
+    return list(session.scalars(select(Evidence.content_type).distinct().order_by(Evidence.content_type)))
+
+
+def distinct_collector_instances(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Evidence.collector_instance).where(Evidence.collector_instance.is_not(None))
+            .distinct().order_by(Evidence.collector_instance)
+        )
+    )
+
+
+def search_requirements(session: Session, text: str, limit: int = 30) -> Sequence[Requirement]:
+    pattern = f"%{text.strip().lower()}%"
+    return session.scalars(
+        select(Requirement)
+        .where(Requirement.retired_at.is_(None), or_(Requirement.key.ilike(pattern), Requirement.title.ilike(pattern)))
+        .order_by(Requirement.key)
+        .limit(limit)
+    ).all()

@@ -1,0 +1,749 @@
+"""The rules of evidence: ingesting a file, showing it, listing it, and reconciling the store.
+
+Ingest order is what makes evidence safe to rely on:
+
+1. the metadata is checked (period, links, the item it supersedes) before any byte is read, so
+   wrong metadata changes nothing;
+2. the first bytes are sniffed before they reach the store, so a refused type leaves nothing;
+3. the stream goes to the store in chunks while it is hashed; the size limit is enforced while
+   streaming; the store verifies the object before it becomes visible;
+4. only then is the record written (flushed here, committed by the caller's unit of work).
+
+If step 4 fails the object stays behind as an orphan: deleting it here could race with another
+upload of the same bytes that is about to commit a record sharing the object. ``reconcile``
+reports orphans and removes those older than a grace period. A record never exists without its
+object; identical bytes give two records sharing one object.
+"""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.models import AuditEvent
+from audit_portal.audit.service import record_event
+from audit_portal.authz import Principal, Role
+from audit_portal.catalogue import repository as catalogue
+from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from audit_portal.evidence import repository
+from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
+from audit_portal.evidence.schemas import (
+    SOURCE_FILTERS,
+    EvidenceMeta,
+    EvidencePublic,
+    EvidenceSource,
+)
+from audit_portal.evidence.sniffing import HEAD_BYTES, Sniffed, sanitise_filename, sniff
+from audit_portal.portal import service as portal_settings
+from evidence_store import EmptyObject, ObjectStore, ObjectTooLarge, StoredObject
+from evidence_store.base import Readable
+
+if TYPE_CHECKING:
+    from audit_portal.requests.models import EvidenceRequest
+
+ALLOW_EXECUTABLES_SETTING = "evidence.allow_executables"
+CERTIFICATION_CYCLE_END_SETTING = "certification_cycle_end"
+DEFAULT_CYCLE_YEARS = 3
+ANNEX2 = "annex2"
+
+
+# --- metadata and links ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResolvedLinks:
+    requirements: list[Requirement]
+    controls: list[Control]
+
+    @property
+    def requirement_ids(self) -> list[int]:
+        return [r.id for r in self.requirements if r.id is not None]
+
+    @property
+    def control_ids(self) -> list[int]:
+        return [c.id for c in self.controls if c.id is not None]
+
+    @property
+    def empty(self) -> bool:
+        return not self.requirements and not self.controls
+
+
+def parse_control_name(name: str) -> tuple[str, str]:
+    """``iso27001-2022:8.8`` -> (framework, ref); a bare ``OPS-2`` names an Annex 2 measure."""
+    framework, separator, ref = name.partition(":")
+    if not separator:
+        return ANNEX2, name.strip()
+    return framework.strip(), ref.strip()
+
+
+def resolve_links(session: Session, meta: EvidenceMeta) -> ResolvedLinks:
+    """The requirements and controls the metadata names; 422 naming every unknown one."""
+    requirements = catalogue.requirements_by_key(session, meta.requirements)
+    wanted_controls = {name: parse_control_name(name) for name in meta.controls}
+    controls = catalogue.controls_by_refs(session, wanted_controls.values())
+    unknown = [
+        {"location": "metadata.requirements", "message": f"unknown requirement {key!r}"}
+        for key in meta.requirements if key not in requirements
+    ] + [
+        {"location": "metadata.controls", "message": f"unknown control {name!r}"}
+        for name, ref in wanted_controls.items() if ref not in controls
+    ]
+    if unknown:
+        names = ", ".join(item["message"].removeprefix("unknown ") for item in unknown)
+        raise InvalidInput(f"The metadata names what the catalogue does not know: {names}.", errors=unknown)
+    return ResolvedLinks(
+        requirements=[requirements[key] for key in meta.requirements],
+        controls=[controls[ref] for ref in wanted_controls.values()],
+    )
+
+
+def _check_period(meta: EvidenceMeta) -> None:
+    if meta.period_from and meta.period_to and meta.period_to < meta.period_from:
+        raise InvalidInput(
+            f"The period ends ({meta.period_to}) before it starts ({meta.period_from}).",
+            errors=[{"location": "metadata.period_to", "message": "ends before period_from"}],
+        )
+    if meta.collected_at is not None and clock.as_utc(meta.collected_at) > clock.utcnow() + timedelta(minutes=5):
+        raise InvalidInput("collected_at lies in the future.")
+
+
+def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSource) -> Evidence | None:
+    if meta.supersedes is None:
+        return None
+    old = repository.get_evidence(session, meta.supersedes)
+    if old is None:
+        raise InvalidInput(f"Evidence {meta.supersedes} does not exist, so it cannot be superseded.")
+    if old.superseded_at is not None:
+        newer = repository.successor_of(session, old.id)  # type: ignore[arg-type]
+        raise Conflict(
+            f"Evidence {old.id} is already superseded"
+            + (f" by evidence {newer.id}; supersede that one instead." if newer else ".")
+        )
+    if source.kind != SOURCE_UPLOAD and old.collector_instance != source.collector_instance:
+        raise InvalidInput(f"Evidence {old.id} was not produced by {source.collector_instance}; it may not be superseded from there.")
+    return old
+
+
+@dataclass(frozen=True)
+class CheckedMeta:
+    meta: EvidenceMeta
+    links: ResolvedLinks
+    supersedes: Evidence | None
+
+
+def check_meta(session: Session, meta: EvidenceMeta, source: EvidenceSource) -> CheckedMeta:
+    """Every check that needs no file bytes; run before the upload is read."""
+    _check_period(meta)
+    _check_run(session, source)
+    links = resolve_links(session, meta)
+    return CheckedMeta(meta, links, _superseded_item(session, meta, source))
+
+
+def _check_run(session: Session, source: EvidenceSource) -> None:
+    """A pushed item may name a collector run only of the instance it is pushed for, so a token
+    scoped to one instance cannot attach evidence to another instance's run."""
+    if source.collector_run_id is None:
+        return
+    from audit_portal.collection.models import CollectorRun
+
+    run = session.get(CollectorRun, source.collector_run_id)
+    if run is None or run.instance_name != source.collector_instance:
+        raise InvalidInput(
+            f"Collector run {source.collector_run_id} is not a run of {source.collector_instance!r}.",
+            errors=[{"location": "metadata.collector_run_id", "message": "not a run of this instance"}],
+        )
+
+
+# --- reading the stream ---------------------------------------------------------------------
+
+class ExecutableRefused(InvalidInput):
+    def __init__(self, sniffed: Sniffed, filename: str) -> None:
+        super().__init__(
+            f"{filename!r} is a program or script ({sniffed.content_type}); evidence may not be "
+            "executable unless an administrator allows it.",
+            errors=[{"location": "file", "message": f"executable type {sniffed.content_type}"}],
+        )
+
+
+class SniffingReader:
+    """Passes a stream through after judging its first bytes.
+
+    The first read collects up to :data:`HEAD_BYTES` and refuses an executable before those
+    bytes are handed on, so a refused file never reaches the store.
+    """
+
+    def __init__(self, stream: Readable, filename: str, *, allow_executables: bool) -> None:
+        self._stream = stream
+        self._filename = filename
+        self._allow_executables = allow_executables
+        self._pending = b""
+        self.sniffed: Sniffed | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.sniffed is None:
+            self._sniff()
+        if self._pending:
+            chunk, self._pending = self._pending, b""
+            return chunk
+        return self._stream.read(size)
+
+    def _sniff(self) -> None:
+        head = bytearray()
+        while len(head) < HEAD_BYTES:
+            chunk = self._stream.read(HEAD_BYTES - len(head))
+            if not chunk:
+                break
+            head += chunk
+        self.sniffed = sniff(bytes(head), self._filename)
+        if self.sniffed.executable and not self._allow_executables:
+            raise ExecutableRefused(self.sniffed, self._filename)
+        self._pending = bytes(head)
+
+
+def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int) -> StoredObject:
+    try:
+        return store.put(reader, max_bytes=max_bytes)
+    except EmptyObject:
+        raise InvalidInput(
+            "The file is empty; evidence needs content.",
+            errors=[{"location": "file", "message": "empty file"}],
+        ) from None
+    except ObjectTooLarge:
+        raise PayloadTooLarge(
+            f"The file is larger than the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES)."
+        ) from None
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+def ingest(
+    session: Session,
+    store: ObjectStore,
+    *,
+    stream: Readable,
+    filename: str | None,
+    meta: EvidenceMeta,
+    source: EvidenceSource,
+    max_bytes: int,
+    request: Request | None = None,
+    principal: Principal | None = None,
+    checked: CheckedMeta | None = None,
+    retention_years: int | None = None,
+) -> Evidence:
+    """Store one file and record it as evidence; see the module docstring for the order.
+
+    ``stream`` is anything with ``read(n)``. ``checked`` is the result of :func:`check_meta`
+    when the caller ran it already (the HTTP layer does, before the file part arrives).
+    ``retention_years`` overrides the RETENTION_YEARS_AFTER_CYCLE setting read from the
+    environment (the app passes its own settings).
+    """
+    safe_name = sanitise_filename(filename)
+    checked = checked or check_meta(session, meta, source)
+    reader = SniffingReader(stream, safe_name, allow_executables=executables_allowed(session))
+    stored = _put(store, reader, max_bytes)
+    assert reader.sniffed is not None
+    retention = retention_until(
+        session, clock.as_utc(meta.collected_at) if meta.collected_at else clock.utcnow(),
+        years_after_cycle=retention_years,
+    )
+    return _record(session, stored, reader.sniffed, safe_name, checked, source, retention, request, principal)
+
+
+def executables_allowed(session: Session) -> bool:
+    return portal_settings.get_flag(session, ALLOW_EXECUTABLES_SETTING)
+
+
+def _record(
+    session: Session,
+    stored: StoredObject,
+    sniffed: Sniffed,
+    filename: str,
+    checked: CheckedMeta,
+    source: EvidenceSource,
+    retention: date,
+    request: Request | None,
+    principal: Principal | None,
+) -> Evidence:
+    meta = checked.meta
+    now = clock.utcnow()
+    collected_at = clock.as_utc(meta.collected_at) if meta.collected_at else now
+    links = checked.links
+    requirement_ids, control_ids = links.requirement_ids, links.control_ids
+    old = _lock_superseded(session, checked.supersedes)
+    if old is not None and links.empty:
+        # A correction without links of its own proves what the item it replaces proved.
+        requirement_ids, control_ids = repository.link_ids_of(session, old.id)  # type: ignore[arg-type]
+    evidence = Evidence(
+        title=meta.title,
+        description=meta.description or None,
+        source_kind=source.kind,
+        uploaded_by_id=source.user_id,
+        token_id=source.token_id,
+        collector_instance=source.collector_instance,
+        collector_run_id=source.collector_run_id,
+        artifact_kind=meta.artifact_kind,
+        collected_at=collected_at,
+        period_from=meta.period_from,
+        period_to=meta.period_to,
+        valid_until=meta.valid_until,
+        original_filename=filename,
+        content_type=sniffed.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        store_key=stored.key,
+        retention_until=retention,
+        legal_hold=False,
+        supersedes_id=old.id if old else None,
+        created_at=now,
+    )
+    repository.add_evidence(session, evidence, requirement_ids=requirement_ids, control_ids=control_ids)
+    if old is not None:
+        old.superseded_at = now
+        session.flush()
+    record_event(
+        session, request=request, principal=principal, action="evidence.upload",
+        object_type="evidence", object_id=str(evidence.id),
+        actor=None if principal else _source_actor(source),
+        detail={
+            "sha256": stored.sha256, "size": stored.size, "filename": filename,
+            "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+        },
+    )
+    return evidence
+
+
+def _lock_superseded(session: Session, old: Evidence | None) -> Evidence | None:
+    if old is None:
+        return None
+    locked = repository.get_evidence_for_update(session, old.id)  # type: ignore[arg-type]
+    if locked is None or locked.superseded_at is not None:
+        raise Conflict(f"Evidence {old.id} was superseded while this upload ran; supersede the newer item.")
+    return locked
+
+
+def _source_actor(source: EvidenceSource) -> str:
+    return f"collector:{source.collector_instance}" if source.collector_instance else source.kind
+
+
+def retention_until(session: Session, collected_at: datetime, *, years_after_cycle: int | None = None) -> date:
+    """End of the certification cycle the evidence serves, plus ``years_after_cycle`` years
+    (default: the RETENTION_YEARS_AFTER_CYCLE setting).
+
+    The cycle end is the portal setting ``certification_cycle_end`` (ISO date) when it lies after
+    the evidence; otherwise the evidence is taken to serve a cycle of three years from its date.
+    """
+    if years_after_cycle is None:
+        from audit_portal.config import get_settings
+
+        years_after_cycle = get_settings().retention_years_after_cycle
+    configured = portal_settings.get_value(session, CERTIFICATION_CYCLE_END_SETTING)
+    cycle_end = _add_years(collected_at.date(), DEFAULT_CYCLE_YEARS)
+    if configured:
+        try:
+            configured_end = date.fromisoformat(configured.strip())
+        except ValueError:
+            configured_end = None
+        if configured_end is not None and configured_end >= collected_at.date():
+            cycle_end = configured_end
+    return _add_years(cycle_end, years_after_cycle)
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year + years, day=28)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def get(session: Session, evidence_id: int) -> Evidence:
+    evidence = repository.get_evidence(session, evidence_id)
+    if evidence is None:
+        raise NotFound(f"There is no evidence {evidence_id}.")
+    return evidence
+
+
+def requirement_name(requirement: Requirement) -> str:
+    return requirement.key
+
+
+def control_name(control: Control) -> str:
+    return f"{control.framework_key}:{control.ref}"
+
+
+@dataclass
+class EvidenceView:
+    evidence: Evidence
+    uploaded_by: str | None
+    requirements: list[Requirement]
+    controls: list[Control]
+    requirement_controls: dict[int, Control]
+    older: list[Evidence]  # what this item superseded, nearest first
+    newer: list[Evidence]  # what superseded this item, nearest first
+    events: list[AuditEvent] = field(default_factory=list)
+
+
+def view(session: Session, evidence_id: int, *, with_events: bool = False) -> EvidenceView:
+    evidence = get(session, evidence_id)
+    assert evidence.id is not None
+    requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
+    names = repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
+    return EvidenceView(
+        evidence=evidence,
+        uploaded_by=names.get(evidence.uploaded_by_id) if evidence.uploaded_by_id else None,
+        requirements=requirements,
+        controls=repository.control_links(session, [evidence.id])[evidence.id],
+        requirement_controls=repository.controls_of_requirements(session, [r.id for r in requirements if r.id]),
+        older=_older(session, evidence),
+        newer=_newer(session, evidence),
+        events=list(repository.access_events(session, evidence.id)) if with_events else [],
+    )
+
+
+def _older(session: Session, evidence: Evidence, limit: int = 50) -> list[Evidence]:
+    chain: list[Evidence] = []
+    current = evidence
+    while current.supersedes_id is not None and len(chain) < limit:
+        previous = repository.get_evidence(session, current.supersedes_id)
+        if previous is None:
+            break
+        chain.append(previous)
+        current = previous
+    return chain
+
+
+def _newer(session: Session, evidence: Evidence, limit: int = 50) -> list[Evidence]:
+    chain: list[Evidence] = []
+    current = evidence
+    while len(chain) < limit:
+        following = repository.successor_of(session, current.id)  # type: ignore[arg-type]
+        if following is None:
+            break
+        chain.append(following)
+        current = following
+    return chain
+
+
+def record_access(
+    session: Session, *, evidence: Evidence, action: str, request: Request | None, principal: Principal | None
+) -> None:
+    """An audit event for a view, preview or download, whoever the reader is."""
+    record_event(
+        session, request=request, principal=principal, action=action,
+        object_type="evidence", object_id=str(evidence.id), detail={"sha256": evidence.sha256},
+    )
+
+
+def record_listing(
+    session: Session, *, request: Request | None, principal: Principal, filters: ListFilters
+) -> None:
+    """An auditor's look at the evidence list is an access too (every access by an auditor is
+    recorded); other roles' list views are not, as they would drown the log."""
+    if principal.role != Role.auditor:
+        return
+    defaults = asdict(ListFilters())
+    shown = {
+        name: str(value) for name, value in asdict(filters).items()
+        if value != defaults[name] and name != "cursor"
+    }
+    record_event(
+        session, request=request, principal=principal, action="evidence.list",
+        object_type="evidence", object_id="", detail=shown,
+    )
+
+
+def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
+    ids = [item.id for item in items if item.id is not None]
+    requirements = repository.requirement_links(session, ids)
+    controls = repository.control_links(session, ids)
+    names = repository.usernames(session, [item.uploaded_by_id for item in items if item.uploaded_by_id])
+    successors = {
+        item.id: repository.successor_of(session, item.id) for item in items if item.superseded_at is not None
+    }
+    return [
+        EvidencePublic(
+            id=item.id,  # type: ignore[arg-type]
+            title=item.title,
+            description=item.description,
+            source_kind=item.source_kind,
+            uploaded_by=names.get(item.uploaded_by_id) if item.uploaded_by_id else None,
+            collector_instance=item.collector_instance,
+            collector_run_id=item.collector_run_id,
+            artifact_kind=item.artifact_kind,
+            collected_at=item.collected_at,
+            period_from=item.period_from,
+            period_to=item.period_to,
+            valid_until=item.valid_until,
+            original_filename=item.original_filename,
+            content_type=item.content_type,
+            size=item.size,
+            sha256=item.sha256,
+            retention_until=item.retention_until,
+            legal_hold=item.legal_hold,
+            supersedes_id=item.supersedes_id,
+            superseded_by_id=(successors[item.id].id if successors.get(item.id) else None),  # type: ignore[union-attr]
+            superseded_at=item.superseded_at,
+            created_at=item.created_at,
+            requirements=[requirement_name(r) for r in requirements.get(item.id, [])],  # type: ignore[arg-type]
+            controls=[control_name(c) for c in controls.get(item.id, [])],  # type: ignore[arg-type]
+            download_url=f"/evidence/{item.id}/download",
+        )
+        for item in items
+    ]
+
+
+# --- the list -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's filters as a person or script gives them (strings from a query string)."""
+
+    control: str = ""  # "framework:ref", or a measure id
+    measure: str = ""  # an Annex 2 measure id, e.g. "OPS-2"
+    requirement: str = ""
+    source: str = ""  # upload | api | collector, or a collector instance name
+    period_from: date | None = None
+    period_to: date | None = None
+    content_type: str = ""
+    include_superseded: bool = True
+    cursor: str = ""
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class EvidenceListPage:
+    items: list[Evidence]
+    next_cursor: str | None
+
+
+MAX_PAGE_SIZE = 200
+
+
+def list_page(session: Session, filters: ListFilters) -> EvidenceListPage:
+    query = _list_query(session, filters)
+    rows = repository.list_evidence(session, query)
+    has_more = len(rows) > query.limit - 1
+    items = rows[: query.limit - 1]
+    next_cursor = encode_cursor(items[-1]) if has_more and items else None
+    return EvidenceListPage(items, next_cursor)
+
+
+def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
+    if filters.period_from and filters.period_to and filters.period_to < filters.period_from:
+        raise InvalidInput("The period filter ends before it starts.")
+    if not 1 <= filters.limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+    control_ids: set[int] = set()
+    for name in (filters.control, filters.measure):
+        if name:
+            control_ids |= _control_filter(session, name)
+    requirement_id = None
+    if filters.requirement:
+        found = catalogue.requirements_by_key(session, [filters.requirement]).get(filters.requirement)
+        if found is None:
+            raise InvalidInput(f"Unknown requirement {filters.requirement!r}.")
+        requirement_id = found.id
+    source_kind, instance = _source_filter(filters.source)
+    return repository.ListQuery(
+        control_ids=frozenset(control_ids),
+        requirement_id=requirement_id,
+        source_kind=source_kind,
+        collector_instance=instance,
+        period_from=filters.period_from,
+        period_to=filters.period_to,
+        content_type=filters.content_type or None,
+        include_superseded=filters.include_superseded,
+        after=decode_cursor(filters.cursor) if filters.cursor else None,
+        # One row more than shown tells whether another page follows.
+        limit=filters.limit + 1,
+    )
+
+
+def _control_filter(session: Session, name: str) -> set[int]:
+    framework, ref = parse_control_name(name)
+    control = catalogue.control_by_ref(session, framework, ref)
+    if control is None or control.id is None:
+        raise InvalidInput(f"Unknown control {name!r}.")
+    return repository.controls_mapped_onto(session, control.id)
+
+
+def _source_filter(source: str) -> tuple[str | None, str | None]:
+    if not source:
+        return None, None
+    if source in SOURCE_FILTERS:
+        return source, None
+    return None, source
+
+
+def encode_cursor(evidence: Evidence) -> str:
+    raw = f"{clock.as_utc(evidence.collected_at).isoformat()}|{evidence.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, identifier = raw.partition("|")
+        return clock.as_utc(datetime.fromisoformat(moment)), int(identifier)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The page cursor is not valid; start again from the first page.") from None
+
+
+# --- link targets for the upload form -------------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkTarget:
+    value: str  # what goes into the metadata: a requirement key or "framework:ref"
+    kind: str
+    label: str
+
+
+def search_link_targets(session: Session, text: str, limit: int = 30) -> list[LinkTarget]:
+    if len(text.strip()) < 2:
+        return []
+    targets = [
+        LinkTarget(r.key, "requirement", r.title) for r in repository.search_requirements(session, text, limit)
+    ]
+    targets += [
+        LinkTarget(control_name(c), "measure" if c.framework_key == ANNEX2 else "control", c.title)
+        for c in catalogue.search_controls(session, text, limit=limit)
+    ]
+    return targets[:limit]
+
+
+def links_of_request(session: Session, evidence_request: EvidenceRequest) -> list[str]:
+    """What an evidence request asks about, as link names for the upload form."""
+    if evidence_request.requirement_id is not None:
+        requirement = repository.requirement_by_id(session, evidence_request.requirement_id)
+        return [requirement.key] if requirement else []
+    if evidence_request.control_id is not None:
+        control = catalogue.controls_by_ids(session, [evidence_request.control_id]).get(evidence_request.control_id)
+        return [control_name(control)] if control else []
+    return []
+
+
+def link_targets_named(session: Session, names: Iterable[str]) -> list[LinkTarget]:
+    """The already chosen targets, to show them again after a refused upload."""
+    chosen = list(dict.fromkeys(name for name in names if name))
+    requirements = catalogue.requirements_by_key(session, chosen)
+    targets = []
+    for name in chosen:
+        if name in requirements:
+            targets.append(LinkTarget(name, "requirement", requirements[name].title))
+        else:
+            framework, ref = parse_control_name(name)
+            control = catalogue.control_by_ref(session, framework, ref)
+            if control is not None:
+                targets.append(LinkTarget(control_name(control), "control", control.title))
+    return targets
+
+
+# --- store reconciliation -------------------------------------------------------------------
+
+CONTENT_PREFIX = "sha256/"
+
+
+@dataclass(frozen=True)
+class OrphanObject:
+    key: str
+    size: int
+    last_modified: datetime
+    removable: bool  # older than the grace period
+    removed: bool = False
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    objects_checked: int
+    records_checked: int
+    orphans: list[OrphanObject]
+    missing: list[tuple[str, list[int]]]  # store key, ids of the records that lack it
+
+    @property
+    def removed(self) -> list[OrphanObject]:
+        return [orphan for orphan in self.orphans if orphan.removed]
+
+
+def reconcile(
+    session: Session,
+    store: ObjectStore,
+    *,
+    remove: bool = False,
+    grace: timedelta = timedelta(hours=24),
+    now: datetime | None = None,
+    batch_size: int = 500,
+) -> ReconcileReport:
+    """Compare the store with the records.
+
+    Orphans (objects no record uses, left by an upload whose record was never committed) are
+    reported, and with ``remove`` deleted once older than ``grace``: a younger one may belong to
+    an upload that is committing its record right now. Records whose object is missing are
+    reported; they are never changed here, since that needs a person to look.
+    """
+    now = now or clock.utcnow()
+    orphans: list[OrphanObject] = []
+    checked = 0
+    batch: list[str] = []
+    for key in store.iter_keys(CONTENT_PREFIX):
+        batch.append(key)
+        if len(batch) == batch_size:
+            orphans += _orphans_in(session, store, batch, remove=remove, cutoff=now - grace)
+            checked += len(batch)
+            batch = []
+    if batch:
+        orphans += _orphans_in(session, store, batch, remove=remove, cutoff=now - grace)
+        checked += len(batch)
+    missing: list[tuple[str, list[int]]] = []
+    records = 0
+    for key, evidence_ids in repository.iter_store_keys(session):
+        records += len(evidence_ids)
+        if not store.exists(key):
+            missing.append((key, evidence_ids))
+    return ReconcileReport(checked, records, orphans, missing)
+
+
+def _orphans_in(
+    session: Session, store: ObjectStore, keys: list[str], *, remove: bool, cutoff: datetime
+) -> list[OrphanObject]:
+    referenced = repository.referenced_store_keys(session, keys)
+    found = []
+    for key in keys:
+        if key in referenced:
+            continue
+        info = store.stat(key)
+        old_enough = clock.as_utc(info.last_modified) <= cutoff
+        orphan = OrphanObject(key, info.size, info.last_modified, removable=old_enough)
+        if remove and old_enough:
+            orphan = _remove_orphan(session, store, orphan)
+        found.append(orphan)
+    return found
+
+
+def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject) -> OrphanObject:
+    from dataclasses import replace
+
+    from evidence_store import ObjectNotFound, ObjectRetained
+
+    # Asked again right before deleting: a record may have been committed since the batch query.
+    if repository.store_key_is_referenced(session, orphan.key):
+        return replace(orphan, removable=False, problem="now referenced by a record")
+    try:
+        store.delete(orphan.key)
+    except ObjectRetained as error:
+        return replace(orphan, problem=str(error))
+    except ObjectNotFound:
+        return replace(orphan, problem="already gone")
+    record_event(
+        session, request=None, principal=None, actor="audit-portal store reconcile",
+        action="store.orphan-removed", object_type="object", object_id=orphan.key,
+        detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()},
+    )
+    return replace(orphan, removed=True)
