@@ -22,6 +22,9 @@ from audit_portal.db import get_session, make_engine
 from evidence_store import MemoryStore, ObjectStore
 from tests.support import POSTGRES_URL, fresh_database
 
+# Browser fixtures (live server, Chromium) are shared by every folder that drives a browser.
+pytest_plugins = ["tests.browser_fixtures"]
+
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-signing"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser_fixtures import screenshot
 
 pytestmark = pytest.mark.browser
 

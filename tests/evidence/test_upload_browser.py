@@ -15,13 +15,13 @@ from audit_portal.catalogue.service import load_catalogue
 from audit_portal.db import unit_of_work
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.repository import requirement_links
-from tests.browser.conftest import browser, live_server, page, screenshot  # noqa: F401
+from tests.browser_fixtures import screenshot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def it_login(live_server):  # type: ignore[no-untyped-def]  # noqa: F811
+def it_login(live_server):  # type: ignore[no-untyped-def]
     username, password = f"it.{uuid.uuid4().hex[:8]}", generate_password()
     with unit_of_work(live_server.engine) as session:
         load_catalogue(session)
@@ -29,7 +29,7 @@ def it_login(live_server):  # type: ignore[no-untyped-def]  # noqa: F811
     return username, password
 
 
-def sign_in(page, url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def sign_in(page, url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
@@ -37,7 +37,7 @@ def sign_in(page, url: str, username: str, password: str) -> None:  # type: igno
     page.wait_for_url(re.compile(r".*/$"))
 
 
-def test_upload_page_in_a_browser(live_server, page, it_login):  # noqa: F811
+def test_upload_page_in_a_browser(live_server, page, it_login):
     csp_errors: list[str] = []
     page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, live_server.url, *it_login)

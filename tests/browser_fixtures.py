@@ -22,7 +22,7 @@ from audit_portal.config import Settings
 from audit_portal.db import make_engine
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
