@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.console import Console
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from audit_portal.clock import utcnow
@@ -48,19 +48,14 @@ def demo_steps() -> list[DemoStep]:
 
 
 def database_is_empty(session: Session) -> bool:
-    """Empty means: no demo marker and no rows in any domain table but settings."""
+    """Empty means: no demo marker and no account. The catalogue, the SoA defaults and their audit
+    events are reference data that ``catalogue load`` writes before anyone signs in; a portal in
+    use always has at least one account."""
+    from audit_portal.auth.models import UserAccount
+
     if portal_settings.is_demo(session):
         return False
-    from sqlmodel import SQLModel
-
-    import audit_portal.model_registry  # noqa: F401
-
-    existing = set(inspect(session.connection()).get_table_names())
-    for table in SQLModel.metadata.sorted_tables:
-        if table.name in existing and table.name != "portal_setting":
-            if session.execute(select(table).limit(1)).first() is not None:
-                return False
-    return True
+    return session.execute(select(UserAccount.id).limit(1)).first() is None
 
 
 def load_demo(session: Session, store: ObjectStore, settings: Settings, console: Console) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
@@ -61,11 +61,7 @@ def new_form(request: Request, session: SessionDep, principal: Manager) -> HTMLR
     return _engagement_form(request, session, None, service.EngagementForm(), {})
 
 
-@router.post("/engagements/new", response_class=HTMLResponse, response_model=None)
-def create(
-    request: Request,
-    session: SessionDep,
-    principal: Manager,
+def engagement_form(
     name: Text = "",
     framework_key: Text = service.FRAMEWORK_2022,
     period_start: Text = "",
@@ -73,10 +69,23 @@ def create(
     auditor_ids: Annotated[list[int] | None, Form()] = None,
     scope_refs: Text = "",
     scope_note: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    form = service.EngagementForm(
+) -> service.EngagementForm:
+    """The engagement form's fields, as the create and edit forms post them."""
+    return service.EngagementForm(
         name, framework_key, period_start, period_end, auditor_ids or [], scope_refs, scope_note
     )
+
+
+EngagementFormDep = Annotated[service.EngagementForm, Depends(engagement_form)]
+
+
+@router.post("/engagements/new", response_class=HTMLResponse, response_model=None)
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+    form: EngagementFormDep,
+) -> HTMLResponse | RedirectResponse:
     try:
         engagement = service.create_engagement(
             session, form=form, principal=principal, request=request
@@ -102,17 +111,8 @@ def update(
     session: SessionDep,
     principal: Manager,
     engagement_id: int,
-    name: Text = "",
-    framework_key: Text = service.FRAMEWORK_2022,
-    period_start: Text = "",
-    period_end: Text = "",
-    auditor_ids: Annotated[list[int] | None, Form()] = None,
-    scope_refs: Text = "",
-    scope_note: Text = "",
+    form: EngagementFormDep,
 ) -> HTMLResponse | RedirectResponse:
-    form = service.EngagementForm(
-        name, framework_key, period_start, period_end, auditor_ids or [], scope_refs, scope_note
-    )
     try:
         service.update_engagement(
             session, engagement_id=engagement_id, form=form, principal=principal, request=request

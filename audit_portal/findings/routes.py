@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, Role, allowed
@@ -121,14 +121,7 @@ def _form(
     )
 
 
-@router.post(
-    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
-)
-def create(
-    request: Request,
-    session: SessionDep,
-    principal: Recorder,
-    engagement_id: int,
+def submitted_fields(
     title: OptionalText = None,
     detail: OptionalText = None,
     category: OptionalText = None,
@@ -138,8 +131,9 @@ def create(
     corrective_action: OptionalText = None,
     due_date: OptionalText = None,
     status: OptionalText = None,
-) -> HTMLResponse | RedirectResponse:
-    submitted = {
+) -> dict[str, str | None]:
+    """The finding form's fields as posted; a field the form did not show is None."""
+    return {
         "title": title,
         "detail": detail,
         "category": category,
@@ -150,6 +144,21 @@ def create(
         "due_date": due_date,
         "status": status,
     }
+
+
+SubmittedFields = Annotated[dict[str, str | None], Depends(submitted_fields)]
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
+)
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Recorder,
+    engagement_id: int,
+    submitted: SubmittedFields,
+) -> HTMLResponse | RedirectResponse:
     form = _overlay(service.FindingForm(), submitted)
     try:
         service.create(
@@ -188,29 +197,10 @@ def update(
     principal: Maintainer,
     engagement_id: int,
     finding_id: int,
-    title: OptionalText = None,
-    detail: OptionalText = None,
-    category: OptionalText = None,
-    severity: OptionalText = None,
-    control_refs: OptionalText = None,
-    owner: OptionalText = None,
-    corrective_action: OptionalText = None,
-    due_date: OptionalText = None,
-    status: OptionalText = None,
+    submitted: SubmittedFields,
 ) -> HTMLResponse | RedirectResponse:
     engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
     # Fields the form does not show (the auditor's, for it and admin) keep their values.
-    submitted = {
-        "title": title,
-        "detail": detail,
-        "category": category,
-        "severity": severity,
-        "control_refs": control_refs,
-        "owner": owner,
-        "corrective_action": corrective_action,
-        "due_date": due_date,
-        "status": status,
-    }
     form = _overlay(service.form_for(view), submitted)
     try:
         service.update(
