@@ -21,25 +21,21 @@ def make_engine(database_url: str) -> Engine:
             database_url, connect_args={"check_same_thread": False, "timeout": 30}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    # pysqlite starts transactions lazily and commits on its own around SAVEPOINT; with its
-    # handling off and BEGIN emitted on SQLAlchemy's "begin", transactions and savepoints behave
-    # as on PostgreSQL (the recipe of SQLAlchemy's SQLite dialect documentation).
-    dbapi_connection.isolation_level = None
+    # pysqlite's own transaction handling stays on: reads run outside a transaction and the
+    # first write begins one. A transaction that began with a read would hold a WAL snapshot and
+    # fail at once ("database is locked") when another connection has written since; starting
+    # at the first write lets busy_timeout queue concurrent writers instead (the job lease and
+    # the audit chain rely on it). Tests switch to explicit BEGIN for their per-test rollback.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-    connection.exec_driver_sql("BEGIN")
 
 
 @contextmanager

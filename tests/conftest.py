@@ -6,12 +6,14 @@ Tests run on SQLite always, and on PostgreSQL too when AUDIT_PORTAL_TEST_DATABAS
 """
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -26,6 +28,24 @@ from tests.support import POSTGRES_URL, fresh_database
 pytest_plugins = ["tests.browser_fixtures"]
 
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+# pysqlite starts transactions lazily and commits on its own around SAVEPOINT, so a test's
+# "rolled back" outer transaction would keep whatever the code under test committed. In the test
+# process, pysqlite's handling is off and SQLAlchemy emits BEGIN, so savepoints nest as they do
+# on PostgreSQL (the recipe of SQLAlchemy's SQLite dialect documentation). Processes the tests
+# start (the CLI, the lease test) run with the portal's own setting, see audit_portal/db.py.
+@event.listens_for(Engine, "connect")
+def _sqlite_without_implicit_transactions(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_explicit_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-signing"
 
