@@ -79,3 +79,8 @@ def print_demo_logins(session: Session, console: Console) -> None:
         console.print("demo sign-ins (demo database only):")
         for role, user, password in rows:
             console.print(f"  {role:11} {user:22} {password}", highlight=False)
+        console.print(
+            "  admin and auditor sign in with a second factor: "
+            "'.venv/bin/audit-portal user totp USERNAME' prints the current code",
+            highlight=False,
+        )
