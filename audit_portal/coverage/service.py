@@ -16,7 +16,7 @@ Everything is computed from a fixed number of queries whatever the number of con
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session
@@ -262,8 +262,4 @@ def _control(control: Control, status: str, reason: str, states: tuple[Requireme
 
 
 def _with_via(state: RequirementCoverage, via_measure: str | None) -> RequirementCoverage:
-    if state.via_measure == via_measure:
-        return state
-    from dataclasses import replace
-
-    return replace(state, via_measure=via_measure)
+    return state if state.via_measure == via_measure else replace(state, via_measure=via_measure)

@@ -161,7 +161,7 @@ def list_evidence(
         period_from=period_from, period_to=period_to, content_type=content_type,
         include_superseded=include_superseded, cursor=cursor, limit=limit,
     )
-    page = service.list_page(session, filters)
+    page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)
     return EvidencePage(items=service.to_public(session, page.items), next_cursor=page.next_cursor)
 
@@ -173,6 +173,6 @@ def get_evidence(
     principal: Annotated[Principal, Authorize("evidence:read")],
     session: SessionDep,
 ) -> EvidencePublic:
-    evidence = service.get(session, evidence_id)
+    evidence = service.get(session, evidence_id, principal)
     service.record_access(session, evidence=evidence, action="evidence.view", request=request, principal=principal)
     return service.to_public(session, [evidence])[0]

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, false, or_, select
 from sqlmodel import Session
 
 from audit_portal.audit.models import AuditEvent
@@ -164,6 +164,7 @@ class ListQuery:
     include_superseded: bool = True
     after: tuple[datetime, int] | None = None  # keyset: (collected_at, id) of the last row seen
     limit: int = 50
+    visible: list[tuple[datetime, datetime]] | None = None  # collected_at windows; None: all
 
 
 def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
@@ -221,6 +222,10 @@ def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
         conditions.append(Evidence.content_type == query.content_type)
     if not query.include_superseded:
         conditions.append(Evidence.superseded_at.is_(None))
+    if query.visible is not None:
+        conditions.append(
+            or_(false(), *(and_(Evidence.collected_at >= start, Evidence.collected_at < end) for start, end in query.visible))
+        )
     return conditions
 
 

@@ -74,7 +74,7 @@ def evidence_list(
         period_to=_optional_date(period_to, "period_to"), content_type=content_type.strip(),
         include_superseded=not current_only, cursor=cursor, limit=limit,
     )
-    page = service.list_page(session, filters)
+    page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)
     chosen = {
         "control": control, "measure": measure, "requirement": requirement, "source": source,
@@ -104,7 +104,7 @@ def evidence_list(
 def evidence_page(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
-    item = service.view(session, evidence_id, with_events=True)
+    item = service.view(session, evidence_id, principal=principal, with_events=True)
     service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
     try:
         preview = build_preview(store, item.evidence)
@@ -155,7 +155,7 @@ def evidence_download(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
     """The file as stored, streamed, always as an attachment."""
-    evidence = service.get(session, evidence_id)
+    evidence = service.get(session, evidence_id, principal)
     service.record_access(session, evidence=evidence, action="evidence.download", request=request, principal=principal)
     return _stream(store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename))
 
@@ -165,7 +165,7 @@ def evidence_preview(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
     """Images and PDF for the browser to show; every other type has no inline form."""
-    evidence = service.get(session, evidence_id)
+    evidence = service.get(session, evidence_id, principal)
     if not previewable_inline(evidence.content_type):
         raise NotFound(f"{evidence.content_type} is not shown inline; download it instead.")
     service.record_access(session, evidence=evidence, action="evidence.preview", request=request, principal=principal)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -363,9 +363,34 @@ def _add_years(day: date, years: int) -> date:
 
 # --- reading --------------------------------------------------------------------------------
 
-def get(session: Session, evidence_id: int) -> Evidence:
+Window = tuple[datetime, datetime]
+
+
+def visible_windows(session: Session, principal: Principal | None) -> list[Window] | None:
+    """What a reader may see: ``None`` for everything; for an external auditor, only evidence
+    collected within the periods of the engagements they are assigned to (the portal holds
+    personal data, and the auditor's access is for their audit)."""
+    if principal is None or principal.role != Role.auditor:
+        return None
+    from audit_portal.engagements.repository import list_for_auditor
+
+    return [
+        (_day_start(engagement.period_start), _day_start(engagement.period_end + timedelta(days=1)))
+        for engagement in list_for_auditor(session, principal.user_id)  # type: ignore[arg-type]
+    ]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def get(session: Session, evidence_id: int, principal: Principal | None = None) -> Evidence:
+    """One item; an item outside what ``principal`` may see answers as if it did not exist."""
     evidence = repository.get_evidence(session, evidence_id)
-    if evidence is None:
+    windows = visible_windows(session, principal)
+    if evidence is None or (
+        windows is not None and not any(start <= evidence.collected_at < end for start, end in windows)
+    ):
         raise NotFound(f"There is no evidence {evidence_id}.")
     return evidence
 
@@ -390,8 +415,10 @@ class EvidenceView:
     events: list[AuditEvent] = field(default_factory=list)
 
 
-def view(session: Session, evidence_id: int, *, with_events: bool = False) -> EvidenceView:
-    evidence = get(session, evidence_id)
+def view(
+    session: Session, evidence_id: int, *, principal: Principal | None = None, with_events: bool = False
+) -> EvidenceView:
+    evidence = get(session, evidence_id, principal)
     assert evidence.id is not None
     requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
     names = repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
@@ -526,8 +553,8 @@ class EvidenceListPage:
 MAX_PAGE_SIZE = 200
 
 
-def list_page(session: Session, filters: ListFilters) -> EvidenceListPage:
-    query = _list_query(session, filters)
+def list_page(session: Session, filters: ListFilters, principal: Principal | None = None) -> EvidenceListPage:
+    query = replace(_list_query(session, filters), visible=visible_windows(session, principal))
     rows = repository.list_evidence(session, query)
     has_more = len(rows) > query.limit - 1
     items = rows[: query.limit - 1]

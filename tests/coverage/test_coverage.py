@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 from sqlalchemy import event
 
-from audit_portal.catalogue.models import Control
 from audit_portal.clock import utcnow
 from audit_portal.coverage.service import compute_coverage
 from audit_portal.engagements.models import Engagement, EvidenceReview
@@ -176,7 +174,7 @@ def test_percent_is_covered_over_applicable(catalogue, add_evidence):
     assert sum(report.counts.values()) == 93
 
 
-def test_query_count_does_not_grow_with_controls_or_evidence(catalogue, add_evidence, engine):
+def test_query_count_does_not_grow_with_controls_or_evidence(catalogue, add_evidence):
     def statements(**kwargs) -> int:
         seen = []
         listener = lambda *args: seen.append(args[2])  # noqa: E731

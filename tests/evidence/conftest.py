@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any, Self
 
 import pytest
@@ -37,6 +38,26 @@ def push_client(app: FastAPI, session: Session, catalogue: None) -> Iterator[Tes
     with TestClient(app, base_url="http://testserver") as client:
         client.headers["Authorization"] = f"Bearer {issued.secret}"
         yield client
+
+
+@pytest.fixture
+def engaged_auditor(session: Session, make_user):  # type: ignore[no-untyped-def]
+    """``engaged_auditor(start, end)``: an auditor assigned to an engagement over that period (an
+    auditor sees only evidence collected within their engagements' periods)."""
+    from audit_portal.clock import utcnow
+    from audit_portal.engagements.models import Engagement, EngagementAuditor
+
+    def make(start: date, end: date):  # type: ignore[no-untyped-def]
+        auditor = make_user("auditor")
+        engagement = Engagement(name=f"Audit {start}", framework_key="iso27001-2022", period_start=start,
+                                period_end=end, created_at=utcnow())
+        session.add(engagement)
+        session.flush()
+        session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
+        session.flush()
+        return auditor
+
+    return make
 
 
 def metadata(**fields: Any) -> dict[str, Any]:

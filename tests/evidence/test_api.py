@@ -1,6 +1,8 @@
 """The JSON API: collectors push with a service token, people read; problem JSON for errors."""
 from __future__ import annotations
 
+from datetime import date
+
 import hashlib
 import json
 
@@ -91,18 +93,24 @@ def test_token_cannot_read_and_anonymous_gets_401(push_client, client):
     assert client.post("/api/v1/evidence", content=body, headers=headers).status_code == 401
 
 
-def test_auditor_reads_the_api_but_cannot_push(push_client, login_as, session):
-    body, headers = push_body(metadata(), "r.txt", b"report data\n")
+def test_auditor_reads_the_api_but_cannot_push(push_client, login_as, session, engaged_auditor):
+    body, headers = push_body(metadata(collected_at="2026-03-10T08:00:00Z"), "r.txt", b"report data\n")
     created = push_client.post("/api/v1/evidence", content=body, headers=headers).json()
-    auditor = login_as("auditor")
+    earlier_body, earlier_headers = push_body(metadata(collected_at="2025-06-01T08:00:00Z"), "old.txt", b"older\n")
+    earlier = push_client.post("/api/v1/evidence", content=earlier_body, headers=earlier_headers).json()
+    auditor = login_as(engaged_auditor(date(2026, 1, 1), date(2026, 12, 31)))
     listed = auditor.get("/api/v1/evidence")
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
     one = auditor.get(f"/api/v1/evidence/{created['id']}")
     assert one.status_code == 200 and one.json()["sha256"] == created["sha256"]
+    # Outside the periods of the auditor's engagements, evidence does not exist for them.
+    assert auditor.get(f"/api/v1/evidence/{earlier['id']}").status_code == 404
+    assert login_as("auditor").get("/api/v1/evidence").json()["items"] == []
+    assert login_as("it").get(f"/api/v1/evidence/{earlier['id']}").status_code == 200
     refused = auditor.post("/api/v1/evidence", content=body, headers=headers)
     assert refused.status_code == 403
-    assert records(session) == 1
+    assert records(session) == 2
 
 
 def test_list_filters_by_requirement_control_source_and_period(push_client, login_as):

@@ -2,6 +2,8 @@
 the streamed download, and the list."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import hashlib
 import re
 
@@ -63,11 +65,15 @@ def test_refused_upload_shows_the_reason_and_stores_nothing(login_as, session, c
     assert session.scalars(select(Evidence)).first() is None and list(store.iter_keys()) == []
 
 
-def test_auditor_views_and_downloads_but_cannot_upload(login_as, session, catalogue, store):
+def test_auditor_views_and_downloads_but_cannot_upload(login_as, session, catalogue, store, engaged_auditor):
     it = login_as("it")
     upload(it, ("patch-report.csv", CSV), title="Patch status", links="OPS-2/patches")
     evidence = session.scalars(select(Evidence)).one()
-    auditor = login_as("auditor")
+    today = evidence.collected_at.date()
+    unassigned = login_as("auditor")
+    assert unassigned.get(f"/evidence/{evidence.id}").status_code == 404
+    assert unassigned.get(f"/evidence/{evidence.id}/download").status_code == 404
+    auditor = login_as(engaged_auditor(today - timedelta(days=30), today))
 
     page = auditor.get(f"/evidence/{evidence.id}")
     assert page.status_code == 200
