@@ -8,7 +8,7 @@ import typer
 
 from audit_portal.templating import format_size
 
-app = typer.Typer(help="The evidence store: reconcile objects with evidence records.", no_args_is_help=True)
+app = typer.Typer(help="The evidence store: reconcile objects with records, purge expired evidence.", no_args_is_help=True)
 
 
 @app.command()
@@ -57,3 +57,33 @@ def reconcile(
     )
     if report.missing:
         raise typer.Exit(1)
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")] = False,
+) -> None:
+    """Delete evidence whose retention date has passed (not items on legal hold), each deletion
+    an audit event; then delete the objects no remaining record shares."""
+    from audit_portal.cli import console, settings_or_exit
+    from audit_portal.clock import utcnow
+    from audit_portal.db import make_engine, unit_of_work
+    from audit_portal.evidence.retention import delete_unshared_objects, purge_records
+    from audit_portal.store import build_store
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    with unit_of_work(engine) as session:
+        purged = purge_records(session, today=utcnow().date(), dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    for item in purged:
+        console.print(f"{verb} evidence {item.evidence_id}  retained until {item.retention_until}  {item.title}", highlight=False)
+    console.print(f"{len(purged)} evidence records {'to purge' if dry_run else 'purged'}", highlight=False)
+    if dry_run or not purged:
+        return
+    with unit_of_work(engine) as session:
+        outcomes = delete_unshared_objects(session, build_store(settings), {item.store_key for item in purged})
+    for outcome in outcomes:
+        if not outcome.deleted:
+            console.print(f"object {outcome.key} kept: {outcome.reason}", highlight=False)
+    console.print(f"{sum(o.deleted for o in outcomes)} objects deleted", highlight=False)

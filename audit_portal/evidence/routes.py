@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import anyio
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -117,7 +117,23 @@ def evidence_page(
         "preview": preview,
         "control_name": service.control_name,
         "may_upload": allowed("evidence:upload", principal.role),
+        "may_hold": allowed("evidence:legal-hold", principal.role),
     })
+
+
+@router.post("/evidence/{evidence_id:int}/legal-hold")
+def evidence_legal_hold(
+    evidence_id: int,
+    request: Request,
+    principal: Annotated[Principal, Authorize("evidence:legal-hold")],
+    session: SessionDep,
+    hold: Annotated[str, Form()] = "",
+) -> Response:
+    """Place an item on legal hold (the retention purge then keeps it) or release it."""
+    if hold not in ("on", "off"):
+        raise InvalidInput("hold must be 'on' or 'off'.", errors=[{"location": "hold", "message": "on or off"}])
+    service.set_legal_hold(session, evidence_id, hold=hold == "on", principal=principal, request=request)
+    return RedirectResponse(f"/evidence/{evidence_id}", status_code=303)
 
 
 def _missing_object(evidence: Evidence) -> ServiceUnavailable:

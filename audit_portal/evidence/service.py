@@ -415,6 +415,21 @@ class EvidenceView:
     events: list[AuditEvent] = field(default_factory=list)
 
 
+def set_legal_hold(
+    session: Session, evidence_id: int, *, hold: bool, principal: Principal, request: Request | None
+) -> Evidence:
+    """A legal hold keeps an item past its retention date; each change is an audit event."""
+    evidence = get(session, evidence_id, principal)
+    if evidence.legal_hold != hold:
+        evidence.legal_hold = hold
+        session.flush()
+        record_event(
+            session, request=request, principal=principal, action="evidence.legal-hold",
+            object_type="evidence", object_id=evidence_id, detail={"legal_hold": hold},
+        )
+    return evidence
+
+
 def view(
     session: Session, evidence_id: int, *, principal: Principal | None = None, with_events: bool = False
 ) -> EvidenceView:

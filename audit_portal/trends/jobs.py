@@ -1,5 +1,5 @@
 """The management jobs a scheduler runs: the daily coverage snapshot, last month's compliance
-report, and the weekly digest. Each is idempotent ("do it when it is not done yet") and runs
+report, the weekly digest and the daily retention purge. Each is idempotent ("do it when it is not done yet") and runs
 under a database job lease, so any number of portal instances may call :func:`run_due_jobs`
 on every tick and each job still runs once.
 
@@ -8,6 +8,7 @@ Without the in-process scheduler, cron does the same:
     5 0 * * *   audit-portal snapshots take
     30 0 1 * *  audit-portal report monthly --if-missing
     0 7 * * 1   audit-portal digest send
+    15 1 * * *  audit-portal store purge && audit-portal store reconcile --remove
 """
 from __future__ import annotations
 
@@ -84,10 +85,29 @@ def _weekly_digest(session: Session, context: JobContext) -> bool:
     return True
 
 
+LAST_RETENTION_KEY = "retention.last_run"
+
+
+def _retention(session: Session, context: JobContext) -> bool:
+    """Once a day: remove orphaned objects older than a day (among them the objects of records
+    purged the day before, now that their deletion is committed), then purge expired records."""
+    from audit_portal.evidence.retention import purge_records
+    from audit_portal.evidence.service import reconcile
+
+    today = context.now.date().isoformat()
+    if portal_settings.get_value(session, LAST_RETENTION_KEY) == today:
+        return False
+    reconcile(session, context.store, remove=True, grace=timedelta(hours=24), now=context.now)
+    purge_records(session, today=context.now.date())
+    portal_settings.set_value(session, LAST_RETENTION_KEY, today)
+    return True
+
+
 JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
     "coverage-snapshot": _snapshots,
     "monthly-report": _monthly_report,
     "weekly-digest": _weekly_digest,
+    "retention": _retention,
 }
 
 

@@ -1,0 +1,104 @@
+"""Retention: evidence past its ``retention_until`` date is deleted, unless on legal hold.
+
+Evidence may hold personal data, so it is not kept forever (DESIGN.md "Retention"). A purge
+deletes the expired records, and every row that points at them, in one transaction, and records
+each deletion as an audit event. Rows that merely mention an item (a finding raised on it, a
+correction that superseded it) keep their own content and lose the reference. The objects go
+after the commit, and only when no remaining record shares them: a record must never outlive its
+object, while an object left behind is an orphan that ``store reconcile`` removes. An object
+under the store's own retention (S3 Object Lock) stays until the store allows its deletion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session, SQLModel
+
+import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence)
+from audit_portal.audit.service import record_event
+from audit_portal.evidence import repository
+from audit_portal.evidence.models import Evidence
+from evidence_store import ObjectNotFound, ObjectRetained, ObjectStore
+
+PURGE_ACTOR = "audit-portal retention purge"
+
+
+@dataclass(frozen=True)
+class PurgedItem:
+    evidence_id: int
+    title: str
+    store_key: str
+    retention_until: date
+
+
+@dataclass(frozen=True)
+class ObjectOutcome:
+    key: str
+    deleted: bool
+    reason: str = ""
+
+
+def expired(session: Session, today: date) -> list[Evidence]:
+    """Items whose retention ended before ``today`` and that are not on legal hold."""
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(Evidence.retention_until < today, Evidence.legal_hold.is_(False))
+            .order_by(Evidence.id)
+        )
+    )
+
+
+def purge_records(session: Session, *, today: date, dry_run: bool = False) -> list[PurgedItem]:
+    """Delete the expired records (not their objects); with ``dry_run`` only list them."""
+    items = expired(session, today)
+    purged = [PurgedItem(e.id, e.title, e.store_key, e.retention_until) for e in items if e.id and e.retention_until]  # type: ignore[misc]
+    if dry_run or not purged:
+        return purged
+    ids = [item.evidence_id for item in purged]
+    _detach(session, ids)
+    session.execute(delete(Evidence).where(Evidence.id.in_(ids)))
+    for item in purged:
+        record_event(
+            session, request=None, principal=None, actor=PURGE_ACTOR, action="evidence.purge",
+            object_type="evidence", object_id=item.evidence_id,
+            detail={"title": item.title, "store_key": item.store_key, "retention_until": item.retention_until.isoformat()},
+        )
+    session.flush()
+    return purged
+
+
+def _detach(session: Session, evidence_ids: list[int]) -> None:
+    """Every foreign key onto ``evidence``, found in the metadata so a new table cannot be
+    forgotten: an optional reference is cleared, a required one (a link row) is deleted."""
+    for table in SQLModel.metadata.sorted_tables:
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column.table.name != Evidence.__tablename__:
+                continue
+            column = foreign_key.parent
+            if column.nullable:
+                session.execute(update(table).where(column.in_(evidence_ids)).values({column.name: None}))
+            else:
+                session.execute(delete(table).where(column.in_(evidence_ids)))
+
+
+def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]) -> list[ObjectOutcome]:
+    """After the purge committed: delete each object no remaining record uses."""
+    outcomes = []
+    still_used = repository.referenced_store_keys(session, keys)
+    for key in sorted(keys):
+        if key in still_used:
+            outcomes.append(ObjectOutcome(key, False, "shared with a record that is kept"))
+            continue
+        try:
+            store.delete(key)
+        except ObjectRetained as error:
+            outcomes.append(ObjectOutcome(key, False, str(error)))
+            continue
+        except ObjectNotFound:
+            outcomes.append(ObjectOutcome(key, False, "already gone"))
+            continue
+        outcomes.append(ObjectOutcome(key, True))
+    return outcomes
