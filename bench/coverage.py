@@ -166,7 +166,6 @@ class StatementCounter:
 
 
 def measure(items: int, requests: int, work_dir: Path, *, analyze: bool) -> dict[str, float]:
-    from fastapi.testclient import TestClient
 
     from audit_portal import migrate
     from audit_portal.app import create_app
@@ -186,23 +185,36 @@ def measure(items: int, requests: int, work_dir: Path, *, analyze: bool) -> dict
         seeded_in = time.perf_counter() - started
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
                             scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
-        app = create_app(settings, engine=engine)
-        counter = StatementCounter(engine)
-        timings, statements = [], []
-        with TestClient(app, base_url="http://testserver", cookies={"portal_session": cookie}) as client:
-            path = f"/engagements/{engagement_id}/controls"
-            for attempt in range(requests + 2):
-                counter.count = 0
-                began = time.perf_counter()
-                response = client.get(path)
-                took = time.perf_counter() - began
-                if response.status_code != 200:
-                    raise SystemExit(f"{path} answered {response.status_code}: {response.text[:300]}")
-                if attempt >= 2:  # two warm-up requests fill the template and statement caches
-                    timings.append(took * 1000)
-                    statements.append(counter.count)
+        timings, statements = time_requests(
+            create_app(settings, engine=engine), engine, cookie, f"/engagements/{engagement_id}/controls", requests
+        )
         engine.dispose()
-    timings.sort()
+    return summary(items, seeded_in, timings, statements)
+
+
+def time_requests(app, engine: Engine, cookie: str, path: str, requests: int, must_contain: str = "") -> tuple[list[float], list[int]]:  # type: ignore[no-untyped-def]
+    """GET ``path`` as the signed-in cookie's user: two warm-up requests (they fill the template
+    and statement caches), then ``requests`` timed ones; milliseconds and statements of each."""
+    from fastapi.testclient import TestClient
+
+    counter = StatementCounter(engine)
+    timings, statements = [], []
+    with TestClient(app, base_url="http://testserver", cookies={"portal_session": cookie}) as client:
+        for attempt in range(requests + 2):
+            counter.count = 0
+            began = time.perf_counter()
+            response = client.get(path)
+            took = time.perf_counter() - began
+            if response.status_code != 200 or must_contain not in response.text:
+                raise SystemExit(f"{path} answered {response.status_code}: {response.text[:300]}")
+            if attempt >= 2:
+                timings.append(took * 1000)
+                statements.append(counter.count)
+    return timings, statements
+
+
+def summary(items: int, seeded_in: float, timings: list[float], statements: list[int]) -> dict[str, float]:
+    timings = sorted(timings)
     return {
         "items": items, "seeded_s": seeded_in, "median_ms": statistics.median(timings),
         "p95_ms": timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))],

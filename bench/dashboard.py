@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bench.coverage import StatementCounter, _bulk, fresh_database, seed
+from bench.coverage import _bulk, fresh_database, seed, summary, time_requests
 
 REQUESTS_PER_ENGAGEMENT = 40
 
@@ -69,8 +68,6 @@ def seed_management(engine: Engine, engagement_id: int, today: date) -> str:
 
 
 def measure(items: int, requests: int, work_dir: Path) -> dict[str, float]:
-    from fastapi.testclient import TestClient
-
     from audit_portal import migrate
     from audit_portal.app import create_app
     from audit_portal.config import Settings
@@ -85,27 +82,11 @@ def measure(items: int, requests: int, work_dir: Path) -> dict[str, float]:
         seeded_in = time.perf_counter() - started
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
                             scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
-        app = create_app(settings, engine=engine)
-        counter = StatementCounter(engine)
-        timings, statements = [], []
-        with TestClient(app, base_url="http://testserver", cookies={"portal_session": cookie}) as client:
-            for attempt in range(requests + 2):
-                counter.count = 0
-                began = time.perf_counter()
-                response = client.get("/")
-                took = time.perf_counter() - began
-                if response.status_code != 200 or "Compliance overview" not in response.text:
-                    raise SystemExit(f"/ answered {response.status_code}: {response.text[:300]}")
-                if attempt >= 2:  # two warm-up requests fill the template and statement caches
-                    timings.append(took * 1000)
-                    statements.append(counter.count)
+        timings, statements = time_requests(
+            create_app(settings, engine=engine), engine, cookie, "/", requests, must_contain="Compliance overview"
+        )
         engine.dispose()
-    timings.sort()
-    return {
-        "items": items, "seeded_s": seeded_in, "median_ms": statistics.median(timings),
-        "p95_ms": timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))],
-        "statements_min": min(statements), "statements_max": max(statements),
-    }
+    return summary(items, seeded_in, timings, statements)
 
 
 def main() -> None:

@@ -156,6 +156,16 @@ def engagement_home(session: SessionDep, principal: Reader, engagement_id: int) 
     return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
 
 
+def table_query(
+    status: str = "", theme: str = "", q: str = "", sort: str = "ref", direction: str = "asc"
+) -> service.TableQuery:
+    """Filter, search and sort of a coverage table, from the query string."""
+    return service.TableQuery(status, theme, q, sort, direction)
+
+
+TableQueryDep = Annotated[service.TableQuery, Depends(table_query)]
+
+
 @router.get(
     "/engagements/{engagement_id}/controls", response_class=HTMLResponse, response_model=None
 )
@@ -164,20 +174,9 @@ def controls_table(
     session: SessionDep,
     principal: Reader,
     engagement_id: int,
-    status: str = "",
-    theme: str = "",
-    q: str = "",
-    sort: str = "ref",
-    direction: str = "asc",
+    query: TableQueryDep,
 ) -> HTMLResponse:
-    return _table(
-        request,
-        session,
-        principal,
-        engagement_id,
-        "controls",
-        service.TableQuery(status, theme, q, sort, direction),
-    )
+    return _table(request, session, principal, engagement_id, "controls", query)
 
 
 @router.get(
@@ -188,20 +187,9 @@ def measures_table(
     session: SessionDep,
     principal: Reader,
     engagement_id: int,
-    status: str = "",
-    theme: str = "",
-    q: str = "",
-    sort: str = "ref",
-    direction: str = "asc",
+    query: TableQueryDep,
 ) -> HTMLResponse:
-    return _table(
-        request,
-        session,
-        principal,
-        engagement_id,
-        "measures",
-        service.TableQuery(status, theme, q, sort, direction),
-    )
+    return _table(request, session, principal, engagement_id, "measures", query)
 
 
 def _table(
