@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 2
 
-.PHONY: run test install install-test migrate demo check bench clean-data
+.PHONY: run test lint install install-test migrate demo check bench clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +40,15 @@ run: demo
 check: install
 	$(BIN)/audit-portal check
 
-test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The suite runs on two workers (pytest-xdist); each worker gets its own SQLite files and its
+# own PostgreSQL schema. PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k coverage".
+test: install-test lint
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# Lint and the import contracts (the layering in docs/architecture.md).
+lint: install-test
+	$(BIN)/ruff check audit_portal collectors evidence_store tests bench
+	$(BIN)/lint-imports --no-cache
 
 clean-data:
 	rm -rf var

@@ -1,5 +1,5 @@
-"""Who may do what: one matrix written as data, enforced by one dependency that every route
-declares.
+"""Who may do what: the matrix (:mod:`audit_portal.principals`, written as data) enforced by one
+dependency that every route declares.
 
 ``MATRIX`` maps an action to the principals allowed to perform it. A route declares its action
 with :class:`Authorize`, either as a parameter (``principal: Annotated[Principal,
@@ -15,128 +15,30 @@ Authorize("evidence:read")]``) or in ``dependencies=[Authorize("public")]``. The
 ``tests/security/test_matrix.py`` walks every route of the app and checks the decision for every
 principal, so a route without ``Authorize`` fails the suite.
 """
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 
+from audit_portal.auth.identify import identify
 from audit_portal.db import SessionDep
 from audit_portal.errors import Forbidden, NotAuthenticated, wants_json
-
-
-class Role(StrEnum):
-    admin = "admin"
-    it = "it"
-    auditor = "auditor"
-    management = "management"
-
-
-COLLECTOR = "collector"  # the principal kind of service tokens
-ANONYMOUS = "anonymous"
-
-ROLES = frozenset(role.value for role in Role)
-EVERYONE = ROLES | {COLLECTOR, ANONYMOUS}
-
-
-def _allow(*who: str) -> frozenset[str]:
-    return frozenset(who)
-
-
-MATRIX: dict[str, frozenset[str]] = {
-    # no sign-in needed: sign-in pages, health
-    "public": EVERYONE,
-    # every signed-in person (never a token)
-    "profile:self": ROLES,
-    "dashboard:read": ROLES,
-    "catalogue:read": ROLES,
-    "soa:read": ROLES,
-    "soa:edit": _allow(Role.admin),
-    # evidence
-    "evidence:read": ROLES,
-    "evidence:upload": _allow(Role.it, Role.admin),
-    "evidence:push": _allow(COLLECTOR),
-    "evidence:review": _allow(Role.auditor),
-    "evidence:signoff": _allow(Role.it, Role.admin),
-    "evidence:supersede": _allow(Role.it, Role.admin),
-    "evidence:legal-hold": _allow(Role.admin),
-    # collectors and their runs
-    "collectors:read": _allow(Role.it, Role.admin, Role.auditor),
-    "collectors:manage": _allow(Role.it, Role.admin),
-    "collectors:run": _allow(Role.it, Role.admin),
-    # a periodic human review (COM-1) counts only when someone with the it role signs it off
-    "collectors:signoff": _allow(Role.it),
-    # engagements and the audit workflow
-    "engagements:read": _allow(Role.auditor, Role.it, Role.admin),
-    "engagements:manage": _allow(Role.admin),
-    "requests:read": _allow(Role.auditor, Role.it, Role.admin),
-    "requests:create": _allow(Role.auditor),
-    "requests:answer": _allow(Role.it, Role.admin),
-    "findings:read": _allow(Role.auditor, Role.it, Role.admin, Role.management),
-    "findings:manage": _allow(Role.auditor, Role.it, Role.admin),
-    # recording what a finding says (category, severity, controls) is the auditor's judgement
-    "findings:record": _allow(Role.auditor),
-    "samples:manage": _allow(Role.auditor),
-    "export:create": _allow(Role.auditor, Role.admin),
-    "reports:read": _allow(Role.management, Role.admin, Role.auditor, Role.it),
-    "reports:generate": _allow(Role.management, Role.admin),
-    # administration
-    "users:manage": _allow(Role.admin),
-    "tokens:manage": _allow(Role.admin, Role.it),
-    "settings:manage": _allow(Role.admin),
-    "audit:read": _allow(Role.admin),
-}
-
-
-# Routes FastAPI and Starlette add themselves (API docs, static files): public by decision.
-FRAMEWORK_ROUTES: dict[str, str] = {
-    "/api/openapi.json": "public",
-    "/api/docs": "public",
-    "/docs/oauth2-redirect": "public",
-    "/static": "public",
-}
-
-
-def allowed(action: str, who: str) -> bool:
-    return who in MATRIX[action]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is making the request. ``role`` is a :class:`Role` value, ``collector`` for a
-    service token, or ``anonymous``."""
-
-    role: str
-    username: str = ""
-    user_id: int | None = None
-    token_id: int | None = None
-    session_id: str | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.role == ANONYMOUS
-
-    @property
-    def is_token(self) -> bool:
-        return self.token_id is not None
-
-    def may_push_for(self, collector_instance: str) -> bool:
-        """A token pushes evidence only for the collector instances in its scope."""
-        return self.is_token and collector_instance in self.scopes
-
-
-ANONYMOUS_PRINCIPAL = Principal(role=ANONYMOUS)
-
-
-class SignInRequired(NotAuthenticated):
-    """Anonymous on a page that needs sign-in: answered with a redirect to the sign-in page."""
-
-    def __init__(self, login_url: str) -> None:
-        super().__init__("Sign in to continue.")
-        self.login_url = login_url
+from audit_portal.principals import (
+    ANONYMOUS,
+    ANONYMOUS_PRINCIPAL,
+    COLLECTOR,
+    EVERYONE,
+    FRAMEWORK_ROUTES,
+    MATRIX,
+    ROLES,
+    Principal,
+    Role,
+    SignInRequired,
+    allowed,
+    principal_label,
+)
+from audit_portal.security import check_csrf, prepare_request_state
 
 
 async def _submitted_csrf_token(request: Request) -> str | None:
@@ -170,9 +72,6 @@ class _Authorizer:
         session: SessionDep,
         submitted_csrf: Annotated[str | None, Depends(_submitted_csrf_token)],
     ) -> Principal:
-        from audit_portal.auth.identify import identify
-        from audit_portal.security import check_csrf, prepare_request_state
-
         identity = identify(request, session)
         principal = identity.principal
         prepare_request_state(request, session, identity)
@@ -234,22 +133,20 @@ def route_action(route: Any) -> str | None:
 SignedIn = Annotated[Principal, Authorize("profile:self")]
 
 
-def principal_label(principal: Principal | None) -> tuple[str, str]:
-    """(actor, role) as the audit log records them."""
-    if principal is None or principal.is_anonymous:
-        return ANONYMOUS, ANONYMOUS
-    return principal.username, principal.role
-
-
 __all__ = [
     "ANONYMOUS",
+    "ANONYMOUS_PRINCIPAL",
     "COLLECTOR",
+    "EVERYONE",
+    "FRAMEWORK_ROUTES",
     "MATRIX",
+    "ROLES",
     "Authorize",
     "Principal",
     "Role",
     "SignInRequired",
     "SignedIn",
     "allowed",
+    "principal_label",
     "route_action",
 ]

@@ -6,58 +6,30 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from audit_portal.config import Settings, SettingsError, load_settings
+from audit_portal.audit.cli import app as audit_app
+from audit_portal.auth.cli import token_app, user_app
+from audit_portal.catalogue.cli import app as catalogue_app
+from audit_portal.collection.cli import collect_app, collectors_app
+from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.evidence.cli import app as store_app
+from audit_portal.export.cli import app as package_app
+from audit_portal.notifications.cli import app as digest_app
+from audit_portal.reports.cli import app as report_app
+from audit_portal.trends.cli import app as snapshots_app
 
 app = typer.Typer(help="ISO/IEC 27001 control-evidence collection and audit portal.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _add_domain_groups() -> None:
-    from audit_portal.catalogue.cli import app as catalogue_app
-
-    app.add_typer(catalogue_app, name="catalogue")
-    from audit_portal.audit.cli import app as audit_app
-    from audit_portal.auth.cli import token_app, user_app
-
-    app.add_typer(user_app, name="user")
-    app.add_typer(token_app, name="token")
-    app.add_typer(audit_app, name="audit")
-    from audit_portal.collection.cli import collect_app, collectors_app
-
-    app.add_typer(collectors_app, name="collectors")
-    app.add_typer(collect_app, name="collect")
-    from audit_portal.evidence.cli import app as store_app
-
-    app.add_typer(store_app, name="store")
-    from audit_portal.export.cli import app as package_app
-
-    app.add_typer(package_app, name="package")
-    from audit_portal.notifications.cli import app as digest_app
-    from audit_portal.reports.cli import app as report_app
-    from audit_portal.trends.cli import app as snapshots_app
-
-    app.add_typer(snapshots_app, name="snapshots")
-    app.add_typer(report_app, name="report")
-    app.add_typer(digest_app, name="digest")
-
-
-def settings_or_exit() -> Settings:
-    try:
-        settings = load_settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.ensure_secret_key()
-        return settings
-    except SettingsError as error:
-        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(collectors_app, name="collectors")
+app.add_typer(collect_app, name="collect")
+app.add_typer(store_app, name="store")
+app.add_typer(package_app, name="package")
+app.add_typer(snapshots_app, name="snapshots")
+app.add_typer(report_app, name="report")
+app.add_typer(digest_app, name="digest")
 
 
 @app.command()
@@ -148,8 +120,6 @@ def demo(
     with unit_of_work(engine) as session:
         print_demo_logins(session, console)
 
-
-_add_domain_groups()
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper for python -m

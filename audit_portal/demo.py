@@ -6,43 +6,25 @@ printed only for a database marked as a demo, never for a real one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from rich.console import Console
 from sqlalchemy import select
 from sqlmodel import Session
 
+from audit_portal.auth.demo import add_demo_users
 from audit_portal.clock import utcnow
+from audit_portal.collection.demo import load_collection_demo
 from audit_portal.config import Settings
+from audit_portal.demo_context import DemoContext, DemoStep
+from audit_portal.engagements.demo import demo_engagement
+from audit_portal.evidence.demo import load_evidence_demo
 from audit_portal.portal import service as portal_settings
+from audit_portal.soa.demo import demo_statement_of_applicability
+from audit_portal.trends.demo import demo_trend_and_report
 from evidence_store import ObjectStore
 
 
-@dataclass
-class DemoContext:
-    session: Session
-    store: ObjectStore
-    settings: Settings
-    now: datetime
-    console: Console
-    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (role, user, password)
-
-
-DemoStep = Callable[[DemoContext], None]
-
-
 def demo_steps() -> list[DemoStep]:
-    """The steps in dependency order. Imported lazily so a domain's demo code loads only here."""
-    from audit_portal.auth.demo import add_demo_users
-    from audit_portal.engagements.demo import demo_engagement
-    from audit_portal.evidence.demo import load_evidence_demo
-    from audit_portal.collection.demo import load_collection_demo
-    from audit_portal.soa.demo import demo_statement_of_applicability
-
-    from audit_portal.trends.demo import demo_trend_and_report
-
+    """The steps in dependency order."""
     # The trend and the report summarise everything before them: keep this step last.
     return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report]
 

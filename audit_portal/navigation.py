@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit_portal.authz import allowed
+from audit_portal.principals import allowed
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audit_portal.authz import SignInRequired
 from audit_portal.errors import Forbidden
 from audit_portal.navigation import navigation_for
+from audit_portal.principals import SignInRequired
 
 if TYPE_CHECKING:
     from audit_portal.auth.identify import Identity

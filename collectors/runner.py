@@ -3,11 +3,9 @@
 :func:`execute` is the part without a database: it validates nothing itself, builds the
 context, calls ``collect`` in a worker thread, gives up after the timeout, and judges what came
 back. A collector that raises, hangs or returns garbage yields an :class:`Outcome` with status
-``failed`` or ``timed_out``; nothing it does can stop the caller. The remote push mode uses
-:func:`execute` directly.
-
-:func:`run_instance` is the portal's path: it takes the instance's job lease, records the run,
-executes it, and stores artifacts and findings through ``audit_portal.collection.service``.
+``failed`` or ``timed_out``; nothing it does can stop the caller. The portal's own runs
+(``audit_portal.collection.service.run_instance``: job lease, run record, artifacts and
+findings) and the remote push mode both call :func:`execute`.
 """
 from __future__ import annotations
 
@@ -192,9 +190,3 @@ def _error_text(error: BaseException) -> str:
         return str(error) or type(error).__name__
     return f"{type(error).__name__}: {error}"
 
-
-def run_instance(*args: Any, **kwargs: Any) -> Any:
-    """The portal's run of one instance; see ``audit_portal.collection.service.run_instance``."""
-    from audit_portal.collection.service import run_instance as portal_run
-
-    return portal_run(*args, **kwargs)

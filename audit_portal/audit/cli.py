@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import typer
 
+from audit_portal.console import console, err_console, settings_or_exit
+
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
 
@@ -10,7 +12,6 @@ app = typer.Typer(help="The audit log.", no_args_is_help=True)
 def verify() -> None:
     """Check the hash chain of the audit log; exit 1 naming the first broken event."""
     from audit_portal.audit.service import verify_chain
-    from audit_portal.cli import console, err_console, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
 
     settings = settings_or_exit()

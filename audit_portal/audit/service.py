@@ -24,7 +24,7 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit import repository
 from audit_portal.audit.models import GENESIS_HASH, AuditEvent
-from audit_portal.authz import Principal, principal_label
+from audit_portal.principals import Principal, principal_label
 
 HASHED_FIELDS = (
     "id", "at", "actor", "actor_role", "address", "action", "object_type", "object_id",

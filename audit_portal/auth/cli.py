@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, fail, settings_or_exit
+
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Service tokens for collectors.", no_args_is_help=True)
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from audit_portal.cli import settings_or_exit
     from audit_portal.db import make_engine
 
     return make_engine(settings_or_exit().database_url)
@@ -19,7 +20,6 @@ def _engine():  # type: ignore[no-untyped-def]
 
 def _date(value: str | None, option: str) -> datetime | None:
     from audit_portal import clock
-    from audit_portal.cli import fail
 
     if not value:
         return None
@@ -43,7 +43,6 @@ def add_user(
     """Create a user account."""
     from audit_portal.auth import passwords
     from audit_portal.auth import service as auth_service
-    from audit_portal.cli import console, fail
     from audit_portal.db import unit_of_work
     from audit_portal.errors import PortalError
 
@@ -69,7 +68,6 @@ def add_user(
 def reset_2fa(username: Annotated[str, typer.Argument(help="the user")]) -> None:
     """Forget a user's TOTP device and recovery codes (after a lost phone)."""
     from audit_portal.auth import service as auth_service
-    from audit_portal.cli import console, fail
     from audit_portal.db import unit_of_work
     from audit_portal.errors import PortalError
 
@@ -87,7 +85,6 @@ def current_totp(username: Annotated[str, typer.Argument(help="a demo user")]) -
     """Print the current sign-in code of a demo user (demo databases only)."""
     from audit_portal.auth import second_factor
     from audit_portal.auth import service as auth_service
-    from audit_portal.cli import console, fail
     from audit_portal.db import unit_of_work
     from audit_portal.errors import PortalError
     from audit_portal.portal import service as portal_settings
@@ -113,7 +110,6 @@ def create_token(
 ) -> None:
     """Create a service token; it is printed once and stored only as a hash."""
     from audit_portal.auth import tokens
-    from audit_portal.cli import console, fail
     from audit_portal.db import unit_of_work
     from audit_portal.errors import PortalError
 
@@ -133,7 +129,6 @@ def create_token(
 def revoke_token(token_id: Annotated[int, typer.Argument(help="the token's id")]) -> None:
     """Revoke a service token at once."""
     from audit_portal.auth import tokens
-    from audit_portal.cli import console, fail
     from audit_portal.db import unit_of_work
     from audit_portal.errors import PortalError
 
@@ -151,7 +146,6 @@ def list_tokens() -> None:
     """List service tokens (never their secrets)."""
     from audit_portal import clock
     from audit_portal.auth import tokens
-    from audit_portal.cli import console
     from audit_portal.db import unit_of_work
 
     now = clock.utcnow()

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from audit_portal.auth import passwords, second_factor
 from audit_portal.auth import service as auth_service
-from audit_portal.authz import Role
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
+from audit_portal.principals import Role
 
 DEMO_USERS = (
     (Role.admin, "admin"),

@@ -9,8 +9,8 @@ from sqlmodel import Session
 from audit_portal.auth import repository, sessions, tokens
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.auth.service import access_problem
-from audit_portal.authz import ANONYMOUS_PRINCIPAL, COLLECTOR, Principal
 from audit_portal.errors import NotAuthenticated
+from audit_portal.principals import ANONYMOUS_PRINCIPAL, COLLECTOR, Principal
 
 
 @dataclass(frozen=True)

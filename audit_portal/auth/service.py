@@ -16,9 +16,9 @@ from audit_portal import clock
 from audit_portal.audit.service import client_address, record_event
 from audit_portal.auth import passwords, repository, second_factor, sessions, throttle
 from audit_portal.auth.models import UserAccount, WebSession
-from audit_portal.authz import Principal, Role
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.portal import service as portal_settings
+from audit_portal.principals import Principal, Role
 
 REQUIRE_2FA_FOR_ALL = "auth.require_2fa_for_all"
 ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})

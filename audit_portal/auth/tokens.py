@@ -17,8 +17,8 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.auth import repository
 from audit_portal.auth.models import ServiceToken
-from audit_portal.authz import Principal
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.principals import Principal
 
 TOKEN_PREFIX = "apt_"
 MAX_DAYS = 730

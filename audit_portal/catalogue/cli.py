@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from audit_portal.catalogue.schema import CatalogueFormatError
+from audit_portal.console import console, fail, settings_or_exit
 
 app = typer.Typer(help="Control catalogues: ISO 27001 editions, Annex 2 measures, your own.", no_args_is_help=True)
 
@@ -18,7 +19,6 @@ def load(
     """Load or update frameworks. Loading an unchanged file changes nothing; a malformed file is
     refused with its location and nothing is written."""
     from audit_portal.catalogue.service import load_catalogue
-    from audit_portal.cli import console, fail, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.soa.service import ensure_defaults
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from audit_portal.console import console, fail, settings_or_exit
 from audit_portal.errors import PortalError
 
 collectors_app = typer.Typer(help="Collector plugins and their configured instances.", no_args_is_help=True)
@@ -20,7 +21,6 @@ EXIT_BUSY = 3
 
 def _engine_and_store():  # type: ignore[no-untyped-def]
     import audit_portal.model_registry  # noqa: F401 - foreign keys need every table known
-    from audit_portal.cli import settings_or_exit
     from audit_portal.db import make_engine
     from audit_portal.store import build_store
 
@@ -34,7 +34,6 @@ def import_file(
                                          exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Create or update collector instances from a YAML file (secrets are stored encrypted)."""
-    from audit_portal.cli import console, fail
     from audit_portal.collection import service
     from audit_portal.db import unit_of_work
 
@@ -54,7 +53,6 @@ def list_instances(
     plugins: Annotated[bool, typer.Option("--plugins", help="list the installed collector plugins instead")] = False,
 ) -> None:
     """List configured instances with their last run and next run (or the installed plugins)."""
-    from audit_portal.cli import console
     from audit_portal.collection import views
     from audit_portal.db import unit_of_work
     from collectors import registry
@@ -94,8 +92,6 @@ def run(
 
     Exit codes: 0 ran (or nothing was due), 1 a run failed, 3 the instance is running elsewhere.
     """
-    from audit_portal.cli import fail
-
     if (name is None) == (not due):
         raise fail("give an instance NAME or --due (not both)", 2)
     if push:
@@ -107,7 +103,6 @@ def run(
 
 
 def _run_here(names: list[str] | None) -> None:
-    from audit_portal.cli import console, fail
     from audit_portal.collection import service
     from audit_portal.collection.models import TRIGGER_CLI
     from audit_portal.db import unit_of_work
@@ -141,7 +136,6 @@ def _run_here(names: list[str] | None) -> None:
 
 
 def _run_and_push(name: str, url: str, token: str, config_file: Path) -> None:
-    from audit_portal.cli import console, fail
     from audit_portal.collection import push
 
     if not token:

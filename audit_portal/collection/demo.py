@@ -28,10 +28,10 @@ from typing import Any
 from sqlmodel import Session
 
 from audit_portal.auth import repository as accounts
-from audit_portal.authz import Principal
-from audit_portal.collection import service
+from audit_portal.collection import review, service
 from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
+from audit_portal.principals import Principal
 
 # The recordings were made on this day; their dates are moved by whole days from it.
 RECORDED_DAY = date(2026, 11, 28)
@@ -268,7 +268,7 @@ def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: S
         if (signer is not None and report.status == RUN_OK and name.startswith("firewall-")
                 and not scenario.missed_review_quarter(day)):
             principal = Principal(role=signer.role, username=signer.username, user_id=signer.id)
-            service.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
+            review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
                                  remark="Weekly rule review: every change matches an approved change ticket; "
                                         "open findings are tracked with their owners.",
                                  signed_at=moment + timedelta(hours=3))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
-from audit_portal.collection import service, views
+from audit_portal.collection import review, service, views
 from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
@@ -113,7 +113,7 @@ def run_page(request: Request, session: SessionDep, principal: Reader, run_id: i
 def sign_off(request: Request, session: SessionDep, principal: Signer, run_id: int,
              remark: FormText = "") -> HTMLResponse | RedirectResponse:
     try:
-        service.sign_off_run(session, run_id, remark=remark, principal=principal, request=request)
+        review.sign_off_run(session, run_id, remark=remark, principal=principal, request=request)
     except InvalidInput as error:
         return _run_page(request, session, principal, run_id, error=error.detail, remark=remark, status_code=422)
     return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)

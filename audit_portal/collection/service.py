@@ -32,7 +32,6 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
 from audit_portal.clock import as_utc, utcnow
 from audit_portal.collection import repository
 from audit_portal.collection.models import (
@@ -61,9 +60,10 @@ from audit_portal.collection.secrets import (
 from audit_portal.config import Settings
 from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound, PortalError
 from audit_portal.evidence import service as evidence_service
-from audit_portal.evidence.models import Evidence, EvidenceSignoff
+from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Principal
 from collectors import registry
 from collectors.base import Artifact, Collector, CollectResult, FindingDraft, Severity
 from collectors.runner import STATUS_FAILED, Outcome, execute
@@ -611,48 +611,6 @@ def run_now(
     return report
 
 
-MAX_REMARK = 2000
-
-
-def sign_off_run(
-    session: Session,
-    run_id: int,
-    *,
-    remark: str,
-    principal: Principal,
-    request: Request | None,
-    signed_at: datetime | None = None,
-) -> list[EvidenceSignoff]:
-    """A person with the it role signs off the review a run produced: one EvidenceSignoff per
-    evidence item of the run, so the requirement that needs a sign-off counts from now on."""
-    from audit_portal.collection import views
-
-    if principal.user_id is None:
-        raise Forbidden("Only a signed-in person can sign off a review.")
-    remark = remark.strip()
-    if not remark:
-        raise InvalidInput("Write a remark: what you reviewed and what you concluded.",
-                           errors=[{"location": "remark", "message": "required"}])
-    if len(remark) > MAX_REMARK:
-        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.")
-    detail = views.run_detail(session, run_id)
-    if not detail.needs_signoff:
-        raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
-    if detail.run.status != RUN_OK or not detail.evidence:
-        raise InvalidInput("Only a successful run with its evidence can be signed off.")
-    if detail.signed_off:
-        raise Conflict(f"Run {run_id} is already signed off.")
-    now = signed_at or utcnow()  # the demo replays sign-offs of the past
-    signoffs = [
-        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)  # type: ignore[arg-type]
-        for item in detail.evidence if item.id not in detail.signoffs
-    ]
-    repository.add_signoffs(session, signoffs)
-    record_event(session, request=request, principal=principal, action="collector_run.signoff",
-                 object_type="collector_run", object_id=run_id,
-                 detail={"instance": detail.instance.name, "evidence": [s.evidence_id for s in signoffs],
-                         "remark": remark})
-    return signoffs
 
 
 def record_view(session: Session, *, principal: Principal, request: Request | None, object_type: str,

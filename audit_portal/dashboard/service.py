@@ -17,6 +17,13 @@ from sqlmodel import Session
 
 from audit_portal.clock import utcnow
 from audit_portal.collection.models import CollectorRun
+from audit_portal.coverage.figures import (
+    ANNEX2,
+    CERTIFICATION_YEAR_DAYS,
+    FRAMEWORKS,
+    GroupFigure,
+    group_figures,
+)
 from audit_portal.coverage.service import (
     AWAITING_SIGNOFF,
     COVERED,
@@ -33,11 +40,11 @@ from audit_portal.coverage.service import (
 from audit_portal.dashboard import repository
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.findings.models import SEVERITIES
+from audit_portal.trends import repository as snapshots
+from audit_portal.trends import service as trends
+from audit_portal.trends.service import TrendFigure
 
-ANNEX2 = "annex2"
-FRAMEWORKS = (FRAMEWORK_2022, ANNEX2)
 FRAMEWORK_LABELS = {FRAMEWORK_2022: "ISO/IEC 27001:2022 Annex A", ANNEX2: "Annex 2 measures"}
-CERTIFICATION_YEAR_DAYS = 365
 EXPIRY_WINDOW_DAYS = 30
 COLLECTOR_FAILURE_DAYS = 7
 SLIPPED_SHOWN = 10
@@ -97,19 +104,6 @@ def coverage_for(session: Session, period: Period, framework_key: str) -> Covera
 # --- coverage figures -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class GroupFigure:
-    framework_key: str
-    group_key: str
-    title: str
-    covered: int
-    applicable: int
-
-    @property
-    def percent(self) -> float:
-        return round(100 * self.covered / self.applicable, 1) if self.applicable else 0.0
-
-
-@dataclass(frozen=True)
 class FrameworkFigure:
     framework_key: str
     label: str
@@ -118,20 +112,6 @@ class FrameworkFigure:
     percent: float
     counts: dict[str, int]
     groups: list[GroupFigure]
-
-
-def group_figures(report: CoverageReport, titles: dict[str, str]) -> list[GroupFigure]:
-    figures: dict[str, list[int]] = {key: [0, 0] for key in titles}
-    for control in report.controls:
-        tally = figures.setdefault(control.group_key, [0, 0])
-        if control.status != NOT_APPLICABLE:
-            tally[1] += 1
-        if control.status == COVERED:
-            tally[0] += 1
-    return [
-        GroupFigure(report.framework_key, key, titles.get(key, key), covered, applicable)
-        for key, (covered, applicable) in figures.items()
-    ]
 
 
 def framework_figure(session: Session, report: CoverageReport) -> FrameworkFigure:
@@ -320,12 +300,6 @@ def collector_health(session: Session, now: datetime) -> CollectorHealth:
 # --- the dashboard --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TrendFigure:
-    series: dict[str, list[tuple[date, float]]]  # framework -> (day, percent), oldest first
-    change: dict[str, float | None]  # framework -> percentage points since a month ago
-
-
-@dataclass(frozen=True)
 class Dashboard:
     period: Period
     frameworks: dict[str, FrameworkFigure]
@@ -347,8 +321,6 @@ class Dashboard:
 
 
 def build_dashboard(session: Session, *, engagement_id: int | None = None, now: datetime | None = None) -> Dashboard:
-    from audit_portal.trends import service as trends
-
     now = now or utcnow()
     today = now.date()
     period = period_for(session, engagement_id=engagement_id, today=today)
@@ -426,8 +398,6 @@ class TrendRow:
 def trend_rows(session: Session, *, today: date) -> list[TrendRow]:
     """The stored overall coverage on the last snapshot day of each of the last 12 months, newest
     first: the numbers behind the trend chart and its month-on-month change."""
-    from audit_portal.trends import repository as snapshots
-
     by_day: dict[date, dict[str, float | None]] = {}
     for snapshot in snapshots.overall_between(session, FRAMEWORKS, today - timedelta(days=CERTIFICATION_YEAR_DAYS), today):
         by_day.setdefault(snapshot.day, {key: None for key in FRAMEWORKS})[snapshot.framework_key] = snapshot.percent

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from audit_portal.auth import repository as accounts
-from audit_portal.authz import Principal
 from audit_portal.catalogue import repository as catalogue_repository
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
 from audit_portal.engagements import repository, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
+from audit_portal.principals import Principal
 from audit_portal.requests import service as requests
 
 ENGAGEMENT_NAME = "Surveillance audit 2026"

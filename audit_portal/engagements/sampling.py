@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.coverage.service import compute_coverage
 from audit_portal.engagements import repository
@@ -29,6 +28,7 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.sample_models import Sample
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence.models import SOURCE_API, SOURCE_COLLECTOR, SOURCE_UPLOAD, Evidence
+from audit_portal.principals import Principal
 
 SOURCES = (SOURCE_UPLOAD, SOURCE_API, SOURCE_COLLECTOR)
 MAX_SEED = 2**64 - 1

@@ -21,7 +21,6 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.auth.models import UserAccount
-from audit_portal.authz import Principal, Role
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Control
 from audit_portal.coverage.service import (
@@ -43,6 +42,7 @@ from audit_portal.engagements.models import (
 )
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
+from audit_portal.principals import Principal, Role
 from audit_portal.soa.models import SoaEntry
 
 MEASURES_FRAMEWORK = "annex2"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, err_console, settings_or_exit
 from audit_portal.templating import format_size
 
 app = typer.Typer(help="The evidence store: reconcile objects with records, purge expired evidence.", no_args_is_help=True)
@@ -20,7 +21,6 @@ def reconcile(
 ) -> None:
     """Report objects no record uses (orphans of failed uploads) and records whose object is
     missing. Exit status 1 when a record lacks its object (that needs a person to look)."""
-    from audit_portal.cli import console, err_console, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.evidence.service import reconcile as run_reconcile
     from audit_portal.store import build_store
@@ -65,7 +65,6 @@ def purge(
 ) -> None:
     """Delete evidence whose retention date has passed (not items on legal hold), each deletion
     an audit event; then delete the objects no remaining record shares."""
-    from audit_portal.cli import console, settings_or_exit
     from audit_portal.clock import utcnow
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.evidence.retention import delete_unshared_objects, purge_records

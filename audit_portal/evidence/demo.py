@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from audit_portal.auth import repository as accounts
-from audit_portal.authz import Principal
 from audit_portal.catalogue.service import load_catalogue
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
 from audit_portal.evidence import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.principals import Principal
 
 COMPANY = "Stratech hosting"
 UPLOADER = "it.ops"

@@ -28,7 +28,6 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal, Role
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
@@ -42,6 +41,7 @@ from audit_portal.evidence.schemas import (
 )
 from audit_portal.evidence.sniffing import HEAD_BYTES, Sniffed, sanitise_filename, sniff
 from audit_portal.portal import service as portal_settings
+from audit_portal.principals import Principal, Role
 from evidence_store import EmptyObject, ObjectStore, ObjectTooLarge, StoredObject
 from evidence_store.base import Readable
 

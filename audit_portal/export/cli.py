@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, fail, settings_or_exit
 from audit_portal.export import verify as verifier
 
 app = typer.Typer(help="Signed evidence packages: export one, verify one offline.", no_args_is_help=True)
@@ -34,7 +35,6 @@ def export_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="where to write the ZIP")],
 ) -> None:
     """Write the signed evidence package of an engagement to a file (recorded in the audit log)."""
-    from audit_portal.cli import console, fail, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.errors import PortalError
     from audit_portal.export import service

@@ -8,7 +8,6 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal, Role
 from audit_portal.config import Settings
 from audit_portal.engagements import repository as engagements
 from audit_portal.engagements.models import Engagement
@@ -21,6 +20,7 @@ from audit_portal.export.package import (
     collect_contents,
 )
 from audit_portal.export.signing import SigningKey, signing_key
+from audit_portal.principals import Principal, Role
 
 EXPORT_ACTION = "engagement.export"
 PREVIEW_ACTION = "engagement.export_view"

@@ -21,7 +21,6 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal, Role
 from audit_portal.catalogue.models import Control
 from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
@@ -35,6 +34,7 @@ from audit_portal.findings.models import (
     STATUSES,
     Finding,
 )
+from audit_portal.principals import Principal, Role
 
 CATEGORY_SEVERITY = {"major_nc": "high", "minor_nc": "medium", "observation": "low", "ofi": "info"}
 CATEGORY_LABELS = {

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, fail, settings_or_exit
+
 app = typer.Typer(help="The weekly e-mail digest.", no_args_is_help=True)
 
 
@@ -15,7 +17,6 @@ def send(
     """Send each user who asked for it the digest of their role."""
     import smtplib
 
-    from audit_portal.cli import console, fail, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.errors import PortalError
     from audit_portal.notifications.service import send_digests

@@ -27,7 +27,6 @@ from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
 from audit_portal.auth.models import UserAccount
-from audit_portal.authz import Principal, Role
 from audit_portal.clock import utcnow
 from audit_portal.config import Settings
 from audit_portal.dashboard import repository as figures
@@ -35,6 +34,7 @@ from audit_portal.dashboard import service as dashboard
 from audit_portal.errors import InvalidInput
 from audit_portal.notifications import repository
 from audit_portal.notifications.models import DigestPreference
+from audit_portal.principals import Principal, Role
 
 WEEK = timedelta(days=7)
 EXPIRING, COLLECTORS, REQUESTS, FINDINGS = "expiring", "collectors", "requests", "findings"

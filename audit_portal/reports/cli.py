@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, fail, settings_or_exit
+
 app = typer.Typer(help="Monthly compliance reports, kept as evidence of CMP-1.", no_args_is_help=True)
 
 
@@ -15,7 +17,6 @@ def monthly(
 ) -> None:
     """Generate the report of MONTH as PDF and XLSX and keep both as evidence. From cron:
     ``30 0 1 * * audit-portal report monthly --if-missing``."""
-    from audit_portal.cli import console, fail, settings_or_exit
     from audit_portal.clock import utcnow
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.errors import PortalError

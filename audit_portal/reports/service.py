@@ -18,7 +18,6 @@ from openpyxl.styles import Font
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
 from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts
 from audit_portal.dashboard import service as dashboard
@@ -27,6 +26,7 @@ from audit_portal.evidence import service as evidence
 from audit_portal.evidence.models import SOURCE_COLLECTOR
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Principal
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
 

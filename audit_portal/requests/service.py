@@ -22,13 +22,13 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
 from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
+from audit_portal.principals import Principal
 from audit_portal.requests import repository
 from audit_portal.requests.models import (
     STATE_ACCEPTED,

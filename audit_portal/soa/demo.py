@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit_portal.authz import Principal
 from audit_portal.catalogue.service import load_catalogue
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
+from audit_portal.principals import Principal
 from audit_portal.soa import service
 
 DEMO_ACTOR = Principal(role="system", username="demo")

@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import MAPS_TO, Control, Requirement
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.principals import Principal
 from audit_portal.soa import repository
 from audit_portal.soa.models import STATUSES, SoaEntry
 

@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
+from audit_portal.console import console, fail, settings_or_exit
+
 app = typer.Typer(help="Daily coverage snapshots behind the dashboard's trend.", no_args_is_help=True)
 
 
 @app.command()
 def take() -> None:
     """Store today's coverage per framework and group (run daily from cron, or by the scheduler)."""
-    from audit_portal.cli import console, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.trends.service import take_snapshot
 
@@ -29,7 +30,6 @@ def backfill(
     days: Annotated[int, typer.Option("--days", min=1, help="how many days back from today")] = 365,
 ) -> None:
     """Compute and store the snapshots of the last DAYS days from the evidence history."""
-    from audit_portal.cli import console, fail, settings_or_exit
     from audit_portal.clock import utcnow
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.errors import PortalError

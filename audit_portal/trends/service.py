@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from sqlmodel import Session
 
 from audit_portal.clock import utcnow
+from audit_portal.coverage.figures import CERTIFICATION_YEAR_DAYS, FRAMEWORKS, group_figures
 from audit_portal.coverage.service import CoverageReport, compute_coverage
-from audit_portal.dashboard.service import CERTIFICATION_YEAR_DAYS, FRAMEWORKS, group_figures
 from audit_portal.errors import InvalidInput
 from audit_portal.trends import repository
 from audit_portal.trends.models import CoverageSnapshot
@@ -95,11 +95,16 @@ def month_before(day: date) -> date:
     return date(year, month, min(day.day, 28))
 
 
-def trend(session: Session, *, today: date, current: dict[str, float]):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class TrendFigure:
+    series: dict[str, list[tuple[date, float]]]  # framework -> (day, percent), oldest first
+    change: dict[str, float | None]  # framework -> percentage points since a month ago
+
+
+
+def trend(session: Session, *, today: date, current: dict[str, float]) -> TrendFigure:
     """The last 12 months of overall coverage per framework, and the change in percentage points
     from the snapshot a month ago (the nearest one before it) to ``current``."""
-    from audit_portal.dashboard.service import TrendFigure
-
     first = today - timedelta(days=CERTIFICATION_YEAR_DAYS)
     snapshots = repository.overall_between(session, FRAMEWORKS, first, today)
     series: dict[str, list[tuple[date, float]]] = {key: [] for key in FRAMEWORKS}

@@ -4,7 +4,7 @@ import csv
 import io
 
 from audit_portal.audit.service import record_event
-from audit_portal.authz import Principal
+from audit_portal.principals import Principal
 from tests.conftest import TEST_PASSWORD
 from tests.security.conftest import post_login
 

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from audit_portal import migrate
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event, verify_chain
-from audit_portal.authz import Principal
 from audit_portal.db import make_engine, unit_of_work
+from audit_portal.principals import Principal
 from tests.support import fresh_database
 
 ADMIN = Principal(role="admin", username="root", user_id=1)

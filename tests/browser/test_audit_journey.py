@@ -17,13 +17,13 @@ import pytest
 
 from audit_portal.auth.passwords import generate_password
 from audit_portal.auth.service import AccessWindow, create_user
-from audit_portal.authz import Principal
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.db import unit_of_work
 from audit_portal.engagements.models import Engagement, EngagementAuditor
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.principals import Principal
 from audit_portal.soa.service import ensure_defaults
 from evidence_store import open_store
 from tests.browser_fixtures import screenshot

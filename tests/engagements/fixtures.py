@@ -12,13 +12,13 @@ import pytest
 from sqlmodel import Session
 
 from audit_portal.auth.models import UserAccount
-from audit_portal.authz import Principal
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.engagements import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.evidence.service import ingest
+from audit_portal.principals import Principal
 from audit_portal.soa.service import ensure_defaults
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from sqlalchemy import select
 
-from audit_portal.authz import Principal
 from audit_portal.clock import utcnow
 from audit_portal.demo import DemoContext
 from audit_portal.engagements.demo import ENGAGEMENT_NAME, demo_engagement
 from audit_portal.engagements.models import Engagement, EvidenceReview
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Principal
 from audit_portal.requests import service as requests
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from audit_portal.audit.models import AuditEvent
-from audit_portal.authz import Principal
 from audit_portal.clock import utcnow
 from audit_portal.engagements.models import Engagement, EvidenceReview
 from audit_portal.evidence import service
@@ -19,6 +18,7 @@ from audit_portal.evidence.models import Evidence, EvidenceRequirement
 from audit_portal.evidence.retention import delete_unshared_objects, purge_records
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Principal
 
 TODAY = date(2031, 6, 1)
 

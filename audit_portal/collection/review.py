@@ -1,0 +1,57 @@
+"""Signing off the periodic human review that a collector run produced (COM-1: a firewall-rule
+review counts only once a person with the it role has signed it off)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.clock import utcnow
+from audit_portal.collection import repository, views
+from audit_portal.collection.models import RUN_OK
+from audit_portal.errors import Conflict, Forbidden, InvalidInput
+from audit_portal.evidence.models import EvidenceSignoff
+from audit_portal.principals import Principal
+
+MAX_REMARK = 2000
+
+
+def sign_off_run(
+    session: Session,
+    run_id: int,
+    *,
+    remark: str,
+    principal: Principal,
+    request: Request | None,
+    signed_at: datetime | None = None,
+) -> list[EvidenceSignoff]:
+    """A person with the it role signs off the review a run produced: one EvidenceSignoff per
+    evidence item of the run, so the requirement that needs a sign-off counts from now on."""
+    if principal.user_id is None:
+        raise Forbidden("Only a signed-in person can sign off a review.")
+    remark = remark.strip()
+    if not remark:
+        raise InvalidInput("Write a remark: what you reviewed and what you concluded.",
+                           errors=[{"location": "remark", "message": "required"}])
+    if len(remark) > MAX_REMARK:
+        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.")
+    detail = views.run_detail(session, run_id)
+    if not detail.needs_signoff:
+        raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
+    if detail.run.status != RUN_OK or not detail.evidence:
+        raise InvalidInput("Only a successful run with its evidence can be signed off.")
+    if detail.signed_off:
+        raise Conflict(f"Run {run_id} is already signed off.")
+    now = signed_at or utcnow()  # the demo replays sign-offs of the past
+    signoffs = [
+        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)  # type: ignore[arg-type]
+        for item in detail.evidence if item.id not in detail.signoffs
+    ]
+    repository.add_signoffs(session, signoffs)
+    record_event(session, request=request, principal=principal, action="collector_run.signoff",
+                 object_type="collector_run", object_id=run_id,
+                 detail={"instance": detail.instance.name, "evidence": [s.evidence_id for s in signoffs],
+                         "remark": remark})
+    return signoffs
