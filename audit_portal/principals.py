@@ -61,6 +61,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "findings:manage": _allow(Role.auditor, Role.it, Role.admin),
     # recording what a finding says (category, severity, controls) is the auditor's judgement
     "findings:record": _allow(Role.auditor),
+    # verifying and closing a finding (or accepting its risk) is the auditor's alone
+    "findings:verify": _allow(Role.auditor),
     "samples:manage": _allow(Role.auditor),
     "export:create": _allow(Role.auditor, Role.admin),
     "reports:read": _allow(Role.management, Role.admin, Role.auditor, Role.it),

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from audit_portal.catalogue.models import Requirement
 from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
-from audit_portal.findings.models import Finding, FindingControl
+from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
 # --- instances ------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dic
         .where(
             Finding.source == "collector",
             Finding.collector_instance.in_(names),  # type: ignore[union-attr]
-            Finding.status.in_(("open", "in_progress")),  # type: ignore[attr-defined]
+            Finding.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
         )
         .group_by(Finding.collector_instance)
     ).all()

@@ -11,7 +11,7 @@ from audit_portal.collection import repository, service
 from audit_portal.collection.models import RUN_OK, CollectorInstance, CollectorRun
 from audit_portal.errors import NotFound
 from audit_portal.evidence.models import Evidence, EvidenceSignoff
-from audit_portal.findings.models import Finding
+from audit_portal.findings.models import OPEN_STATUSES, Finding
 from collectors import registry
 
 
@@ -46,7 +46,7 @@ class InstanceDetail:
 def instance_detail(session: Session, name: str) -> InstanceDetail:
     instance = service.get_instance(session, name)
     runs = list(repository.runs_of(session, instance.id))  # type: ignore[arg-type]
-    findings = [f for f in repository.unclosed_findings(session, name) if f.status in ("open", "in_progress")]
+    findings = [f for f in repository.unclosed_findings(session, name) if f.status in OPEN_STATUSES]
     last = runs[0] if runs else None
     return InstanceDetail(
         row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),

@@ -17,6 +17,7 @@ from audit_portal.demo_context import DemoContext
 from audit_portal.engagements import repository, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
+from audit_portal.findings import lifecycle
 from audit_portal.findings import service as findings
 from audit_portal.principals import Principal
 from audit_portal.requests import service as requests
@@ -76,9 +77,10 @@ def demo_engagement(context: DemoContext) -> None:
     )
     reviewed = _reviews(context, engagement, auditor)
     _requests(context, engagement, auditor, it)
-    _findings(context, engagement, auditor)
+    _findings(context, engagement, auditor, it)
     context.console.print(
-        f"demo: engagement {ENGAGEMENT_NAME!r} with {reviewed} reviews, 2 evidence requests (one overdue) and 3 findings",
+        f"demo: engagement {ENGAGEMENT_NAME!r} with {reviewed} reviews, 2 evidence requests (one overdue) and 3 findings"
+        " (one remediated and awaiting verification, one with its action planned, one open)",
         highlight=False,
     )
 
@@ -163,36 +165,70 @@ def _requests(
     session.flush()
 
 
-def _findings(context: DemoContext, engagement: Engagement, auditor: Principal) -> None:
+def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, it: Principal) -> None:
+    """Three findings at three steps of their lifecycle: the missed firewall review planned and
+    remediated by IT with the review's evidence (for the auditor to verify), the awareness
+    observation with its action planned, and the improvement still open."""
     today = context.now.date()
-    for form in (
-        findings.FindingForm(
-            title="Firewall rule review missed for one quarter",
-            detail="No firewall rule review was carried out in the second quarter of the period; the review "
-            "procedure requires one every 90 days (measure COM-1).",
-            category="minor_nc",
-            control_refs="8.20, COM-1",
+    recorded = [
+        findings.create(
+            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None  # type: ignore[arg-type]
+        )
+        for form in (
+            findings.FindingForm(
+                title="Firewall rule review missed for one quarter",
+                detail="No firewall rule review was carried out in the second quarter of the period; the review "
+                "procedure requires one every 90 days (measure COM-1).",
+                category="minor_nc",
+                control_refs="8.20, COM-1",
+            ),
+            findings.FindingForm(
+                title="Awareness sessions less frequent than planned",
+                detail="The last awareness session was more than 180 days ago, the interval the organisation set itself.",
+                category="observation",
+                control_refs="6.3, HR-3",
+            ),
+            findings.FindingForm(
+                title="Report restore tests automatically",
+                detail="Restore tests are reported by hand; the backup collector could produce the report with each test.",
+                category="ofi",
+                control_refs="8.13, BCM-1",
+            ),
+        )
+    ]
+    firewall, awareness, _improvement = recorded
+    for finding, plan in (
+        (firewall, lifecycle.Plan(
             owner="Head of operations (P. Bakker)",
-            corrective_action="Schedule the quarterly review in the operations calendar with a named deputy; "
-            "carry out the missed review now and record the sign-off.",
             due_date=(today + timedelta(days=60)).isoformat(),
-            status="in_progress",
-        ),
-        findings.FindingForm(
-            title="Awareness sessions less frequent than planned",
-            detail="The last awareness session was more than 180 days ago, the interval the organisation set itself.",
-            category="observation",
-            control_refs="6.3, HR-3",
+            root_cause="The quarterly review depended on one engineer, who was on leave for most of the quarter; "
+            "no deputy was named.",
+            corrective_action="Carry out the missed review now and record the sign-off (correction); schedule the "
+            "quarterly review in the operations calendar with a named deputy (corrective action).",
+        )),
+        (awareness, lifecycle.Plan(
             owner="HR manager (S. de Boer)",
             due_date=(today + timedelta(days=90)).isoformat(),
-        ),
-        findings.FindingForm(
-            title="Report restore tests automatically",
-            detail="Restore tests are reported by hand; the backup collector could produce the report with each test.",
-            category="ofi",
-            control_refs="8.13, BCM-1",
-        ),
+            root_cause="The awareness programme has no calendar; sessions were planned when time allowed.",
+            corrective_action="Put two sessions a year in the company calendar and track attendance.",
+        )),
     ):
-        findings.create(
-            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None
-        )  # type: ignore[arg-type]
+        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,  # type: ignore[arg-type]
+                       plan=plan, request=None)
+    review = _newest_evidence(context, engagement, "COM-1/firewall-review")
+    if review is not None:
+        lifecycle.remediate(
+            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,  # type: ignore[arg-type]
+            note="The missed review was carried out and signed off; the quarterly review is in the operations "
+            "calendar with a deputy.",
+            evidence_ids=[str(review.id)], request=None,
+        )
+
+
+def _newest_evidence(context: DemoContext, engagement: Engagement, requirement_key: str) -> Evidence | None:
+    requirement = catalogue_repository.requirements_by_key(context.session, [requirement_key]).get(requirement_key)
+    if requirement is None:
+        return None
+    start, end = service.period_bounds(engagement)
+    history = repository.evidence_history(context.session, [requirement.id], start, end)  # type: ignore[list-item]
+    return history[0][1] if history else None

@@ -10,7 +10,7 @@ size of the package (the manifest itself grows with the number of items, not wit
 Layout::
 
     manifest.json  manifest.sig  manifest.csv  README.txt  verify.py
-    soa.csv  coverage.html  findings.csv  findings.json
+    soa.csv  coverage.html  findings.csv  findings.json  finding_history.csv
     controls/<ref>/<evidence id>-<file name>
     controls/<ref>/<evidence id>-superseded-by-<newer id>-<file name>
 
@@ -46,7 +46,8 @@ from audit_portal.engagements.models import REVIEW_PENDING, Engagement, Evidence
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
 from audit_portal.export import repository, verify
 from audit_portal.export.signing import ALGORITHM, SigningKey
-from audit_portal.findings.models import Finding
+from audit_portal.findings import repository as finding_repository
+from audit_portal.findings.models import Finding, FindingTransition
 from audit_portal.soa.models import SoaEntry
 from audit_portal.templating import format_size, templates_dir
 from evidence_store import IntegrityError, ObjectStore
@@ -68,7 +69,9 @@ SOA_COLUMNS = (
 FINDING_COLUMNS = (
     "id", "source", "category", "severity", "status", "title", "controls", "evidence_id",
     "collector_instance", "owner", "corrective_action", "due_date", "created_at", "created_by", "closed_at",
+    "root_cause", "remediation_evidence",
 )
+FINDING_HISTORY_COLUMNS = ("finding_id", "at", "actor", "role", "from_status", "to_status", "note")
 DIRECT_LINK = "(linked to the control)"
 
 
@@ -113,6 +116,9 @@ class PackageContents:
     controls: tuple[ControlContents, ...]  # in-scope, applicable controls: one folder each
     soa: dict[int, SoaEntry]
     findings: tuple[tuple[Finding, list[str]], ...]
+    # each auditor finding's lifecycle and the evidence linked to its remediation
+    finding_history: dict[int, list[FindingTransition]] = field(default_factory=dict)
+    finding_evidence: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def files(self) -> list[EvidenceFile]:
@@ -168,12 +174,15 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         session, engagement_id=engagement.id, control_ids=control_ids,  # type: ignore[arg-type]
         requirement_ids=requirement_ids, start=start, end=end,
     )
+    finding_ids = [f.id for f, _ in findings if f.id is not None]
     return PackageContents(
         engagement=engagement,
         coverage=coverage,
         controls=controls,
         soa=repository.soa_entries(session, {c.control_id for c in coverage.controls}),
         findings=tuple(findings),
+        finding_history=finding_repository.transitions_of(session, finding_ids),
+        finding_evidence=finding_repository.remediation_evidence_ids(session, finding_ids),
     )
 
 
@@ -285,7 +294,8 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("soa.csv", _csv(SOA_COLUMNS, _soa_rows(contents)), "report"),
         GeneratedFile("coverage.html", render_coverage_html(contents, signer.generated_at).encode("utf-8"), "report"),
         GeneratedFile("findings.csv", _csv(FINDING_COLUMNS, _finding_rows(contents)), "report"),
-        GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs) for f, refs in contents.findings]), "report"),
+        GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]), "report"),
+        GeneratedFile("finding_history.csv", _csv(FINDING_HISTORY_COLUMNS, _finding_history_rows(contents)), "report"),
     ]
     manifest_csv = GeneratedFile(verify.MANIFEST_CSV, _csv(MANIFEST_CSV_COLUMNS, _manifest_rows(contents)), "manifest")
     listed = [manifest_csv, *reports]
@@ -405,10 +415,22 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
         ]
 
 
-def _finding_record(finding: Finding, refs: list[str]) -> dict[str, Any]:
+def _finding_record(finding: Finding, refs: list[str], contents: PackageContents) -> dict[str, Any]:
     record = finding.model_dump(mode="json")
     record["controls"] = refs
+    record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])  # type: ignore[arg-type]
+    record["history"] = [
+        {"at": t.at.isoformat(), "actor": t.actor, "role": t.actor_role, "from": t.from_status, "to": t.to_status,
+         "note": t.note}
+        for t in contents.finding_history.get(finding.id, [])  # type: ignore[arg-type]
+    ]
     return record
+
+
+def _finding_history_rows(contents: PackageContents) -> Iterator[list[object]]:
+    for finding, _ in contents.findings:
+        for t in contents.finding_history.get(finding.id, []):  # type: ignore[arg-type]
+            yield [finding.id, t.at.isoformat(), t.actor, t.actor_role, t.from_status or "", t.to_status, t.note or ""]
 
 
 def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
@@ -419,6 +441,8 @@ def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
             finding.corrective_action or "", finding.due_date.isoformat() if finding.due_date else "",
             finding.created_at.isoformat(), finding.created_by or "",
             finding.closed_at.isoformat() if finding.closed_at else "",
+            finding.root_cause or "",
+            " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),  # type: ignore[arg-type]
         ]
 
 
@@ -478,6 +502,7 @@ of each item in this engagement (pending, accepted, rejected) is in manifest.csv
   soa.csv         Statement of Applicability with each control's coverage and newest evidence
   coverage.html   the coverage report of the engagement
   findings.csv/.json  the findings of the engagement and of its controls in the period
+  finding_history.csv every step of each finding's lifecycle: who, when, from, to, note
   verify.py       the verifier (Python 3.11+ with the 'cryptography' package)
 
 Verify (offline, with the portal's public key as shown in the portal):

@@ -10,7 +10,14 @@ from sqlmodel import Session
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
-from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding, FindingControl
+from audit_portal.findings.models import (
+    FAILING_SEVERITIES,
+    OPEN_STATUSES,
+    Finding,
+    FindingControl,
+    FindingEvidence,
+    FindingTransition,
+)
 
 
 def add(session: Session, finding: Finding) -> Finding:
@@ -159,3 +166,49 @@ def engagements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Engage
     if not wanted:
         return {}
     return {e.id: e for e in session.scalars(select(Engagement).where(Engagement.id.in_(wanted)))}  # type: ignore[misc]
+
+
+def add_transition(session: Session, transition: FindingTransition) -> FindingTransition:
+    session.add(transition)
+    session.flush()
+    return transition
+
+
+def transitions_of(session: Session, finding_ids: Iterable[int]) -> dict[int, list[FindingTransition]]:
+    """Each finding's lifecycle, oldest step first."""
+    ids = set(finding_ids)
+    result: dict[int, list[FindingTransition]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = session.scalars(
+        select(FindingTransition)
+        .where(FindingTransition.finding_id.in_(ids))
+        .order_by(FindingTransition.at, FindingTransition.id)
+    )
+    for transition in rows:
+        result[transition.finding_id].append(transition)
+    return result
+
+
+def link_evidence(session: Session, finding_id: int, evidence_ids: Iterable[int]) -> None:
+    already = set(remediation_evidence_ids(session, [finding_id]).get(finding_id, []))
+    session.add_all(
+        FindingEvidence(finding_id=finding_id, evidence_id=evidence_id)
+        for evidence_id in sorted(set(evidence_ids) - already)
+    )
+    session.flush()
+
+
+def remediation_evidence_ids(session: Session, finding_ids: Iterable[int]) -> dict[int, list[int]]:
+    ids = set(finding_ids)
+    result: dict[int, list[int]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(FindingEvidence.finding_id, FindingEvidence.evidence_id)
+        .where(FindingEvidence.finding_id.in_(ids))
+        .order_by(FindingEvidence.evidence_id)
+    )
+    for finding_id, evidence_id in rows:
+        result[finding_id].append(evidence_id)
+    return result

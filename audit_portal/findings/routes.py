@@ -12,7 +12,7 @@ from audit_portal.authz import Authorize, Principal, Role, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
-from audit_portal.findings import service
+from audit_portal.findings import lifecycle, service
 from audit_portal.findings.models import AUDITOR_CATEGORIES, SEVERITIES, STATUSES
 from audit_portal.templating import render
 
@@ -22,6 +22,7 @@ Reader = Annotated[Principal, Authorize("findings:read")]
 EngagementReader = Annotated[Principal, Authorize("engagements:read")]
 Recorder = Annotated[Principal, Authorize("findings:record")]
 Maintainer = Annotated[Principal, Authorize("findings:manage")]
+Verifier = Annotated[Principal, Authorize("findings:verify")]
 OptionalText = Annotated[str | None, Form()]
 
 
@@ -130,7 +131,7 @@ def submitted_fields(
     owner: OptionalText = None,
     corrective_action: OptionalText = None,
     due_date: OptionalText = None,
-    status: OptionalText = None,
+    root_cause: OptionalText = None,
 ) -> dict[str, str | None]:
     """The finding form's fields as posted; a field the form did not show is None."""
     return {
@@ -142,7 +143,7 @@ def submitted_fields(
         "owner": owner,
         "corrective_action": corrective_action,
         "due_date": due_date,
-        "status": status,
+        "root_cause": root_cause,
     }
 
 
@@ -168,6 +169,141 @@ def create(
         engagement = engagements.get_engagement(session, principal, engagement_id)
         return _form(request, principal, engagement, None, form, _errors(error), 422)
     return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
+
+
+@router.get(
+    "/engagements/{engagement_id}/findings/{finding_id}",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def finding_page(
+    request: Request,
+    session: SessionDep,
+    principal: EngagementReader,
+    engagement_id: int,
+    finding_id: int,
+) -> HTMLResponse:
+    return _finding_page(request, session, principal, engagement_id, finding_id, step="", errors={}, values={})
+
+
+def _finding_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    *,
+    step: str,
+    errors: dict[str, str],
+    values: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
+    return render(
+        request,
+        "pages/engagements/finding.html",
+        {
+            "engagement": engagement,
+            "view": view,
+            "steps": lifecycle.next_steps(view.finding, principal),
+            "decisions": lifecycle.decisions_for(view.finding),
+            "decision_labels": lifecycle.DECISION_LABELS,
+            "failed_step": step,
+            "errors": errors,
+            "values": values,
+            **_context(principal),
+        },
+        status_code=status_code,
+    )
+
+
+def _after_step(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    step: str,
+    values: dict[str, str],
+    action,  # type: ignore[no-untyped-def]
+) -> HTMLResponse | RedirectResponse:
+    try:
+        action()
+    except InvalidInput as error:  # refused before anything was written
+        return _finding_page(request, session, principal, engagement_id, finding_id, step=step,
+                             errors=_errors(error), values=values, status_code=422)
+    return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/{finding_id}/plan",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def plan(
+    request: Request,
+    session: SessionDep,
+    principal: Maintainer,
+    engagement_id: int,
+    finding_id: int,
+    owner: Annotated[str, Form()] = "",
+    due_date: Annotated[str, Form()] = "",
+    root_cause: Annotated[str, Form()] = "",
+    corrective_action: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    submitted = lifecycle.Plan(owner=owner, due_date=due_date, root_cause=root_cause,
+                               corrective_action=corrective_action, note=note)
+    return _after_step(
+        request, session, principal, engagement_id, finding_id, "plan", vars(submitted),
+        lambda: lifecycle.plan(session, principal=principal, engagement_id=engagement_id,
+                               finding_id=finding_id, plan=submitted, request=request),
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/{finding_id}/remediate",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def remediate(
+    request: Request,
+    session: SessionDep,
+    principal: Maintainer,
+    engagement_id: int,
+    finding_id: int,
+    note: Annotated[str, Form()] = "",
+    evidence_ids: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    return _after_step(
+        request, session, principal, engagement_id, finding_id, "remediate",
+        {"note": note, "evidence_ids": evidence_ids},
+        lambda: lifecycle.remediate(session, principal=principal, engagement_id=engagement_id,
+                                    finding_id=finding_id, note=note, evidence_ids=[evidence_ids],
+                                    request=request),
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/findings/{finding_id}/verify",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+def verify(
+    request: Request,
+    session: SessionDep,
+    principal: Verifier,
+    engagement_id: int,
+    finding_id: int,
+    decision: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    return _after_step(
+        request, session, principal, engagement_id, finding_id, "verify",
+        {"decision": decision, "note": note},
+        lambda: lifecycle.verify(session, principal=principal, engagement_id=engagement_id,
+                                 finding_id=finding_id, decision=decision, note=note, request=request),
+    )
 
 
 @router.get(
@@ -213,7 +349,7 @@ def update(
         )
     except InvalidInput as error:
         return _form(request, principal, engagement, finding_id, form, _errors(error), 422)
-    return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
+    return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
 
 
 def _overlay(form: service.FindingForm, submitted: dict[str, str | None]) -> service.FindingForm:

@@ -3,8 +3,9 @@
 An auditor finding has a category (major nonconformity, minor nonconformity, observation,
 opportunity for improvement) from which its severity is derived (major_nc -> high, minor_nc ->
 medium, observation -> low, ofi -> info; the auditor may set another), the controls it concerns,
-and the corrective action: owner, action, due date and status. The auditor records and
-classifies; it and admin maintain the corrective action. Collector findings of high severity or
+and the corrective action: owner, root cause, action and due date. The auditor records and
+classifies; it and admin maintain the corrective action. The status moves only through the
+lifecycle in :mod:`audit_portal.findings.lifecycle`. Collector findings of high severity or
 above that are still open are shown to the auditor with the controls they affect (through the
 evidence's requirements, and the measures' mappings onto the engagement's edition). Every
 change is an audit event carrying the values before and after.
@@ -26,13 +27,14 @@ from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Forbidden, InvalidInput, NotFound
-from audit_portal.findings import repository
+from audit_portal.findings import lifecycle, repository
 from audit_portal.findings.models import (
     AUDITOR_CATEGORIES,
     OPEN_STATUSES,
     SEVERITIES,
     STATUSES,
     Finding,
+    FindingTransition,
 )
 from audit_portal.principals import Principal, Role
 
@@ -45,7 +47,8 @@ CATEGORY_LABELS = {
 }
 STATUS_LABELS = {
     "open": "Open",
-    "in_progress": "In progress",
+    "action_planned": "Action planned",
+    "remediated": "Remediated, to verify",
     "closed": "Closed",
     "risk_accepted": "Risk accepted",
 }
@@ -66,7 +69,7 @@ class FindingForm:
     owner: str = ""
     corrective_action: str = ""
     due_date: str = ""
-    status: str = "open"
+    root_cause: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class FindingView:
     controls: list[Control]
     engagement: Engagement | None = None
     today: date = field(default_factory=lambda: clock.utcnow().date())
+    history: list[FindingTransition] = field(default_factory=list)
+    remediation_evidence: list[int] = field(default_factory=list)
 
     @property
     def category_label(self) -> str:
@@ -199,7 +204,14 @@ def get_finding(
     finding = repository.get(session, finding_id)
     if finding is None or finding.engagement_id != engagement.id:
         raise NotFound(f"Engagement {engagement_id} has no finding {finding_id}.")
-    return engagement, _auditor_views(session, [finding])[0]
+    view = _auditor_views(session, [finding])[0]
+    return engagement, FindingView(
+        view.finding,
+        view.controls,
+        view.engagement,
+        history=repository.transitions_of(session, [finding_id])[finding_id],
+        remediation_evidence=repository.remediation_evidence_ids(session, [finding_id])[finding_id],
+    )
 
 
 def form_for(view: FindingView) -> FindingForm:
@@ -214,7 +226,7 @@ def form_for(view: FindingView) -> FindingForm:
         owner=f.owner or "",
         corrective_action=f.corrective_action or "",
         due_date=f.due_date.isoformat() if f.due_date else "",
-        status=f.status,
+        root_cause=f.root_cause or "",
     )
 
 
@@ -232,7 +244,7 @@ class CheckedFinding:
     owner: str | None
     corrective_action: str | None
     due_date: date | None
-    status: str
+    root_cause: str | None
 
 
 def check_form(session: Session, engagement: Engagement, form: FindingForm) -> CheckedFinding:
@@ -280,7 +292,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         errors.append(
             {"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."}
         )
-    for name in ("detail", "corrective_action"):
+    for name in ("detail", "corrective_action", "root_cause"):
         if len(getattr(form, name)) > TEXT_MAX_LENGTH:
             errors.append(
                 {"location": name, "message": f"Keep it under {TEXT_MAX_LENGTH} characters."}
@@ -291,13 +303,6 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
             due = date.fromisoformat(form.due_date.strip())
         except ValueError:
             errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
-    if form.status not in STATUSES:
-        errors.append(
-            {
-                "location": "status",
-                "message": "Choose a status: " + ", ".join(STATUS_LABELS.values()) + ".",
-            }
-        )
     if errors:
         raise InvalidInput(
             "The finding was not saved: " + " ".join(e["message"] for e in errors), errors=errors
@@ -312,7 +317,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         owner,  # type: ignore[arg-type]
         form.corrective_action.strip() or None,
         due,
-        form.status,
+        form.root_cause.strip() or None,
     )
 
 
@@ -335,17 +340,18 @@ def create(
             detail=checked.detail,
             severity=checked.severity,
             category=checked.category,
-            status=checked.status,
+            status="open",
             engagement_id=engagement.id,
             owner=checked.owner,
             corrective_action=checked.corrective_action,
+            root_cause=checked.root_cause,
             due_date=checked.due_date,
             created_at=now,
             created_by=principal.username,
-            closed_at=None if checked.status in OPEN_STATUSES else now,
         ),
     )
     repository.replace_controls(session, finding.id, checked.control_ids)  # type: ignore[arg-type]
+    lifecycle.record_opening(session, finding, principal=principal)
     record_event(
         session,
         request=request,
@@ -393,10 +399,7 @@ def update(
         checked.owner,
         checked.corrective_action,
     )
-    finding.due_date = checked.due_date
-    if checked.status != finding.status:
-        finding.closed_at = None if checked.status in OPEN_STATUSES else clock.utcnow()
-    finding.status = checked.status
+    finding.due_date, finding.root_cause = checked.due_date, checked.root_cause
     session.add(finding)
     repository.replace_controls(session, finding_id, checked.control_ids)
     record_event(
@@ -424,5 +427,5 @@ def _snapshot(checked: CheckedFinding) -> dict[str, object]:
         "owner": checked.owner,
         "corrective_action": checked.corrective_action,
         "due_date": checked.due_date.isoformat() if checked.due_date else None,
-        "status": checked.status,
+        "root_cause": checked.root_cause,
     }

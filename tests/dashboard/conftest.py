@@ -84,7 +84,7 @@ def seed_organisation(session, today: date) -> Seeded:
     session.add_all([
         Finding(source="collector", key="backup/failed", title="Backup check failed", severity="high", status="open",
                 collector_instance="backup-dc", evidence_id=failing.id, created_at=now),
-        Finding(source="auditor", title="Awareness records incomplete", severity="medium", status="in_progress",
+        Finding(source="auditor", title="Awareness records incomplete", severity="medium", status="action_planned",
                 category="minor_nc", due_date=today - timedelta(days=3), created_at=now - timedelta(days=20)),
         Finding(source="auditor", title="Old observation", severity="low", status="closed", created_at=now - timedelta(days=90)),
         Finding(source="auditor", title="Policy wording", severity="low", status="open", category="ofi",

@@ -20,7 +20,7 @@ from audit_portal.evidence.service import ingest
 from audit_portal.export.package import Package, Signer, archive_stream, build_package
 from audit_portal.export.service import contents_of
 from audit_portal.export.signing import signing_key
-from audit_portal.findings.models import Finding
+from audit_portal.findings.models import Finding, FindingTransition
 from evidence_store import ObjectStore
 
 PERIOD_START = date(2026, 1, 1)
@@ -81,6 +81,9 @@ def seeded(session: Session, store: ObjectStore, make_user) -> Seeded:  # type: 
     finding = Finding(source="auditor", title="Patch evidence incomplete", severity="medium", category="minor_nc",
                       engagement_id=engagement.id, created_at=utcnow(), created_by="auditor")
     session.add(finding)
+    session.flush()
+    session.add(FindingTransition(finding_id=finding.id, at=finding.created_at, actor="auditor", actor_role="auditor",
+                                  to_status="open", note="Recorded."))
     session.flush()
     items = {"patches_v1": patches_v1, "patches_v2": patches_v2, "advisories": advisories, "direct": direct,
              "via_measure": via_measure, "outside": outside}

@@ -20,11 +20,11 @@ def _archive(session, settings, store, engagement):  # type: ignore[no-untyped-d
 def test_the_manifest_and_reports_open_the_archive_and_the_evidence_follows(session, settings, store, seeded):
     package, data, archive = _archive(session, settings, store, seeded.engagement)
     names = archive.namelist()
-    assert names[:9] == [
+    assert names[:10] == [
         "manifest.json", "manifest.sig", "manifest.csv", "README.txt", "verify.py",
-        "soa.csv", "coverage.html", "findings.csv", "findings.json",
+        "soa.csv", "coverage.html", "findings.csv", "findings.json", "finding_history.csv",
     ]
-    assert all(name.startswith("controls/") for name in names[9:])
+    assert all(name.startswith("controls/") for name in names[10:])
     assert package.total_bytes < len(data)  # headers on top of the content
 
 
@@ -111,6 +111,9 @@ def test_findings_and_coverage_report_are_included(session, settings, store, see
     findings = json.loads(archive.read("findings.json"))
     assert [f["id"] for f in findings] == [seeded.finding.id]
     assert findings[0]["category"] == "minor_nc"
+    assert [step["to"] for step in findings[0]["history"]] == ["open"]
+    history = list(csv.DictReader(io.StringIO(archive.read("finding_history.csv").decode("utf-8"))))
+    assert [(row["finding_id"], row["to_status"]) for row in history] == [(str(seeded.finding.id), "open")]
     assert "Patch evidence incomplete" in archive.read("findings.csv").decode("utf-8")
     html = archive.read("coverage.html").decode("utf-8")
     assert "Surveillance audit 2026" in html and "<script" not in html

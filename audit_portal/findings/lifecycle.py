@@ -1,0 +1,269 @@
+"""The lifecycle of an auditor's finding, as audits run it (ISO 19011, ISO/IEC 27007):
+
+    open -> action planned -> remediated -> closed
+                 ^               |
+                 +---------------+  (the auditor finds the remediation not effective)
+
+- **Plan** (it, admin, or the auditor): owner, due date, root cause and the correction and
+  corrective action are required.
+- **Remediate** (it, admin, or the auditor): what was done, and at least one evidence item that
+  shows it.
+- **Verify** (only an auditor assigned to the engagement): close it as effective, send it back to
+  "action planned", accept the risk of an observation or opportunity for improvement (never of a
+  nonconformity), or reopen a closed finding.
+
+Every step is kept as a :class:`FindingTransition` (who, when, from, to, note) and as an audit
+event, and the organisation's roles can never close or risk-accept a finding: the matrix gives
+``findings:verify`` to the auditor alone, and the rules below check the role again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal import clock
+from audit_portal.audit.service import record_event
+from audit_portal.engagements import service as engagements
+from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound
+from audit_portal.evidence import service as evidence_service
+from audit_portal.findings import repository
+from audit_portal.findings.models import Finding, FindingTransition
+from audit_portal.principals import Principal, Role
+
+OPEN, PLANNED, REMEDIATED, CLOSED, RISK_ACCEPTED = (
+    "open",
+    "action_planned",
+    "remediated",
+    "closed",
+    "risk_accepted",
+)
+NONCONFORMITIES = ("major_nc", "minor_nc")
+NOTE_MAX_LENGTH = 20_000
+OWNER_MAX_LENGTH = 100
+
+# What the auditor decides when verifying, and the status each decision leads to.
+VERIFY_DECISIONS = {
+    "close": CLOSED,
+    "not_effective": PLANNED,
+    "accept_risk": RISK_ACCEPTED,
+    "reopen": OPEN,
+}
+# The statuses each verifying decision may start from.
+VERIFY_FROM = {
+    "close": (REMEDIATED,),
+    "not_effective": (REMEDIATED,),
+    "accept_risk": (OPEN, PLANNED, REMEDIATED),
+    "reopen": (CLOSED, RISK_ACCEPTED),
+}
+DECISION_LABELS = {
+    "close": "Verified effective: close",
+    "not_effective": "Not effective: back to action planned",
+    "accept_risk": "Accept the risk (observations and improvements only)",
+    "reopen": "Reopen",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    owner: str
+    due_date: str
+    root_cause: str
+    corrective_action: str
+    note: str = ""
+
+
+def _auditor_finding(session: Session, principal: Principal, engagement_id: int, finding_id: int) -> Finding:
+    engagement = engagements.get_engagement(session, principal, engagement_id)
+    finding = repository.get(session, finding_id)
+    if finding is None or finding.engagement_id != engagement.id or finding.source != "auditor":
+        raise NotFound(f"Engagement {engagement_id} has no finding {finding_id}.")
+    return finding
+
+
+def _text(value: str, location: str, message: str, errors: list[dict[str, str]], *, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        errors.append({"location": location, "message": message})
+    elif len(value) > limit:
+        errors.append({"location": location, "message": f"Keep it under {limit} characters."})
+    return value
+
+
+def _refuse_if(errors: list[dict[str, str]], what: str) -> None:
+    if errors:
+        raise InvalidInput(f"{what}: " + " ".join(e["message"] for e in errors), errors=errors)
+
+
+def _move(
+    session: Session,
+    finding: Finding,
+    *,
+    to_status: str,
+    principal: Principal,
+    note: str | None,
+    request: Request | None,
+    detail: dict[str, object] | None = None,
+) -> FindingTransition:
+    now = clock.utcnow()
+    transition = repository.add_transition(
+        session,
+        FindingTransition(
+            finding_id=finding.id,  # type: ignore[arg-type]
+            at=now,
+            actor=principal.username or principal.role,
+            actor_role=principal.role,
+            from_status=finding.status,
+            to_status=to_status,
+            note=note or None,
+        ),
+    )
+    before = finding.status
+    finding.status = to_status
+    finding.closed_at = now if to_status in (CLOSED, RISK_ACCEPTED) else None
+    session.add(finding)
+    session.flush()
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="finding.transition",
+        object_type="finding",
+        object_id=finding.id or "",
+        detail={"engagement": finding.engagement_id, "from": before, "to": to_status, "note": note or None,
+                **(detail or {})},
+    )
+    return transition
+
+
+def record_opening(session: Session, finding: Finding, *, principal: Principal) -> FindingTransition:
+    """The first step of a new finding's history (its audit event is the creation's own)."""
+    return repository.add_transition(
+        session,
+        FindingTransition(
+            finding_id=finding.id,  # type: ignore[arg-type]
+            at=finding.created_at,
+            actor=principal.username or principal.role,
+            actor_role=principal.role,
+            from_status=None,
+            to_status=finding.status,
+            note="Recorded.",
+        ),
+    )
+
+
+def plan(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    plan: Plan,
+    request: Request | None,
+) -> Finding:
+    finding = _auditor_finding(session, principal, engagement_id, finding_id)
+    if finding.status not in (OPEN, PLANNED):
+        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}; only an open finding "
+                       "(or one whose plan changes) gets a plan.")
+    errors: list[dict[str, str]] = []
+    owner = _text(plan.owner, "owner", "Name the owner of the action.", errors, limit=OWNER_MAX_LENGTH)
+    root_cause = _text(plan.root_cause, "root_cause", "Write down the root cause.", errors, limit=NOTE_MAX_LENGTH)
+    action = _text(plan.corrective_action, "corrective_action",
+                   "Describe the correction and the corrective action.", errors, limit=NOTE_MAX_LENGTH)
+    due: date | None = None
+    try:
+        due = date.fromisoformat(plan.due_date.strip())
+    except ValueError:
+        errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
+    _refuse_if(errors, "The plan was not saved")
+    finding.owner, finding.root_cause, finding.corrective_action, finding.due_date = owner, root_cause, action, due
+    _move(session, finding, to_status=PLANNED, principal=principal, note=plan.note.strip() or None, request=request,
+          detail={"owner": owner, "due_date": due.isoformat() if due else None})
+    return finding
+
+
+def remediate(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    note: str,
+    evidence_ids: list[str],
+    request: Request | None,
+) -> Finding:
+    finding = _auditor_finding(session, principal, engagement_id, finding_id)
+    if finding.status != PLANNED:
+        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}; plan the action before "
+                       "reporting it remediated.")
+    errors: list[dict[str, str]] = []
+    text = _text(note, "note", "Say what was done.", errors, limit=NOTE_MAX_LENGTH)
+    ids: list[int] = []
+    for raw in evidence_ids:
+        for part in raw.replace(",", " ").split():
+            try:
+                evidence_id = int(part.lstrip("#"))
+                evidence_service.get(session, evidence_id, principal)
+            except (ValueError, NotFound):
+                errors.append({"location": "evidence_ids", "message": f"There is no evidence {part!r}."})
+                continue
+            ids.append(evidence_id)
+    if not ids and not any(e["location"] == "evidence_ids" for e in errors):
+        errors.append({"location": "evidence_ids", "message": "Link the evidence that shows the remediation."})
+    _refuse_if(errors, "The remediation was not saved")
+    repository.link_evidence(session, finding_id, ids)
+    _move(session, finding, to_status=REMEDIATED, principal=principal, note=text, request=request,
+          detail={"evidence": sorted(set(ids))})
+    return finding
+
+
+def verify(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    finding_id: int,
+    decision: str,
+    note: str,
+    request: Request | None,
+) -> Finding:
+    if principal.role != Role.auditor:
+        raise Forbidden("Only an auditor of the engagement verifies, closes or accepts the risk of a finding.")
+    finding = _auditor_finding(session, principal, engagement_id, finding_id)
+    errors: list[dict[str, str]] = []
+    if decision not in VERIFY_DECISIONS:
+        errors.append({"location": "decision", "message": "Choose a decision: " + ", ".join(DECISION_LABELS.values()) + "."})
+    text = _text(note, "note", "Say what you verified and what you concluded.", errors, limit=NOTE_MAX_LENGTH)
+    _refuse_if(errors, "Nothing was changed")
+    if finding.status not in VERIFY_FROM[decision]:
+        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}: "
+                       f"{DECISION_LABELS[decision].lower()} is not possible from there.")
+    if decision == "accept_risk" and finding.category in NONCONFORMITIES:
+        raise Conflict("A nonconformity must be corrected; its risk cannot be accepted.")
+    _move(session, finding, to_status=VERIFY_DECISIONS[decision], principal=principal, note=text, request=request,
+          detail={"decision": decision})
+    return finding
+
+
+def next_steps(finding: Finding, principal: Principal) -> list[str]:
+    """The lifecycle forms the page shows this reader: "plan", "remediate" and/or "verify"."""
+    if finding.source != "auditor":
+        return []
+    steps = []
+    may_maintain = principal.role in (Role.it, Role.admin, Role.auditor)
+    if may_maintain and finding.status in (OPEN, PLANNED):
+        steps.append("plan")
+    if may_maintain and finding.status == PLANNED:
+        steps.append("remediate")
+    if principal.role == Role.auditor and any(finding.status in VERIFY_FROM[d] for d in VERIFY_DECISIONS):
+        steps.append("verify")
+    return steps
+
+
+def decisions_for(finding: Finding) -> list[str]:
+    return [
+        decision for decision, starts in VERIFY_FROM.items()
+        if finding.status in starts and not (decision == "accept_risk" and finding.category in NONCONFORMITIES)
+    ]
