@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's collector instances read recorded inputs kept beside ./var (never inside it).
+export AUDIT_PORTAL_COLLECTOR_PATH_ROOTS ?= $(CURDIR)/var-collector-inputs
 
 .PHONY: run test install install-test migrate demo check bench clean-data
 
@@ -43,4 +45,4 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-data:
-	rm -rf var
+	rm -rf var var-collector-inputs

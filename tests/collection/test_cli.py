@@ -32,6 +32,7 @@ def cli_env(own_database: str, own_engine, plugin_path: Path, tmp_path: Path) ->
         "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri(),
         "AUDIT_PORTAL_SECRET_KEY": SECRET_KEY,
         "AUDIT_PORTAL_ENVIRONMENT": "test",
+        "AUDIT_PORTAL_COLLECTOR_PATH_ROOTS": str(tmp_path),
         "COLUMNS": "200",  # rich wraps tables to the terminal width
         "PYTHONPATH": os.pathsep.join([str(plugin_path), str(REPO)]),
     })
