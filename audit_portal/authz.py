@@ -176,6 +176,8 @@ class _Authorizer:
         identity = identify(request, session)
         principal = identity.principal
         prepare_request_state(request, session, identity)
+        if not principal.is_anonymous and _must_change_password(request, identity, self.action):
+            raise PasswordChangeRequired()
         if not allowed(self.action, principal.role):
             if principal.is_anonymous:
                 if wants_json(request):
@@ -200,6 +202,26 @@ class Authorize(DependsParam):
     def action(self) -> str:
         assert isinstance(self.dependency, _Authorizer)
         return self.dependency.action
+
+
+class PasswordChangeRequired(Forbidden):
+    """A signed-in user whose password an administrator issued, on any page but the change:
+    a browser is sent to ``PASSWORD_CHANGE_PAGE``, an API client gets 403."""
+
+    def __init__(self) -> None:
+        super().__init__("Change the password an administrator gave you before you go on.")
+
+
+PASSWORD_CHANGE_PAGE = "/profile"
+# What a user who must change their password may reach (besides public routes: sign-out).
+PASSWORD_CHANGE_ROUTES = frozenset({("GET", PASSWORD_CHANGE_PAGE), ("POST", "/profile/password")})
+
+
+def _must_change_password(request: Request, identity: Any, action: str) -> bool:
+    user = identity.user
+    if action == "public" or user is None or not getattr(user, "password_must_change", False):
+        return False
+    return (request.method, request.url.path) not in PASSWORD_CHANGE_ROUTES
 
 
 def _login_url(request: Request) -> str:
