@@ -7,6 +7,8 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_WORKERS ?= 2
+# The demo's collector instances read recorded inputs kept beside ./var (never inside it).
+export AUDIT_PORTAL_COLLECTOR_PATH_ROOTS ?= $(CURDIR)/var-collector-inputs
 
 .PHONY: run test lint install install-test migrate demo check bench clean-data
 
@@ -51,4 +53,4 @@ lint: install-test
 	$(BIN)/lint-imports --no-cache
 
 clean-data:
-	rm -rf var
+	rm -rf var var-collector-inputs

@@ -31,7 +31,9 @@ from audit_portal.principals import (
     EVERYONE,
     FRAMEWORK_ROUTES,
     MATRIX,
+    PASSWORD_CHANGE_PAGE,
     ROLES,
+    PasswordChangeRequired,
     Principal,
     Role,
     SignInRequired,
@@ -75,6 +77,8 @@ class _Authorizer:
         identity = identify(request, session)
         principal = identity.principal
         prepare_request_state(request, session, identity)
+        if not principal.is_anonymous and _must_change_password(request, identity, self.action):
+            raise PasswordChangeRequired()
         if not allowed(self.action, principal.role):
             if principal.is_anonymous:
                 if wants_json(request):
@@ -99,6 +103,17 @@ class Authorize(DependsParam):
     def action(self) -> str:
         assert isinstance(self.dependency, _Authorizer)
         return self.dependency.action
+
+
+# What a user who must change their password may reach (besides public routes: sign-out).
+PASSWORD_CHANGE_ROUTES = frozenset({("GET", PASSWORD_CHANGE_PAGE), ("POST", "/profile/password")})
+
+
+def _must_change_password(request: Request, identity: Any, action: str) -> bool:
+    user = identity.user
+    if action == "public" or user is None or not getattr(user, "password_must_change", False):
+        return False
+    return (request.method, request.url.path) not in PASSWORD_CHANGE_ROUTES
 
 
 def _login_url(request: Request) -> str:
@@ -140,8 +155,10 @@ __all__ = [
     "EVERYONE",
     "FRAMEWORK_ROUTES",
     "MATRIX",
+    "PASSWORD_CHANGE_PAGE",
     "ROLES",
     "Authorize",
+    "PasswordChangeRequired",
     "Principal",
     "Role",
     "SignInRequired",

@@ -109,14 +109,19 @@ def demo(
     from audit_portal.demo import database_is_empty, load_demo, print_demo_logins
     from audit_portal.store import build_store
 
+    from audit_portal.errors import PortalError
+
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
-    with unit_of_work(engine) as session:
-        if if_empty and not database_is_empty(session):
-            console.print("database already holds data; demo not loaded")
-            print_demo_logins(session, console)
-            return
-        load_demo(session, build_store(settings), settings, console)
+    try:
+        with unit_of_work(engine) as session:
+            if if_empty and not database_is_empty(session):
+                console.print("database already holds data; demo not loaded")
+                print_demo_logins(session, console)
+                return
+            load_demo(session, build_store(settings), settings, console)
+    except PortalError as error:
+        raise fail(f"demo not loaded: {error.detail}") from None
     with unit_of_work(engine) as session:
         print_demo_logins(session, console)
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STORE_SCHEMES = ("file", "s3", "memory")
 SECRET_KEY_FILE = "secret_key"
@@ -50,6 +50,33 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "audit-portal@localhost"
     smtp_starttls: bool = True
+    # Collector plugins the portal loads (entry point names, comma-separated); empty: all.
+    collector_allowlist: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Folders whose files host-managed collector instances may read (comma-separated); empty:
+    # no collector option may name a file. The data directory is never readable.
+    collector_path_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+
+    @field_validator("collector_allowlist", mode="before")
+    @classmethod
+    def _comma_separated_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("collector_path_roots", mode="before")
+    @classmethod
+    def _comma_separated_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("collector_path_roots")
+    @classmethod
+    def _absolute_roots(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        relative = [str(path) for path in value if not path.expanduser().is_absolute()]
+        if relative:
+            raise ValueError(f"give absolute folders, not {', '.join(relative)}")
+        return tuple(path.expanduser().resolve() for path in value)
 
     @field_validator("store_url")
     @classmethod

@@ -7,7 +7,7 @@ web dependency that enforces it (:mod:`audit_portal.authz`).
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from audit_portal.errors import NotAuthenticated
+from audit_portal.errors import Forbidden, NotAuthenticated
 
 
 class Role(StrEnum):
@@ -129,3 +129,14 @@ def principal_label(principal: Principal | None) -> tuple[str, str]:
     if principal is None or principal.is_anonymous:
         return ANONYMOUS, ANONYMOUS
     return principal.username, principal.role
+
+
+class PasswordChangeRequired(Forbidden):
+    """A signed-in user whose password an administrator issued, on any page but the change:
+    a browser is sent to ``PASSWORD_CHANGE_PAGE``, an API client gets 403."""
+
+    def __init__(self) -> None:
+        super().__init__("Change the password an administrator gave you before you go on.")
+
+
+PASSWORD_CHANGE_PAGE = "/profile"

@@ -13,6 +13,9 @@ checked.
 
 Headers: every response gets a Content-Security-Policy without inline scripts, frame-ancestors
 'none' and X-Frame-Options DENY, nosniff, Referrer-Policy same-origin, and HSTS over HTTPS.
+Every response to a signed-in person, to someone half-way through sign-in, or to a request with
+a service token gets ``Cache-Control: no-store`` (pages, API answers, downloads alike), so no
+browser or proxy cache keeps what they saw; static files and anonymous pages stay cacheable.
 """
 from __future__ import annotations
 
@@ -26,9 +29,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audit_portal.errors import Forbidden
+from audit_portal.errors import Forbidden, wants_json
 from audit_portal.navigation import navigation_for
-from audit_portal.principals import SignInRequired
+from audit_portal.principals import PASSWORD_CHANGE_PAGE, PasswordChangeRequired, SignInRequired
 
 if TYPE_CHECKING:
     from audit_portal.auth.identify import Identity
@@ -52,6 +55,8 @@ STATIC_HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+NO_STORE = (b"cache-control", b"no-store")
+_CACHE_HEADERS = frozenset({b"cache-control", b"expires", b"pragma"})
 
 
 class CsrfRefused(Forbidden):
@@ -153,6 +158,19 @@ def _anon_cookie_header(scope: Scope, value: str) -> tuple[bytes, bytes]:
 
 # --- middleware and the sign-in redirect ---------------------------------------------------
 
+def _authenticated(scope: Scope) -> bool:
+    """Whether the request came with credentials the portal accepted (or is checking): the
+    principal and identity ``Authorize`` left in the request state, or a bearer token."""
+    state = scope.get("state", {})
+    principal = state.get("principal")
+    if principal is not None and not principal.is_anonymous:
+        return True
+    identity = state.get("identity")
+    if identity is not None and getattr(identity, "web_session", None) is not None:
+        return True
+    return any(name == b"authorization" for name, _ in scope.get("headers", []))
+
+
 class SecurityMiddleware:
     """Pure ASGI (it never touches the body, so streamed uploads and downloads stay streamed)."""
 
@@ -171,6 +189,9 @@ class SecurityMiddleware:
                     if name.lower() not in {h[0] for h in STATIC_HEADERS}
                 ]
                 headers.extend(STATIC_HEADERS)
+                if _authenticated(scope):
+                    headers = [(name, value) for name, value in headers if name.lower() not in _CACHE_HEADERS]
+                    headers.append(NO_STORE)
                 if scope.get("scheme") == "https":
                     headers.append(HSTS)
                 anon_cookie = scope.get("state", {}).get("set_anon_csrf_cookie")
@@ -190,6 +211,19 @@ async def _sign_in_redirect(request: Request, error: Exception) -> Response:
     return RedirectResponse(error.login_url, status_code=303)
 
 
+async def _password_change_redirect(request: Request, error: Exception) -> Response:
+    assert isinstance(error, PasswordChangeRequired)
+    if wants_json(request):
+        from audit_portal.errors import problem_response
+
+        return problem_response(request, status=error.status_code, title=error.title, detail=error.detail,
+                                slug="password-change-required")
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": PASSWORD_CHANGE_PAGE})
+    return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
+
+
 def install_security(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_redirect)
+    app.add_exception_handler(PasswordChangeRequired, _password_change_redirect)
     app.add_middleware(SecurityMiddleware)

@@ -1,13 +1,14 @@
 """Finding collectors: every collector, built-in or third-party, is an entry point in the group
 ``audit_portal.collectors`` (``name = "package.module:Class"``).
 
-``AUDIT_PORTAL_COLLECTOR_ALLOWLIST`` (comma-separated entry point names) limits which ones the
-portal loads; unset, every installed collector is available. A plugin that fails to import or
-does not look like a :class:`collectors.base.Collector` is reported, never loaded.
+The portal passes its ``AUDIT_PORTAL_COLLECTOR_ALLOWLIST`` setting (``Settings.collector_allowlist``,
+comma-separated entry point names) as ``allowlist``; empty or None, every installed collector is
+available. A plugin that fails to import, does not look like a :class:`collectors.base.Collector`,
+or whose Config accepts undeclared options or unmarked paths (``collectors.options``) is
+reported, never loaded.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -15,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pydantic import BaseModel
 
 from collectors.base import Collector
+from collectors.options import schema_problems
 
 ENTRY_POINT_GROUP = "audit_portal.collectors"
 ALLOWLIST_VARIABLE = "AUDIT_PORTAL_COLLECTOR_ALLOWLIST"
@@ -38,13 +40,6 @@ class CollectorInfo:
         return self.collector is not None
 
 
-def configured_allowlist() -> frozenset[str] | None:
-    raw = os.environ.get(ALLOWLIST_VARIABLE, "").strip()
-    if not raw:
-        return None
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
-
-
 def _problem_with(name: str, candidate: object) -> str:
     if not isinstance(candidate, type):
         return f"{candidate!r} is not a class"
@@ -58,6 +53,9 @@ def _problem_with(name: str, candidate: object) -> str:
         return "Config is not a pydantic model"
     if isinstance(candidate.requirements, str):
         return "requirements must be a tuple of requirement keys, not a string"
+    problems = schema_problems(config)
+    if problems:
+        return "; ".join(problems)
     return ""
 
 
@@ -74,8 +72,8 @@ def _describe(entry_point: EntryPoint) -> CollectorInfo:
 
 
 def discover(allowlist: Collection[str] | None = None) -> dict[str, CollectorInfo]:
-    """Every collector entry point the allowlist admits (default: the configured one), by name."""
-    allowed = configured_allowlist() if allowlist is None else frozenset(allowlist)
+    """Every collector entry point the allowlist admits (None or empty: all), by name."""
+    allowed = frozenset(allowlist) if allowlist else None
     found: dict[str, CollectorInfo] = {}
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if allowed is not None and entry_point.name not in allowed:
@@ -96,8 +94,7 @@ def load(name: str, allowlist: Collection[str] | None = None) -> Collector:
     info = discover(allowlist).get(name)
     if info is None:
         raise UnknownCollector(
-            f"no collector {name!r} is installed"
-            + (f" or allowed by {ALLOWLIST_VARIABLE}" if configured_allowlist() is not None else "")
+            f"no collector {name!r} is installed" + (f" or allowed by {ALLOWLIST_VARIABLE}" if allowlist else "")
         )
     if info.collector is None:
         raise UnknownCollector(f"collector {name!r} ({info.target}) is unusable: {info.problem}")

@@ -88,6 +88,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         store_url="memory://",
         secret_key=TEST_SECRET_KEY,
         scheduler_enabled=False,
+        # Host-managed collector instances may read files the tests write under tmp_path
+        # (the data directory in it stays out of reach).
+        collector_path_roots=(tmp_path,),
     )
 
 

@@ -82,6 +82,7 @@ def create_user(
         user = auth_service.create_user(
             session, username=username, role=role, password=password,
             window=_window(valid_from, valid_until), request=request, principal=principal,
+            must_change_password=True,
         )
     except PortalError as error:
         form = {"username": username, "role": role, "valid_from": valid_from, "valid_until": valid_until}

@@ -55,6 +55,7 @@ def add_user(
         with unit_of_work(_engine()) as session:
             user = auth_service.create_user(
                 session, username=username, role=role, password=password, window=window, actor="cli",
+                must_change_password=generate,  # a generated password is handed over: the user replaces it
             )
             name = user.username
     except PortalError as error:

@@ -15,6 +15,9 @@ class UserAccount(SQLModel, table=True):
     role: str = Field(max_length=20)
     password_hash: str = Field(max_length=255)
     password_changed_at: datetime
+    # Set when an administrator issued the password (a new account or a reset): the user
+    # reaches no page but the password change until they pick their own.
+    password_must_change: bool = False
     # A secret without totp_enabled_at is an enrolment in progress (QR shown, not yet confirmed).
     totp_secret: str | None = Field(default=None, max_length=64)
     totp_enabled_at: datetime | None = None

@@ -91,7 +91,10 @@ def create_user(
     request: Request | None = None,
     principal: Principal | None = None,
     actor: str | None = None,
+    must_change_password: bool = False,
 ) -> UserAccount:
+    """``must_change_password``: the password was issued by an administrator, so the user
+    reaches no page but the password change until they choose their own."""
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput(
@@ -109,6 +112,7 @@ def create_user(
         role=role,
         password_hash=passwords.hash_password(password),
         password_changed_at=now,
+        password_must_change=must_change_password,
         valid_from=window.valid_from,
         valid_until=window.valid_until,
         created_at=now,
@@ -213,6 +217,7 @@ def reset_password(
     password = passwords.generate_password()
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = clock.utcnow()
+    user.password_must_change = True  # the administrator knows it: the user picks their own
     sessions.end_all_of(session, user.id)
     record_event(session, request=request, principal=principal, action="user.reset_password",
                  object_type="user", object_id=user.username)
@@ -242,8 +247,11 @@ def change_password(
     if problems:
         raise InvalidInput(" ".join(problems))
     assert user.id is not None
+    if passwords.verify_password(user.password_hash, new):
+        raise InvalidInput("Choose a new password, not the one you have now.")
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = clock.utcnow()
+    user.password_must_change = False
     sessions.end_all_of(session, user.id, keep=keep_session_id)
     record_event(session, request=request, principal=principal, action="user.change_password",
                  object_type="user", object_id=user.username)

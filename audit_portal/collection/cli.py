@@ -33,7 +33,11 @@ def import_file(
     file: Annotated[Path, typer.Argument(help="YAML list of instances (name, collector, config, schedule, ...)",
                                          exists=True, dir_okay=False, readable=True)],
 ) -> None:
-    """Create or update collector instances from a YAML file (secrets are stored encrypted)."""
+    """Create or update collector instances from a YAML file (secrets are stored encrypted).
+
+    Imported instances are host-managed: only they may name commands of their own and files,
+    which must lie inside AUDIT_PORTAL_COLLECTOR_PATH_ROOTS (never the data directory); the web
+    cannot edit them."""
     from audit_portal.collection import service
     from audit_portal.db import unit_of_work
 
@@ -41,7 +45,7 @@ def import_file(
     try:
         with unit_of_work(engine) as session:
             saved = service.import_instances(session, file.read_text(encoding="utf-8"),
-                                             secret_key=settings.ensure_secret_key(), actor=f"cli:{file.name}")
+                                             settings=settings, actor=f"cli:{file.name}")
             names = [instance.name for instance in saved]
     except PortalError as error:
         raise fail(f"{file}: {error.detail}") from None
@@ -59,7 +63,7 @@ def list_instances(
 
     if plugins:
         table = Table("collector", "target", "distribution", "status")
-        for info in registry.discover().values():
+        for info in registry.discover(settings_or_exit().collector_allowlist).values():
             table.add_row(info.name, info.target, info.distribution, "ok" if info.usable else info.problem)
         console.print(table)
         return

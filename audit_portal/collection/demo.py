@@ -30,8 +30,11 @@ from sqlmodel import Session
 from audit_portal.auth import repository as accounts
 from audit_portal.collection import review, service
 from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
+from audit_portal.config import Settings
 from audit_portal.demo_context import DemoContext
+from audit_portal.errors import InvalidInput
 from audit_portal.principals import Principal
+from collectors.options import HOST, ROOTS_SETTING
 
 # The recordings were made on this day; their dates are moved by whole days from it.
 RECORDED_DAY = date(2026, 11, 28)
@@ -226,21 +229,33 @@ def runs_on(cadence: str, scenario: Scenario, day: date) -> bool:
     return weekly or ago < DAILY_DAYS or scenario.spring_backup_failure(day) or scenario.summer_patch_backlog(day)
 
 
+def demo_inputs_dir(settings: Settings) -> Path:
+    """Where the demo's instances read their inputs: beside the data directory, inside the
+    collector path roots (``make run`` sets them so)."""
+    folder = settings.data_dir.with_name(f"{settings.data_dir.name}-collector-inputs")
+    if not any(folder.is_relative_to(root) for root in settings.collector_path_roots):
+        raise InvalidInput(
+            f"The demo's collectors read their inputs from {folder}: add it to {ROOTS_SETTING} "
+            "(make run does)."
+        )
+    return folder
+
+
 def load_collection_demo(context: DemoContext) -> None:
     """Collector instances and a year of their runs, with a missed review quarter, a failed
     backup check in spring and overdue security updates in summer."""
     session = context.session
-    secret_key = context.settings.ensure_secret_key()
     today_run = datetime.combine(context.now.date(), RUN_TIME, tzinfo=UTC)
     last_day = context.now.date() if today_run <= context.now else context.now.date() - timedelta(days=1)
     scenario = Scenario(last_day)
     signer = accounts.user_by_username(session, SIGNER)
-    # The inputs stay in the data directory: the scheduler goes on running the instances from
-    # them after the demo is loaded (with last day's data, so backups age as real ones would).
-    inputs = Inputs(context.settings.data_dir / "demo-collector-inputs")
+    # The inputs stay next to the data directory (never in it: no collector may read that): the
+    # scheduler goes on running the instances from them after the demo is loaded (with last
+    # day's data, so backups age as real ones would).
+    inputs = Inputs(demo_inputs_dir(context.settings))
     first_day = last_day - timedelta(days=HISTORY_DAYS)
     for spec in instance_specs(inputs):
-        instance = service.save_instance(session, spec, secret_key=secret_key, actor="demo")
+        instance = service.save_instance(session, spec, settings=context.settings, origin=HOST, actor="demo")
         instance.created_at = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=UTC)
     session.flush()
     counts = {"runs": 0, "signed": 0}

@@ -26,7 +26,9 @@ class CollectorInstance(SQLModel, table=True):
 
     ``config_json`` holds the validated configuration with every secret field encrypted (see
     ``collection.secrets``); it is never shown back as stored. A ``remote`` instance runs on the
-    host it inspects and pushes its results, so the scheduler leaves it alone.
+    host it inspects and pushes its results, so the scheduler leaves it alone. A ``host_managed``
+instance came from an instance file an operator imported on the host (see
+``collectors.options``).
     """
 
     __tablename__ = "collector_instance"
@@ -38,6 +40,9 @@ class CollectorInstance(SQLModel, table=True):
     schedule: str = Field(max_length=100)
     enabled: bool = True
     remote: bool = False
+    # Imported on the host with ``audit-portal collectors import``: the only kind whose
+    # configuration may name free commands and files; the web may not edit it.
+    host_managed: bool = False
     requirement_keys: str = Field(default="", sa_type=sa.Text)  # one key a line
     timeout_seconds: int = 600
     created_at: datetime

@@ -11,7 +11,7 @@ from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.collection import review, service, views
 from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
-from audit_portal.errors import InvalidInput
+from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
 from collectors import registry
@@ -60,7 +60,7 @@ def save_instance(
               "timeout_seconds": timeout_seconds, "enabled": enabled, "remote": remote, "config": config}
     try:
         spec = service.spec_from_form(values)
-        instance = service.save_instance(session, spec, secret_key=request.app.state.settings.ensure_secret_key(),
+        instance = service.save_instance(session, spec, settings=request.app.state.settings,
                                          principal=principal, request=request)
     except InvalidInput as error:
         current = service.get_instance(session, existing) if existing else None
@@ -70,7 +70,7 @@ def save_instance(
 
 @router.get("/collectors/{name}", response_class=HTMLResponse)
 def instance_page(request: Request, session: SessionDep, principal: Reader, name: str) -> HTMLResponse:
-    detail = views.instance_detail(session, name)
+    detail = views.instance_detail(session, name, request.app.state.settings.collector_allowlist)
     service.record_view(session, principal=principal, request=request, object_type="collector_instance", object_id=name)
     return render(request, "pages/collectors/instance.html", {
         "detail": detail,
@@ -82,6 +82,9 @@ def instance_page(request: Request, session: SessionDep, principal: Reader, name
 @router.get("/collectors/{name}/edit", response_class=HTMLResponse)
 def edit_instance_form(request: Request, session: SessionDep, principal: Manager, name: str) -> HTMLResponse:
     instance = service.get_instance(session, name)
+    if instance.host_managed:
+        raise Conflict(f"{name} is managed on the host: change its instance file there and import it again "
+                       "(audit-portal collectors import).")
     values = {
         "name": instance.name, "collector": instance.collector, "schedule": instance.schedule,
         "requirements": "\n".join(instance.requirement_list), "timeout_seconds": str(instance.timeout_seconds),
@@ -138,7 +141,8 @@ def _instance_form(request: Request, instance: object, values: dict[str, str], e
         "instance": instance,
         "values": values,
         "errors": errors,
-        "plugins": [info for info in registry.discover().values() if info.usable],
+        "plugins": [info for info in registry.discover(request.app.state.settings.collector_allowlist).values()
+                    if info.usable],
         "mask": MASK,
     }, block="form", status_code=status_code)
 

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
 import yaml
 from croniter import croniter
 from fastapi import Request
@@ -66,6 +70,7 @@ from audit_portal.findings.models import Finding
 from audit_portal.principals import Principal
 from collectors import registry
 from collectors.base import Artifact, Collector, CollectResult, FindingDraft, Severity
+from collectors.options import HOST, WEB, ConfigOrigin
 from collectors.runner import STATUS_FAILED, Outcome, execute
 from evidence_store import ObjectStore, StoreError
 
@@ -97,18 +102,36 @@ class InstanceSpec(BaseModel):
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 
 
-def collector_for(name: str) -> Collector:
+def collector_for(name: str, settings: Settings) -> Collector:
     try:
-        return registry.load(name)
+        return registry.load(name, settings.collector_allowlist)
     except registry.UnknownCollector as error:
         raise InvalidInput(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
 
 
-def validated_config(collector: Collector, raw: Mapping[str, Any]) -> BaseModel:
+def config_origin(settings: Settings, origin: str) -> ConfigOrigin:
+    """What an instance's options may name when ``origin`` (web or host) configures it: host
+    files only inside the configured roots, and never the portal's own files."""
+    forbidden = [settings.data_dir, settings.signing_key_file]
+    if settings.is_sqlite:
+        database = settings.database_url.removeprefix("sqlite:///")
+        if database and not database.startswith(":memory:"):
+            forbidden.append(Path(database))
+    if settings.store_url.startswith("file://"):
+        forbidden.append(Path(url2pathname(urlparse(settings.store_url).path)))
+    return ConfigOrigin(
+        origin="host" if origin == HOST else "web",
+        path_roots=settings.collector_path_roots,
+        forbidden=tuple(path for path in forbidden if path is not None),
+    )
+
+
+def validated_config(collector: Collector, raw: Mapping[str, Any], origin: ConfigOrigin | None) -> BaseModel:
     """The collector's Config from plain data; a 422 naming each wrong field (never its value,
-    which may be a secret)."""
+    which may be a secret). ``origin`` says who chose the options (``collectors.options``);
+    the portal always gives one, only a remote host running its own file gives None."""
     try:
-        return collector.Config.model_validate(raw)
+        return collector.Config.model_validate(raw, context=origin)
     except ValidationError as error:
         problems = [
             {"location": "config." + ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
@@ -162,15 +185,22 @@ def save_instance(
     session: Session,
     spec: InstanceSpec,
     *,
-    secret_key: str,
+    settings: Settings,
+    origin: str = WEB,
     principal: Principal | None = None,
     request: Request | None = None,
     actor: str | None = None,
 ) -> CollectorInstance:
     """Create the instance, or update the one of that name. Secrets are encrypted before they
-    are stored; a config of a remote instance is kept only as documentation of what it runs."""
+    are stored; a config of a remote instance is kept only as documentation of what it runs.
+
+    ``origin`` is who configures it: ``web`` (the pages and the API) may choose only what the
+    collector declares safe; ``host`` (an instance file imported on the host) may also name
+    commands and files inside the configured roots, and makes the instance host-managed, which
+    the web may then not edit."""
+    secret_key = settings.ensure_secret_key()
     name = _check_name(spec.name.strip())
-    collector = collector_for(spec.collector)
+    collector = collector_for(spec.collector, settings)
     schedule = _check_schedule(spec.schedule or collector.default_schedule)
     requirement_keys = _check_requirements(session, spec.requirements or list(collector.requirements))
     if not 10 <= spec.timeout_seconds <= 24 * 3600:
@@ -178,10 +208,13 @@ def save_instance(
     existing = repository.instance_by_name(session, name)
     submitted = spec.config
     if existing is not None:
+        if existing.host_managed and origin != HOST:
+            raise Conflict(f"Instance {name!r} is managed on the host: change its instance file there and "
+                           "import it again (audit-portal collectors import).")
         if existing.collector != collector.name:
             raise Conflict(f"Instance {name!r} runs {existing.collector!r}; its type cannot change.")
         submitted = _keep_masked_secrets(submitted, unsealed(json.loads(existing.config_json), secret_key))
-    config = validated_config(collector, submitted)
+    config = validated_config(collector, submitted, config_origin(settings, origin))
     now = utcnow()
     instance = existing or CollectorInstance(name=name, collector=collector.name, config_json="{}", schedule=schedule,
                                              created_at=now, updated_at=now)
@@ -189,6 +222,7 @@ def save_instance(
     instance.schedule = schedule
     instance.enabled = spec.enabled
     instance.remote = spec.remote
+    instance.host_managed = origin == HOST
     instance.requirement_keys = "\n".join(requirement_keys)
     instance.timeout_seconds = spec.timeout_seconds
     instance.updated_at = now
@@ -198,7 +232,7 @@ def save_instance(
         action="collector.create" if existing is None else "collector.update",
         object_type="collector_instance", object_id=name,
         detail={"collector": collector.name, "schedule": schedule, "enabled": spec.enabled, "remote": spec.remote,
-                "requirements": requirement_keys, "config": masked(config)},
+                "host_managed": origin == HOST, "requirements": requirement_keys, "config": masked(config)},
     )
     return instance
 
@@ -228,8 +262,10 @@ def parse_instance_file(text: str) -> list[InstanceSpec]:
     return specs
 
 
-def import_instances(session: Session, text: str, *, secret_key: str, actor: str = "cli") -> list[CollectorInstance]:
-    return [save_instance(session, spec, secret_key=secret_key, actor=actor) for spec in parse_instance_file(text)]
+def import_instances(session: Session, text: str, *, settings: Settings, actor: str = "cli") -> list[CollectorInstance]:
+    """An operator's instance file, on the host: the instances become host-managed."""
+    return [save_instance(session, spec, settings=settings, origin=HOST, actor=actor)
+            for spec in parse_instance_file(text)]
 
 
 def get_instance(session: Session, name: str) -> CollectorInstance:
@@ -239,8 +275,12 @@ def get_instance(session: Session, name: str) -> CollectorInstance:
     return instance
 
 
-def config_of(instance: CollectorInstance, collector: Collector, secret_key: str) -> BaseModel:
-    return validated_config(collector, unsealed(json.loads(instance.config_json), secret_key))
+def config_of(instance: CollectorInstance, collector: Collector, settings: Settings) -> BaseModel:
+    """The stored configuration, validated again under the instance's origin: a run refuses a
+    file that moved out of the roots (or became a symlink) since the import, and an instance
+    saved from the web before these rules with a command of its own."""
+    origin = config_origin(settings, HOST if instance.host_managed else WEB)
+    return validated_config(collector, unsealed(json.loads(instance.config_json), settings.ensure_secret_key()), origin)
 
 
 def shown_config(instance: CollectorInstance) -> str:
@@ -422,10 +462,10 @@ def prepare(
     assert run.id is not None
     prepared = Prepared(run.id, instance.name, None, None, instance.timeout_seconds)
     try:
-        collector = registry.load(instance.collector)
+        collector = registry.load(instance.collector, settings.collector_allowlist)
         run.collector_version = str(collector.version)[:64]
         prepared.collector = collector
-        prepared.config = config_of(instance, collector, settings.ensure_secret_key())
+        prepared.config = config_of(instance, collector, settings)
     except (registry.UnknownCollector, SecretUnreadable) as error:
         prepared.problem = str(error)
         return prepared

@@ -43,14 +43,14 @@ class InstanceDetail:
     open_findings: list[Finding]
 
 
-def instance_detail(session: Session, name: str) -> InstanceDetail:
+def instance_detail(session: Session, name: str, allowlist: frozenset[str] = frozenset()) -> InstanceDetail:
     instance = service.get_instance(session, name)
     runs = list(repository.runs_of(session, instance.id))  # type: ignore[arg-type]
     findings = [f for f in repository.unclosed_findings(session, name) if f.status in OPEN_STATUSES]
     last = runs[0] if runs else None
     return InstanceDetail(
         row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),
-        plugin=registry.discover().get(instance.collector),
+        plugin=registry.discover(allowlist).get(instance.collector),
         config_yaml=service.shown_config(instance),
         requirements=list(repository.requirements(session, instance.requirement_list)),
         runs=runs,

@@ -13,7 +13,7 @@ from typing import ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from collectors.backup.analysis import RESTORE_TEST_REQUIREMENT, Policy, assess, diff
-from collectors.backup.config import BackupConfig
+from collectors.backup.config import COMMANDS, BackupConfig
 from collectors.backup.sources import Gathered, RawFile, gather
 from collectors.base import Artifact, CollectContext, CollectResult
 
@@ -49,6 +49,7 @@ class BackupCollector:
         "BCM-1/backup",
         "BCM-2/backup-report",
     )
+    commands: ClassVar[dict[str, tuple[str, ...]]] = COMMANDS
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         config: BackupConfig = ctx.config

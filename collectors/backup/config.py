@@ -6,13 +6,89 @@ cron job and shipped to the collector) or live, by running the tool here with a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from collectors.options import HOST, ConfigOrigin, HostPath, HostProgram, confinement_problem
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+# What a live check runs (fixed argv, never a shell; REPOSITORY is the validated option).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "restic": (
+        "restic --repo REPOSITORY snapshots --json",
+        "restic --repo REPOSITORY stats --json",
+        "restic --repo REPOSITORY check",
+        "restic --repo REPOSITORY check --read-data (with read_data: true)",
+    ),
+    "borg": (
+        "borg list --json REPOSITORY",
+        "borg info --json REPOSITORY",
+        "borg check --verbose REPOSITORY",
+    ),
+    "s3": ("S3 ListObjectsV2 on the bucket",),
+}
+DEFAULT_PROGRAMS = {"restic": "restic", "borg": "borg"}
+
+_USER_HOST = r"(?:[A-Za-z0-9_][A-Za-z0-9._-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*"
+# Remote repositories the web may name. Not rclone: (its connection strings can name a
+# program), not local paths (files are for host-managed instances).
+_WEB_REPOSITORIES = {
+    "restic": re.compile(
+        rf"^(?:sftp:(?://)?{_USER_HOST}(?::\d+)?[:/]\S*"
+        r"|rest:https?://\S+"
+        r"|(?:s3|b2|azure|gs|swift):[A-Za-z0-9]\S*)$"
+    ),
+    "borg": re.compile(rf"^(?:ssh://{_USER_HOST}(?::\d+)?/\S*|{_USER_HOST}:[^\s/][^\s]*|{_USER_HOST}:/\S*)$"),
+}
+_LOCAL_REPOSITORY = re.compile(r"^(?:local:|file://)?(/.*)$")
+
+
+def _checked_repository(tool: str, value: str, info: ValidationInfo) -> str:
+    """A repository is a parameter of the declared command, never an option of its own (no
+    leading '-'); from the web only a remote one; a local one is a path, confined on the host."""
+    if value.startswith("-") or any(character.isspace() or ord(character) < 32 for character in value):
+        raise PydanticCustomError("repository", "not a repository location (no leading '-', no spaces)")
+    origin = info.context if isinstance(info.context, ConfigOrigin) else None
+    if origin is None:
+        return value
+    local = _LOCAL_REPOSITORY.match(value)
+    if origin.origin != HOST:
+        if local or not _WEB_REPOSITORIES[tool].match(value):
+            raise PydanticCustomError(
+                "repository",
+                "from the portal only a remote {tool} repository can be named (for example {example}); "
+                "a local one is a file path, set in an instance file imported on the host",
+                {"tool": tool, "example": "sftp:backup@nas:/srv/restic" if tool == "restic" else "ssh://borg@nas/./db1"},
+            )
+        return value
+    if local:
+        problem = confinement_problem(Path(local.group(1)), origin)
+        if problem:
+            raise PydanticCustomError("path_not_allowed", "{problem}", {"problem": problem})
+    return value
+
+
+def _restic_repository(value: str, info: ValidationInfo) -> str:
+    return _checked_repository("restic", value, info)
+
+
+def _borg_repository(value: str, info: ValidationInfo) -> str:
+    return _checked_repository("borg", value, info)
 
 
 class _Strict(BaseModel):
@@ -20,20 +96,20 @@ class _Strict(BaseModel):
 
 
 class CheckFiles(_Strict):
-    output: Path  # stdout and stderr of the check, as printed
-    exit_code: Path  # a file holding the check's exit code
+    output: HostPath  # stdout and stderr of the check, as printed
+    exit_code: HostPath  # a file holding the check's exit code
 
 
 class ResticRecorded(_Strict):
-    snapshots: Path  # restic snapshots --json
+    snapshots: HostPath  # restic snapshots --json
     check: CheckFiles  # restic check
     check_read_data: CheckFiles | None = None  # restic check --read-data
-    stats: Path | None = None  # restic stats --json
+    stats: HostPath | None = None  # restic stats --json
 
 
 class BorgRecorded(_Strict):
-    list: Path  # borg list --json
-    info: Path | None = None  # borg info --json
+    list: HostPath  # borg list --json
+    info: HostPath | None = None  # borg info --json
     check: CheckFiles  # borg check --verbose
 
 
@@ -51,11 +127,12 @@ def _require_one_source(recorded: object, repository: str | None) -> None:
 class ResticRepository(_Repository):
     type: Literal["restic"]
     recorded: ResticRecorded | None = None
-    repository: str | None = None  # restic repository URL, e.g. "sftp:backup@nas:/srv/restic"
+    # restic repository URL, e.g. "sftp:backup@nas:/srv/restic"
+    repository: Annotated[str, AfterValidator(_restic_repository)] | None = None
     password: SecretStr | None = None
-    password_file: Path | None = None
+    password_file: HostPath | None = None
     read_data: bool = False  # also run check --read-data, which downloads every pack
-    binary: str = "restic"
+    binary: HostProgram | None = None  # default: restic on PATH
 
     @model_validator(mode="after")
     def _live_needs_password(self) -> ResticRepository:
@@ -72,10 +149,10 @@ class BorgRepository(_Repository):
     # borg 1.2 prints naive local times; this is the zone of the host that produced them.
     timezone: str = "UTC"
     recorded: BorgRecorded | None = None
-    repository: str | None = None  # e.g. "ssh://borg@nas/./db1"
+    repository: Annotated[str, AfterValidator(_borg_repository)] | None = None  # e.g. "ssh://borg@nas/./db1"
     passphrase: SecretStr | None = None
-    passphrase_file: Path | None = None
-    binary: str = "borg"
+    passphrase_file: HostPath | None = None
+    binary: HostProgram | None = None  # default: borg on PATH
 
     @field_validator("timezone")
     @classmethod
@@ -103,7 +180,7 @@ class S3Location(_Repository):
     bucket: str = Field(min_length=3, max_length=63)
     # One prefix per backed-up host, e.g. "web1/". Empty: every top-level prefix in the bucket.
     prefixes: list[str] = Field(default_factory=list)
-    recorded_listing: Path | None = None  # a listing document written by an earlier live run
+    recorded_listing: HostPath | None = None  # a listing document written by an earlier live run
     endpoint_url: str | None = None  # for MinIO, Ceph or another S3-compatible store
     region_name: str | None = None
     access_key_id: str | None = None

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from collectors.backup import parsers
 from collectors.backup.analysis import Observation
 from collectors.backup.config import (
+    DEFAULT_PROGRAMS,
     BorgRepository,
     CheckFiles,
     ResticRepository,
@@ -131,7 +132,7 @@ def _restic_raw_recorded(repo: ResticRepository) -> list[RawFile]:
 def _restic_raw_live(repo: ResticRepository) -> list[RawFile]:
     assert repo.repository is not None
     env = _clean_env("RESTIC_")
-    base = [repo.binary, "--repo", repo.repository]
+    base = [repo.binary or DEFAULT_PROGRAMS["restic"], "--repo", repo.repository]
     if repo.password_file is not None:
         base += ["--password-file", str(repo.password_file)]
     else:
@@ -207,20 +208,21 @@ def _borg_env(repo: BorgRepository) -> dict[str, str]:
 def _borg_raw_live(repo: BorgRepository) -> list[RawFile]:
     assert repo.repository is not None
     env = _borg_env(repo)
+    program = repo.binary or DEFAULT_PROGRAMS["borg"]
     listing = _run(
-        [repo.binary, "list", "--json", repo.repository],
+        [program, "list", "--json", repo.repository],
         env,
         repo.timeout_seconds,
         merge_stderr=False,
     )
     info = _run(
-        [repo.binary, "info", "--json", repo.repository],
+        [program, "info", "--json", repo.repository],
         env,
         repo.timeout_seconds,
         merge_stderr=False,
     )
     check = _run(
-        [repo.binary, "check", "--verbose", repo.repository],
+        [program, "check", "--verbose", repo.repository],
         env,
         repo.timeout_seconds,
         merge_stderr=True,

@@ -118,6 +118,11 @@ class FirewallCollector:
         "COM-1/firewall-review",
         "COM-2/firewall",
     )
+    commands: ClassVar[dict[str, tuple[str, ...]]] = {
+        "iptables": ("iptables-save", "ip6tables-save (unless ipv6: false)"),
+        "nftables": ("nft -j list ruleset",),
+        "aws": ("EC2 DescribeSecurityGroups in each region",),
+    }
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         config: FirewallConfig = ctx.config

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from collectors.options import HostCommand, HostPath
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
-
-def _split_command(value: object) -> object:
-    """Commands may be written as one string in YAML; they are split like a shell would but
-    always run without one."""
-    return shlex.split(value) if isinstance(value, str) else value
+# The commands each source type runs when no host-managed instance file names its own: fixed
+# argv, never a shell. The portal's pages and API can only choose these (collectors.options).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "iptables": ("iptables-save",),
+    "iptables ipv6": ("ip6tables-save",),
+    "nftables": ("nft", "-j", "list", "ruleset"),
+}
 
 
 class _Source(BaseModel):
@@ -30,17 +32,15 @@ class IptablesSource(_Source):
 
     type: Literal["iptables"]
     name: str = Field("iptables", pattern=r"^[A-Za-z0-9_.-]+$")
-    path: Path | None = Field(
+    path: HostPath | None = Field(
         None, description="File with iptables-save output; when unset, `command` runs."
     )
-    command: list[str] = Field(default_factory=lambda: ["iptables-save"])
+    command: HostCommand | None = Field(None, description="Default: iptables-save.")
     ipv6: bool = Field(True, description="Also read the IPv6 rules.")
-    ipv6_path: Path | None = Field(
+    ipv6_path: HostPath | None = Field(
         None, description="File with ip6tables-save output; when unset, `ipv6_command` runs."
     )
-    ipv6_command: list[str] = Field(default_factory=lambda: ["ip6tables-save"])
-
-    _split = field_validator("command", "ipv6_command", mode="before")(_split_command)
+    ipv6_command: HostCommand | None = Field(None, description="Default: ip6tables-save.")
 
     @model_validator(mode="after")
     def _no_mixed_hosts(self) -> IptablesSource:
@@ -50,7 +50,7 @@ class IptablesSource(_Source):
             self.path is not None
             and self.ipv6
             and self.ipv6_path is None
-            and "ipv6_command" not in self.model_fields_set
+            and self.ipv6_command is None
         ):
             raise ValueError(
                 "path reads saved IPv4 rules: also set ipv6_path, or ipv6: false, "
@@ -64,12 +64,10 @@ class NftablesSource(_Source):
 
     type: Literal["nftables"]
     name: str = Field("nftables", pattern=r"^[A-Za-z0-9_.-]+$")
-    path: Path | None = Field(
+    path: HostPath | None = Field(
         None, description="File with `nft -j list ruleset` output; when unset, `command` runs."
     )
-    command: list[str] = Field(default_factory=lambda: ["nft", "-j", "list", "ruleset"])
-
-    _split = field_validator("command", mode="before")(_split_command)
+    command: HostCommand | None = Field(None, description="Default: nft -j list ruleset.")
 
 
 class AwsSource(_Source):
@@ -85,7 +83,7 @@ class AwsSource(_Source):
         None, description="When unset, boto3's default credential chain is used."
     )
     secret_access_key: SecretStr | None = None
-    path: Path | None = Field(
+    path: HostPath | None = Field(
         None,
         description="File with recorded DescribeSecurityGroups JSON ({\"SecurityGroups\": [...]},"
         " as a run's raw archive stores it) for the one region given; when set, no API call.",

@@ -13,7 +13,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from collectors.base import CollectorError
-from collectors.firewall.config import AwsSource, IptablesSource, NftablesSource, Source
+from collectors.firewall.config import COMMANDS, AwsSource, IptablesSource, NftablesSource, Source
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def _file_or_command(path: Path | None, command: list[str], timeout: float) -> t
 
 
 def collect_iptables(source: IptablesSource) -> list[RawInput]:
-    origin, data = _file_or_command(source.path, source.command, source.timeout_seconds)
+    command = source.command or list(COMMANDS["iptables"])
+    origin, data = _file_or_command(source.path, command, source.timeout_seconds)
     inputs = [
         RawInput(
             f"{source.name}/ipv4", "iptables", "ipv4", origin, f"{source.name}/ipv4.rules", data
@@ -68,7 +69,8 @@ def collect_iptables(source: IptablesSource) -> list[RawInput]:
     ]
     if source.ipv6:
         origin, data = _file_or_command(
-            source.ipv6_path, source.ipv6_command, source.timeout_seconds
+            source.ipv6_path, source.ipv6_command or list(COMMANDS["iptables ipv6"]),
+            source.timeout_seconds,
         )
         inputs.append(
             RawInput(
@@ -79,7 +81,8 @@ def collect_iptables(source: IptablesSource) -> list[RawInput]:
 
 
 def collect_nftables(source: NftablesSource) -> list[RawInput]:
-    origin, data = _file_or_command(source.path, source.command, source.timeout_seconds)
+    command = source.command or list(COMMANDS["nftables"])
+    origin, data = _file_or_command(source.path, command, source.timeout_seconds)
     return [RawInput(source.name, "nftables", "", origin, f"{source.name}.json", data)]
 
 

@@ -14,6 +14,7 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectors.base import Artifact, CollectContext, CollectorError, CollectResult, FindingDraft
+from collectors.options import HostCommand, HostGlob
 from collectors.patches import analysis
 from collectors.patches.models import ParseError
 from collectors.patches.parsers import (
@@ -38,22 +39,34 @@ from collectors.patches.sources import (
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
+# The command each input runs when its instance names neither a file nor a command of its own:
+# fixed argv, never a shell (the portal's pages and API can only choose these).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "apt_list_upgradable": ("apt", "list", "--upgradable"),
+    "apt_get_simulate": ("apt-get", "-s", "upgrade"),
+}
+
+
 class CommandOutput(BaseModel):
-    """Where a command's output comes from: a file recorded earlier, or the command run
-    locally by the collector."""
+    """Where a command's output comes from: a file recorded earlier, a command of the
+    operator's own (both only in host-managed instances), or else the command the collector
+    declares for the input (``COMMANDS``). ``true`` stands for ``{}``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = None
-    command: list[str] | None = None
+    path: HostGlob | None = None  # one file (confined like a glob)
+    command: HostCommand | None = None
     timeout_seconds: float = Field(default=120, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _true_means_declared(cls, value: object) -> object:
+        return {} if value is True else value
+
     @model_validator(mode="after")
-    def _exactly_one_source(self) -> CommandOutput:
-        if (self.path is None) == (self.command is None):
-            raise ValueError("give exactly one of path or command")
-        if self.command is not None and not self.command:
-            raise ValueError("command must not be empty")
+    def _at_most_one_source(self) -> CommandOutput:
+        if self.path is not None and self.command is not None:
+            raise ValueError("give exactly one of path or command (or neither, for the declared command)")
         return self
 
 
@@ -63,9 +76,9 @@ class PatchHost(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=253)
     os: Literal["debian", "windows"]
     timezone: str = "UTC"
-    apt_history: list[str] = Field(default_factory=list)
-    dpkg_log: list[str] = Field(default_factory=list)
-    unattended_upgrades_log: list[str] = Field(default_factory=list)
+    apt_history: list[HostGlob] = Field(default_factory=list)
+    dpkg_log: list[HostGlob] = Field(default_factory=list)
+    unattended_upgrades_log: list[HostGlob] = Field(default_factory=list)
     apt_list_upgradable: CommandOutput | None = None
     apt_get_simulate: CommandOutput | None = None
     hotfix_csv: CommandOutput | None = None
@@ -99,8 +112,8 @@ class PatchHost(BaseModel):
         else:
             if debian_inputs:
                 raise ValueError(f"{self.name}: apt/dpkg inputs are for debian hosts")
-            if self.hotfix_csv is None:
-                raise ValueError(f"{self.name}: a windows host needs hotfix_csv")
+            if self.hotfix_csv is None or (self.hotfix_csv.path is None and self.hotfix_csv.command is None):
+                raise ValueError(f"{self.name}: a windows host needs hotfix_csv with a path or command")
         return self
 
 
@@ -129,10 +142,11 @@ def _parsed(raw: RawInput, parser: Callable[[str], Any]) -> Any:
         raise CollectorError(f"{raw.origin}: {error}") from None
 
 
-def _command_output(host: str, kind: str, source: CommandOutput) -> RawInput:
+def _command_output(host: str, kind: str, source: CommandOutput, declared: str = "") -> RawInput:
     if source.path is not None:
         return read_file(host, kind, source.path)
-    return run_command(host, kind, source.command or [], source.timeout_seconds)
+    command = source.command or list(COMMANDS[declared])
+    return run_command(host, kind, command, source.timeout_seconds)
 
 
 class PatchCollector:
@@ -141,6 +155,13 @@ class PatchCollector:
     Config: ClassVar[type[BaseModel]] = PatchConfig
     default_schedule: ClassVar[str] = "0 5 * * *"
     requirements: ClassVar[tuple[str, ...]] = ("OPS-2/patches",)
+    commands: ClassVar[dict[str, tuple[str, ...]]] = {
+        "debian": (
+            "apt list --upgradable (apt_list_upgradable: true)",
+            "apt-get -s upgrade (apt_get_simulate: true)",
+        ),
+        "windows": ("none: hotfix_csv is a recorded file of a host-managed instance",),
+    }
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         config: PatchConfig = ctx.config
@@ -210,11 +231,15 @@ class PatchCollector:
         records.unattended_runs.sort(key=lambda run: run.started)
         listed = simulated = None
         if host.apt_list_upgradable is not None:
-            raw = _command_output(host.name, "apt-list-upgradable", host.apt_list_upgradable)
+            raw = _command_output(
+                host.name, "apt-list-upgradable", host.apt_list_upgradable, "apt_list_upgradable"
+            )
             listed = _parsed(raw, parse_apt_list_upgradable)
             inputs.append(raw)
         if host.apt_get_simulate is not None:
-            raw = _command_output(host.name, "apt-get-simulate", host.apt_get_simulate)
+            raw = _command_output(
+                host.name, "apt-get-simulate", host.apt_get_simulate, "apt_get_simulate"
+            )
             simulated = _parsed(raw, parse_apt_get_simulate)
             inputs.append(raw)
         records.pending = analysis.merge_pending(listed, simulated)

@@ -13,6 +13,7 @@ from audit_portal.collection.models import CollectorRun
 from audit_portal.coverage.service import compute_coverage
 from audit_portal.evidence.models import EvidenceRequirement
 from audit_portal.findings.models import Finding
+from collectors.options import HOST
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "collectors" / "recordings"
 # The recordings end in the night to 2026-11-28; this is that morning, before the clock's now.
@@ -48,9 +49,12 @@ INSTANCES = {
 
 @pytest.fixture
 def instances(session, settings, catalogue):  # type: ignore[no-untyped-def]
+    # Instances that read recorded files are host-managed: imported on the host, with the
+    # recordings folder among the roots collectors may read.
+    settings.collector_path_roots = (RECORDINGS.resolve(),)
     for name, (collector, config) in INSTANCES.items():
         spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=120)
-        instance = service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+        instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
         instance.created_at = CREATED
     session.flush()
 
@@ -79,7 +83,7 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
                               period_end=date(2026, 11, 28), as_of=date(2026, 11, 28))
     statuses = {r.key: r.status for c in report.controls for r in c.requirements}
     for collector, _config in INSTANCES.values():
-        plugin = service.collector_for(collector)
+        plugin = service.collector_for(collector, settings)
         for key in plugin.requirements:
             assert statuses[key] != "missing", key
     assert statuses["ACC-1/firewall"] == "failing"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from audit_portal.collection.models import CollectorRun
+from audit_portal.collection.models import CollectorInstance, CollectorRun
 from audit_portal.db import unit_of_work
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +32,7 @@ def cli_env(own_database: str, own_engine, plugin_path: Path, tmp_path: Path) ->
         "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri(),
         "AUDIT_PORTAL_SECRET_KEY": SECRET_KEY,
         "AUDIT_PORTAL_ENVIRONMENT": "test",
+        "AUDIT_PORTAL_COLLECTOR_PATH_ROOTS": str(tmp_path),
         "COLUMNS": "200",  # rich wraps tables to the terminal width
         "PYTHONPATH": os.pathsep.join([str(plugin_path), str(REPO)]),
     })
@@ -129,3 +130,29 @@ def test_two_processes_one_run(cli_env, tmp_path, own_engine):
     with Session(own_engine) as session:
         runs = session.exec(select(CollectorRun)).all()
         assert [(r.instance_name, r.status) for r in runs] == [("slow", "ok")]
+
+
+def test_import_confines_paths_to_the_roots_and_makes_instances_host_managed(cli_env, tmp_path, own_engine):
+    data_dir = Path(cli_env["AUDIT_PORTAL_DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "secret_key").write_text("not for collectors")
+    release = tmp_path / "release"
+    release.write_text("go")
+    refused = cli(cli_env, "collectors", "import", write_instances(tmp_path, f"""
+- name: sneaky
+  collector: waiting
+  config: {{release_file: "{data_dir / 'secret_key'}"}}
+"""))
+    assert refused.returncode == 1
+    assert "config.release_file" in refused.stderr and "portal's own files" in refused.stderr
+    outside = cli(cli_env, "collectors", "import", write_instances(tmp_path, """
+- {name: outside, collector: waiting, config: {release_file: /etc/hostname}}
+"""))
+    assert outside.returncode == 1 and "outside the folders" in outside.stderr
+    imported = cli(cli_env, "collectors", "import", write_instances(tmp_path, f"""
+- {{name: fine, collector: waiting, config: {{release_file: "{release}"}}}}
+"""))
+    assert imported.returncode == 0, imported.stderr
+    with Session(own_engine) as session:
+        instances = session.exec(select(CollectorInstance)).all()
+        assert [(i.name, i.host_managed) for i in instances] == [("fine", True)]

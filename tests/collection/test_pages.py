@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 def instance(session, settings):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(name="tiny-one", collector="tiny", timeout_seconds=30,
                                 config={"items": ["a"], "token": "page-secret-value"})
-    return service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    return service.save_instance(session, spec, settings=settings, actor="test")
 
 
 def run_now(client, name="tiny-one"):  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ def test_sign_off_makes_the_review_count_for_com1(login_as, instance, session):
 
 def test_sign_off_turns_awaiting_into_met(login_as, session, settings):
     spec = service.InstanceSpec(name="clean", collector="tiny", timeout_seconds=30, config={"items": []})
-    service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    service.save_instance(session, spec, settings=settings, actor="test")
     client = login_as("it")
     run_id = run_now(client, "clean")
 
@@ -120,7 +120,7 @@ def test_the_form_creates_and_edits_an_instance_keeping_masked_secrets(login_as,
     assert saved.status_code == 303
     instance = service.get_instance(session, "from-form")
     assert (instance.schedule, instance.enabled) == ("0 4 * * *", False)
-    config = service.config_of(instance, service.collector_for("tiny"), settings.ensure_secret_key())
+    config = service.config_of(instance, service.collector_for("tiny", settings), settings)
     assert config.token.get_secret_value() == "form-secret-value" and config.items == ["y"]
     bad = client.post("/collectors", data={"name": "bad", "collector": "tiny", "config": "items: 3"})
     assert bad.status_code == 422 and "config.items" in bad.text

@@ -27,7 +27,7 @@ REMOTE_FILE = """
 @pytest.fixture
 def remote_instance(session, settings):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(name="edge-remote", collector="tiny", remote=True, timeout_seconds=30)
-    return service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    return service.save_instance(session, spec, settings=settings, actor="test")
 
 
 def token_for(session, *scopes):  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_a_signed_in_person_cannot_use_the_push_api(login_as, remote_instance):
 def test_evidence_cannot_be_attached_to_another_instances_run(session, client, remote_instance, settings):
     other = service.save_instance(
         session, service.InstanceSpec(name="other-remote", collector="tiny", remote=True, timeout_seconds=30),
-        secret_key=settings.ensure_secret_key(), actor="test",
+        settings=settings, actor="test",
     )
     assert other is not None
     client.headers["Authorization"] = f"Bearer {token_for(session, 'other-remote')}"

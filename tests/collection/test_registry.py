@@ -31,11 +31,56 @@ def test_without_the_plugin_it_is_not_there():
         registry.load("tiny")
 
 
-def test_the_allowlist_limits_what_loads(plugin_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(registry.ALLOWLIST_VARIABLE, "firewall, tiny")
-    assert set(registry.discover()) == {"firewall", "tiny"}
+def test_the_allowlist_limits_what_loads(plugin_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # Read as every setting is, so a .env file counts as much as the environment.
+    from audit_portal.collection import service
+    from audit_portal.config import load_settings
+    from audit_portal.errors import InvalidInput
+
+    monkeypatch.delenv(registry.ALLOWLIST_VARIABLE, raising=False)
+    (tmp_path / ".env").write_text(f"{registry.ALLOWLIST_VARIABLE}=firewall, tiny\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=tmp_path / "data")
+    assert settings.collector_allowlist == {"firewall", "tiny"}
+    assert set(registry.discover(settings.collector_allowlist)) == {"firewall", "tiny"}
     with pytest.raises(registry.UnknownCollector, match="ALLOWLIST"):
-        registry.load("backup")
+        registry.load("backup", settings.collector_allowlist)
+    with pytest.raises(InvalidInput, match="ALLOWLIST"):
+        service.collector_for("backup", settings)
+    assert service.collector_for("tiny", settings).name == "tiny"
+
+
+def test_a_config_that_takes_unknown_options_or_unmarked_paths_is_not_loaded(plugin_path: Path):
+    """The portal validates options against the plugin's schema: a schema that silently drops
+    unknown options, or lets a path through without the host-only rules, makes the plugin
+    unusable rather than unsafe."""
+    package = plugin_path / "audit_portal_test_plugin"
+    (package / "lax.py").write_text(
+        "from pathlib import Path\n"
+        "from pydantic import BaseModel, ConfigDict\n"
+        "from audit_portal_test_plugin import TinyCollector\n"
+        "class Nested(BaseModel):\n"
+        "    model_config = ConfigDict(extra='forbid')\n"
+        "    where: Path | None = None\n"
+        "class LaxConfig(BaseModel):\n"
+        "    items: list[str] = []\n"
+        "class PathConfig(BaseModel):\n"
+        "    model_config = ConfigDict(extra='forbid')\n"
+        "    inner: list[Nested] = []\n"
+        "class Lax(TinyCollector):\n"
+        "    name = 'lax'\n"
+        "    Config = LaxConfig\n"
+        "class Pathy(TinyCollector):\n"
+        "    name = 'pathy'\n"
+        "    Config = PathConfig\n"
+    )
+    entry_points = next(plugin_path.glob("*.dist-info")) / "entry_points.txt"
+    entry_points.write_text(entry_points.read_text() + "lax = audit_portal_test_plugin.lax:Lax\n"
+                            + "pathy = audit_portal_test_plugin.lax:Pathy\n")
+    found = registry.discover()
+    assert "Config accepts unknown options" in found["lax"].problem
+    assert "Config.inner.where is a path" in found["pathy"].problem
+    assert found["tiny"].usable
 
 
 def test_a_broken_plugin_is_reported_not_loaded(plugin_path: Path):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 
 def make_instance(session, settings, name="tiny-one", collector="tiny", **config):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=30)
-    return service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    return service.save_instance(session, spec, settings=settings, actor="test")
 
 
 def run(scope, store, settings, name="tiny-one", now=NOW):  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ def test_findings_open_stay_and_close_across_runs(session, scope, store, setting
     make_instance(session, settings, items=["a", "b"])
     first = run(scope, store, settings)
     service.save_instance(session, service.InstanceSpec(name="tiny-one", collector="tiny", config={"items": ["b", "c"]},
-                                                        timeout_seconds=30), secret_key=settings.secret_key, actor="test")
+                                                        timeout_seconds=30), settings=settings, actor="test")
     second = run(scope, store, settings, now=NOW + timedelta(days=1))
     findings = {f.key: f for f in session.exec(select(Finding).where(Finding.collector_instance == "tiny-one")).all()}
     assert set(findings) == {"item:a", "item:b", "item:c"}
@@ -92,7 +92,7 @@ def test_a_hanging_collector_times_out(session, scope, store, settings):
     from audit_portal_test_plugin import HANG_RELEASE
 
     spec = service.InstanceSpec(name="stuck", collector="hanging", timeout_seconds=10)
-    instance = service.save_instance(session, spec, secret_key=settings.secret_key, actor="test")
+    instance = service.save_instance(session, spec, settings=settings, actor="test")
     instance.timeout_seconds = 1  # below the configurable minimum, to keep the test short
     session.flush()
     try:
@@ -145,9 +145,9 @@ def test_secrets_are_encrypted_at_rest_and_masked_in_log_report_and_pages(sessio
 def test_saving_with_the_mask_keeps_the_stored_secret(session, scope, store, settings):
     make_instance(session, settings, token="keep-me-secret", echo_token=True)
     spec = service.InstanceSpec(name="tiny-one", collector="tiny", config={"token": MASK, "items": ["x"]}, timeout_seconds=30)
-    instance = service.save_instance(session, spec, secret_key=settings.secret_key, actor="test")
-    tiny = service.collector_for("tiny")
-    assert service.config_of(instance, tiny, settings.secret_key).token.get_secret_value() == "keep-me-secret"
+    instance = service.save_instance(session, spec, settings=settings, actor="test")
+    tiny = service.collector_for("tiny", settings)
+    assert service.config_of(instance, tiny, settings).token.get_secret_value() == "keep-me-secret"
 
 
 def test_a_changed_secret_key_fails_the_run_clearly(session, scope, store, settings):
@@ -188,15 +188,15 @@ def test_due_follows_the_cron_schedule(session, scope, store, settings):
 def test_bad_instance_definitions_are_refused(session, settings):
     with pytest.raises(InvalidInput, match="not a cron expression"):
         service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", schedule="every day"),
-                              secret_key=settings.secret_key)
+                              settings=settings)
     with pytest.raises(InvalidInput, match="No collector 'nope' is installed"):
-        service.save_instance(session, service.InstanceSpec(name="x", collector="nope"), secret_key=settings.secret_key)
+        service.save_instance(session, service.InstanceSpec(name="x", collector="nope"), settings=settings)
     with pytest.raises(InvalidInput, match="Unknown requirement"):
         service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", requirements=["NOPE-1/x"]),
-                              secret_key=settings.secret_key)
+                              settings=settings)
     with pytest.raises(InvalidInput, match="config.items"):
         service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", config={"items": 3}),
-                              secret_key=settings.secret_key)
+                              settings=settings)
 
 
 def test_a_run_left_running_by_a_dead_process_is_abandoned_and_the_schedule_goes_on(session, scope, store, settings):

@@ -26,7 +26,7 @@ def committed(own_engine: Engine, settings) -> Engine:  # type: ignore[no-untype
         for name, collector in (("good", "tiny"), ("bad", "raising")):
             instance = service.save_instance(
                 session, service.InstanceSpec(name=name, collector=collector, config={"items": ["x"]}, timeout_seconds=30),
-                secret_key=settings.ensure_secret_key(), actor="test")
+                settings=settings, actor="test")
             instance.created_at = CREATED
     return own_engine
 

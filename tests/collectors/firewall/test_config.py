@@ -21,17 +21,29 @@ def test_matches_the_collector_protocol() -> None:
     ) == ("firewall", "1.0.0", "0 6 * * 1")
 
 
-def test_defaults_run_the_save_commands() -> None:
+def test_defaults_run_the_declared_save_commands(tmp_path, monkeypatch) -> None:
+    """Without a command of the operator's own, each source type runs the fixed argv the
+    collector declares (here programs of those names on PATH that print their argv)."""
+    from collectors.firewall.sources import collect_source
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("iptables-save", "ip6tables-save", "nft"):
+        script = bin_dir / program
+        script.write_text('#!/bin/sh\necho "$0 $*"\n')
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     config = FirewallConfig.model_validate(
         {"sources": [{"type": "iptables"}, {"type": "nftables"}]}
     )
     iptables, nftables = config.sources
-    assert (iptables.command, iptables.ipv6, iptables.ipv6_command) == (
-        ["iptables-save"],
-        True,
-        ["ip6tables-save"],
-    )
-    assert nftables.command == ["nft", "-j", "list", "ruleset"]
+    assert (iptables.command, iptables.ipv6, iptables.ipv6_command, nftables.command) == (None, True, None, None)
+    ran = [(raw.origin, raw.data.decode().strip()) for source in config.sources for raw in collect_source(source)]
+    assert ran == [
+        ("iptables-save", f"{bin_dir}/iptables-save"),
+        ("ip6tables-save", f"{bin_dir}/ip6tables-save"),
+        ("nft -j list ruleset", f"{bin_dir}/nft -j list ruleset"),
+    ]
 
 
 def test_command_strings_are_split() -> None:

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
+from collectors.options import HostPath
 from collectors.base import (
     Artifact,
     CollectContext,
@@ -20,6 +21,8 @@ from collectors.base import (
 
 
 class TinyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[str] = []  # each item becomes a finding keyed by its text
     token: SecretStr | None = None
     echo_token: bool = False  # writes the token into log and report, as a careless plugin would
@@ -54,7 +57,9 @@ class TinyCollector:
 
 
 class WaitingConfig(BaseModel):
-    release_file: Path  # collect() waits until this file exists
+    model_config = ConfigDict(extra="forbid")
+
+    release_file: HostPath  # collect() waits until this file exists
     wait_seconds: float = 60
 
 
