@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "audit-portal@localhost"
     smtp_starttls: bool = True
+    # The key of the audit log's MAC chain (at least 32 bytes); empty: derived from SECRET_KEY.
+    audit_key_file: Path | None = None
 
     @field_validator("store_url")
     @classmethod
