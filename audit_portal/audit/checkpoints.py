@@ -150,7 +150,7 @@ def write_checkpoint(
             "checks the log against it."
         ),
         period_to=now.date(),
-        controls=[target.name for target in evidence.link_targets_named(session, LOG_CONTROLS)],
+        controls=[target.value for target in evidence.link_targets_named(session, LOG_CONTROLS)],
     )
     item = evidence.ingest(
         session, store, stream=io.BytesIO(content), filename=f"audit-checkpoint-{head.last_event_id}.json",
