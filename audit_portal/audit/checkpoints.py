@@ -171,6 +171,13 @@ def write_checkpoint(
     )
 
 
+def newest_checkpoint_item(session: Session):  # type: ignore[no-untyped-def]
+    """The evidence item of the newest checkpoint, for the audit-log page (None before the first)."""
+    from audit_portal.evidence import repository as evidence_repository
+
+    return evidence_repository.newest_of_collector_instance(session, CHECKPOINT_SOURCE)
+
+
 # --- verifying --------------------------------------------------------------------------------
 
 @dataclass

@@ -269,3 +269,9 @@ def items_of_collector_instance(session: Session, instance: str) -> list[Evidenc
     return list(
         session.scalars(select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id))
     )
+
+
+def newest_of_collector_instance(session: Session, instance: str) -> Evidence | None:
+    return session.scalars(
+        select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id.desc()).limit(1)
+    ).first()
