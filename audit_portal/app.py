@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from audit_portal import __version__
+from audit_portal.audit import keys as audit_keys
 from audit_portal.config import Settings, get_settings
 from audit_portal.db import make_engine
 from audit_portal.errors import install_error_handlers
@@ -47,6 +48,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    # The audit log's MAC key comes from these settings, not from whatever the environment holds.
+    audit_keys.bind(app.state.engine, audit_keys.chain_key(settings))
     app.state.store = store or build_store(settings)
     app.state.templates = build_templates({"app_version": __version__})
 

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
         if relative:
             raise ValueError(f"give absolute folders, not {', '.join(relative)}")
         return tuple(path.expanduser().resolve() for path in value)
+    # The key of the audit log's MAC chain (at least 32 bytes); empty: derived from SECRET_KEY.
+    audit_key_file: Path | None = None
 
     @field_validator("store_url")
     @classmethod

@@ -26,7 +26,10 @@ from evidence_store import ObjectStore
 def demo_steps() -> list[DemoStep]:
     """The steps in dependency order."""
     # The trend and the report summarise everything before them: keep this step last.
-    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report]
+    from audit_portal.audit.demo import demo_audit_checkpoint
+
+    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report,
+            demo_audit_checkpoint]  # signs the head the steps before it leave
 
 
 def database_is_empty(session: Session) -> bool:

@@ -58,7 +58,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
+    from audit_portal.audit import keys
+
     engine = make_engine(database_url)
+    # The key the app fixture's settings derive too (TEST_SECRET_KEY), for events written
+    # through the session fixture without an app.
+    keys.bind(engine, keys.derive_from_secret(TEST_SECRET_KEY))
     migrate.upgrade(engine)
     yield engine
     engine.dispose()

@@ -25,6 +25,10 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(default="{}", sa_type=sa.Text)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # HMAC-SHA256 with a key kept out of the database, over the previous event's MAC and
+    # ``hash`` (see audit.keys). Only events written before migration 0063 and never re-chained
+    # could lack it, and the migration re-chains them all: a missing MAC is a removed one.
+    mac: str | None = Field(default=None, max_length=64)
 
 
 class AuditChainHead(SQLModel, table=True):
@@ -35,3 +39,7 @@ class AuditChainHead(SQLModel, table=True):
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_event_id: int
     last_hash: str = Field(max_length=64)
+    last_mac: str = Field(default="0" * 64, max_length=64)
+    # Which key the chain is written with (an HMAC of a label, not the key): lets a verifier
+    # holding another key say so instead of calling every event changed.
+    key_id: str = Field(default="", max_length=16)

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from audit_portal import clock
 from audit_portal.audit import repository
+from audit_portal.audit.checkpoints import newest_checkpoint_item
 from audit_portal.audit.repository import EventFilter
 from audit_portal.audit.service import export_rows, record_event
 from audit_portal.authz import Authorize, Principal
@@ -67,6 +68,7 @@ def audit_log(
         "events": events, "total": total, "page": page,
         "has_next": page * PAGE_SIZE < total, "query": query,
         "query_string": urlencode({k: v for k, v in query.items() if v}),
+        "newest_checkpoint": newest_checkpoint_item(session),
     }
     return render(request, "pages/admin/audit_log.html", context, block="events")
 

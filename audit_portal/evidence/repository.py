@@ -262,3 +262,16 @@ def search_requirements(session: Session, text: str, limit: int = 30) -> Sequenc
         .order_by(Requirement.key)
         .limit(limit)
     ).all()
+
+
+def items_of_collector_instance(session: Session, instance: str) -> list[Evidence]:
+    """Every item a collector instance (or a portal job named like one) brought in, oldest first."""
+    return list(
+        session.scalars(select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id))
+    )
+
+
+def newest_of_collector_instance(session: Session, instance: str) -> Evidence | None:
+    return session.scalars(
+        select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id.desc()).limit(1)
+    ).first()

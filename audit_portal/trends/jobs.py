@@ -1,5 +1,5 @@
 """The management jobs a scheduler runs: the daily coverage snapshot, last month's compliance
-report, the weekly digest and the daily retention purge. Each is idempotent ("do it when it is not done yet") and runs
+report, the weekly digest, the daily retention purge and the daily audit-log checkpoint. Each is idempotent ("do it when it is not done yet") and runs
 under a database job lease, so any number of portal instances may call :func:`run_due_jobs`
 on every tick and each job still runs once.
 
@@ -9,6 +9,7 @@ Without the in-process scheduler, cron does the same:
     30 0 1 * *  audit-portal report monthly --if-missing
     0 7 * * 1   audit-portal digest send
     15 1 * * *  audit-portal store purge && audit-portal store reconcile --remove
+    45 1 * * *  audit-portal audit checkpoint
 """
 from __future__ import annotations
 
@@ -103,11 +104,30 @@ def _retention(session: Session, context: JobContext) -> bool:
     return True
 
 
+LAST_AUDIT_CHECKPOINT_KEY = "audit.last_checkpoint"
+
+
+def _audit_checkpoint(session: Session, context: JobContext) -> bool:
+    """Once a day: a signed checkpoint of the audit log's head, kept as evidence."""
+    from audit_portal.audit import repository as audit_repository
+    from audit_portal.audit.checkpoints import write_checkpoint
+
+    today = context.now.date().isoformat()
+    if portal_settings.get_value(session, LAST_AUDIT_CHECKPOINT_KEY) == today:
+        return False
+    if audit_repository.chain_head(session).last_event_id == 0:
+        return False
+    write_checkpoint(session, context.store, context.settings, actor="scheduler")
+    portal_settings.set_value(session, LAST_AUDIT_CHECKPOINT_KEY, today)
+    return True
+
+
 JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
     "coverage-snapshot": _snapshots,
     "monthly-report": _monthly_report,
     "weekly-digest": _weekly_digest,
     "retention": _retention,
+    "audit-checkpoint": _audit_checkpoint,
 }
 
 

@@ -60,3 +60,16 @@ def test_the_whole_sign_in_is_on_the_trail(client, login_as, make_user, session)
     client.post("/logout", headers={"X-CSRF-Token": client.get("/profile").text.split('"X-CSRF-Token": "')[1].split('"')[0]})
     text = login_as("admin").get("/admin/audit-log", params={"actor": "it.ops"}).text
     assert "auth.login" in text and "auth.logout" in text
+
+
+def test_the_page_links_the_newest_checkpoint(login_as, session, store, settings):
+    from audit_portal.audit.checkpoints import write_checkpoint
+
+    admin = login_as("admin")
+    assert "Newest checkpoint: none yet" in admin.get("/admin/audit-log").text
+    record_event(session, request=None, principal=Principal(role="admin", username="root"), action="x.one")
+    checkpoint = write_checkpoint(session, store, settings)
+    session.commit()
+    page = admin.get("/admin/audit-log").text
+    assert f'href="/evidence/{checkpoint.evidence_id}"' in page
+    assert f"Audit log checkpoint: {checkpoint.event_count} events" in page

@@ -23,3 +23,12 @@ def test_the_demo_shows_every_coverage_status(session, store, settings):
         )
         seen |= {control.status for control in report.controls}
     assert seen == set(CONTROL_STATUSES)
+
+    # The demo's audit log ends with a signed checkpoint and verifies against it (one demo load
+    # serves both checks: it is slow).
+    from audit_portal.audit.checkpoints import verify_log
+
+    verified = verify_log(session, store, settings)
+    assert verified.ok and len(verified.checkpoints) == 1
+    assert verified.checkpoints[0].event_count > 100
+

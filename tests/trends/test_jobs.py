@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func, select
 
 from audit_portal import migrate
+from audit_portal.audit import keys
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.db import make_engine, unit_of_work
 from audit_portal.reports.models import ComplianceReport
 from audit_portal.trends import jobs
 from audit_portal.trends.models import CoverageSnapshot
 from evidence_store import MemoryStore
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, TEST_SECRET_KEY
 from tests.support import fresh_database
 
 
@@ -22,6 +23,7 @@ from tests.support import fresh_database
 def own_engine(request, tmp_path):
     with fresh_database(request.param, tmp_path) as url:
         engine = make_engine(url)
+        keys.bind(engine, keys.derive_from_secret(TEST_SECRET_KEY))  # the key the settings fixture derives
         migrate.upgrade(engine)
         with unit_of_work(engine) as session:
             load_catalogue(session)
@@ -34,7 +36,8 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     # Mid-month and in the past, so "the next day" never starts a new month.
     now = (datetime.now(UTC) - timedelta(days=40)).replace(day=10, hour=9, minute=0)
     first = jobs.run_due_jobs(own_engine, store, settings, now)
-    assert first == ["coverage-snapshot", "monthly-report", "retention"]  # no SMTP host: no digest
+    # no SMTP host: no digest; the report's events are the first the audit checkpoint signs
+    assert first == ["coverage-snapshot", "monthly-report", "retention", "audit-checkpoint"]
     assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(minutes=1)) == []
     with own_engine.connect() as connection:
         days = set(connection.scalars(select(CoverageSnapshot.day).distinct()))
@@ -42,7 +45,9 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     assert days == {now.date(), now.date() - timedelta(days=1)}
     assert reports == 1
     # The next day: yesterday (then today) is taken again now that it is complete.
-    assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(days=1)) == ["coverage-snapshot", "retention"]
+    assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(days=1)) == [
+        "coverage-snapshot", "retention", "audit-checkpoint",
+    ]
 
 
 def test_the_digest_goes_out_once_a_week_on_monday_morning(own_engine, settings):
@@ -74,3 +79,24 @@ def test_the_digest_goes_out_once_a_week_on_monday_morning(own_engine, settings)
         assert [message["To"] for message in handler.messages] == ["it@example.test"]
     finally:
         controller.stop()
+
+
+def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, settings):
+    from audit_portal.audit.checkpoints import CHECKPOINT_SOURCE, verify_log
+    from audit_portal.audit.service import record_event
+    from audit_portal.evidence import repository as evidence_repository
+    from audit_portal.evidence.models import Evidence
+
+    store = MemoryStore()
+    now = datetime.now(UTC).replace(hour=9, minute=0)
+    with unit_of_work(own_engine) as session:
+        record_event(session, request=None, principal=None, actor="admin", action="user.create")
+    assert "audit-checkpoint" in jobs.run_due_jobs(own_engine, store, settings, now)
+    assert "audit-checkpoint" not in jobs.run_due_jobs(own_engine, store, settings, now + timedelta(hours=3))
+    with unit_of_work(own_engine) as session:
+        checkpoints = session.scalars(select(Evidence).where(Evidence.collector_instance == CHECKPOINT_SOURCE)).all()
+        result = verify_log(session, store, settings)
+        linked = {f"{c.framework_key}:{c.ref}" for c in evidence_repository.control_links(session, [checkpoints[0].id])[checkpoints[0].id]}
+    assert len(checkpoints) == 1
+    assert linked == {"iso27001-2022:8.15", "iso27001-2013:A.12.4.2"}  # protection of log information
+    assert result.ok and len(result.checkpoints) == 1
