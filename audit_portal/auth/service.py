@@ -17,6 +17,7 @@ from audit_portal.audit.service import client_address, record_event
 from audit_portal.auth import passwords, repository, second_factor, sessions, throttle
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.authz import Principal, Role
+from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.portal import service as portal_settings
 
@@ -54,16 +55,8 @@ def second_factor_required(session: Session, user: UserAccount) -> bool:
     return user.role in ROLES_WITH_MANDATORY_2FA or portal_settings.get_flag(session, REQUIRE_2FA_FOR_ALL)
 
 
-def access_problem(user: UserAccount, now: datetime | None = None) -> str | None:
-    """Why ``user`` may not be signed in now (revoked, or outside an auditor's window)."""
-    now = now or clock.utcnow()
-    if user.revoked_at is not None:
-        return "revoked"
-    if user.valid_from is not None and now < clock.as_utc(user.valid_from):
-        return "access window not started"
-    if user.valid_until is not None and now >= clock.as_utc(user.valid_until):
-        return "access window ended"
-    return None
+# Sign-in and every scoped view ask the same question (engagements/scope.py).
+access_problem = scope.access_problem
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from audit_portal.audit.service import record_event
-from audit_portal.authz import Authorize, Principal, Role, allowed
+from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts, service
 from audit_portal.db import SessionDep
+from audit_portal.engagements import scope
 from audit_portal.templating import render
 
 router = APIRouter(tags=["dashboard"])
@@ -22,11 +22,10 @@ EngagementParam = Annotated[int | None, Query(alias="engagement")]
 
 
 def _record_auditor_view(request: Request, session: SessionDep, principal: Principal, what: str) -> None:
-    if principal.role == Role.auditor:
-        record_event(
-            session, request=request, principal=principal, action="dashboard.view", object_type="dashboard",
-            object_id=what, detail={"query": request.url.query},
-        )
+    scope.record_access(
+        session, request=request, principal=principal, action="dashboard.view", object_type="dashboard",
+        object_id=what, detail={"query": request.url.query},
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
