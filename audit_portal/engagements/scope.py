@@ -32,6 +32,7 @@ from audit_portal.authz import Principal, Role
 from audit_portal.engagements import repository
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import NotFound
+from audit_portal.findings.models import Finding
 
 Window = tuple[datetime, datetime]
 
@@ -123,6 +124,15 @@ class Scope:
             return True
         return day is not None and self.sees_moment(day_start(day))
 
+    def sees_finding(self, finding: Finding) -> bool:
+        """An auditor's finding belongs to its engagement; a collector's finding to the moment
+        it was raised."""
+        if self.unrestricted:
+            return True
+        if finding.engagement_id is not None:
+            return self.sees_engagement(finding.engagement_id)
+        return self.sees_moment(finding.created_at)
+
     def default_engagement(self) -> Engagement | None:
         """The auditor's engagement shown when none is chosen: the one whose period ends last."""
         if not self.engagements:
@@ -154,6 +164,12 @@ def _auditor_engagements(session: Session, principal: Principal) -> list[Engagem
     if user is None or access_problem(user) is not None:
         return []
     return list(repository.list_for_auditor(session, principal.user_id))
+
+
+def for_engagement(principal: Principal | None, engagement: Engagement) -> Scope:
+    """What a reader sees inside one engagement's pages: for an auditor, that engagement's
+    period only (their other engagements have their own pages)."""
+    return Scope(engagements=(engagement,)) if is_scoped(principal) else EVERYTHING
 
 
 def visible_engagements(session: Session, principal: Principal) -> list[Engagement]:
