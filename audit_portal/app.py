@@ -51,7 +51,7 @@ def create_app(
     app.state.templates = build_templates({"app_version": __version__})
 
     install_error_handlers(app)
-    install_security(app)
+    install_security(app, settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from audit_portal.routing import include_routers
 

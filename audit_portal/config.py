@@ -4,14 +4,15 @@ A wrong setting stops the portal at start with one line naming it (:class:`Setti
 """
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STORE_SCHEMES = ("file", "s3", "memory")
 SECRET_KEY_FILE = "secret_key"
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "audit-portal@localhost"
     smtp_starttls: bool = True
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # comma-separated; "*" trusts every peer): the reverse proxy or load balancer in front.
+    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
 
     @field_validator("store_url")
     @classmethod
@@ -61,6 +65,22 @@ class Settings(BaseSettings):
                     f"unknown scheme '{scheme}'; use file://, s3:// or memory://"
                 )
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_addresses(cls, value: object) -> object:
+        entries = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(entries, list):
+            return value
+        entries = [entry for entry in entries if entry]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return entries
 
     @field_validator("database_url")
     @classmethod
