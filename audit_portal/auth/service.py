@@ -13,6 +13,7 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.audit.refusals import record_refusal
 from audit_portal.audit.service import client_address, record_event
 from audit_portal.auth import devices, passwords, repository, second_factor, sessions, throttle
 from audit_portal.auth.models import UserAccount, WebSession
@@ -264,9 +265,8 @@ def check_password(session: Session, *, username: str, password: str, request: R
     device = devices.device_for(request, username)
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
-        record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                     object_type="user", object_id=username, outcome="refused",
-                     detail={"reason": "throttled"})
+        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                       object_type="user", object_id=username, outcome="refused", reason="throttled")
         raise SignInRefused(locked_message(until), status=429)
     user = repository.user_by_username(session, username)
     if user is None:
@@ -277,9 +277,8 @@ def check_password(session: Session, *, username: str, password: str, request: R
         _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
     problem = access_problem(user)
     if problem:
-        record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                     object_type="user", object_id=username, outcome="refused",
-                     detail={"reason": problem})
+        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                       object_type="user", object_id=username, outcome="refused", reason=problem)
         raise SignInRefused(NO_ACCESS, status=403)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -297,8 +296,8 @@ def _fail(
     session: Session, *, username: str, address: str, device: devices.KnownDevice | None, request: Request, reason: str
 ) -> None:
     throttle.register_failure(session, username=username, address=address, device=device)
-    record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                 object_type="user", object_id=username, outcome="failure", detail={"reason": reason})
+    record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                   object_type="user", object_id=username, outcome="failure", reason=reason)
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
         raise SignInRefused(locked_message(until), status=429)
@@ -337,9 +336,9 @@ def check_second_factor(
         accepted, method = True, "recovery code"
     if not accepted:
         throttle.register_failure(session, username=user.username, address=address, device=device)
-        record_event(session, request=request, principal=None, actor=user.username,
-                     action="auth.second_factor", object_type="user", object_id=user.username,
-                     outcome="failure")
+        record_refusal(session, request=request, principal=None, actor=user.username,
+                       action="auth.second_factor", object_type="user", object_id=user.username,
+                       outcome="failure", reason="wrong second-factor code")
         raise SignInRefused(WRONG_CODE, status=400)
     codes: list[str] = []
     if enrolling:
