@@ -82,11 +82,6 @@ get_engagement = scope.get_engagement
 may_see = scope.may_see
 
 
-def period_bounds(engagement: Engagement) -> tuple[datetime, datetime]:
-    """[start, end) of the engagement period as aware UTC datetimes (end day included)."""
-    return scope.engagement_window(engagement)
-
-
 # --- administration --------------------------------------------------------------------------
 
 
@@ -523,7 +518,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         control_ids={control.id},  # type: ignore[arg-type]
     )
     coverage = report.controls[0]
-    start, end = period_bounds(engagement)
+    start, end = scope.engagement_window(engagement)
     history = repository.evidence_history(
         session, {r.requirement_id for r in coverage.requirements}, start, end
     )
@@ -545,7 +540,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         for req in coverage.requirements
     ]
     onto, to = repository.mapped_controls(session, control.id)  # type: ignore[arg-type]
-    scope = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    scope_ids = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
     groups = catalogue_repository.groups_of(session, control.framework_key)
     return ControlPage(
         engagement=engagement,
@@ -559,7 +554,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         theme_title=groups[control.group_key].title
         if control.group_key in groups
         else control.group_key,
-        in_scope=not scope or control.id in scope or control.framework_key == MEASURES_FRAMEWORK,
+        in_scope=not scope_ids or control.id in scope_ids or control.framework_key == MEASURES_FRAMEWORK,
     )
 
 

@@ -34,8 +34,8 @@ def engagement_for_export(session: Session, principal: Principal, engagement_id:
 
 
 def contents_of(session: Session, engagement: Engagement) -> PackageContents:
-    scope = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
-    return collect_contents(session, engagement, scope or None)
+    control_ids = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    return collect_contents(session, engagement, control_ids or None)
 
 
 @dataclass(frozen=True)
