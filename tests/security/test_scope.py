@@ -155,17 +155,19 @@ def test_an_auditor_sees_nothing_of_another_engagement_on_any_scoped_route(audit
     walked = refused = 0
     for method, path in _requests_to_walk(audits):
         data = {"decision": "accept", "comment": "fine"} if method == "POST" else None
-        response = client.request(method, path, data=data)
-        label = f"{method} {path}"
-        assert response.status_code < 500, label
-        if response.status_code == 404:
-            refused += 1
-        elif method == "GET" and not path.endswith((".zip", "/download")):
-            assert response.status_code in (200, 303, 422), f"{label}: {response.status_code}"
-            assert _leaks(response.text, audits.other) == [], label
-        else:
-            assert response.status_code in (303, 422) or path.endswith((".zip", "/download")), label
-        walked += 1
+        # the page, and the partial htmx asks for at the same URL
+        for headers in ({}, {"HX-Request": "true"}) if method == "GET" else ({},):
+            response = client.request(method, path, data=data, headers=headers)
+            label = f"{method} {path} {headers}"
+            assert response.status_code < 500, label
+            if response.status_code == 404:
+                refused += 1
+            elif method == "GET" and not path.endswith((".zip", "/download")):
+                assert response.status_code in (200, 303, 422), f"{label}: {response.status_code}"
+                assert _leaks(response.text, audits.other) == [], label
+            else:
+                assert response.status_code in (303, 422) or path.endswith((".zip", "/download")), label
+            walked += 1
     assert walked > len(SCOPED) and refused > 0
     # Nothing the auditor posted at the other engagement (or its evidence) was written.
     assert session.scalar(select(func.count()).select_from(EvidenceReview)) == 0
