@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from audit_portal import __version__
 from audit_portal.audit import keys as audit_keys
+from audit_portal.audit.refusals import install_refusal_log
 from audit_portal.config import Settings, get_settings
 from audit_portal.db import make_engine
 from audit_portal.errors import install_error_handlers
@@ -54,7 +55,8 @@ def create_app(
     app.state.templates = build_templates({"app_version": __version__})
 
     install_error_handlers(app)
-    install_security(app)
+    install_refusal_log(app)
+    install_security(app, settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from audit_portal.routing import include_routers
 

@@ -95,8 +95,10 @@ def serve(
         raise fail("the database schema is not the newest; run 'audit-portal migrate'")
     console.print(f"audit-portal listening on http://{host}:{port}", highlight=False)
     uvicorn.run(
-        "audit_portal.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1", log_level="info",
+        "audit_portal.asgi:app", host=host, port=port, workers=workers, log_level="info",
+        # The app itself believes X-Forwarded-* only from AUDIT_PORTAL_TRUSTED_PROXIES
+        # (security.install_security); uvicorn's own handling would be a second setting.
+        proxy_headers=False,
     )
 
 

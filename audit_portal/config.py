@@ -4,6 +4,7 @@ A wrong setting stops the portal at start with one line naming it (:class:`Setti
 """
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
         return tuple(path.expanduser().resolve() for path in value)
     # The key of the audit log's MAC chain (at least 32 bytes); empty: derived from SECRET_KEY.
     audit_key_file: Path | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # comma-separated; "*" trusts every peer): the reverse proxy or load balancer in front.
+    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
 
     @field_validator("store_url")
     @classmethod
@@ -90,6 +94,22 @@ class Settings(BaseSettings):
                     f"unknown scheme '{scheme}'; use file://, s3:// or memory://"
                 )
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_addresses(cls, value: object) -> object:
+        entries = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(entries, list):
+            return value
+        entries = [entry for entry in entries if entry]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return entries
 
     @field_validator("database_url")
     @classmethod

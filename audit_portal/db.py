@@ -6,7 +6,7 @@ it raises. Services only flush. Nothing in the package holds a module-level sess
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -49,6 +49,16 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def separate_unit_of_work(request: Request) -> AbstractContextManager[Session]:
+    """A unit of work apart from the request's own, made the way the request's is (a test's
+    override included): for what must be kept when the request itself rolls back, such as the
+    audit event of a refused access."""
+    override = request.app.dependency_overrides.get(get_session)
+    if override is not None:
+        return contextmanager(override)()
+    return unit_of_work(request.app.state.engine)
 
 
 def get_session(request: Request) -> Iterator[Session]:

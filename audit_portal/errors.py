@@ -117,6 +117,10 @@ def problem_response(
 
 async def _portal_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, PortalError)
+    return portal_error_response(request, error)
+
+
+def portal_error_response(request: Request, error: PortalError) -> Response:
     return problem_response(
         request,
         status=error.status_code,

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from audit_portal.errors import Forbidden, wants_json
 from audit_portal.navigation import navigation_for
@@ -223,7 +224,12 @@ async def _password_change_redirect(request: Request, error: Exception) -> Respo
     return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
 
 
-def install_security(app: FastAPI) -> None:
+def install_security(app: FastAPI, trusted_proxies: list[str]) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_redirect)
     app.add_exception_handler(PasswordChangeRequired, _password_change_redirect)
     app.add_middleware(SecurityMiddleware)
+    # Outermost, so everything inside (HSTS and Secure cookies above, the client address that
+    # throttling and the audit log record) sees the client and scheme the trusted proxy reports.
+    # X-Forwarded-* from any other peer are ignored. In the app rather than in the server, so
+    # it holds however the portal is served (``audit-portal serve``, uvicorn, gunicorn, tests).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from audit_portal.auth import second_factor, sessions
+from audit_portal.auth import devices, second_factor, sessions
 from audit_portal.auth import service as auth_service
 from audit_portal.auth.identify import Identity
 from audit_portal.auth.models import UserAccount
@@ -67,6 +67,7 @@ def login(
         response = _redirect("/login/2fa?next=" + quote(safe_next(next), safe="/"))
     else:
         response = _redirect(safe_next(next))
+        devices.remember(response, request, step.user.username)
     set_session_cookie(response, request, step.started.cookie_value)
     return response
 
@@ -119,6 +120,7 @@ def second_factor_submit(
         )
     else:
         response = _redirect(safe_next(next))
+    devices.remember(response, request, user.username)
     set_session_cookie(response, request, result.started.cookie_value)
     return response
 

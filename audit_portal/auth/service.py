@@ -13,9 +13,11 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.audit.refusals import record_refusal
 from audit_portal.audit.service import client_address, record_event
-from audit_portal.auth import passwords, repository, second_factor, sessions, throttle
+from audit_portal.auth import devices, passwords, repository, second_factor, sessions, throttle
 from audit_portal.auth.models import UserAccount, WebSession
+from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal, Role
@@ -54,16 +56,8 @@ def second_factor_required(session: Session, user: UserAccount) -> bool:
     return user.role in ROLES_WITH_MANDATORY_2FA or portal_settings.get_flag(session, REQUIRE_2FA_FOR_ALL)
 
 
-def access_problem(user: UserAccount, now: datetime | None = None) -> str | None:
-    """Why ``user`` may not be signed in now (revoked, or outside an auditor's window)."""
-    now = now or clock.utcnow()
-    if user.revoked_at is not None:
-        return "revoked"
-    if user.valid_from is not None and now < clock.as_utc(user.valid_from):
-        return "access window not started"
-    if user.valid_until is not None and now >= clock.as_utc(user.valid_until):
-        return "access window ended"
-    return None
+# Sign-in and every scoped view ask the same question (engagements/scope.py).
+access_problem = scope.access_problem
 
 
 @dataclass(frozen=True)
@@ -276,24 +270,23 @@ def check_password(session: Session, *, username: str, password: str, request: R
     same work (an argon2 verification each); both count towards the lockout."""
     username = normalise_username(username)[:100]
     address = client_address(request) or "unknown"
-    until = throttle.locked_until(session, username=username, address=address)
+    device = devices.device_for(request, username)
+    until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
-        record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                     object_type="user", object_id=username, outcome="refused",
-                     detail={"reason": "throttled"})
+        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                       object_type="user", object_id=username, outcome="refused", reason="throttled")
         raise SignInRefused(locked_message(until), status=429)
     user = repository.user_by_username(session, username)
     if user is None:
         passwords.spend_verification_time(password)
-        _fail(session, username=username, address=address, request=request, reason="wrong credentials")
+        _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
     assert user is not None
     if not passwords.verify_password(user.password_hash, password):
-        _fail(session, username=username, address=address, request=request, reason="wrong credentials")
+        _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
     problem = access_problem(user)
     if problem:
-        record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                     object_type="user", object_id=username, outcome="refused",
-                     detail={"reason": problem})
+        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                       object_type="user", object_id=username, outcome="refused", reason=problem)
         raise SignInRefused(NO_ACCESS, status=403)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -303,22 +296,26 @@ def check_password(session: Session, *, username: str, password: str, request: R
     stage = sessions.STAGE_SECOND_FACTOR if needs_totp else sessions.STAGE_SIGNED_IN
     started = sessions.start(session, user=user, stage=stage, address=address)
     if not needs_totp:
-        _signed_in(session, user=user, request=request, method="password")
+        _signed_in(session, user=user, request=request, method="password", device=device)
     return SignInStep(started, user)
 
 
-def _fail(session: Session, *, username: str, address: str, request: Request, reason: str) -> None:
-    throttle.register_failure(session, username=username, address=address)
-    record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                 object_type="user", object_id=username, outcome="failure", detail={"reason": reason})
-    until = throttle.locked_until(session, username=username, address=address)
+def _fail(
+    session: Session, *, username: str, address: str, device: devices.KnownDevice | None, request: Request, reason: str
+) -> None:
+    throttle.register_failure(session, username=username, address=address, device=device)
+    record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
+                   object_type="user", object_id=username, outcome="failure", reason=reason)
+    until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
         raise SignInRefused(locked_message(until), status=429)
     raise SignInRefused(WRONG_CREDENTIALS, status=400)
 
 
-def _signed_in(session: Session, *, user: UserAccount, request: Request, method: str) -> None:
-    throttle.register_success(session, username=user.username)
+def _signed_in(
+    session: Session, *, user: UserAccount, request: Request, method: str, device: devices.KnownDevice | None
+) -> None:
+    throttle.register_success(session, username=user.username, device=device)
     record_event(session, request=request, principal=None, actor=user.username, action="auth.login",
                  object_type="user", object_id=user.username, detail={"method": method})
 
@@ -336,7 +333,8 @@ def check_second_factor(
     a new one, so a session id seen before sign-in is worthless after it. When the user was
     enrolling, the first good code confirms the enrolment and ten recovery codes are issued."""
     address = client_address(request) or "unknown"
-    until = throttle.locked_until(session, username=user.username, address=address)
+    device = devices.device_for(request, user.username)
+    until = throttle.locked_until(session, username=user.username, address=address, device=device)
     if until is not None:
         raise SignInRefused(locked_message(until), status=429)
     enrolling = user.totp_enabled_at is None
@@ -345,10 +343,10 @@ def check_second_factor(
     if not accepted and not enrolling and second_factor.use_recovery_code(session, user, code):
         accepted, method = True, "recovery code"
     if not accepted:
-        throttle.register_failure(session, username=user.username, address=address)
-        record_event(session, request=request, principal=None, actor=user.username,
-                     action="auth.second_factor", object_type="user", object_id=user.username,
-                     outcome="failure")
+        throttle.register_failure(session, username=user.username, address=address, device=device)
+        record_refusal(session, request=request, principal=None, actor=user.username,
+                       action="auth.second_factor", object_type="user", object_id=user.username,
+                       outcome="failure", reason="wrong second-factor code")
         raise SignInRefused(WRONG_CODE, status=400)
     codes: list[str] = []
     if enrolling:
@@ -358,7 +356,7 @@ def check_second_factor(
                      action="user.enrol_2fa", object_type="user", object_id=user.username)
     sessions.end(session, web_session)
     started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address=address)
-    _signed_in(session, user=user, request=request, method=method)
+    _signed_in(session, user=user, request=request, method=method, device=device)
     return SecondFactorResult(started, codes)
 
 

@@ -11,6 +11,7 @@ from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.collection import review, service, views
 from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
+from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
@@ -29,7 +30,7 @@ FormText = Annotated[str, Form()]
 def collectors_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
     service.record_view(session, principal=principal, request=request, object_type="collectors", object_id="list")
     return render(request, "pages/collectors/index.html", {
-        "rows": views.overview(session),
+        "rows": views.overview(session, scope.scope_of(session, principal)),
         "can_manage": allowed("collectors:manage", principal.role),
         "can_run": allowed("collectors:run", principal.role),
     }, block="content")
@@ -70,7 +71,9 @@ def save_instance(
 
 @router.get("/collectors/{name}", response_class=HTMLResponse)
 def instance_page(request: Request, session: SessionDep, principal: Reader, name: str) -> HTMLResponse:
-    detail = views.instance_detail(session, name, request.app.state.settings.collector_allowlist)
+    detail = views.instance_detail(
+        session, name, scope.scope_of(session, principal), request.app.state.settings.collector_allowlist
+    )
     service.record_view(session, principal=principal, request=request, object_type="collector_instance", object_id=name)
     return render(request, "pages/collectors/instance.html", {
         "detail": detail,
@@ -124,7 +127,7 @@ def sign_off(request: Request, session: SessionDep, principal: Signer, run_id: i
 
 def _run_page(request: Request, session: SessionDep, principal: Principal, run_id: int, *, error: str = "",
               remark: str = "", status_code: int = 200) -> HTMLResponse:
-    detail = views.run_detail(session, run_id)
+    detail = views.run_detail(session, run_id, scope.scope_of(session, principal))
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
     return render(request, "pages/collectors/run.html", {
         "detail": detail,

@@ -62,6 +62,7 @@ from audit_portal.collection.secrets import (
     unsealed,
 )
 from audit_portal.config import Settings
+from audit_portal.engagements.scope import record_access
 from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound, PortalError
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.models import Evidence
@@ -656,9 +657,8 @@ def run_now(
 def record_view(session: Session, *, principal: Principal, request: Request | None, object_type: str,
                 object_id: str | int) -> None:
     """Every access by an auditor is an audit event."""
-    if principal.role == "auditor":
-        record_event(session, request=request, principal=principal, action=f"{object_type}.view",
-                     object_type=object_type, object_id=object_id)
+    record_access(session, principal=principal, request=request, action=f"{object_type}.view",
+                  object_type=object_type, object_id=object_id)
 
 
 def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:

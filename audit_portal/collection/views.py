@@ -9,7 +9,7 @@ from sqlmodel import Session
 from audit_portal.catalogue.models import Requirement
 from audit_portal.collection import repository, service
 from audit_portal.collection.models import RUN_OK, CollectorInstance, CollectorRun
-from audit_portal.errors import NotFound
+from audit_portal.engagements.scope import EVERYTHING, OutOfScope, Scope, within
 from audit_portal.evidence.models import Evidence, EvidenceSignoff
 from audit_portal.findings.models import OPEN_STATUSES, Finding
 from collectors import registry
@@ -23,10 +23,20 @@ class InstanceRow:
     open_findings: int
 
 
-def overview(session: Session) -> list[InstanceRow]:
+def overview(session: Session, reader: Scope = EVERYTHING) -> list[InstanceRow]:
+    """Every instance with its newest run and open findings; for an auditor, the newest run and
+    the findings within their periods (a few queries per instance, for that role only)."""
     instances = list(repository.instances(session))
-    latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
-    counts = repository.open_findings_counts(session, [i.name for i in instances])
+    if reader.unrestricted:
+        latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
+        counts = repository.open_findings_counts(session, [i.name for i in instances])
+    else:
+        latest, counts = {}, {}
+        for instance in instances:
+            runs = _visible_runs(session, instance, reader)
+            if runs:
+                latest[instance.id] = runs[0]
+            counts[instance.name] = len(_open_findings(session, instance.name, reader))
     return [
         InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))  # type: ignore[arg-type]
         for i in instances
@@ -43,10 +53,23 @@ class InstanceDetail:
     open_findings: list[Finding]
 
 
-def instance_detail(session: Session, name: str, allowlist: frozenset[str] = frozenset()) -> InstanceDetail:
+def _visible_runs(session: Session, instance: CollectorInstance, reader: Scope) -> list[CollectorRun]:
+    return within(reader, repository.runs_of(session, instance.id), lambda run: run.started_at)  # type: ignore[arg-type]
+
+
+def _open_findings(session: Session, name: str, reader: Scope) -> list[Finding]:
+    return [
+        f for f in repository.unclosed_findings(session, name)
+        if f.status in OPEN_STATUSES and reader.sees_finding(f)
+    ]
+
+
+def instance_detail(
+    session: Session, name: str, reader: Scope = EVERYTHING, allowlist: frozenset[str] = frozenset()
+) -> InstanceDetail:
     instance = service.get_instance(session, name)
-    runs = list(repository.runs_of(session, instance.id))  # type: ignore[arg-type]
-    findings = [f for f in repository.unclosed_findings(session, name) if f.status in OPEN_STATUSES]
+    runs = _visible_runs(session, instance, reader)
+    findings = _open_findings(session, name, reader)
     last = runs[0] if runs else None
     return InstanceDetail(
         row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),
@@ -83,20 +106,21 @@ class RunDetail:
         return self.needs_signoff and self.run.status == RUN_OK and bool(self.evidence) and not self.signed_off
 
 
-def run_detail(session: Session, run_id: int) -> RunDetail:
+def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> RunDetail:
+    """One run; a run outside the reader's periods answers as if it did not exist."""
     run = repository.get_run(session, run_id)
-    if run is None:
-        raise NotFound(f"There is no collector run {run_id}.")
+    if run is None or not reader.sees_moment(run.started_at):
+        raise OutOfScope(f"There is no collector run {run_id}.")
     instance = service.get_instance(session, run.instance_name)
-    evidence = list(repository.evidence_of_run(session, run_id))
-    seen = list(repository.findings_of_run(session, run_id))
+    evidence = within(reader, repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
+    seen = [f for f in repository.findings_of_run(session, run_id) if reader.sees_finding(f)]
     requirements = repository.requirements(session, instance.requirement_list)
     return RunDetail(
         run=run,
         instance=instance,
         evidence=evidence,
         findings=[f for f in seen if f.status != "closed"],
-        closed_findings=list(repository.findings_closed_by(session, instance.name, run)),
+        closed_findings=[f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)],
         signoffs=repository.signoffs_of(session, [e.id for e in evidence if e.id is not None]),
         needs_signoff=any(r.needs_signoff for r in requirements),
     )

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
 from audit_portal.catalogue.models import Control
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository
+from audit_portal.engagements.scope import period_window
 from audit_portal.findings.models import Finding
 
 MET = "met"
@@ -117,8 +118,7 @@ def compute_coverage(
 ) -> CoverageReport:
     """Coverage of every control of ``framework_key`` (or only ``control_ids``)."""
     as_of = min(as_of or utcnow().date(), period_end)
-    start = datetime.combine(period_start, time.min, tzinfo=UTC)
-    end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+    start, end = period_window(period_start, as_of)
 
     controls = [c for c in repository.framework_controls(session, framework_key) if control_ids is None or c.id in control_ids]
     excluded = _excluded_controls(session, framework_key, controls)

@@ -82,6 +82,12 @@ def last_runs(session: Session) -> dict[int, CollectorRun]:
     return {run.instance_id: run for run in runs}
 
 
+def runs_started_between(session: Session, start: datetime, end: datetime) -> Sequence[CollectorRun]:
+    return session.scalars(
+        select(CollectorRun).where(CollectorRun.started_at >= start, CollectorRun.started_at < end)
+    ).all()
+
+
 def failed_runs_since(session: Session, since: datetime) -> Sequence[CollectorRun]:
     return session.scalars(
         select(CollectorRun)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from audit_portal.audit.service import record_event
-from audit_portal.authz import Authorize, Principal, Role, allowed
+from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts, service
 from audit_portal.db import SessionDep
+from audit_portal.engagements import scope
 from audit_portal.templating import render
 
 router = APIRouter(tags=["dashboard"])
@@ -22,16 +22,19 @@ EngagementParam = Annotated[int | None, Query(alias="engagement")]
 
 
 def _record_auditor_view(request: Request, session: SessionDep, principal: Principal, what: str) -> None:
-    if principal.role == Role.auditor:
-        record_event(
-            session, request=request, principal=principal, action="dashboard.view", object_type="dashboard",
-            object_id=what, detail={"query": request.url.query},
-        )
+    scope.record_access(
+        session, request=request, principal=principal, action="dashboard.view", object_type="dashboard",
+        object_id=what, detail={"query": request.url.query},
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
-    board = service.build_dashboard(session, engagement_id=engagement_id)
+    reader = scope.scope_of(session, principal)
+    if engagement_id is None and not reader.unrestricted and reader.default_engagement() is None:
+        # An auditor's landing page: their figures come from their engagements only.
+        return render(request, "pages/dashboard/unassigned.html", {}, block="content")
+    board = service.build_dashboard(session, engagement_id=engagement_id, scope=reader)
     _record_auditor_view(request, session, principal, "overview")
     return render(
         request,
@@ -83,7 +86,8 @@ def control_list(
     group: str | None = None,
     engagement_id: EngagementParam = None,
 ) -> HTMLResponse:
-    period = service.period_for(session, engagement_id=engagement_id)
+    reader = scope.scope_of(session, principal)
+    period = service.period_for(session, engagement_id=engagement_id, scope=reader)
     controls = service.control_list(session, framework_key=framework, status=status, group_key=group or None, period=period)
     _record_auditor_view(request, session, principal, "controls")
     return render(
@@ -100,7 +104,8 @@ def slipped_list(
     request: Request, session: SessionDep, principal: DashboardReader, status: str = service.FAILING,
     engagement_id: EngagementParam = None,
 ) -> HTMLResponse:
-    period = service.period_for(session, engagement_id=engagement_id)
+    reader = scope.scope_of(session, principal)
+    period = service.period_for(session, engagement_id=engagement_id, scope=reader)
     controls = service.slipped_list(session, status=status, period=period)
     _record_auditor_view(request, session, principal, "slipped")
     return render(request, "pages/dashboard/slipped.html", {"controls": controls, "status": status, "period": period}, block="content")
@@ -108,8 +113,9 @@ def slipped_list(
 
 @router.get("/dashboard/expiring", response_class=HTMLResponse)
 def expiring_list(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
-    period = service.period_for(session, engagement_id=engagement_id)
-    items = service.expiring_list(session, period=period)
+    reader = scope.scope_of(session, principal)
+    period = service.period_for(session, engagement_id=engagement_id, scope=reader)
+    items = service.expiring_list(session, period=period, scope=reader)
     _record_auditor_view(request, session, principal, "expiring")
     return render(request, "pages/dashboard/expiring.html", {"items": items, "period": period, "window": service.EXPIRY_WINDOW_DAYS}, block="content")
 
@@ -118,7 +124,9 @@ def expiring_list(request: Request, session: SessionDep, principal: DashboardRea
 def finding_list(
     request: Request, session: SessionDep, principal: FindingsReader, severity: str | None = None, overdue: bool = False,
 ) -> HTMLResponse:
-    findings = service.finding_list(session, severity=severity or None, overdue=overdue, today=utcnow().date())
+    findings = service.finding_list(
+        session, severity=severity or None, overdue=overdue, today=utcnow().date(), scope=scope.scope_of(session, principal)
+    )
     _record_auditor_view(request, session, principal, "findings")
     return render(request, "pages/dashboard/findings.html", {"findings": findings, "severity": severity, "overdue": overdue}, block="content")
 
@@ -127,7 +135,9 @@ def finding_list(
 def request_list(
     request: Request, session: SessionDep, principal: DashboardReader, overdue: bool = False, engagement_id: EngagementParam = None,
 ) -> HTMLResponse:
-    requests = service.request_list(session, overdue=overdue, today=utcnow().date(), engagement_id=engagement_id)
+    requests = service.request_list(
+        session, overdue=overdue, today=utcnow().date(), engagement_id=engagement_id, scope=scope.scope_of(session, principal)
+    )
     _record_auditor_view(request, session, principal, "requests")
     return render(
         request,
@@ -140,7 +150,7 @@ def request_list(
 @router.get("/dashboard/collectors", response_class=HTMLResponse)
 def collector_list(request: Request, session: SessionDep, principal: DashboardReader, show: str = "all") -> HTMLResponse:
     service.check_collector_view(show)
-    health = service.collector_health(session, utcnow())
+    health = service.collector_health(session, utcnow(), scope.scope_of(session, principal))
     _record_auditor_view(request, session, principal, "collectors")
     context = {
         "health": health, "show": show, "may_open": allowed("collectors:read", principal.role),
@@ -151,8 +161,9 @@ def collector_list(request: Request, session: SessionDep, principal: DashboardRe
 
 @router.get("/dashboard/trend", response_class=HTMLResponse)
 def trend_table(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
-    period = service.period_for(session, engagement_id=engagement_id)
-    rows = service.trend_rows(session, today=period.as_of)
+    reader = scope.scope_of(session, principal)
+    period = service.period_for(session, engagement_id=engagement_id, scope=reader)
+    rows = service.trend_rows(session, today=period.as_of, scope=reader)
     _record_auditor_view(request, session, principal, "trend")
     return render(
         request, "pages/dashboard/trend.html",

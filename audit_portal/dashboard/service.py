@@ -38,7 +38,15 @@ from audit_portal.coverage.service import (
     compute_coverage,
 )
 from audit_portal.dashboard import repository
-from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.engagements.scope import (
+    CERTIFICATION_YEAR_DAYS,
+    EVERYTHING,
+    OutOfScope,
+    Scope,
+    certification_year,
+    within,
+)
+from audit_portal.errors import InvalidInput
 from audit_portal.findings.models import SEVERITIES
 from audit_portal.trends import repository as snapshots
 from audit_portal.trends import service as trends
@@ -74,13 +82,23 @@ class Period:
         return f"{lead}engagement={self.engagement_id}" if self.engagement_id else ""
 
 
-def period_for(session: Session, *, engagement_id: int | None = None, today: date | None = None) -> Period:
+def period_for(
+    session: Session, *, engagement_id: int | None = None, today: date | None = None, scope: Scope = EVERYTHING
+) -> Period:
+    """The certification year, or the chosen engagement's period. A reader with a restricted
+    scope (an auditor) always looks at one of their engagements: the newest when none is chosen."""
     today = today or utcnow().date()
+    if engagement_id is None and not scope.unrestricted:
+        default = scope.default_engagement()
+        if default is None:
+            raise OutOfScope("You are not assigned to an engagement, so there is nothing to show.")
+        engagement_id = default.id
     if engagement_id is None:
-        return Period(start=today - timedelta(days=CERTIFICATION_YEAR_DAYS - 1), end=today, as_of=today)
+        start, end = certification_year(today)
+        return Period(start=start, end=end, as_of=today)
     found = repository.engagement(session, engagement_id)
-    if found is None:
-        raise NotFound(f"Engagement {engagement_id} does not exist.")
+    if found is None or not scope.sees_engagement(found.id):
+        raise OutOfScope(f"Engagement {engagement_id} does not exist.")
     return Period(
         start=found.period_start,
         end=found.period_end,
@@ -199,7 +217,9 @@ class ExpiringItem:
     requirement_key: str | None = None
 
 
-def expiring_items(session: Session, reports: Iterable[CoverageReport], today: date) -> list[ExpiringItem]:
+def expiring_items(
+    session: Session, reports: Iterable[CoverageReport], today: date, scope: Scope = EVERYTHING
+) -> list[ExpiringItem]:
     """Requirements whose evidence stops being fresh within the window (each requirement once,
     whatever the number of controls it proves), and proofs whose validity ends in it."""
     last = today + timedelta(days=EXPIRY_WINDOW_DAYS)
@@ -223,7 +243,8 @@ def expiring_items(session: Session, reports: Iterable[CoverageReport], today: d
                             requirement_key=requirement.key,
                         )
                     )
-    for evidence in repository.evidence_valid_until_between(session, today, last):
+    certificates = repository.evidence_valid_until_between(session, today, last)
+    for evidence in within(scope, certificates, lambda e: e.collected_at):
         items.append(
             ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)  # type: ignore[arg-type]
         )
@@ -271,11 +292,17 @@ def missed_schedule(schedule: str, last_run_at: datetime | None, now: datetime) 
     return None
 
 
-def collector_health(session: Session, now: datetime) -> CollectorHealth:
+def collector_health(session: Session, now: datetime, scope: Scope = EVERYTHING) -> CollectorHealth:
     """Every instance with its last run; late = enabled, scheduled here (not remote) and no run
     since its last scheduled time. Remote instances push on their own cron, so they are judged
     by their runs too: a remote one with no run since its schedule's last time is late as well."""
-    last = repository.last_runs(session)
+    if scope.unrestricted:
+        last = repository.last_runs(session)
+    else:  # the newest run each instance made within the reader's periods
+        last = {}
+        for run in within(scope, repository.runs_started_between(session, *_span(scope)), lambda r: r.started_at):
+            if run.instance_id not in last or run.id > last[run.instance_id].id:  # type: ignore[operator]
+                last[run.instance_id] = run
     statuses = []
     for instance in repository.collector_instances(session):
         run = last.get(instance.id)  # type: ignore[arg-type]
@@ -293,8 +320,18 @@ def collector_health(session: Session, now: datetime) -> CollectorHealth:
                 due_since=missed_schedule(instance.schedule, started, now) if instance.enabled else None,
             )
         )
-    failed = list(repository.failed_runs_since(session, now - timedelta(days=COLLECTOR_FAILURE_DAYS)))
+    failed = within(scope, repository.failed_runs_since(session, now - timedelta(days=COLLECTOR_FAILURE_DAYS)),
+                    lambda r: r.started_at)
     return CollectorHealth(collectors=statuses, failed_runs=failed)
+
+
+def _span(scope: Scope) -> tuple[datetime, datetime]:
+    """From the first start to the last end of the reader's periods (filtered further per item)."""
+    windows = scope.windows or []
+    if not windows:
+        empty = datetime.min.replace(tzinfo=UTC)
+        return empty, empty
+    return min(start for start, _ in windows), max(end for _, end in windows)
 
 
 # --- the dashboard --------------------------------------------------------------------------
@@ -320,25 +357,40 @@ class Dashboard:
         return sum(self.open_findings.values())
 
 
-def build_dashboard(session: Session, *, engagement_id: int | None = None, now: datetime | None = None) -> Dashboard:
+def build_dashboard(
+    session: Session, *, engagement_id: int | None = None, now: datetime | None = None, scope: Scope = EVERYTHING
+) -> Dashboard:
     now = now or utcnow()
     today = now.date()
-    period = period_for(session, engagement_id=engagement_id, today=today)
+    period = period_for(session, engagement_id=engagement_id, today=today, scope=scope)
+    engagement_id = period.engagement_id
     reports = {key: coverage_for(session, period, key) for key in FRAMEWORKS}
     slipped = slipped_controls(reports.values())
-    finding_counts = repository.open_finding_counts(session)
+    if scope.unrestricted:
+        finding_counts = repository.open_finding_counts(session)
+        overdue_actions = repository.overdue_action_count(session, today)
+    else:
+        seen = [f for f in repository.open_findings(session) if scope.sees_finding(f)]
+        finding_counts = {severity: sum(1 for f in seen if f.severity == severity) for severity in SEVERITIES}
+        overdue_actions = sum(1 for f in seen if f.due_date is not None and f.due_date < today)
+    trend = trends.trend(session, today=period.as_of, current={k: r.percent for k, r in reports.items()})
+    if not scope.unrestricted:
+        trend = TrendFigure(
+            series={key: [p for p in points if scope.sees_day(p[0])] for key, points in trend.series.items()},
+            change=trend.change,
+        )
     return Dashboard(
         period=period,
         frameworks={key: framework_figure(session, report) for key, report in reports.items()},
         slipped=slipped[:SLIPPED_SHOWN],
         slipped_total={status: sum(1 for s in slipped if s.status == status) for status in (FAILING, STALE)},
-        expiring=expiring_items(session, reports.values(), today),
-        collectors=collector_health(session, now),
+        expiring=expiring_items(session, reports.values(), today, scope),
+        collectors=collector_health(session, now, scope),
         open_findings={severity: finding_counts.get(severity, 0) for severity in reversed(SEVERITIES)},
-        overdue_actions=repository.overdue_action_count(session, today),
+        overdue_actions=overdue_actions,
         open_requests=len(repository.pending_requests(session, engagement_id=engagement_id)),
         overdue_requests=len(repository.pending_requests(session, overdue_on=today, engagement_id=engagement_id)),
-        trend=trends.trend(session, today=period.as_of, current={k: r.percent for k, r in reports.items()}),
+        trend=trend,
         reports=reports,
         generated_at=now,
     )
@@ -366,15 +418,18 @@ def slipped_list(session: Session, *, status: str, period: Period) -> list[Slipp
     return [s for s in slipped_controls(reports) if s.status == status]
 
 
-def expiring_list(session: Session, *, period: Period) -> list[ExpiringItem]:
+def expiring_list(session: Session, *, period: Period, scope: Scope = EVERYTHING) -> list[ExpiringItem]:
     reports = [coverage_for(session, period, key) for key in FRAMEWORKS]
-    return expiring_items(session, reports, period.as_of)
+    return expiring_items(session, reports, period.as_of, scope)
 
 
-def finding_list(session: Session, *, severity: str | None, overdue: bool, today: date) -> list[Any]:
+def finding_list(
+    session: Session, *, severity: str | None, overdue: bool, today: date, scope: Scope = EVERYTHING
+) -> list[Any]:
     if severity is not None and severity not in SEVERITIES:
         raise InvalidInput(f"Unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}.")
-    return list(repository.open_findings(session, severity=severity, overdue_on=today if overdue else None))
+    found = repository.open_findings(session, severity=severity, overdue_on=today if overdue else None)
+    return [finding for finding in found if scope.sees_finding(finding)]
 
 
 COLLECTOR_VIEWS = ("all", "late", "failed")
@@ -385,8 +440,13 @@ def check_collector_view(show: str) -> None:
         raise InvalidInput(f"Unknown view {show!r}; use one of {', '.join(COLLECTOR_VIEWS)}.")
 
 
-def request_list(session: Session, *, overdue: bool, today: date, engagement_id: int | None) -> list[Any]:
-    return list(repository.pending_requests(session, overdue_on=today if overdue else None, engagement_id=engagement_id))
+def request_list(
+    session: Session, *, overdue: bool, today: date, engagement_id: int | None, scope: Scope = EVERYTHING
+) -> list[Any]:
+    if engagement_id is not None and not scope.sees_engagement(engagement_id):
+        raise OutOfScope(f"Engagement {engagement_id} does not exist.")
+    found = repository.pending_requests(session, overdue_on=today if overdue else None, engagement_id=engagement_id)
+    return [request for request in found if scope.sees_engagement(request.engagement_id)]
 
 
 @dataclass(frozen=True)
@@ -395,7 +455,7 @@ class TrendRow:
     percent: dict[str, float | None]  # framework -> percent on that day
 
 
-def trend_rows(session: Session, *, today: date) -> list[TrendRow]:
+def trend_rows(session: Session, *, today: date, scope: Scope = EVERYTHING) -> list[TrendRow]:
     """The stored overall coverage on the last snapshot day of each of the last 12 months, newest
     first: the numbers behind the trend chart and its month-on-month change."""
     by_day: dict[date, dict[str, float | None]] = {}
@@ -404,4 +464,4 @@ def trend_rows(session: Session, *, today: date) -> list[TrendRow]:
     last_of_month: dict[tuple[int, int], date] = {}
     for day in sorted(by_day):
         last_of_month[(day.year, day.month)] = day
-    return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True)]
+    return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True) if scope.sees_day(day)]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from audit_portal.auth import repository as accounts
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.demo_context import DemoContext
-from audit_portal.engagements import repository, service
+from audit_portal.engagements import repository, scope, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import lifecycle
@@ -93,7 +93,7 @@ def _evidence(
     )
     if requirement is None:
         return None
-    start, end = service.period_bounds(engagement)
+    start, end = scope.engagement_window(engagement)
     for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):  # type: ignore[list-item]
         if evidence.title == title:
             return evidence

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
-from audit_portal.engagements import sampling, service
+from audit_portal.engagements import sampling, scope, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
@@ -243,7 +243,9 @@ def control_page(
         what="control",
         object_id=page.control.ref,
     )
-    auditor_findings, collector_findings = findings.for_control(session, engagement, page.control)
+    auditor_findings, collector_findings = findings.for_control(
+        session, engagement, page.control, scope.for_engagement(principal, engagement)
+    )
     return render(
         request,
         "pages/engagements/control.html",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 from fastapi import Request
 from sqlmodel import Session
@@ -22,7 +22,7 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.coverage.service import compute_coverage
-from audit_portal.engagements import repository
+from audit_portal.engagements import repository, scope
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.sample_models import Sample
@@ -130,8 +130,7 @@ def population(
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
     period_start, period_end = _period(engagement, population_filter)
-    start = datetime.combine(period_start, time.min, tzinfo=UTC)
-    end = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=UTC)
+    start, end = scope.period_window(period_start, period_end)
     ids = repository.sampling_population(
         session,
         requirement_ids=requirement_ids,

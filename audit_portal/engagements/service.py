@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
 from fastapi import Request
 from sqlmodel import Session
@@ -32,7 +32,7 @@ from audit_portal.coverage.service import (
     RequirementCoverage,
     compute_coverage,
 )
-from audit_portal.engagements import repository
+from audit_portal.engagements import repository, scope
 from audit_portal.engagements.models import (
     REVIEW_ACCEPTED,
     REVIEW_PENDING,
@@ -75,55 +75,11 @@ NAME_MAX_LENGTH = 200
 SCOPE_NOTE_MAX_LENGTH = 4000
 
 
-# --- access -------------------------------------------------------------------------------------
+# --- access: decided in engagements/scope.py, kept here under their old names for callers ---
 
-
-def visible_engagements(session: Session, principal: Principal) -> list[Engagement]:
-    if principal.role == Role.auditor:
-        if principal.user_id is None or not _inside_access_window(session, principal.user_id):
-            return []
-        return list(repository.list_for_auditor(session, principal.user_id))
-    return list(repository.list_all(session))
-
-
-def get_engagement(session: Session, principal: Principal, engagement_id: int) -> Engagement:
-    """The engagement, or 404 when it does not exist or the auditor is not assigned to it."""
-    engagement = repository.get(session, engagement_id)
-    if engagement is None or not may_see(session, principal, engagement):
-        raise NotFound(f"There is no engagement {engagement_id}.")
-    return engagement
-
-
-def may_see(session: Session, principal: Principal, engagement: Engagement) -> bool:
-    if principal.role in (Role.it, Role.admin):
-        return True
-    if principal.role == Role.auditor and principal.user_id is not None:
-        return _inside_access_window(session, principal.user_id) and repository.is_assigned(
-            session,
-            engagement.id,
-            principal.user_id,  # type: ignore[arg-type]
-        )
-    return False
-
-
-def _inside_access_window(session: Session, user_id: int) -> bool:
-    """Sign-in already refuses an auditor outside its window; a session that outlives the window
-    must not keep the engagement open either."""
-    user = repository.get_user(session, user_id)
-    if user is None or user.revoked_at is not None:
-        return False
-    now = clock.utcnow()
-    if user.valid_from is not None and clock.as_utc(user.valid_from) > now:
-        return False
-    return user.valid_until is None or clock.as_utc(user.valid_until) >= now
-
-
-def period_bounds(engagement: Engagement) -> tuple[datetime, datetime]:
-    """[start, end) of the engagement period as aware UTC datetimes (end day included)."""
-    return (
-        datetime.combine(engagement.period_start, time.min, tzinfo=UTC),
-        datetime.combine(engagement.period_end + timedelta(days=1), time.min, tzinfo=UTC),
-    )
+visible_engagements = scope.visible_engagements
+get_engagement = scope.get_engagement
+may_see = scope.may_see
 
 
 # --- administration --------------------------------------------------------------------------
@@ -490,15 +446,11 @@ def record_view(
     object_id: str,
 ) -> None:
     """Auditors' views are audit events (DESIGN: every access by an auditor)."""
-    if principal.role == Role.auditor:
-        record_event(
-            session,
-            request=request,
-            principal=principal,
-            action=f"engagement.view.{what}",
-            object_type="engagement",
-            object_id=f"{engagement.id}:{object_id}" if object_id else str(engagement.id),
-        )
+    scope.record_access(
+        session, principal=principal, request=request, action=f"engagement.view.{what}",
+        object_type="engagement",
+        object_id=f"{engagement.id}:{object_id}" if object_id else str(engagement.id),
+    )
 
 
 # --- the control page -----------------------------------------------------------------------
@@ -566,7 +518,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         control_ids={control.id},  # type: ignore[arg-type]
     )
     coverage = report.controls[0]
-    start, end = period_bounds(engagement)
+    start, end = scope.engagement_window(engagement)
     history = repository.evidence_history(
         session, {r.requirement_id for r in coverage.requirements}, start, end
     )
@@ -588,7 +540,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         for req in coverage.requirements
     ]
     onto, to = repository.mapped_controls(session, control.id)  # type: ignore[arg-type]
-    scope = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    scope_ids = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
     groups = catalogue_repository.groups_of(session, control.framework_key)
     return ControlPage(
         engagement=engagement,
@@ -602,7 +554,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         theme_title=groups[control.group_key].title
         if control.group_key in groups
         else control.group_key,
-        in_scope=not scope or control.id in scope or control.framework_key == MEASURES_FRAMEWORK,
+        in_scope=not scope_ids or control.id in scope_ids or control.framework_key == MEASURES_FRAMEWORK,
     )
 
 
@@ -640,9 +592,7 @@ def review_evidence(
     """Accept or reject one evidence item for the engagement. A rejection needs a comment (the
     client must know what to fix); a rejected item stops counting for coverage at once."""
     engagement = get_engagement(session, principal, engagement_id)
-    evidence = repository.get_evidence(session, evidence_id)
-    if evidence is None:
-        raise NotFound(f"There is no evidence {evidence_id}.")
+    evidence = _evidence_of_period(session, engagement, evidence_id)
     status = DECISIONS.get((decision or "").strip().lower())
     note = (comment or "").strip() or None
     errors = []
@@ -693,12 +643,20 @@ def review_evidence(
     return evidence, review
 
 
+def _evidence_of_period(session: Session, engagement: Engagement, evidence_id: int) -> Evidence:
+    """An evidence item collected within the engagement's period; anything else is reviewed in
+    no engagement and answers 404 (an auditor sees nothing outside their periods)."""
+    evidence = repository.get_evidence(session, evidence_id)
+    start, end = scope.engagement_window(engagement)
+    if evidence is None or not start <= clock.as_utc(evidence.collected_at) < end:
+        raise scope.OutOfScope(f"There is no evidence {evidence_id} in this engagement's period.")
+    return evidence
+
+
 def current_review(
     session: Session, *, principal: Principal, engagement_id: int, evidence_id: int
 ) -> tuple[Evidence, EvidenceReview | None]:
     """An evidence item and its review in the engagement (None when not reviewed yet)."""
     engagement = get_engagement(session, principal, engagement_id)
-    evidence = repository.get_evidence(session, evidence_id)
-    if evidence is None:
-        raise NotFound(f"There is no evidence {evidence_id}.")
+    evidence = _evidence_of_period(session, engagement, evidence_id)
     return evidence, repository.get_review(session, engagement.id, evidence_id)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -30,6 +30,7 @@ from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from audit_portal.evidence import repository
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
@@ -370,18 +371,7 @@ def visible_windows(session: Session, principal: Principal | None) -> list[Windo
     """What a reader may see: ``None`` for everything; for an external auditor, only evidence
     collected within the periods of the engagements they are assigned to (the portal holds
     personal data, and the auditor's access is for their audit)."""
-    if principal is None or principal.role != Role.auditor:
-        return None
-    from audit_portal.engagements.repository import list_for_auditor
-
-    return [
-        (_day_start(engagement.period_start), _day_start(engagement.period_end + timedelta(days=1)))
-        for engagement in list_for_auditor(session, principal.user_id)  # type: ignore[arg-type]
-    ]
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    return scope.scope_of(session, principal).windows
 
 
 def get(session: Session, evidence_id: int, principal: Principal | None = None) -> Evidence:
@@ -488,14 +478,14 @@ def record_listing(
 ) -> None:
     """An auditor's look at the evidence list is an access too (every access by an auditor is
     recorded); other roles' list views are not, as they would drown the log."""
-    if principal.role != Role.auditor:
+    if not scope.is_scoped(principal):
         return
     defaults = asdict(ListFilters())
     shown = {
         name: str(value) for name, value in asdict(filters).items()
         if value != defaults[name] and name != "cursor"
     }
-    record_event(
+    scope.record_access(
         session, request=request, principal=principal, action="evidence.list",
         object_type="evidence", object_id="", detail=shown,
     )

@@ -28,7 +28,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,6 +43,7 @@ from audit_portal.coverage.service import (
     compute_coverage,
 )
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement, EvidenceReview
+from audit_portal.engagements.scope import engagement_window
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
 from audit_portal.export import repository, verify
 from audit_portal.export.signing import ALGORITHM, SigningKey
@@ -155,8 +156,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         engagement_id=engagement.id,
         control_ids=scope_control_ids or None,
     )
-    start = datetime.combine(engagement.period_start, time.min, tzinfo=UTC)
-    end = datetime.combine(engagement.period_end + timedelta(days=1), time.min, tzinfo=UTC)
+    start, end = engagement_window(engagement)
     in_scope = [c for c in coverage.controls if c.status != NOT_APPLICABLE]
     requirement_ids = {r.requirement_id for c in in_scope for r in c.requirements}
     control_ids = {c.control_id for c in in_scope}

@@ -25,7 +25,9 @@ def export_page(request: Request, session: SessionDep, principal: Exporter, enga
     preview = service.preview(
         session, request.app.state.settings, principal=principal, request=request, engagement_id=engagement_id
     )
-    return render(request, "pages/export/index.html", {"preview": preview}, block="content")
+    # The template's top-level names are passed too: an htmx request renders only the block.
+    context = {"preview": preview, "engagement": preview.engagement, "contents": preview.contents}
+    return render(request, "pages/export/index.html", context, block="content")
 
 
 @router.get("/engagements/{engagement_id}/export.zip", response_class=StreamingResponse)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from audit_portal.audit.service import record_event
 from audit_portal.config import Settings
 from audit_portal.engagements import repository as engagements
+from audit_portal.engagements import scope
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import NotFound
 from audit_portal.export.package import (
@@ -29,19 +30,12 @@ PREVIEW_ACTION = "engagement.export_view"
 def engagement_for_export(session: Session, principal: Principal, engagement_id: int) -> Engagement:
     """The engagement, or 404 when it does not exist or the auditor is not assigned to it: an
     auditor learns nothing about audits that are not theirs, not even that they exist."""
-    engagement = engagements.get(session, engagement_id)
-    if engagement is None:
-        raise NotFound(f"There is no engagement {engagement_id}.")
-    if principal.role == Role.auditor and (
-        principal.user_id is None or not engagements.is_assigned(session, engagement_id, principal.user_id)
-    ):
-        raise NotFound(f"There is no engagement {engagement_id}.")
-    return engagement
+    return scope.get_engagement(session, principal, engagement_id)
 
 
 def contents_of(session: Session, engagement: Engagement) -> PackageContents:
-    scope = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
-    return collect_contents(session, engagement, scope or None)
+    control_ids = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    return collect_contents(session, engagement, control_ids or None)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue.models import Control
 from audit_portal.engagements import repository as engagement_repository
+from audit_portal.engagements import scope
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
+from audit_portal.engagements.scope import EVERYTHING, Scope
 from audit_portal.errors import Forbidden, InvalidInput, NotFound
 from audit_portal.findings import lifecycle, repository
 from audit_portal.findings.models import (
@@ -108,12 +110,12 @@ def engagement_findings(
     return (
         engagement,
         _auditor_views(session, auditor),
-        collector_views(session, engagement.framework_key),
+        collector_views(session, engagement.framework_key, scope.for_engagement(principal, engagement)),
     )
 
 
 def for_control(
-    session: Session, engagement: Engagement, control: Control
+    session: Session, engagement: Engagement, control: Control, reader: Scope = EVERYTHING
 ) -> tuple[list[FindingView], list[FindingView]]:
     """The engagement's auditor findings on the control, and serious collector findings affecting it."""
     auditor = _auditor_views(
@@ -121,7 +123,7 @@ def for_control(
     )  # type: ignore[list-item]
     collector = [
         v
-        for v in collector_views(session, control.framework_key)
+        for v in collector_views(session, control.framework_key, reader)
         if any(c.id == control.id for c in v.controls)
     ]
     return auditor, collector
@@ -138,11 +140,11 @@ def _auditor_views(session: Session, findings: list[Finding]) -> list[FindingVie
     ]  # type: ignore[arg-type]
 
 
-def collector_views(session: Session, framework_key: str) -> list[FindingView]:
+def collector_views(session: Session, framework_key: str, reader: Scope = EVERYTHING) -> list[FindingView]:
     """Open collector findings of high severity or above, each with the controls of
     ``framework_key`` it affects (directly linked, or through its evidence's requirements and the
     measures' mappings)."""
-    findings = list(repository.serious_collector_findings(session))
+    findings = [f for f in repository.serious_collector_findings(session) if reader.sees_finding(f)]
     return _with_affected_controls(session, findings, framework_key)
 
 
@@ -180,20 +182,20 @@ def global_list(
     status: str = "",
     severity: str = "",
 ) -> list[FindingView]:
-    """Every finding the reader may see: an auditor sees the auditor findings of its own
-    engagements and every collector finding."""
-    engagement_ids = None
-    if principal.role == Role.auditor:
-        engagement_ids = [e.id for e in engagements.visible_engagements(session, principal)]
-    findings = list(
-        repository.all_findings(
+    """Every finding the reader may see (engagements/scope.py): an auditor sees the auditor
+    findings of its own engagements and the collector findings raised within their periods."""
+    reader = scope.scope_of(session, principal)
+    findings = [
+        finding
+        for finding in repository.all_findings(
             session,
             source=source if source in ("auditor", "collector") else "",
             status=status if status in STATUSES else "",
             severity=severity if severity in SEVERITIES else "",
-            engagement_ids=engagement_ids,
+            engagement_ids=reader.engagement_ids,
         )
-    )
+        if reader.sees_finding(finding)
+    ]
     return _auditor_views(session, findings)
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.clock import utcnow
 from audit_portal.db import SessionDep
+from audit_portal.engagements import scope
 from audit_portal.reports import service
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
@@ -25,7 +26,7 @@ def reports_page(request: Request, session: SessionDep, principal: ReportReader)
         request,
         "pages/reports/index.html",
         {
-            "reports": service.list_reports(session),
+            "reports": service.list_reports(session, scope.scope_of(session, principal)),
             "may_generate": allowed("reports:generate", principal.role),
             "default_month": f"{service.previous_month(utcnow().date()):%Y-%m}",
         },

@@ -21,6 +21,7 @@ from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts
 from audit_portal.dashboard import service as dashboard
+from audit_portal.engagements.scope import EVERYTHING, Scope, within
 from audit_portal.errors import InvalidInput
 from audit_portal.evidence import service as evidence
 from audit_portal.evidence.models import SOURCE_COLLECTOR
@@ -233,8 +234,10 @@ def generate_monthly_report(
     return report
 
 
-def list_reports(session: Session) -> list[ComplianceReport]:
-    return list(repository.newest_first(session))
+def list_reports(session: Session, reader: Scope = EVERYTHING) -> list[ComplianceReport]:
+    """The newest reports; an auditor sees those generated within their periods, as with any
+    other evidence (engagements/scope.py)."""
+    return within(reader, repository.newest_first(session), lambda report: report.generated_at)
 
 
 def generate_due_report(session: Session, store, *, max_bytes: int, today: date | None = None) -> ComplianceReport | None:  # type: ignore[no-untyped-def]

@@ -131,18 +131,25 @@ class TestPage:
         assert client.get("/dashboard/controls?status=great").status_code == 422
         assert client.get("/dashboard/collectors?show=everything").status_code == 422
 
-    @pytest.mark.parametrize("role", ["admin", "it", "auditor", "management"])
+    @pytest.mark.parametrize("role", ["admin", "it", "management"])
     def test_every_role_lands_on_the_dashboard(self, role, login_as):
         page = login_as(role).get("/")
         assert page.status_code == 200
         assert "Compliance overview" in page.text
 
-    def test_auditor_views_are_audited(self, session, seeded, login_as):
+    def test_an_auditor_lands_on_their_engagement_or_is_told_they_have_none(self, session, seeded, login_as, make_user):
+        unassigned = login_as("auditor").get("/")
+        assert unassigned.status_code == 200 and "not assigned to an engagement" in unassigned.text
+        page = login_as(_assigned_auditor(session, make_user, seeded.engagement_id)).get("/")
+        assert page.status_code == 200
+        assert "Compliance overview" in page.text and "Surveillance audit" in page.text
+
+    def test_auditor_views_are_audited(self, session, seeded, login_as, make_user):
         from sqlalchemy import select
 
         from audit_portal.audit.models import AuditEvent
 
-        login_as("auditor").get("/dashboard/expiring")
+        assert login_as(_assigned_auditor(session, make_user, seeded.engagement_id)).get("/dashboard/expiring").status_code == 200
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "dashboard")).all()
         assert actions == ["dashboard.view"]
 
@@ -157,6 +164,15 @@ class TestPage:
         text = login_as("management").get("/").text
         assert text.count('<svg class="chart') == 3
         assert 'role="img"' in text and "<title id=" in text and "<desc id=" in text
+
+
+def _assigned_auditor(session, make_user, engagement_id: int):  # type: ignore[no-untyped-def]
+    from audit_portal.engagements.models import EngagementAuditor
+
+    auditor = make_user("auditor")
+    session.add(EngagementAuditor(engagement_id=engagement_id, user_id=auditor.id))
+    session.commit()
+    return auditor
 
 
 def test_statement_count_does_not_grow_with_data(session, seeded, engine):

@@ -21,6 +21,48 @@ from audit_portal.authz import (
 PRINCIPALS = [ANONYMOUS, *(role.value for role in Role), COLLECTOR]
 DUMMY_PATH_VALUE = "999999"
 
+# Every route an auditor may call is classified here, so a new one cannot forget its scope.
+# SCOPED routes render (or change) engagement data and decide what an auditor sees through
+# audit_portal/engagements/scope.py; tests/security/test_scope.py walks each of them as an
+# auditor of another engagement. The others say why they hold no engagement data.
+SCOPED = frozenset({
+    "GET /", "GET /dashboard/controls", "GET /dashboard/slipped", "GET /dashboard/expiring",
+    "GET /dashboard/findings", "GET /dashboard/requests", "GET /dashboard/collectors", "GET /dashboard/trend",
+    "GET /evidence", "GET /evidence/{evidence_id:int}", "GET /evidence/{evidence_id:int}/download",
+    "GET /evidence/{evidence_id:int}/preview", "GET /api/v1/evidence", "GET /api/v1/evidence/{evidence_id}",
+    "GET /reports",
+    "GET /collectors", "GET /collectors/{name}", "GET /runs/{run_id}",
+    "GET /findings",
+    "GET /engagements", "GET /engagements/{engagement_id}", "GET /engagements/{engagement_id}/controls",
+    "GET /engagements/{engagement_id}/measures", "GET /engagements/{engagement_id}/controls/{ref}",
+    "POST /engagements/{engagement_id}/evidence/{evidence_id}/review",
+    "GET /engagements/{engagement_id}/samples", "POST /engagements/{engagement_id}/samples",
+    "GET /engagements/{engagement_id}/samples/{sample_id}",
+    "POST /engagements/{engagement_id}/samples/{sample_id}/verify",
+    "GET /engagements/{engagement_id}/requests", "GET /engagements/{engagement_id}/requests/new",
+    "POST /engagements/{engagement_id}/requests/new", "GET /engagements/{engagement_id}/requests/{request_id}",
+    "POST /engagements/{engagement_id}/requests/{request_id}/state",
+    "GET /engagements/{engagement_id}/findings", "GET /engagements/{engagement_id}/findings/new",
+    "POST /engagements/{engagement_id}/findings/new", "GET /engagements/{engagement_id}/findings/{finding_id}/edit",
+    "POST /engagements/{engagement_id}/findings/{finding_id}/edit",
+    "GET /engagements/{engagement_id}/export", "GET /engagements/{engagement_id}/export.zip",
+})
+NO_ENGAGEMENT_DATA = {
+    "GET /healthz": "dependency status",
+    "GET /login": "sign-in", "POST /login": "sign-in", "GET /login/2fa": "sign-in", "POST /login/2fa": "sign-in",
+    "POST /logout": "sign-out",
+    "GET /profile": "one's own account", "POST /profile/password": "one's own account",
+    "GET /profile/2fa": "one's own account", "POST /profile/2fa": "one's own account",
+    "POST /profile/2fa/confirm": "one's own account", "POST /profile/2fa/recovery-codes": "one's own account",
+    "POST /profile/2fa/disable": "one's own account",
+    "GET /notifications": "one's own digest settings", "POST /notifications": "one's own digest settings",
+    "GET /catalogue": "the frameworks' controls", "GET /catalogue/search": "the frameworks' controls",
+    "GET /catalogue/{framework}": "the frameworks' controls", "GET /catalogue/{framework}/{ref}": "the frameworks' controls",
+    "GET /soa": "the organisation's SoA", "GET /soa/export.csv": "the organisation's SoA",
+    "GET /soa/export.xlsx": "the organisation's SoA",
+    "GET /api/v1/signing-key": "the public key of the export signature",
+}
+
 
 def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", DUMMY_PATH_VALUE, path)
@@ -92,6 +134,26 @@ def test_every_route_answers_each_principal_as_the_matrix_says(app, login_as, se
                 assert refusal == "forbidden", f"{label}: expected 403, got {response.status_code}"
             checked += 1
     assert checked > 0
+
+
+def _auditor_routes(app) -> set[str]:  # type: ignore[no-untyped-def]
+    return {
+        f"{method} {route.path}"
+        for route in app_routes(app)
+        if (action := route_action(route)) is not None and Role.auditor.value in MATRIX[action]
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+
+
+def test_every_route_open_to_auditors_is_classified_as_scoped_or_not(app):
+    """A new route an auditor may call must join SCOPED (and so the walk of test_scope.py) or
+    say why it holds no engagement data."""
+    routes = _auditor_routes(app)
+    unclassified = sorted(routes - SCOPED - set(NO_ENGAGEMENT_DATA))
+    assert unclassified == [], "classify these routes in SCOPED or NO_ENGAGEMENT_DATA: " + ", ".join(unclassified)
+    assert not SCOPED & set(NO_ENGAGEMENT_DATA)
+    stale = sorted((SCOPED | set(NO_ENGAGEMENT_DATA)) - routes)
+    assert stale == [], "classified routes that no longer exist (or are closed to auditors): " + ", ".join(stale)
 
 
 def test_framework_routes_are_public(client):

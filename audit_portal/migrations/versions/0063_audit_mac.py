@@ -1,7 +1,7 @@
 """audit log: a keyed MAC on every event, the chain head's MAC and key id
 
 Revision ID: 0063_audit_mac
-Revises: 0061_collector_sources
+Revises: 0062_access_events
 Create Date: 2026-12-01
 
 Events written before this revision have only the plain SHA-256 chain. They are re-chained
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0063_audit_mac"
-down_revision = "0061_collector_sources"
+down_revision = "0062_access_events"
 branch_labels = None
 depends_on = None
 
