@@ -82,3 +82,18 @@ def test_every_module_imports_in_any_order(graph: grimp.ImportGraph, seed: int) 
     script = "import importlib\nfor name in %r:\n    importlib.import_module(name)\n" % modules
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+WEB_MODULE_SUFFIXES = ("routes", "api")
+WEB_ENTRY_MODULES = {"audit_portal.app", "audit_portal.routing", "audit_portal.asgi"}
+
+
+def test_only_routes_use_the_http_authorization_dependency(graph: grimp.ImportGraph) -> None:
+    """Services, repositories and jobs read who is acting from ``audit_portal.principals``; the
+    ``Authorize`` dependency in ``audit_portal.authz`` belongs to the web layer."""
+    importers = graph.find_modules_that_directly_import("audit_portal.authz")
+    outside = sorted(
+        module for module in importers
+        if module not in WEB_ENTRY_MODULES and not module.rsplit(".", 1)[-1].endswith(WEB_MODULE_SUFFIXES)
+    )
+    assert outside == []
