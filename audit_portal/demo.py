@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlmodel import Session
 
+from audit_portal.audit.demo import demo_audit_checkpoint
 from audit_portal.auth.demo import add_demo_users
 from audit_portal.clock import utcnow
 from audit_portal.collection.demo import load_collection_demo
@@ -25,11 +26,10 @@ from evidence_store import ObjectStore
 
 def demo_steps() -> list[DemoStep]:
     """The steps in dependency order."""
-    # The trend and the report summarise everything before them: keep this step last.
-    from audit_portal.audit.demo import demo_audit_checkpoint
-
-    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report,
-            demo_audit_checkpoint]  # signs the head the steps before it leave
+    # The trend and the report summarise everything before them; the checkpoint signs the head of
+    # the audit log the steps before it leave: keep these two last.
+    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement,
+            demo_trend_and_report, demo_audit_checkpoint]
 
 
 def database_is_empty(session: Session) -> bool:

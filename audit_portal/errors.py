@@ -160,3 +160,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PortalError, _portal_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+class CsrfRefused(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "The form's security token is missing or expired. Reload the page and try again."
+        )

@@ -30,7 +30,7 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from audit_portal.errors import Forbidden, wants_json
+from audit_portal.errors import CsrfRefused, Forbidden, wants_json
 from audit_portal.navigation import navigation_for
 from audit_portal.principals import PASSWORD_CHANGE_PAGE, PasswordChangeRequired, SignInRequired
 
@@ -58,13 +58,6 @@ STATIC_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 NO_STORE = (b"cache-control", b"no-store")
 _CACHE_HEADERS = frozenset({b"cache-control", b"expires", b"pragma"})
-
-
-class CsrfRefused(Forbidden):
-    def __init__(self) -> None:
-        super().__init__(
-            "The form's security token is missing or expired. Reload the page and try again."
-        )
 
 
 class SignedInUser:

@@ -2,7 +2,7 @@
 shows what the daily job keeps and ``audit-portal audit verify`` has a checkpoint to check."""
 from __future__ import annotations
 
-from audit_portal.demo import DemoContext
+from audit_portal.demo_context import DemoContext
 
 
 def demo_audit_checkpoint(context: DemoContext) -> None:

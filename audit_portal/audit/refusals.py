@@ -29,8 +29,7 @@ from audit_portal.audit.service import client_address, record_event
 from audit_portal.principals import Principal
 from audit_portal.db import separate_unit_of_work
 from audit_portal.engagements.scope import OutOfScope
-from audit_portal.errors import Forbidden, NotAuthenticated, PortalError, portal_error_response
-from audit_portal.security import CsrfRefused
+from audit_portal.errors import CsrfRefused, Forbidden, NotAuthenticated, PortalError, portal_error_response
 
 PER_SOURCE_PER_MINUTE = 10
 ALL_SOURCES_PER_MINUTE = 300
