@@ -125,7 +125,7 @@ def rule_covers(expression: str, metric: str, labels: Mapping[str, str]) -> bool
     if not re.search(rf"(?<![A-Za-z0-9_:]){re.escape(metric)}(?![A-Za-z0-9_:])", expression):
         return False
     for match in _MATCHER.finditer(expression):
-        label, op, value = match["label"], match["op"], match["value"].replace('\\"', '"')
+        label, op, value = match["label"], match["op"], re.sub(r"\\(.)", r"\1", match["value"])
         if label not in labels:
             continue
         actual = labels[label]
