@@ -8,9 +8,10 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
+from pydantic import AfterValidator, AnyHttpUrl, Field, TypeAdapter
 
 from collectors.base import Artifact, CollectContext, CollectorError, FindingDraft
 from collectors.patches.sources import (
@@ -144,3 +145,13 @@ def diff(
         "findings_closed": sorted(before - set(finding_keys)),
         "notes": list(notes),
     }
+
+
+def _http_url(value: str) -> str:
+    _HTTP_URL.validate_python(value)
+    return value
+
+
+_HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+# An http(s) URL kept as the text given: configurations are stored as JSON
+HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]

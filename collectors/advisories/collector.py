@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.advisories import sources
 from collectors.advisories.csaf import (
@@ -24,7 +24,7 @@ from collectors.advisories.csaf import (
     parse_advisory,
 )
 from collectors.base import CollectContext, CollectorError, CollectResult, FindingDraft, Severity
-from collectors.common import RawInput, artifacts, aware, diff, iso, json_ready, read_or_run, tabular_report, text_of
+from collectors.common import HttpUrlText, RawInput, artifacts, aware, diff, iso, json_ready, read_or_run, tabular_report, text_of
 
 HostName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=253)]
 DPKG_QUERY_ARGV = ("dpkg-query", "-W", "-f", "${Package}\t${Version}\n")
@@ -35,7 +35,7 @@ class ProviderSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["csaf-provider"]
-    metadata_url: AnyHttpUrl  # e.g. https://advisories.ncsc.nl/.well-known/csaf/provider-metadata.json
+    metadata_url: HttpUrlText  # e.g. https://advisories.ncsc.nl/.well-known/csaf/provider-metadata.json
     max_documents: int = Field(default=500, ge=1, le=5000)
     timeout_seconds: float = Field(default=30, gt=0, le=300)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.availability.prometheus import (
     Exchange,
@@ -22,7 +22,7 @@ from collectors.availability.prometheus import (
     selector,
 )
 from collectors.base import CollectContext, CollectResult, FindingDraft, Severity
-from collectors.common import RawInput, artifacts, aware, diff, iso, json_ready, tabular_report
+from collectors.common import HttpUrlText, RawInput, artifacts, aware, diff, iso, json_ready, tabular_report
 from collectors.patches.sources import read_file
 
 ServiceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)]
@@ -44,7 +44,7 @@ class PrometheusSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["prometheus"]
-    url: AnyHttpUrl
+    url: HttpUrlText
     services: list[PrometheusService] = Field(min_length=1)
     recorded: str | None = None  # a raw artifact of an earlier run, read instead of asking url
     timeout_seconds: float = Field(default=30, gt=0, le=300)
@@ -54,7 +54,7 @@ class HttpProbe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ServiceName
-    url: AnyHttpUrl
+    url: HttpUrlText
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=list)  # empty: 2xx/3xx
     timeout_seconds: float = Field(default=10, gt=0, le=120)
 
