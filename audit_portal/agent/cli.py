@@ -38,10 +38,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # before the imports below: --help and usage errors answer at once
     from audit_portal.agent import deliver, runs
     from audit_portal.agent.spool import Spool
 
-    args = parser().parse_args(argv)
     token = args.token or os.environ.get("AUDIT_PORTAL_PUSH_TOKEN", "")
     if (args.name is None) == (not args.due):
         print("give an instance NAME or --due (not both)", file=sys.stderr)
