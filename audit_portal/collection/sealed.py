@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from audit_portal.agent import seal as sealing
 from audit_portal.auth import repository as auth_repository
@@ -66,7 +66,9 @@ def checked_manifest(session: Session, body: Any, principal: Principal) -> Any:
 def earlier_push(session: Session, body: Any) -> CollectorRun | None:
     """The run an earlier push with this nonce opened: returned to resume an unfinished push of
     the same content; a replay (finished run) or different content is refused."""
-    run = session.exec(select(CollectorRun).where(CollectorRun.push_id == body.seal.push_id)).first()
+    from audit_portal.collection import repository
+
+    run = repository.run_by_push_id(session, body.seal.push_id)
     if run is None:
         return None
     if run.push_digest == body.seal.content_sha256 and run.status == "running" and run.instance_name == body.instance:
