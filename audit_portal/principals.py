@@ -51,6 +51,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "collectors:run": _allow(Role.it, Role.admin),
     # a periodic human review (COM-1) counts only when someone with the it role signs it off
     "collectors:signoff": _allow(Role.it),
+    # what IT decided about a security advisory (ORG-2): not applicable, patched, mitigated
+    "advisories:decide": _allow(Role.it),
     # engagements and the audit workflow
     "engagements:read": _allow(Role.auditor, Role.it, Role.admin),
     "engagements:manage": _allow(Role.admin),

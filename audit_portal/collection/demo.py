@@ -28,7 +28,7 @@ from typing import Any
 from sqlmodel import Session
 
 from audit_portal.auth import repository as accounts
-from audit_portal.collection import review, service
+from audit_portal.collection import demo_part3, review, service
 from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
 from audit_portal.config import Settings
 from audit_portal.demo_context import DemoContext
@@ -178,6 +178,7 @@ def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
                        "dpkg_log": [str(p(f"apt/{host}/dpkg.log"))],
                        "apt_list_upgradable": {"path": str(p(f"apt/{host}/apt-list-upgradable.txt"))}}
                       for host in PATCH_HOSTS]}),
+        *demo_part3.instance_specs(inputs),
     ]
 
 
@@ -218,6 +219,10 @@ PLAN: tuple[tuple[str, str, Prepare], ...] = (
     ("firewall-aws", "weekly", prepare_firewall),
     ("backup-restic-borg", "daily", prepare_backup),
     ("patches-linux", "daily", prepare_patches),
+    ("disk-encryption-fleet", "weekly", demo_part3.prepare_disk),
+    ("anti-malware-servers", "weekly", demo_part3.prepare_anti_malware),
+    ("availability-prometheus", "weekly", demo_part3.prepare_availability),
+    ("advisories-ncsc", "weekly", demo_part3.prepare_advisories),
 )
 
 
@@ -261,16 +266,16 @@ def load_collection_demo(context: DemoContext) -> None:
     counts = {"runs": 0, "signed": 0}
     day = first_day
     while day <= last_day:
-        _run_day(context, session, inputs, scenario, day, signer, counts)
+        _run_day(context, session, inputs, scenario, day, signer, counts, last_day)
         day += timedelta(days=1)
     context.console.print(
-        f"demo: {counts['runs']} collector runs over a year, {counts['signed']} firewall reviews signed off",
+        f"demo: {counts['runs']} collector runs over a year, {counts['signed']} reviews signed off",
         highlight=False,
     )
 
 
 def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: Scenario, day: date,
-             signer: Any, counts: dict[str, int]) -> None:
+             signer: Any, counts: dict[str, int], last_day: date | None = None) -> None:
     moment = datetime.combine(day, RUN_TIME, tzinfo=UTC)
     shift = (day - RECORDED_DAY).days
     for name, cadence, prepare in PLAN:
@@ -288,6 +293,7 @@ def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: S
                                         "open findings are tracked with their owners.",
                                  signed_at=moment + timedelta(hours=3))
             counts["signed"] += 1
+        demo_part3.after_run(context, session, name, report, day, last_day or day, signer, moment, counts)
 
 
 def _same(session: Session) -> Callable[[], Any]:

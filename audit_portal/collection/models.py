@@ -70,6 +70,11 @@ class CollectorRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=sa.Text)
     next_retry_at: datetime | None = None
     findings_count: int = 0
+    # sealed pushes (audit_portal.agent.seal): the nonce accepted once, the signed content digest
+    # and the manifest every upload and the finish are checked against
+    push_id: str | None = Field(default=None, max_length=32, unique=True, index=True)
+    push_digest: str | None = Field(default=None, max_length=64)
+    push_manifest: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class JobLease(SQLModel, table=True):

@@ -198,3 +198,8 @@ def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
     for signoff in signoffs:
         session.add(signoff)
     session.flush()
+
+
+def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:
+    """The run a sealed push with this nonce opened, if any."""
+    return session.exec(select(CollectorRun).where(CollectorRun.push_id == push_id)).first()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
-from audit_portal.collection import review, service, views
+from audit_portal.collection import advisories, review, service, views
 from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
@@ -23,6 +23,7 @@ Reader = Annotated[Principal, Authorize("collectors:read")]
 Manager = Annotated[Principal, Authorize("collectors:manage")]
 Runner = Annotated[Principal, Authorize("collectors:run")]
 Signer = Annotated[Principal, Authorize("collectors:signoff")]
+Decider = Annotated[Principal, Authorize("advisories:decide")]
 FormText = Annotated[str, Form()]
 
 
@@ -125,8 +126,22 @@ def sign_off(request: Request, session: SessionDep, principal: Signer, run_id: i
     return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)
 
 
+@router.post("/runs/{run_id}/advisory-decisions", response_class=HTMLResponse, response_model=None)
+def decide_advisory(request: Request, session: SessionDep, principal: Decider, run_id: int,
+                    advisory: FormText = "", status: FormText = "", note: FormText = "") -> HTMLResponse | RedirectResponse:
+    try:
+        advisories.record_decision(session, run_id, advisory=advisory, status=status, note=note,
+                                   principal=principal, request=request,
+                                   secret_key=request.app.state.settings.ensure_secret_key())
+    except InvalidInput as error:
+        return _run_page(request, session, principal, run_id, decision_error=error.detail,
+                         decision={"advisory": advisory, "status": status, "note": note}, status_code=422)
+    return RedirectResponse(f"/runs/{run_id}#advisory-decisions", status_code=303)
+
+
 def _run_page(request: Request, session: SessionDep, principal: Principal, run_id: int, *, error: str = "",
-              remark: str = "", status_code: int = 200) -> HTMLResponse:
+              remark: str = "", status_code: int = 200, decision_error: str = "",
+              decision: dict[str, str] | None = None) -> HTMLResponse:
     detail = views.run_detail(session, run_id, scope.scope_of(session, principal))
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
     return render(request, "pages/collectors/run.html", {
@@ -135,6 +150,11 @@ def _run_page(request: Request, session: SessionDep, principal: Principal, run_i
         "can_sign": allowed("collectors:signoff", principal.role),
         "error": error,
         "remark": remark,
+        "advisory_decisions": advisories.decisions_of(detail.instance),
+        "open_advisories": advisories.open_advisories(detail),
+        "can_decide": allowed("advisories:decide", principal.role),
+        "decision_error": decision_error,
+        "decision": decision or {},
     }, block="content", status_code=status_code)
 
 

@@ -705,16 +705,25 @@ def _pushable_instance(session: Session, principal: Principal, name: str) -> Col
 def open_remote_run(session: Session, body: Any, *, principal: Principal, request: Request | None) -> Any:
     from audit_portal.collection.schemas import RemoteRunOpened
 
+    from audit_portal.collection import sealed
+
     instance = _pushable_instance(session, principal, body.instance)
     if body.collector != instance.collector:
         raise InvalidInput(f"{instance.name} is a {instance.collector} instance, not {body.collector}.")
     started_at = as_utc(body.started_at)
     if started_at > utcnow() + timedelta(minutes=5):
         raise InvalidInput("started_at lies in the future.")
+    sealed.checked_manifest(session, body, principal)
+    resumed = sealed.earlier_push(session, body)
+    if resumed is not None:  # an interrupted delivery of the same push goes on where it stopped
+        return RemoteRunOpened(run_id=resumed.id, instance=instance.name, status=resumed.status,  # type: ignore[arg-type]
+                               requirements=instance.requirement_list,
+                               artifacts_received=sealed.received_kinds(session, resumed.id))  # type: ignore[arg-type]
     last = repository.latest_run(session, instance.id)  # type: ignore[arg-type]
     run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=TRIGGER_PUSH,  # type: ignore[arg-type]
                        started_at=started_at, status=RUN_RUNNING, collector_version=body.collector_version,
                        attempt=last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1)
+    sealed.seal_run(run, body)
     repository.add(session, run)
     record_event(session, request=request, principal=principal, action="collector_run.open",
                  object_type="collector_run", object_id=run.id, detail={"instance": instance.name})  # type: ignore[arg-type]
@@ -734,6 +743,10 @@ def finish_remote_run(session: Session, run_id: int, body: Any, *, principal: Pr
     finished_at = as_utc(body.finished_at)
     if finished_at < as_utc(run.started_at):
         raise InvalidInput("finished_at lies before the run started.")
+    from audit_portal.collection import sealed
+
+    sealed.check_finish(run, body, {item.artifact_kind: item.sha256 for item in repository.evidence_of_run(session, run_id)
+                                    if item.artifact_kind})
     run.finished_at = finished_at
     run.log = body.log
     run.error = body.error

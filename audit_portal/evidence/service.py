@@ -272,6 +272,11 @@ def _record(
     principal: Principal | None,
 ) -> Evidence:
     meta = checked.meta
+    if source.collector_run_id is not None:
+        # a sealed push: the artifact must be the one its manifest names, byte for byte
+        from audit_portal.collection.sealed import check_artifact
+
+        check_artifact(session, source.collector_run_id, meta.artifact_kind, stored.sha256, stored.size)
     now = clock.utcnow()
     collected_at = clock.as_utc(meta.collected_at) if meta.collected_at else now
     links = checked.links

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, date, datetime
 
 from rich.console import Console
 from sqlmodel import select
 
-from audit_portal.collection import demo
+from audit_portal.collection import demo, service
 from audit_portal.collection.models import CollectorRun
 from audit_portal.demo import DemoContext
-from audit_portal.evidence.models import EvidenceSignoff
+from audit_portal.evidence.models import Evidence, EvidenceSignoff
 from audit_portal.findings.models import Finding
 
 
@@ -46,5 +47,34 @@ def test_a_short_history_with_the_spring_backup_failure(session, store, settings
     assert broken and all(f.status == "closed" and f.closed_at.date() == date(2026, 4, 20) for f in broken)
     assert min(session.get(CollectorRun, f.first_run_id).started_at.date() for f in broken) == date(2026, 4, 13)
     firewall_runs = [r.id for name in ("firewall-edge", "firewall-hosts", "firewall-aws") for r in by_instance[name]]
-    signed = session.exec(select(EvidenceSignoff)).all()
+    signed = session.exec(select(EvidenceSignoff).join(Evidence, Evidence.id == EvidenceSignoff.evidence_id)
+                          .where(Evidence.collector_run_id.in_(firewall_runs))).all()
     assert len(signed) == 3 * len(firewall_runs)
+
+
+def test_part3_instances_have_a_history(session, store, settings, make_user, catalogue, monkeypatch):
+    """Disk encryption, anti-malware, availability and advisories: weekly real runs, decisions
+    on the advisories found, every review but the latest signed off."""
+    monkeypatch.setattr(demo, "HISTORY_DAYS", 21)
+    monkeypatch.setattr(demo, "DAILY_DAYS", 0)
+    monkeypatch.setattr(demo, "PLAN", tuple(entry for entry in demo.PLAN if entry[0] in PART3))
+    make_user("it", username=demo.SIGNER)
+    context = DemoContext(session=session, store=store, settings=settings,
+                          now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC), console=Console(file=io.StringIO()))
+    demo.load_collection_demo(context)
+    runs = session.exec(select(CollectorRun)).all()
+    assert {(r.instance_name, r.status) for r in runs} == {(name, "ok") for name in PART3}
+    assert all(len([r for r in runs if r.instance_name == name]) == 4 for name in PART3)
+    open_keys = {f.key for f in session.exec(select(Finding).where(Finding.status == "open")).all()}
+    # DT-0021 stopped checking in two months ago; everything else is in order this week
+    assert open_keys == {"no-encryption-report:DT-0021"}
+    decisions = json.loads(service.get_instance(session, "advisories-ncsc").config_json)["decisions"]
+    assert {d["advisory"]: d["status"] for d in decisions} == {"NCSC-2026-0398": "mitigated",
+                                                              "NCSC-2026-0412": "mitigated"}
+    advisory_runs = [r.id for r in runs if r.instance_name == "advisories-ncsc"]
+    signed_runs = {e.collector_run_id for e in session.exec(
+        select(Evidence).join(EvidenceSignoff, Evidence.id == EvidenceSignoff.evidence_id)).all()}
+    assert signed_runs == set(sorted(advisory_runs)[:-1])  # the latest review awaits its sign-off
+
+
+PART3 = ("disk-encryption-fleet", "anti-malware-servers", "availability-prometheus", "advisories-ncsc")

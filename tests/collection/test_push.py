@@ -30,6 +30,27 @@ def remote_instance(session, settings):  # type: ignore[no-untyped-def]
     return service.save_instance(session, spec, settings=settings, actor="test")
 
 
+def sealed_open(token: str, instance: str, collector: str, *, status: str = "failed", error: str | None = None,
+                artifacts: list | None = None, findings: list | None = None, log: str = "") -> dict:
+    """The body that opens a pushed run, sealed as the agent seals it."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from audit_portal.agent import seal
+
+    manifest = {"instance": instance, "collector": collector, "collector_version": "0.1.0",
+                "started_at": "2026-01-05T06:00:00+00:00", "finished_at": "2026-01-05T06:01:00+00:00",
+                "status": status, "error": error, "log": log, "findings": findings or [], "artifacts": artifacts or []}
+    push_id, signed_at = uuid.uuid4().hex, datetime.now(UTC).isoformat()
+    digest = seal.content_sha256(manifest)
+    return {"instance": instance, "collector": collector, "collector_version": "0.1.0",
+            "started_at": manifest["started_at"], "seal": {
+                "version": "push-v1", "push_id": push_id, "signed_at": signed_at, "content_sha256": digest,
+                "manifest": manifest, "signature": seal.sign(seal.signing_key(seal.token_digest(token)),
+                                                             push_id=push_id, signed_at=signed_at,
+                                                             instance=instance, digest=digest)}}
+
+
 def token_for(session, *scopes):  # type: ignore[no-untyped-def]
     return tokens.create(session, name="edge host", scopes=list(scopes), days=30, created_by="test").secret
 
@@ -60,14 +81,19 @@ def test_a_token_for_another_instance_is_refused(session, client, remote_instanc
 
 
 def test_a_run_cannot_be_finished_ok_without_its_artifacts(session, client, remote_instance):
-    client.headers["Authorization"] = f"Bearer {token_for(session, 'edge-remote')}"
-    opened = client.post("/api/v1/collector-runs", json={"instance": "edge-remote", "collector": "tiny",
-                                                          "started_at": "2026-01-05T06:00:00Z"})
+    token = token_for(session, 'edge-remote')
+    client.headers["Authorization"] = f"Bearer {token}"
+    opened = client.post("/api/v1/collector-runs", json=sealed_open(token, "edge-remote", "tiny", status="ok"))
     assert opened.status_code == 201
     run_id = opened.json()["run_id"]
     refused = client.post(f"/api/v1/collector-runs/{run_id}/finish",
-                          json={"status": "ok", "finished_at": "2026-01-05T06:01:00Z"})
+                          json={"status": "ok", "finished_at": "2026-01-05T06:01:00Z", "log": "", "error": None})
     assert refused.status_code == 422 and "raw, normalised, report" in refused.json()["detail"]
+    failed = client.post(f"/api/v1/collector-runs/{run_id}/finish",
+                         json={"status": "failed", "finished_at": "2026-01-05T06:01:00Z", "error": "no ruleset"})
+    assert failed.status_code == 422 and "differs from the sealed manifest" in failed.json()["detail"]
+    opened = client.post("/api/v1/collector-runs", json=sealed_open(token, "edge-remote", "tiny", error="no ruleset"))
+    run_id = opened.json()["run_id"]
     failed = client.post(f"/api/v1/collector-runs/{run_id}/finish",
                          json={"status": "failed", "finished_at": "2026-01-05T06:01:00Z", "error": "no ruleset"})
     assert failed.status_code == 200 and failed.json()["status"] == "failed"
@@ -88,9 +114,9 @@ def test_evidence_cannot_be_attached_to_another_instances_run(session, client, r
         settings=settings, actor="test",
     )
     assert other is not None
-    client.headers["Authorization"] = f"Bearer {token_for(session, 'other-remote')}"
-    opened = client.post("/api/v1/collector-runs", json={"instance": "other-remote", "collector": "tiny",
-                                                          "started_at": "2026-01-05T06:00:00Z"})
+    other_token = token_for(session, 'other-remote')
+    client.headers["Authorization"] = f"Bearer {other_token}"
+    opened = client.post("/api/v1/collector-runs", json=sealed_open(other_token, "other-remote", "tiny"))
     assert opened.status_code == 201
     foreign_run = opened.json()["run_id"]
     client.headers["Authorization"] = f"Bearer {token_for(session, 'edge-remote')}"

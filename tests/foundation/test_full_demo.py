@@ -32,3 +32,21 @@ def test_the_demo_shows_every_coverage_status(session, store, settings):
     assert verified.ok and len(verified.checkpoints) == 1
     assert verified.checkpoints[0].event_count > 100
 
+    # Every Annex 2 measure whose requirement names an installed collector shows that
+    # collector's replayed history: the demo's automated measures.
+    from audit_portal.catalogue.models import Control, Requirement
+    from audit_portal.evidence.models import Evidence, EvidenceRequirement
+    from collectors import registry
+
+    installed = set(registry.discover())
+    named = session.execute(
+        select(Control.ref, Requirement.collector).join(Requirement, Requirement.control_id == Control.id)
+        .where(Control.framework_key == "annex2", Requirement.collector != "manual")).all()
+    expected = {ref for ref, collector in named if collector in installed}
+    automated = set(session.scalars(
+        select(Control.ref).join(Requirement, Requirement.control_id == Control.id)
+        .join(EvidenceRequirement, EvidenceRequirement.requirement_id == Requirement.id)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .where(Control.framework_key == "annex2", Evidence.collector_run_id.is_not(None))).all())
+    assert automated == expected
+    assert {"CRY-2", "OPS-1", "OPS-3", "ORG-2"} <= automated

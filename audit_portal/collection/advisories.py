@@ -1,0 +1,92 @@
+"""Decisions on security advisories (ORG-2): a person with the it role records, per advisory an
+advisories instance reported, whether it is not applicable, patched or mitigated, and why.
+
+The decisions live in the instance's configuration (``decisions``), because that is what the
+collector reads on its next run: a decided advisory stops being an open finding, and the report
+lists every decision with its author and time. Each decision is an audit event of its own; the
+run is then signed off like a firewall review (the requirement needs a sign-off)."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlmodel import Session
+
+from audit_portal.audit.service import record_event
+from audit_portal.principals import Principal
+from audit_portal.clock import utcnow
+from audit_portal.collection import service
+from audit_portal.collection.secrets import unsealed
+from audit_portal.errors import Forbidden, InvalidInput
+from collectors.advisories.collector import DECISIONS
+
+COLLECTOR = "advisories"
+_ADVISORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
+MAX_NOTE = 2000
+
+
+def decisions_of(instance: Any) -> list[dict[str, Any]]:
+    """The decisions stored with an advisories instance, newest first (none for other collectors)."""
+    if instance.collector != COLLECTOR:
+        return []
+    config = json.loads(instance.config_json)
+    return sorted(config.get("decisions") or [], key=lambda item: str(item.get("at", "")), reverse=True)
+
+
+def open_advisories(detail: Any) -> list[str]:
+    """Advisory ids of the run's open advisory findings (the part of the key after the
+    prefix), for the decision form."""
+    return sorted({finding.key.split(":", 1)[1] for finding in detail.findings
+                   if (finding.key or "").startswith(("advisory-open:", "advisory-still-affected:"))})
+
+
+def record_decision(
+    session: Session,
+    run_id: int,
+    *,
+    advisory: str,
+    status: str,
+    note: str,
+    principal: Principal,
+    request: Request | None,
+    secret_key: str,
+    decided_at: datetime | None = None,
+) -> dict[str, Any]:
+    from audit_portal.collection import views
+
+    if principal.user_id is None or not principal.username:
+        raise Forbidden("Only a signed-in person can record a decision.")
+    advisory, note = advisory.strip(), note.strip()
+    if not _ADVISORY_ID.match(advisory):
+        raise InvalidInput("Give the advisory's tracking id, e.g. NCSC-2026-0412.",
+                           errors=[{"location": "advisory", "message": "not a tracking id"}])
+    if status not in DECISIONS:
+        raise InvalidInput(f"The decision must be one of: {', '.join(DECISIONS)}.",
+                           errors=[{"location": "status", "message": "unknown decision"}])
+    if status != "patched" and not note:
+        raise InvalidInput("Say why: a 'not applicable' or 'mitigated' decision needs its reasoning.",
+                           errors=[{"location": "note", "message": "required"}])
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
+    detail = views.run_detail(session, run_id)
+    instance = detail.instance
+    if instance.collector != COLLECTOR:
+        raise InvalidInput(f"{instance.name} is not an advisories instance.")
+    config = unsealed(json.loads(instance.config_json), secret_key)
+    decision = {"advisory": advisory, "status": status, "by": principal.username,
+                "at": (decided_at or utcnow()).isoformat(), "note": note}
+    # one decision per advisory: a new one replaces the earlier (the audit trail keeps both)
+    config["decisions"] = [item for item in config.get("decisions") or [] if item.get("advisory") != advisory]
+    config["decisions"].append(decision)
+    spec = service.InstanceSpec(
+        name=instance.name, collector=instance.collector, config=config, schedule=instance.schedule,
+        enabled=instance.enabled, remote=instance.remote, requirements=instance.requirement_list,
+        timeout_seconds=instance.timeout_seconds)
+    service.save_instance(session, spec, secret_key=secret_key, principal=principal, request=request)
+    record_event(session, request=request, principal=principal, action="advisory.decision",
+                 object_type="collector_instance", object_id=instance.name,
+                 detail={"run": run_id, **decision})
+    return decision
