@@ -42,6 +42,10 @@ def _add_domain_groups() -> None:
     app.add_typer(snapshots_app, name="snapshots")
     app.add_typer(report_app, name="report")
     app.add_typer(digest_app, name="digest")
+    from audit_portal.backup.cli import backup_command, restore_command
+
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
 
 
 def settings_or_exit() -> Settings:
