@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate demo check bench clean-data
+.PHONY: run test install install-test migrate demo check bench clean-data lint-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,15 @@ test: install-test
 
 clean-data:
 	rm -rf var
+
+# Static checks of Dockerfile and Kubernetes manifests, in a venv of their own: checkov pins
+# many libraries that must not constrain the portal's.
+LINT_STAMP := .venv-lint/.installed
+
+$(LINT_STAMP):
+	$(PYTHON) -m venv .venv-lint
+	.venv-lint/bin/python -m pip install --quiet 'checkov==3.3.30' 'kubernetes-validate==1.37.0'
+	touch $@
+
+lint-deploy: $(LINT_STAMP)
+	bash deploy/lint.sh
