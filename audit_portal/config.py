@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "audit-portal@localhost"
     smtp_starttls: bool = True
+    # How often each instance's scheduler looks for due work; the job lease makes any number
+    # of instances safe, so this only trades database queries for promptness.
+    scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("store_url")
     @classmethod
