@@ -14,3 +14,4 @@ from audit_portal.notifications import models as notification_models  # noqa: F4
 from audit_portal.engagements import sample_models  # noqa: F401
 from audit_portal.requests import models as request_models  # noqa: F401
 from audit_portal.collection import models as collection_models  # noqa: F401
+from audit_portal.sso import models as sso_models  # noqa: F401
