@@ -187,3 +187,13 @@ def test_password_sign_in_off_except_the_break_glass_admin(app, make_user):
 def test_the_sign_in_page_offers_single_sign_on(app):
     page = portal_client(app).get("/login")
     assert 'href="/login/sso?next=/"' in page.text or 'href="/login/sso?next=%2F"' in page.text
+
+
+def test_administrators_see_accounts_created_by_single_sign_on(app, session, login_as):
+    assert provider_sign_in(portal_client(app), "nora", mfa=True).status_code == 403
+    nora = _account(session, "nora")
+    admin = login_as("admin")
+    listing = admin.get("/admin/users")
+    assert listing.status_code == 200 and "nora" in listing.text
+    page = admin.get(f"/admin/users/{nora.id}")
+    assert page.status_code == 200 and "nora" in page.text
