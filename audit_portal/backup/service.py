@@ -153,7 +153,7 @@ def _sqlite_path(database_url: str) -> Path:
 
 def _sqlite_backup(source: Path, target: Path) -> None:
     # The online backup API copies a consistent snapshot page by page while writers go on.
-    source_connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    source_connection = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     target_connection = sqlite3.connect(target)
     try:
         source_connection.backup(target_connection)
