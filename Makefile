@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 # The demo's collector instances read recorded inputs kept beside ./var (never inside it).
 export AUDIT_PORTAL_COLLECTOR_PATH_ROOTS ?= $(CURDIR)/var-collector-inputs
 
-.PHONY: run test lint install install-test migrate demo check bench clean-data
+.PHONY: run test lint install install-test migrate demo check bench clean-data lint-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,15 @@ lint: install-test
 
 clean-data:
 	rm -rf var var-collector-inputs
+
+# Static checks of Dockerfile and Kubernetes manifests, in a venv of their own: checkov pins
+# many libraries that must not constrain the portal's.
+LINT_STAMP := .venv-lint/.installed
+
+$(LINT_STAMP):
+	$(PYTHON) -m venv .venv-lint
+	.venv-lint/bin/python -m pip install --quiet 'checkov==3.3.30' 'kubernetes-validate==1.37.0'
+	touch $@
+
+lint-deploy: $(LINT_STAMP)
+	bash deploy/lint.sh

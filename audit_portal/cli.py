@@ -9,6 +9,7 @@ import typer
 
 from audit_portal.audit.cli import app as audit_app
 from audit_portal.auth.cli import token_app, user_app
+from audit_portal.backup.cli import backup_command, restore_command
 from audit_portal.catalogue.cli import app as catalogue_app
 from audit_portal.collection.cli import collect_app, collectors_app
 from audit_portal.console import console, fail, settings_or_exit
@@ -30,6 +31,8 @@ app.add_typer(package_app, name="package")
 app.add_typer(snapshots_app, name="snapshots")
 app.add_typer(report_app, name="report")
 app.add_typer(digest_app, name="digest")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @app.command()
@@ -109,9 +112,8 @@ def demo(
     """Load the demo organisation: users of each role, a year of evidence and collector runs."""
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.demo import database_is_empty, load_demo, print_demo_logins
-    from audit_portal.store import build_store
-
     from audit_portal.errors import PortalError
+    from audit_portal.store import build_store
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)

@@ -83,6 +83,46 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
     # comma-separated; "*" trusts every peer): the reverse proxy or load balancer in front.
     trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
+    # How often each instance's scheduler looks for due work; the job lease makes any number
+    # of instances safe, so this only trades database queries for promptness.
+    scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Single sign-on with OpenID Connect (see docs/deployment.md). No issuer: SSO is off.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid email profile"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    # JSON: provider group -> portal role, e.g. {"isms-admins": "admin", "it-ops": "it"}.
+    # A user with no mapped group gets an account without any access.
+    oidc_role_mapping: dict[str, str] = Field(default_factory=dict)
+    # Comma-separated amr / acr values that mean the provider checked a second factor; only
+    # then is the portal's own TOTP step skipped.
+    oidc_mfa_amr: str = "mfa,otp,hwk,swk,sc"
+    oidc_mfa_acr: str = ""
+    oidc_provider_name: str = "single sign-on"
+    # Off: only the break-glass admin accounts (comma-separated user names) sign in with a
+    # password; everyone else uses single sign-on.
+    password_login_enabled: bool = True
+    break_glass_admins: str = ""
+
+    @field_validator("oidc_role_mapping")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        from audit_portal.authz import ROLES
+
+        for group, role in value.items():
+            if role not in ROLES:
+                raise ValueError(f"group {group!r} maps to unknown role {role!r}; use one of {', '.join(sorted(ROLES))}")
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if value and not (parsed.scheme == "https" or parsed.hostname in ("127.0.0.1", "localhost", "::1")):
+            raise ValueError("must be an https:// URL (plain http only on loopback, for tests)")
+        return value.rstrip("/")
 
     @field_validator("store_url")
     @classmethod
@@ -127,9 +167,19 @@ class Settings(BaseSettings):
             self.database_url = "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
         if not self.store_url:
             self.store_url = (self.data_dir / "evidence").as_uri()
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("OIDC_CLIENT_ID: required when AUDIT_PORTAL_OIDC_ISSUER is set")
         if self.secret_key and self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY: must be at least 32 characters in production")
         return self
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def break_glass_usernames(self) -> frozenset[str]:
+        return frozenset(name.strip().lower() for name in self.break_glass_admins.split(",") if name.strip())
 
     @property
     def is_sqlite(self) -> bool:

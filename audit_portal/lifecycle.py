@@ -10,7 +10,9 @@ def start_background(app: FastAPI) -> None:
     if settings.scheduler_enabled:
         from audit_portal.scheduler import CollectorScheduler
 
-        scheduler = CollectorScheduler(app.state.engine, app.state.store, settings)
+        scheduler = CollectorScheduler(
+            app.state.engine, app.state.store, settings, tick_seconds=settings.scheduler_tick_seconds
+        )
         scheduler.start()
         app.state.background.append(scheduler)
 

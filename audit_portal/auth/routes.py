@@ -16,6 +16,7 @@ from audit_portal.db import SessionDep
 from audit_portal.errors import PortalError
 from audit_portal.portal import service as portal_settings
 from audit_portal.security import clear_session_cookie, set_session_cookie
+from audit_portal.sso import service as sso_service
 from audit_portal.templating import render
 
 router = APIRouter(tags=["auth"])
@@ -59,7 +60,11 @@ def login(
     next: FormText = "/",
 ) -> Response:
     try:
-        step = auth_service.check_password(session, username=username, password=password, request=request)
+        settings = request.app.state.settings
+        step = auth_service.check_password(
+            session, username=username, password=password, request=request,
+            password_users=None if settings.password_login_enabled else settings.break_glass_usernames,
+        )
     except auth_service.SignInRefused as refused:
         context = {"next": safe_next(next), "username": username, "error": refused.message}
         return render(request, "pages/auth/login.html", context, status_code=refused.status)
@@ -105,6 +110,8 @@ def second_factor_submit(
     web_session = _identity(request).web_session
     if user is None or web_session is None:
         return _redirect("/login")
+    # An SSO sign-in's id token moves to the session that replaces this one (for sign-out).
+    id_token = sso_service.id_token_of(session, web_session.id)
     try:
         result = auth_service.check_second_factor(
             session, web_session=web_session, user=user, code=code, request=request
@@ -112,6 +119,7 @@ def second_factor_submit(
     except auth_service.SignInRefused as refused:
         context = {**_second_factor_context(request, session, user, next), "error": refused.message}
         return render(request, "pages/auth/second_factor.html", context, status_code=refused.status)
+    sso_service.remember_id_token(session, result.started.web_session.id, id_token)
     if result.new_recovery_codes:
         request.state.csrf_token = result.started.web_session.csrf_token
         response: Response = render(
@@ -127,8 +135,14 @@ def second_factor_submit(
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, principal: Public) -> Response:
-    auth_service.sign_out(session, web_session=_identity(request).web_session, principal=principal, request=request)
-    response = _redirect("/login")
+    from audit_portal.sso.routes import provider_of
+
+    web_session = _identity(request).web_session
+    id_token = sso_service.id_token_of(session, web_session.id if web_session else None)
+    auth_service.sign_out(session, web_session=web_session, principal=principal, request=request)
+    # After single sign-on, the provider's session ends too (RP-initiated logout) where it can.
+    target = sso_service.logout_url(provider_of(request), id_token, request.app.state.settings)
+    response = _redirect(target or "/login")
     clear_session_cookie(response, request)
     return response
 

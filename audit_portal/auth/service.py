@@ -265,9 +265,16 @@ class SignInStep:
         return self.started.web_session.stage == sessions.STAGE_SECOND_FACTOR
 
 
-def check_password(session: Session, *, username: str, password: str, request: Request) -> SignInStep:
+PASSWORD_LOGIN_OFF = "Sign in with single sign-on: password sign-in is off for this portal."
+
+
+def check_password(
+    session: Session, *, username: str, password: str, request: Request,
+    password_users: frozenset[str] | None = None,
+) -> SignInStep:
     """The first sign-in step. Unknown user and wrong password give the same answer after the
-    same work (an argon2 verification each); both count towards the lockout."""
+    same work (an argon2 verification each); both count towards the lockout. With
+    ``password_users`` (password sign-in off), only those admin accounts (break-glass) pass."""
     username = normalise_username(username)[:100]
     address = client_address(request) or "unknown"
     device = devices.device_for(request, username)
@@ -288,6 +295,11 @@ def check_password(session: Session, *, username: str, password: str, request: R
         record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
                        object_type="user", object_id=username, outcome="refused", reason=problem)
         raise SignInRefused(NO_ACCESS, status=403)
+    if password_users is not None and (username not in password_users or user.role != Role.admin):
+        record_event(session, request=request, principal=None, actor=username, action="auth.login",
+                     object_type="user", object_id=username, outcome="refused",
+                     detail={"reason": "password sign-in is off"})
+        raise SignInRefused(PASSWORD_LOGIN_OFF, status=403)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if second_factor_required(session, user) and user.totp_enabled_at is None and not user.totp_secret:

@@ -1,7 +1,7 @@
 """finding lifecycle: transitions, remediation evidence, root cause
 
 Revision ID: 0069_finding_lifecycle
-Revises: 0067_collectors_part3
+Revises: 0068_deploy
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0069_finding_lifecycle"
-down_revision = "0067_collectors_part3"
+down_revision = "0068_deploy"
 branch_labels = None
 depends_on = None
 

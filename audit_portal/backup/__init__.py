@@ -1,0 +1,1 @@
+"""Backup and restore of the portal: database dump, data-directory keys, store object manifest."""
