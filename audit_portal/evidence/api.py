@@ -133,9 +133,14 @@ async def _ingest_part(
         return service.ingest(
             session, store, stream=reader, filename=part.filename, meta=meta, source=source,
             max_bytes=max_bytes, request=request, principal=principal, checked=checked,
-            retention_years=settings.retention_years_after_cycle,
+            retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
         )
 
+    # No write transaction may stay open while the bytes stream (on SQLite it would block every
+    # other writer, sign-ins included): what this request wrote so far (the session or token
+    # bookkeeping, an earlier file's record) is committed now, and the record of this file is
+    # written in a short transaction after its stream.
+    await anyio.to_thread.run_sync(session.commit)
     return await consume_in_thread(part, ingest)
 
 
