@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "audit-portal@localhost"
     smtp_starttls: bool = True
+    # Objects the weekly integrity scrub re-hashes, chosen at random; empty: every object.
+    store_verify_sample: int | None = Field(default=None, gt=0)
 
     @field_validator("store_url")
     @classmethod

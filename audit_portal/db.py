@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -49,6 +49,12 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def optimize(session: Session) -> None:
+    """SQLite's ``PRAGMA optimize``: refreshes the statistics the query planner uses."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA optimize"))
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -205,6 +205,17 @@ def count_corrupted(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED)) or 0
 
 
+def corrupted_linked_to(session: Session, control_ids: Iterable[int], requirement_ids: Iterable[int]) -> list[Evidence]:
+    """Corrupted evidence linked to any of the controls or requirements."""
+    controls, requirements = set(control_ids), set(requirement_ids)
+    linked = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id.in_(controls)).union(
+        select(EvidenceRequirement.evidence_id).where(EvidenceRequirement.requirement_id.in_(requirements))
+    )
+    return list(session.scalars(
+        select(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED, Evidence.id.in_(linked)).order_by(Evidence.id)
+    ))
+
+
 def corrupted_ids(session: Session, evidence_ids: Iterable[int]) -> set[int]:
     wanted = set(evidence_ids)
     if not wanted:

@@ -262,6 +262,10 @@ class PendingObjects:
 
     def __call__(self, sha256: str) -> None:
         key = key_for(sha256)
+        if self._checkpoint is not None:
+            # A transaction that began with reads holds an old snapshot; the write below must
+            # start a fresh one (on SQLite a stale snapshot cannot wait for the write lock).
+            self._checkpoint()
         repository.lock_store_key(self._session, key)
         self.pending_id = repository.add_pending(self._session, key, clock.utcnow())
         if self._checkpoint is not None:
@@ -890,6 +894,7 @@ def remove_unused_object(
     """Delete the object under ``key`` unless a record or an upload in flight uses it, in one
     short transaction that holds the key's lock (committed here). '' when deleted, else why not:
     ``referenced``, ``pending``, ``gone``, or the store's retention message."""
+    session.commit()  # start from a fresh transaction, see PendingObjects
     try:
         repository.lock_store_key(session, key)
         if repository.store_key_is_referenced(session, key):
@@ -968,6 +973,24 @@ def mark_repaired(
         )
     session.flush()
     return changed
+
+
+@dataclass(frozen=True)
+class CorruptedSummary:
+    count: int
+    items: list[Evidence]  # the first few, to link to
+
+
+def corrupted_summary(session: Session, shown: int = 10) -> CorruptedSummary:
+    """For the dashboard: how much evidence is corrupted, and the first items."""
+    return CorruptedSummary(repository.count_corrupted(session), repository.corrupted_evidence(session, shown))
+
+
+def corrupted_for_control(session: Session, control: Control, requirements: Iterable[Requirement]) -> list[Evidence]:
+    """For a control's page: corrupted evidence linked to it or to its requirements."""
+    return repository.corrupted_linked_to(
+        session, [control.id] if control.id else [], [r.id for r in requirements if r.id is not None]
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from audit_portal.health.service import database_health, store_health
+from audit_portal.health.service import database_health, store_health, store_write_health
 
 router = APIRouter(tags=["health"])
 
@@ -12,6 +12,7 @@ router = APIRouter(tags=["health"])
 def healthz(request: Request) -> JSONResponse:
     """Database and store status; 503 when either is down. Needs no sign-in."""
     components = [database_health(request.app.state.engine), store_health(request.app.state.store)]
+    components.append(store_write_health(request.app.state.store))
     healthy = all(component.ok for component in components)
     body = {
         "status": "ok" if healthy else "unavailable",
