@@ -11,7 +11,7 @@ under the store's own retention (S3 Object Lock) stays until the store allows it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, SQLModel
@@ -88,7 +88,7 @@ def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]
     flight has marked pending (an upload of the same bytes may be re-using it right now), each
     in its own short transaction under the key's lock."""
     from audit_portal import clock
-    from audit_portal.evidence.service import remove_unused_object
+    from audit_portal.evidence.service import PENDING_GRACE, remove_unused_object
 
     outcomes = []
     for key in sorted(keys):
@@ -100,7 +100,6 @@ def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]
     return outcomes
 
 
-PENDING_GRACE = timedelta(hours=24)
 _REASONS = {
     "referenced": "shared with a record that is kept",
     "pending": "an upload of the same bytes is using it",

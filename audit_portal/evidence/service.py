@@ -757,6 +757,12 @@ def link_targets_named(session: Session, names: Iterable[str]) -> list[LinkTarge
 
 CONTENT_PREFIX = "sha256/"
 RECONCILE_ACTOR = "audit-portal store reconcile"
+PENDING_GRACE = timedelta(hours=24)
+"""How long a pending row protects its object, whatever grace reconcile is given: an upload
+in flight is never cut short, even by ``--grace-hours 0``."""
+LEFTOVER_MIN_AGE = timedelta(hours=1)
+"""A staging file or multipart upload younger than this may belong to a write in progress and is
+never removed, whatever grace reconcile is given."""
 
 
 @dataclass(frozen=True)
@@ -808,16 +814,18 @@ def reconcile(
     short transaction (committed here, so uploads wait for at most one deletion): under the
     key's lock it asks again whether a record references the object or an upload has marked it
     pending, and only then deletes it (see the module docstring). Pending rows older than
-    ``grace`` belong to uploads that died; they are reported and, with ``remove``, dropped.
-    Leftovers of interrupted writes (staging files, incomplete multipart uploads) older than
-    ``grace`` are listed and removed the same way. Records whose object is missing are reported;
+    ``PENDING_GRACE`` (or ``grace``, if longer) belong to uploads that died; they are reported
+    and, with ``remove``, dropped.
+    Leftovers of interrupted writes (staging files, incomplete multipart uploads) are listed, and
+    removed once older than ``grace`` and at least :data:`LEFTOVER_MIN_AGE`. Records whose object is missing are reported;
     they are never changed here, since that needs a person to look.
     """
     now = now or clock.utcnow()
     cutoff = now - grace
-    stale = [row.store_key for row in repository.stale_pending(session, cutoff)]
+    pending_cutoff = now - max(grace, PENDING_GRACE)
+    stale = [row.store_key for row in repository.stale_pending(session, pending_cutoff)]
     if remove and stale:
-        for row in repository.stale_pending(session, cutoff):
+        for row in repository.stale_pending(session, pending_cutoff):
             repository.delete_pending(session, row.id)  # type: ignore[arg-type]
         session.commit()
     orphans: list[OrphanObject] = []
@@ -826,11 +834,11 @@ def reconcile(
     for key in store.iter_keys(CONTENT_PREFIX):
         batch.append(key)
         if len(batch) == batch_size:
-            orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff)
+            orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff, pending_cutoff=pending_cutoff)
             checked += len(batch)
             batch = []
     if batch:
-        orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff)
+        orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff, pending_cutoff=pending_cutoff)
         checked += len(batch)
     missing: list[tuple[str, list[int]]] = []
     records = 0
@@ -838,17 +846,17 @@ def reconcile(
         records += len(evidence_ids)
         if not store.exists(key):
             missing.append((key, evidence_ids))
-    leftovers = _leftovers(session, store, remove=remove, cutoff=cutoff)
+    leftovers = _leftovers(session, store, remove=remove, cutoff=min(cutoff, now - LEFTOVER_MIN_AGE))
     return ReconcileReport(
         checked, records, orphans, missing, leftovers, stale, repository.count_pending(session)
     )
 
 
 def _orphans_in(
-    session: Session, store: ObjectStore, keys: list[str], *, remove: bool, cutoff: datetime
+    session: Session, store: ObjectStore, keys: list[str], *, remove: bool, cutoff: datetime, pending_cutoff: datetime
 ) -> list[OrphanObject]:
     referenced = repository.referenced_store_keys(session, keys)
-    pending = repository.pending_since(session, keys, cutoff)
+    pending = repository.pending_since(session, keys, pending_cutoff)
     found = []
     for key in keys:
         if key in referenced or key in pending:
@@ -860,13 +868,13 @@ def _orphans_in(
         old_enough = clock.as_utc(info.last_modified) <= cutoff
         orphan = OrphanObject(key, info.size, info.last_modified, removable=old_enough)
         if remove and old_enough:
-            orphan = _remove_orphan(session, store, orphan, cutoff)
+            orphan = _remove_orphan(session, store, orphan, pending_cutoff)
         found.append(orphan)
     return found
 
 
-def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject, cutoff: datetime) -> OrphanObject:
-    outcome = remove_unused_object(session, store, orphan.key, pending_cutoff=cutoff, actor=RECONCILE_ACTOR,
+def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject, pending_cutoff: datetime) -> OrphanObject:
+    outcome = remove_unused_object(session, store, orphan.key, pending_cutoff=pending_cutoff, actor=RECONCILE_ACTOR,
                                    action="store.orphan-removed",
                                    detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()})
     if outcome:
@@ -927,6 +935,7 @@ def _leftovers(session: Session, store: ObjectStore, *, remove: bool, cutoff: da
             except StoreUnavailable as error:
                 report = replace(report, problem=str(error))
             else:
+                session.commit()  # a fresh, short write transaction, see PendingObjects
                 record_event(
                     session, request=None, principal=None, actor=RECONCILE_ACTOR, action="store.leftover-removed",
                     object_type="object", object_id=leftover.name[:255],

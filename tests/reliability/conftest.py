@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -211,10 +211,10 @@ def records(portal: Portal) -> list[Evidence]:
         return list(session.scalars(select(Evidence).order_by(Evidence.id)))
 
 
-def reconcile_now(portal: Portal, *, remove: bool = True) -> Any:
+def reconcile_now(portal: Portal, *, remove: bool = True, now: datetime | None = None) -> Any:
     """What an operator's ``store reconcile --remove --grace-hours 0`` does, in-process."""
     with unit_of_work(portal.engine) as session:
-        return reconcile(session, portal.store, remove=remove, grace=timedelta(0))
+        return reconcile(session, portal.store, remove=remove, grace=timedelta(0), now=now)
 
 
 def wait_for(condition: Any, what: str, polls: int = 600) -> None:
