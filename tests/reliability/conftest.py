@@ -224,3 +224,10 @@ def wait_for(condition: Any, what: str, polls: int = 600) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"gave up waiting for {what}")
+
+
+@pytest.fixture(params=DATABASES)
+def local_portal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Portal]:
+    """A seeded portal process with a local evidence folder, on each database."""
+    with fresh_database(request.param, tmp_path) as database_url:
+        yield from _portal(request, tmp_path, database_url, "local")
