@@ -83,8 +83,11 @@ def test_kill_9_mid_upload_leaves_no_half_evidence_and_reconcile_cleans_up(porta
     portal.start()
     listed = portal.cli("store", "reconcile", "--remove", "--grace-hours", "0")
     assert listed.returncode == 0, listed.stderr
-    assert "leftover" in listed.stdout  # listed, but kept: a write that young may still be running
-    assert list(portal.store.iter_leftovers()) == leftovers
+    assert "leftover" in listed.stdout
+    if isinstance(portal.store, LocalStore):
+        # Listed, but kept: a write that young may still be running. (moto reports a fixed
+        # initiation date of 2010 for every multipart upload, so S3's age cannot be shown here.)
+        assert list(portal.store.iter_leftovers()) == leftovers
     report = reconcile_now(portal, now=utcnow() + LEFTOVER_MIN_AGE + timedelta(minutes=1))
     assert all(entry.removed for entry in report.leftovers) and report.leftovers
     assert list(portal.store.iter_leftovers()) == []
