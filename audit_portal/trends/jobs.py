@@ -129,7 +129,7 @@ def _optimize_database(session: Session, context: JobContext) -> bool:
     from audit_portal.db import optimize
 
     today = context.now.date().isoformat()
-    if not context.settings.is_sqlite or portal_settings.get_value(session, LAST_OPTIMIZE_KEY) == today:
+    if session.get_bind().dialect.name != "sqlite" or portal_settings.get_value(session, LAST_OPTIMIZE_KEY) == today:
         return False
     optimize(session)
     portal_settings.set_value(session, LAST_OPTIMIZE_KEY, today)
