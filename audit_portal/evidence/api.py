@@ -130,11 +130,15 @@ async def _ingest_part(
     settings = request.app.state.settings
 
     def ingest(reader: Any) -> Evidence:
-        return service.ingest(
+        evidence = service.ingest(
             session, store, stream=reader, filename=part.filename, meta=meta, source=source,
             max_bytes=max_bytes, request=request, principal=principal, checked=checked,
             retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
         )
+        # The record's transaction ends here, in this thread, not after a trip through the event
+        # loop (under load a wait for a worker thread would hold the write lock meanwhile).
+        session.commit()
+        return evidence
 
     # No write transaction may stay open while the bytes stream (on SQLite it would block every
     # other writer, sign-ins included): what this request wrote so far (the session or token
