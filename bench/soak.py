@@ -64,6 +64,10 @@ KiB, MiB = 1024, 1024 * 1024
 SIZES = [64 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB]
 INSTANCE = "soak-collector"
 BOUNDARY = "soak-boundary-3b9e"
+# uvicorn closes a keep-alive connection idle for 5 s; a client re-using one at that moment gets
+# a reset that is no fault of the portal. Clients drop idle connections sooner, as a load
+# balancer configured below the backend's keep-alive does.
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
 @dataclass
@@ -161,7 +165,7 @@ def uploader(urls: list[str], session: tuple[str, str], deadline: float, tally: 
     rng = random.Random(seed_number)
     sent: list[bytes] = []
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "HX-Request": "true", "X-CSRF-Token": session[1]}
-    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=300) for url in urls]
+    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=300, limits=LIMITS) for url in urls]
     number = 0
     while time.monotonic() < deadline:
         content = rng.choice(sent) if sent and rng.random() < 0.2 else text_payload(rng.choice(SIZES), rng)
@@ -185,7 +189,7 @@ def uploader(urls: list[str], session: tuple[str, str], deadline: float, tally: 
 
 def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Tally, seed_number: int) -> None:
     rng = random.Random(1000 + seed_number)
-    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=120) for url in urls]
+    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=120, limits=LIMITS) for url in urls]
     number = 0
     while time.monotonic() < deadline:
         number += 1
@@ -211,7 +215,7 @@ def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Ta
 
 
 def collector(urls: list[str], token: str, deadline: float, tally: Tally, seed_number: int) -> None:
-    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) for url in urls]
+    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120, limits=LIMITS) for url in urls]
     number = 0
     while time.monotonic() < deadline:
         number += 1
