@@ -81,7 +81,7 @@ def _source_for(principal: Principal, meta: EvidenceMeta) -> EvidenceSource:
     status_code=201,
     response_model=EvidencePublic,
     openapi_extra=_PUSH_BODY,
-    responses={413: PROBLEM, 422: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+    responses={413: PROBLEM, 422: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 503: PROBLEM},
     summary="Push one evidence file (service token)",
 )
 async def push_evidence(

@@ -271,3 +271,58 @@ def test_a_corrupted_object_is_never_served_as_authentic_and_an_upload_repairs_i
             "SELECT action FROM audit_event WHERE action IN ('evidence.corrupted', 'evidence.repaired') ORDER BY id"
         )).scalars())
     assert actions.count("evidence.corrupted") == 2 and actions.count("evidence.repaired") == 2
+
+
+# --- kill -9 mid-export ------------------------------------------------------------------------
+
+def auditor_with_engagement(portal: Portal) -> tuple[int, str]:
+    """An engagement over this year and a signed-in auditor assigned to it: (id, cookie)."""
+    from audit_portal.auth import sessions
+    from audit_portal.auth.models import UserAccount
+    from audit_portal.auth.passwords import hash_password
+    from audit_portal.engagements.models import Engagement, EngagementAuditor
+
+    now = utcnow()
+    with unit_of_work(portal.engine) as session:
+        auditor = UserAccount(username="auditor.export", role="auditor", password_hash=hash_password("x" * 20),
+                              password_changed_at=now, created_at=now, valid_until=now + timedelta(days=90))
+        engagement = Engagement(name="Surveillance audit", framework_key="iso27001-2022",
+                                period_start=now.date().replace(month=1, day=1), period_end=now.date().replace(month=12, day=31),
+                                created_at=now)
+        session.add_all([auditor, engagement])
+        session.flush()
+        session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
+        started = sessions.start(session, user=auditor, stage=sessions.STAGE_SIGNED_IN, address="test")
+        return engagement.id, started.cookie_value  # type: ignore[return-value]
+
+
+def test_kill_9_mid_export_changes_nothing(local_portal: Portal) -> None:
+    from audit_portal.auth import sessions
+
+    portal = local_portal
+    for number in range(3):
+        body, headers = push_body(meta(requirements=["OPS-2/patches"]), f"patches-{number}.csv", payload(6 * MiB, seed=20 + number))
+        with portal.api() as client:
+            assert client.post("/api/v1/evidence", content=body, headers=headers).status_code == 201
+    engagement_id, cookie = auditor_with_engagement(portal)
+    before = [(e.id, e.sha256) for e in records(portal)]
+
+    with httpx.Client(base_url=portal.url, cookies={sessions.COOKIE_NAME: cookie}, timeout=120) as auditor:
+        with pytest.raises(httpx.HTTPError):
+            with auditor.stream("GET", f"/engagements/{engagement_id}/export.zip") as streamed:
+                assert streamed.status_code == 200
+                total = int(streamed.headers["content-length"])
+                received = 0
+                for chunk in streamed.iter_bytes():
+                    received += len(chunk)
+                    if received > 2 * MiB and portal.process and portal.process.poll() is None:
+                        portal.kill9()
+        assert received < total
+
+    assert [(e.id, e.sha256) for e in records(portal)] == before
+    assert_invariant(portal)
+    portal.start()
+    with httpx.Client(base_url=portal.url, cookies={sessions.COOKIE_NAME: cookie}, timeout=120) as auditor:
+        complete = auditor.get(f"/engagements/{engagement_id}/export.zip")
+    assert complete.status_code == 200 and len(complete.content) == int(complete.headers["content-length"])
+    assert_invariant(portal)
