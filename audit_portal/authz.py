@@ -75,6 +75,10 @@ class _Authorizer:
         submitted_csrf: Annotated[str | None, Depends(_submitted_csrf_token)],
     ) -> Principal:
         identity = identify(request, session)
+        # Identifying may write (a session's last_seen_at, a token's last_used_at): commit that at
+        # once, so no request holds a write transaction while it renders a page or streams bytes
+        # (on SQLite one held write blocks every other writer, sign-ins included).
+        session.commit()
         principal = identity.principal
         prepare_request_state(request, session, identity)
         if not principal.is_anonymous and _must_change_password(request, identity, self.action):

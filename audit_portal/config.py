@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     @field_validator("oidc_role_mapping")
     @classmethod
     def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
-        from audit_portal.authz import ROLES
+        from audit_portal.principals import ROLES
 
         for group, role in value.items():
             if role not in ROLES:
@@ -123,6 +123,8 @@ class Settings(BaseSettings):
         if value and not (parsed.scheme == "https" or parsed.hostname in ("127.0.0.1", "localhost", "::1")):
             raise ValueError("must be an https:// URL (plain http only on loopback, for tests)")
         return value.rstrip("/")
+    # Objects the weekly integrity scrub re-hashes, chosen at random; empty: every object.
+    store_verify_sample: int | None = Field(default=None, gt=0)
 
     @field_validator("store_url")
     @classmethod

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -59,6 +59,12 @@ def separate_unit_of_work(request: Request) -> AbstractContextManager[Session]:
     if override is not None:
         return contextmanager(override)()
     return unit_of_work(request.app.state.engine)
+
+
+def optimize(session: Session) -> None:
+    """SQLite's ``PRAGMA optimize``: refreshes the statistics the query planner uses."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA optimize"))
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -19,12 +19,21 @@ Guarantees, on every backend:
   SHA-256 checksum of every part and of the whole object. A failure raises and leaves nothing
   behind: no object, no temporary object, no pending multipart upload.
 * **Idempotent.** Putting the same bytes again returns the same key and does not rewrite the
-  object; a later ``retain_until`` only extends retention, never shortens it.
+  object; a later ``retain_until`` only extends retention, never shortens it. Whether the bytes
+  are "already stored" is decided by hashing the stored object: a damaged one is re-written
+  (``StoredObject.repaired``), never silently re-used.
+* **Pending before visible.** ``put(on_digest=...)`` calls back with the SHA-256 before the
+  object is created or re-used, so a caller can record that it is about to use the key.
+* **Verified reads.** :func:`~evidence_store.base.iter_verified` streams an object while hashing
+  it and withholds the last chunk unless the whole object matches.
+* **Leftovers.** ``iter_leftovers()`` lists what interrupted writes left (staging files,
+  incomplete S3 multipart uploads, temporary objects); ``remove_leftover()`` removes one.
 * **Bounded.** More than ``max_bytes`` raises :class:`ObjectTooLarge`; an empty stream raises
   :class:`EmptyObject`.
 * **Retention.** ``delete`` raises :class:`ObjectRetained` until ``retain_until`` has passed
   (enforced by S3 Object Lock too when configured) and :class:`ObjectNotFound` for a missing key.
-* **Health.** ``check()`` raises :class:`StoreUnavailable` with a readable reason; ``describe()``
+* **Health.** ``check()`` raises :class:`StoreUnavailable` with a readable reason, and so does
+  ``check_writable()`` when a probe cannot be written (and any failing write); ``describe()``
   is a one-line, secret-free description for logs and ``/healthz``.
 """
 
@@ -39,6 +48,7 @@ from evidence_store.base import (
     EmptyObject,
     IntegrityError,
     InvalidKey,
+    Leftover,
     ObjectInfo,
     ObjectNotFound,
     ObjectRetained,
@@ -59,6 +69,7 @@ __all__ = [
     "EmptyObject",
     "IntegrityError",
     "InvalidKey",
+    "Leftover",
     "LocalStore",
     "MemoryStore",
     "ObjectInfo",

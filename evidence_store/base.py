@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -58,11 +58,27 @@ class IntegrityError(StoreError):
 
 @dataclass(frozen=True)
 class StoredObject:
-    """The result of a put: where the bytes are and what they hash to."""
+    """The result of a put: where the bytes are and what they hash to.
+
+    ``repaired`` is true when an object already stored under the key no longer hashed to it
+    and this put re-wrote it with the bytes it was meant to hold.
+    """
 
     key: str
     sha256: str
     size: int
+    repaired: bool = False
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What an interrupted write left behind: never visible as an object, safe to remove once
+    no write can still be using it (see ``store reconcile``)."""
+
+    kind: str  # "staging" (a local temp file), "multipart" (an S3 upload), "temporary" (an S3 object)
+    name: str  # how the backend names it, as shown to an administrator
+    size: int | None
+    started: datetime
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,11 @@ class ObjectInfo:
     sha256: str | None
     last_modified: datetime
     retain_until: datetime | None
+
+
+DigestHook = Callable[[str], None]
+"""Called by ``put`` with the SHA-256 of the bytes once they are read and checked, before the
+object is created or an existing one is re-used; if it raises, the put stores nothing."""
 
 
 class Readable(Protocol):
@@ -94,11 +115,14 @@ class ObjectStore(Protocol):
         *,
         max_bytes: int | None = None,
         retain_until: datetime | None = None,
+        on_digest: DigestHook | None = None,
     ) -> StoredObject:
         """Stream ``stream`` in, hashing as it goes, and store it under ``key_for(sha256)``.
 
         Putting bytes that are already stored returns the same key and leaves the object as it
-        was, except that a later ``retain_until`` extends its retention.
+        was, except that a later ``retain_until`` extends its retention. "Already stored" is
+        decided by hashing what is stored: an object that no longer hashes to its key is
+        re-written from these bytes (``repaired``).
         """
         ...
 
@@ -120,6 +144,19 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise :class:`StoreUnavailable` with a readable reason when the store cannot work."""
+        ...
+
+    def check_writable(self) -> None:
+        """Write and remove a small probe; :class:`StoreUnavailable` when that fails (read-only
+        or full disk, missing permissions, S3 refusing writes)."""
+        ...
+
+    def iter_leftovers(self) -> Iterator[Leftover]:
+        """Leftovers of interrupted writes, oldest first."""
+        ...
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one leftover; one already gone is not an error."""
         ...
 
     def describe(self) -> str:
@@ -236,3 +273,41 @@ def iter_stream_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with stream:
         while chunk := stream.read(chunk_size):
             yield chunk
+
+
+def sha256_of_object(store: ObjectStore, key: str) -> tuple[str, int]:
+    """(SHA-256, size) of what the store holds under ``key``, read as a stream."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in store.iter_chunks(key):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def iter_verified(
+    store: ObjectStore, key: str, sha256: str, *, size: int | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[bytes]:
+    """The object's chunks, hashed while they stream; the last chunk is handed out only once the
+    whole object is known to hash to ``sha256`` (and to be ``size`` bytes long).
+
+    A mismatch raises :class:`IntegrityError` instead of that last chunk, so a reader never
+    receives a complete copy of damaged bytes: a download breaks off, an export stops.
+    """
+    digest = hashlib.sha256()
+    total = 0
+    held: bytes | None = None
+    for chunk in store.iter_chunks(key, chunk_size):
+        if held is not None:
+            yield held
+        digest.update(chunk)
+        total += len(chunk)
+        held = chunk
+    actual = digest.hexdigest()
+    if actual != sha256 or (size is not None and total != size):
+        raise IntegrityError(
+            f"{key} is corrupted: it holds {total} bytes hashing to {actual}, "
+            f"expected {size if size is not None else 'any number of'} bytes hashing to {sha256}"
+        )
+    if held is not None:
+        yield held

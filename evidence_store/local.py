@@ -23,8 +23,10 @@ from typing import BinaryIO
 
 from evidence_store.base import (
     CHUNK_SIZE,
+    DigestHook,
     IntegrityError,
     InvalidKey,
+    Leftover,
     MeteredReader,
     ObjectInfo,
     ObjectNotFound,
@@ -42,6 +44,8 @@ from evidence_store.base import (
 )
 
 _RETENTION_SUFFIX = ".json"
+STAGING_PREFIX = "put-"
+PROBE_PREFIX = "probe-"
 
 
 def _utcnow() -> datetime:
@@ -83,53 +87,74 @@ class LocalStore:
         *,
         max_bytes: int | None = None,
         retain_until: datetime | None = None,
+        on_digest: DigestHook | None = None,
     ) -> StoredObject:
         require_aware(retain_until, "retain_until")
         self._ensure_layout()
         reader = MeteredReader(stream, max_bytes)
         staged = self._stage(reader)
+        repaired = False
         try:
             sha256 = reader.sha256
             if _sha256_of_file(staged) != sha256:
                 raise IntegrityError("the staged file does not hash to the bytes that were read")
             key = key_for(sha256)
+            if on_digest is not None:
+                on_digest(sha256)
             target = self._path_for(key, self._objects)
             if target.is_file():
-                self._check_existing(target, key, reader.size)
-            else:
-                self._move_into_place(staged, target)
+                repaired = not self._holds(target, sha256, reader.size)
+            if not target.is_file() or repaired:
+                try:
+                    self._move_into_place(staged, target)
+                except OSError as error:
+                    raise self._unwritable(error) from error
         finally:
             staged.unlink(missing_ok=True)
         if retain_until is not None:
             self._extend_retention(key, retain_until)
-        return StoredObject(key=key, sha256=sha256, size=reader.size)
+        return StoredObject(key=key, sha256=sha256, size=reader.size, repaired=repaired)
 
     def _stage(self, reader: MeteredReader) -> Path:
-        descriptor, name = tempfile.mkstemp(dir=self._staging, prefix="put-")
+        try:
+            descriptor, name = tempfile.mkstemp(dir=self._staging, prefix=STAGING_PREFIX)
+        except OSError as error:
+            raise self._unwritable(error) from error
         staged = Path(name)
         try:
             with os.fdopen(descriptor, "wb") as handle:
+                # Only the store's own writes mean "cannot write"; a read error is the client's.
                 for chunk in reader.chunks():
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
+                    self._write(handle, chunk)
+                self._write(handle, b"", sync=True)
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
         return staged
 
-    def _check_existing(self, target: Path, key: str, size: int) -> None:
-        # The key is the hash, so an existing file of the same size holds these bytes unless the
-        # disk was tampered with; that must surface, not be papered over by a rewrite.
-        existing_size = target.stat().st_size
-        if existing_size != size:
-            raise IntegrityError(
-                f"{key} already exists with {existing_size} bytes, expected {size}"
-            )
+    def _write(self, handle: BinaryIO, chunk: bytes, *, sync: bool = False) -> None:
+        try:
+            handle.write(chunk)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise self._unwritable(error) from error
+
+    def _unwritable(self, error: OSError) -> StoreUnavailable:
+        reason = error.strerror or str(error)
+        return StoreUnavailable(f"cannot write to the evidence folder {self.root}: {reason}")
+
+    @staticmethod
+    def _holds(target: Path, sha256: str, size: int) -> bool:
+        """Whether the stored file really holds these bytes: the key promises it, the disk may
+        have broken the promise (bit rot, a restore gone wrong, tampering)."""
+        return target.stat().st_size == size and _sha256_of_file(target) == sha256
 
     def _move_into_place(self, staged: Path, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.chmod(0o444)
+        # Replacing a damaged copy is atomic too: a reader sees the old file or the new one.
         os.replace(staged, target)
         _fsync_directory(target.parent)
 
@@ -217,8 +242,43 @@ class LocalStore:
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise StoreUnavailable(f"{folder} is not writable by this process")
 
+    def check_writable(self) -> None:
+        self.check()
+        try:
+            descriptor, name = tempfile.mkstemp(dir=self._staging, prefix=PROBE_PREFIX)
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(b"probe")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            finally:
+                Path(name).unlink(missing_ok=True)
+        except OSError as error:
+            raise self._unwritable(error) from error
+
     def describe(self) -> str:
         return f"local folder {self.root}"
+
+    # -- leftovers of interrupted writes ------------------------------------------------------
+
+    def iter_leftovers(self) -> Iterator[Leftover]:
+        if not self._staging.is_dir():
+            return iter(())
+        found = []
+        for path in self._staging.iterdir():
+            try:
+                status = path.stat()
+            except FileNotFoundError:
+                continue  # a put finished while we looked
+            found.append(
+                Leftover("staging", path.name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
+            )
+        return iter(sorted(found, key=lambda leftover: leftover.started))
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        if leftover.kind != "staging" or "/" in leftover.name or leftover.name in ("", ".", ".."):
+            raise InvalidKey(f"not a leftover of this store: {leftover.kind} {leftover.name!r}")
+        (self._staging / leftover.name).unlink(missing_ok=True)
 
     # -- paths ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ It necessarily holds every object in memory, so it is not for production data.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,9 @@ from typing import BinaryIO
 
 from evidence_store.base import (
     CHUNK_SIZE,
+    DigestHook,
+    InvalidKey,
+    Leftover,
     MeteredReader,
     ObjectInfo,
     ObjectNotFound,
@@ -55,6 +59,7 @@ class MemoryStore:
         *,
         max_bytes: int | None = None,
         retain_until: datetime | None = None,
+        on_digest: DigestHook | None = None,
     ) -> StoredObject:
         require_aware(retain_until, "retain_until")
         reader = MeteredReader(stream, max_bytes)
@@ -62,13 +67,19 @@ class MemoryStore:
         for chunk in reader.chunks():
             buffer.write(chunk)
         key = key_for(reader.sha256)
+        if on_digest is not None:
+            on_digest(reader.sha256)
+        data = buffer.getvalue()
+        repaired = False
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self._entries[key] = _Entry(buffer.getvalue(), self._clock(), retain_until)
+                self._entries[key] = _Entry(data, self._clock(), retain_until)
             else:
+                if hashlib.sha256(entry.data).hexdigest() != reader.sha256:
+                    entry.data, repaired = data, True
                 entry.retain_until = later_of(entry.retain_until, retain_until)
-        return StoredObject(key=key, sha256=reader.sha256, size=reader.size)
+        return StoredObject(key=key, sha256=reader.sha256, size=reader.size, repaired=repaired)
 
     def open(self, key: str) -> BinaryIO:
         return io.BytesIO(self._entry(key).data)
@@ -109,6 +120,16 @@ class MemoryStore:
 
     def check(self) -> None:
         """Always usable: there is nothing to reach."""
+
+    def check_writable(self) -> None:
+        """Always writable while memory lasts."""
+
+    def iter_leftovers(self) -> Iterator[Leftover]:
+        """A put either completes or leaves nothing: there is no intermediate state."""
+        return iter(())
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        raise InvalidKey(f"not a leftover of this store: {leftover.kind} {leftover.name!r}")
 
     def describe(self) -> str:
         return "in-memory store (not persistent)"

@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Final
 from urllib.parse import urlencode
@@ -34,7 +35,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from evidence_store.base import (
     CHUNK_SIZE,
+    DigestHook,
     IntegrityError,
+    InvalidKey,
+    Leftover,
     MeteredReader,
     ObjectInfo,
     ObjectNotFound,
@@ -64,6 +68,8 @@ MAX_COPY_SIZE: Final = 5 * GiB
 COPY_PART_SIZE: Final = 512 * MiB
 
 TEMP_FOLDER: Final = "tmp/"
+PROBE_NAME: Final = "probe-"
+_ABSENT, _INTACT, _DAMAGED = "absent", "intact", "damaged"
 RETAIN_UNTIL_TAG: Final = "retain-until"
 SHA256_METADATA: Final = "sha256"
 
@@ -71,7 +77,7 @@ SSE_MODES: Final = frozenset({"AES256", "aws:kms"})
 OBJECT_LOCK_MODES: Final = frozenset({"GOVERNANCE", "COMPLIANCE"})
 _NOT_FOUND_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
 _UNAVAILABLE_CODES: Final = frozenset(
-    {"NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
+    {"NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403", "AccessDenied"}
 )
 
 
@@ -229,6 +235,7 @@ class S3Store:
         *,
         max_bytes: int | None = None,
         retain_until: datetime | None = None,
+        on_digest: DigestHook | None = None,
     ) -> StoredObject:
         require_aware(retain_until, "retain_until")
         retain_until = self._retention_for_new_object(retain_until)
@@ -237,20 +244,29 @@ class S3Store:
         with self._translated(None):
             first_part = parts.next_part()
             if reader.exhausted:
-                return self._put_small(first_part, reader, retain_until)
+                return self._put_small(first_part, reader, retain_until, on_digest)
             # Handing the part back (instead of passing it down) lets it be freed once sent.
             parts.push_back(first_part)
             del first_part
-            return self._put_large(parts, reader, retain_until)
+            return self._put_large(parts, reader, retain_until, on_digest)
 
     def _put_small(
-        self, data: bytearray, reader: MeteredReader, retain_until: datetime | None
+        self,
+        data: bytearray,
+        reader: MeteredReader,
+        retain_until: datetime | None,
+        on_digest: DigestHook | None,
     ) -> StoredObject:
         sha256 = reader.sha256
         key = key_for(sha256)
+        if on_digest is not None:
+            on_digest(sha256)
         stored = StoredObject(key=key, sha256=sha256, size=reader.size)
-        if self._keep_existing(stored, retain_until):
+        existing = self._existing(stored)
+        if existing == _INTACT:
+            self._extend_retention(stored.key, retain_until)
             return stored
+        stored = replace(stored, repaired=existing == _DAMAGED)
         full_checksum = _b64(hashlib.sha256(data).digest())
         response = self._client.put_object(
             Bucket=self.bucket,
@@ -272,7 +288,11 @@ class S3Store:
         return stored
 
     def _put_large(
-        self, parts: _PartFeed, reader: MeteredReader, retain_until: datetime | None
+        self,
+        parts: _PartFeed,
+        reader: MeteredReader,
+        retain_until: datetime | None,
+        on_digest: DigestHook | None,
     ) -> StoredObject:
         temp_key = f"{self.prefix}{TEMP_FOLDER}{uuid.uuid4().hex}"
         temp_version, part_digests = self._upload_parts(temp_key, parts)
@@ -286,8 +306,14 @@ class S3Store:
                 accepted={_composite(part_digests), full_checksum},
                 sha256=sha256,
             )
+            if on_digest is not None:
+                on_digest(sha256)
             stored = StoredObject(key=key_for(sha256), sha256=sha256, size=reader.size)
-            if not self._keep_existing(stored, retain_until):
+            existing = self._existing(stored)
+            if existing == _INTACT:
+                self._extend_retention(stored.key, retain_until)
+            else:
+                stored = replace(stored, repaired=existing == _DAMAGED)
                 self._copy_into_place(temp_key, temp_version, stored, parts.ranges, retain_until)
         finally:
             self._delete_version(temp_key, temp_version)
@@ -461,21 +487,21 @@ class S3Store:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def _keep_existing(self, stored: StoredObject, retain_until: datetime | None) -> bool:
-        """True when the object is already stored (then only its retention may grow)."""
+    def _existing(self, stored: StoredObject) -> str:
+        """Whether the key is free, holds these bytes, or holds damaged ones (to be re-written).
+
+        The stored bytes are hashed rather than trusted by size: dedup must never link a new
+        record to a damaged copy."""
+        full_key = self._full_key(stored.key)
         try:
-            head = self._client.head_object(Bucket=self.bucket, Key=self._full_key(stored.key))
+            head = self._client.head_object(Bucket=self.bucket, Key=full_key)
         except ClientError as error:
             if _error_code(error) in _NOT_FOUND_CODES:
-                return False
+                return _ABSENT
             raise
         if head["ContentLength"] != stored.size:
-            raise IntegrityError(
-                f"{stored.key} already exists with {head['ContentLength']} bytes, "
-                f"expected {stored.size}"
-            )
-        self._extend_retention(stored.key, retain_until)
-        return True
+            return _DAMAGED
+        return _INTACT if self._sha256_by_reading(full_key, None) == stored.sha256 else _DAMAGED
 
     def _extend_retention(self, key: str, retain_until: datetime | None) -> None:
         if retain_until is None:
@@ -586,6 +612,51 @@ class S3Store:
             self._client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"cannot reach {self.describe()}: {error}") from error
+
+    def check_writable(self) -> None:
+        probe = f"{self.prefix}{TEMP_FOLDER}{PROBE_NAME}{uuid.uuid4().hex}"
+        try:
+            response = self._client.put_object(Bucket=self.bucket, Key=probe, Body=b"probe", **self._encryption_args())
+            self._client.delete_object(Bucket=self.bucket, Key=probe, **_version_arg(response.get("VersionId")))
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"cannot write to {self.describe()}: {error}") from error
+
+    # -- leftovers of interrupted writes ------------------------------------------------------
+
+    def iter_leftovers(self) -> Iterator[Leftover]:
+        found: list[Leftover] = []
+        with self._translated(None):
+            uploads = self._client.get_paginator("list_multipart_uploads")
+            for page in uploads.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    name = f"{upload['Key']} {upload['UploadId']}"
+                    found.append(Leftover("multipart", name, None, upload["Initiated"]))
+            objects = self._client.get_paginator("list_objects_v2")
+            for page in objects.paginate(Bucket=self.bucket, Prefix=self.prefix + TEMP_FOLDER):
+                for item in page.get("Contents", []):
+                    found.append(Leftover("temporary", item["Key"], item["Size"], item["LastModified"]))
+        return iter(sorted(found, key=lambda leftover: leftover.started))
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        with self._translated(None):
+            if leftover.kind == "multipart":
+                key, _, upload_id = leftover.name.partition(" ")
+                self._require_own(key, leftover)
+                try:
+                    self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                except ClientError as error:
+                    if _error_code(error) != "NoSuchUpload":
+                        raise
+            elif leftover.kind == "temporary":
+                self._require_own(leftover.name, leftover, folder=TEMP_FOLDER)
+                for version in self._versions(leftover.name) or [None]:
+                    self._client.delete_object(Bucket=self.bucket, Key=leftover.name, **_version_arg(version))
+            else:
+                raise InvalidKey(f"not a leftover of this store: {leftover.kind} {leftover.name!r}")
+
+    def _require_own(self, full_key: str, leftover: Leftover, folder: str = "") -> None:
+        if not full_key.startswith(self.prefix + folder):
+            raise InvalidKey(f"not a leftover of this store: {leftover.kind} {leftover.name!r}")
 
     def describe(self) -> str:
         return (

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.catalogue import presenters
 from audit_portal.db import SessionDep
+from audit_portal.evidence import service as evidence_service
 from audit_portal.soa.service import STATUS_LABELS
 from audit_portal.templating import render
 
@@ -58,6 +59,10 @@ def control_page(
             "labels": presenters.label_map(page.frameworks),
             "can_edit_soa": allowed("soa:edit", principal.role),
             "status_labels": STATUS_LABELS,
+            "corrupted_evidence": evidence_service.corrupted_for_control(
+                session, page.control,
+                [*page.own_requirements, *(r for item in page.measure_requirements for r in item.requirements)],
+            ),
         },
         block="content",
     )

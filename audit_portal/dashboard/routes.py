@@ -12,6 +12,7 @@ from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts, service
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
+from audit_portal.evidence import service as evidence_service
 from audit_portal.templating import render
 
 router = APIRouter(tags=["dashboard"])
@@ -44,6 +45,7 @@ def dashboard(request: Request, session: SessionDep, principal: DashboardReader,
             "trend_chart": _trend_chart(board),
             "group_charts": {key: _group_chart(figure) for key, figure in board.frameworks.items()},
             "may_read_findings": allowed("findings:read", principal.role),
+            "corrupted": evidence_service.corrupted_summary(session),
         },
         block="content",
     )

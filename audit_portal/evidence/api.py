@@ -81,7 +81,7 @@ def _source_for(principal: Principal, meta: EvidenceMeta) -> EvidenceSource:
     status_code=201,
     response_model=EvidencePublic,
     openapi_extra=_PUSH_BODY,
-    responses={413: PROBLEM, 422: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+    responses={413: PROBLEM, 422: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 503: PROBLEM},
     summary="Push one evidence file (service token)",
 )
 async def push_evidence(
@@ -130,12 +130,21 @@ async def _ingest_part(
     settings = request.app.state.settings
 
     def ingest(reader: Any) -> Evidence:
-        return service.ingest(
+        evidence = service.ingest(
             session, store, stream=reader, filename=part.filename, meta=meta, source=source,
             max_bytes=max_bytes, request=request, principal=principal, checked=checked,
-            retention_years=settings.retention_years_after_cycle,
+            retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
         )
+        # The record's transaction ends here, in this thread, not after a trip through the event
+        # loop (under load a wait for a worker thread would hold the write lock meanwhile).
+        session.commit()
+        return evidence
 
+    # No write transaction may stay open while the bytes stream (on SQLite it would block every
+    # other writer, sign-ins included): what this request wrote so far (the session or token
+    # bookkeeping, an earlier file's record) is committed now, and the record of this file is
+    # written in a short transaction after its stream.
+    await anyio.to_thread.run_sync(session.commit)
     return await consume_in_thread(part, ingest)
 
 

@@ -15,6 +15,9 @@ SOURCE_UPLOAD = "upload"  # a person uploaded it in the portal
 SOURCE_API = "api"  # a script or remote collector pushed it with a service token
 SOURCE_COLLECTOR = "collector"  # an in-process collector run produced it
 
+INTEGRITY_OK = "ok"
+INTEGRITY_CORRUPTED = "corrupted"  # the stored object no longer hashes to the record's sha256
+
 
 class Evidence(SQLModel, table=True):
     __tablename__ = "evidence"
@@ -42,6 +45,24 @@ class Evidence(SQLModel, table=True):
     legal_hold: bool = False
     supersedes_id: int | None = Field(default=None, foreign_key="evidence.id", index=True)
     superseded_at: datetime | None = None  # set when a newer record supersedes this one
+    created_at: datetime
+    # The name as the client sent it, when invisible characters were removed (see sniffing).
+    submitted_filename: str | None = Field(default=None, max_length=1000)
+    # ok, or corrupted once a read or the scrub found the object not hashing to sha256.
+    integrity: str = Field(default=INTEGRITY_OK, max_length=16, sa_column_kwargs={"server_default": INTEGRITY_OK})
+    integrity_checked_at: datetime | None = None
+
+
+class PendingObject(SQLModel, table=True):
+    """An upload on its way to becoming a record: written (and committed) once the upload knows
+    its object's key and before it creates or re-uses the object, deleted in the transaction
+    that commits the record. ``reconcile`` never deletes an object that has a pending row, so an
+    orphan cannot vanish under an upload that is about to reference it."""
+
+    __tablename__ = "pending_object"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_key: str = Field(max_length=255, index=True)
     created_at: datetime
 
 

@@ -1,6 +1,10 @@
 """Safe previews: text, JSON and CSV are read (a bounded start of the object) and rendered by our
 templates as escaped text or a table; images and PDF are shown by the browser from the preview
-URL; HTML, SVG and everything else are never rendered inline, only downloaded."""
+URL; HTML, SVG and everything else are never rendered inline, only downloaded.
+
+What is shown has been verified: the whole object is streamed through its SHA-256 (only the
+start is kept), and an object that does not hash to its record is never previewed; the preview
+says the item is corrupted instead (kind ``corrupted``, with the store's message)."""
 from __future__ import annotations
 
 import codecs
@@ -9,9 +13,10 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from audit_portal.evidence.models import Evidence
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence
 from audit_portal.evidence.sniffing import INLINE_IMAGES, NEVER_INLINE, TEXT_PREVIEW
 from evidence_store import ObjectStore
+from evidence_store.base import iter_verified
 
 TEXT_PREVIEW_BYTES = 512 * 1024
 CSV_PREVIEW_ROWS = 500
@@ -21,14 +26,24 @@ JSON_PRETTY_LIMIT = 2 * 1024 * 1024
 
 @dataclass
 class Preview:
-    kind: str  # text | json | csv | image | pdf | none
+    kind: str  # text | json | csv | image | pdf | none | corrupted
     text: str = ""
     rows: list[list[str]] = field(default_factory=list)
     truncated: bool = False
     reason: str = ""
 
 
+CORRUPTED_REASON = (
+    "This item is corrupted: the stored file no longer matches the SHA-256 recorded when it was "
+    "collected, so it is not shown and cannot be relied on. Upload the original file again to "
+    "repair it, or supersede the item."
+)
+
+
 def build_preview(store: ObjectStore, evidence: Evidence) -> Preview:
+    """The preview; raises :class:`IntegrityError` when reading found the object damaged."""
+    if evidence.integrity == INTEGRITY_CORRUPTED:
+        return Preview("corrupted", reason=CORRUPTED_REASON)
     content_type = evidence.content_type
     if content_type in NEVER_INLINE:
         return Preview("none", reason="Markup (HTML, SVG, XML) is never shown inline; download it to inspect it.")
@@ -41,14 +56,23 @@ def build_preview(store: ObjectStore, evidence: Evidence) -> Preview:
     if content_type == "application/json":
         return _json_preview(store, evidence)
     if content_type in TEXT_PREVIEW:
-        text, truncated = _read_text(store, evidence.store_key, TEXT_PREVIEW_BYTES)
+        text, truncated = _read_text(store, evidence, TEXT_PREVIEW_BYTES)
         return Preview("text", text=text, truncated=truncated)
     return Preview("none", reason=f"No preview for {content_type}; download the file to open it.")
 
 
-def _read_text(store: ObjectStore, key: str, limit: int) -> tuple[str, bool]:
-    with store.open(key) as stream:
-        data = stream.read(limit + 1)
+def verified_head(store: ObjectStore, evidence: Evidence, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of the object's start, returned only once the whole object has
+    streamed through its hash (the rest is read and dropped)."""
+    head = bytearray()
+    for chunk in iter_verified(store, evidence.store_key, evidence.sha256, size=evidence.size):
+        if len(head) <= limit:
+            head += chunk[: limit + 1 - len(head)]
+    return bytes(head)
+
+
+def _read_text(store: ObjectStore, evidence: Evidence, limit: int) -> tuple[str, bool]:
+    data = verified_head(store, evidence, limit)
     truncated = len(data) > limit
     # An incremental decoder drops a multi-byte character cut by the limit instead of failing.
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -57,7 +81,7 @@ def _read_text(store: ObjectStore, key: str, limit: int) -> tuple[str, bool]:
 
 def _json_preview(store: ObjectStore, evidence: Evidence) -> Preview:
     if evidence.size <= JSON_PRETTY_LIMIT:
-        text, _ = _read_text(store, evidence.store_key, JSON_PRETTY_LIMIT)
+        text, _ = _read_text(store, evidence, JSON_PRETTY_LIMIT)
         try:
             pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
@@ -65,7 +89,7 @@ def _json_preview(store: ObjectStore, evidence: Evidence) -> Preview:
         if pretty is not None:
             truncated = len(pretty) > TEXT_PREVIEW_BYTES
             return Preview("json", text=pretty[:TEXT_PREVIEW_BYTES], truncated=truncated)
-    text, truncated = _read_text(store, evidence.store_key, TEXT_PREVIEW_BYTES)
+    text, truncated = _read_text(store, evidence, TEXT_PREVIEW_BYTES)
     return Preview("text", text=text, truncated=truncated)
 
 
@@ -94,7 +118,7 @@ class _BoundedText(io.RawIOBase):
 def _csv_preview(store: ObjectStore, evidence: Evidence) -> Preview:
     rows: list[list[str]] = []
     truncated = False
-    with store.open(evidence.store_key) as stream:
+    with io.BytesIO(verified_head(store, evidence, CSV_PREVIEW_BYTES)) as stream:
         bounded = _BoundedText(stream, CSV_PREVIEW_BYTES)  # type: ignore[arg-type]
         text = io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8", errors="replace", newline="")
         sample = text.read(8192)

@@ -1,17 +1,25 @@
 """Evidence queries: records and their links, the list with keyset paging, what reconcile needs."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import and_, delete, exists, false, func, or_, select, text, update
 from sqlmodel import Session
 
 from audit_portal.audit.models import AuditEvent
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
-from audit_portal.evidence.models import Evidence, EvidenceControl, EvidenceRequirement
+from audit_portal.evidence.models import (
+    INTEGRITY_CORRUPTED,
+    INTEGRITY_OK,
+    Evidence,
+    EvidenceControl,
+    EvidenceRequirement,
+    PendingObject,
+)
 
 
 def add_evidence(
@@ -119,6 +127,116 @@ def referenced_store_keys(session: Session, keys: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     return set(session.scalars(select(Evidence.store_key).where(Evidence.store_key.in_(wanted)).distinct()))
+
+
+# --- pending objects and the per-key lock ----------------------------------------------------
+
+def lock_store_key(session: Session, store_key: str) -> None:
+    """Serialise, until the transaction ends, everything that creates, re-uses or deletes the
+    object under ``store_key``: a pending row being written and reconcile deleting the object.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key's first 60 bits. SQLite: any write
+    takes the database's single write lock, so a write that changes nothing is enough.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        number = int(hashlib.sha256(store_key.encode()).hexdigest()[:15], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+    else:
+        session.execute(
+            update(PendingObject).where(PendingObject.store_key == store_key, false())
+            .values(store_key=PendingObject.store_key)
+        )
+
+
+def add_pending(session: Session, store_key: str, now: datetime) -> int:
+    pending = PendingObject(store_key=store_key, created_at=now)
+    session.add(pending)
+    session.flush()
+    assert pending.id is not None
+    return pending.id
+
+
+def delete_pending(session: Session, pending_id: int) -> None:
+    session.execute(delete(PendingObject).where(PendingObject.id == pending_id))
+
+
+def pending_since(session: Session, keys: Iterable[str], cutoff: datetime) -> set[str]:
+    """The keys among ``keys`` an upload marked pending after ``cutoff`` (i.e. is still using)."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    return set(session.scalars(
+        select(PendingObject.store_key).where(PendingObject.store_key.in_(wanted), PendingObject.created_at > cutoff)
+    ))
+
+
+def stale_pending(session: Session, cutoff: datetime) -> list[PendingObject]:
+    """Pending rows of uploads that never finished (their process died or failed)."""
+    return list(session.scalars(
+        select(PendingObject).where(PendingObject.created_at <= cutoff).order_by(PendingObject.id)
+    ))
+
+
+def count_pending(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PendingObject)) or 0
+
+
+# --- integrity ---------------------------------------------------------------------------------
+
+def mark_integrity(session: Session, sha256: str, status: str, checked_at: datetime) -> list[int]:
+    """Set the integrity status of every record of the object ``sha256``; the ids changed."""
+    changed = list(session.scalars(
+        select(Evidence.id).where(Evidence.sha256 == sha256, Evidence.integrity != status)
+    ))
+    session.execute(
+        update(Evidence).where(Evidence.sha256 == sha256)
+        .values(integrity=status, integrity_checked_at=checked_at)
+    )
+    return changed
+
+
+def corrupted_evidence(session: Session, limit: int = 100) -> list[Evidence]:
+    return list(session.scalars(
+        select(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED).order_by(Evidence.id).limit(limit)
+    ))
+
+
+def count_corrupted(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED)) or 0
+
+
+def corrupted_linked_to(session: Session, control_ids: Iterable[int], requirement_ids: Iterable[int]) -> list[Evidence]:
+    """Corrupted evidence linked to any of the controls or requirements."""
+    controls, requirements = set(control_ids), set(requirement_ids)
+    linked = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id.in_(controls)).union(
+        select(EvidenceRequirement.evidence_id).where(EvidenceRequirement.requirement_id.in_(requirements))
+    )
+    return list(session.scalars(
+        select(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED, Evidence.id.in_(linked)).order_by(Evidence.id)
+    ))
+
+
+def corrupted_ids(session: Session, evidence_ids: Iterable[int]) -> set[int]:
+    wanted = set(evidence_ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(
+        select(Evidence.id).where(Evidence.id.in_(wanted), Evidence.integrity != INTEGRITY_OK)
+    ))
+
+
+def objects_to_verify(session: Session, *, sample: int | None) -> list[tuple[str, str, int]]:
+    """(store key, sha256, size) of distinct objects; with ``sample``, that many chosen at random
+    among them, least recently checked first being as likely as any."""
+    query = (
+        select(Evidence.store_key, Evidence.sha256, func.max(Evidence.size))
+        .group_by(Evidence.store_key, Evidence.sha256)
+    )
+    if sample is not None:
+        query = query.order_by(func.random()).limit(sample)
+    else:
+        query = query.order_by(Evidence.store_key)
+    return [(key, sha256, size) for key, sha256, size in session.execute(query)]
 
 
 def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[str, list[int]]]:

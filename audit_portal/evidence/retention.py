@@ -18,9 +18,8 @@ from sqlmodel import Session, SQLModel
 
 import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence)
 from audit_portal.audit.service import record_event
-from audit_portal.evidence import repository
 from audit_portal.evidence.models import Evidence
-from evidence_store import ObjectNotFound, ObjectRetained, ObjectStore
+from evidence_store import ObjectStore
 
 PURGE_ACTOR = "audit-portal retention purge"
 
@@ -85,20 +84,24 @@ def _detach(session: Session, evidence_ids: list[int]) -> None:
 
 
 def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]) -> list[ObjectOutcome]:
-    """After the purge committed: delete each object no remaining record uses."""
+    """After the purge committed: delete each object no remaining record uses and no upload in
+    flight has marked pending (an upload of the same bytes may be re-using it right now), each
+    in its own short transaction under the key's lock."""
+    from audit_portal import clock
+    from audit_portal.evidence.service import PENDING_GRACE, remove_unused_object
+
     outcomes = []
-    still_used = repository.referenced_store_keys(session, keys)
     for key in sorted(keys):
-        if key in still_used:
-            outcomes.append(ObjectOutcome(key, False, "shared with a record that is kept"))
-            continue
-        try:
-            store.delete(key)
-        except ObjectRetained as error:
-            outcomes.append(ObjectOutcome(key, False, str(error)))
-            continue
-        except ObjectNotFound:
-            outcomes.append(ObjectOutcome(key, False, "already gone"))
-            continue
-        outcomes.append(ObjectOutcome(key, True))
+        why_not = remove_unused_object(
+            session, store, key, pending_cutoff=clock.utcnow() - PENDING_GRACE, actor=PURGE_ACTOR,
+            action="store.object-removed", detail={"reason": "retention purge"},
+        )
+        outcomes.append(ObjectOutcome(key, not why_not, _REASONS.get(why_not, why_not)))
     return outcomes
+
+
+_REASONS = {
+    "referenced": "shared with a record that is kept",
+    "pending": "an upload of the same bytes is using it",
+    "gone": "already gone",
+}

@@ -5,6 +5,7 @@ The upload route is the one ``async`` route: it reads the request body as a stre
 database call it makes runs in a worker thread (``anyio.to_thread``), as sync routes do."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -17,18 +18,19 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.authz import Authorize, Principal, allowed
-from audit_portal.db import SessionDep
-from audit_portal.errors import InvalidInput, NotFound, ServiceUnavailable
+from audit_portal.db import SessionDep, unit_of_work
+from audit_portal.errors import InvalidInput, NotFound, PortalError, ServiceUnavailable
 from audit_portal.evidence import repository, service
-from audit_portal.evidence.models import Evidence
-from audit_portal.evidence.preview import build_preview
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence
+from audit_portal.evidence.preview import CORRUPTED_REASON, Preview, build_preview
 from audit_portal.evidence.schemas import SOURCE_FILTERS, EvidenceMeta, EvidenceSource
 from audit_portal.evidence.sniffing import previewable_inline
 from audit_portal.evidence.streaming import MultipartUpload, Part, consume_in_thread
 from audit_portal.requests import service as requests_service
 from audit_portal.store import StoreDep
 from audit_portal.templating import is_fragment_request, render
-from evidence_store import ObjectNotFound, ObjectStore
+from evidence_store import IntegrityError, ObjectNotFound, ObjectStore
+from evidence_store.base import iter_verified
 
 router = APIRouter(tags=["evidence pages"], include_in_schema=False)
 
@@ -110,6 +112,9 @@ def evidence_page(
         preview = build_preview(store, item.evidence)
     except ObjectNotFound:
         raise _missing_object(item.evidence) from None
+    except IntegrityError as error:
+        service.mark_corrupted(session, item.evidence.sha256, reason=str(error), request=request, principal=principal)
+        preview = Preview("corrupted", reason=CORRUPTED_REASON)
     return render(request, "pages/evidence/detail.html", {
         "page_title": item.evidence.title,
         "item": item,
@@ -148,13 +153,40 @@ def _disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _stream(store: ObjectStore, evidence: Evidence, media_type: str, disposition: str) -> StreamingResponse:
+class EvidenceCorrupted(PortalError):
+    status_code = 500
+    title = "Evidence corrupted"
+    slug = "evidence-corrupted"
+
+
+def _corrupted(evidence: Evidence) -> EvidenceCorrupted:
+    return EvidenceCorrupted(
+        f"The stored file of evidence {evidence.id} is corrupted: it no longer matches the SHA-256 "
+        f"recorded when it was collected ({evidence.sha256}), so it is not served. Upload the "
+        "original file again to repair it."
+    )
+
+
+def _stream(
+    request: Request, session: Session, store: ObjectStore, evidence: Evidence, media_type: str, disposition: str
+) -> StreamingResponse:
+    """The object, verified while it streams (:func:`iter_verified`). An object of one chunk is
+    verified before the response starts, so the client gets an error instead; a larger one
+    breaks off before its last chunk, so the client sees an incomplete download, never a
+    complete copy of damaged bytes. Either way the item is marked corrupted."""
+    if evidence.integrity == INTEGRITY_CORRUPTED:
+        raise _corrupted(evidence)
+    chunks = iter_verified(store, evidence.store_key, evidence.sha256, size=evidence.size)
     try:
-        chunks = store.iter_chunks(evidence.store_key)
+        first = next(chunks, b"")
     except ObjectNotFound:
         raise _missing_object(evidence) from None
+    except IntegrityError as error:
+        service.mark_corrupted(session, evidence.sha256, reason=str(error), request=request)
+        session.commit()
+        raise _corrupted(evidence) from None
     return StreamingResponse(
-        chunks,
+        _rest_of(request, first, chunks, evidence),
         media_type=media_type,
         headers={
             "Content-Disposition": disposition,
@@ -166,6 +198,17 @@ def _stream(store: ObjectStore, evidence: Evidence, media_type: str, disposition
     )
 
 
+def _rest_of(request: Request, first: bytes, chunks: Iterator[bytes], evidence: Evidence) -> Iterator[bytes]:
+    yield first
+    try:
+        yield from chunks
+    except IntegrityError as error:
+        # The request's own transaction has ended; the mark gets one of its own.
+        with unit_of_work(request.app.state.engine) as session:
+            service.mark_corrupted(session, evidence.sha256, reason=str(error), request=request)
+        raise
+
+
 @router.get("/evidence/{evidence_id:int}/download")
 def evidence_download(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
@@ -173,7 +216,7 @@ def evidence_download(
     """The file as stored, streamed, always as an attachment."""
     evidence = service.get(session, evidence_id, principal)
     service.record_access(session, evidence=evidence, action="evidence.download", request=request, principal=principal)
-    return _stream(store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename))
+    return _stream(request, session, store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename))
 
 
 @router.get("/evidence/{evidence_id:int}/preview")
@@ -185,7 +228,7 @@ def evidence_preview(
     if not previewable_inline(evidence.content_type):
         raise NotFound(f"{evidence.content_type} is not shown inline; download it instead.")
     service.record_access(session, evidence=evidence, action="evidence.preview", request=request, principal=principal)
-    return _stream(store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename))
+    return _stream(request, session, store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename))
 
 
 # --- upload ---------------------------------------------------------------------------------
@@ -308,12 +351,21 @@ async def _ingest_form_file(
     settings = request.app.state.settings
 
     def ingest(reader: Any) -> Evidence:
-        return service.ingest(
+        evidence = service.ingest(
             session, store, stream=reader, filename=part.filename, meta=meta, source=source,
             max_bytes=settings.max_upload_bytes, request=request, principal=principal, checked=checked,
-            retention_years=settings.retention_years_after_cycle,
+            retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
         )
+        # The record's transaction ends here, in this thread, not after a trip through the event
+        # loop (under load a wait for a worker thread would hold the write lock meanwhile).
+        session.commit()
+        return evidence
 
+    # No write transaction may stay open while the bytes stream (on SQLite it would block every
+    # other writer, sign-ins included): what this request wrote so far (the session or token
+    # bookkeeping, an earlier file's record) is committed now, and the record of this file is
+    # written in a short transaction after its stream.
+    await anyio.to_thread.run_sync(session.commit)
     return await consume_in_thread(part, ingest)
 
 

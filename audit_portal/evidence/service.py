@@ -7,17 +7,23 @@ Ingest order is what makes evidence safe to rely on:
 2. the first bytes are sniffed before they reach the store, so a refused type leaves nothing;
 3. the stream goes to the store in chunks while it is hashed; the size limit is enforced while
    streaming; the store verifies the object before it becomes visible;
-4. only then is the record written (flushed here, committed by the caller's unit of work).
+4. once the hash is known, and before the object is created or an existing one re-used, a
+   *pending-object* row names the key (under the key's lock, see
+   :func:`repository.lock_store_key`), committed at once when the caller gives a checkpoint;
+5. only then is the record written and the pending row deleted, in one transaction.
 
-If step 4 fails the object stays behind as an orphan: deleting it here could race with another
+If step 5 fails the object stays behind as an orphan: deleting it here could race with another
 upload of the same bytes that is about to commit a record sharing the object. ``reconcile``
-reports orphans and removes those older than a grace period. A record never exists without its
-object; identical bytes give two records sharing one object.
+deletes an object only under the key's lock and only when no record references it and no
+pending row names it, so an upload that re-uses an orphan is never left with a record whose
+object is gone. A record never exists without its object; identical bytes give two records
+sharing one object. If the store held a damaged copy, the upload re-writes it (the store hashes
+what it holds before re-using it) and every record of the object is marked intact again.
 """
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,20 +37,36 @@ from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.engagements import scope
-from audit_portal.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from audit_portal.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from audit_portal.evidence import repository
-from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, INTEGRITY_OK, SOURCE_UPLOAD, Evidence
 from audit_portal.evidence.schemas import (
     SOURCE_FILTERS,
     EvidenceMeta,
     EvidencePublic,
     EvidenceSource,
 )
-from audit_portal.evidence.sniffing import HEAD_BYTES, Sniffed, sanitise_filename, sniff
+from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
 from audit_portal.portal import service as portal_settings
-from audit_portal.principals import Principal, Role
-from evidence_store import EmptyObject, ObjectStore, ObjectTooLarge, StoredObject
-from evidence_store.base import Readable
+from audit_portal.principals import Principal
+from evidence_store import (
+    EmptyObject,
+    Leftover,
+    ObjectNotFound,
+    ObjectRetained,
+    ObjectStore,
+    ObjectTooLarge,
+    StoredObject,
+    StoreUnavailable,
+    key_for,
+)
+from evidence_store.base import DigestHook, Readable, sha256_of_object
 
 if TYPE_CHECKING:
     from audit_portal.requests.models import EvidenceRequest
@@ -207,9 +229,9 @@ class SniffingReader:
         self._pending = bytes(head)
 
 
-def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int) -> StoredObject:
+def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int, on_digest: DigestHook) -> StoredObject:
     try:
-        return store.put(reader, max_bytes=max_bytes)
+        return store.put(reader, max_bytes=max_bytes, on_digest=on_digest)
     except EmptyObject:
         raise InvalidInput(
             "The file is empty; evidence needs content.",
@@ -219,6 +241,47 @@ def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int) -> StoredOb
         raise PayloadTooLarge(
             f"The file is larger than the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES)."
         ) from None
+    except StoreUnavailable as error:
+        raise StoreNotWritable(str(error)) from error
+
+
+class StoreNotWritable(ServiceUnavailable):
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The evidence store cannot take files right now ({reason}); nothing was recorded. "
+            "Try again later, and tell an administrator if it persists."
+        )
+
+
+class PendingObjects:
+    """Step 4 of the ingest order: the pending row, written under the key's lock.
+
+    ``checkpoint`` ends the caller's transaction right after the row is written, so the row is
+    visible to ``reconcile`` in other processes and the lock is not held while the store works.
+    Without a checkpoint (a collector run, the CLI) the row and the lock last until the caller
+    commits the record, which is just as safe.
+    """
+
+    def __init__(self, session: Session, checkpoint: Callable[[], None] | None) -> None:
+        self._session = session
+        self._checkpoint = checkpoint
+        self.pending_id: int | None = None
+
+    def __call__(self, sha256: str) -> None:
+        key = key_for(sha256)
+        if self._checkpoint is not None:
+            # A transaction that began with reads holds an old snapshot; the write below must
+            # start a fresh one (on SQLite a stale snapshot cannot wait for the write lock).
+            self._checkpoint()
+        repository.lock_store_key(self._session, key)
+        self.pending_id = repository.add_pending(self._session, key, clock.utcnow())
+        if self._checkpoint is not None:
+            self._checkpoint()
+
+    def settle(self) -> None:
+        """In the record's transaction: the record now holds the object."""
+        if self.pending_id is not None:
+            repository.delete_pending(self._session, self.pending_id)
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -236,24 +299,31 @@ def ingest(
     principal: Principal | None = None,
     checked: CheckedMeta | None = None,
     retention_years: int | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> Evidence:
     """Store one file and record it as evidence; see the module docstring for the order.
 
     ``stream`` is anything with ``read(n)``. ``checked`` is the result of :func:`check_meta`
     when the caller ran it already (the HTTP layer does, before the file part arrives).
     ``retention_years`` overrides the RETENTION_YEARS_AFTER_CYCLE setting read from the
-    environment (the app passes its own settings).
+    environment (the app passes its own settings). ``checkpoint`` commits the caller's
+    transaction (see :class:`PendingObjects`); the HTTP layer passes one.
     """
-    safe_name = sanitise_filename(filename)
+    name = clean_filename(filename)
     checked = checked or check_meta(session, meta, source)
-    reader = SniffingReader(stream, safe_name, allow_executables=executables_allowed(session))
-    stored = _put(store, reader, max_bytes)
-    assert reader.sniffed is not None
+    reader = SniffingReader(stream, name.name, allow_executables=executables_allowed(session))
     retention = retention_until(
         session, clock.as_utc(meta.collected_at) if meta.collected_at else clock.utcnow(),
         years_after_cycle=retention_years,
     )
-    return _record(session, stored, reader.sniffed, safe_name, checked, source, retention, request, principal)
+    pending = PendingObjects(session, checkpoint)
+    stored = _put(store, reader, max_bytes, pending)
+    assert reader.sniffed is not None
+    pending.settle()
+    evidence = _record(session, stored, reader.sniffed, name, checked, source, retention, request, principal)
+    if stored.repaired:
+        mark_repaired(session, stored.sha256, request=request, principal=principal)
+    return evidence
 
 
 def executables_allowed(session: Session) -> bool:
@@ -264,7 +334,7 @@ def _record(
     session: Session,
     stored: StoredObject,
     sniffed: Sniffed,
-    filename: str,
+    name: CleanName,
     checked: CheckedMeta,
     source: EvidenceSource,
     retention: date,
@@ -298,7 +368,8 @@ def _record(
         period_from=meta.period_from,
         period_to=meta.period_to,
         valid_until=meta.valid_until,
-        original_filename=filename,
+        original_filename=name.name,
+        submitted_filename=name.submitted,
         content_type=sniffed.content_type,
         size=stored.size,
         sha256=stored.sha256,
@@ -317,8 +388,9 @@ def _record(
         object_type="evidence", object_id=str(evidence.id),
         actor=None if principal else _source_actor(source),
         detail={
-            "sha256": stored.sha256, "size": stored.size, "filename": filename,
+            "sha256": stored.sha256, "size": stored.size, "filename": name.name,
             "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+            **({"submitted_filename": name.submitted} if name.submitted else {}),
         },
     )
     return evidence
@@ -685,6 +757,13 @@ def link_targets_named(session: Session, names: Iterable[str]) -> list[LinkTarge
 # --- store reconciliation -------------------------------------------------------------------
 
 CONTENT_PREFIX = "sha256/"
+RECONCILE_ACTOR = "audit-portal store reconcile"
+PENDING_GRACE = timedelta(hours=24)
+"""How long a pending row protects its object, whatever grace reconcile is given: an upload
+in flight is never cut short, even by ``--grace-hours 0``."""
+LEFTOVER_MIN_AGE = timedelta(hours=1)
+"""A staging file or multipart upload younger than this may belong to a write in progress and is
+never removed, whatever grace reconcile is given."""
 
 
 @dataclass(frozen=True)
@@ -698,11 +777,22 @@ class OrphanObject:
 
 
 @dataclass(frozen=True)
+class LeftoverReport:
+    leftover: Leftover
+    removable: bool
+    removed: bool = False
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class ReconcileReport:
     objects_checked: int
     records_checked: int
     orphans: list[OrphanObject]
     missing: list[tuple[str, list[int]]]  # store key, ids of the records that lack it
+    leftovers: list[LeftoverReport] = field(default_factory=list)
+    stale_pending: list[str] = field(default_factory=list)  # keys of abandoned pending rows
+    pending: int = 0  # pending rows of uploads in flight (their objects are kept)
 
     @property
     def removed(self) -> list[OrphanObject]:
@@ -721,22 +811,35 @@ def reconcile(
     """Compare the store with the records.
 
     Orphans (objects no record uses, left by an upload whose record was never committed) are
-    reported, and with ``remove`` deleted once older than ``grace``: a younger one may belong to
-    an upload that is committing its record right now. Records whose object is missing are
-    reported; they are never changed here, since that needs a person to look.
+    reported, and with ``remove`` deleted once older than ``grace``. Each deletion is its own
+    short transaction (committed here, so uploads wait for at most one deletion): under the
+    key's lock it asks again whether a record references the object or an upload has marked it
+    pending, and only then deletes it (see the module docstring). Pending rows older than
+    ``PENDING_GRACE`` (or ``grace``, if longer) belong to uploads that died; they are reported
+    and, with ``remove``, dropped.
+    Leftovers of interrupted writes (staging files, incomplete multipart uploads) are listed, and
+    removed once older than ``grace`` and at least :data:`LEFTOVER_MIN_AGE`. Records whose object is missing are reported;
+    they are never changed here, since that needs a person to look.
     """
     now = now or clock.utcnow()
+    cutoff = now - grace
+    pending_cutoff = now - max(grace, PENDING_GRACE)
+    stale = [row.store_key for row in repository.stale_pending(session, pending_cutoff)]
+    if remove and stale:
+        for row in repository.stale_pending(session, pending_cutoff):
+            repository.delete_pending(session, row.id)  # type: ignore[arg-type]
+        session.commit()
     orphans: list[OrphanObject] = []
     checked = 0
     batch: list[str] = []
     for key in store.iter_keys(CONTENT_PREFIX):
         batch.append(key)
         if len(batch) == batch_size:
-            orphans += _orphans_in(session, store, batch, remove=remove, cutoff=now - grace)
+            orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff, pending_cutoff=pending_cutoff)
             checked += len(batch)
             batch = []
     if batch:
-        orphans += _orphans_in(session, store, batch, remove=remove, cutoff=now - grace)
+        orphans += _orphans_in(session, store, batch, remove=remove, cutoff=cutoff, pending_cutoff=pending_cutoff)
         checked += len(batch)
     missing: list[tuple[str, list[int]]] = []
     records = 0
@@ -744,43 +847,199 @@ def reconcile(
         records += len(evidence_ids)
         if not store.exists(key):
             missing.append((key, evidence_ids))
-    return ReconcileReport(checked, records, orphans, missing)
+    leftovers = _leftovers(session, store, remove=remove, cutoff=min(cutoff, now - LEFTOVER_MIN_AGE))
+    return ReconcileReport(
+        checked, records, orphans, missing, leftovers, stale, repository.count_pending(session)
+    )
 
 
 def _orphans_in(
-    session: Session, store: ObjectStore, keys: list[str], *, remove: bool, cutoff: datetime
+    session: Session, store: ObjectStore, keys: list[str], *, remove: bool, cutoff: datetime, pending_cutoff: datetime
 ) -> list[OrphanObject]:
     referenced = repository.referenced_store_keys(session, keys)
+    pending = repository.pending_since(session, keys, pending_cutoff)
     found = []
     for key in keys:
-        if key in referenced:
+        if key in referenced or key in pending:
             continue
-        info = store.stat(key)
+        try:
+            info = store.stat(key)
+        except ObjectNotFound:
+            continue  # deleted since the listing (by another reconcile)
         old_enough = clock.as_utc(info.last_modified) <= cutoff
         orphan = OrphanObject(key, info.size, info.last_modified, removable=old_enough)
         if remove and old_enough:
-            orphan = _remove_orphan(session, store, orphan)
+            orphan = _remove_orphan(session, store, orphan, pending_cutoff)
         found.append(orphan)
     return found
 
 
-def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject) -> OrphanObject:
-    from dataclasses import replace
-
-    from evidence_store import ObjectNotFound, ObjectRetained
-
-    # Asked again right before deleting: a record may have been committed since the batch query.
-    if repository.store_key_is_referenced(session, orphan.key):
-        return replace(orphan, removable=False, problem="now referenced by a record")
-    try:
-        store.delete(orphan.key)
-    except ObjectRetained as error:
-        return replace(orphan, problem=str(error))
-    except ObjectNotFound:
-        return replace(orphan, problem="already gone")
-    record_event(
-        session, request=None, principal=None, actor="audit-portal store reconcile",
-        action="store.orphan-removed", object_type="object", object_id=orphan.key,
-        detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()},
-    )
+def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject, pending_cutoff: datetime) -> OrphanObject:
+    outcome = remove_unused_object(session, store, orphan.key, pending_cutoff=pending_cutoff, actor=RECONCILE_ACTOR,
+                                   action="store.orphan-removed",
+                                   detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()})
+    if outcome:
+        return replace(orphan, removable=outcome != "referenced", problem=_PROBLEMS.get(outcome, outcome))
     return replace(orphan, removed=True)
+
+
+_PROBLEMS = {
+    "referenced": "now referenced by a record",
+    "pending": "an upload is using it",
+    "gone": "already gone",
+}
+
+
+def remove_unused_object(
+    session: Session,
+    store: ObjectStore,
+    key: str,
+    *,
+    pending_cutoff: datetime,
+    actor: str,
+    action: str,
+    detail: dict[str, object],
+) -> str:
+    """Delete the object under ``key`` unless a record or an upload in flight uses it, in one
+    short transaction that holds the key's lock (committed here). '' when deleted, else why not:
+    ``referenced``, ``pending``, ``gone``, or the store's retention message."""
+    session.commit()  # start from a fresh transaction, see PendingObjects
+    try:
+        repository.lock_store_key(session, key)
+        if repository.store_key_is_referenced(session, key):
+            return "referenced"
+        if repository.pending_since(session, [key], pending_cutoff):
+            return "pending"
+        try:
+            store.delete(key)
+        except ObjectRetained as error:
+            return str(error)
+        except ObjectNotFound:
+            return "gone"
+        record_event(
+            session, request=None, principal=None, actor=actor, action=action,
+            object_type="object", object_id=key, detail=detail,
+        )
+    finally:
+        session.commit()
+    return ""
+
+
+def _leftovers(session: Session, store: ObjectStore, *, remove: bool, cutoff: datetime) -> list[LeftoverReport]:
+    reports = []
+    for leftover in store.iter_leftovers():
+        old_enough = clock.as_utc(leftover.started) <= cutoff
+        report = LeftoverReport(leftover, removable=old_enough)
+        if remove and old_enough:
+            try:
+                store.remove_leftover(leftover)
+            except StoreUnavailable as error:
+                report = replace(report, problem=str(error))
+            else:
+                session.commit()  # a fresh, short write transaction, see PendingObjects
+                record_event(
+                    session, request=None, principal=None, actor=RECONCILE_ACTOR, action="store.leftover-removed",
+                    object_type="object", object_id=leftover.name[:255],
+                    detail={"kind": leftover.kind, "size": leftover.size, "started": leftover.started.isoformat()},
+                )
+                session.commit()
+                report = replace(report, removed=True)
+        reports.append(report)
+    return reports
+
+
+# --- integrity: verification on read and the scrub ---------------------------------------
+
+VERIFY_ACTOR = "audit-portal store verify"
+
+
+def mark_corrupted(
+    session: Session, sha256: str, *, reason: str, actor: str = VERIFY_ACTOR,
+    request: Request | None = None, principal: Principal | None = None,
+) -> list[int]:
+    """Every record of the object ``sha256`` is marked corrupted; one audit event per record
+    that was not marked yet. The ids newly marked."""
+    changed = repository.mark_integrity(session, sha256, INTEGRITY_CORRUPTED, clock.utcnow())
+    for evidence_id in changed:
+        record_event(
+            session, request=request, principal=principal, actor=None if principal else actor,
+            action="evidence.corrupted", object_type="evidence", object_id=str(evidence_id),
+            detail={"sha256": sha256, "reason": reason[:500]},
+        )
+    session.flush()
+    return changed
+
+
+def mark_repaired(
+    session: Session, sha256: str, *, request: Request | None, principal: Principal | None, actor: str | None = None
+) -> list[int]:
+    """An upload re-wrote the damaged object with bytes that hash to it: its records are intact."""
+    changed = repository.mark_integrity(session, sha256, INTEGRITY_OK, clock.utcnow())
+    for evidence_id in changed:
+        record_event(
+            session, request=request, principal=principal, actor=None if principal else (actor or "upload"),
+            action="evidence.repaired", object_type="evidence", object_id=str(evidence_id),
+            detail={"sha256": sha256},
+        )
+    session.flush()
+    return changed
+
+
+@dataclass(frozen=True)
+class CorruptedSummary:
+    count: int
+    items: list[Evidence]  # the first few, to link to
+
+
+def corrupted_summary(session: Session, shown: int = 10) -> CorruptedSummary:
+    """For the dashboard: how much evidence is corrupted, and the first items."""
+    return CorruptedSummary(repository.count_corrupted(session), repository.corrupted_evidence(session, shown))
+
+
+def corrupted_for_control(session: Session, control: Control, requirements: Iterable[Requirement]) -> list[Evidence]:
+    """For a control's page: corrupted evidence linked to it or to its requirements."""
+    return repository.corrupted_linked_to(
+        session, [control.id] if control.id else [], [r.id for r in requirements if r.id is not None]
+    )
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    store_key: str
+    sha256: str
+    problem: str  # "corrupted" or "missing"
+    detail: str
+    evidence_ids: list[int]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    objects_checked: int
+    bytes_read: int
+    problems: list[VerifyProblem]
+
+
+def verify(session: Session, store: ObjectStore, *, sample: int | None = None) -> VerifyReport:
+    """The scrub: re-hash stored objects (all, or a random ``sample``) and mark the records of
+    any that no longer hash to their key as corrupted, an audit event each. Objects that hash
+    right again (repaired meanwhile) have their records marked intact."""
+    problems: list[VerifyProblem] = []
+    checked = 0
+    read = 0
+    for key, sha256, _size in repository.objects_to_verify(session, sample=sample):
+        checked += 1
+        try:
+            actual, size = sha256_of_object(store, key)
+        except ObjectNotFound:
+            ids = mark_corrupted(session, sha256, reason="the object is missing from the store")
+            problems.append(VerifyProblem(key, sha256, "missing", "not in the store", ids))
+            continue
+        read += size
+        if actual != sha256:
+            reason = f"the object hashes to {actual} ({size} bytes)"
+            ids = mark_corrupted(session, sha256, reason=reason)
+            problems.append(VerifyProblem(key, sha256, "corrupted", reason, ids))
+        else:
+            mark_repaired(session, sha256, request=None, principal=None, actor=VERIFY_ACTOR)
+    session.flush()
+    return VerifyReport(checked, read, problems)

@@ -83,25 +83,61 @@ class Sniffed:
     executable: bool
 
 
-def sanitise_filename(name: str | None) -> str:
-    """The file's own name, refused when it carries a path or control characters.
+@dataclass(frozen=True)
+class CleanName:
+    """A file name fit to store and show, and what the client sent when that differs."""
 
-    A name with path parts is refused rather than trimmed: it tells of a client that sends
-    something else than a file's name, and silently keeping the last part would hide that.
+    name: str
+    submitted: str | None  # the name as sent, when invisible characters were removed from it
+
+
+_ZERO_WIDTH_JOINER = "\u200d"
+
+
+def _invisible(name: str, index: int) -> bool:
+    """Format characters (bidi overrides, zero-width spaces, soft hyphens) change how a name
+    reads without being seen, so ``invoice\u202efdp.exe`` shows as ``invoiceexe.pdf``. A
+    zero-width joiner between two symbols is part of an emoji sequence and stays."""
+    char = name[index]
+    if unicodedata.category(char) != "Cf":
+        return False
+    if char == _ZERO_WIDTH_JOINER and 0 < index < len(name) - 1:
+        before, after = name[index - 1], name[index + 1]
+        # An emoji may carry a variation selector (Mn) before the joiner.
+        if before == "\ufe0f" and index > 1:
+            before = name[index - 2]
+        return not (unicodedata.category(before) == "So" and unicodedata.category(after) == "So")
+    return True
+
+
+def clean_filename(name: str | None) -> CleanName:
+    """The file's own name, NFC-normalised, with invisible format characters removed.
+
+    Any script is welcome (Dutch, Polish, Cyrillic, CJK, emoji). A name with path parts or
+    control characters is refused rather than trimmed: it tells of a client that sends something
+    else than a file's name, and silently keeping the last part would hide that.
     """
     if name is None or not name.strip():
         raise InvalidInput("The file has no name; send the file's original name with it.")
-    name = unicodedata.normalize("NFC", name).strip()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+    submitted = unicodedata.normalize("NFC", name).strip()
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in submitted):
         raise InvalidInput("The file name contains control characters; rename the file and try again.")
-    if "/" in name or "\\" in name or name in (".", "..") or (len(name) > 1 and name[1] == ":"):
+    visible = "".join(char for index, char in enumerate(submitted) if not _invisible(submitted, index)).strip()
+    if not visible:
+        raise InvalidInput("The file name consists of invisible characters only; rename the file.")
+    if "/" in visible or "\\" in visible or visible in (".", "..") or (len(visible) > 1 and visible[1] == ":"):
         raise InvalidInput(
-            f"The file name {name!r} contains path parts; send only the file's own name."
+            f"The file name {visible!r} contains path parts; send only the file's own name."
         )
-    if len(name) > MAX_FILENAME_LENGTH:
-        suffix = PurePosixPath(name).suffix[:16]
-        name = name[: MAX_FILENAME_LENGTH - len(suffix)] + suffix
-    return name
+    if len(visible) > MAX_FILENAME_LENGTH:
+        suffix = PurePosixPath(visible).suffix[:16]
+        visible = visible[: MAX_FILENAME_LENGTH - len(suffix)] + suffix
+    return CleanName(visible, submitted[:1000] if visible != submitted else None)
+
+
+def sanitise_filename(name: str | None) -> str:
+    """The name :func:`clean_filename` keeps."""
+    return clean_filename(name).name
 
 
 def extension_of(filename: str) -> str:

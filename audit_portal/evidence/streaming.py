@@ -12,10 +12,12 @@ reading the request body waits, which in turn makes the client wait (TCP back-pr
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import unquote
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -56,12 +58,14 @@ class Part:
 
     def __init__(self, upload: MultipartUpload, headers: dict[str, str]) -> None:
         self._upload = upload
-        disposition, options = parse_options_header(headers.get("content-disposition", ""))
+        raw_disposition = headers.get("content-disposition", "")
+        disposition, options = parse_options_header(raw_disposition)
         if disposition.lower() != b"form-data" or b"name" not in options:
             raise InvalidInput("A multipart part has no form-data name.")
-        self.name = options[b"name"].decode("utf-8", "replace")
-        raw_filename = options.get(b"filename")
-        self.filename = raw_filename.decode("utf-8", "replace") if raw_filename is not None else None
+        self.name = _header_text(options[b"name"])
+        self.filename = _extended_filename(raw_disposition)
+        if self.filename is None and b"filename" in options:
+            self.filename = _header_text(options[b"filename"])
         self.content_type = headers.get("content-type")
         self.finished = False
 
@@ -97,6 +101,34 @@ class Part:
     async def skip(self) -> None:
         async for _ in self.chunks():
             pass
+
+
+def _header_text(raw: bytes) -> str:
+    """A header parameter's bytes as text: UTF-8 as RFC 7578 says browsers send, and Latin-1
+    for the odd older client, whose bytes are not valid UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+_EXTENDED_FILENAME = re.compile(r"""(?:^|;)\s*filename\*\s*=\s*([^;]+)""", re.IGNORECASE)
+
+
+def _extended_filename(raw_disposition: str) -> str | None:
+    """The RFC 5987 ``filename*=UTF-8''...`` parameter, which some clients send alongside (or
+    instead of) the plain one; when present it names the file exactly."""
+    match = _EXTENDED_FILENAME.search(raw_disposition)
+    if match is None:
+        return None
+    charset, quote_mark, rest = match.group(1).strip().strip('"').partition("'")
+    _language, quote_mark2, encoded = rest.partition("'")
+    if not quote_mark or not quote_mark2 or charset.lower() not in ("utf-8", "iso-8859-1"):
+        raise InvalidInput("The file part's filename* parameter is not of the form UTF-8''name.")
+    try:
+        return unquote(encoded, encoding=charset.lower(), errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput("The file part's filename* parameter is not valid UTF-8.") from None
 
 
 class MultipartUpload:
@@ -139,7 +171,9 @@ class MultipartUpload:
 
     def _on_header_end(self) -> None:
         name = self._header_field.decode("latin-1").strip().lower()
-        self._headers[name] = self._header_value.decode("utf-8", "replace").strip()
+        # Latin-1 maps every byte to one character, so the header's raw bytes survive until the
+        # parameters are parsed; RFC 7578 filenames are UTF-8 and are decoded only then.
+        self._headers[name] = self._header_value.decode("latin-1").strip()
         self._header_field.clear()
         self._header_value.clear()
 

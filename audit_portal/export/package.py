@@ -52,6 +52,7 @@ from audit_portal.findings.models import Finding, FindingTransition
 from audit_portal.soa.models import SoaEntry
 from audit_portal.templating import format_size, templates_dir
 from evidence_store import IntegrityError, ObjectStore
+from evidence_store.base import iter_verified
 
 STREAM_CHUNK = 256 * 1024
 """How much of an evidence body is read from the store at a time; what the export holds at most
@@ -530,17 +531,16 @@ class EvidenceBody:
 
     def __iter__(self) -> Iterator[bytes]:
         evidence = self._file.evidence
-        digest = hashlib.sha256()
-        size = 0
-        for chunk in self._store.iter_chunks(evidence.store_key, self._chunk_size):
-            digest.update(chunk)
-            size += len(chunk)
-            yield chunk
-        if size != evidence.size or digest.hexdigest() != evidence.sha256:
-            raise IntegrityError(
-                f"evidence {evidence.id}: the stored object ({size} bytes, sha256 {digest.hexdigest()}) "
-                f"does not match its record ({evidence.size} bytes, sha256 {evidence.sha256})"
+        # The last chunk is withheld unless the whole object verifies, so a damaged file never
+        # lands complete in the archive; the archive stops there, unsigned and unfinished.
+        try:
+            yield from iter_verified(
+                self._store, evidence.store_key, evidence.sha256, size=evidence.size, chunk_size=self._chunk_size
             )
+        except IntegrityError as error:
+            raise IntegrityError(
+                f"evidence {evidence.id} ({evidence.title!r}) is corrupted, the export stopped: {error}"
+            ) from error
 
 
 def archive_stream(package: Package, store: ObjectStore, chunk_size: int = STREAM_CHUNK) -> ZipStream:

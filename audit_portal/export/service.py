@@ -12,7 +12,8 @@ from audit_portal.config import Settings
 from audit_portal.engagements import repository as engagements
 from audit_portal.engagements import scope
 from audit_portal.engagements.models import Engagement
-from audit_portal.errors import NotFound
+from audit_portal.errors import Conflict, NotFound
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED
 from audit_portal.export.package import (
     Package,
     PackageContents,
@@ -57,6 +58,23 @@ def preview(
     return ExportPreview(engagement, contents, signing_key(settings))
 
 
+class PackageHasCorruptedEvidence(Conflict):
+    pass
+
+
+def _refuse_corrupted(contents: PackageContents) -> None:
+    """A package is signed as authentic; evidence known to be corrupted stops it before a byte
+    goes out. (Damage found while streaming stops the stream as well, see ``EvidenceBody``.)"""
+    damaged = sorted({f.evidence.id for f in contents.files if f.evidence.integrity == INTEGRITY_CORRUPTED})  # type: ignore[misc]
+    if damaged:
+        names = ", ".join(f"evidence {evidence_id}" for evidence_id in damaged)
+        raise PackageHasCorruptedEvidence(
+            f"The package cannot be exported: {names} is corrupted (its stored file no longer "
+            "matches the recorded SHA-256). Repair it by uploading the original file again, or "
+            "supersede it, then export again."
+        )
+
+
 def export(
     session: Session,
     settings: Settings,
@@ -75,8 +93,10 @@ def export(
         if engagement is None:
             raise NotFound(f"There is no engagement {engagement_id}.")
     generated_by = actor or (principal.username if principal else "system")
+    contents = contents_of(session, engagement)
+    _refuse_corrupted(contents)
     package = build_package(
-        contents_of(session, engagement),
+        contents,
         Signer(key=signing_key(settings), generated_by=generated_by, portal_url=settings.base_url),
     )
     record_event(

@@ -35,3 +35,13 @@ def store_health(store: ObjectStore) -> ComponentHealth:
 
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def store_write_health(store: ObjectStore) -> ComponentHealth:
+    """Whether a small probe can be written and removed: a store that can be read but not
+    written (read-only or full disk, lost permissions, S3 refusing writes) fails uploads."""
+    try:
+        store.check_writable()
+    except StoreError as error:
+        return ComponentHealth("store_write", False, _first_line(error))
+    return ComponentHealth("store_write", True, "a probe was written and removed")

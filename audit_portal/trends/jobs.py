@@ -9,6 +9,7 @@ Without the in-process scheduler, cron does the same:
     30 0 1 * *  audit-portal report monthly --if-missing
     0 7 * * 1   audit-portal digest send
     15 1 * * *  audit-portal store purge && audit-portal store reconcile --remove
+    30 2 * * 0  audit-portal store verify
     45 1 * * *  audit-portal audit checkpoint
 """
 from __future__ import annotations
@@ -104,6 +105,37 @@ def _retention(session: Session, context: JobContext) -> bool:
     return True
 
 
+LAST_SCRUB_KEY = "store.verify.last_week"
+LAST_OPTIMIZE_KEY = "database.optimize.last_day"
+
+
+def _integrity_scrub(session: Session, context: JobContext) -> bool:
+    """Once a week: re-hash the stored objects (all, or STORE_VERIFY_SAMPLE of them) and mark
+    the evidence of damaged ones corrupted, as ``audit-portal store verify`` does."""
+    from audit_portal.evidence.service import verify
+
+    week = _week_of(context.now.date())
+    if portal_settings.get_value(session, LAST_SCRUB_KEY) == week:
+        return False
+    report = verify(session, context.store, sample=context.settings.store_verify_sample)
+    if report.problems:
+        log.error("store verify: %d objects corrupted or missing", len(report.problems))
+    portal_settings.set_value(session, LAST_SCRUB_KEY, week)
+    return True
+
+
+def _optimize_database(session: Session, context: JobContext) -> bool:
+    """Once a day on SQLite: ``PRAGMA optimize`` keeps the query planner's statistics current
+    (SQLite's advice for long-running applications); PostgreSQL's autovacuum does this itself."""
+    from audit_portal.db import optimize
+
+    today = context.now.date().isoformat()
+    if session.get_bind().dialect.name != "sqlite" or portal_settings.get_value(session, LAST_OPTIMIZE_KEY) == today:
+        return False
+    optimize(session)
+    portal_settings.set_value(session, LAST_OPTIMIZE_KEY, today)
+
+
 LAST_AUDIT_CHECKPOINT_KEY = "audit.last_checkpoint"
 
 
@@ -127,6 +159,8 @@ JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
     "monthly-report": _monthly_report,
     "weekly-digest": _weekly_digest,
     "retention": _retention,
+    "integrity-scrub": _integrity_scrub,
+    "database-optimize": _optimize_database,
     "audit-checkpoint": _audit_checkpoint,
 }
 

@@ -17,6 +17,7 @@ from evidence_store import (
     EmptyObject,
     IntegrityError,
     InvalidKey,
+    Leftover,
     LocalStore,
     MemoryStore,
     ObjectNotFound,
@@ -28,6 +29,7 @@ from evidence_store import (
     key_for,
     open_store,
 )
+from evidence_store.base import iter_verified, sha256_of_object
 
 MiB = 1024 * 1024
 BAD_KEYS = ["../../etc/passwd", "/etc/passwd", "a/../../b", "a\\b", "a//b", "", "a/./b"]
@@ -374,22 +376,138 @@ class TestS3Copy:
         assert leftovers(store) == [f"version evidence/{stored.key}"]
 
 
-class TestIntegrity:
-    def test_local_store_reports_a_tampered_object(self, tmp_path: Path) -> None:
-        store = LocalStore(tmp_path / "store")
-        stored = store.put(io.BytesIO(b"original bytes"))
-        path = store.root / "objects" / stored.key
+def damage(store: ObjectStore, key: str, data: bytes) -> None:
+    """Replace what the backend holds under ``key`` behind the store's back (bit rot, a bad
+    restore, tampering)."""
+    if isinstance(store, LocalStore):
+        path = store.root / "objects" / key
         path.chmod(0o644)
-        path.write_bytes(b"truncated")
+        path.write_bytes(data)
+    elif isinstance(store, S3Store):
+        store.client.put_object(Bucket=store.bucket, Key=store.prefix + key, Body=data)
+    else:
+        assert isinstance(store, MemoryStore)
+        store._entries[key].data = data
 
-        with pytest.raises(IntegrityError):
-            store.put(io.BytesIO(b"original bytes"))
-        assert path.read_bytes() == b"truncated"
+
+def flip_one_byte(data: bytes) -> bytes:
+    return data[:3] + bytes([data[3] ^ 0x01]) + data[4:]
+
+
+class TestIntegrity:
+    ORIGINAL = b"original evidence bytes, " * 40
+
+    @pytest.mark.parametrize("damaged", [flip_one_byte, lambda data: data[:-5]], ids=["same-size", "truncated"])
+    def test_putting_the_bytes_again_repairs_a_damaged_object(self, store: ObjectStore, damaged: Any) -> None:
+        stored = store.put(io.BytesIO(self.ORIGINAL))
+        damage(store, stored.key, damaged(self.ORIGINAL))
+
+        again = store.put(io.BytesIO(self.ORIGINAL))
+
+        assert again.key == stored.key and again.repaired
+        with store.open(stored.key) as body:
+            assert body.read() == self.ORIGINAL
+        assert not store.put(io.BytesIO(self.ORIGINAL)).repaired
+
+    def test_large_damaged_object_is_repaired(self, store: ObjectStore) -> None:
+        size = 12 * MiB  # multipart on S3
+        stored = store.put(PatternStream(size))
+        with store.open(stored.key) as body:
+            damage(store, stored.key, flip_one_byte(body.read()))
+
+        assert store.put(PatternStream(size)).repaired
+        with store.open(stored.key) as body:
+            assert sha256_of(body) == stored.sha256
+
+    def test_verified_read_hands_out_an_intact_object_whole(self, store: ObjectStore) -> None:
+        stored = store.put(PatternStream(3 * MiB))
+        chunks = list(iter_verified(store, stored.key, stored.sha256, size=stored.size, chunk_size=MiB))
+        assert hashlib.sha256(b"".join(chunks)).hexdigest() == stored.sha256
+
+    @pytest.mark.parametrize("chunk_size", [MiB, 64 * MiB])
+    def test_verified_read_never_hands_out_the_whole_of_a_damaged_object(
+        self, store: ObjectStore, chunk_size: int
+    ) -> None:
+        data = PatternStream(3 * MiB).read()
+        stored = store.put(io.BytesIO(data))
+        damage(store, stored.key, flip_one_byte(data))
+
+        received = bytearray()
+        with pytest.raises(IntegrityError, match="corrupted"):
+            for chunk in iter_verified(store, stored.key, stored.sha256, size=stored.size, chunk_size=chunk_size):
+                received += chunk
+        assert len(received) < len(data)
+        assert sha256_of_object(store, stored.key)[0] != stored.sha256
+
+    def test_digest_hook_runs_before_the_object_is_visible(self, store: ObjectStore) -> None:
+        seen: list[tuple[str, bool]] = []
+
+        def hook(sha256: str) -> None:
+            seen.append((sha256, store.exists(key_for(sha256))))
+
+        stored = store.put(io.BytesIO(b"hooked bytes"), on_digest=hook)
+        assert seen == [(stored.sha256, False)]
+        store.put(io.BytesIO(b"hooked bytes"), on_digest=hook)
+        assert seen[-1] == (stored.sha256, True)
+
+    @pytest.mark.parametrize("size", [100, 12 * MiB], ids=["small", "multipart"])
+    def test_a_failing_digest_hook_stores_nothing(self, store: ObjectStore, size: int) -> None:
+        def hook(sha256: str) -> None:
+            raise RuntimeError("the database refused the pending row")
+
+        with pytest.raises(RuntimeError, match="pending row"):
+            store.put(PatternStream(size), on_digest=hook)
+        assert leftovers(store) == []
+
+
+class TestLeftovers:
+    def test_interrupted_writes_are_listed_and_removed(self, store: ObjectStore) -> None:
+        """What a process killed mid-put leaves: a staging file, or an S3 multipart upload and
+        a temporary object."""
+        expected = plant_leftovers(store)
+        found = list(store.iter_leftovers())
+        assert sorted(leftover.kind for leftover in found) == expected
+        assert all(leftover.started.tzinfo is not None for leftover in found)
+
+        for leftover in found:
+            store.remove_leftover(leftover)
+            store.remove_leftover(leftover)  # already gone is fine
+        assert list(store.iter_leftovers()) == []
+        assert leftovers(store) == []
+
+    def test_a_completed_put_leaves_nothing_to_clean(self, store: ObjectStore) -> None:
+        store.put(PatternStream(12 * MiB))
+        assert list(store.iter_leftovers()) == []
+
+    def test_only_leftovers_of_the_store_can_be_removed(self, store: ObjectStore) -> None:
+        stored = store.put(io.BytesIO(b"kept"))
+        for kind in ("staging", "multipart", "temporary", "object"):
+            with pytest.raises(InvalidKey):
+                store.remove_leftover(Leftover(kind, "../" + stored.key, None, datetime.now(UTC)))
+        assert store.exists(stored.key)
+
+
+def plant_leftovers(store: ObjectStore) -> list[str]:
+    if isinstance(store, LocalStore):
+        store.check()
+        (store.root / "staging" / "put-killed").write_bytes(b"half an upload")
+        return ["staging"]
+    if isinstance(store, S3Store):
+        temp = f"{store.prefix}tmp/killed-upload"
+        upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=temp)
+        store.client.upload_part(
+            Bucket=store.bucket, Key=temp, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024
+        )
+        store.client.put_object(Bucket=store.bucket, Key=f"{store.prefix}tmp/killed-copy", Body=b"y")
+        return ["multipart", "temporary"]
+    return []
 
 
 class TestHealth:
     def test_check_passes_and_describe_is_one_line(self, store: ObjectStore) -> None:
         store.check()
+        store.check_writable()
+        assert leftovers(store) == []
         description = store.describe()
         assert description and "\n" not in description
         assert "testing" not in description  # the dummy credentials never leak
@@ -410,6 +528,26 @@ class TestHealth:
     def test_missing_s3_bucket(self, make_s3_store: Any) -> None:
         with pytest.raises(StoreUnavailable, match="no-such-bucket"):
             make_s3_store("no-such-bucket").check()
+
+    def test_unwritable_s3_endpoint(self, closed_port: int, aws_env: None) -> None:
+        store = S3Store(
+            "evidence", endpoint_url=f"http://127.0.0.1:{closed_port}", region="us-east-1",
+            connect_timeout=0.2, read_timeout=0.2, max_attempts=1,
+        )
+        with pytest.raises(StoreUnavailable, match="cannot write"):
+            store.check_writable()
+        with pytest.raises(StoreUnavailable):
+            store.put(io.BytesIO(b"evidence"))
+
+    def test_local_store_that_cannot_be_written(self, tmp_path: Path) -> None:
+        store = LocalStore(tmp_path / "store")
+        store.check()
+        (store.root / "staging").rmdir()
+        (store.root / "staging").write_text("not a folder")  # as broken as a read-only mount
+        with pytest.raises(StoreUnavailable, match="cannot"):
+            store.check_writable()
+        with pytest.raises(StoreUnavailable, match="cannot"):
+            store.put(io.BytesIO(b"evidence"))
 
     def test_local_root_that_is_a_file(self, tmp_path: Path) -> None:
         root = tmp_path / "not-a-folder"

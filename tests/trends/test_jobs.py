@@ -35,9 +35,13 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     store = MemoryStore()
     # Mid-month and in the past, so "the next day" never starts a new month.
     now = (datetime.now(UTC) - timedelta(days=40)).replace(day=10, hour=9, minute=0)
+    sqlite = own_engine.dialect.name == "sqlite"
     first = jobs.run_due_jobs(own_engine, store, settings, now)
-    # no SMTP host: no digest; the report's events are the first the audit checkpoint signs
-    assert first == ["coverage-snapshot", "monthly-report", "retention", "audit-checkpoint"]
+    # no SMTP host: no digest; the jobs' events are the first the audit checkpoint signs
+    assert first == [
+        "coverage-snapshot", "monthly-report", "retention", "integrity-scrub", *(["database-optimize"] if sqlite else []),
+        "audit-checkpoint",
+    ]
     assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(minutes=1)) == []
     with own_engine.connect() as connection:
         days = set(connection.scalars(select(CoverageSnapshot.day).distinct()))
@@ -45,8 +49,11 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     assert days == {now.date(), now.date() - timedelta(days=1)}
     assert reports == 1
     # The next day: yesterday (then today) is taken again now that it is complete.
-    assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(days=1)) == [
-        "coverage-snapshot", "retention", "audit-checkpoint",
+    next_day = now + timedelta(days=1)
+    new_week = next_day.isocalendar()[1] != now.isocalendar()[1]
+    assert jobs.run_due_jobs(own_engine, store, settings, next_day) == [
+        "coverage-snapshot", "retention", *(["integrity-scrub"] if new_week else []),
+        *(["database-optimize"] if sqlite else []), "audit-checkpoint",
     ]
 
 

@@ -1,7 +1,7 @@
 """sealed pushes: the nonce, content digest and manifest of each pushed run
 
 Revision ID: 0067_collectors_part3
-Revises: 0063_audit_mac
+Revises: 0064_pending_objects
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0067_collectors_part3"
-down_revision = "0063_audit_mac"
+down_revision = "0064_pending_objects"
 branch_labels = None
 depends_on = None
 
