@@ -17,6 +17,7 @@ from audit_portal.errors import PortalError
 from audit_portal.portal import service as portal_settings
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
+from audit_portal.sso.provider import provider_of
 from audit_portal.templating import render
 
 router = APIRouter(tags=["auth"])
@@ -135,8 +136,6 @@ def second_factor_submit(
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, principal: Public) -> Response:
-    from audit_portal.sso.routes import provider_of
-
     web_session = _identity(request).web_session
     id_token = sso_service.id_token_of(session, web_session.id if web_session else None)
     auth_service.sign_out(session, web_session=web_session, principal=principal, request=request)

@@ -17,7 +17,6 @@ logrotate.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlmodel import Session
 
 from audit_portal.auth import repository as accounts
 from audit_portal.collection import demo_part3, review, service
+from audit_portal.collection.demo_dates import shift_dates
 from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
 from audit_portal.config import Settings
 from audit_portal.demo_context import DemoContext
@@ -42,23 +42,10 @@ RUN_TIME = time(12, 0)  # the recordings' own "morning after", so ages match the
 HISTORY_DAYS = 364
 DAILY_DAYS = 28
 SIGNER = "it.ops"
-_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
 def recordings_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "tests" / "collectors" / "recordings"
-
-
-def shift_dates(text: str, days: int) -> str:
-    """Every ISO date in ``text`` moved by ``days``; times and offsets are left as they are."""
-    def moved(match: re.Match[str]) -> str:
-        try:
-            day = date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            return match[0]
-        return (day + timedelta(days=days)).isoformat()
-
-    return _DATE.sub(moved, text)
 
 
 @dataclass(frozen=True)

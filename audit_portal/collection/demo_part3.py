@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from audit_portal.collection import service
+from audit_portal.collection.demo_dates import shift_dates
 
 HOSTS = ("web1", "web2", "db1")
 DAY_SECONDS = 86400
@@ -149,8 +150,6 @@ def prepare_advisories(inputs: Any, scenario: Any, day: date, shift: int) -> Non
 
 
 def _shift(text: str, days: int) -> str:
-    from audit_portal.collection.demo import shift_dates
-
     return shift_dates(text, days)
 
 
@@ -170,9 +169,9 @@ REVIEW_REMARK = ("Weekly advisory review: every advisory of the week read; the a
 def after_run(context: Any, session: Any, name: str, report: Any, day: date, last_day: date, signer: Any,
               moment: datetime, counts: dict[str, int]) -> None:
     """IT's part after an advisories run: decisions for what it found, and the sign-off."""
-    from audit_portal.principals import Principal
     from audit_portal.collection import advisories, views
     from audit_portal.collection.models import RUN_OK
+    from audit_portal.principals import Principal
 
     if name != "advisories-ncsc" or signer is None or report.status != RUN_OK:
         return

@@ -95,7 +95,6 @@ def verify(
     """Re-hash stored objects (the scrub). Evidence whose object no longer matches its SHA-256 is
     marked corrupted (shown on its page, the control pages and the dashboard, and an audit event).
     Exit status 1 when anything is corrupted or missing."""
-    from audit_portal.cli import console, err_console, settings_or_exit
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.evidence.service import verify as run_verify
     from audit_portal.store import build_store

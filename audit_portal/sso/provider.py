@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from fastapi import Request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -206,3 +207,15 @@ class OpenIdProvider:
         query = httpx.QueryParams({"id_token_hint": id_token, "post_logout_redirect_uri": post_logout_redirect_uri,
                                    "client_id": self.settings.oidc_client_id})
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
+def provider_of(request: Request) -> OpenIdProvider | None:
+    """The app's provider client (one per process, caching discovery and keys), or None when
+    single sign-on is not configured."""
+    settings = request.app.state.settings
+    if not settings.sso_enabled:
+        return None
+    provider = getattr(request.app.state, "oidc_provider", None)
+    if provider is None:
+        provider = request.app.state.oidc_provider = OpenIdProvider(settings)
+    return provider

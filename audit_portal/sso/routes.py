@@ -14,24 +14,12 @@ from audit_portal.db import SessionDep
 from audit_portal.errors import NotFound
 from audit_portal.security import is_https, set_session_cookie
 from audit_portal.sso import service as sso_service
-from audit_portal.sso.provider import OpenIdProvider, ProviderError
+from audit_portal.sso.provider import OpenIdProvider, ProviderError, provider_of
 from audit_portal.templating import render
 
 router = APIRouter(tags=["auth"])
 Public = Annotated[Principal, Authorize("public")]
 CALLBACK_PATH = "/login/sso/callback"
-
-
-def provider_of(request: Request) -> OpenIdProvider | None:
-    """The app's provider client (one per process, caching discovery and keys), or None when
-    single sign-on is not configured."""
-    settings = request.app.state.settings
-    if not settings.sso_enabled:
-        return None
-    provider = getattr(request.app.state, "oidc_provider", None)
-    if provider is None:
-        provider = request.app.state.oidc_provider = OpenIdProvider(settings)
-    return provider
 
 
 def _required_provider(request: Request) -> OpenIdProvider:

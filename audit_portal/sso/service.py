@@ -32,8 +32,8 @@ from audit_portal.auth.service import (
     normalise_username,
     second_factor_required,
 )
-from audit_portal.authz import Role
 from audit_portal.config import Settings
+from audit_portal.principals import Role
 from audit_portal.sso import repository
 from audit_portal.sso.models import SsoIdentity, SsoPendingLogin, SsoSession
 from audit_portal.sso.provider import OpenIdProvider, ProviderError
