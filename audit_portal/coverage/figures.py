@@ -1,5 +1,5 @@
-"""Coverage figures every overview shares: the frameworks shown, the certification year they
-are measured over, and the covered/applicable tally per group of a framework."""
+"""Coverage figures every overview shares: the frameworks shown and the covered/applicable tally
+per group of a framework."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,6 @@ from audit_portal.coverage.service import COVERED, FRAMEWORK_2022, NOT_APPLICABL
 
 ANNEX2 = "annex2"
 FRAMEWORKS = (FRAMEWORK_2022, ANNEX2)
-CERTIFICATION_YEAR_DAYS = 365
 
 
 @dataclass(frozen=True)

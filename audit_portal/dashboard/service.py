@@ -19,7 +19,6 @@ from audit_portal.clock import utcnow
 from audit_portal.collection.models import CollectorRun
 from audit_portal.coverage.figures import (
     ANNEX2,
-    CERTIFICATION_YEAR_DAYS,
     FRAMEWORKS,
     GroupFigure,
     group_figures,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from audit_portal.coverage.figures import CERTIFICATION_YEAR_DAYS
 from audit_portal.demo_context import DemoContext
+from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS
 from audit_portal.trends.service import backfill
 
 

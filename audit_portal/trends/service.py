@@ -15,8 +15,9 @@ from datetime import date, timedelta
 from sqlmodel import Session
 
 from audit_portal.clock import utcnow
-from audit_portal.coverage.figures import CERTIFICATION_YEAR_DAYS, FRAMEWORKS, group_figures
+from audit_portal.coverage.figures import FRAMEWORKS, group_figures
 from audit_portal.coverage.service import CoverageReport, compute_coverage
+from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS
 from audit_portal.errors import InvalidInput
 from audit_portal.trends import repository
 from audit_portal.trends.models import CoverageSnapshot
