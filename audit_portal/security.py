@@ -30,7 +30,7 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from audit_portal.errors import CsrfRefused, Forbidden, wants_json
+from audit_portal.errors import CsrfRefused, wants_json
 from audit_portal.navigation import navigation_for
 from audit_portal.principals import PASSWORD_CHANGE_PAGE, PasswordChangeRequired, SignInRequired
 

@@ -28,11 +28,18 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit import keys, repository
-from audit_portal.audit.service import CHECKPOINT_ACTION, Anchor, ChainReport, canonical_json, record_event, verify_chain
-from audit_portal.principals import Principal
+from audit_portal.audit.service import (
+    CHECKPOINT_ACTION,
+    Anchor,
+    ChainReport,
+    canonical_json,
+    record_event,
+    verify_chain,
+)
 from audit_portal.config import Settings
 from audit_portal.errors import InvalidInput
 from audit_portal.export.signing import fingerprint_of, signing_key
+from audit_portal.principals import Principal
 from evidence_store import ObjectNotFound, ObjectStore, StoreError
 
 CHECKPOINT_SOURCE = "audit-checkpoint"  # the collector instance named on checkpoint evidence

@@ -26,10 +26,10 @@ from audit_portal.audit import refusal_repository as repository
 from audit_portal.audit.refusal_models import AccessRefusalTally
 from audit_portal.audit.repository import lock_chain_head
 from audit_portal.audit.service import client_address, record_event
-from audit_portal.principals import Principal
 from audit_portal.db import separate_unit_of_work
 from audit_portal.engagements.scope import OutOfScope
 from audit_portal.errors import CsrfRefused, Forbidden, NotAuthenticated, PortalError, portal_error_response
+from audit_portal.principals import Principal
 
 PER_SOURCE_PER_MINUTE = 10
 ALL_SOURCES_PER_MINUTE = 300

@@ -16,11 +16,11 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
-from audit_portal.principals import Principal
 from audit_portal.clock import utcnow
 from audit_portal.collection import service
 from audit_portal.collection.secrets import unsealed
 from audit_portal.errors import Forbidden, InvalidInput
+from audit_portal.principals import Principal
 from collectors.advisories.collector import DECISIONS
 
 COLLECTOR = "advisories"

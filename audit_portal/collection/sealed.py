@@ -13,10 +13,10 @@ from sqlmodel import Session
 
 from audit_portal.agent import seal as sealing
 from audit_portal.auth import repository as auth_repository
-from audit_portal.principals import Principal
 from audit_portal.clock import as_utc, utcnow
 from audit_portal.collection.models import CollectorRun
 from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.principals import Principal
 
 # A spooled run may wait for a portal that is down; older seals are refused.
 MAX_SEAL_AGE = timedelta(days=30)

@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -703,9 +702,8 @@ def _pushable_instance(session: Session, principal: Principal, name: str) -> Col
 
 
 def open_remote_run(session: Session, body: Any, *, principal: Principal, request: Request | None) -> Any:
-    from audit_portal.collection.schemas import RemoteRunOpened
-
     from audit_portal.collection import sealed
+    from audit_portal.collection.schemas import RemoteRunOpened
 
     instance = _pushable_instance(session, principal, body.instance)
     if body.collector != instance.collector:

@@ -91,9 +91,9 @@ def requirement_links(session: Session, framework_key: str) -> list[RequirementL
     links = session.execute(union_all(own, mapped)).all()
     requirements = {
         r.id: r
-        for r in session.scalars(select(Requirement).where(Requirement.id.in_({l.requirement_id for l in links})))
+        for r in session.scalars(select(Requirement).where(Requirement.id.in_({link.requirement_id for link in links})))
     }
-    return [RequirementLink(l.control_id, requirements[l.requirement_id], l.via_measure) for l in links]
+    return [RequirementLink(link.control_id, requirements[link.requirement_id], link.via_measure) for link in links]
 
 
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]

@@ -153,7 +153,7 @@ def compute_coverage(
             continue
         states = tuple(
             _with_via(requirement_states[link.requirement.id], link.via_measure)  # type: ignore[index]
-            for link in sorted(links_by_control.get(control.id, []), key=lambda l: (l.via_measure or "", l.requirement.position))  # type: ignore[union-attr]
+            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))  # type: ignore[union-attr]
         )
         status, reason = _control_status(states)
         results.append(_control(control, status, reason, states))

@@ -28,11 +28,11 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.auth.models import UserAccount
-from audit_portal.principals import Principal, Role
 from audit_portal.engagements import repository
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import NotFound
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Principal, Role
 
 Window = tuple[datetime, datetime]
 

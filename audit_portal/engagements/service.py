@@ -42,7 +42,7 @@ from audit_portal.engagements.models import (
 )
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Principal
 from audit_portal.soa.models import SoaEntry
 
 MEASURES_FRAMEWORK = "annex2"

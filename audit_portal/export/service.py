@@ -22,7 +22,7 @@ from audit_portal.export.package import (
     collect_contents,
 )
 from audit_portal.export.signing import SigningKey, signing_key
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Principal
 
 EXPORT_ACTION = "engagement.export"
 PREVIEW_ACTION = "engagement.export_view"

@@ -24,7 +24,18 @@ from collectors.advisories.csaf import (
     parse_advisory,
 )
 from collectors.base import CollectContext, CollectorError, CollectResult, FindingDraft, Severity
-from collectors.common import HttpUrlText, RawInput, artifacts, aware, diff, iso, json_ready, read_or_run, tabular_report, text_of
+from collectors.common import (
+    HttpUrlText,
+    RawInput,
+    artifacts,
+    aware,
+    diff,
+    iso,
+    json_ready,
+    read_or_run,
+    tabular_report,
+    text_of,
+)
 
 HostName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=253)]
 DPKG_QUERY_ARGV = ("dpkg-query", "-W", "-f", "${Package}\t${Version}\n")

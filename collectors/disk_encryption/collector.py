@@ -107,7 +107,7 @@ class DiskEncryptionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _unique_devices(self) -> DiskEncryptionConfig:
-        names = [getattr(source, "device", None) or getattr(source, "name") for source in self.sources]
+        names = [getattr(source, "device", None) or source.name for source in self.sources]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"device(s) configured twice: {', '.join(duplicates)}")
@@ -158,7 +158,7 @@ class DiskEncryptionCollector:
                 raw = read_or_run(source.name, "intune-csv", path=source.path, argv=(), timeout=1)
                 raw_inputs.append(raw)
                 columns = source.columns.model_dump()
-                for device in _parsed(raw, lambda text: parsers.parse_intune_csv(text, columns)):
+                for device in _parsed(raw, lambda text, columns=columns: parsers.parse_intune_csv(text, columns)):
                     devices[device.name] = {
                         "source": f"intune-csv:{source.name}",
                         "os": device.os,

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event, verify_chain
 from audit_portal.db import unit_of_work
-from tests.conftest import TEST_SECRET_KEY
 from audit_portal.principals import Principal
+from tests.conftest import TEST_SECRET_KEY
 
 ADMIN = Principal(role="admin", username="root", user_id=1)
 

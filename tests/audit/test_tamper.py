@@ -12,9 +12,9 @@ from audit_portal.audit import keys
 from audit_portal.audit.checkpoints import CHECKPOINT_SOURCE, parse_document, verify_log, write_checkpoint
 from audit_portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from audit_portal.audit.service import event_hash, record_event, verify_chain
-from audit_portal.principals import Principal
 from audit_portal.evidence.models import Evidence
 from audit_portal.export.signing import signing_key
+from audit_portal.principals import Principal
 from tests.conftest import TEST_SECRET_KEY
 
 ADMIN = Principal(role="admin", username="root", user_id=1)

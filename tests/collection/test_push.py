@@ -1,6 +1,8 @@
 """Remote push: a collector runs where the data is and uploads through the API with a token."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import select
 
@@ -120,8 +122,8 @@ def test_evidence_cannot_be_attached_to_another_instances_run(session, client, r
     assert opened.status_code == 201
     foreign_run = opened.json()["run_id"]
     client.headers["Authorization"] = f"Bearer {token_for(session, 'edge-remote')}"
-    metadata = ('{"title": "ruleset", "collector_instance": "edge-remote", "collector_run_id": %d,'
-                ' "collected_at": "2026-01-05T06:00:30Z", "requirements": ["ACC-1/firewall"]}' % foreign_run)
+    metadata = json.dumps({"title": "ruleset", "collector_instance": "edge-remote", "collector_run_id": foreign_run,
+                           "collected_at": "2026-01-05T06:00:30Z", "requirements": ["ACC-1/firewall"]})
     response = client.post("/api/v1/evidence", files=[
         ("metadata", (None, metadata, "application/json")),
         ("file", ("rules.txt", b"*filter\nCOMMIT\n", "text/plain")),

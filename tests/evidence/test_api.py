@@ -1,10 +1,9 @@
 """The JSON API: collectors push with a service token, people read; problem JSON for errors."""
 from __future__ import annotations
 
-from datetime import date
-
 import hashlib
 import json
+from datetime import date
 
 from sqlalchemy import func, select
 

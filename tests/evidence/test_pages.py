@@ -2,10 +2,9 @@
 the streamed download, and the list."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import hashlib
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 

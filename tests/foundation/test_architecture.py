@@ -79,7 +79,7 @@ def test_the_cycle_check_sees_a_cycle() -> None:
 def test_every_module_imports_in_any_order(graph: grimp.ImportGraph, seed: int) -> None:
     modules = sorted(m for m in graph.modules if ".migrations." not in m and not m.endswith(".asgi"))
     random.Random(seed).shuffle(modules)
-    script = "import importlib\nfor name in %r:\n    importlib.import_module(name)\n" % modules
+    script = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
 

@@ -10,8 +10,8 @@ import random
 import socket
 import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx

@@ -158,7 +158,7 @@ def test_an_upload_arriving_while_reconcile_deletes_the_orphan_writes_the_object
     reconciling = in_thread(lambda: run_reconcile(engine, paused))
     assert paused.reached.wait(GIVE_UP)  # reconcile holds the key's lock and is about to delete
 
-    uploading = in_thread(lambda: upload(engine, store, content))
+    uploading = in_thread(lambda content=content: upload(engine, store, content))
     paused.go.set()
     report = result(*reconciling)
     assert [o.key for o in report.removed] == [key]
@@ -192,7 +192,7 @@ def test_uploads_and_reconcile_running_together_never_lose_a_committed_object(
     for round_number in range(rounds):
         content = f"round {round_number}: the same bytes as a failed upload\n".encode()
         orphan(store, content)
-        uploads = [in_thread(lambda: upload(engine, store, content)) for _ in range(2)]
+        uploads = [in_thread(lambda content=content: upload(engine, store, content)) for _ in range(2)]
         reconciling = in_thread(lambda: run_reconcile(engine, store))
         for side in (*uploads, reconciling):
             result(*side)

@@ -10,8 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from collectors.base import Collector, CollectorError, Severity
-from collectors.disk_encryption import DiskEncryptionCollector
-from collectors.disk_encryption import parsers
+from collectors.disk_encryption import DiskEncryptionCollector, parsers
 from collectors.runner import execute
 from tests.collectors.part3 import RECORDINGS, context, raw_members
 

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from collectors.options import HostPath
 from collectors.base import (
     Artifact,
     CollectContext,
@@ -18,6 +17,7 @@ from collectors.base import (
     FindingDraft,
     Severity,
 )
+from collectors.options import HostPath
 
 
 class TinyConfig(BaseModel):
