@@ -15,6 +15,7 @@ Without the in-process scheduler, cron does the same:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -165,14 +166,23 @@ JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
 }
 
 
-def run_due_jobs(engine: Engine, store: ObjectStore, settings: Settings, now: datetime | None = None) -> list[str]:
-    """Run every management job that is due; the names of those that did something."""
+def run_due_jobs(
+    engine: Engine,
+    store: ObjectStore,
+    settings: Settings,
+    now: datetime | None = None,
+    stopping: threading.Event | None = None,
+) -> list[str]:
+    """Run every management job that is due; the names of those that did something. A set
+    ``stopping`` (the server shutting down) ends the pass before the next job."""
     from audit_portal.collection.service import new_holder, release_lease, take_lease
 
     context = JobContext(store=store, settings=settings, now=now or utcnow())
     holder = new_holder()
     done = []
     for name, job in JOBS.items():
+        if stopping is not None and stopping.is_set():
+            break
         lease = f"management:{name}"
         with unit_of_work(engine) as session:
             if not take_lease(session, lease, holder, LEASE_TTL):

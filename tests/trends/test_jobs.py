@@ -107,3 +107,11 @@ def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, set
     assert len(checkpoints) == 1
     assert linked == {"iso27001-2022:8.15", "iso27001-2013:A.12.4.2"}  # protection of log information
     assert result.ok and len(result.checkpoints) == 1
+
+
+def test_a_shutdown_ends_the_pass_before_the_next_job(own_engine, settings):
+    import threading
+
+    stopping = threading.Event()
+    stopping.set()
+    assert jobs.run_due_jobs(own_engine, MemoryStore(), settings, stopping=stopping) == []
