@@ -45,6 +45,10 @@ SCOPED = frozenset({
     "GET /engagements/{engagement_id}/findings", "GET /engagements/{engagement_id}/findings/new",
     "POST /engagements/{engagement_id}/findings/new", "GET /engagements/{engagement_id}/findings/{finding_id}/edit",
     "POST /engagements/{engagement_id}/findings/{finding_id}/edit",
+    "GET /engagements/{engagement_id}/findings/{finding_id}",
+    "POST /engagements/{engagement_id}/findings/{finding_id}/plan",
+    "POST /engagements/{engagement_id}/findings/{finding_id}/remediate",
+    "POST /engagements/{engagement_id}/findings/{finding_id}/verify",
     "GET /engagements/{engagement_id}/export", "GET /engagements/{engagement_id}/export.zip",
 })
 NO_ENGAGEMENT_DATA = {
@@ -61,6 +65,8 @@ NO_ENGAGEMENT_DATA = {
     "GET /soa": "the organisation's SoA", "GET /soa/export.csv": "the organisation's SoA",
     "GET /soa/export.xlsx": "the organisation's SoA",
     "GET /api/v1/signing-key": "the public key of the export signature",
+    "GET /api/v1/collector-instances": "collector configuration (secrets masked), no evidence",
+    "GET /api/v1/collector-instances/{name}": "collector configuration (secrets masked), no evidence",
 }
 
 
