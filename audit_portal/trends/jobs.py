@@ -135,6 +135,7 @@ def _optimize_database(session: Session, context: JobContext) -> bool:
         return False
     optimize(session)
     portal_settings.set_value(session, LAST_OPTIMIZE_KEY, today)
+    return True
 
 
 LAST_AUDIT_CHECKPOINT_KEY = "audit.last_checkpoint"

@@ -55,6 +55,7 @@ NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",
     "GET /login": "sign-in", "POST /login": "sign-in", "GET /login/2fa": "sign-in", "POST /login/2fa": "sign-in",
     "POST /logout": "sign-out",
+    "GET /login/sso": "sign-in", "GET /login/sso/callback": "sign-in",
     "GET /profile": "one's own account", "POST /profile/password": "one's own account",
     "GET /profile/2fa": "one's own account", "POST /profile/2fa": "one's own account",
     "POST /profile/2fa/confirm": "one's own account", "POST /profile/2fa/recovery-codes": "one's own account",
