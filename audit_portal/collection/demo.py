@@ -162,6 +162,8 @@ def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
                 {"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": {
                     "snapshots": str(p("restic/snapshots.json")),
                     "check": {"output": str(p("restic/check.txt")), "exit_code": str(p("restic/check.exitcode"))},
+                    "check_read_data": {"output": str(p("restic/check-read-data.txt")),
+                                        "exit_code": str(p("restic/check-read-data.exitcode"))},
                     "stats": str(p("restic/stats.json"))}},
                 {"type": "borg", "name": "fra", "location": "dc-fra-1", "timezone": "Europe/Amsterdam",
                  "recorded": {"list": str(p("borg/list.json")),
@@ -189,11 +191,20 @@ def prepare_firewall(inputs: Inputs, scenario: Scenario, day: date, shift: int) 
 
 
 def prepare_backup(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
-    for name in ("snapshots.json", "check.txt", "check.exitcode", "stats.json"):
+    for name in ("snapshots.json", "check.txt", "check.exitcode", "check-read-data.txt",
+                 "check-read-data.exitcode", "stats.json"):
         inputs.write(f"restic/{name}", f"restic/ams/{name}", shift)
-    borg = "borg/fra-corrupt" if scenario.spring_backup_failure(day) else "borg/fra"
-    for name in ("list.json", "check.txt", "check.exitcode"):
-        inputs.write(f"borg/{name}", f"{borg}/{name}", shift)
+    # Frankfurt's nightly check reads the data back (--verify-data); in the spring incident
+    # the plain check already failed.
+    if scenario.spring_backup_failure(day):
+        checks = {"check.txt": "borg/fra-corrupt/check.txt", "check.exitcode": "borg/fra-corrupt/check.exitcode"}
+        listing = "borg/fra-corrupt/list.json"
+    else:
+        checks = {"check.txt": "borg/fra/check-verify-data.txt", "check.exitcode": "borg/fra/check-verify-data.exitcode"}
+        listing = "borg/fra/list.json"
+    inputs.write("borg/list.json", listing, shift)
+    for name, recording in checks.items():
+        inputs.write(f"borg/{name}", recording, shift)
     inputs.write("s3/listing.json", "s3backup/listing.json", shift)
 
 
