@@ -23,6 +23,26 @@ from collectors.tls.probe import scan
 _templates = report_environment(Path(__file__).parent)
 
 
+_OBSERVED_KEYS = ("target", "host", "port", "server_name", "reachable")
+
+
+def _recorded(path: Path, label: str) -> dict[str, Any]:
+    try:
+        observed = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CollectorError(f"{path}: cannot read ({error.strerror or error})") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CollectorError(f"{path}: not a recorded TLS scan (invalid JSON: {error}); truncated?") from None
+    missing = [key for key in _OBSERVED_KEYS if not isinstance(observed, dict) or key not in observed]
+    if observed.get("reachable") is True if isinstance(observed, dict) else False:
+        missing += [k for k in ("chain_pem", "verification", "protocols", "weak_ciphers") if k not in observed]
+    if missing:
+        raise CollectorError(f"{path}: not a recorded TLS scan: no {', '.join(missing)}")
+    if observed["target"] != label:
+        raise CollectorError(f"{path}: records {observed['target']}, configured {label}")
+    return observed
+
+
 class TlsCollector:
     name: ClassVar[str] = "tls"
     version: ClassVar[str] = "1.0.0"
@@ -45,7 +65,11 @@ class TlsCollector:
         findings = []
         for target in config.targets:
             ctx.log.info("scanning %s", target.label)
-            observed = scan(target, config.ca_file, config.timeout_seconds)
+            observed = (
+                _recorded(target.recorded, target.label)
+                if target.recorded is not None
+                else scan(target, config.ca_file, config.timeout_seconds)
+            )
             raw.append((f"{target.label.replace(':', '_')}.json", json.dumps(observed, indent=2, sort_keys=True).encode()))
             try:
                 summary, found = assess(observed, policy, ctx.now)

@@ -20,6 +20,11 @@ class TlsTarget(BaseModel):
         description="SNI and the name the certificate must match; default host.",
     )
     hsts: bool = Field(True, description="Also request / over HTTPS and check Strict-Transport-Security.")
+    recorded: Path | None = Field(
+        None,
+        description="A scan recorded earlier (one endpoint's JSON from a run's raw archive): judged"
+        " again instead of connecting (replays, the demo, a push from a host that scanned).",
+    )
 
     @property
     def sni(self) -> str:

@@ -122,11 +122,11 @@ def tls_server(ca: trustme.CA, tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_context(tmp_path: Path) -> Callable[..., CollectContext]:
-    def make(config: dict[str, Any], previous: dict[str, Any] | None = None) -> CollectContext:
+    def make(config: dict[str, Any], previous: dict[str, Any] | None = None, now: dt.datetime = NOW) -> CollectContext:
         return CollectContext(
             instance_name="tls-test",
             config=TlsConfig.model_validate(config),
-            now=NOW,
+            now=now,
             workdir=tmp_path,
             log=logging.getLogger("tests.tls"),
             previous=previous,

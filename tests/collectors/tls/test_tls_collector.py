@@ -170,3 +170,34 @@ def test_hostname_matching(name, names, matches) -> None:
     from collectors.tls.analysis import hostname_matches
 
     assert hostname_matches(name, names) is matches
+
+
+class TestRecordedScans:
+    RECORDED = __import__("pathlib").Path(__file__).resolve().parent.parent / "recordings" / "tls"
+
+    def config(self, name: str, **target) -> TlsConfig:
+        return TlsConfig.model_validate({"targets": [{"host": "www.example.nl", "recorded": str(self.RECORDED / name), **target}]})
+
+    def test_replayed_scans_are_judged_again(self, make_context) -> None:
+        at = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)  # the recordings' day: the certificate has 181 days left
+        legacy = TlsCollector().collect(make_context(self.config("www-example-nl.legacy.json").model_dump(), now=at))
+        assert {f.key for f in legacy.findings} == {
+            "old-protocol:www.example.nl:443:TLSv1.0", "old-protocol:www.example.nl:443:TLSv1.1", "no-hsts:www.example.nl:443",
+        }
+        clean = TlsCollector().collect(make_context(self.config("www-example-nl.json").model_dump(), previous=legacy.normalised, now=at))
+        assert clean.findings == []
+        assert clean.normalised["changes"]["resolved"] == sorted(f.key for f in legacy.findings)
+
+    def test_recording_of_another_endpoint_is_refused(self, make_context) -> None:
+        from collectors.base import CollectorError
+
+        with pytest.raises(CollectorError, match="records www.example.nl:443, configured mail.example.nl:443"):
+            TlsCollector().collect(make_context({"targets": [{"host": "mail.example.nl", "recorded": str(self.RECORDED / "www-example-nl.json")}]}))
+
+    def test_truncated_recording(self, make_context, tmp_path) -> None:
+        from collectors.base import CollectorError
+
+        cut = tmp_path / "scan.json"
+        cut.write_text((self.RECORDED / "www-example-nl.json").read_text()[:500])
+        with pytest.raises(CollectorError, match="not a recorded TLS scan .*truncated"):
+            TlsCollector().collect(make_context({"targets": [{"host": "www.example.nl", "recorded": str(cut)}]}))
