@@ -5,6 +5,7 @@ No command line is configurable and nothing runs through a shell."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,8 +30,6 @@ class Person(_Strict):
 
     @model_validator(mode="after")
     def _accounts(self) -> Person:
-        import re
-
         for account in self.accounts:
             if not re.fullmatch(_ACCOUNT, account):
                 raise ValueError(f"{account!r} is not an account name (login or system:login)")

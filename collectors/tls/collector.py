@@ -33,8 +33,10 @@ def _recorded(path: Path, label: str) -> dict[str, Any]:
         raise CollectorError(f"{path}: cannot read ({error.strerror or error})") from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CollectorError(f"{path}: not a recorded TLS scan (invalid JSON: {error}); truncated?") from None
-    missing = [key for key in _OBSERVED_KEYS if not isinstance(observed, dict) or key not in observed]
-    if observed.get("reachable") is True if isinstance(observed, dict) else False:
+    if not isinstance(observed, dict):
+        raise CollectorError(f"{path}: not a recorded TLS scan: not a JSON object")
+    missing = [key for key in _OBSERVED_KEYS if key not in observed]
+    if observed.get("reachable") is True:
         missing += [k for k in ("chain_pem", "verification", "protocols", "weak_ciphers") if k not in observed]
     if missing:
         raise CollectorError(f"{path}: not a recorded TLS scan: no {', '.join(missing)}")

@@ -9,6 +9,7 @@ never as "not offered".
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 import warnings
@@ -174,8 +175,6 @@ def verify_chain(target: TlsTarget, ca_file: Path | None, timeout: float) -> dic
 
 def fetch_hsts(target: TlsTarget, timeout: float) -> dict[str, Any]:
     """GET / over TLS; the status line and the Strict-Transport-Security header."""
-    import http.client
-
     connection = http.client.HTTPSConnection(
         target.host, target.port, timeout=timeout, context=_context(False, None)
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from collectors.base import CollectContext, CollectorError, Severity
+from collectors.base import CollectContext, Severity
 from collectors.hardening import HardeningCollector, HardeningConfig
 from collectors.hardening.lynis import LynisParseError, parse_lynis_report
 from collectors.runner import execute
