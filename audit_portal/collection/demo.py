@@ -9,7 +9,11 @@ output. The year has the gaps DESIGN.md promises:
 - backups are checked daily; for a week in spring the Frankfurt borg repository fails its check
   (a high finding that closes when the check passes again);
 - patches are read daily; for three weeks in summer security updates stay pending, overdue after
-  seven days (a high finding).
+  seven days (a high finding);
+- the public web site is scanned weekly (TLS 1.0/1.1 and a missing HSTS header until they were
+  fixed); accounts, password policy and Lynis hardening are read monthly, each with a clean-up
+  during the year (root log-in over SSH, the password standard, two Lynis suggestions), and IT
+  signs off every access review.
 
 To keep the load short, backups and patches run daily only in the last four weeks and in their
 incident windows, and weekly before that; dpkg.log holds its last weeks, as after a
@@ -17,6 +21,7 @@ logrotate.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,6 +130,39 @@ def _rotated(recording: str, text: str) -> str:
     return text
 
 
+# The recordings of the accounts, password-policy, hardening and tls collectors were made on
+# this day; theirs are moved from it.
+RECORDED_DAY_PART2 = date(2026, 12, 1)
+# Clean-ups in the demo organisation's year: TLS 1.0/1.1 and the missing HSTS header fixed on
+# www.example.nl, the password standard rolled out to web1, direct root log-in over SSH switched
+# off, and debsums/apt-show-versions installed as Lynis suggested (days before the last day).
+TLS_CLEANUP_DAYS_AGO = 150
+PASSWORD_ROLLOUT_DAYS_AGO = 200
+SSH_HARDENING_DAYS_AGO = 100
+LYNIS_FIX_DAYS_AGO = 60
+_LASTLOG_TIME = re.compile(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d [+-]\d{4} \d{4}")
+
+
+def shift_lastlog(text: str, days: int) -> str:
+    """lastlog's "Tue Dec  1 08:13:39 +0000 2026" times moved by ``days``, in lastlog's format."""
+    def moved(match: re.Match[str]) -> str:
+        moment = datetime.strptime(" ".join(match[0].split()), "%a %b %d %H:%M:%S %z %Y") + timedelta(days=days)
+        return f"{moment:%a %b} {moment.day:2d} {moment:%H:%M:%S %z %Y}"
+
+    return _LASTLOG_TIME.sub(moved, text)
+
+
+def shift_shadow(text: str, days: int) -> str:
+    """shadow's last-change day numbers (third field) moved by ``days``."""
+    lines = []
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) == 9 and parts[2].isdigit():
+            parts[2] = str(int(parts[2]) + days)
+        lines.append(":".join(parts))
+    return "\n".join(lines) + "\n"
+
+
 FIREWALL_HOSTS = ("web1", "web2", "db1")
 PATCH_HOSTS = ("web1", "web2", "db1")
 
@@ -152,6 +190,8 @@ def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
                 {"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": {
                     "snapshots": str(p("restic/snapshots.json")),
                     "check": {"output": str(p("restic/check.txt")), "exit_code": str(p("restic/check.exitcode"))},
+                    "check_read_data": {"output": str(p("restic/check-read-data.txt")),
+                                        "exit_code": str(p("restic/check-read-data.exitcode"))},
                     "stats": str(p("restic/stats.json"))}},
                 {"type": "borg", "name": "fra", "location": "dc-fra-1", "timezone": "Europe/Amsterdam",
                  "recorded": {"list": str(p("borg/list.json")),
@@ -159,6 +199,33 @@ def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
                 {"type": "s3", "name": "offsite", "location": "aws-eu-central-1", "bucket": "backups-offsite",
                  "prefixes": ["web1/", "db1/", "mail1/"], "recorded_listing": str(p("s3/listing.json"))},
             ]}),
+        service.InstanceSpec(name="tls-public", collector="tls", schedule="0 4 * * 1", config={
+            "targets": [{"host": "www.example.nl", "recorded": str(p("tls/www-example-nl.json"))}]}),
+        service.InstanceSpec(name="accounts-linux", collector="accounts", schedule="0 6 1 * *", config={
+            "people": [
+                {"name": "Alice de Vries (IT operations)", "accounts": ["alice"]},
+                {"name": "Bob Jansen (developer)", "accounts": ["bob"]},
+                {"name": "Carol Bakker (support)", "accounts": ["carol"]},
+                {"name": "Platform team (base image)", "accounts": ["cloudsdk"]},
+            ],
+            "service_accounts": [{"account": "deploy", "owner": "Alice de Vries (IT operations)",
+                                  "purpose": "CI pipeline restarts the application"}],
+            "shared_accounts": ["support"],
+            "systems": [{"type": "linux", "name": "web1", "passwd": str(p("accounts/passwd")),
+                         "group": str(p("accounts/group")), "shadow": str(p("accounts/shadow")),
+                         "lastlog": str(p("accounts/lastlog.txt")),
+                         "sudoers": [str(p("accounts/sudoers")), str(p("accounts/sudoers.d.txt"))],
+                         "sshd_effective": str(p("accounts/sshd-T.txt"))}]}),
+        service.InstanceSpec(name="password-policy", collector="password-policy", schedule="0 5 1 * *", config={
+            "standard": {"min_length": 12, "history": 5, "lockout_threshold": 10, "lockout_minutes": 15},
+            "systems": [{"type": "linux", "name": "web1", **{
+                field: str(p(f"password-policy/{name}")) for field, name in (
+                    ("login_defs", "login.defs"), ("pam_password", "common-password"), ("pam_auth", "common-auth"),
+                    ("pwquality_conf", "pwquality.conf"), ("faillock_conf", "faillock.conf"))}}]}),
+        service.InstanceSpec(name="hardening-lynis", collector="hardening", schedule="0 3 * * 0", config={
+            # the organisation's baseline for this container platform: index 55 (Lynis' own
+            # kernel and boot tests do not apply inside containers)
+            "hosts": [{"name": "web1", "lynis_report": str(p("lynis/lynis-report.dat"))}], "minimum_index": 55}),
         service.InstanceSpec(name="patches-linux", collector="patches", schedule="0 5 * * *", config={
             "hosts": [{"name": host, "os": "debian",
                        "apt_history": [str(p(f"apt/{host}/history.log"))],
@@ -180,11 +247,20 @@ def prepare_firewall(inputs: Inputs, scenario: Scenario, day: date, shift: int) 
 
 
 def prepare_backup(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
-    for name in ("snapshots.json", "check.txt", "check.exitcode", "stats.json"):
+    for name in ("snapshots.json", "check.txt", "check.exitcode", "check-read-data.txt",
+                 "check-read-data.exitcode", "stats.json"):
         inputs.write(f"restic/{name}", f"restic/ams/{name}", shift)
-    borg = "borg/fra-corrupt" if scenario.spring_backup_failure(day) else "borg/fra"
-    for name in ("list.json", "check.txt", "check.exitcode"):
-        inputs.write(f"borg/{name}", f"{borg}/{name}", shift)
+    # Frankfurt's nightly check reads the data back (--verify-data); in the spring incident
+    # the plain check already failed.
+    if scenario.spring_backup_failure(day):
+        checks = {"check.txt": "borg/fra-corrupt/check.txt", "check.exitcode": "borg/fra-corrupt/check.exitcode"}
+        listing = "borg/fra-corrupt/list.json"
+    else:
+        checks = {"check.txt": "borg/fra/check-verify-data.txt", "check.exitcode": "borg/fra/check-verify-data.exitcode"}
+        listing = "borg/fra/list.json"
+    inputs.write("borg/list.json", listing, shift)
+    for name, recording in checks.items():
+        inputs.write(f"borg/{name}", recording, shift)
     inputs.write("s3/listing.json", "s3backup/listing.json", shift)
 
 
@@ -199,6 +275,37 @@ def prepare_patches(inputs: Inputs, scenario: Scenario, day: date, shift: int) -
             inputs.write_text(f"apt/{host}/apt-list-upgradable.txt", "Listing...\n")
 
 
+def prepare_tls(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    legacy = scenario.days_ago(day) > TLS_CLEANUP_DAYS_AGO
+    inputs.write("tls/www-example-nl.json", "tls/www-example-nl.legacy.json" if legacy else "tls/www-example-nl.json", 0)
+
+
+def _part2_shift(day: date) -> int:
+    return (day - RECORDED_DAY_PART2).days
+
+
+def prepare_accounts(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    moved = _part2_shift(day)
+    for name in ("passwd", "group", "sudoers", "sudoers.d.txt"):
+        inputs.write(f"accounts/{name}", f"accounts/{name}", 0)
+    recordings = inputs.recordings / "accounts"
+    inputs.write_text("accounts/shadow", shift_shadow((recordings / "shadow.redacted").read_text(encoding="utf-8"), moved))
+    inputs.write_text("accounts/lastlog.txt", shift_lastlog((recordings / "lastlog.txt").read_text(encoding="utf-8"), moved))
+    hardened = scenario.days_ago(day) <= SSH_HARDENING_DAYS_AGO
+    inputs.write("accounts/sshd-T.txt", "accounts/sshd-T.hardened.txt" if hardened else "accounts/sshd-T.txt", 0)
+
+
+def prepare_password_policy(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    folder = "debian-hardened" if scenario.days_ago(day) <= PASSWORD_ROLLOUT_DAYS_AGO else "debian-default"
+    for name in ("login.defs", "common-password", "common-auth", "pwquality.conf", "faillock.conf"):
+        inputs.write(f"password-policy/{name}", f"password-policy/{folder}/{name}", 0)
+
+
+def prepare_hardening(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
+    run = "run2" if scenario.days_ago(day) <= LYNIS_FIX_DAYS_AGO else "run1"
+    inputs.write("lynis/lynis-report.dat", f"lynis/lynis-report.{run}.dat", _part2_shift(day))
+
+
 Prepare = Callable[[Inputs, Scenario, date, int], None]
 PLAN: tuple[tuple[str, str, Prepare], ...] = (
     ("firewall-edge", "weekly", prepare_firewall),
@@ -210,7 +317,13 @@ PLAN: tuple[tuple[str, str, Prepare], ...] = (
     ("anti-malware-servers", "weekly", demo_part3.prepare_anti_malware),
     ("availability-prometheus", "weekly", demo_part3.prepare_availability),
     ("advisories-ncsc", "weekly", demo_part3.prepare_advisories),
+    ("tls-public", "weekly", prepare_tls),
+    ("accounts-linux", "monthly", prepare_accounts),
+    ("password-policy", "monthly", prepare_password_policy),
+    ("hardening-lynis", "monthly", prepare_hardening),
 )
+# Runs of these instances are reviews a person with the it role signs off.
+SIGNED_OFF = ("firewall-", "accounts-")
 
 
 def runs_on(cadence: str, scenario: Scenario, day: date) -> bool:
@@ -218,6 +331,8 @@ def runs_on(cadence: str, scenario: Scenario, day: date) -> bool:
     weekly = ago % 7 == 0
     if cadence == "weekly":
         return weekly
+    if cadence == "monthly":
+        return ago % 28 == 0
     return weekly or ago < DAILY_DAYS or scenario.spring_backup_failure(day) or scenario.summer_patch_backlog(day)
 
 
@@ -256,7 +371,7 @@ def load_collection_demo(context: DemoContext) -> None:
         _run_day(context, session, inputs, scenario, day, signer, counts, last_day)
         day += timedelta(days=1)
     context.console.print(
-        f"demo: {counts['runs']} collector runs over a year, {counts['signed']} reviews signed off",
+        f"demo: {counts['runs']} collector runs over a year, {counts['signed']} firewall and access reviews signed off",
         highlight=False,
     )
 
@@ -272,13 +387,15 @@ def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: S
         report = service.run_instance(_same(session), context.store, context.settings, name,
                                       trigger=TRIGGER_SCHEDULE, now=moment)
         counts["runs"] += 1
-        if (signer is not None and report.status == RUN_OK and name.startswith("firewall-")
-                and not scenario.missed_review_quarter(day)):
+        if (signer is not None and report.status == RUN_OK and name.startswith(SIGNED_OFF)
+                and not (name.startswith("firewall-") and scenario.missed_review_quarter(day))):
             principal = Principal(role=signer.role, username=signer.username, user_id=signer.id)
+            remark = ("Weekly rule review: every change matches an approved change ticket; "
+                      "open findings are tracked with their owners." if name.startswith("firewall-") else
+                      "Access review: every account checked against HR's staff list; the shared support "
+                      "login and dormant accounts are tracked as findings with their owners.")
             review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
-                                 remark="Weekly rule review: every change matches an approved change ticket; "
-                                        "open findings are tracked with their owners.",
-                                 signed_at=moment + timedelta(hours=3))
+                                 remark=remark, signed_at=moment + timedelta(hours=3))
             counts["signed"] += 1
         demo_part3.after_run(context, session, name, report, day, last_day or day, signer, moment, counts)
 

@@ -22,6 +22,8 @@ class Policy:
     rpo: timedelta
     restore_test_interval: timedelta
     minimum_locations: int
+    # BCM-1: how old the newest check that read the data back (or restore test) may be
+    data_check_interval: timedelta = timedelta(days=2)
 
 
 @dataclass
@@ -82,6 +84,10 @@ def _repository_summary(observation: Observation, now: datetime, rpo: timedelta)
             "exit_code": check.exit_code,
             "status": check.status,
             "messages": list(check.messages),
+            "scope": check.scope,
+            "reads_data": check.reads_data,
+            "packs_read": check.packs_read,
+            "ran_at": _iso(check.ran_at),
         }
         for check in observation.checks
     }
@@ -100,6 +106,73 @@ def _repository_summary(observation: Observation, now: datetime, rpo: timedelta)
         # A repository whose check fails is not a copy anyone should count on for PHY-3.
         "holds_recent_backup": checks_pass and any(group["fresh"] for group in groups.values()),
     }
+
+
+def _data_check(
+    observation: Observation, previous: Mapping[str, Any] | None, now: datetime, interval: timedelta
+) -> dict[str, Any] | None:
+    """When the data of a repository was last read back by a passing check: in this run, or
+    as the previous run recorded it. ``None`` for locations without checks (S3 listings)."""
+    if not observation.checks:
+        return None
+    passed = [c for c in observation.checks if c.status == "ok" and c.reads_data and c.ran_at]
+    newest = max(passed, key=lambda c: c.ran_at or now, default=None)
+    last_at: datetime | None = newest.ran_at if newest else None
+    scope = newest.scope if newest else None
+    seen_in = "this run" if newest else None
+    earlier = (previous or {}).get("data_check") or {}
+    if earlier.get("last_at"):
+        earlier_at = datetime.fromisoformat(earlier["last_at"])
+        if last_at is None or earlier_at > last_at:
+            last_at, scope, seen_in = earlier_at, earlier.get("scope"), "an earlier run"
+    return {
+        "last_at": _iso(last_at),
+        "scope": scope,
+        "seen_in": seen_in,
+        "structural_only_this_run": not any(c.reads_data for c in observation.checks),
+        "due": _iso(last_at + interval) if last_at else None,
+        "overdue": last_at is None or now - last_at > interval,
+    }
+
+
+def _data_check_finding(
+    name: str, summary: Mapping[str, Any], restore: Mapping[str, Any], interval: timedelta, now: datetime
+) -> list[FindingDraft]:
+    data_check = summary.get("data_check")
+    if data_check is None or not data_check["overdue"]:
+        return []
+    if any(check["status"] != "ok" for check in summary["checks"].values()):
+        return []  # a failed check is reported as such, and already fails the requirement
+    restore_at = restore.get("newest")
+    if restore_at is not None and now - datetime.fromisoformat(restore_at) <= interval:
+        return []  # a restore test within the interval proves the data can be read back
+    days = interval.days
+    ran = ", ".join(
+        f"{kind} ({check['scope']}, {check['status']})" for kind, check in summary["checks"].items()
+    )
+    last = data_check["last_at"]
+    when = f"The last check that read the data back ran {last}." if last else (
+        "No check that reads the data back has been seen for this repository."
+    )
+    how = (
+        "restic check --read-data or --read-data-subset"
+        if summary["type"] == "restic"
+        else "borg check --verify-data"
+    )
+    return [
+        FindingDraft(
+            key=f"data-not-verified:{name}",
+            title=f"Only structural checks of {name}: its data was not read back in the last {days} days",
+            severity=Severity.high,
+            detail=(
+                f"Checks this run: {ran}. A structural check proves the repository's index and "
+                f"trees are consistent, not that the backed-up data can be read back. {when} "
+                f"BCM-1 needs a data-reading check ({how}) or a restore test at least every "
+                f"{days} days."
+            ),
+            subject=name,
+        )
+    ]
 
 
 def _stale_findings(name: str, summary: Mapping[str, Any], rpo_hours: float) -> list[FindingDraft]:
@@ -223,19 +296,26 @@ def assess(
     policy: Policy,
     now: datetime,
     restore_test_at: datetime | None,
+    previous: Mapping[str, Any] | None = None,
 ) -> Assessment:
     now = utc(now)
     rpo_hours = policy.rpo.total_seconds() / 3600
     interval_days = policy.restore_test_interval.days
-    repositories = {
-        obs.repository: _repository_summary(obs, now, policy.rpo) for obs in observations
-    }
+    previous_repositories = (previous or {}).get("repositories") or {}
+    repositories = {}
+    for obs in observations:
+        summary = _repository_summary(obs, now, policy.rpo)
+        summary["data_check"] = _data_check(
+            obs, previous_repositories.get(obs.repository), now, policy.data_check_interval
+        )
+        repositories[obs.repository] = summary
     locations = _locations(repositories)
     restore = _restore_test(restore_test_at, now, policy.restore_test_interval)
     findings: list[FindingDraft] = []
     for name, summary in repositories.items():
         findings += _stale_findings(name, summary, rpo_hours)
         findings += _check_findings(name, summary)
+        findings += _data_check_finding(name, summary, restore, policy.data_check_interval, now)
     findings += _location_findings(locations, policy.minimum_locations)
     findings += _restore_finding(restore, interval_days)
     normalised = {
@@ -243,6 +323,7 @@ def assess(
         "rpo_hours": rpo_hours,
         "restore_test_days": interval_days,
         "minimum_locations": policy.minimum_locations,
+        "data_check_days": policy.data_check_interval.days,
         "repositories": repositories,
         "locations": locations,
         "locations_with_recent_backup": [

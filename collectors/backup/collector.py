@@ -61,17 +61,19 @@ class BackupCollector:
                 repository.name,
                 repository.location,
             )
-            gathered.append(gather(repository))
+            gathered.append(gather(repository, ctx.now))
         policy = Policy(
             rpo=timedelta(hours=config.rpo_hours),
             restore_test_interval=timedelta(days=config.restore_test_days),
             minimum_locations=config.minimum_locations,
+            data_check_interval=timedelta(days=config.data_check_days),
         )
         assessment = assess(
             [item.observation for item in gathered],
             policy,
             ctx.now,
             ctx.manual_evidence.get(RESTORE_TEST_REQUIREMENT),
+            ctx.previous,
         )
         normalised = {"collector": self.name, "version": self.version, **assessment.normalised}
         changes = diff(ctx.previous, normalised)

@@ -103,14 +103,15 @@ class CheckFiles(_Strict):
 class ResticRecorded(_Strict):
     snapshots: HostPath  # restic snapshots --json
     check: CheckFiles  # restic check
-    check_read_data: CheckFiles | None = None  # restic check --read-data
+    # restic check --read-data or --read-data-subset; which one ran is read from its output
+    check_read_data: CheckFiles | None = None
     stats: HostPath | None = None  # restic stats --json
 
 
 class BorgRecorded(_Strict):
     list: HostPath  # borg list --json
     info: HostPath | None = None  # borg info --json
-    check: CheckFiles  # borg check --verbose
+    check: CheckFiles  # borg check --verbose [--verify-data]; which one ran is read from its output
 
 
 class _Repository(_Strict):
@@ -132,11 +133,15 @@ class ResticRepository(_Repository):
     password: SecretStr | None = None
     password_file: HostPath | None = None
     read_data: bool = False  # also run check --read-data, which downloads every pack
+    # also run check --read-data-subset=N/T or =P%: reads part of the data back every run
+    read_data_subset: str | None = Field(default=None, pattern=r"^(\d{1,4}/\d{1,4}|\d{1,3}(\.\d+)?%)$")
     binary: HostProgram | None = None  # default: restic on PATH
 
     @model_validator(mode="after")
     def _live_needs_password(self) -> ResticRepository:
         _require_one_source(self.recorded, self.repository)
+        if self.read_data and self.read_data_subset is not None:
+            raise ValueError("set at most one of 'read_data' or 'read_data_subset'")
         if self.repository is not None and (self.password is None) == (self.password_file is None):
             raise ValueError(
                 "a live restic repository needs exactly one of 'password' or 'password_file'"
@@ -152,6 +157,7 @@ class BorgRepository(_Repository):
     repository: Annotated[str, AfterValidator(_borg_repository)] | None = None  # e.g. "ssh://borg@nas/./db1"
     passphrase: SecretStr | None = None
     passphrase_file: HostPath | None = None
+    verify_data: bool = False  # run borg check --verify-data, which reads every chunk back
     binary: HostProgram | None = None  # default: borg on PATH
 
     @field_validator("timezone")
@@ -202,6 +208,9 @@ class BackupConfig(_Strict):
     rpo_hours: float = Field(default=26, gt=0)  # recovery point objective
     restore_test_days: int = Field(default=90, gt=0)
     minimum_locations: int = Field(default=2, ge=1)  # PHY-3: two physically separate sites
+    # BCM-1: a check that reads the data back (or a restore test) at least this often; the
+    # default is BCM-1's frequency (1 day) plus its grace (1 day).
+    data_check_days: int = Field(default=2, gt=0)
 
     @field_validator("repositories")
     @classmethod

@@ -28,12 +28,27 @@ class Backup:
     label: str
 
 
+CheckScope = Literal["structure", "data-subset", "data"]
+
+
 @dataclass(frozen=True)
 class CheckResult:
-    kind: str  # "check" or "check-read-data"
+    kind: str  # "check" or "check-read-data": which recorded output or command it came from
     exit_code: int
     status: CheckStatus
     messages: tuple[str, ...]  # the lines that explain a failure; empty when ok
+    # What the check looked at, read from the tool's own output rather than from where the
+    # file was configured: "structure" (restic check, borg check), "data-subset"
+    # (restic --read-data-subset) or "data" (restic --read-data, borg --verify-data).
+    scope: CheckScope = "structure"
+    packs_read: int | None = None  # restic's data-reading checks: packs read back
+    ran_at: datetime | None = None  # when the check ran, if known (set by the sources)
+
+    @property
+    def reads_data(self) -> bool:
+        """True when the check read backed-up data back, which is what proves it restorable;
+        a structural check only proves the repository's index and trees are consistent."""
+        return self.scope != "structure" and self.packs_read != 0
 
 
 @dataclass(frozen=True)
@@ -147,15 +162,46 @@ def parse_restic_check(
     if not text.strip():
         raise CollectorError(f"{source}: empty check output")
     lines = [line.rstrip() for line in text.splitlines()]
+    scope, packs = _restic_check_scope(lines)
     if exit_code == 0:
         if not any(_RESTIC_SUCCESS_MARKER in line for line in lines):
             raise CollectorError(
                 f"{source}: exit code 0 but no {_RESTIC_SUCCESS_MARKER!r} line; the output may be truncated"
             )
-        return CheckResult(kind=kind, exit_code=0, status="ok", messages=())
+        return CheckResult(
+            kind=kind, exit_code=0, status="ok", messages=(), scope=scope, packs_read=packs
+        )
     messages = tuple(line for line in lines if not _RESTIC_NOISE.match(line))
     status: CheckStatus = "data-errors" if _RESTIC_DAMAGE_MARKER in text else "failed"
-    return CheckResult(kind=kind, exit_code=exit_code, status=status, messages=messages)
+    return CheckResult(
+        kind=kind, exit_code=exit_code, status=status, messages=messages, scope=scope,
+        packs_read=packs,
+    )
+
+
+# "read all data" (--read-data), and "read group #1 of 4 data packs (out of total 12 packs in
+# 3 groups)" or "read 50.0% of data packs" (--read-data-subset=n/t or =p%) are the lines
+# restic prints before reading packs back; the progress line after them counts the packs.
+_RESTIC_READ_ALL = "read all data"
+_RESTIC_READ_SUBSET = re.compile(
+    r"^read (?:group #\d+ of (?P<packs>\d+) data packs|[\d.]+% of data packs|subset)"
+)
+_RESTIC_PACKS_DONE = re.compile(r"^\[[\d:]+\]\s+(?:[\d.]+%\s+)?(?P<done>\d+)(?: / \d+)? packs")
+
+
+def _restic_check_scope(lines: list[str]) -> tuple[CheckScope, int | None]:
+    for index, line in enumerate(lines):
+        subset = _RESTIC_READ_SUBSET.match(line)
+        if line == _RESTIC_READ_ALL or subset:
+            scope: CheckScope = "data" if subset is None else "data-subset"
+            packs = int(subset["packs"]) if subset and subset["packs"] else None
+            for later in lines[index + 1 :]:
+                done = _RESTIC_PACKS_DONE.match(later)
+                if done:
+                    packs = int(done["done"])
+                    break
+            return scope, packs
+    return "structure", None
 
 
 def parse_restic_stats(text: str, source: str = "restic stats --json") -> RepositoryStats:
@@ -242,16 +288,48 @@ _BORG_DAMAGE = re.compile(
 )
 
 
-def parse_borg_check(text: str, exit_code: int, source: str = "borg check") -> CheckResult:
+_BORG_COMPLETE = re.compile(r"(check|check complete), no problems found\.$")
+_BORG_VERIFY_DATA = "Starting cryptographic data integrity verification"
+# Each part borg check --verbose starts, and the line it prints when that part completes.
+_BORG_PARTS = (
+    ("Starting repository check", "Finished full repository check"),
+    ("Starting archive consistency check", "Archive consistency check complete"),
+    (_BORG_VERIFY_DATA, "Finished cryptographic data integrity verification"),
+)
+
+
+def parse_borg_check(
+    text: str, exit_code: int, source: str = "borg check", kind: str = "check"
+) -> CheckResult:
     """borg check exits 0 when the repository and archives are consistent (it prints nothing
-    without --verbose), 1 when it found problems, 2 when it could not check at all."""
+    without --verbose), 1 when it found problems, 2 when it could not check at all. Only
+    ``--verify-data`` reads the archives' data back (it prints a "cryptographic data integrity
+    verification" line); without it the check is structural."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    scope: CheckScope = "data" if any(_BORG_VERIFY_DATA in line for line in lines) else "structure"
     if exit_code == 0:
-        return CheckResult(kind="check", exit_code=0, status="ok", messages=())
+        # With --verbose (which the collector always uses, and which recorded output must
+        # use) borg ends each part it checked with a "no problems found" line; exit 0
+        # without one is output cut off or a check that was never run.
+        unfinished = [
+            started
+            for started, finished in _BORG_PARTS
+            if any(line.startswith(started) for line in lines)
+            and not any(line.startswith(finished) for line in lines)
+        ]
+        if not any(_BORG_COMPLETE.search(line) for line in lines) or unfinished:
+            raise CollectorError(
+                f"{source}: exit code 0 but no 'check complete, no problems found' line"
+                + (f" after {unfinished[0]!r}" if unfinished else "")
+                + "; the output is empty or truncated (record it with borg check --verbose)"
+            )
+        return CheckResult(kind=kind, exit_code=0, status="ok", messages=(), scope=scope)
     damage = [line for line in lines if _BORG_DAMAGE.search(line)]
     status: CheckStatus = "data-errors" if damage else "failed"
     messages = tuple(damage or lines)
-    return CheckResult(kind="check", exit_code=exit_code, status=status, messages=messages)
+    return CheckResult(
+        kind=kind, exit_code=exit_code, status=status, messages=messages, scope=scope
+    )
 
 
 def parse_s3_listing(text: str, source: str = "s3 listing") -> S3Listing:

@@ -12,7 +12,8 @@ import os
 import shlex
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,9 @@ class RawFile:
     member: str  # name inside the raw archive: "<repository>/<file>"
     data: bytes
     origin: str  # the file path or command line it came from
+    # when the content was produced: a recorded file's modification time, or None for
+    # output of a command run now
+    produced_at: datetime | None = None
 
 
 @dataclass
@@ -60,7 +64,12 @@ def _decode(raw: RawFile) -> str:
 
 def _read(path: Path, member: str) -> RawFile:
     try:
-        return RawFile(member=member, data=path.read_bytes(), origin=str(path))
+        return RawFile(
+            member=member,
+            data=path.read_bytes(),
+            origin=str(path),
+            produced_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+        )
     except OSError as exc:
         raise CollectorError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
@@ -148,8 +157,15 @@ def _restic_raw_live(repo: ResticRepository) -> list[RawFile]:
             repo.name, "check", _run([*base, "check"], env, repo.timeout_seconds, merge_stderr=True)
         ),
     ]
-    if repo.read_data:
-        run = _run([*base, "check", "--read-data"], env, repo.timeout_seconds, merge_stderr=True)
+    read_flag = (
+        "--read-data"
+        if repo.read_data
+        else f"--read-data-subset={repo.read_data_subset}"
+        if repo.read_data_subset is not None
+        else None
+    )
+    if read_flag is not None:
+        run = _run([*base, "check", read_flag], env, repo.timeout_seconds, merge_stderr=True)
         raw += _check_from_run(repo.name, "check-read-data", run)
     raw.append(RawFile(member=f"{repo.name}/stats.json", data=stats.output, origin=stats.command))
     return raw
@@ -159,26 +175,39 @@ def _by_file(raw_files: Sequence[RawFile], name: str) -> dict[str, RawFile]:
     return {raw.member.removeprefix(f"{name}/"): raw for raw in raw_files}
 
 
-def _check_input(files: Mapping[str, RawFile], stem: str) -> tuple[str, int, str] | None:
-    """The check output, its exit code and where the output came from, if that check was run."""
+@dataclass(frozen=True)
+class _CheckInput:
+    text: str
+    exit_code: int
+    origin: str
+    ran_at: datetime
+
+
+def _check_input(files: Mapping[str, RawFile], stem: str, now: datetime) -> _CheckInput | None:
+    """The check output, its exit code, where the output came from and when the check ran
+    (a recorded file's modification time, never later than now; a live check ran now)."""
     if f"{stem}.txt" not in files:
         return None
     exit_file = files[f"{stem}.exitcode"]
     exit_code = parsers.parse_exit_code(_decode(exit_file), exit_file.origin)
     output = files[f"{stem}.txt"]
-    return _decode(output), exit_code, output.origin
+    produced = output.produced_at
+    ran_at = now if produced is None or produced > now else produced
+    return _CheckInput(_decode(output), exit_code, output.origin, ran_at)
 
 
-def gather_restic(repo: ResticRepository) -> Gathered:
+def gather_restic(repo: ResticRepository, now: datetime) -> Gathered:
     raw_files = _restic_raw_recorded(repo) if repo.recorded is not None else _restic_raw_live(repo)
     files = _by_file(raw_files, repo.name)
     snapshots = files["snapshots.json"]
     checks = []
     for stem in ("check", "check-read-data"):
-        check_input = _check_input(files, stem)
+        check_input = _check_input(files, stem, now)
         if check_input is not None:
-            text, exit_code, origin = check_input
-            checks.append(parsers.parse_restic_check(text, exit_code, stem, origin))
+            check = parsers.parse_restic_check(
+                check_input.text, check_input.exit_code, stem, check_input.origin
+            )
+            checks.append(replace(check, ran_at=check_input.ran_at))
     stats = files.get("stats.json")
     observation = Observation(
         repository=repo.name,
@@ -222,7 +251,7 @@ def _borg_raw_live(repo: BorgRepository) -> list[RawFile]:
         merge_stderr=False,
     )
     check = _run(
-        [program, "check", "--verbose", repo.repository],
+        [program, "check", "--verbose", *(["--verify-data"] if repo.verify_data else []), repo.repository],
         env,
         repo.timeout_seconds,
         merge_stderr=True,
@@ -245,15 +274,18 @@ def _borg_raw_recorded(repo: BorgRepository) -> list[RawFile]:
     return raw
 
 
-def gather_borg(repo: BorgRepository) -> Gathered:
+def gather_borg(repo: BorgRepository, now: datetime) -> Gathered:
     raw_files = _borg_raw_recorded(repo) if repo.recorded is not None else _borg_raw_live(repo)
     files = _by_file(raw_files, repo.name)
     zone = ZoneInfo(repo.timezone)
     listing = files["list.json"]
     info = files.get("info.json")
-    check_input = _check_input(files, "check")
+    check_input = _check_input(files, "check", now)
     assert check_input is not None  # recorded and live borg both always include the check
-    check = parsers.parse_borg_check(*check_input)
+    check = replace(
+        parsers.parse_borg_check(check_input.text, check_input.exit_code, check_input.origin),
+        ran_at=check_input.ran_at,
+    )
     observation = Observation(
         repository=repo.name,
         type="borg",
@@ -348,9 +380,9 @@ def gather_s3(location: S3Location) -> Gathered:
     return Gathered(observation=observation, raw_files=[raw])
 
 
-def gather(repository: ResticRepository | BorgRepository | S3Location) -> Gathered:
+def gather(repository: ResticRepository | BorgRepository | S3Location, now: datetime) -> Gathered:
     if isinstance(repository, ResticRepository):
-        return gather_restic(repository)
+        return gather_restic(repository, now)
     if isinstance(repository, BorgRepository):
-        return gather_borg(repository)
+        return gather_borg(repository, now)
     return gather_s3(repository)

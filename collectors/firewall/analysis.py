@@ -7,11 +7,18 @@ rule that moves up or down keeps its finding open instead of closing and reopeni
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from collectors.base import FindingDraft, Severity
 from collectors.firewall.directions import is_inbound
-from collectors.firewall.model import ANY, TERMINAL_ACTIONS, Chain, ParsedInput, Rule
+from collectors.firewall.model import (
+    ANY,
+    TERMINAL_ACTIONS,
+    Chain,
+    InternalSide,
+    ParsedInput,
+    Rule,
+)
 
 WORLD_ADDRESSES = frozenset({ANY, "0.0.0.0/0", "::/0"})
 
@@ -29,7 +36,7 @@ EXPOSED_PORTS = {**ADMIN_PORTS, **DATABASE_PORTS}
 # Protocols that carry ports: a rule for one of these without a port match opens every port.
 PORT_PROTOCOLS = frozenset({ANY, "tcp", "udp", "sctp"})
 RETURN_STATES = frozenset({"ESTABLISHED", "RELATED"})
-LOOPBACK_INTERFACES = frozenset({"lo"})
+DEFAULT_INTERNAL = InternalSide()
 FULL_PORT_RANGES = {(0, 65535), (1, 65535)}
 
 
@@ -84,14 +91,28 @@ def is_return_traffic(rule: Rule) -> bool:
     return bool(rule.states) and set(rule.states) <= RETURN_STATES
 
 
-def admits_from_anywhere(rule: Rule) -> bool:
-    """An inbound accept for new connections from any address on a non-loopback interface."""
+def admits_from_anywhere(rule: Rule, internal: InternalSide = DEFAULT_INTERNAL) -> bool:
+    """An inbound accept for new connections from any address, entering on an interface that
+    is not internal (loopback, a container or VM bridge): traffic coming out of docker0 or
+    virbr0 has the containers' or VMs' addresses as its source, not the internet."""
     return (
         rule.action == "accept"
         and is_inbound(rule.direction)
         and world_source(rule) is not None
-        and rule.in_interface not in LOOPBACK_INTERFACES
+        and not internal.is_internal_interface(rule.in_interface)
         and not is_return_traffic(rule)
+    )
+
+
+def accepts_everything_from_anywhere(rule: Rule, internal: InternalSide = DEFAULT_INTERNAL) -> bool:
+    """Like :func:`admits_from_anywhere`, for a rule that also does not limit where the
+    traffic goes: one that only forwards towards an internal bridge or network (Docker's
+    ``-o docker0``, flannel's ``-d 10.244.0.0/16``) lets the outside reach the containers
+    the way those tools intend, not everything on the host."""
+    return (
+        admits_from_anywhere(rule, internal)
+        and not internal.is_internal_interface(rule.out_interface)
+        and not internal.is_internal_network(rule.destination)
     )
 
 
@@ -101,8 +122,15 @@ def match_key(rule: Rule) -> str:
     key = f"{rule.protocol}/{ports}:{','.join(rule.source)}"
     if rule.destination != (ANY,) and not all(d in WORLD_ADDRESSES for d in rule.destination):
         key += f">{','.join(rule.destination)}"
-    if rule.in_interface:
-        key += f"@{rule.in_interface}"
+    return key + interfaces_key(rule)
+
+
+def interfaces_key(rule: Rule) -> str:
+    """``@in`` and ``>out`` interfaces, so two rules differing only by interface never share
+    a finding key."""
+    key = f"@{rule.in_interface}" if rule.in_interface else ""
+    if rule.out_interface:
+        key += f"@>{rule.out_interface}"
     return key
 
 
@@ -118,10 +146,17 @@ def _describe(rule: Rule) -> str:
 # --- findings --------------------------------------------------------------------------------
 
 
-def accept_all_findings(rules: Iterable[Rule]) -> list[FindingDraft]:
+def accept_all_findings(
+    rules: Iterable[Rule], internal: Mapping[str, InternalSide] | None = None
+) -> list[FindingDraft]:
     findings = []
     for rule in rules:
-        if not admits_from_anywhere(rule) or restricts_ports(rule.ports) or rule.conditions:
+        side = (internal or {}).get(rule.input, DEFAULT_INTERNAL)
+        if (
+            not accepts_everything_from_anywhere(rule, side)
+            or restricts_ports(rule.ports)
+            or rule.conditions
+        ):
             continue
         if not protocols(rule) & PORT_PROTOCOLS:
             continue
@@ -139,11 +174,14 @@ def accept_all_findings(rules: Iterable[Rule]) -> list[FindingDraft]:
     return findings
 
 
-def exposed_port_findings(rules: Iterable[Rule]) -> list[FindingDraft]:
+def exposed_port_findings(
+    rules: Iterable[Rule], internal: Mapping[str, InternalSide] | None = None
+) -> list[FindingDraft]:
     findings = []
     for rule in rules:
+        side = (internal or {}).get(rule.input, DEFAULT_INTERNAL)
         if (
-            not admits_from_anywhere(rule)
+            not admits_from_anywhere(rule, side)
             or not restricts_ports(rule.ports)
             or not carries_tcp(rule)
         ):
@@ -155,7 +193,7 @@ def exposed_port_findings(rules: Iterable[Rule]) -> list[FindingDraft]:
             kind = "database" if port in DATABASE_PORTS else "administrative"
             findings.append(
                 FindingDraft(
-                    key=f"admin-port-open:{rule.scope}:tcp/{port}:{source}",
+                    key=f"admin-port-open:{rule.scope}:tcp/{port}:{source}{interfaces_key(rule)}",
                     title=f"{kind} port tcp/{port} ({service}) open to {_anywhere(source)} in {rule.scope}",
                     severity=Severity.high,
                     detail=f"{_describe(rule)} lets anyone reach {service} (tcp/{port}).",
@@ -382,10 +420,11 @@ def find_all(inputs: Sequence[ParsedInput]) -> list[FindingDraft]:
     """Every finding for a run, one per key, most severe first."""
     rules = [rule for parsed in inputs for rule in parsed.ruleset.rules]
     chains = [chain for parsed in inputs for chain in parsed.ruleset.chains]
+    internal = {parsed.label: parsed.internal for parsed in inputs}
     found = [
         *empty_ruleset_findings(inputs),
-        *accept_all_findings(rules),
-        *exposed_port_findings(rules),
+        *accept_all_findings(rules, internal),
+        *exposed_port_findings(rules, internal),
         *policy_findings(chains, rules),
         *redundancy_findings(rules, chains),
         *no_comment_findings(inputs),

@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from collectors.base import (
 )
 from collectors.firewall.analysis import find_all
 from collectors.firewall.aws import parse_security_groups
-from collectors.firewall.config import FirewallConfig
+from collectors.firewall.config import FirewallConfig, IptablesSource, NftablesSource
 from collectors.firewall.diff import RuleDiff, diff_runs
 from collectors.firewall.iptables import parse_iptables_save
 from collectors.firewall.model import Chain, FirewallParseError, ParsedInput, Rule, Ruleset
@@ -126,8 +127,14 @@ class FirewallCollector:
 
     def collect(self, ctx: CollectContext) -> CollectResult:
         config: FirewallConfig = ctx.config
-        raw_inputs = [raw for source in config.sources for raw in collect_source(source)]
-        parsed = [parse_raw(raw) for raw in raw_inputs]
+        sourced = [(source, raw) for source in config.sources for raw in collect_source(source)]
+        raw_inputs = [raw for _, raw in sourced]
+        parsed = [
+            replace(parse_raw(raw), internal=source.internal_side())
+            if isinstance(source, IptablesSource | NftablesSource)
+            else parse_raw(raw)
+            for source, raw in sourced
+        ]
         for item in parsed:
             ctx.log.info(
                 "%s: %d rules in %d chains from %s",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from collectors.firewall.model import (
+    DEFAULT_INTERNAL_INTERFACES,
+    DEFAULT_INTERNAL_NETWORKS,
+    InternalSide,
+)
 from collectors.options import HostCommand, HostPath
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -27,7 +34,44 @@ class _Source(BaseModel):
     )
 
 
-class IptablesSource(_Source):
+class _HostSource(_Source):
+    """A host's packet filter: it has interfaces and may carry container or VM networks."""
+
+    internal_interfaces: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INTERNAL_INTERFACES),
+        description="Interfaces inside the host (loopback, container and VM bridges); a trailing"
+        " + matches a prefix. Traffic entering from one, or only leaving towards one, is not"
+        " traffic from anywhere. Replaces the default list.",
+    )
+    internal_networks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INTERNAL_NETWORKS),
+        description="Container and pod networks; forwarding only towards one is not accepting"
+        " everything. Replaces the default list.",
+    )
+
+    @field_validator("internal_interfaces")
+    @classmethod
+    def _interface_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}\+?", name):
+                raise ValueError(f"{name!r} is not an interface name (a trailing + matches a prefix)")
+        return value
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{network!r} is not a network: {error}") from None
+        return value
+
+    def internal_side(self) -> InternalSide:
+        return InternalSide(tuple(self.internal_interfaces), tuple(self.internal_networks))
+
+
+class IptablesSource(_HostSource):
     """iptables and ip6tables: saved output from files, or the live rules via the save commands."""
 
     type: Literal["iptables"]
@@ -59,7 +103,7 @@ class IptablesSource(_Source):
         return self
 
 
-class NftablesSource(_Source):
+class NftablesSource(_HostSource):
     """An nftables ruleset as JSON: from a file, or the live ruleset via `nft -j list ruleset`."""
 
     type: Literal["nftables"]

@@ -5,7 +5,12 @@ reassigned), so rules are paired by content, within the same input, table and ch
 1. identical rules are unchanged, wherever they moved;
 2. left-over rules with the same non-empty comment are the same rule, changed;
 3. left-over rules that match the same packets are the same rule with a new verdict or comment;
-4. whatever is still unpaired was added or removed.
+4. when the chain holds as many rules as before, left-over rules at the same position are the
+   same rule changed in place (``iptables -R`` replaces match and comment at once);
+5. whatever is still unpaired was added or removed.
+
+Every change says which of steps 2-4 paired it (``paired_by``: ``comment``, ``match`` or
+``position``), so a reviewer can judge a pairing by position for themselves.
 """
 
 from __future__ import annotations
@@ -17,18 +22,30 @@ from typing import Any
 
 from collectors.firewall.model import Chain, Rule
 
+PAIRED_BY = {
+    "comment": "same comment",
+    "match": "same match",
+    "position": "same chain and position, chain length unchanged",
+}
+
 
 @dataclass(frozen=True)
 class RuleChange:
     before: Rule
     after: Rule
     fields: tuple[str, ...]
+    paired_by: str = "match"  # a key of PAIRED_BY
+
+    @property
+    def pairing(self) -> str:
+        return PAIRED_BY.get(self.paired_by, self.paired_by)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "before": self.before.to_json(),
             "after": self.after.to_json(),
             "fields": list(self.fields),
+            "paired_by": self.paired_by,
         }
 
 
@@ -95,16 +112,28 @@ def _changed_fields(before: Rule, after: Rule) -> tuple[str, ...]:
     return tuple(name for name in old if old[name] != new[name])
 
 
+def _position(rule: Rule) -> Mapping[str, Any]:
+    return {"position": rule.position}
+
+
 def diff_rules(previous: Sequence[Rule], current: Sequence[Rule]) -> RuleDiff:
     diff = RuleDiff()
     scopes = dict.fromkeys([r.scope for r in previous] + [r.scope for r in current])
     for scope in scopes:
         before = [r for r in previous if r.scope == scope]
         after = [r for r in current if r.scope == scope]
+        same_length = len(before) == len(after)
         _pair(before, after, Rule.content_fields)
-        pairs = _pair(before, after, _comment, skip_blank_comment=True)
-        pairs += _pair(before, after, Rule.match_fields)
-        diff.changed.extend(RuleChange(old, new, _changed_fields(old, new)) for old, new in pairs)
+        pairs = [
+            (old, new, "comment") for old, new in _pair(before, after, _comment, skip_blank_comment=True)
+        ]
+        pairs += [(old, new, "match") for old, new in _pair(before, after, Rule.match_fields)]
+        if same_length:
+            pairs += [(old, new, "position") for old, new in _pair(before, after, _position)]
+        diff.changed.extend(
+            RuleChange(old, new, _changed_fields(old, new), paired_by)
+            for old, new, paired_by in pairs
+        )
         diff.removed.extend(before)
         diff.added.extend(after)
     return diff

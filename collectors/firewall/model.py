@@ -6,6 +6,7 @@ values, so analysis and diffing never need to know where a rule came from.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -123,6 +124,82 @@ class Ruleset:
     rules: list[Rule] = field(default_factory=list)
 
 
+# Interfaces of container and VM bridges and overlays that Docker, libvirt, LXC/LXD, podman
+# and the common Kubernetes CNI plugins create. ``+`` ends a prefix, as in iptables.
+DEFAULT_INTERNAL_INTERFACES = (
+    "lo",
+    "docker0",
+    "br-+",  # Docker user-defined networks
+    "veth+",
+    "virbr+",  # libvirt
+    "vnet+",
+    "lxcbr+",
+    "lxdbr+",
+    "podman+",
+    "cni+",  # CNI bridge plugin (cni0), podman's cni-podman0
+    "flannel+",
+    "cali+",  # Calico
+    "vxlan.calico",
+    "tunl0",
+    "cilium_+",
+    "lxc+",  # Cilium's per-endpoint interfaces
+    "weave",
+    "kube-bridge",
+)
+# Default address ranges of the same tools' internal networks: Docker's docker0, flannel's and
+# k3s' pod networks, podman's and libvirt's default networks.
+DEFAULT_INTERNAL_NETWORKS = (
+    "172.17.0.0/16",
+    "10.244.0.0/16",
+    "10.42.0.0/16",
+    "10.88.0.0/16",
+    "192.168.122.0/24",
+)
+
+
+@dataclass(frozen=True)
+class InternalSide:
+    """What counts as inside the host: traffic entering from one of these interfaces, or only
+    leaving towards one (or towards one of these networks), is not traffic "from anywhere"."""
+
+    interfaces: tuple[str, ...] = DEFAULT_INTERNAL_INTERFACES
+    networks: tuple[str, ...] = DEFAULT_INTERNAL_NETWORKS
+
+    def is_internal_interface(self, name: str) -> bool:
+        """True when ``name`` (an iptables ``-i``/``-o`` value or an nft name or set of names)
+        only ever matches internal interfaces. A negation ("!docker0": every interface but
+        docker0) or no interface at all never does."""
+        if not name or name.startswith("!"):
+            return False
+        return all(self._listed(part.strip().strip('"')) for part in name.split(","))
+
+    def _listed(self, name: str) -> bool:
+        for pattern in self.interfaces:
+            if pattern.endswith(("+", "*")):
+                if name.rstrip("+*").startswith(pattern[:-1]):
+                    return True
+            elif name == pattern:
+                return True
+        return False
+
+    def is_internal_network(self, addresses: tuple[str, ...]) -> bool:
+        """True when every address is inside one of the internal networks."""
+        networks = [ipaddress.ip_network(n, strict=False) for n in self.networks]
+        if not addresses or not networks:
+            return False
+        for address in addresses:
+            try:
+                network = ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                return False  # "any", negations, ranges and set names are not inside
+            if not any(
+                network.version == inside.version and network.subnet_of(inside)  # type: ignore[arg-type]
+                for inside in networks
+            ):
+                return False
+        return True
+
+
 @dataclass
 class ParsedInput:
     """One input after parsing: where it came from and what it held."""
@@ -131,3 +208,4 @@ class ParsedInput:
     kind: str  # "iptables", "nftables" or "aws"
     origin: str  # the file, command or region it was read from
     ruleset: Ruleset
+    internal: InternalSide = field(default_factory=InternalSide)

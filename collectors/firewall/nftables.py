@@ -33,7 +33,17 @@ def parse_nft_json(text: str, input_label: str) -> Ruleset:
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("nftables"), list):
         raise FirewallParseError("not nft JSON output: no top-level 'nftables' list")
-    return _Document.read(document["nftables"]).ruleset(input_label)
+    objects = document["nftables"]
+    # nft writes its metainfo object first, always; a list without it was not written by
+    # 'nft -j list ruleset' (or was assembled from parts), so its completeness is unknown.
+    first = objects[0] if objects else None
+    if not (isinstance(first, dict) and isinstance(first.get("metainfo"), dict)):
+        raise FirewallParseError(
+            "object 0 is not nft's metainfo: 'nft -j list ruleset' always writes it first"
+        )
+    if "json_schema_version" not in first["metainfo"]:
+        raise FirewallParseError("the metainfo object has no json_schema_version")
+    return _Document.read(objects).ruleset(input_label)
 
 
 @dataclass

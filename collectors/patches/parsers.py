@@ -173,8 +173,15 @@ _APT_LIST_NOISE = ("Listing...", "WARNING: apt does not have a stable CLI interf
 
 
 def parse_apt_list_upgradable(text: str) -> list[PendingUpdate]:
-    """Parse ``apt list --upgradable`` (run with LC_ALL=C)."""
+    """Parse ``apt list --upgradable`` (run with LC_ALL=C). apt always prints ``Listing...``
+    before the list, so input without it (empty, or cut off at the start) is not a list of
+    nothing but an error."""
     updates: list[PendingUpdate] = []
+    if not any(line.startswith("Listing...") for line in text.splitlines()[:3]):
+        raise ParseError(
+            "no 'Listing...' header: apt list --upgradable always prints it, so the output is "
+            "empty or incomplete"
+        )
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.rstrip()
         if not line or line.startswith(_APT_LIST_NOISE):
@@ -200,13 +207,33 @@ _INST_LINE = re.compile(
 )
 
 
+_APT_SUMMARY = re.compile(
+    r"^(?P<upgraded>\d+) upgraded, (?P<installed>\d+) newly installed, "
+    r"(?P<removed>\d+) to remove and (?P<held>\d+) not upgraded\.$"
+)
+
+
 def parse_apt_get_simulate(text: str) -> list[PendingUpdate]:
     """Parse ``apt-get -s upgrade`` (or dist-upgrade) output: the ``Inst`` lines. apt repeats
-    an Inst line when it unpacks a package twice, so packages are de-duplicated."""
+    an Inst line when it unpacks a package twice, so packages are de-duplicated.
+
+    apt prints a summary ("N upgraded, M newly installed, ...") before the Inst lines; the
+    packages read must add up to it. Output without the summary, or with fewer Inst lines than
+    it announces, was cut off and raises :class:`ParseError`: it must never read as "nothing
+    pending"."""
     updates: dict[str, PendingUpdate] = {}
+    summary: re.Match[str] | None = None
+    summary_line = 0
+    removals: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("E: "):
             raise ParseError(f"apt-get reported an error: {line[3:][:120]}", number)
+        if summary is None and (match := _APT_SUMMARY.match(line.rstrip())):
+            summary, summary_line = match, number
+            continue
+        if line.startswith("Remv "):
+            removals.add(line.split()[1] if len(line.split()) > 1 else line)
+            continue
         if not line.startswith("Inst "):
             continue
         match = _INST_LINE.match(line.rstrip())
@@ -225,7 +252,30 @@ def parse_apt_get_simulate(text: str) -> list[PendingUpdate]:
                 archives=archives,
             ),
         )
+    _check_simulate_summary(summary, summary_line, len(updates), len(removals), text)
     return list(updates.values())
+
+
+def _check_simulate_summary(
+    summary: re.Match[str] | None, line: int, packages: int, removals: int, text: str
+) -> None:
+    last = len(text.splitlines())
+    if summary is None:
+        raise ParseError(
+            "no 'N upgraded, M newly installed, ...' summary: the apt-get -s output is empty or "
+            f"was cut off (input ends at line {last})"
+        )
+    announced = int(summary["upgraded"]) + int(summary["installed"])
+    if packages != announced:
+        raise ParseError(
+            f"the summary on line {line} announces {announced} package(s) to install or upgrade "
+            f"but {packages} Inst line(s) follow: the output was cut off (input ends at line {last})"
+        )
+    if removals != int(summary["removed"]):
+        raise ParseError(
+            f"the summary on line {line} announces {summary['removed']} removal(s) but "
+            f"{removals} Remv line(s) follow: the output was cut off (input ends at line {last})"
+        )
 
 
 _UU_LINE = re.compile(

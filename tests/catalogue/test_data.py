@@ -331,7 +331,7 @@ class TestAnnex2:
 
     def test_signoff_and_expiry_flags(self, annex2: CatalogueFile) -> None:
         requirements = [requirement for measure in annex2.controls for requirement in measure.requirements]
-        assert {r.key for r in requirements if r.needs_signoff} == {"COM-1/firewall-review", "ORG-2/advisories"}
+        assert {r.key for r in requirements if r.needs_signoff} == {"COM-1/firewall-review", "ORG-2/advisories", "ACC-2/accounts"}
         assert {r.key for r in requirements if r.tracks_expiry} == {"SUP-2/certificate", "SUP-3/certificate"}
         assert {r.key for r in requirements if r.evidence_kind == "certificate"} == {
             "SUP-2/certificate",

@@ -44,7 +44,22 @@ INSTANCES = {
         "dpkg_log": [str(RECORDINGS / "apt" / "dpkg.log")],
         "apt_list_upgradable": {"path": str(RECORDINGS / "apt" / "apt-list-upgradable.txt")},
     }]}),
+    "tls-www": ("tls", {"targets": [{"host": "www.example.nl", "recorded": str(RECORDINGS / "tls" / "www-example-nl.json")}]}),
+    "accounts-web1": ("accounts", {"people": [{"name": "Alice", "accounts": ["alice"]}], "systems": [{
+        "type": "linux", "name": "web1", "passwd": str(RECORDINGS / "accounts" / "passwd"),
+        "group": str(RECORDINGS / "accounts" / "group"), "shadow": str(RECORDINGS / "accounts" / "shadow.redacted"),
+        "lastlog": str(RECORDINGS / "accounts" / "lastlog.txt"), "sudoers": [str(RECORDINGS / "accounts" / "sudoers")],
+        "sshd_effective": str(RECORDINGS / "accounts" / "sshd-T.hardened.txt")}]}),
+    "password-policy": ("password-policy", {"systems": [{"type": "linux", "name": "web1", **{
+        field: str(RECORDINGS / "password-policy" / "debian-hardened" / name) for field, name in (
+            ("login_defs", "login.defs"), ("pam_password", "common-password"), ("pam_auth", "common-auth"),
+            ("pwquality_conf", "pwquality.conf"), ("faillock_conf", "faillock.conf"))}}]}),
+    "hardening": ("hardening", {"hosts": [{"name": "vm", "lynis_report": str(RECORDINGS / "lynis" / "lynis-report.run2.dat")}],
+                                "minimum_index": 50}),
 }
+
+# the monthly collectors' default schedule (the 1st) falls after CREATED..NOW; run them daily here
+SCHEDULES = {"accounts-web1": "0 5 * * *", "password-policy": "0 5 * * *"}
 
 
 @pytest.fixture
@@ -53,7 +68,8 @@ def instances(session, settings, catalogue):  # type: ignore[no-untyped-def]
     # recordings folder among the roots collectors may read.
     settings.collector_path_roots = (RECORDINGS.resolve(),)
     for name, (collector, config) in INSTANCES.items():
-        spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=120)
+        spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=120,
+                                    schedule=SCHEDULES.get(name))
         instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
         instance.created_at = CREATED
     session.flush()
@@ -87,3 +103,7 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
         for key in plugin.requirements:
             assert statuses[key] != "missing", key
     assert statuses["ACC-1/firewall"] == "failing"
+    # accounts on web1 without an owner (bob, carol, ...) are high findings; the access list
+    # also waits for a person's sign-off
+    assert statuses["ACC-2/accounts"] == "failing"
+    assert (statuses["CRY-3/tls"], statuses["ACC-4/password-policy"], statuses["OPS-4/hardening"]) == ("met", "met", "met")

@@ -131,3 +131,27 @@ def test_evidence_cannot_be_attached_to_another_instances_run(session, client, r
     assert response.status_code == 422, response.text
     assert "is not a run of 'edge-remote'" in response.json()["detail"]
     assert session.exec(select(Evidence).where(Evidence.collector_run_id == foreign_run)).all() == []
+
+
+def test_a_builtin_collector_of_part_two_runs_on_its_host_and_pushes(session, client, settings, tmp_path):
+    """hardening reads the host's Lynis report where it is and pushes the three artifacts."""
+    from pathlib import Path
+
+    report = Path(__file__).resolve().parents[1] / "collectors" / "recordings" / "lynis" / "lynis-report.run2.dat"
+    spec = service.InstanceSpec(name="hardening-web1", collector="hardening", remote=True, timeout_seconds=60,
+                                config={"hosts": [{"name": "web1", "lynis_report": str(report)}]})
+    service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    definition = f"""
+- name: hardening-web1
+  collector: hardening
+  remote: true
+  config:
+    hosts: [{{name: web1, lynis_report: {report}}}]
+"""
+    result = push.run_and_push("hardening-web1", definition, base_url="http://testserver",
+                               token=token_for(session, "hardening-web1"), client=client)
+    assert (result.status, result.uploaded) == ("ok", 3)
+    run = session.get(CollectorRun, result.run_id)
+    assert (run.status, run.trigger) == ("ok", "push")
+    keys = {f.key for f in session.exec(select(Finding).where(Finding.collector_instance == "hardening-web1")).all()}
+    assert "hardening-index:web1" in keys and "lynis-warning:web1:FIRE-4512" in keys

@@ -13,7 +13,14 @@ POLICY = Policy(
     rpo=timedelta(hours=26), restore_test_interval=timedelta(days=90), minimum_locations=2
 )
 RECENT_RESTORE_TEST = NOW - timedelta(days=10)
-OK = CheckResult(kind="check", exit_code=0, status="ok", messages=())
+# a passing check that read the data back an hour ago: BCM-1's data check is current
+OK = CheckResult(
+    kind="check", exit_code=0, status="ok", messages=(), scope="data",
+    ran_at=NOW - timedelta(hours=1),
+)
+STRUCTURAL = CheckResult(
+    kind="check", exit_code=0, status="ok", messages=(), ran_at=NOW - timedelta(hours=1)
+)
 
 
 def backup(age: timedelta, group: str = "web1") -> Backup:

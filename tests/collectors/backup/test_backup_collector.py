@@ -72,6 +72,8 @@ class TestEndToEndOnRecordings:
             "backup-stale:rtm:web1": Severity.high,
             "backup-stale:offsite:app1/": Severity.high,
             "restore-test-overdue": Severity.medium,
+            # borg check without --verify-data is structural: fra's data was never read back
+            "data-not-verified:fra": Severity.high,
         }
         assert first.findings[0].severity == Severity.critical  # most severe first
 

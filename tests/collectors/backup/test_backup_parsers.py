@@ -224,8 +224,13 @@ class TestBorgCheck:
         result = parsers.parse_borg_check(read(BORG / "fra" / "check.txt"), exit_code(BORG / "fra"))
         assert result.status == "ok"
 
-    def test_quiet_success_prints_nothing(self) -> None:
-        assert parsers.parse_borg_check("", 0).status == "ok"
+    @pytest.mark.parametrize("lines", [0, 3, 7])
+    def test_output_without_completion_line_is_an_error(self, lines) -> None:
+        # borg check --verbose ends with "... no problems found."; exit 0 without that line
+        # is output cut off (or not --verbose), and must not count as a passed check
+        text = "\n".join(read(BORG / "fra" / "check.txt").splitlines()[:lines])
+        with pytest.raises(CollectorError, match="no 'check complete, no problems found' line"):
+            parsers.parse_borg_check(text, 0)
 
     def test_corrupt_segment_is_a_data_error(self) -> None:
         folder = BORG / "fra-corrupt"

@@ -62,11 +62,59 @@ class TestPairing:
         diff = diff_rules([before], [after])
         assert (diff.removed, diff.added, diff.changed) == ([before], [after], [])
 
-    def test_uncommented_rules_with_different_matches_are_added_and_removed(self) -> None:
+    def test_when_the_chain_length_changed_position_pairs_nothing(self) -> None:
         before = _rule(1, protocol="tcp", ports=("22",), action="accept")
         after = _rule(1, protocol="tcp", ports=("2222",), action="accept")
-        diff = diff_rules([before], [after])
-        assert (diff.removed, diff.added) == ([before], [after])
+        extra = _rule(2, protocol="tcp", ports=("443",), action="accept", comment="web")
+        diff = diff_rules([before], [after, extra])
+        assert (diff.removed, diff.added, diff.changed) == ([before], [after, extra], [])
+
+    def test_same_position_in_a_chain_of_the_same_length_is_a_change_in_place(self) -> None:
+        before = _rule(1, protocol="tcp", ports=("22",), action="accept")
+        after = _rule(1, protocol="tcp", ports=("2222",), action="accept", comment="new")
+        (change,) = diff_rules([before], [after]).changed
+        assert (change.paired_by, change.fields) == ("position", ("ports", "comment"))
+
+    def test_the_pairing_used_is_reported(self, recording: Callable[[str], Path]) -> None:
+        diff = diff_rules(
+            _rules(recording, "iptables/host-a.previous.rules"),
+            _rules(recording, "iptables/host-a.rules"),
+        )
+        assert [c.paired_by for c in diff.changed] == ["comment"]
+        assert diff.to_json()["changed"][0]["paired_by"] == "comment"
+
+
+class TestReplacedInPlace:
+    """iptables -R INPUT 3 with a new match and a new comment (recordings/docker)."""
+
+    def test_one_changed_rule_with_before_and_after(self, recording: Callable[[str], Path]) -> None:
+        diff = diff_rules(
+            _rules(recording, "docker/docker-host.rules"),
+            _rules(recording, "docker/docker-host.replaced.rules"),
+        )
+        assert (diff.added, diff.removed) == ([], [])
+        (change,) = diff.changed
+        assert change.paired_by == "position"
+        assert change.fields == ("ports", "comment")
+        assert (change.before.position, change.after.position) == (3, 3)
+        assert (change.before.ports, change.after.ports) == (("22",), ("2222",))
+        assert (change.before.comment, change.after.comment) == (
+            "ssh from admin network",
+            "ssh on the alternative port",
+        )
+
+    def test_an_insert_in_the_same_chain_is_not_paired_by_position(
+        self, recording: Callable[[str], Path]
+    ) -> None:
+        diff = diff_rules(
+            _rules(recording, "docker/docker-host.replaced.rules"),
+            _rules(recording, "docker/docker-host.open.rules"),
+        )
+        assert diff.changed == []
+        assert [(r.chain, r.in_interface, r.position) for r in diff.added] == [
+            ("INPUT", "eth0", 1),
+            ("FORWARD", "eth0", 1),
+        ]
 
 
 def test_policy_changes() -> None:

@@ -72,6 +72,13 @@ class TestEdgeCases:
         ruleset = parse_nft_json(recording("nftables/empty.json").read_text(), "nftables")
         assert (ruleset.chains, ruleset.rules) == ([], [])
 
+    def test_recorded_document_without_its_metainfo(self, recording: Callable[[str], Path]) -> None:
+        # a document assembled from parts (or edited) is not what nft wrote: refuse it
+        document = json.loads(recording("nftables/edge.json").read_text())
+        document["nftables"] = document["nftables"][1:]
+        with pytest.raises(FirewallParseError, match="object 0 is not nft's metainfo"):
+            parse_nft_json(json.dumps(document), "nftables")
+
     def test_truncated_json(self, recording: Callable[[str], Path]) -> None:
         with pytest.raises(
             FirewallParseError,
@@ -85,17 +92,20 @@ class TestEdgeCases:
             ("", "empty input"),
             ('{"rules": []}', "no top-level 'nftables' list"),
             (
-                '{"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c", "expr": []}}]}',
+                '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": []}}]}',
                 "undeclared chain inet/t/c",
             ),
             (
                 (
-                    '{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "c"}}, '
+                    '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"chain": {"family": "inet", "table": "t", "name": "c"}}, '
                     '{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 4}}]}'
                 ),
                 "handle 4 has no expression list",
             ),
-            ('{"nftables": ["metainfo"]}', "object 0 is not a single-key nftables object"),
+            ('{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, "metainfo"]}', "object 1 is not a single-key nftables object"),
+            ('{"nftables": ["metainfo"]}', "object 0 is not nft's metainfo"),
+            ('{"nftables": []}', "object 0 is not nft's metainfo"),
+            ('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}', "no json_schema_version"),
         ],
     )
     def test_not_nft_output(self, text: str, message: str) -> None:
@@ -105,6 +115,7 @@ class TestEdgeCases:
     def test_negated_match_and_unknown_statement_are_kept(self) -> None:
         document = {
             "nftables": [
+                {"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
                 {
                     "chain": {
                         "family": "ip",

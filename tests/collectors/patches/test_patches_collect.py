@@ -202,15 +202,26 @@ class TestBadInput:
         with pytest.raises(CollectorError, match=r"dpkg\.log: not text in the expected encoding"):
             PatchCollector().collect(make_context(debian_host(dpkg_log=[str(dpkg)])))
 
+    def test_truncated_simulation_never_reads_as_nothing_pending(self, make_context) -> None:
+        truncated = APT / "apt-get-s-upgrade.truncated.txt"
+        with pytest.raises(
+            CollectorError, match=r"apt-get-s-upgrade\.truncated\.txt: .*announces 124 package"
+        ):
+            PatchCollector().collect(
+                make_context(debian_host(apt_get_simulate={"path": str(truncated)}))
+            )
+
     def test_missing_log(self, make_context, tmp_path) -> None:
         with pytest.raises(CollectorError, match="no file matches apt-history pattern"):
             PatchCollector().collect(
                 make_context(debian_host(apt_history=[str(tmp_path / "history.log*")]))
             )
 
-    def test_empty_inputs_are_valid(self, make_context, tmp_path) -> None:
-        for name in ("history.log", "dpkg.log", "upgradable.txt"):
+    def test_empty_logs_and_an_empty_list_are_valid(self, make_context, tmp_path) -> None:
+        for name in ("history.log", "dpkg.log"):
             (tmp_path / name).write_bytes(b"")
+        # apt list prints its header even when nothing is upgradable
+        (tmp_path / "upgradable.txt").write_bytes(b"Listing...\n")
         result = PatchCollector().collect(
             make_context(
                 debian_host(

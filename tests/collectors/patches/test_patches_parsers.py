@@ -146,9 +146,15 @@ class TestAptListUpgradable:
         assert updates["krb5-locales"].security
         assert not updates["bash"].security
 
-    def test_empty_and_header_only(self) -> None:
-        assert parse_apt_list_upgradable("") == []
+    def test_header_only_is_nothing_pending(self) -> None:
         assert parse_apt_list_upgradable("Listing...\n") == []
+
+    @pytest.mark.parametrize("text", ["", "\n", "bash/oldstable 5.2.15-2+b13 amd64 [upgradable from: 5.2.15-2+b8]\n"])
+    def test_without_listing_header_is_incomplete(self, text) -> None:
+        # apt always prints "Listing..." first: without it the output is empty or cut off,
+        # and must not read as "nothing pending"
+        with pytest.raises(ParseError, match="no 'Listing...' header"):
+            parse_apt_list_upgradable(text)
 
     def test_unrecognised_line(self) -> None:
         with pytest.raises(ParseError, match="line 2: not an 'apt list --upgradable' line"):
@@ -173,7 +179,10 @@ class TestAptGetSimulate:
         assert gcrypt.archives == ("oldstable", "oldstable-security")
 
     def test_new_install_without_old_version(self) -> None:
-        text = "Inst linux-image-6.1.0-30-amd64 (6.1.124-1 Debian-Security:12/stable-security [amd64])\n"
+        text = (
+            "0 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.\n"
+            "Inst linux-image-6.1.0-30-amd64 (6.1.124-1 Debian-Security:12/stable-security [amd64])\n"
+        )
         (update,) = parse_apt_get_simulate(text)
         assert update.current_version is None
         assert update.security
@@ -181,7 +190,23 @@ class TestAptGetSimulate:
     def test_nothing_to_upgrade(self) -> None:
         text = "Reading package lists...\nCalculating upgrade...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
         assert parse_apt_get_simulate(text) == []
-        assert parse_apt_get_simulate("") == []
+
+    def test_recorded_output_cut_off_in_the_inst_lines(self) -> None:
+        # the real recording cut after 60 lines: the summary says 124, 19 Inst lines follow
+        text = recorded("apt-get-s-upgrade.truncated.txt")
+        with pytest.raises(ParseError, match=r"announces 124 package\(s\).*but 19 Inst line\(s\)"):
+            parse_apt_get_simulate(text)
+
+    @pytest.mark.parametrize("lines", [0, 3, 28])
+    def test_recorded_output_cut_before_the_summary(self, lines) -> None:
+        text = "\n".join(recorded("apt-get-s-upgrade.txt").splitlines()[:lines])
+        with pytest.raises(ParseError, match="no 'N upgraded, M newly installed, ...' summary"):
+            parse_apt_get_simulate(text)
+
+    def test_removals_are_counted_too(self) -> None:
+        text = "0 upgraded, 0 newly installed, 2 to remove and 0 not upgraded.\nRemv hello [2.10-3]\n"
+        with pytest.raises(ParseError, match="announces 2 removal"):
+            parse_apt_get_simulate(text)
 
     def test_apt_error(self) -> None:
         with pytest.raises(ParseError, match="apt-get reported an error: Could not get lock"):
