@@ -107,7 +107,8 @@ def evidence_page(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
     item = service.view(session, evidence_id, principal=principal, with_events=True)
-    service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
+    # Read (and verify) first, write the access event last: the write transaction then spans
+    # only the rendering, not the reading of the object.
     try:
         preview = build_preview(store, item.evidence)
     except ObjectNotFound:
@@ -115,6 +116,7 @@ def evidence_page(
     except IntegrityError as error:
         service.mark_corrupted(session, item.evidence.sha256, reason=str(error), request=request, principal=principal)
         preview = Preview("corrupted", reason=CORRUPTED_REASON)
+    service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
     return render(request, "pages/evidence/detail.html", {
         "page_title": item.evidence.title,
         "item": item,

@@ -1022,7 +1022,7 @@ class VerifyReport:
 def verify(session: Session, store: ObjectStore, *, sample: int | None = None) -> VerifyReport:
     """The scrub: re-hash stored objects (all, or a random ``sample``) and mark the records of
     any that no longer hash to their key as corrupted, an audit event each. Objects that hash
-    right again (repaired meanwhile) have their records marked intact."""
+    right again (repaired meanwhile) have their records marked intact. Commits per object."""
     problems: list[VerifyProblem] = []
     checked = 0
     read = 0
@@ -1033,6 +1033,7 @@ def verify(session: Session, store: ObjectStore, *, sample: int | None = None) -
         except ObjectNotFound:
             ids = mark_corrupted(session, sha256, reason="the object is missing from the store")
             problems.append(VerifyProblem(key, sha256, "missing", "not in the store", ids))
+            session.commit()
             continue
         read += size
         if actual != sha256:
@@ -1041,5 +1042,7 @@ def verify(session: Session, store: ObjectStore, *, sample: int | None = None) -
             problems.append(VerifyProblem(key, sha256, "corrupted", reason, ids))
         else:
             mark_repaired(session, sha256, request=None, principal=None, actor=VERIFY_ACTOR)
-    session.flush()
+        # One short transaction per object: a scrub of a large store never holds the database's
+        # write lock while it reads the next object.
+        session.commit()
     return VerifyReport(checked, read, problems)

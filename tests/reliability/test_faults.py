@@ -253,7 +253,7 @@ def test_a_corrupted_object_is_never_served_as_authentic_and_an_upload_repairs_i
     assert "corrupted" in scrub.stderr
     with portal.browser() as browser:
         dashboard = browser.get("/")
-        assert "corrupted" in dashboard.text
+        assert 'data-integrity="corrupted"' in dashboard.text
         events = browser.get(f"/evidence/{ids['large.csv']}")
         assert 'data-integrity="corrupted"' in events.text
 
