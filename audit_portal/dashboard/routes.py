@@ -11,6 +11,7 @@ from audit_portal.audit.service import record_event
 from audit_portal.authz import Authorize, Principal, Role, allowed
 from audit_portal.clock import utcnow
 from audit_portal.dashboard import charts, service
+from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.db import SessionDep
 from audit_portal.templating import render
 
@@ -41,6 +42,7 @@ def dashboard(request: Request, session: SessionDep, principal: DashboardReader,
             "trend_chart": _trend_chart(board),
             "group_charts": {key: _group_chart(figure) for key, figure in board.frameworks.items()},
             "may_read_findings": allowed("findings:read", principal.role),
+            "coverage_labels": COVERAGE_LABELS,
         },
         block="content",
     )
@@ -152,7 +154,7 @@ def collector_list(request: Request, session: SessionDep, principal: DashboardRe
 @router.get("/dashboard/trend", response_class=HTMLResponse)
 def trend_table(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
     period = service.period_for(session, engagement_id=engagement_id)
-    rows = service.trend_rows(session, today=period.as_of)
+    rows = service.trend_rows(session, today=period.as_of, current=service.current_figures(session, period.as_of))
     _record_auditor_view(request, session, principal, "trend")
     return render(
         request, "pages/dashboard/trend.html",

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from audit_portal import clock
 from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.soa import export, service
@@ -33,6 +34,7 @@ def soa_page(request: Request, session: SessionDep, principal: SoaReader) -> HTM
             "rows": rows,
             "summary": service.summarise(rows),
             "status_labels": service.STATUS_LABELS,
+            "coverage_labels": COVERAGE_LABELS,
             "can_edit": allowed("soa:edit", principal.role),
         },
         block="content",
