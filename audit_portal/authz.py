@@ -54,6 +54,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalogue:read": ROLES,
     "soa:read": ROLES,
     "soa:edit": _allow(Role.admin),
+    # switching a library requirement off (with a reason) or back on
+    "requirements:switch": _allow(Role.admin),
     # evidence
     "evidence:read": ROLES,
     "evidence:upload": _allow(Role.it, Role.admin),
@@ -87,6 +89,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "tokens:manage": _allow(Role.admin, Role.it),
     "settings:manage": _allow(Role.admin),
     "audit:read": _allow(Role.admin),
+    # the read API for other tools: coverage, findings and requests as the pages show them
+    "coverage:read": _allow(Role.auditor, Role.it, Role.admin, Role.management, COLLECTOR),
 }
 
 

@@ -21,6 +21,7 @@ from audit_portal.health.routes import router as health_router
 from audit_portal.notifications.routes import router as notifications_router
 from audit_portal.reports.routes import router as reports_router
 from audit_portal.soa.routes import router as soa_router
+from audit_portal.coverage.api import router as coverage_api_router
 
 
 def include_routers(app: FastAPI) -> None:
@@ -29,5 +30,5 @@ def include_routers(app: FastAPI) -> None:
     for router in (auth_router, dashboard_router, admin_router, audit_router, catalogue_router, soa_router,
                    evidence_router, evidence_api_router, reports_router, notifications_router, export_router,
                    engagements_router, requests_router, findings_router,
-                   collection_router, collection_api_router):
+                   collection_router, collection_api_router, coverage_api_router):
         app.include_router(router)

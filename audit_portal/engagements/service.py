@@ -92,6 +92,8 @@ def get_engagement(session: Session, principal: Principal, engagement_id: int) -
 def may_see(session: Session, principal: Principal, engagement: Engagement) -> bool:
     if principal.role in (Role.it, Role.admin):
         return True
+    if principal.is_token and "coverage:read" in principal.scopes:
+        return True  # a tool reading through the coverage API (audit_portal/coverage/api.py)
     if principal.role == Role.auditor and principal.user_id is not None:
         return _inside_access_window(session, principal.user_id) and repository.is_assigned(
             session,
