@@ -40,11 +40,12 @@ def demo_steps() -> list[DemoStep]:
     from audit_portal.evidence.demo import load_evidence_demo
     from audit_portal.collection.demo import load_collection_demo
     from audit_portal.soa.demo import demo_statement_of_applicability
+    from audit_portal.catalogue.demo import demo_requirement_library
 
     from audit_portal.trends.demo import demo_trend_and_report
 
     # The trend and the report summarise everything before them: keep this step last.
-    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement, demo_trend_and_report]
+    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_requirement_library, demo_engagement, demo_trend_and_report]
 
 
 def database_is_empty(session: Session) -> bool:
@@ -79,8 +80,6 @@ def print_demo_logins(session: Session, console: Console) -> None:
         console.print("demo sign-ins (demo database only):")
         for role, user, password in rows:
             console.print(f"  {role:11} {user:22} {password}", highlight=False)
-        console.print(
-            "  admin and auditor sign in with a second factor: "
-            "'.venv/bin/audit-portal user totp USERNAME' prints the current code",
-            highlight=False,
-        )
+        console.print("  admin and auditor sign in with a second factor; this prints the current code:", highlight=False)
+        # on a line of its own, never wrapped, so it can be copied as it is
+        console.print(".venv/bin/audit-portal user totp USERNAME", highlight=False, soft_wrap=True)
