@@ -89,13 +89,14 @@ def run_detail(session: Session, run_id: int) -> RunDetail:
         raise NotFound(f"There is no collector run {run_id}.")
     instance = service.get_instance(session, run.instance_name)
     evidence = list(repository.evidence_of_run(session, run_id))
-    seen = list(repository.findings_of_run(session, run_id))
+    # Only a run that finished normally compared findings; a failed one saw nothing.
+    seen = list(repository.findings_of_run(session, run_id, instance.name)) if run.status == RUN_OK else []
     requirements = repository.requirements(session, instance.requirement_list)
     return RunDetail(
         run=run,
         instance=instance,
         evidence=evidence,
-        findings=[f for f in seen if f.status != "closed"],
+        findings=seen,
         closed_findings=list(repository.findings_closed_by(session, instance.name, run)),
         signoffs=repository.signoffs_of(session, [e.id for e in evidence if e.id is not None]),
         needs_signoff=any(r.needs_signoff for r in requirements),
