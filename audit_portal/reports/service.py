@@ -20,7 +20,7 @@ from sqlmodel import Session
 from audit_portal.audit.service import record_event
 from audit_portal.authz import Principal
 from audit_portal.clock import utcnow
-from audit_portal.coverage.service import status_label
+from audit_portal.coverage.service import STATUS_LABELS, status_label
 from audit_portal.dashboard import charts
 from audit_portal.dashboard import service as dashboard
 from audit_portal.errors import InvalidInput
@@ -103,7 +103,7 @@ def render_pdf(data: ReportData) -> bytes:
     from audit_portal.templating import build_templates
 
     html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
-        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data)
+        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data), status_labels=STATUS_LABELS
     )
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 
