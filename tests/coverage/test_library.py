@@ -140,3 +140,25 @@ class TestSwitchingPages:
         response = login_as(role).post("/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": "not for this role"})
         assert response.status_code == 403
         assert catalogue.scalars(select(RequirementSwitchOff)).all() == []
+
+
+def test_the_engagement_shows_switched_off_requirements_and_the_clause_tab(catalogue, login_as, add_evidence):
+    from audit_portal.clock import utcnow
+    from audit_portal.engagements.models import Engagement
+
+    library.switch_off(catalogue, key="5.5/authority-contacts", reason="No regulator oversees us.", principal=ADMIN, request=None)
+    today = utcnow().date()
+    add_evidence("C.4.3/scope", today - timedelta(days=5))
+    engagement = Engagement(name="Audit", framework_key="iso27001-2022", period_start=today - timedelta(days=100),
+                            period_end=today, created_at=utcnow())
+    catalogue.add(engagement)
+    catalogue.commit()
+    admin = login_as("admin")
+    control_page = admin.get(f"/engagements/{engagement.id}/controls/5.5").text
+    assert 'data-switched-off="5.5/authority-contacts"' in control_page and "No regulator oversees us." in control_page
+    table = admin.get(f"/engagements/{engagement.id}/controls").text
+    assert "1 requirement switched off" in table
+    clauses = admin.get(f"/engagements/{engagement.id}/clauses").text
+    assert clauses.count('<tr id="control-C.') == 25 and '<tr id="control-5.1"' not in clauses
+    assert "applicable clauses), as of" in clauses
+    assert admin.get(f"/engagements/{engagement.id}/controls/C.4.3").status_code == 200

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from audit_portal.auth.models import UserAccount
 from audit_portal.authz import Principal
 from audit_portal.catalogue.service import load_catalogue
+from tests.coverage.conftest import switch_off_library
 from audit_portal.clock import utcnow
 from audit_portal.engagements import service
 from audit_portal.evidence.models import Evidence
@@ -51,6 +52,9 @@ class Workspace:
 def catalogue(session: Session) -> Session:
     load_catalogue(session)
     ensure_defaults(session)
+    # As in the demo: where an Annex 2 measure proves a control, its library requirement is off,
+    # so these tests follow the measures (tests/coverage/test_library.py covers the library).
+    switch_off_library(session)
     return session
 
 
