@@ -13,7 +13,7 @@ from sqlalchemy import select
 from audit_portal.audit.models import AuditEvent
 from audit_portal.authz import Principal
 from audit_portal.catalogue import library
-from audit_portal.catalogue.models import Control, Requirement, RequirementSwitchOff
+from audit_portal.catalogue.models import Requirement, RequirementSwitchOff
 from audit_portal.coverage.service import NO_REQUIREMENT, compute_coverage
 from audit_portal.errors import InvalidInput, NotFound
 
