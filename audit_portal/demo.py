@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from audit_portal.audit.demo import demo_audit_checkpoint
 from audit_portal.auth.demo import add_demo_users
+from audit_portal.catalogue.demo import demo_requirement_library
 from audit_portal.clock import utcnow
 from audit_portal.collection.demo import load_collection_demo
 from audit_portal.config import Settings
@@ -28,7 +29,8 @@ def demo_steps() -> list[DemoStep]:
     """The steps in dependency order."""
     # The trend and the report summarise everything before them; the checkpoint signs the head of
     # the audit log the steps before it leave: keep these two last.
-    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability, demo_engagement,
+    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability,
+            demo_requirement_library, demo_engagement,
             demo_trend_and_report, demo_audit_checkpoint]
 
 
@@ -64,8 +66,6 @@ def print_demo_logins(session: Session, console: Console) -> None:
         console.print("demo sign-ins (demo database only):")
         for role, user, password in rows:
             console.print(f"  {role:11} {user:22} {password}", highlight=False)
-        console.print(
-            "  admin and auditor sign in with a second factor: "
-            "'.venv/bin/audit-portal user totp USERNAME' prints the current code",
-            highlight=False,
-        )
+        console.print("  admin and auditor sign in with a second factor; this prints the current code:", highlight=False)
+        # on a line of its own, never wrapped, so it can be copied as it is
+        console.print(".venv/bin/audit-portal user totp USERNAME", highlight=False, soft_wrap=True)

@@ -65,6 +65,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "findings:record": _allow(Role.auditor),
     # verifying and closing a finding (or accepting its risk) is the auditor's alone
     "findings:verify": _allow(Role.auditor),
+    # switching a library requirement off (with a reason) or back on
+    "requirements:switch": _allow(Role.admin),
+    # the read API for other tools: coverage, findings and requests as the pages show them
+    "coverage:read": _allow(Role.auditor, Role.it, Role.admin, Role.management, COLLECTOR),
     "samples:manage": _allow(Role.auditor),
     "export:create": _allow(Role.auditor, Role.admin),
     "reports:read": _allow(Role.management, Role.admin, Role.auditor, Role.it),

@@ -11,6 +11,7 @@ from audit_portal.catalogue.routes import router as catalogue_router
 from audit_portal.collection.api import router as collection_api_router
 from audit_portal.collection.instances_api import router as collection_instances_api_router
 from audit_portal.collection.routes import router as collection_router
+from audit_portal.coverage.api import router as coverage_api_router
 from audit_portal.dashboard.routes import router as dashboard_router
 from audit_portal.engagements.routes import router as engagements_router
 from audit_portal.evidence.api import router as evidence_api_router
@@ -31,5 +32,6 @@ def include_routers(app: FastAPI) -> None:
     for router in (auth_router, dashboard_router, admin_router, audit_router, catalogue_router, soa_router,
                    evidence_router, evidence_api_router, reports_router, notifications_router, export_router,
                    engagements_router, requests_router, findings_router,
-                   collection_router, collection_api_router, collection_instances_api_router, sso_router):
+                   collection_router, collection_api_router, collection_instances_api_router, sso_router,
+                   coverage_api_router):
         app.include_router(router)

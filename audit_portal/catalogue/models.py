@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 MAPS_TO = "maps_to"  # a measure (or control) of one framework implements a control of another
 SUCCESSOR = "successor"  # a 2013 control corresponds to a 2022 control (ISO/IEC 27002:2022 Annex B)
+KIND_CONTROL = "controls"  # an Annex A control or an organisation's measure
+KIND_CLAUSE = "clauses"  # an ISMS clause (4.1 to 10.2): its own coverage, never in the SoA
 
 
 class Framework(SQLModel, table=True):
@@ -37,6 +39,7 @@ class ControlGroup(SQLModel, table=True):
     title: str = Field(max_length=300)
     title_nl: str | None = Field(default=None, max_length=300)
     position: int
+    kind: str = Field(default=KIND_CONTROL, max_length=16)
 
 
 class Control(SQLModel, table=True):
@@ -54,6 +57,11 @@ class Control(SQLModel, table=True):
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     position: int
     retired_at: datetime | None = None  # no longer in the loaded file; kept for its evidence
+    kind: str = Field(default=KIND_CONTROL, max_length=16, index=True)  # copied from its group
+
+    @property
+    def is_clause(self) -> bool:
+        return self.kind == KIND_CLAUSE
 
 
 class ControlMapping(SQLModel, table=True):
@@ -101,3 +109,18 @@ class CatalogueLoad(SQLModel, table=True):
     source_name: str = Field(max_length=300)
     loaded_at: datetime
     summary: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class RequirementSwitchOff(SQLModel, table=True):
+    """The organisation's decision that a library requirement does not apply, with its reason.
+
+    A switched-off requirement no longer counts for its control; a control whose requirements are
+    all switched off shows ``no_requirement`` and never counts as covered. Switching back on
+    deletes the row; both changes are audit events."""
+
+    __tablename__ = "requirement_switch_off"
+
+    requirement_id: int = Field(foreign_key="requirement.id", primary_key=True)
+    reason: str = Field(sa_type=sa.Text)
+    switched_off_by: str = Field(max_length=100)
+    switched_off_at: datetime

@@ -21,6 +21,7 @@ from audit_portal.catalogue.models import (
     ControlMapping,
     Framework,
     Requirement,
+    RequirementSwitchOff,
 )
 from audit_portal.errors import NotFound
 from audit_portal.soa import repository as soa_repository
@@ -114,6 +115,7 @@ class ControlPage:
     own_requirements: list[Requirement]
     measure_requirements: list[MeasureRequirements]
     soa_entry: SoaEntry | None
+    switched_off: dict[int, RequirementSwitchOff] = field(default_factory=dict)  # requirement id -> decision
 
     @property
     def requirement_count(self) -> int:
@@ -233,7 +235,16 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
             for measure in measures
         ],
         soa_entry=soa_repository.entry_for(session, control.id),
+        switched_off=repository.switch_offs_of(session, [r.id for r in requirements if r.id is not None]),
     )
+
+
+def control_of_requirement(session: Session, key: str) -> Control:
+    requirement = repository.requirements_by_key(session, [key.strip()]).get(key.strip())
+    control = repository.controls_by_ids(session, [requirement.control_id]).get(requirement.control_id) if requirement else None
+    if control is None:
+        raise NotFound(f"The catalogue has no requirement {key!r}.")
+    return control
 
 
 def search(session: Session, text: str) -> SearchResults:

@@ -12,6 +12,7 @@ from audit_portal.catalogue.models import (
     ControlMapping,
     Framework,
     Requirement,
+    RequirementSwitchOff,
 )
 
 
@@ -28,8 +29,13 @@ def groups_of(session: Session, framework_key: str) -> dict[str, ControlGroup]:
     return {group.key: group for group in rows}
 
 
-def controls_of(session: Session, framework_key: str, *, include_retired: bool = False) -> Sequence[Control]:
+def controls_of(
+    session: Session, framework_key: str, *, include_retired: bool = False, kind: str | None = None
+) -> Sequence[Control]:
+    """Controls of a framework in catalogue order; ``kind`` picks controls or clauses only."""
     query = select(Control).where(Control.framework_key == framework_key)
+    if kind is not None:
+        query = query.where(Control.kind == kind)
     if not include_retired:
         query = query.where(Control.retired_at.is_(None))
     return session.scalars(query.order_by(Control.position)).all()
@@ -111,14 +117,43 @@ def search_controls(session: Session, text: str, *, framework_key: str | None = 
     return session.scalars(query.order_by(Control.framework_key, Control.position).limit(limit)).all()
 
 
-def groups_in_order(session: Session, framework_key: str) -> list[ControlGroup]:
-    return list(
-        session.scalars(
-            select(ControlGroup)
-            .where(ControlGroup.framework_key == framework_key)
-            .order_by(ControlGroup.position)
-        )
+def groups_in_order(session: Session, framework_key: str, *, kind: str | None = None) -> list[ControlGroup]:
+    query = select(ControlGroup).where(ControlGroup.framework_key == framework_key)
+    if kind is not None:
+        query = query.where(ControlGroup.kind == kind)
+    return list(session.scalars(query.order_by(ControlGroup.position)))
+
+
+def switch_off_of(session: Session, requirement_id: int) -> RequirementSwitchOff | None:
+    return session.get(RequirementSwitchOff, requirement_id)
+
+
+def switch_offs_of(session: Session, requirement_ids: Iterable[int]) -> dict[int, RequirementSwitchOff]:
+    ids = set(requirement_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(ids)))
+    return {row.requirement_id: row for row in rows}
+
+
+def all_switch_offs(session: Session) -> Sequence[tuple[RequirementSwitchOff, Requirement, Control]]:
+    rows = session.execute(
+        select(RequirementSwitchOff, Requirement, Control)
+        .join(Requirement, Requirement.id == RequirementSwitchOff.requirement_id)
+        .join(Control, Control.id == Requirement.control_id)
+        .order_by(Control.framework_key, Control.position, Requirement.position)
     )
+    return [(switch_off, requirement, control) for switch_off, requirement, control in rows]
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+def remove(session: Session, row: object) -> None:
+    session.delete(row)
+    session.flush()
 
 
 def sources_mapped_to(

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
-from audit_portal.catalogue import presenters
+from audit_portal.catalogue import library, presenters
 from audit_portal.db import SessionDep
+from audit_portal.errors import InvalidInput
 from audit_portal.evidence import service as evidence_service
 from audit_portal.soa.service import STATUS_LABELS
 from audit_portal.templating import render
@@ -16,11 +17,59 @@ from audit_portal.templating import render
 router = APIRouter()
 
 CatalogueReader = Annotated[Principal, Authorize("catalogue:read")]
+RequirementSwitcher = Annotated[Principal, Authorize("requirements:switch")]
 
 
 @router.get("/catalogue", response_class=RedirectResponse)
 def catalogue_home(principal: CatalogueReader) -> RedirectResponse:
     return RedirectResponse(f"/catalogue/{presenters.DEFAULT_FRAMEWORK}", status_code=303)
+
+
+# Declared before /catalogue/{framework}/{ref}: requirement keys hold a "/", so they travel in the form.
+@router.post("/catalogue/requirements/switch-off", response_class=HTMLResponse, response_model=None)
+def switch_off_requirement(
+    request: Request,
+    session: SessionDep,
+    principal: RequirementSwitcher,
+    key: Annotated[str, Form(max_length=128)] = "",
+    reason: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Switch a library requirement off, with the reason auditors will read."""
+    try:
+        library.switch_off(session, key=key, reason=reason, principal=principal, request=request)
+    except InvalidInput as error:
+        return _back_to_control(request, session, key, error=str(error))
+    return _back_to_control(request, session, key)
+
+
+@router.post("/catalogue/requirements/switch-on", response_class=HTMLResponse, response_model=None)
+def switch_on_requirement(
+    request: Request, session: SessionDep, principal: RequirementSwitcher, key: Annotated[str, Form(max_length=128)] = ""
+) -> HTMLResponse | RedirectResponse:
+    library.switch_on(session, key=key, principal=principal, request=request)
+    return _back_to_control(request, session, key)
+
+
+def _back_to_control(request: Request, session, key: str, *, error: str | None = None):  # type: ignore[no-untyped-def]
+    control = presenters.control_of_requirement(session, key)
+    if error is None:
+        return RedirectResponse(f"/catalogue/{control.framework_key}/{control.ref}#requirements", status_code=303)
+    page = presenters.control_page(session, control.framework_key, control.ref)
+    return render(
+        request,
+        "pages/catalogue/control.html",
+        {
+            "page": page,
+            "labels": presenters.label_map(page.frameworks),
+            "can_edit_soa": False,
+            "can_switch": True,
+            "status_labels": STATUS_LABELS,
+            "switch_error": error,
+            "switch_key": key,
+        },
+        block="content",
+        status_code=422,
+    )
 
 
 # Declared before /catalogue/{framework} so "search" is never read as a framework key.
@@ -58,6 +107,7 @@ def control_page(
             "page": page,
             "labels": presenters.label_map(page.frameworks),
             "can_edit_soa": allowed("soa:edit", principal.role),
+            "can_switch": allowed("requirements:switch", principal.role),
             "status_labels": STATUS_LABELS,
             "corrupted_evidence": evidence_service.corrupted_for_control(
                 session, page.control,

@@ -100,10 +100,16 @@ class FrameworkInfo(_Strict):
     successor_framework: FrameworkKey | None = None
 
 
+# A group holds Annex A controls (or an organisation's measures) unless it says it holds the
+# management-system clauses 4 to 10, which have their own coverage and never enter the SoA.
+GROUP_KINDS = ("controls", "clauses")
+
+
 class Group(_Strict):
     key: ControlId
     title: NonBlank
     title_nl: NonBlank | None = None
+    kind: Literal["controls", "clauses"] = "controls"
 
 
 class Mapping(_Strict):
@@ -171,6 +177,18 @@ class CatalogueFile(_Strict):
 
     def control_ids(self) -> set[str]:
         return {control.id for control in self.controls}
+
+    def clause_groups(self) -> set[str]:
+        return {group.key for group in self.groups if group.kind == "clauses"}
+
+    def annex_controls(self) -> list[Control]:
+        """The controls (or measures), without the management-system clauses."""
+        clause_groups = self.clause_groups()
+        return [control for control in self.controls if control.group not in clause_groups]
+
+    def clauses(self) -> list[Control]:
+        clause_groups = self.clause_groups()
+        return [control for control in self.controls if control.group in clause_groups]
 
 
 def format_location(location: Location) -> str:

@@ -125,12 +125,14 @@ def _upsert_groups(session: Session, catalogue: CatalogueFile) -> int:
         row.title = group.title
         row.title_nl = group.title_nl
         row.position = position
+        row.kind = group.kind
     return len(catalogue.groups)
 
 
 def _upsert_controls(session: Session, catalogue: CatalogueFile, now) -> int:  # type: ignore[no-untyped-def]
     key = catalogue.framework.key
     existing = {c.ref: c for c in repository.controls_of(session, key, include_retired=True)}
+    group_kinds = {group.key: group.kind for group in catalogue.groups}
     in_file = set()
     for position, item in enumerate(catalogue.controls):
         in_file.add(item.id)
@@ -145,6 +147,7 @@ def _upsert_controls(session: Session, catalogue: CatalogueFile, now) -> int:  #
         control.text_nl = item.text_nl
         control.attributes = {name: list(values) for name, values in item.attributes.items()}
         control.position = position
+        control.kind = group_kinds[item.group]
         control.retired_at = None
     for ref, control in existing.items():
         if ref not in in_file and control.retired_at is None:

@@ -124,13 +124,22 @@ def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]
     ).all()
 
 
-def findings_of_run(session: Session, run_id: int) -> Sequence[Finding]:
-    """Findings this run saw (still open ones) or closed because it no longer saw them."""
-    return session.exec(
-        select(Finding)
-        .where(Finding.source == "collector", Finding.last_run_id == run_id)
-        .order_by(Finding.severity, Finding.key)
-    ).all()
+def findings_of_run(session: Session, run_id: int, instance_name: str | None = None) -> Sequence[Finding]:
+    """Findings this run saw. A finding is seen by every run of its instance from the run that
+    opened it to the newest run that still saw it (a run that no longer sees it closes it, and a
+    key seen again later opens a new finding), so a run saw exactly the findings of its instance
+    whose [first_run_id, last_run_id] holds the run: including those later runs saw again and
+    those closed since. Without ``instance_name``, only the findings this run was the last to see."""
+    query = select(Finding).where(Finding.source == "collector")
+    if instance_name is None:
+        query = query.where(Finding.last_run_id == run_id)
+    else:
+        query = query.where(
+            Finding.collector_instance == instance_name,
+            Finding.first_run_id <= run_id,
+            Finding.last_run_id >= run_id,
+        )
+    return session.exec(query.order_by(Finding.severity, Finding.key)).all()
 
 
 def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dict[str, int]:

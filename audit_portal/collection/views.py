@@ -113,13 +113,16 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
         raise OutOfScope(f"There is no collector run {run_id}.")
     instance = service.get_instance(session, run.instance_name)
     evidence = within(reader, repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
-    seen = [f for f in repository.findings_of_run(session, run_id) if reader.sees_finding(f)]
+    seen = (
+        [f for f in repository.findings_of_run(session, run_id, instance.name) if reader.sees_finding(f)]
+        if run.status == RUN_OK else []
+    )
     requirements = repository.requirements(session, instance.requirement_list)
     return RunDetail(
         run=run,
         instance=instance,
         evidence=evidence,
-        findings=[f for f in seen if f.status != "closed"],
+        findings=seen,
         closed_findings=[f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)],
         signoffs=repository.signoffs_of(session, [e.id for e in evidence if e.id is not None]),
         needs_signoff=any(r.needs_signoff for r in requirements),

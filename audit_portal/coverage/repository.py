@@ -8,7 +8,15 @@ from typing import NamedTuple
 from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlmodel import Session
 
-from audit_portal.catalogue.models import MAPS_TO, SUCCESSOR, Control, ControlMapping, Requirement
+from audit_portal.catalogue.models import (
+    KIND_CONTROL,
+    MAPS_TO,
+    SUCCESSOR,
+    Control,
+    ControlMapping,
+    Requirement,
+    RequirementSwitchOff,
+)
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding
@@ -19,6 +27,7 @@ class RequirementLink(NamedTuple):
     control_id: int
     requirement: Requirement
     via_measure: str | None  # the Annex 2 measure that brings the requirement, if any
+    switched_off: RequirementSwitchOff | None = None  # the organisation's decision that it does not apply
 
 
 class NewestEvidence(NamedTuple):
@@ -34,10 +43,10 @@ class EvidenceItem(NamedTuple):
     signed_off: bool
 
 
-def framework_controls(session: Session, framework_key: str) -> Sequence[Control]:
+def framework_controls(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> Sequence[Control]:
     return session.scalars(
         select(Control)
-        .where(Control.framework_key == framework_key, Control.retired_at.is_(None))
+        .where(Control.framework_key == framework_key, Control.retired_at.is_(None), Control.kind == kind)
         .order_by(Control.position)
     ).all()
 
@@ -93,7 +102,16 @@ def requirement_links(session: Session, framework_key: str) -> list[RequirementL
         r.id: r
         for r in session.scalars(select(Requirement).where(Requirement.id.in_({link.requirement_id for link in links})))
     }
-    return [RequirementLink(link.control_id, requirements[link.requirement_id], link.via_measure) for link in links]
+    switched_off = {
+        row.requirement_id: row
+        for row in session.scalars(
+            select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(set(requirements)))
+        )
+    }
+    return [
+        RequirementLink(link.control_id, requirements[link.requirement_id], link.via_measure, switched_off.get(link.requirement_id))
+        for link in links
+    ]
 
 
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]

@@ -11,7 +11,15 @@ For a framework, a period [start, end] and an as-of date T (default today, cappe
   how it is proven, else ``failing`` / ``covered`` / ``partial`` / ``stale`` / ``missing`` from
   its requirements (its own plus those of every measure mapped to it).
 
-Everything is computed from a fixed number of queries whatever the number of controls.
+A requirement the organisation switched off (with a recorded reason) does not count for its
+control; it is listed with its reason. A control whose requirements are all switched off is
+``no_requirement``, never covered, so switching requirements off cannot raise a figure: the
+denominator stays every applicable control.
+
+:func:`coverage_as_of` is the one entry point for "a framework's coverage at a moment": the
+dashboard, the trend, the daily snapshot, the monthly report, the SoA, the engagement tables and
+the API all call it. Everything is computed from a fixed number of queries whatever the number of
+controls.
 """
 from __future__ import annotations
 
@@ -21,10 +29,10 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from audit_portal.catalogue.models import Control
+from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository
-from audit_portal.engagements.scope import period_window
+from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
 from audit_portal.findings.models import Finding
 
 MET = "met"
@@ -41,6 +49,36 @@ CONTROL_STATUSES = (COVERED, PARTIAL, STALE, MISSING, FAILING, NO_REQUIREMENT, N
 
 FRAMEWORK_2022 = "iso27001-2022"
 FRAMEWORK_2013 = "iso27001-2013"
+# A figure without an engagement describes the certification year ending on its moment.
+PARTS = (KIND_CONTROL, KIND_CLAUSE)
+
+# The words pages, exports and the API use for each status (never the internal names).
+STATUS_LABELS = {
+    COVERED: "Covered",
+    PARTIAL: "Partial",
+    STALE: "Stale",
+    MISSING: "Missing",
+    FAILING: "Failing",
+    NO_REQUIREMENT: "No requirement",
+    NOT_APPLICABLE: "Not applicable",
+    MET: "Met",
+    AWAITING_SIGNOFF: "Awaiting sign-off",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class SwitchedOffRequirement:
+    requirement_id: int
+    key: str
+    title: str
+    via_measure: str | None
+    reason: str
+    switched_off_by: str
+    switched_off_at: datetime
 
 
 @dataclass(frozen=True)
@@ -69,6 +107,7 @@ class ControlCoverage:
     status: str
     reason: str
     requirements: tuple[RequirementCoverage, ...]
+    switched_off: tuple[SwitchedOffRequirement, ...] = ()
 
     @property
     def evidence_count(self) -> int:
@@ -88,6 +127,7 @@ class CoverageReport:
     as_of: date
     controls: tuple[ControlCoverage, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    kind: str = KIND_CONTROL  # Annex A controls (or measures), or the ISMS clauses
 
     @property
     def applicable(self) -> int:
@@ -115,14 +155,20 @@ def compute_coverage(
     as_of: date | None = None,
     engagement_id: int | None = None,
     control_ids: set[int] | None = None,
+    kind: str = KIND_CONTROL,
 ) -> CoverageReport:
-    """Coverage of every control of ``framework_key`` (or only ``control_ids``)."""
+    """Coverage of every control (or clause, by ``kind``) of ``framework_key`` (or only ``control_ids``)."""
     as_of = min(as_of or utcnow().date(), period_end)
     start, end = period_window(period_start, as_of)
 
-    controls = [c for c in repository.framework_controls(session, framework_key) if control_ids is None or c.id in control_ids]
+    controls = [c for c in repository.framework_controls(session, framework_key, kind) if control_ids is None or c.id in control_ids]
     excluded = _excluded_controls(session, framework_key, controls)
-    links = repository.requirement_links(session, framework_key)
+    all_links = repository.requirement_links(session, framework_key)
+    links = [link for link in all_links if link.switched_off is None]
+    switched_off_by_control: dict[int, list[SwitchedOffRequirement]] = defaultdict(list)
+    for link in all_links:
+        if link.switched_off is not None:
+            switched_off_by_control[link.control_id].append(_switched_off(link))
     requirement_ids = {link.requirement.id for link in links}
     newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
     items = repository.newest_items(session, newest, start, end, engagement_id)
@@ -155,8 +201,9 @@ def compute_coverage(
             _with_via(requirement_states[link.requirement.id], link.via_measure)  # type: ignore[index]
             for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))  # type: ignore[union-attr]
         )
-        status, reason = _control_status(states)
-        results.append(_control(control, status, reason, states))
+        off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))  # type: ignore[call-overload]
+        status, reason = _control_status(states, off)
+        results.append(_control(control, status, reason, states, off))
     counts = Counter(c.status for c in results)
     return CoverageReport(
         framework_key=framework_key,
@@ -165,6 +212,55 @@ def compute_coverage(
         as_of=as_of,
         controls=tuple(results),
         counts={status: counts.get(status, 0) for status in CONTROL_STATUSES},
+        kind=kind,
+    )
+
+
+def coverage_as_of(
+    session: Session,
+    framework_key: str,
+    *,
+    as_of: date,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    engagement_id: int | None = None,
+    kind: str = KIND_CONTROL,
+) -> CoverageReport:
+    """A framework's coverage at the moment ``as_of``: the one function behind every figure.
+
+    Without a period it is the certification year ending on ``as_of`` (what the dashboard, the
+    daily snapshot and the monthly report show); an engagement passes its own period, and the
+    moment is then capped at the period's end."""
+    if period_start is None:
+        period_start = as_of - timedelta(days=CERTIFICATION_YEAR_DAYS - 1)
+    return compute_coverage(
+        session,
+        framework_key=framework_key,
+        period_start=period_start,
+        period_end=period_end or as_of,
+        as_of=as_of,
+        engagement_id=engagement_id,
+        kind=kind,
+    )
+
+
+def restrict(report: CoverageReport, control_ids: set[int]) -> CoverageReport:
+    """The same report for only some of its controls (an engagement's scope), counts redone."""
+    controls = tuple(c for c in report.controls if c.control_id in control_ids)
+    counts = Counter(c.status for c in controls)
+    return replace(report, controls=controls, counts={status: counts.get(status, 0) for status in CONTROL_STATUSES})
+
+
+def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
+    assert link.switched_off is not None
+    return SwitchedOffRequirement(
+        requirement_id=link.requirement.id,  # type: ignore[arg-type]
+        key=link.requirement.key,
+        title=link.requirement.title,
+        via_measure=link.via_measure,
+        reason=link.switched_off.reason,
+        switched_off_by=link.switched_off.switched_off_by,
+        switched_off_at=link.switched_off.switched_off_at,
     )
 
 
@@ -231,7 +327,12 @@ def _requirement_state(
     return state(MET, f"{label}: {described}; fresh until {fresh_until.isoformat()}")
 
 
-def _control_status(states: tuple[RequirementCoverage, ...]) -> tuple[str, str]:
+def _control_status(
+    states: tuple[RequirementCoverage, ...], switched_off: tuple[SwitchedOffRequirement, ...] = ()
+) -> tuple[str, str]:
+    if not states and switched_off:
+        reasons = "; ".join(f"{o.key}: {o.reason}" for o in switched_off)
+        return NO_REQUIREMENT, f"every requirement is switched off ({reasons})"
     if not states:
         return NO_REQUIREMENT, "no requirement defines how this control is proven"
     by_status = Counter(s.status for s in states)
@@ -249,7 +350,10 @@ def _control_status(states: tuple[RequirementCoverage, ...]) -> tuple[str, str]:
     return MISSING, not_met
 
 
-def _control(control: Control, status: str, reason: str, states: tuple[RequirementCoverage, ...]) -> ControlCoverage:
+def _control(
+    control: Control, status: str, reason: str, states: tuple[RequirementCoverage, ...],
+    switched_off: tuple[SwitchedOffRequirement, ...] = (),
+) -> ControlCoverage:
     return ControlCoverage(
         control_id=control.id,  # type: ignore[arg-type]
         ref=control.ref,
@@ -258,6 +362,7 @@ def _control(control: Control, status: str, reason: str, states: tuple[Requireme
         status=status,
         reason=reason,
         requirements=states,
+        switched_off=switched_off,
     )
 
 

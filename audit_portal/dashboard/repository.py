@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from audit_portal.catalogue.models import ControlGroup
+from audit_portal.catalogue.models import KIND_CONTROL, ControlGroup
 from audit_portal.collection.models import UNSUCCESSFUL, CollectorInstance, CollectorRun
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
@@ -20,10 +20,12 @@ def engagement(session: Session, engagement_id: int) -> Engagement | None:
     return session.get(Engagement, engagement_id)
 
 
-def groups(session: Session, framework_key: str) -> list[ControlGroup]:
+def groups(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> list[ControlGroup]:
     return list(
         session.scalars(
-            select(ControlGroup).where(ControlGroup.framework_key == framework_key).order_by(ControlGroup.position)
+            select(ControlGroup)
+            .where(ControlGroup.framework_key == framework_key, ControlGroup.kind == kind)
+            .order_by(ControlGroup.position)
         )
     )
 
@@ -99,10 +101,11 @@ def failed_runs_since(session: Session, since: datetime) -> Sequence[CollectorRu
 # --- evidence requests ----------------------------------------------------------------------
 
 def pending_requests(
-    session: Session, *, overdue_on: date | None = None, engagement_id: int | None = None
+    session: Session, *, overdue_on: date | None = None, engagement_id: int | None = None,
+    states: tuple[str, ...] = PENDING_STATES,
 ) -> Sequence[EvidenceRequest]:
-    """Requests still waiting for someone (open or answered), optionally only those past due."""
-    query = select(EvidenceRequest).where(EvidenceRequest.state.in_(PENDING_STATES))
+    """Requests still waiting for someone (by default open or answered), optionally only those past due."""
+    query = select(EvidenceRequest).where(EvidenceRequest.state.in_(states))
     if overdue_on is not None:
         query = query.where(EvidenceRequest.due_date < overdue_on)
     if engagement_id is not None:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.clock import utcnow
+from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.dashboard import charts, service
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
@@ -46,6 +47,7 @@ def dashboard(request: Request, session: SessionDep, principal: DashboardReader,
             "group_charts": {key: _group_chart(figure) for key, figure in board.frameworks.items()},
             "may_read_findings": allowed("findings:read", principal.role),
             "corrupted": evidence_service.corrupted_summary(session),
+            "coverage_labels": COVERAGE_LABELS,
         },
         block="content",
     )
@@ -165,7 +167,9 @@ def collector_list(request: Request, session: SessionDep, principal: DashboardRe
 def trend_table(request: Request, session: SessionDep, principal: DashboardReader, engagement_id: EngagementParam = None) -> HTMLResponse:
     reader = scope.scope_of(session, principal)
     period = service.period_for(session, engagement_id=engagement_id, scope=reader)
-    rows = service.trend_rows(session, today=period.as_of, scope=reader)
+    rows = service.trend_rows(
+        session, today=period.as_of, scope=reader, current=service.current_figures(session, period.as_of)
+    )
     _record_auditor_view(request, session, principal, "trend")
     return render(
         request, "pages/dashboard/trend.html",

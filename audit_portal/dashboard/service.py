@@ -34,7 +34,7 @@ from audit_portal.coverage.service import (
     ControlCoverage,
     CoverageReport,
     RequirementCoverage,
-    compute_coverage,
+    coverage_as_of,
 )
 from audit_portal.dashboard import repository
 from audit_portal.engagements.scope import (
@@ -47,6 +47,7 @@ from audit_portal.engagements.scope import (
 )
 from audit_portal.errors import InvalidInput
 from audit_portal.findings.models import SEVERITIES
+from audit_portal.requests.models import STATE_ANSWERED, STATE_OPEN
 from audit_portal.trends import repository as snapshots
 from audit_portal.trends import service as trends
 from audit_portal.trends.service import TrendFigure
@@ -108,12 +109,12 @@ def period_for(
 
 
 def coverage_for(session: Session, period: Period, framework_key: str) -> CoverageReport:
-    return compute_coverage(
+    return coverage_as_of(
         session,
-        framework_key=framework_key,
+        framework_key,
+        as_of=period.as_of,
         period_start=period.start,
         period_end=period.end,
-        as_of=period.as_of,
         engagement_id=period.engagement_id,
     )
 
@@ -345,11 +346,13 @@ class Dashboard:
     collectors: CollectorHealth
     open_findings: dict[str, int]  # severity -> count, every severity present
     overdue_actions: int
-    open_requests: int
+    open_requests: int  # open: waiting for an answer (answered ones wait for the auditor, counted apart)
     overdue_requests: int
     trend: TrendFigure
     reports: dict[str, CoverageReport]  # the coverage behind the figures, per framework
     generated_at: datetime = field(default_factory=utcnow)
+    answered_requests: int = 0  # answered, waiting for the auditor's review
+    contradictions: list[Any] = field(default_factory=list)  # SoA rows marked implemented but not proven
 
     @property
     def open_findings_total(self) -> int:
@@ -387,12 +390,32 @@ def build_dashboard(
         collectors=collector_health(session, now, scope),
         open_findings={severity: finding_counts.get(severity, 0) for severity in reversed(SEVERITIES)},
         overdue_actions=overdue_actions,
-        open_requests=len(repository.pending_requests(session, engagement_id=engagement_id)),
-        overdue_requests=len(repository.pending_requests(session, overdue_on=today, engagement_id=engagement_id)),
+        open_requests=len(repository.pending_requests(session, engagement_id=engagement_id, states=(STATE_OPEN,))),
+        overdue_requests=len(
+            repository.pending_requests(session, overdue_on=today, engagement_id=engagement_id, states=(STATE_OPEN,))
+        ),
+        answered_requests=len(
+            repository.pending_requests(session, engagement_id=engagement_id, states=(STATE_ANSWERED,))
+        ),
         trend=trend,
         reports=reports,
         generated_at=now,
+        contradictions=soa_contradictions(session, reports[FRAMEWORK_2022]) if period.engagement_id is None else [],
     )
+
+
+def soa_contradictions(session: Session, report: CoverageReport) -> list[Any]:
+    """SoA rows marked implemented whose evidence (this very report) says otherwise."""
+    from audit_portal.soa import service as soa
+
+    by_id = report.by_id()
+    rows = soa.soa_rows(session, with_coverage=False)
+    return [
+        row for row in (
+            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows  # type: ignore[arg-type]
+        )
+        if row.contradiction
+    ]
 
 
 # --- the lists behind the figures -----------------------------------------------------------
@@ -442,10 +465,19 @@ def check_collector_view(show: str) -> None:
 def request_list(
     session: Session, *, overdue: bool, today: date, engagement_id: int | None, scope: Scope = EVERYTHING
 ) -> list[Any]:
+    """The open requests behind the dashboard's figure (answered ones wait for the auditor)."""
     if engagement_id is not None and not scope.sees_engagement(engagement_id):
         raise OutOfScope(f"Engagement {engagement_id} does not exist.")
-    found = repository.pending_requests(session, overdue_on=today if overdue else None, engagement_id=engagement_id)
+    found = repository.pending_requests(
+        session, overdue_on=today if overdue else None, engagement_id=engagement_id, states=(STATE_OPEN,)
+    )
     return [request for request in found if scope.sees_engagement(request.engagement_id)]
+
+
+def current_figures(session: Session, as_of: date) -> dict[str, float]:
+    """Each framework's overall coverage of the certification year ending on ``as_of``: what the
+    snapshot of that day holds and what the trend shows as its newest point."""
+    return {key: coverage_as_of(session, key, as_of=as_of).percent for key in FRAMEWORKS}
 
 
 @dataclass(frozen=True)
@@ -454,12 +486,18 @@ class TrendRow:
     percent: dict[str, float | None]  # framework -> percent on that day
 
 
-def trend_rows(session: Session, *, today: date, scope: Scope = EVERYTHING) -> list[TrendRow]:
+def trend_rows(
+    session: Session, *, today: date, scope: Scope = EVERYTHING, current: dict[str, float] | None = None
+) -> list[TrendRow]:
     """The stored overall coverage on the last snapshot day of each of the last 12 months, newest
-    first: the numbers behind the trend chart and its month-on-month change."""
+    first: the numbers behind the trend chart and its month-on-month change. ``current`` (the
+    figures computed now for ``today``) is the value of ``today``, so the newest row always equals
+    the headline even when the stored snapshot of today was taken before the evidence changed."""
     by_day: dict[date, dict[str, float | None]] = {}
     for snapshot in snapshots.overall_between(session, FRAMEWORKS, today - timedelta(days=CERTIFICATION_YEAR_DAYS), today):
         by_day.setdefault(snapshot.day, {key: None for key in FRAMEWORKS})[snapshot.framework_key] = snapshot.percent
+    if current:
+        by_day[today] = {key: current.get(key) for key in FRAMEWORKS}
     last_of_month: dict[tuple[int, int], date] = {}
     for day in sorted(by_day):
         last_of_month[(day.year, day.month)] = day

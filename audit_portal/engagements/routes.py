@@ -180,6 +180,20 @@ def controls_table(
 
 
 @router.get(
+    "/engagements/{engagement_id}/clauses", response_class=HTMLResponse, response_model=None
+)
+def clauses_table(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    engagement_id: int,
+    query: TableQueryDep,
+) -> HTMLResponse:
+    """The ISMS clauses 4.1 to 10.2 of the engagement's edition, with their own coverage."""
+    return _table(request, session, principal, engagement_id, "clauses", query)
+
+
+@router.get(
     "/engagements/{engagement_id}/measures", response_class=HTMLResponse, response_model=None
 )
 def measures_table(
@@ -254,7 +268,7 @@ def control_page(
             "engagement": engagement,
             "tab": "measures"
             if page.control.framework_key == service.MEASURES_FRAMEWORK
-            else "controls",
+            else ("clauses" if page.control.is_clause else "controls"),
             "status_labels": service.STATUS_LABELS,
             "requests": requests.for_control(
                 session, engagement, page.control, page.requirement_ids

@@ -182,6 +182,8 @@ def visible_engagements(session: Session, principal: Principal) -> list[Engageme
 def may_see(session: Session, principal: Principal, engagement: Engagement) -> bool:
     if principal.role in (Role.it, Role.admin):
         return True
+    if principal.is_token and "coverage:read" in principal.scopes:
+        return True  # a tool reading through the coverage API (audit_portal/coverage/api.py)
     if principal.role == Role.auditor:
         return scope_of(session, principal).sees_engagement(engagement.id)
     return False

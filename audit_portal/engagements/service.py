@@ -22,7 +22,7 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue import repository as catalogue_repository
-from audit_portal.catalogue.models import Control
+from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control
 from audit_portal.coverage.service import (
     CONTROL_STATUSES,
     FRAMEWORK_2013,
@@ -31,7 +31,10 @@ from audit_portal.coverage.service import (
     CoverageReport,
     RequirementCoverage,
     compute_coverage,
+    coverage_as_of,
+    restrict,
 )
+from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_STATUS_LABELS
 from audit_portal.engagements import repository, scope
 from audit_portal.engagements.models import (
     REVIEW_ACCEPTED,
@@ -47,17 +50,9 @@ from audit_portal.soa.models import SoaEntry
 
 MEASURES_FRAMEWORK = "annex2"
 EDITIONS = {FRAMEWORK_2022: "ISO/IEC 27001:2022", FRAMEWORK_2013: "ISO/IEC 27001:2013"}
-STATUS_LABELS = {
-    "covered": "Covered",
-    "partial": "Partial",
-    "stale": "Stale",
-    "missing": "Missing",
-    "failing": "Failing",
-    "no_requirement": "No requirement",
-    "not_applicable": "Not applicable",
-    "met": "Met",
-    "awaiting_signoff": "Awaiting sign-off",
-}
+STATUS_LABELS = COVERAGE_STATUS_LABELS
+# The workspace's coverage tables: Annex A controls, the ISMS clauses, the Annex 2 measures.
+TABLE_KINDS = ("controls", "clauses", "measures")
 # Worst first: sorting by status puts what needs the auditor's attention on top.
 STATUS_ORDER = {
     s: i
@@ -361,19 +356,24 @@ class WorkspaceTable:
 def workspace_table(
     session: Session, engagement: Engagement, *, kind: str, query: TableQuery
 ) -> WorkspaceTable:
-    """The coverage table of the engagement's controls (``kind="controls"``) or of the Annex 2
-    measures (``kind="measures"``), filtered and sorted."""
+    """The coverage table of the engagement's Annex A controls (``kind="controls"``), its ISMS
+    clauses (``kind="clauses"``) or the Annex 2 measures (``kind="measures"``), filtered and sorted.
+    The figures come from :func:`coverage_as_of` for the engagement's period as of today (capped
+    at the period's end), the same function every other page uses."""
     query = query.normalised()
     framework_key = MEASURES_FRAMEWORK if kind == "measures" else engagement.framework_key
     scope = repository.scope_control_ids(session, engagement.id) if kind == "controls" else set()  # type: ignore[arg-type]
-    report = compute_coverage(
+    report = coverage_as_of(
         session,
-        framework_key=framework_key,
+        framework_key,
+        as_of=clock.utcnow().date(),
         period_start=engagement.period_start,
         period_end=engagement.period_end,
         engagement_id=engagement.id,
-        control_ids=scope or None,
+        kind=KIND_CLAUSE if kind == "clauses" else KIND_CONTROL,
     )
+    if scope:
+        report = restrict(report, scope)
     requests_by_control, requests_by_requirement = repository.pending_request_counts(
         session, engagement.id
     )  # type: ignore[arg-type]
@@ -381,7 +381,10 @@ def workspace_table(
     for control_id, finding_id in repository.open_finding_links(session, engagement.id):  # type: ignore[arg-type]
         finding_ids[control_id].add(finding_id)
     themes = [
-        (g.key, g.title) for g in catalogue_repository.groups_in_order(session, framework_key)
+        (g.key, g.title)
+        for g in catalogue_repository.groups_in_order(
+            session, framework_key, kind=KIND_CLAUSE if kind == "clauses" else KIND_CONTROL
+        )
     ]
     theme_titles = dict(themes)
     rows = []
@@ -516,6 +519,7 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         period_end=engagement.period_end,
         engagement_id=engagement.id,
         control_ids={control.id},  # type: ignore[arg-type]
+        kind=control.kind,
     )
     coverage = report.controls[0]
     start, end = scope.engagement_window(engagement)

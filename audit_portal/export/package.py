@@ -41,6 +41,7 @@ from audit_portal.coverage.service import (
     ControlCoverage,
     CoverageReport,
     compute_coverage,
+    status_label,
 )
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement, EvidenceReview
 from audit_portal.engagements.scope import engagement_window
@@ -401,7 +402,15 @@ def _manifest_rows(contents: PackageContents) -> Iterator[list[object]]:
         ]
 
 
+def _labels():  # type: ignore[no-untyped-def]
+    from audit_portal.findings.service import CATEGORY_LABELS, STATUS_LABELS
+    from audit_portal.soa.service import STATUS_LABELS as SOA_LABELS
+
+    return CATEGORY_LABELS, STATUS_LABELS, SOA_LABELS
+
+
 def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
+    _, _, SOA_STATUS_LABELS = _labels()
     files_by_control = {c.coverage.control_id: len(c.files) for c in contents.controls}
     for control in contents.coverage.controls:
         entry = contents.soa.get(control.control_id)
@@ -409,8 +418,8 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
         yield [
             control.ref, control.title, "yes" if applicable else "no",
             entry.justification if entry and entry.justification else "",
-            entry.status if entry else "", entry.owner if entry and entry.owner else "",
-            control.status, control.reason,
+            SOA_STATUS_LABELS.get(entry.status, entry.status) if entry else "", entry.owner if entry and entry.owner else "",
+            status_label(control.status), control.reason,
             control.newest_at.date().isoformat() if control.newest_at else "",
             files_by_control.get(control.control_id, 0),
         ]
@@ -435,9 +444,11 @@ def _finding_history_rows(contents: PackageContents) -> Iterator[list[object]]:
 
 
 def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
+    CATEGORY_LABELS, FINDING_STATUS_LABELS, _ = _labels()
     for finding, refs in contents.findings:
         yield [
-            finding.id, finding.source, finding.category or "", finding.severity, finding.status, finding.title,
+            finding.id, finding.source, CATEGORY_LABELS.get(finding.category or "", finding.category or ""), finding.severity,
+            FINDING_STATUS_LABELS.get(finding.status, finding.status), finding.title,
             "; ".join(refs), finding.evidence_id or "", finding.collector_instance or "", finding.owner or "",
             finding.corrective_action or "", finding.due_date.isoformat() if finding.due_date else "",
             finding.created_at.isoformat(), finding.created_by or "",

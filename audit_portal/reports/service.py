@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
+from audit_portal.coverage.service import STATUS_LABELS, status_label
 from audit_portal.dashboard import charts
 from audit_portal.dashboard import service as dashboard
 from audit_portal.engagements.scope import EVERYTHING, Scope, within
@@ -27,6 +28,7 @@ from audit_portal.evidence import service as evidence
 from audit_portal.evidence.models import SOURCE_COLLECTOR
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
+from audit_portal.findings.service import STATUS_LABELS as FINDING_STATUS_LABELS
 from audit_portal.principals import Principal
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
@@ -78,7 +80,11 @@ def collect_report_data(session: Session, month: date, *, now: datetime | None =
     as_of = min(month_end(first), now.date())
     board = dashboard.build_dashboard(session, now=datetime.combine(as_of, time(23, 59), tzinfo=UTC))
     findings = dashboard.finding_list(session, severity=None, overdue=False, today=as_of)
-    return ReportData(month=first, as_of=as_of, board=board, findings=findings, trend=dashboard.trend_rows(session, today=as_of))
+    current = {key: figure.percent for key, figure in board.frameworks.items()}
+    return ReportData(
+        month=first, as_of=as_of, board=board, findings=findings,
+        trend=dashboard.trend_rows(session, today=as_of, current=current),
+    )
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ def render_pdf(data: ReportData) -> bytes:
     from audit_portal.templating import build_templates
 
     html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
-        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data)
+        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data), status_labels=STATUS_LABELS
     )
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 
@@ -126,7 +132,9 @@ def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[ob
 
 def summary_rows(data: ReportData) -> list[list[object]]:
     board = data.board
-    rows: list[list[object]] = [["Report month", f"{data.month:%Y-%m}"], ["Period", board.period.label]]
+    rows: list[list[object]] = [
+        ["Report month", f"{data.month:%Y-%m}"], ["Period", board.period.label], ["Figures as of", data.as_of.isoformat()],
+    ]
     for figure in board.frameworks.values():
         rows += [
             [f"{figure.label}: coverage %", figure.percent],
@@ -144,7 +152,9 @@ def summary_rows(data: ReportData) -> list[list[object]]:
         ["Collectors not run on schedule", len(board.collectors.late)],
         *[[f"Open findings: {severity}", count] for severity, count in board.open_findings.items()],
         ["Overdue corrective actions", board.overdue_actions],
+        ["Implemented in the SoA but not proven", len(board.contradictions)],
         ["Open evidence requests", board.open_requests],
+        ["Answered evidence requests awaiting review", board.answered_requests],
         ["Overdue evidence requests", board.overdue_requests],
     ]
     return rows
@@ -152,7 +162,7 @@ def summary_rows(data: ReportData) -> list[list[object]]:
 
 def coverage_rows(data: ReportData) -> list[list[object]]:
     return [
-        [dashboard.FRAMEWORK_LABELS[key], control.ref, control.title, control.group_key, control.status, control.reason]
+        [dashboard.FRAMEWORK_LABELS[key], control.ref, control.title, control.group_key, status_label(control.status), control.reason]
         for key, report in data.board.reports.items()
         for control in report.controls
     ]
@@ -160,7 +170,7 @@ def coverage_rows(data: ReportData) -> list[list[object]]:
 
 def finding_rows(data: ReportData) -> list[list[object]]:
     return [
-        [f.id, f.title, f.severity, f.status, f.source, f.collector_instance or "", f.owner or "",
+        [f.id, f.title, f.severity.capitalize(), FINDING_STATUS_LABELS.get(f.status, f.status), f.source, f.collector_instance or "", f.owner or "",
          f.corrective_action or "", f.due_date.isoformat() if f.due_date else ""]
         for f in data.findings
     ]

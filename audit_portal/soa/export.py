@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from audit_portal.coverage.service import status_label
 from audit_portal.soa.models import SoaEntry
 from audit_portal.soa.service import STATUS_LABELS, SoaRow
 
@@ -33,8 +34,11 @@ COLUMNS: tuple[str, ...] = (
     "Mapped measures",
     "Evidence requirements (key, frequency)",
     "Last updated",
+    "Evidence coverage",
+    "Coverage as of",
+    "Contradiction",
 )
-COLUMN_WIDTHS = (9, 48, 26, 11, 60, 20, 24, 26, 60, 18)
+COLUMN_WIDTHS = (9, 48, 26, 11, 60, 20, 24, 26, 60, 18, 16, 14, 60)
 SHEET_TITLE = "Statement of Applicability"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 64 * 1024
@@ -67,6 +71,9 @@ def row_values(row: SoaRow) -> list[Cell]:
         ", ".join(measure.ref for measure in row.measures),
         "; ".join(f"{r.key} ({_frequency(r.frequency_days)})" for r in row.requirements),
         entry.updated_at.astimezone(UTC) if entry else None,
+        status_label(row.coverage.status) if row.coverage else "",
+        row.as_of.isoformat() if row.as_of else "",
+        row.contradiction or "",
     ]
 
 

@@ -10,10 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from audit_portal import clock
 from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
+from audit_portal.soa import evidence as soa_evidence
 from audit_portal.soa import export, service
 from audit_portal.soa.models import STATUSES
+from audit_portal.store import StoreDep
 from audit_portal.templating import render
 
 router = APIRouter()
@@ -33,6 +36,7 @@ def soa_page(request: Request, session: SessionDep, principal: SoaReader) -> HTM
             "rows": rows,
             "summary": service.summarise(rows),
             "status_labels": service.STATUS_LABELS,
+            "coverage_labels": COVERAGE_LABELS,
             "can_edit": allowed("soa:edit", principal.role),
         },
         block="content",
@@ -71,6 +75,7 @@ def edit_form(request: Request, session: SessionDep, principal: SoaEditor, ref: 
 def save(
     request: Request,
     session: SessionDep,
+    store: StoreDep,
     principal: SoaEditor,
     ref: str,
     applicable: OptionalField = None,
@@ -79,12 +84,18 @@ def save(
     owner: OptionalField = None,
 ) -> HTMLResponse | RedirectResponse:
     submitted = {"applicable": applicable, "justification": justification, "status": status, "owner": owner}
+    before = service.soa_row(session, ref).entry
+    version = (before.updated_at, before.updated_by) if before else None
     try:
-        service.update_entry(session, ref=ref, principal=principal, request=request, **submitted)
+        entry = service.update_entry(session, ref=ref, principal=principal, request=request, **submitted)
     except InvalidInput as error:
         row = service.soa_row(session, ref)
         errors = {item["location"]: item["message"] for item in error.errors}
         return _form(request, row, submitted, errors=errors, status_code=422)
+    if (entry.updated_at, entry.updated_by) != version:  # it changed: keep the new version (6.1.3 d)
+        soa_evidence.keep_export(
+            session, store, max_bytes=request.app.state.settings.max_upload_bytes, principal=principal, request=request
+        )
     return RedirectResponse(f"/soa#control-{ref}", status_code=303)
 
 

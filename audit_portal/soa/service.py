@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import date
 
 from fastapi import Request
 from sqlmodel import Session
@@ -18,7 +19,8 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue_repository
-from audit_portal.catalogue.models import MAPS_TO, Control, Requirement
+from audit_portal.catalogue.models import KIND_CONTROL, MAPS_TO, Control, Requirement
+from audit_portal.coverage.service import FAILING, MISSING, PARTIAL, STALE, ControlCoverage, coverage_as_of
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.principals import Principal
 from audit_portal.soa import repository
@@ -45,6 +47,25 @@ class SoaRow:
     entry: SoaEntry | None
     measures: list[Control]
     requirements: list[Requirement]
+    coverage: ControlCoverage | None = None  # evidence coverage of the certification year, as of `as_of`
+    as_of: date | None = None
+
+    @property
+    def contradiction(self) -> str | None:
+        """Why the SoA's "implemented" is contradicted by the evidence, if it is."""
+        return contradiction(self.entry, self.coverage)
+
+
+# Evidence states that contradict a control marked implemented: nothing proves it now.
+CONTRADICTING = (MISSING, STALE, FAILING, PARTIAL)
+
+
+def contradiction(entry: SoaEntry | None, coverage: ControlCoverage | None) -> str | None:
+    if entry is None or not entry.applicable or entry.status != "implemented" or coverage is None:
+        return None
+    if coverage.status not in CONTRADICTING:
+        return None
+    return f"marked implemented, but its evidence is {coverage.status}: {coverage.reason}"
 
 
 @dataclass(frozen=True)
@@ -55,15 +76,21 @@ class SoaChange:
     owner: str | None
 
 
-def soa_rows(session: Session) -> list[SoaRow]:
-    """Every live 2022 control in catalogue order, in four queries."""
-    controls = catalogue_repository.controls_of(session, SOA_FRAMEWORK)
-    return _rows_for(session, controls)
+def soa_rows(session: Session, *, as_of: date | None = None, with_coverage: bool = True) -> list[SoaRow]:
+    """Every live 2022 Annex A control in catalogue order (the clauses are not in a SoA), with its
+    evidence coverage as of ``as_of`` (default today) from :func:`coverage_as_of`."""
+    controls = catalogue_repository.controls_of(session, SOA_FRAMEWORK, kind=KIND_CONTROL)
+    rows = _rows_for(session, controls)
+    if not with_coverage:
+        return rows
+    moment = as_of or clock.utcnow().date()
+    report = coverage_as_of(session, SOA_FRAMEWORK, as_of=moment).by_id()
+    return [replace(row, coverage=report.get(row.control.id), as_of=moment) for row in rows]  # type: ignore[arg-type]
 
 
 def soa_row(session: Session, ref: str) -> SoaRow:
     control = catalogue_repository.control_by_ref(session, SOA_FRAMEWORK, ref)
-    if control is None or control.retired_at is not None:
+    if control is None or control.retired_at is not None or control.is_clause:
         raise NotFound(f"ISO 27001:2022 has no control {ref!r}.")
     return _rows_for(session, [control])[0]
 
@@ -108,7 +135,7 @@ def ensure_defaults(session: Session, actor: Principal | None = None) -> list[So
     who = actor or SYSTEM
     now = clock.utcnow()
     created: list[tuple[SoaRow, SoaEntry]] = []
-    for row in soa_rows(session):
+    for row in soa_rows(session, with_coverage=False):
         if row.entry is not None:
             continue
         change = default_change(row)
@@ -215,6 +242,7 @@ class SoaSummary:
     excluded: int
     undecided: int
     by_status: dict[str, int]
+    contradictions: int = 0
 
 
 def summarise(rows: list[SoaRow]) -> SoaSummary:
@@ -226,6 +254,7 @@ def summarise(rows: list[SoaRow]) -> SoaSummary:
         excluded=len(entries) - len(applicable),
         undecided=len(rows) - len(entries),
         by_status={status: sum(1 for e in applicable if e.status == status) for status in STATUSES},
+        contradictions=sum(1 for row in rows if row.contradiction),
     )
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from audit_portal.clock import utcnow
 from audit_portal.coverage.figures import FRAMEWORKS, group_figures
-from audit_portal.coverage.service import CoverageReport, compute_coverage
+from audit_portal.coverage.service import CoverageReport, coverage_as_of
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS
 from audit_portal.errors import InvalidInput
 from audit_portal.trends import repository
@@ -52,10 +52,7 @@ def take_snapshot(session: Session, day: date | None = None) -> list[CoverageSna
     day = day or utcnow().date()
     rows: list[CoverageSnapshot] = []
     for framework_key in FRAMEWORKS:
-        report = compute_coverage(
-            session, framework_key=framework_key,
-            period_start=day - timedelta(days=CERTIFICATION_YEAR_DAYS - 1), period_end=day, as_of=day,
-        )
+        report = coverage_as_of(session, framework_key, as_of=day)
         rows.extend(snapshot_rows(report, day))
     repository.replace_day(session, day, rows)
     return rows
@@ -105,12 +102,18 @@ class TrendFigure:
 
 def trend(session: Session, *, today: date, current: dict[str, float]) -> TrendFigure:
     """The last 12 months of overall coverage per framework, and the change in percentage points
-    from the snapshot a month ago (the nearest one before it) to ``current``."""
+    from the snapshot a month ago (the nearest one before it) to ``current``. The latest point is
+    ``current`` itself (today's figure, computed now), never an older stored value of the day."""
     first = today - timedelta(days=CERTIFICATION_YEAR_DAYS)
     snapshots = repository.overall_between(session, FRAMEWORKS, first, today)
     series: dict[str, list[tuple[date, float]]] = {key: [] for key in FRAMEWORKS}
     for snapshot in snapshots:
+        if snapshot.day == today and snapshot.framework_key in current:
+            continue
         series[snapshot.framework_key].append((snapshot.day, snapshot.percent))
+    for key, percent in current.items():
+        if key in series:
+            series[key].append((today, percent))
     reference_day = month_before(today)
     change: dict[str, float | None] = {}
     for key, points in series.items():

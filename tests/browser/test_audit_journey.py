@@ -17,6 +17,7 @@ import pytest
 
 from audit_portal.auth.passwords import generate_password
 from audit_portal.auth.service import AccessWindow, create_user
+from audit_portal.catalogue.library import switch_off
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.db import unit_of_work
@@ -24,6 +25,7 @@ from audit_portal.engagements.models import Engagement, EngagementAuditor
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.principals import Principal
+from audit_portal.soa import service as soa_service
 from audit_portal.soa.service import ensure_defaults
 from evidence_store import open_store
 from tests.browser_fixtures import screenshot
@@ -45,6 +47,9 @@ def audit(live_server):  # type: ignore[no-untyped-def]
     with unit_of_work(live_server.engine) as session:
         load_catalogue(session)
         ensure_defaults(session)
+        # 5.1 is proven through the measures POL-1 and POL-2 here, as in the demo
+        switch_off(session, key="5.1/policy-set", reason="Proven through the Annex 2 measures POL-1 and POL-2.",
+                   principal=Principal(role="admin", username="browser-test"), request=None)
         window = AccessWindow(valid_until=utcnow() + timedelta(days=30))
         users = {
             role: create_user(session, username=name, role=role, password=password, window=window if role == "auditor" else AccessWindow())
@@ -67,6 +72,18 @@ def audit(live_server):  # type: ignore[no-untyped-def]
             source=EvidenceSource.upload(it.id), max_bytes=live_server.settings.max_upload_bytes,
             principal=Principal(role="it", username=it.username, user_id=it.id),
         )
+        # clause 9.3: this year's management review is on file; 4.3 (scope) is not
+        evidence_service.ingest(
+            session, store, stream=io.BytesIO(b"Management review minutes\n"), filename="management-review.txt",
+            meta=EvidenceMeta(title=f"Management review {suffix}", requirements=["C.9.3/management-review"],
+                              collected_at=utcnow() - timedelta(days=40)),
+            source=EvidenceSource.upload(it.id), max_bytes=live_server.settings.max_upload_bytes,
+            principal=Principal(role="it", username=it.username, user_id=it.id),
+        )
+        # 5.5 is marked implemented in the SoA, but nothing proves it: a contradiction
+        row = soa_service.soa_row(session, "5.5")
+        soa_service.apply_change(session, row=row, change=soa_service.SoaChange(True, "Contacts with authorities are kept.", "implemented", "M. Jansen"),
+                                 principal=soa_service.SYSTEM, request=None)
         engagement_id = engagement.id
     return {"engagement": engagement_id, "accounts": accounts, "totp": totp_secret, "suffix": suffix}
 
@@ -164,3 +181,36 @@ def test_management_follows_a_dashboard_figure_to_its_list(live_server, page, au
     screenshot(page, "management-covered-controls")
     listed = page.locator("table tbody tr").count()
     assert listed == covered
+
+
+def test_auditor_reads_the_clause_tab_with_its_own_coverage(live_server, browser, audit):
+    base, engagement = live_server.url, audit["engagement"]
+    name, password = audit["accounts"]["auditor"]
+    auditor = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    auditor.set_default_timeout(15_000)
+    sign_in(auditor, base, name, password, audit["totp"])
+    auditor.goto(f"{base}/engagements/{engagement}/controls")
+    auditor.click("nav.tabs a:has-text('Clauses 4–10')")
+    auditor.wait_for_url(re.compile(rf".*/engagements/{engagement}/clauses$"))
+    assert auditor.locator("nav.tabs a[aria-current=page]").inner_text() == "Clauses 4–10"
+    assert status_chip(auditor, "C.9.3").inner_text().lower() == "covered"
+    assert status_chip(auditor, "C.4.3").inner_text().lower() == "missing"
+    rows = auditor.locator("#controls-body tr[id^=control-]")
+    assert rows.count() == 25  # clauses 4.1 to 10.2 of the 2022 edition, no Annex A control among them
+    assert all(ref.startswith("control-C.") for ref in [rows.nth(i).get_attribute("id") for i in range(rows.count())])
+    summary = auditor.locator("section.coverage-summary .card").first.inner_text()
+    assert "clauses" in summary and "as of" in summary
+    screenshot(auditor, "auditor-clauses-tab")
+
+
+def test_the_soa_flags_an_implemented_control_without_evidence(live_server, page, audit):
+    name, password = audit["accounts"]["management"]
+    sign_in(page, live_server.url, name, password)
+    dashboard_flag = page.locator("#soa-contradictions [data-contradiction='5.5']")
+    assert dashboard_flag.count() == 1
+    page.goto(f"{live_server.url}/soa")
+    assert page.locator("#contradictions [data-contradiction='5.5']").count() == 1
+    row = page.locator("tr[id='control-5.5']")
+    assert "contradiction" in row.inner_text().lower()
+    assert "missing" in row.locator(".chip.missing").inner_text().lower()
+    screenshot(page, "soa-contradiction")

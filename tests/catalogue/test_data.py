@@ -165,24 +165,24 @@ def test_builtin_files_are_one_per_framework_and_valid_together(catalogue: dict[
 
 class TestIso27001v2022:
     def test_has_93_controls_numbered_per_theme(self, iso2022: CatalogueFile) -> None:
-        ids = [control.id for control in iso2022.controls]
+        ids = [control.id for control in iso2022.annex_controls()]
         expected = [f"{theme}.{n}" for theme, size in THEME_SIZES_2022.items() for n in range(1, size + 1)]
         assert len(ids) == 93
         assert len(set(ids)) == 93
         assert ids == expected
 
     def test_themes(self, iso2022: CatalogueFile) -> None:
-        assert [(group.key, group.title) for group in iso2022.groups] == [
+        assert [(group.key, group.title) for group in iso2022.groups if group.kind == "controls"] == [
             ("5", "Organizational controls"),
             ("6", "People controls"),
             ("7", "Physical controls"),
             ("8", "Technological controls"),
         ]
-        for control in iso2022.controls:
+        for control in iso2022.annex_controls():
             assert control.group == control.id.split(".")[0], control.id
 
     def test_every_control_has_all_five_27002_attributes(self, iso2022: CatalogueFile) -> None:
-        for control in iso2022.controls:
+        for control in iso2022.annex_controls():
             assert set(control.attributes) == set(ISO27002_ATTRIBUTES), control.id
             for name, values in control.attributes.items():
                 assert values, (control.id, name)
@@ -205,22 +205,22 @@ class TestIso27001v2022:
     def test_titles_and_control_types(
         self, iso2022: CatalogueFile, control_id: str, title: str, control_type: list[str]
     ) -> None:
-        control = next(control for control in iso2022.controls if control.id == control_id)
+        control = next(control for control in iso2022.annex_controls() if control.id == control_id)
         assert control.title == title
         assert control.attributes["control_type"] == control_type
 
 
 class TestIso27001v2013:
     def test_has_114_controls_numbered_per_objective(self, iso2013: CatalogueFile) -> None:
-        ids = [control.id for control in iso2013.controls]
+        ids = [control.id for control in iso2013.annex_controls()]
         expected = [f"{objective}.{n}" for objective, size in OBJECTIVE_SIZES_2013.items() for n in range(1, size + 1)]
         assert len(ids) == 114
         assert len(set(ids)) == 114
         assert ids == expected
 
     def test_domains_a5_to_a18(self, iso2013: CatalogueFile) -> None:
-        assert [group.key for group in iso2013.groups] == [f"A.{n}" for n in range(5, 19)]
-        for control in iso2013.controls:
+        assert [group.key for group in iso2013.groups if group.kind == "controls"] == [f"A.{n}" for n in range(5, 19)]
+        for control in iso2013.annex_controls():
             assert control.group == ".".join(control.id.split(".")[:2]), control.id
 
     @pytest.mark.parametrize(
@@ -233,19 +233,19 @@ class TestIso27001v2013:
         ],
     )
     def test_titles(self, iso2013: CatalogueFile, control_id: str, title: str) -> None:
-        assert next(control.title for control in iso2013.controls if control.id == control_id) == title
+        assert next(control.title for control in iso2013.annex_controls() if control.id == control_id) == title
 
 
 class TestAnnexBCorrespondence:
     def test_every_2013_control_has_a_2022_successor(self, iso2013: CatalogueFile) -> None:
         assert iso2013.framework.successor_framework == "iso27001-2022"
-        assert [control.id for control in iso2013.controls if not control.successors] == []
+        assert [control.id for control in iso2013.annex_controls() if not control.successors] == []
 
     def test_exactly_the_11_new_controls_have_no_predecessor(
         self, iso2013: CatalogueFile, iso2022: CatalogueFile
     ) -> None:
-        with_predecessor = {successor for control in iso2013.controls for successor in control.successors}
-        assert iso2022.control_ids() - with_predecessor == NEW_IN_2022
+        with_predecessor = {successor for control in iso2013.annex_controls() for successor in control.successors}
+        assert {c.id for c in iso2022.annex_controls()} - with_predecessor == NEW_IN_2022
 
     @pytest.mark.parametrize(
         ("control_id", "successors"),
@@ -262,7 +262,7 @@ class TestAnnexBCorrespondence:
         ],
     )
     def test_table_b2_rows(self, iso2013: CatalogueFile, control_id: str, successors: list[str]) -> None:
-        assert next(control.successors for control in iso2013.controls if control.id == control_id) == successors
+        assert next(control.successors for control in iso2013.annex_controls() if control.id == control_id) == successors
 
 
 class TestAnnex2:
@@ -347,3 +347,52 @@ def test_requirement_keys_are_unique_across_the_catalogue(catalogue: dict[str, C
         for requirement in control.requirements
     ]
     assert len(keys) == len(set(keys))
+
+
+# --- the requirement library and the ISMS clauses ------------------------------------------------
+
+CLAUSES_BOTH = [
+    "4.1", "4.2", "4.3", "4.4", "5.1", "5.2", "5.3", "6.1.1", "6.1.2", "6.1.3", "6.2",
+    "7.1", "7.2", "7.3", "7.4", "7.5", "8.1", "8.2", "8.3", "9.1", "9.2", "9.3", "10.1", "10.2",
+]
+CLAUSES_BY_EDITION = {
+    "iso27001-2022": sorted(["C." + c for c in [*CLAUSES_BOTH, "6.3"]]),
+    "iso27001-2013": sorted("C." + c for c in CLAUSES_BOTH),
+}
+# The mandatory documented information an auditor asks for first, by clause: at least one
+# requirement of the clause must name it (a word of the requirement's title).
+MANDATORY = {
+    "C.4.3": "scope", "C.5.2": "policy", "C.6.1.2": "risk assessment", "C.6.1.3": "statement of applicability",
+    "C.6.2": "objectives", "C.7.2": "competence", "C.7.5": "documented information", "C.8.1": "operational",
+    "C.8.2": "risk assessment results", "C.8.3": "risk treatment results", "C.9.1": "monitoring",
+    "C.9.2": "internal audit", "C.9.3": "management review",
+}
+
+
+@pytest.mark.parametrize("framework", ["iso27001-2022", "iso27001-2013"])
+def test_every_control_and_clause_has_a_requirement(catalogue: dict[str, CatalogueFile], framework: str) -> None:
+    file = catalogue[framework]
+    assert len(file.annex_controls()) == {"iso27001-2022": 93, "iso27001-2013": 114}[framework]
+    for control in file.controls:
+        assert control.requirements, f"{framework} {control.id} has no requirement"
+        for requirement in control.requirements:
+            assert len(requirement.auditor_expects) > 40, requirement.key
+
+
+@pytest.mark.parametrize("framework", ["iso27001-2022", "iso27001-2013"])
+def test_clauses_4_to_10_are_their_own_group_and_never_collide(catalogue: dict[str, CatalogueFile], framework: str) -> None:
+    file = catalogue[framework]
+    assert sorted(c.id for c in file.clauses()) == CLAUSES_BY_EDITION[framework]
+    assert {c.id for c in file.clauses()}.isdisjoint({c.id for c in file.annex_controls()})
+    assert all(group.startswith("C.") for group in file.clause_groups())
+    for clause, wording in MANDATORY.items():
+        titles = " ".join(r.title.lower() for c in file.clauses() if c.id == clause for r in c.requirements)
+        assert wording in titles, (framework, clause, titles)
+    corrective = "C.10.2" if framework == "iso27001-2022" else "C.10.1"
+    assert next(c.title for c in file.clauses() if c.id == corrective) == "Nonconformity and corrective action"
+
+
+def test_amendment_2024_climate_sentences_are_noted(iso2022: CatalogueFile) -> None:
+    texts = {c.id: c.text or "" for c in iso2022.clauses()}
+    assert "climate change" in texts["C.4.1"] and "Amendment 1:2024" in texts["C.4.1"]
+    assert "climate change" in texts["C.4.2"] and "Amendment 1:2024" in texts["C.4.2"]

@@ -26,8 +26,15 @@ def test_builtin_catalogue_loads_completely(session):
     assert {key: r.status for key, r in results.items()} == {
         "annex2": "created", "iso27001-2013": "created", "iso27001-2022": "created",
     }
-    assert count(session, Control, Control.framework_key == "iso27001-2022") == 93
-    assert count(session, Control, Control.framework_key == "iso27001-2013") == 114
+    assert count(session, Control, Control.framework_key == "iso27001-2022", Control.kind == "controls") == 93
+    assert count(session, Control, Control.framework_key == "iso27001-2013", Control.kind == "controls") == 114
+    # clauses 4.1 to 10.2: 25 in 2022 (6.3 is new), 24 in 2013, each marked as a clause
+    assert count(session, Control, Control.framework_key == "iso27001-2022", Control.kind == "clauses") == 25
+    assert count(session, Control, Control.framework_key == "iso27001-2013", Control.kind == "clauses") == 24
+    # the requirement library: every control and clause of both editions has a requirement of its own
+    with_requirement = select(Requirement.control_id).distinct()
+    for framework in ("iso27001-2022", "iso27001-2013"):
+        assert count(session, Control, Control.framework_key == framework, Control.id.not_in(with_requirement)) == 0
     assert count(session, Control, Control.framework_key == "annex2") == 34
     measure_requirements = select(Requirement.control_id).distinct()
     assert count(session, Control, Control.framework_key == "annex2", Control.id.in_(measure_requirements)) == 34

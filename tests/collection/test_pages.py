@@ -124,3 +124,21 @@ def test_the_form_creates_and_edits_an_instance_keeping_masked_secrets(login_as,
     assert config.token.get_secret_value() == "form-secret-value" and config.items == ["y"]
     bad = client.post("/collectors", data={"name": "bad", "collector": "tiny", "config": "items: 3"})
     assert bad.status_code == 422 and "config.items" in bad.text
+
+
+def test_a_run_lists_the_findings_it_saw_even_when_later_runs_saw_them_again(login_as, instance, session, settings):
+    client = login_as("it")
+    first = run_now(client)
+    second = run_now(client)
+    for run_id in (first, second):
+        page = client.get(f"/runs/{run_id}").text
+        assert "Item a present" in page, run_id
+        assert "1 finding seen by this run" in page
+        assert "No finding was seen in this run" not in page
+    # a later run that no longer sees it closes it; the earlier runs still list it, as closed since
+    service.save_instance(session, service.InstanceSpec(name="tiny-one", collector="tiny", timeout_seconds=30,
+                                                        config={"items": [], "token": "page-secret-value"}),
+                          secret_key=settings.ensure_secret_key(), actor="test")
+    third = run_now(client)
+    assert "closed since" in client.get(f"/runs/{first}").text
+    assert "No finding was seen in this run" in client.get(f"/runs/{third}").text

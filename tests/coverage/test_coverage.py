@@ -1,8 +1,12 @@
-"""Coverage rules of DESIGN.md, status by status, with the edge cases the auditor relies on."""
+"""Coverage rules of DESIGN.md, status by status, with the edge cases the auditor relies on.
+
+These tests exercise the rules through the Annex 2 measures, so the library's own requirements
+are switched off here (tests/coverage/test_library.py covers the library and switching off)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import event
 
 from audit_portal.clock import utcnow
@@ -11,7 +15,13 @@ from audit_portal.engagements.models import Engagement, EvidenceReview
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.findings.models import Finding
 from audit_portal.soa.models import SoaEntry
-from tests.coverage.conftest import at, control_id
+from tests.coverage.conftest import at, control_id, switch_off_library
+
+
+@pytest.fixture(autouse=True)
+def measures_only(catalogue):
+    switch_off_library(catalogue)
+
 
 START = date(2026, 1, 1)
 END = date(2026, 12, 31)
@@ -140,7 +150,10 @@ def test_needs_signoff_until_a_person_signs(catalogue, add_evidence):
 
 def test_no_requirement_and_not_applicable(catalogue):
     report = coverage(catalogue)
-    assert status_of(report, "5.5").status == "no_requirement"  # contact with authorities: nothing maps to it
+    no_measure = status_of(report, "5.5")  # contact with authorities: no measure maps to it, library off
+    assert no_measure.status == "no_requirement"
+    assert no_measure.reason.startswith("every requirement is switched off (5.5/authority-contacts: ")
+    assert [o.key for o in no_measure.switched_off] == ["5.5/authority-contacts"]
     excluded = control_id(catalogue, "iso27001-2022", "7.4")
     catalogue.add(SoaEntry(control_id=excluded, applicable=False, justification="No premises to monitor", updated_at=utcnow()))
     catalogue.flush()

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
+from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement, RequirementSwitchOff
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.collection.models import CollectorInstance, CollectorRun
@@ -149,8 +149,13 @@ def requirement_met(seeded: Seeded, requirement: Requirement, start: date, as_of
 
 def covered_by_hand(session, seeded: Seeded, framework: str, *, start: date, as_of: date, needs_signoff_ok: bool = False):
     """{control_id: (group_key, applicable, covered)} from the raw tables."""
-    controls = session.scalars(select(Control).where(Control.framework_key == framework, Control.retired_at.is_(None))).all()
-    requirements = session.scalars(select(Requirement).where(Requirement.retired_at.is_(None))).all()
+    controls = session.scalars(
+        select(Control).where(Control.framework_key == framework, Control.retired_at.is_(None), Control.kind == "controls")
+    ).all()
+    switched_off = set(session.scalars(select(RequirementSwitchOff.requirement_id)))
+    requirements = [
+        r for r in session.scalars(select(Requirement).where(Requirement.retired_at.is_(None))) if r.id not in switched_off
+    ]
     own: dict[int, list[Requirement]] = {}
     for requirement in requirements:
         own.setdefault(requirement.control_id, []).append(requirement)

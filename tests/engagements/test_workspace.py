@@ -23,13 +23,13 @@ def _rows(html: str) -> list[str]:
 @pytest.fixture
 def counted_coverage(monkeypatch):  # type: ignore[no-untyped-def]
     calls = []
-    original = service.compute_coverage
+    original = service.coverage_as_of
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(kwargs)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "compute_coverage", counting)
+    monkeypatch.setattr(service, "coverage_as_of", counting)
     return calls
 
 

@@ -102,7 +102,7 @@ def test_soa_carries_coverage_status_and_newest_evidence_date(session, settings,
     # v2 superseded v1, so the newest counting evidence of 8.8 is v2's date.
     assert rows["8.8"]["newest_evidence"] == "2026-03-02"
     assert rows["8.8"]["files_in_package"] == "2"
-    assert rows["8.8"]["coverage_status"] in ("stale", "covered", "partial")
+    assert rows["8.8"]["coverage_status"] in ("Stale", "Covered", "Partial")  # the labels the pages show
     assert rows["5.15"]["newest_evidence"] == ""  # a direct link does not satisfy a requirement
 
 

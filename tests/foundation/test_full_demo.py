@@ -17,14 +17,34 @@ def test_the_demo_shows_every_coverage_status(session, store, settings):
     engagement = session.scalars(select(Engagement)).one()
     seen: set[str] = set()
     for framework in ("iso27001-2022", "annex2"):
-        report = compute_coverage(
-            session, framework_key=framework, period_start=engagement.period_start,
-            period_end=engagement.period_end, engagement_id=engagement.id,
-        )
-        seen |= {control.status for control in report.controls}
-        if framework == "annex2":
-            requirements = {r.key: r for control in report.controls for r in control.requirements}
-    assert seen == set(CONTROL_STATUSES)
+        for kind in ("controls", "clauses"):
+            report = compute_coverage(
+                session, framework_key=framework, period_start=engagement.period_start,
+                period_end=engagement.period_end, engagement_id=engagement.id, kind=kind,
+            )
+            seen |= {control.status for control in report.controls}
+            if framework == "annex2" and kind == "controls":
+                requirements = {r.key: r for control in report.controls for r in control.requirements}
+            # with the requirement library, no applicable control or clause lacks a requirement
+            assert [c.ref for c in report.controls if c.status == "no_requirement"] == [], (framework, kind)
+    assert seen == set(CONTROL_STATUSES) - {"no_requirement"}
+
+    # the clauses have their own coverage with realistic gaps: the management review is over a year old
+    clauses = compute_coverage(
+        session, framework_key="iso27001-2022", period_start=engagement.period_start,
+        period_end=engagement.period_end, engagement_id=engagement.id, kind="clauses",
+    )
+    by_ref = {c.ref: c for c in clauses.controls}
+    assert by_ref["C.9.3"].status == "missing"
+    assert by_ref["C.10.2"].status == "stale"
+    assert by_ref["C.6.1.3"].status == "covered"  # the SoA export is kept as evidence of 6.1.3 d
+    assert 0 < clauses.covered < clauses.applicable
+    # switched-off requirements carry their reason
+    off = [o for c in compute_coverage(
+        session, framework_key="iso27001-2022", period_start=engagement.period_start,
+        period_end=engagement.period_end, engagement_id=engagement.id,
+    ).controls for o in c.switched_off]
+    assert off and all("Annex 2" in o.reason for o in off)
     # the collectors of part 2 meet their requirements in the demo, with their replayed history
     for key in ("CRY-3/tls", "ACC-2/accounts", "ACC-3/accounts", "ACC-4/password-policy", "OPS-4/hardening",
                 "BCM-1/backup"):

@@ -93,7 +93,8 @@ def _client_for(who: str, app, login_as, session) -> TestClient:  # type: ignore
         client.headers["X-CSRF-Token"] = client.cookies["portal_csrf"]
         return client
     if who == COLLECTOR:
-        issued = tokens.create(session, name="matrix", scopes=["any-instance"], days=1, created_by="test")
+        # coverage:read lets the token through the read API's scope check, so the matrix decides
+        issued = tokens.create(session, name="matrix", scopes=["any-instance", "coverage:read"], days=1, created_by="test")
         return TestClient(app, base_url="http://testserver", follow_redirects=False,
                           headers={"Authorization": f"Bearer {issued.secret}"})
     return login_as(who)

@@ -18,9 +18,10 @@ from audit_portal.soa.export import COLUMNS
 EXPECTED_COLUMNS = [
     "Control", "Title", "Theme", "Applicable", "Justification", "Implementation status", "Owner",
     "Mapped measures", "Evidence requirements (key, frequency)", "Last updated",
+    "Evidence coverage", "Coverage as of", "Contradiction",
 ]
 BACKUP_REQUIREMENTS = (
-    "PHY-3/backup (daily); BCM-1/backup (daily); BCM-1/restore-test (every 90 days); "
+    "8.13/backup (daily); PHY-3/backup (daily); BCM-1/backup (daily); BCM-1/restore-test (every 90 days); "
     "BCM-2/backup-report (every 30 days)"
 )
 
@@ -73,7 +74,7 @@ def test_xlsx_download_reads_back_with_openpyxl(catalogue, login_as, session) ->
     assert len(rows) == 94
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:J94"
+    assert sheet.auto_filter.ref == "A1:M94"
     assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width
     by_ref = {row[0]: dict(zip(EXPECTED_COLUMNS, row)) for row in rows[1:]}
     assert [row[0] for row in rows[1:4]] == ["5.1", "5.2", "5.3"]

@@ -77,7 +77,9 @@ def test_trend_change_is_against_the_snapshot_a_month_ago(session, seeded):
     for framework in ("iso27001-2022", "annex2"):
         then = overall(repository.of_day(session, reference), framework).percent
         assert board.trend.change[framework] == round(board.frameworks[framework].percent - then, 1)
-        assert [day for day, _ in board.trend.series[framework]] == [reference - timedelta(days=n) for n in (2, 1, 0)]
+        # the stored days, then today computed now (the newest point always equals the headline)
+        assert [day for day, _ in board.trend.series[framework]] == [reference - timedelta(days=n) for n in (2, 1, 0)] + [seeded.today]
+        assert board.trend.series[framework][-1][1] == board.frameworks[framework].percent
 
 
 def test_no_snapshot_a_month_ago_means_no_change(session, seeded):

@@ -1,7 +1,7 @@
 """sealed pushes: the nonce, content digest and manifest of each pushed run
 
 Revision ID: 0067_collectors_part3
-Revises: 0064_pending_objects
+Revises: 0065_requirement_library
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0067_collectors_part3"
-down_revision = "0064_pending_objects"
+down_revision = "0065_requirement_library"
 branch_labels = None
 depends_on = None
 
