@@ -25,6 +25,8 @@ from audit_portal.coverage.service import (
     status_label,
 )
 from audit_portal.db import SessionDep
+from audit_portal.engagements import scope
+from audit_portal.engagements import service as engagements
 from audit_portal.errors import Forbidden, InvalidInput, NotFound
 
 SCOPE = "coverage:read"
@@ -150,8 +152,6 @@ def coverage_out(report: CoverageReport, engagement_id: int | None) -> CoverageO
 def framework_coverage(
     session: Session, principal: Principal, *, framework: str, as_of: date | None, part: str, engagement_id: int | None
 ) -> CoverageOut:
-    from audit_portal.engagements import service as engagements
-
     if catalogue_repository.get_framework(session, framework) is None:
         raise NotFound(f"There is no framework {framework!r}.")
     today = clock.utcnow().date()
@@ -159,6 +159,14 @@ def framework_coverage(
     if moment > today:
         raise InvalidInput(f"as_of {moment.isoformat()} is in the future; coverage is known up to today.")
     kind = KIND_CLAUSE if part == "clauses" else KIND_CONTROL
+    reader = scope.scope_of(session, principal)
+    if engagement_id is None and not reader.unrestricted:
+        # An auditor reads what their dashboard shows: their (newest) engagement, never the
+        # organisation's certification year.
+        default = reader.default_engagement()
+        if default is None:
+            raise scope.OutOfScope("You are not assigned to an engagement, so there is nothing to show.")
+        engagement_id = default.id
     if engagement_id is None:
         report = coverage_as_of(session, framework, as_of=moment, kind=kind)
     else:

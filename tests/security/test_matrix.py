@@ -50,6 +50,9 @@ SCOPED = frozenset({
     "POST /engagements/{engagement_id}/findings/{finding_id}/remediate",
     "POST /engagements/{engagement_id}/findings/{finding_id}/verify",
     "GET /engagements/{engagement_id}/export", "GET /engagements/{engagement_id}/export.zip",
+    "GET /engagements/{engagement_id}/clauses",
+    "GET /api/v1/coverage/{framework}", "GET /api/v1/engagements/{engagement_id}/findings",
+    "GET /api/v1/engagements/{engagement_id}/requests",
 })
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",
