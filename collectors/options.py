@@ -192,13 +192,23 @@ def schema_problems(model: type[BaseModel]) -> list[str]:
         seen.add(current)
         if current.model_config.get("extra") != "forbid":
             problems.append(f"{where} accepts unknown options (set model_config extra='forbid')")
+        validates_defaults = bool(current.model_config.get("validate_default"))
         for name, field in current.model_fields.items():
             marked = any(isinstance(m, HostOnly) for m in field.metadata)
+            host_only = marked
             for nested, covered in _models_and_paths(field.annotation, marked):
                 if nested is not None:
                     visit(nested, f"{where}.{name}")
                 elif not covered:
                     problems.append(f"{where}.{name} is a path: declare it as collectors.options.HostPath")
+                else:
+                    host_only = True
+            # A default is not validated unless the model asks for it: a default file would be
+            # read without the web refusal and without the roots.
+            has_default = not field.is_required() and field.get_default(call_default_factory=True) not in (None, [], ())
+            if host_only and has_default and not (validates_defaults or field.validate_default):
+                problems.append(f"{where}.{name} has a default file or command: set validate_default=True so the "
+                                "default is checked like a chosen value")
 
     visit(model, "Config")
     return problems

@@ -12,12 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from collectors.options import HostPath
+
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _ACCOUNT = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63}:)?[A-Za-z0-9_.@+=,-][A-Za-z0-9_.@+=,$-]{0,63}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class Person(_Strict):
@@ -45,12 +47,12 @@ class ServiceAccount(_Strict):
 class LinuxSystem(_Strict):
     type: Literal["linux"]
     name: str = Field(pattern=_NAME)
-    passwd: Path = Field(Path("/etc/passwd"), description="`getent passwd` output or the passwd file.")
-    group: Path = Field(Path("/etc/group"), description="`getent group` output or the group file.")
-    shadow: Path = Field(Path("/etc/shadow"), description="The shadow file; hashes are never stored.")
-    lastlog: Path = Field(description="Output of `lastlog` (LC_ALL=C), written on the host.")
-    sudoers: list[Path] = Field(default_factory=lambda: [Path("/etc/sudoers")])
-    sshd_effective: Path | None = Field(None, description="Output of `sshd -T`, written on the host.")
+    passwd: HostPath = Field(Path("/etc/passwd"), description="`getent passwd` output or the passwd file.")
+    group: HostPath = Field(Path("/etc/group"), description="`getent group` output or the group file.")
+    shadow: HostPath = Field(Path("/etc/shadow"), description="The shadow file; hashes are never stored.")
+    lastlog: HostPath = Field(description="Output of `lastlog` (LC_ALL=C), written on the host.")
+    sudoers: list[HostPath] = Field(default_factory=lambda: [Path("/etc/sudoers")])
+    sshd_effective: HostPath | None = Field(None, description="Output of `sshd -T`, written on the host.")
     min_uid: int = Field(1000, ge=0, description="Accounts below this uid (except 0) are system accounts.")
 
 

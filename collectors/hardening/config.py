@@ -6,19 +6,21 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from collectors.options import HostPath
+
 
 class HardeningHost(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-    lynis_report: Path = Field(
+    lynis_report: HostPath = Field(
         Path("/var/log/lynis-report.dat"),
         description="The report `lynis audit system` writes (default path of Lynis 3).",
     )
 
 
 class HardeningConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     hosts: list[HardeningHost] = Field(min_length=1)
     minimum_index: int = Field(70, ge=0, le=100, description="Lowest acceptable Lynis hardening index.")

@@ -9,11 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from collectors.options import HostPath
+
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class Standard(_Strict):
@@ -32,11 +34,11 @@ class Standard(_Strict):
 class LinuxSystem(_Strict):
     type: Literal["linux"]
     name: str = Field(pattern=_NAME)
-    login_defs: Path = Path("/etc/login.defs")
-    pam_password: Path = Path("/etc/pam.d/common-password")
-    pam_auth: Path = Path("/etc/pam.d/common-auth")
-    pwquality_conf: Path = Path("/etc/security/pwquality.conf")
-    faillock_conf: Path = Path("/etc/security/faillock.conf")
+    login_defs: HostPath = Path("/etc/login.defs")
+    pam_password: HostPath = Path("/etc/pam.d/common-password")
+    pam_auth: HostPath = Path("/etc/pam.d/common-auth")
+    pwquality_conf: HostPath = Path("/etc/security/pwquality.conf")
+    faillock_conf: HostPath = Path("/etc/security/faillock.conf")
 
 
 class AwsAccount(_Strict):
@@ -58,8 +60,8 @@ class AwsAccount(_Strict):
 class WindowsSystem(_Strict):
     type: Literal["windows"]
     name: str = Field(pattern=_NAME)
-    net_accounts: Path | None = Field(None, description="Output of `net accounts`.")
-    secedit: Path | None = Field(None, description="File written by `secedit /export /cfg FILE`.")
+    net_accounts: HostPath | None = Field(None, description="Output of `net accounts`.")
+    secedit: HostPath | None = Field(None, description="File written by `secedit /export /cfg FILE`.")
 
     @model_validator(mode="after")
     def _one_input(self) -> WindowsSystem:

@@ -3,15 +3,15 @@ accepts. Only host names, ports and numbers are configured; nothing is run throu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from collectors.options import HostPath
 
 _HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]{2,45}$"
 
 
 class TlsTarget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     host: str = Field(pattern=_HOST, max_length=253, description="Host name or IP address to connect to.")
     port: int = Field(443, ge=1, le=65535)
@@ -20,7 +20,7 @@ class TlsTarget(BaseModel):
         description="SNI and the name the certificate must match; default host.",
     )
     hsts: bool = Field(True, description="Also request / over HTTPS and check Strict-Transport-Security.")
-    recorded: Path | None = Field(
+    recorded: HostPath | None = Field(
         None,
         description="A scan recorded earlier (one endpoint's JSON from a run's raw archive): judged"
         " again instead of connecting (replays, the demo, a push from a host that scanned).",
@@ -36,10 +36,10 @@ class TlsTarget(BaseModel):
 
 
 class TlsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     targets: list[TlsTarget] = Field(min_length=1)
-    ca_file: Path | None = Field(
+    ca_file: HostPath | None = Field(
         None, description="PEM file of trust anchors; default the system's CA store."
     )
     expiry_warning_days: int = Field(30, ge=1, le=365)

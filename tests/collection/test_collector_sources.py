@@ -263,3 +263,25 @@ def test_host_origin_in_the_service_is_what_makes_an_instance_host_managed(sessi
     with pytest.raises(Conflict):
         service.save_instance(session, service.InstanceSpec(name="x", collector="firewall", config={
             "sources": [{"type": "nftables"}]}), settings=settings)
+
+
+def test_a_default_file_is_checked_like_a_chosen_one(tmp_path):
+    """A host-only option with a default would otherwise be read from the web unchecked."""
+    from pathlib import Path
+
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from collectors.options import WEB, ConfigOrigin, HostPath, schema_problems
+
+    class Unchecked(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        passwd: HostPath = Path("/etc/passwd")
+
+    class Checked(BaseModel):
+        model_config = ConfigDict(extra="forbid", validate_default=True)
+        passwd: HostPath = Path("/etc/passwd")
+
+    assert any("passwd has a default" in problem for problem in schema_problems(Unchecked))
+    assert schema_problems(Checked) == []
+    with pytest.raises(ValidationError, match="instance file an operator imports"):
+        Checked.model_validate({}, context=ConfigOrigin(WEB, path_roots=(tmp_path,)))

@@ -55,14 +55,14 @@ def test_engagement_findings_and_requests(catalogue, client, make_user):
     catalogue.flush()
     auditor = make_user("auditor")
     catalogue.add(Finding(source="auditor", title="Access review missing", severity="medium", category="minor_nc",
-                          engagement_id=engagement.id, status="in_progress", created_at=utcnow()))
+                          engagement_id=engagement.id, status="action_planned", created_at=utcnow()))
     catalogue.add(EvidenceRequest(engagement_id=engagement.id, question="Show the restore test",
                                   control_id=control_id(catalogue, "iso27001-2022", "8.13"), due_date=today - timedelta(days=1),
                                   state="open", created_by=auditor.id, created_at=utcnow()))
     catalogue.commit()
     headers = bearer(catalogue, ["coverage:read"])
     findings = client.get(f"/api/v1/engagements/{engagement.id}/findings", headers=headers).json()
-    assert [(f["title"], f["status_label"]) for f in findings] == [("Access review missing", "In progress")]
+    assert [(f["title"], f["status_label"]) for f in findings] == [("Access review missing", "Action planned")]
     requests = client.get(f"/api/v1/engagements/{engagement.id}/requests", headers=headers).json()
     assert [(r["question"], r["state_label"], r["overdue"]) for r in requests] == [("Show the restore test", "Open", True)]
     engagement_figure = client.get(f"/api/v1/coverage/iso27001-2022?engagement={engagement.id}", headers=headers).json()
