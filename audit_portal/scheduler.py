@@ -56,6 +56,8 @@ class CollectorScheduler:
                 self.tick()
             except Exception:  # the database may be briefly away; try again next tick
                 log.exception("collector scheduler tick failed")
+            if self._stopping.is_set():
+                break  # a stopping server starts no management job (a report takes a while)
             try:
                 run_due_jobs(self._engine, self._store, self._settings, stopping=self._stopping)
             except Exception:
