@@ -57,7 +57,7 @@ class CollectorScheduler:
             except Exception:  # the database may be briefly away; try again next tick
                 log.exception("collector scheduler tick failed")
             try:
-                run_due_jobs(self._engine, self._store, self._settings)
+                run_due_jobs(self._engine, self._store, self._settings, stopping=self._stopping.is_set)
             except Exception:
                 log.exception("management jobs (snapshot, monthly report, digest) failed")
             self._stopping.wait(self._tick_seconds)

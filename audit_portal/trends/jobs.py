@@ -146,14 +146,24 @@ JOBS: dict[str, Callable[[Session, JobContext], bool]] = {
 }
 
 
-def run_due_jobs(engine: Engine, store: ObjectStore, settings: Settings, now: datetime | None = None) -> list[str]:
-    """Run every management job that is due; the names of those that did something."""
+def run_due_jobs(
+    engine: Engine,
+    store: ObjectStore,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    stopping: Callable[[], bool] | None = None,
+) -> list[str]:
+    """Run every management job that is due; the names of those that did something. Between
+    jobs ``stopping()`` is asked, so a scheduler that is shutting down waits for one job at most."""
     from audit_portal.collection.service import new_holder, release_lease, take_lease
 
     context = JobContext(store=store, settings=settings, now=now or utcnow())
     holder = new_holder()
     done = []
     for name, job in JOBS.items():
+        if stopping is not None and stopping():
+            break
         lease = f"management:{name}"
         with unit_of_work(engine) as session:
             if not take_lease(session, lease, holder, LEASE_TTL):
