@@ -9,9 +9,9 @@ from sqlmodel import select
 from audit_portal.audit import refusals
 from audit_portal.audit.models import AuditEvent
 from tests.conftest import TEST_PASSWORD
+from tests.engagements.fixtures import catalogue  # noqa: F401 - the fixture audits needs
 from tests.security.conftest import post_login
 from tests.security.test_scope import audits  # noqa: F401 - the fixture
-from tests.engagements.fixtures import catalogue  # noqa: F401 - the fixture audits needs
 
 
 def _refusals(session, action: str = refusals.REFUSED) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
