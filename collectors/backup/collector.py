@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -27,9 +28,13 @@ _templates = Environment(
 
 
 def write_raw_archive(raw_files: Sequence[RawFile], destination: Path, mtime: float) -> Path:
-    """A tar.gz of every input byte for byte. Member times are the run's time, not the
-    wall clock, so the same input and run time give the same archive."""
-    with tarfile.open(destination, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+    """A tar.gz of every input byte for byte. Member times and the gzip header's time are the
+    run's time, not the wall clock, so the same input and run time give the same archive."""
+    with (
+        destination.open("wb") as file,
+        gzip.GzipFile(fileobj=file, mode="wb", mtime=int(mtime), filename="") as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
         for raw in raw_files:
             info = tarfile.TarInfo(raw.member)
             info.size = len(raw.data)
