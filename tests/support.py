@@ -32,3 +32,12 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+RECORDINGS = Path(__file__).resolve().parent / "collectors" / "recordings"
+
+
+def reading_recordings(settings):  # type: ignore[no-untyped-def]
+    """The test settings with the recorded tool outputs among the folders host-managed collector
+    instances may read (the operator's AUDIT_PORTAL_COLLECTOR_PATH_ROOTS)."""
+    return settings.model_copy(update={"collector_path_roots": (*settings.collector_path_roots, RECORDINGS.resolve())})

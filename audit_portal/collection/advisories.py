@@ -19,9 +19,11 @@ from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
 from audit_portal.collection import service
 from audit_portal.collection.secrets import unsealed
+from audit_portal.config import Settings
 from audit_portal.errors import Forbidden, InvalidInput
 from audit_portal.principals import Principal
 from collectors.advisories.collector import DECISIONS
+from collectors.options import HOST, WEB
 
 COLLECTOR = "advisories"
 _ADVISORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
@@ -52,7 +54,7 @@ def record_decision(
     note: str,
     principal: Principal,
     request: Request | None,
-    secret_key: str,
+    settings: Settings,
     decided_at: datetime | None = None,
 ) -> dict[str, Any]:
     from audit_portal.collection import views
@@ -75,7 +77,7 @@ def record_decision(
     instance = detail.instance
     if instance.collector != COLLECTOR:
         raise InvalidInput(f"{instance.name} is not an advisories instance.")
-    config = unsealed(json.loads(instance.config_json), secret_key)
+    config = unsealed(json.loads(instance.config_json), settings.ensure_secret_key())
     decision = {"advisory": advisory, "status": status, "by": principal.username,
                 "at": (decided_at or utcnow()).isoformat(), "note": note}
     # one decision per advisory: a new one replaces the earlier (the audit trail keeps both)
@@ -85,7 +87,10 @@ def record_decision(
         name=instance.name, collector=instance.collector, config=config, schedule=instance.schedule,
         enabled=instance.enabled, remote=instance.remote, requirements=instance.requirement_list,
         timeout_seconds=instance.timeout_seconds)
-    service.save_instance(session, spec, secret_key=secret_key, principal=principal, request=request)
+    # Only the decisions change; the rest is the stored configuration, which an operator may
+    # have imported on the host (a mirrored folder of advisories).
+    origin = HOST if instance.host_managed else WEB
+    service.save_instance(session, spec, settings=settings, origin=origin, principal=principal, request=request)
     record_event(session, request=request, principal=principal, action="advisory.decision",
                  object_type="collector_instance", object_id=instance.name,
                  detail={"run": run_id, **decision})

@@ -23,7 +23,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from audit_portal.collection import service
+from audit_portal.collection import advisories, review, service, views
 from audit_portal.collection.demo_dates import shift_dates
 
 HOSTS = ("web1", "web2", "db1")
@@ -169,7 +169,6 @@ REVIEW_REMARK = ("Weekly advisory review: every advisory of the week read; the a
 def after_run(context: Any, session: Any, name: str, report: Any, day: date, last_day: date, signer: Any,
               moment: datetime, counts: dict[str, int]) -> None:
     """IT's part after an advisories run: decisions for what it found, and the sign-off."""
-    from audit_portal.collection import advisories, views
     from audit_portal.collection.models import RUN_OK
     from audit_portal.principals import Principal
 
@@ -183,9 +182,9 @@ def after_run(context: Any, session: Any, name: str, report: Any, day: date, las
             status, note = DECISIONS[advisory]
             advisories.record_decision(session, report.run_id, advisory=advisory, status=status, note=note,
                                        principal=principal, request=None,
-                                       secret_key=context.settings.ensure_secret_key(),
+                                       settings=context.settings,
                                        decided_at=moment + timedelta(hours=2))
     if day + timedelta(days=7) <= last_day:  # the latest review still awaits its sign-off
-        service.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
+        review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
                              remark=REVIEW_REMARK, signed_at=moment + timedelta(hours=3))
         counts["signed"] += 1

@@ -132,7 +132,7 @@ def decide_advisory(request: Request, session: SessionDep, principal: Decider, r
     try:
         advisories.record_decision(session, run_id, advisory=advisory, status=status, note=note,
                                    principal=principal, request=request,
-                                   secret_key=request.app.state.settings.ensure_secret_key())
+                                   settings=request.app.state.settings)
     except InvalidInput as error:
         return _run_page(request, session, principal, run_id, decision_error=error.detail,
                          decision={"advisory": advisory, "status": status, "note": note}, status_code=422)

@@ -10,7 +10,9 @@ from sqlmodel import select
 from audit_portal.audit.models import AuditEvent
 from audit_portal.collection import service
 from audit_portal.findings.models import Finding
+from collectors.options import HOST
 from tests.collectors.part3 import RECORDINGS
+from tests.support import reading_recordings
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 CSAF = RECORDINGS / "csaf"
@@ -25,7 +27,7 @@ def advisories(session, settings):  # type: ignore[no-untyped-def]
         "inventory": [{"host": "deb1", "dpkg_query_path": str(CSAF / "dpkg-query-deb1.txt")},
                       {"host": "edge-fw", "cpes": ["cpe:2.3:o:fortinet:fortios:7.4.3:*:*:*:*:*:*:*"]}],
         "period_days": 365, "lookback_days": 730, "max_open_days": 0})
-    return service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    return service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
 
 
 def run_now(client) -> int:  # type: ignore[no-untyped-def]
@@ -87,7 +89,7 @@ def test_decisions_only_for_advisories_instances(login_as, session, settings):
     spec = service.InstanceSpec(name="de", collector="disk-encryption", timeout_seconds=30, config={
         "sources": [{"type": "fdesetup", "device": "mac-1",
                      "path": str(RECORDINGS / "disk-encryption" / "fdesetup-status-on.txt")}]})
-    service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
     client = login_as("it")
     run_id = int(client.post("/collectors/de/run").headers["location"].rsplit("/", 1)[1])
     refused = client.post(f"/runs/{run_id}/advisory-decisions",

@@ -138,7 +138,7 @@ def test_a_run_lists_the_findings_it_saw_even_when_later_runs_saw_them_again(log
     # a later run that no longer sees it closes it; the earlier runs still list it, as closed since
     service.save_instance(session, service.InstanceSpec(name="tiny-one", collector="tiny", timeout_seconds=30,
                                                         config={"items": [], "token": "page-secret-value"}),
-                          secret_key=settings.ensure_secret_key(), actor="test")
+                          settings=settings, actor="test")
     third = run_now(client)
     assert "closed since" in client.get(f"/runs/{first}").text
     assert "No finding was seen in this run" in client.get(f"/runs/{third}").text

@@ -11,6 +11,8 @@ from audit_portal.collection import push, repository, service
 from audit_portal.collection.models import CollectorRun
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import Finding
+from collectors.options import HOST
+from tests.support import reading_recordings
 
 pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 
@@ -140,7 +142,7 @@ def test_a_builtin_collector_of_part_two_runs_on_its_host_and_pushes(session, cl
     report = Path(__file__).resolve().parents[1] / "collectors" / "recordings" / "lynis" / "lynis-report.run2.dat"
     spec = service.InstanceSpec(name="hardening-web1", collector="hardening", remote=True, timeout_seconds=60,
                                 config={"hosts": [{"name": "web1", "lynis_report": str(report)}]})
-    service.save_instance(session, spec, secret_key=settings.ensure_secret_key(), actor="test")
+    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
     definition = f"""
 - name: hardening-web1
   collector: hardening

@@ -36,6 +36,7 @@ from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.collection.models import CollectorInstance, CollectorRun
 from audit_portal.collection.service import import_instances
+from audit_portal.config import Settings
 from audit_portal.db import make_engine, unit_of_work
 from audit_portal.evidence.models import Evidence
 from audit_portal.reports.models import ComplianceReport
@@ -228,7 +229,9 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
         now = utcnow()
         session.add(UserAccount(username="it.alex", role="it", password_hash=hash_password(PASSWORD),
                                 password_changed_at=now, created_at=now))
-        import_instances(session, instance_file(), secret_key=SECRET_KEY, actor="test")
+        operator = Settings(environment="test", data_dir=tmp_path / "operator", database_url=database,
+                            store_url="memory://", secret_key=SECRET_KEY, collector_path_roots=(RECORDINGS.resolve(),))
+        import_instances(session, instance_file(), settings=operator, actor="test")
         session.execute(update(CollectorInstance).where(CollectorInstance.name == "patches-portal")
                         .values(created_at=now - timedelta(days=2)))
         push_token = tokens.create(session, name="web01", scopes=["patches-host"], days=1, created_by="test").secret
@@ -243,6 +246,7 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
         "AUDIT_PORTAL_SECRET_KEY": SECRET_KEY,
         "AUDIT_PORTAL_TRUSTED_PROXIES": "127.0.0.1",
         "AUDIT_PORTAL_SCHEDULER_TICK_SECONDS": "1",
+        "AUDIT_PORTAL_COLLECTOR_PATH_ROOTS": str(RECORDINGS.resolve()),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
