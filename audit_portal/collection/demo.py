@@ -3,7 +3,7 @@
 Every run is a real run of the real collector through the runner: its input is one of the
 recordings in ``tests/collectors/recordings`` with every date moved to the run's day, written to
 a temporary directory just before the run, so the evidence, findings and reports are genuine
-output. The year has the gaps DESIGN.md promises:
+output. The year has the realistic gaps a newcomer should see (docs/concepts.md):
 
 - firewall reviews run weekly and IT signs each one off, except for one quarter when nobody did;
 - backups are checked daily; for a week in spring the Frankfurt borg repository fails its check

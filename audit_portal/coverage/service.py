@@ -1,4 +1,4 @@
-"""Coverage, exactly as DESIGN.md "Coverage, precisely" defines it.
+"""Coverage, exactly as docs/coverage.md ("The arithmetic") defines it.
 
 For a framework, a period [start, end] and an as-of date T (default today, capped at end):
 

@@ -1,6 +1,6 @@
 """Retention: evidence past its ``retention_until`` date is deleted, unless on legal hold.
 
-Evidence may hold personal data, so it is not kept forever (DESIGN.md "Retention"). A purge
+Evidence may hold personal data, so it is not kept forever (docs/evidence.md, "Retention and legal hold"). A purge
 deletes the expired records, and every row that points at them, in one transaction, and records
 each deletion as an audit event. Rows that merely mention an item (a finding raised on it, a
 correction that superseded it) keep their own content and lose the reference. The objects go

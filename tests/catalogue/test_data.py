@@ -53,7 +53,7 @@ OBJECTIVE_SIZES_2013 = {
 }
 NEW_IN_2022 = {"5.7", "5.23", "5.30", "7.4", "8.9", "8.10", "8.11", "8.12", "8.16", "8.23", "8.28"}
 
-# DESIGN.md: measure -> category, and the frequency of each manual requirement.
+# docs/concepts.md and the Annex 2 catalogue: measure -> category, and the frequency of each manual requirement.
 MEASURES = {
     "POL-1": "policy",
     "POL-2": "policy",

@@ -1,4 +1,4 @@
-"""Coverage rules of DESIGN.md, status by status, with the edge cases the auditor relies on.
+"""The coverage rules of docs/coverage.md, status by status, with the edge cases the auditor relies on.
 
 These tests exercise the rules through the Annex 2 measures, so the library's own requirements
 are switched off here (tests/coverage/test_library.py covers the library and switching off)."""
