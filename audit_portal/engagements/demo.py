@@ -229,6 +229,6 @@ def _newest_evidence(context: DemoContext, engagement: Engagement, requirement_k
     requirement = catalogue_repository.requirements_by_key(context.session, [requirement_key]).get(requirement_key)
     if requirement is None:
         return None
-    start, end = service.period_bounds(engagement)
+    start, end = scope.engagement_window(engagement)
     history = repository.evidence_history(context.session, [requirement.id], start, end)  # type: ignore[list-item]
     return history[0][1] if history else None

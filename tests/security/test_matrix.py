@@ -46,6 +46,8 @@ SCOPED = frozenset({
     "POST /engagements/{engagement_id}/findings/new", "GET /engagements/{engagement_id}/findings/{finding_id}/edit",
     "POST /engagements/{engagement_id}/findings/{finding_id}/edit",
     "GET /engagements/{engagement_id}/export", "GET /engagements/{engagement_id}/export.zip",
+    "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
+    "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
 })
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",
