@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
-from audit_portal.engagements import occurrences, service
+from audit_portal.engagements import occurrence_review, occurrences, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.templating import is_fragment_request, render
@@ -70,10 +70,10 @@ def review_occurrences(
 ) -> HTMLResponse | RedirectResponse:
     """Review the selected occurrences (or the one whose own Accept button was pressed)."""
     engagement = service.get_engagement(session, principal, engagement_id)
-    occurrences.requirement_of_control(session, engagement, ref, requirement_id)
+    occurrence_review.requirement_of_control(session, engagement, ref, requirement_id)
     anchors = [only] if only is not None else list(occurrence or [])
     try:
-        count = occurrences.review_occurrences(
+        count = occurrence_review.review_occurrences(
             session,
             principal=principal,
             engagement_id=engagement_id,
@@ -115,7 +115,7 @@ def _history(
     status_code: int = 200,
 ) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    requirement = occurrences.requirement_of_control(session, engagement, ref, requirement_id)
+    requirement = occurrence_review.requirement_of_control(session, engagement, ref, requirement_id)
     return render(
         request,
         "pages/engagements/requirement.html",
