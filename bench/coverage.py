@@ -6,7 +6,9 @@ those three years (collector artifacts tied to their runs, manual uploads for th
 requirements), some reviews, sign-offs and findings, all with bulk inserts. Then
 ``GET /engagements/{id}/controls`` is requested by a signed-in auditor through the app in
 process, N times after a warm-up, and the bench prints the median and p95 time and the number
-of SQL statements one request issues (it must not grow with the data).
+of SQL statements one request issues (it must not grow with the data); then the same for one
+control page (``/engagements/{id}/controls/8.8``: the newest occurrence per requirement and one
+keyset page of its occurrence history).
 
     .venv/bin/python bench/coverage.py [--sizes 1000,10000,100000] [--requests 30]
 
@@ -38,6 +40,7 @@ YEARS = 3
 BATCH = 5000
 FAKE_SHA = "0" * 64  # the page reads records only; no object is opened
 ARTIFACTS = ("raw", "normalised", "report")
+CONTROL_PAGE = "8.8"  # proven by the patch collector's OPS-2/patches via its measure
 
 
 @contextmanager
@@ -185,11 +188,17 @@ def measure(items: int, requests: int, work_dir: Path, *, analyze: bool) -> dict
         seeded_in = time.perf_counter() - started
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
                             scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
-        timings, statements = time_requests(
-            create_app(settings, engine=engine), engine, cookie, f"/engagements/{engagement_id}/controls", requests
+        app = create_app(settings, engine=engine)
+        timings, statements = time_requests(app, engine, cookie, f"/engagements/{engagement_id}/controls", requests)
+        # One control page: the newest occurrence per requirement and one page of the history.
+        page_timings, page_statements = time_requests(
+            app, engine, cookie, f"/engagements/{engagement_id}/controls/{CONTROL_PAGE}", requests, "occurrences"
         )
         engine.dispose()
-    return summary(items, seeded_in, timings, statements)
+    figures = summary(items, seeded_in, timings, statements)
+    page = summary(items, seeded_in, page_timings, page_statements)
+    figures.update({f"control_{key}": value for key, value in page.items() if key not in ("items", "seeded_s")})
+    return figures
 
 
 def time_requests(app, engine: Engine, cookie: str, path: str, requests: int, must_contain: str = "") -> tuple[list[float], list[int]]:  # type: ignore[no-untyped-def]
@@ -233,13 +242,19 @@ def main() -> None:
     statistics_note = "no planner statistics" if arguments.no_analyze else "ANALYZE after seeding"
     print(f"GET /engagements/{{id}}/controls on {backend} ({statistics_note}), {YEARS} years of daily collector runs, "
           f"{arguments.requests} timed requests per size")
-    print(f"{'evidence':>9} {'seeded':>8} {'median':>9} {'p95':>9} {'SQL statements/request':>23}")
+    print(f"{'':>18} {'controls table':^43} {'control page ' + CONTROL_PAGE:^43}")
+    print(f"{'evidence':>9} {'seeded':>8} {'median':>9} {'p95':>9} {'SQL statements/request':>23}"
+          f" {'median':>9} {'p95':>9} {'SQL statements/request':>23}")
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
             figures = measure(size, arguments.requests, work_dir, analyze=not arguments.no_analyze)
             spread = (f"{figures['statements_min']}" if figures["statements_min"] == figures["statements_max"]
                       else f"{figures['statements_min']}-{figures['statements_max']}")
-            print(f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}",
+            page_spread = (f"{figures['control_statements_min']}"
+                           if figures["control_statements_min"] == figures["control_statements_max"]
+                           else f"{figures['control_statements_min']}-{figures['control_statements_max']}")
+            print(f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}"
+                  f" {figures['control_median_ms']:>7.1f}ms {figures['control_p95_ms']:>7.1f}ms {page_spread:>23}",
                   flush=True)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -247,7 +247,7 @@ def evidence_history(
 
 
 def evidence_linked_to_control(
-    session: Session, control_id: int, start: datetime, end: datetime
+    session: Session, control_id: int, start: datetime, end: datetime, limit: int | None = None
 ) -> Sequence[Evidence]:
     return session.scalars(
         select(Evidence)
@@ -258,6 +258,7 @@ def evidence_linked_to_control(
             Evidence.collected_at < end,
         )
         .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .limit(limit)
     ).all()
 
 

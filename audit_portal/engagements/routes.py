@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
-from audit_portal.engagements import sampling, scope, service
+from audit_portal.engagements import occurrences, sampling, scope, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
@@ -275,6 +275,7 @@ def control_page(
             ),
             "auditor_findings": auditor_findings,
             "collector_findings": collector_findings,
+            "run_filters": occurrences.RUN_FILTERS,
             **_permissions(principal),
             **_review_labels(),
         },
@@ -483,3 +484,9 @@ def verify_sample(
         },
         block="verification",
     )
+
+
+# Occurrence history and whole-occurrence review live in their own module.
+from audit_portal.engagements.occurrence_routes import router as occurrence_router  # noqa: E402
+
+router.include_router(occurrence_router)

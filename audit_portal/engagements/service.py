@@ -35,7 +35,7 @@ from audit_portal.coverage.service import (
     restrict,
 )
 from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_STATUS_LABELS
-from audit_portal.engagements import repository, scope
+from audit_portal.engagements import occurrences, repository, scope
 from audit_portal.engagements.models import (
     REVIEW_ACCEPTED,
     REVIEW_PENDING,
@@ -473,7 +473,8 @@ class HistoryItem:
 @dataclass(frozen=True)
 class RequirementSection:
     coverage: RequirementCoverage
-    history: list[HistoryItem]
+    newest: list[occurrences.OccurrenceItem]  # the newest occurrence in full
+    history: occurrences.History  # one page of occurrences, newest first
 
 
 @dataclass(frozen=True)
@@ -482,7 +483,8 @@ class ControlPage:
     control: Control
     coverage: ControlCoverage
     sections: list[RequirementSection]
-    direct_evidence: list[HistoryItem]  # linked to the control itself, not through a requirement
+    direct_evidence: list[HistoryItem]  # linked to the control itself, newest page only
+    direct_more: bool  # more items are linked to the control itself than shown
     mapped_onto: list[Control]  # measures (and controls) that implement this control
     maps_to: list[Control]  # controls this measure implements
     soa: list[tuple[Control, SoaEntry | None]]
@@ -510,7 +512,14 @@ def find_control(session: Session, engagement: Engagement, ref: str) -> Control:
     return control
 
 
-def control_page(session: Session, engagement: Engagement, ref: str) -> ControlPage:
+def control_page(
+    session: Session,
+    engagement: Engagement,
+    ref: str,
+    wanted: dict[int, occurrences.OccurrenceFilter] | None = None,
+) -> ControlPage:
+    """The control page: per requirement the newest occurrence in full and one page of the
+    occurrence history (filtered and paged by ``wanted``, per requirement id)."""
     control = find_control(session, engagement, ref)
     report = compute_coverage(
         session,
@@ -523,23 +532,25 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
     )
     coverage = report.controls[0]
     start, end = scope.engagement_window(engagement)
-    history = repository.evidence_history(
-        session, {r.requirement_id for r in coverage.requirements}, start, end
+    direct = list(
+        repository.evidence_linked_to_control(
+            session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1  # type: ignore[arg-type]
+        )
     )
-    direct = list(repository.evidence_linked_to_control(session, control.id, start, end))  # type: ignore[arg-type]
-    reviews = repository.reviews_for(
-        session, engagement.id, {e.id for _, e in history} | {e.id for e in direct}
-    )  # type: ignore[arg-type, misc]
-    by_requirement: dict[int, list[Evidence]] = defaultdict(list)
-    for requirement_id, evidence in history:
-        by_requirement[requirement_id].append(evidence)
+    reviews = repository.reviews_for(session, engagement.id, {e.id for e in direct})  # type: ignore[arg-type, misc]
+    wanted = wanted or {}
     sections = [
         RequirementSection(
             coverage=req,
-            history=[
-                HistoryItem(e, reviews.get(e.id), e.id in req.newest_evidence_ids)
-                for e in by_requirement.get(req.requirement_id, [])
-            ],  # type: ignore[arg-type]
+            newest=occurrences.newest(
+                session, engagement, req.requirement_id, req.newest_evidence_ids
+            ),
+            history=occurrences.history(
+                session,
+                engagement,
+                req.requirement_id,
+                wanted.get(req.requirement_id, occurrences.OccurrenceFilter()),
+            ),
         )
         for req in coverage.requirements
     ]
@@ -551,7 +562,10 @@ def control_page(session: Session, engagement: Engagement, ref: str) -> ControlP
         control=control,
         coverage=coverage,
         sections=sections,
-        direct_evidence=[HistoryItem(e, reviews.get(e.id), False) for e in direct],  # type: ignore[arg-type]
+        direct_evidence=[
+            HistoryItem(e, reviews.get(e.id), False) for e in direct[: occurrences.PAGE_SIZE]  # type: ignore[arg-type]
+        ],
+        direct_more=len(direct) > occurrences.PAGE_SIZE,
         mapped_onto=onto,
         maps_to=to,
         soa=_soa_for(session, control, to),

@@ -1,7 +1,8 @@
 """The audit as people do it, in Chromium against the served portal.
 
 An auditor signs in with two-factor authentication, filters the controls table, opens control
-5.1, previews and accepts the policy, asks for the missing policy review; IT answers the request
+5.1, is refused a rejection without a comment (the error shows at the field), previews and
+accepts the policy, asks for the missing policy review; IT answers the request
 with an upload; the auditor sees 5.1 turn covered. Management opens the dashboard and follows a
 figure to the list behind it. Screenshots of each main page go to test-output/screenshots/.
 """
@@ -132,6 +133,15 @@ def test_auditor_and_it_bring_a_control_to_covered(live_server, browser, audit):
     auditor.go_back()
     auditor.wait_for_url(re.compile(r".*/controls/5\.1$"))
 
+    row = auditor.locator("tr.evidence-row", has_text=f"Information security policy {audit['suffix']}")
+    # A rejection without a comment is refused (422) and the page shows why next to the field.
+    row.locator("button[value=reject]").click()
+    auditor.wait_for_selector("tr.evidence-row .field-error")
+    assert "Say why" in row.locator(".field-error").inner_text()
+    history = auditor.locator(".occurrences").first  # POL-1's history: select nothing, reject
+    history.locator("button:has-text('Reject selected')").click()
+    auditor.wait_for_selector(".occurrences .field-error")
+    screenshot(auditor, "auditor-occurrence-reject-refused")
     row = auditor.locator("tr.evidence-row", has_text=f"Information security policy {audit['suffix']}")
     row.locator("input[name=comment]").fill("Current policy, approved and dated.")
     row.locator("button[value=accept]").click()

@@ -53,6 +53,8 @@ SCOPED = frozenset({
     "GET /engagements/{engagement_id}/clauses",
     "GET /api/v1/coverage/{framework}", "GET /api/v1/engagements/{engagement_id}/findings",
     "GET /api/v1/engagements/{engagement_id}/requests",
+    "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
+    "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
 })
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",

@@ -1,0 +1,147 @@
+"""Queries for occurrences: the evidence of one requirement grouped into what an auditor reviews.
+
+An occurrence is one collector run (all items sharing ``collector_run_id``: raw output,
+normalised result and report) or one upload batch (items without a run that share the uploader
+or service token and ``collected_at``). The history is keyset-paged on the occurrence's newest
+``(collected_at, id)`` so a requirement with a hundred thousand items still costs one grouped
+query per page and renders one page of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
+
+from audit_portal.collection.models import CollectorRun
+from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_REJECTED, EvidenceReview
+from audit_portal.evidence.models import Evidence, EvidenceRequirement
+
+UPLOADS = "upload"  # the run-status filter value that selects upload batches
+
+
+@dataclass(frozen=True)
+class OccurrenceRowData:
+    newest_at: datetime
+    newest_id: int
+    item_count: int
+    accepted: int
+    rejected: int
+    run_id: int | None
+    run_status: str | None
+
+
+def _group_columns() -> list[sa.ColumnElement]:
+    """The occurrence key: the run, or (for items without a run) uploader, token and time."""
+    no_run = Evidence.collector_run_id.is_(None)
+    return [
+        Evidence.collector_run_id,
+        case((no_run, Evidence.collected_at), else_=None),
+        case((no_run, Evidence.uploaded_by_id), else_=None),
+        case((no_run, Evidence.token_id), else_=None),
+    ]
+
+
+def occurrence_page(
+    session: Session,
+    *,
+    engagement_id: int,
+    requirement_id: int,
+    start: datetime,
+    end: datetime,
+    before: tuple[datetime, int] | None,
+    review: str,
+    run_status: str,
+    limit: int,
+) -> list[OccurrenceRowData]:
+    """One page of a requirement's occurrences collected in [start, end), newest first, older
+    than ``before`` (the newest (collected_at, id) of the last row of the previous page)."""
+    newest_at = func.max(Evidence.collected_at)
+    newest_id = func.max(Evidence.id)
+    item_count = func.count(Evidence.id)
+    accepted = func.sum(case((EvidenceReview.status == REVIEW_ACCEPTED, 1), else_=0))
+    rejected = func.sum(case((EvidenceReview.status == REVIEW_REJECTED, 1), else_=0))
+    query = (
+        select(
+            newest_at, newest_id, item_count, accepted, rejected,
+            func.max(Evidence.collector_run_id), func.max(CollectorRun.status),
+        )
+        .select_from(EvidenceRequirement)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .outerjoin(CollectorRun, CollectorRun.id == Evidence.collector_run_id)
+        .outerjoin(
+            EvidenceReview,
+            and_(
+                EvidenceReview.evidence_id == Evidence.id,
+                EvidenceReview.engagement_id == engagement_id,
+            ),
+        )
+        .where(
+            EvidenceRequirement.requirement_id == requirement_id,
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+        .group_by(*_group_columns())
+    )
+    if run_status == UPLOADS:
+        query = query.where(Evidence.collector_run_id.is_(None))
+    elif run_status:
+        query = query.where(CollectorRun.status == run_status)
+    if review == REVIEW_ACCEPTED:
+        query = query.having(accepted == item_count)
+    elif review == REVIEW_REJECTED:
+        query = query.having(rejected > 0)
+    elif review:  # pending: nothing rejected and not everything accepted yet
+        query = query.having(rejected == 0, accepted < item_count)
+    if before is not None:
+        query = query.having(
+            sa.tuple_(newest_at, newest_id)
+            < sa.tuple_(
+                sa.bindparam("before_at", before[0], type_=Evidence.__table__.c.collected_at.type),
+                sa.bindparam("before_id", before[1], type_=sa.Integer),
+            )
+        )
+    query = query.order_by(newest_at.desc(), newest_id.desc()).limit(limit)
+    return [
+        OccurrenceRowData(row[0], row[1], row[2], row[3] or 0, row[4] or 0, row[5], row[6])
+        for row in session.execute(query)
+    ]
+
+
+def occurrence_members(
+    session: Session, requirement_id: int, anchor: Evidence, start: datetime, end: datetime
+) -> Sequence[Evidence]:
+    """Every item of the occurrence ``anchor`` belongs to, as linked to the requirement and
+    collected in [start, end), newest first."""
+    query = (
+        select(Evidence)
+        .join(EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id)
+        .where(
+            EvidenceRequirement.requirement_id == requirement_id,
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+    )
+    if anchor.collector_run_id is not None:
+        query = query.where(Evidence.collector_run_id == anchor.collector_run_id)
+    else:
+        query = query.where(
+            Evidence.collector_run_id.is_(None),
+            Evidence.collected_at == anchor.collected_at,
+            _same(Evidence.uploaded_by_id, anchor.uploaded_by_id),
+            _same(Evidence.token_id, anchor.token_id),
+        )
+    return session.scalars(query).all()
+
+
+def _same(column: sa.ColumnElement, value: object) -> sa.ColumnElement:
+    return column.is_(None) if value is None else column == value
+
+
+def is_linked(session: Session, evidence_id: int, requirement_id: int) -> bool:
+    return session.get(EvidenceRequirement, (evidence_id, requirement_id)) is not None
