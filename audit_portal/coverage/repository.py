@@ -34,6 +34,10 @@ class EvidenceItem(NamedTuple):
     signed_off: bool
 
 
+def framework_keys(session: Session) -> list[str]:
+    return list(session.scalars(select(Control.framework_key).distinct()))
+
+
 def framework_controls(session: Session, framework_key: str) -> Sequence[Control]:
     return session.scalars(
         select(Control)

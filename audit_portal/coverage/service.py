@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from audit_portal.catalogue.models import Control
+from audit_portal.catalogue.cache import catalogue_cache
+from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository
 from audit_portal.engagements.scope import period_window
@@ -106,6 +107,30 @@ class CoverageReport:
         return {c.control_id: c for c in self.controls}
 
 
+CATALOGUE_KEY = "coverage"
+
+
+def _load_catalogue_rows(session: Session) -> dict[str, tuple[list[Control], list[repository.RequirementLink]]]:
+    """Every framework's controls and requirement links, as detached copies."""
+    rows = {}
+    for framework_key in repository.framework_keys(session):
+        controls = [Control(**c.model_dump()) for c in repository.framework_controls(session, framework_key)]
+        links = [
+            repository.RequirementLink(link.control_id, Requirement(**link.requirement.model_dump()), link.via_measure)
+            for link in repository.requirement_links(session, framework_key)
+        ]
+        rows[framework_key] = (controls, links)
+    return rows
+
+
+catalogue_cache.register(CATALOGUE_KEY, _load_catalogue_rows)
+
+
+def _catalogue_of(session: Session, framework_key: str) -> tuple[list[Control], list[repository.RequirementLink]]:
+    """The framework's controls and requirement links, from the in-process catalogue cache."""
+    return catalogue_cache.get_registered(session, CATALOGUE_KEY).get(framework_key, ([], []))
+
+
 def compute_coverage(
     session: Session,
     *,
@@ -120,9 +145,9 @@ def compute_coverage(
     as_of = min(as_of or utcnow().date(), period_end)
     start, end = period_window(period_start, as_of)
 
-    controls = [c for c in repository.framework_controls(session, framework_key) if control_ids is None or c.id in control_ids]
+    all_controls, links = _catalogue_of(session, framework_key)
+    controls = [c for c in all_controls if control_ids is None or c.id in control_ids]
     excluded = _excluded_controls(session, framework_key, controls)
-    links = repository.requirement_links(session, framework_key)
     requirement_ids = {link.requirement.id for link in links}
     newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
     items = repository.newest_items(session, newest, start, end, engagement_id)
