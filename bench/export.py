@@ -191,6 +191,45 @@ def start_server(data_dir: Path, database_url: str, port: int) -> subprocess.Pop
     raise SystemExit("the server did not answer /healthz within 60 s")
 
 
+def fsync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def baselines(package: Path, work: Path) -> dict[str, float]:
+    """The same files zipped without the portal, timed in the same run: Python's zipfile
+    (stored, as the export stores) and ``zip -0``; each then fsynced, as the download's file is
+    written out. The files are the package's own members, extracted first (not timed)."""
+    import zipfile
+
+    source = work / "extracted"
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(source)
+    members = sorted(p for p in source.rglob("*") if p.is_file())
+    figures = {}
+    os.sync()
+    target = work / "python-zipfile.zip"
+    started = time.perf_counter()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for member in members:
+            archive.write(member, member.relative_to(source).as_posix())
+    fsync_file(target)
+    figures["python zipfile"] = time.perf_counter() - started
+    target.unlink()
+    os.sync()
+    target = work / "zip-0.zip"
+    started = time.perf_counter()
+    subprocess.run(["zip", "-0", "-q", "-r", str(target), "."], cwd=source, check=True)
+    fsync_file(target)
+    figures["zip -0"] = time.perf_counter() - started
+    target.unlink()
+    shutil.rmtree(source)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1000)
@@ -217,6 +256,8 @@ def main() -> None:
                 page.raise_for_status()
                 before = memory_kib(server.pid)
                 target = data_dir / "package.zip"
+                load = os.getloadavg()[0]
+                os.sync()
                 started = time.perf_counter()
                 with (
                     Sampler(server.pid) as sampler,
@@ -227,6 +268,8 @@ def main() -> None:
                     announced = int(response.headers["content-length"])
                     for chunk in response.iter_bytes(1024 * 1024):
                         sink.write(chunk)
+                    sink.flush()
+                    os.fsync(sink.fileno())
                 elapsed = time.perf_counter() - started
                 after = memory_kib(server.pid)
         finally:
@@ -245,6 +288,11 @@ def main() -> None:
         print(f"server peak RSS (VmHWM) after the export: {peak_mib:.0f} MiB "
               f"({'under' if peak_mib < LIMIT_MIB else 'OVER'} the {LIMIT_MIB} MiB bound)")
         print(f"verify: {'intact' if result.intact else 'NOT INTACT'} in {verify_seconds:.1f} s")
+        print(f"machine load (1 min) at the download: {load:.1f} on {os.cpu_count()} CPUs, "
+              f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+        print(f"export (download + fsync): {elapsed:.2f} s")
+        for name, seconds in baselines(target, data_dir).items():
+            print(f"baseline {name} of the same files + fsync: {seconds:.2f} s; export speed = {seconds / elapsed:.2f} of it")
         for line in report_lines(result):
             print("  " + line)
     finally:

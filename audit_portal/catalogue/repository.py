@@ -7,6 +7,7 @@ from sqlalchemy import delete, or_, select
 from sqlmodel import Session
 
 from audit_portal.catalogue.models import (
+    CatalogueLoad,
     Control,
     ControlGroup,
     ControlMapping,
@@ -177,3 +178,14 @@ def sources_mapped_to(
         query = query.where(Control.framework_key == source_framework_key)
     rows = session.execute(query.order_by(Control.framework_key, Control.position))
     return [(mapping, control) for mapping, control in rows]
+
+
+def catalogue_version(session: Session) -> tuple[object, ...]:
+    """What identifies the loaded catalogue: the newest load's id, time and content hash (they
+    change on every load that changed anything, even when SQLite reuses a rolled-back id)."""
+    row = session.execute(
+        select(CatalogueLoad.id, CatalogueLoad.loaded_at, CatalogueLoad.content_sha256)
+        .order_by(CatalogueLoad.id.desc())
+        .limit(1)
+    ).first()
+    return tuple(row) if row is not None else ()

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from audit_portal.catalogue import repository
+from audit_portal.catalogue.cache import catalogue_cache
 from audit_portal.catalogue.models import (
     MAPS_TO,
     SUCCESSOR,
@@ -73,6 +74,9 @@ def load_catalogue(session: Session, paths: Sequence[Path] = ()) -> list[Framewo
         result = next(r for r in results if r.key == catalogue.framework.key)
         result.counts["mappings"] = _replace_mappings(session, catalogue)
     session.flush()
+    if changed:
+        # A new catalogue version: fill the in-process cache now, not on the next page load.
+        catalogue_cache.warm(session)
     return results
 
 

@@ -43,6 +43,10 @@ class EvidenceItem(NamedTuple):
     signed_off: bool
 
 
+def framework_keys(session: Session) -> list[str]:
+    return list(session.scalars(select(Control.framework_key).distinct()))
+
+
 def framework_controls(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> Sequence[Control]:
     return session.scalars(
         select(Control)
@@ -102,16 +106,21 @@ def requirement_links(session: Session, framework_key: str) -> list[RequirementL
         r.id: r
         for r in session.scalars(select(Requirement).where(Requirement.id.in_({link.requirement_id for link in links})))
     }
-    switched_off = {
-        row.requirement_id: row
-        for row in session.scalars(
-            select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(set(requirements)))
-        )
-    }
+    switched_off = switch_offs(session, set(requirements))
     return [
         RequirementLink(link.control_id, requirements[link.requirement_id], link.via_measure, switched_off.get(link.requirement_id))
         for link in links
     ]
+
+
+def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, RequirementSwitchOff]:
+    """The organisation's switch-offs of these requirements, by requirement id."""
+    if not requirement_ids:
+        return {}
+    return {
+        row.requirement_id: row
+        for row in session.scalars(select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(requirement_ids)))
+    }
 
 
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]

@@ -29,7 +29,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control
+from audit_portal.catalogue.cache import catalogue_cache
+from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control, Requirement
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
@@ -146,6 +147,42 @@ class CoverageReport:
         return {c.control_id: c for c in self.controls}
 
 
+CATALOGUE_KEY = "coverage"
+
+
+CatalogueRows = dict[str, tuple[dict[str, list[Control]], list[repository.RequirementLink]]]
+
+
+def _load_catalogue_rows(session: Session) -> CatalogueRows:
+    """Every framework's controls (per kind: Annex A controls, clauses) and requirement links, as
+    detached copies. Switch-offs are not catalogue data: they are read fresh on every computation."""
+    rows: CatalogueRows = {}
+    for framework_key in repository.framework_keys(session):
+        controls = {
+            kind: [Control(**c.model_dump()) for c in repository.framework_controls(session, framework_key, kind)]
+            for kind in PARTS
+        }
+        links = [
+            repository.RequirementLink(link.control_id, Requirement(**link.requirement.model_dump()), link.via_measure)
+            for link in repository.requirement_links(session, framework_key)
+        ]
+        rows[framework_key] = (controls, links)
+    return rows
+
+
+catalogue_cache.register(CATALOGUE_KEY, _load_catalogue_rows)
+
+
+def _catalogue_of(
+    session: Session, framework_key: str, kind: str
+) -> tuple[list[Control], list[repository.RequirementLink]]:
+    """The framework's controls of ``kind`` and its requirement links from the in-process
+    catalogue cache, each link with the organisation's current switch-off (one small query)."""
+    controls, links = catalogue_cache.get_registered(session, CATALOGUE_KEY).get(framework_key, ({}, []))
+    switched = repository.switch_offs(session, {link.requirement.id for link in links})  # type: ignore[misc]
+    return controls.get(kind, []), [link._replace(switched_off=switched.get(link.requirement.id)) for link in links]
+
+
 def compute_coverage(
     session: Session,
     *,
@@ -161,9 +198,9 @@ def compute_coverage(
     as_of = min(as_of or utcnow().date(), period_end)
     start, end = period_window(period_start, as_of)
 
-    controls = [c for c in repository.framework_controls(session, framework_key, kind) if control_ids is None or c.id in control_ids]
+    kind_controls, all_links = _catalogue_of(session, framework_key, kind)
+    controls = [c for c in kind_controls if control_ids is None or c.id in control_ids]
     excluded = _excluded_controls(session, framework_key, controls)
-    all_links = repository.requirement_links(session, framework_key)
     links = [link for link in all_links if link.switched_off is None]
     switched_off_by_control: dict[int, list[SwitchedOffRequirement]] = defaultdict(list)
     for link in all_links:

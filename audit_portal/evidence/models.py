@@ -35,7 +35,7 @@ class Evidence(SQLModel, table=True):
     collected_at: datetime
     period_from: date | None = None
     period_to: date | None = None
-    valid_until: date | None = None  # certificates and other proofs that expire
+    valid_until: date | None = Field(default=None, index=True)  # certificates and other proofs that expire
     original_filename: str = Field(max_length=255)
     content_type: str = Field(max_length=127)
     size: int = Field(sa_type=sa.BigInteger)
@@ -64,6 +64,23 @@ class PendingObject(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     store_key: str = Field(max_length=255, index=True)
     created_at: datetime
+
+
+FACET_CONTENT_TYPE = "content_type"
+FACET_COLLECTOR_INSTANCE = "collector_instance"
+
+
+class EvidenceFacet(SQLModel, table=True):
+    """A value the evidence list offers as a filter (a content type, a collector instance).
+
+    Kept as items are added so the list reads a few rows here instead of a ``SELECT DISTINCT``
+    over all evidence on every load. A value stays once seen, even if its items are purged: the
+    filter then shows an empty list, which is honest, and costs nothing."""
+
+    __tablename__ = "evidence_facet"
+
+    kind: str = Field(max_length=32, primary_key=True)
+    value: str = Field(max_length=255, primary_key=True)
 
 
 class EvidenceRequirement(SQLModel, table=True):

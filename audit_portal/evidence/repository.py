@@ -6,17 +6,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, delete, exists, false, func, or_, select, text, update
+from sqlalchemy import Select, and_, delete, exists, false, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from audit_portal.audit.models import AuditEvent
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
 from audit_portal.evidence.models import (
+    FACET_COLLECTOR_INSTANCE,
+    FACET_CONTENT_TYPE,
     INTEGRITY_CORRUPTED,
     INTEGRITY_OK,
     Evidence,
     EvidenceControl,
+    EvidenceFacet,
     EvidenceRequirement,
     PendingObject,
 )
@@ -33,6 +38,7 @@ def add_evidence(
     for control_id in sorted(set(control_ids)):
         session.add(EvidenceControl(evidence_id=evidence.id, control_id=control_id))
     session.flush()
+    _remember_facets(session, evidence)
     return evidence
 
 
@@ -288,19 +294,19 @@ class ListQuery:
 def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
     """Newest first by (collected_at, id); ``after`` continues below the last row seen, so a
     page costs the same however deep it is and rows added meanwhile do not shift it."""
+    return list(session.scalars(list_statement(query)).all())
+
+
+def list_statement(query: ListQuery) -> Select:  # type: ignore[type-arg]
     statement = select(Evidence)
     for condition in _conditions(query):
         statement = statement.where(condition)
     if query.after is not None:
         collected_at, last_id = query.after
-        statement = statement.where(
-            or_(
-                Evidence.collected_at < collected_at,
-                and_(Evidence.collected_at == collected_at, Evidence.id < last_id),
-            )
-        )
-    statement = statement.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(query.limit)
-    return list(session.scalars(statement).all())
+        # A row comparison, not ``a < x OR (a = x AND id < y)``: PostgreSQL turns it into one
+        # index range on (collected_at, id); the OR form walks the index and filters every row.
+        statement = statement.where(tuple_(Evidence.collected_at, Evidence.id) < tuple_(collected_at, last_id))
+    return statement.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(query.limit)
 
 
 def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
@@ -360,16 +366,26 @@ def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
 
 
 def distinct_content_types(session: Session) -> list[str]:
-    return list(session.scalars(select(Evidence.content_type).distinct().order_by(Evidence.content_type)))
+    return _facet_values(session, FACET_CONTENT_TYPE)
 
 
 def distinct_collector_instances(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            select(Evidence.collector_instance).where(Evidence.collector_instance.is_not(None))
-            .distinct().order_by(Evidence.collector_instance)
-        )
-    )
+    return _facet_values(session, FACET_COLLECTOR_INSTANCE)
+
+
+def _facet_values(session: Session, kind: str) -> list[str]:
+    return list(session.scalars(select(EvidenceFacet.value).where(EvidenceFacet.kind == kind).order_by(EvidenceFacet.value)))
+
+
+def _remember_facets(session: Session, evidence: Evidence) -> None:
+    """Adds the item's filter values; ON CONFLICT DO NOTHING, so concurrent uploads of the same
+    content type do not fail each other on the primary key."""
+    values = [{"kind": FACET_CONTENT_TYPE, "value": evidence.content_type}]
+    if evidence.collector_instance:
+        values.append({"kind": FACET_COLLECTOR_INSTANCE, "value": evidence.collector_instance})
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
 def search_requirements(session: Session, text: str, limit: int = 30) -> Sequence[Requirement]:

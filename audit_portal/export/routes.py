@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.export import service
-from audit_portal.export.package import archive_stream
+from audit_portal.export.package import TransportChunks, archive_stream
 from audit_portal.export.signing import signing_key
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
@@ -37,7 +37,7 @@ def export_zip(
     package = service.export(
         session, request.app.state.settings, principal=principal, request=request, engagement_id=engagement_id
     )
-    stream = archive_stream(package, store)
+    stream = TransportChunks(archive_stream(package, store))
     return StreamingResponse(
         stream,  # a sync iterable: Starlette reads it in a worker thread, so store reads never block the loop
         media_type="application/zip",

@@ -1,0 +1,125 @@
+"""Bench: the pages that must cost the same at any size, with a baseline from the same run.
+
+For each size a fresh database gets the data set of ``bench/coverage.py`` and ``bench/dashboard.py``
+(catalogue, three years of daily collector runs, the evidence spread over them, reviews,
+sign-offs, findings, coverage snapshots, evidence requests), then ``ANALYZE``. The pages are
+requested in process (TestClient) after two warm-up requests each:
+
+- the controls table of the engagement (``/engagements/{id}/controls``, as the auditor),
+- the dashboard (``/``, as management),
+- the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
+
+and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
+Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
+not grow with the data) and the load average while the size ran.
+
+    .venv/bin/python bench/pages.py [--sizes 10000,100000] [--requests 20]
+    AUDIT_PORTAL_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/pages.py
+
+Not a test: it asserts nothing, it measures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select
+
+from bench.coverage import fresh_database, seed, time_requests
+from bench.dashboard import seed_management
+
+
+def percentile_95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def deep_cursor(engine) -> str:  # type: ignore[no-untyped-def]
+    """The cursor of the item half-way down the newest-first list."""
+    from sqlmodel import Session
+
+    from audit_portal.evidence.models import Evidence
+    from audit_portal.evidence.service import encode_cursor
+
+    with Session(engine) as session:
+        total = session.scalar(select(Evidence.id).order_by(Evidence.id.desc()).limit(1)) or 0
+        middle = session.scalars(
+            select(Evidence).order_by(Evidence.collected_at.desc(), Evidence.id.desc()).offset(total // 2).limit(1)
+        ).one()
+        return encode_cursor(middle)
+
+
+def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
+    timings = []
+    with engine.connect() as connection:
+        for attempt in range(requests + 2):
+            began = time.perf_counter()
+            connection.exec_driver_sql("SELECT count(*) FROM evidence").scalar()
+            if attempt >= 2:
+                timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[float], list[int], float]]:
+    from audit_portal import migrate
+    from audit_portal.app import create_app
+    from audit_portal.config import Settings
+    from audit_portal.db import make_engine
+
+    rows = []
+    with fresh_database(work_dir) as database_url:
+        engine = make_engine(database_url)
+        migrate.upgrade(engine)
+        engagement_id, auditor = seed(engine, items, date.today())
+        manager = seed_management(engine, engagement_id, date.today())
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
+                            scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
+        app = create_app(settings, engine=engine)
+        pages = [
+            ("controls table", auditor, f"/engagements/{engagement_id}/controls", ""),
+            ("dashboard", manager, "/", "Compliance overview"),
+            ("evidence list, page 1", manager, "/evidence", ""),
+            ("evidence list, deep page", manager, f"/evidence?cursor={deep_cursor(engine)}", ""),
+        ]
+        for name, cookie, path, must_contain in pages:
+            timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
+            rows.append((name, timings, statements, os.getloadavg()[0]))
+        rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
+        engine.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="evidence item counts, comma-separated")
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per page and size")
+    arguments = parser.parse_args()
+    backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
+    work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-pages-"))
+    print(f"pages on {backend} (ANALYZE after seeding), {arguments.requests} timed requests each, "
+          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs")
+    print(f"{'evidence':>9}  {'what':<40} {'median':>9} {'p95':>9} {'statements':>10} {'load 1m':>8}")
+    try:
+        for size in (int(s) for s in arguments.sizes.split(",")):
+            for name, timings, statements, load in measure(size, arguments.requests, work_dir):
+                spread = str(min(statements)) if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
+                print(f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
+                      f"{spread:>10} {load:>8.1f}", flush=True)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
