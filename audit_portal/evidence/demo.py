@@ -162,7 +162,9 @@ def demo_files(now: datetime) -> list[DemoFile]:
         DemoFile("PHY-2/data-centre", 250, "data-centre-description.txt", "Hosting in two professional data centres",
                  b"DC1: Amsterdam (Tier III), DC2: Rotterdam (Tier III).\nRacks locked, 24/7 guarded, "
                  b"biometric entry, UPS and generator, fire suppression.\n"),
-        DemoFile("PHY-4/backup-location-security", 250, "backup-location-security.txt", "Backup equipment in locked rooms",
+        # The yearly check of the backup rooms is overdue: its last record predates the audit year,
+        # so 7.2 (entry control met, backup rooms not) is the demo's partly covered control.
+        DemoFile("PHY-4/backup-location-security", 400, "backup-location-security.txt", "Backup equipment in locked rooms",
                  b"Backup servers stand in locked racks in DC1 and DC2; entry needs a badge and a registered visit.\n"),
         DemoFile("INC-1/incident-process", 180, "incident-procedure.pdf", "Security incident and data breach procedure",
                  minimal_pdf("Incident procedure", ["Report to the security officer within 1 hour.",
@@ -218,6 +220,6 @@ def load_evidence_demo(context: DemoContext) -> None:
             retention_years=context.settings.retention_years_after_cycle,
         )
     context.console.print(
-        f"demo: {len(by_filename)} manual evidence items; HR-3 awareness is stale, CMP-1 has none",
+        f"demo: {len(by_filename)} manual evidence items; HR-3 awareness is stale, CMP-1 has none, the PHY-4 check of the backup rooms is overdue",
         highlight=False,
     )

@@ -13,6 +13,9 @@ class UnreachableStore(MemoryStore):
     def check(self) -> None:
         raise StoreUnavailable("s3 endpoint http://127.0.0.1:9 refused the connection")
 
+    def check_writable(self) -> None:
+        raise StoreUnavailable("s3 endpoint http://127.0.0.1:9 refused the connection")
+
 
 def test_healthy_portal_reports_both_components(client):
     response = client.get("/healthz")
@@ -27,14 +30,16 @@ def test_store_down_gives_503_naming_it_without_details_for_strangers(settings, 
     with TestClient(create_app(settings, engine=engine, store=UnreachableStore())) as client:
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "store": {"status": "down"}, "database": {"status": "ok"}}
+    assert response.json() == {"status": "unavailable", "store": {"status": "down"}, "database": {"status": "ok"},
+                               "store_write": {"status": "down"}}
 
 
 def test_details_are_for_admins_only(app, session, login_as, settings, engine):
     """Anonymous callers and signed-in non-admins see ok/down; an admin also sees where the
     store is, the schema revision and a failure's text."""
     anonymous = TestClient(app).get("/healthz").json()
-    assert anonymous == {"status": "ok", "database": {"status": "ok"}, "store": {"status": "ok"}}
+    assert anonymous == {"status": "ok", "database": {"status": "ok"}, "store": {"status": "ok"},
+                         "store_write": {"status": "ok"}}
     for role in ("it", "auditor", "management"):
         assert login_as(role).get("/healthz").json() == anonymous
     admin = login_as("admin").get("/healthz").json()
