@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 # The demo's collector instances read recorded inputs kept beside ./var (never inside it).
 export AUDIT_PORTAL_COLLECTOR_PATH_ROOTS ?= $(CURDIR)/var-collector-inputs
 
-.PHONY: run test lint install install-test migrate demo check bench clean-data lint-deploy
+.PHONY: run test lint install install-test migrate demo check bench clean-data lint-deploy messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ test: install-test lint
 lint: install-test
 	$(BIN)/ruff check audit_portal collectors evidence_store tests bench
 	$(BIN)/lint-imports --no-cache
+
+# Translations (docs/i18n.md): extract every marked message from the templates and the code,
+# then merge them into each language's catalogue; translate the new entries in the .po file.
+LOCALE_DIR := audit_portal/locale
+POT := $(VENV)/messages.pot
+EXTRACT_KEYWORDS := --no-default-keywords -k _ -k gettext -k ngettext:1,2 -k N_
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg $(EXTRACT_KEYWORDS) --sort-by-file --project audit-portal -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d $(LOCALE_DIR) -D messages -l nl --no-fuzzy-matching --ignore-obsolete
 
 clean-data:
 	rm -rf var var-collector-inputs

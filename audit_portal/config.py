@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
     base_url: str = "http://127.0.0.1:8000"
+    # The organisation's time zone: pages show times in it (unless a user chose their own);
+    # the database stores UTC.
+    time_zone: str = "Europe/Amsterdam"
     scheduler_enabled: bool = True
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
@@ -152,6 +156,15 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return entries
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -13,12 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audit_portal.i18n import N_
+
 PROBLEM_JSON = "application/problem+json"
 
 
 class PortalError(Exception):
     status_code = 400
-    title = "Bad request"
+    title = N_("Bad request")
     slug = "bad-request"
 
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
@@ -29,49 +31,49 @@ class PortalError(Exception):
 
 class InvalidInput(PortalError):
     status_code = 422
-    title = "Invalid input"
+    title = N_("Invalid input")
     slug = "invalid-input"
 
 
 class NotAuthenticated(PortalError):
     status_code = 401
-    title = "Sign-in required"
+    title = N_("Sign-in required")
     slug = "not-authenticated"
 
 
 class Forbidden(PortalError):
     status_code = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
     slug = "forbidden"
 
 
 class NotFound(PortalError):
     status_code = 404
-    title = "Not found"
+    title = N_("Not found")
     slug = "not-found"
 
 
 class Conflict(PortalError):
     status_code = 409
-    title = "Conflict"
+    title = N_("Conflict")
     slug = "conflict"
 
 
 class PayloadTooLarge(PortalError):
     status_code = 413
-    title = "Payload too large"
+    title = N_("Payload too large")
     slug = "payload-too-large"
 
 
 class TooManyRequests(PortalError):
     status_code = 429
-    title = "Too many requests"
+    title = N_("Too many requests")
     slug = "too-many-requests"
 
 
 class ServiceUnavailable(PortalError):
     status_code = 503
-    title = "Service unavailable"
+    title = N_("Service unavailable")
     slug = "service-unavailable"
 
 
@@ -139,13 +141,13 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     ]
     detail = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
     return problem_response(
-        request, status=422, title="Invalid input", detail=detail, slug="invalid-input", errors=errors
+        request, status=422, title=N_("Invalid input"), detail=detail, slug="invalid-input", errors=errors
     )
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+    title = {404: N_("Not found"), 405: N_("Method not allowed")}.get(error.status_code, N_("Error"))
     return problem_response(
         request,
         status=error.status_code,

@@ -7,29 +7,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit_portal.i18n import N_
 from audit_portal.principals import allowed
 
 
 @dataclass(frozen=True)
 class NavEntry:
     href: str
-    label: str
+    label: str  # English, marked for extraction; the base layout translates it
     action: str
 
 
 NAVIGATION: list[NavEntry] = [
-    NavEntry("/", "Dashboard", "dashboard:read"),
-    NavEntry("/catalogue", "Catalogue", "catalogue:read"),
-    NavEntry("/soa", "SoA", "soa:read"),
-    NavEntry("/collectors", "Collectors", "collectors:read"),
-    NavEntry("/engagements", "Engagements", "engagements:read"),
-    NavEntry("/findings", "Findings", "findings:read"),
-    NavEntry("/reports", "Reports", "reports:read"),
-    NavEntry("/notifications", "E-mail digest", "profile:self"),
-    NavEntry("/evidence", "Evidence", "evidence:read"),
-    NavEntry("/admin/users", "Users", "users:manage"),
-    NavEntry("/admin/tokens", "Service tokens", "tokens:manage"),
-    NavEntry("/admin/audit-log", "Audit log", "audit:read"),
+    NavEntry("/", N_("Dashboard"), "dashboard:read"),
+    NavEntry("/catalogue", N_("Catalogue"), "catalogue:read"),
+    NavEntry("/soa", N_("SoA"), "soa:read"),
+    NavEntry("/collectors", N_("Collectors"), "collectors:read"),
+    NavEntry("/engagements", N_("Engagements"), "engagements:read"),
+    NavEntry("/findings", N_("Findings"), "findings:read"),
+    NavEntry("/reports", N_("Reports"), "reports:read"),
+    NavEntry("/profile", N_("Personal settings"), "profile:self"),
+    NavEntry("/evidence", N_("Evidence"), "evidence:read"),
+    NavEntry("/admin/users", N_("Users"), "users:manage"),
+    NavEntry("/admin/tokens", N_("Service tokens"), "tokens:manage"),
+    NavEntry("/admin/audit-log", N_("Audit log"), "audit:read"),
 ]
 
 

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from audit_portal.errors import CsrfRefused, wants_json
+from audit_portal.i18n import resolve_language
 from audit_portal.navigation import navigation_for
 from audit_portal.principals import PASSWORD_CHANGE_PAGE, PasswordChangeRequired, SignInRequired
 
@@ -104,6 +105,11 @@ def prepare_request_state(request: Request, session: Session, identity: Identity
             # The security middleware sets the cookie on whatever response the route returns.
             request.state.set_anon_csrf_cookie = cookie
         request.state.csrf_token = cookie
+    user = identity.user
+    if user is not None:
+        # The reader's own choices win over the browser's language and the organisation's zone.
+        request.state.language = resolve_language(user.language, request.headers.get("accept-language"))
+        request.state.time_zone = user.time_zone
     if not principal.is_anonymous:
         request.state.user = SignedInUser(principal.username, principal.role)
         request.state.nav = navigation_for(principal.role)

@@ -27,6 +27,10 @@ class UserAccount(SQLModel, table=True):
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
     created_at: datetime
+    # Personal settings: no value follows the browser's language and the organisation's time
+    # zone.
+    language: str | None = Field(default=None, max_length=8)
+    time_zone: str | None = Field(default=None, max_length=64)
 
 
 class WebSession(SQLModel, table=True):

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from audit_portal import i18n
 from audit_portal.auth import devices, second_factor, sessions
 from audit_portal.auth import service as auth_service
 from audit_portal.auth.identify import Identity
@@ -14,6 +15,8 @@ from audit_portal.auth.models import UserAccount
 from audit_portal.authz import Authorize, Principal, SignedIn
 from audit_portal.db import SessionDep
 from audit_portal.errors import PortalError
+from audit_portal.i18n import N_
+from audit_portal.notifications import service as digest_settings
 from audit_portal.portal import service as portal_settings
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
@@ -150,11 +153,21 @@ def logout(request: Request, session: SessionDep, principal: Public) -> Response
 
 def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: object) -> Response:
     status = int(extra.pop("status_code", 200))  # type: ignore[call-overload]
+    assert user.id is not None
+    preference = digest_settings.preference_of(session, user.id)
     context = {
         "account": user,
         "second_factor_required": auth_service.second_factor_required(session, user),
         "recovery_codes_left": second_factor.remaining_recovery_codes(session, user)
         if user.totp_enabled_at else 0,
+        "settings_form": {
+            "email": preference.email or "", "digest": not preference.opted_out,
+            "language": user.language or "", "time_zone": user.time_zone or "",
+        },
+        "settings_errors": {},
+        "settings_saved": request.query_params.get("saved") == "1",
+        "language_choices": i18n.language_choices(),
+        "time_zones": i18n.common_time_zones(),
         **extra,
     }
     return render(request, "pages/auth/profile.html", context, status_code=status)
@@ -163,6 +176,34 @@ def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: 
 @router.get("/profile")
 def profile(request: Request, session: SessionDep, principal: SignedIn) -> Response:
     return _profile(request, session, auth_service.get_user(session, principal.user_id or 0))
+
+
+@router.post("/profile/settings")
+def save_personal_settings(
+    request: Request,
+    session: SessionDep,
+    principal: SignedIn,
+    email: FormText = "",
+    language: FormText = "",
+    time_zone: FormText = "",
+    digest: Annotated[str | None, Form()] = None,
+) -> Response:
+    """E-mail address and digest (the notifications domain keeps them), language and time zone
+    (the account's own): all checked before anything is kept, so a refusal changes nothing."""
+    user = auth_service.get_user(session, principal.user_id or 0)
+    email, language, time_zone = email.strip(), language.strip(), time_zone.strip()
+    errors = auth_service.personal_settings_errors(language=language, time_zone=time_zone)
+    email_problem = digest_settings.email_error(email)
+    if email_problem:
+        errors["email"] = email_problem
+    if errors:
+        submitted = {"email": email, "digest": digest == "on", "language": language, "time_zone": time_zone}
+        return _profile(request, session, user, settings_form=submitted, settings_errors=errors, status_code=422)
+    auth_service.update_personal_settings(
+        session, user, language=language, time_zone=time_zone, request=request, principal=principal
+    )
+    digest_settings.save_preference(session, principal=principal, email=email, wants_digest=digest == "on", request=request)
+    return _redirect("/profile?saved=1#settings")
 
 
 @router.post("/profile/password")
@@ -182,7 +223,7 @@ def change_password(
         )
     except PortalError as error:
         return _profile(request, session, user, password_error=error.detail, status_code=error.status_code)
-    return _profile(request, session, user, password_message="Password changed. Your other sessions have ended.")
+    return _profile(request, session, user, password_message=N_("Password changed. Your other sessions have ended."))
 
 
 @router.get("/profile/2fa")
@@ -239,4 +280,4 @@ def disable_second_factor(
         auth_service.turn_off_second_factor(session, user, password=password, request=request, principal=principal)
     except PortalError as error:
         return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
-    return _profile(request, session, user, second_factor_message="Two-factor sign-in is off.")
+    return _profile(request, session, user, second_factor_message=N_("Two-factor sign-in is off."))

@@ -19,15 +19,18 @@ from audit_portal.auth import devices, passwords, repository, second_factor, ses
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.i18n import LANGUAGES, N_, valid_time_zone
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal, Role
 
 REQUIRE_2FA_FOR_ALL = "auth.require_2fa_for_all"
 ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
-WRONG_CREDENTIALS = "Wrong user name or password."
-NO_ACCESS = "This account has no access at this time. Ask an administrator."
-WRONG_CODE = "That code is not valid. Enter the current code from your app, or a recovery code."
+WRONG_CREDENTIALS = N_("Wrong user name or password.")
+NO_ACCESS = N_("This account has no access at this time. Ask an administrator.")
+WRONG_CODE = N_("That code is not valid. Enter the current code from your app, or a recovery code.")
+UNKNOWN_LANGUAGE = N_("Choose one of the languages offered, or the browser's language.")
+UNKNOWN_TIME_ZONE = N_("Choose a time zone from the list, e.g. Europe/Amsterdam, or the organisation's.")
 
 
 def normalise_username(username: str) -> str:
@@ -165,6 +168,50 @@ def update_user(
         session, request=request, principal=principal, action="user.update",
         object_type="user", object_id=user.username, detail=changes,
     )
+    return user
+
+
+# --- personal settings ---------------------------------------------------------------------
+
+def personal_settings_errors(*, language: str, time_zone: str) -> dict[str, str]:
+    """Field name to message for each choice that cannot be kept; empty means both are fine.
+    An empty value is valid: the browser's language, the organisation's time zone."""
+    errors: dict[str, str] = {}
+    if language and language not in LANGUAGES:
+        errors["language"] = UNKNOWN_LANGUAGE
+    if time_zone and not valid_time_zone(time_zone):
+        errors["time_zone"] = UNKNOWN_TIME_ZONE
+    return errors
+
+
+def update_personal_settings(
+    session: Session,
+    user: UserAccount,
+    *,
+    language: str,
+    time_zone: str,
+    request: Request | None,
+    principal: Principal | None,
+) -> UserAccount:
+    errors = personal_settings_errors(language=language, time_zone=time_zone)
+    if errors:
+        raise InvalidInput(
+            " ".join(errors.values()),
+            errors=[{"location": field, "message": message} for field, message in errors.items()],
+        )
+    changes = {
+        name: value or None
+        for name, value in (("language", language), ("time_zone", time_zone))
+        if getattr(user, name) != (value or None)
+    }
+    user.language = language or None
+    user.time_zone = time_zone or None
+    session.flush()
+    if changes:
+        record_event(
+            session, request=request, principal=principal, action="user.settings",
+            object_type="user", object_id=user.username, detail=changes,
+        )
     return user
 
 

@@ -24,6 +24,7 @@ from audit_portal.catalogue.models import (
     RequirementSwitchOff,
 )
 from audit_portal.errors import NotFound
+from audit_portal.i18n import N_
 from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
 
@@ -31,9 +32,9 @@ DEFAULT_FRAMEWORK = "iso27001-2022"
 # The shipped frameworks first, in the order people look for them; files of one's own follow.
 PREFERRED_ORDER = ("iso27001-2022", "iso27001-2013", "annex2")
 SHORT_LABELS = {
-    "iso27001-2022": "ISO 27001:2022",
-    "iso27001-2013": "ISO 27001:2013",
-    "annex2": "Annex 2",
+    "iso27001-2022": N_("ISO 27001:2022"),
+    "iso27001-2013": N_("ISO 27001:2013"),
+    "annex2": N_("Annex 2"),
 }
 SEARCH_LIMIT = 30
 

@@ -35,6 +35,7 @@ from audit_portal.clock import utcnow
 from audit_portal.coverage import repository
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
 from audit_portal.findings.models import Finding
+from audit_portal.i18n import N_
 
 MET = "met"
 STALE = "stale"
@@ -55,15 +56,15 @@ PARTS = (KIND_CONTROL, KIND_CLAUSE)
 
 # The words pages, exports and the API use for each status (never the internal names).
 STATUS_LABELS = {
-    COVERED: "Covered",
-    PARTIAL: "Partial",
-    STALE: "Stale",
-    MISSING: "Missing",
-    FAILING: "Failing",
-    NO_REQUIREMENT: "No requirement",
-    NOT_APPLICABLE: "Not applicable",
-    MET: "Met",
-    AWAITING_SIGNOFF: "Awaiting sign-off",
+    COVERED: N_("Covered"),
+    PARTIAL: N_("Partial"),
+    STALE: N_("Stale"),
+    MISSING: N_("Missing"),
+    FAILING: N_("Failing"),
+    NO_REQUIREMENT: N_("No requirement"),
+    NOT_APPLICABLE: N_("Not applicable"),
+    MET: N_("Met"),
+    AWAITING_SIGNOFF: N_("Awaiting sign-off"),
 }
 
 

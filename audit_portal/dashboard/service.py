@@ -47,12 +47,13 @@ from audit_portal.engagements.scope import (
 )
 from audit_portal.errors import InvalidInput
 from audit_portal.findings.models import SEVERITIES
+from audit_portal.i18n import N_
 from audit_portal.requests.models import STATE_ANSWERED, STATE_OPEN
 from audit_portal.trends import repository as snapshots
 from audit_portal.trends import service as trends
 from audit_portal.trends.service import TrendFigure
 
-FRAMEWORK_LABELS = {FRAMEWORK_2022: "ISO/IEC 27001:2022 Annex A", ANNEX2: "Annex 2 measures"}
+FRAMEWORK_LABELS = {FRAMEWORK_2022: N_("ISO/IEC 27001:2022 Annex A"), ANNEX2: N_("Annex 2 measures")}
 EXPIRY_WINDOW_DAYS = 30
 COLLECTOR_FAILURE_DAYS = 7
 SLIPPED_SHOWN = 10

@@ -13,6 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import occurrence_review, occurrences, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.templating import is_fragment_request, render
 
 router = APIRouter()
@@ -23,9 +24,9 @@ Text = Annotated[str, Form()]
 BASE = "/engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences"
 
 REVIEW_LABELS = {
-    REVIEW_PENDING: "Not reviewed",
-    REVIEW_ACCEPTED: "Accepted",
-    REVIEW_REJECTED: "Rejected",
+    REVIEW_PENDING: N_("Not reviewed"),
+    REVIEW_ACCEPTED: N_("Accepted"),
+    REVIEW_REJECTED: N_("Rejected"),
 }
 
 

@@ -14,6 +14,7 @@ from audit_portal.engagements import occurrences, sampling, scope, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
+from audit_portal.i18n import N_
 from audit_portal.requests import service as requests
 from audit_portal.templating import is_fragment_request, render
 
@@ -285,9 +286,9 @@ def control_page(
 def _review_labels() -> dict[str, object]:
     return {
         "review_labels": {
-            REVIEW_PENDING: "Not reviewed",
-            REVIEW_ACCEPTED: "Accepted",
-            REVIEW_REJECTED: "Rejected",
+            REVIEW_PENDING: N_("Not reviewed"),
+            REVIEW_ACCEPTED: N_("Accepted"),
+            REVIEW_REJECTED: N_("Rejected"),
         }
     }
 

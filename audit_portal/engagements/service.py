@@ -45,6 +45,7 @@ from audit_portal.engagements.models import (
 )
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from audit_portal.soa.models import SoaEntry
 
@@ -61,10 +62,10 @@ STATUS_ORDER = {
     )
 }
 SORTS = {
-    "ref": "Reference",
-    "status": "Status",
-    "evidence": "Evidence count",
-    "newest": "Newest evidence",
+    "ref": N_("Reference"),
+    "status": N_("Status"),
+    "evidence": N_("Evidence count"),
+    "newest": N_("Newest evidence"),
 }
 NAME_MAX_LENGTH = 200
 SCOPE_NOTE_MAX_LENGTH = 4000

@@ -51,7 +51,7 @@ from audit_portal.export.signing import ALGORITHM, SigningKey
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding, FindingTransition
 from audit_portal.soa.models import SoaEntry
-from audit_portal.templating import format_size, templates_dir
+from audit_portal.templating import format_size, install_i18n, templates_dir
 from evidence_store import IntegrityError, ObjectStore
 from evidence_store.base import iter_verified
 
@@ -485,6 +485,7 @@ def _report_environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    install_i18n(environment)  # no language in its context: the signed package's report stays English
     environment.filters["filesize"] = format_size
     return environment
 

@@ -31,6 +31,7 @@ from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from audit_portal.evidence import service as evidence_service
 from audit_portal.findings import repository
 from audit_portal.findings.models import Finding, FindingTransition
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal, Role
 
 OPEN, PLANNED, REMEDIATED, CLOSED, RISK_ACCEPTED = (
@@ -59,10 +60,10 @@ VERIFY_FROM = {
     "reopen": (CLOSED, RISK_ACCEPTED),
 }
 DECISION_LABELS = {
-    "close": "Verified effective: close",
-    "not_effective": "Not effective: back to action planned",
-    "accept_risk": "Accept the risk (observations and improvements only)",
-    "reopen": "Reopen",
+    "close": N_("Verified effective: close"),
+    "not_effective": N_("Not effective: back to action planned"),
+    "accept_risk": N_("Accept the risk (observations and improvements only)"),
+    "reopen": N_("Reopen"),
 }
 
 

@@ -38,21 +38,22 @@ from audit_portal.findings.models import (
     Finding,
     FindingTransition,
 )
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal, Role
 
 CATEGORY_SEVERITY = {"major_nc": "high", "minor_nc": "medium", "observation": "low", "ofi": "info"}
 CATEGORY_LABELS = {
-    "major_nc": "Major nonconformity",
-    "minor_nc": "Minor nonconformity",
-    "observation": "Observation",
-    "ofi": "Opportunity for improvement",
+    "major_nc": N_("Major nonconformity"),
+    "minor_nc": N_("Minor nonconformity"),
+    "observation": N_("Observation"),
+    "ofi": N_("Opportunity for improvement"),
 }
 STATUS_LABELS = {
-    "open": "Open",
-    "action_planned": "Action planned",
-    "remediated": "Remediated, to verify",
-    "closed": "Closed",
-    "risk_accepted": "Risk accepted",
+    "open": N_("Open"),
+    "action_planned": N_("Action planned"),
+    "remediated": N_("Remediated, to verify"),
+    "closed": N_("Closed"),
+    "risk_accepted": N_("Risk accepted"),
 }
 TITLE_MAX_LENGTH = 300
 TEXT_MAX_LENGTH = 20_000

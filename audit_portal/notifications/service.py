@@ -32,6 +32,7 @@ from audit_portal.config import Settings
 from audit_portal.dashboard import repository as figures
 from audit_portal.dashboard import service as dashboard
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_
 from audit_portal.notifications import repository
 from audit_portal.notifications.models import DigestPreference
 from audit_portal.principals import Principal, Role
@@ -45,17 +46,26 @@ SECTIONS_BY_ROLE: dict[str, tuple[str, ...]] = {
     Role.auditor: (REQUESTS, FINDINGS),
 }
 SECTION_TITLES = {
-    EXPIRING: "Evidence expiring in the next 30 days",
-    COLLECTORS: "Collectors that failed or did not run",
-    REQUESTS: "Evidence requests: new this week or overdue",
-    FINDINGS: "Findings: new this week or with an overdue corrective action",
+    EXPIRING: N_("Evidence expiring in the next 30 days"),
+    COLLECTORS: N_("Collectors that failed or did not run"),
+    REQUESTS: N_("Evidence requests: new this week or overdue"),
+    FINDINGS: N_("Findings: new this week or with an overdue corrective action"),
 }
 
 
 @dataclass(frozen=True)
 class Line:
-    text: str
+    """One line of a digest section, in English with %(name)s placeholders; ``words`` names the
+    parameters that are words of their own (a run status) and are translated too."""
+
+    message: str
+    params: dict[str, str]
     path: str  # a portal path; the message shows it as an absolute link
+    words: tuple[str, ...] = ()
+
+    def text(self, gettext: Callable[[str], str] = str) -> str:
+        values = {name: gettext(value) if name in self.words else value for name, value in self.params.items()}
+        return gettext(self.message) % values
 
 
 @dataclass
@@ -83,15 +93,19 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     today = now.date()
     period = dashboard.period_for(session, today=today)
     expiring = [
-        Line(f"{item.expires_on}: {item.label}: {item.title}", "/dashboard/expiring")
+        Line("%(expires_on)s: %(label)s: %(title)s",
+             {"expires_on": str(item.expires_on), "label": item.label, "title": item.title}, "/dashboard/expiring")
         for item in dashboard.expiring_list(session, period=period)
     ]
     health = dashboard.collector_health(session, now)
     collectors = [
-        Line(f"{run.instance_name}: run {run.id} {run.status.replace('_', ' ')} at {run.started_at:%Y-%m-%d %H:%M} UTC", f"/runs/{run.id}")
+        Line(N_("%(instance)s: run %(run)s %(status)s at %(at)s UTC"),
+             {"instance": run.instance_name, "run": str(run.id), "status": run.status.replace("_", " "),
+              "at": f"{run.started_at:%Y-%m-%d %H:%M}"}, f"/runs/{run.id}", words=("status",))
         for run in health.failed_runs
     ] + [
-        Line(f"{c.name}: has not run since its scheduled time {c.due_since:%Y-%m-%d %H:%M} UTC", f"/collectors/{c.name}")
+        Line(N_("%(instance)s: has not run since its scheduled time %(at)s UTC"),
+             {"instance": c.name, "at": f"{c.due_since:%Y-%m-%d %H:%M}"}, f"/collectors/{c.name}")
         for c in health.late
     ]
     since = now - WEEK
@@ -99,7 +113,8 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     new_requests = {r.id: r for r in figures.requests_created_since(session, since)}
     requests = [
         (r.engagement_id, Line(
-            f"{'overdue since ' + r.due_date.isoformat() if r.id in overdue_requests else 'new, due ' + r.due_date.isoformat()}: {r.question}",
+            N_("overdue since %(due)s: %(question)s") if r.id in overdue_requests else N_("new, due %(due)s: %(question)s"),
+            {"due": r.due_date.isoformat(), "question": r.question},
             f"/engagements/{r.engagement_id}/requests",
         ))
         for r in sorted({**new_requests, **overdue_requests}.values(), key=lambda r: (r.due_date, r.id))
@@ -108,9 +123,10 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     new_findings = {f.id: f for f in figures.findings_raised_since(session, since)}
     findings = [
         (f.engagement_id, Line(
-            f"{f.severity}: {f.title}"
-            + (f" (corrective action overdue since {f.due_date})" if f.id in overdue_findings else " (new)"),
-            f"/dashboard/findings?severity={f.severity}",
+            N_("%(severity)s: %(title)s (corrective action overdue since %(due)s)") if f.id in overdue_findings
+            else N_("%(severity)s: %(title)s (new)"),
+            {"severity": f.severity, "title": f.title, "due": str(f.due_date)},
+            f"/dashboard/findings?severity={f.severity}", words=("severity",),
         ))
         for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)  # type: ignore[arg-type,return-value]
     ]
@@ -146,14 +162,20 @@ def build_digests(session: Session, now: datetime | None = None) -> list[Digest]
 
 
 def compose(digest: Digest, settings: Settings, now: datetime) -> EmailMessage:
-    from audit_portal.templating import build_templates
+    """The digest in the recipient's language (their profile's, else English: an e-mail has no
+    browser to ask), with times in their time zone."""
+    from audit_portal.templating import build_templates, i18n_context
 
     env = build_templates().env
+    language = digest.user.language or DEFAULT_LANGUAGE
+    localized = i18n_context(language, digest.user.time_zone, settings.time_zone)
+    gettext = localized["translations"].gettext
     context = {
         "digest": digest, "titles": SECTION_TITLES, "base_url": settings.base_url.rstrip("/"), "week_of": now.date(),
+        "line_text": lambda line: line.text(gettext), **localized,
     }
     message = EmailMessage()
-    message["Subject"] = f"audit-portal weekly digest, week of {now.date().isoformat()}"
+    message["Subject"] = gettext("audit-portal weekly digest, week of %(week)s") % {"week": now.date().isoformat()}
     message["From"] = settings.smtp_from
     message["To"] = digest.email
     message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or "localhost")
@@ -195,11 +217,23 @@ def preference_of(session: Session, user_id: int) -> DigestPreference:
     return repository.preference(session, user_id) or DigestPreference(user_id=user_id, email=None, opted_out=False, updated_at=utcnow())
 
 
+NOT_AN_EMAIL_ADDRESS = N_("Not an e-mail address: it needs one @ and no spaces, e.g. name@example.nl.")
+
+
+def email_error(email: str) -> str | None:
+    """Why ``email`` cannot be kept, or None (an empty address is fine: no digest)."""
+    email = email.strip()
+    if email and ("@" not in email or " " in email or len(email) > 254):
+        return NOT_AN_EMAIL_ADDRESS
+    return None
+
+
 def save_preference(
     session: Session, *, principal: Principal, email: str, wants_digest: bool, request: Request | None = None
 ) -> DigestPreference:
     email = email.strip()
-    if email and ("@" not in email or " " in email or len(email) > 254):
+    problem = email_error(email)
+    if problem:
         raise InvalidInput(f"{email!r} is not an e-mail address.", errors=[{"location": "email", "message": "not an e-mail address"}])
     preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
     preference.email = email or None

@@ -28,6 +28,7 @@ from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from audit_portal.requests import repository
 from audit_portal.requests.models import (
@@ -43,10 +44,10 @@ from audit_portal.requests.models import (
 QUESTION_MAX_LENGTH = 4000
 NOTE_MAX_LENGTH = 4000
 STATE_LABELS = {
-    STATE_OPEN: "Open",
-    STATE_ANSWERED: "Answered",
-    STATE_ACCEPTED: "Accepted",
-    STATE_CLOSED: "Closed",
+    STATE_OPEN: N_("Open"),
+    STATE_ANSWERED: N_("Answered"),
+    STATE_ACCEPTED: N_("Accepted"),
+    STATE_CLOSED: N_("Closed"),
 }
 # Auditor decisions: the action, the states it may start from, the state it leads to.
 DECISIONS: dict[str, tuple[tuple[str, ...], str]] = {

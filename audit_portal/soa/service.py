@@ -22,13 +22,14 @@ from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import KIND_CONTROL, MAPS_TO, Control, Requirement
 from audit_portal.coverage.service import FAILING, MISSING, PARTIAL, STALE, ControlCoverage, coverage_as_of
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from audit_portal.soa import repository
 from audit_portal.soa.models import STATUSES, SoaEntry
 
 SOA_FRAMEWORK = "iso27001-2022"
 MEASURE_FRAMEWORK = "annex2"
-STATUS_LABELS = {"not_started": "Not started", "partial": "Partial", "implemented": "Implemented"}
+STATUS_LABELS = {"not_started": N_("Not started"), "partial": N_("Partial"), "implemented": N_("Implemented")}
 UNMAPPED_JUSTIFICATION = (
     "No measure of the organisation's Annex 2 maps to this control; review and confirm."
 )

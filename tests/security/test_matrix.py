@@ -64,7 +64,7 @@ NO_ENGAGEMENT_DATA = {
     "GET /profile": "one's own account", "POST /profile/password": "one's own account",
     "GET /profile/2fa": "one's own account", "POST /profile/2fa": "one's own account",
     "POST /profile/2fa/confirm": "one's own account", "POST /profile/2fa/recovery-codes": "one's own account",
-    "POST /profile/2fa/disable": "one's own account",
+    "POST /profile/2fa/disable": "one's own account", "POST /profile/settings": "one's own account",
     "GET /notifications": "one's own digest settings", "POST /notifications": "one's own digest settings",
     "GET /catalogue": "the frameworks' controls", "GET /catalogue/search": "the frameworks' controls",
     "GET /catalogue/{framework}": "the frameworks' controls", "GET /catalogue/{framework}/{ref}": "the frameworks' controls",

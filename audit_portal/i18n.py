@@ -1,0 +1,191 @@
+"""The portal's languages: gettext catalogues, the reader's language and time zone, and the
+locale-aware formatting of dates and numbers.
+
+Messages are English in the code and templates; ``audit_portal/locale/<lang>/LC_MESSAGES/
+messages.po`` holds the translations (``make messages`` extracts and updates them, docs/i18n.md
+says how). A compiled ``messages.mo`` next to the ``.po`` is used when it is at least as new;
+otherwise the ``.po`` is compiled in memory on first use, so a fresh checkout needs no build step.
+
+This is a leaf module: templating, the security middleware, services that write e-mail and the
+profile read it.
+"""
+from __future__ import annotations
+
+import gettext
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "nl")
+# Each language named in itself: the choice must be readable by whoever needs it.
+LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
+DEFAULT_TIME_ZONE = "Europe/Amsterdam"
+# English keeps the ISO dates the portal has always shown (unambiguous for international
+# auditors); Dutch uses the day-month-year order people in the Netherlands write.
+_DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm", "nl": "dd-MM-yyyy HH:mm"}
+_DATE_PATTERNS = {"en": "yyyy-MM-dd", "nl": "dd-MM-yyyy"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    """Mark a message for extraction where it is defined; templates translate it when shown."""
+    return message
+
+
+# --- catalogues --------------------------------------------------------------------------------
+
+def _compiled(po_path: Path) -> Translations:
+    mo_path = po_path.with_suffix(".mo")
+    if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        with mo_path.open("rb") as handle:
+            return Translations(handle, domain=DOMAIN)
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The catalogue of ``language``; English, the language of the msgids, needs none."""
+    po_path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == DEFAULT_LANGUAGE or not po_path.exists():
+        return gettext.NullTranslations()
+    return _compiled(po_path)
+
+
+def gettext_for(language: str | None) -> gettext.NullTranslations:
+    return translations(supported(language) or DEFAULT_LANGUAGE)
+
+
+# --- the reader's language and time zone -------------------------------------------------------
+
+def supported(language: str | None) -> str | None:
+    if not language:
+        return None
+    primary = language.strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in LANGUAGES else None
+
+
+def from_accept_language(header: str | None) -> str:
+    """The most preferred supported language of an ``Accept-Language`` header (RFC 9110 §12.5.4);
+    English when none is supported."""
+    choices: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        language = supported(tag)
+        if language and quality > 0:
+            choices.append((-quality, position, language))
+    return min(choices)[2] if choices else DEFAULT_LANGUAGE
+
+
+def resolve_language(preference: str | None, accept_language: str | None) -> str:
+    """The user's own choice when they made one, else what the browser asks for."""
+    return supported(preference) or from_accept_language(accept_language)
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def common_time_zones() -> list[str]:
+    """The choices the profile offers: the region/city zones, sorted."""
+    return sorted(name for name in time_zone_names() if "/" in name and not name.startswith(("Etc/", "SystemV/")))
+
+
+def valid_time_zone(name: str) -> bool:
+    if name not in time_zone_names():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def zone(name: str | None, fallback: str = DEFAULT_TIME_ZONE) -> ZoneInfo:
+    for candidate in (name, fallback, DEFAULT_TIME_ZONE):
+        if candidate and valid_time_zone(candidate):
+            return ZoneInfo(candidate)
+    return ZoneInfo("UTC")
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+def local_time(value: datetime, tz: ZoneInfo) -> datetime:
+    """A stored (UTC) datetime as wall-clock time in ``tz``; a naive value is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz)
+
+
+def format_local_datetime(value: datetime | None, language: str, tz: ZoneInfo) -> str:
+    if value is None:
+        return "—"
+    local = local_time(value, tz)
+    pattern = _DATETIME_PATTERNS.get(language, _DATETIME_PATTERNS[DEFAULT_LANGUAGE])
+    return f"{format_datetime(local, pattern, tzinfo=tz, locale=language)} {local.tzname()}"
+
+
+def format_local_date(value: date | datetime | None, language: str, tz: ZoneInfo) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = local_time(value, tz).date()
+    return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=language)
+
+
+def format_number(value: float | int | None, language: str, decimals: int | None = None) -> str:
+    if value is None:
+        return "—"
+    if decimals is None:
+        return format_decimal(value, locale=language)
+    return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0", locale=language)
+
+
+def format_percentage(value: float | None, language: str) -> str:
+    """``value`` is a percentage (0 to 100), as the coverage figures hold it."""
+    if value is None:
+        return "—"
+    return format_percent(value / 100, format="#,##0%", locale=language)
+
+
+def language_choices(languages: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
+    return [(code, LANGUAGE_NAMES.get(code) or Locale.parse(code).get_display_name(code) or code) for code in languages]
+
+
+# The internal status names pages show through the ``status`` filter ("timed_out" reads
+# "timed out"); listed here so that extraction gives each a msgid.
+STATUS_WORDS = (
+    N_("covered"), N_("partial"), N_("stale"), N_("missing"), N_("failing"), N_("no requirement"),
+    N_("not applicable"), N_("met"), N_("awaiting signoff"), N_("running"), N_("ok"), N_("failed"),
+    N_("timed out"), N_("open"), N_("action planned"), N_("remediated"), N_("closed"), N_("risk accepted"),
+    N_("patched"), N_("mitigated"), N_("not started"), N_("implemented"), N_("success"), N_("failure"),
+    N_("refused"), N_("pending"), N_("accepted"), N_("rejected"), N_("answered"),
+    N_("critical"), N_("high"), N_("medium"), N_("low"), N_("info"),
+)
+# The roles, as the page header names them.
+ROLE_WORDS = (N_("admin"), N_("it"), N_("management"), N_("auditor"))
