@@ -19,6 +19,7 @@ from audit_portal.config import Settings
 from audit_portal.demo_context import DemoContext, DemoStep
 from audit_portal.engagements.demo import demo_engagement
 from audit_portal.evidence.demo import load_evidence_demo
+from audit_portal.notifications.demo import demo_digest_addresses
 from audit_portal.portal import service as portal_settings
 from audit_portal.soa.demo import demo_statement_of_applicability
 from audit_portal.trends.demo import demo_trend_and_report
@@ -29,7 +30,7 @@ def demo_steps() -> list[DemoStep]:
     """The steps in dependency order."""
     # The trend and the report summarise everything before them; the checkpoint signs the head of
     # the audit log the steps before it leave: keep these two last.
-    return [add_demo_users, load_evidence_demo, load_collection_demo, demo_statement_of_applicability,
+    return [add_demo_users, demo_digest_addresses, load_evidence_demo, load_collection_demo, demo_statement_of_applicability,
             demo_requirement_library, demo_engagement,
             demo_trend_and_report, demo_audit_checkpoint]
 

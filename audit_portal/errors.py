@@ -167,5 +167,5 @@ def install_error_handlers(app: FastAPI) -> None:
 class CsrfRefused(Forbidden):
     def __init__(self) -> None:
         super().__init__(
-            "The form's security token is missing or expired. Reload the page and try again."
+            N_("The form's security token is missing or expired. Reload the page and try again.")
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from audit_portal.errors import Forbidden, NotAuthenticated
+from audit_portal.i18n import N_
 
 
 class Role(StrEnum):
@@ -126,7 +127,7 @@ class SignInRequired(NotAuthenticated):
     """Anonymous on a page that needs sign-in: answered with a redirect to the sign-in page."""
 
     def __init__(self, login_url: str) -> None:
-        super().__init__("Sign in to continue.")
+        super().__init__(N_("Sign in to continue."))
         self.login_url = login_url
 
 
@@ -142,7 +143,7 @@ class PasswordChangeRequired(Forbidden):
     a browser is sent to ``PASSWORD_CHANGE_PAGE``, an API client gets 403."""
 
     def __init__(self) -> None:
-        super().__init__("Change the password an administrator gave you before you go on.")
+        super().__init__(N_("Change the password an administrator gave you before you go on."))
 
 
 PASSWORD_CHANGE_PAGE = "/profile"

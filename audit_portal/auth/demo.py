@@ -1,4 +1,6 @@
-"""Demo step: one user of each role, with random passwords generated at load time."""
+"""Demo step: one user of each role, with random passwords generated at load time, and their
+personal settings: management reads the portal in Dutch, the external auditor in English, IT and
+the administrator follow their browser."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +8,7 @@ from datetime import timedelta
 from audit_portal.auth import passwords, second_factor
 from audit_portal.auth import service as auth_service
 from audit_portal.demo_context import DemoContext
-from audit_portal.principals import Role
+from audit_portal.principals import Principal, Role
 
 DEMO_USERS = (
     (Role.admin, "admin"),
@@ -14,6 +16,11 @@ DEMO_USERS = (
     (Role.auditor, "auditor.ext"),
     (Role.management, "management"),
 )
+# username: (language, time zone); None follows the browser and the organisation's zone.
+DEMO_PERSONAL_SETTINGS = {
+    "management": ("nl", None),
+    "auditor.ext": ("en", "Europe/London"),
+}
 
 
 def add_demo_users(context: DemoContext) -> None:
@@ -33,6 +40,11 @@ def add_demo_users(context: DemoContext) -> None:
             user.totp_secret = second_factor.new_secret()
             user.totp_enabled_at = context.now
             second_factor.replace_recovery_codes(session, user)
+        language, time_zone = DEMO_PERSONAL_SETTINGS.get(username, ("", None))
+        auth_service.update_personal_settings(
+            session, user, language=language or "", time_zone=time_zone or "", request=None,
+            principal=Principal(role=user.role, username=user.username, user_id=user.id),
+        )
         context.logins.append((role.value, username, password))
     context.console.print(
         "demo: admin and auditor.ext sign in with a second factor; "

@@ -28,6 +28,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from audit_portal.errors import InvalidInput, PortalError
+from audit_portal.i18n import N_
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ MAX_READ = 1024 * 1024
 
 class UploadInterrupted(InvalidInput):
     def __init__(self) -> None:
-        super().__init__("The upload ended before the file was complete; nothing was stored. Try again.")
+        super().__init__(N_("The upload ended before the file was complete; nothing was stored. Try again."))
 
 
 @dataclass

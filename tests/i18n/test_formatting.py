@@ -1,7 +1,7 @@
 """Dates, times and numbers as each language writes them; stored UTC shown as local time."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 import pytest
 
@@ -15,15 +15,15 @@ AMSTERDAM = i18n.zone("Europe/Amsterdam")
     ("stored", "shown"),
     [
         # Winter: CET is UTC+1.
-        (datetime(2026, 1, 15, 11, 30, tzinfo=timezone.utc), "2026-01-15 12:30 CET"),
+        (datetime(2026, 1, 15, 11, 30, tzinfo=UTC), "2026-01-15 12:30 CET"),
         # Summer: CEST is UTC+2.
-        (datetime(2026, 7, 15, 11, 30, tzinfo=timezone.utc), "2026-07-15 13:30 CEST"),
+        (datetime(2026, 7, 15, 11, 30, tzinfo=UTC), "2026-07-15 13:30 CEST"),
         # The night the clocks go back (25 October 2026, 03:00 CEST -> 02:00 CET): the same wall
         # clock hour twice, told apart by the zone.
-        (datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc), "2026-10-25 02:30 CEST"),
-        (datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc), "2026-10-25 02:30 CET"),
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "2026-10-25 02:30 CEST"),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "2026-10-25 02:30 CET"),
         # Late in the UTC evening it is already the next day in Amsterdam.
-        (datetime(2026, 12, 31, 23, 15, tzinfo=timezone.utc), "2027-01-01 00:15 CET"),
+        (datetime(2026, 12, 31, 23, 15, tzinfo=UTC), "2027-01-01 00:15 CET"),
     ],
 )
 def test_a_utc_timestamp_is_shown_as_amsterdam_time(stored: datetime, shown: str) -> None:
@@ -31,14 +31,14 @@ def test_a_utc_timestamp_is_shown_as_amsterdam_time(stored: datetime, shown: str
 
 
 def test_dutch_writes_day_month_year() -> None:
-    stored = datetime(2026, 7, 1, 22, 5, tzinfo=timezone.utc)
+    stored = datetime(2026, 7, 1, 22, 5, tzinfo=UTC)
     assert i18n.format_local_datetime(stored, "nl", AMSTERDAM) == "02-07-2026 00:05 CEST"
     assert i18n.format_local_date(stored, "nl", AMSTERDAM) == "02-07-2026"
     assert i18n.format_local_date(date(2026, 3, 9), "en", AMSTERDAM) == "2026-03-09"
 
 
 def test_a_users_own_time_zone_wins_over_the_organisations() -> None:
-    stored = datetime(2026, 7, 15, 11, 30, tzinfo=timezone.utc)
+    stored = datetime(2026, 7, 15, 11, 30, tzinfo=UTC)
     assert i18n.format_local_datetime(stored, "en", i18n.zone("America/New_York")) == "2026-07-15 07:30 EDT"
     assert i18n.zone(None, "Asia/Tokyo").key == "Asia/Tokyo"
     assert i18n.zone("Not/AZone").key == "Europe/Amsterdam"
@@ -57,7 +57,7 @@ def test_numbers_follow_the_language(language: str, number: str, percentage: str
 def test_the_template_filters_read_language_and_zone_from_the_render() -> None:
     env = build_templates().env
     template = env.from_string("{{ at | datetime }} · {{ at | date }} · {{ n | number }} · {{ 'timed_out' | status }}")
-    at = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)  # the first hour of summer time
+    at = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # the first hour of summer time
     english = template.render(at=at, n=2500.25, **i18n_context("en", None, "Europe/Amsterdam"))
     dutch = template.render(at=at, n=2500.25, **i18n_context("nl", None, "Europe/Amsterdam"))
     london = template.render(at=at, n=2500.25, **i18n_context("en", "Europe/London", "Europe/Amsterdam"))

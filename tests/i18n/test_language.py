@@ -3,7 +3,7 @@ the personal settings on /profile that hold the choice."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from sqlmodel import select
 
@@ -46,7 +46,7 @@ def test_the_users_preference_overrides_the_browser(login_as, make_user):
 
 
 def test_times_on_a_page_are_in_the_users_zone(login_as, make_user):
-    access_until = datetime(2099, 7, 15, 11, 30, tzinfo=timezone.utc)  # stored UTC
+    access_until = datetime(2099, 7, 15, 11, 30, tzinfo=UTC)  # stored UTC
     amsterdam = login_as(make_user("auditor", valid_until=access_until))
     assert "2099-07-15 13:30 CEST" in amsterdam.get("/profile", headers=ENGLISH).text
     tokyo = login_as(make_user("auditor", valid_until=access_until, time_zone="Asia/Tokyo", language="nl"))
