@@ -5,7 +5,7 @@ def test_unknown_page_renders_the_error_page(client):
     response = client.get("/no-such-page", headers={"accept": "text/html"})
     assert response.status_code == 404
     assert "<html" in response.text and "404 · Not found" in response.text
-    assert response.headers["vary"] == "HX-Request"
+    assert response.headers["vary"] == "HX-Request, Accept-Language"
 
 
 def test_htmx_request_gets_only_the_fragment(client):

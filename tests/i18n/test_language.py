@@ -125,3 +125,34 @@ class TestPersonalSettings:
         for role in ("admin", "it", "management", "auditor"):
             page = login_as(role).get("/profile")
             assert '<a href="/profile" aria-current="page">Personal settings</a>' in page.text
+
+
+def test_the_digest_is_written_in_the_recipients_language(settings):
+    from audit_portal.notifications import service as digest_service
+
+    now = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)
+    lines = {
+        digest_service.COLLECTORS: [digest_service.Line(
+            "%(instance)s: run %(run)s %(status)s at %(at)s UTC",
+            {"instance": "backup-dc", "run": "7", "status": "timed out", "at": "2026-11-29 02:00"}, "/runs/7",
+            words=("status",),
+        )],
+        digest_service.REQUESTS: [],
+    }
+    dutch = UserAccount(username="directie", role="management", language="nl", password_hash="", password_changed_at=now, created_at=now)
+    english = UserAccount(username="auditor.ext", role="auditor", password_hash="", password_changed_at=now, created_at=now)
+    for user, subject, words in (
+        (dutch, "audit-portal weekoverzicht, week van 2026-11-30",
+         ["Weekoverzicht voor directie (management), week van 30-11-2026.", "Collectors die faalden of niet draaiden",
+          "backup-dc: run 7 time-out op 2026-11-29 02:00 UTC", "Niets."]),
+        (english, "audit-portal weekly digest, week of 2026-11-30",
+         ["Weekly digest for auditor.ext (auditor), week of 2026-11-30.", "backup-dc: run 7 timed out at 2026-11-29 02:00 UTC",
+          "Nothing."]),
+    ):
+        digest = digest_service.Digest(user=user, email="someone@example.nl", sections=lines)
+        message = digest_service.compose(digest, settings, now)
+        assert message["Subject"] == subject
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert [word for word in words if word not in text] == []
+        assert f'<html lang="{user.language or "en"}">' in html
