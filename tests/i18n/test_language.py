@@ -130,7 +130,7 @@ class TestPersonalSettings:
 def test_the_digest_is_written_in_the_recipients_language(settings):
     from audit_portal.notifications import service as digest_service
 
-    now = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     lines = {
         digest_service.COLLECTORS: [digest_service.Line(
             "%(instance)s: run %(run)s %(status)s at %(at)s UTC",
