@@ -18,7 +18,7 @@ from audit_portal.catalogue.models import (
     RequirementSwitchOff,
 )
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
-from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding
 from audit_portal.soa.models import SoaEntry
 
@@ -124,13 +124,16 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
 
 
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
-    """Evidence links that count: collected in [start, end), not superseded by then, and not
-    rejected in the engagement. The period range is the only selective condition, so the
-    planner drives the query from the collected_at index; requirements are picked afterwards."""
+    """Evidence links that count: collected in [start, end), not superseded by then, not rejected
+    in the engagement, and not corrupted (a stored file that no longer matches its hash proves
+    nothing until the original is uploaded again). The period range is the only selective
+    condition, so the planner drives the query from the collected_at index; requirements are
+    picked afterwards."""
     conditions = [
         Evidence.collected_at >= start,
         Evidence.collected_at < end,
         or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
+        Evidence.integrity != INTEGRITY_CORRUPTED,
     ]
     query = select(EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.collector_run_id).join(
         EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id
