@@ -42,10 +42,10 @@ def migrate(
 ) -> None:
     """Bring the database schema to REVISION (default: the newest)."""
     from audit_portal import migrate as migrations
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         if down:
             migrations.downgrade(engine, revision)
@@ -59,7 +59,7 @@ def migrate(
 @app.command()
 def check() -> None:
     """Check the configuration and that the database and the evidence store answer."""
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
     from audit_portal.health.service import database_health, store_health
     from audit_portal.store import build_store
 
@@ -68,7 +68,7 @@ def check() -> None:
         store = build_store(settings)
     except ValueError as error:
         raise fail(str(error), 2)
-    results = [database_health(make_engine(settings.database_url)), store_health(store)]
+    results = [database_health(engine_for(settings)), store_health(store)]
     for result in results:
         mark = "[green]ok[/green]" if result.ok else "[red]down[/red]"
         console.print(f"{result.name:9} {mark}  {result.detail}", highlight=False)
@@ -86,10 +86,10 @@ def serve(
     import uvicorn
 
     from audit_portal import migrate as migrations
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         up_to_date = migrations.is_up_to_date(engine)
     except Exception as error:
@@ -110,13 +110,13 @@ def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="only when the database holds no data")] = False,
 ) -> None:
     """Load the demo organisation: users of each role, a year of evidence and collector runs."""
-    from audit_portal.db import make_engine, unit_of_work
+    from audit_portal.db import engine_for, unit_of_work
     from audit_portal.demo import database_is_empty, load_demo, print_demo_logins
     from audit_portal.errors import PortalError
     from audit_portal.store import build_store
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         with unit_of_work(engine) as session:
             if if_empty and not database_is_empty(session):

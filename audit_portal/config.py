@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("var")
     database_url: str = ""
+    # SQLite: how long a write waits for the database's single write lock before the request
+    # answers 503 with Retry-After (nothing saved). PostgreSQL locks rows and ignores it.
+    database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     store_url: str = ""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None

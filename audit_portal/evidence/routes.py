@@ -107,8 +107,8 @@ def evidence_page(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
     item = service.view(session, evidence_id, principal=principal, with_events=True)
-    # Read (and verify) first, write the access event last: the write transaction then spans
-    # only the rendering, not the reading of the object.
+    # Read (and verify) first, then write the access event and commit it before rendering: the
+    # write transaction spans neither the reading of the object nor the page.
     try:
         preview = build_preview(store, item.evidence)
     except ObjectNotFound:
@@ -117,6 +117,7 @@ def evidence_page(
         service.mark_corrupted(session, item.evidence.sha256, reason=str(error), request=request, principal=principal)
         preview = Preview("corrupted", reason=CORRUPTED_REASON)
     service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
+    session.commit()
     return render(request, "pages/evidence/detail.html", {
         "page_title": item.evidence.title,
         "item": item,
