@@ -76,6 +76,10 @@ def check() -> None:
         raise typer.Exit(1)
 
 
+# Longer than the idle timeout of any proxy in front (nginx's upstream keepalive_timeout: 60 s).
+KEEP_ALIVE_SECONDS = 75
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -102,6 +106,11 @@ def serve(
         # The app itself believes X-Forwarded-* only from AUDIT_PORTAL_TRUSTED_PROXIES
         # (security.install_security); uvicorn's own handling would be a second setting.
         proxy_headers=False,
+        # A proxy re-uses idle connections to the portal (nginx: upstream keepalive, idle for up
+        # to 60 s). The side that closes an idle connection must be the proxy: when the portal
+        # closes one (uvicorn's default is after 5 s) just as the proxy sends the next request on
+        # it, that request gets a reset, and a POST is not retried (a 502 for the user).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
