@@ -179,3 +179,24 @@ def test_the_package_holds_the_sign_offs_and_rule_decisions(session, store, sett
     assert (row["run"], row["signed_by"], row["late"], row["grace_days"]) == (run_id, signer.username, "yes", 14)
     assert len(decisions) == len(_rules(session, store, run_id))
     assert {dict(zip(reviews.DECISION_COLUMNS, d, strict=True))["decision"] for d in decisions} == {"keep"}
+
+
+def test_the_auditors_control_page_shows_who_signed_off_when(login_as, session, store, settings, scope, firewall,
+                                                             make_user):
+    from audit_portal.engagements import service as engagements
+
+    signer, auditor, admin = make_user("it"), make_user("auditor"), make_user("admin")
+    today = datetime.now(UTC).date()
+    form = engagements.EngagementForm(name="Surveillance audit", framework_key="iso27001-2022",
+                                      period_start=(today - timedelta(days=90)).isoformat(),
+                                      period_end=today.isoformat(), auditor_ids=[auditor.id])
+    engagement = engagements.create_engagement(session, form=form, request=None, principal=Principal(
+        role="admin", username=admin.username, user_id=admin.id))
+    at = datetime.now(UTC) - timedelta(days=30)
+    run_id = _run(scope, store, settings, at)
+    _sign(session, store, run_id, signer, at + timedelta(days=16))
+    session.commit()
+    html = login_as(auditor).get(f"/engagements/{engagement.id}/controls/COM-1").text
+    newest = html.split("<h4>Newest occurrence</h4>")[1].split('class="occurrences"')[0]
+    assert newest.count(f"signed off by {signer.username} on") == 3  # raw, normalised and report
+    assert newest.count('class="chip stale">late') == 3
