@@ -173,7 +173,10 @@ def _run_page(request: Request, session: SessionDep, store: StoreDep, principal:
               rule_errors: dict[str, str] | None = None,
               rule_values: dict[int, tuple[str, str]] | None = None) -> HTMLResponse:
     detail = views.run_detail(session, run_id, scope.scope_of(session, principal))
-    rules = rule_review.rules_of(session, store, detail)
+    try:
+        rules = rule_review.rules_of(session, store, detail)
+    except rule_review.RulesUnreadable as unreadable:
+        rules, rules_error = [], rules_error or unreadable.detail
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
     return render(request, "pages/collectors/run.html", {
         "detail": detail,

@@ -47,12 +47,21 @@ def _label(rule: dict[str, Any]) -> str:
     return f"{rule.get('input', '')}:{rule.get('table', '')}/{rule.get('chain', '')} #{rule.get('position', '')}"[:300]
 
 
+class RulesUnreadable(InvalidInput):
+    """The run's normalised rules cannot be read back from the store: no decision and no
+    sign-off is possible until the object is restored (the scrub reports it)."""
+
+
 def rules_of(session: Session, store: ObjectStore, detail: Any) -> list[ReviewedRule]:
     """Every rule of a firewall run with its decision; empty for any other run."""
     if not decides_rules(detail):
         return []
     normalised = service.read_normalised(store, repository.normalised_evidence(session, detail.run.id))
-    rules = (normalised or {}).get("rules") or []
+    if normalised is None or not isinstance(normalised.get("rules"), list):
+        raise RulesUnreadable(f"The rules of run {detail.run.id} cannot be read from the evidence store; "
+                              "restore its normalised result before deciding or signing off.",
+                              errors=[{"location": "decisions", "message": "rules unreadable"}])
+    rules = normalised["rules"]
     decisions = {d.rule_index: d for d in repository.rule_decisions(session, detail.run.id)}
     return [
         ReviewedRule(index, _label(rule), str(rule.get("text", "")), str(rule.get("action", "")),

@@ -200,3 +200,13 @@ def test_the_auditors_control_page_shows_who_signed_off_when(login_as, session, 
     newest = html.split("<h4>Newest occurrence</h4>")[1].split('class="occurrences"')[0]
     assert newest.count(f"signed off by {signer.username} on") == 3  # raw, normalised and report
     assert newest.count('class="chip stale">late') == 3
+
+
+def test_a_review_whose_rules_cannot_be_read_is_not_signed_off(login_as, session, store, run_id):
+    store.delete(repository.normalised_evidence(session, run_id).store_key)
+    client = login_as("it")
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200 and "cannot be read from the evidence store" in page.text
+    refused = client.post(f"/runs/{run_id}/signoff", data={"remark": "Reviewed."})
+    assert refused.status_code == 422 and "cannot be read from the evidence store" in refused.text
+    assert session.exec(select(EvidenceSignoff)).all() == []
