@@ -47,7 +47,8 @@ from audit_portal.coverage.service import (
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement, EvidenceReview
 from audit_portal.engagements.scope import engagement_window
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
-from audit_portal.export import repository, reviews, verify
+from audit_portal.export import repository, verify
+from audit_portal.export import reviews as run_reviews
 from audit_portal.export.signing import ALGORITHM, SigningKey
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding, FindingTransition
@@ -185,7 +186,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         requirement_ids=requirement_ids, start=start, end=end,
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
-    signoff_rows, decision_rows = reviews.review_rows(
+    signoff_rows, decision_rows = run_reviews.review_rows(
         session, ((f.evidence, f.requirements) for control in controls for f in control.files)
     )
     return PackageContents(
@@ -311,8 +312,8 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("findings.csv", _csv(FINDING_COLUMNS, _finding_rows(contents)), "report"),
         GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]), "report"),
         GeneratedFile("finding_history.csv", _csv(FINDING_HISTORY_COLUMNS, _finding_history_rows(contents)), "report"),
-        GeneratedFile("review_signoffs.csv", _csv(reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"),
-        GeneratedFile("rule_decisions.csv", _csv(reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"),
+        GeneratedFile("review_signoffs.csv", _csv(run_reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"),
+        GeneratedFile("rule_decisions.csv", _csv(run_reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"),
     ]
     manifest_csv = GeneratedFile(verify.MANIFEST_CSV, _csv(MANIFEST_CSV_COLUMNS, _manifest_rows(contents)), "manifest")
     listed = [manifest_csv, *reports]
