@@ -6,6 +6,9 @@ sign-offs, findings, coverage snapshots, evidence requests), then ``ANALYZE``. T
 requested in process (TestClient) after two warm-up requests each:
 
 - the controls table of the engagement (``/engagements/{id}/controls``, as the auditor),
+- one control page (``/engagements/{id}/controls/8.8``, as the auditor): the newest occurrence in
+  full and one keyset page of the requirement's occurrences (checked to hold one page of rows,
+  never the whole history),
 - the dashboard (``/``, as management),
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
 
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select
 
-from bench.coverage import fresh_database, seed, time_requests
+from bench.coverage import CONTROL_PAGE, fresh_database, seed, time_requests
 from bench.dashboard import seed_management
 
 
@@ -57,6 +60,27 @@ def deep_cursor(engine) -> str:  # type: ignore[no-untyped-def]
             select(Evidence).order_by(Evidence.collected_at.desc(), Evidence.id.desc()).offset(total // 2).limit(1)
         ).one()
         return encode_cursor(middle)
+
+
+def check_one_page_of_occurrences(app, cookie: str, path: str) -> int:  # type: ignore[no-untyped-def]
+    """The control page renders one page of occurrence rows, not the requirement's history."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from audit_portal.engagements.occurrences import PAGE_SIZE
+
+    with TestClient(app, base_url="http://testserver", cookies={"portal_session": cookie}) as client:
+        html = client.get(path).text
+    # one history per requirement proving the control, each one page at most
+    histories = html.split('<div class="occurrences" id="occurrences-')[1:]
+    rows = [len(re.findall(r'<tr class="occurrence-row', history)) for history in histories]
+    if not rows or not all(0 < count <= PAGE_SIZE for count in rows):
+        raise SystemExit(f"{path} shows {rows} occurrence rows per requirement; expected one page of at most {PAGE_SIZE}")
+    older = sum("Older occurrences" in history for history in histories)
+    print(f"  {path}: {len(rows)} requirement histories with {rows} occurrence rows ({older} with a link to older "
+          f"ones), {len(html):,} bytes of HTML", flush=True)
+    return sum(rows)
 
 
 def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -87,8 +111,11 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
                             scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
         app = create_app(settings, engine=engine)
+        control_page = f"/engagements/{engagement_id}/controls/{CONTROL_PAGE}"
+        check_one_page_of_occurrences(app, auditor, control_page)
         pages = [
             ("controls table", auditor, f"/engagements/{engagement_id}/controls", ""),
+            (f"control page {CONTROL_PAGE}, one page of occurrences", auditor, control_page, "occurrences"),
             ("dashboard", manager, "/", "Compliance overview"),
             ("evidence list, page 1", manager, "/evidence", ""),
             ("evidence list, deep page", manager, f"/evidence?cursor={deep_cursor(engine)}", ""),

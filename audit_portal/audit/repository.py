@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
 from audit_portal.audit.models import AuditChainHead, AuditEvent
@@ -89,3 +90,43 @@ def iter_events(session: Session, event_filter: EventFilter, batch_size: int = 1
             return
         yield from batch
         last_id = batch[-1].id
+
+
+@dataclass(frozen=True)
+class ObjectsInScope:
+    """The audit events an engagement's trail shows: those about the objects the subqueries
+    select (by object type), optionally only those of the given actions, and never those of
+    auditors other than the engagement's own (their work belongs to their engagements)."""
+
+    objects: tuple[tuple[str, Any], ...] = ()  # (object type, a SELECT of object ids as text)
+    actions: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    auditors: tuple[str, ...] = ()
+    action_prefix: str = ""
+
+
+def _scoped(trail: ObjectsInScope):  # type: ignore[no-untyped-def]
+    statement = select(AuditEvent)
+    if trail.objects:
+        statement = statement.where(or_(*(
+            and_(AuditEvent.object_type == object_type, AuditEvent.object_id.in_(ids))  # type: ignore[attr-defined]
+            for object_type, ids in trail.objects
+        )))
+    if trail.actions:
+        statement = statement.where(AuditEvent.action.in_(trail.actions))  # type: ignore[attr-defined]
+    if trail.action_prefix:
+        statement = statement.where(AuditEvent.action.startswith(trail.action_prefix))  # type: ignore[attr-defined]
+    if trail.since:
+        statement = statement.where(AuditEvent.at >= trail.since)
+    if trail.until:
+        statement = statement.where(AuditEvent.at < trail.until)
+    return statement.where(or_(AuditEvent.actor_role != "auditor", AuditEvent.actor.in_(trail.auditors)))  # type: ignore[attr-defined]
+
+
+def scoped_events(session: Session, trail: ObjectsInScope, *, before: int | None, limit: int) -> list[AuditEvent]:
+    """One page of the trail, newest first; ``before`` is the id of the previous page's last."""
+    statement = _scoped(trail)
+    if before is not None:
+        statement = statement.where(AuditEvent.id < before)
+    return list(session.exec(statement.order_by(AuditEvent.id.desc()).limit(limit)).all())  # type: ignore[union-attr]

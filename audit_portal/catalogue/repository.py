@@ -69,6 +69,10 @@ def requirements_by_key(session: Session, keys: Iterable[str]) -> dict[str, Requ
     return {requirement.key: requirement for requirement in rows}
 
 
+def get_requirement(session: Session, requirement_id: int) -> Requirement | None:
+    return session.get(Requirement, requirement_id)
+
+
 def requirements_of_framework(session: Session, framework_key: str) -> Sequence[Requirement]:
     return session.scalars(
         select(Requirement)

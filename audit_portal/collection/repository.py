@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from audit_portal.catalogue.models import Requirement
-from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease
+from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease, RuleDecision
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
@@ -212,3 +213,36 @@ def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
 def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:
     """The run a sealed push with this nonce opened, if any."""
     return session.exec(select(CollectorRun).where(CollectorRun.push_id == push_id)).first()
+
+
+# --- firewall rule decisions ----------------------------------------------------------------
+
+def rule_decisions(session: Session, run_id: int) -> Sequence[RuleDecision]:
+    return session.exec(select(RuleDecision).where(RuleDecision.run_id == run_id).order_by(RuleDecision.rule_index)).all()
+
+
+def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, list[RuleDecision]]:
+    """Run id -> its decisions in rule order, in one query (the evidence package)."""
+    ids = sorted(set(run_ids))
+    found: dict[int, list[RuleDecision]] = {run_id: [] for run_id in ids}
+    if not ids:
+        return found
+    rows = session.exec(
+        select(RuleDecision).where(RuleDecision.run_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(RuleDecision.run_id, RuleDecision.rule_index)
+    ).all()
+    for row in rows:
+        found[row.run_id].append(row)
+    return found
+
+
+def save_rule_decisions(session: Session, rows: Iterable[RuleDecision]) -> None:
+    for row in rows:
+        session.add(row)
+    session.flush()
+
+
+def run_ids_started_between(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+    """A SELECT of the ids (as text, as audit events name objects) of the runs started in
+    [start, end), for another query to filter by."""
+    return select(sa.cast(CollectorRun.id, sa.String)).where(CollectorRun.started_at >= start, CollectorRun.started_at < end)

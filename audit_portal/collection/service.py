@@ -693,6 +693,14 @@ def signer_names(session: Session, detail: Any) -> dict[int, str]:
     return evidence_repository.usernames(session, ids) if ids else {}
 
 
+def decider_names(session: Session, rules: Any) -> dict[int, str]:
+    """User id -> user name of the people who decided on the rules of a firewall review."""
+    from audit_portal.evidence import repository as evidence_repository
+
+    ids = sorted({rule.decision.decided_by_id for rule in rules if rule.decision is not None})
+    return evidence_repository.usernames(session, ids) if ids else {}
+
+
 # --- remote runs (pushed by a collector on the host it inspects) ----------------------------
 
 def _pushable_instance(session: Session, principal: Principal, name: str) -> CollectorInstance:

@@ -490,3 +490,8 @@ def verify_sample(
 from audit_portal.engagements.occurrence_routes import router as occurrence_router  # noqa: E402
 
 router.include_router(occurrence_router)
+
+# The SoA's change history and the audit events about the period's evidence, read-only.
+from audit_portal.engagements.trail_routes import router as trail_router  # noqa: E402
+
+router.include_router(trail_router)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, false, func, or_, select, text, tuple_, update
+from sqlalchemy import Select, String, and_, cast, delete, exists, false, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -23,6 +23,7 @@ from audit_portal.evidence.models import (
     EvidenceControl,
     EvidenceFacet,
     EvidenceRequirement,
+    EvidenceSignoff,
     PendingObject,
 )
 
@@ -122,6 +123,29 @@ def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(UserAccount.id, UserAccount.username).where(UserAccount.id.in_(ids)))
     return {user_id: name for user_id, name in rows}
+
+
+def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[datetime, int]]:
+    """Run id -> (when, by whom) its evidence was signed off, for the runs whose evidence is;
+    one query for a whole list of runs."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Evidence.collector_run_id, func.max(EvidenceSignoff.signed_at), func.max(EvidenceSignoff.signed_by_id))
+        .join(EvidenceSignoff, EvidenceSignoff.evidence_id == Evidence.id)
+        .where(Evidence.collector_run_id.in_(ids))  # type: ignore[union-attr]
+        .group_by(Evidence.collector_run_id)
+    )
+    return {run_id: (signed_at, signed_by) for run_id, signed_at, signed_by in rows}
+
+
+def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, EvidenceSignoff]:
+    ids = sorted(set(evidence_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(EvidenceSignoff).where(EvidenceSignoff.evidence_id.in_(ids)))  # type: ignore[attr-defined]
+    return {row.evidence_id: row for row in rows}
 
 
 def store_key_is_referenced(session: Session, store_key: str) -> bool:
@@ -409,3 +433,9 @@ def newest_of_collector_instance(session: Session, instance: str) -> Evidence | 
     return session.scalars(
         select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id.desc()).limit(1)
     ).first()
+
+
+def ids_collected_between(start: datetime, end: datetime) -> Select:  # type: ignore[type-arg]
+    """A SELECT of the ids (as text, as audit events name objects) of the items collected in
+    [start, end), for another query to filter by."""
+    return select(cast(Evidence.id, String)).where(Evidence.collected_at >= start, Evidence.collected_at < end)

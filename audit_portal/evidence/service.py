@@ -36,6 +36,7 @@ from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.collection.signoffs import SignoffState, signoff_grace
 from audit_portal.engagements import scope
 from audit_portal.errors import (
     Conflict,
@@ -480,6 +481,8 @@ class EvidenceView:
     older: list[Evidence]  # what this item superseded, nearest first
     newer: list[Evidence]  # what superseded this item, nearest first
     events: list[AuditEvent] = field(default_factory=list)
+    signoff: SignoffState | None = None  # the review sign-off, for a requirement that needs one
+    remark: str = ""  # what the person who signed off wrote
 
 
 def set_legal_hold(
@@ -504,6 +507,7 @@ def view(
     assert evidence.id is not None
     requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
     names = repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
+    signoff, remark = _signoff(session, evidence, requirements)
     return EvidenceView(
         evidence=evidence,
         uploaded_by=names.get(evidence.uploaded_by_id) if evidence.uploaded_by_id else None,
@@ -513,7 +517,20 @@ def view(
         older=_older(session, evidence),
         newer=_newer(session, evidence),
         events=list(repository.access_events(session, evidence.id)) if with_events else [],
+        signoff=signoff,
+        remark=remark,
     )
+
+
+def _signoff(session: Session, evidence: Evidence, requirements: list[Requirement]) -> tuple[SignoffState | None, str]:
+    """Who signed the item's review off and when, judged against its requirement's grace from
+    the moment it was collected (the run that produced it)."""
+    grace = signoff_grace(requirements)
+    row = repository.signoffs_of(session, [evidence.id]).get(evidence.id) if grace is not None else None  # type: ignore[list-item]
+    if row is None or grace is None:
+        return None, ""
+    signer = repository.usernames(session, [row.signed_by_id]).get(row.signed_by_id, "?")
+    return SignoffState(signer, row.signed_at, evidence.collected_at, grace), row.remark
 
 
 def _older(session: Session, evidence: Evidence, limit: int = 50) -> list[Evidence]:

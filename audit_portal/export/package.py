@@ -11,6 +11,7 @@ Layout::
 
     manifest.json  manifest.sig  manifest.csv  README.txt  verify.py
     soa.csv  coverage.html  findings.csv  findings.json  finding_history.csv
+    review_signoffs.csv  rule_decisions.csv
     controls/<ref>/<evidence id>-<file name>
     controls/<ref>/<evidence id>-superseded-by-<newer id>-<file name>
 
@@ -47,6 +48,7 @@ from audit_portal.engagements.models import REVIEW_PENDING, Engagement, Evidence
 from audit_portal.engagements.scope import engagement_window
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
 from audit_portal.export import repository, verify
+from audit_portal.export import reviews as run_reviews
 from audit_portal.export.signing import ALGORITHM, SigningKey
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding, FindingTransition
@@ -126,6 +128,9 @@ class PackageContents:
     # each auditor finding's lifecycle and the evidence linked to its remediation
     finding_history: dict[int, list[FindingTransition]] = field(default_factory=dict)
     finding_evidence: dict[int, list[int]] = field(default_factory=dict)
+    # who signed off the reviews of the runs in the package, and the per-rule decisions
+    review_signoffs: list[list[object]] = field(default_factory=list)
+    rule_decisions: list[list[object]] = field(default_factory=list)
 
     @property
     def files(self) -> list[EvidenceFile]:
@@ -181,6 +186,9 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         requirement_ids=requirement_ids, start=start, end=end,
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
+    signoff_rows, decision_rows = run_reviews.review_rows(
+        session, ((f.evidence, f.requirements) for control in controls for f in control.files)
+    )
     return PackageContents(
         engagement=engagement,
         coverage=coverage,
@@ -189,6 +197,8 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         findings=tuple(findings),
         finding_history=finding_repository.transitions_of(session, finding_ids),
         finding_evidence=finding_repository.remediation_evidence_ids(session, finding_ids),
+        review_signoffs=signoff_rows,
+        rule_decisions=decision_rows,
     )
 
 
@@ -302,6 +312,8 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("findings.csv", _csv(FINDING_COLUMNS, _finding_rows(contents)), "report"),
         GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]), "report"),
         GeneratedFile("finding_history.csv", _csv(FINDING_HISTORY_COLUMNS, _finding_history_rows(contents)), "report"),
+        GeneratedFile("review_signoffs.csv", _csv(run_reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"),
+        GeneratedFile("rule_decisions.csv", _csv(run_reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"),
     ]
     manifest_csv = GeneratedFile(verify.MANIFEST_CSV, _csv(MANIFEST_CSV_COLUMNS, _manifest_rows(contents)), "manifest")
     listed = [manifest_csv, *reports]
@@ -519,6 +531,8 @@ of each item in this engagement (pending, accepted, rejected) is in manifest.csv
   coverage.html   the coverage report of the engagement
   findings.csv/.json  the findings of the engagement and of its controls in the period
   finding_history.csv every step of each finding's lifecycle: who, when, from, to, note
+  review_signoffs.csv who signed off each collector run's review, when, and whether it was late
+  rule_decisions.csv  each firewall rule's decision (keep, change, remove) with its reason
   verify.py       the verifier (Python 3.11+ with the 'cryptography' package)
 
 Verify (offline, with the portal's public key as shown in the portal):

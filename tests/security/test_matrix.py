@@ -55,6 +55,7 @@ SCOPED = frozenset({
     "GET /api/v1/engagements/{engagement_id}/requests",
     "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
     "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
+    "GET /engagements/{engagement_id}/soa-history", "GET /engagements/{engagement_id}/audit-events",
 })
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",
