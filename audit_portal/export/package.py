@@ -11,6 +11,7 @@ Layout::
 
     manifest.json  manifest.sig  manifest.csv  README.txt  verify.py
     soa.csv  coverage.html  findings.csv  findings.json  finding_history.csv
+    samples/sample-<id>.xlsx  samples/sample-<id>.json   (each sample with its test results)
     controls/<ref>/<evidence id>-<file name>
     controls/<ref>/<evidence id>-superseded-by-<newer id>-<file name>
 
@@ -43,6 +44,7 @@ from audit_portal.coverage.service import (
     compute_coverage,
     status_label,
 )
+from audit_portal.engagements import sample_sheet, sampling
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement, EvidenceReview
 from audit_portal.engagements.scope import engagement_window
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
@@ -126,6 +128,7 @@ class PackageContents:
     # each auditor finding's lifecycle and the evidence linked to its remediation
     finding_history: dict[int, list[FindingTransition]] = field(default_factory=dict)
     finding_evidence: dict[int, list[int]] = field(default_factory=dict)
+    samples: tuple[sampling.SampleView, ...] = ()
 
     @property
     def files(self) -> list[EvidenceFile]:
@@ -189,6 +192,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         findings=tuple(findings),
         finding_history=finding_repository.transitions_of(session, finding_ids),
         finding_evidence=finding_repository.remediation_evidence_ids(session, finding_ids),
+        samples=tuple(sampling.sheets_of_engagement(session, engagement)),
     )
 
 
@@ -303,6 +307,10 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]), "report"),
         GeneratedFile("finding_history.csv", _csv(FINDING_HISTORY_COLUMNS, _finding_history_rows(contents)), "report"),
     ]
+    for view in contents.samples:
+        name = f"samples/sample-{view.sample.id}"
+        reports.append(GeneratedFile(f"{name}.xlsx", sample_sheet.xlsx_bytes(engagement, view, signer.portal_url), "report"))
+        reports.append(GeneratedFile(f"{name}.json", _json_bytes(sample_sheet.as_json(engagement, view, signer.portal_url)), "report"))
     manifest_csv = GeneratedFile(verify.MANIFEST_CSV, _csv(MANIFEST_CSV_COLUMNS, _manifest_rows(contents)), "manifest")
     listed = [manifest_csv, *reports]
     manifest = {
@@ -503,6 +511,7 @@ def render_coverage_html(contents: PackageContents, generated_at: datetime) -> s
 
 def _readme(contents: PackageContents, signer: Signer) -> str:
     engagement = contents.engagement
+    samples = len(contents.samples)
     return f"""Evidence package: {engagement.name}
 Framework {engagement.framework_key}, period {engagement.period_start} to {engagement.period_end}.
 Generated {signer.generated_at.isoformat()} by {signer.generated_by} at {signer.portal_url}.
@@ -519,6 +528,9 @@ of each item in this engagement (pending, accepted, rejected) is in manifest.csv
   coverage.html   the coverage report of the engagement
   findings.csv/.json  the findings of the engagement and of its controls in the period
   finding_history.csv every step of each finding's lifecycle: who, when, from, to, note
+  samples/        each sample drawn in the engagement ({samples} here): the sample sheet (XLSX)
+                  and the same as JSON, with the population, method, seed, size rule, every
+                  item's test result and note, and the conclusion
   verify.py       the verifier (Python 3.11+ with the 'cryptography' package)
 
 Verify (offline, with the portal's public key as shown in the portal):
