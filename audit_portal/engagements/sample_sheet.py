@@ -77,12 +77,13 @@ def xlsx_bytes(engagement: Engagement, view: SampleView, base_url: str) -> bytes
     sheet = workbook.active
     assert sheet is not None
     sheet.title = f"Sample {view.sample.id}"
-    for name, value in summary(engagement, view):
+    rows = summary(engagement, view)
+    for name, value in rows:
         sheet.append([name, value])
         sheet.cell(sheet.max_row, 1).font = Font(bold=True)
-    sheet.append([])
-    header_row = sheet.max_row + 1
-    sheet.append(list(ITEM_COLUMNS))
+    header_row = len(rows) + 2  # one empty row between the summary and the items
+    for column, title in enumerate(ITEM_COLUMNS, start=1):
+        sheet.cell(header_row, column, title)
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     for values in item_rows(view, base_url):
