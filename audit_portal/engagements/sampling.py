@@ -141,10 +141,6 @@ class SampleView:
     concluded_by: str
 
     @property
-    def items(self) -> list[SampleRow]:
-        return self.rows
-
-    @property
     def untested(self) -> list[int]:
         return [row.item.position for row in self.rows if row.item.result is None]
 
