@@ -15,6 +15,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STORE_SCHEMES = ("file", "s3", "memory")
+# How often a control runs, from rarest to most frequent: the classes sample sizes are set for.
+SAMPLE_FREQUENCIES = ("annual", "quarterly", "monthly", "weekly", "daily")
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -128,6 +130,39 @@ class Settings(BaseSettings):
         return value.rstrip("/")
     # Objects the weekly integrity scrub re-hashes, chosen at random; empty: every object.
     store_verify_sample: int | None = Field(default=None, gt=0)
+    # Sample sizes per frequency of the sampled requirement, as audit sampling guidance gives
+    # them ("frequency=least-most", comma-separated; every frequency of SAMPLE_FREQUENCIES).
+    sample_sizes: Annotated[dict[str, tuple[int, int]], NoDecode] = {
+        "annual": (1, 1), "quarterly": (2, 2), "monthly": (2, 5), "weekly": (5, 15), "daily": (20, 40),
+    }
+
+    @field_validator("sample_sizes", mode="before")
+    @classmethod
+    def _sample_size_ranges(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        sizes: dict[str, tuple[int, int]] = {}
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            name, _, sizes_text = part.partition("=")
+            low, _, high = sizes_text.partition("-")
+            try:
+                sizes[name.strip()] = (int(low), int(high or low))
+            except ValueError:
+                raise ValueError(f"{part!r} is not frequency=least-most, e.g. weekly=5-15") from None
+        return sizes
+
+    @field_validator("sample_sizes")
+    @classmethod
+    def _every_frequency_sized(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        unknown = sorted(set(value) - set(SAMPLE_FREQUENCIES))
+        missing = [name for name in SAMPLE_FREQUENCIES if name not in value]
+        if unknown or missing:
+            raise ValueError(f"give a size for each of {', '.join(SAMPLE_FREQUENCIES)}"
+                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        for name, (low, high) in value.items():
+            if not 1 <= low <= high:
+                raise ValueError(f"{name}: the least size is at least 1 and not above the most")
+        return value
 
     @field_validator("store_url")
     @classmethod

@@ -145,3 +145,26 @@ def _same(column: sa.ColumnElement, value: object) -> sa.ColumnElement:
 
 def is_linked(session: Session, evidence_id: int, requirement_id: int) -> bool:
     return session.get(EvidenceRequirement, (evidence_id, requirement_id)) is not None
+
+
+def occurrence_anchors(session: Session, requirement_id: int, start: datetime, end: datetime) -> list[int]:
+    """The anchor (newest item id) of every occurrence of the requirement collected in
+    [start, end), ascending: the population a sample is drawn from."""
+    query = (
+        select(func.max(Evidence.id))
+        .select_from(EvidenceRequirement)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .where(
+            EvidenceRequirement.requirement_id == requirement_id,
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+        .group_by(*_group_columns())
+    )
+    return sorted(session.scalars(query))
+
+
+def run_statuses(session: Session, run_ids: set[int]) -> dict[int, str]:
+    if not run_ids:
+        return {}
+    return dict(session.execute(select(CollectorRun.id, CollectorRun.status).where(CollectorRun.id.in_(run_ids))).all())  # type: ignore[arg-type]

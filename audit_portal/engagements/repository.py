@@ -346,35 +346,6 @@ def open_finding_links(
 # --- samples ---------------------------------------------------------------------------------
 
 
-def sampling_population(
-    session: Session,
-    *,
-    requirement_ids: Iterable[int],
-    control_id: int | None,
-    start: datetime,
-    end: datetime,
-    source_kind: str | None,
-    collector_instance: str | None,
-) -> list[int]:
-    """Ids of evidence in the population, ascending: linked to one of the requirements (or
-    directly to the control), collected in [start, end), optionally of one source."""
-    requirement_ids = set(requirement_ids)
-    linked = select(EvidenceRequirement.evidence_id).where(
-        EvidenceRequirement.requirement_id.in_(requirement_ids)
-    )
-    conditions = [Evidence.collected_at >= start, Evidence.collected_at < end]
-    if control_id is not None:
-        direct = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id == control_id)
-        conditions.append(or_(Evidence.id.in_(linked), Evidence.id.in_(direct)))
-    else:
-        conditions.append(Evidence.id.in_(linked))
-    if source_kind:
-        conditions.append(Evidence.source_kind == source_kind)
-    if collector_instance:
-        conditions.append(Evidence.collector_instance == collector_instance)
-    return list(session.scalars(select(Evidence.id).where(*conditions).order_by(Evidence.id)))
-
-
 def add_sample(session: Session, sample: Sample, evidence_ids: Sequence[int]) -> Sample:
     session.add(sample)
     session.flush()
@@ -396,23 +367,30 @@ def get_sample(session: Session, sample_id: int) -> Sample | None:
     return session.get(Sample, sample_id)
 
 
-def sample_items(session: Session, sample_id: int) -> list[tuple[int, Evidence]]:
+def sample_items(session: Session, sample_id: int) -> list[tuple[SampleItem, Evidence]]:
     rows = session.execute(
-        select(SampleItem.position, Evidence)
+        select(SampleItem, Evidence)
         .join(Evidence, Evidence.id == SampleItem.evidence_id)
         .where(SampleItem.sample_id == sample_id)
         .order_by(SampleItem.position)
     )
-    return [(position, evidence) for position, evidence in rows]
+    return [(item, evidence) for item, evidence in rows]
 
 
-def collector_instances(session: Session) -> list[str]:
-    return [
-        name
-        for name in session.scalars(
-            select(Evidence.collector_instance)
-            .where(Evidence.collector_instance.is_not(None))
-            .distinct()
-            .order_by(Evidence.collector_instance)
+def sample_item(session: Session, sample_id: int, evidence_id: int) -> SampleItem | None:
+    return session.get(SampleItem, (sample_id, evidence_id))
+
+
+def save(session: Session, row: Sample | SampleItem) -> None:
+    session.add(row)
+    session.flush()
+
+
+def sample_items_of_finding(session: Session, finding_id: int) -> list[SampleItem]:
+    return list(
+        session.scalars(
+            select(SampleItem)
+            .where(SampleItem.finding_id == finding_id)
+            .order_by(SampleItem.sample_id, SampleItem.position)
         )
-    ]
+    )

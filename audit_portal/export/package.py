@@ -12,6 +12,7 @@ Layout::
     manifest.json  manifest.sig  manifest.csv  README.txt  verify.py
     soa.csv  coverage.html  findings.csv  findings.json  finding_history.csv
     review_signoffs.csv  rule_decisions.csv
+    samples/sample-<id>.xlsx  samples/sample-<id>.json   (each sample with its test results)
     controls/<ref>/<evidence id>-<file name>
     controls/<ref>/<evidence id>-superseded-by-<newer id>-<file name>
 
@@ -44,6 +45,7 @@ from audit_portal.coverage.service import (
     compute_coverage,
     status_label,
 )
+from audit_portal.engagements import sample_sheet, sampling
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement, EvidenceReview
 from audit_portal.engagements.scope import engagement_window
 from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
@@ -131,6 +133,7 @@ class PackageContents:
     # who signed off the reviews of the runs in the package, and the per-rule decisions
     review_signoffs: list[list[object]] = field(default_factory=list)
     rule_decisions: list[list[object]] = field(default_factory=list)
+    samples: tuple[sampling.SampleView, ...] = ()
 
     @property
     def files(self) -> list[EvidenceFile]:
@@ -199,6 +202,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         finding_evidence=finding_repository.remediation_evidence_ids(session, finding_ids),
         review_signoffs=signoff_rows,
         rule_decisions=decision_rows,
+        samples=tuple(sampling.sheets_of_engagement(session, engagement)),
     )
 
 
@@ -315,6 +319,10 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("review_signoffs.csv", _csv(run_reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"),
         GeneratedFile("rule_decisions.csv", _csv(run_reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"),
     ]
+    for view in contents.samples:
+        name = f"samples/sample-{view.sample.id}"
+        reports.append(GeneratedFile(f"{name}.xlsx", sample_sheet.xlsx_bytes(engagement, view, signer.portal_url), "report"))
+        reports.append(GeneratedFile(f"{name}.json", _json_bytes(sample_sheet.as_json(engagement, view, signer.portal_url)), "report"))
     manifest_csv = GeneratedFile(verify.MANIFEST_CSV, _csv(MANIFEST_CSV_COLUMNS, _manifest_rows(contents)), "manifest")
     listed = [manifest_csv, *reports]
     manifest = {
@@ -515,6 +523,7 @@ def render_coverage_html(contents: PackageContents, generated_at: datetime) -> s
 
 def _readme(contents: PackageContents, signer: Signer) -> str:
     engagement = contents.engagement
+    samples = len(contents.samples)
     return f"""Evidence package: {engagement.name}
 Framework {engagement.framework_key}, period {engagement.period_start} to {engagement.period_end}.
 Generated {signer.generated_at.isoformat()} by {signer.generated_by} at {signer.portal_url}.
@@ -533,6 +542,9 @@ of each item in this engagement (pending, accepted, rejected) is in manifest.csv
   finding_history.csv every step of each finding's lifecycle: who, when, from, to, note
   review_signoffs.csv who signed off each collector run's review, when, and whether it was late
   rule_decisions.csv  each firewall rule's decision (keep, change, remove) with its reason
+  samples/        each sample drawn in the engagement ({samples} here): the sample sheet (XLSX)
+                  and the same as JSON, with the population, method, seed, size rule, every
+                  item's test result and note, and the conclusion
   verify.py       the verifier (Python 3.11+ with the 'cryptography' package)
 
 Verify (offline, with the portal's public key as shown in the portal):

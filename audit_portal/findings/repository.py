@@ -212,3 +212,18 @@ def remediation_evidence_ids(session: Session, finding_ids: Iterable[int]) -> di
     for finding_id, evidence_id in rows:
         result[finding_id].append(evidence_id)
     return result
+
+
+def collector_findings_seen_in(session: Session, collector_instance: str, run_id: int) -> Sequence[Finding]:
+    """Collector findings the run saw: raised by that instance at or before the run and still
+    seen by it (a finding's last run is the newest run that still reported it)."""
+    return session.scalars(
+        select(Finding)
+        .where(
+            Finding.source == "collector",
+            Finding.collector_instance == collector_instance,
+            Finding.first_run_id <= run_id,
+            Finding.last_run_id >= run_id,
+        )
+        .order_by(Finding.id)
+    ).all()

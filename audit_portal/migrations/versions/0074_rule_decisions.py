@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0074_rule_decisions"
-down_revision = "0071_performance"
+down_revision = "0073_sampling_results"
 branch_labels = None
 depends_on = None
 
