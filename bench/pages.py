@@ -10,6 +10,7 @@ requested in process (TestClient) after two warm-up requests each:
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
+It also times, once, a rebuild of the coverage rollup from all the evidence.
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
@@ -59,6 +60,17 @@ def deep_cursor(engine) -> str:  # type: ignore[no-untyped-def]
         return encode_cursor(middle)
 
 
+def timed_rebuild(engine) -> float:  # type: ignore[no-untyped-def]
+    """Milliseconds for `audit-portal coverage rebuild`'s work on this data set."""
+    from audit_portal.coverage import rollup
+    from audit_portal.db import unit_of_work
+
+    began = time.perf_counter()
+    with unit_of_work(engine) as session:
+        rollup.rebuild(session)
+    return (time.perf_counter() - began) * 1000
+
+
 def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
     timings = []
     with engine.connect() as connection:
@@ -82,6 +94,7 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
         migrate.upgrade(engine)
         engagement_id, auditor = seed(engine, items, date.today())
         manager = seed_management(engine, engagement_id, date.today())
+        rows.append(("coverage rebuild (once)", [timed_rebuild(engine)], [], os.getloadavg()[0]))
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
@@ -114,7 +127,12 @@ def main() -> None:
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
             for name, timings, statements, load in measure(size, arguments.requests, work_dir):
-                spread = str(min(statements)) if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
+                if not statements:
+                    spread = "-"
+                elif min(statements) == max(statements):
+                    spread = str(min(statements))
+                else:
+                    spread = f"{min(statements)}-{max(statements)}"
                 print(f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
                       f"{spread:>10} {load:>8.1f}", flush=True)
     finally:

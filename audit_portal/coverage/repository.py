@@ -8,8 +8,6 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Table, and_, delete, func, insert, literal, or_, select, union_all
 from sqlmodel import Session
 
-from audit_portal.clock import as_utc
-
 from audit_portal.catalogue.models import (
     KIND_CONTROL,
     MAPS_TO,
@@ -19,6 +17,7 @@ from audit_portal.catalogue.models import (
     Requirement,
     RequirementSwitchOff,
 )
+from audit_portal.clock import as_utc
 from audit_portal.coverage.models import CoverageRollup
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff

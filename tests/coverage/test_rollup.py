@@ -15,16 +15,21 @@ import pytest
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
+from audit_portal import migrate
 from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.catalogue.service import load_catalogue
 from audit_portal.cli import app as cli
+from audit_portal.clock import utcnow
 from audit_portal.coverage import repository, rollup
 from audit_portal.coverage.service import PARTS, compute_coverage
+from audit_portal.db import make_engine, unit_of_work
 from audit_portal.engagements.models import REVIEW_REJECTED, Engagement, EvidenceReview
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.evidence.retention import purge_records
 from audit_portal.findings.models import Finding
 from audit_portal.soa.models import SoaEntry
+from tests.coverage.conftest import EvidenceFactory
 
 SEEDS = range(30)
 OPERATIONS = 40
@@ -225,17 +230,36 @@ def test_the_rollup_sees_what_the_from_scratch_count_sees(catalogue, add_evidenc
     assert before[requirement_id].count == 2 and after[requirement_id].count == 1
 
 
-def test_the_rebuild_command_and_the_check_agree(engine, catalogue, add_evidence, settings, monkeypatch):
-    """The commands work on their own connection: what the test wrote is committed first."""
-    for key, day in (("OPS-2/patches", date(2026, 5, 1)), ("BCM-1/backup", date(2026, 5, 2))):
-        add_evidence(key, day)
-    catalogue.commit()
-    monkeypatch.setenv("AUDIT_PORTAL_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("AUDIT_PORTAL_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("AUDIT_PORTAL_SECRET_KEY", settings.secret_key.get_secret_value())
+def test_check_finds_a_broken_rollup_and_rebuild_repairs_it(tmp_path, monkeypatch):
+    """From the shell, against a database of its own (the commands open their own connections)."""
+    database_url = f"sqlite:///{tmp_path / 'portal.db'}"
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    today = utcnow().date()
+    with unit_of_work(engine) as session:
+        load_catalogue(session)
+        factory = EvidenceFactory(session)
+        for key, days_ago in (("OPS-2/patches", 3), ("BCM-1/backup", 1), ("OPS-2/patches", 200)):
+            factory(key, today - timedelta(days=days_ago))
+    with engine.begin() as connection:  # raw SQL: past the hooks, as a careless repair would be
+        connection.exec_driver_sql("DELETE FROM coverage_rollup")
+    monkeypatch.setenv("AUDIT_PORTAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AUDIT_PORTAL_DATABASE_URL", database_url)
     runner = CliRunner()
+
+    broken = runner.invoke(cli, ["coverage", "check"])
+    assert broken.exit_code == 1
+    assert "run `audit-portal coverage rebuild`" in broken.output
     rebuilt = runner.invoke(cli, ["coverage", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "cells" in rebuilt.output
+    assert "Coverage rollup rebuilt: 3 cells." in rebuilt.output
     checked = runner.invoke(cli, ["coverage", "check"])
     assert checked.exit_code == 0, checked.output
+
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM coverage_rollup")
+    with unit_of_work(engine) as session:
+        assert rollup.fill_if_empty(session)  # what the app does when it starts
+        assert len(repository.rollup_cells(session)) == 3
+        assert not rollup.fill_if_empty(session)
+    engine.dispose()
