@@ -248,13 +248,17 @@ def rejected_links(session: Session, engagement_id: int, start: datetime, end: d
 
 
 def newest_counting_at(
-    session: Session, requirement_id: int, start: datetime, end: datetime, engagement_id: int | None
-) -> datetime | None:
-    """The newest collection time of one requirement's counting evidence: walks the collected_at
-    index from the end of the period and stops at the first link that counts."""
-    counting = _counting_evidence(start, end, engagement_id).where(EvidenceRequirement.requirement_id == requirement_id)
-    found = session.execute(counting.order_by(Evidence.collected_at.desc()).limit(1)).first()
-    return as_utc(found.collected_at) if found else None
+    session: Session, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
+) -> dict[int, datetime]:
+    """The newest collection time of these requirements' counting evidence, in one statement that
+    reads only their links (the requirements whose newest item the engagement rejected)."""
+    if not requirement_ids:
+        return {}
+    counting = _counting_evidence(start, end, engagement_id).where(EvidenceRequirement.requirement_id.in_(requirement_ids)).subquery()
+    rows = session.execute(
+        select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
+    )
+    return {rid: as_utc(newest) for rid, newest in rows}
 
 
 def evidence_link_times(connection: Connection, evidence_ids: Collection[int]) -> set[tuple[int, datetime]]:

@@ -86,30 +86,37 @@ def newest_evidence(
     """What :func:`repository.newest_evidence` computes from the evidence, read from the rollup:
     per requirement, the newest collection time and the count of the links that count in the days
     [first_day, last_day]. An engagement's rejections are taken off afterwards: they are few, and
-    only when a rejected item was the newest is that requirement's newest looked up again."""
+    only the requirements whose newest item was rejected have their newest looked up again."""
     totals = repository.rollup_totals(session, first_day, last_day)
     if engagement_id is not None:
-        start, end = period_window(first_day, last_day)
-        rejected: dict[int, list[datetime]] = defaultdict(list)
-        for requirement_id, collected_at in repository.rejected_links(session, engagement_id, start, end):
-            rejected[requirement_id].append(collected_at)
-        for requirement_id, times in rejected.items():
-            total = totals.get(requirement_id)
-            if total is None or requirement_id not in requirement_ids:
-                continue
-            count = total.count - len(times)
-            newest: datetime | None = total.newest_at
-            if count > 0 and newest in times:
-                newest = repository.newest_counting_at(session, requirement_id, start, end, engagement_id)
-            if count <= 0 or newest is None:
-                del totals[requirement_id]
-            else:
-                totals[requirement_id] = repository.RollupTotal(requirement_id, newest, count)
+        totals = _without_rejections(session, totals, requirement_ids, first_day, last_day, engagement_id)
     return {
         rid: repository.NewestEvidence(rid, total.newest_at, total.count)
         for rid, total in totals.items()
         if rid in requirement_ids
     }
+
+
+def _without_rejections(
+    session: Session, totals: dict[int, repository.RollupTotal], requirement_ids: set[int],
+    first_day: date, last_day: date, engagement_id: int,
+) -> dict[int, repository.RollupTotal]:
+    start, end = period_window(first_day, last_day)
+    rejected: dict[int, list[datetime]] = defaultdict(list)
+    for requirement_id, collected_at in repository.rejected_links(session, engagement_id, start, end):
+        if requirement_id in totals and requirement_id in requirement_ids:
+            rejected[requirement_id].append(collected_at)
+    counts = {rid: totals[rid].count - len(times) for rid, times in rejected.items()}
+    newest_rejected = {rid for rid, times in rejected.items() if counts[rid] > 0 and totals[rid].newest_at in times}
+    newest_again = repository.newest_counting_at(session, newest_rejected, start, end, engagement_id)
+    result = dict(totals)
+    for requirement_id, count in counts.items():
+        newest = newest_again.get(requirement_id) if requirement_id in newest_rejected else totals[requirement_id].newest_at
+        if count <= 0 or newest is None:
+            del result[requirement_id]
+        else:
+            result[requirement_id] = repository.RollupTotal(requirement_id, newest, count)
+    return result
 
 
 def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[str, object]]:
