@@ -10,7 +10,9 @@ requested in process (TestClient) after two warm-up requests each:
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
-It also times, once, a rebuild of the coverage rollup from all the evidence.
+It also times, once, a rebuild of the coverage rollup from all the evidence, and today's coverage
+of the 2022 Annex A computed from the rollup and from the evidence, alternately in one session
+(the comparison that holds whatever the machine's load).
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
@@ -71,6 +73,25 @@ def timed_rebuild(engine) -> float:  # type: ignore[no-untyped-def]
     return (time.perf_counter() - began) * 1000
 
 
+def rollup_against_evidence(engine, requests: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """Today's coverage of the 2022 Annex A from the rollup and from the evidence itself,
+    alternating, so both see the same machine load."""
+    from sqlmodel import Session
+
+    from audit_portal.clock import utcnow
+    from audit_portal.coverage.service import coverage_as_of
+
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    with Session(engine) as session:
+        for attempt in range(requests + 2):
+            for from_scratch in (False, True):
+                began = time.perf_counter()
+                coverage_as_of(session, "iso27001-2022", as_of=utcnow().date(), from_scratch=from_scratch)
+                if attempt >= 2:
+                    timings[from_scratch].append((time.perf_counter() - began) * 1000)
+    return timings[False], timings[True]
+
+
 def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
     timings = []
     with engine.connect() as connection:
@@ -109,6 +130,9 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
         for name, cookie, path, must_contain in pages:
             timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
             rows.append((name, timings, statements, os.getloadavg()[0]))
+        from_rollup, from_evidence = rollup_against_evidence(engine, requests)
+        rows.append(("coverage 2022, from the rollup", from_rollup, [], os.getloadavg()[0]))
+        rows.append(("coverage 2022, from the evidence", from_evidence, [], os.getloadavg()[0]))
         rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
         engine.dispose()
     return rows
