@@ -12,6 +12,7 @@ from audit_portal import __version__
 from audit_portal.audit import keys as audit_keys
 from audit_portal.audit.refusals import install_refusal_log
 from audit_portal.config import Settings, get_settings
+from audit_portal.coverage import rollup as coverage_rollup
 from audit_portal.db import engine_for
 from audit_portal.errors import install_error_handlers
 from audit_portal.security import install_security
@@ -28,6 +29,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_secret_key()
+    coverage_rollup.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

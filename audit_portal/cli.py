@@ -13,6 +13,8 @@ from audit_portal.backup.cli import backup_command, restore_command
 from audit_portal.catalogue.cli import app as catalogue_app
 from audit_portal.collection.cli import collect_app, collectors_app
 from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.coverage import rollup as coverage_rollup
+from audit_portal.coverage.cli import app as coverage_app
 from audit_portal.evidence.cli import app as store_app
 from audit_portal.export.cli import app as package_app
 from audit_portal.notifications.cli import app as digest_app
@@ -31,7 +33,10 @@ app.add_typer(package_app, name="package")
 app.add_typer(snapshots_app, name="snapshots")
 app.add_typer(report_app, name="report")
 app.add_typer(digest_app, name="digest")
+app.add_typer(coverage_app, name="coverage")
 app.command("backup")(backup_command)
+# Every command's sessions (imports, collector runs, purges, the demo) keep the coverage rollup.
+coverage_rollup.install()
 app.command("restore")(restore_command)
 
 

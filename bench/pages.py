@@ -13,6 +13,9 @@ requested in process (TestClient) after two warm-up requests each:
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
+It also times, once, a rebuild of the coverage rollup from all the evidence, and today's coverage
+of the 2022 Annex A computed from the rollup and from the evidence, alternately in one session
+(the comparison that holds whatever the machine's load).
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
@@ -81,6 +84,34 @@ def check_one_page_of_occurrences(app, cookie: str, path: str) -> int:  # type: 
     print(f"  {path}: {len(rows)} requirement histories with {rows} occurrence rows ({older} with a link to older "
           f"ones), {len(html):,} bytes of HTML", flush=True)
     return sum(rows)
+def timed_rebuild(engine) -> float:  # type: ignore[no-untyped-def]
+    """Milliseconds for `audit-portal coverage rebuild`'s work on this data set."""
+    from audit_portal.coverage import rollup
+    from audit_portal.db import unit_of_work
+
+    began = time.perf_counter()
+    with unit_of_work(engine) as session:
+        rollup.rebuild(session)
+    return (time.perf_counter() - began) * 1000
+
+
+def rollup_against_evidence(engine, requests: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """Today's coverage of the 2022 Annex A from the rollup and from the evidence itself,
+    alternating, so both see the same machine load."""
+    from sqlmodel import Session
+
+    from audit_portal.clock import utcnow
+    from audit_portal.coverage.service import coverage_as_of
+
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    with Session(engine) as session:
+        for attempt in range(requests + 2):
+            for from_scratch in (False, True):
+                began = time.perf_counter()
+                coverage_as_of(session, "iso27001-2022", as_of=utcnow().date(), from_scratch=from_scratch)
+                if attempt >= 2:
+                    timings[from_scratch].append((time.perf_counter() - began) * 1000)
+    return timings[False], timings[True]
 
 
 def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -106,6 +137,7 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
         migrate.upgrade(engine)
         engagement_id, auditor = seed(engine, items, date.today())
         manager = seed_management(engine, engagement_id, date.today())
+        rows.append(("coverage rebuild (once)", [timed_rebuild(engine)], [], os.getloadavg()[0]))
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
         settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
@@ -123,6 +155,9 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
         for name, cookie, path, must_contain in pages:
             timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
             rows.append((name, timings, statements, os.getloadavg()[0]))
+        from_rollup, from_evidence = rollup_against_evidence(engine, requests)
+        rows.append(("coverage 2022, from the rollup", from_rollup, [], os.getloadavg()[0]))
+        rows.append(("coverage 2022, from the evidence", from_evidence, [], os.getloadavg()[0]))
         rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
         engine.dispose()
     return rows
@@ -141,7 +176,12 @@ def main() -> None:
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
             for name, timings, statements, load in measure(size, arguments.requests, work_dir):
-                spread = str(min(statements)) if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
+                if not statements:
+                    spread = "-"
+                elif min(statements) == max(statements):
+                    spread = str(min(statements))
+                else:
+                    spread = f"{min(statements)}-{max(statements)}"
                 print(f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
                       f"{spread:>10} {load:>8.1f}", flush=True)
     finally:

@@ -1,11 +1,11 @@
 """The queries behind coverage: a fixed handful for a whole framework, never one per control."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Table, and_, delete, func, insert, literal, or_, select, union_all
 from sqlmodel import Session
 
 from audit_portal.catalogue.models import (
@@ -17,6 +17,8 @@ from audit_portal.catalogue.models import (
     Requirement,
     RequirementSwitchOff,
 )
+from audit_portal.clock import as_utc
+from audit_portal.coverage.models import CoverageRollup
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding
@@ -123,6 +125,17 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
     }
 
 
+def counting_links():  # type: ignore[no-untyped-def]
+    """Every link of evidence to a requirement that can count for coverage at all, with what the
+    period, the supersession rule and the rollup need. The one place that says which evidence
+    counts: the from-scratch computation and the rollup (its cells and its rebuild) both start
+    here, so a change to what counts is made once and reaches both."""
+    return select(
+        EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.superseded_at,
+        Evidence.collector_run_id,
+    ).join(EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id)
+
+
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
     """Evidence links that count: collected in [start, end), not superseded by then, not rejected
     in the engagement, and not corrupted (a stored file that no longer matches its hash proves
@@ -135,9 +148,7 @@ def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None
         or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
         Evidence.integrity != INTEGRITY_CORRUPTED,
     ]
-    query = select(EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.collector_run_id).join(
-        EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id
-    )
+    query = counting_links()
     if engagement_id is not None:
         query = query.outerjoin(
             EvidenceReview,
@@ -196,3 +207,145 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
             or_(Finding.evidence_id.in_(evidence_ids), Finding.last_run_id.in_(run_ids)),
         )
     ).all()
+
+
+# --- the rollup ------------------------------------------------------------------------------
+
+class RollupTotal(NamedTuple):
+    requirement_id: int
+    newest_at: datetime
+    count: int
+
+
+def rollup_totals(session: Session, first_day: date, last_day: date) -> dict[int, RollupTotal]:
+    """Per requirement, the newest collection time and the number of links that count in the
+    days [first_day, last_day] (not superseded by the end of last_day), from the rollup cells."""
+    rows = session.execute(
+        select(CoverageRollup.requirement_id, func.max(CoverageRollup.newest_at), func.sum(CoverageRollup.evidence_count))
+        .where(
+            CoverageRollup.collected_on >= first_day,
+            CoverageRollup.collected_on <= last_day,
+            or_(CoverageRollup.superseded_on.is_(None), CoverageRollup.superseded_on > last_day),
+        )
+        .group_by(CoverageRollup.requirement_id)
+    )
+    return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
+
+
+def rejected_links(session: Session, engagement_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+    """(requirement id, collected_at) of the links in the period that the engagement rejected and
+    that would count otherwise: driven by the engagement's reviews, not by the evidence."""
+    counting = counting_links().join(
+        EvidenceReview,
+        and_(EvidenceReview.evidence_id == Evidence.id, EvidenceReview.engagement_id == engagement_id),
+    )
+    rows = session.execute(
+        counting.where(
+            EvidenceReview.status == REVIEW_REJECTED,
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+            or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
+        )
+    )
+    return [(row.requirement_id, as_utc(row.collected_at)) for row in rows]
+
+
+def newest_counting_at(
+    session: Session, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
+) -> dict[int, datetime]:
+    """The newest collection time of these requirements' counting evidence, in one statement that
+    reads only their links (the requirements whose newest item the engagement rejected)."""
+    if not requirement_ids:
+        return {}
+    counting = _counting_evidence(start, end, engagement_id).where(EvidenceRequirement.requirement_id.in_(requirement_ids)).subquery()
+    rows = session.execute(
+        select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
+    )
+    return {rid: as_utc(newest) for rid, newest in rows}
+
+
+def evidence_link_times(connection: Connection, evidence_ids: Collection[int]) -> set[tuple[int, datetime]]:
+    """(requirement id, collected_at) of every link of these evidence items, as stored now."""
+    if not evidence_ids:
+        return set()
+    rows = connection.execute(
+        select(EvidenceRequirement.requirement_id, Evidence.collected_at)
+        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .where(EvidenceRequirement.evidence_id.in_(set(evidence_ids)))
+    )
+    return {(rid, as_utc(collected_at)) for rid, collected_at in rows}
+
+
+def evidence_ids_where(connection: Connection, table: Table, whereclause) -> list[int]:  # type: ignore[no-untyped-def]
+    """The evidence ids a statement on ``evidence`` or ``evidence_requirement`` would touch."""
+    column = table.c.id if table.name == Evidence.__tablename__ else table.c.evidence_id
+    query = select(column)
+    if whereclause is not None:
+        query = query.where(whereclause)
+    return list(connection.scalars(query))
+
+
+def links_collected_between(
+    connection: Connection, start: datetime, end: datetime, requirement_ids: Collection[int]
+) -> list[tuple[int, datetime, datetime | None]]:
+    """(requirement id, collected_at, superseded_at) of the counting links of these requirements
+    collected in [start, end): what one day's cells are made of."""
+    rows = connection.execute(
+        counting_links().where(
+            EvidenceRequirement.requirement_id.in_(set(requirement_ids)),
+            Evidence.collected_at >= start,
+            Evidence.collected_at < end,
+        )
+    )
+    return [(row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)) for row in rows]
+
+
+def all_counting_links(connection: Connection) -> Iterator[tuple[int, datetime, datetime | None]]:
+    """Every counting link, streamed: what a rebuild is made of."""
+    query = counting_links().execution_options(yield_per=10_000)
+    for row in connection.execute(query):
+        yield row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)
+
+
+def replace_rollup_cells(
+    connection: Connection, day: date, requirement_ids: Collection[int], cells: list[dict[str, object]]
+) -> None:
+    """Replace the cells of these requirements collected on ``day`` by ``cells``."""
+    connection.execute(
+        delete(CoverageRollup).where(
+            CoverageRollup.collected_on == day, CoverageRollup.requirement_id.in_(set(requirement_ids))
+        )
+    )
+    if cells:
+        connection.execute(insert(CoverageRollup), cells)
+
+
+def clear_rollup(connection: Connection) -> None:
+    connection.execute(delete(CoverageRollup))
+
+
+def insert_rollup_cells(connection: Connection, cells: list[dict[str, object]]) -> None:
+    if cells:
+        connection.execute(insert(CoverageRollup), cells)
+
+
+def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, datetime]]:
+    """Every cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
+    rows = session.execute(
+        select(
+            CoverageRollup.requirement_id, CoverageRollup.collected_on, CoverageRollup.superseded_on,
+            CoverageRollup.evidence_count, CoverageRollup.newest_at,
+        )
+    )
+    return sorted(
+        ((rid, collected_on, superseded_on, count, as_utc(newest)) for rid, collected_on, superseded_on, count, newest in rows),
+        key=lambda cell: (cell[0], cell[1], cell[2] or date.max),
+    )
+
+
+def rollup_is_empty(session: Session) -> bool:
+    return session.scalar(select(CoverageRollup.id).limit(1)) is None
+
+
+def has_evidence_links(session: Session) -> bool:
+    return session.scalar(select(EvidenceRequirement.evidence_id).limit(1)) is not None

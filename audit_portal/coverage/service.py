@@ -19,7 +19,8 @@ denominator stays every applicable control.
 :func:`coverage_as_of` is the one entry point for "a framework's coverage at a moment": the
 dashboard, the trend, the daily snapshot, the monthly report, the SoA, the engagement tables and
 the API all call it. Everything is computed from a fixed number of queries whatever the number of
-controls.
+controls, and none of them aggregates the evidence: the newest evidence per requirement comes from
+the rollup (:mod:`audit_portal.coverage.rollup`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from sqlmodel import Session
 from audit_portal.catalogue.cache import catalogue_cache
 from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control, Requirement
 from audit_portal.clock import utcnow
-from audit_portal.coverage import repository
+from audit_portal.coverage import repository, rollup
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
 from audit_portal.findings.models import Finding
 
@@ -193,8 +194,12 @@ def compute_coverage(
     engagement_id: int | None = None,
     control_ids: set[int] | None = None,
     kind: str = KIND_CONTROL,
+    from_scratch: bool = False,
 ) -> CoverageReport:
-    """Coverage of every control (or clause, by ``kind``) of ``framework_key`` (or only ``control_ids``)."""
+    """Coverage of every control (or clause, by ``kind``) of ``framework_key`` (or only ``control_ids``).
+
+    The newest evidence per requirement comes from the rollup; ``from_scratch`` aggregates the
+    evidence itself instead, which ``audit-portal coverage check`` compares against."""
     as_of = min(as_of or utcnow().date(), period_end)
     start, end = period_window(period_start, as_of)
 
@@ -207,7 +212,10 @@ def compute_coverage(
         if link.switched_off is not None:
             switched_off_by_control[link.control_id].append(_switched_off(link))
     requirement_ids = {link.requirement.id for link in links}
-    newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
+    if from_scratch:
+        newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
+    else:
+        newest = rollup.newest_evidence(session, requirement_ids, period_start, as_of, engagement_id)  # type: ignore[arg-type]
     items = repository.newest_items(session, newest, start, end, engagement_id)
     items_by_requirement: dict[int, list[repository.EvidenceItem]] = defaultdict(list)
     for item in items:
@@ -262,6 +270,7 @@ def coverage_as_of(
     period_end: date | None = None,
     engagement_id: int | None = None,
     kind: str = KIND_CONTROL,
+    from_scratch: bool = False,
 ) -> CoverageReport:
     """A framework's coverage at the moment ``as_of``: the one function behind every figure.
 
@@ -278,6 +287,7 @@ def coverage_as_of(
         as_of=as_of,
         engagement_id=engagement_id,
         kind=kind,
+        from_scratch=from_scratch,
     )
 
 
