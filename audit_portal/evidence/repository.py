@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, false, func, or_, select, text, tuple_, update
+from sqlalchemy import Select, and_, case, delete, exists, false, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -25,6 +25,7 @@ from audit_portal.evidence.models import (
     EvidenceRequirement,
     PendingObject,
 )
+from audit_portal.search import Matches, Score, Search
 
 
 def add_evidence(
@@ -289,6 +290,7 @@ class ListQuery:
     after: tuple[datetime, int] | None = None  # keyset: (collected_at, id) of the last row seen
     limit: int = 50
     visible: list[tuple[datetime, datetime]] | None = None  # collected_at windows; None: all
+    search: Search | None = None  # words in the title, description or file name, or the item's number
 
 
 def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
@@ -346,6 +348,10 @@ def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
         conditions.append(Evidence.content_type == query.content_type)
     if not query.include_superseded:
         conditions.append(Evidence.superseded_at.is_(None))
+    if query.search is not None:
+        number = query.search.evidence_number
+        matches = Matches("evidence", query.search)
+        conditions.append(or_(matches, Evidence.id == number) if number is not None else matches)
     if query.visible is not None:
         conditions.append(
             or_(false(), *(and_(Evidence.collected_at >= start, Evidence.collected_at < end) for start, end in query.visible))
@@ -388,14 +394,36 @@ def _remember_facets(session: Session, evidence: Evidence) -> None:
     session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
-def search_requirements(session: Session, text: str, limit: int = 30) -> Sequence[Requirement]:
-    pattern = f"%{text.strip().lower()}%"
-    return session.scalars(
-        select(Requirement)
-        .where(Requirement.retired_at.is_(None), or_(Requirement.key.ilike(pattern), Requirement.title.ilike(pattern)))
-        .order_by(Requirement.key)
+def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
+    """The newest items that no correction replaced (what an empty search offers)."""
+    return list(session.scalars(
+        select(Evidence).where(Evidence.superseded_at.is_(None))
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(limit)
+    ))
+
+
+def search_evidence(session: Session, search: Search, *, limit: int = 20, candidates: int = 200) -> list[Evidence]:
+    """Live evidence the search finds by number, title, description or file name, best first.
+
+    Ranking reads only the ``candidates`` newest matches (a common word can match most of a
+    million items; the newest are the ones worth linking): the item the search names by number
+    first, then by full-text rank, then newest first."""
+    matches = Matches("evidence", search)
+    number = search.evidence_number
+    condition = or_(matches, Evidence.id == number) if number is not None else matches
+    newest = (
+        select(Evidence.id)
+        .where(Evidence.superseded_at.is_(None), condition)
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .limit(candidates)
+    )
+    named = case((Evidence.id == number, 0), else_=1) if number is not None else literal(1)
+    return list(session.scalars(
+        select(Evidence)
+        .where(Evidence.id.in_(newest))
+        .order_by(named, Score("evidence", search).desc().nulls_last(), Evidence.collected_at.desc(), Evidence.id.desc())
         .limit(limit)
-    ).all()
+    ))
 
 
 def items_of_collector_instance(session: Session, instance: str) -> list[Evidence]:
