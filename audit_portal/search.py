@@ -88,10 +88,21 @@ class Search:
         return fold(self.text)
 
     @property
+    def annex_ref(self) -> str | None:
+        """"A.5.15" as the 2022 edition spells its Annex A refs ("5.15"), if the search is one."""
+        match = re.fullmatch(r"a\.(\d+(?:\.\d+)*)", self.folded)
+        return match.group(1) if match else None
+
+    @property
     def evidence_number(self) -> int | None:
         """The id an evidence search names ("123" or "#123"), if it names one."""
         match = re.fullmatch(r"#?(\d{1,18})", self.text)
         return int(match.group(1)) if match else None
+
+    @property
+    def number_only(self) -> bool:
+        """"#123" names an item and nothing else; "2026" may also be a word of a title."""
+        return self.text.startswith("#") and self.evidence_number is not None
 
     def fts5_query(self) -> str:
         """An FTS5 MATCH expression: every term, as a phrase of its words, the last word a prefix."""

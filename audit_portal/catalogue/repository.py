@@ -113,14 +113,18 @@ def search_controls(
 ) -> Sequence[Control]:
     """Live controls and measures the search finds, best first: the exact id, then ids that
     start with the search, then by full-text rank, then in catalogue order."""
-    folded = search.folded
-    query = select(Control).where(Control.retired_at.is_(None), Matches("control", search))
+    ids = {search.folded, *([search.annex_ref] if search.annex_ref else [])}
+    matches = Matches("control", search)
+    ref = func.lower(Control.ref)
+    query = select(Control).where(
+        Control.retired_at.is_(None), or_(matches, ref.in_(ids)) if search.annex_ref else matches
+    )
     if framework_key:
         query = query.where(Control.framework_key == framework_key)
     return session.scalars(
         query.order_by(
-            case((func.lower(Control.ref) == folded, 0), else_=1),
-            case((func.lower(Control.ref).startswith(folded, autoescape=True), 0), else_=1),
+            case((ref.in_(ids), 0), else_=1),
+            case((or_(*(ref.startswith(value, autoescape=True) for value in ids)), 0), else_=1),
             Score("control", search).desc().nulls_last(),
             Control.framework_key,
             Control.position,

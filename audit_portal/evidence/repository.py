@@ -349,9 +349,7 @@ def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
     if not query.include_superseded:
         conditions.append(Evidence.superseded_at.is_(None))
     if query.search is not None:
-        number = query.search.evidence_number
-        matches = Matches("evidence", query.search)
-        conditions.append(or_(matches, Evidence.id == number) if number is not None else matches)
+        conditions.append(search_condition(query.search))
     if query.visible is not None:
         conditions.append(
             or_(false(), *(and_(Evidence.collected_at >= start, Evidence.collected_at < end) for start, end in query.visible))
@@ -394,6 +392,16 @@ def _remember_facets(session: Session, evidence: Evidence) -> None:
     session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
+def search_condition(search: Search):  # type: ignore[no-untyped-def]
+    """The items a search finds: by its words, or by the number it names ("123" or "#123")."""
+    number = search.evidence_number
+    if number is None:
+        return Matches("evidence", search)
+    if search.number_only:
+        return Evidence.id == number
+    return or_(Matches("evidence", search), Evidence.id == number)
+
+
 def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
     """The newest items that no correction replaced (what an empty search offers)."""
     return list(session.scalars(
@@ -408,9 +416,8 @@ def search_evidence(session: Session, search: Search, *, limit: int = 20, candid
     Ranking reads only the ``candidates`` newest matches (a common word can match most of a
     million items; the newest are the ones worth linking): the item the search names by number
     first, then by full-text rank, then newest first."""
-    matches = Matches("evidence", search)
+    condition = search_condition(search)
     number = search.evidence_number
-    condition = or_(matches, Evidence.id == number) if number is not None else matches
     newest = (
         select(Evidence.id)
         .where(Evidence.superseded_at.is_(None), condition)
