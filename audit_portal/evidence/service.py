@@ -391,6 +391,7 @@ def _record(
         detail={
             "sha256": stored.sha256, "size": stored.size, "filename": name.name,
             "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+            **({"requirements": sorted(meta.requirements)} if meta.requirements else {}),
             **({"submitted_filename": name.submitted} if name.submitted else {}),
         },
     )
