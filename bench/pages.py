@@ -8,12 +8,14 @@ requested in process (TestClient) after two warm-up requests each:
 - the controls table of the engagement (``/engagements/{id}/controls``, as the auditor),
 - the dashboard (``/``, as management),
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
+- the evidence search through the list's search term: a word that matches nothing (the case that
+  read every row with ``ILIKE '%x%'``), a word of one requirement's items, and an item number,
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
-    .venv/bin/python bench/pages.py [--sizes 10000,100000] [--requests 20]
+    .venv/bin/python bench/pages.py [--sizes 10000,100000] [--requests 20] [--only search]
     AUDIT_PORTAL_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/pages.py
 
 Not a test: it asserts nothing, it measures.
@@ -70,7 +72,7 @@ def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-d
     return timings
 
 
-def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[float], list[int], float]]:
+def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[tuple[str, list[float], list[int], float]]:
     from audit_portal import migrate
     from audit_portal.app import create_app
     from audit_portal.config import Settings
@@ -92,8 +94,13 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
             ("dashboard", manager, "/", "Compliance overview"),
             ("evidence list, page 1", manager, "/evidence", ""),
             ("evidence list, deep page", manager, f"/evidence?cursor={deep_cursor(engine)}", ""),
+            ("evidence search, no match", manager, "/evidence?q=zzqxv-nothing", "No evidence matches"),
+            ("evidence search, one requirement's word", manager, "/evidence?q=patches", "<mark>"),
+            ("evidence search, an item number", manager, f"/evidence?q=%23{items // 2}", ""),
         ]
         for name, cookie, path, must_contain in pages:
+            if only not in name:
+                continue
             timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
             rows.append((name, timings, statements, os.getloadavg()[0]))
         rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
@@ -105,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="evidence item counts, comma-separated")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page and size")
+    parser.add_argument("--only", default="", help="time only the pages whose name contains this")
     arguments = parser.parse_args()
     backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
     work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-pages-"))
@@ -113,7 +121,7 @@ def main() -> None:
     print(f"{'evidence':>9}  {'what':<40} {'median':>9} {'p95':>9} {'statements':>10} {'load 1m':>8}")
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
-            for name, timings, statements, load in measure(size, arguments.requests, work_dir):
+            for name, timings, statements, load in measure(size, arguments.requests, work_dir, arguments.only):
                 spread = str(min(statements)) if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
                 print(f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
                       f"{spread:>10} {load:>8.1f}", flush=True)
