@@ -12,6 +12,8 @@ requested in process (TestClient) after two warm-up requests each:
   read every row with ``ILIKE '%x%'``), a word of one requirement's items, and an item number,
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
+The search without a match is also timed as a statement alone, next to the ``ILIKE '%x%'`` search
+it replaced, so the database's share shows apart from rendering.
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
@@ -72,6 +74,36 @@ def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-d
     return timings
 
 
+def statement_timings(engine, statement, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
+    timings = []
+    with engine.connect() as connection:
+        for attempt in range(requests + 2):
+            began = time.perf_counter()
+            connection.execute(statement).all()
+            if attempt >= 2:
+                timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def search_statements(engine, requests: int) -> list[tuple[str, list[float], list[int], float]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import or_
+
+    from audit_portal.evidence.models import Evidence
+    from audit_portal.evidence.repository import ListQuery, list_statement
+    from audit_portal.search import Search
+
+    needle = "zzqxv-nothing"
+    indexed = list_statement(ListQuery(search=Search.parse(needle), limit=51))
+    former = (
+        select(Evidence).where(or_(Evidence.title.ilike(f"%{needle}%"), Evidence.original_filename.ilike(f"%{needle}%")))
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(51)
+    )
+    return [
+        ("search statement alone, no match", statement_timings(engine, indexed, requests), [1], os.getloadavg()[0]),
+        ("former ILIKE '%x%' statement, no match", statement_timings(engine, former, requests), [1], os.getloadavg()[0]),
+    ]
+
+
 def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[tuple[str, list[float], list[int], float]]:
     from audit_portal import migrate
     from audit_portal.app import create_app
@@ -103,6 +135,8 @@ def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[t
                 continue
             timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
             rows.append((name, timings, statements, os.getloadavg()[0]))
+        if "search" in only or not only:
+            rows.extend(search_statements(engine, requests))
         rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
         engine.dispose()
     return rows
