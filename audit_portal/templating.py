@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 import audit_portal
+from audit_portal.search import highlight
 
 STATIC_DIR = Path(audit_portal.__file__).parent / "static"
 
@@ -37,6 +38,7 @@ def build_templates(extra_globals: Mapping[str, Any] | None = None) -> Jinja2Blo
     env.filters["datetime"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "—"
     env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value else "—"
     env.filters["filesize"] = format_size
+    env.filters["highlight"] = highlight
     return templates
 
 

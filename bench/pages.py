@@ -11,15 +11,19 @@ requested in process (TestClient) after two warm-up requests each:
   never the whole history),
 - the dashboard (``/``, as management),
 - the evidence list, page 1 and a deep page (the cursor of the item half-way down the list),
+- the evidence search through the list's search term: a word that matches nothing (the case that
+  read every row with ``ILIKE '%x%'``), a word of one requirement's items, and an item number,
 
 and, as the baseline of the machine at that moment, a bare ``SELECT count(*) FROM evidence``.
 It also times, once, a rebuild of the coverage rollup from all the evidence, and today's coverage
 of the 2022 Annex A computed from the rollup and from the evidence, alternately in one session
 (the comparison that holds whatever the machine's load).
+The search without a match is also timed as a statement alone, next to the ``ILIKE '%x%'`` search
+it replaced, so the database's share shows apart from rendering.
 Each line gives the median and p95 in milliseconds, the SQL statements per request (they must
 not grow with the data) and the load average while the size ran.
 
-    .venv/bin/python bench/pages.py [--sizes 10000,100000] [--requests 20]
+    .venv/bin/python bench/pages.py [--sizes 10000,100000] [--requests 20] [--only search]
     AUDIT_PORTAL_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/pages.py
 
 Not a test: it asserts nothing, it measures.
@@ -125,7 +129,37 @@ def baseline(engine, requests: int) -> list[float]:  # type: ignore[no-untyped-d
     return timings
 
 
-def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[float], list[int], float]]:
+def statement_timings(engine, statement, requests: int) -> list[float]:  # type: ignore[no-untyped-def]
+    timings = []
+    with engine.connect() as connection:
+        for attempt in range(requests + 2):
+            began = time.perf_counter()
+            connection.execute(statement).all()
+            if attempt >= 2:
+                timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def search_statements(engine, requests: int) -> list[tuple[str, list[float], list[int], float]]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import or_
+
+    from audit_portal.evidence.models import Evidence
+    from audit_portal.evidence.repository import ListQuery, list_statement
+    from audit_portal.search import Search
+
+    needle = "zzqxv-nothing"
+    indexed = list_statement(ListQuery(search=Search.parse(needle), limit=51))
+    former = (
+        select(Evidence).where(or_(Evidence.title.ilike(f"%{needle}%"), Evidence.original_filename.ilike(f"%{needle}%")))
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(51)
+    )
+    return [
+        ("search statement alone, no match", statement_timings(engine, indexed, requests), [1], os.getloadavg()[0]),
+        ("former ILIKE '%x%' statement, no match", statement_timings(engine, former, requests), [1], os.getloadavg()[0]),
+    ]
+
+
+def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[tuple[str, list[float], list[int], float]]:
     from audit_portal import migrate
     from audit_portal.app import create_app
     from audit_portal.config import Settings
@@ -151,13 +185,21 @@ def measure(items: int, requests: int, work_dir: Path) -> list[tuple[str, list[f
             ("dashboard", manager, "/", "Compliance overview"),
             ("evidence list, page 1", manager, "/evidence", ""),
             ("evidence list, deep page", manager, f"/evidence?cursor={deep_cursor(engine)}", ""),
+            ("evidence search, no match", manager, "/evidence?q=zzqxv-nothing", "No evidence matches"),
+            ("evidence search, one requirement's word", manager, "/evidence?q=patches", "<mark>"),
+            ("evidence search, an item number", manager, f"/evidence?q=%23{items // 2}", ""),
         ]
         for name, cookie, path, must_contain in pages:
+            if only not in name:
+                continue
             timings, statements = time_requests(app, engine, cookie, path, requests, must_contain=must_contain)
             rows.append((name, timings, statements, os.getloadavg()[0]))
-        from_rollup, from_evidence = rollup_against_evidence(engine, requests)
-        rows.append(("coverage 2022, from the rollup", from_rollup, [], os.getloadavg()[0]))
-        rows.append(("coverage 2022, from the evidence", from_evidence, [], os.getloadavg()[0]))
+        if not only:
+            from_rollup, from_evidence = rollup_against_evidence(engine, requests)
+            rows.append(("coverage 2022, from the rollup", from_rollup, [], os.getloadavg()[0]))
+            rows.append(("coverage 2022, from the evidence", from_evidence, [], os.getloadavg()[0]))
+        if "search" in only or not only:
+            rows.extend(search_statements(engine, requests))
         rows.append(("baseline: SELECT count(*) FROM evidence", baseline(engine, requests), [1], os.getloadavg()[0]))
         engine.dispose()
     return rows
@@ -167,6 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="evidence item counts, comma-separated")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page and size")
+    parser.add_argument("--only", default="", help="time only the pages whose name contains this")
     arguments = parser.parse_args()
     backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
     work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-pages-"))
@@ -175,7 +218,7 @@ def main() -> None:
     print(f"{'evidence':>9}  {'what':<40} {'median':>9} {'p95':>9} {'statements':>10} {'load 1m':>8}")
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
-            for name, timings, statements, load in measure(size, arguments.requests, work_dir):
+            for name, timings, statements, load in measure(size, arguments.requests, work_dir, arguments.only):
                 if not statements:
                     spread = "-"
                 elif min(statements) == max(statements):

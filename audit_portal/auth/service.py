@@ -27,7 +27,10 @@ ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 WRONG_CREDENTIALS = "Wrong user name or password."
 NO_ACCESS = "This account has no access at this time. Ask an administrator."
-WRONG_CODE = "That code is not valid. Enter the current code from your app, or a recovery code."
+WRONG_CODE = (
+    "That code is not valid, or it was already used (each code works once). "
+    "Wait for the next code from your app and enter that one, or use a recovery code."
+)
 
 
 def normalise_username(username: str) -> str:

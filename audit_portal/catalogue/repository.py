@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlmodel import Session
 
 from audit_portal.catalogue.models import (
@@ -15,6 +15,7 @@ from audit_portal.catalogue.models import (
     Requirement,
     RequirementSwitchOff,
 )
+from audit_portal.search import Matches, Score, Search
 
 
 def get_framework(session: Session, key: str) -> Framework | None:
@@ -111,15 +112,44 @@ def delete_mappings_from(session: Session, framework_key: str) -> None:
     session.execute(delete(ControlMapping).where(ControlMapping.source_id.in_(sources)))
 
 
-def search_controls(session: Session, text: str, *, framework_key: str | None = None, limit: int = 30) -> Sequence[Control]:
-    pattern = f"%{text.strip().lower()}%"
+def search_controls(
+    session: Session, search: Search, *, framework_key: str | None = None, limit: int = 30
+) -> Sequence[Control]:
+    """Live controls and measures the search finds, best first: the exact id, then ids that
+    start with the search, then by full-text rank, then in catalogue order."""
+    ids = {search.folded, *([search.annex_ref] if search.annex_ref else [])}
+    matches = Matches("control", search)
+    ref = func.lower(Control.ref)
     query = select(Control).where(
-        Control.retired_at.is_(None),
-        or_(Control.ref.ilike(pattern), Control.title.ilike(pattern), Control.title_nl.ilike(pattern)),
+        Control.retired_at.is_(None), or_(matches, ref.in_(ids)) if search.annex_ref else matches
     )
     if framework_key:
         query = query.where(Control.framework_key == framework_key)
-    return session.scalars(query.order_by(Control.framework_key, Control.position).limit(limit)).all()
+    return session.scalars(
+        query.order_by(
+            case((ref.in_(ids), 0), else_=1),
+            case((or_(*(ref.startswith(value, autoescape=True) for value in ids)), 0), else_=1),
+            Score("control", search).desc().nulls_last(),
+            Control.framework_key,
+            Control.position,
+        ).limit(limit)
+    ).all()
+
+
+def search_requirements(session: Session, search: Search, *, limit: int = 30) -> Sequence[Requirement]:
+    """Live requirements the search finds (by key, title or what the auditor expects), best first."""
+    folded = search.folded
+    return session.scalars(
+        select(Requirement)
+        .where(Requirement.retired_at.is_(None), Matches("requirement", search))
+        .order_by(
+            case((func.lower(Requirement.key) == folded, 0), else_=1),
+            case((func.lower(Requirement.key).startswith(folded, autoescape=True), 0), else_=1),
+            Score("requirement", search).desc().nulls_last(),
+            Requirement.key,
+        )
+        .limit(limit)
+    ).all()
 
 
 def groups_in_order(session: Session, framework_key: str, *, kind: str | None = None) -> list[ControlGroup]:

@@ -6,7 +6,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, String, and_, cast, delete, exists, false, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -26,6 +42,7 @@ from audit_portal.evidence.models import (
     EvidenceSignoff,
     PendingObject,
 )
+from audit_portal.search import Matches, Score, Search
 
 
 def add_evidence(
@@ -313,6 +330,7 @@ class ListQuery:
     after: tuple[datetime, int] | None = None  # keyset: (collected_at, id) of the last row seen
     limit: int = 50
     visible: list[tuple[datetime, datetime]] | None = None  # collected_at windows; None: all
+    search: Search | None = None  # words in the title, description or file name, or the item's number
 
 
 def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
@@ -370,6 +388,8 @@ def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
         conditions.append(Evidence.content_type == query.content_type)
     if not query.include_superseded:
         conditions.append(Evidence.superseded_at.is_(None))
+    if query.search is not None:
+        conditions.append(search_condition(query.search))
     if query.visible is not None:
         conditions.append(
             or_(false(), *(and_(Evidence.collected_at >= start, Evidence.collected_at < end) for start, end in query.visible))
@@ -412,14 +432,45 @@ def _remember_facets(session: Session, evidence: Evidence) -> None:
     session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
-def search_requirements(session: Session, text: str, limit: int = 30) -> Sequence[Requirement]:
-    pattern = f"%{text.strip().lower()}%"
-    return session.scalars(
-        select(Requirement)
-        .where(Requirement.retired_at.is_(None), or_(Requirement.key.ilike(pattern), Requirement.title.ilike(pattern)))
-        .order_by(Requirement.key)
+def search_condition(search: Search):  # type: ignore[no-untyped-def]
+    """The items a search finds: by its words, or by the number it names ("123" or "#123")."""
+    number = search.evidence_number
+    if number is None:
+        return Matches("evidence", search)
+    if search.number_only:
+        return Evidence.id == number
+    return or_(Matches("evidence", search), Evidence.id == number)
+
+
+def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
+    """The newest items that no correction replaced (what an empty search offers)."""
+    return list(session.scalars(
+        select(Evidence).where(Evidence.superseded_at.is_(None))
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(limit)
+    ))
+
+
+def search_evidence(session: Session, search: Search, *, limit: int = 20, candidates: int = 200) -> list[Evidence]:
+    """Live evidence the search finds by number, title, description or file name, best first.
+
+    Ranking reads only the ``candidates`` newest matches (a common word can match most of a
+    million items; the newest are the ones worth linking): the item the search names by number
+    first, then by full-text rank, then newest first."""
+    condition = search_condition(search)
+    number = search.evidence_number
+    newest = (
+        select(Evidence.id)
+        .where(Evidence.superseded_at.is_(None), condition)
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .limit(candidates)
+    )
+    named = case((Evidence.id == number, 0), else_=1) if number is not None else literal(1)
+    return list(session.scalars(
+        select(Evidence)
+        .where(Evidence.id.in_(newest))
+        .order_by(named, Score("evidence", search).desc().nulls_last(), Evidence.collected_at.desc(), Evidence.id.desc())
         .limit(limit)
-    ).all()
+    ))
 
 
 def items_of_collector_instance(session: Session, instance: str) -> list[Evidence]:

@@ -56,6 +56,7 @@ from audit_portal.evidence.schemas import (
 from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal
+from audit_portal.search import Search
 from evidence_store import (
     EmptyObject,
     Leftover,
@@ -391,6 +392,7 @@ def _record(
         detail={
             "sha256": stored.sha256, "size": stored.size, "filename": name.name,
             "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+            **({"requirements": sorted(meta.requirements)} if meta.requirements else {}),
             **({"submitted_filename": name.submitted} if name.submitted else {}),
         },
     )
@@ -641,6 +643,7 @@ class ListFilters:
     include_superseded: bool = True
     cursor: str = ""
     limit: int = 50
+    q: str = ""  # words of the title, description or file name, or the item's number
 
 
 @dataclass(frozen=True)
@@ -686,6 +689,7 @@ def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
         period_to=filters.period_to,
         content_type=filters.content_type or None,
         include_superseded=filters.include_superseded,
+        search=Search.parse(filters.q),
         after=decode_cursor(filters.cursor) if filters.cursor else None,
         # One row more than shown tells whether another page follows.
         limit=filters.limit + 1,
@@ -732,14 +736,15 @@ class LinkTarget:
 
 
 def search_link_targets(session: Session, text: str, limit: int = 30) -> list[LinkTarget]:
-    if len(text.strip()) < 2:
+    search = Search.parse(text)
+    if search is None or len(search.text) < 2:
         return []
     targets = [
-        LinkTarget(r.key, "requirement", r.title) for r in repository.search_requirements(session, text, limit)
+        LinkTarget(r.key, "requirement", r.title) for r in catalogue.search_requirements(session, search, limit=limit)
     ]
     targets += [
         LinkTarget(control_name(c), "measure" if c.framework_key == ANNEX2 else "control", c.title)
-        for c in catalogue.search_controls(session, text, limit=limit)
+        for c in catalogue.search_controls(session, search, limit=limit)
     ]
     return targets[:limit]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from audit_portal.evidence.models import Evidence
@@ -66,23 +66,6 @@ def link(session: Session, item: EvidenceRequestItem) -> None:
     if session.get(EvidenceRequestItem, (item.request_id, item.evidence_id)) is None:
         session.add(item)
         session.flush()
-
-
-def search_evidence(session: Session, text: str, limit: int = 20) -> Sequence[Evidence]:
-    """Live evidence whose id or title matches, newest first."""
-    needle = text.strip()
-    query = select(Evidence).where(Evidence.superseded_at.is_(None))
-    if needle:
-        pattern = f"%{needle.lower()}%"
-        conditions = [Evidence.title.ilike(pattern), Evidence.original_filename.ilike(pattern)]
-        if needle.isdigit():
-            conditions.append(Evidence.id == int(needle))
-        else:
-            conditions.append(cast(Evidence.id, String) == needle)
-        query = query.where(or_(*conditions))
-    return session.scalars(
-        query.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(limit)
-    ).all()
 
 
 def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:

@@ -27,6 +27,7 @@ from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.principals import Principal
 from audit_portal.requests import repository
@@ -39,6 +40,7 @@ from audit_portal.requests.models import (
     EvidenceRequest,
     EvidenceRequestItem,
 )
+from audit_portal.search import Search
 
 QUESTION_MAX_LENGTH = 4000
 NOTE_MAX_LENGTH = 4000
@@ -364,8 +366,12 @@ def open_request_for_upload(session: Session, principal: Principal, request_id: 
 def evidence_candidates(
     session: Session, principal: Principal, engagement_id: int, request_id: int, text: str
 ) -> list[Evidence]:
+    """Live evidence an answer could link, best first (see evidence.repository.search_evidence)."""
     get_request(session, principal, engagement_id, request_id)
-    return list(repository.search_evidence(session, text))
+    search = Search.parse(text)
+    if search is None:
+        return evidence_repository.newest_live(session)
+    return evidence_repository.search_evidence(session, search)
 
 
 # --- the auditor's decision -----------------------------------------------------------------
