@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session
 
@@ -23,18 +24,27 @@ DECISION_COLUMNS = (
 )
 
 
+class _RunItem(NamedTuple):
+    """What the review rows need of an item: kept instead of the row, so a streamed package does
+    not hold every run's evidence in memory."""
+
+    id: int
+    collector_instance: str | None
+    collected_at: datetime
+
+
 def review_rows(
     session: Session, files: Iterable[tuple[Evidence, tuple[str, ...]]]
 ) -> tuple[list[list[object]], list[list[object]]]:
     """(sign-off rows, decision rows) for the runs of the given (evidence, requirement keys)."""
-    runs: dict[int, list[Evidence]] = defaultdict(list)
+    runs: dict[int, list[_RunItem]] = defaultdict(list)
     keys_of_run: dict[int, set[str]] = defaultdict(set)
     seen: set[int] = set()
     for evidence, keys in files:
         if evidence.collector_run_id is None or evidence.id in seen:
             continue
         seen.add(evidence.id)  # type: ignore[arg-type]
-        runs[evidence.collector_run_id].append(evidence)
+        runs[evidence.collector_run_id].append(_RunItem(evidence.id, evidence.collector_instance, evidence.collected_at))
         keys_of_run[evidence.collector_run_id] |= set(keys)
     if not runs:
         return [], []
