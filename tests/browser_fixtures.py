@@ -7,6 +7,9 @@ test-output/screenshots/.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,24 +94,51 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A portal holding the demo organisation of `make run`: every status, chart and list filled."""
-    root = tmp_path_factory.mktemp("demo")
-    settings = Settings(
-        environment="test",
-        data_dir=root / "var",
-        secret_key="browser-test-secret-key-long-enough-to-sign",
-        scheduler_enabled=False,
-        collector_path_roots=(root,),
+DEMO_SECRET = "browser-test-secret-key-long-enough-to-sign"
+
+
+def _demo_settings(root: Path, *readable: Path) -> Settings:
+    return Settings(
+        environment="test", data_dir=root / "var", secret_key=DEMO_SECRET, scheduler_enabled=False,
+        collector_path_roots=(root, *readable),
     )
-    settings.data_dir.mkdir()
+
+
+def _build_demo(root: Path) -> None:
+    settings = _demo_settings(root)
+    settings.data_dir.mkdir(parents=True)
     engine = make_engine(settings.database_url)
-    migrate.upgrade(engine)
     try:
+        migrate.upgrade(engine)
         with unit_of_work(engine) as session:
             load_catalogue(session)
             load_demo(session, open_store(settings.store_url), settings, Console(quiet=True))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A portal holding the demo organisation of `make run`: every status, chart and list filled.
+
+    The demo takes minutes of CPU (a year of collector runs), so one test run builds it once:
+    under xdist the first worker builds it into the run's shared folder while the others wait on
+    a lock, and each worker serves its own copy."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    template = shared / "demo-template"
+    with open(shared / "demo-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (template / "ready").exists():
+            shutil.rmtree(template, ignore_errors=True)
+            _build_demo(template)
+            (template / "ready").touch()
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copytree(template, root, dirs_exist_ok=True)
+    # the demo's collector instances name their input files in the template's folder
+    settings = _demo_settings(root, template)
+    engine = make_engine(settings.database_url)
+    try:
         with serve(settings, engine) as server:
             yield server
     finally:
