@@ -43,7 +43,7 @@ class DemoIds:
     evidence: int
     request: int
     finding: int
-    collector: str
+    collector: str  # host-managed in the demo: read-only in the portal
     run: int
 
 
@@ -87,7 +87,7 @@ def main_pages(role: str, ids: DemoIds) -> dict[str, str]:
         "admin": {
             "users": "/admin/users", "tokens": "/admin/tokens", "audit-log": "/admin/audit-log",
             "soa-edit": "/soa/5.1", "engagements": "/engagements", "new-engagement": "/engagements/new",
-            "collector-edit": f"/collectors/{ids.collector}/edit",
+            "new-collector": "/collectors/new",
         },
     }
     return {**common, **pages[role]}
