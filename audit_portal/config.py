@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
     retention_years_after_cycle: int = Field(default=1, ge=0)
+    # The coverage the organisation aims for, in percent of applicable controls: drawn as the
+    # target line of the dashboard's and the report's charts. 0: no target line.
+    coverage_target_percent: float = Field(default=90.0, ge=0, le=100)
     # The Ed25519 key that signs evidence packages; empty: generated into the data directory.
     signing_key_file: Path | None = None
     # Outgoing e-mail (the weekly digest). No host: no e-mail is sent.
