@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(database_url: str) -> Engine:
@@ -25,7 +25,7 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # pysqlite's own transaction handling stays on: reads run outside a transaction and the
     # first write begins one. A transaction that began with a read would hold a WAL snapshot and
     # fail at once ("database is locked") when another connection has written since; starting
@@ -75,3 +75,8 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function" commits before the response is sent, so a client never sees success for a
 # transaction that then fails to commit.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table behind a table model, for aliases and dialect-specific statements."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation without declaring it

@@ -53,7 +53,7 @@ def dashboard(request: Request, session: SessionDep, principal: DashboardReader,
     )
 
 
-def _trend_chart(board: service.Dashboard):  # type: ignore[no-untyped-def]
+def _trend_chart(board: service.Dashboard):
     last = board.period.as_of
     first = last - timedelta(days=service.CERTIFICATION_YEAR_DAYS)
     series = [charts.Series(service.FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
@@ -67,7 +67,7 @@ def _trend_chart(board: service.Dashboard):  # type: ignore[no-untyped-def]
     )
 
 
-def _group_chart(figure: service.FrameworkFigure):  # type: ignore[no-untyped-def]
+def _group_chart(figure: service.FrameworkFigure):
     bars = [
         (group.title, group.percent, f"{group.percent:.1f}% ({group.covered}/{group.applicable})")
         for group in figure.groups

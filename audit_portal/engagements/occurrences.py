@@ -135,7 +135,7 @@ def history(
     start, end = _window(engagement, wanted)
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=start,
         end=end,
@@ -163,7 +163,7 @@ def newest(
     ``counting`` items (coverage's newest counting evidence) are marked newest."""
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=scope.engagement_window(engagement)[0],
         end=scope.engagement_window(engagement)[1],
@@ -192,8 +192,8 @@ def items_of(
     ):
         raise scope.OutOfScope(f"There is no occurrence {anchor_id} in this engagement's period.")
     members = repository.occurrence_members(session, requirement_id, anchor, start, end)
-    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])  # type: ignore[arg-type, misc]
-    return [OccurrenceItem(e, reviews.get(e.id)) for e in members]  # type: ignore[arg-type]
+    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])
+    return [OccurrenceItem(e, reviews.get(e.id)) for e in members]
 
 
 def _window(engagement: Engagement, wanted: OccurrenceFilter) -> tuple[datetime, datetime]:

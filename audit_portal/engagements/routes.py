@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import occurrences, sampling, scope, service
-from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
+from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED, EvidenceReview
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
 from audit_portal.requests import service as requests
@@ -128,7 +128,7 @@ def _engagement_form(
     request: Request,
     session,
     engagement_id: int | None,
-    form: service.EngagementForm,  # type: ignore[no-untyped-def]
+    form: service.EngagementForm,
     errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -213,7 +213,7 @@ def _table(
     engagement_id: int,
     kind: str,
     query: service.TableQuery,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     table = service.workspace_table(session, engagement, kind=kind, query=query)
     if not is_fragment_request(request):
@@ -309,6 +309,7 @@ def review(
     newest: Text = "",
 ) -> HTMLResponse | RedirectResponse:
     error_text = None
+    saved: EvidenceReview | None
     try:
         evidence, saved = service.review_evidence(
             session,
@@ -325,7 +326,7 @@ def review(
         error_text = error.detail
         evidence, saved = service.current_review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
-        )  # type: ignore[assignment]
+        )
     if not is_fragment_request(request):
         target = (
             back
@@ -374,7 +375,7 @@ def _samples_page(
     form,
     errors,
     status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/samples.html",

@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 class Sample(SQLModel, table=True):
     __tablename__ = "sample"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     population_description: str = Field(sa_type=sa.Text)
     population_filter: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

@@ -94,7 +94,7 @@ def population(
                 {"location": "subject", "message": f"There is no requirement {subject!r}."}
             )
         else:
-            requirement_ids = {requirement.id}  # type: ignore[set-item]
+            requirement_ids = {requirement.id}
             described = f"evidence for requirement {requirement.key} ({requirement.title})"
     elif subject:
         control = (
@@ -115,7 +115,7 @@ def population(
                 framework_key=control.framework_key,
                 period_start=engagement.period_start,
                 period_end=engagement.period_end,
-                control_ids={control.id},  # type: ignore[arg-type]
+                control_ids={control.id},
             )
             requirement_ids = {r.requirement_id for r in report.controls[0].requirements}
             control_id = control.id
@@ -145,7 +145,7 @@ def population(
         described += f", source {source_kind}"
     if instance:
         described += f", collector instance {instance}"
-    normalised = {
+    normalised: dict[str, object] = {
         "subject": subject,
         "source_kind": source_kind,
         "collector_instance": instance,
@@ -219,7 +219,7 @@ def draw(
         session,
         Sample(
             engagement_id=engagement.id,
-            population_description=found.description,  # type: ignore[arg-type]
+            population_description=found.description,
             population_filter=found.filter,
             population_size=len(found.evidence_ids),
             size=size,
@@ -260,7 +260,7 @@ def samples(
     session: Session, principal: Principal, engagement_id: int
 ) -> tuple[Engagement, list[Sample]]:
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    return engagement, list(repository.samples_of(session, engagement.id))  # type: ignore[arg-type]
+    return engagement, list(repository.samples_of(session, engagement.id))
 
 
 def get_sample(
@@ -290,7 +290,7 @@ def verify(
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     sample = view.sample
     found = population(session, engagement, dict(sample.population_filter))
-    stored = [e.id for _, e in view.items]  # type: ignore[misc]
+    stored = [e.id for _, e in view.items]
     redrawn = (
         draw_ids(found.evidence_ids, sample.size, int(sample.seed))
         if sample.size <= len(found.evidence_ids)
@@ -298,7 +298,7 @@ def verify(
     )
     result = Verification(
         redrawn == stored, sample.population_size, len(found.evidence_ids), redrawn, stored
-    )  # type: ignore[arg-type]
+    )
     record_event(
         session,
         request=request,

@@ -144,7 +144,7 @@ class PackageContents:
         return len({f.evidence.id for f in self.files if f.evidence.superseded_at is not None})
 
     def review_counts(self) -> dict[str, int]:
-        reviews: dict[int, str] = {f.evidence.id: f.review for f in self.files}  # type: ignore[misc]
+        reviews: dict[int, str] = {f.evidence.id: f.review for f in self.files}
         counts: dict[str, int] = defaultdict(int)
         for status in reviews.values():
             counts[status] += 1
@@ -169,7 +169,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
     measures = repository.measures_mapped_to(session, control_ids)
     by_requirement = repository.evidence_by_requirement(session, requirement_ids, start, end)
     by_control = repository.evidence_by_control(session, control_ids | set(measures), start, end)
-    reviews = repository.reviews(session, engagement.id)  # type: ignore[arg-type]
+    reviews = repository.reviews(session, engagement.id)
     successors = repository.successors(session, start, end)
 
     controls = tuple(
@@ -177,7 +177,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         for control in in_scope
     )
     findings = repository.findings(
-        session, engagement_id=engagement.id, control_ids=control_ids,  # type: ignore[arg-type]
+        session, engagement_id=engagement.id, control_ids=control_ids,
         requirement_ids=requirement_ids, start=start, end=end,
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
@@ -204,15 +204,15 @@ def _files_of(
     found: dict[int, tuple[Evidence, str | None, set[str]]] = {}
     for row in by_requirement:
         if row.requirement_id in requirement_keys:
-            found.setdefault(row.evidence.id, (row.evidence, row.uploaded_by, set()))[2].add(requirement_keys[row.requirement_id])  # type: ignore[index]
-    for row in by_control:
-        if row.control_id == control.control_id or control.control_id in measures.get(row.control_id, ()):
-            found.setdefault(row.evidence.id, (row.evidence, row.uploaded_by, set()))[2].add(DIRECT_LINK)  # type: ignore[index]
+            found.setdefault(row.evidence.id, (row.evidence, row.uploaded_by, set()))[2].add(requirement_keys[row.requirement_id])
+    for link in by_control:
+        if link.control_id == control.control_id or control.control_id in measures.get(link.control_id, ()):
+            found.setdefault(link.evidence.id, (link.evidence, link.uploaded_by, set()))[2].add(DIRECT_LINK)
     folder = f"controls/{safe_segment(control.ref)}"
     files = []
     for evidence, uploaded_by, via in sorted(found.values(), key=lambda item: (item[0].collected_at, item[0].id)):
-        review = reviews.get(evidence.id)  # type: ignore[arg-type]
-        newer = successors.get(evidence.id)  # type: ignore[arg-type]
+        review = reviews.get(evidence.id)
+        newer = successors.get(evidence.id)
         files.append(
             EvidenceFile(
                 path=f"{folder}/{evidence_file_name(evidence, newer)}",
@@ -406,7 +406,7 @@ def _manifest_rows(contents: PackageContents) -> Iterator[list[object]]:
         ]
 
 
-def _labels():  # type: ignore[no-untyped-def]
+def _labels():
     from audit_portal.findings.service import CATEGORY_LABELS, STATUS_LABELS
     from audit_portal.soa.service import STATUS_LABELS as SOA_LABELS
 
@@ -432,18 +432,18 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
 def _finding_record(finding: Finding, refs: list[str], contents: PackageContents) -> dict[str, Any]:
     record = finding.model_dump(mode="json")
     record["controls"] = refs
-    record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])  # type: ignore[arg-type]
+    record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])
     record["history"] = [
         {"at": t.at.isoformat(), "actor": t.actor, "role": t.actor_role, "from": t.from_status, "to": t.to_status,
          "note": t.note}
-        for t in contents.finding_history.get(finding.id, [])  # type: ignore[arg-type]
+        for t in contents.finding_history.get(finding.id, [])
     ]
     return record
 
 
 def _finding_history_rows(contents: PackageContents) -> Iterator[list[object]]:
     for finding, _ in contents.findings:
-        for t in contents.finding_history.get(finding.id, []):  # type: ignore[arg-type]
+        for t in contents.finding_history.get(finding.id, []):
             yield [finding.id, t.at.isoformat(), t.actor, t.actor_role, t.from_status or "", t.to_status, t.note or ""]
 
 
@@ -458,7 +458,7 @@ def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
             finding.created_at.isoformat(), finding.created_by or "",
             finding.closed_at.isoformat() if finding.closed_at else "",
             finding.root_cause or "",
-            " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),  # type: ignore[arg-type]
+            " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),
         ]
 
 

@@ -103,7 +103,7 @@ def _form(
     principal: Principal,
     engagement,
     finding_id: int | None,
-    form: service.FindingForm,  # type: ignore[no-untyped-def]
+    form: service.FindingForm,
     errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -225,7 +225,7 @@ def _after_step(
     finding_id: int,
     step: str,
     values: dict[str, str],
-    action,  # type: ignore[no-untyped-def]
+    action,
 ) -> HTMLResponse | RedirectResponse:
     try:
         action()

@@ -89,7 +89,7 @@ def collect_report_data(session: Session, month: date, *, now: datetime | None =
 
 # --- PDF --------------------------------------------------------------------------------------
 
-def trend_chart(data: ReportData):  # type: ignore[no-untyped-def]
+def trend_chart(data: ReportData):
     series = [charts.Series(dashboard.FRAMEWORK_LABELS[k], points) for k, points in data.board.trend.series.items()]
     return charts.line_chart(
         series, title="Coverage over the last 12 months",
@@ -106,7 +106,7 @@ def render_pdf(data: ReportData) -> bytes:
     html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
         data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data), status_labels=STATUS_LABELS
     )
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    return HTML(string=html).write_pdf()
 
 
 # --- XLSX -------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):  # type: ignore[no-untyped-def]
+def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):
     sheet = workbook.active if first else workbook.create_sheet()
     sheet.title = title
     sheet.append(header)
@@ -197,7 +197,7 @@ def render_xlsx(data: ReportData) -> bytes:
 
 # --- generating and keeping ------------------------------------------------------------------
 
-def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,  # type: ignore[no-untyped-def]
+def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,
             max_bytes: int, request: Request | None, principal: Principal | None):
     meta = EvidenceMeta(
         title=f"{data.title} ({extension.upper()})",
@@ -214,7 +214,7 @@ def _ingest(session, store, data: ReportData, content: bytes, extension: str, so
 
 def generate_monthly_report(
     session: Session,
-    store,  # type: ignore[no-untyped-def]
+    store,
     *,
     month: date,
     max_bytes: int,
@@ -234,11 +234,11 @@ def generate_monthly_report(
     report = repository.add(
         session,
         ComplianceReport(month=data.month, generated_at=utcnow(), generated_by=generated_by[:100],
-                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),  # type: ignore[arg-type]
+                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),
     )
     record_event(
         session, request=request, principal=principal, action="report.generate", object_type="compliance_report",
-        object_id=report.id, actor=None if principal else generated_by,  # type: ignore[arg-type]
+        object_id=report.id, actor=None if principal else generated_by,
         detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
     )
     return report
@@ -250,7 +250,7 @@ def list_reports(session: Session, reader: Scope = EVERYTHING) -> list[Complianc
     return within(reader, repository.newest_first(session), lambda report: report.generated_at)
 
 
-def generate_due_report(session: Session, store, *, max_bytes: int, today: date | None = None) -> ComplianceReport | None:  # type: ignore[no-untyped-def]
+def generate_due_report(session: Session, store, *, max_bytes: int, today: date | None = None) -> ComplianceReport | None:
     """Last month's report, unless it exists already: what the scheduler runs each day."""
     month = previous_month(today or utcnow().date())
     if repository.exists_for_month(session, month):
