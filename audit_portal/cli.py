@@ -2,7 +2,6 @@
 here, so ``audit-portal --help`` lists everything the portal can do from a shell."""
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -150,4 +149,4 @@ def main() -> None:  # pragma: no cover - console entry point wrapper for python
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

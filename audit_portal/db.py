@@ -102,3 +102,8 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function" commits before the response is sent, so a client never sees success for a
 # transaction that then fails to commit.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table behind a table model, for aliases and dialect-specific statements."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation without declaring it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -75,13 +75,14 @@ def render(
     templates: Jinja2Blocks = request.app.state.templates
     full_context = {"request": request, **(context or {})}
     block_name = block if block and is_fragment_request(request) else None
-    response = templates.TemplateResponse(
+    # jinja2-fragments declares Response; what it returns is Starlette's HTML template response
+    response = cast(HTMLResponse, templates.TemplateResponse(
         request,
         template,
         full_context,
         status_code=status_code,
         headers=dict(headers or {}),
         block_name=block_name,
-    )
+    ))
     response.headers["Vary"] = "HX-Request"
     return response

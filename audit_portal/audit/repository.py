@@ -18,11 +18,11 @@ def lock_chain_head(session: Session) -> AuditChainHead:
     lock: a second writer waits for the first to commit instead of reading the same head."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
-            update(AuditChainHead).where(AuditChainHead.id == 1).values(last_event_id=AuditChainHead.last_event_id)
+            update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(last_event_id=col(AuditChainHead.last_event_id))
         )
     statement = (
         select(AuditChainHead)
-        .where(AuditChainHead.id == 1)
+        .where(col(AuditChainHead.id) == 1)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -30,14 +30,14 @@ def lock_chain_head(session: Session) -> AuditChainHead:
 
 
 def chain_head(session: Session) -> AuditChainHead:
-    return session.exec(select(AuditChainHead).where(AuditChainHead.id == 1)).one()
+    return session.exec(select(AuditChainHead).where(col(AuditChainHead.id) == 1)).one()
 
 
 def events_in_order(session: Session, batch_size: int = 1000) -> Iterator[AuditEvent]:
     last_id = 0
     while True:
         batch = session.exec(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
+            select(AuditEvent).where(col(AuditEvent.id) > last_id).order_by(col(AuditEvent.id)).limit(batch_size)
         ).all()
         if not batch:
             return
@@ -54,23 +54,23 @@ class EventFilter:
     until: datetime | None = None
 
 
-def _filtered(event_filter: EventFilter):  # type: ignore[no-untyped-def]
+def _filtered(event_filter: EventFilter):
     statement = select(AuditEvent)
     if event_filter.actor:
-        statement = statement.where(AuditEvent.actor == event_filter.actor)
+        statement = statement.where(col(AuditEvent.actor) == event_filter.actor)
     if event_filter.action:
-        statement = statement.where(AuditEvent.action.startswith(event_filter.action))  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEvent.action).startswith(event_filter.action))
     if event_filter.outcome:
-        statement = statement.where(AuditEvent.outcome == event_filter.outcome)
+        statement = statement.where(col(AuditEvent.outcome) == event_filter.outcome)
     if event_filter.since:
-        statement = statement.where(AuditEvent.at >= event_filter.since)
+        statement = statement.where(col(AuditEvent.at) >= event_filter.since)
     if event_filter.until:
-        statement = statement.where(AuditEvent.at < event_filter.until)
+        statement = statement.where(col(AuditEvent.at) < event_filter.until)
     return statement
 
 
 def find_events(session: Session, event_filter: EventFilter, *, offset: int, limit: int) -> list[AuditEvent]:
-    statement = _filtered(event_filter).order_by(AuditEvent.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    statement = _filtered(event_filter).order_by(col(AuditEvent.id).desc()).offset(offset).limit(limit)
     return list(session.exec(statement).all())
 
 
@@ -83,7 +83,7 @@ def iter_events(session: Session, event_filter: EventFilter, batch_size: int = 1
     last_id = 0
     while True:
         statement = (
-            _filtered(event_filter).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch_size)
+            _filtered(event_filter).where(col(AuditEvent.id) > last_id).order_by(col(AuditEvent.id)).limit(batch_size)
         )
         batch = session.exec(statement).all()
         if not batch:

@@ -254,7 +254,7 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
         relations=relations,
         own_requirements=by_control[control.id],
         measure_requirements=[
-            MeasureRequirements(measure, by_control[measure.id])  # type: ignore[index]
+            MeasureRequirements(measure, by_control[measure.id])
             for measure in measures
         ],
         soa_entry=soa_repository.entry_for(session, control.id),

@@ -33,7 +33,7 @@ instance came from an instance file an operator imported on the host (see
 
     __tablename__ = "collector_instance"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     collector: str = Field(max_length=64, index=True)
     config_json: str = Field(sa_type=sa.Text)
@@ -57,7 +57,7 @@ class CollectorRun(SQLModel, table=True):
     __tablename__ = "collector_run"
     __table_args__ = (sa.Index("ix_collector_run_instance_started", "instance_id", "started_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     instance_id: int = Field(foreign_key="collector_instance.id")
     instance_name: str = Field(max_length=100)
     collector_version: str = Field(default="", max_length=64)

@@ -59,7 +59,7 @@ def sign_off_run(
             errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}])
     now = signed_at or utcnow()  # the demo replays sign-offs of the past
     signoffs = [
-        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)  # type: ignore[arg-type]
+        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)
         for item in detail.evidence if item.id not in detail.signoffs
     ]
     repository.add_signoffs(session, signoffs)

@@ -41,7 +41,7 @@ def overview(session: Session, reader: Scope = EVERYTHING) -> list[InstanceRow]:
                 latest[instance.id] = runs[0]
             counts[instance.name] = len(_open_findings(session, instance.name, reader))
     return [
-        InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))  # type: ignore[arg-type]
+        InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))
         for i in instances
     ]
 
@@ -68,7 +68,7 @@ class InstanceDetail:
 
 
 def _visible_runs(session: Session, instance: CollectorInstance, reader: Scope) -> list[CollectorRun]:
-    return within(reader, repository.runs_of(session, instance.id), lambda run: run.started_at)  # type: ignore[arg-type]
+    return within(reader, repository.runs_of(session, instance.id), lambda run: run.started_at)
 
 
 def _open_findings(session: Session, name: str, reader: Scope) -> list[Finding]:

@@ -35,7 +35,7 @@ class RequirementLink(NamedTuple):
 class NewestEvidence(NamedTuple):
     requirement_id: int
     newest_at: datetime
-    count: int
+    evidence_count: int
 
 
 class EvidenceItem(NamedTuple):
@@ -46,26 +46,26 @@ class EvidenceItem(NamedTuple):
 
 
 def framework_keys(session: Session) -> list[str]:
-    return list(session.scalars(select(Control.framework_key).distinct()))
+    return list(session.scalars(select(col(Control.framework_key)).distinct()))
 
 
 def framework_controls(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> Sequence[Control]:
     return session.scalars(
         select(Control)
-        .where(Control.framework_key == framework_key, Control.retired_at.is_(None), Control.kind == kind)
-        .order_by(Control.position)
+        .where(col(Control.framework_key) == framework_key, col(Control.retired_at).is_(None), col(Control.kind) == kind)
+        .order_by(col(Control.position))
     ).all()
 
 
 def soa_exclusions_2022(session: Session) -> set[int]:
     """Ids of 2022 controls the Statement of Applicability excludes."""
-    return set(session.scalars(select(SoaEntry.control_id).where(SoaEntry.applicable.is_(False))))
+    return set(session.scalars(select(col(SoaEntry.control_id)).where(col(SoaEntry.applicable).is_(False))))
 
 
 def successors_of(session: Session, control_ids: Iterable[int]) -> dict[int, set[int]]:
     rows = session.execute(
-        select(ControlMapping.source_id, ControlMapping.target_id).where(
-            ControlMapping.kind == SUCCESSOR, ControlMapping.source_id.in_(set(control_ids))
+        select(col(ControlMapping.source_id), col(ControlMapping.target_id)).where(
+            col(ControlMapping.kind) == SUCCESSOR, col(ControlMapping.source_id).in_(set(control_ids))
         )
     )
     result: dict[int, set[int]] = {}
@@ -76,37 +76,37 @@ def successors_of(session: Session, control_ids: Iterable[int]) -> dict[int, set
 
 def requirement_links(session: Session, framework_key: str) -> list[RequirementLink]:
     """A control's own requirements plus those of every measure mapped to it, in one query."""
-    target = Control.__table__.alias("target")
-    measure = Control.__table__.alias("measure")
-    own = (
+    target = table_of(Control).alias("target")
+    measure = table_of(Control).alias("measure")
+    own: Select[Any, Any, Any] = (
         select(
-            Requirement.control_id.label("control_id"),
-            Requirement.id.label("requirement_id"),
+            col(Requirement.control_id).label("control_id"),
+            col(Requirement.id).label("requirement_id"),
             literal(None).label("via_measure"),
         )
-        .join(target, target.c.id == Requirement.control_id)
-        .where(target.c.framework_key == framework_key, Requirement.retired_at.is_(None))
+        .join(target, target.c.id == col(Requirement.control_id))
+        .where(target.c.framework_key == framework_key, col(Requirement.retired_at).is_(None))
     )
     mapped = (
         select(
-            ControlMapping.target_id.label("control_id"),
-            Requirement.id.label("requirement_id"),
+            col(ControlMapping.target_id).label("control_id"),
+            col(Requirement.id).label("requirement_id"),
             measure.c.ref.label("via_measure"),
         )
-        .join(measure, measure.c.id == ControlMapping.source_id)
-        .join(target, target.c.id == ControlMapping.target_id)
-        .join(Requirement, Requirement.control_id == ControlMapping.source_id)
+        .join(measure, measure.c.id == col(ControlMapping.source_id))
+        .join(target, target.c.id == col(ControlMapping.target_id))
+        .join(Requirement, col(Requirement.control_id) == col(ControlMapping.source_id))
         .where(
-            ControlMapping.kind == MAPS_TO,
+            col(ControlMapping.kind) == MAPS_TO,
             target.c.framework_key == framework_key,
-            Requirement.retired_at.is_(None),
+            col(Requirement.retired_at).is_(None),
             measure.c.retired_at.is_(None),
         )
     )
     links = session.execute(union_all(own, mapped)).all()
     requirements = {
         r.id: r
-        for r in session.scalars(select(Requirement).where(Requirement.id.in_({link.requirement_id for link in links})))
+        for r in session.scalars(select(Requirement).where(col(Requirement.id).in_({link.requirement_id for link in links})))
     }
     switched_off = switch_offs(session, set(requirements))
     return [
@@ -121,7 +121,7 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
         return {}
     return {
         row.requirement_id: row
-        for row in session.scalars(select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(requirement_ids)))
+        for row in session.scalars(select(RequirementSwitchOff).where(col(RequirementSwitchOff.requirement_id).in_(requirement_ids)))
     }
 
 
@@ -152,9 +152,9 @@ def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None
     if engagement_id is not None:
         query = query.outerjoin(
             EvidenceReview,
-            and_(EvidenceReview.evidence_id == Evidence.id, EvidenceReview.engagement_id == engagement_id),
+            and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
         )
-        conditions.append(or_(EvidenceReview.status.is_(None), EvidenceReview.status != REVIEW_REJECTED))
+        conditions.append(or_(col(EvidenceReview.status).is_(None), col(EvidenceReview.status) != REVIEW_REJECTED))
     return query.where(*conditions)
 
 
@@ -180,14 +180,14 @@ def newest_items(
     wanted = {(n.requirement_id, n.newest_at) for n in newest.values()}
     counting = (
         _counting_evidence(start, end, engagement_id)
-        .where(Evidence.collected_at.in_({n.newest_at for n in newest.values()}))
+        .where(col(Evidence.collected_at).in_({n.newest_at for n in newest.values()}))
         .subquery()
     )
     rows = session.execute(
         select(
             counting.c.requirement_id, counting.c.id, counting.c.collected_at, counting.c.collector_run_id,
-            EvidenceSignoff.evidence_id,
-        ).outerjoin(EvidenceSignoff, EvidenceSignoff.evidence_id == counting.c.id)
+            col(EvidenceSignoff.evidence_id),
+        ).outerjoin(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == counting.c.id)
     )
     return [
         EvidenceItem(rid, eid, run_id, signed is not None)
@@ -202,9 +202,9 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
         return []
     return session.scalars(
         select(Finding).where(
-            Finding.status.in_(OPEN_STATUSES),
-            Finding.severity.in_(FAILING_SEVERITIES),
-            or_(Finding.evidence_id.in_(evidence_ids), Finding.last_run_id.in_(run_ids)),
+            col(Finding.status).in_(OPEN_STATUSES),
+            col(Finding.severity).in_(FAILING_SEVERITIES),
+            or_(col(Finding.evidence_id).in_(evidence_ids), col(Finding.last_run_id).in_(run_ids)),
         )
     ).all()
 

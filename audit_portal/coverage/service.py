@@ -180,7 +180,7 @@ def _catalogue_of(
     """The framework's controls of ``kind`` and its requirement links from the in-process
     catalogue cache, each link with the organisation's current switch-off (one small query)."""
     controls, links = catalogue_cache.get_registered(session, CATALOGUE_KEY).get(framework_key, ({}, []))
-    switched = repository.switch_offs(session, {link.requirement.id for link in links})  # type: ignore[misc]
+    switched = repository.switch_offs(session, {link.requirement.id for link in links})
     return controls.get(kind, []), [link._replace(switched_off=switched.get(link.requirement.id)) for link in links]
 
 
@@ -230,7 +230,7 @@ def compute_coverage(
     for link in links:
         requirement = link.requirement
         if requirement.id not in requirement_states:
-            requirement_states[requirement.id] = _requirement_state(  # type: ignore[index]
+            requirement_states[requirement.id] = _requirement_state(
                 link, newest.get(requirement.id), items_by_requirement.get(requirement.id, []), findings, as_of  # type: ignore[arg-type]
             )
     links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
@@ -243,10 +243,10 @@ def compute_coverage(
             results.append(_control(control, NOT_APPLICABLE, excluded[control.id], ()))
             continue
         states = tuple(
-            _with_via(requirement_states[link.requirement.id], link.via_measure)  # type: ignore[index]
-            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))  # type: ignore[union-attr]
+            _with_via(requirement_states[link.requirement.id], link.via_measure)
+            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))
         )
-        off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))  # type: ignore[call-overload]
+        off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))
         status, reason = _control_status(states, off)
         results.append(_control(control, status, reason, states, off))
     counts = Counter(c.status for c in results)
@@ -301,7 +301,7 @@ def restrict(report: CoverageReport, control_ids: set[int]) -> CoverageReport:
 def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
     assert link.switched_off is not None
     return SwitchedOffRequirement(
-        requirement_id=link.requirement.id,  # type: ignore[arg-type]
+        requirement_id=link.requirement.id,
         key=link.requirement.key,
         title=link.requirement.title,
         via_measure=link.via_measure,
@@ -315,13 +315,13 @@ def _excluded_controls(session: Session, framework_key: str, controls: list[Cont
     """Controls the SoA excludes, with the reason shown for them."""
     excluded_2022 = repository.soa_exclusions_2022(session)
     if framework_key == FRAMEWORK_2022:
-        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}  # type: ignore[misc]
+        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}
     if framework_key == FRAMEWORK_2013:
-        successors = repository.successors_of(session, [c.id for c in controls])  # type: ignore[misc]
+        successors = repository.successors_of(session, [c.id for c in controls])
         return {
-            c.id: "every 2022 successor is excluded in the Statement of Applicability"  # type: ignore[misc]
+            c.id: "every 2022 successor is excluded in the Statement of Applicability"
             for c in controls
-            if successors.get(c.id) and successors[c.id] <= excluded_2022  # type: ignore[arg-type]
+            if successors.get(c.id) and successors[c.id] <= excluded_2022
         }
     return {}
 
@@ -339,7 +339,7 @@ def _requirement_state(
 
     def state(status: str, reason: str, failing: tuple[int, ...] = ()) -> RequirementCoverage:
         return RequirementCoverage(
-            requirement_id=requirement.id,  # type: ignore[arg-type]
+            requirement_id=requirement.id,
             key=requirement.key,
             title=requirement.title,
             collector=requirement.collector,
@@ -350,7 +350,7 @@ def _requirement_state(
             reason=reason,
             newest_at=newest.newest_at if newest else None,
             newest_evidence_ids=tuple(sorted(item.evidence_id for item in items)),
-            evidence_count=newest.count if newest else 0,
+            evidence_count=newest.evidence_count if newest else 0,
             failing_finding_ids=failing,
         )
 
@@ -359,7 +359,7 @@ def _requirement_state(
     evidence_ids = {item.evidence_id for item in items}
     run_ids = {item.collector_run_id for item in items if item.collector_run_id is not None}
     failing = tuple(
-        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)  # type: ignore[misc]
+        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)
     )
     newest_day = newest.newest_at.date()
     age = (as_of - newest_day).days
@@ -402,7 +402,7 @@ def _control(
     switched_off: tuple[SwitchedOffRequirement, ...] = (),
 ) -> ControlCoverage:
     return ControlCoverage(
-        control_id=control.id,  # type: ignore[arg-type]
+        control_id=control.id,
         ref=control.ref,
         title=control.title,
         group_key=control.group_key,

@@ -183,11 +183,12 @@ def _slipped_since(control: ControlCoverage) -> date | None:
     else:
         # Went stale the day after its newest evidence stopped being fresh; a requirement only
         # awaiting sign-off slipped when that evidence arrived unsigned.
-        days = [
-            fresh_until(r) + timedelta(days=1) if r.status == STALE else r.newest_at.date()  # type: ignore[operator,union-attr]
-            for r in control.requirements
-            if r.status in (STALE, AWAITING_SIGNOFF) and r.newest_at
-        ]
+        days = []
+        for r in control.requirements:
+            if r.status not in (STALE, AWAITING_SIGNOFF) or r.newest_at is None:
+                continue
+            until = fresh_until(r)
+            days.append(until + timedelta(days=1) if r.status == STALE and until else r.newest_at.date())
     return max(days) if days else None
 
 
@@ -247,7 +248,7 @@ def expiring_items(
     certificates = repository.evidence_valid_until_between(session, today, last)
     for evidence in within(scope, certificates, lambda e: e.collected_at):
         items.append(
-            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)  # type: ignore[arg-type]
+            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)
         )
     return sorted(items, key=lambda item: (item.expires_on, item.label))
 
@@ -302,11 +303,11 @@ def collector_health(session: Session, now: datetime, scope: Scope = EVERYTHING)
     else:  # the newest run each instance made within the reader's periods
         last = {}
         for run in within(scope, repository.runs_started_between(session, *_span(scope)), lambda r: r.started_at):
-            if run.instance_id not in last or run.id > last[run.instance_id].id:  # type: ignore[operator]
+            if run.instance_id not in last or run.id > last[run.instance_id].id:
                 last[run.instance_id] = run
     statuses = []
     for instance in repository.collector_instances(session):
-        run = last.get(instance.id)  # type: ignore[arg-type]
+        run = last.get(instance.id)
         started = run.started_at if run is not None else None
         statuses.append(
             CollectorStatus(
@@ -413,7 +414,7 @@ def soa_contradictions(session: Session, report: CoverageReport) -> list[Any]:
     rows = soa.soa_rows(session, with_coverage=False)
     return [
         row for row in (
-            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows  # type: ignore[arg-type]
+            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows
         )
         if row.contradiction
     ]

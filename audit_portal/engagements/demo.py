@@ -101,7 +101,7 @@ def _evidence(
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):  # type: ignore[list-item]
+    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):
         if evidence.title == title:
             return evidence
     return None
@@ -120,7 +120,7 @@ def _reviews(context: DemoContext, engagement: Engagement, auditor: Principal) -
             context.session,
             principal=auditor,
             engagement_id=engagement.id,
-            evidence_id=evidence.id,  # type: ignore[arg-type]
+            evidence_id=evidence.id,
             decision=decision,
             comment=comment,
             request=None,
@@ -138,7 +138,7 @@ def _requests(
         session,
         principal=auditor,
         engagement_id=engagement.id,
-        subject="PHY-1/entry-control",  # type: ignore[arg-type]
+        subject="PHY-1/entry-control",
         question="Please provide the most recent review of office access badges, with who decided each badge is still needed.",
         due_date=(today + timedelta(days=7)).isoformat(),
         request=None,
@@ -151,16 +151,16 @@ def _requests(
             session,
             principal=it,
             engagement_id=engagement.id,
-            request_id=answered.id,  # type: ignore[arg-type]
+            request_id=answered.id,
             evidence_ids=[badge_review.id],
             note="Reviewed by R. Visser with the HR list of leavers.",
-            request=None,  # type: ignore[list-item]
+            request=None,
         )
     overdue = requests.create(
         session,
         principal=auditor,
         engagement_id=engagement.id,
-        subject="COM-1/firewall-review",  # type: ignore[arg-type]
+        subject="COM-1/firewall-review",
         question="Provide the firewall rule review of every quarter in the period, signed off, including the second quarter.",
         due_date=today.isoformat(),
         request=None,
@@ -179,7 +179,7 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
     today = context.now.date()
     recorded = [
         findings.create(
-            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None  # type: ignore[arg-type]
+            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None
         )
         for form in (
             findings.FindingForm(
@@ -220,12 +220,12 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
             corrective_action="Put two sessions a year in the company calendar and track attendance.",
         )),
     ):
-        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,  # type: ignore[arg-type]
+        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,
                        plan=plan, request=None)
     review = _newest_evidence(context, engagement, "COM-1/firewall-review")
     if review is not None:
         lifecycle.remediate(
-            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,  # type: ignore[arg-type]
+            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,
             note="The missed review was carried out and signed off; the quarterly review is in the operations "
             "calendar with a deputy.",
             evidence_ids=[str(review.id)], request=None,
@@ -237,7 +237,7 @@ def _newest_evidence(context: DemoContext, engagement: Engagement, requirement_k
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    history = repository.evidence_history(context.session, [requirement.id], start, end)  # type: ignore[list-item]
+    history = repository.evidence_history(context.session, [requirement.id], start, end)
     return history[0][1] if history else None
 
 

@@ -139,7 +139,7 @@ def history(
     start, end = _window(engagement, wanted)
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=start,
         end=end,
@@ -167,7 +167,7 @@ def newest(
     ``counting`` items (coverage's newest counting evidence) are marked newest."""
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=scope.engagement_window(engagement)[0],
         end=scope.engagement_window(engagement)[1],

@@ -127,7 +127,7 @@ def _engagement_form(
     request: Request,
     session,
     engagement_id: int | None,
-    form: service.EngagementForm,  # type: ignore[no-untyped-def]
+    form: service.EngagementForm,
     errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -212,7 +212,7 @@ def _table(
     engagement_id: int,
     kind: str,
     query: service.TableQuery,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     table = service.workspace_table(session, engagement, kind=kind, query=query)
     if not is_fragment_request(request):
@@ -308,6 +308,7 @@ def review(
     newest: Text = "",
 ) -> HTMLResponse | RedirectResponse:
     error_text = None
+    saved: EvidenceReview | None
     try:
         evidence, saved = service.review_evidence(
             session,
@@ -324,7 +325,7 @@ def review(
         error_text = error.detail
         evidence, saved = service.current_review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
-        )  # type: ignore[assignment]
+        )
     if not is_fragment_request(request):
         target = (
             back

@@ -34,7 +34,7 @@ CONCLUSIONS = (CONCLUSION_EFFECTIVE, CONCLUSION_WITH_EXCEPTIONS, CONCLUSION_NOT_
 class Sample(SQLModel, table=True):
     __tablename__ = "sample"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     # None only for samples drawn before populations were a requirement's occurrences.
     requirement_id: int | None = Field(default=None, foreign_key="requirement.id")

@@ -340,7 +340,7 @@ def _chosen(text: str, population: set[int], errors: list[dict[str, str]]) -> li
 
 def samples(session: Session, principal: Principal, engagement_id: int) -> tuple[Engagement, list[Sample]]:
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    return engagement, list(repository.samples_of(session, engagement.id))  # type: ignore[arg-type]
+    return engagement, list(repository.samples_of(session, engagement.id))
 
 
 def get_sample(

@@ -27,7 +27,7 @@ from evidence_store import ObjectStore
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _PUSH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

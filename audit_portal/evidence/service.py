@@ -145,7 +145,7 @@ def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSourc
     if old is None:
         raise InvalidInput(f"Evidence {meta.supersedes} does not exist, so it cannot be superseded.")
     if old.superseded_at is not None:
-        newer = repository.successor_of(session, old.id)  # type: ignore[arg-type]
+        newer = repository.successor_of(session, old.id)
         raise Conflict(
             f"Evidence {old.id} is already superseded"
             + (f" by evidence {newer.id}; supersede that one instead." if newer else ".")
@@ -356,7 +356,7 @@ def _record(
     old = _lock_superseded(session, checked.supersedes)
     if old is not None and links.empty:
         # A correction without links of its own proves what the item it replaces proved.
-        requirement_ids, control_ids = repository.link_ids_of(session, old.id)  # type: ignore[arg-type]
+        requirement_ids, control_ids = repository.link_ids_of(session, old.id)
     evidence = Evidence(
         title=meta.title,
         description=meta.description or None,
@@ -402,7 +402,7 @@ def _record(
 def _lock_superseded(session: Session, old: Evidence | None) -> Evidence | None:
     if old is None:
         return None
-    locked = repository.get_evidence_for_update(session, old.id)  # type: ignore[arg-type]
+    locked = repository.get_evidence_for_update(session, old.id)
     if locked is None or locked.superseded_at is not None:
         raise Conflict(f"Evidence {old.id} was superseded while this upload ran; supersede the newer item.")
     return locked
@@ -551,7 +551,7 @@ def _newer(session: Session, evidence: Evidence, limit: int = 50) -> list[Eviden
     chain: list[Evidence] = []
     current = evidence
     while len(chain) < limit:
-        following = repository.successor_of(session, current.id)  # type: ignore[arg-type]
+        following = repository.successor_of(session, current.id)
         if following is None:
             break
         chain.append(following)
@@ -597,7 +597,7 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
     }
     return [
         EvidencePublic(
-            id=item.id,  # type: ignore[arg-type]
+            id=item.id,
             title=item.title,
             description=item.description,
             source_kind=item.source_kind,
@@ -619,8 +619,8 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
             superseded_by_id=(successors[item.id].id if successors.get(item.id) else None),  # type: ignore[union-attr]
             superseded_at=item.superseded_at,
             created_at=item.created_at,
-            requirements=[requirement_name(r) for r in requirements.get(item.id, [])],  # type: ignore[arg-type]
-            controls=[control_name(c) for c in controls.get(item.id, [])],  # type: ignore[arg-type]
+            requirements=[requirement_name(r) for r in requirements.get(item.id, [])],
+            controls=[control_name(c) for c in controls.get(item.id, [])],
             download_url=f"/evidence/{item.id}/download",
         )
         for item in items
@@ -849,7 +849,7 @@ def reconcile(
     stale = [row.store_key for row in repository.stale_pending(session, pending_cutoff)]
     if remove and stale:
         for row in repository.stale_pending(session, pending_cutoff):
-            repository.delete_pending(session, row.id)  # type: ignore[arg-type]
+            repository.delete_pending(session, row.id)
         session.commit()
     orphans: list[OrphanObject] = []
     checked = 0

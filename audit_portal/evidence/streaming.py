@@ -326,10 +326,10 @@ async def consume_in_thread(part: Part, work: Callable[[ChannelReader], T]) -> T
             except PortalError as error:
                 feeder_error.append(error)
     if worker_error:
-        error = worker_error[0]
-        if feeder_error and isinstance(error, UploadInterrupted):
+        failure = worker_error[0]
+        if feeder_error and isinstance(failure, UploadInterrupted):
             raise feeder_error[0]
-        raise error
+        raise failure
     if feeder_error:
         raise feeder_error[0]
     return outcome[0]

@@ -243,7 +243,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         )
         controls.append(ControlContents(control, keys, sources, file_count, size))
     findings = repository.findings(
-        session, engagement_id=engagement.id, control_ids=control_ids,  # type: ignore[arg-type]
+        session, engagement_id=engagement.id, control_ids=control_ids,
         requirement_ids=requirement_ids, start=start, end=end,
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
@@ -588,7 +588,7 @@ def _manifest_row(f: EvidenceFile) -> list[object]:
     ]
 
 
-def _labels():  # type: ignore[no-untyped-def]
+def _labels():
     from audit_portal.findings.service import CATEGORY_LABELS, STATUS_LABELS
     from audit_portal.soa.service import STATUS_LABELS as SOA_LABELS
 
@@ -614,18 +614,18 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
 def _finding_record(finding: Finding, refs: list[str], contents: PackageContents) -> dict[str, Any]:
     record = finding.model_dump(mode="json")
     record["controls"] = refs
-    record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])  # type: ignore[arg-type]
+    record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])
     record["history"] = [
         {"at": t.at.isoformat(), "actor": t.actor, "role": t.actor_role, "from": t.from_status, "to": t.to_status,
          "note": t.note}
-        for t in contents.finding_history.get(finding.id, [])  # type: ignore[arg-type]
+        for t in contents.finding_history.get(finding.id, [])
     ]
     return record
 
 
 def _finding_history_rows(contents: PackageContents) -> Iterator[list[object]]:
     for finding, _ in contents.findings:
-        for t in contents.finding_history.get(finding.id, []):  # type: ignore[arg-type]
+        for t in contents.finding_history.get(finding.id, []):
             yield [finding.id, t.at.isoformat(), t.actor, t.actor_role, t.from_status or "", t.to_status, t.note or ""]
 
 
@@ -640,7 +640,7 @@ def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
             finding.created_at.isoformat(), finding.created_by or "",
             finding.closed_at.isoformat() if finding.closed_at else "",
             finding.root_cause or "",
-            " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),  # type: ignore[arg-type]
+            " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),
         ]
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping
+from audit_portal.db import table_of
 from audit_portal.engagements.models import EvidenceReview
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceControl, EvidenceRequirement
 from audit_portal.findings.models import Finding, FindingControl
@@ -37,8 +38,8 @@ class ItemTotals(NamedTuple):
     corrupted_ids: list[int]
 
 
-def _in_period(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
-    return and_(Evidence.collected_at >= start, Evidence.collected_at < end)
+def _in_period(start: datetime, end: datetime):
+    return and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
 
 
 def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]):  # type: ignore[no-untyped-def]
@@ -148,8 +149,8 @@ def measures_mapped_to(session: Session, control_ids: Iterable[int]) -> dict[int
         return {}
     result: dict[int, set[int]] = defaultdict(set)
     for source_id, target_id in session.execute(
-        select(ControlMapping.source_id, ControlMapping.target_id).where(
-            ControlMapping.kind == MAPS_TO, ControlMapping.target_id.in_(ids)
+        select(col(ControlMapping.source_id), col(ControlMapping.target_id)).where(
+            col(ControlMapping.kind) == MAPS_TO, col(ControlMapping.target_id).in_(ids)
         )
     ):
         result[source_id].add(target_id)
@@ -160,7 +161,7 @@ def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
     ids = set(control_ids)
     if not ids:
         return {}
-    return {entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))}
+    return {entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))}
 
 
 def findings(
@@ -177,29 +178,29 @@ def findings(
     the controls it names."""
     controls = set(control_ids)
     evidence_in_scope = (
-        select(EvidenceRequirement.evidence_id)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
-        .where(EvidenceRequirement.requirement_id.in_(set(requirement_ids) or {-1}), _in_period(start, end))
+        select(col(EvidenceRequirement.evidence_id))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(EvidenceRequirement.requirement_id).in_(set(requirement_ids) or {-1}), _in_period(start, end))
     )
-    on_controls = select(FindingControl.finding_id).where(FindingControl.control_id.in_(controls or {-1}))
+    on_controls = select(col(FindingControl.finding_id)).where(col(FindingControl.control_id).in_(controls or {-1}))
     relevant = union(
-        select(Finding.id).where(Finding.engagement_id == engagement_id),
-        select(Finding.id).where(
-            Finding.engagement_id.is_(None),
-            or_(Finding.id.in_(on_controls), Finding.evidence_id.in_(evidence_in_scope)),
-            Finding.created_at < end,
-            or_(Finding.closed_at.is_(None), Finding.closed_at >= start),
+        select(col(Finding.id)).where(col(Finding.engagement_id) == engagement_id),
+        select(col(Finding.id)).where(
+            col(Finding.engagement_id).is_(None),
+            or_(col(Finding.id).in_(on_controls), col(Finding.evidence_id).in_(evidence_in_scope)),
+            col(Finding.created_at) < end,
+            or_(col(Finding.closed_at).is_(None), col(Finding.closed_at) >= start),
         ),
     ).subquery()
     found = session.scalars(
-        select(Finding).where(Finding.id.in_(select(relevant.c.id))).order_by(Finding.created_at, Finding.id)
+        select(Finding).where(col(Finding.id).in_(select(relevant.c.id))).order_by(col(Finding.created_at), col(Finding.id))
     ).all()
     refs: dict[int, list[str]] = defaultdict(list)
     for finding_id, framework_key, ref in session.execute(
-        select(FindingControl.finding_id, Control.framework_key, Control.ref)
-        .join(Control, Control.id == FindingControl.control_id)
-        .where(FindingControl.finding_id.in_(select(relevant.c.id)))
-        .order_by(FindingControl.finding_id, Control.framework_key, Control.position)
+        select(col(FindingControl.finding_id), col(Control.framework_key), col(Control.ref))
+        .join(Control, col(Control.id) == col(FindingControl.control_id))
+        .where(col(FindingControl.finding_id).in_(select(relevant.c.id)))
+        .order_by(col(FindingControl.finding_id), col(Control.framework_key), col(Control.position))
     ):
         refs[finding_id].append(f"{framework_key}:{ref}")
-    return [(finding, refs.get(finding.id, [])) for finding in found]  # type: ignore[arg-type]
+    return [(finding, refs.get(finding.id, [])) for finding in found]

@@ -34,7 +34,7 @@ def engagement_for_export(session: Session, principal: Principal, engagement_id:
 
 
 def contents_of(session: Session, engagement: Engagement) -> PackageContents:
-    control_ids = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    control_ids = engagements.scope_control_ids(session, engagement.id)
     return collect_contents(session, engagement, control_ids or None)
 
 
@@ -88,9 +88,10 @@ def export(
     if principal is not None:
         engagement = engagement_for_export(session, principal, engagement_id)
     else:
-        engagement = engagements.get(session, engagement_id)  # the command line is the operator
-        if engagement is None:
+        found = engagements.get(session, engagement_id)  # the command line is the operator
+        if found is None:
             raise NotFound(f"There is no engagement {engagement_id}.")
+        engagement = found
     generated_by = actor or (principal.username if principal else "system")
     contents = contents_of(session, engagement)
     _refuse_corrupted(contents)

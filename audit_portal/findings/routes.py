@@ -109,7 +109,7 @@ def _form(
     principal: Principal,
     engagement,
     finding_id: int | None,
-    form: service.FindingForm,  # type: ignore[no-untyped-def]
+    form: service.FindingForm,
     errors: dict[str, str],
     status_code: int = 200,
     sample_id: int | None = None,
@@ -240,7 +240,7 @@ def _after_step(
     finding_id: int,
     step: str,
     values: dict[str, str],
-    action,  # type: ignore[no-untyped-def]
+    action,
 ) -> HTMLResponse | RedirectResponse:
     try:
         action()

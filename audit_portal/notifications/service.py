@@ -112,7 +112,7 @@ def gather_facts(session: Session, now: datetime) -> Facts:
             + (f" (corrective action overdue since {f.due_date})" if f.id in overdue_findings else " (new)"),
             f"/dashboard/findings?severity={f.severity}",
         ))
-        for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)  # type: ignore[arg-type,return-value]
+        for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)
     ]
     return Facts(expiring=expiring, collectors=collectors, requests=requests, findings=findings)
 

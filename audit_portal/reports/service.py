@@ -99,7 +99,7 @@ def render_pdf(data: ReportData) -> bytes:
         chart=dashboard.trend_chart(data.board, data.target),
         group_charts={key: dashboard.group_chart(figure, data.target) for key, figure in data.board.frameworks.items()},
     )
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    return HTML(string=html).write_pdf()
 
 
 # --- XLSX -------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):  # type: ignore[no-untyped-def]
+def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):
     sheet = workbook.active if first else workbook.create_sheet()
     sheet.title = title
     sheet.append(header)
@@ -190,7 +190,7 @@ def render_xlsx(data: ReportData) -> bytes:
 
 # --- generating and keeping ------------------------------------------------------------------
 
-def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,  # type: ignore[no-untyped-def]
+def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,
             max_bytes: int, request: Request | None, principal: Principal | None):
     meta = EvidenceMeta(
         title=f"{data.title} ({extension.upper()})",
@@ -207,7 +207,7 @@ def _ingest(session, store, data: ReportData, content: bytes, extension: str, so
 
 def generate_monthly_report(
     session: Session,
-    store,  # type: ignore[no-untyped-def]
+    store,
     *,
     month: date,
     max_bytes: int,
@@ -228,11 +228,11 @@ def generate_monthly_report(
     report = repository.add(
         session,
         ComplianceReport(month=data.month, generated_at=utcnow(), generated_by=generated_by[:100],
-                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),  # type: ignore[arg-type]
+                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),
     )
     record_event(
         session, request=request, principal=principal, action="report.generate", object_type="compliance_report",
-        object_id=report.id, actor=None if principal else generated_by,  # type: ignore[arg-type]
+        object_id=report.id, actor=None if principal else generated_by,
         detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
     )
     return report

@@ -69,7 +69,7 @@ def _form(
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/request_form.html",
@@ -140,7 +140,7 @@ def _detail(
     row,
     error: str | None,
     status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/request.html",

@@ -93,23 +93,25 @@ def views(session: Session, requests: list[EvidenceRequest]) -> list[RequestView
         session,
         {r.created_by for r in requests} | {r.answered_by for r in requests if r.answered_by},
     )
-    items = repository.items_of(session, [r.id for r in requests])  # type: ignore[misc]
+    items = repository.items_of(session, [r.id for r in requests])
     today = clock.utcnow().date()
     result = []
     for r in requests:
+        ref: str | None
         if r.control_id:
             control = controls[r.control_id]
             subject, ref = f"{control.ref} {control.title}", control.ref
         else:
-            requirement = requirements[r.requirement_id]  # type: ignore[index]
-            owner = requirement_controls.get(requirement.id)  # type: ignore[arg-type]
+            assert r.requirement_id is not None  # a request asks about a control or a requirement
+            requirement = requirements[r.requirement_id]
+            owner = requirement_controls.get(requirement.id)
             subject, ref = f"{requirement.key}: {requirement.title}", owner.ref if owner else None
         result.append(
             RequestView(
                 request=r,
                 subject=subject,
                 subject_ref=ref,
-                evidence=items.get(r.id, []),  # type: ignore[arg-type]
+                evidence=items.get(r.id, []),
                 asked_by=users[r.created_by].username if r.created_by in users else "—",
                 answered_by=users[r.answered_by].username if r.answered_by in users else None,
                 today=today,
@@ -125,7 +127,7 @@ def queue(
     states = [state] if state in STATES else None
     return engagement, views(
         session, list(repository.of_engagement(session, engagement.id, states=states))
-    )  # type: ignore[arg-type]
+    )
 
 
 def for_control(
@@ -133,7 +135,7 @@ def for_control(
 ) -> list[RequestView]:
     return views(
         session, list(repository.for_control(session, engagement.id, control.id, requirement_ids))
-    )  # type: ignore[arg-type]
+    )
 
 
 def get_request(
@@ -189,17 +191,18 @@ def create(
             "The request was not sent: " + " ".join(e["message"] for e in errors), errors=errors
         )
     assert due is not None
+    assert principal.user_id is not None  # only a signed-in auditor asks (the matrix)
     evidence_request = repository.add(
         session,
         EvidenceRequest(
             engagement_id=engagement.id,
-            control_id=control.id if control else None,  # type: ignore[arg-type]
+            control_id=control.id if control else None,
             requirement_id=requirement.id if requirement else None,
             question=text,
             due_date=due,
             state=STATE_OPEN,
             created_by=principal.user_id,
-            created_at=clock.utcnow(),  # type: ignore[arg-type]
+            created_at=clock.utcnow(),
         ),
     )
     _record(
@@ -344,7 +347,7 @@ def link_uploaded_evidence(
         request_id=request_id,
         evidence_ids=[evidence.id],
         note=None,
-        request=request,  # type: ignore[list-item]
+        request=request,
     )
 
 
