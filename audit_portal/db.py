@@ -10,10 +10,10 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Table, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from audit_portal import sqlite_writes
 from audit_portal.sqlite_writes import QueuedConnection
@@ -32,7 +32,7 @@ def make_engine(database_url: str, *, busy_timeout_seconds: float = 30.0) -> Eng
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_connection(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_connection(dbapi_connection, _record) -> None:
             _sqlite_pragmas(dbapi_connection, busy_timeout_seconds)
             sqlite_writes.attach(dbapi_connection, database, busy_timeout_seconds)
 
@@ -45,7 +45,7 @@ def engine_for(settings: Any) -> Engine:
     return make_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
 
 
-def _sqlite_pragmas(dbapi_connection, busy_timeout_seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, busy_timeout_seconds: float) -> None:
     # pysqlite's own transaction handling stays on: reads run outside a transaction and the
     # first write begins one. A transaction that began with a read would hold a WAL snapshot and
     # fail at once ("database is locked") when another connection has written since; starting

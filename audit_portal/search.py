@@ -217,7 +217,7 @@ def _tsquery_parameter(search: Search) -> BindParameter[str]:
 
 
 @compiles(Matches, "postgresql")
-def _matches_postgresql(element: Matches, compiler, **kw):  # type: ignore[no-untyped-def]
+def _matches_postgresql(element: Matches, compiler, **kw):
     tsquery = "(to_tsquery('portal_dutch', :tsquery) || to_tsquery('portal_english', :tsquery))"
     condition = f"{_vector(element.table)} @@ {tsquery}"
     parameters = [_tsquery_parameter(element.search)]
@@ -228,7 +228,7 @@ def _matches_postgresql(element: Matches, compiler, **kw):  # type: ignore[no-un
 
 
 @compiles(Matches, "sqlite")
-def _matches_sqlite(element: Matches, compiler, **kw):  # type: ignore[no-untyped-def]
+def _matches_sqlite(element: Matches, compiler, **kw):
     fts = f"{element.table}_fts"
     clause = text(f"{element.table}.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :match)").bindparams(
         bindparam("match", element.search.fts5_query(), unique=True)
@@ -237,14 +237,14 @@ def _matches_sqlite(element: Matches, compiler, **kw):  # type: ignore[no-untype
 
 
 @compiles(Score, "postgresql")
-def _score_postgresql(element: Score, compiler, **kw):  # type: ignore[no-untyped-def]
+def _score_postgresql(element: Score, compiler, **kw):
     tsquery = "(to_tsquery('portal_dutch', :tsquery) || to_tsquery('portal_english', :tsquery))"
     clause = text(f"ts_rank({_vector(element.table)}, {tsquery})").bindparams(_tsquery_parameter(element.search))
     return compiler.process(clause, **kw)
 
 
 @compiles(Score, "sqlite")
-def _score_sqlite(element: Score, compiler, **kw):  # type: ignore[no-untyped-def]
+def _score_sqlite(element: Score, compiler, **kw):
     fts = f"{element.table}_fts"
     clause = text(
         f"(SELECT -bm25({fts}) FROM {fts} WHERE {fts} MATCH :match AND {fts}.rowid = {element.table}.id)"

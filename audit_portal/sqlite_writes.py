@@ -132,14 +132,14 @@ class QueuedConnection(sqlite3.Connection):
     write_queue: WriteQueue | None = None
     queue_timeout: float = 30.0
 
-    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or QueuedCursor)
 
     # pysqlite's own shortcuts make a plain cursor; these go through the queue like any other.
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self.cursor().execute(sql, parameters)
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:
         return self.cursor().executemany(sql, seq_of_parameters)
 
     def before(self, sql: str) -> None:

@@ -183,7 +183,7 @@ def readable(event: AuditEvent) -> ReadableEvent:
         return ReadableEvent(event, "", [("detail", _value(detail))], event.detail)
     raw = json.dumps(detail, indent=2, ensure_ascii=False, sort_keys=True) if detail else ""
     describe = DESCRIBERS.get(event.action)
-    summary, used = "", set()
+    summary, used = "", set[str]()
     if describe is not None:
         try:
             summary, used = describe(event, detail)

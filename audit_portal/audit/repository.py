@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit_portal.audit.models import AuditChainHead, AuditEvent
 
@@ -106,27 +106,27 @@ class ObjectsInScope:
     action_prefix: str = ""
 
 
-def _scoped(trail: ObjectsInScope):  # type: ignore[no-untyped-def]
+def _scoped(trail: ObjectsInScope):
     statement = select(AuditEvent)
     if trail.objects:
         statement = statement.where(or_(*(
-            and_(AuditEvent.object_type == object_type, AuditEvent.object_id.in_(ids))  # type: ignore[attr-defined]
+            and_(col(AuditEvent.object_type) == object_type, col(AuditEvent.object_id).in_(ids))
             for object_type, ids in trail.objects
         )))
     if trail.actions:
-        statement = statement.where(AuditEvent.action.in_(trail.actions))  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEvent.action).in_(trail.actions))
     if trail.action_prefix:
-        statement = statement.where(AuditEvent.action.startswith(trail.action_prefix))  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEvent.action).startswith(trail.action_prefix))
     if trail.since:
-        statement = statement.where(AuditEvent.at >= trail.since)
+        statement = statement.where(col(AuditEvent.at) >= trail.since)
     if trail.until:
-        statement = statement.where(AuditEvent.at < trail.until)
-    return statement.where(or_(AuditEvent.actor_role != "auditor", AuditEvent.actor.in_(trail.auditors)))  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEvent.at) < trail.until)
+    return statement.where(or_(col(AuditEvent.actor_role) != "auditor", col(AuditEvent.actor).in_(trail.auditors)))
 
 
 def scoped_events(session: Session, trail: ObjectsInScope, *, before: int | None, limit: int) -> list[AuditEvent]:
     """One page of the trail, newest first; ``before`` is the id of the previous page's last."""
     statement = _scoped(trail)
     if before is not None:
-        statement = statement.where(AuditEvent.id < before)
-    return list(session.exec(statement.order_by(AuditEvent.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+        statement = statement.where(col(AuditEvent.id) < before)
+    return list(session.exec(statement.order_by(col(AuditEvent.id).desc()).limit(limit)).all())

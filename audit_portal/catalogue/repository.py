@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import case, delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import (
     CatalogueLoad,
@@ -119,19 +119,19 @@ def search_controls(
     start with the search, then by full-text rank, then in catalogue order."""
     ids = {search.folded, *([search.annex_ref] if search.annex_ref else [])}
     matches = Matches("control", search)
-    ref = func.lower(Control.ref)
+    ref = func.lower(col(Control.ref))
     query = select(Control).where(
-        Control.retired_at.is_(None), or_(matches, ref.in_(ids)) if search.annex_ref else matches
+        col(Control.retired_at).is_(None), or_(matches, ref.in_(ids)) if search.annex_ref else matches
     )
     if framework_key:
-        query = query.where(Control.framework_key == framework_key)
+        query = query.where(col(Control.framework_key) == framework_key)
     return session.scalars(
         query.order_by(
             case((ref.in_(ids), 0), else_=1),
             case((or_(*(ref.startswith(value, autoescape=True) for value in ids)), 0), else_=1),
             Score("control", search).desc().nulls_last(),
-            Control.framework_key,
-            Control.position,
+            col(Control.framework_key),
+            col(Control.position),
         ).limit(limit)
     ).all()
 
@@ -141,12 +141,12 @@ def search_requirements(session: Session, search: Search, *, limit: int = 30) ->
     folded = search.folded
     return session.scalars(
         select(Requirement)
-        .where(Requirement.retired_at.is_(None), Matches("requirement", search))
+        .where(col(Requirement.retired_at).is_(None), Matches("requirement", search))
         .order_by(
-            case((func.lower(Requirement.key) == folded, 0), else_=1),
-            case((func.lower(Requirement.key).startswith(folded, autoescape=True), 0), else_=1),
+            case((func.lower(col(Requirement.key)) == folded, 0), else_=1),
+            case((func.lower(col(Requirement.key)).startswith(folded, autoescape=True), 0), else_=1),
             Score("requirement", search).desc().nulls_last(),
-            Requirement.key,
+            col(Requirement.key),
         )
         .limit(limit)
     ).all()

@@ -398,7 +398,7 @@ def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: S
             if name.startswith("firewall-"):
                 late = name == LATE_REVIEW[0] and scenario.days_ago(day) == LATE_REVIEW[1]
                 signed_at = moment + timedelta(days=LATE_REVIEW[2]) if late else signed_at
-                decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))
+                decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))  # type: ignore[arg-type]
             review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
                                  remark=remark, signed_at=signed_at, store=context.store)
             counts["signed"] += 1

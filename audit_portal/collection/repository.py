@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from audit_portal.catalogue.models import Requirement
 from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease, RuleDecision
+from audit_portal.db import table_of
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
@@ -212,13 +213,13 @@ def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
 
 def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:
     """The run a sealed push with this nonce opened, if any."""
-    return session.exec(select(CollectorRun).where(CollectorRun.push_id == push_id)).first()
+    return session.exec(select(CollectorRun).where(col(CollectorRun.push_id) == push_id)).first()
 
 
 # --- firewall rule decisions ----------------------------------------------------------------
 
 def rule_decisions(session: Session, run_id: int) -> Sequence[RuleDecision]:
-    return session.exec(select(RuleDecision).where(RuleDecision.run_id == run_id).order_by(RuleDecision.rule_index)).all()
+    return session.exec(select(RuleDecision).where(col(RuleDecision.run_id) == run_id).order_by(col(RuleDecision.rule_index))).all()
 
 
 def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, list[RuleDecision]]:
@@ -228,8 +229,8 @@ def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int
     if not ids:
         return found
     rows = session.exec(
-        select(RuleDecision).where(RuleDecision.run_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(RuleDecision.run_id, RuleDecision.rule_index)
+        select(RuleDecision).where(col(RuleDecision.run_id).in_(ids))
+        .order_by(col(RuleDecision.run_id), col(RuleDecision.rule_index))
     ).all()
     for row in rows:
         found[row.run_id].append(row)
@@ -242,7 +243,7 @@ def save_rule_decisions(session: Session, rows: Iterable[RuleDecision]) -> None:
     session.flush()
 
 
-def run_ids_started_between(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+def run_ids_started_between(start: datetime, end: datetime):
     """A SELECT of the ids (as text, as audit events name objects) of the runs started in
     [start, end), for another query to filter by."""
-    return select(sa.cast(CollectorRun.id, sa.String)).where(CollectorRun.started_at >= start, CollectorRun.started_at < end)
+    return select(sa.cast(col(CollectorRun.id), sa.String)).where(col(CollectorRun.started_at) >= start, col(CollectorRun.started_at) < end)

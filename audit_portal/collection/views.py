@@ -152,7 +152,7 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
     requirements = repository.requirements(session, instance.requirement_list)
     grace = signoff_grace(requirements)
     signoffs = repository.signoffs_of(session, [e.id for e in evidence if e.id is not None])
-    first = signoffs.get(evidence[0].id) if evidence and all(e.id in signoffs for e in evidence) else None  # type: ignore[arg-type]
+    first = signoffs.get(evidence[0].id) if evidence and all(e.id in signoffs for e in evidence) else None
     state = None
     if first is not None and grace is not None:
         signer = evidence_repository.usernames(session, [first.signed_by_id]).get(first.signed_by_id, "?")

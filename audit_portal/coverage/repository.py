@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, literal, or_, select, union_all
-from sqlmodel import Session
+from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import (
     KIND_CONTROL,
@@ -19,6 +20,7 @@ from audit_portal.catalogue.models import (
 )
 from audit_portal.clock import as_utc
 from audit_portal.coverage.models import CoverageRollup
+from audit_portal.db import table_of
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding
@@ -125,28 +127,28 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
     }
 
 
-def counting_links():  # type: ignore[no-untyped-def]
+def counting_links():
     """Every link of evidence to a requirement that can count for coverage at all, with what the
     period, the supersession rule and the rollup need. The one place that says which evidence
     counts: the from-scratch computation and the rollup (its cells and its rebuild) both start
     here, so a change to what counts is made once and reaches both."""
     return select(
-        EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.superseded_at,
-        Evidence.collector_run_id,
-    ).join(EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id)
+        col(EvidenceRequirement.requirement_id), col(Evidence.id), col(Evidence.collected_at), col(Evidence.superseded_at),
+        col(Evidence.collector_run_id),
+    ).join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
 
 
-def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
+def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):
     """Evidence links that count: collected in [start, end), not superseded by then, not rejected
     in the engagement, and not corrupted (a stored file that no longer matches its hash proves
     nothing until the original is uploaded again). The period range is the only selective
     condition, so the planner drives the query from the collected_at index; requirements are
     picked afterwards."""
     conditions = [
-        Evidence.collected_at >= start,
-        Evidence.collected_at < end,
-        or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
-        Evidence.integrity != INTEGRITY_CORRUPTED,
+        col(Evidence.collected_at) >= start,
+        col(Evidence.collected_at) < end,
+        or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
+        col(Evidence.integrity) != INTEGRITY_CORRUPTED,
     ]
     query = counting_links()
     if engagement_id is not None:
@@ -214,50 +216,50 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
 class RollupTotal(NamedTuple):
     requirement_id: int
     newest_at: datetime
-    count: int
+    evidence_count: int
 
 
-def rollup_totals(session: Session, first_day: date, last_day: date) -> dict[int, RollupTotal]:
+def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[int, RollupTotal]:
     """Per requirement, the newest collection time and the number of links that count in the
     days [first_day, last_day] (not superseded by the end of last_day), from the rollup cells."""
     rows = session.execute(
-        select(CoverageRollup.requirement_id, func.max(CoverageRollup.newest_at), func.sum(CoverageRollup.evidence_count))
+        select(col(CoverageRollup.requirement_id), func.max(col(CoverageRollup.newest_at)), func.sum(col(CoverageRollup.evidence_count)))
         .where(
-            CoverageRollup.collected_on >= first_day,
-            CoverageRollup.collected_on <= last_day,
-            or_(CoverageRollup.superseded_on.is_(None), CoverageRollup.superseded_on > last_day),
+            col(CoverageRollup.collected_on) >= first_day,
+            col(CoverageRollup.collected_on) <= last_day,
+            or_(col(CoverageRollup.superseded_on).is_(None), col(CoverageRollup.superseded_on) > last_day),
         )
-        .group_by(CoverageRollup.requirement_id)
+        .group_by(col(CoverageRollup.requirement_id))
     )
     return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
 
 
-def rejected_links(session: Session, engagement_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+def rejected_links(session: OrmSession, engagement_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
     """(requirement id, collected_at) of the links in the period that the engagement rejected and
     that would count otherwise: driven by the engagement's reviews, not by the evidence."""
     counting = counting_links().join(
         EvidenceReview,
-        and_(EvidenceReview.evidence_id == Evidence.id, EvidenceReview.engagement_id == engagement_id),
+        and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
     )
     rows = session.execute(
         counting.where(
-            EvidenceReview.status == REVIEW_REJECTED,
-            Evidence.collected_at >= start,
-            Evidence.collected_at < end,
-            or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
+            col(EvidenceReview.status) == REVIEW_REJECTED,
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+            or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
         )
     )
     return [(row.requirement_id, as_utc(row.collected_at)) for row in rows]
 
 
 def newest_counting_at(
-    session: Session, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
+    session: OrmSession, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
 ) -> dict[int, datetime]:
     """The newest collection time of these requirements' counting evidence, in one statement that
     reads only their links (the requirements whose newest item the engagement rejected)."""
     if not requirement_ids:
         return {}
-    counting = _counting_evidence(start, end, engagement_id).where(EvidenceRequirement.requirement_id.in_(requirement_ids)).subquery()
+    counting = _counting_evidence(start, end, engagement_id).where(col(EvidenceRequirement.requirement_id).in_(requirement_ids)).subquery()
     rows = session.execute(
         select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
     )
@@ -269,14 +271,14 @@ def evidence_link_times(connection: Connection, evidence_ids: Collection[int]) -
     if not evidence_ids:
         return set()
     rows = connection.execute(
-        select(EvidenceRequirement.requirement_id, Evidence.collected_at)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
-        .where(EvidenceRequirement.evidence_id.in_(set(evidence_ids)))
+        select(col(EvidenceRequirement.requirement_id), col(Evidence.collected_at))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(EvidenceRequirement.evidence_id).in_(set(evidence_ids)))
     )
     return {(rid, as_utc(collected_at)) for rid, collected_at in rows}
 
 
-def evidence_ids_where(connection: Connection, table: Table, whereclause) -> list[int]:  # type: ignore[no-untyped-def]
+def evidence_ids_where(connection: Connection, table: Table, whereclause) -> list[int]:
     """The evidence ids a statement on ``evidence`` or ``evidence_requirement`` would touch."""
     column = table.c.id if table.name == Evidence.__tablename__ else table.c.evidence_id
     query = select(column)
@@ -292,9 +294,9 @@ def links_collected_between(
     collected in [start, end): what one day's cells are made of."""
     rows = connection.execute(
         counting_links().where(
-            EvidenceRequirement.requirement_id.in_(set(requirement_ids)),
-            Evidence.collected_at >= start,
-            Evidence.collected_at < end,
+            col(EvidenceRequirement.requirement_id).in_(set(requirement_ids)),
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
         )
     )
     return [(row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)) for row in rows]
@@ -313,7 +315,7 @@ def replace_rollup_cells(
     """Replace the cells of these requirements collected on ``day`` by ``cells``."""
     connection.execute(
         delete(CoverageRollup).where(
-            CoverageRollup.collected_on == day, CoverageRollup.requirement_id.in_(set(requirement_ids))
+            col(CoverageRollup.collected_on) == day, col(CoverageRollup.requirement_id).in_(set(requirement_ids))
         )
     )
     if cells:
@@ -333,8 +335,8 @@ def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, da
     """Every cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
     rows = session.execute(
         select(
-            CoverageRollup.requirement_id, CoverageRollup.collected_on, CoverageRollup.superseded_on,
-            CoverageRollup.evidence_count, CoverageRollup.newest_at,
+            col(CoverageRollup.requirement_id), col(CoverageRollup.collected_on), col(CoverageRollup.superseded_on),
+            col(CoverageRollup.evidence_count), col(CoverageRollup.newest_at),
         )
     )
     return sorted(
@@ -343,9 +345,9 @@ def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, da
     )
 
 
-def rollup_is_empty(session: Session) -> bool:
-    return session.scalar(select(CoverageRollup.id).limit(1)) is None
+def rollup_is_empty(session: OrmSession) -> bool:
+    return session.scalar(select(col(CoverageRollup.id)).limit(1)) is None
 
 
-def has_evidence_links(session: Session) -> bool:
-    return session.scalar(select(EvidenceRequirement.evidence_id).limit(1)) is not None
+def has_evidence_links(session: OrmSession) -> bool:
+    return session.scalar(select(col(EvidenceRequirement.evidence_id)).limit(1)) is not None

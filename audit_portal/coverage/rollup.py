@@ -21,8 +21,9 @@ rebuild`` recomputes everything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -91,7 +92,7 @@ def newest_evidence(
     if engagement_id is not None:
         totals = _without_rejections(session, totals, requirement_ids, first_day, last_day, engagement_id)
     return {
-        rid: repository.NewestEvidence(rid, total.newest_at, total.count)
+        rid: repository.NewestEvidence(rid, total.newest_at, total.evidence_count)
         for rid, total in totals.items()
         if rid in requirement_ids
     }
@@ -106,7 +107,7 @@ def _without_rejections(
     for requirement_id, collected_at in repository.rejected_links(session, engagement_id, start, end):
         if requirement_id in totals and requirement_id in requirement_ids:
             rejected[requirement_id].append(collected_at)
-    counts = {rid: totals[rid].count - len(times) for rid, times in rejected.items()}
+    counts = {rid: totals[rid].evidence_count - len(times) for rid, times in rejected.items()}
     newest_rejected = {rid for rid, times in rejected.items() if counts[rid] > 0 and totals[rid].newest_at in times}
     newest_again = repository.newest_counting_at(session, newest_rejected, start, end, engagement_id)
     result = dict(totals)
@@ -164,7 +165,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     refresh_cells(connection, touched)
 
 
-def _on_execute(state: ORMExecuteState):  # type: ignore[no-untyped-def]
+def _on_execute(state: ORMExecuteState):
     """Bulk statements on the evidence tables (the retention purge, integrity marks, bulk loads):
     run the statement between two looks at the cells it touches."""
     if not (state.is_update or state.is_delete or state.is_insert):
@@ -175,11 +176,12 @@ def _on_execute(state: ORMExecuteState):  # type: ignore[no-untyped-def]
     connection = state.session.connection()
     if state.is_insert:
         result = state.invoke_statement()
-        rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
-        evidence_ids = {row["evidence_id"] for row in rows if row and "evidence_id" in row}
-        refresh_cells(connection, _day_cells(repository.evidence_link_times(connection, evidence_ids)))
+        parameters = state.parameters
+        rows = cast(Sequence[Mapping[str, Any]], parameters if isinstance(parameters, list) else [parameters or {}])
+        inserted = {row["evidence_id"] for row in rows if row and "evidence_id" in row}
+        refresh_cells(connection, _day_cells(repository.evidence_link_times(connection, inserted)))
         return result
-    evidence_ids = repository.evidence_ids_where(connection, table, state.statement.whereclause)
+    evidence_ids = repository.evidence_ids_where(connection, table, getattr(state.statement, "whereclause", None))
     before = _day_cells(repository.evidence_link_times(connection, evidence_ids))
     result = state.invoke_statement()
     refresh_cells(connection, before | _day_cells(repository.evidence_link_times(connection, evidence_ids)))

@@ -213,9 +213,9 @@ def compute_coverage(
             switched_off_by_control[link.control_id].append(_switched_off(link))
     requirement_ids = {link.requirement.id for link in links}
     if from_scratch:
-        newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
+        newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)
     else:
-        newest = rollup.newest_evidence(session, requirement_ids, period_start, as_of, engagement_id)  # type: ignore[arg-type]
+        newest = rollup.newest_evidence(session, requirement_ids, period_start, as_of, engagement_id)
     items = repository.newest_items(session, newest, start, end, engagement_id)
     items_by_requirement: dict[int, list[repository.EvidenceItem]] = defaultdict(list)
     for item in items:

@@ -267,28 +267,28 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
     else:
         return False
     sample = sampling.draw(
-        session, principal=auditor, engagement_id=engagement.id,  # type: ignore[arg-type]
+        session, principal=auditor, engagement_id=engagement.id,
         form=sampling.SampleForm(subject=SAMPLED, seed=str(seed)), sizes=sizes, request=None,
     )
     for anchor in drawn:
         seen = problems[anchor]
         sampling.record_result(
-            session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,  # type: ignore[arg-type]
+            session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
             item_id=anchor, result="exception" if seen else "effective",
             note=("The run reports " + "; ".join(seen) + ": security updates were left pending past the seven-day "
                   "patch window." if seen else "Run complete; no security update pending past the patch window."),
             request=None,
         )
     sampling.conclude(
-        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,  # type: ignore[arg-type]
+        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
         conclusion="effective_with_exceptions",
         note="Patching works as designed outside the summer backlog; the backlog is raised as a finding.",
         request=None,
     )
-    form = sampling.finding_form(session, auditor, engagement.id, sample.id)  # type: ignore[arg-type]
+    form = sampling.finding_form(session, auditor, engagement.id, sample.id)
     form.category = "minor_nc"
     form.severity = "medium"
-    sampling.raise_finding(session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,  # type: ignore[arg-type]
+    sampling.raise_finding(session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
                            form=form, request=None)
     return True
 

@@ -153,13 +153,13 @@ def occurrence_anchors(session: Session, requirement_id: int, start: datetime, e
     """The anchor (newest item id) of every occurrence of the requirement collected in
     [start, end), ascending: the population a sample is drawn from."""
     query = (
-        select(func.max(Evidence.id))
+        select(func.max(col(Evidence.id)))
         .select_from(EvidenceRequirement)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
         .where(
-            EvidenceRequirement.requirement_id == requirement_id,
-            Evidence.collected_at >= start,
-            Evidence.collected_at < end,
+            col(EvidenceRequirement.requirement_id) == requirement_id,
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
         )
         .group_by(*_group_columns())
     )
@@ -169,4 +169,4 @@ def occurrence_anchors(session: Session, requirement_id: int, start: datetime, e
 def run_statuses(session: Session, run_ids: set[int]) -> dict[int, str]:
     if not run_ids:
         return {}
-    return dict(session.execute(select(CollectorRun.id, CollectorRun.status).where(CollectorRun.id.in_(run_ids))).all())  # type: ignore[arg-type]
+    return dict(session.execute(select(col(CollectorRun.id), col(CollectorRun.status)).where(col(CollectorRun.id).in_(run_ids))).all())

@@ -4,6 +4,7 @@ occurrence (every item gets its own review and its own audit event)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -196,12 +197,12 @@ def items_of(
     ):
         raise scope.OutOfScope(f"There is no occurrence {anchor_id} in this engagement's period.")
     members = repository.occurrence_members(session, requirement_id, anchor, start, end)
-    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])  # type: ignore[arg-type, misc]
+    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])
     signoffs = _signoffs(session, requirement_id, members)
-    return [OccurrenceItem(e, reviews.get(e.id), signoff=signoffs.get(e.id)) for e in members]  # type: ignore[arg-type]
+    return [OccurrenceItem(e, reviews.get(e.id), signoff=signoffs.get(e.id)) for e in members]
 
 
-def _signoffs(session: Session, requirement_id: int, members: list[Evidence]) -> dict[int, SignoffState]:
+def _signoffs(session: Session, requirement_id: int, members: Sequence[Evidence]) -> dict[int, SignoffState]:
     """Evidence id -> who signed its review off when, for a requirement that needs a sign-off."""
     requirement = catalogue_repository.get_requirement(session, requirement_id)
     grace = signoff_grace([requirement]) if requirement is not None else None

@@ -370,9 +370,9 @@ def get_sample(session: Session, sample_id: int) -> Sample | None:
 def sample_items(session: Session, sample_id: int) -> list[tuple[SampleItem, Evidence]]:
     rows = session.execute(
         select(SampleItem, Evidence)
-        .join(Evidence, Evidence.id == SampleItem.evidence_id)
-        .where(SampleItem.sample_id == sample_id)
-        .order_by(SampleItem.position)
+        .join(Evidence, col(Evidence.id) == col(SampleItem.evidence_id))
+        .where(col(SampleItem.sample_id) == sample_id)
+        .order_by(col(SampleItem.position))
     )
     return [(item, evidence) for item, evidence in rows]
 
@@ -390,7 +390,7 @@ def sample_items_of_finding(session: Session, finding_id: int) -> list[SampleIte
     return list(
         session.scalars(
             select(SampleItem)
-            .where(SampleItem.finding_id == finding_id)
-            .order_by(SampleItem.sample_id, SampleItem.position)
+            .where(col(SampleItem.finding_id) == finding_id)
+            .order_by(col(SampleItem.sample_id), col(SampleItem.position))
         )
     )

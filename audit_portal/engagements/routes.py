@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import occurrences, scope, service
-from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
+from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED, EvidenceReview
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
 from audit_portal.requests import service as requests

@@ -47,7 +47,7 @@ def _samples_page(
     request: Request,
     principal: Principal,
     engagement: Engagement,
-    drawn: list,  # type: ignore[type-arg]
+    drawn: list,
     form: sampling.SampleForm,
     errors: dict[str, str],
     status_code: int = 200,

@@ -154,7 +154,7 @@ class SampleView:
         found = {result: 0 for result in RESULTS}
         for row in self.rows:
             if row.item.result in found:
-                found[row.item.result] += 1  # type: ignore[index]
+                found[row.item.result] += 1
         return found
 
 
@@ -196,12 +196,12 @@ def population(session: Session, engagement: Engagement, population_filter: dict
         raise _invalid("subject", f"There is no requirement {subject!r}.")
     period_start, period_end = _period(engagement, population_filter)
     start, end = scope.period_window(period_start, period_end)
-    anchors = occurrence_repository.occurrence_anchors(session, requirement.id, start, end)  # type: ignore[arg-type]
+    anchors = occurrence_repository.occurrence_anchors(session, requirement.id, start, end)
     described = (
         f"occurrences of requirement {requirement.key} ({requirement.title}), "
         f"collected {period_start.isoformat()} to {period_end.isoformat()}"
     )
-    normalised = {"subject": requirement.key, "period": [period_start.isoformat(), period_end.isoformat()]}
+    normalised: dict[str, object] = {"subject": requirement.key, "period": [period_start.isoformat(), period_end.isoformat()]}
     return Population(described, normalised, requirement, anchors)
 
 
@@ -269,11 +269,11 @@ def draw(
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
     assert size is not None
-    picked = draw_ids(found.anchor_ids, size, seed) if seed is not None else chosen  # type: ignore[arg-type]
+    picked = draw_ids(found.anchor_ids, size, seed) if seed is not None else chosen
     sample = repository.add_sample(
         session,
         Sample(
-            engagement_id=engagement.id,  # type: ignore[arg-type]
+            engagement_id=engagement.id,
             requirement_id=found.requirement.id,
             population_description=found.description,
             population_filter=found.filter,
@@ -354,7 +354,7 @@ def get_sample(
 
 
 def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleView:
-    pairs = repository.sample_items(session, sample.id)  # type: ignore[arg-type]
+    pairs = repository.sample_items(session, sample.id)
     requirement = (
         repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
         if sample.requirement_id is not None else None
@@ -371,11 +371,11 @@ def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleV
     rows = []
     for item, anchor in pairs:
         members = (
-            [e.id for e in occurrence_repository.occurrence_members(session, requirement.id, anchor, start, end)]  # type: ignore[arg-type]
+            [e.id for e in occurrence_repository.occurrence_members(session, requirement.id, anchor, start, end)]
             if requirement is not None else []
         ) or [anchor.id]
         rows.append(SampleRow(
-            item, anchor, members,  # type: ignore[arg-type]
+            item, anchor, members,
             statuses.get(anchor.collector_run_id) if anchor.collector_run_id is not None else None,
             users[item.tested_by].username if item.tested_by in users else "",
         ))
@@ -388,7 +388,7 @@ def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleV
 
 def sheets_of_engagement(session: Session, engagement: Engagement) -> list[SampleView]:
     """Every sample of the engagement, oldest first (the evidence package carries them all)."""
-    return [view_of(session, engagement, s) for s in reversed(repository.samples_of(session, engagement.id))]  # type: ignore[arg-type]
+    return [view_of(session, engagement, s) for s in reversed(repository.samples_of(session, engagement.id))]
 
 
 def samples_of_finding(session: Session, finding_id: int) -> list[SampleItem]:
@@ -576,10 +576,10 @@ def _exceptions(view: SampleView) -> list[SampleRow]:
 def _control_refs(session: Session, engagement: Engagement, requirement: Requirement) -> list[str]:
     """The requirement's control, and where that is a measure, the controls of the engagement's
     edition it maps onto (first)."""
-    own = repository.controls_of_requirements(session, [requirement.id])[requirement.id]  # type: ignore[list-item, index]
+    own = repository.controls_of_requirements(session, [requirement.id])[requirement.id]
     if own.framework_key == engagement.framework_key:
         return [own.ref]
-    _onto, targets = repository.mapped_controls(session, own.id)  # type: ignore[arg-type]
+    _onto, targets = repository.mapped_controls(session, own.id)
     return [*(c.ref for c in targets if c.framework_key == engagement.framework_key), own.ref]
 
 

@@ -38,7 +38,7 @@ class TrailPage:
 
 
 def _auditors(session: Session, engagement: Engagement) -> tuple[str, ...]:
-    accounts = repository.auditors_of(session, [engagement.id]).get(engagement.id, [])  # type: ignore[list-item]
+    accounts = repository.auditors_of(session, [engagement.id]).get(engagement.id, [])
     return tuple(user.username for user in accounts)
 
 

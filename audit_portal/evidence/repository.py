@@ -149,10 +149,10 @@ def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tupl
     if not ids:
         return {}
     rows = session.execute(
-        select(Evidence.collector_run_id, func.max(EvidenceSignoff.signed_at), func.max(EvidenceSignoff.signed_by_id))
-        .join(EvidenceSignoff, EvidenceSignoff.evidence_id == Evidence.id)
-        .where(Evidence.collector_run_id.in_(ids))  # type: ignore[union-attr]
-        .group_by(Evidence.collector_run_id)
+        select(col(Evidence.collector_run_id), func.max(col(EvidenceSignoff.signed_at)), func.max(col(EvidenceSignoff.signed_by_id)))
+        .join(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == col(Evidence.id))
+        .where(col(Evidence.collector_run_id).in_(ids))
+        .group_by(col(Evidence.collector_run_id))
     )
     return {run_id: (signed_at, signed_by) for run_id, signed_at, signed_by in rows}
 
@@ -161,7 +161,7 @@ def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, Evid
     ids = sorted(set(evidence_ids))
     if not ids:
         return {}
-    rows = session.scalars(select(EvidenceSignoff).where(EvidenceSignoff.evidence_id.in_(ids)))  # type: ignore[attr-defined]
+    rows = session.scalars(select(EvidenceSignoff).where(col(EvidenceSignoff.evidence_id).in_(ids)))
     return {row.evidence_id: row for row in rows}
 
 
@@ -387,7 +387,7 @@ def _conditions(query: ListQuery) -> list:
     if query.content_type:
         conditions.append(col(Evidence.content_type) == query.content_type)
     if not query.include_superseded:
-        conditions.append(Evidence.superseded_at.is_(None))
+        conditions.append(col(Evidence.superseded_at).is_(None))
     if query.search is not None:
         conditions.append(search_condition(query.search))
     if query.visible is not None:
@@ -432,21 +432,21 @@ def _remember_facets(session: Session, evidence: Evidence) -> None:
     session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
-def search_condition(search: Search):  # type: ignore[no-untyped-def]
+def search_condition(search: Search):
     """The items a search finds: by its words, or by the number it names ("123" or "#123")."""
     number = search.evidence_number
     if number is None:
         return Matches("evidence", search)
     if search.number_only:
-        return Evidence.id == number
-    return or_(Matches("evidence", search), Evidence.id == number)
+        return col(Evidence.id) == number
+    return or_(Matches("evidence", search), col(Evidence.id) == number)
 
 
 def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
     """The newest items that no correction replaced (what an empty search offers)."""
     return list(session.scalars(
-        select(Evidence).where(Evidence.superseded_at.is_(None))
-        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(limit)
+        select(Evidence).where(col(Evidence.superseded_at).is_(None))
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc()).limit(limit)
     ))
 
 
@@ -459,16 +459,16 @@ def search_evidence(session: Session, search: Search, *, limit: int = 20, candid
     condition = search_condition(search)
     number = search.evidence_number
     newest = (
-        select(Evidence.id)
-        .where(Evidence.superseded_at.is_(None), condition)
-        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        select(col(Evidence.id))
+        .where(col(Evidence.superseded_at).is_(None), condition)
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
         .limit(candidates)
     )
-    named = case((Evidence.id == number, 0), else_=1) if number is not None else literal(1)
+    named = case((col(Evidence.id) == number, 0), else_=1) if number is not None else literal(1)
     return list(session.scalars(
         select(Evidence)
-        .where(Evidence.id.in_(newest))
-        .order_by(named, Score("evidence", search).desc().nulls_last(), Evidence.collected_at.desc(), Evidence.id.desc())
+        .where(col(Evidence.id).in_(newest))
+        .order_by(named, Score("evidence", search).desc().nulls_last(), col(Evidence.collected_at).desc(), col(Evidence.id).desc())
         .limit(limit)
     ))
 
@@ -486,7 +486,7 @@ def newest_of_collector_instance(session: Session, instance: str) -> Evidence | 
     ).first()
 
 
-def ids_collected_between(start: datetime, end: datetime) -> Select:  # type: ignore[type-arg]
+def ids_collected_between(start: datetime, end: datetime) -> Select:
     """A SELECT of the ids (as text, as audit events name objects) of the items collected in
     [start, end), for another query to filter by."""
-    return select(cast(Evidence.id, String)).where(Evidence.collected_at >= start, Evidence.collected_at < end)
+    return select(cast(col(Evidence.id), String)).where(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)

@@ -528,7 +528,7 @@ def _signoff(session: Session, evidence: Evidence, requirements: list[Requiremen
     """Who signed the item's review off and when, judged against its requirement's grace from
     the moment it was collected (the run that produced it)."""
     grace = signoff_grace(requirements)
-    row = repository.signoffs_of(session, [evidence.id]).get(evidence.id) if grace is not None else None  # type: ignore[list-item]
+    row = repository.signoffs_of(session, [evidence.id]).get(evidence.id) if grace is not None else None
     if row is None or grace is None:
         return None, ""
     signer = repository.usernames(session, [row.signed_by_id]).get(row.signed_by_id, "?")

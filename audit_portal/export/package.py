@@ -259,7 +259,7 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         soa=repository.soa_entries(session, {c.control_id for c in coverage.controls}),
         findings=tuple(findings),
         totals=repository.item_totals(
-            session, engagement_id=engagement.id, requirement_ids=requirement_ids,  # type: ignore[arg-type]
+            session, engagement_id=engagement.id, requirement_ids=requirement_ids,
             source_control_ids=control_ids | set(measures), start=start, end=end,
         ),
         rows=rows,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, and_, cast, func, null, or_, select, union, union_all
+from sqlalchemy import ColumnElement, Integer, Select, Subquery, and_, cast, func, null, or_, select, union, union_all
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping
-from audit_portal.db import table_of
 from audit_portal.engagements.models import EvidenceReview
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceControl, EvidenceRequirement
 from audit_portal.findings.models import Finding, FindingControl
@@ -38,24 +37,24 @@ class ItemTotals(NamedTuple):
     corrupted_ids: list[int]
 
 
-def _in_period(start: datetime, end: datetime):
+def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
 
 
-def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]):  # type: ignore[no-untyped-def]
+def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) -> Subquery | None:
     """(evidence_id, requirement_id) of every link to these requirements or, requirement_id NULL,
     directly to these controls or measures; None when there is nothing to link to."""
     requirements, sources = set(requirement_ids), set(source_control_ids)
-    parts = []
+    parts: list[Select[Any, Any]] = []
     if requirements:
         parts.append(
-            select(EvidenceRequirement.evidence_id.label("evidence_id"), EvidenceRequirement.requirement_id.label("requirement_id"))
-            .where(EvidenceRequirement.requirement_id.in_(requirements))
+            select(col(EvidenceRequirement.evidence_id).label("evidence_id"), col(EvidenceRequirement.requirement_id).label("requirement_id"))
+            .where(col(EvidenceRequirement.requirement_id).in_(requirements))
         )
     if sources:
         parts.append(
-            select(EvidenceControl.evidence_id.label("evidence_id"), cast(null(), Integer).label("requirement_id"))
-            .where(EvidenceControl.control_id.in_(sources))
+            select(col(EvidenceControl.evidence_id).label("evidence_id"), cast(null(), Integer).label("requirement_id"))
+            .where(col(EvidenceControl.control_id).in_(sources))
         )
     if not parts:
         return None
@@ -79,17 +78,17 @@ def iter_folder_rows(
     if links is None:
         return
     newer = aliased(Evidence)
-    successor = select(func.min(newer.id)).where(newer.supersedes_id == Evidence.id).scalar_subquery()
+    successor = select(func.min(newer.id)).where(col(newer.supersedes_id) == col(Evidence.id)).scalar_subquery()
     statement = (
-        select(links.c.requirement_id, Evidence, UserAccount.username, EvidenceReview.status, EvidenceReview.comment, successor)
-        .join(Evidence, Evidence.id == links.c.evidence_id)
-        .outerjoin(UserAccount, UserAccount.id == Evidence.uploaded_by_id)
+        select(links.c.requirement_id, Evidence, col(UserAccount.username), col(EvidenceReview.status), col(EvidenceReview.comment), successor)
+        .join(Evidence, col(Evidence.id) == links.c.evidence_id)
+        .outerjoin(UserAccount, col(UserAccount.id) == col(Evidence.uploaded_by_id))
         .outerjoin(
             EvidenceReview,
-            and_(EvidenceReview.engagement_id == engagement_id, EvidenceReview.evidence_id == Evidence.id),
+            and_(col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.evidence_id) == col(Evidence.id)),
         )
         .where(_in_period(start, end))
-        .order_by(Evidence.collected_at, Evidence.id, links.c.requirement_id)
+        .order_by(col(Evidence.collected_at), col(Evidence.id), links.c.requirement_id)
         .execution_options(yield_per=batch_size)
     )
     for row in session.execute(statement):
@@ -104,8 +103,8 @@ def folder_totals(
     if links is None:
         return 0, 0
     count, size = session.execute(
-        select(func.count(Evidence.id), func.coalesce(func.sum(Evidence.size), 0))
-        .where(Evidence.id.in_(select(links.c.evidence_id)), _in_period(start, end))
+        select(func.count(col(Evidence.id)), func.coalesce(func.sum(col(Evidence.size)), 0))
+        .where(col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end))
     ).one()
     return int(count), int(size)
 
@@ -123,21 +122,21 @@ def item_totals(
     links = _links(requirement_ids, source_control_ids)
     if links is None:
         return ItemTotals(0, 0, {}, [])
-    in_package = and_(Evidence.id.in_(select(links.c.evidence_id)), _in_period(start, end))
+    in_package = and_(col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end))
     items, superseded = session.execute(
-        select(func.count(Evidence.id), func.count(Evidence.superseded_at)).where(in_package)
+        select(func.count(col(Evidence.id)), func.count(col(Evidence.superseded_at))).where(in_package)
     ).one()
     reviews = {
         status: int(count)
         for status, count in session.execute(
-            select(EvidenceReview.status, func.count())
-            .join(Evidence, Evidence.id == EvidenceReview.evidence_id)
-            .where(EvidenceReview.engagement_id == engagement_id, in_package)
-            .group_by(EvidenceReview.status)
+            select(col(EvidenceReview.status), func.count())
+            .join(Evidence, col(Evidence.id) == col(EvidenceReview.evidence_id))
+            .where(col(EvidenceReview.engagement_id) == engagement_id, in_package)
+            .group_by(col(EvidenceReview.status))
         )
     }
     corrupted = list(
-        session.scalars(select(Evidence.id).where(in_package, Evidence.integrity == INTEGRITY_CORRUPTED).order_by(Evidence.id))
+        session.scalars(select(col(Evidence.id)).where(in_package, col(Evidence.integrity) == INTEGRITY_CORRUPTED).order_by(col(Evidence.id)))
     )
     return ItemTotals(int(items), int(superseded), reviews, corrupted)
 

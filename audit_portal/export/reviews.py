@@ -43,7 +43,7 @@ def review_rows(
     for evidence, keys in files:
         if evidence.collector_run_id is None or evidence.id in seen:
             continue
-        seen.add(evidence.id)  # type: ignore[arg-type]
+        seen.add(evidence.id)
         runs[evidence.collector_run_id].append(_RunItem(evidence.id, evidence.collector_instance, evidence.collected_at))
         keys_of_run[evidence.collector_run_id] |= set(keys)
     if not runs:

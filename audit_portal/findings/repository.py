@@ -220,10 +220,10 @@ def collector_findings_seen_in(session: Session, collector_instance: str, run_id
     return session.scalars(
         select(Finding)
         .where(
-            Finding.source == "collector",
-            Finding.collector_instance == collector_instance,
-            Finding.first_run_id <= run_id,
-            Finding.last_run_id >= run_id,
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == collector_instance,
+            col(Finding.first_run_id) <= run_id,
+            col(Finding.last_run_id) >= run_id,
         )
-        .order_by(Finding.id)
+        .order_by(col(Finding.id))
     ).all()

@@ -244,7 +244,7 @@ def list_reports(session: Session, reader: Scope = EVERYTHING) -> list[Complianc
     return within(reader, repository.newest_first(session), lambda report: report.generated_at)
 
 
-def generate_due_report(  # type: ignore[no-untyped-def]
+def generate_due_report(
     session: Session, store, *, max_bytes: int, today: date | None = None, coverage_target: float | None = None,
 ) -> ComplianceReport | None:
     """Last month's report, unless it exists already: what the scheduler runs each day."""

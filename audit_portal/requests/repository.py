@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.evidence.models import Evidence
 from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem

@@ -59,7 +59,7 @@ def _fill(rollup: sa.Table) -> None:
         op.bulk_insert(rollup, values[first:first + BATCH])
 
 
-def _day(moment):  # type: ignore[no-untyped-def]
+def _day(moment):
     """The UTC day of a stored moment (SQLite hands back naive UTC, PostgreSQL aware values)."""
     from datetime import UTC
 

@@ -74,7 +74,7 @@ def _upgrade_postgresql() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     # Where the extensions live (public, unless someone installed them elsewhere earlier): every
     # reference below names that schema, so the portal's own search_path does not matter.
-    schemas = dict(bind.exec_driver_sql(
+    schemas: dict[str, str] = dict(bind.exec_driver_sql(
         "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
         "WHERE e.extname IN ('unaccent', 'pg_trgm')"
     ).all())
