@@ -47,10 +47,11 @@ check: install
 test: install-test lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-# Lint and the import contracts (the layering in docs/architecture.md).
+# Lint, the import contracts (the layering in docs/architecture.md) and the type check.
 lint: install-test
 	$(BIN)/ruff check audit_portal collectors evidence_store tests bench
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # Translations (docs/i18n.md): extract every marked message from the templates and the code,
 # then merge them into each language's catalogue; translate the new entries in the .po file.

@@ -12,7 +12,8 @@ from audit_portal import __version__
 from audit_portal.audit import keys as audit_keys
 from audit_portal.audit.refusals import install_refusal_log
 from audit_portal.config import Settings, get_settings
-from audit_portal.db import make_engine
+from audit_portal.coverage import rollup as coverage_rollup
+from audit_portal.db import engine_for
 from audit_portal.errors import install_error_handlers
 from audit_portal.security import install_security
 from audit_portal.store import build_store
@@ -28,6 +29,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_secret_key()
+    coverage_rollup.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.engine = engine or engine_for(settings)
     # The audit log's MAC key comes from these settings, not from whatever the environment holds.
     audit_keys.bind(app.state.engine, audit_keys.chain_key(settings))
     app.state.store = store or build_store(settings)

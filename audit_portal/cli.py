@@ -2,7 +2,6 @@
 here, so ``audit-portal --help`` lists everything the portal can do from a shell."""
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -13,6 +12,8 @@ from audit_portal.backup.cli import backup_command, restore_command
 from audit_portal.catalogue.cli import app as catalogue_app
 from audit_portal.collection.cli import collect_app, collectors_app
 from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.coverage import rollup as coverage_rollup
+from audit_portal.coverage.cli import app as coverage_app
 from audit_portal.evidence.cli import app as store_app
 from audit_portal.export.cli import app as package_app
 from audit_portal.notifications.cli import app as digest_app
@@ -31,7 +32,10 @@ app.add_typer(package_app, name="package")
 app.add_typer(snapshots_app, name="snapshots")
 app.add_typer(report_app, name="report")
 app.add_typer(digest_app, name="digest")
+app.add_typer(coverage_app, name="coverage")
 app.command("backup")(backup_command)
+# Every command's sessions (imports, collector runs, purges, the demo) keep the coverage rollup.
+coverage_rollup.install()
 app.command("restore")(restore_command)
 
 
@@ -42,10 +46,10 @@ def migrate(
 ) -> None:
     """Bring the database schema to REVISION (default: the newest)."""
     from audit_portal import migrate as migrations
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         if down:
             migrations.downgrade(engine, revision)
@@ -59,7 +63,7 @@ def migrate(
 @app.command()
 def check() -> None:
     """Check the configuration and that the database and the evidence store answer."""
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
     from audit_portal.health.service import database_health, store_health
     from audit_portal.store import build_store
 
@@ -68,12 +72,16 @@ def check() -> None:
         store = build_store(settings)
     except ValueError as error:
         raise fail(str(error), 2)
-    results = [database_health(make_engine(settings.database_url)), store_health(store)]
+    results = [database_health(engine_for(settings)), store_health(store)]
     for result in results:
         mark = "[green]ok[/green]" if result.ok else "[red]down[/red]"
         console.print(f"{result.name:9} {mark}  {result.detail}", highlight=False)
     if not all(result.ok for result in results):
         raise typer.Exit(1)
+
+
+# Longer than the idle timeout of any proxy in front (nginx's upstream keepalive_timeout: 60 s).
+KEEP_ALIVE_SECONDS = 75
 
 
 @app.command()
@@ -86,10 +94,10 @@ def serve(
     import uvicorn
 
     from audit_portal import migrate as migrations
-    from audit_portal.db import make_engine
+    from audit_portal.db import engine_for
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         up_to_date = migrations.is_up_to_date(engine)
     except Exception as error:
@@ -102,6 +110,11 @@ def serve(
         # The app itself believes X-Forwarded-* only from AUDIT_PORTAL_TRUSTED_PROXIES
         # (security.install_security); uvicorn's own handling would be a second setting.
         proxy_headers=False,
+        # A proxy re-uses idle connections to the portal (nginx: upstream keepalive, idle for up
+        # to 60 s). The side that closes an idle connection must be the proxy: when the portal
+        # closes one (uvicorn's default is after 5 s) just as the proxy sends the next request on
+        # it, that request gets a reset, and a POST is not retried (a 502 for the user).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
@@ -110,13 +123,13 @@ def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="only when the database holds no data")] = False,
 ) -> None:
     """Load the demo organisation: users of each role, a year of evidence and collector runs."""
-    from audit_portal.db import make_engine, unit_of_work
+    from audit_portal.db import engine_for, unit_of_work
     from audit_portal.demo import database_is_empty, load_demo, print_demo_logins
     from audit_portal.errors import PortalError
     from audit_portal.store import build_store
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         with unit_of_work(engine) as session:
             if if_empty and not database_is_empty(session):
@@ -136,4 +149,4 @@ def main() -> None:  # pragma: no cover - console entry point wrapper for python
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STORE_SCHEMES = ("file", "s3", "memory")
+# How often a control runs, from rarest to most frequent: the classes sample sizes are set for.
+SAMPLE_FREQUENCIES = ("annual", "quarterly", "monthly", "weekly", "daily")
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("var")
     database_url: str = ""
+    # SQLite: how long a write waits for the database's single write lock before the request
+    # answers 503 with Retry-After (nothing saved). PostgreSQL locks rows and ignores it.
+    database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     store_url: str = ""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -46,6 +51,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
     retention_years_after_cycle: int = Field(default=1, ge=0)
+    # The coverage the organisation aims for, in percent of applicable controls: drawn as the
+    # target line of the dashboard's and the report's charts. 0: no target line.
+    coverage_target_percent: float = Field(default=90.0, ge=0, le=100)
     # The Ed25519 key that signs evidence packages; empty: generated into the data directory.
     signing_key_file: Path | None = None
     # Outgoing e-mail (the weekly digest). No host: no e-mail is sent.
@@ -129,6 +137,39 @@ class Settings(BaseSettings):
         return value.rstrip("/")
     # Objects the weekly integrity scrub re-hashes, chosen at random; empty: every object.
     store_verify_sample: int | None = Field(default=None, gt=0)
+    # Sample sizes per frequency of the sampled requirement, as audit sampling guidance gives
+    # them ("frequency=least-most", comma-separated; every frequency of SAMPLE_FREQUENCIES).
+    sample_sizes: Annotated[dict[str, tuple[int, int]], NoDecode] = {
+        "annual": (1, 1), "quarterly": (2, 2), "monthly": (2, 5), "weekly": (5, 15), "daily": (20, 40),
+    }
+
+    @field_validator("sample_sizes", mode="before")
+    @classmethod
+    def _sample_size_ranges(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        sizes: dict[str, tuple[int, int]] = {}
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            name, _, sizes_text = part.partition("=")
+            low, _, high = sizes_text.partition("-")
+            try:
+                sizes[name.strip()] = (int(low), int(high or low))
+            except ValueError:
+                raise ValueError(f"{part!r} is not frequency=least-most, e.g. weekly=5-15") from None
+        return sizes
+
+    @field_validator("sample_sizes")
+    @classmethod
+    def _every_frequency_sized(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        unknown = sorted(set(value) - set(SAMPLE_FREQUENCIES))
+        missing = [name for name in SAMPLE_FREQUENCIES if name not in value]
+        if unknown or missing:
+            raise ValueError(f"give a size for each of {', '.join(SAMPLE_FREQUENCIES)}"
+                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        for name, (low, high) in value.items():
+            if not 1 <= low <= high:
+                raise ValueError(f"{name}: the least size is at least 1 and not above the most")
+        return value
 
     @field_validator("store_url")
     @classmethod

@@ -7,35 +7,62 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, make_url, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from audit_portal import sqlite_writes
+from audit_portal.sqlite_writes import QueuedConnection
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, busy_timeout_seconds: float = 30.0) -> Engine:
+    """``busy_timeout_seconds``: how long an SQLite writer waits for the write lock (its turn in
+    this process's queue, then the lock itself) before the request gives up with 503."""
     if database_url.startswith("sqlite"):
+        database = make_url(database_url).database or ""
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            database_url,
+            connect_args={
+                "check_same_thread": False, "timeout": busy_timeout_seconds, "factory": QueuedConnection,
+            },
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connection(dbapi_connection, _record) -> None:
+            _sqlite_pragmas(dbapi_connection, busy_timeout_seconds)
+            sqlite_writes.attach(dbapi_connection, database, busy_timeout_seconds)
+
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def engine_for(settings: Any) -> Engine:
+    """The engine of a :class:`audit_portal.config.Settings`."""
+    return make_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
+
+
+def _sqlite_pragmas(dbapi_connection, busy_timeout_seconds: float) -> None:
     # pysqlite's own transaction handling stays on: reads run outside a transaction and the
     # first write begins one. A transaction that began with a read would hold a WAL snapshot and
     # fail at once ("database is locked") when another connection has written since; starting
     # at the first write lets busy_timeout queue concurrent writers instead (the job lease and
     # the audit chain rely on it). Tests switch to explicit BEGIN for their per-test rollback.
+    # Writers of one process also wait in arrival order before they reach the lock
+    # (audit_portal/sqlite_writes.py): SQLite's busy handler alone lets late writers overtake.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
     cursor.close()
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """SQLite's write lock stayed taken for the whole busy timeout."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
 
 
 @contextmanager
@@ -75,3 +102,8 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function" commits before the response is sent, so a client never sees success for a
 # transaction that then fails to commit.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table behind a table model, for aliases and dialect-specific statements."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation without declaring it

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.audit.demo import demo_audit_checkpoint
 from audit_portal.auth.demo import add_demo_users
@@ -43,7 +43,7 @@ def database_is_empty(session: Session) -> bool:
 
     if portal_settings.is_demo(session):
         return False
-    return session.execute(select(UserAccount.id).limit(1)).first() is None
+    return session.execute(select(col(UserAccount.id)).limit(1)).first() is None
 
 
 def load_demo(session: Session, store: ObjectStore, settings: Settings, console: Console) -> None:

@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audit_portal.db import is_database_busy
 from audit_portal.i18n import N_
 
 PROBLEM_JSON = "application/problem+json"
@@ -158,10 +160,32 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+# Seconds a client is asked to wait after the database was too busy to take its write.
+BUSY_RETRY_AFTER = 5
+
+
+async def _database_error(request: Request, error: Exception) -> Response:
+    """SQLite's write lock stayed taken for the whole busy timeout: the request's transaction
+    was rolled back, so nothing was saved and the same request can simply be sent again. Any
+    other database error is a fault and stays a 500."""
+    if not is_database_busy(error):
+        raise error
+    return problem_response(
+        request, status=503, title=N_("Database busy"), slug="database-busy",
+        # One fixed sentence, so the error page can translate it; Retry-After carries the seconds.
+        detail=N_(
+            "The database is busy with other changes and could not take this one in time; nothing was "
+            "saved. Try again in a few seconds."
+        ),
+        headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PortalError, _portal_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
 
 
 class CsrfRefused(Forbidden):

@@ -5,6 +5,7 @@ from audit_portal.audit import refusal_models  # noqa: F401
 from audit_portal.auth import models as auth_models  # noqa: F401
 from audit_portal.catalogue import models as catalogue_models  # noqa: F401
 from audit_portal.collection import models as collection_models  # noqa: F401
+from audit_portal.coverage import models as coverage_models  # noqa: F401
 from audit_portal.engagements import models as engagement_models  # noqa: F401
 from audit_portal.engagements import sample_models  # noqa: F401
 from audit_portal.evidence import models as evidence_models  # noqa: F401

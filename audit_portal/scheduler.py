@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from audit_portal.collection import service
 from audit_portal.config import Settings
+from audit_portal.coverage import rollup as coverage_rollup
 from audit_portal.db import unit_of_work
 from audit_portal.trends.jobs import run_due_jobs
 from evidence_store import ObjectStore
@@ -29,6 +30,7 @@ MAX_RUNS_PER_TICK = 20  # the rest waits for the next tick, so stop() is never b
 
 class CollectorScheduler:
     def __init__(self, engine: Engine, store: ObjectStore, settings: Settings, *, tick_seconds: float = TICK_SECONDS) -> None:
+        coverage_rollup.install()  # the scheduler's evidence writes keep the rollup too
         self._engine = engine
         self._store = store
         self._settings = settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -19,6 +19,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 import audit_portal
 from audit_portal import i18n
+from audit_portal.search import highlight
 
 STATIC_DIR = Path(audit_portal.__file__).parent / "static"
 
@@ -128,6 +129,7 @@ def build_templates(extra_globals: Mapping[str, Any] | None = None) -> Jinja2Blo
     install_i18n(env)
     env.globals.update(extra_globals or {})
     env.filters["filesize"] = format_size
+    env.filters["highlight"] = highlight
     return templates
 
 
@@ -170,14 +172,15 @@ def render(
         **(context or {}),
     }
     block_name = block if block and is_fragment_request(request) else None
-    response = templates.TemplateResponse(
+    # jinja2-fragments declares Response; what it returns is Starlette's HTML template response
+    response = cast(HTMLResponse, templates.TemplateResponse(
         request,
         template,
         full_context,
         status_code=status_code,
         headers=dict(headers or {}),
         block_name=block_name,
-    )
+    ))
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Content-Language"] = language
     return response

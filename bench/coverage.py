@@ -75,6 +75,7 @@ def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
     from audit_portal.catalogue.models import Requirement
     from audit_portal.catalogue.service import load_catalogue
     from audit_portal.collection.models import CollectorInstance, CollectorRun
+    from audit_portal.coverage import rollup
     from audit_portal.db import unit_of_work
     from audit_portal.engagements.models import Engagement, EngagementAuditor, EvidenceReview
     from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
@@ -155,6 +156,9 @@ def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
         _bulk(session, EvidenceReview.__table__, reviews)
         _bulk(session, EvidenceSignoff.__table__, signoffs)
         _bulk(session, Finding.__table__, findings)
+        # Bulk rows bypass the rollup's hooks when the app has not installed them yet in this
+        # process: build it the way `audit-portal coverage rebuild` does.
+        rollup.rebuild(session)
         cookie = sessions.start(session, user=auditor, stage=sessions.STAGE_SIGNED_IN, address="127.0.0.1").cookie_value
         return engagement.id, cookie  # type: ignore[return-value]
 

@@ -52,6 +52,7 @@ from audit_portal.auth import sessions, tokens  # noqa: E402
 from audit_portal.auth.models import UserAccount  # noqa: E402
 from audit_portal.auth.passwords import hash_password  # noqa: E402
 from audit_portal.catalogue.service import load_catalogue  # noqa: E402
+from audit_portal.cli import KEEP_ALIVE_SECONDS  # noqa: E402
 from audit_portal.clock import utcnow  # noqa: E402
 from audit_portal.db import make_engine, unit_of_work  # noqa: E402
 from audit_portal.evidence import repository  # noqa: E402
@@ -64,10 +65,10 @@ KiB, MiB = 1024, 1024 * 1024
 SIZES = [64 * KiB, 256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB]
 INSTANCE = "soak-collector"
 BOUNDARY = "soak-boundary-3b9e"
-# uvicorn closes a keep-alive connection idle for 5 s; a client re-using one at that moment gets
-# a reset that is no fault of the portal. Clients drop idle connections sooner, as a load
-# balancer configured below the backend's keep-alive does.
-LIMITS = httpx.Limits(keepalive_expiry=2.0)
+# The portals keep idle connections as 'audit-portal serve' does (KEEP_ALIVE_SECONDS), and the
+# clients drop theirs sooner, as the shipped nginx configuration does (60 s): a client that re-used
+# a connection the server was closing at that moment would get a reset.
+LIMITS = httpx.Limits(keepalive_expiry=60.0)
 
 
 @dataclass
@@ -125,7 +126,7 @@ def start_portal(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+         "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -195,13 +196,17 @@ def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Ta
         number += 1
         client = clients[number % 2]
         path = rng.choice(["/", "/evidence", "/evidence", "/catalogue/annex2/OPS-2"])
-        if path == "/evidence" and rng.random() < 0.5:
-            found = client.get("/evidence?limit=20")
-            ids = [line.split('"')[0] for line in found.text.split('href="/evidence/')[1:] if line.split('"')[0].isdigit()]
-            if ids:
-                path = f"/evidence/{rng.choice(ids)}"
-        started = time.monotonic()
         try:
+            if path == "/evidence" and rng.random() < 0.5:
+                # Not timed and not counted as a page load: it only picks an item to open.
+                found = client.get("/evidence?limit=20")
+                if found.status_code != 200:
+                    tally.error(f"page evidence answered {found.status_code}: {found.text[:120]}")
+                    continue
+                ids = [line.split('"')[0] for line in found.text.split('href="/evidence/')[1:] if line.split('"')[0].isdigit()]
+                if ids:
+                    path = f"/evidence/{rng.choice(ids)}"
+            started = time.monotonic()
             response = client.get(path)
         except httpx.HTTPError as error:
             tally.error(f"page {path}: {type(error).__name__}: {error}")
@@ -300,6 +305,8 @@ def main() -> int:
     portals = [start_portal(env, folder / f"portal-{n}.log") for n in range(2)]
     urls = [url for _, url in portals]
     tally = Tally()
+    # A bench thread that dies of an unexpected exception is an error too, not a quiet loss of load.
+    threading.excepthook = lambda hook: tally.error(f"bench thread died: {hook.exc_type.__name__}: {hook.exc_value}")
     load_before = os.getloadavg()
     started = time.monotonic()
     deadline = started + options.minutes * 60
@@ -339,6 +346,8 @@ def main() -> int:
         print(f"  {count} x {what}")
     print(f"load average        before {load_before[0]:.1f}; during median {statistics.median(loads):.1f}, max {max(loads):.1f} "
           f"({os.cpu_count()} cores)")
+    tracebacks = sum(log.read_text(errors="replace").count("Traceback") for log in folder.glob("portal-*.log"))
+    print(f"portal logs         {tracebacks} tracebacks ({folder})")
     print(f"invariant           {'holds' if not broken else 'BROKEN'}")
     for line in broken[:10]:
         print(f"  {line}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,12 +47,13 @@ def _problem_with(name: str, candidate: object) -> str:
     missing = [member for member in _MEMBERS if not hasattr(candidate, member)]
     if missing:
         return f"missing {', '.join(missing)} (see collectors/base.py)"
-    if candidate.name != name:
-        return f"its name is {candidate.name!r} but the entry point is called {name!r}"
-    config = candidate.Config
+    plugin: Any = candidate  # a class with every member; what each holds is checked below
+    if plugin.name != name:
+        return f"its name is {plugin.name!r} but the entry point is called {name!r}"
+    config = plugin.Config
     if not (isinstance(config, type) and issubclass(config, BaseModel)):
         return "Config is not a pydantic model"
-    if isinstance(candidate.requirements, str):
+    if isinstance(plugin.requirements, str):
         return "requirements must be a tuple of requirement keys, not a string"
     problems = schema_problems(config)
     if problems:

@@ -36,7 +36,6 @@ from evidence_store.base import (
     StoreUnavailable,
     iter_stream_chunks,
     key_for,
-    later_of,
     require_aware,
     sha256_from_key,
     validate_key,
@@ -165,7 +164,7 @@ class LocalStore:
 
     def _extend_retention(self, key: str, retain_until: datetime) -> None:
         current = self._read_retention(key)
-        wanted = later_of(current, retain_until)
+        wanted = retain_until if current is None else max(current, retain_until)
         if wanted == current:
             return
         sidecar = self._retention_path(key)

@@ -649,7 +649,8 @@ class S3Store:
                         raise
             elif leftover.kind == "temporary":
                 self._require_own(leftover.name, leftover, folder=TEMP_FOLDER)
-                for version in self._versions(leftover.name) or [None]:
+                versions: list[str | None] = [*self._versions(leftover.name)] or [None]
+                for version in versions:
                     self._client.delete_object(Bucket=self.bucket, Key=leftover.name, **_version_arg(version))
             else:
                 raise InvalidKey(f"not a leftover of this store: {leftover.kind} {leftover.name!r}")

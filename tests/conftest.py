@@ -20,6 +20,7 @@ from sqlmodel import Session
 from audit_portal import migrate
 from audit_portal.app import create_app
 from audit_portal.config import Settings
+from audit_portal.coverage import rollup as coverage_rollup
 from audit_portal.db import get_session, make_engine
 from evidence_store import MemoryStore, ObjectStore
 from tests.support import POSTGRES_URL, fresh_database
@@ -61,6 +62,8 @@ def engine(database_url: str) -> Iterator[Engine]:
     from audit_portal.audit import keys
 
     engine = make_engine(database_url)
+    # Every session of the tests keeps the coverage rollup, as the app's and the CLI's do.
+    coverage_rollup.install()
     # The key the app fixture's settings derive too (TEST_SECRET_KEY), for events written
     # through the session fixture without an app.
     keys.bind(engine, keys.derive_from_secret(TEST_SECRET_KEY))

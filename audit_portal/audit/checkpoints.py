@@ -75,7 +75,7 @@ class Checkpoint:
         return Anchor(self.event_count, self.head_mac, self.label)
 
 
-def build_document(fields: dict[str, object], sign) -> bytes:  # type: ignore[no-untyped-def]
+def build_document(fields: dict[str, object], sign) -> bytes:
     """The checkpoint file: the signed fields and an Ed25519 signature over their canonical JSON."""
     signed = {name: fields[name] for name in SIGNED_FIELDS}
     document = {**signed, "signature": base64.b64encode(sign(canonical_json(signed).encode("utf-8"))).decode("ascii")}
@@ -167,7 +167,7 @@ def write_checkpoint(
     )
     record_event(
         session, request=request, principal=principal, actor=None if principal else actor,
-        action=CHECKPOINT_ACTION, object_type="evidence", object_id=item.id,  # type: ignore[arg-type]
+        action=CHECKPOINT_ACTION, object_type="evidence", object_id=item.id,
         detail={"event_count": head.last_event_id, "head_mac": head.last_mac, "store_key": item.store_key,
                 "sha256": item.sha256},
     )
@@ -178,7 +178,7 @@ def write_checkpoint(
     )
 
 
-def newest_checkpoint_item(session: Session):  # type: ignore[no-untyped-def]
+def newest_checkpoint_item(session: Session):
     """The evidence item of the newest checkpoint, for the audit-log page (None before the first)."""
     from audit_portal.evidence import repository as evidence_repository
 

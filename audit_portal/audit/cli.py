@@ -11,7 +11,7 @@ from audit_portal.console import console, err_console, fail, settings_or_exit
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
 
-def _engine_with_key(settings):  # type: ignore[no-untyped-def]
+def _engine_with_key(settings):
     from audit_portal.audit import keys
     from audit_portal.db import make_engine
 

@@ -11,6 +11,7 @@ GENESIS_HASH = "0" * 64
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
 
     # Assigned from the chain head under its lock, so ids are gapless and give the chain order.
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

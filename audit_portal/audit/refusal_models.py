@@ -12,7 +12,7 @@ class AccessRefusalTally(SQLModel, table=True):
     __tablename__ = "access_refusal_tally"
     __table_args__ = (sa.UniqueConstraint("source", "reason", "minute", name="uq_access_refusal_tally"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     source: str = Field(max_length=120)  # the signed-in user, or the client address
     reason: str = Field(max_length=100)
     minute: datetime = Field(index=True)  # the start of the minute counted

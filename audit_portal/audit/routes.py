@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from audit_portal import clock
-from audit_portal.audit import repository
+from audit_portal.audit import presenters, repository
 from audit_portal.audit.checkpoints import newest_checkpoint_item
 from audit_portal.audit.repository import EventFilter
 from audit_portal.audit.service import export_rows, record_event
@@ -65,7 +65,7 @@ def audit_log(
     total = repository.count_events(session, event_filter)
     query = {"actor": actor, "action": action, "outcome": outcome, "since": since, "until": until}
     context = {
-        "events": events, "total": total, "page": page,
+        "events": [presenters.readable(event) for event in events], "total": total, "page": page,
         "has_next": page * PAGE_SIZE < total, "query": query,
         "query_string": urlencode({k: v for k, v in query.items() if v}),
         "newest_checkpoint": newest_checkpoint_item(session),

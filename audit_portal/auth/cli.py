@@ -12,7 +12,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Service tokens for collectors.", no_args_is_help=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     from audit_portal.db import make_engine
 
     return make_engine(settings_or_exit().database_url)

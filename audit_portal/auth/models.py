@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 class UserAccount(SQLModel, table=True):
     __tablename__ = "user_account"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, unique=True, index=True)
     role: str = Field(max_length=20)
     password_hash: str = Field(max_length=255)
@@ -49,7 +49,7 @@ class WebSession(SQLModel, table=True):
 class RecoveryCode(SQLModel, table=True):
     __tablename__ = "recovery_code"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     code_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime
@@ -59,7 +59,7 @@ class RecoveryCode(SQLModel, table=True):
 class LoginFailure(SQLModel, table=True):
     __tablename__ = "login_failure"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     username: str = Field(max_length=100, index=True)
     address: str = Field(max_length=64, index=True)
     at: datetime
@@ -68,7 +68,7 @@ class LoginFailure(SQLModel, table=True):
 class LoginLock(SQLModel, table=True):
     __tablename__ = "login_lock"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     kind: str = Field(max_length=10)
     key: str = Field(max_length=100, index=True)
     locked_until: datetime
@@ -77,7 +77,7 @@ class LoginLock(SQLModel, table=True):
 class ServiceToken(SQLModel, table=True):
     __tablename__ = "service_token"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     # Collector instance names this token may push for, one per line.

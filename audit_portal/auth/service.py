@@ -28,7 +28,10 @@ ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 WRONG_CREDENTIALS = N_("Wrong user name or password.")
 NO_ACCESS = N_("This account has no access at this time. Ask an administrator.")
-WRONG_CODE = N_("That code is not valid. Enter the current code from your app, or a recovery code.")
+WRONG_CODE = N_(
+    "That code is not valid, or it was already used (each code works once). "
+    "Wait for the next code from your app and enter that one, or use a recovery code."
+)
 UNKNOWN_LANGUAGE = N_("Choose one of the languages offered, or the browser's language.")
 UNKNOWN_TIME_ZONE = N_("Choose a time zone from the list, e.g. Europe/Amsterdam, or the organisation's.")
 

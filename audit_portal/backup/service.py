@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL, Engine, make_url
@@ -112,7 +113,7 @@ def backup(settings: Settings, engine: Engine, store: ObjectStore, folder: Path)
             _pg_dump(settings.database_url, database_file)
         data_files = _copy_data_files(settings.data_dir, partial / DATA_FOLDER)
         object_count, object_bytes = _write_object_listing(store, partial / OBJECTS)
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": FORMAT,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "portal_version": __version__,

@@ -54,7 +54,7 @@ class CatalogueCache:
                 self._by_engine[engine] = entry
             values = entry[1]
             if key in values:
-                return values[key]  # type: ignore[no-any-return]
+                return values[key]
         value = load()
         with self._lock:
             current = self._by_engine.get(engine)

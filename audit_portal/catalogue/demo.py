@@ -58,7 +58,7 @@ def demo_requirement_library(context: DemoContext) -> None:
     )
 
 
-def _switch_off_where_measures_prove(session) -> int:  # type: ignore[no-untyped-def]
+def _switch_off_where_measures_prove(session) -> int:
     count = 0
     for framework in EDITIONS:
         controls = catalogue_repository.controls_of(session, framework, kind=KIND_CONTROL)
@@ -110,7 +110,7 @@ def _upload_library_evidence(context: DemoContext) -> int:
     entries = soa_repository.entries_for(session, ids)
     predecessors: dict[int, list[int]] = {}
     for mapping, older in catalogue_repository.sources_mapped_to(session, ids, kind=SUCCESSOR):
-        predecessors.setdefault(mapping.target_id, []).append(older.id)  # type: ignore[arg-type]
+        predecessors.setdefault(mapping.target_id, []).append(older.id)
     older_requirements: dict[int, list[Requirement]] = {}
     for requirement in catalogue_repository.requirements_of_controls(
         session, {i for found in predecessors.values() for i in found}
@@ -120,8 +120,8 @@ def _upload_library_evidence(context: DemoContext) -> int:
     candidates = [
         (control, requirement)
         for control in controls
-        for requirement in catalogue_repository.requirements_of_controls(session, [control.id])  # type: ignore[list-item]
-        if requirement.id not in switched and entries.get(control.id) is not None and entries[control.id].applicable  # type: ignore[index]
+        for requirement in catalogue_repository.requirements_of_controls(session, [control.id])
+        if requirement.id not in switched and entries.get(control.id) is not None and entries[control.id].applicable
     ]
     for number, (control, requirement) in enumerate(candidates, start=1):
         if number % 7 == 0:
@@ -129,7 +129,7 @@ def _upload_library_evidence(context: DemoContext) -> int:
         stale = number % 5 == 0
         days_ago = requirement.frequency_days + requirement.grace_days + 20 if stale else max(requirement.frequency_days // 3, 0)
         keys = [requirement.key] + [
-            r.key for older in predecessors.get(control.id, []) for r in older_requirements.get(older, [])  # type: ignore[arg-type]
+            r.key for older in predecessors.get(control.id, []) for r in older_requirements.get(older, [])
         ]
         _upload(
             context, keys, min(days_ago, 360), f"{control.ref} {requirement.title}",

@@ -33,7 +33,7 @@ class ControlGroup(SQLModel, table=True):
     __tablename__ = "control_group"
     __table_args__ = (sa.UniqueConstraint("framework_key", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     framework_key: str = Field(foreign_key="framework.key", max_length=64)
     key: str = Field(max_length=64)
     title: str = Field(max_length=300)
@@ -46,7 +46,7 @@ class Control(SQLModel, table=True):
     __tablename__ = "control"
     __table_args__ = (sa.UniqueConstraint("framework_key", "ref"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     framework_key: str = Field(foreign_key="framework.key", max_length=64, index=True)
     ref: str = Field(max_length=64)
     group_key: str = Field(max_length=64)
@@ -68,7 +68,7 @@ class ControlMapping(SQLModel, table=True):
     __tablename__ = "control_mapping"
     __table_args__ = (sa.UniqueConstraint("source_id", "target_id", "kind"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="control.id", index=True)
     target_id: int = Field(foreign_key="control.id", index=True)
     kind: str = Field(max_length=16)
@@ -78,7 +78,7 @@ class ControlMapping(SQLModel, table=True):
 class Requirement(SQLModel, table=True):
     __tablename__ = "requirement"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=128, unique=True)
     control_id: int = Field(foreign_key="control.id", index=True)
     title: str = Field(max_length=300)
@@ -102,7 +102,7 @@ class CatalogueLoad(SQLModel, table=True):
 
     __tablename__ = "catalogue_load"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     framework_key: str = Field(foreign_key="framework.key", max_length=64, index=True)
     version: str = Field(max_length=64)
     content_sha256: str = Field(max_length=64)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from markupsafe import Markup
 from sqlmodel import Session
 
 from audit_portal.catalogue import repository
@@ -25,6 +26,7 @@ from audit_portal.catalogue.models import (
 )
 from audit_portal.errors import NotFound
 from audit_portal.i18n import N_
+from audit_portal.search import Search, excerpt, fold, highlight
 from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
 
@@ -124,15 +126,36 @@ class ControlPage:
 
 
 @dataclass
+class RequirementHit:
+    requirement: Requirement
+    key: Markup
+    title: Markup
+    expects: Markup  # the part of what the auditor expects around the match
+
+
+@dataclass
+class ControlHit:
+    """A control or measure the search found, itself or through its requirements, with the
+    matches marked (escaped first, then marked: the texts are never trusted as markup)."""
+
+    control: Control
+    framework_label: str
+    ref: Markup
+    title: Markup
+    title_nl: Markup
+    excerpt: Markup  # from the English or Dutch text, where the search matched
+    requirements: list[RequirementHit] = field(default_factory=list)
+
+
+@dataclass
 class SearchResults:
     query: str
-    groups: list[tuple[Framework, list[Control]]]
+    hits: list[ControlHit]
     truncated: bool
-    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
-        return sum(len(controls) for _, controls in self.groups)
+        return len(self.hits)
 
 
 def _framework_or_404(session: Session, key: str) -> Framework:
@@ -232,7 +255,7 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
         relations=relations,
         own_requirements=by_control[control.id],
         measure_requirements=[
-            MeasureRequirements(measure, by_control[measure.id])  # type: ignore[index]
+            MeasureRequirements(measure, by_control[measure.id])
             for measure in measures
         ],
         soa_entry=soa_repository.entry_for(session, control.id),
@@ -249,14 +272,43 @@ def control_of_requirement(session: Session, key: str) -> Control:
 
 
 def search(session: Session, text: str) -> SearchResults:
-    query = text.strip()[:100]
-    if not query:
-        return SearchResults(query="", groups=[], truncated=False)
-    controls = repository.search_controls(session, query, limit=SEARCH_LIMIT + 1)
-    truncated = len(controls) > SEARCH_LIMIT
-    frameworks = ordered_frameworks(repository.list_frameworks(session))
-    found: dict[str, list[Control]] = defaultdict(list)
-    for control in controls[:SEARCH_LIMIT]:
-        found[control.framework_key].append(control)
-    groups = [(framework, found[framework.key]) for framework in frameworks if found[framework.key]]
-    return SearchResults(query=query, groups=groups, truncated=truncated, labels=label_map(frameworks))
+    """Controls and measures matching by id, English or Dutch title and text, then those whose
+    requirements match by key, title or what the auditor expects: best matches first."""
+    parsed = Search.parse(text)
+    if parsed is None:
+        return SearchResults(query="", hits=[], truncated=False)
+    controls = list(repository.search_controls(session, parsed, limit=SEARCH_LIMIT + 1))
+    requirements = repository.search_requirements(session, parsed, limit=SEARCH_LIMIT)
+    owners = repository.controls_by_ids(
+        session, {r.control_id for r in requirements} - {c.id for c in controls if c.id is not None}
+    )
+    labels = label_map(repository.list_frameworks(session))
+    hits: dict[int, ControlHit] = {}
+    for control in [*controls, *(owners[r.control_id] for r in requirements if r.control_id in owners)]:
+        if control.id is not None and control.id not in hits and not control.retired_at:
+            hits[control.id] = _control_hit(control, parsed, labels)
+    for requirement in requirements:
+        if requirement.control_id in hits:
+            hits[requirement.control_id].requirements.append(RequirementHit(
+                requirement, highlight(requirement.key, parsed), highlight(requirement.title, parsed),
+                excerpt(requirement.auditor_expects, parsed) if _mentions(requirement.auditor_expects, parsed) else Markup(""),
+            ))
+    ranked = list(hits.values())
+    return SearchResults(query=parsed.text, hits=ranked[:SEARCH_LIMIT], truncated=len(ranked) > SEARCH_LIMIT)
+
+
+def _control_hit(control: Control, parsed: Search, labels: dict[str, str]) -> ControlHit:
+    text = next((t for t in (control.text, control.text_nl) if _mentions(t, parsed)), None)
+    return ControlHit(
+        control=control,
+        framework_label=labels.get(control.framework_key, control.framework_key),
+        ref=highlight(control.ref, parsed),
+        title=highlight(control.title, parsed),
+        title_nl=highlight(control.title_nl, parsed),
+        excerpt=excerpt(text, parsed) if text else Markup(""),
+    )
+
+
+def _mentions(text: str | None, parsed: Search) -> bool:
+    folded = fold(text or "")
+    return any(word in folded for word in parsed.words)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, or_, select
-from sqlmodel import Session
+from sqlalchemy import case, delete, func, or_, select
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import (
     CatalogueLoad,
@@ -15,6 +15,7 @@ from audit_portal.catalogue.models import (
     Requirement,
     RequirementSwitchOff,
 )
+from audit_portal.search import Matches, Score, Search
 
 
 def get_framework(session: Session, key: str) -> Framework | None:
@@ -22,11 +23,11 @@ def get_framework(session: Session, key: str) -> Framework | None:
 
 
 def list_frameworks(session: Session) -> Sequence[Framework]:
-    return session.scalars(select(Framework).order_by(Framework.key)).all()
+    return session.scalars(select(Framework).order_by(col(Framework.key))).all()
 
 
 def groups_of(session: Session, framework_key: str) -> dict[str, ControlGroup]:
-    rows = session.scalars(select(ControlGroup).where(ControlGroup.framework_key == framework_key))
+    rows = session.scalars(select(ControlGroup).where(col(ControlGroup.framework_key) == framework_key))
     return {group.key: group for group in rows}
 
 
@@ -34,17 +35,17 @@ def controls_of(
     session: Session, framework_key: str, *, include_retired: bool = False, kind: str | None = None
 ) -> Sequence[Control]:
     """Controls of a framework in catalogue order; ``kind`` picks controls or clauses only."""
-    query = select(Control).where(Control.framework_key == framework_key)
+    query = select(Control).where(col(Control.framework_key) == framework_key)
     if kind is not None:
-        query = query.where(Control.kind == kind)
+        query = query.where(col(Control.kind) == kind)
     if not include_retired:
-        query = query.where(Control.retired_at.is_(None))
-    return session.scalars(query.order_by(Control.position)).all()
+        query = query.where(col(Control.retired_at).is_(None))
+    return session.scalars(query.order_by(col(Control.position))).all()
 
 
 def control_by_ref(session: Session, framework_key: str, ref: str) -> Control | None:
     return session.scalars(
-        select(Control).where(Control.framework_key == framework_key, Control.ref == ref)
+        select(Control).where(col(Control.framework_key) == framework_key, col(Control.ref) == ref)
     ).first()
 
 
@@ -55,7 +56,7 @@ def controls_by_refs(session: Session, refs: Iterable[tuple[str, str]]) -> dict[
     frameworks = {framework for framework, _ in wanted}
     rows = session.scalars(
         select(Control).where(
-            Control.framework_key.in_(frameworks), Control.ref.in_({ref for _, ref in wanted})
+            col(Control.framework_key).in_(frameworks), col(Control.ref).in_({ref for _, ref in wanted})
         )
     )
     return {(c.framework_key, c.ref): c for c in rows if (c.framework_key, c.ref) in wanted}
@@ -65,24 +66,28 @@ def requirements_by_key(session: Session, keys: Iterable[str]) -> dict[str, Requ
     wanted = set(keys)
     if not wanted:
         return {}
-    rows = session.scalars(select(Requirement).where(Requirement.key.in_(wanted)))
+    rows = session.scalars(select(Requirement).where(col(Requirement.key).in_(wanted)))
     return {requirement.key: requirement for requirement in rows}
+
+
+def get_requirement(session: Session, requirement_id: int) -> Requirement | None:
+    return session.get(Requirement, requirement_id)
 
 
 def requirements_of_framework(session: Session, framework_key: str) -> Sequence[Requirement]:
     return session.scalars(
         select(Requirement)
-        .join(Control, Control.id == Requirement.control_id)
-        .where(Control.framework_key == framework_key)
-        .order_by(Control.position, Requirement.position)
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .where(col(Control.framework_key) == framework_key)
+        .order_by(col(Control.position), col(Requirement.position))
     ).all()
 
 
 def requirements_of_controls(session: Session, control_ids: Iterable[int]) -> Sequence[Requirement]:
     return session.scalars(
         select(Requirement)
-        .where(Requirement.control_id.in_(set(control_ids)), Requirement.retired_at.is_(None))
-        .order_by(Requirement.control_id, Requirement.position)
+        .where(col(Requirement.control_id).in_(set(control_ids)), col(Requirement.retired_at).is_(None))
+        .order_by(col(Requirement.control_id), col(Requirement.position))
     ).all()
 
 
@@ -90,7 +95,7 @@ def mappings_touching(session: Session, control_ids: Iterable[int]) -> Sequence[
     ids = set(control_ids)
     return session.scalars(
         select(ControlMapping).where(
-            or_(ControlMapping.source_id.in_(ids), ControlMapping.target_id.in_(ids))
+            or_(col(ControlMapping.source_id).in_(ids), col(ControlMapping.target_id).in_(ids))
         )
     ).all()
 
@@ -99,30 +104,59 @@ def controls_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Control]:
     wanted = set(ids)
     if not wanted:
         return {}
-    return {c.id: c for c in session.scalars(select(Control).where(Control.id.in_(wanted)))}  # type: ignore[misc]
+    return {c.id: c for c in session.scalars(select(Control).where(col(Control.id).in_(wanted)))}
 
 
 def delete_mappings_from(session: Session, framework_key: str) -> None:
-    sources = select(Control.id).where(Control.framework_key == framework_key)
-    session.execute(delete(ControlMapping).where(ControlMapping.source_id.in_(sources)))
+    sources = select(col(Control.id)).where(col(Control.framework_key) == framework_key)
+    session.execute(delete(ControlMapping).where(col(ControlMapping.source_id).in_(sources)))
 
 
-def search_controls(session: Session, text: str, *, framework_key: str | None = None, limit: int = 30) -> Sequence[Control]:
-    pattern = f"%{text.strip().lower()}%"
+def search_controls(
+    session: Session, search: Search, *, framework_key: str | None = None, limit: int = 30
+) -> Sequence[Control]:
+    """Live controls and measures the search finds, best first: the exact id, then ids that
+    start with the search, then by full-text rank, then in catalogue order."""
+    ids = {search.folded, *([search.annex_ref] if search.annex_ref else [])}
+    matches = Matches("control", search)
+    ref = func.lower(col(Control.ref))
     query = select(Control).where(
-        Control.retired_at.is_(None),
-        or_(Control.ref.ilike(pattern), Control.title.ilike(pattern), Control.title_nl.ilike(pattern)),
+        col(Control.retired_at).is_(None), or_(matches, ref.in_(ids)) if search.annex_ref else matches
     )
     if framework_key:
-        query = query.where(Control.framework_key == framework_key)
-    return session.scalars(query.order_by(Control.framework_key, Control.position).limit(limit)).all()
+        query = query.where(col(Control.framework_key) == framework_key)
+    return session.scalars(
+        query.order_by(
+            case((ref.in_(ids), 0), else_=1),
+            case((or_(*(ref.startswith(value, autoescape=True) for value in ids)), 0), else_=1),
+            Score("control", search).desc().nulls_last(),
+            col(Control.framework_key),
+            col(Control.position),
+        ).limit(limit)
+    ).all()
+
+
+def search_requirements(session: Session, search: Search, *, limit: int = 30) -> Sequence[Requirement]:
+    """Live requirements the search finds (by key, title or what the auditor expects), best first."""
+    folded = search.folded
+    return session.scalars(
+        select(Requirement)
+        .where(col(Requirement.retired_at).is_(None), Matches("requirement", search))
+        .order_by(
+            case((func.lower(col(Requirement.key)) == folded, 0), else_=1),
+            case((func.lower(col(Requirement.key)).startswith(folded, autoescape=True), 0), else_=1),
+            Score("requirement", search).desc().nulls_last(),
+            col(Requirement.key),
+        )
+        .limit(limit)
+    ).all()
 
 
 def groups_in_order(session: Session, framework_key: str, *, kind: str | None = None) -> list[ControlGroup]:
-    query = select(ControlGroup).where(ControlGroup.framework_key == framework_key)
+    query = select(ControlGroup).where(col(ControlGroup.framework_key) == framework_key)
     if kind is not None:
-        query = query.where(ControlGroup.kind == kind)
-    return list(session.scalars(query.order_by(ControlGroup.position)))
+        query = query.where(col(ControlGroup.kind) == kind)
+    return list(session.scalars(query.order_by(col(ControlGroup.position))))
 
 
 def switch_off_of(session: Session, requirement_id: int) -> RequirementSwitchOff | None:
@@ -133,16 +167,16 @@ def switch_offs_of(session: Session, requirement_ids: Iterable[int]) -> dict[int
     ids = set(requirement_ids)
     if not ids:
         return {}
-    rows = session.scalars(select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(ids)))
+    rows = session.scalars(select(RequirementSwitchOff).where(col(RequirementSwitchOff.requirement_id).in_(ids)))
     return {row.requirement_id: row for row in rows}
 
 
 def all_switch_offs(session: Session) -> Sequence[tuple[RequirementSwitchOff, Requirement, Control]]:
     rows = session.execute(
         select(RequirementSwitchOff, Requirement, Control)
-        .join(Requirement, Requirement.id == RequirementSwitchOff.requirement_id)
-        .join(Control, Control.id == Requirement.control_id)
-        .order_by(Control.framework_key, Control.position, Requirement.position)
+        .join(Requirement, col(Requirement.id) == col(RequirementSwitchOff.requirement_id))
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .order_by(col(Control.framework_key), col(Control.position), col(Requirement.position))
     )
     return [(switch_off, requirement, control) for switch_off, requirement, control in rows]
 
@@ -167,16 +201,16 @@ def sources_mapped_to(
         return []
     query = (
         select(ControlMapping, Control)
-        .join(Control, Control.id == ControlMapping.source_id)
+        .join(Control, col(Control.id) == col(ControlMapping.source_id))
         .where(
-            ControlMapping.target_id.in_(ids),
-            ControlMapping.kind == kind,
-            Control.retired_at.is_(None),
+            col(ControlMapping.target_id).in_(ids),
+            col(ControlMapping.kind) == kind,
+            col(Control.retired_at).is_(None),
         )
     )
     if source_framework_key:
-        query = query.where(Control.framework_key == source_framework_key)
-    rows = session.execute(query.order_by(Control.framework_key, Control.position))
+        query = query.where(col(Control.framework_key) == source_framework_key)
+    rows = session.execute(query.order_by(col(Control.framework_key), col(Control.position)))
     return [(mapping, control) for mapping, control in rows]
 
 
@@ -184,8 +218,8 @@ def catalogue_version(session: Session) -> tuple[object, ...]:
     """What identifies the loaded catalogue: the newest load's id, time and content hash (they
     change on every load that changed anything, even when SQLite reuses a rolled-back id)."""
     row = session.execute(
-        select(CatalogueLoad.id, CatalogueLoad.loaded_at, CatalogueLoad.content_sha256)
-        .order_by(CatalogueLoad.id.desc())
+        select(col(CatalogueLoad.id), col(CatalogueLoad.loaded_at), col(CatalogueLoad.content_sha256))
+        .order_by(col(CatalogueLoad.id).desc())
         .limit(1)
     ).first()
     return tuple(row) if row is not None else ()

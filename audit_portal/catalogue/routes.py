@@ -50,7 +50,7 @@ def switch_on_requirement(
     return _back_to_control(request, session, key)
 
 
-def _back_to_control(request: Request, session, key: str, *, error: str | None = None):  # type: ignore[no-untyped-def]
+def _back_to_control(request: Request, session, key: str, *, error: str | None = None):
     control = presenters.control_of_requirement(session, key)
     if error is None:
         return RedirectResponse(f"/catalogue/{control.framework_key}/{control.ref}#requirements", status_code=303)

@@ -133,7 +133,7 @@ def _upsert_groups(session: Session, catalogue: CatalogueFile) -> int:
     return len(catalogue.groups)
 
 
-def _upsert_controls(session: Session, catalogue: CatalogueFile, now) -> int:  # type: ignore[no-untyped-def]
+def _upsert_controls(session: Session, catalogue: CatalogueFile, now) -> int:
     key = catalogue.framework.key
     existing = {c.ref: c for c in repository.controls_of(session, key, include_retired=True)}
     group_kinds = {group.key: group.kind for group in catalogue.groups}
@@ -160,7 +160,7 @@ def _upsert_controls(session: Session, catalogue: CatalogueFile, now) -> int:  #
     return len(catalogue.controls)
 
 
-def _upsert_requirements(session: Session, catalogue: CatalogueFile, now) -> int:  # type: ignore[no-untyped-def]
+def _upsert_requirements(session: Session, catalogue: CatalogueFile, now) -> int:
     controls = {c.ref: c for c in repository.controls_of(session, catalogue.framework.key)}
     in_file = [(controls[item.id], requirement) for item in catalogue.controls for requirement in item.requirements]
     existing = {r.key: r for r in repository.requirements_of_framework(session, catalogue.framework.key)}
@@ -172,7 +172,7 @@ def _upsert_requirements(session: Session, catalogue: CatalogueFile, now) -> int
                 frequency_days=1, grace_days=0, auditor_expects="", position=0,
             )
             session.add(row)
-        row.control_id = control.id  # type: ignore[assignment]
+        row.control_id = control.id
         row.title = spec.title
         row.evidence_kind = spec.evidence_kind.value
         row.collector = spec.collector

@@ -3,7 +3,7 @@ artifacts to ``/api/v1/evidence`` (with ``collector_run_id``), then finishes the
 status, log and findings. Service tokens only, each scoped to its collector instances."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from audit_portal.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/collector-runs", tags=["collectors"])
 Pusher = Annotated[Principal, Authorize("evidence:push")]
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @router.post("", status_code=201, response_model=RemoteRunOpened,

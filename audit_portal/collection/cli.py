@@ -19,7 +19,7 @@ EXIT_FAILED_RUN = 1
 EXIT_BUSY = 3
 
 
-def _engine_and_store():  # type: ignore[no-untyped-def]
+def _engine_and_store():
     import audit_portal.model_registry  # noqa: F401 - foreign keys need every table known
     from audit_portal.db import make_engine
     from audit_portal.store import build_store

@@ -32,7 +32,7 @@ from typing import Any
 from sqlmodel import Session
 
 from audit_portal.auth import repository as accounts
-from audit_portal.collection import demo_part3, review, service
+from audit_portal.collection import demo_part3, review, rule_review, service, views
 from audit_portal.collection.demo_dates import shift_dates
 from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
 from audit_portal.config import Settings
@@ -394,10 +394,41 @@ def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: S
                       "open findings are tracked with their owners." if name.startswith("firewall-") else
                       "Access review: every account checked against HR's staff list; the shared support "
                       "login and dormant accounts are tracked as findings with their owners.")
+            signed_at = moment + timedelta(hours=3)
+            if name.startswith("firewall-"):
+                late = name == LATE_REVIEW[0] and scenario.days_ago(day) == LATE_REVIEW[1]
+                signed_at = moment + timedelta(days=LATE_REVIEW[2]) if late else signed_at
+                decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))  # type: ignore[arg-type]
             review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
-                                 remark=remark, signed_at=moment + timedelta(hours=3))
+                                 remark=remark, signed_at=signed_at, store=context.store)
             counts["signed"] += 1
         demo_part3.after_run(context, session, name, report, day, last_day or day, signer, moment, counts)
+
+
+# The edge firewall's review of nine weeks ago was signed off 19 days after its run, later than
+# the 14 days COM-1/firewall-review allows: the run list flags it.
+LATE_REVIEW = ("firewall-edge", 63, 19)
+
+
+def demo_rule_decision(rule: rule_review.ReviewedRule) -> tuple[str, str]:
+    """What the demo's reviewer decides on a rule: temporary and world-open database or remote
+    desktop rules are to change or go, an old duplicate goes, the rest stays."""
+    text, comment = rule.text, rule.comment.lower()
+    if "temp" in comment:
+        return "remove", "Temporary vendor access; the vendor session ended. Removal scheduled in change CHG-2291."
+    if "old " in comment:
+        return "remove", "Duplicates the web rule for ports 80 and 443. Removal scheduled in change CHG-2291."
+    open_to_all = rule.action == "accept" and " -s " not in f" {text} " and "saddr" not in text
+    if open_to_all and any(f"dport {port}" in text for port in ("3389", "5432", "3306", "23")):
+        return "change", "Open to the whole internet; restrict to the application subnet (change CHG-2292)."
+    return "keep", ""
+
+
+def decide_rules(session: Session, store: Any, run_id: int, principal: Principal, at: datetime) -> None:
+    rules = rule_review.rules_of(session, store, views.run_detail(session, run_id))
+    decisions = [(rule.index, *demo_rule_decision(rule)) for rule in rules]
+    rule_review.record_decisions(session, store, run_id, decisions=decisions, principal=principal,
+                                 request=None, decided_at=at)
 
 
 def _same(session: Session) -> Callable[[], Any]:

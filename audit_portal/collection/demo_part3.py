@@ -185,6 +185,6 @@ def after_run(context: Any, session: Any, name: str, report: Any, day: date, las
                                        settings=context.settings,
                                        decided_at=moment + timedelta(hours=2))
     if day + timedelta(days=7) <= last_day:  # the latest review still awaits its sign-off
-        review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
-                             remark=REVIEW_REMARK, signed_at=moment + timedelta(hours=3))
+        review.sign_off_run(session, report.run_id, principal=principal, request=None,
+                             remark=REVIEW_REMARK, signed_at=moment + timedelta(hours=3), store=context.store)
         counts["signed"] += 1

@@ -19,7 +19,7 @@ from audit_portal.db import SessionDep
 router = APIRouter(prefix="/api/v1/collector-instances", tags=["collectors"])
 Reader = Annotated[Principal, Authorize("collectors:read")]
 Manager = Annotated[Principal, Authorize("collectors:manage")]
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class InstanceBody(BaseModel):

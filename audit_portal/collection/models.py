@@ -33,7 +33,7 @@ instance came from an instance file an operator imported on the host (see
 
     __tablename__ = "collector_instance"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     collector: str = Field(max_length=64, index=True)
     config_json: str = Field(sa_type=sa.Text)
@@ -57,7 +57,7 @@ class CollectorRun(SQLModel, table=True):
     __tablename__ = "collector_run"
     __table_args__ = (sa.Index("ix_collector_run_instance_started", "instance_id", "started_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     instance_id: int = Field(foreign_key="collector_instance.id")
     instance_name: str = Field(max_length=100)
     collector_version: str = Field(default="", max_length=64)
@@ -86,3 +86,30 @@ class JobLease(SQLModel, table=True):
     holder: str = Field(max_length=150)
     acquired_at: datetime
     expires_at: datetime
+
+
+RULE_KEEP = "keep"
+RULE_CHANGE = "change"
+RULE_REMOVE = "remove"
+RULE_DECISIONS = (RULE_KEEP, RULE_CHANGE, RULE_REMOVE)
+
+
+class RuleDecision(SQLModel, table=True):
+    """The reviewer's decision on one firewall rule of a run (COM-1: keep, change or remove,
+    with the reason for a change or removal). ``rule_index`` is the rule's place in the run's
+    normalised ``rules`` list; the label and text are copied so the decision reads on its own
+    (in the evidence package too) without the stored object. A decision may be changed until the
+    run is signed off; every save is an audit event."""
+
+    __tablename__ = "rule_decision"
+    __table_args__ = (sa.UniqueConstraint("run_id", "rule_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="collector_run.id", index=True)
+    rule_index: int
+    rule_label: str = Field(max_length=300)
+    rule_text: str = Field(default="", sa_type=sa.Text)
+    decision: str = Field(max_length=16)
+    reason: str = Field(default="", sa_type=sa.Text)
+    decided_by_id: int = Field(foreign_key="user_account.id")
+    decided_at: datetime

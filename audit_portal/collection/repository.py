@@ -4,23 +4,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit_portal.catalogue.models import Requirement
-from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease
+from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease, RuleDecision
+from audit_portal.db import table_of
 from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
 # --- instances ------------------------------------------------------------------------------
 
 def instance_by_name(session: Session, name: str) -> CollectorInstance | None:
-    return session.exec(select(CollectorInstance).where(CollectorInstance.name == name)).first()
+    return session.exec(select(CollectorInstance).where(col(CollectorInstance.name) == name)).first()
 
 
 def instances(session: Session) -> Sequence[CollectorInstance]:
-    return session.exec(select(CollectorInstance).order_by(CollectorInstance.name)).all()
+    return session.exec(select(CollectorInstance).order_by(col(CollectorInstance.name))).all()
 
 
 def add(session: Session, row: object) -> None:
@@ -37,18 +39,18 @@ def get_run(session: Session, run_id: int) -> CollectorRun | None:
 def runs_of(session: Session, instance_id: int, limit: int = 100) -> Sequence[CollectorRun]:
     return session.exec(
         select(CollectorRun)
-        .where(CollectorRun.instance_id == instance_id)
-        .order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc())  # type: ignore[attr-defined]
+        .where(col(CollectorRun.instance_id) == instance_id)
+        .order_by(col(CollectorRun.started_at).desc(), col(CollectorRun.id).desc())
         .limit(limit)
     ).all()
 
 
 def latest_run(session: Session, instance_id: int, *, status: str | None = None) -> CollectorRun | None:
-    query = select(CollectorRun).where(CollectorRun.instance_id == instance_id)
+    query = select(CollectorRun).where(col(CollectorRun.instance_id) == instance_id)
     if status is not None:
-        query = query.where(CollectorRun.status == status)
+        query = query.where(col(CollectorRun.status) == status)
     return session.exec(
-        query.order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc()).limit(1)  # type: ignore[attr-defined]
+        query.order_by(col(CollectorRun.started_at).desc(), col(CollectorRun.id).desc()).limit(1)
     ).first()
 
 
@@ -58,30 +60,30 @@ def latest_runs(session: Session, instance_ids: Iterable[int]) -> dict[int, Coll
     if not ids:
         return {}
     newest = (
-        select(CollectorRun.instance_id, func.max(CollectorRun.id).label("run_id"))
-        .where(CollectorRun.instance_id.in_(ids))  # type: ignore[attr-defined]
-        .group_by(CollectorRun.instance_id)
+        select(col(CollectorRun.instance_id), func.max(col(CollectorRun.id)).label("run_id"))
+        .where(col(CollectorRun.instance_id).in_(ids))
+        .group_by(col(CollectorRun.instance_id))
         .subquery()
     )
-    rows = session.exec(select(CollectorRun).join(newest, newest.c.run_id == CollectorRun.id)).all()
+    rows = session.exec(select(CollectorRun).join(newest, newest.c.run_id == col(CollectorRun.id))).all()
     return {row.instance_id: row for row in rows}
 
 
 def running_runs(session: Session, instance_id: int) -> Sequence[CollectorRun]:
     return session.exec(
-        select(CollectorRun).where(CollectorRun.instance_id == instance_id, CollectorRun.status == RUN_RUNNING)
+        select(CollectorRun).where(col(CollectorRun.instance_id) == instance_id, col(CollectorRun.status) == RUN_RUNNING)
     ).all()
 
 
 # --- evidence of runs -----------------------------------------------------------------------
 
 def evidence_of_run(session: Session, run_id: int) -> Sequence[Evidence]:
-    return session.exec(select(Evidence).where(Evidence.collector_run_id == run_id).order_by(Evidence.id)).all()
+    return session.exec(select(Evidence).where(col(Evidence.collector_run_id) == run_id).order_by(col(Evidence.id))).all()
 
 
 def normalised_evidence(session: Session, run_id: int) -> Evidence | None:
     return session.exec(
-        select(Evidence).where(Evidence.collector_run_id == run_id, Evidence.artifact_kind == "normalised")
+        select(Evidence).where(col(Evidence.collector_run_id) == run_id, col(Evidence.artifact_kind) == "normalised")
     ).first()
 
 
@@ -89,18 +91,18 @@ def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, Evid
     ids = list(evidence_ids)
     if not ids:
         return {}
-    rows = session.exec(select(EvidenceSignoff).where(EvidenceSignoff.evidence_id.in_(ids))).all()  # type: ignore[attr-defined]
+    rows = session.exec(select(EvidenceSignoff).where(col(EvidenceSignoff.evidence_id).in_(ids))).all()
     return {row.evidence_id: row for row in rows}
 
 
 def newest_manual_evidence(session: Session) -> dict[str, datetime]:
     """Requirement key -> newest collected_at of its evidence, for every manual requirement."""
     rows = session.exec(
-        select(Requirement.key, func.max(Evidence.collected_at))
-        .join(EvidenceRequirement, EvidenceRequirement.requirement_id == Requirement.id)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
-        .where(Requirement.collector == "manual", Evidence.superseded_at.is_(None))  # type: ignore[union-attr]
-        .group_by(Requirement.key)
+        select(col(Requirement.key), func.max(col(Evidence.collected_at)))
+        .join(EvidenceRequirement, col(EvidenceRequirement.requirement_id) == col(Requirement.id))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(Requirement.collector) == "manual", col(Evidence.superseded_at).is_(None))
+        .group_by(col(Requirement.key))
     ).all()
     return {key: newest for key, newest in rows}
 
@@ -109,7 +111,7 @@ def requirements(session: Session, keys: Iterable[str]) -> Sequence[Requirement]
     wanted = list(keys)
     if not wanted:
         return []
-    return session.exec(select(Requirement).where(Requirement.key.in_(wanted))).all()  # type: ignore[attr-defined]
+    return session.exec(select(Requirement).where(col(Requirement.key).in_(wanted))).all()
 
 
 # --- findings -------------------------------------------------------------------------------
@@ -117,9 +119,9 @@ def requirements(session: Session, keys: Iterable[str]) -> Sequence[Requirement]
 def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]:
     return session.exec(
         select(Finding).where(
-            Finding.source == "collector",
-            Finding.collector_instance == instance_name,
-            Finding.status != "closed",
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.status) != "closed",
         )
     ).all()
 
@@ -130,16 +132,16 @@ def findings_of_run(session: Session, run_id: int, instance_name: str | None = N
     key seen again later opens a new finding), so a run saw exactly the findings of its instance
     whose [first_run_id, last_run_id] holds the run: including those later runs saw again and
     those closed since. Without ``instance_name``, only the findings this run was the last to see."""
-    query = select(Finding).where(Finding.source == "collector")
+    query = select(Finding).where(col(Finding.source) == "collector")
     if instance_name is None:
-        query = query.where(Finding.last_run_id == run_id)
+        query = query.where(col(Finding.last_run_id) == run_id)
     else:
         query = query.where(
-            Finding.collector_instance == instance_name,
-            Finding.first_run_id <= run_id,
-            Finding.last_run_id >= run_id,
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.first_run_id) <= run_id,
+            col(Finding.last_run_id) >= run_id,
         )
-    return session.exec(query.order_by(Finding.severity, Finding.key)).all()
+    return session.exec(query.order_by(col(Finding.severity), col(Finding.key))).all()
 
 
 def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dict[str, int]:
@@ -147,13 +149,13 @@ def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dic
     if not names:
         return {}
     rows = session.exec(
-        select(Finding.collector_instance, func.count())
+        select(col(Finding.collector_instance), func.count())
         .where(
-            Finding.source == "collector",
-            Finding.collector_instance.in_(names),  # type: ignore[union-attr]
-            Finding.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance).in_(names),
+            col(Finding.status).in_(OPEN_STATUSES),
         )
-        .group_by(Finding.collector_instance)
+        .group_by(col(Finding.collector_instance))
     ).all()
     return {name: count for name, count in rows if name}
 
@@ -170,11 +172,11 @@ def try_take_lease(session: Session, *, job_name: str, holder: str, now: datetim
     """One statement: insert the lease, or take it over only when it has expired. PostgreSQL
     and SQLite both lock the conflicting row for the update, so of two takers exactly one gets
     a row back."""
-    table = JobLease.__table__  # type: ignore[attr-defined]
+    table = table_of(JobLease)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(job_name=job_name, holder=holder, acquired_at=now, expires_at=expires_at)
-    statement = statement.on_conflict_do_update(
+    values = insert(table).values(job_name=job_name, holder=holder, acquired_at=now, expires_at=expires_at)
+    statement = values.on_conflict_do_update(
         index_elements=[table.c.job_name],
         set_={"holder": holder, "acquired_at": now, "expires_at": expires_at},
         where=table.c.expires_at < now,
@@ -184,7 +186,7 @@ def try_take_lease(session: Session, *, job_name: str, holder: str, now: datetim
 
 
 def drop_lease(session: Session, *, job_name: str, holder: str) -> None:
-    session.execute(delete(JobLease).where(JobLease.job_name == job_name, JobLease.holder == holder))  # type: ignore[arg-type]
+    session.execute(delete(JobLease).where(col(JobLease.job_name) == job_name, col(JobLease.holder) == holder))
 
 
 def lease(session: Session, job_name: str) -> JobLease | None:
@@ -195,10 +197,10 @@ def findings_closed_by(session: Session, instance_name: str, run: CollectorRun) 
     """Findings this run closed because it no longer saw them (closed at the run's start)."""
     return session.exec(
         select(Finding).where(
-            Finding.source == "collector",
-            Finding.collector_instance == instance_name,
-            Finding.status == "closed",
-            Finding.closed_at == run.started_at,
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.status) == "closed",
+            col(Finding.closed_at) == run.started_at,
         )
     ).all()
 
@@ -211,4 +213,37 @@ def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
 
 def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:
     """The run a sealed push with this nonce opened, if any."""
-    return session.exec(select(CollectorRun).where(CollectorRun.push_id == push_id)).first()
+    return session.exec(select(CollectorRun).where(col(CollectorRun.push_id) == push_id)).first()
+
+
+# --- firewall rule decisions ----------------------------------------------------------------
+
+def rule_decisions(session: Session, run_id: int) -> Sequence[RuleDecision]:
+    return session.exec(select(RuleDecision).where(col(RuleDecision.run_id) == run_id).order_by(col(RuleDecision.rule_index))).all()
+
+
+def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, list[RuleDecision]]:
+    """Run id -> its decisions in rule order, in one query (the evidence package)."""
+    ids = sorted(set(run_ids))
+    found: dict[int, list[RuleDecision]] = {run_id: [] for run_id in ids}
+    if not ids:
+        return found
+    rows = session.exec(
+        select(RuleDecision).where(col(RuleDecision.run_id).in_(ids))
+        .order_by(col(RuleDecision.run_id), col(RuleDecision.rule_index))
+    ).all()
+    for row in rows:
+        found[row.run_id].append(row)
+    return found
+
+
+def save_rule_decisions(session: Session, rows: Iterable[RuleDecision]) -> None:
+    for row in rows:
+        session.add(row)
+    session.flush()
+
+
+def run_ids_started_between(start: datetime, end: datetime):
+    """A SELECT of the ids (as text, as audit events name objects) of the runs started in
+    [start, end), for another query to filter by."""
+    return select(sa.cast(col(CollectorRun.id), sa.String)).where(col(CollectorRun.started_at) >= start, col(CollectorRun.started_at) < end)

@@ -1,5 +1,6 @@
 """Signing off the periodic human review that a collector run produced (COM-1: a firewall-rule
-review counts only once a person with the it role has signed it off)."""
+review counts only once a person with the it role has signed it off, with a decision on every
+rule). Whether a sign-off came late is :mod:`audit_portal.collection.signoffs`."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,12 +9,14 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
-from audit_portal.clock import utcnow
-from audit_portal.collection import repository, views
+from audit_portal.clock import as_utc, utcnow
+from audit_portal.collection import repository, rule_review, views
 from audit_portal.collection.models import RUN_OK
+from audit_portal.collection.signoffs import signoff_grace
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.principals import Principal
+from evidence_store.base import ObjectStore
 
 MAX_REMARK = 2000
 
@@ -25,10 +28,12 @@ def sign_off_run(
     remark: str,
     principal: Principal,
     request: Request | None,
+    store: ObjectStore,
     signed_at: datetime | None = None,
 ) -> list[EvidenceSignoff]:
     """A person with the it role signs off the review a run produced: one EvidenceSignoff per
-    evidence item of the run, so the requirement that needs a sign-off counts from now on."""
+    evidence item of the run, so the requirement that needs a sign-off counts from now on. A
+    firewall review is signed off only once every rule has a decision."""
     if principal.user_id is None:
         raise Forbidden("Only a signed-in person can sign off a review.")
     remark = remark.strip()
@@ -36,7 +41,8 @@ def sign_off_run(
         raise InvalidInput("Write a remark: what you reviewed and what you concluded.",
                            errors=[{"location": "remark", "message": "required"}])
     if len(remark) > MAX_REMARK:
-        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.")
+        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.",
+                           errors=[{"location": "remark", "message": "too long"}])
     detail = views.run_detail(session, run_id)
     if not detail.needs_signoff:
         raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
@@ -44,14 +50,23 @@ def sign_off_run(
         raise InvalidInput("Only a successful run with its evidence can be signed off.")
     if detail.signed_off:
         raise Conflict(f"Run {run_id} is already signed off.")
+    rules = rule_review.rules_of(session, store, detail)
+    open_rules = rule_review.undecided(rules)
+    if open_rules:
+        raise InvalidInput(
+            f"{len(open_rules)} of {len(rules)} rules have no decision yet (first: {open_rules[0].label}); "
+            "record keep, change or remove for every rule before you sign off.",
+            errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}])
     now = signed_at or utcnow()  # the demo replays sign-offs of the past
     signoffs = [
-        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)  # type: ignore[arg-type]
+        EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)
         for item in detail.evidence if item.id not in detail.signoffs
     ]
     repository.add_signoffs(session, signoffs)
+    grace = signoff_grace(repository.requirements(session, detail.instance.requirement_list))
+    late = grace is not None and as_utc(now) > as_utc(detail.run.started_at) + grace
     record_event(session, request=request, principal=principal, action="collector_run.signoff",
                  object_type="collector_run", object_id=run_id,
                  detail={"instance": detail.instance.name, "evidence": [s.evidence_id for s in signoffs],
-                         "remark": remark})
+                         "remark": remark, "rules": len(rules), "late": late})
     return signoffs

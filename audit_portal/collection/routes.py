@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
-from audit_portal.collection import advisories, review, service, views
+from audit_portal.collection import advisories, review, rule_review, service, views
 from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
@@ -25,6 +25,7 @@ Runner = Annotated[Principal, Authorize("collectors:run")]
 Signer = Annotated[Principal, Authorize("collectors:signoff")]
 Decider = Annotated[Principal, Authorize("advisories:decide")]
 FormText = Annotated[str, Form()]
+FormList = Annotated[list[str] | None, Form()]
 
 
 @router.get("/collectors", response_class=HTMLResponse)
@@ -112,40 +113,81 @@ def set_enabled(request: Request, session: SessionDep, principal: Manager, name:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, session: SessionDep, principal: Reader, run_id: int) -> HTMLResponse:
-    return _run_page(request, session, principal, run_id)
+def run_page(request: Request, session: SessionDep, store: StoreDep, principal: Reader, run_id: int) -> HTMLResponse:
+    return _run_page(request, session, store, principal, run_id)
+
+
+@router.post("/runs/{run_id}/rule-decisions", response_class=HTMLResponse, response_model=None)
+def decide_rules(request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int,
+                 rule: FormList = None, decision: FormList = None, reason: FormList = None,
+                 ) -> HTMLResponse | RedirectResponse:
+    submitted = _rule_rows(rule or [], decision or [], reason or [])
+    try:
+        rule_review.record_decisions(session, store, run_id, decisions=submitted, principal=principal, request=request)
+    except InvalidInput as error:
+        return _run_page(request, session, store, principal, run_id, status_code=422, rules_error=error.detail,
+                         rule_errors={e["location"]: e["message"] for e in error.errors},
+                         rule_values={index: (d, r) for index, d, r in submitted})
+    return RedirectResponse(f"/runs/{run_id}#rule-decisions", status_code=303)
+
+
+def _rule_rows(rules: list[str], decisions: list[str], reasons: list[str]) -> list[tuple[int, str, str]]:
+    """The decision table's rows: each row posts its rule index, decision and reason, in order."""
+    if not (len(rules) == len(decisions) == len(reasons)):
+        raise InvalidInput("The decision form arrived incomplete; reload the page and try again.")
+    rows = []
+    for index, decision, reason in zip(rules, decisions, reasons, strict=True):
+        if not index.isdigit():
+            raise InvalidInput("The decision form names a rule that does not exist; reload the page.")
+        rows.append((int(index), decision, reason))
+    return rows
 
 
 @router.post("/runs/{run_id}/signoff", response_class=HTMLResponse, response_model=None)
-def sign_off(request: Request, session: SessionDep, principal: Signer, run_id: int,
+def sign_off(request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int,
              remark: FormText = "") -> HTMLResponse | RedirectResponse:
     try:
-        review.sign_off_run(session, run_id, remark=remark, principal=principal, request=request)
+        review.sign_off_run(session, run_id, remark=remark, principal=principal, request=request, store=store)
     except InvalidInput as error:
-        return _run_page(request, session, principal, run_id, error=error.detail, remark=remark, status_code=422)
+        return _run_page(request, session, store, principal, run_id, error=error.detail, remark=remark,
+                         error_location=error.errors[0]["location"] if error.errors else "remark", status_code=422)
     return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)
 
 
 @router.post("/runs/{run_id}/advisory-decisions", response_class=HTMLResponse, response_model=None)
-def decide_advisory(request: Request, session: SessionDep, principal: Decider, run_id: int,
+def decide_advisory(request: Request, session: SessionDep, store: StoreDep, principal: Decider, run_id: int,
                     advisory: FormText = "", status: FormText = "", note: FormText = "") -> HTMLResponse | RedirectResponse:
     try:
         advisories.record_decision(session, run_id, advisory=advisory, status=status, note=note,
                                    principal=principal, request=request,
                                    settings=request.app.state.settings)
     except InvalidInput as error:
-        return _run_page(request, session, principal, run_id, decision_error=error.detail,
+        return _run_page(request, session, store, principal, run_id, decision_error=error.detail,
                          decision={"advisory": advisory, "status": status, "note": note}, status_code=422)
     return RedirectResponse(f"/runs/{run_id}#advisory-decisions", status_code=303)
 
 
-def _run_page(request: Request, session: SessionDep, principal: Principal, run_id: int, *, error: str = "",
-              remark: str = "", status_code: int = 200, decision_error: str = "",
-              decision: dict[str, str] | None = None) -> HTMLResponse:
+def _run_page(request: Request, session: SessionDep, store: StoreDep, principal: Principal, run_id: int, *,
+              error: str = "", error_location: str = "remark", remark: str = "", status_code: int = 200,
+              decision_error: str = "", decision: dict[str, str] | None = None, rules_error: str = "",
+              rule_errors: dict[str, str] | None = None,
+              rule_values: dict[int, tuple[str, str]] | None = None) -> HTMLResponse:
     detail = views.run_detail(session, run_id, scope.scope_of(session, principal))
+    try:
+        rules = rule_review.rules_of(session, store, detail)
+    except rule_review.RulesUnreadable as unreadable:
+        rules, rules_error = [], rules_error or unreadable.detail
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
     return render(request, "pages/collectors/run.html", {
         "detail": detail,
+        "rules": rules,
+        "undecided": len(rule_review.undecided(rules)),
+        "decision_names": rule_review.RULE_DECISIONS,
+        "decider_names": service.decider_names(session, rules),
+        "rules_error": rules_error,
+        "rule_errors": rule_errors or {},
+        "rule_values": rule_values or {},
+        "error_location": error_location,
         "signers": service.signer_names(session, detail),
         "can_sign": allowed("collectors:signoff", principal.role),
         "error": error,

@@ -336,7 +336,7 @@ def due_instances(session: Session, now: datetime | None = None) -> list[Due]:
     now = now or utcnow()
     instances = [i for i in repository.instances(session) if i.enabled and not i.remote]
     latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
-    found = [due_now(instance, latest.get(instance.id), now) for instance in instances]  # type: ignore[arg-type]
+    found = [due_now(instance, latest.get(instance.id), now) for instance in instances]
     return [due for due in found if due is not None]
 
 
@@ -416,7 +416,7 @@ def run_instance(
         if not take_lease(session, job, holder, ttl):
             return RunReport(None, None, f"{instance_name} is running elsewhere (its job lease is held)")
         if only_if_due:
-            due = due_now(instance, repository.latest_run(session, instance.id), moment)  # type: ignore[arg-type]
+            due = due_now(instance, repository.latest_run(session, instance.id), moment)
             if due is None:
                 release_lease(session, job, holder)
                 return RunReport(None, None, f"{instance_name} is not due (another instance ran it)")
@@ -485,7 +485,7 @@ def _abandoned_after(instance: CollectorInstance) -> timedelta:
 def _abandon_stale_runs(session: Session, instance: CollectorInstance) -> None:
     """A run still 'running' long after its lease expired belonged to a process that died."""
     now = utcnow()
-    for run in repository.running_runs(session, instance.id):  # type: ignore[arg-type]
+    for run in repository.running_runs(session, instance.id):
         if as_utc(run.started_at) + _abandoned_after(instance) < now:
             run.status = RUN_FAILED
             run.finished_at = now
@@ -494,10 +494,10 @@ def _abandon_stale_runs(session: Session, instance: CollectorInstance) -> None:
 
 def previous_normalised(session: Session, store: ObjectStore, instance: CollectorInstance) -> Mapping[str, Any] | None:
     """The normalised result of the newest successful run, read back from the store."""
-    last_ok = repository.latest_run(session, instance.id, status=RUN_OK)  # type: ignore[arg-type]
+    last_ok = repository.latest_run(session, instance.id, status=RUN_OK)
     if last_ok is None:
         return None
-    return read_normalised(store, repository.normalised_evidence(session, last_ok.id))  # type: ignore[arg-type]
+    return read_normalised(store, repository.normalised_evidence(session, last_ok.id))
 
 
 MAX_PREVIOUS_BYTES = 64 * 1024 * 1024
@@ -576,7 +576,7 @@ def store_artifacts(
         with _artifact_stream(artifact, redactor) as stream:
             stored.append(evidence_service.ingest(
                 session, store, stream=stream, filename=artifact.filename, meta=meta,
-                source=EvidenceSource.collector(instance.name, run.id),  # type: ignore[arg-type]
+                source=EvidenceSource.collector(instance.name, run.id),
                 max_bytes=settings.max_upload_bytes, retention_years=settings.retention_years_after_cycle,
             ))
     return stored
@@ -613,7 +613,7 @@ def upsert_findings(
         new = finding.id is None
         repository.add(session, finding)
         if new:
-            repository.link_finding_controls(session, finding.id, control_ids)  # type: ignore[arg-type]
+            repository.link_finding_controls(session, finding.id, control_ids)
     for key, finding in existing.items():
         if key not in seen:
             finding.status = "closed"
@@ -693,6 +693,14 @@ def signer_names(session: Session, detail: Any) -> dict[int, str]:
     return evidence_repository.usernames(session, ids) if ids else {}
 
 
+def decider_names(session: Session, rules: Any) -> dict[int, str]:
+    """User id -> user name of the people who decided on the rules of a firewall review."""
+    from audit_portal.evidence import repository as evidence_repository
+
+    ids = sorted({rule.decision.decided_by_id for rule in rules if rule.decision is not None})
+    return evidence_repository.usernames(session, ids) if ids else {}
+
+
 # --- remote runs (pushed by a collector on the host it inspects) ----------------------------
 
 def _pushable_instance(session: Session, principal: Principal, name: str) -> CollectorInstance:
@@ -714,18 +722,18 @@ def open_remote_run(session: Session, body: Any, *, principal: Principal, reques
     sealed.checked_manifest(session, body, principal)
     resumed = sealed.earlier_push(session, body)
     if resumed is not None:  # an interrupted delivery of the same push goes on where it stopped
-        return RemoteRunOpened(run_id=resumed.id, instance=instance.name, status=resumed.status,  # type: ignore[arg-type]
+        return RemoteRunOpened(run_id=resumed.id, instance=instance.name, status=resumed.status,
                                requirements=instance.requirement_list,
-                               artifacts_received=sealed.received_kinds(session, resumed.id))  # type: ignore[arg-type]
-    last = repository.latest_run(session, instance.id)  # type: ignore[arg-type]
-    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=TRIGGER_PUSH,  # type: ignore[arg-type]
+                               artifacts_received=sealed.received_kinds(session, resumed.id))
+    last = repository.latest_run(session, instance.id)
+    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=TRIGGER_PUSH,
                        started_at=started_at, status=RUN_RUNNING, collector_version=body.collector_version,
                        attempt=last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1)
     sealed.seal_run(run, body)
     repository.add(session, run)
     record_event(session, request=request, principal=principal, action="collector_run.open",
-                 object_type="collector_run", object_id=run.id, detail={"instance": instance.name})  # type: ignore[arg-type]
-    return RemoteRunOpened(run_id=run.id, instance=instance.name, status=run.status,  # type: ignore[arg-type]
+                 object_type="collector_run", object_id=run.id, detail={"instance": instance.name})
+    return RemoteRunOpened(run_id=run.id, instance=instance.name, status=run.status,
                            requirements=instance.requirement_list)
 
 

@@ -1,15 +1,18 @@
 """What the collector pages and ``collectors list`` show, gathered in a fixed number of queries."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from audit_portal.catalogue.models import Requirement
+from audit_portal.clock import utcnow
 from audit_portal.collection import repository, service
 from audit_portal.collection.models import RUN_OK, CollectorInstance, CollectorRun
+from audit_portal.collection.signoffs import SignoffState, overdue, signoff_grace
 from audit_portal.engagements.scope import EVERYTHING, OutOfScope, Scope, within
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence, EvidenceSignoff
 from audit_portal.findings.models import OPEN_STATUSES, Finding
 from collectors import registry
@@ -38,7 +41,7 @@ def overview(session: Session, reader: Scope = EVERYTHING) -> list[InstanceRow]:
                 latest[instance.id] = runs[0]
             counts[instance.name] = len(_open_findings(session, instance.name, reader))
     return [
-        InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))  # type: ignore[arg-type]
+        InstanceRow(i, latest.get(i.id), service.next_run_at(i, latest.get(i.id)), counts.get(i.name, 0))
         for i in instances
     ]
 
@@ -51,10 +54,21 @@ class InstanceDetail:
     requirements: list[Requirement]
     runs: list[CollectorRun]
     open_findings: list[Finding]
+    # the sign-off of each listed run whose review is signed off, when the instance needs one
+    signoffs: dict[int, SignoffState] = field(default_factory=dict)
+    grace: timedelta | None = None
+
+    @property
+    def needs_signoff(self) -> bool:
+        return self.grace is not None
+
+    def overdue(self, run: CollectorRun) -> bool:
+        """A successful run whose review is still not signed off after the grace."""
+        return run.status == RUN_OK and run.id not in self.signoffs and overdue(run.started_at, self.grace, utcnow())
 
 
 def _visible_runs(session: Session, instance: CollectorInstance, reader: Scope) -> list[CollectorRun]:
-    return within(reader, repository.runs_of(session, instance.id), lambda run: run.started_at)  # type: ignore[arg-type]
+    return within(reader, repository.runs_of(session, instance.id), lambda run: run.started_at)
 
 
 def _open_findings(session: Session, name: str, reader: Scope) -> list[Finding]:
@@ -71,14 +85,30 @@ def instance_detail(
     runs = _visible_runs(session, instance, reader)
     findings = _open_findings(session, name, reader)
     last = runs[0] if runs else None
+    requirements = list(repository.requirements(session, instance.requirement_list))
+    grace = signoff_grace(requirements)
     return InstanceDetail(
         row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),
         plugin=registry.discover(allowlist).get(instance.collector),
         config_yaml=service.shown_config(instance),
-        requirements=list(repository.requirements(session, instance.requirement_list)),
+        requirements=requirements,
         runs=runs,
         open_findings=sorted(findings, key=lambda f: (-_rank(f.severity), f.key or "")),
+        signoffs=run_signoffs(session, runs, grace),
+        grace=grace,
     )
+
+
+def run_signoffs(session: Session, runs: list[CollectorRun], grace: timedelta | None) -> dict[int, SignoffState]:
+    """Run id -> its sign-off, for the signed-off runs among ``runs`` (two queries)."""
+    if grace is None:
+        return {}
+    signed = evidence_repository.signoffs_of_runs(session, [run.id for run in runs if run.id is not None])
+    names = evidence_repository.usernames(session, [by for _, by in signed.values()])
+    return {
+        run.id: SignoffState(names.get(signed[run.id][1], "?"), signed[run.id][0], run.started_at, grace)
+        for run in runs if run.id in signed
+    }
 
 
 def _rank(severity: str) -> int:
@@ -96,6 +126,8 @@ class RunDetail:
     closed_findings: list[Finding]
     signoffs: dict[int, EvidenceSignoff]
     needs_signoff: bool
+    grace: timedelta | None = None
+    signoff_state: SignoffState | None = None
 
     @property
     def signed_off(self) -> bool:
@@ -118,12 +150,21 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
         if run.status == RUN_OK else []
     )
     requirements = repository.requirements(session, instance.requirement_list)
+    grace = signoff_grace(requirements)
+    signoffs = repository.signoffs_of(session, [e.id for e in evidence if e.id is not None])
+    first = signoffs.get(evidence[0].id) if evidence and all(e.id in signoffs for e in evidence) else None
+    state = None
+    if first is not None and grace is not None:
+        signer = evidence_repository.usernames(session, [first.signed_by_id]).get(first.signed_by_id, "?")
+        state = SignoffState(signer, first.signed_at, run.started_at, grace)
     return RunDetail(
         run=run,
         instance=instance,
         evidence=evidence,
         findings=seen,
         closed_findings=[f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)],
-        signoffs=repository.signoffs_of(session, [e.id for e in evidence if e.id is not None]),
+        signoffs=signoffs,
         needs_signoff=any(r.needs_signoff for r in requirements),
+        grace=grace,
+        signoff_state=state,
     )

@@ -9,7 +9,7 @@ their role allows. Errors are RFC 9457 problem JSON.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -32,7 +32,7 @@ from audit_portal.errors import Forbidden, InvalidInput, NotFound
 SCOPE = "coverage:read"
 router = APIRouter(prefix="/api/v1", tags=["coverage"])
 PROBLEM = {"content": {"application/problem+json": {}}, "description": "RFC 9457 problem JSON"}
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM}
+ERRORS: dict[int | str, dict[str, Any]] = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM}
 
 
 def require_scope(principal: Principal) -> Principal:
@@ -201,7 +201,7 @@ def read_findings(session: SessionDep, principal: CoverageReader, engagement_id:
     _, auditor, _ = findings.engagement_findings(session, principal, engagement_id)
     return [
         FindingOut(
-            id=v.finding.id, title=v.finding.title, category=v.finding.category, severity=v.finding.severity,  # type: ignore[arg-type]
+            id=v.finding.id, title=v.finding.title, category=v.finding.category, severity=v.finding.severity,
             status=v.finding.status, status_label=v.status_label, owner=v.finding.owner,
             corrective_action=v.finding.corrective_action, due_date=v.finding.due_date,
             controls=[c.ref for c in v.controls],
@@ -218,9 +218,9 @@ def read_requests(session: SessionDep, principal: CoverageReader, engagement_id:
     _, views = requests.queue(session, principal, engagement_id)
     return [
         RequestOut(
-            id=v.request.id, subject=v.subject, question=v.request.question, state=v.request.state,  # type: ignore[arg-type]
+            id=v.request.id, subject=v.subject, question=v.request.question, state=v.request.state,
             state_label=v.state_label, due_date=v.request.due_date, overdue=v.overdue,
-            evidence_ids=[e.id for e in v.evidence],  # type: ignore[misc]
+            evidence_ids=[e.id for e in v.evidence],
         )
         for v in views
     ]

@@ -1,12 +1,13 @@
 """The queries behind coverage: a fixed handful for a whole framework, never one per control."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import NamedTuple
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
-from sqlmodel import Session
+from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import (
     KIND_CONTROL,
@@ -17,8 +18,11 @@ from audit_portal.catalogue.models import (
     Requirement,
     RequirementSwitchOff,
 )
+from audit_portal.clock import as_utc
+from audit_portal.coverage.models import CoverageRollup
+from audit_portal.db import table_of
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
-from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
 from audit_portal.findings.models import FAILING_SEVERITIES, OPEN_STATUSES, Finding
 from audit_portal.soa.models import SoaEntry
 
@@ -33,7 +37,7 @@ class RequirementLink(NamedTuple):
 class NewestEvidence(NamedTuple):
     requirement_id: int
     newest_at: datetime
-    count: int
+    evidence_count: int
 
 
 class EvidenceItem(NamedTuple):
@@ -44,26 +48,26 @@ class EvidenceItem(NamedTuple):
 
 
 def framework_keys(session: Session) -> list[str]:
-    return list(session.scalars(select(Control.framework_key).distinct()))
+    return list(session.scalars(select(col(Control.framework_key)).distinct()))
 
 
 def framework_controls(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> Sequence[Control]:
     return session.scalars(
         select(Control)
-        .where(Control.framework_key == framework_key, Control.retired_at.is_(None), Control.kind == kind)
-        .order_by(Control.position)
+        .where(col(Control.framework_key) == framework_key, col(Control.retired_at).is_(None), col(Control.kind) == kind)
+        .order_by(col(Control.position))
     ).all()
 
 
 def soa_exclusions_2022(session: Session) -> set[int]:
     """Ids of 2022 controls the Statement of Applicability excludes."""
-    return set(session.scalars(select(SoaEntry.control_id).where(SoaEntry.applicable.is_(False))))
+    return set(session.scalars(select(col(SoaEntry.control_id)).where(col(SoaEntry.applicable).is_(False))))
 
 
 def successors_of(session: Session, control_ids: Iterable[int]) -> dict[int, set[int]]:
     rows = session.execute(
-        select(ControlMapping.source_id, ControlMapping.target_id).where(
-            ControlMapping.kind == SUCCESSOR, ControlMapping.source_id.in_(set(control_ids))
+        select(col(ControlMapping.source_id), col(ControlMapping.target_id)).where(
+            col(ControlMapping.kind) == SUCCESSOR, col(ControlMapping.source_id).in_(set(control_ids))
         )
     )
     result: dict[int, set[int]] = {}
@@ -74,37 +78,37 @@ def successors_of(session: Session, control_ids: Iterable[int]) -> dict[int, set
 
 def requirement_links(session: Session, framework_key: str) -> list[RequirementLink]:
     """A control's own requirements plus those of every measure mapped to it, in one query."""
-    target = Control.__table__.alias("target")
-    measure = Control.__table__.alias("measure")
-    own = (
+    target = table_of(Control).alias("target")
+    measure = table_of(Control).alias("measure")
+    own: Select[Any, Any, Any] = (
         select(
-            Requirement.control_id.label("control_id"),
-            Requirement.id.label("requirement_id"),
+            col(Requirement.control_id).label("control_id"),
+            col(Requirement.id).label("requirement_id"),
             literal(None).label("via_measure"),
         )
-        .join(target, target.c.id == Requirement.control_id)
-        .where(target.c.framework_key == framework_key, Requirement.retired_at.is_(None))
+        .join(target, target.c.id == col(Requirement.control_id))
+        .where(target.c.framework_key == framework_key, col(Requirement.retired_at).is_(None))
     )
     mapped = (
         select(
-            ControlMapping.target_id.label("control_id"),
-            Requirement.id.label("requirement_id"),
+            col(ControlMapping.target_id).label("control_id"),
+            col(Requirement.id).label("requirement_id"),
             measure.c.ref.label("via_measure"),
         )
-        .join(measure, measure.c.id == ControlMapping.source_id)
-        .join(target, target.c.id == ControlMapping.target_id)
-        .join(Requirement, Requirement.control_id == ControlMapping.source_id)
+        .join(measure, measure.c.id == col(ControlMapping.source_id))
+        .join(target, target.c.id == col(ControlMapping.target_id))
+        .join(Requirement, col(Requirement.control_id) == col(ControlMapping.source_id))
         .where(
-            ControlMapping.kind == MAPS_TO,
+            col(ControlMapping.kind) == MAPS_TO,
             target.c.framework_key == framework_key,
-            Requirement.retired_at.is_(None),
+            col(Requirement.retired_at).is_(None),
             measure.c.retired_at.is_(None),
         )
     )
     links = session.execute(union_all(own, mapped)).all()
     requirements = {
         r.id: r
-        for r in session.scalars(select(Requirement).where(Requirement.id.in_({link.requirement_id for link in links})))
+        for r in session.scalars(select(Requirement).where(col(Requirement.id).in_({link.requirement_id for link in links})))
     }
     switched_off = switch_offs(session, set(requirements))
     return [
@@ -119,28 +123,40 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
         return {}
     return {
         row.requirement_id: row
-        for row in session.scalars(select(RequirementSwitchOff).where(RequirementSwitchOff.requirement_id.in_(requirement_ids)))
+        for row in session.scalars(select(RequirementSwitchOff).where(col(RequirementSwitchOff.requirement_id).in_(requirement_ids)))
     }
 
 
-def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):  # type: ignore[no-untyped-def]
-    """Evidence links that count: collected in [start, end), not superseded by then, and not
-    rejected in the engagement. The period range is the only selective condition, so the
-    planner drives the query from the collected_at index; requirements are picked afterwards."""
+def counting_links():
+    """Every link of evidence to a requirement that can count for coverage at all, with what the
+    period, the supersession rule and the rollup need. The one place that says which evidence
+    counts: the from-scratch computation and the rollup (its cells and its rebuild) both start
+    here, so a change to what counts is made once and reaches both."""
+    return select(
+        col(EvidenceRequirement.requirement_id), col(Evidence.id), col(Evidence.collected_at), col(Evidence.superseded_at),
+        col(Evidence.collector_run_id),
+    ).join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
+
+
+def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):
+    """Evidence links that count: collected in [start, end), not superseded by then, not rejected
+    in the engagement, and not corrupted (a stored file that no longer matches its hash proves
+    nothing until the original is uploaded again). The period range is the only selective
+    condition, so the planner drives the query from the collected_at index; requirements are
+    picked afterwards."""
     conditions = [
-        Evidence.collected_at >= start,
-        Evidence.collected_at < end,
-        or_(Evidence.superseded_at.is_(None), Evidence.superseded_at >= end),
+        col(Evidence.collected_at) >= start,
+        col(Evidence.collected_at) < end,
+        or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
+        col(Evidence.integrity) != INTEGRITY_CORRUPTED,
     ]
-    query = select(EvidenceRequirement.requirement_id, Evidence.id, Evidence.collected_at, Evidence.collector_run_id).join(
-        EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id
-    )
+    query = counting_links()
     if engagement_id is not None:
         query = query.outerjoin(
             EvidenceReview,
-            and_(EvidenceReview.evidence_id == Evidence.id, EvidenceReview.engagement_id == engagement_id),
+            and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
         )
-        conditions.append(or_(EvidenceReview.status.is_(None), EvidenceReview.status != REVIEW_REJECTED))
+        conditions.append(or_(col(EvidenceReview.status).is_(None), col(EvidenceReview.status) != REVIEW_REJECTED))
     return query.where(*conditions)
 
 
@@ -166,14 +182,14 @@ def newest_items(
     wanted = {(n.requirement_id, n.newest_at) for n in newest.values()}
     counting = (
         _counting_evidence(start, end, engagement_id)
-        .where(Evidence.collected_at.in_({n.newest_at for n in newest.values()}))
+        .where(col(Evidence.collected_at).in_({n.newest_at for n in newest.values()}))
         .subquery()
     )
     rows = session.execute(
         select(
             counting.c.requirement_id, counting.c.id, counting.c.collected_at, counting.c.collector_run_id,
-            EvidenceSignoff.evidence_id,
-        ).outerjoin(EvidenceSignoff, EvidenceSignoff.evidence_id == counting.c.id)
+            col(EvidenceSignoff.evidence_id),
+        ).outerjoin(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == counting.c.id)
     )
     return [
         EvidenceItem(rid, eid, run_id, signed is not None)
@@ -188,8 +204,150 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
         return []
     return session.scalars(
         select(Finding).where(
-            Finding.status.in_(OPEN_STATUSES),
-            Finding.severity.in_(FAILING_SEVERITIES),
-            or_(Finding.evidence_id.in_(evidence_ids), Finding.last_run_id.in_(run_ids)),
+            col(Finding.status).in_(OPEN_STATUSES),
+            col(Finding.severity).in_(FAILING_SEVERITIES),
+            or_(col(Finding.evidence_id).in_(evidence_ids), col(Finding.last_run_id).in_(run_ids)),
         )
     ).all()
+
+
+# --- the rollup ------------------------------------------------------------------------------
+
+class RollupTotal(NamedTuple):
+    requirement_id: int
+    newest_at: datetime
+    evidence_count: int
+
+
+def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[int, RollupTotal]:
+    """Per requirement, the newest collection time and the number of links that count in the
+    days [first_day, last_day] (not superseded by the end of last_day), from the rollup cells."""
+    rows = session.execute(
+        select(col(CoverageRollup.requirement_id), func.max(col(CoverageRollup.newest_at)), func.sum(col(CoverageRollup.evidence_count)))
+        .where(
+            col(CoverageRollup.collected_on) >= first_day,
+            col(CoverageRollup.collected_on) <= last_day,
+            or_(col(CoverageRollup.superseded_on).is_(None), col(CoverageRollup.superseded_on) > last_day),
+        )
+        .group_by(col(CoverageRollup.requirement_id))
+    )
+    return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
+
+
+def rejected_links(session: OrmSession, engagement_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+    """(requirement id, collected_at) of the links in the period that the engagement rejected and
+    that would count otherwise: driven by the engagement's reviews, not by the evidence."""
+    counting = counting_links().join(
+        EvidenceReview,
+        and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
+    )
+    rows = session.execute(
+        counting.where(
+            col(EvidenceReview.status) == REVIEW_REJECTED,
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+            or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
+        )
+    )
+    return [(row.requirement_id, as_utc(row.collected_at)) for row in rows]
+
+
+def newest_counting_at(
+    session: OrmSession, requirement_ids: set[int], start: datetime, end: datetime, engagement_id: int | None
+) -> dict[int, datetime]:
+    """The newest collection time of these requirements' counting evidence, in one statement that
+    reads only their links (the requirements whose newest item the engagement rejected)."""
+    if not requirement_ids:
+        return {}
+    counting = _counting_evidence(start, end, engagement_id).where(col(EvidenceRequirement.requirement_id).in_(requirement_ids)).subquery()
+    rows = session.execute(
+        select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
+    )
+    return {rid: as_utc(newest) for rid, newest in rows}
+
+
+def evidence_link_times(connection: Connection, evidence_ids: Collection[int]) -> set[tuple[int, datetime]]:
+    """(requirement id, collected_at) of every link of these evidence items, as stored now."""
+    if not evidence_ids:
+        return set()
+    rows = connection.execute(
+        select(col(EvidenceRequirement.requirement_id), col(Evidence.collected_at))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(EvidenceRequirement.evidence_id).in_(set(evidence_ids)))
+    )
+    return {(rid, as_utc(collected_at)) for rid, collected_at in rows}
+
+
+def evidence_ids_where(connection: Connection, table: Table, whereclause) -> list[int]:
+    """The evidence ids a statement on ``evidence`` or ``evidence_requirement`` would touch."""
+    column = table.c.id if table.name == Evidence.__tablename__ else table.c.evidence_id
+    query = select(column)
+    if whereclause is not None:
+        query = query.where(whereclause)
+    return list(connection.scalars(query))
+
+
+def links_collected_between(
+    connection: Connection, start: datetime, end: datetime, requirement_ids: Collection[int]
+) -> list[tuple[int, datetime, datetime | None]]:
+    """(requirement id, collected_at, superseded_at) of the counting links of these requirements
+    collected in [start, end): what one day's cells are made of."""
+    rows = connection.execute(
+        counting_links().where(
+            col(EvidenceRequirement.requirement_id).in_(set(requirement_ids)),
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+        )
+    )
+    return [(row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)) for row in rows]
+
+
+def all_counting_links(connection: Connection) -> Iterator[tuple[int, datetime, datetime | None]]:
+    """Every counting link, streamed: what a rebuild is made of."""
+    query = counting_links().execution_options(yield_per=10_000)
+    for row in connection.execute(query):
+        yield row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)
+
+
+def replace_rollup_cells(
+    connection: Connection, day: date, requirement_ids: Collection[int], cells: list[dict[str, object]]
+) -> None:
+    """Replace the cells of these requirements collected on ``day`` by ``cells``."""
+    connection.execute(
+        delete(CoverageRollup).where(
+            col(CoverageRollup.collected_on) == day, col(CoverageRollup.requirement_id).in_(set(requirement_ids))
+        )
+    )
+    if cells:
+        connection.execute(insert(CoverageRollup), cells)
+
+
+def clear_rollup(connection: Connection) -> None:
+    connection.execute(delete(CoverageRollup))
+
+
+def insert_rollup_cells(connection: Connection, cells: list[dict[str, object]]) -> None:
+    if cells:
+        connection.execute(insert(CoverageRollup), cells)
+
+
+def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, datetime]]:
+    """Every cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
+    rows = session.execute(
+        select(
+            col(CoverageRollup.requirement_id), col(CoverageRollup.collected_on), col(CoverageRollup.superseded_on),
+            col(CoverageRollup.evidence_count), col(CoverageRollup.newest_at),
+        )
+    )
+    return sorted(
+        ((rid, collected_on, superseded_on, count, as_utc(newest)) for rid, collected_on, superseded_on, count, newest in rows),
+        key=lambda cell: (cell[0], cell[1], cell[2] or date.max),
+    )
+
+
+def rollup_is_empty(session: OrmSession) -> bool:
+    return session.scalar(select(col(CoverageRollup.id)).limit(1)) is None
+
+
+def has_evidence_links(session: OrmSession) -> bool:
+    return session.scalar(select(col(EvidenceRequirement.evidence_id)).limit(1)) is not None

@@ -19,7 +19,8 @@ denominator stays every applicable control.
 :func:`coverage_as_of` is the one entry point for "a framework's coverage at a moment": the
 dashboard, the trend, the daily snapshot, the monthly report, the SoA, the engagement tables and
 the API all call it. Everything is computed from a fixed number of queries whatever the number of
-controls.
+controls, and none of them aggregates the evidence: the newest evidence per requirement comes from
+the rollup (:mod:`audit_portal.coverage.rollup`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from sqlmodel import Session
 from audit_portal.catalogue.cache import catalogue_cache
 from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control, Requirement
 from audit_portal.clock import utcnow
-from audit_portal.coverage import repository
+from audit_portal.coverage import repository, rollup
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
 from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_
@@ -180,7 +181,7 @@ def _catalogue_of(
     """The framework's controls of ``kind`` and its requirement links from the in-process
     catalogue cache, each link with the organisation's current switch-off (one small query)."""
     controls, links = catalogue_cache.get_registered(session, CATALOGUE_KEY).get(framework_key, ({}, []))
-    switched = repository.switch_offs(session, {link.requirement.id for link in links})  # type: ignore[misc]
+    switched = repository.switch_offs(session, {link.requirement.id for link in links})
     return controls.get(kind, []), [link._replace(switched_off=switched.get(link.requirement.id)) for link in links]
 
 
@@ -194,8 +195,12 @@ def compute_coverage(
     engagement_id: int | None = None,
     control_ids: set[int] | None = None,
     kind: str = KIND_CONTROL,
+    from_scratch: bool = False,
 ) -> CoverageReport:
-    """Coverage of every control (or clause, by ``kind``) of ``framework_key`` (or only ``control_ids``)."""
+    """Coverage of every control (or clause, by ``kind``) of ``framework_key`` (or only ``control_ids``).
+
+    The newest evidence per requirement comes from the rollup; ``from_scratch`` aggregates the
+    evidence itself instead, which ``audit-portal coverage check`` compares against."""
     as_of = min(as_of or utcnow().date(), period_end)
     start, end = period_window(period_start, as_of)
 
@@ -208,7 +213,10 @@ def compute_coverage(
         if link.switched_off is not None:
             switched_off_by_control[link.control_id].append(_switched_off(link))
     requirement_ids = {link.requirement.id for link in links}
-    newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)  # type: ignore[arg-type]
+    if from_scratch:
+        newest = repository.newest_evidence(session, requirement_ids, start, end, engagement_id)
+    else:
+        newest = rollup.newest_evidence(session, requirement_ids, period_start, as_of, engagement_id)
     items = repository.newest_items(session, newest, start, end, engagement_id)
     items_by_requirement: dict[int, list[repository.EvidenceItem]] = defaultdict(list)
     for item in items:
@@ -223,7 +231,7 @@ def compute_coverage(
     for link in links:
         requirement = link.requirement
         if requirement.id not in requirement_states:
-            requirement_states[requirement.id] = _requirement_state(  # type: ignore[index]
+            requirement_states[requirement.id] = _requirement_state(
                 link, newest.get(requirement.id), items_by_requirement.get(requirement.id, []), findings, as_of  # type: ignore[arg-type]
             )
     links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
@@ -236,10 +244,10 @@ def compute_coverage(
             results.append(_control(control, NOT_APPLICABLE, excluded[control.id], ()))
             continue
         states = tuple(
-            _with_via(requirement_states[link.requirement.id], link.via_measure)  # type: ignore[index]
-            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))  # type: ignore[union-attr]
+            _with_via(requirement_states[link.requirement.id], link.via_measure)
+            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))
         )
-        off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))  # type: ignore[call-overload]
+        off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))
         status, reason = _control_status(states, off)
         results.append(_control(control, status, reason, states, off))
     counts = Counter(c.status for c in results)
@@ -263,6 +271,7 @@ def coverage_as_of(
     period_end: date | None = None,
     engagement_id: int | None = None,
     kind: str = KIND_CONTROL,
+    from_scratch: bool = False,
 ) -> CoverageReport:
     """A framework's coverage at the moment ``as_of``: the one function behind every figure.
 
@@ -279,6 +288,7 @@ def coverage_as_of(
         as_of=as_of,
         engagement_id=engagement_id,
         kind=kind,
+        from_scratch=from_scratch,
     )
 
 
@@ -292,7 +302,7 @@ def restrict(report: CoverageReport, control_ids: set[int]) -> CoverageReport:
 def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
     assert link.switched_off is not None
     return SwitchedOffRequirement(
-        requirement_id=link.requirement.id,  # type: ignore[arg-type]
+        requirement_id=link.requirement.id,
         key=link.requirement.key,
         title=link.requirement.title,
         via_measure=link.via_measure,
@@ -306,13 +316,13 @@ def _excluded_controls(session: Session, framework_key: str, controls: list[Cont
     """Controls the SoA excludes, with the reason shown for them."""
     excluded_2022 = repository.soa_exclusions_2022(session)
     if framework_key == FRAMEWORK_2022:
-        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}  # type: ignore[misc]
+        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}
     if framework_key == FRAMEWORK_2013:
-        successors = repository.successors_of(session, [c.id for c in controls])  # type: ignore[misc]
+        successors = repository.successors_of(session, [c.id for c in controls])
         return {
-            c.id: "every 2022 successor is excluded in the Statement of Applicability"  # type: ignore[misc]
+            c.id: "every 2022 successor is excluded in the Statement of Applicability"
             for c in controls
-            if successors.get(c.id) and successors[c.id] <= excluded_2022  # type: ignore[arg-type]
+            if successors.get(c.id) and successors[c.id] <= excluded_2022
         }
     return {}
 
@@ -330,7 +340,7 @@ def _requirement_state(
 
     def state(status: str, reason: str, failing: tuple[int, ...] = ()) -> RequirementCoverage:
         return RequirementCoverage(
-            requirement_id=requirement.id,  # type: ignore[arg-type]
+            requirement_id=requirement.id,
             key=requirement.key,
             title=requirement.title,
             collector=requirement.collector,
@@ -341,7 +351,7 @@ def _requirement_state(
             reason=reason,
             newest_at=newest.newest_at if newest else None,
             newest_evidence_ids=tuple(sorted(item.evidence_id for item in items)),
-            evidence_count=newest.count if newest else 0,
+            evidence_count=newest.evidence_count if newest else 0,
             failing_finding_ids=failing,
         )
 
@@ -350,7 +360,7 @@ def _requirement_state(
     evidence_ids = {item.evidence_id for item in items}
     run_ids = {item.collector_run_id for item in items if item.collector_run_id is not None}
     failing = tuple(
-        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)  # type: ignore[misc]
+        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)
     )
     newest_day = newest.newest_at.date()
     age = (as_of - newest_day).days
@@ -393,7 +403,7 @@ def _control(
     switched_off: tuple[SwitchedOffRequirement, ...] = (),
 ) -> ControlCoverage:
     return ControlCoverage(
-        control_id=control.id,  # type: ignore[arg-type]
+        control_id=control.id,
         ref=control.ref,
         title=control.title,
         group_key=control.group_key,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import KIND_CONTROL, ControlGroup
 from audit_portal.collection.models import UNSUCCESSFUL, CollectorInstance, CollectorRun
@@ -24,37 +24,37 @@ def groups(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> li
     return list(
         session.scalars(
             select(ControlGroup)
-            .where(ControlGroup.framework_key == framework_key, ControlGroup.kind == kind)
-            .order_by(ControlGroup.position)
+            .where(col(ControlGroup.framework_key) == framework_key, col(ControlGroup.kind) == kind)
+            .order_by(col(ControlGroup.position))
         )
     )
 
 
 def open_finding_counts(session: Session) -> dict[str, int]:
     rows = session.execute(
-        select(Finding.severity, func.count()).where(Finding.status.in_(OPEN_STATUSES)).group_by(Finding.severity)
+        select(col(Finding.severity), func.count()).where(col(Finding.status).in_(OPEN_STATUSES)).group_by(col(Finding.severity))
     )
     return {severity: count for severity, count in rows}
 
 
 def overdue_action_count(session: Session, today: date) -> int:
     return session.scalar(
-        select(func.count()).select_from(Finding).where(Finding.status.in_(OPEN_STATUSES), Finding.due_date < today)
+        select(func.count()).select_from(Finding).where(col(Finding.status).in_(OPEN_STATUSES), col(Finding.due_date) < today)
     ) or 0
 
 
 def open_findings(session: Session, *, severity: str | None = None, overdue_on: date | None = None) -> Sequence[Finding]:
-    query = select(Finding).where(Finding.status.in_(OPEN_STATUSES))
+    query = select(Finding).where(col(Finding.status).in_(OPEN_STATUSES))
     if severity is not None:
-        query = query.where(Finding.severity == severity)
+        query = query.where(col(Finding.severity) == severity)
     if overdue_on is not None:
-        query = query.where(Finding.due_date < overdue_on)
-    return session.scalars(query.order_by(Finding.due_date.is_(None), Finding.due_date, Finding.id)).all()
+        query = query.where(col(Finding.due_date) < overdue_on)
+    return session.scalars(query.order_by(col(Finding.due_date).is_(None), col(Finding.due_date), col(Finding.id))).all()
 
 
 def findings_raised_since(session: Session, since: datetime) -> Sequence[Finding]:
     return session.scalars(
-        select(Finding).where(Finding.created_at >= since, Finding.status.in_(OPEN_STATUSES)).order_by(Finding.id)
+        select(Finding).where(col(Finding.created_at) >= since, col(Finding.status).in_(OPEN_STATUSES)).order_by(col(Finding.id))
     ).all()
 
 
@@ -62,39 +62,39 @@ def evidence_valid_until_between(session: Session, first: date, last: date) -> S
     """Certificates and other proofs that lapse in [first, last], newest record of a chain only."""
     return session.scalars(
         select(Evidence)
-        .where(Evidence.valid_until >= first, Evidence.valid_until <= last, Evidence.superseded_at.is_(None))
-        .order_by(Evidence.valid_until, Evidence.id)
+        .where(col(Evidence.valid_until) >= first, col(Evidence.valid_until) <= last, col(Evidence.superseded_at).is_(None))
+        .order_by(col(Evidence.valid_until), col(Evidence.id))
     ).all()
 
 
 # --- collectors ----------------------------------------------------------------------------
 
 def collector_instances(session: Session) -> Sequence[CollectorInstance]:
-    return session.scalars(select(CollectorInstance).order_by(CollectorInstance.name)).all()
+    return session.scalars(select(CollectorInstance).order_by(col(CollectorInstance.name))).all()
 
 
 def last_runs(session: Session) -> dict[int, CollectorRun]:
     """The newest run of every instance, by instance id."""
     newest = (
-        select(CollectorRun.instance_id, func.max(CollectorRun.id).label("run_id"))
-        .group_by(CollectorRun.instance_id)
+        select(col(CollectorRun.instance_id), func.max(col(CollectorRun.id)).label("run_id"))
+        .group_by(col(CollectorRun.instance_id))
         .subquery()
     )
-    runs = session.scalars(select(CollectorRun).join(newest, newest.c.run_id == CollectorRun.id))
+    runs = session.scalars(select(CollectorRun).join(newest, newest.c.run_id == col(CollectorRun.id)))
     return {run.instance_id: run for run in runs}
 
 
 def runs_started_between(session: Session, start: datetime, end: datetime) -> Sequence[CollectorRun]:
     return session.scalars(
-        select(CollectorRun).where(CollectorRun.started_at >= start, CollectorRun.started_at < end)
+        select(CollectorRun).where(col(CollectorRun.started_at) >= start, col(CollectorRun.started_at) < end)
     ).all()
 
 
 def failed_runs_since(session: Session, since: datetime) -> Sequence[CollectorRun]:
     return session.scalars(
         select(CollectorRun)
-        .where(CollectorRun.started_at >= since, CollectorRun.status.in_(UNSUCCESSFUL))
-        .order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc())
+        .where(col(CollectorRun.started_at) >= since, col(CollectorRun.status).in_(UNSUCCESSFUL))
+        .order_by(col(CollectorRun.started_at).desc(), col(CollectorRun.id).desc())
     ).all()
 
 
@@ -105,17 +105,17 @@ def pending_requests(
     states: tuple[str, ...] = PENDING_STATES,
 ) -> Sequence[EvidenceRequest]:
     """Requests still waiting for someone (by default open or answered), optionally only those past due."""
-    query = select(EvidenceRequest).where(EvidenceRequest.state.in_(states))
+    query = select(EvidenceRequest).where(col(EvidenceRequest.state).in_(states))
     if overdue_on is not None:
-        query = query.where(EvidenceRequest.due_date < overdue_on)
+        query = query.where(col(EvidenceRequest.due_date) < overdue_on)
     if engagement_id is not None:
-        query = query.where(EvidenceRequest.engagement_id == engagement_id)
-    return session.scalars(query.order_by(EvidenceRequest.due_date, EvidenceRequest.id)).all()
+        query = query.where(col(EvidenceRequest.engagement_id) == engagement_id)
+    return session.scalars(query.order_by(col(EvidenceRequest.due_date), col(EvidenceRequest.id))).all()
 
 
 def requests_created_since(session: Session, since: datetime) -> Sequence[EvidenceRequest]:
     return session.scalars(
         select(EvidenceRequest)
-        .where(EvidenceRequest.created_at >= since, EvidenceRequest.state.in_(PENDING_STATES))
-        .order_by(EvidenceRequest.id)
+        .where(col(EvidenceRequest.created_at) >= since, col(EvidenceRequest.state).in_(PENDING_STATES))
+        .order_by(col(EvidenceRequest.id))
     ).all()

@@ -1,7 +1,6 @@
 """The dashboard (``/``, every role's landing page) and the lists behind its figures."""
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.clock import utcnow
 from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
-from audit_portal.dashboard import charts, service
+from audit_portal.dashboard import service
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.evidence import service as evidence_service
@@ -38,45 +37,21 @@ def dashboard(request: Request, session: SessionDep, principal: DashboardReader,
         return render(request, "pages/dashboard/unassigned.html", {}, block="content")
     board = service.build_dashboard(session, engagement_id=engagement_id, scope=reader)
     _record_auditor_view(request, session, principal, "overview")
+    target = request.app.state.settings.coverage_target_percent or None
     return render(
         request,
         "pages/dashboard/index.html",
         {
             "board": board,
-            "trend_chart": _trend_chart(board),
-            "group_charts": {key: _group_chart(figure) for key, figure in board.frameworks.items()},
+            "trend_chart": service.trend_chart(board, target),
+            "trend_table": service.month_end_rows(board.trend.series),
+            "group_charts": {key: service.group_chart(figure, target) for key, figure in board.frameworks.items()},
+            "coverage_target": target,
             "may_read_findings": allowed("findings:read", principal.role),
             "corrupted": evidence_service.corrupted_summary(session),
             "coverage_labels": COVERAGE_LABELS,
         },
         block="content",
-    )
-
-
-def _trend_chart(board: service.Dashboard):  # type: ignore[no-untyped-def]
-    last = board.period.as_of
-    first = last - timedelta(days=service.CERTIFICATION_YEAR_DAYS)
-    series = [charts.Series(service.FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
-    described = "; ".join(
-        f"{line.name}: {len(line.points)} daily values"
-        + (f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}" if line.points else "")
-        for line in series
-    )
-    return charts.line_chart(
-        series, title="Coverage over the last 12 months", description=described, first=first, last=last
-    )
-
-
-def _group_chart(figure: service.FrameworkFigure):  # type: ignore[no-untyped-def]
-    bars = [
-        (group.title, group.percent, f"{group.percent:.1f}% ({group.covered}/{group.applicable})")
-        for group in figure.groups
-        if group.applicable
-    ]
-    return charts.bar_chart(
-        bars,
-        title=f"Coverage per group, {figure.label}",
-        description="; ".join(f"{label}: {value}" for label, _, value in bars),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
+from markupsafe import Markup
 from sqlmodel import Session
 
 from audit_portal.clock import utcnow
@@ -36,7 +37,7 @@ from audit_portal.coverage.service import (
     RequirementCoverage,
     coverage_as_of,
 )
-from audit_portal.dashboard import repository
+from audit_portal.dashboard import charts, repository
 from audit_portal.engagements.scope import (
     CERTIFICATION_YEAR_DAYS,
     EVERYTHING,
@@ -183,11 +184,12 @@ def _slipped_since(control: ControlCoverage) -> date | None:
     else:
         # Went stale the day after its newest evidence stopped being fresh; a requirement only
         # awaiting sign-off slipped when that evidence arrived unsigned.
-        days = [
-            fresh_until(r) + timedelta(days=1) if r.status == STALE else r.newest_at.date()  # type: ignore[operator,union-attr]
-            for r in control.requirements
-            if r.status in (STALE, AWAITING_SIGNOFF) and r.newest_at
-        ]
+        days = []
+        for r in control.requirements:
+            if r.status not in (STALE, AWAITING_SIGNOFF) or r.newest_at is None:
+                continue
+            until = fresh_until(r)
+            days.append(until + timedelta(days=1) if r.status == STALE and until else r.newest_at.date())
     return max(days) if days else None
 
 
@@ -247,7 +249,7 @@ def expiring_items(
     certificates = repository.evidence_valid_until_between(session, today, last)
     for evidence in within(scope, certificates, lambda e: e.collected_at):
         items.append(
-            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)  # type: ignore[arg-type]
+            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)
         )
     return sorted(items, key=lambda item: (item.expires_on, item.label))
 
@@ -302,11 +304,11 @@ def collector_health(session: Session, now: datetime, scope: Scope = EVERYTHING)
     else:  # the newest run each instance made within the reader's periods
         last = {}
         for run in within(scope, repository.runs_started_between(session, *_span(scope)), lambda r: r.started_at):
-            if run.instance_id not in last or run.id > last[run.instance_id].id:  # type: ignore[operator]
+            if run.instance_id not in last or run.id > last[run.instance_id].id:
                 last[run.instance_id] = run
     statuses = []
     for instance in repository.collector_instances(session):
-        run = last.get(instance.id)  # type: ignore[arg-type]
+        run = last.get(instance.id)
         started = run.started_at if run is not None else None
         statuses.append(
             CollectorStatus(
@@ -413,7 +415,7 @@ def soa_contradictions(session: Session, report: CoverageReport) -> list[Any]:
     rows = soa.soa_rows(session, with_coverage=False)
     return [
         row for row in (
-            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows  # type: ignore[arg-type]
+            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows
         )
         if row.contradiction
     ]
@@ -503,3 +505,48 @@ def trend_rows(
     for day in sorted(by_day):
         last_of_month[(day.year, day.month)] = day
     return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True) if scope.sees_day(day)]
+
+
+def month_end_rows(series: dict[str, list[tuple[date, float]]]) -> list[TrendRow]:
+    """The last value of each month of the trend's series, newest first: the table beside the
+    trend chart, from the same points the chart draws."""
+    by_day: dict[date, dict[str, float | None]] = {}
+    for key, points in series.items():
+        for day, percent in points:
+            by_day.setdefault(day, {k: None for k in series})[key] = percent
+    last_of_month: dict[tuple[int, int], date] = {}
+    for day in sorted(by_day):
+        last_of_month[(day.year, day.month)] = day
+    return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True)]
+
+
+def trend_chart(board: Dashboard, target: float | None) -> Markup:
+    """The 12-month trend of every framework, as on the dashboard and in the monthly report."""
+    last = board.period.as_of
+    first = last - timedelta(days=CERTIFICATION_YEAR_DAYS)
+    series = [charts.Series(FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
+    described = "; ".join(
+        f"{line.name}: {len(line.points)} daily values"
+        + (f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}" if line.points else "")
+        for line in series
+    )
+    if target:
+        described += f"; target {target:g}%"
+    return charts.line_chart(
+        series, title="Coverage over the last 12 months", description=described, first=first, last=last, target=target
+    )
+
+
+def group_chart(figure: FrameworkFigure, target: float | None) -> Markup:
+    """Coverage per theme (2022) or category (Annex 2)."""
+    bars = [
+        (group.title, group.percent, f"{group.percent:.1f}% ({group.covered}/{group.applicable})")
+        for group in figure.groups
+        if group.applicable
+    ]
+    return charts.bar_chart(
+        bars,
+        title=f"Coverage per group, {figure.label}",
+        description="; ".join(f"{label}: {value}" for label, _, value in bars) + (f"; target {target:g}%" if target else ""),
+        target=target,
+    )

@@ -4,7 +4,10 @@ The demo auditor has reviewed some evidence (accepting four items and rejecting 
 test, which partly failed), asked for two things (the office access review, answered; the
 firewall rule reviews of every quarter, open and overdue) and recorded three findings: a minor
 nonconformity on 8.20 for the missed quarter of firewall review, an observation on the
-awareness cycle, and an opportunity for improvement on restore testing.
+awareness cycle, and an opportunity for improvement on restore testing. It has also drawn a
+random sample of the patch collector's weekly requirement (OPS-2/patches), tested every item
+(one exception: a run that still saw security updates pending past the patch window), concluded
+it "effective with exceptions" and raised a minor nonconformity from the exception.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from datetime import timedelta
 from audit_portal.auth import repository as accounts
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.demo_context import DemoContext
-from audit_portal.engagements import repository, scope, service
+from audit_portal.engagements import repository, sampling, scope, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import lifecycle
+from audit_portal.findings import repository as finding_repository
 from audit_portal.findings import service as findings
+from audit_portal.findings.models import FAILING_SEVERITIES
 from audit_portal.principals import Principal
 from audit_portal.requests import service as requests
 
@@ -78,9 +83,11 @@ def demo_engagement(context: DemoContext) -> None:
     reviewed = _reviews(context, engagement, auditor)
     _requests(context, engagement, auditor, it)
     _findings(context, engagement, auditor, it)
+    sampled = _sample(context, engagement, auditor)
     context.console.print(
-        f"demo: engagement {ENGAGEMENT_NAME!r} with {reviewed} reviews, 2 evidence requests (one overdue) and 3 findings"
-        " (one remediated and awaiting verification, one with its action planned, one open)",
+        f"demo: engagement {ENGAGEMENT_NAME!r} with {reviewed} reviews, 2 evidence requests (one overdue), 3 findings"
+        " (one remediated and awaiting verification, one with its action planned, one open)"
+        + (f" and a tested sample of {SAMPLED} with a finding raised from its exception" if sampled else ""),
         highlight=False,
     )
 
@@ -94,7 +101,7 @@ def _evidence(
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):  # type: ignore[list-item]
+    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):
         if evidence.title == title:
             return evidence
     return None
@@ -113,7 +120,7 @@ def _reviews(context: DemoContext, engagement: Engagement, auditor: Principal) -
             context.session,
             principal=auditor,
             engagement_id=engagement.id,
-            evidence_id=evidence.id,  # type: ignore[arg-type]
+            evidence_id=evidence.id,
             decision=decision,
             comment=comment,
             request=None,
@@ -131,7 +138,7 @@ def _requests(
         session,
         principal=auditor,
         engagement_id=engagement.id,
-        subject="PHY-1/entry-control",  # type: ignore[arg-type]
+        subject="PHY-1/entry-control",
         question="Please provide the most recent review of office access badges, with who decided each badge is still needed.",
         due_date=(today + timedelta(days=7)).isoformat(),
         request=None,
@@ -144,16 +151,16 @@ def _requests(
             session,
             principal=it,
             engagement_id=engagement.id,
-            request_id=answered.id,  # type: ignore[arg-type]
+            request_id=answered.id,
             evidence_ids=[badge_review.id],
             note="Reviewed by R. Visser with the HR list of leavers.",
-            request=None,  # type: ignore[list-item]
+            request=None,
         )
     overdue = requests.create(
         session,
         principal=auditor,
         engagement_id=engagement.id,
-        subject="COM-1/firewall-review",  # type: ignore[arg-type]
+        subject="COM-1/firewall-review",
         question="Provide the firewall rule review of every quarter in the period, signed off, including the second quarter.",
         due_date=today.isoformat(),
         request=None,
@@ -172,7 +179,7 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
     today = context.now.date()
     recorded = [
         findings.create(
-            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None  # type: ignore[arg-type]
+            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None
         )
         for form in (
             findings.FindingForm(
@@ -213,12 +220,12 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
             corrective_action="Put two sessions a year in the company calendar and track attendance.",
         )),
     ):
-        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,  # type: ignore[arg-type]
+        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,
                        plan=plan, request=None)
     review = _newest_evidence(context, engagement, "COM-1/firewall-review")
     if review is not None:
         lifecycle.remediate(
-            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,  # type: ignore[arg-type]
+            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,
             note="The missed review was carried out and signed off; the quarterly review is in the operations "
             "calendar with a deputy.",
             evidence_ids=[str(review.id)], request=None,
@@ -230,5 +237,69 @@ def _newest_evidence(context: DemoContext, engagement: Engagement, requirement_k
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    history = repository.evidence_history(context.session, [requirement.id], start, end)  # type: ignore[list-item]
+    history = repository.evidence_history(context.session, [requirement.id], start, end)
     return history[0][1] if history else None
+
+
+SAMPLED = "OPS-2/patches"
+FIRST_SEED = 20260101
+SEEDS_TRIED = 200
+
+
+def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) -> bool:
+    """A random sample of the weekly patch runs, tested: a run that still saw a serious collector
+    finding (the summer backlog) is an exception, every other run is effective.
+
+    So that the demo always shows an exception, the seed is the first from FIRST_SEED whose draw
+    includes such a run; the recorded seed reproduces the sample like any other. Without patch
+    runs in the period (the collection step did not run) there is no sample."""
+    session = context.session
+    sizes = context.settings.sample_sizes
+    found = sampling.population(session, engagement, {"subject": SAMPLED})
+    if not found.anchor_ids:
+        return False
+    rule = sampling.size_rule(found.requirement, len(found.anchor_ids), sizes)
+    for seed in range(FIRST_SEED, FIRST_SEED + SEEDS_TRIED):
+        drawn = sampling.draw_ids(found.anchor_ids, rule.bounds[0], seed)
+        problems = {anchor: _serious_findings_seen(context, anchor) for anchor in drawn}
+        if any(problems.values()):
+            break
+    else:
+        return False
+    sample = sampling.draw(
+        session, principal=auditor, engagement_id=engagement.id,
+        form=sampling.SampleForm(subject=SAMPLED, seed=str(seed)), sizes=sizes, request=None,
+    )
+    for anchor in drawn:
+        seen = problems[anchor]
+        sampling.record_result(
+            session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
+            item_id=anchor, result="exception" if seen else "effective",
+            note=("The run reports " + "; ".join(seen) + ": security updates were left pending past the seven-day "
+                  "patch window." if seen else "Run complete; no security update pending past the patch window."),
+            request=None,
+        )
+    sampling.conclude(
+        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
+        conclusion="effective_with_exceptions",
+        note="Patching works as designed outside the summer backlog; the backlog is raised as a finding.",
+        request=None,
+    )
+    form = sampling.finding_form(session, auditor, engagement.id, sample.id)
+    form.category = "minor_nc"
+    form.severity = "medium"
+    sampling.raise_finding(session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
+                           form=form, request=None)
+    return True
+
+
+def _serious_findings_seen(context: DemoContext, anchor_id: int) -> list[str]:
+    evidence = repository.get_evidence(context.session, anchor_id)
+    if evidence is None or evidence.collector_run_id is None or evidence.collector_instance is None:
+        return []
+    return [
+        f.title
+        for f in finding_repository.collector_findings_seen_in(context.session, evidence.collector_instance,
+                                                               evidence.collector_run_id)
+        if f.severity in FAILING_SEVERITIES
+    ]

@@ -14,7 +14,7 @@ REVIEW_REJECTED = "rejected"
 class Engagement(SQLModel, table=True):
     __tablename__ = "engagement"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     framework_key: str = Field(foreign_key="framework.key", max_length=64)  # iso27001-2022 | iso27001-2013
     period_start: date

@@ -62,7 +62,7 @@ def review_occurrences(
     for anchor_id in dict.fromkeys(anchor_ids):
         for item in occurrences.items_of(session, engagement, requirement_id, anchor_id):
             if item.evidence.id not in evidence_ids:
-                evidence_ids.append(item.evidence.id)  # type: ignore[arg-type]
+                evidence_ids.append(item.evidence.id)
     for evidence_id in evidence_ids:
         review_evidence(
             session,
@@ -88,7 +88,7 @@ def requirement_of_control(
         period_start=engagement.period_start,
         period_end=engagement.period_end,
         engagement_id=engagement.id,
-        control_ids={control.id},  # type: ignore[arg-type]
+        control_ids={control.id},
     )
     for requirement in report.controls[0].requirements:
         if requirement.requirement_id == requirement_id:

@@ -103,7 +103,7 @@ def review_occurrences(
 
 def _history(
     request: Request,
-    session,  # type: ignore[no-untyped-def]
+    session,
     principal: Principal,
     engagement_id: int,
     ref: str,

@@ -4,13 +4,16 @@ occurrence (every item gets its own review and its own audit event)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.collection.models import RUN_STATUSES
+from audit_portal.collection.signoffs import SignoffState, signoff_grace
 from audit_portal.engagements import occurrence_repository as repository
 from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import scope
@@ -21,6 +24,7 @@ from audit_portal.engagements.models import (
     Engagement,
     EvidenceReview,
 )
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 
 PAGE_SIZE = 20
@@ -113,6 +117,7 @@ class OccurrenceItem:
     evidence: Evidence
     review: EvidenceReview | None
     is_newest: bool = False  # the row partial marks counting items; the heading says "newest"
+    signoff: SignoffState | None = None  # the review sign-off, for a requirement that needs one
 
     @property
     def review_status(self) -> str:
@@ -135,7 +140,7 @@ def history(
     start, end = _window(engagement, wanted)
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=start,
         end=end,
@@ -163,7 +168,7 @@ def newest(
     ``counting`` items (coverage's newest counting evidence) are marked newest."""
     rows = repository.occurrence_page(
         session,
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=engagement.id,
         requirement_id=requirement_id,
         start=scope.engagement_window(engagement)[0],
         end=scope.engagement_window(engagement)[1],
@@ -192,8 +197,24 @@ def items_of(
     ):
         raise scope.OutOfScope(f"There is no occurrence {anchor_id} in this engagement's period.")
     members = repository.occurrence_members(session, requirement_id, anchor, start, end)
-    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])  # type: ignore[arg-type, misc]
-    return [OccurrenceItem(e, reviews.get(e.id)) for e in members]  # type: ignore[arg-type]
+    reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])
+    signoffs = _signoffs(session, requirement_id, members)
+    return [OccurrenceItem(e, reviews.get(e.id), signoff=signoffs.get(e.id)) for e in members]
+
+
+def _signoffs(session: Session, requirement_id: int, members: Sequence[Evidence]) -> dict[int, SignoffState]:
+    """Evidence id -> who signed its review off when, for a requirement that needs a sign-off."""
+    requirement = catalogue_repository.get_requirement(session, requirement_id)
+    grace = signoff_grace([requirement]) if requirement is not None else None
+    if grace is None:
+        return {}
+    rows = evidence_repository.signoffs_of(session, [e.id for e in members if e.id is not None])
+    names = evidence_repository.usernames(session, [row.signed_by_id for row in rows.values()])
+    collected = {e.id: e.collected_at for e in members}
+    return {
+        evidence_id: SignoffState(names.get(row.signed_by_id, "?"), row.signed_at, collected[evidence_id], grace)
+        for evidence_id, row in rows.items()
+    }
 
 
 def _window(engagement: Engagement, wanted: OccurrenceFilter) -> tuple[datetime, datetime]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, SUCCESSOR, Control, ControlMapping, Requirement
@@ -32,16 +32,16 @@ def get(session: Session, engagement_id: int) -> Engagement | None:
 
 def list_all(session: Session) -> Sequence[Engagement]:
     return session.scalars(
-        select(Engagement).order_by(Engagement.period_end.desc(), Engagement.id.desc())
+        select(Engagement).order_by(col(Engagement.period_end).desc(), col(Engagement.id).desc())
     ).all()
 
 
 def list_for_auditor(session: Session, user_id: int) -> Sequence[Engagement]:
     return session.scalars(
         select(Engagement)
-        .join(EngagementAuditor, EngagementAuditor.engagement_id == Engagement.id)
-        .where(EngagementAuditor.user_id == user_id)
-        .order_by(Engagement.period_end.desc(), Engagement.id.desc())
+        .join(EngagementAuditor, col(EngagementAuditor.engagement_id) == col(Engagement.id))
+        .where(col(EngagementAuditor.user_id) == user_id)
+        .order_by(col(Engagement.period_end).desc(), col(Engagement.id).desc())
     ).all()
 
 
@@ -65,10 +65,10 @@ def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, li
     if not ids:
         return result
     rows = session.execute(
-        select(EngagementAuditor.engagement_id, UserAccount)
-        .join(UserAccount, UserAccount.id == EngagementAuditor.user_id)
-        .where(EngagementAuditor.engagement_id.in_(ids))
-        .order_by(UserAccount.username)
+        select(col(EngagementAuditor.engagement_id), UserAccount)
+        .join(UserAccount, col(UserAccount.id) == col(EngagementAuditor.user_id))
+        .where(col(EngagementAuditor.engagement_id).in_(ids))
+        .order_by(col(UserAccount.username))
     )
     for engagement_id, user in rows:
         result[engagement_id].append(user)
@@ -77,7 +77,7 @@ def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, li
 
 def replace_auditors(session: Session, engagement_id: int, user_ids: Iterable[int]) -> None:
     session.execute(
-        delete(EngagementAuditor).where(EngagementAuditor.engagement_id == engagement_id)
+        delete(EngagementAuditor).where(col(EngagementAuditor.engagement_id) == engagement_id)
     )
     session.add_all(
         EngagementAuditor(engagement_id=engagement_id, user_id=uid) for uid in set(user_ids)
@@ -88,8 +88,8 @@ def replace_auditors(session: Session, engagement_id: int, user_ids: Iterable[in
 def auditor_accounts(session: Session) -> Sequence[UserAccount]:
     return session.scalars(
         select(UserAccount)
-        .where(UserAccount.role == "auditor", UserAccount.revoked_at.is_(None))
-        .order_by(UserAccount.username)
+        .where(col(UserAccount.role) == "auditor", col(UserAccount.revoked_at).is_(None))
+        .order_by(col(UserAccount.username))
     ).all()
 
 
@@ -97,13 +97,13 @@ def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, UserAccount]
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {u.id: u for u in session.scalars(select(UserAccount).where(UserAccount.id.in_(wanted)))}  # type: ignore[misc]
+    return {u.id: u for u in session.scalars(select(UserAccount).where(col(UserAccount.id).in_(wanted)))}
 
 
 def scope_control_ids(session: Session, engagement_id: int) -> set[int]:
     return set(
         session.scalars(
-            select(EngagementScope.control_id).where(EngagementScope.engagement_id == engagement_id)
+            select(col(EngagementScope.control_id)).where(col(EngagementScope.engagement_id) == engagement_id)
         )
     )
 
@@ -113,15 +113,15 @@ def scope_sizes(session: Session, engagement_ids: Iterable[int]) -> dict[int, in
     if not ids:
         return {}
     rows = session.execute(
-        select(EngagementScope.engagement_id, func.count())
-        .where(EngagementScope.engagement_id.in_(ids))
-        .group_by(EngagementScope.engagement_id)
+        select(col(EngagementScope.engagement_id), func.count())
+        .where(col(EngagementScope.engagement_id).in_(ids))
+        .group_by(col(EngagementScope.engagement_id))
     )
     return {engagement_id: count for engagement_id, count in rows}
 
 
 def replace_scope(session: Session, engagement_id: int, control_ids: Iterable[int]) -> None:
-    session.execute(delete(EngagementScope).where(EngagementScope.engagement_id == engagement_id))
+    session.execute(delete(EngagementScope).where(col(EngagementScope.engagement_id) == engagement_id))
     session.add_all(
         EngagementScope(engagement_id=engagement_id, control_id=cid) for cid in set(control_ids)
     )
@@ -135,9 +135,9 @@ def control_by_ref(session: Session, framework_keys: Sequence[str], ref: str) ->
     """The live control with ``ref`` in the first of ``framework_keys`` that has one."""
     rows = session.scalars(
         select(Control).where(
-            Control.framework_key.in_(framework_keys),
-            Control.ref == ref,
-            Control.retired_at.is_(None),
+            col(Control.framework_key).in_(framework_keys),
+            col(Control.ref) == ref,
+            col(Control.retired_at).is_(None),
         )
     ).all()
     for key in framework_keys:
@@ -152,13 +152,13 @@ def mapped_controls(session: Session, control_id: int) -> tuple[list[Control], l
     onto = (
         session.execute(
             select(Control)
-            .join(ControlMapping, ControlMapping.source_id == Control.id)
+            .join(ControlMapping, col(ControlMapping.source_id) == col(Control.id))
             .where(
-                ControlMapping.target_id == control_id,
-                ControlMapping.kind == MAPS_TO,
-                Control.retired_at.is_(None),
+                col(ControlMapping.target_id) == control_id,
+                col(ControlMapping.kind) == MAPS_TO,
+                col(Control.retired_at).is_(None),
             )
-            .order_by(Control.framework_key, Control.position)
+            .order_by(col(Control.framework_key), col(Control.position))
         )
         .scalars()
         .all()
@@ -166,13 +166,13 @@ def mapped_controls(session: Session, control_id: int) -> tuple[list[Control], l
     to = (
         session.execute(
             select(Control)
-            .join(ControlMapping, ControlMapping.target_id == Control.id)
+            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
             .where(
-                ControlMapping.source_id == control_id,
-                ControlMapping.kind == MAPS_TO,
-                Control.retired_at.is_(None),
+                col(ControlMapping.source_id) == control_id,
+                col(ControlMapping.kind) == MAPS_TO,
+                col(Control.retired_at).is_(None),
             )
-            .order_by(Control.framework_key, Control.position)
+            .order_by(col(Control.framework_key), col(Control.position))
         )
         .scalars()
         .all()
@@ -184,9 +184,9 @@ def successors(session: Session, control_id: int) -> list[Control]:
     return list(
         session.scalars(
             select(Control)
-            .join(ControlMapping, ControlMapping.target_id == Control.id)
-            .where(ControlMapping.source_id == control_id, ControlMapping.kind == SUCCESSOR)
-            .order_by(Control.position)
+            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
+            .where(col(ControlMapping.source_id) == control_id, col(ControlMapping.kind) == SUCCESSOR)
+            .order_by(col(Control.position))
         )
     )
 
@@ -197,7 +197,7 @@ def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
         return {}
     return {
         e.control_id: e
-        for e in session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))
+        for e in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))
     }
 
 
@@ -205,7 +205,7 @@ def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requi
     wanted = set(ids)
     if not wanted:
         return {}
-    return {r.id: r for r in session.scalars(select(Requirement).where(Requirement.id.in_(wanted)))}  # type: ignore[misc]
+    return {r.id: r for r in session.scalars(select(Requirement).where(col(Requirement.id).in_(wanted)))}
 
 
 def controls_of_requirements(
@@ -215,9 +215,9 @@ def controls_of_requirements(
     if not wanted:
         return {}
     rows = session.execute(
-        select(Requirement.id, Control)
-        .join(Control, Control.id == Requirement.control_id)
-        .where(Requirement.id.in_(wanted))
+        select(col(Requirement.id), Control)
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .where(col(Requirement.id).in_(wanted))
     )
     return {rid: control for rid, control in rows}
 
@@ -234,14 +234,14 @@ def evidence_history(
     if not ids:
         return []
     rows = session.execute(
-        select(EvidenceRequirement.requirement_id, Evidence)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
+        select(col(EvidenceRequirement.requirement_id), Evidence)
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
         .where(
-            EvidenceRequirement.requirement_id.in_(ids),
-            Evidence.collected_at >= start,
-            Evidence.collected_at < end,
+            col(EvidenceRequirement.requirement_id).in_(ids),
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
         )
-        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
     )
     return [(rid, evidence) for rid, evidence in rows]
 
@@ -251,13 +251,13 @@ def evidence_linked_to_control(
 ) -> Sequence[Evidence]:
     return session.scalars(
         select(Evidence)
-        .join(EvidenceControl, EvidenceControl.evidence_id == Evidence.id)
+        .join(EvidenceControl, col(EvidenceControl.evidence_id) == col(Evidence.id))
         .where(
-            EvidenceControl.control_id == control_id,
-            Evidence.collected_at >= start,
-            Evidence.collected_at < end,
+            col(EvidenceControl.control_id) == control_id,
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
         )
-        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
         .limit(limit)
     ).all()
 
@@ -270,7 +270,7 @@ def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]
     wanted = set(ids)
     if not wanted:
         return {}
-    return {e.id: e for e in session.scalars(select(Evidence).where(Evidence.id.in_(wanted)))}  # type: ignore[misc]
+    return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}
 
 
 def reviews_for(
@@ -281,7 +281,7 @@ def reviews_for(
         return {}
     rows = session.scalars(
         select(EvidenceReview).where(
-            EvidenceReview.engagement_id == engagement_id, EvidenceReview.evidence_id.in_(ids)
+            col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.evidence_id).in_(ids)
         )
     )
     return {r.evidence_id: r for r in rows}
@@ -307,8 +307,8 @@ def pending_request_counts(
     base = (
         select(EvidenceRequest)
         .where(
-            EvidenceRequest.engagement_id == engagement_id,
-            EvidenceRequest.state.in_(PENDING_STATES),
+            col(EvidenceRequest.engagement_id) == engagement_id,
+            col(EvidenceRequest.state).in_(PENDING_STATES),
         )
         .subquery()
     )
@@ -322,7 +322,7 @@ def pending_request_counts(
         .where(base.c.requirement_id.is_not(None))
         .group_by(base.c.requirement_id)
     )
-    return dict(by_control.all()), dict(by_requirement.all())  # type: ignore[arg-type]
+    return dict(by_control.all()), dict(by_requirement.all())
 
 
 def open_finding_links(
@@ -331,48 +331,19 @@ def open_finding_links(
     """(control id, finding id) of open findings linked to controls: this engagement's auditor
     findings and every collector finding."""
     query = (
-        select(FindingControl.control_id, FindingControl.finding_id)
-        .join(Finding, Finding.id == FindingControl.finding_id)
+        select(col(FindingControl.control_id), col(FindingControl.finding_id))
+        .join(Finding, col(Finding.id) == col(FindingControl.finding_id))
         .where(
-            Finding.status.in_(OPEN_STATUSES),
-            or_(Finding.engagement_id == engagement_id, Finding.source == "collector"),
+            col(Finding.status).in_(OPEN_STATUSES),
+            or_(col(Finding.engagement_id) == engagement_id, col(Finding.source) == "collector"),
         )
     )
     if control_ids is not None:
-        query = query.where(FindingControl.control_id.in_(set(control_ids)))
+        query = query.where(col(FindingControl.control_id).in_(set(control_ids)))
     return [(cid, fid) for cid, fid in session.execute(query)]
 
 
 # --- samples ---------------------------------------------------------------------------------
-
-
-def sampling_population(
-    session: Session,
-    *,
-    requirement_ids: Iterable[int],
-    control_id: int | None,
-    start: datetime,
-    end: datetime,
-    source_kind: str | None,
-    collector_instance: str | None,
-) -> list[int]:
-    """Ids of evidence in the population, ascending: linked to one of the requirements (or
-    directly to the control), collected in [start, end), optionally of one source."""
-    requirement_ids = set(requirement_ids)
-    linked = select(EvidenceRequirement.evidence_id).where(
-        EvidenceRequirement.requirement_id.in_(requirement_ids)
-    )
-    conditions = [Evidence.collected_at >= start, Evidence.collected_at < end]
-    if control_id is not None:
-        direct = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id == control_id)
-        conditions.append(or_(Evidence.id.in_(linked), Evidence.id.in_(direct)))
-    else:
-        conditions.append(Evidence.id.in_(linked))
-    if source_kind:
-        conditions.append(Evidence.source_kind == source_kind)
-    if collector_instance:
-        conditions.append(Evidence.collector_instance == collector_instance)
-    return list(session.scalars(select(Evidence.id).where(*conditions).order_by(Evidence.id)))
 
 
 def add_sample(session: Session, sample: Sample, evidence_ids: Sequence[int]) -> Sample:
@@ -381,14 +352,14 @@ def add_sample(session: Session, sample: Sample, evidence_ids: Sequence[int]) ->
     session.add_all(
         SampleItem(sample_id=sample.id, evidence_id=eid, position=i)
         for i, eid in enumerate(evidence_ids, 1)
-    )  # type: ignore[arg-type]
+    )
     session.flush()
     return sample
 
 
 def samples_of(session: Session, engagement_id: int) -> Sequence[Sample]:
     return session.scalars(
-        select(Sample).where(Sample.engagement_id == engagement_id).order_by(Sample.id.desc())
+        select(Sample).where(col(Sample.engagement_id) == engagement_id).order_by(col(Sample.id).desc())
     ).all()
 
 
@@ -396,23 +367,30 @@ def get_sample(session: Session, sample_id: int) -> Sample | None:
     return session.get(Sample, sample_id)
 
 
-def sample_items(session: Session, sample_id: int) -> list[tuple[int, Evidence]]:
+def sample_items(session: Session, sample_id: int) -> list[tuple[SampleItem, Evidence]]:
     rows = session.execute(
-        select(SampleItem.position, Evidence)
-        .join(Evidence, Evidence.id == SampleItem.evidence_id)
-        .where(SampleItem.sample_id == sample_id)
-        .order_by(SampleItem.position)
+        select(SampleItem, Evidence)
+        .join(Evidence, col(Evidence.id) == col(SampleItem.evidence_id))
+        .where(col(SampleItem.sample_id) == sample_id)
+        .order_by(col(SampleItem.position))
     )
-    return [(position, evidence) for position, evidence in rows]
+    return [(item, evidence) for item, evidence in rows]
 
 
-def collector_instances(session: Session) -> list[str]:
-    return [
-        name
-        for name in session.scalars(
-            select(Evidence.collector_instance)
-            .where(Evidence.collector_instance.is_not(None))
-            .distinct()
-            .order_by(Evidence.collector_instance)
+def sample_item(session: Session, sample_id: int, evidence_id: int) -> SampleItem | None:
+    return session.get(SampleItem, (sample_id, evidence_id))
+
+
+def save(session: Session, row: Sample | SampleItem) -> None:
+    session.add(row)
+    session.flush()
+
+
+def sample_items_of_finding(session: Session, finding_id: int) -> list[SampleItem]:
+    return list(
+        session.scalars(
+            select(SampleItem)
+            .where(col(SampleItem.finding_id) == finding_id)
+            .order_by(col(SampleItem.sample_id), col(SampleItem.position))
         )
-    ]
+    )

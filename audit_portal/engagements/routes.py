@@ -1,5 +1,5 @@
 """Engagements (admin), the auditor's workspace (controls and measures tables, control page),
-evidence review, and samples."""
+evidence review; samples are in sample_routes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
-from audit_portal.engagements import occurrences, sampling, scope, service
-from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
+from audit_portal.engagements import occurrences, scope, service
+from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED, EvidenceReview
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
 from audit_portal.i18n import N_
@@ -23,7 +23,6 @@ router = APIRouter()
 Reader = Annotated[Principal, Authorize("engagements:read")]
 Manager = Annotated[Principal, Authorize("engagements:manage")]
 Reviewer = Annotated[Principal, Authorize("evidence:review")]
-Sampler = Annotated[Principal, Authorize("samples:manage")]
 Text = Annotated[str, Form()]
 
 
@@ -129,7 +128,7 @@ def _engagement_form(
     request: Request,
     session,
     engagement_id: int | None,
-    form: service.EngagementForm,  # type: ignore[no-untyped-def]
+    form: service.EngagementForm,
     errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -214,7 +213,7 @@ def _table(
     engagement_id: int,
     kind: str,
     query: service.TableQuery,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     table = service.workspace_table(session, engagement, kind=kind, query=query)
     if not is_fragment_request(request):
@@ -310,6 +309,7 @@ def review(
     newest: Text = "",
 ) -> HTMLResponse | RedirectResponse:
     error_text = None
+    saved: EvidenceReview | None
     try:
         evidence, saved = service.review_evidence(
             session,
@@ -326,7 +326,7 @@ def review(
         error_text = error.detail
         evidence, saved = service.current_review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
-        )  # type: ignore[assignment]
+        )
     if not is_fragment_request(request):
         target = (
             back
@@ -351,143 +351,17 @@ def review(
     )
 
 
-# --- samples ------------------------------------------------------------------------------------
-
-
-@router.get(
-    "/engagements/{engagement_id}/samples", response_class=HTMLResponse, response_model=None
-)
-def sample_list(
-    request: Request, session: SessionDep, principal: Reader, engagement_id: int, subject: str = ""
-) -> HTMLResponse:
-    engagement, drawn = sampling.samples(session, principal, engagement_id)
-    return _samples_page(
-        request, session, principal, engagement, drawn, sampling.SampleForm(subject=subject), {}
-    )
-
-
-def _samples_page(
-    request: Request,
-    session,
-    principal: Principal,
-    engagement,
-    drawn,
-    form,
-    errors,
-    status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
-    return render(
-        request,
-        "pages/engagements/samples.html",
-        {
-            "engagement": engagement,
-            "samples": drawn,
-            "form": form,
-            "errors": errors,
-            "tab": "samples",
-            "sources": sampling.SOURCES,
-            "instances": sampling.collector_instances(session),
-            **_permissions(principal),
-        },
-        status_code=status_code,
-    )
-
-
-@router.post(
-    "/engagements/{engagement_id}/samples", response_class=HTMLResponse, response_model=None
-)
-def draw_sample(
-    request: Request,
-    session: SessionDep,
-    principal: Sampler,
-    engagement_id: int,
-    subject: Text = "",
-    size: Text = "",
-    seed: Text = "",
-    source_kind: Text = "",
-    collector_instance: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    form = sampling.SampleForm(subject, size, seed, source_kind, collector_instance)
-    try:
-        sample = sampling.draw(
-            session, principal=principal, engagement_id=engagement_id, form=form, request=request
-        )
-    except InvalidInput as error:
-        engagement, drawn = sampling.samples(session, principal, engagement_id)
-        return _samples_page(
-            request,
-            session,
-            principal,
-            engagement,
-            drawn,
-            form,
-            _errors(error) or {"subject": error.detail},
-            422,
-        )
-    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
-
-
-@router.get(
-    "/engagements/{engagement_id}/samples/{sample_id}",
-    response_class=HTMLResponse,
-    response_model=None,
-)
-def sample_page(
-    request: Request, session: SessionDep, principal: Reader, engagement_id: int, sample_id: int
-) -> HTMLResponse:
-    engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
-    service.record_view(
-        session,
-        principal=principal,
-        request=request,
-        engagement=engagement,
-        what="sample",
-        object_id=str(sample_id),
-    )
-    return render(
-        request,
-        "pages/engagements/sample.html",
-        {
-            "engagement": engagement,
-            "view": view,
-            "verification": None,
-            "tab": "samples",
-            **_permissions(principal),
-        },
-        block="verification",
-    )
-
-
-@router.post(
-    "/engagements/{engagement_id}/samples/{sample_id}/verify",
-    response_class=HTMLResponse,
-    response_model=None,
-)
-def verify_sample(
-    request: Request, session: SessionDep, principal: Sampler, engagement_id: int, sample_id: int
-) -> HTMLResponse:
-    engagement, view, verification = sampling.verify(
-        session,
-        principal=principal,
-        engagement_id=engagement_id,
-        sample_id=sample_id,
-        request=request,
-    )
-    return render(
-        request,
-        "pages/engagements/sample.html",
-        {
-            "engagement": engagement,
-            "view": view,
-            "verification": verification,
-            "tab": "samples",
-            **_permissions(principal),
-        },
-        block="verification",
-    )
-
-
 # Occurrence history and whole-occurrence review live in their own module.
 from audit_portal.engagements.occurrence_routes import router as occurrence_router  # noqa: E402
 
 router.include_router(occurrence_router)
+
+# The SoA's change history and the audit events about the period's evidence, read-only.
+from audit_portal.engagements.trail_routes import router as trail_router  # noqa: E402
+
+router.include_router(trail_router)
+
+# Samples, their test results and conclusion, and the sample sheet.
+from audit_portal.engagements.sample_routes import router as sample_router  # noqa: E402
+
+router.include_router(sample_router)

@@ -1,11 +1,26 @@
-"""Sampling: the auditor draws n evidence items at random from a population, with a recorded
-seed, so anyone can draw the same sample again and check it.
+"""Sampling as auditors do it: the population is the occurrences of one requirement in the
+engagement period (a collector run or an upload batch each, never single files), the size
+follows the requirement's frequency, every sampled occurrence gets a test result, and the
+sample ends with a conclusion.
 
-The population is the evidence linked to a requirement (or to a control: its requirements, those
-of the measures mapped to it, and evidence linked to the control directly) collected in the
-engagement period, optionally from one source or collector instance. It is ordered by evidence
-id and drawn with ``random.Random(seed).sample(population, n)``: the same seed over the same
-population gives the same items in the same order.
+- **Size.** The requirement's frequency picks a class (annual, quarterly, monthly, weekly,
+  daily) and the class a range of sizes from ``Settings.sample_sizes`` (by default 1, 2, 2-5,
+  5-15 and 20-40, as common audit sampling guidance gives them). The least size is the default;
+  the auditor may choose any size within the range. A population no larger than the least size
+  is tested whole.
+- **Method.** Random: the occurrences' anchors (each one's newest item id) in ascending order,
+  drawn with ``random.Random(seed).sample(population, size)``, so the same seed over the same
+  population gives the same items in the same order. Judgemental: the occurrences the auditor
+  names, within the same size rule.
+- **Results.** Per item effective, exception or not tested; an exception and "not tested" need a
+  note. The conclusion (effective, effective with exceptions, not effective, with a note) needs
+  every item to have a result, and a sample with an exception is never concluded effective.
+  A concluded sample is final: its results and conclusion no longer change.
+- **Findings.** The exceptions not yet linked to a finding raise one through the findings
+  service, pre-filled with the requirement's controls and the exception items with their notes.
+
+Every decision is an audit event (``sample.draw``, ``sample.result``, ``sample.conclude``,
+``sample.finding``, ``sample.verify``).
 """
 
 from __future__ import annotations
@@ -21,41 +36,126 @@ from sqlmodel import Session
 from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue_repository
-from audit_portal.coverage.service import compute_coverage
-from audit_portal.engagements import repository, scope
+from audit_portal.catalogue.models import Requirement
+from audit_portal.engagements import occurrence_repository, repository, scope
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
-from audit_portal.engagements.sample_models import Sample
-from audit_portal.errors import InvalidInput, NotFound
-from audit_portal.evidence.models import SOURCE_API, SOURCE_COLLECTOR, SOURCE_UPLOAD, Evidence
+from audit_portal.engagements.sample_models import (
+    CONCLUSION_EFFECTIVE,
+    CONCLUSIONS,
+    METHOD_JUDGEMENTAL,
+    METHOD_RANDOM,
+    METHODS,
+    RESULT_EXCEPTION,
+    RESULT_NOT_TESTED,
+    RESULTS,
+    Sample,
+    SampleItem,
+)
+from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.evidence.models import Evidence
+from audit_portal.findings import service as findings
+from audit_portal.findings.models import Finding
 from audit_portal.principals import Principal
 
-SOURCES = (SOURCE_UPLOAD, SOURCE_API, SOURCE_COLLECTOR)
 MAX_SEED = 2**64 - 1
-MAX_SAMPLE_SIZE = 1000
+NOTE_MAX_LENGTH = 4000
+
+METHOD_LABELS = {METHOD_RANDOM: "Random, with a recorded seed", METHOD_JUDGEMENTAL: "Judgemental (chosen by the auditor)"}
+RESULT_LABELS = {"effective": "Effective", RESULT_EXCEPTION: "Exception", RESULT_NOT_TESTED: "Not tested"}
+CONCLUSION_LABELS = {
+    "effective": "Effective",
+    "effective_with_exceptions": "Effective with exceptions",
+    "not_effective": "Not effective",
+}
+# The shortest interval (days) of each frequency class, rarest first: a requirement due every
+# 180 days is sampled as quarterly (both half-years), one due every 14 days as weekly.
+FREQUENCY_FLOORS = (("annual", 365), ("quarterly", 90), ("monthly", 28), ("weekly", 7), ("daily", 0))
 
 
 @dataclass
 class SampleForm:
-    subject: str = ""  # a requirement key (OPS-2/patches) or a control/measure ref (8.8, OPS-2)
-    size: str = ""
+    subject: str = ""  # a requirement key, e.g. OPS-2/patches
+    method: str = METHOD_RANDOM
+    size: str = ""  # blank: the least size of the rule
     seed: str = ""  # blank: a fresh random 64-bit seed
-    source_kind: str = ""
-    collector_instance: str = ""
+    chosen: str = ""  # judgemental: the occurrence numbers (anchors), comma or space separated
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    frequency: str
+    frequency_days: int
+    least: int
+    most: int
+    population: int
+
+    @property
+    def whole_population(self) -> bool:
+        return self.population <= self.least
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The sizes the auditor may draw: within the rule, never more than the population."""
+        return min(self.least, self.population), min(self.most, self.population)
+
+    def describe(self) -> str:
+        sizes = str(self.least) if self.least == self.most else f"{self.least} to {self.most}"
+        text = f"{self.frequency} (every {self.frequency_days} days): {sizes}"
+        if self.whole_population:
+            text += f"; the population of {self.population} is no larger, so all of it is tested"
+        return text
 
 
 @dataclass(frozen=True)
 class Population:
     description: str
     filter: dict[str, object]
-    evidence_ids: list[int]
+    requirement: Requirement
+    anchor_ids: list[int]
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One sampled occurrence as the sample page and sheet show it."""
+
+    item: SampleItem
+    anchor: Evidence
+    member_ids: list[int]
+    run_status: str | None
+    tested_by: str
+
+    @property
+    def occurrence_label(self) -> str:
+        if self.anchor.collector_run_id is not None:
+            return f"collector run {self.anchor.collector_run_id}"
+        return "upload batch"
 
 
 @dataclass(frozen=True)
 class SampleView:
     sample: Sample
-    items: list[tuple[int, Evidence]]
+    requirement: Requirement | None
+    rows: list[SampleRow]
     drawn_by: str
+    concluded_by: str
+
+    @property
+    def untested(self) -> list[int]:
+        return [row.item.position for row in self.rows if row.item.result is None]
+
+    @property
+    def open_exceptions(self) -> list[SampleRow]:
+        """Exceptions no finding was raised from yet."""
+        return [r for r in self.rows if r.item.result == RESULT_EXCEPTION and r.item.finding_id is None]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        found = {result: 0 for result in RESULTS}
+        for row in self.rows:
+            if row.item.result in found:
+                found[row.item.result] += 1
+        return found
 
 
 @dataclass(frozen=True)
@@ -67,91 +167,42 @@ class Verification:
     stored_ids: list[int]
 
 
+def frequency_class(frequency_days: int) -> str:
+    for name, floor in FREQUENCY_FLOORS:
+        if frequency_days >= floor:
+            return name
+    return "daily"
+
+
+def size_rule(requirement: Requirement, population_size: int, sizes: dict[str, tuple[int, int]]) -> SizeRule:
+    frequency = frequency_class(requirement.frequency_days)
+    least, most = sizes[frequency]
+    return SizeRule(frequency, requirement.frequency_days, least, most, population_size)
+
+
 def draw_ids(population: list[int], size: int, seed: int) -> list[int]:
     """The sample of ``size`` ids from ``population`` (sorted ascending first) under ``seed``."""
     return random.Random(seed).sample(sorted(population), size)
 
 
-def population(
-    session: Session, engagement: Engagement, population_filter: dict[str, object]
-) -> Population:
-    """The population a filter names, resolved against the catalogue and the engagement period."""
+def population(session: Session, engagement: Engagement, population_filter: dict[str, object]) -> Population:
+    """The occurrences of the requirement a filter names, in the stored period (else the
+    engagement's), by anchor id ascending."""
     subject = str(population_filter.get("subject", "")).strip()
-    source_kind = str(population_filter.get("source_kind") or "") or None
-    instance = str(population_filter.get("collector_instance") or "") or None
-    errors: list[dict[str, str]] = []
-    if source_kind and source_kind not in SOURCES:
-        errors.append(
-            {"location": "source_kind", "message": "Choose a source: upload, api or collector."}
-        )
-    requirement_ids: set[int] = set()
-    control_id = None
-    described = ""
-    if "/" in subject:
-        requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
-        if requirement is None:
-            errors.append(
-                {"location": "subject", "message": f"There is no requirement {subject!r}."}
-            )
-        else:
-            requirement_ids = {requirement.id}  # type: ignore[set-item]
-            described = f"evidence for requirement {requirement.key} ({requirement.title})"
-    elif subject:
-        control = (
-            engagements.find_control(session, engagement, subject)
-            if _known(session, engagement, subject)
-            else None
-        )
-        if control is None:
-            errors.append(
-                {
-                    "location": "subject",
-                    "message": f"There is no control, measure or requirement {subject!r}.",
-                }
-            )
-        else:
-            report = compute_coverage(
-                session,
-                framework_key=control.framework_key,
-                period_start=engagement.period_start,
-                period_end=engagement.period_end,
-                control_ids={control.id},  # type: ignore[arg-type]
-            )
-            requirement_ids = {r.requirement_id for r in report.controls[0].requirements}
-            control_id = control.id
-            described = f"evidence for {control.ref} {control.title}"
-    else:
-        errors.append(
-            {
-                "location": "subject",
-                "message": "Name the requirement, control or measure to sample from.",
-            }
-        )
-    if errors:
-        raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
+    if not subject:
+        raise _invalid("subject", "Name the requirement to sample from (e.g. OPS-2/patches).")
+    requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
+    if requirement is None:
+        raise _invalid("subject", f"There is no requirement {subject!r}.")
     period_start, period_end = _period(engagement, population_filter)
     start, end = scope.period_window(period_start, period_end)
-    ids = repository.sampling_population(
-        session,
-        requirement_ids=requirement_ids,
-        control_id=control_id,
-        start=start,
-        end=end,
-        source_kind=source_kind,
-        collector_instance=instance,
+    anchors = occurrence_repository.occurrence_anchors(session, requirement.id, start, end)
+    described = (
+        f"occurrences of requirement {requirement.key} ({requirement.title}), "
+        f"collected {period_start.isoformat()} to {period_end.isoformat()}"
     )
-    described += f", collected {period_start.isoformat()} to {period_end.isoformat()}"
-    if source_kind:
-        described += f", source {source_kind}"
-    if instance:
-        described += f", collector instance {instance}"
-    normalised = {
-        "subject": subject,
-        "source_kind": source_kind,
-        "collector_instance": instance,
-        "period": [period_start.isoformat(), period_end.isoformat()],
-    }
-    return Population(described, normalised, ids)
+    normalised: dict[str, object] = {"subject": requirement.key, "period": [period_start.isoformat(), period_end.isoformat()]}
+    return Population(described, normalised, requirement, anchors)
 
 
 def _period(engagement: Engagement, population_filter: dict[str, object]) -> tuple[date, date]:
@@ -163,13 +214,16 @@ def _period(engagement: Engagement, population_filter: dict[str, object]) -> tup
     return engagement.period_start, engagement.period_end
 
 
-def _known(session: Session, engagement: Engagement, ref: str) -> bool:
-    return (
-        repository.control_by_ref(
-            session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], ref
-        )
-        is not None
-    )
+def _invalid(location: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"location": location, "message": message}])
+
+
+def rules_table(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, int, str]]:
+    """(frequency, shortest interval in days, sizes) for the page that explains the rule."""
+    return [
+        (name, floor, str(sizes[name][0]) if sizes[name][0] == sizes[name][1] else f"{sizes[name][0]}–{sizes[name][1]}")
+        for name, floor in FREQUENCY_FLOORS
+    ]
 
 
 def draw(
@@ -178,56 +232,60 @@ def draw(
     principal: Principal,
     engagement_id: int,
     form: SampleForm,
+    sizes: dict[str, tuple[int, int]],
     request: Request | None,
 ) -> Sample:
     engagement = engagements.get_engagement(session, principal, engagement_id)
+    if form.method not in METHODS:
+        raise _invalid("method", "Choose random or judgemental selection.")
+    found = population(session, engagement, {"subject": form.subject})
+    if not found.anchor_ids:
+        raise _invalid("subject", f"The population is empty: there are no {found.description}.")
+    rule = size_rule(found.requirement, len(found.anchor_ids), sizes)
+    least, most = rule.bounds
     errors: list[dict[str, str]] = []
-    size = _int(form.size, "size", "Give the sample size as a whole number.", errors)
-    seed = (
-        secrets.randbits(64)
-        if not form.seed.strip()
-        else _int(form.seed, "seed", "Give the seed as a whole number.", errors)
-    )
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        errors.append(
-            {
-                "location": "seed",
-                "message": "The seed is a 64-bit number (0 to 18446744073709551615).",
-            }
-        )
-    if size is not None and not 1 <= size <= MAX_SAMPLE_SIZE:
-        errors.append(
-            {"location": "size", "message": f"Draw between 1 and {MAX_SAMPLE_SIZE} items."}
-        )
+    seed: int | None = None
+    if form.method == METHOD_RANDOM:
+        size = _int(form.size, "size", "Give the sample size as a whole number.", errors) if form.size.strip() else least
+        if form.seed.strip():
+            seed = _int(form.seed, "seed", "Give the seed as a whole number.", errors)
+            if seed is not None and not 0 <= seed <= MAX_SEED:
+                errors.append({"location": "seed", "message": "The seed is a 64-bit number (0 to 18446744073709551615)."})
+        else:
+            seed = secrets.randbits(64)
+        if rule.whole_population:
+            size = len(found.anchor_ids)
+        chosen: list[int] = []
+    else:
+        chosen = _chosen(form.chosen, set(found.anchor_ids), errors)
+        size = len(chosen)
+    if size is not None and not rule.whole_population and not least <= size <= most:
+        location = "size" if form.method == METHOD_RANDOM else "chosen"
+        errors.append({"location": location, "message": f"The rule for {rule.describe()} allows {least} to {most} "
+                       f"item(s) of this population of {len(found.anchor_ids)}; this sample has {size}."})
+    if rule.whole_population and form.method == METHOD_JUDGEMENTAL and size != len(found.anchor_ids):
+        errors.append({"location": "chosen", "message": f"The population of {len(found.anchor_ids)} is no larger than "
+                       "the rule's least size: choose every occurrence."})
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
-    assert size is not None and seed is not None
-    found = population(
-        session,
-        engagement,
-        {
-            "subject": form.subject,
-            "source_kind": form.source_kind,
-            "collector_instance": form.collector_instance,
-        },
-    )
-    if size > len(found.evidence_ids):
-        message = f"The population holds {len(found.evidence_ids)} item(s) ({found.description}); draw at most that many."
-        raise InvalidInput(message, errors=[{"location": "size", "message": message}])
-    chosen = draw_ids(found.evidence_ids, size, seed)
+    assert size is not None
+    picked = draw_ids(found.anchor_ids, size, seed) if seed is not None else chosen
     sample = repository.add_sample(
         session,
         Sample(
             engagement_id=engagement.id,
-            population_description=found.description,  # type: ignore[arg-type]
+            requirement_id=found.requirement.id,
+            population_description=found.description,
             population_filter=found.filter,
-            population_size=len(found.evidence_ids),
+            population_size=len(found.anchor_ids),
             size=size,
-            seed=str(seed),
+            method=form.method,
+            seed=str(seed) if seed is not None else "",
+            size_rule=rule.describe(),
             drawn_at=clock.utcnow(),
             drawn_by=principal.user_id,  # type: ignore[arg-type]
         ),
-        chosen,
+        picked,
     )
     record_event(
         session,
@@ -238,11 +296,14 @@ def draw(
         object_id=sample.id or "",
         detail={
             "engagement": engagement.id,
+            "requirement": found.requirement.key,
             "population": found.description,
-            "population_size": len(found.evidence_ids),
+            "population_size": len(found.anchor_ids),
+            "method": form.method,
             "size": size,
-            "seed": str(seed),
-            "evidence": chosen,
+            "size_rule": rule.describe(),
+            "seed": sample.seed or None,
+            "occurrences": picked,
         },
     )
     return sample
@@ -256,11 +317,30 @@ def _int(value: str, location: str, message: str, errors: list[dict[str, str]]) 
         return None
 
 
-def samples(
-    session: Session, principal: Principal, engagement_id: int
-) -> tuple[Engagement, list[Sample]]:
+def _chosen(text: str, population: set[int], errors: list[dict[str, str]]) -> list[int]:
+    chosen: list[int] = []
+    for part in text.replace(",", " ").split():
+        try:
+            anchor = int(part.lstrip("#"))
+        except ValueError:
+            anchor = -1
+        if anchor not in population:
+            errors.append({"location": "chosen", "message": f"{part} is not an occurrence of the population (give the "
+                           "number the requirement's history shows after each occurrence)."})
+            return []
+        if anchor not in chosen:
+            chosen.append(anchor)
+    if not chosen and not errors:
+        errors.append({"location": "chosen", "message": "Name the occurrences you chose."})
+    return chosen
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def samples(session: Session, principal: Principal, engagement_id: int) -> tuple[Engagement, list[Sample]]:
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    return engagement, list(repository.samples_of(session, engagement.id))  # type: ignore[arg-type]
+    return engagement, list(repository.samples_of(session, engagement.id))
 
 
 def get_sample(
@@ -270,12 +350,50 @@ def get_sample(
     sample = repository.get_sample(session, sample_id)
     if sample is None or sample.engagement_id != engagement.id:
         raise NotFound(f"Engagement {engagement_id} has no sample {sample_id}.")
-    users = repository.users_by_ids(session, [sample.drawn_by])
-    return engagement, SampleView(
-        sample,
-        repository.sample_items(session, sample_id),
-        users[sample.drawn_by].username if sample.drawn_by in users else "—",
+    return engagement, view_of(session, engagement, sample)
+
+
+def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleView:
+    pairs = repository.sample_items(session, sample.id)
+    requirement = (
+        repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
+        if sample.requirement_id is not None else None
     )
+    users = repository.users_by_ids(
+        session,
+        {sample.drawn_by, *([sample.concluded_by] if sample.concluded_by else []),
+         *(item.tested_by for item, _ in pairs if item.tested_by)},
+    )
+    statuses = occurrence_repository.run_statuses(
+        session, {e.collector_run_id for _, e in pairs if e.collector_run_id is not None}
+    )
+    start, end = scope.period_window(*_period(engagement, dict(sample.population_filter)))
+    rows = []
+    for item, anchor in pairs:
+        members = (
+            [e.id for e in occurrence_repository.occurrence_members(session, requirement.id, anchor, start, end)]
+            if requirement is not None else []
+        ) or [anchor.id]
+        rows.append(SampleRow(
+            item, anchor, members,
+            statuses.get(anchor.collector_run_id) if anchor.collector_run_id is not None else None,
+            users[item.tested_by].username if item.tested_by in users else "",
+        ))
+    return SampleView(
+        sample, requirement, rows,
+        users[sample.drawn_by].username if sample.drawn_by in users else "—",
+        users[sample.concluded_by].username if sample.concluded_by in users else "",
+    )
+
+
+def sheets_of_engagement(session: Session, engagement: Engagement) -> list[SampleView]:
+    """Every sample of the engagement, oldest first (the evidence package carries them all)."""
+    return [view_of(session, engagement, s) for s in reversed(repository.samples_of(session, engagement.id))]
+
+
+def samples_of_finding(session: Session, finding_id: int) -> list[SampleItem]:
+    """The sample items a finding was raised from."""
+    return repository.sample_items_of_finding(session, finding_id)
 
 
 def verify(
@@ -286,19 +404,20 @@ def verify(
     sample_id: int,
     request: Request | None,
 ) -> tuple[Engagement, SampleView, Verification]:
-    """Draw again with the recorded seed over the population as it is now and compare."""
+    """Draw a random sample again with the recorded seed over the population as it is now and
+    compare."""
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     sample = view.sample
+    if sample.method != METHOD_RANDOM:
+        raise Conflict("A judgemental sample has no seed to redraw it with.")
     found = population(session, engagement, dict(sample.population_filter))
-    stored = [e.id for _, e in view.items]  # type: ignore[misc]
+    stored = [row.item.evidence_id for row in view.rows]
     redrawn = (
-        draw_ids(found.evidence_ids, sample.size, int(sample.seed))
-        if sample.size <= len(found.evidence_ids)
+        draw_ids(found.anchor_ids, sample.size, int(sample.seed))
+        if sample.size <= len(found.anchor_ids)
         else []
     )
-    result = Verification(
-        redrawn == stored, sample.population_size, len(found.evidence_ids), redrawn, stored
-    )  # type: ignore[arg-type]
+    result = Verification(redrawn == stored, sample.population_size, len(found.anchor_ids), redrawn, stored)
     record_event(
         session,
         request=request,
@@ -315,5 +434,190 @@ def verify(
     return engagement, view, result
 
 
-def collector_instances(session: Session) -> list[str]:
-    return repository.collector_instances(session)
+# --- test results and the conclusion ----------------------------------------------------------
+
+
+def _open_sample(session: Session, principal: Principal, engagement_id: int, sample_id: int) -> tuple[Engagement, SampleView]:
+    engagement, view = get_sample(session, principal, engagement_id, sample_id)
+    if view.sample.conclusion is not None:
+        raise Conflict(f"Sample #{sample_id} is concluded; its results no longer change.")
+    return engagement, view
+
+
+def _note(note: str, required: str | None, errors: list[dict[str, str]], location: str = "note") -> str:
+    text = (note or "").strip()
+    if required and not text:
+        errors.append({"location": location, "message": required})
+    elif len(text) > NOTE_MAX_LENGTH:
+        errors.append({"location": location, "message": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
+    return text
+
+
+def record_result(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    sample_id: int,
+    item_id: int,
+    result: str,
+    note: str,
+    request: Request | None,
+) -> SampleItem:
+    """The test result of one sampled occurrence (``item_id``: its anchor)."""
+    engagement, _view = _open_sample(session, principal, engagement_id, sample_id)
+    item = repository.sample_item(session, sample_id, item_id)
+    if item is None:
+        raise NotFound(f"Sample #{sample_id} has no item {item_id}.")
+    errors: list[dict[str, str]] = []
+    if result not in RESULTS:
+        errors.append({"location": "result", "message": "Choose effective, exception or not tested."})
+    required = {
+        RESULT_EXCEPTION: "Describe the exception: what the occurrence shows that it should not.",
+        RESULT_NOT_TESTED: "Say why this item was not tested.",
+    }.get(result)
+    text = _note(note, required, errors)
+    if errors:
+        raise InvalidInput("The result was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
+    before = item.result
+    item.result, item.note = result, text or None
+    item.tested_at, item.tested_by = clock.utcnow(), principal.user_id
+    repository.save(session, item)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="sample.result",
+        object_type="sample",
+        object_id=sample_id,
+        detail={"engagement": engagement.id, "item": item_id, "position": item.position, "from": before,
+                "to": result, "note": text or None},
+    )
+    return item
+
+
+def conclude(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    sample_id: int,
+    conclusion: str,
+    note: str,
+    request: Request | None,
+) -> Sample:
+    engagement, view = _open_sample(session, principal, engagement_id, sample_id)
+    errors: list[dict[str, str]] = []
+    if conclusion not in CONCLUSIONS:
+        errors.append({"location": "conclusion", "message": "Choose effective, effective with exceptions or not effective."})
+    elif view.untested:
+        errors.append({"location": "conclusion", "message": "Record a result for every item first (effective, exception, "
+                       "or not tested with the reason); still open: item " + ", ".join(map(str, view.untested)) + "."})
+    elif conclusion == CONCLUSION_EFFECTIVE and view.counts[RESULT_EXCEPTION]:
+        errors.append({"location": "conclusion", "message": "The sample has exceptions: conclude effective with "
+                       "exceptions or not effective."})
+    text = _note(note, "Explain the conclusion.", errors, location="conclusion_note")
+    if errors:
+        raise InvalidInput("The sample was not concluded: " + " ".join(e["message"] for e in errors), errors=errors)
+    sample = view.sample
+    sample.conclusion, sample.conclusion_note = conclusion, text
+    sample.concluded_at, sample.concluded_by = clock.utcnow(), principal.user_id
+    repository.save(session, sample)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="sample.conclude",
+        object_type="sample",
+        object_id=sample_id,
+        detail={"engagement": engagement.id, "conclusion": conclusion, "note": text, "results": view.counts},
+    )
+    return sample
+
+
+# --- a finding raised from the exceptions -----------------------------------------------------
+
+
+def finding_form(session: Session, principal: Principal, engagement_id: int, sample_id: int) -> findings.FindingForm:
+    """The finding form pre-filled from the sample's exceptions that have no finding yet: the
+    requirement's controls, and the items with their notes; the auditor picks the category and
+    severity."""
+    engagement, view = get_sample(session, principal, engagement_id, sample_id)
+    exceptions = _exceptions(view)
+    requirement = view.requirement
+    assert requirement is not None  # _exceptions refuses samples without one
+    lines = [
+        f"Sample #{view.sample.id} of requirement {requirement.key} ({requirement.title}): "
+        f"{view.sample.size} of {view.sample.population_size} occurrences, {view.sample.method}"
+        + (f" with seed {view.sample.seed}" if view.sample.seed else "")
+        + f"; {len(exceptions)} exception(s):",
+    ]
+    lines += [
+        f"- item {row.item.position}: {row.occurrence_label}, collected "
+        f"{clock.as_utc(row.anchor.collected_at).strftime('%Y-%m-%d %H:%M')} UTC, evidence "
+        + ", ".join(f"#{i}" for i in row.member_ids) + f": {row.item.note}"
+        for row in exceptions
+    ]
+    return findings.FindingForm(
+        title=f"Exceptions in the sample of {requirement.key}",
+        detail="\n".join(lines),
+        category="minor_nc",
+        control_refs=", ".join(_control_refs(session, engagement, requirement)),
+    )
+
+
+def _exceptions(view: SampleView) -> list[SampleRow]:
+    exceptions = view.open_exceptions
+    if view.requirement is None or not exceptions:
+        raise Conflict(f"Sample #{view.sample.id} has no exception without a finding.")
+    return exceptions
+
+
+def _control_refs(session: Session, engagement: Engagement, requirement: Requirement) -> list[str]:
+    """The requirement's control, and where that is a measure, the controls of the engagement's
+    edition it maps onto (first)."""
+    own = repository.controls_of_requirements(session, [requirement.id])[requirement.id]
+    if own.framework_key == engagement.framework_key:
+        return [own.ref]
+    _onto, targets = repository.mapped_controls(session, own.id)
+    return [*(c.ref for c in targets if c.framework_key == engagement.framework_key), own.ref]
+
+
+def raise_finding(
+    session: Session,
+    *,
+    principal: Principal,
+    engagement_id: int,
+    sample_id: int,
+    form: findings.FindingForm,
+    request: Request | None,
+) -> Finding:
+    """Record the finding (the findings service checks the form and starts its lifecycle) and
+    link it to the sample's exceptions that had none."""
+    _engagement, view = get_sample(session, principal, engagement_id, sample_id)
+    exceptions = _exceptions(view)
+    finding = findings.create(session, principal=principal, engagement_id=engagement_id, form=form, request=request)
+    for row in exceptions:
+        row.item.finding_id = finding.id
+        repository.save(session, row.item)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="sample.finding",
+        object_type="sample",
+        object_id=sample_id,
+        detail={"engagement": engagement_id, "finding": finding.id,
+                "items": [row.item.evidence_id for row in exceptions]},
+    )
+    return finding
+
+
+def labels() -> dict[str, object]:
+    return {
+        "method_labels": METHOD_LABELS,
+        "result_labels": RESULT_LABELS,
+        "conclusion_labels": CONCLUSION_LABELS,
+        "results": RESULTS,
+        "conclusions": CONCLUSIONS,
+    }

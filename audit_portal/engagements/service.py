@@ -105,9 +105,9 @@ class EngagementSummary:
 
 def summaries(session: Session, engagements: list[Engagement]) -> list[EngagementSummary]:
     ids = [e.id for e in engagements]
-    auditors = repository.auditors_of(session, ids)  # type: ignore[arg-type]
-    sizes = repository.scope_sizes(session, ids)  # type: ignore[arg-type]
-    return [EngagementSummary(e, auditors.get(e.id, []), sizes.get(e.id)) for e in engagements]  # type: ignore[arg-type]
+    auditors = repository.auditors_of(session, ids)
+    sizes = repository.scope_sizes(session, ids)
+    return [EngagementSummary(e, auditors.get(e.id, []), sizes.get(e.id)) for e in engagements]
 
 
 def auditor_choices(session: Session) -> list[UserAccount]:
@@ -115,7 +115,7 @@ def auditor_choices(session: Session) -> list[UserAccount]:
 
 
 def form_for(session: Session, engagement: Engagement) -> EngagementForm:
-    scope = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    scope = repository.scope_control_ids(session, engagement.id)
     controls = catalogue_repository.controls_by_ids(session, scope)
     refs = sorted((c.position, c.ref) for c in controls.values())
     return EngagementForm(
@@ -123,7 +123,7 @@ def form_for(session: Session, engagement: Engagement) -> EngagementForm:
         framework_key=engagement.framework_key,
         period_start=engagement.period_start.isoformat(),
         period_end=engagement.period_end.isoformat(),
-        auditor_ids=[u.id for u in repository.auditors_of(session, [engagement.id])[engagement.id]],  # type: ignore[misc, index]
+        auditor_ids=[u.id for u in repository.auditors_of(session, [engagement.id])[engagement.id]],
         scope_refs=", ".join(ref for _, ref in refs),
         scope_note=engagement.scope_note or "",
     )
@@ -186,7 +186,7 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
             found[(form.framework_key, ref)].id
             for ref in refs
             if (form.framework_key, ref) in found
-        ]  # type: ignore[misc]
+        ]
     note = form.scope_note.strip() or None
     if note and len(note) > SCOPE_NOTE_MAX_LENGTH:
         errors.append(
@@ -229,8 +229,8 @@ def create_engagement(
             created_by=principal.username,
         ),
     )
-    repository.replace_auditors(session, engagement.id, checked.auditor_ids)  # type: ignore[arg-type]
-    repository.replace_scope(session, engagement.id, checked.scope_control_ids)  # type: ignore[arg-type]
+    repository.replace_auditors(session, engagement.id, checked.auditor_ids)
+    repository.replace_scope(session, engagement.id, checked.scope_control_ids)
     record_event(
         session,
         request=request,
@@ -363,7 +363,7 @@ def workspace_table(
     at the period's end), the same function every other page uses."""
     query = query.normalised()
     framework_key = MEASURES_FRAMEWORK if kind == "measures" else engagement.framework_key
-    scope = repository.scope_control_ids(session, engagement.id) if kind == "controls" else set()  # type: ignore[arg-type]
+    scope = repository.scope_control_ids(session, engagement.id) if kind == "controls" else set()
     report = coverage_as_of(
         session,
         framework_key,
@@ -377,9 +377,9 @@ def workspace_table(
         report = restrict(report, scope)
     requests_by_control, requests_by_requirement = repository.pending_request_counts(
         session, engagement.id
-    )  # type: ignore[arg-type]
+    )
     finding_ids: dict[int, set[int]] = defaultdict(set)
-    for control_id, finding_id in repository.open_finding_links(session, engagement.id):  # type: ignore[arg-type]
+    for control_id, finding_id in repository.open_finding_links(session, engagement.id):
         finding_ids[control_id].add(finding_id)
     themes = [
         (g.key, g.title)
@@ -528,17 +528,17 @@ def control_page(
         period_start=engagement.period_start,
         period_end=engagement.period_end,
         engagement_id=engagement.id,
-        control_ids={control.id},  # type: ignore[arg-type]
+        control_ids={control.id},
         kind=control.kind,
     )
     coverage = report.controls[0]
     start, end = scope.engagement_window(engagement)
     direct = list(
         repository.evidence_linked_to_control(
-            session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1  # type: ignore[arg-type]
+            session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1
         )
     )
-    reviews = repository.reviews_for(session, engagement.id, {e.id for e in direct})  # type: ignore[arg-type, misc]
+    reviews = repository.reviews_for(session, engagement.id, {e.id for e in direct})
     wanted = wanted or {}
     sections = [
         RequirementSection(
@@ -555,8 +555,8 @@ def control_page(
         )
         for req in coverage.requirements
     ]
-    onto, to = repository.mapped_controls(session, control.id)  # type: ignore[arg-type]
-    scope_ids = repository.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    onto, to = repository.mapped_controls(session, control.id)
+    scope_ids = repository.scope_control_ids(session, engagement.id)
     groups = catalogue_repository.groups_of(session, control.framework_key)
     return ControlPage(
         engagement=engagement,
@@ -564,7 +564,7 @@ def control_page(
         coverage=coverage,
         sections=sections,
         direct_evidence=[
-            HistoryItem(e, reviews.get(e.id), False) for e in direct[: occurrences.PAGE_SIZE]  # type: ignore[arg-type]
+            HistoryItem(e, reviews.get(e.id), False) for e in direct[: occurrences.PAGE_SIZE]
         ],
         direct_more=len(direct) > occurrences.PAGE_SIZE,
         mapped_onto=onto,
@@ -585,11 +585,11 @@ def _soa_for(
     if control.framework_key == FRAMEWORK_2022:
         targets = [control]
     elif control.framework_key == FRAMEWORK_2013:
-        targets = repository.successors(session, control.id)  # type: ignore[arg-type]
+        targets = repository.successors(session, control.id)
     else:
         targets = [c for c in maps_to if c.framework_key == FRAMEWORK_2022]
-    entries = repository.soa_entries(session, [c.id for c in targets])  # type: ignore[misc]
-    return [(c, entries.get(c.id)) for c in targets]  # type: ignore[arg-type]
+    entries = repository.soa_entries(session, [c.id for c in targets])
+    return [(c, entries.get(c.id)) for c in targets]
 
 
 # --- review ---------------------------------------------------------------------------------
@@ -628,7 +628,8 @@ def review_evidence(
         )
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
-    review = repository.get_review(session, engagement.id, evidence_id)  # type: ignore[arg-type]
+    assert status is not None  # no decision raised above
+    review = repository.get_review(session, engagement.id, evidence_id)
     before = (
         {"status": review.status, "comment": review.comment}
         if review
@@ -640,8 +641,8 @@ def review_evidence(
             evidence_id=evidence_id,
             status=status,
             reviewed_at=clock.utcnow(),
-        )  # type: ignore[arg-type]
-    review.status = status  # type: ignore[assignment]
+        )
+    review.status = status
     review.comment = note
     review.reviewer_id = principal.user_id
     review.reviewed_at = clock.utcnow()
@@ -678,4 +679,4 @@ def current_review(
     """An evidence item and its review in the engagement (None when not reviewed yet)."""
     engagement = get_engagement(session, principal, engagement_id)
     evidence = _evidence_of_period(session, engagement, evidence_id)
-    return evidence, repository.get_review(session, engagement.id, evidence_id)  # type: ignore[arg-type]
+    return evidence, repository.get_review(session, engagement.id, evidence_id)

@@ -27,7 +27,7 @@ from evidence_store import ObjectStore
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _PUSH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -161,6 +161,7 @@ def list_evidence(
     period_to: Annotated[date | None, Query(description="items covering a day on or before")] = None,
     content_type: str = "",
     include_superseded: bool = True,
+    q: Annotated[str, Query(max_length=200, description="words of the title, description or file name, or an item number")] = "",
     cursor: str = "",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
 ) -> EvidencePage:
@@ -168,7 +169,7 @@ def list_evidence(
     filters = service.ListFilters(
         control=control, measure=measure, requirement=requirement, source=source,
         period_from=period_from, period_to=period_to, content_type=content_type,
-        include_superseded=include_superseded, cursor=cursor, limit=limit,
+        include_superseded=include_superseded, q=q, cursor=cursor, limit=limit,
     )
     page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)

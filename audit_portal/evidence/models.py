@@ -23,7 +23,7 @@ class Evidence(SQLModel, table=True):
     __tablename__ = "evidence"
     __table_args__ = (sa.Index("ix_evidence_collected_at_id", "collected_at", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     title: str = Field(max_length=300)
     description: str | None = Field(default=None, sa_type=sa.Text)
     source_kind: str = Field(max_length=16)
@@ -61,7 +61,7 @@ class PendingObject(SQLModel, table=True):
 
     __tablename__ = "pending_object"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     store_key: str = Field(max_length=255, index=True)
     created_at: datetime
 

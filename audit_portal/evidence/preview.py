@@ -13,6 +13,8 @@ import io
 import json
 from dataclasses import dataclass, field
 
+from typing_extensions import Buffer
+
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence
 from audit_portal.evidence.sniffing import INLINE_IMAGES, NEVER_INLINE, TEXT_PREVIEW
 from evidence_store import ObjectStore
@@ -105,12 +107,13 @@ class _BoundedText(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Buffer) -> int:
+        view = memoryview(buffer).cast("B")
         if self._left <= 0:
             self.exhausted_limit = True
             return 0
-        data = self._stream.read(min(len(buffer), self._left))
-        buffer[: len(data)] = data
+        data = self._stream.read(min(len(view), self._left))
+        view[: len(data)] = data
         self._left -= len(data)
         return len(data)
 
@@ -144,7 +147,7 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def _chain(sample: str, rest: io.TextIOBase):  # type: ignore[no-untyped-def]
+def _chain(sample: str, rest: io.TextIOBase):
     """Lines of ``sample`` followed by the rest of the stream, as one iterator for csv.reader."""
     buffered = io.StringIO(sample)
     pending = ""

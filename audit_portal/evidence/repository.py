@@ -6,10 +6,26 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, false, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.audit.models import AuditEvent
 from audit_portal.auth.models import UserAccount
@@ -23,8 +39,10 @@ from audit_portal.evidence.models import (
     EvidenceControl,
     EvidenceFacet,
     EvidenceRequirement,
+    EvidenceSignoff,
     PendingObject,
 )
+from audit_portal.search import Matches, Score, Search
 
 
 def add_evidence(
@@ -49,13 +67,13 @@ def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
 def get_evidence_for_update(session: Session, evidence_id: int) -> Evidence | None:
     """Locked (PostgreSQL) so two corrections of one item cannot both supersede it."""
     return session.scalars(
-        select(Evidence).where(Evidence.id == evidence_id).with_for_update()
+        select(Evidence).where(col(Evidence.id) == evidence_id).with_for_update()
     ).first()
 
 
 def successor_of(session: Session, evidence_id: int) -> Evidence | None:
     return session.scalars(
-        select(Evidence).where(Evidence.supersedes_id == evidence_id).order_by(Evidence.id)
+        select(Evidence).where(col(Evidence.supersedes_id) == evidence_id).order_by(col(Evidence.id))
     ).first()
 
 
@@ -65,10 +83,10 @@ def requirement_links(session: Session, evidence_ids: Iterable[int]) -> dict[int
     if not ids:
         return links
     rows = session.execute(
-        select(EvidenceRequirement.evidence_id, Requirement)
-        .join(Requirement, Requirement.id == EvidenceRequirement.requirement_id)
-        .where(EvidenceRequirement.evidence_id.in_(ids))
-        .order_by(Requirement.key)
+        select(col(EvidenceRequirement.evidence_id), Requirement)
+        .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
+        .where(col(EvidenceRequirement.evidence_id).in_(ids))
+        .order_by(col(Requirement.key))
     )
     for evidence_id, requirement in rows:
         links[evidence_id].append(requirement)
@@ -81,10 +99,10 @@ def control_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, li
     if not ids:
         return links
     rows = session.execute(
-        select(EvidenceControl.evidence_id, Control)
-        .join(Control, Control.id == EvidenceControl.control_id)
-        .where(EvidenceControl.evidence_id.in_(ids))
-        .order_by(Control.framework_key, Control.position)
+        select(col(EvidenceControl.evidence_id), Control)
+        .join(Control, col(Control.id) == col(EvidenceControl.control_id))
+        .where(col(EvidenceControl.evidence_id).in_(ids))
+        .order_by(col(Control.framework_key), col(Control.position))
     )
     for evidence_id, control in rows:
         links[evidence_id].append(control)
@@ -93,10 +111,10 @@ def control_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, li
 
 def link_ids_of(session: Session, evidence_id: int) -> tuple[list[int], list[int]]:
     requirement_ids = session.scalars(
-        select(EvidenceRequirement.requirement_id).where(EvidenceRequirement.evidence_id == evidence_id)
+        select(col(EvidenceRequirement.requirement_id)).where(col(EvidenceRequirement.evidence_id) == evidence_id)
     ).all()
     control_ids = session.scalars(
-        select(EvidenceControl.control_id).where(EvidenceControl.evidence_id == evidence_id)
+        select(col(EvidenceControl.control_id)).where(col(EvidenceControl.evidence_id) == evidence_id)
     ).all()
     return list(requirement_ids), list(control_ids)
 
@@ -107,7 +125,7 @@ def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -
     if not ids:
         return {}
     rows = session.execute(
-        select(Requirement.id, Control).join(Control, Control.id == Requirement.control_id).where(Requirement.id.in_(ids))
+        select(col(Requirement.id), Control).join(Control, col(Control.id) == col(Requirement.control_id)).where(col(Requirement.id).in_(ids))
     )
     return {requirement_id: control for requirement_id, control in rows}
 
@@ -120,19 +138,42 @@ def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
     ids = {user_id for user_id in user_ids if user_id is not None}
     if not ids:
         return {}
-    rows = session.execute(select(UserAccount.id, UserAccount.username).where(UserAccount.id.in_(ids)))
+    rows = session.execute(select(col(UserAccount.id), col(UserAccount.username)).where(col(UserAccount.id).in_(ids)))
     return {user_id: name for user_id, name in rows}
 
 
+def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[datetime, int]]:
+    """Run id -> (when, by whom) its evidence was signed off, for the runs whose evidence is;
+    one query for a whole list of runs."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(Evidence.collector_run_id), func.max(col(EvidenceSignoff.signed_at)), func.max(col(EvidenceSignoff.signed_by_id)))
+        .join(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == col(Evidence.id))
+        .where(col(Evidence.collector_run_id).in_(ids))
+        .group_by(col(Evidence.collector_run_id))
+    )
+    return {run_id: (signed_at, signed_by) for run_id, signed_at, signed_by in rows}
+
+
+def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, EvidenceSignoff]:
+    ids = sorted(set(evidence_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(EvidenceSignoff).where(col(EvidenceSignoff.evidence_id).in_(ids)))
+    return {row.evidence_id: row for row in rows}
+
+
 def store_key_is_referenced(session: Session, store_key: str) -> bool:
-    return session.scalar(select(exists().where(Evidence.store_key == store_key))) or False
+    return session.scalar(select(exists().where(col(Evidence.store_key) == store_key))) or False
 
 
 def referenced_store_keys(session: Session, keys: Iterable[str]) -> set[str]:
     wanted = set(keys)
     if not wanted:
         return set()
-    return set(session.scalars(select(Evidence.store_key).where(Evidence.store_key.in_(wanted)).distinct()))
+    return set(session.scalars(select(col(Evidence.store_key)).where(col(Evidence.store_key).in_(wanted)).distinct()))
 
 
 # --- pending objects and the per-key lock ----------------------------------------------------
@@ -149,8 +190,8 @@ def lock_store_key(session: Session, store_key: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
     else:
         session.execute(
-            update(PendingObject).where(PendingObject.store_key == store_key, false())
-            .values(store_key=PendingObject.store_key)
+            update(PendingObject).where(col(PendingObject.store_key) == store_key, false())
+            .values(store_key=col(PendingObject.store_key))
         )
 
 
@@ -163,7 +204,7 @@ def add_pending(session: Session, store_key: str, now: datetime) -> int:
 
 
 def delete_pending(session: Session, pending_id: int) -> None:
-    session.execute(delete(PendingObject).where(PendingObject.id == pending_id))
+    session.execute(delete(PendingObject).where(col(PendingObject.id) == pending_id))
 
 
 def pending_since(session: Session, keys: Iterable[str], cutoff: datetime) -> set[str]:
@@ -172,14 +213,14 @@ def pending_since(session: Session, keys: Iterable[str], cutoff: datetime) -> se
     if not wanted:
         return set()
     return set(session.scalars(
-        select(PendingObject.store_key).where(PendingObject.store_key.in_(wanted), PendingObject.created_at > cutoff)
+        select(col(PendingObject.store_key)).where(col(PendingObject.store_key).in_(wanted), col(PendingObject.created_at) > cutoff)
     ))
 
 
 def stale_pending(session: Session, cutoff: datetime) -> list[PendingObject]:
     """Pending rows of uploads that never finished (their process died or failed)."""
     return list(session.scalars(
-        select(PendingObject).where(PendingObject.created_at <= cutoff).order_by(PendingObject.id)
+        select(PendingObject).where(col(PendingObject.created_at) <= cutoff).order_by(col(PendingObject.id))
     ))
 
 
@@ -192,10 +233,10 @@ def count_pending(session: Session) -> int:
 def mark_integrity(session: Session, sha256: str, status: str, checked_at: datetime) -> list[int]:
     """Set the integrity status of every record of the object ``sha256``; the ids changed."""
     changed = list(session.scalars(
-        select(Evidence.id).where(Evidence.sha256 == sha256, Evidence.integrity != status)
+        select(col(Evidence.id)).where(col(Evidence.sha256) == sha256, col(Evidence.integrity) != status)
     ))
     session.execute(
-        update(Evidence).where(Evidence.sha256 == sha256)
+        update(Evidence).where(col(Evidence.sha256) == sha256)
         .values(integrity=status, integrity_checked_at=checked_at)
     )
     return changed
@@ -203,22 +244,22 @@ def mark_integrity(session: Session, sha256: str, status: str, checked_at: datet
 
 def corrupted_evidence(session: Session, limit: int = 100) -> list[Evidence]:
     return list(session.scalars(
-        select(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED).order_by(Evidence.id).limit(limit)
+        select(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED).order_by(col(Evidence.id)).limit(limit)
     ))
 
 
 def count_corrupted(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED)) or 0
+    return session.scalar(select(func.count()).select_from(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED)) or 0
 
 
 def corrupted_linked_to(session: Session, control_ids: Iterable[int], requirement_ids: Iterable[int]) -> list[Evidence]:
     """Corrupted evidence linked to any of the controls or requirements."""
     controls, requirements = set(control_ids), set(requirement_ids)
-    linked = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id.in_(controls)).union(
-        select(EvidenceRequirement.evidence_id).where(EvidenceRequirement.requirement_id.in_(requirements))
+    linked = select(col(EvidenceControl.evidence_id)).where(col(EvidenceControl.control_id).in_(controls)).union(
+        select(col(EvidenceRequirement.evidence_id)).where(col(EvidenceRequirement.requirement_id).in_(requirements))
     )
     return list(session.scalars(
-        select(Evidence).where(Evidence.integrity == INTEGRITY_CORRUPTED, Evidence.id.in_(linked)).order_by(Evidence.id)
+        select(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED, col(Evidence.id).in_(linked)).order_by(col(Evidence.id))
     ))
 
 
@@ -227,7 +268,7 @@ def corrupted_ids(session: Session, evidence_ids: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     return set(session.scalars(
-        select(Evidence.id).where(Evidence.id.in_(wanted), Evidence.integrity != INTEGRITY_OK)
+        select(col(Evidence.id)).where(col(Evidence.id).in_(wanted), col(Evidence.integrity) != INTEGRITY_OK)
     ))
 
 
@@ -235,13 +276,13 @@ def objects_to_verify(session: Session, *, sample: int | None) -> list[tuple[str
     """(store key, sha256, size) of distinct objects; with ``sample``, that many chosen at random
     among them, least recently checked first being as likely as any."""
     query = (
-        select(Evidence.store_key, Evidence.sha256, func.max(Evidence.size))
-        .group_by(Evidence.store_key, Evidence.sha256)
+        select(col(Evidence.store_key), col(Evidence.sha256), func.max(col(Evidence.size)))
+        .group_by(col(Evidence.store_key), col(Evidence.sha256))
     )
     if sample is not None:
         query = query.order_by(func.random()).limit(sample)
     else:
-        query = query.order_by(Evidence.store_key)
+        query = query.order_by(col(Evidence.store_key))
     return [(key, sha256, size) for key, sha256, size in session.execute(query)]
 
 
@@ -250,13 +291,13 @@ def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[
     last_key = ""
     while True:
         keys = session.scalars(
-            select(Evidence.store_key).where(Evidence.store_key > last_key)
-            .group_by(Evidence.store_key).order_by(Evidence.store_key).limit(batch_size)
+            select(col(Evidence.store_key)).where(col(Evidence.store_key) > last_key)
+            .group_by(col(Evidence.store_key)).order_by(col(Evidence.store_key)).limit(batch_size)
         ).all()
         if not keys:
             return
         rows = session.execute(
-            select(Evidence.store_key, Evidence.id).where(Evidence.store_key.in_(keys)).order_by(Evidence.id)
+            select(col(Evidence.store_key), col(Evidence.id)).where(col(Evidence.store_key).in_(keys)).order_by(col(Evidence.id))
         )
         ids_by_key: dict[str, list[int]] = {key: [] for key in keys}
         for key, evidence_id in rows:
@@ -268,8 +309,8 @@ def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[
 def access_events(session: Session, evidence_id: int, limit: int = 200) -> Sequence[AuditEvent]:
     return session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.object_type == "evidence", AuditEvent.object_id == str(evidence_id))
-        .order_by(AuditEvent.id.desc())
+        .where(col(AuditEvent.object_type) == "evidence", col(AuditEvent.object_id) == str(evidence_id))
+        .order_by(col(AuditEvent.id).desc())
         .limit(limit)
     ).all()
 
@@ -289,6 +330,7 @@ class ListQuery:
     after: tuple[datetime, int] | None = None  # keyset: (collected_at, id) of the last row seen
     limit: int = 50
     visible: list[tuple[datetime, datetime]] | None = None  # collected_at windows; None: all
+    search: Search | None = None  # words in the title, description or file name, or the item's number
 
 
 def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
@@ -297,7 +339,7 @@ def list_evidence(session: Session, query: ListQuery) -> list[Evidence]:
     return list(session.scalars(list_statement(query)).all())
 
 
-def list_statement(query: ListQuery) -> Select:  # type: ignore[type-arg]
+def list_statement(query: ListQuery) -> Select:
     statement = select(Evidence)
     for condition in _conditions(query):
         statement = statement.where(condition)
@@ -305,50 +347,52 @@ def list_statement(query: ListQuery) -> Select:  # type: ignore[type-arg]
         collected_at, last_id = query.after
         # A row comparison, not ``a < x OR (a = x AND id < y)``: PostgreSQL turns it into one
         # index range on (collected_at, id); the OR form walks the index and filters every row.
-        statement = statement.where(tuple_(Evidence.collected_at, Evidence.id) < tuple_(collected_at, last_id))
-    return statement.order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(query.limit)
+        statement = statement.where(tuple_(col(Evidence.collected_at), col(Evidence.id)) < tuple_(collected_at, last_id))
+    return statement.order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc()).limit(query.limit)
 
 
-def _conditions(query: ListQuery) -> list:  # type: ignore[type-arg]
+def _conditions(query: ListQuery) -> list:
     conditions = []
     if query.control_ids:
-        direct = select(EvidenceControl.evidence_id).where(EvidenceControl.control_id.in_(query.control_ids))
+        direct = select(col(EvidenceControl.evidence_id)).where(col(EvidenceControl.control_id).in_(query.control_ids))
         through_requirement = (
-            select(EvidenceRequirement.evidence_id)
-            .join(Requirement, Requirement.id == EvidenceRequirement.requirement_id)
-            .where(Requirement.control_id.in_(query.control_ids))
+            select(col(EvidenceRequirement.evidence_id))
+            .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
+            .where(col(Requirement.control_id).in_(query.control_ids))
         )
-        conditions.append(or_(Evidence.id.in_(direct), Evidence.id.in_(through_requirement)))
+        conditions.append(or_(col(Evidence.id).in_(direct), col(Evidence.id).in_(through_requirement)))
     if query.requirement_id is not None:
         conditions.append(
-            Evidence.id.in_(
-                select(EvidenceRequirement.evidence_id).where(EvidenceRequirement.requirement_id == query.requirement_id)
+            col(Evidence.id).in_(
+                select(col(EvidenceRequirement.evidence_id)).where(col(EvidenceRequirement.requirement_id) == query.requirement_id)
             )
         )
     if query.source_kind:
-        conditions.append(Evidence.source_kind == query.source_kind)
+        conditions.append(col(Evidence.source_kind) == query.source_kind)
     if query.collector_instance:
-        conditions.append(Evidence.collector_instance == query.collector_instance)
+        conditions.append(col(Evidence.collector_instance) == query.collector_instance)
     # Period filters keep items whose covered period overlaps the asked one; an item without a
     # period counts as covering the day it was collected.
     if query.period_from is not None:
         conditions.append(
-            or_(Evidence.period_to >= query.period_from,
-                and_(Evidence.period_to.is_(None), Evidence.collected_at >= _start_of(query.period_from)))
+            or_(col(Evidence.period_to) >= query.period_from,
+                and_(col(Evidence.period_to).is_(None), col(Evidence.collected_at) >= _start_of(query.period_from)))
         )
     if query.period_to is not None:
         conditions.append(
-            or_(Evidence.period_from <= query.period_to,
-                and_(Evidence.period_from.is_(None),
-                     Evidence.collected_at < _start_of(query.period_to + timedelta(days=1))))
+            or_(col(Evidence.period_from) <= query.period_to,
+                and_(col(Evidence.period_from).is_(None),
+                     col(Evidence.collected_at) < _start_of(query.period_to + timedelta(days=1))))
         )
     if query.content_type:
-        conditions.append(Evidence.content_type == query.content_type)
+        conditions.append(col(Evidence.content_type) == query.content_type)
     if not query.include_superseded:
-        conditions.append(Evidence.superseded_at.is_(None))
+        conditions.append(col(Evidence.superseded_at).is_(None))
+    if query.search is not None:
+        conditions.append(search_condition(query.search))
     if query.visible is not None:
         conditions.append(
-            or_(false(), *(and_(Evidence.collected_at >= start, Evidence.collected_at < end) for start, end in query.visible))
+            or_(false(), *(and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end) for start, end in query.visible))
         )
     return conditions
 
@@ -360,7 +404,7 @@ def _start_of(day: date) -> datetime:
 def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
     """The control and every measure or control mapped onto it (a measure proves its controls)."""
     sources = session.scalars(
-        select(ControlMapping.source_id).where(ControlMapping.target_id == control_id, ControlMapping.kind == MAPS_TO)
+        select(col(ControlMapping.source_id)).where(col(ControlMapping.target_id) == control_id, col(ControlMapping.kind) == MAPS_TO)
     ).all()
     return {control_id, *sources}
 
@@ -374,7 +418,7 @@ def distinct_collector_instances(session: Session) -> list[str]:
 
 
 def _facet_values(session: Session, kind: str) -> list[str]:
-    return list(session.scalars(select(EvidenceFacet.value).where(EvidenceFacet.kind == kind).order_by(EvidenceFacet.value)))
+    return list(session.scalars(select(col(EvidenceFacet.value)).where(col(EvidenceFacet.kind) == kind).order_by(col(EvidenceFacet.value))))
 
 
 def _remember_facets(session: Session, evidence: Evidence) -> None:
@@ -388,24 +432,61 @@ def _remember_facets(session: Session, evidence: Evidence) -> None:
     session.execute(insert(EvidenceFacet).values(values).on_conflict_do_nothing())
 
 
-def search_requirements(session: Session, text: str, limit: int = 30) -> Sequence[Requirement]:
-    pattern = f"%{text.strip().lower()}%"
-    return session.scalars(
-        select(Requirement)
-        .where(Requirement.retired_at.is_(None), or_(Requirement.key.ilike(pattern), Requirement.title.ilike(pattern)))
-        .order_by(Requirement.key)
+def search_condition(search: Search):
+    """The items a search finds: by its words, or by the number it names ("123" or "#123")."""
+    number = search.evidence_number
+    if number is None:
+        return Matches("evidence", search)
+    if search.number_only:
+        return col(Evidence.id) == number
+    return or_(Matches("evidence", search), col(Evidence.id) == number)
+
+
+def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
+    """The newest items that no correction replaced (what an empty search offers)."""
+    return list(session.scalars(
+        select(Evidence).where(col(Evidence.superseded_at).is_(None))
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc()).limit(limit)
+    ))
+
+
+def search_evidence(session: Session, search: Search, *, limit: int = 20, candidates: int = 200) -> list[Evidence]:
+    """Live evidence the search finds by number, title, description or file name, best first.
+
+    Ranking reads only the ``candidates`` newest matches (a common word can match most of a
+    million items; the newest are the ones worth linking): the item the search names by number
+    first, then by full-text rank, then newest first."""
+    condition = search_condition(search)
+    number = search.evidence_number
+    newest = (
+        select(col(Evidence.id))
+        .where(col(Evidence.superseded_at).is_(None), condition)
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
+        .limit(candidates)
+    )
+    named = case((col(Evidence.id) == number, 0), else_=1) if number is not None else literal(1)
+    return list(session.scalars(
+        select(Evidence)
+        .where(col(Evidence.id).in_(newest))
+        .order_by(named, Score("evidence", search).desc().nulls_last(), col(Evidence.collected_at).desc(), col(Evidence.id).desc())
         .limit(limit)
-    ).all()
+    ))
 
 
 def items_of_collector_instance(session: Session, instance: str) -> list[Evidence]:
     """Every item a collector instance (or a portal job named like one) brought in, oldest first."""
     return list(
-        session.scalars(select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id))
+        session.scalars(select(Evidence).where(col(Evidence.collector_instance) == instance).order_by(col(Evidence.id)))
     )
 
 
 def newest_of_collector_instance(session: Session, instance: str) -> Evidence | None:
     return session.scalars(
-        select(Evidence).where(Evidence.collector_instance == instance).order_by(Evidence.id.desc()).limit(1)
+        select(Evidence).where(col(Evidence.collector_instance) == instance).order_by(col(Evidence.id).desc()).limit(1)
     ).first()
+
+
+def ids_collected_between(start: datetime, end: datetime) -> Select:
+    """A SELECT of the ids (as text, as audit events name objects) of the items collected in
+    [start, end), for another query to filter by."""
+    return select(cast(col(Evidence.id), String)).where(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)

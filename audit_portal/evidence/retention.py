@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import delete, select, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence)
 from audit_portal.audit.service import record_event
@@ -44,8 +44,8 @@ def expired(session: Session, today: date) -> list[Evidence]:
     return list(
         session.scalars(
             select(Evidence)
-            .where(Evidence.retention_until < today, Evidence.legal_hold.is_(False))
-            .order_by(Evidence.id)
+            .where(col(Evidence.retention_until) < today, col(Evidence.legal_hold).is_(False))
+            .order_by(col(Evidence.id))
         )
     )
 
@@ -53,12 +53,12 @@ def expired(session: Session, today: date) -> list[Evidence]:
 def purge_records(session: Session, *, today: date, dry_run: bool = False) -> list[PurgedItem]:
     """Delete the expired records (not their objects); with ``dry_run`` only list them."""
     items = expired(session, today)
-    purged = [PurgedItem(e.id, e.title, e.store_key, e.retention_until) for e in items if e.id and e.retention_until]  # type: ignore[misc]
+    purged = [PurgedItem(e.id, e.title, e.store_key, e.retention_until) for e in items if e.id and e.retention_until]
     if dry_run or not purged:
         return purged
     ids = [item.evidence_id for item in purged]
     _detach(session, ids)
-    session.execute(delete(Evidence).where(Evidence.id.in_(ids)))
+    session.execute(delete(Evidence).where(col(Evidence.id).in_(ids)))
     for item in purged:
         record_event(
             session, request=None, principal=None, actor=PURGE_ACTOR, action="evidence.purge",

@@ -27,6 +27,7 @@ from audit_portal.evidence.schemas import SOURCE_FILTERS, EvidenceMeta, Evidence
 from audit_portal.evidence.sniffing import previewable_inline
 from audit_portal.evidence.streaming import MultipartUpload, Part, consume_in_thread
 from audit_portal.requests import service as requests_service
+from audit_portal.search import Search
 from audit_portal.store import StoreDep
 from audit_portal.templating import is_fragment_request, render
 from evidence_store import IntegrityError, ObjectNotFound, ObjectStore
@@ -67,6 +68,7 @@ def evidence_list(
     period_to: str = "",
     content_type: str = "",
     current_only: str = "",
+    q: Annotated[str, Query(max_length=200)] = "",
     cursor: str = "",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
 ) -> Response:
@@ -74,14 +76,14 @@ def evidence_list(
         control=control.strip(), measure=measure.strip(), requirement=requirement.strip(),
         source=source.strip(), period_from=_optional_date(period_from, "period_from"),
         period_to=_optional_date(period_to, "period_to"), content_type=content_type.strip(),
-        include_superseded=not current_only, cursor=cursor, limit=limit,
+        include_superseded=not current_only, q=q.strip(), cursor=cursor, limit=limit,
     )
     page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)
     chosen = {
         "control": control, "measure": measure, "requirement": requirement, "source": source,
         "period_from": period_from, "period_to": period_to, "content_type": content_type,
-        "current_only": current_only,
+        "current_only": current_only, "q": q.strip(),
     }
     next_url = None
     if page.next_cursor:
@@ -91,6 +93,7 @@ def evidence_list(
         "items": page.items,
         "uploaders": repository.usernames(session, [e.uploaded_by_id for e in page.items if e.uploaded_by_id]),
         "chosen": chosen,
+        "search": Search.parse(q),
         "next_url": next_url,
         "first_url": "/evidence?" + urlencode({k: v for k, v in chosen.items() if v}),
         "is_continuation": bool(cursor),
@@ -107,8 +110,8 @@ def evidence_page(
     evidence_id: int, request: Request, principal: Reader, session: SessionDep, store: StoreDep
 ) -> Response:
     item = service.view(session, evidence_id, principal=principal, with_events=True)
-    # Read (and verify) first, write the access event last: the write transaction then spans
-    # only the rendering, not the reading of the object.
+    # Read (and verify) first, then write the access event and commit it before rendering: the
+    # write transaction spans neither the reading of the object nor the page.
     try:
         preview = build_preview(store, item.evidence)
     except ObjectNotFound:
@@ -117,6 +120,7 @@ def evidence_page(
         service.mark_corrupted(session, item.evidence.sha256, reason=str(error), request=request, principal=principal)
         preview = Preview("corrupted", reason=CORRUPTED_REASON)
     service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
+    session.commit()
     return render(request, "pages/evidence/detail.html", {
         "page_title": item.evidence.title,
         "item": item,

@@ -36,6 +36,7 @@ from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.collection.signoffs import SignoffState, signoff_grace
 from audit_portal.engagements import scope
 from audit_portal.errors import (
     Conflict,
@@ -55,6 +56,7 @@ from audit_portal.evidence.schemas import (
 from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal
+from audit_portal.search import Search
 from evidence_store import (
     EmptyObject,
     Leftover,
@@ -143,7 +145,7 @@ def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSourc
     if old is None:
         raise InvalidInput(f"Evidence {meta.supersedes} does not exist, so it cannot be superseded.")
     if old.superseded_at is not None:
-        newer = repository.successor_of(session, old.id)  # type: ignore[arg-type]
+        newer = repository.successor_of(session, old.id)
         raise Conflict(
             f"Evidence {old.id} is already superseded"
             + (f" by evidence {newer.id}; supersede that one instead." if newer else ".")
@@ -354,7 +356,7 @@ def _record(
     old = _lock_superseded(session, checked.supersedes)
     if old is not None and links.empty:
         # A correction without links of its own proves what the item it replaces proved.
-        requirement_ids, control_ids = repository.link_ids_of(session, old.id)  # type: ignore[arg-type]
+        requirement_ids, control_ids = repository.link_ids_of(session, old.id)
     evidence = Evidence(
         title=meta.title,
         description=meta.description or None,
@@ -390,6 +392,7 @@ def _record(
         detail={
             "sha256": stored.sha256, "size": stored.size, "filename": name.name,
             "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+            **({"requirements": sorted(meta.requirements)} if meta.requirements else {}),
             **({"submitted_filename": name.submitted} if name.submitted else {}),
         },
     )
@@ -399,7 +402,7 @@ def _record(
 def _lock_superseded(session: Session, old: Evidence | None) -> Evidence | None:
     if old is None:
         return None
-    locked = repository.get_evidence_for_update(session, old.id)  # type: ignore[arg-type]
+    locked = repository.get_evidence_for_update(session, old.id)
     if locked is None or locked.superseded_at is not None:
         raise Conflict(f"Evidence {old.id} was superseded while this upload ran; supersede the newer item.")
     return locked
@@ -480,6 +483,8 @@ class EvidenceView:
     older: list[Evidence]  # what this item superseded, nearest first
     newer: list[Evidence]  # what superseded this item, nearest first
     events: list[AuditEvent] = field(default_factory=list)
+    signoff: SignoffState | None = None  # the review sign-off, for a requirement that needs one
+    remark: str = ""  # what the person who signed off wrote
 
 
 def set_legal_hold(
@@ -504,6 +509,7 @@ def view(
     assert evidence.id is not None
     requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
     names = repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
+    signoff, remark = _signoff(session, evidence, requirements)
     return EvidenceView(
         evidence=evidence,
         uploaded_by=names.get(evidence.uploaded_by_id) if evidence.uploaded_by_id else None,
@@ -513,7 +519,20 @@ def view(
         older=_older(session, evidence),
         newer=_newer(session, evidence),
         events=list(repository.access_events(session, evidence.id)) if with_events else [],
+        signoff=signoff,
+        remark=remark,
     )
+
+
+def _signoff(session: Session, evidence: Evidence, requirements: list[Requirement]) -> tuple[SignoffState | None, str]:
+    """Who signed the item's review off and when, judged against its requirement's grace from
+    the moment it was collected (the run that produced it)."""
+    grace = signoff_grace(requirements)
+    row = repository.signoffs_of(session, [evidence.id]).get(evidence.id) if grace is not None else None
+    if row is None or grace is None:
+        return None, ""
+    signer = repository.usernames(session, [row.signed_by_id]).get(row.signed_by_id, "?")
+    return SignoffState(signer, row.signed_at, evidence.collected_at, grace), row.remark
 
 
 def _older(session: Session, evidence: Evidence, limit: int = 50) -> list[Evidence]:
@@ -532,7 +551,7 @@ def _newer(session: Session, evidence: Evidence, limit: int = 50) -> list[Eviden
     chain: list[Evidence] = []
     current = evidence
     while len(chain) < limit:
-        following = repository.successor_of(session, current.id)  # type: ignore[arg-type]
+        following = repository.successor_of(session, current.id)
         if following is None:
             break
         chain.append(following)
@@ -578,7 +597,7 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
     }
     return [
         EvidencePublic(
-            id=item.id,  # type: ignore[arg-type]
+            id=item.id,
             title=item.title,
             description=item.description,
             source_kind=item.source_kind,
@@ -600,8 +619,8 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
             superseded_by_id=(successors[item.id].id if successors.get(item.id) else None),  # type: ignore[union-attr]
             superseded_at=item.superseded_at,
             created_at=item.created_at,
-            requirements=[requirement_name(r) for r in requirements.get(item.id, [])],  # type: ignore[arg-type]
-            controls=[control_name(c) for c in controls.get(item.id, [])],  # type: ignore[arg-type]
+            requirements=[requirement_name(r) for r in requirements.get(item.id, [])],
+            controls=[control_name(c) for c in controls.get(item.id, [])],
             download_url=f"/evidence/{item.id}/download",
         )
         for item in items
@@ -624,6 +643,7 @@ class ListFilters:
     include_superseded: bool = True
     cursor: str = ""
     limit: int = 50
+    q: str = ""  # words of the title, description or file name, or the item's number
 
 
 @dataclass(frozen=True)
@@ -669,6 +689,7 @@ def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
         period_to=filters.period_to,
         content_type=filters.content_type or None,
         include_superseded=filters.include_superseded,
+        search=Search.parse(filters.q),
         after=decode_cursor(filters.cursor) if filters.cursor else None,
         # One row more than shown tells whether another page follows.
         limit=filters.limit + 1,
@@ -715,14 +736,15 @@ class LinkTarget:
 
 
 def search_link_targets(session: Session, text: str, limit: int = 30) -> list[LinkTarget]:
-    if len(text.strip()) < 2:
+    search = Search.parse(text)
+    if search is None or len(search.text) < 2:
         return []
     targets = [
-        LinkTarget(r.key, "requirement", r.title) for r in repository.search_requirements(session, text, limit)
+        LinkTarget(r.key, "requirement", r.title) for r in catalogue.search_requirements(session, search, limit=limit)
     ]
     targets += [
         LinkTarget(control_name(c), "measure" if c.framework_key == ANNEX2 else "control", c.title)
-        for c in catalogue.search_controls(session, text, limit=limit)
+        for c in catalogue.search_controls(session, search, limit=limit)
     ]
     return targets[:limit]
 
@@ -827,7 +849,7 @@ def reconcile(
     stale = [row.store_key for row in repository.stale_pending(session, pending_cutoff)]
     if remove and stale:
         for row in repository.stale_pending(session, pending_cutoff):
-            repository.delete_pending(session, row.id)  # type: ignore[arg-type]
+            repository.delete_pending(session, row.id)
         session.commit()
     orphans: list[OrphanObject] = []
     checked = 0

@@ -242,27 +242,33 @@ class ChannelReader:
     The channel ends with ``None`` when the part ended properly; a channel that closes without
     it means the upload broke off, and reading raises instead of reporting a clean end, so a
     truncated file can never be stored as if it were complete.
+
+    Each trip to the event loop collects every chunk already waiting (one thread hop per
+    ``MAX_READ`` bytes or so, not per network chunk); the chunks are then handed out one by one,
+    the very bytes objects the parser produced, so the file is not copied on its way to the
+    store's hash and write.
     """
 
     def __init__(self, receive: MemoryObjectReceiveStream[bytes | None]) -> None:
         self._receive = receive
-        self._buffer = bytearray()
+        self._pending: deque[bytes] = deque()
         self._ended = False
 
     def read(self, size: int = -1, /) -> bytes:
         wanted = MAX_READ if size is None or size < 0 else min(size, MAX_READ)
-        if not self._buffer:
+        if not self._pending:
             if self._ended:
                 return b""
-            gathered = anyio.from_thread.run(self._gather, wanted)
-            if len(gathered) <= wanted:
-                return gathered  # the common case: handed on without another copy
-            self._buffer += gathered
-        chunk = bytes(self._buffer[:wanted])
-        del self._buffer[:wanted]
+            self._pending.extend(anyio.from_thread.run(self._gather, MAX_READ))
+            if not self._pending:
+                return b""
+        chunk = self._pending.popleft()
+        if len(chunk) > wanted:
+            self._pending.appendleft(chunk[wanted:])
+            chunk = chunk[:wanted]
         return chunk
 
-    async def _gather(self, wanted: int) -> bytes:
+    async def _gather(self, wanted: int) -> list[bytes]:
         """One chunk (waiting for it), then whatever else is already waiting, up to ``wanted``."""
         pieces: list[bytes] = []
         gathered = 0
@@ -284,7 +290,7 @@ class ChannelReader:
                 break
             except anyio.EndOfStream:
                 raise UploadInterrupted() from None
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return pieces
 
 
 async def consume_in_thread(part: Part, work: Callable[[ChannelReader], T]) -> T:
@@ -321,10 +327,10 @@ async def consume_in_thread(part: Part, work: Callable[[ChannelReader], T]) -> T
             except PortalError as error:
                 feeder_error.append(error)
     if worker_error:
-        error = worker_error[0]
-        if feeder_error and isinstance(error, UploadInterrupted):
+        failure = worker_error[0]
+        if feeder_error and isinstance(failure, UploadInterrupted):
             raise feeder_error[0]
-        raise error
+        raise failure
     if feeder_error:
         raise feeder_error[0]
     return outcome[0]

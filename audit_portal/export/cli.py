@@ -57,6 +57,7 @@ def export_command(
                 for chunk in archive_stream(package, store):
                     target.write(chunk)
             partial.replace(output)
+            package.close()
     except (PortalError, SigningKeyError, StoreError) as error:
         partial.unlink(missing_ok=True)
         raise fail(str(error))
@@ -64,7 +65,7 @@ def export_command(
         partial.unlink(missing_ok=True)
         raise fail(f"{error.filename or output}: {error.strerror}")
     console.print(
-        f"wrote {output}: {package.file_count} files, {len(package.contents.evidence_ids)} evidence items, "
+        f"wrote {output}: {package.file_count} files, {package.contents.evidence_items} evidence items, "
         f"{output.stat().st_size} bytes; manifest sha256 {package.manifest_sha256}; "
         f"signed with key {package.key_fingerprint}",
         highlight=False, soft_wrap=True,

@@ -1,72 +1,144 @@
-"""The queries behind an evidence package: a fixed handful for a whole engagement, never one per
-item or per control."""
+"""The queries behind an evidence package: a fixed handful for the whole engagement and one per
+control folder, never one per item; evidence rows are streamed in batches, never loaded at once."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, select, union
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Integer, Select, Subquery, and_, cast, func, null, or_, select, union, union_all
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
 
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping
 from audit_portal.engagements.models import EvidenceReview
-from audit_portal.evidence.models import Evidence, EvidenceControl, EvidenceRequirement
+from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceControl, EvidenceRequirement
 from audit_portal.findings.models import Finding, FindingControl
 from audit_portal.soa.models import SoaEntry
 
 
-class RequirementLinkRow(NamedTuple):
-    requirement_id: int
+class FileRow(NamedTuple):
+    """One link of an evidence item to a control folder, with what its manifest entry needs."""
+
+    requirement_id: int | None  # None: linked to the control itself or to a measure mapped to it
     evidence: Evidence
     uploaded_by: str | None
+    review_status: str | None
+    review_comment: str | None
+    superseded_by: int | None  # the oldest item that supersedes this one
 
 
-class ControlLinkRow(NamedTuple):
-    control_id: int  # the control or Annex 2 measure the evidence names directly
-    evidence: Evidence
-    uploaded_by: str | None
+class ItemTotals(NamedTuple):
+    items: int
+    superseded: int
+    reviews: dict[str, int]  # review status -> items with that review in the engagement
+    corrupted_ids: list[int]
 
 
-def _in_period(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
-    return and_(Evidence.collected_at >= start, Evidence.collected_at < end)
+def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
 
 
-def evidence_by_requirement(
-    session: Session, requirement_ids: Iterable[int], start: datetime, end: datetime
-) -> list[RequirementLinkRow]:
-    """Evidence linked to these requirements and collected in [start, end), superseded and
-    rejected items included."""
-    ids = set(requirement_ids)
-    if not ids:
-        return []
-    rows = session.execute(
-        select(EvidenceRequirement.requirement_id, Evidence, UserAccount.username)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
-        .outerjoin(UserAccount, UserAccount.id == Evidence.uploaded_by_id)
-        .where(EvidenceRequirement.requirement_id.in_(ids), _in_period(start, end))
-        .order_by(Evidence.collected_at, Evidence.id)
+def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) -> Subquery | None:
+    """(evidence_id, requirement_id) of every link to these requirements or, requirement_id NULL,
+    directly to these controls or measures; None when there is nothing to link to."""
+    requirements, sources = set(requirement_ids), set(source_control_ids)
+    parts: list[Select[Any, Any]] = []
+    if requirements:
+        parts.append(
+            select(col(EvidenceRequirement.evidence_id).label("evidence_id"), col(EvidenceRequirement.requirement_id).label("requirement_id"))
+            .where(col(EvidenceRequirement.requirement_id).in_(requirements))
+        )
+    if sources:
+        parts.append(
+            select(col(EvidenceControl.evidence_id).label("evidence_id"), cast(null(), Integer).label("requirement_id"))
+            .where(col(EvidenceControl.control_id).in_(sources))
+        )
+    if not parts:
+        return None
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("links")
+
+
+def iter_folder_rows(
+    session: Session,
+    *,
+    engagement_id: int,
+    requirement_ids: Iterable[int],
+    source_control_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+    batch_size: int,
+) -> Iterator[FileRow]:
+    """The links of one control folder's evidence collected in [start, end), ordered by collection
+    time, id, then requirement (the links of one item are adjacent), fetched ``batch_size`` rows at
+    a time (a server-side cursor on PostgreSQL): memory holds one batch, never the folder."""
+    links = _links(requirement_ids, source_control_ids)
+    if links is None:
+        return
+    newer = aliased(Evidence)
+    successor = select(func.min(newer.id)).where(col(newer.supersedes_id) == col(Evidence.id)).scalar_subquery()
+    statement = (
+        select(links.c.requirement_id, Evidence, col(UserAccount.username), col(EvidenceReview.status), col(EvidenceReview.comment), successor)
+        .join(Evidence, col(Evidence.id) == links.c.evidence_id)
+        .outerjoin(UserAccount, col(UserAccount.id) == col(Evidence.uploaded_by_id))
+        .outerjoin(
+            EvidenceReview,
+            and_(col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.evidence_id) == col(Evidence.id)),
+        )
+        .where(_in_period(start, end))
+        .order_by(col(Evidence.collected_at), col(Evidence.id), links.c.requirement_id)
+        .execution_options(yield_per=batch_size)
     )
-    return [RequirementLinkRow(rid, evidence, username) for rid, evidence, username in rows]
+    for row in session.execute(statement):
+        yield FileRow(*row)
 
 
-def evidence_by_control(
-    session: Session, control_ids: Iterable[int], start: datetime, end: datetime
-) -> list[ControlLinkRow]:
-    """Evidence linked directly to these controls (or measures) and collected in [start, end)."""
-    ids = set(control_ids)
-    if not ids:
-        return []
-    rows = session.execute(
-        select(EvidenceControl.control_id, Evidence, UserAccount.username)
-        .join(Evidence, Evidence.id == EvidenceControl.evidence_id)
-        .outerjoin(UserAccount, UserAccount.id == Evidence.uploaded_by_id)
-        .where(EvidenceControl.control_id.in_(ids), _in_period(start, end))
-        .order_by(Evidence.collected_at, Evidence.id)
+def folder_totals(
+    session: Session, *, requirement_ids: Iterable[int], source_control_ids: Iterable[int], start: datetime, end: datetime
+) -> tuple[int, int]:
+    """(items, bytes) of one control folder, counted by the database."""
+    links = _links(requirement_ids, source_control_ids)
+    if links is None:
+        return 0, 0
+    count, size = session.execute(
+        select(func.count(col(Evidence.id)), func.coalesce(func.sum(col(Evidence.size)), 0))
+        .where(col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end))
+    ).one()
+    return int(count), int(size)
+
+
+def item_totals(
+    session: Session,
+    *,
+    engagement_id: int,
+    requirement_ids: Iterable[int],
+    source_control_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+) -> ItemTotals:
+    """Distinct items of the whole package (an item in several folders counts once)."""
+    links = _links(requirement_ids, source_control_ids)
+    if links is None:
+        return ItemTotals(0, 0, {}, [])
+    in_package = and_(col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end))
+    items, superseded = session.execute(
+        select(func.count(col(Evidence.id)), func.count(col(Evidence.superseded_at))).where(in_package)
+    ).one()
+    reviews = {
+        status: int(count)
+        for status, count in session.execute(
+            select(col(EvidenceReview.status), func.count())
+            .join(Evidence, col(Evidence.id) == col(EvidenceReview.evidence_id))
+            .where(col(EvidenceReview.engagement_id) == engagement_id, in_package)
+            .group_by(col(EvidenceReview.status))
+        )
+    }
+    corrupted = list(
+        session.scalars(select(col(Evidence.id)).where(in_package, col(Evidence.integrity) == INTEGRITY_CORRUPTED).order_by(col(Evidence.id)))
     )
-    return [ControlLinkRow(cid, evidence, username) for cid, evidence, username in rows]
+    return ItemTotals(int(items), int(superseded), reviews, corrupted)
 
 
 def measures_mapped_to(session: Session, control_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -76,44 +148,19 @@ def measures_mapped_to(session: Session, control_ids: Iterable[int]) -> dict[int
         return {}
     result: dict[int, set[int]] = defaultdict(set)
     for source_id, target_id in session.execute(
-        select(ControlMapping.source_id, ControlMapping.target_id).where(
-            ControlMapping.kind == MAPS_TO, ControlMapping.target_id.in_(ids)
+        select(col(ControlMapping.source_id), col(ControlMapping.target_id)).where(
+            col(ControlMapping.kind) == MAPS_TO, col(ControlMapping.target_id).in_(ids)
         )
     ):
         result[source_id].add(target_id)
     return dict(result)
 
 
-def reviews(session: Session, engagement_id: int) -> dict[int, EvidenceReview]:
-    return {
-        review.evidence_id: review
-        for review in session.scalars(select(EvidenceReview).where(EvidenceReview.engagement_id == engagement_id))
-    }
-
-
-def successors(session: Session, start: datetime, end: datetime) -> dict[int, int]:
-    """superseded evidence id -> the id of the item that superseded it, for items of the period.
-
-    Bounded by the period rather than by a list of ids, so the statement stays one whatever the
-    number of items."""
-    older = Evidence.__table__.alias("older")
-    rows = session.execute(
-        select(Evidence.supersedes_id, Evidence.id)
-        .join(older, older.c.id == Evidence.supersedes_id)
-        .where(older.c.collected_at >= start, older.c.collected_at < end)
-        .order_by(Evidence.id)
-    )
-    result: dict[int, int] = {}
-    for superseded_id, newer_id in rows:
-        result.setdefault(superseded_id, newer_id)
-    return result
-
-
 def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEntry]:
     ids = set(control_ids)
     if not ids:
         return {}
-    return {entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))}
+    return {entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))}
 
 
 def findings(
@@ -130,29 +177,29 @@ def findings(
     the controls it names."""
     controls = set(control_ids)
     evidence_in_scope = (
-        select(EvidenceRequirement.evidence_id)
-        .join(Evidence, Evidence.id == EvidenceRequirement.evidence_id)
-        .where(EvidenceRequirement.requirement_id.in_(set(requirement_ids) or {-1}), _in_period(start, end))
+        select(col(EvidenceRequirement.evidence_id))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(EvidenceRequirement.requirement_id).in_(set(requirement_ids) or {-1}), _in_period(start, end))
     )
-    on_controls = select(FindingControl.finding_id).where(FindingControl.control_id.in_(controls or {-1}))
+    on_controls = select(col(FindingControl.finding_id)).where(col(FindingControl.control_id).in_(controls or {-1}))
     relevant = union(
-        select(Finding.id).where(Finding.engagement_id == engagement_id),
-        select(Finding.id).where(
-            Finding.engagement_id.is_(None),
-            or_(Finding.id.in_(on_controls), Finding.evidence_id.in_(evidence_in_scope)),
-            Finding.created_at < end,
-            or_(Finding.closed_at.is_(None), Finding.closed_at >= start),
+        select(col(Finding.id)).where(col(Finding.engagement_id) == engagement_id),
+        select(col(Finding.id)).where(
+            col(Finding.engagement_id).is_(None),
+            or_(col(Finding.id).in_(on_controls), col(Finding.evidence_id).in_(evidence_in_scope)),
+            col(Finding.created_at) < end,
+            or_(col(Finding.closed_at).is_(None), col(Finding.closed_at) >= start),
         ),
     ).subquery()
     found = session.scalars(
-        select(Finding).where(Finding.id.in_(select(relevant.c.id))).order_by(Finding.created_at, Finding.id)
+        select(Finding).where(col(Finding.id).in_(select(relevant.c.id))).order_by(col(Finding.created_at), col(Finding.id))
     ).all()
     refs: dict[int, list[str]] = defaultdict(list)
     for finding_id, framework_key, ref in session.execute(
-        select(FindingControl.finding_id, Control.framework_key, Control.ref)
-        .join(Control, Control.id == FindingControl.control_id)
-        .where(FindingControl.finding_id.in_(select(relevant.c.id)))
-        .order_by(FindingControl.finding_id, Control.framework_key, Control.position)
+        select(col(FindingControl.finding_id), col(Control.framework_key), col(Control.ref))
+        .join(Control, col(Control.id) == col(FindingControl.control_id))
+        .where(col(FindingControl.finding_id).in_(select(relevant.c.id)))
+        .order_by(col(FindingControl.finding_id), col(Control.framework_key), col(Control.position))
     ):
         refs[finding_id].append(f"{framework_key}:{ref}")
-    return [(finding, refs.get(finding.id, [])) for finding in found]  # type: ignore[arg-type]
+    return [(finding, refs.get(finding.id, [])) for finding in found]

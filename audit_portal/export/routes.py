@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
@@ -47,6 +48,7 @@ def export_zip(
             "Cache-Control": "no-store",
             "X-Manifest-SHA256": package.manifest_sha256,
         },
+        background=BackgroundTask(package.close),  # the spooled manifests go once the response is sent
     )
 
 

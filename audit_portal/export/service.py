@@ -13,7 +13,6 @@ from audit_portal.engagements import repository as engagements
 from audit_portal.engagements import scope
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, NotFound
-from audit_portal.evidence.models import INTEGRITY_CORRUPTED
 from audit_portal.export.package import (
     Package,
     PackageContents,
@@ -35,7 +34,7 @@ def engagement_for_export(session: Session, principal: Principal, engagement_id:
 
 
 def contents_of(session: Session, engagement: Engagement) -> PackageContents:
-    control_ids = engagements.scope_control_ids(session, engagement.id)  # type: ignore[arg-type]
+    control_ids = engagements.scope_control_ids(session, engagement.id)
     return collect_contents(session, engagement, control_ids or None)
 
 
@@ -65,7 +64,7 @@ class PackageHasCorruptedEvidence(Conflict):
 def _refuse_corrupted(contents: PackageContents) -> None:
     """A package is signed as authentic; evidence known to be corrupted stops it before a byte
     goes out. (Damage found while streaming stops the stream as well, see ``EvidenceBody``.)"""
-    damaged = sorted({f.evidence.id for f in contents.files if f.evidence.integrity == INTEGRITY_CORRUPTED})  # type: ignore[misc]
+    damaged = contents.totals.corrupted_ids
     if damaged:
         names = ", ".join(f"evidence {evidence_id}" for evidence_id in damaged)
         raise PackageHasCorruptedEvidence(
@@ -89,9 +88,10 @@ def export(
     if principal is not None:
         engagement = engagement_for_export(session, principal, engagement_id)
     else:
-        engagement = engagements.get(session, engagement_id)  # the command line is the operator
-        if engagement is None:
+        found = engagements.get(session, engagement_id)  # the command line is the operator
+        if found is None:
             raise NotFound(f"There is no engagement {engagement_id}.")
+        engagement = found
     generated_by = actor or (principal.username if principal else "system")
     contents = contents_of(session, engagement)
     _refuse_corrupted(contents)
@@ -105,7 +105,7 @@ def export(
         detail={
             "filename": package.filename,
             "files": package.file_count,
-            "evidence_items": len(package.contents.evidence_ids),
+            "evidence_items": package.contents.evidence_items,
             "bytes": package.total_bytes,
             "manifest_sha256": package.manifest_sha256,
             "key_fingerprint": package.key_fingerprint,

@@ -112,7 +112,7 @@ def _move(
     transition = repository.add_transition(
         session,
         FindingTransition(
-            finding_id=finding.id,  # type: ignore[arg-type]
+            finding_id=finding.id,
             at=now,
             actor=principal.username or principal.role,
             actor_role=principal.role,
@@ -144,7 +144,7 @@ def record_opening(session: Session, finding: Finding, *, principal: Principal) 
     return repository.add_transition(
         session,
         FindingTransition(
-            finding_id=finding.id,  # type: ignore[arg-type]
+            finding_id=finding.id,
             at=finding.created_at,
             actor=principal.username or principal.role,
             actor_role=principal.role,

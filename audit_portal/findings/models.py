@@ -20,7 +20,7 @@ OPEN_STATUSES = ("open", "action_planned", "remediated")
 class Finding(SQLModel, table=True):
     __tablename__ = "finding"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     source: str = Field(max_length=16)  # collector | auditor
     key: str | None = Field(default=None, max_length=300, index=True)  # a collector's stable key
     title: str = Field(max_length=300)
@@ -55,7 +55,7 @@ class FindingTransition(SQLModel, table=True):
 
     __tablename__ = "finding_transition"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     finding_id: int = Field(foreign_key="finding.id", index=True)
     at: datetime
     actor: str = Field(max_length=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
 from audit_portal.engagements.models import Engagement
@@ -31,7 +31,7 @@ def get(session: Session, finding_id: int) -> Finding | None:
 
 
 def replace_controls(session: Session, finding_id: int, control_ids: Iterable[int]) -> None:
-    session.execute(delete(FindingControl).where(FindingControl.finding_id == finding_id))
+    session.execute(delete(FindingControl).where(col(FindingControl.finding_id) == finding_id))
     session.add_all(
         FindingControl(finding_id=finding_id, control_id=cid) for cid in set(control_ids)
     )
@@ -44,11 +44,11 @@ def controls_of(session: Session, finding_ids: Iterable[int]) -> dict[int, list[
     if not ids:
         return result
     rows = session.execute(
-        select(FindingControl.finding_id, Control)
-        .join(Control, Control.id == FindingControl.control_id)
-        .where(FindingControl.finding_id.in_(ids))
+        select(col(FindingControl.finding_id), Control)
+        .join(Control, col(Control.id) == col(FindingControl.control_id))
+        .where(col(FindingControl.finding_id).in_(ids))
         # ISO controls before Annex 2 measures ("iso27001-*" sorts after "annex2").
-        .order_by(Control.framework_key.desc(), Control.position)
+        .order_by(col(Control.framework_key).desc(), col(Control.position))
     )
     for finding_id, control in rows:
         result[finding_id].append(control)
@@ -59,16 +59,16 @@ def auditor_findings(
     session: Session, engagement_ids: Iterable[int] | None, control_id: int | None = None
 ) -> Sequence[Finding]:
     """Auditor findings of these engagements (all engagements when None)."""
-    query = select(Finding).where(Finding.source == "auditor")
+    query = select(Finding).where(col(Finding.source) == "auditor")
     if engagement_ids is not None:
-        query = query.where(Finding.engagement_id.in_(set(engagement_ids)))
+        query = query.where(col(Finding.engagement_id).in_(set(engagement_ids)))
     if control_id is not None:
         query = query.where(
-            Finding.id.in_(
-                select(FindingControl.finding_id).where(FindingControl.control_id == control_id)
+            col(Finding.id).in_(
+                select(col(FindingControl.finding_id)).where(col(FindingControl.control_id) == control_id)
             )
         )
-    return session.scalars(query.order_by(Finding.created_at.desc(), Finding.id.desc())).all()
+    return session.scalars(query.order_by(col(Finding.created_at).desc(), col(Finding.id).desc())).all()
 
 
 def serious_collector_findings(session: Session) -> Sequence[Finding]:
@@ -76,11 +76,11 @@ def serious_collector_findings(session: Session) -> Sequence[Finding]:
     return session.scalars(
         select(Finding)
         .where(
-            Finding.source == "collector",
-            Finding.status.in_(OPEN_STATUSES),
-            Finding.severity.in_(FAILING_SEVERITIES),
+            col(Finding.source) == "collector",
+            col(Finding.status).in_(OPEN_STATUSES),
+            col(Finding.severity).in_(FAILING_SEVERITIES),
         )
-        .order_by(Finding.created_at.desc(), Finding.id.desc())
+        .order_by(col(Finding.created_at).desc(), col(Finding.id).desc())
     ).all()
 
 
@@ -97,17 +97,17 @@ def all_findings(
     findings are never restricted)."""
     query = select(Finding)
     if source:
-        query = query.where(Finding.source == source)
+        query = query.where(col(Finding.source) == source)
     if status:
-        query = query.where(Finding.status == status)
+        query = query.where(col(Finding.status) == status)
     if severity:
-        query = query.where(Finding.severity == severity)
+        query = query.where(col(Finding.severity) == severity)
     if engagement_ids is not None:
         query = query.where(
-            or_(Finding.source != "auditor", Finding.engagement_id.in_(set(engagement_ids)))
+            or_(col(Finding.source) != "auditor", col(Finding.engagement_id).in_(set(engagement_ids)))
         )
     return session.scalars(
-        query.order_by(Finding.created_at.desc(), Finding.id.desc()).limit(limit)
+        query.order_by(col(Finding.created_at).desc(), col(Finding.id).desc()).limit(limit)
     ).all()
 
 
@@ -120,20 +120,20 @@ def evidence_requirement_controls(
     by_run: dict[int, list[int]] = {}
     for f in findings:
         if f.evidence_id is None and f.last_run_id is not None:
-            by_run.setdefault(f.last_run_id, []).append(f.id)  # type: ignore[arg-type]
+            by_run.setdefault(f.last_run_id, []).append(f.id)
     if not by_evidence and not by_run:
         return []
     rows = session.execute(
-        select(Evidence.id, Evidence.collector_run_id, Control)
-        .join(EvidenceRequirement, EvidenceRequirement.evidence_id == Evidence.id)
-        .join(Requirement, Requirement.id == EvidenceRequirement.requirement_id)
-        .join(Control, Control.id == Requirement.control_id)
-        .where(or_(Evidence.id.in_(set(by_evidence)), Evidence.collector_run_id.in_(set(by_run))))
+        select(col(Evidence.id), col(Evidence.collector_run_id), Control)
+        .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
+        .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .where(or_(col(Evidence.id).in_(set(by_evidence)), col(Evidence.collector_run_id).in_(set(by_run))))
     )
     result: list[tuple[int, Control]] = []
     for evidence_id, run_id, control in rows:
         if evidence_id in by_evidence:
-            result.append((by_evidence[evidence_id], control))  # type: ignore[arg-type]
+            result.append((by_evidence[evidence_id], control))
         for finding_id in by_run.get(run_id, []):
             result.append((finding_id, control))
     return result
@@ -147,14 +147,14 @@ def mapped_targets(
     if not ids:
         return result
     rows = session.execute(
-        select(ControlMapping.source_id, Control)
-        .join(Control, Control.id == ControlMapping.target_id)
+        select(col(ControlMapping.source_id), Control)
+        .join(Control, col(Control.id) == col(ControlMapping.target_id))
         .where(
-            ControlMapping.source_id.in_(ids),
-            ControlMapping.kind == MAPS_TO,
-            Control.framework_key == framework_key,
+            col(ControlMapping.source_id).in_(ids),
+            col(ControlMapping.kind) == MAPS_TO,
+            col(Control.framework_key) == framework_key,
         )
-        .order_by(Control.position)
+        .order_by(col(Control.position))
     )
     for source_id, control in rows:
         result.setdefault(source_id, []).append(control)
@@ -165,7 +165,7 @@ def engagements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Engage
     wanted = set(ids)
     if not wanted:
         return {}
-    return {e.id: e for e in session.scalars(select(Engagement).where(Engagement.id.in_(wanted)))}  # type: ignore[misc]
+    return {e.id: e for e in session.scalars(select(Engagement).where(col(Engagement.id).in_(wanted)))}
 
 
 def add_transition(session: Session, transition: FindingTransition) -> FindingTransition:
@@ -182,8 +182,8 @@ def transitions_of(session: Session, finding_ids: Iterable[int]) -> dict[int, li
         return result
     rows = session.scalars(
         select(FindingTransition)
-        .where(FindingTransition.finding_id.in_(ids))
-        .order_by(FindingTransition.at, FindingTransition.id)
+        .where(col(FindingTransition.finding_id).in_(ids))
+        .order_by(col(FindingTransition.at), col(FindingTransition.id))
     )
     for transition in rows:
         result[transition.finding_id].append(transition)
@@ -205,10 +205,25 @@ def remediation_evidence_ids(session: Session, finding_ids: Iterable[int]) -> di
     if not ids:
         return result
     rows = session.execute(
-        select(FindingEvidence.finding_id, FindingEvidence.evidence_id)
-        .where(FindingEvidence.finding_id.in_(ids))
-        .order_by(FindingEvidence.evidence_id)
+        select(col(FindingEvidence.finding_id), col(FindingEvidence.evidence_id))
+        .where(col(FindingEvidence.finding_id).in_(ids))
+        .order_by(col(FindingEvidence.evidence_id))
     )
     for finding_id, evidence_id in rows:
         result[finding_id].append(evidence_id)
     return result
+
+
+def collector_findings_seen_in(session: Session, collector_instance: str, run_id: int) -> Sequence[Finding]:
+    """Collector findings the run saw: raised by that instance at or before the run and still
+    seen by it (a finding's last run is the newest run that still reported it)."""
+    return session.scalars(
+        select(Finding)
+        .where(
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == collector_instance,
+            col(Finding.first_run_id) <= run_id,
+            col(Finding.last_run_id) >= run_id,
+        )
+        .order_by(col(Finding.id))
+    ).all()

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from audit_portal.authz import Authorize, Principal, Role, allowed
 from audit_portal.db import SessionDep
+from audit_portal.engagements import sampling
 from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import lifecycle, service
@@ -91,11 +92,16 @@ def new_form(
     principal: Recorder,
     engagement_id: int,
     control: str = "",
+    sample: int | None = None,
 ) -> HTMLResponse:
+    """An empty form, or with ``sample`` the form pre-filled from that sample's exceptions."""
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    return _form(
-        request, principal, engagement, None, service.FindingForm(control_refs=control), {}
+    form = (
+        sampling.finding_form(session, principal, engagement_id, sample)
+        if sample is not None
+        else service.FindingForm(control_refs=control)
     )
+    return _form(request, principal, engagement, None, form, {}, sample_id=sample)
 
 
 def _form(
@@ -103,9 +109,10 @@ def _form(
     principal: Principal,
     engagement,
     finding_id: int | None,
-    form: service.FindingForm,  # type: ignore[no-untyped-def]
+    form: service.FindingForm,
     errors: dict[str, str],
     status_code: int = 200,
+    sample_id: int | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -113,6 +120,7 @@ def _form(
         {
             "engagement": engagement,
             "finding_id": finding_id,
+            "sample_id": sample_id,
             "form": form,
             "errors": errors,
             **_context(principal),
@@ -159,15 +167,21 @@ def create(
     principal: Recorder,
     engagement_id: int,
     submitted: SubmittedFields,
+    sample: Annotated[int | None, Form()] = None,
 ) -> HTMLResponse | RedirectResponse:
+    """Record a finding; with ``sample``, raised from that sample's exceptions and linked to them."""
     form = _overlay(service.FindingForm(), submitted)
     try:
+        if sample is not None:
+            finding = sampling.raise_finding(session, principal=principal, engagement_id=engagement_id,
+                                             sample_id=sample, form=form, request=request)
+            return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding.id}", status_code=303)
         service.create(
             session, principal=principal, engagement_id=engagement_id, form=form, request=request
         )
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
-        return _form(request, principal, engagement, None, form, _errors(error), 422)
+        return _form(request, principal, engagement, None, form, _errors(error), 422, sample_id=sample)
     return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
 
 
@@ -208,6 +222,7 @@ def _finding_page(
             "steps": lifecycle.next_steps(view.finding, principal),
             "decisions": lifecycle.decisions_for(view.finding),
             "decision_labels": lifecycle.DECISION_LABELS,
+            "sample_items": sampling.samples_of_finding(session, finding_id),
             "failed_step": step,
             "errors": errors,
             "values": values,
@@ -225,7 +240,7 @@ def _after_step(
     finding_id: int,
     step: str,
     values: dict[str, str],
-    action,  # type: ignore[no-untyped-def]
+    action,
 ) -> HTMLResponse | RedirectResponse:
     try:
         action()

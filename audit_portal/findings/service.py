@@ -107,7 +107,7 @@ def engagement_findings(
     """(engagement, its auditor findings, serious open collector findings with the engagement's
     controls they affect)."""
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    auditor = list(repository.auditor_findings(session, [engagement.id]))  # type: ignore[list-item]
+    auditor = list(repository.auditor_findings(session, [engagement.id]))
     return (
         engagement,
         _auditor_views(session, auditor),
@@ -121,7 +121,7 @@ def for_control(
     """The engagement's auditor findings on the control, and serious collector findings affecting it."""
     auditor = _auditor_views(
         session, list(repository.auditor_findings(session, [engagement.id], control_id=control.id))
-    )  # type: ignore[list-item]
+    )
     collector = [
         v
         for v in collector_views(session, control.framework_key, reader)
@@ -131,14 +131,14 @@ def for_control(
 
 
 def _auditor_views(session: Session, findings: list[Finding]) -> list[FindingView]:
-    controls = repository.controls_of(session, [f.id for f in findings])  # type: ignore[misc]
+    controls = repository.controls_of(session, [f.id for f in findings])
     engagements_by_id = repository.engagements_by_ids(
         session, {f.engagement_id for f in findings if f.engagement_id}
     )
     return [
-        FindingView(f, controls.get(f.id, []), engagements_by_id.get(f.engagement_id))
+        FindingView(f, controls.get(f.id, []), engagements_by_id.get(f.engagement_id) if f.engagement_id else None)
         for f in findings
-    ]  # type: ignore[arg-type]
+    ]
 
 
 def collector_views(session: Session, framework_key: str, reader: Scope = EVERYTHING) -> list[FindingView]:
@@ -152,7 +152,7 @@ def collector_views(session: Session, framework_key: str, reader: Scope = EVERYT
 def _with_affected_controls(
     session: Session, findings: list[Finding], framework_key: str
 ) -> list[FindingView]:
-    linked = repository.controls_of(session, [f.id for f in findings])  # type: ignore[misc]
+    linked = repository.controls_of(session, [f.id for f in findings])
     reached: dict[int, list[Control]] = defaultdict(list)
     for finding_id, control in repository.evidence_requirement_controls(session, findings):
         reached[finding_id].append(control)
@@ -162,15 +162,15 @@ def _with_affected_controls(
         for c in found
         if c.framework_key != framework_key
     }
-    targets = repository.mapped_targets(session, sources, framework_key)  # type: ignore[arg-type]
+    targets = repository.mapped_targets(session, sources, framework_key)
     views = []
     for finding in findings:
         affected: dict[int, Control] = {}
-        for control in linked.get(finding.id, []) + reached.get(finding.id, []):  # type: ignore[arg-type]
+        for control in linked.get(finding.id, []) + reached.get(finding.id, []):
             if control.framework_key == framework_key:
-                affected[control.id] = control  # type: ignore[index]
-            for target in targets.get(control.id, []):  # type: ignore[arg-type]
-                affected[target.id] = target  # type: ignore[index]
+                affected[control.id] = control
+            for target in targets.get(control.id, []):
+                affected[target.id] = target
         views.append(FindingView(finding, sorted(affected.values(), key=lambda c: c.position)))
     return views
 
@@ -317,7 +317,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         severity,
         control_ids,
         refs,
-        owner,  # type: ignore[arg-type]
+        owner,
         form.corrective_action.strip() or None,
         due,
         form.root_cause.strip() or None,
@@ -353,7 +353,7 @@ def create(
             created_by=principal.username,
         ),
     )
-    repository.replace_controls(session, finding.id, checked.control_ids)  # type: ignore[arg-type]
+    repository.replace_controls(session, finding.id, checked.control_ids)
     lifecycle.record_opening(session, finding, principal=principal)
     record_event(
         session,

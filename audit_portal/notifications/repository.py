@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.auth.models import UserAccount
 from audit_portal.engagements.models import EngagementAuditor
@@ -16,15 +16,15 @@ def recipients(session: Session, now: datetime) -> Sequence[tuple[UserAccount, D
     """Active users with an address who did not opt out."""
     rows = session.execute(
         select(UserAccount, DigestPreference)
-        .join(DigestPreference, DigestPreference.user_id == UserAccount.id)
+        .join(DigestPreference, col(DigestPreference.user_id) == col(UserAccount.id))
         .where(
-            DigestPreference.email.is_not(None),
-            DigestPreference.opted_out.is_(False),
-            UserAccount.revoked_at.is_(None),
-            or_(UserAccount.valid_until.is_(None), UserAccount.valid_until > now),
-            or_(UserAccount.valid_from.is_(None), UserAccount.valid_from <= now),
+            col(DigestPreference.email).is_not(None),
+            col(DigestPreference.opted_out).is_(False),
+            col(UserAccount.revoked_at).is_(None),
+            or_(col(UserAccount.valid_until).is_(None), col(UserAccount.valid_until) > now),
+            or_(col(UserAccount.valid_from).is_(None), col(UserAccount.valid_from) <= now),
         )
-        .order_by(UserAccount.username)
+        .order_by(col(UserAccount.username))
     )
     return [(user, preference) for user, preference in rows]
 

@@ -128,7 +128,7 @@ def gather_facts(session: Session, now: datetime) -> Facts:
             {"severity": f.severity, "title": f.title, "due": str(f.due_date)},
             f"/dashboard/findings?severity={f.severity}", words=("severity",),
         ))
-        for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)  # type: ignore[arg-type,return-value]
+        for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)
     ]
     return Facts(expiring=expiring, collectors=collectors, requests=requests, findings=findings)
 

@@ -11,7 +11,7 @@ class ComplianceReport(SQLModel, table=True):
     __tablename__ = "compliance_report"
     __table_args__ = (sa.Index("ix_compliance_report_month", "month"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     month: date  # the first day of the month reported on
     generated_at: datetime
     generated_by: str = Field(max_length=100)  # a user name, or "scheduler" / "cli"

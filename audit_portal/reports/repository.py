@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.reports.models import ComplianceReport
 
@@ -18,7 +18,7 @@ def add(session: Session, report: ComplianceReport) -> ComplianceReport:
 
 def newest_first(session: Session, limit: int = 60) -> Sequence[ComplianceReport]:
     return session.scalars(
-        select(ComplianceReport).order_by(ComplianceReport.generated_at.desc(), ComplianceReport.id.desc()).limit(limit)
+        select(ComplianceReport).order_by(col(ComplianceReport.generated_at).desc(), col(ComplianceReport.id).desc()).limit(limit)
     ).all()
 
 
@@ -27,4 +27,4 @@ def get(session: Session, report_id: int) -> ComplianceReport | None:
 
 
 def exists_for_month(session: Session, month: date) -> bool:
-    return session.scalars(select(ComplianceReport.id).where(ComplianceReport.month == month).limit(1)).first() is not None
+    return session.scalars(select(col(ComplianceReport.id)).where(col(ComplianceReport.month) == month).limit(1)).first() is not None

@@ -41,6 +41,6 @@ def generate(
     settings = request.app.state.settings
     report = service.generate_monthly_report(
         session, store, month=service.parse_month(month), max_bytes=settings.max_upload_bytes,
-        principal=principal, request=request,
+        principal=principal, request=request, coverage_target=settings.coverage_target_percent,
     )
     return RedirectResponse(f"/reports?generated={report.id}", status_code=303)

@@ -20,7 +20,6 @@ from sqlmodel import Session
 from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
 from audit_portal.coverage.service import STATUS_LABELS, status_label
-from audit_portal.dashboard import charts
 from audit_portal.dashboard import service as dashboard
 from audit_portal.engagements.scope import EVERYTHING, Scope, within
 from audit_portal.errors import InvalidInput
@@ -66,13 +65,14 @@ class ReportData:
     board: dashboard.Dashboard
     findings: list[Finding]
     trend: list[dashboard.TrendRow]
+    target: float | None = None  # the coverage target (settings), drawn in the charts
 
     @property
     def title(self) -> str:
         return f"Compliance report {self.month:%Y-%m}"
 
 
-def collect_report_data(session: Session, month: date, *, now: datetime | None = None) -> ReportData:
+def collect_report_data(session: Session, month: date, *, now: datetime | None = None, target: float | None = None) -> ReportData:
     now = now or utcnow()
     first = month_start(month)
     if first > now.date():
@@ -83,20 +83,11 @@ def collect_report_data(session: Session, month: date, *, now: datetime | None =
     current = {key: figure.percent for key, figure in board.frameworks.items()}
     return ReportData(
         month=first, as_of=as_of, board=board, findings=findings,
-        trend=dashboard.trend_rows(session, today=as_of, current=current),
+        trend=dashboard.trend_rows(session, today=as_of, current=current), target=target or None,
     )
 
 
 # --- PDF --------------------------------------------------------------------------------------
-
-def trend_chart(data: ReportData):  # type: ignore[no-untyped-def]
-    series = [charts.Series(dashboard.FRAMEWORK_LABELS[k], points) for k, points in data.board.trend.series.items()]
-    return charts.line_chart(
-        series, title="Coverage over the last 12 months",
-        description="Overall coverage per framework, one value per day with a snapshot.",
-        first=data.as_of - timedelta(days=dashboard.CERTIFICATION_YEAR_DAYS), last=data.as_of,
-    )
-
 
 def render_pdf(data: ReportData) -> bytes:
     from weasyprint import HTML
@@ -104,9 +95,11 @@ def render_pdf(data: ReportData) -> bytes:
     from audit_portal.templating import build_templates
 
     html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
-        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, chart=trend_chart(data), status_labels=STATUS_LABELS
+        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, status_labels=STATUS_LABELS,
+        chart=dashboard.trend_chart(data.board, data.target),
+        group_charts={key: dashboard.group_chart(figure, data.target) for key, figure in data.board.frameworks.items()},
     )
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    return HTML(string=html).write_pdf()
 
 
 # --- XLSX -------------------------------------------------------------------------------------
@@ -118,7 +111,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):  # type: ignore[no-untyped-def]
+def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):
     sheet = workbook.active if first else workbook.create_sheet()
     sheet.title = title
     sheet.append(header)
@@ -197,7 +190,7 @@ def render_xlsx(data: ReportData) -> bytes:
 
 # --- generating and keeping ------------------------------------------------------------------
 
-def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,  # type: ignore[no-untyped-def]
+def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,
             max_bytes: int, request: Request | None, principal: Principal | None):
     meta = EvidenceMeta(
         title=f"{data.title} ({extension.upper()})",
@@ -214,16 +207,17 @@ def _ingest(session, store, data: ReportData, content: bytes, extension: str, so
 
 def generate_monthly_report(
     session: Session,
-    store,  # type: ignore[no-untyped-def]
+    store,
     *,
     month: date,
     max_bytes: int,
     principal: Principal | None = None,
     request: Request | None = None,
     generated_by: str = "scheduler",
+    coverage_target: float | None = None,
 ) -> ComplianceReport:
     """Render the month's report in both formats and keep both as evidence of CMP-1."""
-    data = collect_report_data(session, month)
+    data = collect_report_data(session, month, target=coverage_target)
     if principal is not None and principal.user_id is not None:
         source = EvidenceSource.upload(principal.user_id)
         generated_by = principal.username
@@ -234,11 +228,11 @@ def generate_monthly_report(
     report = repository.add(
         session,
         ComplianceReport(month=data.month, generated_at=utcnow(), generated_by=generated_by[:100],
-                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),  # type: ignore[arg-type]
+                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),
     )
     record_event(
         session, request=request, principal=principal, action="report.generate", object_type="compliance_report",
-        object_id=report.id, actor=None if principal else generated_by,  # type: ignore[arg-type]
+        object_id=report.id, actor=None if principal else generated_by,
         detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
     )
     return report
@@ -250,9 +244,11 @@ def list_reports(session: Session, reader: Scope = EVERYTHING) -> list[Complianc
     return within(reader, repository.newest_first(session), lambda report: report.generated_at)
 
 
-def generate_due_report(session: Session, store, *, max_bytes: int, today: date | None = None) -> ComplianceReport | None:  # type: ignore[no-untyped-def]
+def generate_due_report(
+    session: Session, store, *, max_bytes: int, today: date | None = None, coverage_target: float | None = None,
+) -> ComplianceReport | None:
     """Last month's report, unless it exists already: what the scheduler runs each day."""
     month = previous_month(today or utcnow().date())
     if repository.exists_for_month(session, month):
         return None
-    return generate_monthly_report(session, store, month=month, max_bytes=max_bytes)
+    return generate_monthly_report(session, store, month=month, max_bytes=max_bytes, coverage_target=coverage_target)

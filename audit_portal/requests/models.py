@@ -18,7 +18,7 @@ PENDING_STATES = (STATE_OPEN, STATE_ANSWERED)  # still waiting for someone
 class EvidenceRequest(SQLModel, table=True):
     __tablename__ = "evidence_request"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True)
     # Exactly one of the two: the question is about a control (or measure) or one requirement.
     control_id: int | None = Field(default=None, foreign_key="control.id", index=True)

@@ -14,6 +14,7 @@ from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
 from audit_portal.requests import service
 from audit_portal.requests.models import STATES
+from audit_portal.search import Search
 from audit_portal.templating import render
 
 router = APIRouter()
@@ -68,7 +69,7 @@ def _form(
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/request_form.html",
@@ -139,7 +140,7 @@ def _detail(
     row,
     error: str | None,
     status_code: int = 200,
-) -> HTMLResponse:  # type: ignore[no-untyped-def]
+) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/request.html",
@@ -163,7 +164,8 @@ def evidence_search(
 ) -> HTMLResponse:
     candidates = service.evidence_candidates(session, principal, engagement_id, request_id, q)
     return render(
-        request, "pages/engagements/_evidence_candidates.html", {"candidates": candidates, "q": q}
+        request, "pages/engagements/_evidence_candidates.html",
+        {"candidates": candidates, "q": q, "search": Search.parse(q)},
     )
 
 

@@ -27,6 +27,7 @@ from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.i18n import N_
 from audit_portal.principals import Principal
@@ -40,6 +41,7 @@ from audit_portal.requests.models import (
     EvidenceRequest,
     EvidenceRequestItem,
 )
+from audit_portal.search import Search
 
 QUESTION_MAX_LENGTH = 4000
 NOTE_MAX_LENGTH = 4000
@@ -92,23 +94,25 @@ def views(session: Session, requests: list[EvidenceRequest]) -> list[RequestView
         session,
         {r.created_by for r in requests} | {r.answered_by for r in requests if r.answered_by},
     )
-    items = repository.items_of(session, [r.id for r in requests])  # type: ignore[misc]
+    items = repository.items_of(session, [r.id for r in requests])
     today = clock.utcnow().date()
     result = []
     for r in requests:
+        ref: str | None
         if r.control_id:
             control = controls[r.control_id]
             subject, ref = f"{control.ref} {control.title}", control.ref
         else:
-            requirement = requirements[r.requirement_id]  # type: ignore[index]
-            owner = requirement_controls.get(requirement.id)  # type: ignore[arg-type]
+            assert r.requirement_id is not None  # a request asks about a control or a requirement
+            requirement = requirements[r.requirement_id]
+            owner = requirement_controls.get(requirement.id)
             subject, ref = f"{requirement.key}: {requirement.title}", owner.ref if owner else None
         result.append(
             RequestView(
                 request=r,
                 subject=subject,
                 subject_ref=ref,
-                evidence=items.get(r.id, []),  # type: ignore[arg-type]
+                evidence=items.get(r.id, []),
                 asked_by=users[r.created_by].username if r.created_by in users else "—",
                 answered_by=users[r.answered_by].username if r.answered_by in users else None,
                 today=today,
@@ -124,7 +128,7 @@ def queue(
     states = [state] if state in STATES else None
     return engagement, views(
         session, list(repository.of_engagement(session, engagement.id, states=states))
-    )  # type: ignore[arg-type]
+    )
 
 
 def for_control(
@@ -132,7 +136,7 @@ def for_control(
 ) -> list[RequestView]:
     return views(
         session, list(repository.for_control(session, engagement.id, control.id, requirement_ids))
-    )  # type: ignore[arg-type]
+    )
 
 
 def get_request(
@@ -188,17 +192,18 @@ def create(
             "The request was not sent: " + " ".join(e["message"] for e in errors), errors=errors
         )
     assert due is not None
+    assert principal.user_id is not None  # only a signed-in auditor asks (the matrix)
     evidence_request = repository.add(
         session,
         EvidenceRequest(
             engagement_id=engagement.id,
-            control_id=control.id if control else None,  # type: ignore[arg-type]
+            control_id=control.id if control else None,
             requirement_id=requirement.id if requirement else None,
             question=text,
             due_date=due,
             state=STATE_OPEN,
             created_by=principal.user_id,
-            created_at=clock.utcnow(),  # type: ignore[arg-type]
+            created_at=clock.utcnow(),
         ),
     )
     _record(
@@ -343,7 +348,7 @@ def link_uploaded_evidence(
         request_id=request_id,
         evidence_ids=[evidence.id],
         note=None,
-        request=request,  # type: ignore[list-item]
+        request=request,
     )
 
 
@@ -365,8 +370,12 @@ def open_request_for_upload(session: Session, principal: Principal, request_id: 
 def evidence_candidates(
     session: Session, principal: Principal, engagement_id: int, request_id: int, text: str
 ) -> list[Evidence]:
+    """Live evidence an answer could link, best first (see evidence.repository.search_evidence)."""
     get_request(session, principal, engagement_id, request_id)
-    return list(repository.search_evidence(session, text))
+    search = Search.parse(text)
+    if search is None:
+        return evidence_repository.newest_live(session)
+    return evidence_repository.search_evidence(session, search)
 
 
 # --- the auditor's decision -----------------------------------------------------------------

@@ -22,7 +22,7 @@ SOURCE_NAME = "soa-export"  # the source named on exports kept without a person 
 
 
 def keep_export(
-    session: Session, store, *, max_bytes: int, principal: Principal | None, request: Request | None,  # type: ignore[no-untyped-def]
+    session: Session, store, *, max_bytes: int, principal: Principal | None, request: Request | None,
 ) -> Evidence:
     """Store the SoA's current CSV export as evidence of clause 6.1.3 d."""
     now = clock.utcnow()

@@ -150,7 +150,7 @@ def _xlsx_value(value: Cell) -> Cell:
 def xlsx_chunks(table: Sequence[Sequence[Cell]]) -> Iterator[bytes]:
     """The XLSX file in chunks: written to a spooled temporary file, then read back."""
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as handle:
-        write_xlsx(table, handle)  # type: ignore[arg-type]
+        write_xlsx(table, handle)
         handle.seek(0)
         while chunk := handle.read(CHUNK_SIZE):
             yield chunk

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.soa.models import SoaEntry
 
@@ -17,7 +17,7 @@ def entries_for(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
     ids = set(control_ids)
     if not ids:
         return {}
-    rows = session.scalars(select(SoaEntry).where(SoaEntry.control_id.in_(ids)))
+    rows = session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))
     return {entry.control_id: entry for entry in rows}
 
 

@@ -86,7 +86,7 @@ def soa_rows(session: Session, *, as_of: date | None = None, with_coverage: bool
         return rows
     moment = as_of or clock.utcnow().date()
     report = coverage_as_of(session, SOA_FRAMEWORK, as_of=moment).by_id()
-    return [replace(row, coverage=report.get(row.control.id), as_of=moment) for row in rows]  # type: ignore[arg-type]
+    return [replace(row, coverage=report.get(row.control.id), as_of=moment) for row in rows]
 
 
 def soa_row(session: Session, ref: str) -> SoaRow:
@@ -106,17 +106,17 @@ def _rows_for(session: Session, controls: Sequence[Control]) -> list[SoaRow]:
         measures[mapping.target_id].append(measure)
     measure_ids = {m.id for found in measures.values() for m in found}
     requirements: dict[int, list[Requirement]] = defaultdict(list)
-    for requirement in catalogue_repository.requirements_of_controls(session, set(ids) | measure_ids):  # type: ignore[arg-type]
+    for requirement in catalogue_repository.requirements_of_controls(session, set(ids) | measure_ids):
         requirements[requirement.control_id].append(requirement)
     entries = repository.entries_for(session, ids)
     return [
         SoaRow(
             control=control,
             theme=themes.get(control.group_key, control.group_key),
-            entry=entries.get(control.id),  # type: ignore[arg-type]
-            measures=measures[control.id],  # type: ignore[index]
-            requirements=requirements[control.id]  # type: ignore[index]
-            + [r for m in measures[control.id] for r in requirements[m.id]],  # type: ignore[index]
+            entry=entries.get(control.id),
+            measures=measures[control.id],
+            requirements=requirements[control.id]
+            + [r for m in measures[control.id] for r in requirements[m.id]],
         )
         for control in controls
     ]

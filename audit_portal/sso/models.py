@@ -16,7 +16,7 @@ class SsoIdentity(SQLModel, table=True):
     __tablename__ = "sso_identity"
     __table_args__ = (sa.UniqueConstraint("issuer", "subject", name="uq_sso_identity_issuer_subject"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     issuer: str = Field(max_length=255)
     subject: str = Field(max_length=255)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")

@@ -140,7 +140,7 @@ class OpenIdProvider:
             data["client_id"] = self.settings.oidc_client_id
         try:
             with self._http() as client:
-                response = client.post(self.metadata().token_endpoint, data=data, auth=auth,
+                response = client.post(self.metadata().token_endpoint, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT,
                                        headers={"Accept": "application/json"})
                 token = response.json()
         except (httpx.HTTPError, ValueError) as error:

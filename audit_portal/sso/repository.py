@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit_portal.sso.models import SsoIdentity, SsoPendingLogin, SsoSession
 
 
 def identity(session: Session, issuer: str, subject: str) -> SsoIdentity | None:
     return session.exec(
-        select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject)
+        select(SsoIdentity).where(col(SsoIdentity.issuer) == issuer, col(SsoIdentity.subject) == subject)
     ).first()
 
 
@@ -21,7 +21,7 @@ def take_pending(session: Session, state_hash: str) -> SsoPendingLogin | None:
     pending = session.get(SsoPendingLogin, state_hash)
     if pending is None:
         return None
-    deleted = session.execute(delete(SsoPendingLogin).where(SsoPendingLogin.id == state_hash))
+    deleted = session.execute(delete(SsoPendingLogin).where(col(SsoPendingLogin.id) == state_hash))
     if deleted.rowcount != 1:  # type: ignore[attr-defined]
         return None
     session.expunge(pending)
@@ -29,7 +29,7 @@ def take_pending(session: Session, state_hash: str) -> SsoPendingLogin | None:
 
 
 def delete_pending_before(session: Session, moment: datetime) -> None:
-    session.execute(delete(SsoPendingLogin).where(SsoPendingLogin.created_at < moment))
+    session.execute(delete(SsoPendingLogin).where(col(SsoPendingLogin.created_at) < moment))
 
 
 def id_token_of(session: Session, web_session_id: str) -> str | None:

@@ -198,8 +198,9 @@ def _account(
                      object_type="user", object_id=username, detail={"role": role, "source": "sso"})
         session.flush()
         return user
-    user = accounts.user_by_id(session, link.user_id)
-    assert user is not None
+    linked = accounts.user_by_id(session, link.user_id)
+    assert linked is not None
+    user = linked
     link.groups = groups
     link.last_login_at = now
     if user.role != role:

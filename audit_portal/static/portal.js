@@ -29,7 +29,20 @@
     var picker = box.closest("fieldset");
     var chosen = picker && picker.querySelector("[data-link-chosen]");
     var label = box.closest("label");
-    if (box.checked && chosen && label) { chosen.appendChild(label); }
+    if (box.checked && chosen && label) {
+      chosen.appendChild(label);
+      box.focus();  // moving the label blurs the box; a keyboard user carries on from it
+    }
+  });
+
+  // A region htmx is replacing says so to assistive technology while the request runs.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target) { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target;
+    if (target) { target.removeAttribute("aria-busy"); }
   });
 
   // Confirmation for destructive buttons: <button data-confirm="Revoke this token?">.

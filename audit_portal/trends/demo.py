@@ -20,6 +20,7 @@ def demo_trend_and_report(context: DemoContext) -> None:
             report = generate_monthly_report(
                 context.session, context.store, month=previous_month(today),
                 max_bytes=context.settings.max_upload_bytes, generated_by="demo",
+                coverage_target=context.settings.coverage_target_percent,
             )
     except OSError as error:  # WeasyPrint loads Pango when first used; a bare machine may lack it
         context.console.print(

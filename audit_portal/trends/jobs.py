@@ -66,7 +66,11 @@ def _snapshots(session: Session, context: JobContext) -> bool:
 def _monthly_report(session: Session, context: JobContext) -> bool:
     from audit_portal.reports.service import generate_due_report
 
-    return generate_due_report(session, context.store, max_bytes=context.settings.max_upload_bytes, today=context.now.date()) is not None
+    settings = context.settings
+    return generate_due_report(
+        session, context.store, max_bytes=settings.max_upload_bytes, today=context.now.date(),
+        coverage_target=settings.coverage_target_percent,
+    ) is not None
 
 
 def _week_of(day: date) -> str:

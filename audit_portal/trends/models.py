@@ -16,7 +16,7 @@ class CoverageSnapshot(SQLModel, table=True):
     # a day is kept unique by the service (it deletes the day before writing it again).
     __table_args__ = (sa.Index("ix_coverage_snapshot_day_framework", "day", "framework_key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     day: date
     framework_key: str = Field(max_length=64)
     group_key: str | None = Field(default=None, max_length=64)  # NULL for the whole framework

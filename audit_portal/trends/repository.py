@@ -5,14 +5,14 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit_portal.trends.models import CoverageSnapshot
 
 
 def replace_day(session: Session, day: date, rows: Iterable[CoverageSnapshot]) -> None:
     """The snapshots of a day, replacing any taken before (a re-run gives the same rows)."""
-    session.execute(delete(CoverageSnapshot).where(CoverageSnapshot.day == day))
+    session.execute(delete(CoverageSnapshot).where(col(CoverageSnapshot.day) == day))
     session.add_all(list(rows))
     session.flush()
 
@@ -21,27 +21,27 @@ def overall_between(session: Session, frameworks: Iterable[str], first: date, la
     return session.scalars(
         select(CoverageSnapshot)
         .where(
-            CoverageSnapshot.framework_key.in_(list(frameworks)),
-            CoverageSnapshot.group_key.is_(None),
-            CoverageSnapshot.day >= first,
-            CoverageSnapshot.day <= last,
+            col(CoverageSnapshot.framework_key).in_(list(frameworks)),
+            col(CoverageSnapshot.group_key).is_(None),
+            col(CoverageSnapshot.day) >= first,
+            col(CoverageSnapshot.day) <= last,
         )
-        .order_by(CoverageSnapshot.day)
+        .order_by(col(CoverageSnapshot.day))
     ).all()
 
 
 def of_day(session: Session, day: date) -> Sequence[CoverageSnapshot]:
     return session.scalars(
         select(CoverageSnapshot)
-        .where(CoverageSnapshot.day == day)
-        .order_by(CoverageSnapshot.framework_key, CoverageSnapshot.group_key.is_not(None), CoverageSnapshot.group_key)
+        .where(col(CoverageSnapshot.day) == day)
+        .order_by(col(CoverageSnapshot.framework_key), col(CoverageSnapshot.group_key).is_not(None), col(CoverageSnapshot.group_key))
     ).all()
 
 
 def days_with_snapshots(session: Session, first: date, last: date) -> set[date]:
     return set(
         session.scalars(
-            select(CoverageSnapshot.day).where(CoverageSnapshot.day >= first, CoverageSnapshot.day <= last).distinct()
+            select(col(CoverageSnapshot.day)).where(col(CoverageSnapshot.day) >= first, col(CoverageSnapshot.day) <= last).distinct()
         )
     )
 

@@ -158,9 +158,9 @@ def aws_access_list(
                     title=f"Access key {key['age_days']} days old ({system}: {login})",
                     detail=f"Active key {key['id']} created {key['created']}; keys must be rotated within {config.key_max_age_days} days."))
         if console and kind in ("person", "shared", "unowned"):
-            created = row.get("user_creation_time", "")
+            created_text = row.get("user_creation_time", "")
             seen = datetime.fromisoformat(last_used) if last_used.startswith("2") else (
-                datetime.fromisoformat(created) if created.startswith("2") else None)
+                datetime.fromisoformat(created_text) if created_text.startswith("2") else None)
             if seen is None or now - seen > dormant:
                 findings.append(_finding("dormant", system, login, Severity.medium, f"No console sign-in for {config.dormant_days} days",
                                          f"Password last used: {last_used or 'never'}."))

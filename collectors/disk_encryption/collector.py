@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -107,7 +108,7 @@ class DiskEncryptionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _unique_devices(self) -> DiskEncryptionConfig:
-        names = [getattr(source, "device", None) or source.name for source in self.sources]
+        names = [source.name if isinstance(source, IntuneCsvSource) else source.device for source in self.sources]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"device(s) configured twice: {', '.join(duplicates)}")
@@ -158,7 +159,7 @@ class DiskEncryptionCollector:
                 raw = read_or_run(source.name, "intune-csv", path=source.path, argv=(), timeout=1)
                 raw_inputs.append(raw)
                 columns = source.columns.model_dump()
-                for device in _parsed(raw, lambda text, columns=columns: parsers.parse_intune_csv(text, columns)):
+                for device in _parsed(raw, partial(parsers.parse_intune_csv, columns=columns)):
                     devices[device.name] = {
                         "source": f"intune-csv:{source.name}",
                         "os": device.os,
@@ -313,8 +314,11 @@ class DiskEncryptionCollector:
                     ))
         limit = now - timedelta(days=config.max_report_age_days)
         for name in sorted(set(config.inventory)):
-            device = devices.get(name)
-            reported = datetime.fromisoformat(device["reported_at"]) if device and device["reported_at"] else None
+            reported_device = devices.get(name)
+            reported = (
+                datetime.fromisoformat(reported_device["reported_at"])
+                if reported_device and reported_device["reported_at"] else None
+            )
             if reported is not None and reported >= limit:
                 continue
             when = "never reported" if reported is None else f"last reported {reported:%Y-%m-%d}"

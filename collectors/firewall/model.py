@@ -62,7 +62,7 @@ class Rule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Rule:
-        values = {}
+        values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:
             if name not in data:
                 continue

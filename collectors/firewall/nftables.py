@@ -48,7 +48,7 @@ def parse_nft_json(text: str, input_label: str) -> Ruleset:
 
 @dataclass
 class _Document:
-    chains: dict[tuple[str, str], list[dict[str, Any]]] = field(
+    chains: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict
     )  # (family/table) -> chain objects
     rules: list[dict[str, Any]] = field(default_factory=list)

@@ -4,6 +4,7 @@ compared with the organisation's standard."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,7 +56,7 @@ class PasswordPolicyCollector:
             elif isinstance(system, AwsAccount):
                 data = account_password_policy(system)
                 raw.append((f"{system.name}/password-policy.json", data))
-                settings = _parsed(f"aws {system.name}", lambda data=data: parsers.aws_settings(data.decode()))
+                settings = _parsed(f"aws {system.name}", partial(parsers.aws_settings, data.decode()))
             else:
                 settings = self._windows(system, raw)
             summary, found = compare(system.name, settings, config.standard)

@@ -21,14 +21,14 @@ class _Strict(BaseModel):
 class Standard(_Strict):
     """The organisation's password standard; ``None`` leaves a setting unjudged."""
 
-    min_length: int = Field(12, ge=1, le=128)
-    history: int | None = Field(5, ge=0, le=50, description="Previous passwords that may not be reused.")
+    min_length: int = Field(default=12, ge=1, le=128)
+    history: int | None = Field(default=5, ge=0, le=50, description="Previous passwords that may not be reused.")
     lockout_threshold: int | None = Field(
-        10, ge=1, le=100, description="Failed log-ons after which the account is locked (at most)."
+        default=10, ge=1, le=100, description="Failed log-ons after which the account is locked (at most)."
     )
-    lockout_minutes: int | None = Field(15, ge=1, description="Minimum time an account stays locked.")
-    max_age_days: int | None = Field(None, ge=1, description="Passwords must expire within this; unset: no expiry required.")
-    min_classes: int | None = Field(None, ge=1, le=4, description="Character classes required.")
+    lockout_minutes: int | None = Field(default=15, ge=1, description="Minimum time an account stays locked.")
+    max_age_days: int | None = Field(default=None, ge=1, description="Passwords must expire within this; unset: no expiry required.")
+    min_classes: int | None = Field(default=None, ge=1, le=4, description="Character classes required.")
 
 
 class LinuxSystem(_Strict):
@@ -74,7 +74,7 @@ System = Annotated[LinuxSystem | AwsAccount | WindowsSystem, Field(discriminator
 
 
 class PasswordPolicyConfig(_Strict):
-    standard: Standard = Field(default_factory=Standard)
+    standard: Standard = Field(default_factory=lambda: Standard())
     systems: list[System] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -252,7 +252,7 @@ def windows_secedit(text: str) -> Settings:
             continue
         key, _, value = (part.strip() for part in line.partition("="))
         if key in _SECEDIT:
-            number_value = _int(value, key, number)
+            number_value: int | None = _int(value, key, number)
             if key in ("LockoutBadCount", "PasswordHistorySize") and number_value == 0:
                 number_value = None
             if key == "MaximumPasswordAge" and number_value in (-1, 0):

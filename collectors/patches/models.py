@@ -48,12 +48,15 @@ class AptTransaction:
         return "--dry-run" in self.commandline.split()
 
 
+DpkgAction = Literal["install", "upgrade", "remove", "purge"]
+
+
 @dataclass(frozen=True)
 class DpkgEvent:
     """An install/upgrade/remove/purge line of /var/log/dpkg.log."""
 
     at: datetime
-    action: Literal["install", "upgrade", "remove", "purge"]
+    action: DpkgAction
     package: str
     arch: str
     old_version: str | None

@@ -9,9 +9,11 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 from collectors.patches.models import (
     AptTransaction,
+    DpkgAction,
     DpkgEvent,
     HotFix,
     PackageChange,
@@ -160,8 +162,8 @@ def _dpkg_event(at: datetime, kind: str, rest: str, line: int) -> DpkgEvent:
     package, _, arch = fields[0].partition(":")
     old, new = (None if value == "<none>" else value for value in fields[1:])
     return DpkgEvent(
-        at=at, action=kind, package=package, arch=arch, old_version=old, new_version=new
-    )  # type: ignore[arg-type]
+        at=at, action=cast(DpkgAction, kind), package=package, arch=arch, old_version=old, new_version=new
+    )
 
 
 _APT_LIST_LINE = re.compile(

@@ -12,7 +12,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID
 
 from collectors.base import FindingDraft, Severity
 from collectors.tls.probe import certificate
@@ -48,7 +47,7 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None]:
 
 def _names(cert: x509.Certificate) -> list[str]:
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     names = [f"DNS:{name}" for name in san.get_values_for_type(x509.DNSName)]

@@ -81,3 +81,25 @@ def test_part3_instances_have_a_history(session, store, settings, make_user, cat
 
 
 PART3 = ("disk-encryption-fleet", "anti-malware-servers", "availability-prometheus", "advisories-ncsc")
+
+
+def test_firewall_reviews_decide_every_rule_and_one_is_signed_off_late(session, store, settings, make_user, catalogue,
+                                                                        monkeypatch):
+    from audit_portal.collection import views
+    from audit_portal.collection.models import RuleDecision
+
+    monkeypatch.setattr(demo, "HISTORY_DAYS", 70)
+    monkeypatch.setattr(demo, "DAILY_DAYS", 0)
+    monkeypatch.setattr(demo, "PLAN", tuple(entry for entry in demo.PLAN if entry[0] == "firewall-edge"))
+    make_user("it", username=demo.SIGNER)
+    context = DemoContext(session=session, store=store, settings=settings,
+                          now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC), console=Console(file=io.StringIO()))
+    demo.load_collection_demo(context)
+    detail = views.instance_detail(session, "firewall-edge")
+    assert len(detail.runs) == 11 and set(detail.signoffs) == {run.id for run in detail.runs}
+    late = [run_id for run_id, state in detail.signoffs.items() if state.late]
+    assert len(late) == 1 and detail.signoffs[late[0]].days_after_run == 19
+    decisions = session.exec(select(RuleDecision)).all()
+    assert {d.run_id for d in decisions} == {run.id for run in detail.runs}
+    assert {d.decision for d in decisions} >= {"keep", "change"}
+    assert all(d.reason for d in decisions if d.decision != "keep")

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from audit_portal.clock import utcnow
 from audit_portal.coverage.service import compute_coverage
 from audit_portal.engagements.models import Engagement, EvidenceReview
+from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.findings.models import Finding
 from audit_portal.soa.models import SoaEntry
@@ -96,6 +97,28 @@ def test_superseded_evidence_gives_way_to_its_correction(catalogue, add_evidence
     after = status_of(coverage(catalogue, as_of=date(2026, 7, 6)), "8.8")
     assert after.status == "stale"
     assert after.requirements[0].newest_evidence_ids == (older_correction.id,)
+
+
+def test_corrupted_evidence_stops_counting_until_it_is_repaired(catalogue, add_evidence):
+    older = add_evidence("OPS-2/patches", AS_OF - timedelta(days=20))
+    newest = add_evidence("OPS-2/patches", AS_OF - timedelta(days=1))
+    newest.sha256 = "ab" * 32  # an object of its own, so marking it leaves the older item alone
+    catalogue.flush()
+    assert status_of(coverage(catalogue), "8.8").status == "covered"
+
+    assert evidence_service.mark_corrupted(catalogue, newest.sha256, reason="scrub: hash mismatch") == [newest.id]
+    damaged = status_of(coverage(catalogue), "8.8")
+    assert damaged.status == "stale"
+    assert damaged.evidence_count == 1
+    assert damaged.requirements[0].newest_evidence_ids == (older.id,)
+
+    evidence_service.mark_corrupted(catalogue, older.sha256, reason="scrub: hash mismatch")
+    assert status_of(coverage(catalogue), "8.8").status == "missing"
+
+    evidence_service.mark_repaired(catalogue, newest.sha256, request=None, principal=None)
+    repaired = status_of(coverage(catalogue), "8.8")
+    assert repaired.status == "covered"
+    assert repaired.requirements[0].newest_evidence_ids == (newest.id,)
 
 
 def test_failing_when_newest_evidence_carries_an_open_high_finding(catalogue, add_evidence):

@@ -166,6 +166,15 @@ class TestPage:
         assert text.count('<svg class="chart') == 3
         assert 'role="img"' in text and "<title id=" in text and "<desc id=" in text
 
+    def test_charts_draw_the_target_and_come_with_their_tables(self, session, seeded, login_as, settings):
+        text = login_as("management").get("/").text
+        target = f"target {settings.coverage_target_percent:g}%"
+        assert text.count('<line class="target"') == 3 and text.count(f">{target}</text>") == 3
+        assert 'data-figure="coverage-target"' in text
+        trend_table = text.split('<details class="chart-data">')[1].split("</details>")[0]
+        assert "<summary>The trend as a table</summary>" in trend_table
+        assert f'<th scope="row">{seeded.today:%Y-%m-%d}</th>' in trend_table  # today's figure is the newest row
+
 
 def _assigned_auditor(session, make_user, engagement_id: int):  # type: ignore[no-untyped-def]
     from audit_portal.engagements.models import EngagementAuditor

@@ -20,11 +20,12 @@ def _archive(session, settings, store, engagement):  # type: ignore[no-untyped-d
 def test_the_manifest_and_reports_open_the_archive_and_the_evidence_follows(session, settings, store, seeded):
     package, data, archive = _archive(session, settings, store, seeded.engagement)
     names = archive.namelist()
-    assert names[:10] == [
+    assert names[:12] == [
         "manifest.json", "manifest.sig", "manifest.csv", "README.txt", "verify.py",
         "soa.csv", "coverage.html", "findings.csv", "findings.json", "finding_history.csv",
+        "review_signoffs.csv", "rule_decisions.csv",
     ]
-    assert all(name.startswith("controls/") for name in names[10:])
+    assert all(name.startswith("controls/") for name in names[12:])
     assert package.total_bytes < len(data)  # headers on top of the content
 
 
@@ -156,3 +157,36 @@ def test_an_object_that_no_longer_matches_its_record_stops_the_export(session, s
     first = package.contents.files[0].evidence.id
     with pytest.raises(IntegrityError, match=f"evidence {first} .* is corrupted, the export stopped"):
         b"".join(archive_stream(package, store))  # type: ignore[arg-type]
+
+
+def test_the_sign_offs_and_rule_decisions_of_the_runs_are_included(session, settings, store, seeded, make_user):
+    from datetime import timedelta
+
+    from audit_portal.clock import utcnow
+    from audit_portal.collection.models import CollectorInstance, CollectorRun, RuleDecision
+    from audit_portal.evidence.models import EvidenceSignoff
+
+    signer = make_user("it")
+    item = seeded.advisories  # ORG-2/advisories needs a sign-off
+    instance = CollectorInstance(name="advisories-ncsc", collector="advisories", config_json="{}", schedule="@weekly",
+                                 created_at=utcnow(), updated_at=utcnow())
+    session.add(instance)
+    session.flush()
+    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger="schedule",
+                       started_at=item.collected_at, finished_at=item.collected_at, status="ok")
+    session.add(run)
+    session.flush()
+    item.collector_run_id, item.collector_instance = run.id, instance.name
+    session.add(EvidenceSignoff(evidence_id=item.id, signed_by_id=signer.id, signed_at=item.collected_at + timedelta(days=30),
+                                remark="=every advisory read"))
+    session.add(RuleDecision(run_id=run.id, rule_index=3, rule_label="edge:filter/input #4", rule_text="tcp dport 23 accept",
+                             decision="remove", reason="Telnet is gone.", decided_by_id=signer.id, decided_at=utcnow()))
+    session.flush()
+    _, _, archive = _archive(session, settings, store, seeded.engagement)
+    signoffs = list(csv.DictReader(io.StringIO(archive.read("review_signoffs.csv").decode("utf-8"))))
+    assert [(row["run"], row["signed_by"], row["days_after_run"], row["late"]) for row in signoffs] == [
+        (str(run.id), signer.username, "30", "yes")]
+    assert signoffs[0]["remark"] == "'=every advisory read"  # a formula stays text
+    decisions = list(csv.DictReader(io.StringIO(archive.read("rule_decisions.csv").decode("utf-8"))))
+    assert [(row["rule"], row["decision"], row["reason"], row["decided_by"]) for row in decisions] == [
+        ("3", "remove", "Telnet is gone.", signer.username)]

@@ -126,6 +126,7 @@ def portal_env(settings: Settings) -> dict[str, str]:
         "AUDIT_PORTAL_SECRET_KEY": settings.secret_key,
         "AUDIT_PORTAL_SCHEDULER_ENABLED": "false",
         "AUDIT_PORTAL_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+        "AUDIT_PORTAL_DATABASE_BUSY_TIMEOUT_SECONDS": str(settings.database_busy_timeout_seconds),
     }
     if settings.s3_endpoint_url:
         env["AUDIT_PORTAL_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
@@ -155,7 +156,9 @@ def portal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Portal]:
         yield from _portal(request, tmp_path, database_url, store_kind)
 
 
-def _portal(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, store_kind: str) -> Iterator[Portal]:
+def _portal(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, store_kind: str, **overrides: Any
+) -> Iterator[Portal]:
     data_dir = tmp_path / "data"
     store_root = tmp_path / "evidence"
     options: dict[str, Any] = {}
@@ -169,7 +172,7 @@ def _portal(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, s
     settings = Settings(
         environment="test", data_dir=data_dir, database_url=database_url,
         secret_key="reliability-secret-key-long-enough-to-sign", scheduler_enabled=False,
-        max_upload_bytes=256 * 1024**2, **options,
+        max_upload_bytes=256 * 1024**2, **options, **overrides,
     )
     engine = make_engine(database_url)
     migrate.upgrade(engine)

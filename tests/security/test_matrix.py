@@ -39,6 +39,9 @@ SCOPED = frozenset({
     "GET /engagements/{engagement_id}/samples", "POST /engagements/{engagement_id}/samples",
     "GET /engagements/{engagement_id}/samples/{sample_id}",
     "POST /engagements/{engagement_id}/samples/{sample_id}/verify",
+    "POST /engagements/{engagement_id}/samples/{sample_id}/items/{item_id}/result",
+    "POST /engagements/{engagement_id}/samples/{sample_id}/conclude",
+    "GET /engagements/{engagement_id}/samples/{sample_id}/sheet.xlsx",
     "GET /engagements/{engagement_id}/requests", "GET /engagements/{engagement_id}/requests/new",
     "POST /engagements/{engagement_id}/requests/new", "GET /engagements/{engagement_id}/requests/{request_id}",
     "POST /engagements/{engagement_id}/requests/{request_id}/state",
@@ -55,6 +58,7 @@ SCOPED = frozenset({
     "GET /api/v1/engagements/{engagement_id}/requests",
     "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
     "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
+    "GET /engagements/{engagement_id}/soa-history", "GET /engagements/{engagement_id}/audit-events",
 })
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",

@@ -119,7 +119,7 @@ def _path(template: str, audit: Audit, engagement: Engagement, instance: Collect
     values = {
         "engagement_id": engagement.id, "evidence_id": audit.evidence[0].id, "evidence_id:int": audit.evidence[0].id,
         "run_id": audit.run.id, "name": instance.name, "ref": "8.8", "request_id": audit.request.id,
-        "finding_id": audit.finding.id, "sample_id": 999999, "framework": "iso27001-2022",
+        "finding_id": audit.finding.id, "sample_id": 999999, "item_id": 999999, "framework": "iso27001-2022",
         "requirement_id": audit.request.requirement_id,  # OPS-2/patches, which proves 8.8
     }
     return re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), template)

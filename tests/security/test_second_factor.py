@@ -132,3 +132,20 @@ def test_admin_resets_a_lost_second_factor(login_as, make_user, session):
     session.refresh(user)
     assert user.totp_secret is None and user.totp_enabled_at is None
     assert session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all() == []
+
+
+def test_the_page_says_each_code_works_once_and_what_to_do_when_refused(client, app, make_user, session):
+    from fastapi.testclient import TestClient
+
+    user, _ = _enrolled_user(session, make_user)
+    post_login(client, "aud.itor", TEST_PASSWORD)
+    page = client.get("/login/2fa")
+    assert "Each code works once" in page.text and "wait for the next one" in page.text
+    code = pyotp.TOTP(user.totp_secret).now()
+    assert _second_step(client, code).status_code == 303
+    with TestClient(app) as other:
+        post_login(other, "aud.itor", TEST_PASSWORD)
+        refused = _second_step(other, code)
+        assert refused.status_code == 400
+        assert "already used (each code works once)" in refused.text
+        assert "Wait for the next code from your app" in refused.text

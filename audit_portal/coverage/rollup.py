@@ -1,0 +1,188 @@
+"""The coverage rollup: kept in the same transaction as every write to the evidence links, read
+by :func:`audit_portal.coverage.service.compute_coverage` instead of aggregating the evidence.
+
+What it stores (``coverage_rollup``, see :class:`CoverageRollup`): per requirement, per UTC day
+of collection and per UTC day of supersession, how many links count and the newest collection
+time among them. A framework's coverage for the period [start, T] then reads the cells of the
+period (at most one or two per requirement and day with evidence, whatever a day holds) instead
+of every evidence item. What a status depends on besides that is read at the moment coverage is
+computed, from small indexed lookups: the newest items and their sign-offs, the open findings on
+them, the Statement of Applicability, the switch-offs and, in an engagement, its rejections. The
+status itself is never stored: time passing turns met into stale without any write.
+
+How it is kept: the hooks below are registered on every SQLAlchemy session of the process by
+:func:`install` (the app, the CLI, the scheduler and the tests call it where they make their
+engines). They see every ORM flush and every bulk UPDATE/DELETE/INSERT on ``evidence`` and
+``evidence_requirement``, find the (requirement, day) cells the write touched, before and after
+it, and recompute those cells from scratch from the evidence of that requirement and day (a
+bounded query), on the same connection and so in the same transaction. ``audit-portal coverage
+rebuild`` recomputes everything.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from audit_portal.coverage import repository
+from audit_portal.engagements.scope import day_start, period_window
+from audit_portal.evidence.models import Evidence, EvidenceRequirement
+
+ROLLUP_TABLES = {Evidence.__tablename__, EvidenceRequirement.__tablename__}
+_TOUCHED = "coverage_rollup_touched"  # session.info key: cells seen before a flush
+INSERT_BATCH = 5_000
+
+Cell = tuple[int, date]  # (requirement id, UTC day of collection)
+
+
+def install() -> None:
+    """Keep the rollup on every session of this process (idempotent)."""
+    for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush), ("do_orm_execute", _on_execute)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
+    """Recompute these cells from the evidence as it is now on ``connection``."""
+    by_day: dict[date, set[int]] = defaultdict(set)
+    for requirement_id, day in cells:
+        by_day[day].add(requirement_id)
+    for day, requirement_ids in sorted(by_day.items()):
+        links = repository.links_collected_between(connection, day_start(day), day_start(day + timedelta(days=1)), requirement_ids)
+        repository.replace_rollup_cells(connection, day, requirement_ids, _cells(links))
+
+
+def refresh_requirements(session: Session, requirement_ids: Iterable[int], days: Iterable[date]) -> None:
+    """Recompute the cells of these requirements on these days (for writes the hooks cannot see,
+    e.g. raw SQL on the connection)."""
+    refresh_cells(session.connection(), {(rid, day) for rid in requirement_ids for day in days})
+
+
+def rebuild(session: Session) -> int:
+    """Throw the rollup away and compute it again from every evidence link; the number of cells."""
+    connection = session.connection()
+    repository.clear_rollup(connection)
+    cells = _cells(repository.all_counting_links(connection))
+    for first in range(0, len(cells), INSERT_BATCH):
+        repository.insert_rollup_cells(connection, cells[first:first + INSERT_BATCH])
+    return len(cells)
+
+
+def fill_if_empty(session: Session) -> bool:
+    """Build the rollup when it is empty but evidence is linked (an installation upgraded without
+    the rebuild, a restore of an older backup): True when it did."""
+    if repository.rollup_is_empty(session) and repository.has_evidence_links(session):
+        rebuild(session)
+        return True
+    return False
+
+
+def newest_evidence(
+    session: Session, requirement_ids: set[int], first_day: date, last_day: date, engagement_id: int | None
+) -> dict[int, repository.NewestEvidence]:
+    """What :func:`repository.newest_evidence` computes from the evidence, read from the rollup:
+    per requirement, the newest collection time and the count of the links that count in the days
+    [first_day, last_day]. An engagement's rejections are taken off afterwards: they are few, and
+    only the requirements whose newest item was rejected have their newest looked up again."""
+    totals = repository.rollup_totals(session, first_day, last_day)
+    if engagement_id is not None:
+        totals = _without_rejections(session, totals, requirement_ids, first_day, last_day, engagement_id)
+    return {
+        rid: repository.NewestEvidence(rid, total.newest_at, total.evidence_count)
+        for rid, total in totals.items()
+        if rid in requirement_ids
+    }
+
+
+def _without_rejections(
+    session: Session, totals: dict[int, repository.RollupTotal], requirement_ids: set[int],
+    first_day: date, last_day: date, engagement_id: int,
+) -> dict[int, repository.RollupTotal]:
+    start, end = period_window(first_day, last_day)
+    rejected: dict[int, list[datetime]] = defaultdict(list)
+    for requirement_id, collected_at in repository.rejected_links(session, engagement_id, start, end):
+        if requirement_id in totals and requirement_id in requirement_ids:
+            rejected[requirement_id].append(collected_at)
+    counts = {rid: totals[rid].evidence_count - len(times) for rid, times in rejected.items()}
+    newest_rejected = {rid for rid, times in rejected.items() if counts[rid] > 0 and totals[rid].newest_at in times}
+    newest_again = repository.newest_counting_at(session, newest_rejected, start, end, engagement_id)
+    result = dict(totals)
+    for requirement_id, count in counts.items():
+        newest = newest_again.get(requirement_id) if requirement_id in newest_rejected else totals[requirement_id].newest_at
+        if count <= 0 or newest is None:
+            del result[requirement_id]
+        else:
+            result[requirement_id] = repository.RollupTotal(requirement_id, newest, count)
+    return result
+
+
+def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[str, object]]:
+    grouped: dict[tuple[int, date, date | None], list] = {}
+    for requirement_id, collected_at, superseded_at in links:
+        key = (requirement_id, collected_at.date(), superseded_at.date() if superseded_at else None)
+        cell = grouped.get(key)
+        if cell is None:
+            grouped[key] = [1, collected_at]
+        else:
+            cell[0] += 1
+            cell[1] = max(cell[1], collected_at)
+    return [
+        {"requirement_id": rid, "collected_on": collected_on, "superseded_on": superseded_on,
+         "evidence_count": count, "newest_at": newest}
+        for (rid, collected_on, superseded_on), (count, newest) in grouped.items()
+    ]
+
+
+def _day_cells(link_times: Iterable[tuple[int, datetime]]) -> set[Cell]:
+    return {(requirement_id, collected_at.date()) for requirement_id, collected_at in link_times}
+
+
+def _before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    """Remember the cells of evidence about to change or go, and of links about to go, while the
+    database still holds their old days."""
+    evidence_ids = {o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None and session.is_modified(o)}
+    evidence_ids |= {o.id for o in session.deleted if isinstance(o, Evidence) and o.id is not None}
+    evidence_ids |= {o.evidence_id for o in session.deleted if isinstance(o, EvidenceRequirement)}
+    if evidence_ids:
+        touched = session.info.setdefault(_TOUCHED, set())
+        touched |= _day_cells(repository.evidence_link_times(session.connection(), evidence_ids))
+
+
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    """Recompute the cells remembered before the flush and those of the links and evidence it
+    wrote (``session.new`` and ``session.dirty`` still list them here)."""
+    touched: set[Cell] = session.info.pop(_TOUCHED, set())
+    evidence_ids = {o.evidence_id for o in session.new if isinstance(o, EvidenceRequirement)}
+    evidence_ids |= {o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None}
+    if not touched and not evidence_ids:
+        return
+    connection = session.connection()
+    touched |= _day_cells(repository.evidence_link_times(connection, evidence_ids))
+    refresh_cells(connection, touched)
+
+
+def _on_execute(state: ORMExecuteState):
+    """Bulk statements on the evidence tables (the retention purge, integrity marks, bulk loads):
+    run the statement between two looks at the cells it touches."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return None
+    table = getattr(state.statement, "table", None)
+    if table is None or getattr(table, "name", None) not in ROLLUP_TABLES:
+        return None
+    connection = state.session.connection()
+    if state.is_insert:
+        result = state.invoke_statement()
+        parameters = state.parameters
+        rows = cast(Sequence[Mapping[str, Any]], parameters if isinstance(parameters, list) else [parameters or {}])
+        inserted = {row["evidence_id"] for row in rows if row and "evidence_id" in row}
+        refresh_cells(connection, _day_cells(repository.evidence_link_times(connection, inserted)))
+        return result
+    evidence_ids = repository.evidence_ids_where(connection, table, getattr(state.statement, "whereclause", None))
+    before = _day_cells(repository.evidence_link_times(connection, evidence_ids))
+    result = state.invoke_statement()
+    refresh_cells(connection, before | _day_cells(repository.evidence_link_times(connection, evidence_ids)))
+    return result

@@ -1,0 +1,203 @@
+"""Samples: drawing one, the sample page with each item's test result and the conclusion, the
+redraw check, and the sample sheet as XLSX."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from audit_portal.authz import Authorize, Principal, allowed
+from audit_portal.db import SessionDep
+from audit_portal.engagements import sample_sheet, sampling, service
+from audit_portal.engagements.models import Engagement
+from audit_portal.errors import InvalidInput
+from audit_portal.templating import render
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Authorize("engagements:read")]
+Sampler = Annotated[Principal, Authorize("samples:manage")]
+Text = Annotated[str, Form()]
+BASE = "/engagements/{engagement_id}/samples"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _errors(error: InvalidInput) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in error.errors:
+        found.setdefault(item["location"], item["message"])
+    return found
+
+
+def _sizes(request: Request) -> dict[str, tuple[int, int]]:
+    return request.app.state.settings.sample_sizes
+
+
+@router.get(BASE, response_class=HTMLResponse, response_model=None)
+def sample_list(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, subject: str = ""
+) -> HTMLResponse:
+    engagement, drawn = sampling.samples(session, principal, engagement_id)
+    return _samples_page(request, principal, engagement, drawn, sampling.SampleForm(subject=subject), {})
+
+
+def _samples_page(
+    request: Request,
+    principal: Principal,
+    engagement: Engagement,
+    drawn: list,
+    form: sampling.SampleForm,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/engagements/samples.html",
+        {
+            "engagement": engagement,
+            "samples": drawn,
+            "form": form,
+            "errors": errors,
+            "tab": "samples",
+            "rules": sampling.rules_table(_sizes(request)),
+            "can_sample": allowed("samples:manage", principal.role),
+            **sampling.labels(),
+        },
+        status_code=status_code,
+    )
+
+
+@router.post(BASE, response_class=HTMLResponse, response_model=None)
+def draw_sample(
+    request: Request,
+    session: SessionDep,
+    principal: Sampler,
+    engagement_id: int,
+    subject: Text = "",
+    method: Text = sampling.METHOD_RANDOM,
+    size: Text = "",
+    seed: Text = "",
+    chosen: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    form = sampling.SampleForm(subject, method, size, seed, chosen)
+    try:
+        sample = sampling.draw(
+            session, principal=principal, engagement_id=engagement_id, form=form, sizes=_sizes(request),
+            request=request,
+        )
+    except InvalidInput as error:
+        engagement, drawn = sampling.samples(session, principal, engagement_id)
+        return _samples_page(request, principal, engagement, drawn, form, _errors(error) or {"subject": error.detail}, 422)
+    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
+
+
+@router.get(BASE + "/{sample_id}", response_class=HTMLResponse, response_model=None)
+def sample_page(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, sample_id: int
+) -> HTMLResponse:
+    engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+    service.record_view(
+        session, principal=principal, request=request, engagement=engagement, what="sample", object_id=str(sample_id)
+    )
+    return _sample_page(request, principal, engagement, view)
+
+
+def _sample_page(
+    request: Request,
+    principal: Principal,
+    engagement: Engagement,
+    view: sampling.SampleView,
+    *,
+    verification: sampling.Verification | None = None,
+    errors: dict[str, str] | None = None,
+    failed_item: int | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/engagements/sample.html",
+        {
+            "engagement": engagement,
+            "view": view,
+            "verification": verification,
+            "errors": errors or {},
+            "failed_item": failed_item,
+            "values": values or {},
+            "tab": "samples",
+            "can_sample": allowed("samples:manage", principal.role),
+            "can_record_findings": allowed("findings:record", principal.role),
+            **sampling.labels(),
+        },
+        block="verification",
+        status_code=status_code,
+    )
+
+
+@router.post(BASE + "/{sample_id}/verify", response_class=HTMLResponse, response_model=None)
+def verify_sample(
+    request: Request, session: SessionDep, principal: Sampler, engagement_id: int, sample_id: int
+) -> HTMLResponse:
+    engagement, view, verification = sampling.verify(
+        session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, request=request
+    )
+    return _sample_page(request, principal, engagement, view, verification=verification)
+
+
+@router.post(BASE + "/{sample_id}/items/{item_id}/result", response_class=HTMLResponse, response_model=None)
+def record_result(
+    request: Request,
+    session: SessionDep,
+    principal: Sampler,
+    engagement_id: int,
+    sample_id: int,
+    item_id: int,
+    result: Text = "",
+    note: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    try:
+        sampling.record_result(
+            session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, item_id=item_id,
+            result=result, note=note, request=request,
+        )
+    except InvalidInput as error:
+        engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+        return _sample_page(request, principal, engagement, view, errors=_errors(error), failed_item=item_id,
+                            values={"result": result, "note": note}, status_code=422)
+    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}#item-{item_id}", status_code=303)
+
+
+@router.post(BASE + "/{sample_id}/conclude", response_class=HTMLResponse, response_model=None)
+def conclude(
+    request: Request,
+    session: SessionDep,
+    principal: Sampler,
+    engagement_id: int,
+    sample_id: int,
+    conclusion: Text = "",
+    conclusion_note: Text = "",
+) -> HTMLResponse | RedirectResponse:
+    try:
+        sampling.conclude(
+            session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, conclusion=conclusion,
+            note=conclusion_note, request=request,
+        )
+    except InvalidInput as error:
+        engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+        return _sample_page(request, principal, engagement, view, errors=_errors(error),
+                            values={"conclusion": conclusion, "conclusion_note": conclusion_note}, status_code=422)
+    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}", status_code=303)
+
+
+@router.get(BASE + "/{sample_id}/sheet.xlsx", response_model=None)
+def sample_sheet_xlsx(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, sample_id: int
+) -> Response:
+    engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+    return Response(
+        sample_sheet.xlsx_bytes(engagement, view, request.app.state.settings.base_url),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{sample_sheet.filename(view)}"'},
+    )
