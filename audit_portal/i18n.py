@@ -186,6 +186,8 @@ STATUS_WORDS = (
     N_("patched"), N_("mitigated"), N_("not started"), N_("implemented"), N_("success"), N_("failure"),
     N_("refused"), N_("pending"), N_("accepted"), N_("rejected"), N_("answered"),
     N_("critical"), N_("high"), N_("medium"), N_("low"), N_("info"),
+    N_("annual"), N_("quarterly"), N_("monthly"), N_("weekly"), N_("daily"),
+    N_("keep"), N_("change"), N_("remove"),
 )
 # The roles, as the page header names them.
 ROLE_WORDS = (N_("admin"), N_("it"), N_("management"), N_("auditor"))

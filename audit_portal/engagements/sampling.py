@@ -56,17 +56,22 @@ from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
 from audit_portal.findings.models import Finding
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 
 MAX_SEED = 2**64 - 1
 NOTE_MAX_LENGTH = 4000
 
-METHOD_LABELS = {METHOD_RANDOM: "Random, with a recorded seed", METHOD_JUDGEMENTAL: "Judgemental (chosen by the auditor)"}
-RESULT_LABELS = {"effective": "Effective", RESULT_EXCEPTION: "Exception", RESULT_NOT_TESTED: "Not tested"}
+# English here (the XLSX sheet and the package use them as they are); pages translate them.
+METHOD_LABELS = {
+    METHOD_RANDOM: N_("Random, with a recorded seed"),
+    METHOD_JUDGEMENTAL: N_("Judgemental (chosen by the auditor)"),
+}
+RESULT_LABELS = {"effective": N_("Effective"), RESULT_EXCEPTION: N_("Exception"), RESULT_NOT_TESTED: N_("Not tested")}
 CONCLUSION_LABELS = {
-    "effective": "Effective",
-    "effective_with_exceptions": "Effective with exceptions",
-    "not_effective": "Not effective",
+    "effective": N_("Effective"),
+    "effective_with_exceptions": N_("Effective with exceptions"),
+    "not_effective": N_("Not effective"),
 }
 # The shortest interval (days) of each frequency class, rarest first: a requirement due every
 # 180 days is sampled as quarterly (both half-years), one due every 14 days as weekly.
