@@ -1,7 +1,7 @@
 """personal settings: each user's language and time zone
 
-Revision ID: 0076_personal_settings
-Revises: 0071_performance
+Revision ID: 0078_personal_settings
+Revises: 0077_search
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0076_personal_settings"
-down_revision = "0071_performance"
+revision = "0078_personal_settings"
+down_revision = "0077_search"
 branch_labels = None
 depends_on = None
 
