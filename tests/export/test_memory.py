@@ -136,8 +136,10 @@ def test_the_zip_writer_holds_no_per_member_state(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    per_member_records = count * 46  # the fixed part of one central directory record alone
-    assert peak < per_member_records / 4, f"peak Python allocations {peak} bytes for {count} members"
+    # Held in memory, the central directory alone would be one record (46 bytes and the name)
+    # per member: about 7 MB here. The bound leaves room for the interpreter's own noise.
+    fixed_parts_of_the_records = count * 46
+    assert peak < fixed_parts_of_the_records, f"peak Python allocations {peak} bytes for {count} members"
     assert target.stat().st_size == layout.length
     with zipfile.ZipFile(target) as archive:
         infos = archive.infolist()
