@@ -131,24 +131,28 @@ def counting_links():
     """Every link of evidence to a requirement that can count for coverage at all, with what the
     period, the supersession rule and the rollup need. The one place that says which evidence
     counts: the from-scratch computation and the rollup (its cells and its rebuild) both start
-    here, so a change to what counts is made once and reaches both."""
-    return select(
-        col(EvidenceRequirement.requirement_id), col(Evidence.id), col(Evidence.collected_at), col(Evidence.superseded_at),
-        col(Evidence.collector_run_id),
-    ).join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
+    here, so a change to what counts is made once and reaches both. Corrupted evidence never
+    counts: a stored file that no longer matches its hash proves nothing until the original is
+    uploaded again."""
+    return (
+        select(
+            col(EvidenceRequirement.requirement_id), col(Evidence.id), col(Evidence.collected_at), col(Evidence.superseded_at),
+            col(Evidence.collector_run_id),
+        )
+        .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
+        .where(col(Evidence.integrity) != INTEGRITY_CORRUPTED)
+    )
 
 
 def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None):
-    """Evidence links that count: collected in [start, end), not superseded by then, not rejected
-    in the engagement, and not corrupted (a stored file that no longer matches its hash proves
-    nothing until the original is uploaded again). The period range is the only selective
+    """Evidence links that count: collected in [start, end), not superseded by then and not
+    rejected in the engagement (on top of :func:`counting_links`). The period range is the only selective
     condition, so the planner drives the query from the collected_at index; requirements are
     picked afterwards."""
     conditions = [
         col(Evidence.collected_at) >= start,
         col(Evidence.collected_at) < end,
         or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
-        col(Evidence.integrity) != INTEGRITY_CORRUPTED,
     ]
     query = counting_links()
     if engagement_id is not None:

@@ -93,7 +93,7 @@ def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_audito
     auditor.wait_for_url(re.compile(r".*/samples/\d+$"))
     sample_url = auditor.url
     body = auditor.inner_text("body")
-    assert "weekly (every 7 days): 5 to 15" in body and f"{RUNS + 1} occurrence(s) when drawn" in body  # the runs and IT's upload
+    assert "weekly (every 7 days): 5 to 15" in body and f"{RUNS + 1} occurrences when drawn" in body  # the runs and IT's upload
     rows = auditor.locator("tr.sample-item")
     assert rows.count() == 5
     screenshot(auditor, "auditor-sample-drawn")
@@ -119,7 +119,7 @@ def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_audito
     auditor.wait_for_selector("#conclusion .chip.effective_with_exceptions")
     screenshot(auditor, "auditor-sample-concluded")
 
-    auditor.click("a:has-text('Raise a finding from 1 exception(s)')")
+    auditor.click("a:has-text('Raise a finding from 1 exception')")
     auditor.wait_for_url(re.compile(r".*/findings/new\?sample=\d+$"))
     assert auditor.input_value("#finding-form input[name=control_refs]") == "8.8, 8.19, OPS-2"
     assert EXCEPTION in auditor.input_value("#finding-form textarea[name=detail]")

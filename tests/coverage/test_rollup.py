@@ -227,7 +227,7 @@ def test_the_rollup_sees_what_the_from_scratch_count_sees(catalogue, add_evidenc
     requirement_id = catalogue.scalar(select(Requirement.id).where(Requirement.key == "OPS-2/patches"))
     before = rollup.newest_evidence(catalogue, {requirement_id}, date(2026, 1, 1), date(2026, 5, 31), None)  # type: ignore[arg-type]
     after = rollup.newest_evidence(catalogue, {requirement_id}, date(2026, 1, 1), date(2026, 6, 1), None)  # type: ignore[arg-type]
-    assert before[requirement_id].count == 2 and after[requirement_id].count == 1
+    assert before[requirement_id].evidence_count == 2 and after[requirement_id].evidence_count == 1
 
 
 def test_check_finds_a_broken_rollup_and_rebuild_repairs_it(tmp_path, monkeypatch):
