@@ -50,6 +50,7 @@ test: install-test lint
 # Lint, the import contracts (the layering in docs/architecture.md) and the type check.
 lint: install-test
 	$(BIN)/ruff check audit_portal collectors evidence_store tests bench
+	$(BIN)/ruff format --check audit_portal collectors evidence_store tests bench
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 

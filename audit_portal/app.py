@@ -1,4 +1,5 @@
 """The application factory: one place that wires settings, database, store, templates, routers."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

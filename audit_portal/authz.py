@@ -15,6 +15,7 @@ Authorize("evidence:read")]``) or in ``dependencies=[Authorize("public")]``. The
 ``tests/security/test_matrix.py`` walks every route of the app and checks the decision for every
 principal, so a route without ``Authorize`` fails the suite.
 """
+
 from typing import Annotated, Any
 from urllib.parse import quote
 

@@ -6,6 +6,7 @@ Regenerate the table in place after changing the matrix::
 
     .venv/bin/python -m audit_portal.authz_table docs/security.md
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,7 +40,7 @@ def current_block(text: str) -> str | None:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         return None
-    return text[start:end + len(END)]
+    return text[start : end + len(END)]
 
 
 def rewrite(path: Path) -> bool:

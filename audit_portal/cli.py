@@ -1,5 +1,6 @@
 """The ``audit-portal`` command. Domain command groups live beside their domain and are added
 here, so ``audit-portal --help`` lists everything the portal can do from a shell."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -106,7 +107,11 @@ def serve(
         raise fail("the database schema is not the newest; run 'audit-portal migrate'")
     console.print(f"audit-portal listening on http://{host}:{port}", highlight=False)
     uvicorn.run(
-        "audit_portal.asgi:app", host=host, port=port, workers=workers, log_level="info",
+        "audit_portal.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
         # The app itself believes X-Forwarded-* only from AUDIT_PORTAL_TRUSTED_PROXIES
         # (security.install_security); uvicorn's own handling would be a second setting.
         proxy_headers=False,
@@ -141,7 +146,6 @@ def demo(
         raise fail(f"demo not loaded: {error.detail}") from None
     with unit_of_work(engine) as session:
         print_demo_logins(session, console)
-
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper for python -m

@@ -1,5 +1,6 @@
 """Time in the portal: every datetime is timezone-aware UTC. SQLModel's datetime columns store
 UTC and hand back aware values on SQLite and PostgreSQL alike; naive values are refused."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

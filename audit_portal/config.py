@@ -2,6 +2,7 @@
 
 A wrong setting stops the portal at start with one line naming it (:class:`SettingsError`).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
         if relative:
             raise ValueError(f"give absolute folders, not {', '.join(relative)}")
         return tuple(path.expanduser().resolve() for path in value)
+
     # The key of the audit log's MAC chain (at least 32 bytes); empty: derived from SECRET_KEY.
     audit_key_file: Path | None = None
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
@@ -125,7 +127,9 @@ class Settings(BaseSettings):
 
         for group, role in value.items():
             if role not in ROLES:
-                raise ValueError(f"group {group!r} maps to unknown role {role!r}; use one of {', '.join(sorted(ROLES))}")
+                raise ValueError(
+                    f"group {group!r} maps to unknown role {role!r}; use one of {', '.join(sorted(ROLES))}"
+                )
         return value
 
     @field_validator("oidc_issuer")
@@ -135,12 +139,17 @@ class Settings(BaseSettings):
         if value and not (parsed.scheme == "https" or parsed.hostname in ("127.0.0.1", "localhost", "::1")):
             raise ValueError("must be an https:// URL (plain http only on loopback, for tests)")
         return value.rstrip("/")
+
     # Objects the weekly integrity scrub re-hashes, chosen at random; empty: every object.
     store_verify_sample: int | None = Field(default=None, gt=0)
     # Sample sizes per frequency of the sampled requirement, as audit sampling guidance gives
     # them ("frequency=least-most", comma-separated; every frequency of SAMPLE_FREQUENCIES).
     sample_sizes: Annotated[dict[str, tuple[int, int]], NoDecode] = {
-        "annual": (1, 1), "quarterly": (2, 2), "monthly": (2, 5), "weekly": (5, 15), "daily": (20, 40),
+        "annual": (1, 1),
+        "quarterly": (2, 2),
+        "monthly": (2, 5),
+        "weekly": (5, 15),
+        "daily": (20, 40),
     }
 
     @field_validator("sample_sizes", mode="before")
@@ -164,8 +173,10 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - set(SAMPLE_FREQUENCIES))
         missing = [name for name in SAMPLE_FREQUENCIES if name not in value]
         if unknown or missing:
-            raise ValueError(f"give a size for each of {', '.join(SAMPLE_FREQUENCIES)}"
-                             + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+            raise ValueError(
+                f"give a size for each of {', '.join(SAMPLE_FREQUENCIES)}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            )
         for name, (low, high) in value.items():
             if not 1 <= low <= high:
                 raise ValueError(f"{name}: the least size is at least 1 and not above the most")
@@ -177,9 +188,7 @@ class Settings(BaseSettings):
         if value:
             scheme = urlparse(value).scheme
             if scheme not in STORE_SCHEMES:
-                raise ValueError(
-                    f"unknown scheme '{scheme}'; use file://, s3:// or memory://"
-                )
+                raise ValueError(f"unknown scheme '{scheme}'; use file://, s3:// or memory://")
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -1,6 +1,7 @@
 """What every command of the ``audit-portal`` CLI shares: the consoles, settings loading that
 exits with one clear line, and the failure exit. A leaf module, so the domain command groups use
 it without importing the CLI that assembles them."""
+
 from __future__ import annotations
 
 import typer

@@ -3,6 +3,7 @@
 Routes take ``SessionDep``; the dependency commits when the request succeeds and rolls back when
 it raises. Services only flush. Nothing in the package holds a module-level session.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,7 +28,9 @@ def make_engine(database_url: str, *, busy_timeout_seconds: float = 30.0) -> Eng
         engine = create_engine(
             database_url,
             connect_args={
-                "check_same_thread": False, "timeout": busy_timeout_seconds, "factory": QueuedConnection,
+                "check_same_thread": False,
+                "timeout": busy_timeout_seconds,
+                "factory": QueuedConnection,
             },
         )
 

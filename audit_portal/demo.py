@@ -4,6 +4,7 @@ Each domain contributes one step (a function taking a :class:`DemoContext`); the
 order in one transaction, so a failed demo load leaves the database empty. Demo credentials are
 printed only for a database marked as a demo, never for a real one.
 """
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -30,9 +31,17 @@ def demo_steps() -> list[DemoStep]:
     """The steps in dependency order."""
     # The trend and the report summarise everything before them; the checkpoint signs the head of
     # the audit log the steps before it leave: keep these two last.
-    return [add_demo_users, demo_digest_addresses, load_evidence_demo, load_collection_demo, demo_statement_of_applicability,
-            demo_requirement_library, demo_engagement,
-            demo_trend_and_report, demo_audit_checkpoint]
+    return [
+        add_demo_users,
+        demo_digest_addresses,
+        load_evidence_demo,
+        load_collection_demo,
+        demo_statement_of_applicability,
+        demo_requirement_library,
+        demo_engagement,
+        demo_trend_and_report,
+        demo_audit_checkpoint,
+    ]
 
 
 def database_is_empty(session: Session) -> bool:
@@ -53,9 +62,7 @@ def load_demo(session: Session, store: ObjectStore, settings: Settings, console:
         step(context)
         session.flush()
     portal_settings.set_value(session, portal_settings.DEMO_KEY, context.now.isoformat())
-    portal_settings.set_value(
-        session, "demo_logins", "\n".join("\t".join(login) for login in context.logins)
-    )
+    portal_settings.set_value(session, "demo_logins", "\n".join("\t".join(login) for login in context.logins))
 
 
 def print_demo_logins(session: Session, console: Console) -> None:
@@ -67,6 +74,8 @@ def print_demo_logins(session: Session, console: Console) -> None:
         console.print("demo sign-ins (demo database only):")
         for role, user, password in rows:
             console.print(f"  {role:11} {user:22} {password}", highlight=False)
-        console.print("  admin and auditor sign in with a second factor; this prints the current code:", highlight=False)
+        console.print(
+            "  admin and auditor sign in with a second factor; this prints the current code:", highlight=False
+        )
         # on a line of its own, never wrapped, so it can be copied as it is
         console.print(".venv/bin/audit-portal user totp USERNAME", highlight=False, soft_wrap=True)

@@ -1,5 +1,6 @@
 """What each domain's demo step receives. A leaf module, so the domains' demo code does not
 import the demo loader that runs it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

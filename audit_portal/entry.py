@@ -2,6 +2,7 @@
 is dispatched before anything of the portal is imported, so a host that only runs collectors
 needs none of the portal's packages (web framework, database driver, ...); every other command
 is the portal's typer application, available once ``audit-portal[portal]`` is installed."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,11 @@ def main() -> None:
     except ModuleNotFoundError as error:
         if is_collect_run:  # an agent-only install: its help and usage errors come from the agent
             _agent(argv[2:])
-        print(f"audit-portal: the portal's packages are not installed ({error.name} is missing). This is an "
-              "agent install: only `audit-portal collect run ... --push URL` works here; install "
-              "'audit-portal[portal]' for the portal.", file=sys.stderr)
+        print(
+            f"audit-portal: the portal's packages are not installed ({error.name} is missing). This is an "
+            "agent install: only `audit-portal collect run ... --push URL` works here; install "
+            "'audit-portal[portal]' for the portal.",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     app()

@@ -4,6 +4,7 @@ Services raise :class:`PortalError` subclasses; one handler turns them into an R
 JSON for the API and for clients asking for JSON, or into the error page (or an htmx partial)
 for browsers. Bad input never gets a stack trace.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -138,8 +139,7 @@ def portal_error_response(request: Request, error: PortalError) -> Response:
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
-        for item in error.errors()
+        {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
     ]
     detail = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
     return problem_response(
@@ -171,7 +171,10 @@ async def _database_error(request: Request, error: Exception) -> Response:
     if not is_database_busy(error):
         raise error
     return problem_response(
-        request, status=503, title=N_("Database busy"), slug="database-busy",
+        request,
+        status=503,
+        title=N_("Database busy"),
+        slug="database-busy",
         # One fixed sentence, so the error page can translate it; Retry-After carries the seconds.
         detail=N_(
             "The database is busy with other changes and could not take this one in time; nothing was "
@@ -190,6 +193,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class CsrfRefused(Forbidden):
     def __init__(self) -> None:
-        super().__init__(
-            N_("The form's security token is missing or expired. Reload the page and try again.")
-        )
+        super().__init__(N_("The form's security token is missing or expired. Reload the page and try again."))

@@ -9,6 +9,7 @@ otherwise the ``.po`` is compiled in memory on first use, so a fresh checkout ne
 This is a leaf module: templating, the security middleware, services that write e-mail and the
 profile read it.
 """
+
 from __future__ import annotations
 
 import gettext
@@ -46,6 +47,7 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, t
 
 # --- catalogues --------------------------------------------------------------------------------
 
+
 def _compiled(po_path: Path) -> Translations:
     mo_path = po_path.with_suffix(".mo")
     if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
@@ -73,6 +75,7 @@ def gettext_for(language: str | None) -> gettext.NullTranslations:
 
 
 # --- the reader's language and time zone -------------------------------------------------------
+
 
 def supported(language: str | None) -> str | None:
     if not language:
@@ -135,6 +138,7 @@ def zone(name: str | None, fallback: str = DEFAULT_TIME_ZONE) -> ZoneInfo:
 
 # --- formatting ---------------------------------------------------------------------------------
 
+
 def local_time(value: datetime, tz: ZoneInfo) -> datetime:
     """A stored (UTC) datetime as wall-clock time in ``tz``; a naive value is taken as UTC."""
     if value.tzinfo is None:
@@ -180,14 +184,48 @@ def language_choices(languages: Iterable[str] = LANGUAGES) -> list[tuple[str, st
 # The internal status names pages show through the ``status`` filter ("timed_out" reads
 # "timed out"); listed here so that extraction gives each a msgid.
 STATUS_WORDS = (
-    N_("covered"), N_("partial"), N_("stale"), N_("missing"), N_("failing"), N_("no requirement"),
-    N_("not applicable"), N_("met"), N_("awaiting signoff"), N_("running"), N_("ok"), N_("failed"),
-    N_("timed out"), N_("open"), N_("action planned"), N_("remediated"), N_("closed"), N_("risk accepted"),
-    N_("patched"), N_("mitigated"), N_("not started"), N_("implemented"), N_("success"), N_("failure"),
-    N_("refused"), N_("pending"), N_("accepted"), N_("rejected"), N_("answered"),
-    N_("critical"), N_("high"), N_("medium"), N_("low"), N_("info"),
-    N_("annual"), N_("quarterly"), N_("monthly"), N_("weekly"), N_("daily"),
-    N_("keep"), N_("change"), N_("remove"),
+    N_("covered"),
+    N_("partial"),
+    N_("stale"),
+    N_("missing"),
+    N_("failing"),
+    N_("no requirement"),
+    N_("not applicable"),
+    N_("met"),
+    N_("awaiting signoff"),
+    N_("running"),
+    N_("ok"),
+    N_("failed"),
+    N_("timed out"),
+    N_("open"),
+    N_("action planned"),
+    N_("remediated"),
+    N_("closed"),
+    N_("risk accepted"),
+    N_("patched"),
+    N_("mitigated"),
+    N_("not started"),
+    N_("implemented"),
+    N_("success"),
+    N_("failure"),
+    N_("refused"),
+    N_("pending"),
+    N_("accepted"),
+    N_("rejected"),
+    N_("answered"),
+    N_("critical"),
+    N_("high"),
+    N_("medium"),
+    N_("low"),
+    N_("info"),
+    N_("annual"),
+    N_("quarterly"),
+    N_("monthly"),
+    N_("weekly"),
+    N_("daily"),
+    N_("keep"),
+    N_("change"),
+    N_("remove"),
 )
 # The roles, as the page header names them.
 ROLE_WORDS = (N_("admin"), N_("it"), N_("management"), N_("auditor"))

@@ -1,4 +1,5 @@
 """Background work started with the server (the in-process collector scheduler, when enabled)."""
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 
 The portal never creates tables any other way; the same revisions run on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Imports every table model so ``SQLModel.metadata`` is complete for Alembic and tests.
 A new domain adds its ``models`` module here."""
+
 from audit_portal.audit import models as audit_models  # noqa: F401
 from audit_portal.audit import refusal_models  # noqa: F401
 from audit_portal.auth import models as auth_models  # noqa: F401

@@ -3,6 +3,7 @@
 A domain adds its section here when its pages exist, so the menu never links to a page that is
 not there or that the reader may not open.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

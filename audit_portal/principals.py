@@ -4,6 +4,7 @@ authorization matrix written as data.
 This is a leaf module: services, the audit log and the navigation read it without importing the
 web dependency that enforces it (:mod:`audit_portal.authz`).
 """
+
 from dataclasses import dataclass, field
 from enum import StrEnum
 

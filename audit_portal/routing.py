@@ -1,4 +1,5 @@
 """Every router of the portal, in one list, so the app factory and the tests see the same set."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -29,9 +30,25 @@ from audit_portal.sso.routes import router as sso_router
 def include_routers(app: FastAPI) -> None:
     # /healthz answers load balancers and monitoring, which never sign in.
     app.include_router(health_router, dependencies=[Authorize("public")])
-    for router in (auth_router, dashboard_router, admin_router, audit_router, catalogue_router, soa_router,
-                   evidence_router, evidence_api_router, reports_router, notifications_router, export_router,
-                   engagements_router, requests_router, findings_router,
-                   collection_router, collection_api_router, collection_instances_api_router, sso_router,
-                   coverage_api_router):
+    for router in (
+        auth_router,
+        dashboard_router,
+        admin_router,
+        audit_router,
+        catalogue_router,
+        soa_router,
+        evidence_router,
+        evidence_api_router,
+        reports_router,
+        notifications_router,
+        export_router,
+        engagements_router,
+        requests_router,
+        findings_router,
+        collection_router,
+        collection_api_router,
+        collection_instances_api_router,
+        sso_router,
+        coverage_api_router,
+    ):
         app.include_router(router)

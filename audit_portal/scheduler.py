@@ -7,6 +7,7 @@ instance another portal has just run is not run twice. A run that raises is logg
 scheduler goes on with the next instance. Each pass also runs the management jobs that are due
 (the daily coverage snapshot, the monthly report, the weekly digest), each under its own lease.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,9 @@ MAX_RUNS_PER_TICK = 20  # the rest waits for the next tick, so stop() is never b
 
 
 class CollectorScheduler:
-    def __init__(self, engine: Engine, store: ObjectStore, settings: Settings, *, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, engine: Engine, store: ObjectStore, settings: Settings, *, tick_seconds: float = TICK_SECONDS
+    ) -> None:
         coverage_rollup.install()  # the scheduler's evidence writes keep the rollup too
         self._engine = engine
         self._store = store
@@ -76,8 +79,13 @@ class CollectorScheduler:
                 break
             try:
                 report = service.run_instance(
-                    lambda: unit_of_work(self._engine), self._store, self._settings, item.name,
-                    trigger=item.trigger, now=now, only_if_due=True,
+                    lambda: unit_of_work(self._engine),
+                    self._store,
+                    self._settings,
+                    item.name,
+                    trigger=item.trigger,
+                    now=now,
+                    only_if_due=True,
                 )
             except Exception:
                 log.exception("collector instance %s could not be run", item.name)

@@ -8,6 +8,7 @@ removed) for ids and parts of words. SQLite searches FTS5 tables with the ``unic
 (``remove_diacritics 2``). Both fold case and accents, so "geinventariseerd" finds
 "geïnventariseerd" and "Beveiliging" finds "beveiligingsmaatregelen".
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,12 @@ REQUIREMENT_DOCUMENT = (
 FTS_TABLES = ("evidence_fts", "control_fts", "requirement_fts")
 FTS5_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config")
 SEARCH_INDEXES = (
-    "ix_evidence_search_fts", "ix_evidence_search_trgm", "ix_control_search_fts", "ix_control_search_trgm",
-    "ix_requirement_search_fts", "ix_requirement_search_trgm",
+    "ix_evidence_search_fts",
+    "ix_evidence_search_trgm",
+    "ix_control_search_fts",
+    "ix_control_search_trgm",
+    "ix_requirement_search_fts",
+    "ix_requirement_search_trgm",
 )
 
 
@@ -89,7 +94,7 @@ class Search:
 
     @property
     def annex_ref(self) -> str | None:
-        """"A.5.15" as the 2022 edition spells its Annex A refs ("5.15"), if the search is one."""
+        """ "A.5.15" as the 2022 edition spells its Annex A refs ("5.15"), if the search is one."""
         match = re.fullmatch(r"a\.(\d+(?:\.\d+)*)", self.folded)
         return match.group(1) if match else None
 
@@ -101,7 +106,7 @@ class Search:
 
     @property
     def number_only(self) -> bool:
-        """"#123" names an item and nothing else; "2026" may also be a word of a title."""
+        """ "#123" names an item and nothing else; "2026" may also be a word of a title."""
         return self.text.startswith("#") and self.evidence_number is not None
 
     def fts5_query(self) -> str:

@@ -17,6 +17,7 @@ Every response to a signed-in person, to someone half-way through sign-in, or to
 a service token gets ``Cache-Control: no-store`` (pages, API answers, downloads alike), so no
 browser or proxy cache keeps what they saw; static files and anonymous pages stay cacheable.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,16 +41,18 @@ if TYPE_CHECKING:
 
 ANON_CSRF_COOKIE = "portal_csrf"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CONTENT_SECURITY_POLICY = "; ".join([  # noqa: FLY002 - one directive per line reads better
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [  # noqa: FLY002 - one directive per line reads better
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 STATIC_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
@@ -71,6 +74,7 @@ class SignedInUser:
 
 # --- anonymous double-submit token ---------------------------------------------------------
 
+
 def _signature(secret_key: str, nonce: str) -> str:
     return hmac.new(secret_key.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -88,6 +92,7 @@ def anonymous_token_valid(secret_key: str, token: str | None) -> bool:
 
 
 # --- used by Authorize ---------------------------------------------------------------------
+
 
 def prepare_request_state(request: Request, session: Session, identity: Identity) -> None:
     """Leave the user, the CSRF token and the navigation for the templates."""
@@ -132,6 +137,7 @@ def check_csrf(request: Request, identity: Identity, submitted: str | None) -> N
 
 # --- cookies -------------------------------------------------------------------------------
 
+
 def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -140,7 +146,12 @@ def set_session_cookie(response: Response, request: Request, value: str) -> None
     from audit_portal.auth.sessions import COOKIE_NAME
 
     response.set_cookie(
-        COOKIE_NAME, value, httponly=True, samesite="lax", secure=is_https(request), path="/",
+        COOKIE_NAME,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
     )
 
 
@@ -157,6 +168,7 @@ def _anon_cookie_header(scope: Scope, value: str) -> tuple[bytes, bytes]:
 
 
 # --- middleware and the sign-in redirect ---------------------------------------------------
+
 
 def _authenticated(scope: Scope) -> bool:
     """Whether the request came with credentials the portal accepted (or is checking): the
@@ -185,7 +197,8 @@ class SecurityMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
-                    (name, value) for name, value in message.get("headers", [])
+                    (name, value)
+                    for name, value in message.get("headers", [])
                     if name.lower() not in {h[0] for h in STATIC_HEADERS}
                 ]
                 headers.extend(STATIC_HEADERS)
@@ -216,8 +229,9 @@ async def _password_change_redirect(request: Request, error: Exception) -> Respo
     if wants_json(request):
         from audit_portal.errors import problem_response
 
-        return problem_response(request, status=error.status_code, title=error.title, detail=error.detail,
-                                slug="password-change-required")
+        return problem_response(
+            request, status=error.status_code, title=error.title, detail=error.detail, slug="password-change-required"
+        )
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": PASSWORD_CHANGE_PAGE})
     return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)

@@ -14,6 +14,7 @@ that transaction ends (commit, rollback, close). Reads never queue: in WAL mode 
 the writer. The turn of a connection dropped without being closed is taken back, so one lost
 connection cannot stop every writer.
 """
+
 from __future__ import annotations
 
 import sqlite3

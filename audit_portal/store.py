@@ -1,4 +1,5 @@
 """The evidence store the portal uses, built from settings, and its request dependency."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -5,6 +5,7 @@ A page template extends ``layouts/base.html`` and fills the ``content`` block. A
 the same URL without htmx gets the full page. Every such response says ``Vary: HX-Request`` so
 a cache never serves a fragment as a page.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ def templates_dir() -> Path:
 # gettext callables and the filters read the reader's translations, language and time zone from
 # the render context (``i18n_context`` builds those keys; without them: English, the
 # organisation's time zone).
+
 
 def _translations(context: Context) -> Any:
     return context.get("translations") or i18n.gettext_for(context.get("language"))
@@ -173,14 +175,17 @@ def render(
     }
     block_name = block if block and is_fragment_request(request) else None
     # jinja2-fragments declares Response; what it returns is Starlette's HTML template response
-    response = cast(HTMLResponse, templates.TemplateResponse(
-        request,
-        template,
-        full_context,
-        status_code=status_code,
-        headers=dict(headers or {}),
-        block_name=block_name,
-    ))
+    response = cast(
+        HTMLResponse,
+        templates.TemplateResponse(
+            request,
+            template,
+            full_context,
+            status_code=status_code,
+            headers=dict(headers or {}),
+            block_name=block_name,
+        ),
+    )
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Content-Language"] = language
     return response

@@ -15,6 +15,7 @@ keyset page of its occurrence history).
 SQLite (a temporary file) by default; PostgreSQL when AUDIT_PORTAL_BENCH_DATABASE_URL is set
 (each size in a new schema, dropped afterwards). Not a test: it asserts nothing, it measures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,7 +57,11 @@ def fresh_database(work_dir: Path) -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield make_url(postgres).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        yield (
+            make_url(postgres)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
     finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -65,7 +70,7 @@ def fresh_database(work_dir: Path) -> Iterator[str]:
 
 def _bulk(session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
     for first in range(0, len(rows), BATCH):
-        session.execute(insert(table), rows[first:first + BATCH])
+        session.execute(insert(table), rows[first : first + BATCH])
 
 
 def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
@@ -88,17 +93,33 @@ def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
         load_catalogue(session)
         ensure_defaults(session)
         now = datetime.now(UTC)
-        auditor = UserAccount(username="bench.auditor", role="auditor", password_hash="-", password_changed_at=now,
-                              created_at=now, valid_until=now + timedelta(days=30))
+        auditor = UserAccount(
+            username="bench.auditor",
+            role="auditor",
+            password_hash="-",
+            password_changed_at=now,
+            created_at=now,
+            valid_until=now + timedelta(days=30),
+        )
         it = UserAccount(username="bench.it", role="it", password_hash="-", password_changed_at=now, created_at=now)
         session.add_all([auditor, it])
         session.flush()
         requirements = list(session.scalars(select(Requirement).order_by(Requirement.position, Requirement.id)))
         collectors = sorted({r.collector for r in requirements if not r.is_manual})
         instances = [
-            {"id": i + 1, "name": f"{name}-main", "collector": name, "config_json": "{}", "schedule": "@daily",
-             "enabled": True, "remote": False, "requirement_keys": "", "timeout_seconds": 600,
-             "created_at": now, "updated_at": now}
+            {
+                "id": i + 1,
+                "name": f"{name}-main",
+                "collector": name,
+                "config_json": "{}",
+                "schedule": "@daily",
+                "enabled": True,
+                "remote": False,
+                "requirement_keys": "",
+                "timeout_seconds": 600,
+                "created_at": now,
+                "updated_at": now,
+            }
             for i, name in enumerate(collectors)
         ]
         _bulk(session, CollectorInstance.__table__, instances)
@@ -106,19 +127,35 @@ def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
         runs = []
         for instance in instances:
             for day in range(days):
-                started = datetime.combine(first_day + timedelta(days=day), datetime.min.time(), tzinfo=UTC) + timedelta(hours=2)
+                started = datetime.combine(
+                    first_day + timedelta(days=day), datetime.min.time(), tzinfo=UTC
+                ) + timedelta(hours=2)
                 run_id[(instance["collector"], day)] = len(runs) + 1
-                runs.append({
-                    "id": len(runs) + 1, "instance_id": instance["id"], "instance_name": instance["name"],
-                    "collector_version": "1", "trigger": "schedule", "started_at": started,
-                    "finished_at": started + timedelta(minutes=1), "status": "failed" if day % 97 == 0 else "ok",
-                    "attempt": 1, "log": "", "findings_count": 0,
-                })
+                runs.append(
+                    {
+                        "id": len(runs) + 1,
+                        "instance_id": instance["id"],
+                        "instance_name": instance["name"],
+                        "collector_version": "1",
+                        "trigger": "schedule",
+                        "started_at": started,
+                        "finished_at": started + timedelta(minutes=1),
+                        "status": "failed" if day % 97 == 0 else "ok",
+                        "attempt": 1,
+                        "log": "",
+                        "findings_count": 0,
+                    }
+                )
         _bulk(session, CollectorRun.__table__, runs)
 
         evidence, links, reviews, signoffs, findings = [], [], [], [], []
-        engagement = Engagement(name="Bench surveillance audit", framework_key="iso27001-2022",
-                                period_start=today - timedelta(days=365), period_end=today, created_at=now)
+        engagement = Engagement(
+            name="Bench surveillance audit",
+            framework_key="iso27001-2022",
+            period_start=today - timedelta(days=365),
+            period_end=today,
+            created_at=now,
+        )
         session.add(engagement)
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
@@ -129,28 +166,52 @@ def seed(engine: Engine, items: int, today: date) -> tuple[int, str]:
             day = (collected.date() - first_day).days
             manual = requirement.is_manual
             evidence_id = index + 1
-            evidence.append({
-                "id": evidence_id, "title": f"{requirement.key} {collected:%Y-%m-%d}",
-                "source_kind": "upload" if manual else "collector",
-                "uploaded_by_id": it.id if manual else None,
-                "collector_instance": None if manual else f"{requirement.collector}-main",
-                "collector_run_id": None if manual else run_id[(requirement.collector, min(day, days - 1))],
-                "artifact_kind": None if manual else ARTIFACTS[index % 3],
-                "collected_at": collected, "original_filename": f"evidence-{evidence_id}.json",
-                "content_type": "application/json", "size": 1024 + index % 4096, "sha256": FAKE_SHA,
-                "store_key": f"sha256/00/00/{FAKE_SHA}", "legal_hold": False, "created_at": collected,
-            })
+            evidence.append(
+                {
+                    "id": evidence_id,
+                    "title": f"{requirement.key} {collected:%Y-%m-%d}",
+                    "source_kind": "upload" if manual else "collector",
+                    "uploaded_by_id": it.id if manual else None,
+                    "collector_instance": None if manual else f"{requirement.collector}-main",
+                    "collector_run_id": None if manual else run_id[(requirement.collector, min(day, days - 1))],
+                    "artifact_kind": None if manual else ARTIFACTS[index % 3],
+                    "collected_at": collected,
+                    "original_filename": f"evidence-{evidence_id}.json",
+                    "content_type": "application/json",
+                    "size": 1024 + index % 4096,
+                    "sha256": FAKE_SHA,
+                    "store_key": f"sha256/00/00/{FAKE_SHA}",
+                    "legal_hold": False,
+                    "created_at": collected,
+                }
+            )
             links.append({"evidence_id": evidence_id, "requirement_id": requirement.id})
             if collected.date() >= engagement.period_start and index % 50 == 0:
-                reviews.append({"engagement_id": engagement.id, "evidence_id": evidence_id,
-                                "status": "rejected" if index % 200 == 0 else "accepted", "reviewed_at": now})
+                reviews.append(
+                    {
+                        "engagement_id": engagement.id,
+                        "evidence_id": evidence_id,
+                        "status": "rejected" if index % 200 == 0 else "accepted",
+                        "reviewed_at": now,
+                    }
+                )
             if requirement.needs_signoff and index % 2 == 0:
-                signoffs.append({"evidence_id": evidence_id, "signed_by_id": it.id, "signed_at": collected, "remark": "reviewed"})
+                signoffs.append(
+                    {"evidence_id": evidence_id, "signed_by_id": it.id, "signed_at": collected, "remark": "reviewed"}
+                )
             if not manual and index % 500 == 0:
-                findings.append({"source": "collector", "key": f"bench/{index}", "title": "port open to the world",
-                                 "severity": "high" if index % 1000 == 0 else "medium", "status": "open",
-                                 "collector_instance": f"{requirement.collector}-main", "evidence_id": evidence_id,
-                                 "created_at": collected})
+                findings.append(
+                    {
+                        "source": "collector",
+                        "key": f"bench/{index}",
+                        "title": "port open to the world",
+                        "severity": "high" if index % 1000 == 0 else "medium",
+                        "status": "open",
+                        "collector_instance": f"{requirement.collector}-main",
+                        "evidence_id": evidence_id,
+                        "created_at": collected,
+                    }
+                )
         _bulk(session, Evidence.__table__, evidence)
         _bulk(session, EvidenceRequirement.__table__, links)
         _bulk(session, EvidenceReview.__table__, reviews)
@@ -190,8 +251,13 @@ def measure(items: int, requests: int, work_dir: Path, *, analyze: bool) -> dict
             with engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
         seeded_in = time.perf_counter() - started
-        settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
-                            scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
+        settings = Settings(
+            data_dir=work_dir / "data",
+            database_url=database_url,
+            store_url="memory://",
+            scheduler_enabled=False,
+            secret_key="bench-secret-key-long-enough-for-signing-0123",
+        )
         app = create_app(settings, engine=engine)
         timings, statements = time_requests(app, engine, cookie, f"/engagements/{engagement_id}/controls", requests)
         # One control page: the newest occurrence per requirement and one page of the history.
@@ -205,7 +271,9 @@ def measure(items: int, requests: int, work_dir: Path, *, analyze: bool) -> dict
     return figures
 
 
-def time_requests(app, engine: Engine, cookie: str, path: str, requests: int, must_contain: str = "") -> tuple[list[float], list[int]]:  # type: ignore[no-untyped-def]
+def time_requests(
+    app, engine: Engine, cookie: str, path: str, requests: int, must_contain: str = ""
+) -> tuple[list[float], list[int]]:  # type: ignore[no-untyped-def]
     """GET ``path`` as the signed-in cookie's user: two warm-up requests (they fill the template
     and statement caches), then ``requests`` timed ones; milliseconds and statements of each."""
     from fastapi.testclient import TestClient
@@ -229,9 +297,12 @@ def time_requests(app, engine: Engine, cookie: str, path: str, requests: int, mu
 def summary(items: int, seeded_in: float, timings: list[float], statements: list[int]) -> dict[str, float]:
     timings = sorted(timings)
     return {
-        "items": items, "seeded_s": seeded_in, "median_ms": statistics.median(timings),
+        "items": items,
+        "seeded_s": seeded_in,
+        "median_ms": statistics.median(timings),
         "p95_ms": timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))],
-        "statements_min": min(statements), "statements_max": max(statements),
+        "statements_min": min(statements),
+        "statements_max": max(statements),
     }
 
 
@@ -244,22 +315,33 @@ def main() -> None:
     backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
     work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-coverage-"))
     statistics_note = "no planner statistics" if arguments.no_analyze else "ANALYZE after seeding"
-    print(f"GET /engagements/{{id}}/controls on {backend} ({statistics_note}), {YEARS} years of daily collector runs, "
-          f"{arguments.requests} timed requests per size")
+    print(
+        f"GET /engagements/{{id}}/controls on {backend} ({statistics_note}), {YEARS} years of daily collector runs, "
+        f"{arguments.requests} timed requests per size"
+    )
     print(f"{'':>18} {'controls table':^43} {'control page ' + CONTROL_PAGE:^43}")
-    print(f"{'evidence':>9} {'seeded':>8} {'median':>9} {'p95':>9} {'SQL statements/request':>23}"
-          f" {'median':>9} {'p95':>9} {'SQL statements/request':>23}")
+    print(
+        f"{'evidence':>9} {'seeded':>8} {'median':>9} {'p95':>9} {'SQL statements/request':>23}"
+        f" {'median':>9} {'p95':>9} {'SQL statements/request':>23}"
+    )
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
             figures = measure(size, arguments.requests, work_dir, analyze=not arguments.no_analyze)
-            spread = (f"{figures['statements_min']}" if figures["statements_min"] == figures["statements_max"]
-                      else f"{figures['statements_min']}-{figures['statements_max']}")
-            page_spread = (f"{figures['control_statements_min']}"
-                           if figures["control_statements_min"] == figures["control_statements_max"]
-                           else f"{figures['control_statements_min']}-{figures['control_statements_max']}")
-            print(f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}"
-                  f" {figures['control_median_ms']:>7.1f}ms {figures['control_p95_ms']:>7.1f}ms {page_spread:>23}",
-                  flush=True)
+            spread = (
+                f"{figures['statements_min']}"
+                if figures["statements_min"] == figures["statements_max"]
+                else f"{figures['statements_min']}-{figures['statements_max']}"
+            )
+            page_spread = (
+                f"{figures['control_statements_min']}"
+                if figures["control_statements_min"] == figures["control_statements_max"]
+                else f"{figures['control_statements_min']}-{figures['control_statements_max']}"
+            )
+            print(
+                f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}"
+                f" {figures['control_median_ms']:>7.1f}ms {figures['control_p95_ms']:>7.1f}ms {page_spread:>23}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -12,6 +12,7 @@ grow with the data).
 SQLite (a temporary file) by default; PostgreSQL when AUDIT_PORTAL_BENCH_DATABASE_URL is set.
 Not a test: it asserts nothing, it measures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def seed_management(engine: Engine, engagement_id: int, today: date) -> str:
 
     with unit_of_work(engine) as session:
         now = datetime.now(UTC)
-        manager = UserAccount(username="bench.management", role="management", password_hash="-",
-                              password_changed_at=now, created_at=now)
+        manager = UserAccount(
+            username="bench.management", role="management", password_hash="-", password_changed_at=now, created_at=now
+        )
         session.add(manager)
         session.flush()
         groups = {(g.framework_key, g.key) for g in session.scalars(select(ControlGroup))}
@@ -56,14 +58,34 @@ def seed_management(engine: Engine, engagement_id: int, today: date) -> str:
             percent = 40 + 30 * (365 - offset) / 365
             for framework in ("iso27001-2022", "annex2"):
                 for group in [None, *sorted(key for fw, key in groups if fw == framework)]:
-                    snapshots.append({"day": day, "framework_key": framework, "group_key": group, "covered": 10,
-                                      "applicable": 20, "percent": round(percent, 1), "counts": {}, "taken_at": now})
+                    snapshots.append(
+                        {
+                            "day": day,
+                            "framework_key": framework,
+                            "group_key": group,
+                            "covered": 10,
+                            "applicable": 20,
+                            "percent": round(percent, 1),
+                            "counts": {},
+                            "taken_at": now,
+                        }
+                    )
         _bulk(session, CoverageSnapshot.__table__, snapshots)
-        _bulk(session, EvidenceRequest.__table__, [
-            {"engagement_id": engagement_id, "question": f"Bench question {n}", "due_date": today + timedelta(days=n - 20),
-             "state": ("open", "answered", "accepted", "closed")[n % 4], "created_by": manager.id, "created_at": now}
-            for n in range(REQUESTS_PER_ENGAGEMENT)
-        ])
+        _bulk(
+            session,
+            EvidenceRequest.__table__,
+            [
+                {
+                    "engagement_id": engagement_id,
+                    "question": f"Bench question {n}",
+                    "due_date": today + timedelta(days=n - 20),
+                    "state": ("open", "answered", "accepted", "closed")[n % 4],
+                    "created_by": manager.id,
+                    "created_at": now,
+                }
+                for n in range(REQUESTS_PER_ENGAGEMENT)
+            ],
+        )
         return sessions.start(session, user=manager, stage=sessions.STAGE_SIGNED_IN, address="127.0.0.1").cookie_value
 
 
@@ -83,8 +105,13 @@ def measure(items: int, requests: int, work_dir: Path) -> dict[str, float]:
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
         seeded_in = time.perf_counter() - started
-        settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
-                            scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
+        settings = Settings(
+            data_dir=work_dir / "data",
+            database_url=database_url,
+            store_url="memory://",
+            scheduler_enabled=False,
+            secret_key="bench-secret-key-long-enough-for-signing-0123",
+        )
         timings, statements = time_requests(
             create_app(settings, engine=engine), engine, cookie, "/", requests, must_contain="Compliance overview"
         )
@@ -99,16 +126,23 @@ def main() -> None:
     arguments = parser.parse_args()
     backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
     work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-dashboard-"))
-    print(f"GET / (dashboard, management) on {backend} (ANALYZE after seeding), {arguments.requests} timed requests per size, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"GET / (dashboard, management) on {backend} (ANALYZE after seeding), {arguments.requests} timed requests per size, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'evidence':>9} {'seeded':>8} {'median':>9} {'p95':>9} {'SQL statements/request':>23}")
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
             figures = measure(size, arguments.requests, work_dir)
-            spread = (f"{figures['statements_min']}" if figures["statements_min"] == figures["statements_max"]
-                      else f"{figures['statements_min']}-{figures['statements_max']}")
-            print(f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}",
-                  flush=True)
+            spread = (
+                f"{figures['statements_min']}"
+                if figures["statements_min"] == figures["statements_max"]
+                else f"{figures['statements_min']}-{figures['statements_max']}"
+            )
+            print(
+                f"{size:>9} {figures['seeded_s']:>7.1f}s {figures['median_ms']:>7.1f}ms {figures['p95_ms']:>7.1f}ms {spread:>23}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -17,6 +17,7 @@ disk); the export reads them through the store as always, re-hashing each.
 
 Linux only (reads /proc). Not a test: it asserts nothing, it measures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,27 +90,42 @@ def seed(data_dir: Path, database_url: str, items: int, total_mib: int) -> tuple
     with unit_of_work(engine) as session:
         load_catalogue(session)
         auditor = UserAccount(
-            username="bench.auditor", role="auditor", password_hash=hash_password("bench-password-not-used-42"),
-            password_changed_at=now, created_at=now, valid_until=now + timedelta(days=30),
+            username="bench.auditor",
+            role="auditor",
+            password_hash=hash_password("bench-password-not-used-42"),
+            password_changed_at=now,
+            created_at=now,
+            valid_until=now + timedelta(days=30),
         )
         uploader = UserAccount(
-            username="bench.it", role="it", password_hash=auditor.password_hash, password_changed_at=now, created_at=now,
+            username="bench.it",
+            role="it",
+            password_hash=auditor.password_hash,
+            password_changed_at=now,
+            created_at=now,
         )
         session.add_all([auditor, uploader])
         session.flush()
         engagement = Engagement(
-            name="Bench export", framework_key="iso27001-2022",
-            period_start=(now - timedelta(days=365)).date(), period_end=now.date(), created_at=now,
+            name="Bench export",
+            framework_key="iso27001-2022",
+            period_start=(now - timedelta(days=365)).date(),
+            period_end=now.date(),
+            created_at=now,
         )
         session.add(engagement)
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
         # The requirements that count for ISO 27001:2022: its own and the Annex 2 measures mapped
         # to it (the catalogue holds other frameworks too, whose evidence the package leaves out).
-        requirement_ids = list(session.scalars(
-            select(Requirement.id).join(Control, Control.id == Requirement.control_id)
-            .where(Control.framework_key.in_(("annex2", "iso27001-2022"))).order_by(Requirement.position, Requirement.id)
-        ))
+        requirement_ids = list(
+            session.scalars(
+                select(Requirement.id)
+                .join(Control, Control.id == Requirement.control_id)
+                .where(Control.framework_key.in_(("annex2", "iso27001-2022")))
+                .order_by(Requirement.position, Requirement.id)
+            )
+        )
         cookie = sessions.start(session, user=auditor, stage=sessions.STAGE_SIGNED_IN, address="127.0.0.1").cookie_value
         engagement_id, uploader_id = engagement.id, uploader.id
     sizes = item_sizes(items, total_mib)
@@ -124,12 +140,23 @@ def seed(data_dir: Path, database_url: str, items: int, total_mib: int) -> tuple
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
             evidence_id = item + 1
-            rows.append({
-                "id": evidence_id, "title": f"bench evidence {item}", "source_kind": SOURCE_UPLOAD,
-                "uploaded_by_id": uploader_id, "collected_at": now - timedelta(days=360 * (item + 1) / (items + 1), hours=1),
-                "original_filename": f"evidence-{item:06d}.log", "content_type": "text/plain", "size": len(content),
-                "sha256": sha256, "store_key": key, "created_at": now, "integrity": "ok", "legal_hold": False,
-            })
+            rows.append(
+                {
+                    "id": evidence_id,
+                    "title": f"bench evidence {item}",
+                    "source_kind": SOURCE_UPLOAD,
+                    "uploaded_by_id": uploader_id,
+                    "collected_at": now - timedelta(days=360 * (item + 1) / (items + 1), hours=1),
+                    "original_filename": f"evidence-{item:06d}.log",
+                    "content_type": "text/plain",
+                    "size": len(content),
+                    "sha256": sha256,
+                    "store_key": key,
+                    "created_at": now,
+                    "integrity": "ok",
+                    "legal_hold": False,
+                }
+            )
             links.append({"evidence_id": evidence_id, "requirement_id": requirement_ids[item % len(requirement_ids)]})
         with unit_of_work(engine) as session:
             session.execute(insert(Evidence), rows)
@@ -165,7 +192,9 @@ def export_statements(database_url: str, data_dir: Path, engagement_id: int) -> 
     event.listen(engine, "before_cursor_execute", count)
     try:
         with unit_of_work(engine) as session:
-            package = service.export(session, settings, principal=None, request=None, engagement_id=engagement_id, actor="bench")
+            package = service.export(
+                session, settings, principal=None, request=None, engagement_id=engagement_id, actor="bench"
+            )
             for _ in archive_stream(package, LocalStore(data_dir / "evidence")):
                 pass
             package.close()
@@ -230,9 +259,20 @@ def start_server(data_dir: Path, database_url: str, port: int) -> subprocess.Pop
         "AUDIT_PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=data_dir, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "audit_portal.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=data_dir,
+        env=env,
     )
     deadline = time.monotonic() + 300  # a busy shared machine takes a while to import the app
     while time.monotonic() < deadline:
@@ -303,8 +343,11 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1000, help="total evidence volume in MiB")
     parser.add_argument("--rounds", type=int, default=3, help="exports and baselines, interleaved")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
-    parser.add_argument("--no-statements", action="store_true",
-                        help="skip the in-process export that counts the SQL statements (it depends on the controls, not the items)")
+    parser.add_argument(
+        "--no-statements",
+        action="store_true",
+        help="skip the in-process export that counts the SQL statements (it depends on the controls, not the items)",
+    )
     arguments = parser.parse_args()
 
     from audit_portal.export.verify import report_lines, verify_package
@@ -314,7 +357,10 @@ def main() -> None:
     try:
         started = time.perf_counter()
         engagement_id, cookie, evidence_bytes = seed(data_dir, database_url, arguments.items, arguments.mib)
-        print(f"seeded {arguments.items} evidence items, {evidence_bytes / MIB:.0f} MiB, in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"seeded {arguments.items} evidence items, {evidence_bytes / MIB:.0f} MiB, in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         statements: int | str = "not counted"
         if not arguments.no_statements:
             statements, files = export_statements(database_url, data_dir, engagement_id)
@@ -352,8 +398,11 @@ def main() -> None:
                             members = sorted(p for p in source.rglob("*") if p.is_file())
                         zipfiles.append(zipfile_seconds(source, members, data_dir / "python-zipfile.zip"))
                         zip0s.append(zip0_seconds(source, data_dir / "zip-0.zip"))
-                        print(f"round {round_number}: export {exports[-1]:.2f} s, zipfile {zipfiles[-1]:.2f} s, "
-                              f"zip -0 {zip0s[-1]:.2f} s, load {loads[-1]:.1f}", flush=True)
+                        print(
+                            f"round {round_number}: export {exports[-1]:.2f} s, zipfile {zipfiles[-1]:.2f} s, "
+                            f"zip -0 {zip0s[-1]:.2f} s, load {loads[-1]:.1f}",
+                            flush=True,
+                        )
                 after = memory_kib(server.pid)
         finally:
             server.terminate()
@@ -362,19 +411,30 @@ def main() -> None:
         peak_mib = after["VmHWM"] / 1024
         export = statistics.median(exports)
         print()
-        print(f"package: {size / MIB:.0f} MiB ({size} bytes; Content-Length announced {announced}), "
-              f"{result.files_checked + 2} files, {arguments.items} items; verify: "
-              f"{'intact' if result.intact else 'NOT INTACT'} in {verify_seconds:.1f} s")
-        print(f"machine load (1 min): median {statistics.median(loads):.1f}, max {max(loads):.1f} on "
-              f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+        print(
+            f"package: {size / MIB:.0f} MiB ({size} bytes; Content-Length announced {announced}), "
+            f"{result.files_checked + 2} files, {arguments.items} items; verify: "
+            f"{'intact' if result.intact else 'NOT INTACT'} in {verify_seconds:.1f} s"
+        )
+        print(
+            f"machine load (1 min): median {statistics.median(loads):.1f}, max {max(loads):.1f} on "
+            f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+        )
         print(line("export (download + fsync)", exports) + f"   {size / MIB / export:.0f} MiB/s")
-        print(line("baseline python zipfile + fsync", zipfiles) + f"   export = {statistics.median(zipfiles) / export:.2f} of it")
+        print(
+            line("baseline python zipfile + fsync", zipfiles)
+            + f"   export = {statistics.median(zipfiles) / export:.2f} of it"
+        )
         print(line("baseline zip -0 + fsync", zip0s) + f"   export = {statistics.median(zip0s) / export:.2f} of it")
         print(f"SQL statements per export: {statements}")
-        print(f"server RSS before the downloads: {before['VmRSS'] / 1024:.0f} MiB (peak so far {before['VmHWM'] / 1024:.0f} MiB); "
-              f"highest sample during them {sampler.highest_rss_kib / 1024:.0f} MiB")
-        print(f"server peak RSS (VmHWM) after the exports: {peak_mib:.0f} MiB "
-              f"({'under' if peak_mib < LIMIT_MIB else 'OVER'} the {LIMIT_MIB} MiB bound)")
+        print(
+            f"server RSS before the downloads: {before['VmRSS'] / 1024:.0f} MiB (peak so far {before['VmHWM'] / 1024:.0f} MiB); "
+            f"highest sample during them {sampler.highest_rss_kib / 1024:.0f} MiB"
+        )
+        print(
+            f"server peak RSS (VmHWM) after the exports: {peak_mib:.0f} MiB "
+            f"({'under' if peak_mib < LIMIT_MIB else 'OVER'} the {LIMIT_MIB} MiB bound)"
+        )
         for report in report_lines(result):
             print("  " + report)
     finally:

@@ -28,6 +28,7 @@ not grow with the data) and the load average while the size ran.
 
 Not a test: it asserts nothing, it measures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,11 +84,18 @@ def check_one_page_of_occurrences(app, cookie: str, path: str) -> int:  # type: 
     histories = html.split('<div class="occurrences" id="occurrences-')[1:]
     rows = [len(re.findall(r'<tr class="occurrence-row', history)) for history in histories]
     if not rows or not all(0 < count <= PAGE_SIZE for count in rows):
-        raise SystemExit(f"{path} shows {rows} occurrence rows per requirement; expected one page of at most {PAGE_SIZE}")
+        raise SystemExit(
+            f"{path} shows {rows} occurrence rows per requirement; expected one page of at most {PAGE_SIZE}"
+        )
     older = sum("Older occurrences" in history for history in histories)
-    print(f"  {path}: {len(rows)} requirement histories with {rows} occurrence rows ({older} with a link to older "
-          f"ones), {len(html):,} bytes of HTML", flush=True)
+    print(
+        f"  {path}: {len(rows)} requirement histories with {rows} occurrence rows ({older} with a link to older "
+        f"ones), {len(html):,} bytes of HTML",
+        flush=True,
+    )
     return sum(rows)
+
+
 def timed_rebuild(engine) -> float:  # type: ignore[no-untyped-def]
     """Milliseconds for `audit-portal coverage rebuild`'s work on this data set."""
     from audit_portal.coverage import rollup
@@ -150,16 +158,25 @@ def search_statements(engine, requests: int) -> list[tuple[str, list[float], lis
     needle = "zzqxv-nothing"
     indexed = list_statement(ListQuery(search=Search.parse(needle), limit=51))
     former = (
-        select(Evidence).where(or_(Evidence.title.ilike(f"%{needle}%"), Evidence.original_filename.ilike(f"%{needle}%")))
-        .order_by(Evidence.collected_at.desc(), Evidence.id.desc()).limit(51)
+        select(Evidence)
+        .where(or_(Evidence.title.ilike(f"%{needle}%"), Evidence.original_filename.ilike(f"%{needle}%")))
+        .order_by(Evidence.collected_at.desc(), Evidence.id.desc())
+        .limit(51)
     )
     return [
         ("search statement alone, no match", statement_timings(engine, indexed, requests), [1], os.getloadavg()[0]),
-        ("former ILIKE '%x%' statement, no match", statement_timings(engine, former, requests), [1], os.getloadavg()[0]),
+        (
+            "former ILIKE '%x%' statement, no match",
+            statement_timings(engine, former, requests),
+            [1],
+            os.getloadavg()[0],
+        ),
     ]
 
 
-def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[tuple[str, list[float], list[int], float]]:
+def measure(
+    items: int, requests: int, work_dir: Path, only: str = ""
+) -> list[tuple[str, list[float], list[int], float]]:
     from audit_portal import migrate
     from audit_portal.app import create_app
     from audit_portal.config import Settings
@@ -174,8 +191,13 @@ def measure(items: int, requests: int, work_dir: Path, only: str = "") -> list[t
         rows.append(("coverage rebuild (once)", [timed_rebuild(engine)], [], os.getloadavg()[0]))
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
-        settings = Settings(data_dir=work_dir / "data", database_url=database_url, store_url="memory://",
-                            scheduler_enabled=False, secret_key="bench-secret-key-long-enough-for-signing-0123")
+        settings = Settings(
+            data_dir=work_dir / "data",
+            database_url=database_url,
+            store_url="memory://",
+            scheduler_enabled=False,
+            secret_key="bench-secret-key-long-enough-for-signing-0123",
+        )
         app = create_app(settings, engine=engine)
         control_page = f"/engagements/{engagement_id}/controls/{CONTROL_PAGE}"
         check_one_page_of_occurrences(app, auditor, control_page)
@@ -213,8 +235,10 @@ def main() -> None:
     arguments = parser.parse_args()
     backend = "PostgreSQL" if os.environ.get("AUDIT_PORTAL_BENCH_DATABASE_URL") else "SQLite"
     work_dir = Path(tempfile.mkdtemp(prefix="audit-portal-bench-pages-"))
-    print(f"pages on {backend} (ANALYZE after seeding), {arguments.requests} timed requests each, "
-          f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs")
+    print(
+        f"pages on {backend} (ANALYZE after seeding), {arguments.requests} timed requests each, "
+        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs"
+    )
     print(f"{'evidence':>9}  {'what':<40} {'median':>9} {'p95':>9} {'statements':>10} {'load 1m':>8}")
     try:
         for size in (int(s) for s in arguments.sizes.split(",")):
@@ -225,8 +249,11 @@ def main() -> None:
                     spread = str(min(statements))
                 else:
                     spread = f"{min(statements)}-{max(statements)}"
-                print(f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
-                      f"{spread:>10} {load:>8.1f}", flush=True)
+                print(
+                    f"{size:>9}  {name:<40} {statistics.median(timings):>7.2f}ms {percentile_95(timings):>7.2f}ms "
+                    f"{spread:>10} {load:>8.1f}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

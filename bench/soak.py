@@ -22,6 +22,7 @@ load average, and the invariant at the end: every committed record has an intact
 object is referenced, pending, or reported by reconcile. Exit status 1 on any error or a broken
 invariant.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,7 +103,9 @@ def fresh_database(url: str | None, folder: Path) -> tuple[str, str | None]:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False), schema
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    ), schema
 
 
 def seed(engine, people: int) -> tuple[str, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
@@ -113,8 +116,9 @@ def seed(engine, people: int) -> tuple[str, list[tuple[str, str]]]:  # type: ign
         password = hash_password("soak-bench-password-long-enough")
         signed_in = []
         for number in range(people):
-            user = UserAccount(username=f"it.soak{number}", role="it", password_hash=password,
-                               password_changed_at=now, created_at=now)
+            user = UserAccount(
+                username=f"it.soak{number}", role="it", password_hash=password, password_changed_at=now, created_at=now
+            )
             session.add(user)
             session.flush()
             started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address="bench")
@@ -125,9 +129,24 @@ def seed(engine, people: int) -> tuple[str, list[tuple[str, str]]]:  # type: ign
 def start_portal(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "audit_portal.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--timeout-keep-alive",
+            str(KEEP_ALIVE_SECONDS),
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -141,20 +160,28 @@ def start_portal(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
 
 def form_body(title: str, filename: str, content: bytes) -> bytes:
     return (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n"
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{filename}\"\r\n"
-        "Content-Type: text/plain\r\n\r\n"
-    ).encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{title}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def push_body(number: int) -> bytes:
     meta = f'{{"title": "Soak push {number}", "collector_instance": "{INSTANCE}", "requirements": ["OPS-2/patches"]}}'
     content = f"host,status\nweb-{number % 7},ok\nrun,{number}\n".encode()
     return (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{meta}\r\n"
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"push-{number}.csv\"\r\n"
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{meta}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="push-{number}.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def text_payload(size: int, rng: random.Random) -> bytes:
@@ -165,8 +192,15 @@ def text_payload(size: int, rng: random.Random) -> bytes:
 def uploader(urls: list[str], session: tuple[str, str], deadline: float, tally: Tally, seed_number: int) -> None:
     rng = random.Random(seed_number)
     sent: list[bytes] = []
-    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "HX-Request": "true", "X-CSRF-Token": session[1]}
-    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=300, limits=LIMITS) for url in urls]
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "HX-Request": "true",
+        "X-CSRF-Token": session[1],
+    }
+    clients = [
+        httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=300, limits=LIMITS)
+        for url in urls
+    ]
     number = 0
     while time.monotonic() < deadline:
         content = rng.choice(sent) if sent and rng.random() < 0.2 else text_payload(rng.choice(SIZES), rng)
@@ -174,7 +208,8 @@ def uploader(urls: list[str], session: tuple[str, str], deadline: float, tally: 
         number += 1
         try:
             response = clients[number % 2].post(
-                "/evidence/upload", content=form_body(f"Soak upload {seed_number}-{number}", f"soak-{number}.txt", content),
+                "/evidence/upload",
+                content=form_body(f"Soak upload {seed_number}-{number}", f"soak-{number}.txt", content),
                 headers=headers,
             )
         except httpx.HTTPError as error:
@@ -190,7 +225,10 @@ def uploader(urls: list[str], session: tuple[str, str], deadline: float, tally: 
 
 def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Tally, seed_number: int) -> None:
     rng = random.Random(1000 + seed_number)
-    clients = [httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=120, limits=LIMITS) for url in urls]
+    clients = [
+        httpx.Client(base_url=url, cookies={sessions.COOKIE_NAME: session[0]}, timeout=120, limits=LIMITS)
+        for url in urls
+    ]
     number = 0
     while time.monotonic() < deadline:
         number += 1
@@ -203,7 +241,11 @@ def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Ta
                 if found.status_code != 200:
                     tally.error(f"page evidence answered {found.status_code}: {found.text[:120]}")
                     continue
-                ids = [line.split('"')[0] for line in found.text.split('href="/evidence/')[1:] if line.split('"')[0].isdigit()]
+                ids = [
+                    line.split('"')[0]
+                    for line in found.text.split('href="/evidence/')[1:]
+                    if line.split('"')[0].isdigit()
+                ]
                 if ids:
                     path = f"/evidence/{rng.choice(ids)}"
             started = time.monotonic()
@@ -220,13 +262,17 @@ def reader(urls: list[str], session: tuple[str, str], deadline: float, tally: Ta
 
 
 def collector(urls: list[str], token: str, deadline: float, tally: Tally, seed_number: int) -> None:
-    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120, limits=LIMITS) for url in urls]
+    clients = [
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120, limits=LIMITS)
+        for url in urls
+    ]
     number = 0
     while time.monotonic() < deadline:
         number += 1
         try:
             response = clients[number % 2].post(
-                "/api/v1/evidence", content=push_body(seed_number * 100_000 + number),
+                "/api/v1/evidence",
+                content=push_body(seed_number * 100_000 + number),
                 headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
             )
         except httpx.HTTPError as error:
@@ -268,8 +314,9 @@ def invariant(engine, store: LocalStore) -> list[str]:  # type: ignore[no-untype
         pending = set(session.scalars(select(PendingObject.store_key)))
         report = reconcile(session, store, remove=False, grace=timedelta(hours=24))
         reported = {orphan.key for orphan in report.orphans}
-        broken += [f"{key} unaccounted for" for key in store.iter_keys("sha256/")
-                   if key not in referenced | pending | reported]
+        broken += [
+            f"{key} unaccounted for" for key in store.iter_keys("sha256/") if key not in referenced | pending | reported
+        ]
         records = session.scalar(select(Evidence.id).order_by(Evidence.id.desc()).limit(1)) or 0
     return broken + ([] if records else ["no records at all"])
 
@@ -310,9 +357,14 @@ def main() -> int:
     load_before = os.getloadavg()
     started = time.monotonic()
     deadline = started + options.minutes * 60
-    threads = [threading.Thread(target=uploader, args=(urls, signed_in[n], deadline, tally, n)) for n in range(options.uploaders)]
-    threads += [threading.Thread(target=reader, args=(urls, signed_in[options.uploaders + n], deadline, tally, n))
-                for n in range(options.readers)]
+    threads = [
+        threading.Thread(target=uploader, args=(urls, signed_in[n], deadline, tally, n))
+        for n in range(options.uploaders)
+    ]
+    threads += [
+        threading.Thread(target=reader, args=(urls, signed_in[options.uploaders + n], deadline, tally, n))
+        for n in range(options.readers)
+    ]
     threads += [threading.Thread(target=collector, args=(urls, token, deadline, tally, n)) for n in range(2)]
     threads.append(threading.Thread(target=reconciler, args=(engine, store, deadline, tally)))
     loads = []
@@ -334,18 +386,30 @@ def main() -> int:
         admin.dispose()
 
     pages = tally.page_seconds
-    print(f"database            {'PostgreSQL' if schema else 'SQLite (default)'}; 2 portal processes; local evidence folder")
-    print(f"ran                 {elapsed / 60:.1f} min: {options.uploaders} uploaders, {options.readers} readers, 2 collectors, reconcile every 20 s")
-    print(f"uploads             {tally.uploads} ({tally.uploaded_bytes / MiB:.0f} MiB, {tally.uploaded_bytes / MiB / elapsed:.1f} MiB/s)")
+    print(
+        f"database            {'PostgreSQL' if schema else 'SQLite (default)'}; 2 portal processes; local evidence folder"
+    )
+    print(
+        f"ran                 {elapsed / 60:.1f} min: {options.uploaders} uploaders, {options.readers} readers, 2 collectors, reconcile every 20 s"
+    )
+    print(
+        f"uploads             {tally.uploads} ({tally.uploaded_bytes / MiB:.0f} MiB, {tally.uploaded_bytes / MiB / elapsed:.1f} MiB/s)"
+    )
     print(f"collector pushes    {tally.pushes}")
-    print(f"page loads          {len(pages)}: median {statistics.median(pages) * 1000:.0f} ms, "
-          f"p95 {percentile(pages, 0.95) * 1000:.0f} ms, max {max(pages) * 1000:.0f} ms" if pages else "page loads          0")
+    print(
+        f"page loads          {len(pages)}: median {statistics.median(pages) * 1000:.0f} ms, "
+        f"p95 {percentile(pages, 0.95) * 1000:.0f} ms, max {max(pages) * 1000:.0f} ms"
+        if pages
+        else "page loads          0"
+    )
     print(f"reconcile runs      {tally.reconciles} (orphans removed: {tally.orphans_removed})")
     print(f"errors              {sum(tally.errors.values())}")
     for what, count in tally.errors.most_common(10):
         print(f"  {count} x {what}")
-    print(f"load average        before {load_before[0]:.1f}; during median {statistics.median(loads):.1f}, max {max(loads):.1f} "
-          f"({os.cpu_count()} cores)")
+    print(
+        f"load average        before {load_before[0]:.1f}; during median {statistics.median(loads):.1f}, max {max(loads):.1f} "
+        f"({os.cpu_count()} cores)"
+    )
     tracebacks = sum(log.read_text(errors="replace").count("Traceback") for log in folder.glob("portal-*.log"))
     print(f"portal logs         {tracebacks} tracebacks ({folder})")
     print(f"invariant           {'holds' if not broken else 'BROKEN'}")

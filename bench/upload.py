@@ -16,6 +16,7 @@ It prints the machine's load, medians and p95 of each, the upload's throughput a
 cp + fsync, the server's CPU time per upload and its peak resident memory (VmHWM). Goals: peak
 RSS below 150 MiB; ratio at least 0.8. Exit status 2 when a goal is missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,8 +106,20 @@ def current_rss_mib(pid: int) -> float:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--lifespan", "off"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "audit_portal.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "off",
+        ],
         env=portal_env(data_dir),
     )
     deadline = time.monotonic() + 300  # a busy shared machine takes a while to import the app
@@ -128,8 +141,8 @@ class MultipartFile:
         meta = json.dumps({"title": title, "collector_instance": INSTANCE})
         self.path = path
         self.head = (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{meta}\r\n"
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{meta}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -239,17 +252,28 @@ def main() -> int:
                 print("the upload stored a different SHA-256 than the file's", file=sys.stderr)
                 return 1
             uploads.append(elapsed)
-            print(f"round {round_number}: cp + fsync {copies[-1]:.2f} s, store.put {directs[-1]:.2f} s, "
-                  f"upload {elapsed:.2f} s, load {loads[-1]:.1f}", flush=True)
+            print(
+                f"round {round_number}: cp + fsync {copies[-1]:.2f} s, store.put {directs[-1]:.2f} s, "
+                f"upload {elapsed:.2f} s, load {loads[-1]:.1f}",
+                flush=True,
+            )
         peak = peak_rss_mib(server.pid)
         copy, direct, upload = statistics.median(copies), statistics.median(directs), statistics.median(uploads)
         ratio = copy / upload
         print()
         print(f"file size                 {args.size_mib} MiB, sha256 {expected[:16]}... (verified each round)")
-        print(f"machine load (1 min)      {statistics.median(loads):7.1f}   on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
-        print(f"baseline: cp + fsync      {copy:7.2f} s   {args.size_mib / copy:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(copies):.2f} s)")
-        print(f"direct store.put          {direct:7.2f} s   {args.size_mib / direct:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(directs):.2f} s)")
-        print(f"upload through the API    {upload:7.2f} s   {args.size_mib / upload:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(uploads):.2f} s)")
+        print(
+            f"machine load (1 min)      {statistics.median(loads):7.1f}   on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+        )
+        print(
+            f"baseline: cp + fsync      {copy:7.2f} s   {args.size_mib / copy:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(copies):.2f} s)"
+        )
+        print(
+            f"direct store.put          {direct:7.2f} s   {args.size_mib / direct:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(directs):.2f} s)"
+        )
+        print(
+            f"upload through the API    {upload:7.2f} s   {args.size_mib / upload:7.1f} MiB/s   (median of {args.rounds}, p95 {p95(uploads):.2f} s)"
+        )
         print(f"upload / cp + fsync       {ratio:7.2f}   (goal >= 0.8)")
         print(f"store.put / cp + fsync    {copy / direct:7.2f}")
         print(f"server CPU per upload     {statistics.median(cpu):7.2f} s")

@@ -42,9 +42,7 @@ def report_environment(package_dir: Path) -> Environment:
     ``base.html.j2``. Autoescaped: tool output, account names and comments are
     attacker-influenced text and are never rendered raw."""
     return Environment(
-        loader=ChoiceLoader(
-            [FileSystemLoader(package_dir / "templates"), FileSystemLoader(SHARED_TEMPLATES)]
-        ),
+        loader=ChoiceLoader([FileSystemLoader(package_dir / "templates"), FileSystemLoader(SHARED_TEMPLATES)]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -53,10 +51,7 @@ def report_environment(package_dir: Path) -> Environment:
 
 
 def findings_summary(findings: Sequence[FindingDraft]) -> list[dict[str, str]]:
-    return [
-        {"key": f.key, "severity": f.severity.value, "title": f.title, "subject": f.subject}
-        for f in findings
-    ]
+    return [{"key": f.key, "severity": f.severity.value, "title": f.title, "subject": f.subject} for f in findings]
 
 
 def most_severe_first(findings: Sequence[FindingDraft]) -> list[FindingDraft]:
@@ -91,11 +86,15 @@ def standard_artifacts(
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return [
         Artifact(
-            f"{collector}-raw-{stamp}.tar.gz", "raw", "application/gzip",
+            f"{collector}-raw-{stamp}.tar.gz",
+            "raw",
+            "application/gzip",
             data=raw_archive(raw_members, now),
         ),
         Artifact(
-            f"{collector}-normalised-{stamp}.json", "normalised", "application/json",
+            f"{collector}-normalised-{stamp}.json",
+            "normalised",
+            "application/json",
             data=json.dumps(normalised, indent=2, sort_keys=True).encode(),
         ),
         Artifact(f"{collector}-report-{stamp}.html", "report", "text/html", data=report_html.encode()),

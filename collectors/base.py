@@ -4,6 +4,7 @@ A collector is any object matching :class:`Collector`. It never touches the data
 evidence store: the runner (``collectors.runner``) validates its config, calls ``collect`` with a
 :class:`CollectContext`, then stores the artifacts as evidence and the findings as findings.
 """
+
 from __future__ import annotations
 
 import enum

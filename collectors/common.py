@@ -41,9 +41,7 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def read_or_run(
-    host: str, kind: str, *, path: str | None, argv: Sequence[str], timeout: float
-) -> RawInput:
+def read_or_run(host: str, kind: str, *, path: str | None, argv: Sequence[str], timeout: float) -> RawInput:
     """The recorded file when a path is configured, else the collector's own fixed command
     (never a shell, never a command taken from the configuration)."""
     if path is not None:

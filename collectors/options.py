@@ -21,6 +21,7 @@ collector starts, so a file swapped for a symlink after the import is refused th
 Validation without a context (a collector's own tests, ``collect run --push`` on a remote host
 with the operator's own file) checks types only: the portal never does that.
 """
+
 from __future__ import annotations
 
 import glob
@@ -71,11 +72,11 @@ def _origin(info: ValidationInfo) -> ConfigOrigin | None:
 
 _WEB_REFUSALS = {
     "command": "a command line can only be set in an instance file an operator imports on the host "
-               "(audit-portal collectors import); leave it out to run the command this source type declares",
+    "(audit-portal collectors import); leave it out to run the command this source type declares",
     "program": "a program can only be chosen in an instance file an operator imports on the host "
-               "(audit-portal collectors import)",
+    "(audit-portal collectors import)",
     "path": "a file path can only be set in an instance file an operator imports on the host "
-            "(audit-portal collectors import), inside the folders of " + ROOTS_SETTING,
+    "(audit-portal collectors import), inside the folders of " + ROOTS_SETTING,
 }
 
 
@@ -120,7 +121,7 @@ def _host_glob(value: str, info: ValidationInfo) -> str:
     # the pattern matches now (a run checks again before it reads).
     wildcards = [pattern.index(character) for character in _GLOB_CHARACTERS if character in pattern]
     if wildcards:
-        head = pattern[:min(wildcards)]
+        head = pattern[: min(wildcards)]
         candidates = [Path((head if head.endswith("/") else os.path.dirname(head)) or "/")]
     else:
         candidates = [Path(pattern)]
@@ -154,12 +155,12 @@ def _host_program(value: str, info: ValidationInfo) -> str:
 
 HostPath = Annotated[Path, AfterValidator(_host_path), HostOnly("path")]
 HostGlob = Annotated[str, AfterValidator(_host_glob), HostOnly("path")]
-HostCommand = Annotated[list[str], BeforeValidator(_split_command), AfterValidator(_host_command),
-                        HostOnly("command")]
+HostCommand = Annotated[list[str], BeforeValidator(_split_command), AfterValidator(_host_command), HostOnly("command")]
 HostProgram = Annotated[str, AfterValidator(_host_program), HostOnly("program")]
 
 
 # --- checking a plugin's Config when it is loaded -------------------------------------------
+
 
 def _models_and_paths(annotation: Any, marked: bool) -> Iterator[tuple[type[BaseModel] | None, bool]]:
     """(nested model, None) for every model inside ``annotation``; (None, marked) for every
@@ -207,8 +208,10 @@ def schema_problems(model: type[BaseModel]) -> list[str]:
             # read without the web refusal and without the roots.
             has_default = not field.is_required() and field.get_default(call_default_factory=True) not in (None, [], ())
             if host_only and has_default and not (validates_defaults or field.validate_default):
-                problems.append(f"{where}.{name} has a default file or command: set validate_default=True so the "
-                                "default is checked like a chosen value")
+                problems.append(
+                    f"{where}.{name} has a default file or command: set validate_default=True so the "
+                    "default is checked like a chosen value"
+                )
 
     visit(model, "Config")
     return problems

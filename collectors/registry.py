@@ -7,6 +7,7 @@ available. A plugin that fails to import, does not look like a :class:`collector
 or whose Config accepts undeclared options or unmarked paths (``collectors.options``) is
 reported, never loaded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -68,9 +69,7 @@ def _describe(entry_point: EntryPoint) -> CollectorInfo:
     except Exception as error:  # noqa: BLE001 - a broken plugin must not take the portal down with it
         return CollectorInfo(entry_point.name, entry_point.value, distribution, None, f"cannot be imported: {error}")
     problem = _problem_with(entry_point.name, candidate)
-    return CollectorInfo(
-        entry_point.name, entry_point.value, distribution, None if problem else candidate, problem
-    )
+    return CollectorInfo(entry_point.name, entry_point.value, distribution, None if problem else candidate, problem)
 
 
 def discover(allowlist: Collection[str] | None = None) -> dict[str, CollectorInfo]:
@@ -83,7 +82,10 @@ def discover(allowlist: Collection[str] | None = None) -> dict[str, CollectorInf
         if entry_point.name in found:
             # Two distributions claiming one name: refuse both rather than guess.
             found[entry_point.name] = CollectorInfo(
-                entry_point.name, entry_point.value, "several", None,
+                entry_point.name,
+                entry_point.value,
+                "several",
+                None,
                 "registered by more than one installed distribution",
             )
             continue

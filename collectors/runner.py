@@ -7,6 +7,7 @@ back. A collector that raises, hangs or returns garbage yields an :class:`Outcom
 (``audit_portal.collection.service.run_instance``: job lease, run record, artifacts and
 findings) and the remote push mode both call :func:`execute`.
 """
+
 from __future__ import annotations
 
 import io
@@ -143,8 +144,13 @@ def execute(
     workdir = Path(tempfile.mkdtemp(prefix=f"collect-{instance_name}-", dir=work_root))
     run_log = _RunLog(instance_name)
     context = CollectContext(
-        instance_name=instance_name, config=config, now=now, workdir=workdir, log=run_log.logger,
-        previous=previous, manual_evidence=dict(manual_evidence or {}),
+        instance_name=instance_name,
+        config=config,
+        now=now,
+        workdir=workdir,
+        log=run_log.logger,
+        previous=previous,
+        manual_evidence=dict(manual_evidence or {}),
     )
     box: dict[str, Any] = {}
 
@@ -189,4 +195,3 @@ def _error_text(error: BaseException) -> str:
     if isinstance(error, CollectorError):
         return str(error) or type(error).__name__
     return f"{type(error).__name__}: {error}"
-

@@ -103,8 +103,7 @@ def open_store(url: str, **s3_options: Any) -> ObjectStore:
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ValueError(
-                f"file:// store URL must name a local absolute path, e.g. file:///var/lib/x, "
-                f"not host {parts.netloc!r}"
+                f"file:// store URL must name a local absolute path, e.g. file:///var/lib/x, not host {parts.netloc!r}"
             )
         return LocalStore(Path(unquote(parts.path)))
     if scheme == "s3":
@@ -113,6 +112,4 @@ def open_store(url: str, **s3_options: Any) -> ObjectStore:
         return S3Store(parts.netloc, unquote(parts.path.lstrip("/")), **s3_options)
     if scheme == "memory":
         return MemoryStore()
-    raise ValueError(
-        f"unknown store URL scheme '{parts.scheme}' in STORE_URL; use file://, s3:// or memory://"
-    )
+    raise ValueError(f"unknown store URL scheme '{parts.scheme}' in STORE_URL; use file://, s3:// or memory://")

@@ -172,8 +172,7 @@ def validate_key(key: str) -> str:
         raise InvalidKey(f"object key is longer than {MAX_KEY_LENGTH} characters")
     if not _KEY_PATTERN.fullmatch(key):
         raise InvalidKey(
-            f"invalid object key {key!r}: use relative '/'-separated segments of "
-            "letters, digits, '.', '_' and '-'"
+            f"invalid object key {key!r}: use relative '/'-separated segments of letters, digits, '.', '_' and '-'"
         )
     if any(segment in {".", ".."} for segment in key.split("/")):
         raise InvalidKey(f"invalid object key {key!r}: '.' and '..' segments are not allowed")

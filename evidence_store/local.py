@@ -274,9 +274,7 @@ class LocalStore:
                 status = path.stat()
             except FileNotFoundError:
                 continue  # a put finished while we looked
-            found.append(
-                Leftover("staging", path.name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC))
-            )
+            found.append(Leftover("staging", path.name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC)))
         return iter(sorted(found, key=lambda leftover: leftover.started))
 
     def remove_leftover(self, leftover: Leftover) -> None:
@@ -291,9 +289,7 @@ class LocalStore:
             for folder in (self._objects, self._retention, self._staging):
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreUnavailable(
-                f"cannot prepare evidence folder {self.root}: {error}"
-            ) from error
+            raise StoreUnavailable(f"cannot prepare evidence folder {self.root}: {error}") from error
 
     def _path_for(self, key: str, base: Path) -> Path:
         validate_key(key)

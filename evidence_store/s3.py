@@ -182,10 +182,7 @@ class S3Store:
         if kms_key_id is not None and sse != "aws:kms":
             raise ValueError("kms_key_id only applies with sse='aws:kms'")
         if object_lock_mode is not None and object_lock_mode not in OBJECT_LOCK_MODES:
-            raise ValueError(
-                f"object_lock_mode must be one of {sorted(OBJECT_LOCK_MODES)}, "
-                f"not {object_lock_mode!r}"
-            )
+            raise ValueError(f"object_lock_mode must be one of {sorted(OBJECT_LOCK_MODES)}, not {object_lock_mode!r}")
         if default_retention_days is not None and default_retention_days < 1:
             raise ValueError("default_retention_days must be at least 1")
         if not MIN_PART_SIZE <= part_size <= MAX_COPY_SIZE:
@@ -329,9 +326,7 @@ class S3Store:
             data: bytearray | None = feed.next_part()
             while data:
                 if len(parts) == MAX_PARTS:
-                    raise ObjectTooLarge(
-                        f"object exceeds {MAX_PARTS} parts of {self._part_size} bytes"
-                    )
+                    raise ObjectTooLarge(f"object exceeds {MAX_PARTS} parts of {self._part_size} bytes")
                 digest = hashlib.sha256(data).digest()
                 response = self._client.upload_part(
                     Bucket=self.bucket,
@@ -371,9 +366,7 @@ class S3Store:
             log.exception("could not abort multipart upload %s of %s", upload_id, key)
 
     def _checksum_after_complete(self, key: str, version: str | None) -> str | None:
-        head = self._client.head_object(
-            Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **_version_arg(version)
-        )
+        head = self._client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **_version_arg(version))
         return head.get("ChecksumSHA256")
 
     def _copy_into_place(
@@ -466,22 +459,15 @@ class S3Store:
         if reported is None:
             reported = self._checksum_after_complete(full_key, version)
         if reported is not None:
-            matches = reported in accepted or any(
-                reported == value.split("-")[0] for value in accepted if "-" in value
-            )
+            matches = reported in accepted or any(reported == value.split("-")[0] for value in accepted if "-" in value)
         else:
             matches = self._sha256_by_reading(full_key, version) == sha256
         if not matches:
-            raise IntegrityError(
-                f"s3://{self.bucket}/{full_key} does not hash to the uploaded bytes "
-                f"(sha256 {sha256})"
-            )
+            raise IntegrityError(f"s3://{self.bucket}/{full_key} does not hash to the uploaded bytes (sha256 {sha256})")
 
     def _sha256_by_reading(self, full_key: str, version: str | None) -> str:
         digest = hashlib.sha256()
-        body = self._client.get_object(Bucket=self.bucket, Key=full_key, **_version_arg(version))[
-            "Body"
-        ]
+        body = self._client.get_object(Bucket=self.bucket, Key=full_key, **_version_arg(version))["Body"]
         with body:
             for chunk in body.iter_chunks(CHUNK_SIZE):
                 digest.update(chunk)
@@ -547,9 +533,7 @@ class S3Store:
             head = self._client.head_object(Bucket=self.bucket, Key=self._full_key(key))
             retain_until = head.get("ObjectLockRetainUntilDate")
             if retain_until is None and self.object_lock_mode is None:
-                retain_until = _parse_tag_date(
-                    self._tags(self._full_key(key)).get(RETAIN_UNTIL_TAG)
-                )
+                retain_until = _parse_tag_date(self._tags(self._full_key(key)).get(RETAIN_UNTIL_TAG))
         return ObjectInfo(
             key=key,
             size=head["ContentLength"],

@@ -5,6 +5,7 @@ The server runs against its own SQLite database and evidence folder (data a brow
 committed), seeded through the same services the portal uses. Screenshots go to
 test-output/screenshots/.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -99,7 +100,10 @@ DEMO_SECRET = "browser-test-secret-key-long-enough-to-sign"
 
 def _demo_settings(root: Path, *readable: Path) -> Settings:
     return Settings(
-        environment="test", data_dir=root / "var", secret_key=DEMO_SECRET, scheduler_enabled=False,
+        environment="test",
+        data_dir=root / "var",
+        secret_key=DEMO_SECRET,
+        scheduler_enabled=False,
         collector_path_roots=(root, *readable),
     )
 

@@ -4,6 +4,7 @@ the app built by its factory with the test session injected.
 Tests run on SQLite always, and on PostgreSQL too when AUDIT_PORTAL_TEST_DATABASE_URL is set
 (each run gets its own fresh schema, dropped at the end).
 """
+
 from __future__ import annotations
 
 import sqlite3

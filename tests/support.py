@@ -1,4 +1,5 @@
 """Helpers the tests share that are not fixtures."""
+
 from __future__ import annotations
 
 import os

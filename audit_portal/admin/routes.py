@@ -1,4 +1,5 @@
 """/admin/users and /admin/tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -50,6 +51,7 @@ def _window(valid_from: str, valid_until: str) -> auth_service.AccessWindow:
 
 # --- users ---------------------------------------------------------------------------------
 
+
 def _users_page(request: Request, session: SessionDep, status_code: int = 200, **extra: object) -> Response:
     context = {
         "users": auth_service.list_users(session),
@@ -80,8 +82,13 @@ def create_user(
     password = passwords.generate_password()
     try:
         user = auth_service.create_user(
-            session, username=username, role=role, password=password,
-            window=_window(valid_from, valid_until), request=request, principal=principal,
+            session,
+            username=username,
+            role=role,
+            password=password,
+            window=_window(valid_from, valid_until),
+            request=request,
+            principal=principal,
             must_change_password=True,
         )
     except PortalError as error:
@@ -98,10 +105,16 @@ def require_second_factor(
     return _redirect("/admin/users")
 
 
-def _edit_page(request: Request, session: SessionDep, user_id: int, status_code: int = 200, **extra: object) -> Response:
+def _edit_page(
+    request: Request, session: SessionDep, user_id: int, status_code: int = 200, **extra: object
+) -> Response:
     user = auth_service.get_user(session, user_id)
-    context = {"account": user, "roles": [role.value for role in Role],
-               "problem": auth_service.access_problem(user), **extra}
+    context = {
+        "account": user,
+        "roles": [role.value for role in Role],
+        "problem": auth_service.access_problem(user),
+        **extra,
+    }
     return render(request, "pages/admin/user_edit.html", context, status_code=status_code)
 
 
@@ -122,8 +135,9 @@ def update_user(
 ) -> Response:
     user = auth_service.get_user(session, user_id)
     try:
-        auth_service.update_user(session, user, role=role, window=_window(valid_from, valid_until),
-                                 request=request, principal=principal)
+        auth_service.update_user(
+            session, user, role=role, window=_window(valid_from, valid_until), request=request, principal=principal
+        )
     except PortalError as error:
         return _edit_page(request, session, user_id, error.status_code, error=error.detail)
     return _edit_page(request, session, user_id, message="Saved.")
@@ -160,9 +174,15 @@ def reset_password(request: Request, session: SessionDep, principal: UserAdmin, 
 
 # --- service tokens ------------------------------------------------------------------------
 
+
 def _tokens_page(request: Request, session: SessionDep, status_code: int = 200, **extra: object) -> Response:
-    context = {"tokens": tokens.list_tokens(session), "now": clock.utcnow(), "as_utc": clock.as_utc,
-               "max_days": tokens.MAX_DAYS, **extra}
+    context = {
+        "tokens": tokens.list_tokens(session),
+        "now": clock.utcnow(),
+        "as_utc": clock.as_utc,
+        "max_days": tokens.MAX_DAYS,
+        **extra,
+    }
     return render(request, "pages/admin/tokens.html", context, status_code=status_code)
 
 
@@ -185,8 +205,15 @@ def create_token(
     except ValueError:
         lifetime = 0
     try:
-        issued = tokens.create(session, name=name, scopes=tokens.parse_scopes(scopes), days=lifetime,
-                               created_by=principal.username, request=request, principal=principal)
+        issued = tokens.create(
+            session,
+            name=name,
+            scopes=tokens.parse_scopes(scopes),
+            days=lifetime,
+            created_by=principal.username,
+            request=request,
+            principal=principal,
+        )
     except PortalError as error:
         form = {"name": name, "scopes": scopes, "days": days}
         return _tokens_page(request, session, error.status_code, error=error.detail, form=form)

@@ -8,6 +8,7 @@ Runs are spooled first (``--spool``, default /var/spool/audit-portal-agent), the
 the spool is delivered, oldest first. Exit codes: 0 all delivered (or nothing due), 1 a run
 failed or a push was refused (the entry is kept under rejected/), 2 usage or configuration
 error, 75 the portal could not be reached: the runs stay spooled for the next invocation."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ DEFAULT_STATE = "/var/lib/audit-portal-agent/state.json"
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="audit-portal collect run",
-                                    description="Run collector instances here and push the results to the portal.")
+    parse = argparse.ArgumentParser(
+        prog="audit-portal collect run", description="Run collector instances here and push the results to the portal."
+    )
     parse.add_argument("name", nargs="?", help="instance to run (or --due)")
     parse.add_argument("--due", action="store_true", help="run every instance of --config whose schedule is due")
     parse.add_argument("--push", required=True, metavar="URL", help="the portal's base URL")

@@ -2,6 +2,7 @@
 seal, upload each artifact, finish the run. Interrupted deliveries resume: the portal answers
 an open with a known nonce and the same content with the run it already has (and which
 artifacts it holds), as long as that run is unfinished."""
+
 from __future__ import annotations
 
 import json
@@ -50,11 +51,18 @@ def _request(http: httpx.Client, step: str, path: str, **kwargs: Any) -> dict[st
 
 def deliver(http: httpx.Client, entry: Entry) -> Delivered:
     manifest, sealed = entry.manifest, entry.seal
-    opened = _request(http, "opening the run", "/api/v1/collector-runs", json={
-        "instance": manifest["instance"], "collector": manifest["collector"],
-        "collector_version": manifest["collector_version"], "started_at": manifest["started_at"],
-        "seal": {**sealed, "manifest": manifest},
-    })
+    opened = _request(
+        http,
+        "opening the run",
+        "/api/v1/collector-runs",
+        json={
+            "instance": manifest["instance"],
+            "collector": manifest["collector"],
+            "collector_version": manifest["collector_version"],
+            "started_at": manifest["started_at"],
+            "seal": {**sealed, "manifest": manifest},
+        },
+    )
     run_id = int(opened["run_id"])
     present = set(opened.get("artifacts_received") or ())
     uploaded = 0
@@ -63,7 +71,7 @@ def deliver(http: httpx.Client, entry: Entry) -> Delivered:
             continue
         metadata = {
             "title": f"{manifest['instance']}: {ARTIFACT_TITLES.get(artifact['kind'], artifact['kind'])} "
-                     f"{manifest['started_at'][:16].replace('T', ' ')} UTC",
+            f"{manifest['started_at'][:16].replace('T', ' ')} UTC",
             "collected_at": manifest["started_at"],
             "requirements": opened.get("requirements", []),
             "collector_instance": manifest["instance"],
@@ -71,14 +79,26 @@ def deliver(http: httpx.Client, entry: Entry) -> Delivered:
             "artifact_kind": artifact["kind"],
         }
         with entry.artifact_path(artifact["filename"]).open("rb") as stream:
-            _request(http, f"uploading {artifact['filename']}", "/api/v1/evidence",
-                     data={"metadata": json.dumps(metadata)},
-                     files={"file": (artifact["filename"], stream, artifact["content_type"])})
+            _request(
+                http,
+                f"uploading {artifact['filename']}",
+                "/api/v1/evidence",
+                data={"metadata": json.dumps(metadata)},
+                files={"file": (artifact["filename"], stream, artifact["content_type"])},
+            )
         uploaded += 1
-    finished = _request(http, "finishing the run", f"/api/v1/collector-runs/{run_id}/finish", json={
-        "status": manifest["status"], "finished_at": manifest["finished_at"], "log": manifest["log"],
-        "error": manifest["error"], "findings": manifest["findings"],
-    })
+    finished = _request(
+        http,
+        "finishing the run",
+        f"/api/v1/collector-runs/{run_id}/finish",
+        json={
+            "status": manifest["status"],
+            "finished_at": manifest["finished_at"],
+            "log": manifest["log"],
+            "error": manifest["error"],
+            "findings": manifest["findings"],
+        },
+    )
     return Delivered(manifest["instance"], run_id, str(finished.get("status", manifest["status"])), uploaded)
 
 

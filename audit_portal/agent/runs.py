@@ -3,6 +3,7 @@ collectors import``), which of them are due (cron schedule against the last run,
 small state file), the run itself through ``collectors.runner``, and the spool entry it leaves.
 Secret values of the configuration are masked in everything that leaves the host, except the
 raw input, which is kept exactly as collected."""
+
 from __future__ import annotations
 
 import hashlib
@@ -136,8 +137,10 @@ def run_to_spool(spec: InstanceSpec, spool: Spool, *, token: str, now: datetime 
     try:
         config = collector.Config.model_validate(spec.config)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}"
-                             for item in error.errors(include_input=False, include_url=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, item['loc']))}: {item['msg']}"
+            for item in error.errors(include_input=False, include_url=False)
+        )
         raise AgentError(f"{spec.name}: the {collector.name} configuration is not valid: {problems}") from None
     masker = Masker(_secrets(config))
     moment = now or datetime.now(UTC)
@@ -156,11 +159,25 @@ def run_to_spool(spec: InstanceSpec, spool: Spool, *, token: str, now: datetime 
                     content = data if artifact.kind == "raw" else masker.data(data)
                     size, digest = len(content), hashlib.sha256(content).hexdigest()
                 files[artifact.filename] = content
-                artifacts.append({"kind": artifact.kind, "filename": artifact.filename,
-                                  "content_type": artifact.content_type, "size": size, "sha256": digest})
-            findings = [{"key": f.key, "title": masker.text(f.title), "severity": str(f.severity),
-                         "detail": masker.text(f.detail), "subject": f.subject}
-                        for f in outcome.result.findings]
+                artifacts.append(
+                    {
+                        "kind": artifact.kind,
+                        "filename": artifact.filename,
+                        "content_type": artifact.content_type,
+                        "size": size,
+                        "sha256": digest,
+                    }
+                )
+            findings = [
+                {
+                    "key": f.key,
+                    "title": masker.text(f.title),
+                    "severity": str(f.severity),
+                    "detail": masker.text(f.detail),
+                    "subject": f.subject,
+                }
+                for f in outcome.result.findings
+            ]
         manifest = {
             "instance": spec.name,
             "collector": collector.name,

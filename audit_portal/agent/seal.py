@@ -9,6 +9,7 @@ with HMAC-SHA256 under a key both sides know: the SHA-256 of the service token (
 only that digest). ``push_id`` is a random nonce the portal accepts once; the portal then checks
 every uploaded artifact and the finishing request against the manifest. Standard library only:
 the portal and the agent import this module alike."""
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@ a portal that is down loses nothing. ``manifest.json`` describes the run (see ``
 ``seal.json`` holds the nonce and signature, the artifacts sit next to them. An entry is
 removed only once the portal has accepted the whole push; one the portal refuses for good is
 moved to ``rejected/`` with the reason, for a person to look at."""
+
 from __future__ import annotations
 
 import json
@@ -57,17 +58,30 @@ class Spool:
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         digest = seal.content_sha256(manifest)
         signed_at = created.isoformat()
-        sealed = {"version": seal.SEAL_VERSION, "push_id": push_id, "signed_at": signed_at, "content_sha256": digest,
-                  "signature": seal.sign(seal.signing_key(seal.token_digest(token)), push_id=push_id,
-                                         signed_at=signed_at, instance=manifest["instance"], digest=digest)}
+        sealed = {
+            "version": seal.SEAL_VERSION,
+            "push_id": push_id,
+            "signed_at": signed_at,
+            "content_sha256": digest,
+            "signature": seal.sign(
+                seal.signing_key(seal.token_digest(token)),
+                push_id=push_id,
+                signed_at=signed_at,
+                instance=manifest["instance"],
+                digest=digest,
+            ),
+        }
         (staging / SEAL).write_text(json.dumps(sealed, indent=1), encoding="utf-8")
         final = self.root / f"{created:%Y%m%dT%H%M%S%fZ}-{push_id}"
         os.replace(staging, final)
         return Entry(final)
 
     def entries(self) -> list[Entry]:
-        return [Entry(path) for path in sorted(self.root.iterdir())
-                if path.is_dir() and not path.name.startswith(".") and path.name != "rejected"]
+        return [
+            Entry(path)
+            for path in sorted(self.root.iterdir())
+            if path.is_dir() and not path.name.startswith(".") and path.name != "rejected"
+        ]
 
     def done(self, entry: Entry) -> None:
         shutil.rmtree(entry.path)

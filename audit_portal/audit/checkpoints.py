@@ -13,6 +13,7 @@ Object Lock, cannot be deleted or overwritten before its retention ends.
 ``--scan-store``, by reading every small object in the store (so checkpoints whose records and
 events were both deleted are still found).
 """
+
 from __future__ import annotations
 
 import base64
@@ -160,21 +161,41 @@ def write_checkpoint(
         controls=[target.value for target in evidence.link_targets_named(session, LOG_CONTROLS)],
     )
     item = evidence.ingest(
-        session, store, stream=io.BytesIO(content), filename=f"audit-checkpoint-{head.last_event_id}.json",
-        meta=meta, source=EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=CHECKPOINT_SOURCE),
-        max_bytes=MAX_CHECKPOINT_BYTES, request=request, principal=principal,
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=f"audit-checkpoint-{head.last_event_id}.json",
+        meta=meta,
+        source=EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=CHECKPOINT_SOURCE),
+        max_bytes=MAX_CHECKPOINT_BYTES,
+        request=request,
+        principal=principal,
         retention_years=settings.retention_years_after_cycle,
     )
     record_event(
-        session, request=request, principal=principal, actor=None if principal else actor,
-        action=CHECKPOINT_ACTION, object_type="evidence", object_id=item.id,
-        detail={"event_count": head.last_event_id, "head_mac": head.last_mac, "store_key": item.store_key,
-                "sha256": item.sha256},
+        session,
+        request=request,
+        principal=principal,
+        actor=None if principal else actor,
+        action=CHECKPOINT_ACTION,
+        object_type="evidence",
+        object_id=item.id,
+        detail={
+            "event_count": head.last_event_id,
+            "head_mac": head.last_mac,
+            "store_key": item.store_key,
+            "sha256": item.sha256,
+        },
     )
     return Checkpoint(
-        created_at=now, event_count=int(fields["event_count"]), head_mac=head.last_mac,  # type: ignore[call-overload]
-        head_hash=head.last_hash, key_id=key.key_id, signing_key_fingerprint=signer.fingerprint,
-        store_key=item.store_key, evidence_id=item.id,
+        created_at=now,
+        event_count=int(fields["event_count"]),  # type: ignore[call-overload]
+        head_mac=head.last_mac,
+        head_hash=head.last_hash,
+        key_id=key.key_id,
+        signing_key_fingerprint=signer.fingerprint,
+        store_key=item.store_key,
+        evidence_id=item.id,
     )
 
 
@@ -186,6 +207,7 @@ def newest_checkpoint_item(session: Session):
 
 
 # --- verifying --------------------------------------------------------------------------------
+
 
 @dataclass
 class LogVerification:
@@ -234,9 +256,7 @@ class _Finder:
         if checkpoint.key_id != self.audit_key_id:
             self.problems.append(f"{name}: made with audit key id {checkpoint.key_id}, not {self.audit_key_id}")
             return
-        self.found.append(
-            Checkpoint(**{**checkpoint.__dict__, "evidence_id": evidence_id})
-        )
+        self.found.append(Checkpoint(**{**checkpoint.__dict__, "evidence_id": evidence_id}))
 
     def scan(self) -> None:
         """Every object small enough to be a checkpoint, whatever the database says."""
@@ -249,7 +269,9 @@ class _Finder:
                 self.load(store_key, None, purged=set(), must_exist=False)
 
 
-def verify_log(session: Session, store: ObjectStore, settings: Settings, *, scan_store: bool = False) -> LogVerification:
+def verify_log(
+    session: Session, store: ObjectStore, settings: Settings, *, scan_store: bool = False
+) -> LogVerification:
     """Check the chain against the key and against every checkpoint that can be found."""
     from audit_portal.evidence import repository as evidence_repository
 

@@ -1,5 +1,6 @@
 """``audit-portal audit ...``: check the audit log against its key and checkpoints, and write a
 checkpoint."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -25,9 +26,13 @@ def _engine_with_key(settings):
 
 @app.command()
 def verify(
-    scan_store: Annotated[bool, typer.Option(
-        "--scan-store", help="also read every small object in the store, to find checkpoints whose records were deleted",
-    )] = False,
+    scan_store: Annotated[
+        bool,
+        typer.Option(
+            "--scan-store",
+            help="also read every small object in the store, to find checkpoints whose records were deleted",
+        ),
+    ] = False,
 ) -> None:
     """Check every event's hash and MAC and the log against every signed checkpoint; exit 1
     naming the first bad event, 2 when the key is not the one the log is written with."""
@@ -51,8 +56,9 @@ def verify(
         err_console.print(f"[red]checkpoint problem[/red]: {problem}", highlight=False, soft_wrap=True)
     if report.problem is not None:
         err_console.print(
-            f"[red]audit log chain broken[/red] at {report.problem} "
-            f"({report.checked} events before it are intact)", highlight=False, soft_wrap=True,
+            f"[red]audit log chain broken[/red] at {report.problem} ({report.checked} events before it are intact)",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(1)
     if result.checkpoint_problems:
@@ -60,7 +66,9 @@ def verify(
     newest = result.checkpoints[-1].label if result.checkpoints else "none yet"
     console.print(
         f"audit log intact: {report.checked} events, hashes and MACs verified, "
-        f"{len(result.checkpoints)} checkpoints agree (newest: {newest})", highlight=False, soft_wrap=True,
+        f"{len(result.checkpoints)} checkpoints agree (newest: {newest})",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -82,5 +90,7 @@ def checkpoint() -> None:
         raise fail(str(error)) from None
     console.print(
         f"checkpoint of {written.event_count} events written as evidence {written.evidence_id} "
-        f"({written.store_key}), signed by {written.signing_key_fingerprint}", highlight=False, soft_wrap=True,
+        f"({written.store_key}), signed by {written.signing_key_fingerprint}",
+        highlight=False,
+        soft_wrap=True,
     )

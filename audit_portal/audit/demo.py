@@ -1,5 +1,6 @@
 """Demo: a signed checkpoint of the audit log as the demo load leaves it, so the evidence list
 shows what the daily job keeps and ``audit-portal audit verify`` has a checkpoint to check."""
+
 from __future__ import annotations
 
 from audit_portal.demo_context import DemoContext

@@ -10,6 +10,7 @@ Each engine carries the key it writes with: the app binds the key of its own set
 collector run started by cron) uses the key of the settings in its environment, as it does for
 everything else.
 """
+
 from __future__ import annotations
 
 import hashlib

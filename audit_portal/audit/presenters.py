@@ -4,6 +4,7 @@
 Rendering never fails on an event: details written by older versions, with missing or unexpected
 keys, fall back to the lines; a detail that is not a JSON object is shown as text.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,6 +77,7 @@ def _evidence_upload(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
 def _evidence_access(verb: str) -> Describer:
     def describe(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
         return f"Evidence item #{event.object_id} {verb}", set()
+
     return describe
 
 
@@ -93,8 +95,10 @@ def _corrupted(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
 
 
 def _purge(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
-    return (f"Evidence {_quoted(d.get('title', event.object_id))} purged after its retention ended "
-            f"({d.get('retention_until', 'unknown date')})"), {"title", "retention_until"}
+    return (
+        f"Evidence {_quoted(d.get('title', event.object_id))} purged after its retention ended "
+        f"({d.get('retention_until', 'unknown date')})"
+    ), {"title", "retention_until"}
 
 
 def _login(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
@@ -118,6 +122,7 @@ def _switch(state: str) -> Describer:
         if d.get("reason"):
             return text + f": {d['reason']}", {"reason"}
         return text, set()
+
     return describe
 
 
@@ -140,8 +145,10 @@ def _collector_run(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
 
 
 def _token_create(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:
-    return (f"Service token {_quoted(d.get('name', event.object_id))} created for {_listed(d.get('scopes', []))}, "
-            f"expiring {d.get('expires_at', '?')}"), {"name", "scopes", "expires_at"}
+    return (
+        f"Service token {_quoted(d.get('name', event.object_id))} created for {_listed(d.get('scopes', []))}, "
+        f"expiring {d.get('expires_at', '?')}"
+    ), {"name", "scopes", "expires_at"}
 
 
 def _report(event: AuditEvent, d: Detail) -> tuple[str, set[str]]:

@@ -1,5 +1,6 @@
 """How many refused accesses of one kind from one source were logged, and how many suppressed,
 per minute: what keeps a flood of refusals from filling the audit log."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Queries of the refused-access tallies (audit/refusal_models.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,9 @@ from audit_portal.audit.refusal_models import AccessRefusalTally
 def tally(session: Session, *, source: str, reason: str, minute: datetime) -> AccessRefusalTally | None:
     return session.scalars(
         select(AccessRefusalTally).where(
-            col(AccessRefusalTally.source) == source, col(AccessRefusalTally.reason) == reason, col(AccessRefusalTally.minute) == minute
+            col(AccessRefusalTally.source) == source,
+            col(AccessRefusalTally.reason) == reason,
+            col(AccessRefusalTally.minute) == minute,
         )
     ).first()
 
@@ -21,16 +24,23 @@ def tally(session: Session, *, source: str, reason: str, minute: datetime) -> Ac
 def earlier_tallies(session: Session, *, source: str, reason: str, before: datetime) -> Sequence[AccessRefusalTally]:
     return session.scalars(
         select(AccessRefusalTally).where(
-            col(AccessRefusalTally.source) == source, col(AccessRefusalTally.reason) == reason, col(AccessRefusalTally.minute) < before
+            col(AccessRefusalTally.source) == source,
+            col(AccessRefusalTally.reason) == reason,
+            col(AccessRefusalTally.minute) < before,
         )
     ).all()
 
 
 def recorded_since(session: Session, minute: datetime) -> int:
     """Refusals logged (any source) in the minute that starts at ``minute``."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(col(AccessRefusalTally.recorded)), 0)).where(col(AccessRefusalTally.minute) == minute)
-    ) or 0)
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(col(AccessRefusalTally.recorded)), 0)).where(
+                col(AccessRefusalTally.minute) == minute
+            )
+        )
+        or 0
+    )
 
 
 def stale_tallies(session: Session, before: datetime) -> Sequence[AccessRefusalTally]:

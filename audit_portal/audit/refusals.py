@@ -10,6 +10,7 @@ an hour. Tallies are kept under the audit chain's lock, so several portal instan
 
 A refusal's own request rolls back, so the event is written in a unit of work of its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,8 +91,15 @@ def record_refusal(
     if suppressed_before:
         described["suppressed_before"] = suppressed_before
     record_event(
-        session, request=request, principal=principal, actor=actor, action=action,
-        object_type=object_type, object_id=object_id or route_of(request), outcome=outcome, detail=described,
+        session,
+        request=request,
+        principal=principal,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id or route_of(request),
+        outcome=outcome,
+        detail=described,
     )
     return True
 
@@ -106,11 +114,20 @@ def _summarise_stale(session: Session, request: Request | None, now: datetime) -
             suppressed[tally.reason] = suppressed.get(tally.reason, 0) + tally.suppressed
     repository.delete_tallies(session, [t.id for t in stale if t.id is not None])
     if suppressed:
-        record_event(session, request=None, principal=None, actor="system", action=SUPPRESSED,
-                     object_type="route", outcome="refused", detail={"suppressed_by_reason": suppressed})
+        record_event(
+            session,
+            request=None,
+            principal=None,
+            actor="system",
+            action=SUPPRESSED,
+            object_type="route",
+            outcome="refused",
+            detail={"suppressed_by_reason": suppressed},
+        )
 
 
 # --- refusals the error handlers answer ---------------------------------------------------------
+
 
 def _reason(request: Request, error: PortalError) -> str | None:
     if isinstance(error, OutOfScope):
@@ -127,8 +144,9 @@ def _reason(request: Request, error: PortalError) -> str | None:
 def _record(request: Request, error: PortalError, reason: str) -> None:
     principal = getattr(request.state, "principal", None)
     with separate_unit_of_work(request) as session:
-        record_refusal(session, request=request, principal=principal, reason=reason,
-                       detail={"status": error.status_code})
+        record_refusal(
+            session, request=request, principal=principal, reason=reason, detail={"status": error.status_code}
+        )
 
 
 async def _log_and_answer(request: Request, error: Exception) -> Response:

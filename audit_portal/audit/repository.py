@@ -1,4 +1,5 @@
 """Queries of the audit log."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ def lock_chain_head(session: Session) -> AuditChainHead:
     lock: a second writer waits for the first to commit instead of reading the same head."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
-            update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(last_event_id=col(AuditChainHead.last_event_id))
+            update(AuditChainHead)
+            .where(col(AuditChainHead.id) == 1)
+            .values(last_event_id=col(AuditChainHead.last_event_id))
         )
     statement = (
         select(AuditChainHead)
@@ -109,10 +112,14 @@ class ObjectsInScope:
 def _scoped(trail: ObjectsInScope):
     statement = select(AuditEvent)
     if trail.objects:
-        statement = statement.where(or_(*(
-            and_(col(AuditEvent.object_type) == object_type, col(AuditEvent.object_id).in_(ids))
-            for object_type, ids in trail.objects
-        )))
+        statement = statement.where(
+            or_(
+                *(
+                    and_(col(AuditEvent.object_type) == object_type, col(AuditEvent.object_id).in_(ids))
+                    for object_type, ids in trail.objects
+                )
+            )
+        )
     if trail.actions:
         statement = statement.where(col(AuditEvent.action).in_(trail.actions))
     if trail.action_prefix:

@@ -1,4 +1,5 @@
 """/admin/audit-log: list, filter and export (CSV) the audit trail."""
+
 from __future__ import annotations
 
 import csv
@@ -65,8 +66,11 @@ def audit_log(
     total = repository.count_events(session, event_filter)
     query = {"actor": actor, "action": action, "outcome": outcome, "since": since, "until": until}
     context = {
-        "events": [presenters.readable(event) for event in events], "total": total, "page": page,
-        "has_next": page * PAGE_SIZE < total, "query": query,
+        "events": [presenters.readable(event) for event in events],
+        "total": total,
+        "page": page,
+        "has_next": page * PAGE_SIZE < total,
+        "query": query,
         "query_string": urlencode({k: v for k, v in query.items() if v}),
         "newest_checkpoint": newest_checkpoint_item(session),
     }
@@ -86,13 +90,23 @@ def export_csv(
 ) -> Response:
     event_filter = _filter(actor, action, outcome, since, until)
     # Recorded before the rows are read, so the export is itself on the trail it exports.
-    record_event(session, request=request, principal=principal, action="audit.export",
-                 object_type="audit_log", detail={k: v for k, v in
-                 {"actor": actor, "action": action, "outcome": outcome, "since": since, "until": until}.items() if v})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="audit.export",
+        object_type="audit_log",
+        detail={
+            k: v
+            for k, v in {"actor": actor, "action": action, "outcome": outcome, "since": since, "until": until}.items()
+            if v
+        },
+    )
     rows = list(export_rows(repository.iter_events(session, event_filter)))
     filename = f"audit-log-{clock.utcnow():%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
-        _csv_lines(rows), media_type="text/csv; charset=utf-8",
+        _csv_lines(rows),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

@@ -14,6 +14,7 @@ Use from any domain::
     record_event(session, request=request, principal=principal, action="evidence.download",
                  object_type="evidence", object_id=str(evidence.id))
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,16 @@ from audit_portal.audit.models import GENESIS_HASH, AuditEvent
 from audit_portal.principals import Principal, principal_label
 
 HASHED_FIELDS = (
-    "id", "at", "actor", "actor_role", "address", "action", "object_type", "object_id",
-    "outcome", "detail",
+    "id",
+    "at",
+    "actor",
+    "actor_role",
+    "address",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "detail",
 )
 
 
@@ -138,11 +147,15 @@ def verify_chain(session: Session, key: ChainKey | None = None, anchors: Iterabl
     key = key or keys.for_session(session)
     head = repository.chain_head(session)
     if head.key_id and head.key_id != key.key_id:
-        return ChainReport(0, None, wrong_key=(
-            f"the audit log is written with key id {head.key_id}, the key given ({key.source}) has key id "
-            f"{key.key_id}: check AUDIT_PORTAL_SECRET_KEY / AUDIT_PORTAL_AUDIT_KEY_FILE (if the key is right, "
-            "the key id in audit_chain_head was changed)"
-        ))
+        return ChainReport(
+            0,
+            None,
+            wrong_key=(
+                f"the audit log is written with key id {head.key_id}, the key given ({key.source}) has key id "
+                f"{key.key_id}: check AUDIT_PORTAL_SECRET_KEY / AUDIT_PORTAL_AUDIT_KEY_FILE (if the key is right, "
+                "the key id in audit_chain_head was changed)"
+            ),
+        )
     anchors = sorted(anchors, key=lambda anchor: anchor.event_count)
     wanted = {anchor.event_count for anchor in anchors}
     macs_at: dict[int, str | None] = {}
@@ -175,8 +188,9 @@ def verify_chain(session: Session, key: ChainKey | None = None, anchors: Iterabl
     anchor_problem = _check_anchors(anchors, macs_at, checked)
     if anchor_problem and (problem is None or anchor_problem.event_id < problem.event_id):
         problem = anchor_problem
-    return ChainReport(checked, problem, anchors_checked=len(anchors),
-                       checkpoint_events=checkpoint_events, purged_evidence=purged)
+    return ChainReport(
+        checked, problem, anchors_checked=len(anchors), checkpoint_events=checkpoint_events, purged_evidence=purged
+    )
 
 
 def _check_event(
@@ -234,11 +248,18 @@ CHECKPOINT_ACTION = "audit.checkpoint"
 
 
 def export_rows(events: Iterator[AuditEvent]) -> Iterator[list[str]]:
-    yield ["id", "at", "actor", "role", "address", "action", "object_type", "object_id",
-           "outcome", "detail", "hash"]
+    yield ["id", "at", "actor", "role", "address", "action", "object_type", "object_id", "outcome", "detail", "hash"]
     for event in events:
         yield [
-            str(event.id), event.at.isoformat(timespec="seconds"), event.actor, event.actor_role,
-            event.address or "", event.action, event.object_type, event.object_id,
-            event.outcome, event.detail, event.hash,
+            str(event.id),
+            event.at.isoformat(timespec="seconds"),
+            event.actor,
+            event.actor_role,
+            event.address or "",
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.outcome,
+            event.detail,
+            event.hash,
         ]

@@ -1,4 +1,5 @@
 """``audit-portal user ...`` and ``audit-portal token ...``."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,7 +55,12 @@ def add_user(
     try:
         with unit_of_work(_engine()) as session:
             user = auth_service.create_user(
-                session, username=username, role=role, password=password, window=window, actor="cli",
+                session,
+                username=username,
+                role=role,
+                password=password,
+                window=window,
+                actor="cli",
                 must_change_password=generate,  # a generated password is handed over: the user replaces it
             )
             name = user.username
@@ -116,13 +122,15 @@ def create_token(
 
     try:
         with unit_of_work(_engine()) as session:
-            issued = tokens.create(session, name=name, scopes=tokens.parse_scopes("\n".join(scope)),
-                                   days=days, created_by="cli")
+            issued = tokens.create(
+                session, name=name, scopes=tokens.parse_scopes("\n".join(scope)), days=days, created_by="cli"
+            )
             token_id, expires = issued.token.id, issued.token.expires_at
     except PortalError as error:
         raise fail(error.detail) from None
-    console.print(f"token {token_id} ({name}), expires {expires:%Y-%m-%d}; store it now, it is not shown again:",
-                  highlight=False)
+    console.print(
+        f"token {token_id} ({name}), expires {expires:%Y-%m-%d}; store it now, it is not shown again:", highlight=False
+    )
     console.print(issued.secret, highlight=False, soft_wrap=True)
 
 
@@ -152,6 +160,10 @@ def list_tokens() -> None:
     now = clock.utcnow()
     with unit_of_work(_engine()) as session:
         for token in tokens.list_tokens(session):
-            state = "revoked" if token.revoked_at else ("expired" if clock.as_utc(token.expires_at) <= now else "active")
+            state = (
+                "revoked" if token.revoked_at else ("expired" if clock.as_utc(token.expires_at) <= now else "active")
+            )
             scopes = ",".join(sorted(tokens.scopes_of(token)))
-            console.print(f"{token.id:5} {state:8} {token.expires_at:%Y-%m-%d} {token.name}  [{scopes}]", highlight=False)
+            console.print(
+                f"{token.id:5} {state:8} {token.expires_at:%Y-%m-%d} {token.name}  [{scopes}]", highlight=False
+            )

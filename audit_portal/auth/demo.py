@@ -1,6 +1,7 @@
 """Demo step: one user of each role, with random passwords generated at load time, and their
 personal settings: management reads the portal in Dutch, the external auditor in English, IT and
 the administrator follow their browser."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -32,7 +33,12 @@ def add_demo_users(context: DemoContext) -> None:
             window = auth_service.AccessWindow(context.now - timedelta(days=1), context.now + timedelta(days=90))
         password = passwords.generate_password()
         user = auth_service.create_user(
-            session, username=username, role=role.value, password=password, window=window, actor="demo",
+            session,
+            username=username,
+            role=role.value,
+            password=password,
+            window=window,
+            actor="demo",
         )
         if auth_service.second_factor_required(session, user):
             # Pre-enrolled so a newcomer can sign in without a phone: `audit-portal user totp
@@ -42,7 +48,11 @@ def add_demo_users(context: DemoContext) -> None:
             second_factor.replace_recovery_codes(session, user)
         language, time_zone = DEMO_PERSONAL_SETTINGS.get(username, ("", None))
         auth_service.update_personal_settings(
-            session, user, language=language or "", time_zone=time_zone or "", request=None,
+            session,
+            user,
+            language=language or "",
+            time_zone=time_zone or "",
+            request=None,
             principal=Principal(role=user.role, username=user.username, user_id=user.id),
         )
         context.logins.append((role.value, username, password))

@@ -11,6 +11,7 @@ guesses before its own device lock. This is the device-cookie scheme OWASP descr
 brute-force protection, which NIST SP 800-63B (5.2.2, rate limiting) allows alongside limiting
 failed attempts per account.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,7 +73,11 @@ def device_for(request: Request, username: str) -> KnownDevice | None:
 
 def remember(response: Response, request: Request, username: str) -> None:
     response.set_cookie(
-        COOKIE_NAME, issue(request.app.state.settings.ensure_secret_key(), username),
-        max_age=int(LIFETIME.total_seconds()), httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", path="/login",
+        COOKIE_NAME,
+        issue(request.app.state.settings.ensure_secret_key(), username),
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/login",
     )

@@ -1,4 +1,5 @@
 """Who is making a request: a service token, a signed-in user, or nobody."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,10 +40,14 @@ def _identify(request: Request, session: Session) -> Identity:
         if token is None:
             raise NotAuthenticated("The service token is unknown, expired or revoked.")
         assert token.id is not None
-        return Identity(Principal(
-            role=COLLECTOR, username=f"token:{token.name}", token_id=token.id,
-            scopes=tokens.scopes_of(token),
-        ))
+        return Identity(
+            Principal(
+                role=COLLECTOR,
+                username=f"token:{token.name}",
+                token_id=token.id,
+                scopes=tokens.scopes_of(token),
+            )
+        )
     settings = request.app.state.settings
     web_session = sessions.find_live(session, request.cookies.get(sessions.COOKIE_NAME), settings)
     if web_session is None:

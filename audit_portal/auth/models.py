@@ -1,5 +1,6 @@
 """Tables of the accounts domain: users, their web sessions and recovery codes, failed sign-ins
 and lockouts, and the service tokens collectors push with."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """Password hashing (argon2id) and the password rules of NIST SP 800-63B: a minimum length, no
 composition rules, refused when common or breached or when it contains the user name."""
+
 from __future__ import annotations
 
 import secrets

@@ -1,4 +1,5 @@
 """Queries of the accounts domain."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,8 +55,10 @@ def unused_recovery_code(session: Session, user_id: int, code_hash: str) -> Reco
 
 
 def count_unused_recovery_codes(session: Session, user_id: int) -> int:
-    statement = select(func.count()).select_from(RecoveryCode).where(
-        col(RecoveryCode.user_id) == user_id, col(RecoveryCode.used_at).is_(None)
+    statement = (
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(col(RecoveryCode.user_id) == user_id, col(RecoveryCode.used_at).is_(None))
     )
     return int(session.exec(statement).one())
 
@@ -64,8 +67,9 @@ def delete_recovery_codes(session: Session, user_id: int) -> None:
     session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user_id))
 
 
-def count_failures(session: Session, *, username: str | None = None, address: str | None = None,
-                   since: datetime) -> int:
+def count_failures(
+    session: Session, *, username: str | None = None, address: str | None = None, since: datetime
+) -> int:
     statement = select(func.count()).select_from(LoginFailure).where(col(LoginFailure.at) >= since)
     if username is not None:
         statement = statement.where(col(LoginFailure.username) == username)

@@ -1,4 +1,5 @@
 """Sign-in (password, then the second factor), sign-out, and the user's own profile."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -47,6 +48,7 @@ def _identity(request: Request) -> Identity:
 
 # --- sign-in -------------------------------------------------------------------------------
 
+
 @router.get("/login")
 def login_page(request: Request, principal: Public, next: str = "/") -> Response:
     if not principal.is_anonymous and not principal.is_token:
@@ -66,7 +68,10 @@ def login(
     try:
         settings = request.app.state.settings
         step = auth_service.check_password(
-            session, username=username, password=password, request=request,
+            session,
+            username=username,
+            password=password,
+            request=request,
             password_users=None if settings.password_login_enabled else settings.break_glass_usernames,
         )
     except auth_service.SignInRefused as refused:
@@ -90,8 +95,12 @@ def _pending_user(request: Request) -> UserAccount | None:
 
 def _second_factor_context(request: Request, session: SessionDep, user: UserAccount, next: str) -> dict:
     enrolling = user.totp_enabled_at is None
-    context: dict = {"next": safe_next(next), "enrolling": enrolling, "username": user.username,
-                     "demo": portal_settings.is_demo(session)}
+    context: dict = {
+        "next": safe_next(next),
+        "enrolling": enrolling,
+        "username": user.username,
+        "demo": portal_settings.is_demo(session),
+    }
     if enrolling and user.totp_secret:
         context["qr_svg"] = second_factor.qr_svg(second_factor.provisioning_uri(user))
         context["secret"] = user.totp_secret
@@ -127,7 +136,8 @@ def second_factor_submit(
     if result.new_recovery_codes:
         request.state.csrf_token = result.started.web_session.csrf_token
         response: Response = render(
-            request, "pages/auth/recovery_codes.html",
+            request,
+            "pages/auth/recovery_codes.html",
             {"codes": result.new_recovery_codes, "continue_to": safe_next(next)},
         )
     else:
@@ -151,6 +161,7 @@ def logout(request: Request, session: SessionDep, principal: Public) -> Response
 
 # --- profile -------------------------------------------------------------------------------
 
+
 def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: object) -> Response:
     status = int(extra.pop("status_code", 200))  # type: ignore[call-overload]
     assert user.id is not None
@@ -158,11 +169,12 @@ def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: 
     context = {
         "account": user,
         "second_factor_required": auth_service.second_factor_required(session, user),
-        "recovery_codes_left": second_factor.remaining_recovery_codes(session, user)
-        if user.totp_enabled_at else 0,
+        "recovery_codes_left": second_factor.remaining_recovery_codes(session, user) if user.totp_enabled_at else 0,
         "settings_form": {
-            "email": preference.email or "", "digest": not preference.opted_out,
-            "language": user.language or "", "time_zone": user.time_zone or "",
+            "email": preference.email or "",
+            "digest": not preference.opted_out,
+            "language": user.language or "",
+            "time_zone": user.time_zone or "",
         },
         "settings_errors": {},
         "settings_saved": request.query_params.get("saved") == "1",
@@ -202,7 +214,9 @@ def save_personal_settings(
     auth_service.update_personal_settings(
         session, user, language=language, time_zone=time_zone, request=request, principal=principal
     )
-    digest_settings.save_preference(session, principal=principal, email=email, wants_digest=digest == "on", request=request)
+    digest_settings.save_preference(
+        session, principal=principal, email=email, wants_digest=digest == "on", request=request
+    )
     return _redirect("/profile?saved=1#settings")
 
 
@@ -218,8 +232,14 @@ def change_password(
     user = auth_service.get_user(session, principal.user_id or 0)
     try:
         auth_service.change_password(
-            session, user, current=current_password, new=new_password, confirmation=confirm_password,
-            keep_session_id=principal.session_id, request=request, principal=principal,
+            session,
+            user,
+            current=current_password,
+            new=new_password,
+            confirmation=confirm_password,
+            keep_session_id=principal.session_id,
+            request=request,
+            principal=principal,
         )
     except PortalError as error:
         return _profile(request, session, user, password_error=error.detail, status_code=error.status_code)
@@ -253,8 +273,11 @@ def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn
     except PortalError as error:
         if not user.totp_secret:
             return _redirect("/profile")
-        context = {"qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)),
-                   "secret": user.totp_secret, "error": error.detail}
+        context = {
+            "qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)),
+            "secret": user.totp_secret,
+            "error": error.detail,
+        }
         return render(request, "pages/auth/enrol.html", context, status_code=error.status_code)
     return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
 

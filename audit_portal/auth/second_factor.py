@@ -4,6 +4,7 @@ recovery codes stored as SHA-256 hashes.
 Recovery codes carry 60 random bits and sign-in attempts are throttled, so a fast hash is
 enough; it also lets a code be found by its hash without trying each stored one.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@ factor), changing passwords, revoking access and resetting a second factor.
 
 Every sign-in failure and every change to an account is an audit event.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,7 @@ def normalise_username(username: str) -> str:
 
 def locked_message(until: datetime) -> str:
     return (
-        "Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until "
-        f"{clock.as_utc(until):%H:%M} UTC."
+        f"Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until {clock.as_utc(until):%H:%M} UTC."
     )
 
 
@@ -57,6 +57,7 @@ class SignInRefused(Exception):
 
 
 # --- users ---------------------------------------------------------------------------------
+
 
 def second_factor_required(session: Session, user: UserAccount) -> bool:
     return user.role in ROLES_WITH_MANDATORY_2FA or portal_settings.get_flag(session, REQUIRE_2FA_FOR_ALL)
@@ -97,9 +98,7 @@ def create_user(
     reaches no page but the password change until they choose their own."""
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
-        raise InvalidInput(
-            "A user name has 2 to 100 characters: lower-case letters, digits, '.', '_', '-', '@'."
-        )
+        raise InvalidInput("A user name has 2 to 100 characters: lower-case letters, digits, '.', '_', '-', '@'.")
     _check_role_and_window(role, window)
     if repository.user_by_username(session, username) is not None:
         raise Conflict(f"The user name {username!r} is taken.")
@@ -120,8 +119,14 @@ def create_user(
     session.add(user)
     session.flush()
     record_event(
-        session, request=request, principal=principal, actor=actor, action="user.create",
-        object_type="user", object_id=username, detail={"role": role},
+        session,
+        request=request,
+        principal=principal,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=username,
+        detail={"role": role},
     )
     return user
 
@@ -168,13 +173,19 @@ def update_user(
         assert user.id is not None
         sessions.end_all_of(session, user.id)
     record_event(
-        session, request=request, principal=principal, action="user.update",
-        object_type="user", object_id=user.username, detail=changes,
+        session,
+        request=request,
+        principal=principal,
+        action="user.update",
+        object_type="user",
+        object_id=user.username,
+        detail=changes,
     )
     return user
 
 
 # --- personal settings ---------------------------------------------------------------------
+
 
 def personal_settings_errors(*, language: str, time_zone: str) -> dict[str, str]:
     """Field name to message for each choice that cannot be kept; empty means both are fine.
@@ -212,8 +223,13 @@ def update_personal_settings(
     session.flush()
     if changes:
         record_event(
-            session, request=request, principal=principal, action="user.settings",
-            object_type="user", object_id=user.username, detail=changes,
+            session,
+            request=request,
+            principal=principal,
+            action="user.settings",
+            object_type="user",
+            object_id=user.username,
+            detail=changes,
         )
     return user
 
@@ -223,15 +239,22 @@ def revoke_user(session: Session, user: UserAccount, *, request: Request | None,
     assert user.id is not None
     user.revoked_at = clock.utcnow()
     sessions.end_all_of(session, user.id)
-    record_event(session, request=request, principal=principal, action="user.revoke",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session, request=request, principal=principal, action="user.revoke", object_type="user", object_id=user.username
+    )
 
 
 def restore_user(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> None:
     user.revoked_at = None
     session.flush()
-    record_event(session, request=request, principal=principal, action="user.restore",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.restore",
+        object_type="user",
+        object_id=user.username,
+    )
 
 
 def reset_second_factor(
@@ -249,13 +272,18 @@ def reset_second_factor(
     user.totp_last_step = None
     repository.delete_recovery_codes(session, user.id)
     sessions.end_all_of(session, user.id)
-    record_event(session, request=request, principal=principal, actor=actor, action="user.reset_2fa",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        actor=actor,
+        action="user.reset_2fa",
+        object_type="user",
+        object_id=user.username,
+    )
 
 
-def reset_password(
-    session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None
-) -> str:
+def reset_password(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> str:
     """A new random password (shown once to the administrator); all sessions end."""
     assert user.id is not None
     password = passwords.generate_password()
@@ -263,8 +291,14 @@ def reset_password(
     user.password_changed_at = clock.utcnow()
     user.password_must_change = True  # the administrator knows it: the user picks their own
     sessions.end_all_of(session, user.id)
-    record_event(session, request=request, principal=principal, action="user.reset_password",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.reset_password",
+        object_type="user",
+        object_id=user.username,
+    )
     return password
 
 
@@ -281,9 +315,16 @@ def change_password(
 ) -> None:
     """Change one's own password; every other session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
-        record_event(session, request=request, principal=principal, action="user.change_password",
-                     object_type="user", object_id=user.username, outcome="failure",
-                     detail={"reason": "wrong current password"})
+        record_event(
+            session,
+            request=request,
+            principal=principal,
+            action="user.change_password",
+            object_type="user",
+            object_id=user.username,
+            outcome="failure",
+            detail={"reason": "wrong current password"},
+        )
         raise InvalidInput("The current password is wrong.")
     if new != confirmation:
         raise InvalidInput("The new password and its confirmation differ.")
@@ -297,11 +338,18 @@ def change_password(
     user.password_changed_at = clock.utcnow()
     user.password_must_change = False
     sessions.end_all_of(session, user.id, keep=keep_session_id)
-    record_event(session, request=request, principal=principal, action="user.change_password",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.change_password",
+        object_type="user",
+        object_id=user.username,
+    )
 
 
 # --- signing in ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SignInStep:
@@ -319,7 +367,11 @@ PASSWORD_LOGIN_OFF = "Sign in with single sign-on: password sign-in is off for t
 
 
 def check_password(
-    session: Session, *, username: str, password: str, request: Request,
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    request: Request,
     password_users: frozenset[str] | None = None,
 ) -> SignInStep:
     """The first sign-in step. Unknown user and wrong password give the same answer after the
@@ -330,8 +382,17 @@ def check_password(
     device = devices.device_for(request, username)
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
-        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
-                       object_type="user", object_id=username, outcome="refused", reason="throttled")
+        record_refusal(
+            session,
+            request=request,
+            principal=None,
+            actor=username,
+            action="auth.login",
+            object_type="user",
+            object_id=username,
+            outcome="refused",
+            reason="throttled",
+        )
         raise SignInRefused(locked_message(until), status=429)
     user = repository.user_by_username(session, username)
     if user is None:
@@ -342,13 +403,30 @@ def check_password(
         _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
     problem = access_problem(user)
     if problem:
-        record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
-                       object_type="user", object_id=username, outcome="refused", reason=problem)
+        record_refusal(
+            session,
+            request=request,
+            principal=None,
+            actor=username,
+            action="auth.login",
+            object_type="user",
+            object_id=username,
+            outcome="refused",
+            reason=problem,
+        )
         raise SignInRefused(NO_ACCESS, status=403)
     if password_users is not None and (username not in password_users or user.role != Role.admin):
-        record_event(session, request=request, principal=None, actor=username, action="auth.login",
-                     object_type="user", object_id=username, outcome="refused",
-                     detail={"reason": "password sign-in is off"})
+        record_event(
+            session,
+            request=request,
+            principal=None,
+            actor=username,
+            action="auth.login",
+            object_type="user",
+            object_id=username,
+            outcome="refused",
+            detail={"reason": "password sign-in is off"},
+        )
         raise SignInRefused(PASSWORD_LOGIN_OFF, status=403)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -366,8 +444,17 @@ def _fail(
     session: Session, *, username: str, address: str, device: devices.KnownDevice | None, request: Request, reason: str
 ) -> None:
     throttle.register_failure(session, username=username, address=address, device=device)
-    record_refusal(session, request=request, principal=None, actor=username, action="auth.login",
-                   object_type="user", object_id=username, outcome="failure", reason=reason)
+    record_refusal(
+        session,
+        request=request,
+        principal=None,
+        actor=username,
+        action="auth.login",
+        object_type="user",
+        object_id=username,
+        outcome="failure",
+        reason=reason,
+    )
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
         raise SignInRefused(locked_message(until), status=429)
@@ -378,8 +465,16 @@ def _signed_in(
     session: Session, *, user: UserAccount, request: Request, method: str, device: devices.KnownDevice | None
 ) -> None:
     throttle.register_success(session, username=user.username, device=device)
-    record_event(session, request=request, principal=None, actor=user.username, action="auth.login",
-                 object_type="user", object_id=user.username, detail={"method": method})
+    record_event(
+        session,
+        request=request,
+        principal=None,
+        actor=user.username,
+        action="auth.login",
+        object_type="user",
+        object_id=user.username,
+        detail={"method": method},
+    )
 
 
 @dataclass(frozen=True)
@@ -406,16 +501,31 @@ def check_second_factor(
         accepted, method = True, "recovery code"
     if not accepted:
         throttle.register_failure(session, username=user.username, address=address, device=device)
-        record_refusal(session, request=request, principal=None, actor=user.username,
-                       action="auth.second_factor", object_type="user", object_id=user.username,
-                       outcome="failure", reason="wrong second-factor code")
+        record_refusal(
+            session,
+            request=request,
+            principal=None,
+            actor=user.username,
+            action="auth.second_factor",
+            object_type="user",
+            object_id=user.username,
+            outcome="failure",
+            reason="wrong second-factor code",
+        )
         raise SignInRefused(WRONG_CODE, status=400)
     codes: list[str] = []
     if enrolling:
         user.totp_enabled_at = clock.utcnow()
         codes = second_factor.replace_recovery_codes(session, user)
-        record_event(session, request=request, principal=None, actor=user.username,
-                     action="user.enrol_2fa", object_type="user", object_id=user.username)
+        record_event(
+            session,
+            request=request,
+            principal=None,
+            actor=user.username,
+            action="user.enrol_2fa",
+            object_type="user",
+            object_id=user.username,
+        )
     sessions.end(session, web_session)
     started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address=address)
     _signed_in(session, user=user, request=request, method=method, device=device)
@@ -426,11 +536,18 @@ def sign_out(session: Session, *, web_session: WebSession | None, principal: Pri
     if web_session is None:
         return
     sessions.end(session, web_session)
-    record_event(session, request=request, principal=principal, action="auth.logout",
-                 object_type="user", object_id=principal.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="auth.logout",
+        object_type="user",
+        object_id=principal.username,
+    )
 
 
 # --- second factor from the profile --------------------------------------------------------
+
 
 def start_enrolment(session: Session, user: UserAccount) -> None:
     if user.totp_enabled_at is not None:
@@ -448,8 +565,14 @@ def confirm_enrolment(
         raise InvalidInput(WRONG_CODE)
     user.totp_enabled_at = clock.utcnow()
     codes = second_factor.replace_recovery_codes(session, user)
-    record_event(session, request=request, principal=principal, action="user.enrol_2fa",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.enrol_2fa",
+        object_type="user",
+        object_id=user.username,
+    )
     return codes
 
 
@@ -461,8 +584,14 @@ def new_recovery_codes(
     if not passwords.verify_password(user.password_hash, password):
         raise InvalidInput("The password is wrong.")
     codes = second_factor.replace_recovery_codes(session, user)
-    record_event(session, request=request, principal=principal, action="user.recovery_codes",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.recovery_codes",
+        object_type="user",
+        object_id=user.username,
+    )
     return codes
 
 
@@ -479,13 +608,24 @@ def turn_off_second_factor(
     user.totp_last_step = None
     repository.delete_recovery_codes(session, user.id)
     session.flush()
-    record_event(session, request=request, principal=principal, action="user.disable_2fa",
-                 object_type="user", object_id=user.username)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="user.disable_2fa",
+        object_type="user",
+        object_id=user.username,
+    )
 
 
-def set_second_factor_for_all(
-    session: Session, enabled: bool, *, request: Request, principal: Principal
-) -> None:
+def set_second_factor_for_all(session: Session, enabled: bool, *, request: Request, principal: Principal) -> None:
     portal_settings.set_flag(session, REQUIRE_2FA_FOR_ALL, enabled)
-    record_event(session, request=request, principal=principal, action="settings.require_2fa_for_all",
-                 object_type="setting", object_id=REQUIRE_2FA_FOR_ALL, detail={"enabled": enabled})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="settings.require_2fa_for_all",
+        object_type="setting",
+        object_id=REQUIRE_2FA_FOR_ALL,
+        detail={"enabled": enabled},
+    )

@@ -4,6 +4,7 @@ A session is in stage ``second_factor`` between a correct password and the TOTP 
 ``signed_in`` after. It ends on sign-out, after the idle timeout, after the absolute timeout, or
 when the account's password changes or the account is revoked.
 """
+
 from __future__ import annotations
 
 import hashlib

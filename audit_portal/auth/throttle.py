@@ -9,6 +9,7 @@ A browser where the account signed in before (a known device, auth/devices.py) i
 its own: 5 failures lock that device for 15 minutes, and the account and address locks that
 strangers set do not apply to it, so nobody can lock an account's owner out by guessing.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -52,9 +53,7 @@ def locked_until(
     return max(ends) if ends else None
 
 
-def register_failure(
-    session: Session, *, username: str, address: str, device: KnownDevice | None = None
-) -> None:
+def register_failure(session: Session, *, username: str, address: str, device: KnownDevice | None = None) -> None:
     now = clock.utcnow()
     since = now - WINDOW
     repository.delete_failures_before(session, since - WINDOW)

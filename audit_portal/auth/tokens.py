@@ -3,6 +3,7 @@ expiring and revocable. Used as ``Authorization: Bearer <token>``.
 
 A token holds 256 random bits, so a fast hash is safe and lets the token be found by its hash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,9 +69,16 @@ def create(
     )
     session.add(token)
     session.flush()
-    record_event(session, request=request, principal=principal, actor=created_by, action="token.create",
-                 object_type="service_token", object_id=str(token.id),
-                 detail={"name": token.name, "scopes": scopes, "expires_at": token.expires_at.isoformat()})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        actor=created_by,
+        action="token.create",
+        object_type="service_token",
+        object_id=str(token.id),
+        detail={"name": token.name, "scopes": scopes, "expires_at": token.expires_at.isoformat()},
+    )
     return IssuedToken(token, secret)
 
 
@@ -101,8 +109,16 @@ def revoke(
     if token.revoked_at is None:
         token.revoked_at = clock.utcnow()
         session.flush()
-        record_event(session, request=request, principal=principal, actor=actor, action="token.revoke",
-                     object_type="service_token", object_id=str(token.id), detail={"name": token.name})
+        record_event(
+            session,
+            request=request,
+            principal=principal,
+            actor=actor,
+            action="token.revoke",
+            object_type="service_token",
+            object_id=str(token.id),
+            detail={"name": token.name},
+        )
     return token
 
 

@@ -1,4 +1,5 @@
 """``audit-portal backup`` and ``audit-portal restore``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +34,8 @@ def backup_command(
         f"backup written to {summary.folder}: {summary.database_kind} database "
         f"({format_size(summary.database_bytes)}), {len(summary.data_files)} key files, "
         f"{summary.objects} store objects listed ({format_size(summary.object_bytes)})",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -65,8 +67,13 @@ def restore_command(
     engine = make_engine(settings.database_url)
     try:
         summary = service.restore(
-            settings, engine, build_store(settings), backup, rehash=rehash,
-            ignore_missing_objects=ignore_missing_objects, replace_data_files=replace_keys,
+            settings,
+            engine,
+            build_store(settings),
+            backup,
+            rehash=rehash,
+            ignore_missing_objects=ignore_missing_objects,
+            replace_data_files=replace_keys,
         )
     except (service.BackupError, StoreError, ValueError) as error:
         raise fail(str(error))
@@ -80,6 +87,9 @@ def restore_command(
         f"restored the {summary.database_kind} database at revision {', '.join(summary.revisions)} and "
         f"{len(summary.data_files)} key files; {summary.objects_checked} store objects checked"
         f"{' by content' if rehash else ''}, {len(summary.missing)} missing, {len(summary.changed)} changed",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
-    console.print("run 'audit-portal migrate' before starting a newer version of the portal", highlight=False, soft_wrap=True)
+    console.print(
+        "run 'audit-portal migrate' before starting a newer version of the portal", highlight=False, soft_wrap=True
+    )

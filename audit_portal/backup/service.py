@@ -18,6 +18,7 @@ A backup is a folder (mode 0700, it holds the session and signing keys)::
 The database is dumped first and the store listed after: objects are write-once and only the
 retention purge deletes them, so every object the dump refers to is in the listing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,6 +93,7 @@ def file_sha256(path: Path) -> str:
 
 # --- taking a backup ---------------------------------------------------------------------------
 
+
 def backup(settings: Settings, engine: Engine, store: ObjectStore, folder: Path) -> BackupSummary:
     """Write a backup into ``folder``, which must not exist yet (or be empty)."""
     if folder.exists() and any(folder.iterdir()):
@@ -124,9 +126,7 @@ def backup(settings: Settings, engine: Engine, store: ObjectStore, folder: Path)
                 "sha256": file_sha256(database_file),
                 "revisions": revisions,
             },
-            "data_files": {
-                name: file_sha256(partial / DATA_FOLDER / name) for name in data_files
-            },
+            "data_files": {name: file_sha256(partial / DATA_FOLDER / name) for name in data_files},
             "store": {
                 "described": store.describe(),
                 "listing": OBJECTS,
@@ -190,8 +190,7 @@ def _run_pg_tool(arguments: list[str], database_url: str) -> None:
 def _pg_dump(database_url: str, target: Path) -> None:
     # --format=custom is compressed and lets pg_restore pick objects; pg_dump reads in one
     # repeatable-read snapshot, so the dump is consistent while the portal goes on writing.
-    _run_pg_tool(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", str(target)],
-                 database_url)
+    _run_pg_tool(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", str(target)], database_url)
 
 
 def _copy_data_files(data_dir: Path, target: Path) -> list[str]:
@@ -222,6 +221,7 @@ def _write_object_listing(store: ObjectStore, target: Path) -> tuple[int, int]:
 
 # --- restoring ---------------------------------------------------------------------------------
 
+
 def read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     try:
@@ -231,15 +231,19 @@ def read_manifest(folder: Path) -> dict:
     except (OSError, ValueError) as error:
         raise BackupError(f"{path} cannot be read: {error}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{path}: unknown backup format {manifest.get('format') if isinstance(manifest, dict) else None!r}")
+        raise BackupError(
+            f"{path}: unknown backup format {manifest.get('format') if isinstance(manifest, dict) else None!r}"
+        )
     return manifest
 
 
 def verify_backup_files(folder: Path, manifest: dict) -> None:
     """Every file of the backup hashes to what the manifest says (a damaged or edited backup is
     refused before anything is restored)."""
-    expected = {manifest["database"]["file"]: manifest["database"]["sha256"],
-                OBJECTS: manifest["store"]["listing_sha256"]}
+    expected = {
+        manifest["database"]["file"]: manifest["database"]["sha256"],
+        OBJECTS: manifest["store"]["listing_sha256"],
+    }
     for name, digest in manifest.get("data_files", {}).items():
         if name not in DATA_FILES:
             raise BackupError(f"the manifest names an unexpected data file {name!r}")
@@ -323,9 +327,7 @@ def restore(
         present = settings.data_dir / name
         wanted = folder / DATA_FOLDER / name
         if present.exists() and not replace_data_files and file_sha256(present) != file_sha256(wanted):
-            raise BackupError(
-                f"{present} exists with other content; move it away or pass --replace-keys"
-            )
+            raise BackupError(f"{present} exists with other content; move it away or pass --replace-keys")
     try:
         summary = check_store(folder, store, rehash=rehash)
     except StoreError as error:
@@ -345,8 +347,17 @@ def restore(
         target.parent.mkdir(parents=True, exist_ok=True)
         _sqlite_backup(database_file, target)
     else:
-        _run_pg_tool(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                      "--single-transaction", str(database_file)], settings.database_url)
+        _run_pg_tool(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                str(database_file),
+            ],
+            settings.database_url,
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     for name in data_files:
         target = settings.data_dir / name

@@ -9,6 +9,7 @@ Values are cached per database engine (the tests and the benches run several in 
 and handed out as detached copies: a cached row is never attached to a session, so one
 request's commit cannot expire it under another.
 """
+
 from __future__ import annotations
 
 import threading

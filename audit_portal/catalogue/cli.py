@@ -1,4 +1,5 @@
 """``audit-portal catalogue``: load frameworks from files into the database."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,9 @@ app = typer.Typer(help="Control catalogues: ISO 27001 editions, Annex 2 measures
 
 @app.command("load")
 def load(
-    files: Annotated[list[Path] | None, typer.Argument(help="catalogue files (YAML); the built-in ones are always loaded")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="catalogue files (YAML); the built-in ones are always loaded")
+    ] = None,
 ) -> None:
     """Load or update frameworks. Loading an unchanged file changes nothing; a malformed file is
     refused with its location and nothing is written."""

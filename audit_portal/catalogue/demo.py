@@ -8,6 +8,7 @@
   the last management review is more than a year old, the monitoring results and the corrective
   action log are stale. The Statement of Applicability is kept as evidence of 6.1.3 d.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,14 +31,29 @@ EDITIONS = ("iso27001-2022", "iso27001-2013")
 # Clause evidence by requirement slug (2022 keys; the 2013 key is the same slug + "-2013"):
 # days since it was produced, or None when the organisation has none.
 CLAUSE_EVIDENCE: dict[str, int | None] = {
-    "context-issues": 120, "interested-parties": 120, "scope": 200, "isms-processes": 200,
-    "commitment": 90, "policy": 150, "isms-roles": 150, "risk-planning": 130,
-    "risk-assessment-process": 210, "risk-treatment-process": 210, "objectives": 60,
-    "change-planning": 45, "resources": 100, "competence": 75, "isms-awareness": 75,
-    "communication": 180, "document-control": 40, "operational-planning": 110,
-    "risk-assessment-results": 95, "risk-treatment-results": 95,
+    "context-issues": 120,
+    "interested-parties": 120,
+    "scope": 200,
+    "isms-processes": 200,
+    "commitment": 90,
+    "policy": 150,
+    "isms-roles": 150,
+    "risk-planning": 130,
+    "risk-assessment-process": 210,
+    "risk-treatment-process": 210,
+    "objectives": 60,
+    "change-planning": 45,
+    "resources": 100,
+    "competence": 75,
+    "isms-awareness": 75,
+    "communication": 180,
+    "document-control": 40,
+    "operational-planning": 110,
+    "risk-assessment-results": 95,
+    "risk-treatment-results": 95,
     "monitoring-results": 260,  # every 180 days + 30 grace: stale
-    "audit-programme": 300, "audit-results": 240,
+    "audit-programme": 300,
+    "audit-results": 240,
     "management-review": 400,  # more than a year ago: nothing in the certification year
     "continual-improvement": 150,
     "corrective-actions": 250,  # every 180 days + 30 grace: stale
@@ -50,7 +66,9 @@ def demo_requirement_library(context: DemoContext) -> None:
     switched = _switch_off_where_measures_prove(session)
     uploaded = _upload_library_evidence(context)
     clauses = _upload_clause_evidence(context)
-    soa_evidence.keep_export(session, context.store, max_bytes=context.settings.max_upload_bytes, principal=None, request=None)
+    soa_evidence.keep_export(
+        session, context.store, max_bytes=context.settings.max_upload_bytes, principal=None, request=None
+    )
     context.console.print(
         f"demo: {switched} library requirements switched off (a measure proves the control), "
         f"{uploaded} control and {clauses} clause documents uploaded; the management review is over a year old",
@@ -72,7 +90,10 @@ def _switch_off_where_measures_prove(session) -> int:
             refs = ", ".join(measures[requirement.control_id])
             noun = "measure" if "," not in refs else "measures"
             library.switch_off(
-                session, key=requirement.key, principal=DEMO_ADMIN, request=None,
+                session,
+                key=requirement.key,
+                principal=DEMO_ADMIN,
+                request=None,
                 reason=f"Proven through the organisation's Annex 2 {noun} {refs}, whose requirements apply to this control instead.",
             )
             count += 1
@@ -91,9 +112,14 @@ def _upload(context: DemoContext, keys: list[str], days_ago: int, title: str, li
     collected_at = context.now - timedelta(days=days_ago)
     filename = title.lower().replace(" ", "-").replace("/", "-")[:80] + ".pdf"
     evidence.ingest(
-        context.session, context.store, stream=io.BytesIO(minimal_pdf(title, lines)), filename=filename,
+        context.session,
+        context.store,
+        stream=io.BytesIO(minimal_pdf(title, lines)),
+        filename=filename,
         meta=EvidenceMeta(title=title, collected_at=collected_at, requirements=keys),
-        source=source, max_bytes=context.settings.max_upload_bytes, principal=principal,
+        source=source,
+        max_bytes=context.settings.max_upload_bytes,
+        principal=principal,
         retention_years=context.settings.retention_years_after_cycle,
     )
 
@@ -127,13 +153,24 @@ def _upload_library_evidence(context: DemoContext) -> int:
         if number % 7 == 0:
             continue  # never uploaded: missing
         stale = number % 5 == 0
-        days_ago = requirement.frequency_days + requirement.grace_days + 20 if stale else max(requirement.frequency_days // 3, 0)
+        days_ago = (
+            requirement.frequency_days + requirement.grace_days + 20
+            if stale
+            else max(requirement.frequency_days // 3, 0)
+        )
         keys = [requirement.key] + [
             r.key for older in predecessors.get(control.id, []) for r in older_requirements.get(older, [])
         ]
         _upload(
-            context, keys, min(days_ago, 360), f"{control.ref} {requirement.title}",
-            [f"{COMPANY}: {requirement.title}", f"Control {control.ref} {control.title}", requirement.auditor_expects[:90]],
+            context,
+            keys,
+            min(days_ago, 360),
+            f"{control.ref} {requirement.title}",
+            [
+                f"{COMPANY}: {requirement.title}",
+                f"Control {control.ref} {control.title}",
+                requirement.auditor_expects[:90],
+            ],
         )
         uploaded += 1
     return uploaded
@@ -153,6 +190,8 @@ def _upload_clause_evidence(context: DemoContext) -> int:
         if days_ago is None or not keys:
             continue
         title = slug.replace("-", " ").capitalize()
-        _upload(context, keys, days_ago, f"ISMS {title}", [f"{COMPANY}: {title}", "ISO/IEC 27001 management-system record"])
+        _upload(
+            context, keys, days_ago, f"ISMS {title}", [f"{COMPANY}: {title}", "ISO/IEC 27001 management-system record"]
+        )
         uploaded += 1
     return uploaded

@@ -7,6 +7,7 @@ switches it off with a reason; both decisions are audit events. Coverage leaves 
 requirement out and lists it with its reason; a control whose requirements are all switched off
 is ``no_requirement`` and never covered.
 """
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -58,7 +59,10 @@ def switch_off(
     before = existing.reason if existing else None
     if existing is None:
         existing = RequirementSwitchOff(
-            requirement_id=requirement.id, reason=text, switched_off_by=principal.username[:100], switched_off_at=utcnow()
+            requirement_id=requirement.id,
+            reason=text,
+            switched_off_by=principal.username[:100],
+            switched_off_at=utcnow(),
         )
         repository.add(session, existing)
     else:
@@ -67,8 +71,13 @@ def switch_off(
         existing.switched_off_at = utcnow()
         session.flush()
     record_event(
-        session, request=request, principal=principal, action="requirement.switch_off",
-        object_type="requirement", object_id=requirement.key, detail={"reason": text, "reason_before": before},
+        session,
+        request=request,
+        principal=principal,
+        action="requirement.switch_off",
+        object_type="requirement",
+        object_id=requirement.key,
+        detail={"reason": text, "reason_before": before},
     )
     return existing
 
@@ -82,7 +91,12 @@ def switch_on(session: Session, *, key: str, principal: Principal, request: Requ
     reason = existing.reason
     repository.remove(session, existing)
     record_event(
-        session, request=request, principal=principal, action="requirement.switch_on",
-        object_type="requirement", object_id=requirement.key, detail={"reason_was": reason},
+        session,
+        request=request,
+        principal=principal,
+        action="requirement.switch_on",
+        object_type="requirement",
+        object_id=requirement.key,
+        detail={"reason_was": reason},
     )
     return requirement

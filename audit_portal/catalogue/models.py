@@ -1,5 +1,6 @@
 """The catalogue in the database: frameworks, their groups and controls (Annex 2 measures are
 controls of the ``annex2`` framework), mappings between controls, and requirements."""
+
 from __future__ import annotations
 
 from datetime import datetime

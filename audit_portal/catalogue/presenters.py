@@ -4,6 +4,7 @@ A framework page needs its groups, controls, the mappings touching them, the con
 other end of those mappings and their requirements: five queries whatever the framework's size.
 A control page needs the same for one control plus its SoA entry.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -205,7 +206,9 @@ def _sort_relations(relations: Relations) -> None:
     relations.successors.sort(key=_catalogue_order)
 
 
-def _controls_around(session: Session, controls: Sequence[Control], mappings: Sequence[ControlMapping]) -> dict[int, Control]:
+def _controls_around(
+    session: Session, controls: Sequence[Control], mappings: Sequence[ControlMapping]
+) -> dict[int, Control]:
     known: dict[int, Control] = {c.id: c for c in controls if c.id is not None}
     other_ends = {m.source_id for m in mappings} | {m.target_id for m in mappings}
     known.update(repository.controls_by_ids(session, other_ends - known.keys()))
@@ -254,10 +257,7 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
         group=repository.groups_of(session, framework_key).get(control.group_key),
         relations=relations,
         own_requirements=by_control[control.id],
-        measure_requirements=[
-            MeasureRequirements(measure, by_control[measure.id])
-            for measure in measures
-        ],
+        measure_requirements=[MeasureRequirements(measure, by_control[measure.id]) for measure in measures],
         soa_entry=soa_repository.entry_for(session, control.id),
         switched_off=repository.switch_offs_of(session, [r.id for r in requirements if r.id is not None]),
     )
@@ -265,7 +265,11 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
 
 def control_of_requirement(session: Session, key: str) -> Control:
     requirement = repository.requirements_by_key(session, [key.strip()]).get(key.strip())
-    control = repository.controls_by_ids(session, [requirement.control_id]).get(requirement.control_id) if requirement else None
+    control = (
+        repository.controls_by_ids(session, [requirement.control_id]).get(requirement.control_id)
+        if requirement
+        else None
+    )
     if control is None:
         raise NotFound(f"The catalogue has no requirement {key!r}.")
     return control
@@ -289,10 +293,16 @@ def search(session: Session, text: str) -> SearchResults:
             hits[control.id] = _control_hit(control, parsed, labels)
     for requirement in requirements:
         if requirement.control_id in hits:
-            hits[requirement.control_id].requirements.append(RequirementHit(
-                requirement, highlight(requirement.key, parsed), highlight(requirement.title, parsed),
-                excerpt(requirement.auditor_expects, parsed) if _mentions(requirement.auditor_expects, parsed) else Markup(""),
-            ))
+            hits[requirement.control_id].requirements.append(
+                RequirementHit(
+                    requirement,
+                    highlight(requirement.key, parsed),
+                    highlight(requirement.title, parsed),
+                    excerpt(requirement.auditor_expects, parsed)
+                    if _mentions(requirement.auditor_expects, parsed)
+                    else Markup(""),
+                )
+            )
     ranked = list(hits.values())
     return SearchResults(query=parsed.text, hits=ranked[:SEARCH_LIMIT], truncated=len(ranked) > SEARCH_LIMIT)
 

@@ -1,4 +1,5 @@
 """Catalogue queries."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

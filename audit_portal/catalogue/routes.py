@@ -1,4 +1,5 @@
 """The catalogue browser: frameworks, their controls and measures, and a search as you type."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -44,7 +45,10 @@ def switch_off_requirement(
 
 @router.post("/catalogue/requirements/switch-on", response_class=HTMLResponse, response_model=None)
 def switch_on_requirement(
-    request: Request, session: SessionDep, principal: RequirementSwitcher, key: Annotated[str, Form(max_length=128)] = ""
+    request: Request,
+    session: SessionDep,
+    principal: RequirementSwitcher,
+    key: Annotated[str, Form(max_length=128)] = "",
 ) -> HTMLResponse | RedirectResponse:
     library.switch_on(session, key=key, principal=principal, request=request)
     return _back_to_control(request, session, key)
@@ -110,7 +114,8 @@ def control_page(
             "can_switch": allowed("requirements:switch", principal.role),
             "status_labels": STATUS_LABELS,
             "corrupted_evidence": evidence_service.corrupted_for_control(
-                session, page.control,
+                session,
+                page.control,
                 [*page.own_requirements, *(r for item in page.measure_requirements for r in item.requirements)],
             ),
         },

@@ -6,6 +6,7 @@ nothing. A changed file updates titles, texts, groups, requirements and mappings
 file are marked retired, never deleted: evidence may still point at them. Every file is read and
 checked before anything is written; a bad file raises ``CatalogueFormatError`` and writes nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -88,7 +89,9 @@ def _load_framework(session: Session, catalogue: CatalogueFile, sha: str) -> Fra
         return FrameworkLoad(info.key, catalogue.source.name, "unchanged")
     status = "created" if framework is None else "updated"
     if framework is None:
-        framework = Framework(key=info.key, loaded_at=now, name="", version="", language="", source_name="", content_sha256="")
+        framework = Framework(
+            key=info.key, loaded_at=now, name="", version="", language="", source_name="", content_sha256=""
+        )
         session.add(framework)
     framework.name = info.name
     framework.version = info.version
@@ -168,8 +171,15 @@ def _upsert_requirements(session: Session, catalogue: CatalogueFile, now) -> int
         row = existing.get(spec.key)
         if row is None:
             row = Requirement(
-                key=spec.key, control_id=control.id, title="", evidence_kind="", collector="",
-                frequency_days=1, grace_days=0, auditor_expects="", position=0,
+                key=spec.key,
+                control_id=control.id,
+                title="",
+                evidence_kind="",
+                collector="",
+                frequency_days=1,
+                grace_days=0,
+                auditor_expects="",
+                position=0,
             )
             session.add(row)
         row.control_id = control.id
@@ -199,13 +209,13 @@ def _replace_mappings(session: Session, catalogue: CatalogueFile) -> int:
             wanted.append((item.id, SUCCESSOR, catalogue.framework.successor_framework or "", successor, None))
         for mapping in item.maps_to:
             wanted.append((item.id, MAPS_TO, mapping.framework, mapping.id, mapping.rationale))
-    controls = repository.controls_by_refs(
-        session, [(key, w[0]) for w in wanted] + [(w[2], w[3]) for w in wanted]
-    )
+    controls = repository.controls_by_refs(session, [(key, w[0]) for w in wanted] + [(w[2], w[3]) for w in wanted])
     for source_ref, kind, target_framework, target_ref, rationale in wanted:
         target = controls.get((target_framework, target_ref))
         if target is None:
-            raise ValueError(f"{catalogue.source.name}: {source_ref} maps to {target_framework} {target_ref}, which is not loaded")
+            raise ValueError(
+                f"{catalogue.source.name}: {source_ref} maps to {target_framework} {target_ref}, which is not loaded"
+            )
         session.add(
             ControlMapping(
                 source_id=controls[(key, source_ref)].id, target_id=target.id, kind=kind, rationale=rationale

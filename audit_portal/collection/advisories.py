@@ -5,6 +5,7 @@ The decisions live in the instance's configuration (``decisions``), because that
 collector reads on its next run: a decided advisory stops being an open finding, and the report
 lists every decision with its author and time. Each decision is an audit event of its own; the
 run is then signed off like a firewall review (the requirement needs a sign-off)."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ def decisions_of(instance: Any) -> list[dict[str, Any]]:
 def open_advisories(detail: Any) -> list[str]:
     """Advisory ids of the run's open advisory findings (the part of the key after the
     prefix), for the decision form."""
-    return sorted({finding.key.split(":", 1)[1] for finding in detail.findings
-                   if (finding.key or "").startswith(("advisory-open:", "advisory-still-affected:"))})
+    return sorted(
+        {
+            finding.key.split(":", 1)[1]
+            for finding in detail.findings
+            if (finding.key or "").startswith(("advisory-open:", "advisory-still-affected:"))
+        }
+    )
 
 
 def record_decision(
@@ -63,14 +69,20 @@ def record_decision(
         raise Forbidden("Only a signed-in person can record a decision.")
     advisory, note = advisory.strip(), note.strip()
     if not _ADVISORY_ID.match(advisory):
-        raise InvalidInput("Give the advisory's tracking id, e.g. NCSC-2026-0412.",
-                           errors=[{"location": "advisory", "message": "not a tracking id"}])
+        raise InvalidInput(
+            "Give the advisory's tracking id, e.g. NCSC-2026-0412.",
+            errors=[{"location": "advisory", "message": "not a tracking id"}],
+        )
     if status not in DECISIONS:
-        raise InvalidInput(f"The decision must be one of: {', '.join(DECISIONS)}.",
-                           errors=[{"location": "status", "message": "unknown decision"}])
+        raise InvalidInput(
+            f"The decision must be one of: {', '.join(DECISIONS)}.",
+            errors=[{"location": "status", "message": "unknown decision"}],
+        )
     if status != "patched" and not note:
-        raise InvalidInput("Say why: a 'not applicable' or 'mitigated' decision needs its reasoning.",
-                           errors=[{"location": "note", "message": "required"}])
+        raise InvalidInput(
+            "Say why: a 'not applicable' or 'mitigated' decision needs its reasoning.",
+            errors=[{"location": "note", "message": "required"}],
+        )
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
     detail = views.run_detail(session, run_id)
@@ -78,20 +90,37 @@ def record_decision(
     if instance.collector != COLLECTOR:
         raise InvalidInput(f"{instance.name} is not an advisories instance.")
     config = unsealed(json.loads(instance.config_json), settings.ensure_secret_key())
-    decision = {"advisory": advisory, "status": status, "by": principal.username,
-                "at": (decided_at or utcnow()).isoformat(), "note": note}
+    decision = {
+        "advisory": advisory,
+        "status": status,
+        "by": principal.username,
+        "at": (decided_at or utcnow()).isoformat(),
+        "note": note,
+    }
     # one decision per advisory: a new one replaces the earlier (the audit trail keeps both)
     config["decisions"] = [item for item in config.get("decisions") or [] if item.get("advisory") != advisory]
     config["decisions"].append(decision)
     spec = service.InstanceSpec(
-        name=instance.name, collector=instance.collector, config=config, schedule=instance.schedule,
-        enabled=instance.enabled, remote=instance.remote, requirements=instance.requirement_list,
-        timeout_seconds=instance.timeout_seconds)
+        name=instance.name,
+        collector=instance.collector,
+        config=config,
+        schedule=instance.schedule,
+        enabled=instance.enabled,
+        remote=instance.remote,
+        requirements=instance.requirement_list,
+        timeout_seconds=instance.timeout_seconds,
+    )
     # Only the decisions change; the rest is the stored configuration, which an operator may
     # have imported on the host (a mirrored folder of advisories).
     origin = HOST if instance.host_managed else WEB
     service.save_instance(session, spec, settings=settings, origin=origin, principal=principal, request=request)
-    record_event(session, request=request, principal=principal, action="advisory.decision",
-                 object_type="collector_instance", object_id=instance.name,
-                 detail={"run": run_id, **decision})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="advisory.decision",
+        object_type="collector_instance",
+        object_id=instance.name,
+        detail={"run": run_id, **decision},
+    )
     return decision

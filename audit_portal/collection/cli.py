@@ -1,5 +1,6 @@
 """``audit-portal collectors ...`` (configure instances) and ``audit-portal collect run``
 (run them from cron, a Kubernetes CronJob, or on a remote host that pushes to the portal)."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,15 @@ def _engine_and_store():
 
 @collectors_app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="YAML list of instances (name, collector, config, schedule, ...)",
-                                         exists=True, dir_okay=False, readable=True)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="YAML list of instances (name, collector, config, schedule, ...)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
 ) -> None:
     """Create or update collector instances from a YAML file (secrets are stored encrypted).
 
@@ -44,8 +52,9 @@ def import_file(
     settings, engine, _store = _engine_and_store()
     try:
         with unit_of_work(engine) as session:
-            saved = service.import_instances(session, file.read_text(encoding="utf-8"),
-                                             settings=settings, actor=f"cli:{file.name}")
+            saved = service.import_instances(
+                session, file.read_text(encoding="utf-8"), settings=settings, actor=f"cli:{file.name}"
+            )
             names = [instance.name for instance in saved]
     except PortalError as error:
         raise fail(f"{file}: {error.detail}") from None
@@ -73,7 +82,9 @@ def list_instances(
     table = Table("instance", "collector", "schedule", "enabled", "last run", "status", "next run", "open findings")
     for row in rows:
         table.add_row(
-            row.instance.name, row.instance.collector, row.instance.schedule,
+            row.instance.name,
+            row.instance.collector,
+            row.instance.schedule,
             "remote" if row.instance.remote else ("yes" if row.instance.enabled else "no"),
             f"{row.last_run.started_at:%Y-%m-%d %H:%M}" if row.last_run else "—",
             row.last_run.status if row.last_run else "—",
@@ -88,9 +99,13 @@ def run(
     name: Annotated[str | None, typer.Argument(help="instance to run")] = None,
     due: Annotated[bool, typer.Option("--due", help="run every instance whose schedule is due")] = False,
     push: Annotated[str | None, typer.Option("--push", help="portal URL: run here and upload the results")] = None,
-    token: Annotated[str | None, typer.Option("--token", help="service token for --push (or AUDIT_PORTAL_PUSH_TOKEN)")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML file defining the instance, for --push",
-                                                exists=True, dir_okay=False)] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="service token for --push (or AUDIT_PORTAL_PUSH_TOKEN)")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML file defining the instance, for --push", exists=True, dir_okay=False),
+    ] = None,
 ) -> None:
     """Run one instance now, or every due one (for cron or a Kubernetes CronJob).
 
@@ -124,8 +139,9 @@ def _run_here(names: list[str] | None) -> None:
     code = 0
     for instance_name, trigger, only_if_due in targets:
         try:
-            report = service.run_instance(lambda: unit_of_work(engine), store, settings, instance_name,
-                                          trigger=trigger, only_if_due=only_if_due)
+            report = service.run_instance(
+                lambda: unit_of_work(engine), store, settings, instance_name, trigger=trigger, only_if_due=only_if_due
+            )
         except PortalError as error:
             raise fail(error.detail) from None
         if report.run_id is None:
@@ -150,7 +166,8 @@ def _run_and_push(name: str, url: str, token: str, config_file: Path) -> None:
         raise fail(str(error)) from None
     except PortalError as error:
         raise fail(error.detail) from None
-    console.print(f"{name}: run {result.run_id} {result.status}, {result.uploaded} artifact(s) pushed to {url}",
-                  highlight=False)
+    console.print(
+        f"{name}: run {result.run_id} {result.status}, {result.uploaded} artifact(s) pushed to {url}", highlight=False
+    )
     if result.status != "ok":
         raise typer.Exit(EXIT_FAILED_RUN)

@@ -19,6 +19,7 @@ To keep the load short, backups and patches run daily only in the last four week
 incident windows, and weekly before that; dpkg.log holds its last weeks, as after a
 logrotate.
 """
+
 from __future__ import annotations
 
 import re
@@ -145,6 +146,7 @@ _LASTLOG_TIME = re.compile(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d [+-]\d{4} \d{4}"
 
 def shift_lastlog(text: str, days: int) -> str:
     """lastlog's "Tue Dec  1 08:13:39 +0000 2026" times moved by ``days``, in lastlog's format."""
+
     def moved(match: re.Match[str]) -> str:
         moment = datetime.strptime(" ".join(match[0].split()), "%a %b %d %H:%M:%S %z %Y") + timedelta(days=days)
         return f"{moment:%a %b} {moment.day:2d} {moment:%H:%M:%S %z %Y}"
@@ -178,60 +180,165 @@ def instance_specs(inputs: Inputs) -> list[service.InstanceSpec]:
             source["ipv6"] = False
         hosts.append(source)
     return [
-        service.InstanceSpec(name="firewall-edge", collector="firewall", schedule="0 6 * * 1", config={
-            "sources": [{"type": "nftables", "name": "edge", "path": str(p("nftables/edge.json"))}]}),
-        service.InstanceSpec(name="firewall-hosts", collector="firewall", schedule="0 6 * * 1",
-                             config={"sources": hosts}),
-        service.InstanceSpec(name="firewall-aws", collector="firewall", schedule="0 6 * * 1", config={
-            "sources": [{"type": "aws", "name": "aws", "regions": ["eu-central-1"],
-                         "path": str(p("aws/describe_security_groups.json"))}]}),
-        service.InstanceSpec(name="backup-restic-borg", collector="backup", schedule="30 7 * * *", config={
-            "repositories": [
-                {"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": {
-                    "snapshots": str(p("restic/snapshots.json")),
-                    "check": {"output": str(p("restic/check.txt")), "exit_code": str(p("restic/check.exitcode"))},
-                    "check_read_data": {"output": str(p("restic/check-read-data.txt")),
-                                        "exit_code": str(p("restic/check-read-data.exitcode"))},
-                    "stats": str(p("restic/stats.json"))}},
-                {"type": "borg", "name": "fra", "location": "dc-fra-1", "timezone": "Europe/Amsterdam",
-                 "recorded": {"list": str(p("borg/list.json")),
-                              "check": {"output": str(p("borg/check.txt")), "exit_code": str(p("borg/check.exitcode"))}}},
-                {"type": "s3", "name": "offsite", "location": "aws-eu-central-1", "bucket": "backups-offsite",
-                 "prefixes": ["web1/", "db1/", "mail1/"], "recorded_listing": str(p("s3/listing.json"))},
-            ]}),
-        service.InstanceSpec(name="tls-public", collector="tls", schedule="0 4 * * 1", config={
-            "targets": [{"host": "www.example.nl", "recorded": str(p("tls/www-example-nl.json"))}]}),
-        service.InstanceSpec(name="accounts-linux", collector="accounts", schedule="0 6 1 * *", config={
-            "people": [
-                {"name": "Alice de Vries (IT operations)", "accounts": ["alice"]},
-                {"name": "Bob Jansen (developer)", "accounts": ["bob"]},
-                {"name": "Carol Bakker (support)", "accounts": ["carol"]},
-                {"name": "Platform team (base image)", "accounts": ["cloudsdk"]},
-            ],
-            "service_accounts": [{"account": "deploy", "owner": "Alice de Vries (IT operations)",
-                                  "purpose": "CI pipeline restarts the application"}],
-            "shared_accounts": ["support"],
-            "systems": [{"type": "linux", "name": "web1", "passwd": str(p("accounts/passwd")),
-                         "group": str(p("accounts/group")), "shadow": str(p("accounts/shadow")),
-                         "lastlog": str(p("accounts/lastlog.txt")),
-                         "sudoers": [str(p("accounts/sudoers")), str(p("accounts/sudoers.d.txt"))],
-                         "sshd_effective": str(p("accounts/sshd-T.txt"))}]}),
-        service.InstanceSpec(name="password-policy", collector="password-policy", schedule="0 5 1 * *", config={
-            "standard": {"min_length": 12, "history": 5, "lockout_threshold": 10, "lockout_minutes": 15},
-            "systems": [{"type": "linux", "name": "web1", **{
-                field: str(p(f"password-policy/{name}")) for field, name in (
-                    ("login_defs", "login.defs"), ("pam_password", "common-password"), ("pam_auth", "common-auth"),
-                    ("pwquality_conf", "pwquality.conf"), ("faillock_conf", "faillock.conf"))}}]}),
-        service.InstanceSpec(name="hardening-lynis", collector="hardening", schedule="0 3 * * 0", config={
-            # the organisation's baseline for this container platform: index 55 (Lynis' own
-            # kernel and boot tests do not apply inside containers)
-            "hosts": [{"name": "web1", "lynis_report": str(p("lynis/lynis-report.dat"))}], "minimum_index": 55}),
-        service.InstanceSpec(name="patches-linux", collector="patches", schedule="0 5 * * *", config={
-            "hosts": [{"name": host, "os": "debian",
-                       "apt_history": [str(p(f"apt/{host}/history.log"))],
-                       "dpkg_log": [str(p(f"apt/{host}/dpkg.log"))],
-                       "apt_list_upgradable": {"path": str(p(f"apt/{host}/apt-list-upgradable.txt"))}}
-                      for host in PATCH_HOSTS]}),
+        service.InstanceSpec(
+            name="firewall-edge",
+            collector="firewall",
+            schedule="0 6 * * 1",
+            config={"sources": [{"type": "nftables", "name": "edge", "path": str(p("nftables/edge.json"))}]},
+        ),
+        service.InstanceSpec(
+            name="firewall-hosts", collector="firewall", schedule="0 6 * * 1", config={"sources": hosts}
+        ),
+        service.InstanceSpec(
+            name="firewall-aws",
+            collector="firewall",
+            schedule="0 6 * * 1",
+            config={
+                "sources": [
+                    {
+                        "type": "aws",
+                        "name": "aws",
+                        "regions": ["eu-central-1"],
+                        "path": str(p("aws/describe_security_groups.json")),
+                    }
+                ]
+            },
+        ),
+        service.InstanceSpec(
+            name="backup-restic-borg",
+            collector="backup",
+            schedule="30 7 * * *",
+            config={
+                "repositories": [
+                    {
+                        "type": "restic",
+                        "name": "ams",
+                        "location": "dc-ams-1",
+                        "recorded": {
+                            "snapshots": str(p("restic/snapshots.json")),
+                            "check": {
+                                "output": str(p("restic/check.txt")),
+                                "exit_code": str(p("restic/check.exitcode")),
+                            },
+                            "check_read_data": {
+                                "output": str(p("restic/check-read-data.txt")),
+                                "exit_code": str(p("restic/check-read-data.exitcode")),
+                            },
+                            "stats": str(p("restic/stats.json")),
+                        },
+                    },
+                    {
+                        "type": "borg",
+                        "name": "fra",
+                        "location": "dc-fra-1",
+                        "timezone": "Europe/Amsterdam",
+                        "recorded": {
+                            "list": str(p("borg/list.json")),
+                            "check": {"output": str(p("borg/check.txt")), "exit_code": str(p("borg/check.exitcode"))},
+                        },
+                    },
+                    {
+                        "type": "s3",
+                        "name": "offsite",
+                        "location": "aws-eu-central-1",
+                        "bucket": "backups-offsite",
+                        "prefixes": ["web1/", "db1/", "mail1/"],
+                        "recorded_listing": str(p("s3/listing.json")),
+                    },
+                ]
+            },
+        ),
+        service.InstanceSpec(
+            name="tls-public",
+            collector="tls",
+            schedule="0 4 * * 1",
+            config={"targets": [{"host": "www.example.nl", "recorded": str(p("tls/www-example-nl.json"))}]},
+        ),
+        service.InstanceSpec(
+            name="accounts-linux",
+            collector="accounts",
+            schedule="0 6 1 * *",
+            config={
+                "people": [
+                    {"name": "Alice de Vries (IT operations)", "accounts": ["alice"]},
+                    {"name": "Bob Jansen (developer)", "accounts": ["bob"]},
+                    {"name": "Carol Bakker (support)", "accounts": ["carol"]},
+                    {"name": "Platform team (base image)", "accounts": ["cloudsdk"]},
+                ],
+                "service_accounts": [
+                    {
+                        "account": "deploy",
+                        "owner": "Alice de Vries (IT operations)",
+                        "purpose": "CI pipeline restarts the application",
+                    }
+                ],
+                "shared_accounts": ["support"],
+                "systems": [
+                    {
+                        "type": "linux",
+                        "name": "web1",
+                        "passwd": str(p("accounts/passwd")),
+                        "group": str(p("accounts/group")),
+                        "shadow": str(p("accounts/shadow")),
+                        "lastlog": str(p("accounts/lastlog.txt")),
+                        "sudoers": [str(p("accounts/sudoers")), str(p("accounts/sudoers.d.txt"))],
+                        "sshd_effective": str(p("accounts/sshd-T.txt")),
+                    }
+                ],
+            },
+        ),
+        service.InstanceSpec(
+            name="password-policy",
+            collector="password-policy",
+            schedule="0 5 1 * *",
+            config={
+                "standard": {"min_length": 12, "history": 5, "lockout_threshold": 10, "lockout_minutes": 15},
+                "systems": [
+                    {
+                        "type": "linux",
+                        "name": "web1",
+                        **{
+                            field: str(p(f"password-policy/{name}"))
+                            for field, name in (
+                                ("login_defs", "login.defs"),
+                                ("pam_password", "common-password"),
+                                ("pam_auth", "common-auth"),
+                                ("pwquality_conf", "pwquality.conf"),
+                                ("faillock_conf", "faillock.conf"),
+                            )
+                        },
+                    }
+                ],
+            },
+        ),
+        service.InstanceSpec(
+            name="hardening-lynis",
+            collector="hardening",
+            schedule="0 3 * * 0",
+            config={
+                # the organisation's baseline for this container platform: index 55 (Lynis' own
+                # kernel and boot tests do not apply inside containers)
+                "hosts": [{"name": "web1", "lynis_report": str(p("lynis/lynis-report.dat"))}],
+                "minimum_index": 55,
+            },
+        ),
+        service.InstanceSpec(
+            name="patches-linux",
+            collector="patches",
+            schedule="0 5 * * *",
+            config={
+                "hosts": [
+                    {
+                        "name": host,
+                        "os": "debian",
+                        "apt_history": [str(p(f"apt/{host}/history.log"))],
+                        "dpkg_log": [str(p(f"apt/{host}/dpkg.log"))],
+                        "apt_list_upgradable": {"path": str(p(f"apt/{host}/apt-list-upgradable.txt"))},
+                    }
+                    for host in PATCH_HOSTS
+                ]
+            },
+        ),
         *demo_part3.instance_specs(inputs),
     ]
 
@@ -242,13 +349,21 @@ def prepare_firewall(inputs: Inputs, scenario: Scenario, day: date, shift: int) 
     # db1 ran the older rule set until two months ago; the change shows in that week's diff.
     for host in FIREWALL_HOSTS:
         older = host == "db1" and scenario.days_ago(day) > 60
-        inputs.write(f"iptables/{host}.rules", "iptables/host-a.previous.rules" if older else "iptables/host-a.rules", 0)
+        inputs.write(
+            f"iptables/{host}.rules", "iptables/host-a.previous.rules" if older else "iptables/host-a.rules", 0
+        )
     inputs.write("iptables/web1.v6.rules", "iptables/host-a.v6.rules", 0)
 
 
 def prepare_backup(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
-    for name in ("snapshots.json", "check.txt", "check.exitcode", "check-read-data.txt",
-                 "check-read-data.exitcode", "stats.json"):
+    for name in (
+        "snapshots.json",
+        "check.txt",
+        "check.exitcode",
+        "check-read-data.txt",
+        "check-read-data.exitcode",
+        "stats.json",
+    ):
         inputs.write(f"restic/{name}", f"restic/ams/{name}", shift)
     # Frankfurt's nightly check reads the data back (--verify-data); in the spring incident
     # the plain check already failed.
@@ -256,7 +371,10 @@ def prepare_backup(inputs: Inputs, scenario: Scenario, day: date, shift: int) ->
         checks = {"check.txt": "borg/fra-corrupt/check.txt", "check.exitcode": "borg/fra-corrupt/check.exitcode"}
         listing = "borg/fra-corrupt/list.json"
     else:
-        checks = {"check.txt": "borg/fra/check-verify-data.txt", "check.exitcode": "borg/fra/check-verify-data.exitcode"}
+        checks = {
+            "check.txt": "borg/fra/check-verify-data.txt",
+            "check.exitcode": "borg/fra/check-verify-data.exitcode",
+        }
         listing = "borg/fra/list.json"
     inputs.write("borg/list.json", listing, shift)
     for name, recording in checks.items():
@@ -277,7 +395,9 @@ def prepare_patches(inputs: Inputs, scenario: Scenario, day: date, shift: int) -
 
 def prepare_tls(inputs: Inputs, scenario: Scenario, day: date, shift: int) -> None:
     legacy = scenario.days_ago(day) > TLS_CLEANUP_DAYS_AGO
-    inputs.write("tls/www-example-nl.json", "tls/www-example-nl.legacy.json" if legacy else "tls/www-example-nl.json", 0)
+    inputs.write(
+        "tls/www-example-nl.json", "tls/www-example-nl.legacy.json" if legacy else "tls/www-example-nl.json", 0
+    )
 
 
 def _part2_shift(day: date) -> int:
@@ -289,8 +409,12 @@ def prepare_accounts(inputs: Inputs, scenario: Scenario, day: date, shift: int) 
     for name in ("passwd", "group", "sudoers", "sudoers.d.txt"):
         inputs.write(f"accounts/{name}", f"accounts/{name}", 0)
     recordings = inputs.recordings / "accounts"
-    inputs.write_text("accounts/shadow", shift_shadow((recordings / "shadow.redacted").read_text(encoding="utf-8"), moved))
-    inputs.write_text("accounts/lastlog.txt", shift_lastlog((recordings / "lastlog.txt").read_text(encoding="utf-8"), moved))
+    inputs.write_text(
+        "accounts/shadow", shift_shadow((recordings / "shadow.redacted").read_text(encoding="utf-8"), moved)
+    )
+    inputs.write_text(
+        "accounts/lastlog.txt", shift_lastlog((recordings / "lastlog.txt").read_text(encoding="utf-8"), moved)
+    )
     hardened = scenario.days_ago(day) <= SSH_HARDENING_DAYS_AGO
     inputs.write("accounts/sshd-T.txt", "accounts/sshd-T.hardened.txt" if hardened else "accounts/sshd-T.txt", 0)
 
@@ -342,8 +466,7 @@ def demo_inputs_dir(settings: Settings) -> Path:
     folder = settings.data_dir.with_name(f"{settings.data_dir.name}-collector-inputs")
     if not any(folder.is_relative_to(root) for root in settings.collector_path_roots):
         raise InvalidInput(
-            f"The demo's collectors read their inputs from {folder}: add it to {ROOTS_SETTING} "
-            "(make run does)."
+            f"The demo's collectors read their inputs from {folder}: add it to {ROOTS_SETTING} (make run does)."
         )
     return folder
 
@@ -376,31 +499,54 @@ def load_collection_demo(context: DemoContext) -> None:
     )
 
 
-def _run_day(context: DemoContext, session: Session, inputs: Inputs, scenario: Scenario, day: date,
-             signer: Any, counts: dict[str, int], last_day: date | None = None) -> None:
+def _run_day(
+    context: DemoContext,
+    session: Session,
+    inputs: Inputs,
+    scenario: Scenario,
+    day: date,
+    signer: Any,
+    counts: dict[str, int],
+    last_day: date | None = None,
+) -> None:
     moment = datetime.combine(day, RUN_TIME, tzinfo=UTC)
     shift = (day - RECORDED_DAY).days
     for name, cadence, prepare in PLAN:
         if not runs_on(cadence, scenario, day):
             continue
         prepare(inputs, scenario, day, shift)
-        report = service.run_instance(_same(session), context.store, context.settings, name,
-                                      trigger=TRIGGER_SCHEDULE, now=moment)
+        report = service.run_instance(
+            _same(session), context.store, context.settings, name, trigger=TRIGGER_SCHEDULE, now=moment
+        )
         counts["runs"] += 1
-        if (signer is not None and report.status == RUN_OK and name.startswith(SIGNED_OFF)
-                and not (name.startswith("firewall-") and scenario.missed_review_quarter(day))):
+        if (
+            signer is not None
+            and report.status == RUN_OK
+            and name.startswith(SIGNED_OFF)
+            and not (name.startswith("firewall-") and scenario.missed_review_quarter(day))
+        ):
             principal = Principal(role=signer.role, username=signer.username, user_id=signer.id)
-            remark = ("Weekly rule review: every change matches an approved change ticket; "
-                      "open findings are tracked with their owners." if name.startswith("firewall-") else
-                      "Access review: every account checked against HR's staff list; the shared support "
-                      "login and dormant accounts are tracked as findings with their owners.")
+            remark = (
+                "Weekly rule review: every change matches an approved change ticket; "
+                "open findings are tracked with their owners."
+                if name.startswith("firewall-")
+                else "Access review: every account checked against HR's staff list; the shared support "
+                "login and dormant accounts are tracked as findings with their owners."
+            )
             signed_at = moment + timedelta(hours=3)
             if name.startswith("firewall-"):
                 late = name == LATE_REVIEW[0] and scenario.days_ago(day) == LATE_REVIEW[1]
                 signed_at = moment + timedelta(days=LATE_REVIEW[2]) if late else signed_at
                 decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))  # type: ignore[arg-type]
-            review.sign_off_run(session, report.run_id, principal=principal, request=None,  # type: ignore[arg-type]
-                                 remark=remark, signed_at=signed_at, store=context.store)
+            review.sign_off_run(
+                session,
+                report.run_id,  # type: ignore[arg-type]
+                principal=principal,
+                request=None,
+                remark=remark,
+                signed_at=signed_at,
+                store=context.store,
+            )
             counts["signed"] += 1
         demo_part3.after_run(context, session, name, report, day, last_day or day, signer, moment, counts)
 
@@ -427,8 +573,9 @@ def demo_rule_decision(rule: rule_review.ReviewedRule) -> tuple[str, str]:
 def decide_rules(session: Session, store: Any, run_id: int, principal: Principal, at: datetime) -> None:
     rules = rule_review.rules_of(session, store, views.run_detail(session, run_id))
     decisions = [(rule.index, *demo_rule_decision(rule)) for rule in rules]
-    rule_review.record_decisions(session, store, run_id, decisions=decisions, principal=principal,
-                                 request=None, decided_at=at)
+    rule_review.record_decisions(
+        session, store, run_id, decisions=decisions, principal=principal, request=None, decided_at=at
+    )
 
 
 def _same(session: Session) -> Callable[[], Any]:

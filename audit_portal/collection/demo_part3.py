@@ -15,6 +15,7 @@ The year's story:
   the edge firewall's FortiOS; IT records a decision per affected advisory and signs off each
   weekly review (the latest one still awaits its sign-off).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,35 +37,90 @@ _MS_DATE = re.compile(r"\\/Date\((\d+)\)\\/")
 def instance_specs(inputs: Any) -> list[service.InstanceSpec]:
     p = inputs.path
     return [
-        service.InstanceSpec(name="disk-encryption-fleet", collector="disk-encryption", schedule="0 7 * * 1", config={
-            "inventory": ["LT-0142", "LT-0157", "LT-0163", "DT-0021", "laptop-7"],
-            "sources": [
-                {"type": "intune-csv", "name": "intune", "path": str(p("disk/intune-devices.csv"))},
-                {"type": "linux", "device": "laptop-7", "path": str(p("disk/laptop-7.lsblk.json")),
-                 "cryptsetup_status": {"nvme0n1p3_crypt": str(p("disk/laptop-7.cryptsetup.txt"))}},
-            ]}),
-        service.InstanceSpec(name="anti-malware-servers", collector="anti-malware", schedule="15 6 * * 1", config={
-            "sources": [
-                *({"type": "clamav", "host": host, "version_path": str(p(f"clamav/{host}/version.txt")),
-                   "sigtool_info_path": str(p(f"clamav/{host}/sigtool.txt")),
-                   "daemon_ping_path": str(p(f"clamav/{host}/ping.txt")),
-                   "scan_logs": [str(p(f"clamav/{host}/scan.log"))]} for host in HOSTS),
-                {"type": "defender", "host": "WS-09", "path": str(p("defender/WS-09.json"))},
-            ]}),
-        service.InstanceSpec(name="availability-prometheus", collector="availability", schedule="0 8 * * 1", config={
-            "target_percent": 99.5, "period_days": 30, "max_silence_minutes": 15,
-            "sources": [{"type": "prometheus", "url": "http://prometheus.example-hosting.nl:9090",
-                         "recorded": str(p("prometheus/exchange.json")), "services": [
-                             {"name": "website", "labels": {"job": "blackbox", "instance": "https://www.example-hosting.nl/"}},
-                             {"name": "customer-portal",
-                              "labels": {"job": "blackbox", "instance": "https://portal.example-hosting.nl/"}},
-                             {"name": "api", "labels": {"job": "blackbox", "instance": "https://api.example-hosting.nl/health"}},
-                         ]}]}),
-        service.InstanceSpec(name="advisories-ncsc", collector="advisories", schedule="0 9 * * 1", config={
-            "sources": [{"type": "csaf-folder", "path": str(p("csaf"))}],
-            "inventory": [*({"host": host, "dpkg_query_path": str(p("csaf-inventory/dpkg-query.txt"))} for host in HOSTS),
-                          {"host": "edge-fw", "cpes": ["cpe:2.3:o:fortinet:fortios:7.4.3:*:*:*:*:*:*:*"]}],
-            "period_days": 7, "lookback_days": 30, "max_open_days": 3}),
+        service.InstanceSpec(
+            name="disk-encryption-fleet",
+            collector="disk-encryption",
+            schedule="0 7 * * 1",
+            config={
+                "inventory": ["LT-0142", "LT-0157", "LT-0163", "DT-0021", "laptop-7"],
+                "sources": [
+                    {"type": "intune-csv", "name": "intune", "path": str(p("disk/intune-devices.csv"))},
+                    {
+                        "type": "linux",
+                        "device": "laptop-7",
+                        "path": str(p("disk/laptop-7.lsblk.json")),
+                        "cryptsetup_status": {"nvme0n1p3_crypt": str(p("disk/laptop-7.cryptsetup.txt"))},
+                    },
+                ],
+            },
+        ),
+        service.InstanceSpec(
+            name="anti-malware-servers",
+            collector="anti-malware",
+            schedule="15 6 * * 1",
+            config={
+                "sources": [
+                    *(
+                        {
+                            "type": "clamav",
+                            "host": host,
+                            "version_path": str(p(f"clamav/{host}/version.txt")),
+                            "sigtool_info_path": str(p(f"clamav/{host}/sigtool.txt")),
+                            "daemon_ping_path": str(p(f"clamav/{host}/ping.txt")),
+                            "scan_logs": [str(p(f"clamav/{host}/scan.log"))],
+                        }
+                        for host in HOSTS
+                    ),
+                    {"type": "defender", "host": "WS-09", "path": str(p("defender/WS-09.json"))},
+                ]
+            },
+        ),
+        service.InstanceSpec(
+            name="availability-prometheus",
+            collector="availability",
+            schedule="0 8 * * 1",
+            config={
+                "target_percent": 99.5,
+                "period_days": 30,
+                "max_silence_minutes": 15,
+                "sources": [
+                    {
+                        "type": "prometheus",
+                        "url": "http://prometheus.example-hosting.nl:9090",
+                        "recorded": str(p("prometheus/exchange.json")),
+                        "services": [
+                            {
+                                "name": "website",
+                                "labels": {"job": "blackbox", "instance": "https://www.example-hosting.nl/"},
+                            },
+                            {
+                                "name": "customer-portal",
+                                "labels": {"job": "blackbox", "instance": "https://portal.example-hosting.nl/"},
+                            },
+                            {
+                                "name": "api",
+                                "labels": {"job": "blackbox", "instance": "https://api.example-hosting.nl/health"},
+                            },
+                        ],
+                    }
+                ],
+            },
+        ),
+        service.InstanceSpec(
+            name="advisories-ncsc",
+            collector="advisories",
+            schedule="0 9 * * 1",
+            config={
+                "sources": [{"type": "csaf-folder", "path": str(p("csaf"))}],
+                "inventory": [
+                    *({"host": host, "dpkg_query_path": str(p("csaf-inventory/dpkg-query.txt"))} for host in HOSTS),
+                    {"host": "edge-fw", "cpes": ["cpe:2.3:o:fortinet:fortios:7.4.3:*:*:*:*:*:*:*"]},
+                ],
+                "period_days": 7,
+                "lookback_days": 30,
+                "max_open_days": 3,
+            },
+        ),
     ]
 
 
@@ -97,7 +153,9 @@ def prepare_disk(inputs: Any, scenario: Any, day: date, shift: int) -> None:
     inputs.write_text("disk/laptop-7.lsblk.json", json.dumps(laptop, indent=3))
     inputs.write("disk/laptop-7.cryptsetup.txt", "disk-encryption/cryptsetup-status-laptop.txt", 0)
     # the laptop dropped its report an hour before the run
-    _stamp(inputs.path("disk/laptop-7.lsblk.json"), datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=11))
+    _stamp(
+        inputs.path("disk/laptop-7.lsblk.json"), datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=11)
+    )
 
 
 def prepare_anti_malware(inputs: Any, scenario: Any, day: date, shift: int) -> None:
@@ -105,15 +163,22 @@ def prepare_anti_malware(inputs: Any, scenario: Any, day: date, shift: int) -> N
     built = datetime.combine(day, datetime.min.time(), UTC) - timedelta(hours=5, minutes=48)  # 06:12 the day before
     scanned = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=2, minutes=30)
     for host in HOSTS:
-        inputs.write_text(f"clamav/{host}/version.txt",
-                          f"ClamAV 1.4.6/{27470 + shift}/{built:%a %b %d %H:%M:%S %Y}\n")
-        inputs.write_text(f"clamav/{host}/sigtool.txt", _SIGTOOL_BUILT.sub(
-            f"Build time: {built:%d %b %Y %H:%M} +0000", (clam / "sigtool-info-daily.stdout").read_text()))
+        inputs.write_text(f"clamav/{host}/version.txt", f"ClamAV 1.4.6/{27470 + shift}/{built:%a %b %d %H:%M:%S %Y}\n")
+        inputs.write_text(
+            f"clamav/{host}/sigtool.txt",
+            _SIGTOOL_BUILT.sub(
+                f"Build time: {built:%d %b %Y %H:%M} +0000", (clam / "sigtool-info-daily.stdout").read_text()
+            ),
+        )
         down = host == "db1" and _in(scenario.today, day, 10, 5, 14)
         inputs.write(f"clamav/{host}/ping.txt", "clamav/ping-down.stdout" if down else "clamav/ping-up.stdout", 0)
-        inputs.write_text(f"clamav/{host}/scan.log", _CLAM_DATE.sub(
-            lambda m: f"{m[1]} Date: {'' if m[1] == 'Start' else '  '}{scanned:%Y:%m:%d %H:%M:%S}",
-            (clam / "scan-clean.log").read_text()))
+        inputs.write_text(
+            f"clamav/{host}/scan.log",
+            _CLAM_DATE.sub(
+                lambda m: f"{m[1]} Date: {'' if m[1] == 'Start' else '  '}{scanned:%Y:%m:%d %H:%M:%S}",
+                (clam / "scan-clean.log").read_text(),
+            ),
+        )
     defender = (inputs.recordings / "defender" / "get-mpcomputerstatus.json").read_text(encoding="utf-8")
     moved = _MS_DATE.sub(lambda m: f"\\/Date({int(m[1]) + shift * DAY_SECONDS * 1000})\\/", defender)
     inputs.write_text("defender/WS-09.json", moved)
@@ -155,19 +220,38 @@ def _shift(text: str, days: int) -> str:
 
 # Decisions IT records after reading each week's advisories (by tracking id).
 DECISIONS = {
-    "NCSC-2026-0398": ("mitigated", "SSL-VPN switched off on the edge firewall until the FortiOS upgrade in the "
-                                    "next maintenance window; remote access goes through WireGuard."),
-    "NCSC-2026-0412": ("mitigated", "Denial of service only; the TLS endpoints sit behind the load balancer's "
-                                    "rate limits. openssl upgrade scheduled with the monthly patch round."),
-    "NCSC-2026-0427": ("not_applicable", "The OpenSSH client is only used towards our own servers, never towards "
-                                         "untrusted hosts."),
+    "NCSC-2026-0398": (
+        "mitigated",
+        "SSL-VPN switched off on the edge firewall until the FortiOS upgrade in the "
+        "next maintenance window; remote access goes through WireGuard.",
+    ),
+    "NCSC-2026-0412": (
+        "mitigated",
+        "Denial of service only; the TLS endpoints sit behind the load balancer's "
+        "rate limits. openssl upgrade scheduled with the monthly patch round.",
+    ),
+    "NCSC-2026-0427": (
+        "not_applicable",
+        "The OpenSSH client is only used towards our own servers, never towards untrusted hosts.",
+    ),
 }
-REVIEW_REMARK = ("Weekly advisory review: every advisory of the week read; the affected ones have a decision "
-                 "(see the decisions on the run page).")
+REVIEW_REMARK = (
+    "Weekly advisory review: every advisory of the week read; the affected ones have a decision "
+    "(see the decisions on the run page)."
+)
 
 
-def after_run(context: Any, session: Any, name: str, report: Any, day: date, last_day: date, signer: Any,
-              moment: datetime, counts: dict[str, int]) -> None:
+def after_run(
+    context: Any,
+    session: Any,
+    name: str,
+    report: Any,
+    day: date,
+    last_day: date,
+    signer: Any,
+    moment: datetime,
+    counts: dict[str, int],
+) -> None:
     """IT's part after an advisories run: decisions for what it found, and the sign-off."""
     from audit_portal.collection.models import RUN_OK
     from audit_portal.principals import Principal
@@ -180,11 +264,25 @@ def after_run(context: Any, session: Any, name: str, report: Any, day: date, las
     for advisory in advisories.open_advisories(detail):
         if advisory in DECISIONS and advisory not in decided:
             status, note = DECISIONS[advisory]
-            advisories.record_decision(session, report.run_id, advisory=advisory, status=status, note=note,
-                                       principal=principal, request=None,
-                                       settings=context.settings,
-                                       decided_at=moment + timedelta(hours=2))
+            advisories.record_decision(
+                session,
+                report.run_id,
+                advisory=advisory,
+                status=status,
+                note=note,
+                principal=principal,
+                request=None,
+                settings=context.settings,
+                decided_at=moment + timedelta(hours=2),
+            )
     if day + timedelta(days=7) <= last_day:  # the latest review still awaits its sign-off
-        review.sign_off_run(session, report.run_id, principal=principal, request=None,
-                             remark=REVIEW_REMARK, signed_at=moment + timedelta(hours=3), store=context.store)
+        review.sign_off_run(
+            session,
+            report.run_id,
+            principal=principal,
+            request=None,
+            remark=REVIEW_REMARK,
+            signed_at=moment + timedelta(hours=3),
+            store=context.store,
+        )
         counts["signed"] += 1

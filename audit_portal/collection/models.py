@@ -1,5 +1,6 @@
 """Collector instances (a configured collector), their runs, and the leases that keep two portal
 instances from running the same job at once."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,11 +25,11 @@ TRIGGER_RETRY = "retry"
 class CollectorInstance(SQLModel, table=True):
     """One configured collector: which plugin, with what configuration, on what schedule.
 
-    ``config_json`` holds the validated configuration with every secret field encrypted (see
-    ``collection.secrets``); it is never shown back as stored. A ``remote`` instance runs on the
-    host it inspects and pushes its results, so the scheduler leaves it alone. A ``host_managed``
-instance came from an instance file an operator imported on the host (see
-``collectors.options``).
+        ``config_json`` holds the validated configuration with every secret field encrypted (see
+        ``collection.secrets``); it is never shown back as stored. A ``remote`` instance runs on the
+        host it inspects and pushes its results, so the scheduler leaves it alone. A ``host_managed``
+    instance came from an instance file an operator imported on the host (see
+    ``collectors.options``).
     """
 
     __tablename__ = "collector_instance"

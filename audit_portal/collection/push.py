@@ -8,6 +8,7 @@ locally is still reported, so the portal shows it. Secrets are masked in everyth
 leaves the host except the raw input. The ``audit-portal collect run --push`` command is the
 agent itself, with a persistent spool and retries (``audit_portal/agent/cli.py``).
 """
+
 from __future__ import annotations
 
 import tempfile

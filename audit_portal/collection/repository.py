@@ -1,4 +1,5 @@
 """The queries of the collection domain; nothing else in it issues SQL."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
 # --- instances ------------------------------------------------------------------------------
 
+
 def instance_by_name(session: Session, name: str) -> CollectorInstance | None:
     return session.exec(select(CollectorInstance).where(col(CollectorInstance.name) == name)).first()
 
@@ -31,6 +33,7 @@ def add(session: Session, row: object) -> None:
 
 
 # --- runs -----------------------------------------------------------------------------------
+
 
 def get_run(session: Session, run_id: int) -> CollectorRun | None:
     return session.get(CollectorRun, run_id)
@@ -71,14 +74,19 @@ def latest_runs(session: Session, instance_ids: Iterable[int]) -> dict[int, Coll
 
 def running_runs(session: Session, instance_id: int) -> Sequence[CollectorRun]:
     return session.exec(
-        select(CollectorRun).where(col(CollectorRun.instance_id) == instance_id, col(CollectorRun.status) == RUN_RUNNING)
+        select(CollectorRun).where(
+            col(CollectorRun.instance_id) == instance_id, col(CollectorRun.status) == RUN_RUNNING
+        )
     ).all()
 
 
 # --- evidence of runs -----------------------------------------------------------------------
 
+
 def evidence_of_run(session: Session, run_id: int) -> Sequence[Evidence]:
-    return session.exec(select(Evidence).where(col(Evidence.collector_run_id) == run_id).order_by(col(Evidence.id))).all()
+    return session.exec(
+        select(Evidence).where(col(Evidence.collector_run_id) == run_id).order_by(col(Evidence.id))
+    ).all()
 
 
 def normalised_evidence(session: Session, run_id: int) -> Evidence | None:
@@ -115,6 +123,7 @@ def requirements(session: Session, keys: Iterable[str]) -> Sequence[Requirement]
 
 
 # --- findings -------------------------------------------------------------------------------
+
 
 def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]:
     return session.exec(
@@ -168,6 +177,7 @@ def link_finding_controls(session: Session, finding_id: int, control_ids: Iterab
 
 # --- leases ---------------------------------------------------------------------------------
 
+
 def try_take_lease(session: Session, *, job_name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
     """One statement: insert the lease, or take it over only when it has expired. PostgreSQL
     and SQLite both lock the conflicting row for the update, so of two takers exactly one gets
@@ -218,8 +228,11 @@ def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:
 
 # --- firewall rule decisions ----------------------------------------------------------------
 
+
 def rule_decisions(session: Session, run_id: int) -> Sequence[RuleDecision]:
-    return session.exec(select(RuleDecision).where(col(RuleDecision.run_id) == run_id).order_by(col(RuleDecision.rule_index))).all()
+    return session.exec(
+        select(RuleDecision).where(col(RuleDecision.run_id) == run_id).order_by(col(RuleDecision.rule_index))
+    ).all()
 
 
 def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, list[RuleDecision]]:
@@ -229,7 +242,8 @@ def rule_decisions_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int
     if not ids:
         return found
     rows = session.exec(
-        select(RuleDecision).where(col(RuleDecision.run_id).in_(ids))
+        select(RuleDecision)
+        .where(col(RuleDecision.run_id).in_(ids))
         .order_by(col(RuleDecision.run_id), col(RuleDecision.rule_index))
     ).all()
     for row in rows:
@@ -246,4 +260,6 @@ def save_rule_decisions(session: Session, rows: Iterable[RuleDecision]) -> None:
 def run_ids_started_between(start: datetime, end: datetime):
     """A SELECT of the ids (as text, as audit events name objects) of the runs started in
     [start, end), for another query to filter by."""
-    return select(sa.cast(col(CollectorRun.id), sa.String)).where(col(CollectorRun.started_at) >= start, col(CollectorRun.started_at) < end)
+    return select(sa.cast(col(CollectorRun.id), sa.String)).where(
+        col(CollectorRun.started_at) >= start, col(CollectorRun.started_at) < end
+    )

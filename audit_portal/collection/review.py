@@ -1,6 +1,7 @@
 """Signing off the periodic human review that a collector run produced (COM-1: a firewall-rule
 review counts only once a person with the it role has signed it off, with a decision on every
 rule). Whether a sign-off came late is :mod:`audit_portal.collection.signoffs`."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,11 +39,15 @@ def sign_off_run(
         raise Forbidden("Only a signed-in person can sign off a review.")
     remark = remark.strip()
     if not remark:
-        raise InvalidInput("Write a remark: what you reviewed and what you concluded.",
-                           errors=[{"location": "remark", "message": "required"}])
+        raise InvalidInput(
+            "Write a remark: what you reviewed and what you concluded.",
+            errors=[{"location": "remark", "message": "required"}],
+        )
     if len(remark) > MAX_REMARK:
-        raise InvalidInput(f"The remark is longer than {MAX_REMARK} characters.",
-                           errors=[{"location": "remark", "message": "too long"}])
+        raise InvalidInput(
+            f"The remark is longer than {MAX_REMARK} characters.",
+            errors=[{"location": "remark", "message": "too long"}],
+        )
     detail = views.run_detail(session, run_id)
     if not detail.needs_signoff:
         raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
@@ -56,17 +61,30 @@ def sign_off_run(
         raise InvalidInput(
             f"{len(open_rules)} of {len(rules)} rules have no decision yet (first: {open_rules[0].label}); "
             "record keep, change or remove for every rule before you sign off.",
-            errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}])
+            errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}],
+        )
     now = signed_at or utcnow()  # the demo replays sign-offs of the past
     signoffs = [
         EvidenceSignoff(evidence_id=item.id, signed_by_id=principal.user_id, signed_at=now, remark=remark)
-        for item in detail.evidence if item.id not in detail.signoffs
+        for item in detail.evidence
+        if item.id not in detail.signoffs
     ]
     repository.add_signoffs(session, signoffs)
     grace = signoff_grace(repository.requirements(session, detail.instance.requirement_list))
     late = grace is not None and as_utc(now) > as_utc(detail.run.started_at) + grace
-    record_event(session, request=request, principal=principal, action="collector_run.signoff",
-                 object_type="collector_run", object_id=run_id,
-                 detail={"instance": detail.instance.name, "evidence": [s.evidence_id for s in signoffs],
-                         "remark": remark, "rules": len(rules), "late": late})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="collector_run.signoff",
+        object_type="collector_run",
+        object_id=run_id,
+        detail={
+            "instance": detail.instance.name,
+            "evidence": [s.evidence_id for s in signoffs],
+            "remark": remark,
+            "rules": len(rules),
+            "late": late,
+        },
+    )
     return signoffs

@@ -1,5 +1,6 @@
 """Collector pages: the instances, one instance with its runs, one run with its log, findings,
 artifacts and sign-off; the forms that configure an instance; "run now"."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -31,17 +32,32 @@ FormList = Annotated[list[str] | None, Form()]
 @router.get("/collectors", response_class=HTMLResponse)
 def collectors_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
     service.record_view(session, principal=principal, request=request, object_type="collectors", object_id="list")
-    return render(request, "pages/collectors/index.html", {
-        "rows": views.overview(session, scope.scope_of(session, principal)),
-        "can_manage": allowed("collectors:manage", principal.role),
-        "can_run": allowed("collectors:run", principal.role),
-    }, block="content")
+    return render(
+        request,
+        "pages/collectors/index.html",
+        {
+            "rows": views.overview(session, scope.scope_of(session, principal)),
+            "can_manage": allowed("collectors:manage", principal.role),
+            "can_run": allowed("collectors:run", principal.role),
+        },
+        block="content",
+    )
 
 
 @router.get("/collectors/new", response_class=HTMLResponse)
 def new_instance_form(request: Request, session: SessionDep, principal: Manager) -> HTMLResponse:
-    return _instance_form(request, None, {"schedule": "", "timeout_seconds": str(service.DEFAULT_TIMEOUT_SECONDS),
-                                          "enabled": "yes", "config": "", "requirements": ""}, {})
+    return _instance_form(
+        request,
+        None,
+        {
+            "schedule": "",
+            "timeout_seconds": str(service.DEFAULT_TIMEOUT_SECONDS),
+            "enabled": "yes",
+            "config": "",
+            "requirements": "",
+        },
+        {},
+    )
 
 
 @router.post("/collectors", response_class=HTMLResponse, response_model=None)
@@ -59,12 +75,21 @@ def save_instance(
     config: FormText = "",
     existing: FormText = "",
 ) -> HTMLResponse | RedirectResponse:
-    values = {"name": name, "collector": collector, "schedule": schedule, "requirements": requirements,
-              "timeout_seconds": timeout_seconds, "enabled": enabled, "remote": remote, "config": config}
+    values = {
+        "name": name,
+        "collector": collector,
+        "schedule": schedule,
+        "requirements": requirements,
+        "timeout_seconds": timeout_seconds,
+        "enabled": enabled,
+        "remote": remote,
+        "config": config,
+    }
     try:
         spec = service.spec_from_form(values)
-        instance = service.save_instance(session, spec, settings=request.app.state.settings,
-                                         principal=principal, request=request)
+        instance = service.save_instance(
+            session, spec, settings=request.app.state.settings, principal=principal, request=request
+        )
     except InvalidInput as error:
         current = service.get_instance(session, existing) if existing else None
         return _instance_form(request, current, values, {"form": error.detail}, status_code=422)
@@ -77,23 +102,34 @@ def instance_page(request: Request, session: SessionDep, principal: Reader, name
         session, name, scope.scope_of(session, principal), request.app.state.settings.collector_allowlist
     )
     service.record_view(session, principal=principal, request=request, object_type="collector_instance", object_id=name)
-    return render(request, "pages/collectors/instance.html", {
-        "detail": detail,
-        "can_manage": allowed("collectors:manage", principal.role),
-        "can_run": allowed("collectors:run", principal.role),
-    }, block="content")
+    return render(
+        request,
+        "pages/collectors/instance.html",
+        {
+            "detail": detail,
+            "can_manage": allowed("collectors:manage", principal.role),
+            "can_run": allowed("collectors:run", principal.role),
+        },
+        block="content",
+    )
 
 
 @router.get("/collectors/{name}/edit", response_class=HTMLResponse)
 def edit_instance_form(request: Request, session: SessionDep, principal: Manager, name: str) -> HTMLResponse:
     instance = service.get_instance(session, name)
     if instance.host_managed:
-        raise Conflict(f"{name} is managed on the host: change its instance file there and import it again "
-                       "(audit-portal collectors import).")
+        raise Conflict(
+            f"{name} is managed on the host: change its instance file there and import it again "
+            "(audit-portal collectors import)."
+        )
     values = {
-        "name": instance.name, "collector": instance.collector, "schedule": instance.schedule,
-        "requirements": "\n".join(instance.requirement_list), "timeout_seconds": str(instance.timeout_seconds),
-        "enabled": "yes" if instance.enabled else "", "remote": "yes" if instance.remote else "",
+        "name": instance.name,
+        "collector": instance.collector,
+        "schedule": instance.schedule,
+        "requirements": "\n".join(instance.requirement_list),
+        "timeout_seconds": str(instance.timeout_seconds),
+        "enabled": "yes" if instance.enabled else "",
+        "remote": "yes" if instance.remote else "",
         "config": service.shown_config(instance),
     }
     return _instance_form(request, instance, values, {})
@@ -106,8 +142,9 @@ def run_now(request: Request, session: SessionDep, store: StoreDep, principal: R
 
 
 @router.post("/collectors/{name}/enabled", response_class=HTMLResponse, response_model=None)
-def set_enabled(request: Request, session: SessionDep, principal: Manager, name: str,
-                enabled: FormText = "") -> RedirectResponse:
+def set_enabled(
+    request: Request, session: SessionDep, principal: Manager, name: str, enabled: FormText = ""
+) -> RedirectResponse:
     service.set_enabled(session, name, enabled == "yes", principal=principal, request=request)
     return RedirectResponse(f"/collectors/{name}", status_code=303)
 
@@ -118,16 +155,31 @@ def run_page(request: Request, session: SessionDep, store: StoreDep, principal: 
 
 
 @router.post("/runs/{run_id}/rule-decisions", response_class=HTMLResponse, response_model=None)
-def decide_rules(request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int,
-                 rule: FormList = None, decision: FormList = None, reason: FormList = None,
-                 ) -> HTMLResponse | RedirectResponse:
+def decide_rules(
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Signer,
+    run_id: int,
+    rule: FormList = None,
+    decision: FormList = None,
+    reason: FormList = None,
+) -> HTMLResponse | RedirectResponse:
     submitted = _rule_rows(rule or [], decision or [], reason or [])
     try:
         rule_review.record_decisions(session, store, run_id, decisions=submitted, principal=principal, request=request)
     except InvalidInput as error:
-        return _run_page(request, session, store, principal, run_id, status_code=422, rules_error=error.detail,
-                         rule_errors={e["location"]: e["message"] for e in error.errors},
-                         rule_values={index: (d, r) for index, d, r in submitted})
+        return _run_page(
+            request,
+            session,
+            store,
+            principal,
+            run_id,
+            status_code=422,
+            rules_error=error.detail,
+            rule_errors={e["location"]: e["message"] for e in error.errors},
+            rule_values={index: (d, r) for index, d, r in submitted},
+        )
     return RedirectResponse(f"/runs/{run_id}#rule-decisions", status_code=303)
 
 
@@ -144,70 +196,130 @@ def _rule_rows(rules: list[str], decisions: list[str], reasons: list[str]) -> li
 
 
 @router.post("/runs/{run_id}/signoff", response_class=HTMLResponse, response_model=None)
-def sign_off(request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int,
-             remark: FormText = "") -> HTMLResponse | RedirectResponse:
+def sign_off(
+    request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int, remark: FormText = ""
+) -> HTMLResponse | RedirectResponse:
     try:
         review.sign_off_run(session, run_id, remark=remark, principal=principal, request=request, store=store)
     except InvalidInput as error:
-        return _run_page(request, session, store, principal, run_id, error=error.detail, remark=remark,
-                         error_location=error.errors[0]["location"] if error.errors else "remark", status_code=422)
+        return _run_page(
+            request,
+            session,
+            store,
+            principal,
+            run_id,
+            error=error.detail,
+            remark=remark,
+            error_location=error.errors[0]["location"] if error.errors else "remark",
+            status_code=422,
+        )
     return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)
 
 
 @router.post("/runs/{run_id}/advisory-decisions", response_class=HTMLResponse, response_model=None)
-def decide_advisory(request: Request, session: SessionDep, store: StoreDep, principal: Decider, run_id: int,
-                    advisory: FormText = "", status: FormText = "", note: FormText = "") -> HTMLResponse | RedirectResponse:
+def decide_advisory(
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Decider,
+    run_id: int,
+    advisory: FormText = "",
+    status: FormText = "",
+    note: FormText = "",
+) -> HTMLResponse | RedirectResponse:
     try:
-        advisories.record_decision(session, run_id, advisory=advisory, status=status, note=note,
-                                   principal=principal, request=request,
-                                   settings=request.app.state.settings)
+        advisories.record_decision(
+            session,
+            run_id,
+            advisory=advisory,
+            status=status,
+            note=note,
+            principal=principal,
+            request=request,
+            settings=request.app.state.settings,
+        )
     except InvalidInput as error:
-        return _run_page(request, session, store, principal, run_id, decision_error=error.detail,
-                         decision={"advisory": advisory, "status": status, "note": note}, status_code=422)
+        return _run_page(
+            request,
+            session,
+            store,
+            principal,
+            run_id,
+            decision_error=error.detail,
+            decision={"advisory": advisory, "status": status, "note": note},
+            status_code=422,
+        )
     return RedirectResponse(f"/runs/{run_id}#advisory-decisions", status_code=303)
 
 
-def _run_page(request: Request, session: SessionDep, store: StoreDep, principal: Principal, run_id: int, *,
-              error: str = "", error_location: str = "remark", remark: str = "", status_code: int = 200,
-              decision_error: str = "", decision: dict[str, str] | None = None, rules_error: str = "",
-              rule_errors: dict[str, str] | None = None,
-              rule_values: dict[int, tuple[str, str]] | None = None) -> HTMLResponse:
+def _run_page(
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Principal,
+    run_id: int,
+    *,
+    error: str = "",
+    error_location: str = "remark",
+    remark: str = "",
+    status_code: int = 200,
+    decision_error: str = "",
+    decision: dict[str, str] | None = None,
+    rules_error: str = "",
+    rule_errors: dict[str, str] | None = None,
+    rule_values: dict[int, tuple[str, str]] | None = None,
+) -> HTMLResponse:
     detail = views.run_detail(session, run_id, scope.scope_of(session, principal))
     try:
         rules = rule_review.rules_of(session, store, detail)
     except rule_review.RulesUnreadable as unreadable:
         rules, rules_error = [], rules_error or unreadable.detail
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
-    return render(request, "pages/collectors/run.html", {
-        "detail": detail,
-        "rules": rules,
-        "undecided": len(rule_review.undecided(rules)),
-        "decision_names": rule_review.RULE_DECISIONS,
-        "decider_names": service.decider_names(session, rules),
-        "rules_error": rules_error,
-        "rule_errors": rule_errors or {},
-        "rule_values": rule_values or {},
-        "error_location": error_location,
-        "signers": service.signer_names(session, detail),
-        "can_sign": allowed("collectors:signoff", principal.role),
-        "error": error,
-        "remark": remark,
-        "advisory_decisions": advisories.decisions_of(detail.instance),
-        "open_advisories": advisories.open_advisories(detail),
-        "can_decide": allowed("advisories:decide", principal.role),
-        "decision_error": decision_error,
-        "decision": decision or {},
-    }, block="content", status_code=status_code)
+    return render(
+        request,
+        "pages/collectors/run.html",
+        {
+            "detail": detail,
+            "rules": rules,
+            "undecided": len(rule_review.undecided(rules)),
+            "decision_names": rule_review.RULE_DECISIONS,
+            "decider_names": service.decider_names(session, rules),
+            "rules_error": rules_error,
+            "rule_errors": rule_errors or {},
+            "rule_values": rule_values or {},
+            "error_location": error_location,
+            "signers": service.signer_names(session, detail),
+            "can_sign": allowed("collectors:signoff", principal.role),
+            "error": error,
+            "remark": remark,
+            "advisory_decisions": advisories.decisions_of(detail.instance),
+            "open_advisories": advisories.open_advisories(detail),
+            "can_decide": allowed("advisories:decide", principal.role),
+            "decision_error": decision_error,
+            "decision": decision or {},
+        },
+        block="content",
+        status_code=status_code,
+    )
 
 
-def _instance_form(request: Request, instance: object, values: dict[str, str], errors: dict[str, str],
-                   status_code: int = 200) -> HTMLResponse:
-    return render(request, "pages/collectors/edit.html", {
-        "instance": instance,
-        "values": values,
-        "errors": errors,
-        "plugins": [info for info in registry.discover(request.app.state.settings.collector_allowlist).values()
-                    if info.usable],
-        "mask": MASK,
-    }, block="form", status_code=status_code)
-
+def _instance_form(
+    request: Request, instance: object, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/collectors/edit.html",
+        {
+            "instance": instance,
+            "values": values,
+            "errors": errors,
+            "plugins": [
+                info
+                for info in registry.discover(request.app.state.settings.collector_allowlist).values()
+                if info.usable
+            ],
+            "mask": MASK,
+        },
+        block="form",
+        status_code=status_code,
+    )

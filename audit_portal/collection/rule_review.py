@@ -3,6 +3,7 @@ change, remove)"): recorded on the run page before the review is signed off as a
 
 The rules are the run's normalised ``rules`` list, read back from the evidence store; a decision
 names its rule by its place in that list, which the stored (immutable) object keeps fixed."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -58,15 +59,24 @@ def rules_of(session: Session, store: ObjectStore, detail: Any) -> list[Reviewed
         return []
     normalised = service.read_normalised(store, repository.normalised_evidence(session, detail.run.id))
     if normalised is None or not isinstance(normalised.get("rules"), list):
-        raise RulesUnreadable(f"The rules of run {detail.run.id} cannot be read from the evidence store; "
-                              "restore its normalised result before deciding or signing off.",
-                              errors=[{"location": "decisions", "message": "rules unreadable"}])
+        raise RulesUnreadable(
+            f"The rules of run {detail.run.id} cannot be read from the evidence store; "
+            "restore its normalised result before deciding or signing off.",
+            errors=[{"location": "decisions", "message": "rules unreadable"}],
+        )
     rules = normalised["rules"]
     decisions = {d.rule_index: d for d in repository.rule_decisions(session, detail.run.id)}
     return [
-        ReviewedRule(index, _label(rule), str(rule.get("text", "")), str(rule.get("action", "")),
-                     str(rule.get("comment", "")), decisions.get(index))
-        for index, rule in enumerate(rules) if isinstance(rule, dict)
+        ReviewedRule(
+            index,
+            _label(rule),
+            str(rule.get("text", "")),
+            str(rule.get("action", "")),
+            str(rule.get("comment", "")),
+            decisions.get(index),
+        )
+        for index, rule in enumerate(rules)
+        if isinstance(rule, dict)
     ]
 
 
@@ -128,16 +138,34 @@ def record_decisions(
         if row is not None and (row.decision, row.reason) == (decision, reason):
             continue
         if row is None:
-            row = RuleDecision(run_id=run_id, rule_index=rule.index, rule_label=rule.label, rule_text=rule.text,
-                               decision=decision, reason=reason, decided_by_id=principal.user_id, decided_at=now)
+            row = RuleDecision(
+                run_id=run_id,
+                rule_index=rule.index,
+                rule_label=rule.label,
+                rule_text=rule.text,
+                decision=decision,
+                reason=reason,
+                decided_by_id=principal.user_id,
+                decided_at=now,
+            )
         else:
             row.decision, row.reason, row.decided_by_id, row.decided_at = decision, reason, principal.user_id, now
         saved.append(row)
     if saved:
         repository.save_rule_decisions(session, saved)
-        record_event(session, request=request, principal=principal, action="firewall_review.decisions",
-                     object_type="collector_run", object_id=run_id,
-                     detail={"instance": detail.instance.name, "decisions": [
-                         {"rule": row.rule_index, "label": row.rule_label, "decision": row.decision,
-                          "reason": row.reason} for row in saved]})
+        record_event(
+            session,
+            request=request,
+            principal=principal,
+            action="firewall_review.decisions",
+            object_type="collector_run",
+            object_id=run_id,
+            detail={
+                "instance": detail.instance.name,
+                "decisions": [
+                    {"rule": row.rule_index, "label": row.rule_label, "decision": row.decision, "reason": row.reason}
+                    for row in saved
+                ],
+            },
+        )
     return saved

@@ -1,4 +1,5 @@
 """What the remote-run API takes and answers."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -80,5 +81,6 @@ class RemoteRunOpened(BaseModel):
     instance: str
     status: str
     requirements: list[str] = Field(description="Requirement keys to put in each artifact's metadata.")
-    artifacts_received: list[str] = Field(default_factory=list,
-                                          description="Artifact kinds the portal already holds (a resumed push).")
+    artifacts_received: list[str] = Field(
+        default_factory=list, description="Artifact kinds the portal already holds (a resumed push)."
+    )

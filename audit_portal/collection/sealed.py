@@ -2,6 +2,7 @@
 with a valid seal over its manifest, each nonce once; every uploaded artifact and the finishing
 request must match the manifest. An interrupted push may resume with the same nonce and the
 same content while its run is unfinished; anything else with a known nonce is a replay."""
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,17 @@ def checked_manifest(session: Session, body: Any, principal: Principal) -> Any:
         raise InvalidInput("Only a service token can push.")
     digest = sealing.content_sha256(push.manifest)
     if digest != push.content_sha256 or not sealing.verify(
-            sealing.signing_key(token.token_hash), push.signature, push_id=push.push_id,
-            signed_at=push.signed_at, instance=body.instance, digest=digest):
-        raise InvalidInput("The push's seal does not match its content: it was altered or signed with another token.",
-                           errors=[{"location": "seal", "message": "signature mismatch"}])
+        sealing.signing_key(token.token_hash),
+        push.signature,
+        push_id=push.push_id,
+        signed_at=push.signed_at,
+        instance=body.instance,
+        digest=digest,
+    ):
+        raise InvalidInput(
+            "The push's seal does not match its content: it was altered or signed with another token.",
+            errors=[{"location": "seal", "message": "signature mismatch"}],
+        )
     signed_at = _moment(push.signed_at, "signed_at")
     now = utcnow()
     if signed_at > now + CLOCK_SKEW:
@@ -54,9 +62,12 @@ def checked_manifest(session: Session, body: Any, principal: Principal) -> Any:
         manifest = PushManifest.model_validate(push.manifest)
     except ValidationError as error:
         first = error.errors(include_input=False)[0]
-        raise InvalidInput(f"The push manifest is not valid: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    if (manifest.instance, manifest.collector) != (body.instance, body.collector) or \
-            _moment(manifest.started_at, "started_at") != as_utc(body.started_at):
+        raise InvalidInput(
+            f"The push manifest is not valid: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        ) from None
+    if (manifest.instance, manifest.collector) != (body.instance, body.collector) or _moment(
+        manifest.started_at, "started_at"
+    ) != as_utc(body.started_at):
         raise InvalidInput("The push's manifest describes another run than the request.")
     if len({artifact.kind for artifact in manifest.artifacts}) != len(manifest.artifacts):
         raise InvalidInput("The push's manifest names an artifact kind twice.")
@@ -96,8 +107,10 @@ def check_artifact(session: Session, run_id: int, kind: str | None, sha256: str,
     if expected is None:
         raise InvalidInput(f"Run {run_id}'s push manifest lists no {kind or 'unnamed'} artifact.")
     if (expected["sha256"], expected["size"]) != (sha256, size):
-        raise InvalidInput(f"The {kind} artifact differs from the one the push was sealed with (altered in transit?).",
-                           errors=[{"location": "file", "message": "sha256 does not match the sealed manifest"}])
+        raise InvalidInput(
+            f"The {kind} artifact differs from the one the push was sealed with (altered in transit?).",
+            errors=[{"location": "file", "message": "sha256 does not match the sealed manifest"}],
+        )
 
 
 def check_finish(run: CollectorRun, body: Any, received: dict[str, str]) -> None:
@@ -106,13 +119,23 @@ def check_finish(run: CollectorRun, body: Any, received: dict[str, str]) -> None
     manifest = _manifest(run)
     if manifest is None:
         return
-    said = {"status": body.status, "log": body.log, "error": body.error,
-            "findings": [finding.model_dump() for finding in body.findings]}
-    sealed = {"status": manifest["status"], "log": manifest["log"], "error": manifest["error"],
-              "findings": manifest["findings"]}
+    said = {
+        "status": body.status,
+        "log": body.log,
+        "error": body.error,
+        "findings": [finding.model_dump() for finding in body.findings],
+    }
+    sealed = {
+        "status": manifest["status"],
+        "log": manifest["log"],
+        "error": manifest["error"],
+        "findings": manifest["findings"],
+    }
     if said != sealed or as_utc(body.finished_at) != _moment(manifest["finished_at"], "finished_at"):
-        raise InvalidInput("The finishing request differs from the sealed manifest (altered?).",
-                           errors=[{"location": "body", "message": "does not match the sealed manifest"}])
+        raise InvalidInput(
+            "The finishing request differs from the sealed manifest (altered?).",
+            errors=[{"location": "body", "message": "does not match the sealed manifest"}],
+        )
     missing = [item["kind"] for item in manifest["artifacts"] if received.get(item["kind"]) != item["sha256"]]
     if missing:
         raise InvalidInput(f"Push the sealed {', '.join(missing)} artifact(s) of run {run.id} before finishing it.")

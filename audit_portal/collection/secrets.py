@@ -5,6 +5,7 @@ TOKEN being Fernet-encrypted with a key derived from the portal's secret key; a 
 evidence file only ever sees :data:`MASK`. Changing the secret key makes stored secrets
 unreadable, and the run says so instead of running with a broken credential.
 """
+
 from __future__ import annotations
 
 import base64

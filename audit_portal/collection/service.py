@@ -12,6 +12,7 @@ portal instances see the lease and the running run at once):
    savepoint: if storing fails, nothing of it stays and the run is recorded as failed;
 5. release the lease.
 """
+
 from __future__ import annotations
 
 import io
@@ -86,6 +87,7 @@ ARTIFACT_TITLES = {"raw": "raw input", "normalised": "normalised result", "repor
 
 
 # --- instances ------------------------------------------------------------------------------
+
 
 class InstanceSpec(BaseModel):
     """One instance as an import file or the portal's form gives it."""
@@ -209,15 +211,18 @@ def save_instance(
     submitted = spec.config
     if existing is not None:
         if existing.host_managed and origin != HOST:
-            raise Conflict(f"Instance {name!r} is managed on the host: change its instance file there and "
-                           "import it again (audit-portal collectors import).")
+            raise Conflict(
+                f"Instance {name!r} is managed on the host: change its instance file there and "
+                "import it again (audit-portal collectors import)."
+            )
         if existing.collector != collector.name:
             raise Conflict(f"Instance {name!r} runs {existing.collector!r}; its type cannot change.")
         submitted = _keep_masked_secrets(submitted, unsealed(json.loads(existing.config_json), secret_key))
     config = validated_config(collector, submitted, config_origin(settings, origin))
     now = utcnow()
-    instance = existing or CollectorInstance(name=name, collector=collector.name, config_json="{}", schedule=schedule,
-                                             created_at=now, updated_at=now)
+    instance = existing or CollectorInstance(
+        name=name, collector=collector.name, config_json="{}", schedule=schedule, created_at=now, updated_at=now
+    )
     instance.config_json = json.dumps(sealed(config, secret_key), sort_keys=True)
     instance.schedule = schedule
     instance.enabled = spec.enabled
@@ -228,11 +233,22 @@ def save_instance(
     instance.updated_at = now
     repository.add(session, instance)
     record_event(
-        session, request=request, principal=principal, actor=actor,
+        session,
+        request=request,
+        principal=principal,
+        actor=actor,
         action="collector.create" if existing is None else "collector.update",
-        object_type="collector_instance", object_id=name,
-        detail={"collector": collector.name, "schedule": schedule, "enabled": spec.enabled, "remote": spec.remote,
-                "host_managed": origin == HOST, "requirements": requirement_keys, "config": masked(config)},
+        object_type="collector_instance",
+        object_id=name,
+        detail={
+            "collector": collector.name,
+            "schedule": schedule,
+            "enabled": spec.enabled,
+            "remote": spec.remote,
+            "host_managed": origin == HOST,
+            "requirements": requirement_keys,
+            "config": masked(config),
+        },
     )
     return instance
 
@@ -264,8 +280,9 @@ def parse_instance_file(text: str) -> list[InstanceSpec]:
 
 def import_instances(session: Session, text: str, *, settings: Settings, actor: str = "cli") -> list[CollectorInstance]:
     """An operator's instance file, on the host: the instances become host-managed."""
-    return [save_instance(session, spec, settings=settings, origin=HOST, actor=actor)
-            for spec in parse_instance_file(text)]
+    return [
+        save_instance(session, spec, settings=settings, origin=HOST, actor=actor) for spec in parse_instance_file(text)
+    ]
 
 
 def get_instance(session: Session, name: str) -> CollectorInstance:
@@ -295,12 +312,20 @@ def set_enabled(
     instance.enabled = enabled
     instance.updated_at = utcnow()
     session.flush()
-    record_event(session, request=request, principal=principal, action="collector.update",
-                 object_type="collector_instance", object_id=name, detail={"enabled": enabled})
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="collector.update",
+        object_type="collector_instance",
+        object_id=name,
+        detail={"enabled": enabled},
+    )
     return instance
 
 
 # --- schedules ------------------------------------------------------------------------------
+
 
 def next_run_at(instance: CollectorInstance, last: CollectorRun | None) -> datetime | None:
     """When the scheduler will next run the instance (a due retry comes first)."""
@@ -346,6 +371,7 @@ def retry_delay(attempt: int) -> timedelta:
 
 # --- leases ---------------------------------------------------------------------------------
 
+
 def new_holder() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
@@ -367,6 +393,7 @@ def release_lease(session: Session, job: str, holder: str) -> None:
 
 
 # --- running --------------------------------------------------------------------------------
+
 
 @dataclass
 class Prepared:
@@ -430,9 +457,14 @@ def run_instance(
         if prepared.problem is None:
             assert prepared.collector is not None
             outcome = execute(
-                prepared.collector, prepared.config, instance_name=instance_name, now=moment,
-                timeout_seconds=prepared.timeout_seconds, previous=prepared.previous,
-                manual_evidence=prepared.manual_evidence, work_root=settings.data_dir / "collector-work",
+                prepared.collector,
+                prepared.config,
+                instance_name=instance_name,
+                now=moment,
+                timeout_seconds=prepared.timeout_seconds,
+                previous=prepared.previous,
+                manual_evidence=prepared.manual_evidence,
+                work_root=settings.data_dir / "collector-work",
             )
         else:
             outcome = Outcome(STATUS_FAILED, moment, moment, "", prepared.problem)
@@ -447,7 +479,13 @@ def run_instance(
 
 
 def prepare(
-    session: Session, store: ObjectStore, settings: Settings, instance: CollectorInstance, *, now: datetime, trigger: str
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    instance: CollectorInstance,
+    *,
+    now: datetime,
+    trigger: str,
 ) -> Prepared:
     """Record the run as running and gather what the collector is handed."""
     assert instance.id is not None
@@ -456,8 +494,14 @@ def prepare(
     attempt = last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1
     if last is not None:
         last.next_retry_at = None  # this run is the retry; the older run no longer waits for one
-    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=trigger, started_at=now,
-                       status=RUN_RUNNING, attempt=attempt)
+    run = CollectorRun(
+        instance_id=instance.id,
+        instance_name=instance.name,
+        trigger=trigger,
+        started_at=now,
+        status=RUN_RUNNING,
+        attempt=attempt,
+    )
     repository.add(session, run)
     assert run.id is not None
     prepared = Prepared(run.id, instance.name, None, None, instance.timeout_seconds)
@@ -519,7 +563,9 @@ def read_normalised(store: ObjectStore, evidence: Evidence | None) -> Mapping[st
     return loaded if isinstance(loaded, dict) else None
 
 
-def record_outcome(session: Session, store: ObjectStore, settings: Settings, prepared: Prepared, outcome: Outcome) -> CollectorRun:
+def record_outcome(
+    session: Session, store: ObjectStore, settings: Settings, prepared: Prepared, outcome: Outcome
+) -> CollectorRun:
     run = repository.get_run(session, prepared.run_id)
     instance = get_instance(session, prepared.instance_name)
     assert run is not None
@@ -534,8 +580,15 @@ def record_outcome(session: Session, store: ObjectStore, settings: Settings, pre
             with session.begin_nested():
                 evidence = store_artifacts(session, store, settings, instance, run, outcome.result, redactor)
                 report = next(item for item in evidence if item.artifact_kind == "report")
-                run.findings_count = upsert_findings(session, instance, run, outcome.result.findings, redactor,
-                                                     evidence_id=report.id, now=outcome.started_at)
+                run.findings_count = upsert_findings(
+                    session,
+                    instance,
+                    run,
+                    outcome.result.findings,
+                    redactor,
+                    evidence_id=report.id,
+                    now=outcome.started_at,
+                )
         except (PortalError, StoreError, OSError) as error:
             detail = error.detail if isinstance(error, PortalError) else str(error)
             run.status = RUN_FAILED
@@ -574,11 +627,18 @@ def store_artifacts(
             artifact_kind=artifact.kind,
         )
         with _artifact_stream(artifact, redactor) as stream:
-            stored.append(evidence_service.ingest(
-                session, store, stream=stream, filename=artifact.filename, meta=meta,
-                source=EvidenceSource.collector(instance.name, run.id),
-                max_bytes=settings.max_upload_bytes, retention_years=settings.retention_years_after_cycle,
-            ))
+            stored.append(
+                evidence_service.ingest(
+                    session,
+                    store,
+                    stream=stream,
+                    filename=artifact.filename,
+                    meta=meta,
+                    source=EvidenceSource.collector(instance.name, run.id),
+                    max_bytes=settings.max_upload_bytes,
+                    retention_years=settings.retention_years_after_cycle,
+                )
+            )
     return stored
 
 
@@ -598,13 +658,22 @@ def upsert_findings(
     seen: set[str] = set()
     for draft in drafts:
         seen.add(draft.key)
-        detail = redactor.text(f"{draft.subject}: {draft.detail}" if draft.subject and draft.detail else draft.detail or draft.subject)
+        detail = redactor.text(
+            f"{draft.subject}: {draft.detail}" if draft.subject and draft.detail else draft.detail or draft.subject
+        )
         finding = existing.get(draft.key)
         if finding is None:
-            finding = Finding(source="collector", key=draft.key, title=redactor.text(draft.title)[:300],
-                              severity=Severity(draft.severity).value, status="open",
-                              collector_instance=instance.name, first_run_id=run.id, created_at=now,
-                              created_by=f"collector:{instance.name}"[:100])
+            finding = Finding(
+                source="collector",
+                key=draft.key,
+                title=redactor.text(draft.title)[:300],
+                severity=Severity(draft.severity).value,
+                status="open",
+                collector_instance=instance.name,
+                first_run_id=run.id,
+                created_at=now,
+                created_by=f"collector:{instance.name}"[:100],
+            )
         finding.last_run_id = run.id
         finding.title = redactor.text(draft.title)[:300]
         finding.detail = detail or None
@@ -625,6 +694,7 @@ def upsert_findings(
 
 # --- the portal's actions -------------------------------------------------------------------
 
+
 def run_now(
     session: Session,
     store: ObjectStore,
@@ -634,11 +704,17 @@ def run_now(
     principal: Principal,
     request: Request | None,
 ) -> RunReport:
-    """"Run now" from the portal: the run happens in the request, under the instance's lease,
+    """ "Run now" from the portal: the run happens in the request, under the instance's lease,
     bounded by its timeout. The request's own transaction carries every step."""
     instance = get_instance(session, name)
-    record_event(session, request=request, principal=principal, action="collector.run",
-                 object_type="collector_instance", object_id=instance.name)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="collector.run",
+        object_type="collector_instance",
+        object_id=instance.name,
+    )
 
     @contextmanager
     def same_session() -> Iterator[Session]:
@@ -651,13 +727,18 @@ def run_now(
     return report
 
 
-
-
-def record_view(session: Session, *, principal: Principal, request: Request | None, object_type: str,
-                object_id: str | int) -> None:
+def record_view(
+    session: Session, *, principal: Principal, request: Request | None, object_type: str, object_id: str | int
+) -> None:
     """Every access by an auditor is an audit event."""
-    record_access(session, principal=principal, request=request, action=f"{object_type}.view",
-                  object_type=object_type, object_id=object_id)
+    record_access(
+        session,
+        principal=principal,
+        request=request,
+        action=f"{object_type}.view",
+        object_type=object_type,
+        object_id=object_id,
+    )
 
 
 def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:
@@ -671,8 +752,9 @@ def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:
     timeout = (values.get("timeout_seconds") or "").strip()
     if timeout and not timeout.isdigit():
         raise InvalidInput("The timeout must be a whole number of seconds.")
-    requirements = [line.strip() for line in (values.get("requirements") or "").replace(",", "\n").splitlines()
-                    if line.strip()]
+    requirements = [
+        line.strip() for line in (values.get("requirements") or "").replace(",", "\n").splitlines() if line.strip()
+    ]
     return InstanceSpec(
         name=(values.get("name") or "").strip(),
         collector=(values.get("collector") or "").strip(),
@@ -703,6 +785,7 @@ def decider_names(session: Session, rules: Any) -> dict[int, str]:
 
 # --- remote runs (pushed by a collector on the host it inspects) ----------------------------
 
+
 def _pushable_instance(session: Session, principal: Principal, name: str) -> CollectorInstance:
     if not principal.may_push_for(name):
         raise Forbidden(f"This token may not push for {name!r}.")
@@ -722,22 +805,42 @@ def open_remote_run(session: Session, body: Any, *, principal: Principal, reques
     sealed.checked_manifest(session, body, principal)
     resumed = sealed.earlier_push(session, body)
     if resumed is not None:  # an interrupted delivery of the same push goes on where it stopped
-        return RemoteRunOpened(run_id=resumed.id, instance=instance.name, status=resumed.status,
-                               requirements=instance.requirement_list,
-                               artifacts_received=sealed.received_kinds(session, resumed.id))
+        return RemoteRunOpened(
+            run_id=resumed.id,
+            instance=instance.name,
+            status=resumed.status,
+            requirements=instance.requirement_list,
+            artifacts_received=sealed.received_kinds(session, resumed.id),
+        )
     last = repository.latest_run(session, instance.id)
-    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger=TRIGGER_PUSH,
-                       started_at=started_at, status=RUN_RUNNING, collector_version=body.collector_version,
-                       attempt=last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1)
+    run = CollectorRun(
+        instance_id=instance.id,
+        instance_name=instance.name,
+        trigger=TRIGGER_PUSH,
+        started_at=started_at,
+        status=RUN_RUNNING,
+        collector_version=body.collector_version,
+        attempt=last.attempt + 1 if last is not None and last.status in UNSUCCESSFUL else 1,
+    )
     sealed.seal_run(run, body)
     repository.add(session, run)
-    record_event(session, request=request, principal=principal, action="collector_run.open",
-                 object_type="collector_run", object_id=run.id, detail={"instance": instance.name})
-    return RemoteRunOpened(run_id=run.id, instance=instance.name, status=run.status,
-                           requirements=instance.requirement_list)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="collector_run.open",
+        object_type="collector_run",
+        object_id=run.id,
+        detail={"instance": instance.name},
+    )
+    return RemoteRunOpened(
+        run_id=run.id, instance=instance.name, status=run.status, requirements=instance.requirement_list
+    )
 
 
-def finish_remote_run(session: Session, run_id: int, body: Any, *, principal: Principal, request: Request | None) -> Any:
+def finish_remote_run(
+    session: Session, run_id: int, body: Any, *, principal: Principal, request: Request | None
+) -> Any:
     from audit_portal.collection.schemas import RemoteRunOpened
 
     run = repository.get_run(session, run_id)
@@ -751,8 +854,11 @@ def finish_remote_run(session: Session, run_id: int, body: Any, *, principal: Pr
         raise InvalidInput("finished_at lies before the run started.")
     from audit_portal.collection import sealed
 
-    sealed.check_finish(run, body, {item.artifact_kind: item.sha256 for item in repository.evidence_of_run(session, run_id)
-                                    if item.artifact_kind})
+    sealed.check_finish(
+        run,
+        body,
+        {item.artifact_kind: item.sha256 for item in repository.evidence_of_run(session, run_id) if item.artifact_kind},
+    )
     run.finished_at = finished_at
     run.log = body.log
     run.error = body.error
@@ -762,15 +868,25 @@ def finish_remote_run(session: Session, run_id: int, body: Any, *, principal: Pr
         missing = [kind for kind in ARTIFACT_TITLES if kind not in evidence]
         if missing:
             raise InvalidInput(f"Push the {', '.join(missing)} artifact(s) of run {run_id} before finishing it as ok.")
-        drafts = [FindingDraft(key=f.key, title=f.title, severity=Severity(f.severity), detail=f.detail, subject=f.subject)
-                  for f in body.findings]
+        drafts = [
+            FindingDraft(key=f.key, title=f.title, severity=Severity(f.severity), detail=f.detail, subject=f.subject)
+            for f in body.findings
+        ]
         if len({draft.key for draft in drafts}) != len(drafts):
             raise InvalidInput("Finding keys must be unique within a run.")
-        run.findings_count = upsert_findings(session, instance, run, drafts, Redactor([]),
-                                             evidence_id=evidence["report"].id, now=as_utc(run.started_at))
+        run.findings_count = upsert_findings(
+            session, instance, run, drafts, Redactor([]), evidence_id=evidence["report"].id, now=as_utc(run.started_at)
+        )
     session.flush()
-    record_event(session, request=request, principal=principal, action="collector_run.finish",
-                 object_type="collector_run", object_id=run_id,
-                 detail={"instance": instance.name, "status": run.status, "findings": run.findings_count})
-    return RemoteRunOpened(run_id=run_id, instance=instance.name, status=run.status,
-                           requirements=instance.requirement_list)
+    record_event(
+        session,
+        request=request,
+        principal=principal,
+        action="collector_run.finish",
+        object_type="collector_run",
+        object_id=run_id,
+        detail={"instance": instance.name, "status": run.status, "findings": run.findings_count},
+    )
+    return RemoteRunOpened(
+        run_id=run_id, instance=instance.name, status=run.status, requirements=instance.requirement_list
+    )

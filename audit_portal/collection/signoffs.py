@@ -5,6 +5,7 @@ as stale". A review is due when its run produced it, so a sign-off is late when 
 than the grace after the run started (the smallest grace of the instance's requirements that
 need a sign-off: COM-1/firewall-review allows 14 days). A late sign-off still counts for
 coverage; the run list, the run page and the auditor's pages flag it."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """What the collector pages and ``collectors list`` show, gathered in a fixed number of queries."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,8 +74,7 @@ def _visible_runs(session: Session, instance: CollectorInstance, reader: Scope) 
 
 def _open_findings(session: Session, name: str, reader: Scope) -> list[Finding]:
     return [
-        f for f in repository.unclosed_findings(session, name)
-        if f.status in OPEN_STATUSES and reader.sees_finding(f)
+        f for f in repository.unclosed_findings(session, name) if f.status in OPEN_STATUSES and reader.sees_finding(f)
     ]
 
 
@@ -107,7 +107,8 @@ def run_signoffs(session: Session, runs: list[CollectorRun], grace: timedelta | 
     names = evidence_repository.usernames(session, [by for _, by in signed.values()])
     return {
         run.id: SignoffState(names.get(signed[run.id][1], "?"), signed[run.id][0], run.started_at, grace)
-        for run in runs if run.id in signed
+        for run in runs
+        if run.id in signed
     }
 
 
@@ -147,7 +148,8 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
     evidence = within(reader, repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
     seen = (
         [f for f in repository.findings_of_run(session, run_id, instance.name) if reader.sees_finding(f)]
-        if run.status == RUN_OK else []
+        if run.status == RUN_OK
+        else []
     )
     requirements = repository.requirements(session, instance.requirement_list)
     grace = signoff_grace(requirements)
@@ -162,7 +164,9 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
         instance=instance,
         evidence=evidence,
         findings=seen,
-        closed_findings=[f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)],
+        closed_findings=[
+            f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)
+        ],
         signoffs=signoffs,
         needs_signoff=any(r.needs_signoff for r in requirements),
         grace=grace,

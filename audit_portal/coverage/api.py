@@ -6,6 +6,7 @@ the snapshots, the monthly report, the SoA and the engagement tables, so a tool 
 what a person sees. Service tokens need the scope ``coverage:read``; signed-in people read as
 their role allows. Errors are RFC 9457 problem JSON.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -132,17 +133,28 @@ def coverage_out(report: CoverageReport, engagement_id: int | None) -> CoverageO
         counts=dict(report.counts),
         controls=[
             ControlOut(
-                ref=c.ref, title=c.title, group=c.group_key, status=c.status, status_label=status_label(c.status),
+                ref=c.ref,
+                title=c.title,
+                group=c.group_key,
+                status=c.status,
+                status_label=status_label(c.status),
                 reason=c.reason,
                 requirements=[
                     RequirementOut(
-                        key=r.key, title=r.title, via_measure=r.via_measure, status=r.status,
-                        status_label=status_label(r.status), reason=r.reason, newest_evidence_at=r.newest_at,
+                        key=r.key,
+                        title=r.title,
+                        via_measure=r.via_measure,
+                        status=r.status,
+                        status_label=status_label(r.status),
+                        reason=r.reason,
+                        newest_evidence_at=r.newest_at,
                         evidence_count=r.evidence_count,
                     )
                     for r in c.requirements
                 ],
-                switched_off=[SwitchedOffOut(**{k: getattr(o, k) for k in SwitchedOffOut.model_fields}) for o in c.switched_off],
+                switched_off=[
+                    SwitchedOffOut(**{k: getattr(o, k) for k in SwitchedOffOut.model_fields}) for o in c.switched_off
+                ],
             )
             for c in report.controls
         ],
@@ -172,8 +184,13 @@ def framework_coverage(
     else:
         engagement = engagements.get_engagement(session, principal, engagement_id)
         report = coverage_as_of(
-            session, framework, as_of=moment, period_start=engagement.period_start,
-            period_end=engagement.period_end, engagement_id=engagement.id, kind=kind,
+            session,
+            framework,
+            as_of=moment,
+            period_start=engagement.period_start,
+            period_end=engagement.period_end,
+            engagement_id=engagement.id,
+            kind=kind,
         )
     return coverage_out(report, engagement_id)
 
@@ -184,8 +201,12 @@ def read_coverage(
     principal: CoverageReader,
     framework: str,
     as_of: Annotated[date | None, Query(description="The moment (YYYY-MM-DD); default today.")] = None,
-    part: Annotated[Literal["controls", "clauses"], Query(description="Annex A controls (or measures), or the ISMS clauses 4-10.")] = "controls",
-    engagement: Annotated[int | None, Query(description="An engagement: its period and reviews instead of the certification year.")] = None,
+    part: Annotated[
+        Literal["controls", "clauses"], Query(description="Annex A controls (or measures), or the ISMS clauses 4-10.")
+    ] = "controls",
+    engagement: Annotated[
+        int | None, Query(description="An engagement: its period and reviews instead of the certification year.")
+    ] = None,
 ) -> CoverageOut:
     """A framework's coverage as of a moment: the figure and each control's (or clause's) status
     with its reason, exactly as the dashboard, the SoA and the engagement tables compute it.
@@ -201,9 +222,15 @@ def read_findings(session: SessionDep, principal: CoverageReader, engagement_id:
     _, auditor, _ = findings.engagement_findings(session, principal, engagement_id)
     return [
         FindingOut(
-            id=v.finding.id, title=v.finding.title, category=v.finding.category, severity=v.finding.severity,
-            status=v.finding.status, status_label=v.status_label, owner=v.finding.owner,
-            corrective_action=v.finding.corrective_action, due_date=v.finding.due_date,
+            id=v.finding.id,
+            title=v.finding.title,
+            category=v.finding.category,
+            severity=v.finding.severity,
+            status=v.finding.status,
+            status_label=v.status_label,
+            owner=v.finding.owner,
+            corrective_action=v.finding.corrective_action,
+            due_date=v.finding.due_date,
             controls=[c.ref for c in v.controls],
         )
         for v in auditor
@@ -218,8 +245,13 @@ def read_requests(session: SessionDep, principal: CoverageReader, engagement_id:
     _, views = requests.queue(session, principal, engagement_id)
     return [
         RequestOut(
-            id=v.request.id, subject=v.subject, question=v.request.question, state=v.request.state,
-            state_label=v.state_label, due_date=v.request.due_date, overdue=v.overdue,
+            id=v.request.id,
+            subject=v.subject,
+            question=v.request.question,
+            state=v.request.state,
+            state_label=v.state_label,
+            due_date=v.request.due_date,
+            overdue=v.overdue,
             evidence_ids=[e.id for e in v.evidence],
         )
         for v in views

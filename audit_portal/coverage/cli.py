@@ -1,4 +1,5 @@
 """``audit-portal coverage``: rebuild the coverage rollup, or check it against the evidence."""
+
 from __future__ import annotations
 
 import typer
@@ -42,5 +43,7 @@ def check() -> None:
                 if reports[0] != reports[1]:
                     differences.append(f"{framework_key} ({kind})")
     if differences:
-        raise fail(f"The rollup differs from the evidence for {', '.join(differences)}; run `audit-portal coverage rebuild`.")
+        raise fail(
+            f"The rollup differs from the evidence for {', '.join(differences)}; run `audit-portal coverage rebuild`."
+        )
     console.print("The coverage rollup agrees with the evidence for every framework.", highlight=False)

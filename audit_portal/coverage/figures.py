@@ -1,5 +1,6 @@
 """Coverage figures every overview shares: the frameworks shown and the covered/applicable tally
 per group of a framework."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ class GroupFigure:
     @property
     def percent(self) -> float:
         return round(100 * self.covered / self.applicable, 1) if self.applicable else 0.0
-
 
 
 def group_figures(report: CoverageReport, titles: dict[str, str]) -> list[GroupFigure]:

@@ -1,4 +1,5 @@
 """The coverage rollup: what coverage needs of the evidence, kept small enough to read whole."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

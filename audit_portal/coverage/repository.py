@@ -1,4 +1,5 @@
 """The queries behind coverage: a fixed handful for a whole framework, never one per control."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -54,7 +55,9 @@ def framework_keys(session: Session) -> list[str]:
 def framework_controls(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> Sequence[Control]:
     return session.scalars(
         select(Control)
-        .where(col(Control.framework_key) == framework_key, col(Control.retired_at).is_(None), col(Control.kind) == kind)
+        .where(
+            col(Control.framework_key) == framework_key, col(Control.retired_at).is_(None), col(Control.kind) == kind
+        )
         .order_by(col(Control.position))
     ).all()
 
@@ -108,11 +111,15 @@ def requirement_links(session: Session, framework_key: str) -> list[RequirementL
     links = session.execute(union_all(own, mapped)).all()
     requirements = {
         r.id: r
-        for r in session.scalars(select(Requirement).where(col(Requirement.id).in_({link.requirement_id for link in links})))
+        for r in session.scalars(
+            select(Requirement).where(col(Requirement.id).in_({link.requirement_id for link in links}))
+        )
     }
     switched_off = switch_offs(session, set(requirements))
     return [
-        RequirementLink(link.control_id, requirements[link.requirement_id], link.via_measure, switched_off.get(link.requirement_id))
+        RequirementLink(
+            link.control_id, requirements[link.requirement_id], link.via_measure, switched_off.get(link.requirement_id)
+        )
         for link in links
     ]
 
@@ -123,7 +130,9 @@ def switch_offs(session: Session, requirement_ids: set[int]) -> dict[int, Requir
         return {}
     return {
         row.requirement_id: row
-        for row in session.scalars(select(RequirementSwitchOff).where(col(RequirementSwitchOff.requirement_id).in_(requirement_ids)))
+        for row in session.scalars(
+            select(RequirementSwitchOff).where(col(RequirementSwitchOff.requirement_id).in_(requirement_ids))
+        )
     }
 
 
@@ -136,7 +145,10 @@ def counting_links():
     uploaded again."""
     return (
         select(
-            col(EvidenceRequirement.requirement_id), col(Evidence.id), col(Evidence.collected_at), col(Evidence.superseded_at),
+            col(EvidenceRequirement.requirement_id),
+            col(Evidence.id),
+            col(Evidence.collected_at),
+            col(Evidence.superseded_at),
             col(Evidence.collector_run_id),
         )
         .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
@@ -158,7 +170,9 @@ def _counting_evidence(start: datetime, end: datetime, engagement_id: int | None
     if engagement_id is not None:
         query = query.outerjoin(
             EvidenceReview,
-            and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
+            and_(
+                col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id
+            ),
         )
         conditions.append(or_(col(EvidenceReview.status).is_(None), col(EvidenceReview.status) != REVIEW_REJECTED))
     return query.where(*conditions)
@@ -191,7 +205,10 @@ def newest_items(
     )
     rows = session.execute(
         select(
-            counting.c.requirement_id, counting.c.id, counting.c.collected_at, counting.c.collector_run_id,
+            counting.c.requirement_id,
+            counting.c.id,
+            counting.c.collected_at,
+            counting.c.collector_run_id,
             col(EvidenceSignoff.evidence_id),
         ).outerjoin(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == counting.c.id)
     )
@@ -217,6 +234,7 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
 
 # --- the rollup ------------------------------------------------------------------------------
 
+
 class RollupTotal(NamedTuple):
     requirement_id: int
     newest_at: datetime
@@ -227,7 +245,11 @@ def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[
     """Per requirement, the newest collection time and the number of links that count in the
     days [first_day, last_day] (not superseded by the end of last_day), from the rollup cells."""
     rows = session.execute(
-        select(col(CoverageRollup.requirement_id), func.max(col(CoverageRollup.newest_at)), func.sum(col(CoverageRollup.evidence_count)))
+        select(
+            col(CoverageRollup.requirement_id),
+            func.max(col(CoverageRollup.newest_at)),
+            func.sum(col(CoverageRollup.evidence_count)),
+        )
         .where(
             col(CoverageRollup.collected_on) >= first_day,
             col(CoverageRollup.collected_on) <= last_day,
@@ -238,7 +260,9 @@ def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[
     return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
 
 
-def rejected_links(session: OrmSession, engagement_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+def rejected_links(
+    session: OrmSession, engagement_id: int, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
     """(requirement id, collected_at) of the links in the period that the engagement rejected and
     that would count otherwise: driven by the engagement's reviews, not by the evidence."""
     counting = counting_links().join(
@@ -263,7 +287,11 @@ def newest_counting_at(
     reads only their links (the requirements whose newest item the engagement rejected)."""
     if not requirement_ids:
         return {}
-    counting = _counting_evidence(start, end, engagement_id).where(col(EvidenceRequirement.requirement_id).in_(requirement_ids)).subquery()
+    counting = (
+        _counting_evidence(start, end, engagement_id)
+        .where(col(EvidenceRequirement.requirement_id).in_(requirement_ids))
+        .subquery()
+    )
     rows = session.execute(
         select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
     )
@@ -303,7 +331,9 @@ def links_collected_between(
             col(Evidence.collected_at) < end,
         )
     )
-    return [(row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)) for row in rows]
+    return [
+        (row.requirement_id, as_utc(row.collected_at), row.superseded_at and as_utc(row.superseded_at)) for row in rows
+    ]
 
 
 def all_counting_links(connection: Connection) -> Iterator[tuple[int, datetime, datetime | None]]:
@@ -339,12 +369,18 @@ def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, da
     """Every cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
     rows = session.execute(
         select(
-            col(CoverageRollup.requirement_id), col(CoverageRollup.collected_on), col(CoverageRollup.superseded_on),
-            col(CoverageRollup.evidence_count), col(CoverageRollup.newest_at),
+            col(CoverageRollup.requirement_id),
+            col(CoverageRollup.collected_on),
+            col(CoverageRollup.superseded_on),
+            col(CoverageRollup.evidence_count),
+            col(CoverageRollup.newest_at),
         )
     )
     return sorted(
-        ((rid, collected_on, superseded_on, count, as_utc(newest)) for rid, collected_on, superseded_on, count, newest in rows),
+        (
+            (rid, collected_on, superseded_on, count, as_utc(newest))
+            for rid, collected_on, superseded_on, count, newest in rows
+        ),
         key=lambda cell: (cell[0], cell[1], cell[2] or date.max),
     )
 

@@ -18,6 +18,7 @@ it, and recompute those cells from scratch from the evidence of that requirement
 bounded query), on the same connection and so in the same transaction. ``audit-portal coverage
 rebuild`` recomputes everything.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -41,7 +42,11 @@ Cell = tuple[int, date]  # (requirement id, UTC day of collection)
 
 def install() -> None:
     """Keep the rollup on every session of this process (idempotent)."""
-    for name, listener in (("before_flush", _before_flush), ("after_flush", _after_flush), ("do_orm_execute", _on_execute)):
+    for name, listener in (
+        ("before_flush", _before_flush),
+        ("after_flush", _after_flush),
+        ("do_orm_execute", _on_execute),
+    ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
 
@@ -52,7 +57,9 @@ def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
     for requirement_id, day in cells:
         by_day[day].add(requirement_id)
     for day, requirement_ids in sorted(by_day.items()):
-        links = repository.links_collected_between(connection, day_start(day), day_start(day + timedelta(days=1)), requirement_ids)
+        links = repository.links_collected_between(
+            connection, day_start(day), day_start(day + timedelta(days=1)), requirement_ids
+        )
         repository.replace_rollup_cells(connection, day, requirement_ids, _cells(links))
 
 
@@ -68,7 +75,7 @@ def rebuild(session: Session) -> int:
     repository.clear_rollup(connection)
     cells = _cells(repository.all_counting_links(connection))
     for first in range(0, len(cells), INSERT_BATCH):
-        repository.insert_rollup_cells(connection, cells[first:first + INSERT_BATCH])
+        repository.insert_rollup_cells(connection, cells[first : first + INSERT_BATCH])
     return len(cells)
 
 
@@ -99,8 +106,12 @@ def newest_evidence(
 
 
 def _without_rejections(
-    session: Session, totals: dict[int, repository.RollupTotal], requirement_ids: set[int],
-    first_day: date, last_day: date, engagement_id: int,
+    session: Session,
+    totals: dict[int, repository.RollupTotal],
+    requirement_ids: set[int],
+    first_day: date,
+    last_day: date,
+    engagement_id: int,
 ) -> dict[int, repository.RollupTotal]:
     start, end = period_window(first_day, last_day)
     rejected: dict[int, list[datetime]] = defaultdict(list)
@@ -112,7 +123,9 @@ def _without_rejections(
     newest_again = repository.newest_counting_at(session, newest_rejected, start, end, engagement_id)
     result = dict(totals)
     for requirement_id, count in counts.items():
-        newest = newest_again.get(requirement_id) if requirement_id in newest_rejected else totals[requirement_id].newest_at
+        newest = (
+            newest_again.get(requirement_id) if requirement_id in newest_rejected else totals[requirement_id].newest_at
+        )
         if count <= 0 or newest is None:
             del result[requirement_id]
         else:
@@ -131,8 +144,13 @@ def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[
             cell[0] += 1
             cell[1] = max(cell[1], collected_at)
     return [
-        {"requirement_id": rid, "collected_on": collected_on, "superseded_on": superseded_on,
-         "evidence_count": count, "newest_at": newest}
+        {
+            "requirement_id": rid,
+            "collected_on": collected_on,
+            "superseded_on": superseded_on,
+            "evidence_count": count,
+            "newest_at": newest,
+        }
         for (rid, collected_on, superseded_on), (count, newest) in grouped.items()
     ]
 
@@ -144,7 +162,9 @@ def _day_cells(link_times: Iterable[tuple[int, datetime]]) -> set[Cell]:
 def _before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     """Remember the cells of evidence about to change or go, and of links about to go, while the
     database still holds their old days."""
-    evidence_ids = {o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None and session.is_modified(o)}
+    evidence_ids = {
+        o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None and session.is_modified(o)
+    }
     evidence_ids |= {o.id for o in session.deleted if isinstance(o, Evidence) and o.id is not None}
     evidence_ids |= {o.evidence_id for o in session.deleted if isinstance(o, EvidenceRequirement)}
     if evidence_ids:

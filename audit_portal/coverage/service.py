@@ -22,6 +22,7 @@ the API all call it. Everything is computed from a fixed number of queries whate
 controls, and none of them aggregates the evidence: the newest evidence per requirement comes from
 the rollup (:mod:`audit_portal.coverage.rollup`).
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -232,7 +233,11 @@ def compute_coverage(
         requirement = link.requirement
         if requirement.id not in requirement_states:
             requirement_states[requirement.id] = _requirement_state(
-                link, newest.get(requirement.id), items_by_requirement.get(requirement.id, []), findings, as_of  # type: ignore[arg-type]
+                link,
+                newest.get(requirement.id),
+                items_by_requirement.get(requirement.id, []),
+                findings,  # type: ignore[arg-type]
+                as_of,
             )
     links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
     for link in links:
@@ -245,7 +250,10 @@ def compute_coverage(
             continue
         states = tuple(
             _with_via(requirement_states[link.requirement.id], link.via_measure)
-            for link in sorted(links_by_control.get(control.id, []), key=lambda found: (found.via_measure or "", found.requirement.position))
+            for link in sorted(
+                links_by_control.get(control.id, []),
+                key=lambda found: (found.via_measure or "", found.requirement.position),
+            )
         )
         off = tuple(sorted(switched_off_by_control.get(control.id, []), key=lambda o: (o.via_measure or "", o.key)))
         status, reason = _control_status(states, off)
@@ -359,14 +367,16 @@ def _requirement_state(
         return state(MISSING, f"{label}: no evidence in the period ({cadence})")
     evidence_ids = {item.evidence_id for item in items}
     run_ids = {item.collector_run_id for item in items if item.collector_run_id is not None}
-    failing = tuple(
-        sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids)
-    )
+    failing = tuple(sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids))
     newest_day = newest.newest_at.date()
     age = (as_of - newest_day).days
     described = f"newest evidence {newest_day.isoformat()}, {age} day{'s' if age != 1 else ''} old, {cadence}"
     if failing:
-        return state(FAILING, f"{label}: {described}; it carries {len(failing)} open finding(s) of high severity or above", failing)
+        return state(
+            FAILING,
+            f"{label}: {described}; it carries {len(failing)} open finding(s) of high severity or above",
+            failing,
+        )
     fresh_until = newest_day + timedelta(days=requirement.frequency_days + requirement.grace_days)
     if fresh_until < as_of:
         return state(STALE, f"{label}: {described}; stale since {(fresh_until + timedelta(days=1)).isoformat()}")
@@ -399,7 +409,10 @@ def _control_status(
 
 
 def _control(
-    control: Control, status: str, reason: str, states: tuple[RequirementCoverage, ...],
+    control: Control,
+    status: str,
+    reason: str,
+    states: tuple[RequirementCoverage, ...],
     switched_off: tuple[SwitchedOffRequirement, ...] = (),
 ) -> ControlCoverage:
     return ControlCoverage(

@@ -11,6 +11,7 @@ Conventions (docs/accessibility.md):
   long, are shortened with "…" while the full text stays in a ``<title>`` tooltip. Widths are
   estimated generously (:func:`text_width`) so a label fits in any sans-serif font.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -117,8 +118,12 @@ def _axes(box: Box, first: date, last: date) -> list[str]:
     parts = []
     for percent in (0, 25, 50, 75, 100):
         y = _y(box, percent)
-        parts.append(f'<line class="grid" stroke="#ddd" x1="{box.left}" y1="{y:.1f}" x2="{box.left + box.plot_width}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" {_TEXT} x="{box.left - 6}" y="{y + 4:.1f}" text-anchor="end">{percent}%</text>')
+        parts.append(
+            f'<line class="grid" stroke="#ddd" x1="{box.left}" y1="{y:.1f}" x2="{box.left + box.plot_width}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="axis" {_TEXT} x="{box.left - 6}" y="{y + 4:.1f}" text-anchor="end">{percent}%</text>'
+        )
     months = []
     cursor = date(first.year, first.month, 1)
     while cursor <= last:
@@ -130,7 +135,9 @@ def _axes(box: Box, first: date, last: date) -> list[str]:
     step = next((n for n in (1, 2, 3, 4, 6) if spacing * n >= text_width("Mmm 00") + 6), 12)
     for month in months[::step]:
         x = _x(box, month, first, last)
-        parts.append(f'<text class="axis" {_TEXT} x="{x:.1f}" y="{box.height - 8}" text-anchor="middle">{month.strftime("%b %y")}</text>')
+        parts.append(
+            f'<text class="axis" {_TEXT} x="{x:.1f}" y="{box.height - 8}" text-anchor="middle">{month.strftime("%b %y")}</text>'
+        )
     return parts
 
 
@@ -167,7 +174,13 @@ def _legend(series: list[Series], box: Box) -> tuple[list[str], int]:
 
 
 def line_chart(
-    series: list[Series], *, title: str, description: str, first: date, last: date, target: float | None = None,
+    series: list[Series],
+    *,
+    title: str,
+    description: str,
+    first: date,
+    last: date,
+    target: float | None = None,
 ) -> Markup:
     """Coverage percentages over time, one line per series, 0–100 % on the y axis, and the target
     as a dashed line when there is one."""
@@ -215,7 +228,9 @@ def line_chart(
     return Markup("".join(parts))
 
 
-def bar_chart(bars: list[tuple[str, float, str]], *, title: str, description: str, target: float | None = None) -> Markup:
+def bar_chart(
+    bars: list[tuple[str, float, str]], *, title: str, description: str, target: float | None = None
+) -> Markup:
     """Horizontal bars of percentages: (label, percent, value text), the value written at the end
     of each bar; long labels wrap onto two lines, longer ones end in "…" with the full label as a
     tooltip; the target, when there is one, is a dashed vertical line."""

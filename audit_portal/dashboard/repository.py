@@ -1,5 +1,6 @@
 """The queries behind the dashboard besides coverage itself: findings, certificates, groups,
 collectors and evidence requests. Each is one statement whatever the size of the data."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,29 +33,42 @@ def groups(session: Session, framework_key: str, kind: str = KIND_CONTROL) -> li
 
 def open_finding_counts(session: Session) -> dict[str, int]:
     rows = session.execute(
-        select(col(Finding.severity), func.count()).where(col(Finding.status).in_(OPEN_STATUSES)).group_by(col(Finding.severity))
+        select(col(Finding.severity), func.count())
+        .where(col(Finding.status).in_(OPEN_STATUSES))
+        .group_by(col(Finding.severity))
     )
     return {severity: count for severity, count in rows}
 
 
 def overdue_action_count(session: Session, today: date) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Finding).where(col(Finding.status).in_(OPEN_STATUSES), col(Finding.due_date) < today)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Finding)
+            .where(col(Finding.status).in_(OPEN_STATUSES), col(Finding.due_date) < today)
+        )
+        or 0
+    )
 
 
-def open_findings(session: Session, *, severity: str | None = None, overdue_on: date | None = None) -> Sequence[Finding]:
+def open_findings(
+    session: Session, *, severity: str | None = None, overdue_on: date | None = None
+) -> Sequence[Finding]:
     query = select(Finding).where(col(Finding.status).in_(OPEN_STATUSES))
     if severity is not None:
         query = query.where(col(Finding.severity) == severity)
     if overdue_on is not None:
         query = query.where(col(Finding.due_date) < overdue_on)
-    return session.scalars(query.order_by(col(Finding.due_date).is_(None), col(Finding.due_date), col(Finding.id))).all()
+    return session.scalars(
+        query.order_by(col(Finding.due_date).is_(None), col(Finding.due_date), col(Finding.id))
+    ).all()
 
 
 def findings_raised_since(session: Session, since: datetime) -> Sequence[Finding]:
     return session.scalars(
-        select(Finding).where(col(Finding.created_at) >= since, col(Finding.status).in_(OPEN_STATUSES)).order_by(col(Finding.id))
+        select(Finding)
+        .where(col(Finding.created_at) >= since, col(Finding.status).in_(OPEN_STATUSES))
+        .order_by(col(Finding.id))
     ).all()
 
 
@@ -62,12 +76,15 @@ def evidence_valid_until_between(session: Session, first: date, last: date) -> S
     """Certificates and other proofs that lapse in [first, last], newest record of a chain only."""
     return session.scalars(
         select(Evidence)
-        .where(col(Evidence.valid_until) >= first, col(Evidence.valid_until) <= last, col(Evidence.superseded_at).is_(None))
+        .where(
+            col(Evidence.valid_until) >= first, col(Evidence.valid_until) <= last, col(Evidence.superseded_at).is_(None)
+        )
         .order_by(col(Evidence.valid_until), col(Evidence.id))
     ).all()
 
 
 # --- collectors ----------------------------------------------------------------------------
+
 
 def collector_instances(session: Session) -> Sequence[CollectorInstance]:
     return session.scalars(select(CollectorInstance).order_by(col(CollectorInstance.name))).all()
@@ -100,8 +117,12 @@ def failed_runs_since(session: Session, since: datetime) -> Sequence[CollectorRu
 
 # --- evidence requests ----------------------------------------------------------------------
 
+
 def pending_requests(
-    session: Session, *, overdue_on: date | None = None, engagement_id: int | None = None,
+    session: Session,
+    *,
+    overdue_on: date | None = None,
+    engagement_id: int | None = None,
     states: tuple[str, ...] = PENDING_STATES,
 ) -> Sequence[EvidenceRequest]:
     """Requests still waiting for someone (by default open or answered), optionally only those past due."""

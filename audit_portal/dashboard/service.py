@@ -5,6 +5,7 @@ the dashboard's period: the current certification year (the last 365 days up to 
 chosen engagement's period. Every other figure is one query. The lists behind the figures
 (``/dashboard/...``) are computed by the same functions, so a figure and its list always agree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -123,6 +124,7 @@ def coverage_for(session: Session, period: Period, framework_key: str) -> Covera
 
 # --- coverage figures -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class FrameworkFigure:
     framework_key: str
@@ -149,6 +151,7 @@ def framework_figure(session: Session, report: CoverageReport) -> FrameworkFigur
 
 def controls_matching(report: CoverageReport, status: str, group_key: str | None = None) -> list[ControlCoverage]:
     """The controls behind a coverage figure: ``status`` is a control status or ``applicable``."""
+
     def wanted(control: ControlCoverage) -> bool:
         if group_key is not None and control.group_key != group_key:
             return False
@@ -160,6 +163,7 @@ def controls_matching(report: CoverageReport, status: str, group_key: str | None
 
 
 # --- controls that slipped ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SlippedControl:
@@ -203,12 +207,21 @@ def slipped_controls(reports: Iterable[CoverageReport]) -> list[SlippedControl]:
             since = _slipped_since(control)
             if since is not None:
                 slipped.append(
-                    SlippedControl(report.framework_key, control.control_id, control.ref, control.title, control.status, since, control.reason)
+                    SlippedControl(
+                        report.framework_key,
+                        control.control_id,
+                        control.ref,
+                        control.title,
+                        control.status,
+                        since,
+                        control.reason,
+                    )
                 )
     return sorted(slipped, key=lambda s: (s.since, s.framework_key, s.ref), reverse=True)
 
 
 # --- expiring evidence ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ExpiringItem:
@@ -232,7 +245,11 @@ def expiring_items(
         for control in report.controls:
             for requirement in control.requirements:
                 until = fresh_until(requirement)
-                if requirement.requirement_id in seen or requirement.status not in (MET, AWAITING_SIGNOFF) or until is None:
+                if (
+                    requirement.requirement_id in seen
+                    or requirement.status not in (MET, AWAITING_SIGNOFF)
+                    or until is None
+                ):
                     continue
                 seen.add(requirement.requirement_id)
                 if today <= until <= last:
@@ -242,19 +259,28 @@ def expiring_items(
                             label=requirement.key,
                             title=requirement.title,
                             expires_on=until,
-                            evidence_id=max(requirement.newest_evidence_ids) if requirement.newest_evidence_ids else None,
+                            evidence_id=max(requirement.newest_evidence_ids)
+                            if requirement.newest_evidence_ids
+                            else None,
                             requirement_key=requirement.key,
                         )
                     )
     certificates = repository.evidence_valid_until_between(session, today, last)
     for evidence in within(scope, certificates, lambda e: e.collected_at):
         items.append(
-            ExpiringItem(kind="certificate", label=f"evidence {evidence.id}", title=evidence.title, expires_on=evidence.valid_until, evidence_id=evidence.id)
+            ExpiringItem(
+                kind="certificate",
+                label=f"evidence {evidence.id}",
+                title=evidence.title,
+                expires_on=evidence.valid_until,
+                evidence_id=evidence.id,
+            )
         )
     return sorted(items, key=lambda item: (item.expires_on, item.label))
 
 
 # --- collector health -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CollectorStatus:
@@ -323,8 +349,11 @@ def collector_health(session: Session, now: datetime, scope: Scope = EVERYTHING)
                 due_since=missed_schedule(instance.schedule, started, now) if instance.enabled else None,
             )
         )
-    failed = within(scope, repository.failed_runs_since(session, now - timedelta(days=COLLECTOR_FAILURE_DAYS)),
-                    lambda r: r.started_at)
+    failed = within(
+        scope,
+        repository.failed_runs_since(session, now - timedelta(days=COLLECTOR_FAILURE_DAYS)),
+        lambda r: r.started_at,
+    )
     return CollectorHealth(collectors=statuses, failed_runs=failed)
 
 
@@ -338,6 +367,7 @@ def _span(scope: Scope) -> tuple[datetime, datetime]:
 
 
 # --- the dashboard --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -414,9 +444,8 @@ def soa_contradictions(session: Session, report: CoverageReport) -> list[Any]:
     by_id = report.by_id()
     rows = soa.soa_rows(session, with_coverage=False)
     return [
-        row for row in (
-            soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows
-        )
+        row
+        for row in (soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows)
         if row.contradiction
     ]
 
@@ -497,7 +526,9 @@ def trend_rows(
     figures computed now for ``today``) is the value of ``today``, so the newest row always equals
     the headline even when the stored snapshot of today was taken before the evidence changed."""
     by_day: dict[date, dict[str, float | None]] = {}
-    for snapshot in snapshots.overall_between(session, FRAMEWORKS, today - timedelta(days=CERTIFICATION_YEAR_DAYS), today):
+    for snapshot in snapshots.overall_between(
+        session, FRAMEWORKS, today - timedelta(days=CERTIFICATION_YEAR_DAYS), today
+    ):
         by_day.setdefault(snapshot.day, {key: None for key in FRAMEWORKS})[snapshot.framework_key] = snapshot.percent
     if current:
         by_day[today] = {key: current.get(key) for key in FRAMEWORKS}
@@ -527,7 +558,11 @@ def trend_chart(board: Dashboard, target: float | None) -> Markup:
     series = [charts.Series(FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
     described = "; ".join(
         f"{line.name}: {len(line.points)} daily values"
-        + (f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}" if line.points else "")
+        + (
+            f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}"
+            if line.points
+            else ""
+        )
         for line in series
     )
     if target:
@@ -547,6 +582,7 @@ def group_chart(figure: FrameworkFigure, target: float | None) -> Markup:
     return charts.bar_chart(
         bars,
         title=f"Coverage per group, {figure.label}",
-        description="; ".join(f"{label}: {value}" for label, _, value in bars) + (f"; target {target:g}%" if target else ""),
+        description="; ".join(f"{label}: {value}" for label, _, value in bars)
+        + (f"; target {target:g}%" if target else ""),
         target=target,
     )

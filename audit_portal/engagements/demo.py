@@ -92,12 +92,8 @@ def demo_engagement(context: DemoContext) -> None:
     )
 
 
-def _evidence(
-    context: DemoContext, engagement: Engagement, requirement_key: str, title: str
-) -> Evidence | None:
-    requirement = catalogue_repository.requirements_by_key(context.session, [requirement_key]).get(
-        requirement_key
-    )
+def _evidence(context: DemoContext, engagement: Engagement, requirement_key: str, title: str) -> Evidence | None:
+    requirement = catalogue_repository.requirements_by_key(context.session, [requirement_key]).get(requirement_key)
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
@@ -129,9 +125,7 @@ def _reviews(context: DemoContext, engagement: Engagement, auditor: Principal) -
     return done
 
 
-def _requests(
-    context: DemoContext, engagement: Engagement, auditor: Principal, it: Principal
-) -> None:
+def _requests(context: DemoContext, engagement: Engagement, auditor: Principal, it: Principal) -> None:
     session = context.session
     today = context.now.date()
     answered = requests.create(
@@ -143,9 +137,7 @@ def _requests(
         due_date=(today + timedelta(days=7)).isoformat(),
         request=None,
     )
-    badge_review = _evidence(
-        context, engagement, "PHY-1/entry-control", "Office access badge review"
-    )
+    badge_review = _evidence(context, engagement, "PHY-1/entry-control", "Office access badge review")
     if badge_review is not None:
         requests.answer(
             session,
@@ -178,9 +170,7 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
     observation with its action planned, and the improvement still open."""
     today = context.now.date()
     recorded = [
-        findings.create(
-            context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None
-        )
+        findings.create(context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None)
         for form in (
             findings.FindingForm(
                 title="Firewall rule review missed for one quarter",
@@ -205,30 +195,41 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
     ]
     firewall, awareness, _improvement = recorded
     for finding, plan in (
-        (firewall, lifecycle.Plan(
-            owner="Head of operations (P. Bakker)",
-            due_date=(today + timedelta(days=60)).isoformat(),
-            root_cause="The quarterly review depended on one engineer, who was on leave for most of the quarter; "
-            "no deputy was named.",
-            corrective_action="Carry out the missed review now and record the sign-off (correction); schedule the "
-            "quarterly review in the operations calendar with a named deputy (corrective action).",
-        )),
-        (awareness, lifecycle.Plan(
-            owner="HR manager (S. de Boer)",
-            due_date=(today + timedelta(days=90)).isoformat(),
-            root_cause="The awareness programme has no calendar; sessions were planned when time allowed.",
-            corrective_action="Put two sessions a year in the company calendar and track attendance.",
-        )),
+        (
+            firewall,
+            lifecycle.Plan(
+                owner="Head of operations (P. Bakker)",
+                due_date=(today + timedelta(days=60)).isoformat(),
+                root_cause="The quarterly review depended on one engineer, who was on leave for most of the quarter; "
+                "no deputy was named.",
+                corrective_action="Carry out the missed review now and record the sign-off (correction); schedule the "
+                "quarterly review in the operations calendar with a named deputy (corrective action).",
+            ),
+        ),
+        (
+            awareness,
+            lifecycle.Plan(
+                owner="HR manager (S. de Boer)",
+                due_date=(today + timedelta(days=90)).isoformat(),
+                root_cause="The awareness programme has no calendar; sessions were planned when time allowed.",
+                corrective_action="Put two sessions a year in the company calendar and track attendance.",
+            ),
+        ),
     ):
-        lifecycle.plan(context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id,
-                       plan=plan, request=None)
+        lifecycle.plan(
+            context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id, plan=plan, request=None
+        )
     review = _newest_evidence(context, engagement, "COM-1/firewall-review")
     if review is not None:
         lifecycle.remediate(
-            context.session, principal=it, engagement_id=engagement.id, finding_id=firewall.id,
+            context.session,
+            principal=it,
+            engagement_id=engagement.id,
+            finding_id=firewall.id,
             note="The missed review was carried out and signed off; the quarterly review is in the operations "
             "calendar with a deputy.",
-            evidence_ids=[str(review.id)], request=None,
+            evidence_ids=[str(review.id)],
+            request=None,
         )
 
 
@@ -267,20 +268,35 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
     else:
         return False
     sample = sampling.draw(
-        session, principal=auditor, engagement_id=engagement.id,
-        form=sampling.SampleForm(subject=SAMPLED, seed=str(seed)), sizes=sizes, request=None,
+        session,
+        principal=auditor,
+        engagement_id=engagement.id,
+        form=sampling.SampleForm(subject=SAMPLED, seed=str(seed)),
+        sizes=sizes,
+        request=None,
     )
     for anchor in drawn:
         seen = problems[anchor]
         sampling.record_result(
-            session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
-            item_id=anchor, result="exception" if seen else "effective",
-            note=("The run reports " + "; ".join(seen) + ": security updates were left pending past the seven-day "
-                  "patch window." if seen else "Run complete; no security update pending past the patch window."),
+            session,
+            principal=auditor,
+            engagement_id=engagement.id,
+            sample_id=sample.id,
+            item_id=anchor,
+            result="exception" if seen else "effective",
+            note=(
+                "The run reports " + "; ".join(seen) + ": security updates were left pending past the seven-day "
+                "patch window."
+                if seen
+                else "Run complete; no security update pending past the patch window."
+            ),
             request=None,
         )
     sampling.conclude(
-        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
+        session,
+        principal=auditor,
+        engagement_id=engagement.id,
+        sample_id=sample.id,
         conclusion="effective_with_exceptions",
         note="Patching works as designed outside the summer backlog; the backlog is raised as a finding.",
         request=None,
@@ -288,8 +304,9 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
     form = sampling.finding_form(session, auditor, engagement.id, sample.id)
     form.category = "minor_nc"
     form.severity = "medium"
-    sampling.raise_finding(session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id,
-                           form=form, request=None)
+    sampling.raise_finding(
+        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id, form=form, request=None
+    )
     return True
 
 
@@ -299,7 +316,8 @@ def _serious_findings_seen(context: DemoContext, anchor_id: int) -> list[str]:
         return []
     return [
         f.title
-        for f in finding_repository.collector_findings_seen_in(context.session, evidence.collector_instance,
-                                                               evidence.collector_run_id)
+        for f in finding_repository.collector_findings_seen_in(
+            context.session, evidence.collector_instance, evidence.collector_run_id
+        )
         if f.severity in FAILING_SEVERITIES
     ]

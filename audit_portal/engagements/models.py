@@ -1,4 +1,5 @@
 """Engagements (one audit each), their auditors and scope, and evidence reviews per engagement."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -69,8 +69,13 @@ def occurrence_page(
     rejected = func.sum(case((col(EvidenceReview.status) == REVIEW_REJECTED, 1), else_=0))
     query = (
         select(
-            newest_at, newest_id, item_count, accepted, rejected,
-            func.max(col(Evidence.collector_run_id)), func.max(col(CollectorRun.status)),
+            newest_at,
+            newest_id,
+            item_count,
+            accepted,
+            rejected,
+            func.max(col(Evidence.collector_run_id)),
+            func.max(col(CollectorRun.status)),
         )
         .select_from(EvidenceRequirement)
         .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
@@ -169,4 +174,8 @@ def occurrence_anchors(session: Session, requirement_id: int, start: datetime, e
 def run_statuses(session: Session, run_ids: set[int]) -> dict[int, str]:
     if not run_ids:
         return {}
-    return dict(session.execute(select(col(CollectorRun.id), col(CollectorRun.status)).where(col(CollectorRun.id).in_(run_ids))).all())
+    return dict(
+        session.execute(
+            select(col(CollectorRun.id), col(CollectorRun.status)).where(col(CollectorRun.id).in_(run_ids))
+        ).all()
+    )

@@ -31,9 +31,7 @@ def check_review_input(decision: str, comment: str) -> None:
     if status == REVIEW_REJECTED and not note:
         errors.append({"location": "comment", "message": "Say why the evidence is rejected."})
     if len(note) > COMMENT_MAX_LENGTH:
-        errors.append(
-            {"location": "comment", "message": f"Keep the comment under {COMMENT_MAX_LENGTH} characters."}
-        )
+        errors.append({"location": "comment", "message": f"Keep the comment under {COMMENT_MAX_LENGTH} characters."})
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
 

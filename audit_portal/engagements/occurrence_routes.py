@@ -89,14 +89,28 @@ def review_occurrences(
         for item in error.errors:
             errors.setdefault(item["location"], item["message"])
         return _history(
-            request, session, principal, engagement_id, ref, requirement_id, wanted,
-            errors=errors, comment=comment, status_code=422,
+            request,
+            session,
+            principal,
+            engagement_id,
+            ref,
+            requirement_id,
+            wanted,
+            errors=errors,
+            comment=comment,
+            status_code=422,
         )
     if not is_fragment_request(request):
         return RedirectResponse(f"/engagements/{engagement_id}/controls/{ref}", status_code=303)
     verb = "rejected" if (decision or "").strip().lower() == "reject" else "accepted"
     return _history(
-        request, session, principal, engagement_id, ref, requirement_id, wanted,
+        request,
+        session,
+        principal,
+        engagement_id,
+        ref,
+        requirement_id,
+        wanted,
         message=f"{count} item(s) {verb}.",
     )
 

@@ -132,9 +132,7 @@ class History:
     filter: OccurrenceFilter
 
 
-def history(
-    session: Session, engagement: Engagement, requirement_id: int, wanted: OccurrenceFilter
-) -> History:
+def history(session: Session, engagement: Engagement, requirement_id: int, wanted: OccurrenceFilter) -> History:
     """One page of the requirement's occurrences in the engagement's period, newest first."""
     wanted = wanted.checked()
     start, end = _window(engagement, wanted)
@@ -152,7 +150,13 @@ def history(
     anchors = engagement_repository.evidence_by_ids(session, [r.newest_id for r in rows[:PAGE_SIZE]])
     page = [
         OccurrenceRow(
-            r.newest_id, r.newest_at, r.item_count, r.accepted, r.rejected, r.run_id, r.run_status,
+            r.newest_id,
+            r.newest_at,
+            r.item_count,
+            r.accepted,
+            r.rejected,
+            r.run_id,
+            r.run_status,
             anchors[r.newest_id].title if r.newest_id in anchors else "",
         )
         for r in rows[:PAGE_SIZE]
@@ -183,9 +187,7 @@ def newest(
     return [replace(item, is_newest=item.evidence.id in counting) for item in items]
 
 
-def items_of(
-    session: Session, engagement: Engagement, requirement_id: int, anchor_id: int
-) -> list[OccurrenceItem]:
+def items_of(session: Session, engagement: Engagement, requirement_id: int, anchor_id: int) -> list[OccurrenceItem]:
     """The items of the occurrence ``anchor_id`` belongs to (404 outside the period or when the
     item is not evidence for the requirement)."""
     start, end = scope.engagement_window(engagement)

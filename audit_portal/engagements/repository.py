@@ -76,12 +76,8 @@ def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, li
 
 
 def replace_auditors(session: Session, engagement_id: int, user_ids: Iterable[int]) -> None:
-    session.execute(
-        delete(EngagementAuditor).where(col(EngagementAuditor.engagement_id) == engagement_id)
-    )
-    session.add_all(
-        EngagementAuditor(engagement_id=engagement_id, user_id=uid) for uid in set(user_ids)
-    )
+    session.execute(delete(EngagementAuditor).where(col(EngagementAuditor.engagement_id) == engagement_id))
+    session.add_all(EngagementAuditor(engagement_id=engagement_id, user_id=uid) for uid in set(user_ids))
     session.flush()
 
 
@@ -122,9 +118,7 @@ def scope_sizes(session: Session, engagement_ids: Iterable[int]) -> dict[int, in
 
 def replace_scope(session: Session, engagement_id: int, control_ids: Iterable[int]) -> None:
     session.execute(delete(EngagementScope).where(col(EngagementScope.engagement_id) == engagement_id))
-    session.add_all(
-        EngagementScope(engagement_id=engagement_id, control_id=cid) for cid in set(control_ids)
-    )
+    session.add_all(EngagementScope(engagement_id=engagement_id, control_id=cid) for cid in set(control_ids))
     session.flush()
 
 
@@ -195,10 +189,7 @@ def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
     ids = set(control_ids)
     if not ids:
         return {}
-    return {
-        e.control_id: e
-        for e in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))
-    }
+    return {e.control_id: e for e in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))}
 
 
 def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requirement]:
@@ -208,9 +199,7 @@ def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requi
     return {r.id: r for r in session.scalars(select(Requirement).where(col(Requirement.id).in_(wanted)))}
 
 
-def controls_of_requirements(
-    session: Session, requirement_ids: Iterable[int]
-) -> dict[int, Control]:
+def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, Control]:
     wanted = set(requirement_ids)
     if not wanted:
         return {}
@@ -273,9 +262,7 @@ def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]
     return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}
 
 
-def reviews_for(
-    session: Session, engagement_id: int, evidence_ids: Iterable[int]
-) -> dict[int, EvidenceReview]:
+def reviews_for(session: Session, engagement_id: int, evidence_ids: Iterable[int]) -> dict[int, EvidenceReview]:
     ids = set(evidence_ids)
     if not ids:
         return {}
@@ -300,9 +287,7 @@ def save_review(session: Session, review: EvidenceReview) -> EvidenceReview:
 # --- counts per control for the workspace table (fixed number of queries) --------------------
 
 
-def pending_request_counts(
-    session: Session, engagement_id: int
-) -> tuple[dict[int, int], dict[int, int]]:
+def pending_request_counts(session: Session, engagement_id: int) -> tuple[dict[int, int], dict[int, int]]:
     """Open or answered requests of the engagement, counted (by control, by requirement)."""
     base = (
         select(EvidenceRequest)
@@ -313,9 +298,7 @@ def pending_request_counts(
         .subquery()
     )
     by_control = session.execute(
-        select(base.c.control_id, func.count())
-        .where(base.c.control_id.is_not(None))
-        .group_by(base.c.control_id)
+        select(base.c.control_id, func.count()).where(base.c.control_id.is_not(None)).group_by(base.c.control_id)
     )
     by_requirement = session.execute(
         select(base.c.requirement_id, func.count())
@@ -350,8 +333,7 @@ def add_sample(session: Session, sample: Sample, evidence_ids: Sequence[int]) ->
     session.add(sample)
     session.flush()
     session.add_all(
-        SampleItem(sample_id=sample.id, evidence_id=eid, position=i)
-        for i, eid in enumerate(evidence_ids, 1)
+        SampleItem(sample_id=sample.id, evidence_id=eid, position=i) for i, eid in enumerate(evidence_ids, 1)
     )
     session.flush()
     return sample

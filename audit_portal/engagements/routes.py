@@ -51,9 +51,7 @@ def _permissions(principal: Principal) -> dict[str, bool]:
 @router.get("/engagements", response_class=HTMLResponse, response_model=None)
 def engagement_list(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
     rows = service.summaries(session, service.visible_engagements(session, principal))
-    return render(
-        request, "pages/engagements/index.html", {"rows": rows, **_permissions(principal)}
-    )
+    return render(request, "pages/engagements/index.html", {"rows": rows, **_permissions(principal)})
 
 
 @router.get("/engagements/new", response_class=HTMLResponse, response_model=None)
@@ -87,22 +85,16 @@ def create(
     form: EngagementFormDep,
 ) -> HTMLResponse | RedirectResponse:
     try:
-        engagement = service.create_engagement(
-            session, form=form, principal=principal, request=request
-        )
+        engagement = service.create_engagement(session, form=form, principal=principal, request=request)
     except InvalidInput as error:
         return _engagement_form(request, session, None, form, _errors(error), status_code=422)
     return RedirectResponse(f"/engagements/{engagement.id}/controls", status_code=303)
 
 
 @router.get("/engagements/{engagement_id}/edit", response_class=HTMLResponse, response_model=None)
-def edit_form(
-    request: Request, session: SessionDep, principal: Manager, engagement_id: int
-) -> HTMLResponse:
+def edit_form(request: Request, session: SessionDep, principal: Manager, engagement_id: int) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    return _engagement_form(
-        request, session, engagement_id, service.form_for(session, engagement), {}
-    )
+    return _engagement_form(request, session, engagement_id, service.form_for(session, engagement), {})
 
 
 @router.post("/engagements/{engagement_id}/edit", response_class=HTMLResponse, response_model=None)
@@ -114,13 +106,9 @@ def update(
     form: EngagementFormDep,
 ) -> HTMLResponse | RedirectResponse:
     try:
-        service.update_engagement(
-            session, engagement_id=engagement_id, form=form, principal=principal, request=request
-        )
+        service.update_engagement(session, engagement_id=engagement_id, form=form, principal=principal, request=request)
     except InvalidInput as error:
-        return _engagement_form(
-            request, session, engagement_id, form, _errors(error), status_code=422
-        )
+        return _engagement_form(request, session, engagement_id, form, _errors(error), status_code=422)
     return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
 
 
@@ -166,9 +154,7 @@ def table_query(
 TableQueryDep = Annotated[service.TableQuery, Depends(table_query)]
 
 
-@router.get(
-    "/engagements/{engagement_id}/controls", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/controls", response_class=HTMLResponse, response_model=None)
 def controls_table(
     request: Request,
     session: SessionDep,
@@ -179,9 +165,7 @@ def controls_table(
     return _table(request, session, principal, engagement_id, "controls", query)
 
 
-@router.get(
-    "/engagements/{engagement_id}/clauses", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/clauses", response_class=HTMLResponse, response_model=None)
 def clauses_table(
     request: Request,
     session: SessionDep,
@@ -193,9 +177,7 @@ def clauses_table(
     return _table(request, session, principal, engagement_id, "clauses", query)
 
 
-@router.get(
-    "/engagements/{engagement_id}/measures", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/measures", response_class=HTMLResponse, response_model=None)
 def measures_table(
     request: Request,
     session: SessionDep,
@@ -241,9 +223,7 @@ def _table(
     )
 
 
-@router.get(
-    "/engagements/{engagement_id}/controls/{ref}", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/controls/{ref}", response_class=HTMLResponse, response_model=None)
 def control_page(
     request: Request, session: SessionDep, principal: Reader, engagement_id: int, ref: str
 ) -> HTMLResponse:
@@ -270,9 +250,7 @@ def control_page(
             if page.control.framework_key == service.MEASURES_FRAMEWORK
             else ("clauses" if page.control.is_clause else "controls"),
             "status_labels": service.STATUS_LABELS,
-            "requests": requests.for_control(
-                session, engagement, page.control, page.requirement_ids
-            ),
+            "requests": requests.for_control(session, engagement, page.control, page.requirement_ids),
             "auditor_findings": auditor_findings,
             "collector_findings": collector_findings,
             "run_filters": occurrences.RUN_FILTERS,
@@ -328,11 +306,7 @@ def review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
         )
     if not is_fragment_request(request):
-        target = (
-            back
-            if back.startswith(f"/engagements/{engagement_id}/")
-            else f"/engagements/{engagement_id}/controls"
-        )
+        target = back if back.startswith(f"/engagements/{engagement_id}/") else f"/engagements/{engagement_id}/controls"
         return RedirectResponse(target, status_code=303)
     item = service.HistoryItem(evidence, saved, is_newest=newest == "1")
     return render(

@@ -84,12 +84,18 @@ def draw_sample(
     form = sampling.SampleForm(subject, method, size, seed, chosen)
     try:
         sample = sampling.draw(
-            session, principal=principal, engagement_id=engagement_id, form=form, sizes=_sizes(request),
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            form=form,
+            sizes=_sizes(request),
             request=request,
         )
     except InvalidInput as error:
         engagement, drawn = sampling.samples(session, principal, engagement_id)
-        return _samples_page(request, principal, engagement, drawn, form, _errors(error) or {"subject": error.detail}, 422)
+        return _samples_page(
+            request, principal, engagement, drawn, form, _errors(error) or {"subject": error.detail}, 422
+        )
     return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
 
 
@@ -159,13 +165,27 @@ def record_result(
 ) -> HTMLResponse | RedirectResponse:
     try:
         sampling.record_result(
-            session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, item_id=item_id,
-            result=result, note=note, request=request,
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            sample_id=sample_id,
+            item_id=item_id,
+            result=result,
+            note=note,
+            request=request,
         )
     except InvalidInput as error:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
-        return _sample_page(request, principal, engagement, view, errors=_errors(error), failed_item=item_id,
-                            values={"result": result, "note": note}, status_code=422)
+        return _sample_page(
+            request,
+            principal,
+            engagement,
+            view,
+            errors=_errors(error),
+            failed_item=item_id,
+            values={"result": result, "note": note},
+            status_code=422,
+        )
     return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}#item-{item_id}", status_code=303)
 
 
@@ -181,13 +201,25 @@ def conclude(
 ) -> HTMLResponse | RedirectResponse:
     try:
         sampling.conclude(
-            session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, conclusion=conclusion,
-            note=conclusion_note, request=request,
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            sample_id=sample_id,
+            conclusion=conclusion,
+            note=conclusion_note,
+            request=request,
         )
     except InvalidInput as error:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
-        return _sample_page(request, principal, engagement, view, errors=_errors(error),
-                            values={"conclusion": conclusion, "conclusion_note": conclusion_note}, status_code=422)
+        return _sample_page(
+            request,
+            principal,
+            engagement,
+            view,
+            errors=_errors(error),
+            values={"conclusion": conclusion, "conclusion_note": conclusion_note},
+            status_code=422,
+        )
     return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}", status_code=303)
 
 

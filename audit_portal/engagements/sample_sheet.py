@@ -15,8 +15,18 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.sampling import CONCLUSION_LABELS, METHOD_LABELS, RESULT_LABELS, SampleView
 
 ITEM_COLUMNS = (
-    "Item", "Occurrence", "Kind", "Run status", "Collected (UTC)", "Evidence items", "Result", "Note",
-    "Tested by", "Tested (UTC)", "Finding", "Link",
+    "Item",
+    "Occurrence",
+    "Kind",
+    "Run status",
+    "Collected (UTC)",
+    "Evidence items",
+    "Result",
+    "Note",
+    "Tested by",
+    "Tested (UTC)",
+    "Finding",
+    "Link",
 )
 COLUMN_WIDTHS = (6, 12, 20, 12, 18, 24, 14, 60, 16, 18, 9, 50)
 

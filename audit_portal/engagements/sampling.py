@@ -206,7 +206,10 @@ def population(session: Session, engagement: Engagement, population_filter: dict
         f"occurrences of requirement {requirement.key} ({requirement.title}), "
         f"collected {period_start.isoformat()} to {period_end.isoformat()}"
     )
-    normalised: dict[str, object] = {"subject": requirement.key, "period": [period_start.isoformat(), period_end.isoformat()]}
+    normalised: dict[str, object] = {
+        "subject": requirement.key,
+        "period": [period_start.isoformat(), period_end.isoformat()],
+    }
     return Population(described, normalised, requirement, anchors)
 
 
@@ -251,11 +254,15 @@ def draw(
     errors: list[dict[str, str]] = []
     seed: int | None = None
     if form.method == METHOD_RANDOM:
-        size = _int(form.size, "size", "Give the sample size as a whole number.", errors) if form.size.strip() else least
+        size = (
+            _int(form.size, "size", "Give the sample size as a whole number.", errors) if form.size.strip() else least
+        )
         if form.seed.strip():
             seed = _int(form.seed, "seed", "Give the seed as a whole number.", errors)
             if seed is not None and not 0 <= seed <= MAX_SEED:
-                errors.append({"location": "seed", "message": "The seed is a 64-bit number (0 to 18446744073709551615)."})
+                errors.append(
+                    {"location": "seed", "message": "The seed is a 64-bit number (0 to 18446744073709551615)."}
+                )
         else:
             seed = secrets.randbits(64)
         if rule.whole_population:
@@ -266,11 +273,21 @@ def draw(
         size = len(chosen)
     if size is not None and not rule.whole_population and not least <= size <= most:
         location = "size" if form.method == METHOD_RANDOM else "chosen"
-        errors.append({"location": location, "message": f"The rule for {rule.describe()} allows {least} to {most} "
-                       f"item(s) of this population of {len(found.anchor_ids)}; this sample has {size}."})
+        errors.append(
+            {
+                "location": location,
+                "message": f"The rule for {rule.describe()} allows {least} to {most} "
+                f"item(s) of this population of {len(found.anchor_ids)}; this sample has {size}.",
+            }
+        )
     if rule.whole_population and form.method == METHOD_JUDGEMENTAL and size != len(found.anchor_ids):
-        errors.append({"location": "chosen", "message": f"The population of {len(found.anchor_ids)} is no larger than "
-                       "the rule's least size: choose every occurrence."})
+        errors.append(
+            {
+                "location": "chosen",
+                "message": f"The population of {len(found.anchor_ids)} is no larger than "
+                "the rule's least size: choose every occurrence.",
+            }
+        )
     if errors:
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
     assert size is not None
@@ -330,8 +347,13 @@ def _chosen(text: str, population: set[int], errors: list[dict[str, str]]) -> li
         except ValueError:
             anchor = -1
         if anchor not in population:
-            errors.append({"location": "chosen", "message": f"{part} is not an occurrence of the population (give the "
-                           "number the requirement's history shows after each occurrence)."})
+            errors.append(
+                {
+                    "location": "chosen",
+                    "message": f"{part} is not an occurrence of the population (give the "
+                    "number the requirement's history shows after each occurrence).",
+                }
+            )
             return []
         if anchor not in chosen:
             chosen.append(anchor)
@@ -362,12 +384,16 @@ def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleV
     pairs = repository.sample_items(session, sample.id)
     requirement = (
         repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
-        if sample.requirement_id is not None else None
+        if sample.requirement_id is not None
+        else None
     )
     users = repository.users_by_ids(
         session,
-        {sample.drawn_by, *([sample.concluded_by] if sample.concluded_by else []),
-         *(item.tested_by for item, _ in pairs if item.tested_by)},
+        {
+            sample.drawn_by,
+            *([sample.concluded_by] if sample.concluded_by else []),
+            *(item.tested_by for item, _ in pairs if item.tested_by),
+        },
     )
     statuses = occurrence_repository.run_statuses(
         session, {e.collector_run_id for _, e in pairs if e.collector_run_id is not None}
@@ -377,15 +403,22 @@ def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleV
     for item, anchor in pairs:
         members = (
             [e.id for e in occurrence_repository.occurrence_members(session, requirement.id, anchor, start, end)]
-            if requirement is not None else []
+            if requirement is not None
+            else []
         ) or [anchor.id]
-        rows.append(SampleRow(
-            item, anchor, members,
-            statuses.get(anchor.collector_run_id) if anchor.collector_run_id is not None else None,
-            users[item.tested_by].username if item.tested_by in users else "",
-        ))
+        rows.append(
+            SampleRow(
+                item,
+                anchor,
+                members,
+                statuses.get(anchor.collector_run_id) if anchor.collector_run_id is not None else None,
+                users[item.tested_by].username if item.tested_by in users else "",
+            )
+        )
     return SampleView(
-        sample, requirement, rows,
+        sample,
+        requirement,
+        rows,
         users[sample.drawn_by].username if sample.drawn_by in users else "—",
         users[sample.concluded_by].username if sample.concluded_by in users else "",
     )
@@ -417,11 +450,7 @@ def verify(
         raise Conflict("A judgemental sample has no seed to redraw it with.")
     found = population(session, engagement, dict(sample.population_filter))
     stored = [row.item.evidence_id for row in view.rows]
-    redrawn = (
-        draw_ids(found.anchor_ids, sample.size, int(sample.seed))
-        if sample.size <= len(found.anchor_ids)
-        else []
-    )
+    redrawn = draw_ids(found.anchor_ids, sample.size, int(sample.seed)) if sample.size <= len(found.anchor_ids) else []
     result = Verification(redrawn == stored, sample.population_size, len(found.anchor_ids), redrawn, stored)
     record_event(
         session,
@@ -442,7 +471,9 @@ def verify(
 # --- test results and the conclusion ----------------------------------------------------------
 
 
-def _open_sample(session: Session, principal: Principal, engagement_id: int, sample_id: int) -> tuple[Engagement, SampleView]:
+def _open_sample(
+    session: Session, principal: Principal, engagement_id: int, sample_id: int
+) -> tuple[Engagement, SampleView]:
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     if view.sample.conclusion is not None:
         raise Conflict(f"Sample #{sample_id} is concluded; its results no longer change.")
@@ -495,8 +526,14 @@ def record_result(
         action="sample.result",
         object_type="sample",
         object_id=sample_id,
-        detail={"engagement": engagement.id, "item": item_id, "position": item.position, "from": before,
-                "to": result, "note": text or None},
+        detail={
+            "engagement": engagement.id,
+            "item": item_id,
+            "position": item.position,
+            "from": before,
+            "to": result,
+            "note": text or None,
+        },
     )
     return item
 
@@ -514,13 +551,24 @@ def conclude(
     engagement, view = _open_sample(session, principal, engagement_id, sample_id)
     errors: list[dict[str, str]] = []
     if conclusion not in CONCLUSIONS:
-        errors.append({"location": "conclusion", "message": "Choose effective, effective with exceptions or not effective."})
+        errors.append(
+            {"location": "conclusion", "message": "Choose effective, effective with exceptions or not effective."}
+        )
     elif view.untested:
-        errors.append({"location": "conclusion", "message": "Record a result for every item first (effective, exception, "
-                       "or not tested with the reason); still open: item " + ", ".join(map(str, view.untested)) + "."})
+        errors.append(
+            {
+                "location": "conclusion",
+                "message": "Record a result for every item first (effective, exception, "
+                "or not tested with the reason); still open: item " + ", ".join(map(str, view.untested)) + ".",
+            }
+        )
     elif conclusion == CONCLUSION_EFFECTIVE and view.counts[RESULT_EXCEPTION]:
-        errors.append({"location": "conclusion", "message": "The sample has exceptions: conclude effective with "
-                       "exceptions or not effective."})
+        errors.append(
+            {
+                "location": "conclusion",
+                "message": "The sample has exceptions: conclude effective with exceptions or not effective.",
+            }
+        )
     text = _note(note, "Explain the conclusion.", errors, location="conclusion_note")
     if errors:
         raise InvalidInput("The sample was not concluded: " + " ".join(e["message"] for e in errors), errors=errors)
@@ -560,7 +608,8 @@ def finding_form(session: Session, principal: Principal, engagement_id: int, sam
     lines += [
         f"- item {row.item.position}: {row.occurrence_label}, collected "
         f"{clock.as_utc(row.anchor.collected_at).strftime('%Y-%m-%d %H:%M')} UTC, evidence "
-        + ", ".join(f"#{i}" for i in row.member_ids) + f": {row.item.note}"
+        + ", ".join(f"#{i}" for i in row.member_ids)
+        + f": {row.item.note}"
         for row in exceptions
     ]
     return findings.FindingForm(
@@ -612,8 +661,11 @@ def raise_finding(
         action="sample.finding",
         object_type="sample",
         object_id=sample_id,
-        detail={"engagement": engagement_id, "finding": finding.id,
-                "items": [row.item.evidence_id for row in exceptions]},
+        detail={
+            "engagement": engagement_id,
+            "finding": finding.id,
+            "items": [row.item.evidence_id for row in exceptions],
+        },
     )
     return finding
 

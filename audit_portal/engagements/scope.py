@@ -15,6 +15,7 @@ This module owns:
   :func:`get_engagement`) and the evidence windows of an auditor (:class:`Scope`);
 - recording an auditor's access as an audit event (:func:`record_access`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -49,6 +50,7 @@ class OutOfScope(NotFound):
 
 # --- time windows ---------------------------------------------------------------------------
 
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -81,6 +83,7 @@ def access_problem(user: UserAccount, now: datetime | None = None) -> str | None
 
 
 # --- what a reader sees ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -212,6 +215,7 @@ def within(scope: Scope, items: Iterable[Any], moment_of: Any) -> list[Any]:
 
 # --- recording access -----------------------------------------------------------------------
 
+
 def record_access(
     session: Session,
     *,
@@ -226,6 +230,11 @@ def record_access(
     recorded, as they would drown the log."""
     if is_scoped(principal):
         record_event(
-            session, request=request, principal=principal, action=action,
-            object_type=object_type, object_id=object_id, detail=detail,
+            session,
+            request=request,
+            principal=principal,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
         )

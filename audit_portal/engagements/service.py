@@ -57,9 +57,7 @@ TABLE_KINDS = ("controls", "clauses", "measures")
 # Worst first: sorting by status puts what needs the auditor's attention on top.
 STATUS_ORDER = {
     s: i
-    for i, s in enumerate(
-        ("failing", "missing", "stale", "partial", "covered", "no_requirement", "not_applicable")
-    )
+    for i, s in enumerate(("failing", "missing", "stale", "partial", "covered", "no_requirement", "not_applicable"))
 }
 SORTS = {
     "ref": N_("Reference"),
@@ -148,13 +146,9 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
     if not name:
         errors.append({"location": "name", "message": "Give the engagement a name."})
     elif len(name) > NAME_MAX_LENGTH:
-        errors.append(
-            {"location": "name", "message": f"Keep the name under {NAME_MAX_LENGTH} characters."}
-        )
+        errors.append({"location": "name", "message": f"Keep the name under {NAME_MAX_LENGTH} characters."})
     if form.framework_key not in EDITIONS:
-        errors.append(
-            {"location": "framework_key", "message": "Choose the 2022 or the 2013 edition."}
-        )
+        errors.append({"location": "framework_key", "message": "Choose the 2022 or the 2013 edition."})
     start = _parse_date(form.period_start, "period_start", "the first day of the period", errors)
     end = _parse_date(form.period_end, "period_end", "the last day of the period", errors)
     if start and end and end < start:
@@ -171,9 +165,7 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
     refs = [ref.strip() for ref in form.scope_refs.replace("\n", ",").split(",") if ref.strip()]
     scope_ids: list[int] = []
     if refs and form.framework_key in EDITIONS:
-        found = catalogue_repository.controls_by_refs(
-            session, [(form.framework_key, ref) for ref in refs]
-        )
+        found = catalogue_repository.controls_by_refs(session, [(form.framework_key, ref) for ref in refs])
         missing = [ref for ref in refs if (form.framework_key, ref) not in found]
         if missing:
             errors.append(
@@ -182,11 +174,7 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
                     "message": f"{EDITIONS[form.framework_key]} has no control {', '.join(missing)}.",
                 }
             )
-        scope_ids = [
-            found[(form.framework_key, ref)].id
-            for ref in refs
-            if (form.framework_key, ref) in found
-        ]
+        scope_ids = [found[(form.framework_key, ref)].id for ref in refs if (form.framework_key, ref) in found]
     note = form.scope_note.strip() or None
     if note and len(note) > SCOPE_NOTE_MAX_LENGTH:
         errors.append(
@@ -196,13 +184,9 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
             }
         )
     if errors:
-        raise InvalidInput(
-            "The engagement was not saved: " + " ".join(e["message"] for e in errors), errors=errors
-        )
+        raise InvalidInput("The engagement was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
     assert start and end
-    return CheckedEngagement(
-        name, form.framework_key, start, end, sorted(set(form.auditor_ids)), scope_ids, refs, note
-    )
+    return CheckedEngagement(name, form.framework_key, start, end, sorted(set(form.auditor_ids)), scope_ids, refs, note)
 
 
 def _parse_date(value: str, location: str, what: str, errors: list[dict[str, str]]) -> date | None:
@@ -354,9 +338,7 @@ class WorkspaceTable:
     status_counts: dict[str, int]
 
 
-def workspace_table(
-    session: Session, engagement: Engagement, *, kind: str, query: TableQuery
-) -> WorkspaceTable:
+def workspace_table(session: Session, engagement: Engagement, *, kind: str, query: TableQuery) -> WorkspaceTable:
     """The coverage table of the engagement's Annex A controls (``kind="controls"``), its ISMS
     clauses (``kind="clauses"``) or the Annex 2 measures (``kind="measures"``), filtered and sorted.
     The figures come from :func:`coverage_as_of` for the engagement's period as of today (capped
@@ -375,9 +357,7 @@ def workspace_table(
     )
     if scope:
         report = restrict(report, scope)
-    requests_by_control, requests_by_requirement = repository.pending_request_counts(
-        session, engagement.id
-    )
+    requests_by_control, requests_by_requirement = repository.pending_request_counts(session, engagement.id)
     finding_ids: dict[int, set[int]] = defaultdict(set)
     for control_id, finding_id in repository.open_finding_links(session, engagement.id):
         finding_ids[control_id].add(finding_id)
@@ -421,9 +401,7 @@ def _filtered(rows: list[ControlRow], query: TableQuery) -> list[ControlRow]:
         for row in rows
         if (not query.status or row.coverage.status == query.status)
         and (not query.theme or row.coverage.group_key == query.theme)
-        and (
-            not needle or needle in row.coverage.ref.lower() or needle in row.coverage.title.lower()
-        )
+        and (not needle or needle in row.coverage.ref.lower() or needle in row.coverage.title.lower())
     ]
 
 
@@ -451,7 +429,10 @@ def record_view(
 ) -> None:
     """Auditors' views are audit events (DESIGN: every access by an auditor)."""
     scope.record_access(
-        session, principal=principal, request=request, action=f"engagement.view.{what}",
+        session,
+        principal=principal,
+        request=request,
+        action=f"engagement.view.{what}",
         object_type="engagement",
         object_id=f"{engagement.id}:{object_id}" if object_id else str(engagement.id),
     )
@@ -503,9 +484,7 @@ class ControlPage:
 
 def find_control(session: Session, engagement: Engagement, ref: str) -> Control:
     """A control of the engagement's edition or an Annex 2 measure, by its ref."""
-    control = repository.control_by_ref(
-        session, [engagement.framework_key, MEASURES_FRAMEWORK], ref
-    )
+    control = repository.control_by_ref(session, [engagement.framework_key, MEASURES_FRAMEWORK], ref)
     if control is None:
         raise NotFound(
             f"{EDITIONS.get(engagement.framework_key, engagement.framework_key)} has no control or measure {ref!r}."
@@ -534,18 +513,14 @@ def control_page(
     coverage = report.controls[0]
     start, end = scope.engagement_window(engagement)
     direct = list(
-        repository.evidence_linked_to_control(
-            session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1
-        )
+        repository.evidence_linked_to_control(session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1)
     )
     reviews = repository.reviews_for(session, engagement.id, {e.id for e in direct})
     wanted = wanted or {}
     sections = [
         RequirementSection(
             coverage=req,
-            newest=occurrences.newest(
-                session, engagement, req.requirement_id, req.newest_evidence_ids
-            ),
+            newest=occurrences.newest(session, engagement, req.requirement_id, req.newest_evidence_ids),
             history=occurrences.history(
                 session,
                 engagement,
@@ -563,23 +538,17 @@ def control_page(
         control=control,
         coverage=coverage,
         sections=sections,
-        direct_evidence=[
-            HistoryItem(e, reviews.get(e.id), False) for e in direct[: occurrences.PAGE_SIZE]
-        ],
+        direct_evidence=[HistoryItem(e, reviews.get(e.id), False) for e in direct[: occurrences.PAGE_SIZE]],
         direct_more=len(direct) > occurrences.PAGE_SIZE,
         mapped_onto=onto,
         maps_to=to,
         soa=_soa_for(session, control, to),
-        theme_title=groups[control.group_key].title
-        if control.group_key in groups
-        else control.group_key,
+        theme_title=groups[control.group_key].title if control.group_key in groups else control.group_key,
         in_scope=not scope_ids or control.id in scope_ids or control.framework_key == MEASURES_FRAMEWORK,
     )
 
 
-def _soa_for(
-    session: Session, control: Control, maps_to: list[Control]
-) -> list[tuple[Control, SoaEntry | None]]:
+def _soa_for(session: Session, control: Control, maps_to: list[Control]) -> list[tuple[Control, SoaEntry | None]]:
     """The SoA entries that govern the control: its own (2022), its successors' (2013), or those of
     the 2022 controls a measure implements."""
     if control.framework_key == FRAMEWORK_2022:
@@ -630,11 +599,7 @@ def review_evidence(
         raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
     assert status is not None  # no decision raised above
     review = repository.get_review(session, engagement.id, evidence_id)
-    before = (
-        {"status": review.status, "comment": review.comment}
-        if review
-        else {"status": REVIEW_PENDING}
-    )
+    before = {"status": review.status, "comment": review.comment} if review else {"status": REVIEW_PENDING}
     if review is None:
         review = EvidenceReview(
             engagement_id=engagement.id,

@@ -3,6 +3,7 @@ Statement of Applicability during the period, and the events about the evidence 
 collector runs) of the period. Read-only, scoped like every workspace page: an engagement the
 reader may not see answers 404 (scope.get_engagement), nothing outside the period shows, and no
 other audit event does, least of all the work of auditors of other engagements."""
+
 from __future__ import annotations
 
 import json
@@ -52,19 +53,23 @@ def _page(session: Session, trail: audit_repository.ObjectsInScope, before: int 
 def soa_history(session: Session, engagement: Engagement, *, before: int | None = None) -> TrailPage:
     """The SoA's changes during the engagement's period, newest first, each with what changed."""
     start, end = scope.engagement_window(engagement)
-    trail = audit_repository.ObjectsInScope(actions=SOA_ACTIONS, since=start, until=end,
-                                            auditors=_auditors(session, engagement))
+    trail = audit_repository.ObjectsInScope(
+        actions=SOA_ACTIONS, since=start, until=end, auditors=_auditors(session, engagement)
+    )
     return _page(session, trail, before)
 
 
-def evidence_events(session: Session, engagement: Engagement, *, before: int | None = None,
-                    action: str = "") -> TrailPage:
+def evidence_events(
+    session: Session, engagement: Engagement, *, before: int | None = None, action: str = ""
+) -> TrailPage:
     """The events about the evidence collected in the period and the collector runs of the
     period (uploads, reviews, sign-offs, rule decisions, legal holds, integrity), newest first."""
     start, end = scope.engagement_window(engagement)
     trail = audit_repository.ObjectsInScope(
-        objects=(("evidence", evidence_repository.ids_collected_between(start, end)),
-                 ("collector_run", collection_repository.run_ids_started_between(start, end))),
+        objects=(
+            ("evidence", evidence_repository.ids_collected_between(start, end)),
+            ("collector_run", collection_repository.run_ids_started_between(start, end)),
+        ),
         auditors=_auditors(session, engagement),
         action_prefix=action.strip()[:100],
     )
@@ -86,7 +91,8 @@ def _soa_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
     before, after = detail.get("before") or {}, detail.get("after") or {}
     return [
         (name, _shown(before.get(name)), _shown(after.get(name)))
-        for name in SOA_FIELDS if before.get(name) != after.get(name)
+        for name in SOA_FIELDS
+        if before.get(name) != after.get(name)
     ]
 
 

@@ -1,5 +1,6 @@
 """The engagement's read-only view of the audit log: the SoA's change history and the events
 about the evidence of the period (audit_portal.engagements.trail)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -22,26 +23,46 @@ def _before(value: str) -> int | None:
 
 
 @router.get("/engagements/{engagement_id}/soa-history", response_class=HTMLResponse, response_model=None)
-def soa_history(request: Request, session: SessionDep, principal: Reader, engagement_id: int,
-                before: str = "") -> HTMLResponse:
+def soa_history(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, before: str = ""
+) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     page = trail.soa_history(session, engagement, before=_before(before))
-    service.record_view(session, principal=principal, request=request, engagement=engagement,
-                        what="soa_history", object_id="")
-    return render(request, "pages/engagements/trail.html", {
-        "engagement": engagement, "tab": "soa-history", "page": page, "soa": True,
-        "base": f"/engagements/{engagement.id}/soa-history",
-    }, block="trail")
+    service.record_view(
+        session, principal=principal, request=request, engagement=engagement, what="soa_history", object_id=""
+    )
+    return render(
+        request,
+        "pages/engagements/trail.html",
+        {
+            "engagement": engagement,
+            "tab": "soa-history",
+            "page": page,
+            "soa": True,
+            "base": f"/engagements/{engagement.id}/soa-history",
+        },
+        block="trail",
+    )
 
 
 @router.get("/engagements/{engagement_id}/audit-events", response_class=HTMLResponse, response_model=None)
-def evidence_events(request: Request, session: SessionDep, principal: Reader, engagement_id: int,
-                    before: str = "", action: str = "") -> HTMLResponse:
+def evidence_events(
+    request: Request, session: SessionDep, principal: Reader, engagement_id: int, before: str = "", action: str = ""
+) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     page = trail.evidence_events(session, engagement, before=_before(before), action=action)
-    service.record_view(session, principal=principal, request=request, engagement=engagement,
-                        what="audit_events", object_id="")
-    return render(request, "pages/engagements/trail.html", {
-        "engagement": engagement, "tab": "audit-events", "page": page, "soa": False,
-        "base": f"/engagements/{engagement.id}/audit-events",
-    }, block="trail")
+    service.record_view(
+        session, principal=principal, request=request, engagement=engagement, what="audit_events", object_id=""
+    )
+    return render(
+        request,
+        "pages/engagements/trail.html",
+        {
+            "engagement": engagement,
+            "tab": "audit-events",
+            "page": page,
+            "soa": False,
+            "base": f"/engagements/{engagement.id}/audit-events",
+        },
+        block="trail",
+    )

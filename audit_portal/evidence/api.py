@@ -4,6 +4,7 @@
 :class:`EvidenceMeta`) and ``file``. The order matters: the metadata is checked before the file
 is read, so wrong metadata is refused before a byte is stored. Errors are RFC 9457 problem JSON.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -56,8 +57,10 @@ def parse_meta(text: str) -> EvidenceMeta:
         return EvidenceMeta.model_validate_json(text)
     except ValidationError as error:
         errors = [
-            {"location": "metadata." + ".".join(str(p) for p in item["loc"]) if item["loc"] else "metadata",
-             "message": item["msg"]}
+            {
+                "location": "metadata." + ".".join(str(p) for p in item["loc"]) if item["loc"] else "metadata",
+                "message": item["msg"],
+            }
             for item in error.errors()
         ]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
@@ -111,7 +114,8 @@ async def push_evidence(
         raise InvalidInput("The request has no 'file' part.")
     public = await anyio.to_thread.run_sync(service.to_public, session, [evidence])
     return JSONResponse(
-        public[0].model_dump(mode="json"), status_code=201,
+        public[0].model_dump(mode="json"),
+        status_code=201,
         headers={"Location": f"/api/v1/evidence/{evidence.id}"},
     )
 
@@ -131,9 +135,18 @@ async def _ingest_part(
 
     def ingest(reader: Any) -> Evidence:
         evidence = service.ingest(
-            session, store, stream=reader, filename=part.filename, meta=meta, source=source,
-            max_bytes=max_bytes, request=request, principal=principal, checked=checked,
-            retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
+            session,
+            store,
+            stream=reader,
+            filename=part.filename,
+            meta=meta,
+            source=source,
+            max_bytes=max_bytes,
+            request=request,
+            principal=principal,
+            checked=checked,
+            retention_years=settings.retention_years_after_cycle,
+            checkpoint=session.commit,
         )
         # The record's transaction ends here, in this thread, not after a trip through the event
         # loop (under load a wait for a worker thread would hold the write lock meanwhile).
@@ -161,15 +174,25 @@ def list_evidence(
     period_to: Annotated[date | None, Query(description="items covering a day on or before")] = None,
     content_type: str = "",
     include_superseded: bool = True,
-    q: Annotated[str, Query(max_length=200, description="words of the title, description or file name, or an item number")] = "",
+    q: Annotated[
+        str, Query(max_length=200, description="words of the title, description or file name, or an item number")
+    ] = "",
     cursor: str = "",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
 ) -> EvidencePage:
     """Newest first; follow ``next_cursor`` for the next page (keyset paging)."""
     filters = service.ListFilters(
-        control=control, measure=measure, requirement=requirement, source=source,
-        period_from=period_from, period_to=period_to, content_type=content_type,
-        include_superseded=include_superseded, q=q, cursor=cursor, limit=limit,
+        control=control,
+        measure=measure,
+        requirement=requirement,
+        source=source,
+        period_from=period_from,
+        period_to=period_to,
+        content_type=content_type,
+        include_superseded=include_superseded,
+        q=q,
+        cursor=cursor,
+        limit=limit,
     )
     page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)

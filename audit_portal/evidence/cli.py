@@ -1,4 +1,5 @@
 """``audit-portal store``: commands about the evidence store as a whole."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -107,7 +108,8 @@ def verify(
         ids = ", ".join(map(str, problem.evidence_ids)) or "already marked"
         err_console.print(
             f"[red]{problem.problem}[/red] {problem.store_key}: {problem.detail}; evidence {ids}",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
     console.print(
         f"verified {report.objects_checked} objects ({format_size(report.bytes_read)}) in {store.describe()}: "
@@ -135,7 +137,9 @@ def purge(
         purged = purge_records(session, today=utcnow().date(), dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     for item in purged:
-        console.print(f"{verb} evidence {item.evidence_id}  retained until {item.retention_until}  {item.title}", highlight=False)
+        console.print(
+            f"{verb} evidence {item.evidence_id}  retained until {item.retention_until}  {item.title}", highlight=False
+        )
     console.print(f"{len(purged)} evidence records {'to purge' if dry_run else 'purged'}", highlight=False)
     if dry_run or not purged:
         return

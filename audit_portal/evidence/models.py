@@ -4,6 +4,7 @@ The object (content-addressed by SHA-256 in the evidence store) never changes an
 record's content fields; a correction is a new record whose ``supersedes_id`` names the old one,
 both kept. Identical bytes uploaded twice give two records sharing one object.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

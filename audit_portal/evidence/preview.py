@@ -5,6 +5,7 @@ URL; HTML, SVG and everything else are never rendered inline, only downloaded.
 What is shown has been verified: the whole object is streamed through its SHA-256 (only the
 start is kept), and an object that does not hash to its record is never previewed; the preview
 says the item is corrupted instead (kind ``corrupted``, with the store's message)."""
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """Evidence queries: records and their links, the list with keyset paging, what reconcile needs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,9 +67,7 @@ def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
 
 def get_evidence_for_update(session: Session, evidence_id: int) -> Evidence | None:
     """Locked (PostgreSQL) so two corrections of one item cannot both supersede it."""
-    return session.scalars(
-        select(Evidence).where(col(Evidence.id) == evidence_id).with_for_update()
-    ).first()
+    return session.scalars(select(Evidence).where(col(Evidence.id) == evidence_id).with_for_update()).first()
 
 
 def successor_of(session: Session, evidence_id: int) -> Evidence | None:
@@ -125,7 +124,9 @@ def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -
     if not ids:
         return {}
     rows = session.execute(
-        select(col(Requirement.id), Control).join(Control, col(Control.id) == col(Requirement.control_id)).where(col(Requirement.id).in_(ids))
+        select(col(Requirement.id), Control)
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .where(col(Requirement.id).in_(ids))
     )
     return {requirement_id: control for requirement_id, control in rows}
 
@@ -149,7 +150,11 @@ def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tupl
     if not ids:
         return {}
     rows = session.execute(
-        select(col(Evidence.collector_run_id), func.max(col(EvidenceSignoff.signed_at)), func.max(col(EvidenceSignoff.signed_by_id)))
+        select(
+            col(Evidence.collector_run_id),
+            func.max(col(EvidenceSignoff.signed_at)),
+            func.max(col(EvidenceSignoff.signed_by_id)),
+        )
         .join(EvidenceSignoff, col(EvidenceSignoff.evidence_id) == col(Evidence.id))
         .where(col(Evidence.collector_run_id).in_(ids))
         .group_by(col(Evidence.collector_run_id))
@@ -178,6 +183,7 @@ def referenced_store_keys(session: Session, keys: Iterable[str]) -> set[str]:
 
 # --- pending objects and the per-key lock ----------------------------------------------------
 
+
 def lock_store_key(session: Session, store_key: str) -> None:
     """Serialise, until the transaction ends, everything that creates, re-uses or deletes the
     object under ``store_key``: a pending row being written and reconcile deleting the object.
@@ -190,7 +196,8 @@ def lock_store_key(session: Session, store_key: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
     else:
         session.execute(
-            update(PendingObject).where(col(PendingObject.store_key) == store_key, false())
+            update(PendingObject)
+            .where(col(PendingObject.store_key) == store_key, false())
             .values(store_key=col(PendingObject.store_key))
         )
 
@@ -212,16 +219,22 @@ def pending_since(session: Session, keys: Iterable[str], cutoff: datetime) -> se
     wanted = set(keys)
     if not wanted:
         return set()
-    return set(session.scalars(
-        select(col(PendingObject.store_key)).where(col(PendingObject.store_key).in_(wanted), col(PendingObject.created_at) > cutoff)
-    ))
+    return set(
+        session.scalars(
+            select(col(PendingObject.store_key)).where(
+                col(PendingObject.store_key).in_(wanted), col(PendingObject.created_at) > cutoff
+            )
+        )
+    )
 
 
 def stale_pending(session: Session, cutoff: datetime) -> list[PendingObject]:
     """Pending rows of uploads that never finished (their process died or failed)."""
-    return list(session.scalars(
-        select(PendingObject).where(col(PendingObject.created_at) <= cutoff).order_by(col(PendingObject.id))
-    ))
+    return list(
+        session.scalars(
+            select(PendingObject).where(col(PendingObject.created_at) <= cutoff).order_by(col(PendingObject.id))
+        )
+    )
 
 
 def count_pending(session: Session) -> int:
@@ -230,54 +243,75 @@ def count_pending(session: Session) -> int:
 
 # --- integrity ---------------------------------------------------------------------------------
 
+
 def mark_integrity(session: Session, sha256: str, status: str, checked_at: datetime) -> list[int]:
     """Set the integrity status of every record of the object ``sha256``; the ids changed."""
-    changed = list(session.scalars(
-        select(col(Evidence.id)).where(col(Evidence.sha256) == sha256, col(Evidence.integrity) != status)
-    ))
+    changed = list(
+        session.scalars(
+            select(col(Evidence.id)).where(col(Evidence.sha256) == sha256, col(Evidence.integrity) != status)
+        )
+    )
     session.execute(
-        update(Evidence).where(col(Evidence.sha256) == sha256)
-        .values(integrity=status, integrity_checked_at=checked_at)
+        update(Evidence).where(col(Evidence.sha256) == sha256).values(integrity=status, integrity_checked_at=checked_at)
     )
     return changed
 
 
 def corrupted_evidence(session: Session, limit: int = 100) -> list[Evidence]:
-    return list(session.scalars(
-        select(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED).order_by(col(Evidence.id)).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(col(Evidence.integrity) == INTEGRITY_CORRUPTED)
+            .order_by(col(Evidence.id))
+            .limit(limit)
+        )
+    )
 
 
 def count_corrupted(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED)) or 0
+    return (
+        session.scalar(select(func.count()).select_from(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED))
+        or 0
+    )
 
 
 def corrupted_linked_to(session: Session, control_ids: Iterable[int], requirement_ids: Iterable[int]) -> list[Evidence]:
     """Corrupted evidence linked to any of the controls or requirements."""
     controls, requirements = set(control_ids), set(requirement_ids)
-    linked = select(col(EvidenceControl.evidence_id)).where(col(EvidenceControl.control_id).in_(controls)).union(
-        select(col(EvidenceRequirement.evidence_id)).where(col(EvidenceRequirement.requirement_id).in_(requirements))
+    linked = (
+        select(col(EvidenceControl.evidence_id))
+        .where(col(EvidenceControl.control_id).in_(controls))
+        .union(
+            select(col(EvidenceRequirement.evidence_id)).where(
+                col(EvidenceRequirement.requirement_id).in_(requirements)
+            )
+        )
     )
-    return list(session.scalars(
-        select(Evidence).where(col(Evidence.integrity) == INTEGRITY_CORRUPTED, col(Evidence.id).in_(linked)).order_by(col(Evidence.id))
-    ))
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(col(Evidence.integrity) == INTEGRITY_CORRUPTED, col(Evidence.id).in_(linked))
+            .order_by(col(Evidence.id))
+        )
+    )
 
 
 def corrupted_ids(session: Session, evidence_ids: Iterable[int]) -> set[int]:
     wanted = set(evidence_ids)
     if not wanted:
         return set()
-    return set(session.scalars(
-        select(col(Evidence.id)).where(col(Evidence.id).in_(wanted), col(Evidence.integrity) != INTEGRITY_OK)
-    ))
+    return set(
+        session.scalars(
+            select(col(Evidence.id)).where(col(Evidence.id).in_(wanted), col(Evidence.integrity) != INTEGRITY_OK)
+        )
+    )
 
 
 def objects_to_verify(session: Session, *, sample: int | None) -> list[tuple[str, str, int]]:
     """(store key, sha256, size) of distinct objects; with ``sample``, that many chosen at random
     among them, least recently checked first being as likely as any."""
-    query = (
-        select(col(Evidence.store_key), col(Evidence.sha256), func.max(col(Evidence.size)))
-        .group_by(col(Evidence.store_key), col(Evidence.sha256))
+    query = select(col(Evidence.store_key), col(Evidence.sha256), func.max(col(Evidence.size))).group_by(
+        col(Evidence.store_key), col(Evidence.sha256)
     )
     if sample is not None:
         query = query.order_by(func.random()).limit(sample)
@@ -291,13 +325,18 @@ def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[
     last_key = ""
     while True:
         keys = session.scalars(
-            select(col(Evidence.store_key)).where(col(Evidence.store_key) > last_key)
-            .group_by(col(Evidence.store_key)).order_by(col(Evidence.store_key)).limit(batch_size)
+            select(col(Evidence.store_key))
+            .where(col(Evidence.store_key) > last_key)
+            .group_by(col(Evidence.store_key))
+            .order_by(col(Evidence.store_key))
+            .limit(batch_size)
         ).all()
         if not keys:
             return
         rows = session.execute(
-            select(col(Evidence.store_key), col(Evidence.id)).where(col(Evidence.store_key).in_(keys)).order_by(col(Evidence.id))
+            select(col(Evidence.store_key), col(Evidence.id))
+            .where(col(Evidence.store_key).in_(keys))
+            .order_by(col(Evidence.id))
         )
         ids_by_key: dict[str, list[int]] = {key: [] for key in keys}
         for key, evidence_id in rows:
@@ -316,6 +355,7 @@ def access_events(session: Session, evidence_id: int, limit: int = 200) -> Seque
 
 
 # --- the list -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ListQuery:
@@ -347,7 +387,9 @@ def list_statement(query: ListQuery) -> Select:
         collected_at, last_id = query.after
         # A row comparison, not ``a < x OR (a = x AND id < y)``: PostgreSQL turns it into one
         # index range on (collected_at, id); the OR form walks the index and filters every row.
-        statement = statement.where(tuple_(col(Evidence.collected_at), col(Evidence.id)) < tuple_(collected_at, last_id))
+        statement = statement.where(
+            tuple_(col(Evidence.collected_at), col(Evidence.id)) < tuple_(collected_at, last_id)
+        )
     return statement.order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc()).limit(query.limit)
 
 
@@ -364,7 +406,9 @@ def _conditions(query: ListQuery) -> list:
     if query.requirement_id is not None:
         conditions.append(
             col(Evidence.id).in_(
-                select(col(EvidenceRequirement.evidence_id)).where(col(EvidenceRequirement.requirement_id) == query.requirement_id)
+                select(col(EvidenceRequirement.evidence_id)).where(
+                    col(EvidenceRequirement.requirement_id) == query.requirement_id
+                )
             )
         )
     if query.source_kind:
@@ -375,14 +419,20 @@ def _conditions(query: ListQuery) -> list:
     # period counts as covering the day it was collected.
     if query.period_from is not None:
         conditions.append(
-            or_(col(Evidence.period_to) >= query.period_from,
-                and_(col(Evidence.period_to).is_(None), col(Evidence.collected_at) >= _start_of(query.period_from)))
+            or_(
+                col(Evidence.period_to) >= query.period_from,
+                and_(col(Evidence.period_to).is_(None), col(Evidence.collected_at) >= _start_of(query.period_from)),
+            )
         )
     if query.period_to is not None:
         conditions.append(
-            or_(col(Evidence.period_from) <= query.period_to,
-                and_(col(Evidence.period_from).is_(None),
-                     col(Evidence.collected_at) < _start_of(query.period_to + timedelta(days=1))))
+            or_(
+                col(Evidence.period_from) <= query.period_to,
+                and_(
+                    col(Evidence.period_from).is_(None),
+                    col(Evidence.collected_at) < _start_of(query.period_to + timedelta(days=1)),
+                ),
+            )
         )
     if query.content_type:
         conditions.append(col(Evidence.content_type) == query.content_type)
@@ -392,7 +442,13 @@ def _conditions(query: ListQuery) -> list:
         conditions.append(search_condition(query.search))
     if query.visible is not None:
         conditions.append(
-            or_(false(), *(and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end) for start, end in query.visible))
+            or_(
+                false(),
+                *(
+                    and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
+                    for start, end in query.visible
+                ),
+            )
         )
     return conditions
 
@@ -404,7 +460,9 @@ def _start_of(day: date) -> datetime:
 def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
     """The control and every measure or control mapped onto it (a measure proves its controls)."""
     sources = session.scalars(
-        select(col(ControlMapping.source_id)).where(col(ControlMapping.target_id) == control_id, col(ControlMapping.kind) == MAPS_TO)
+        select(col(ControlMapping.source_id)).where(
+            col(ControlMapping.target_id) == control_id, col(ControlMapping.kind) == MAPS_TO
+        )
     ).all()
     return {control_id, *sources}
 
@@ -418,7 +476,11 @@ def distinct_collector_instances(session: Session) -> list[str]:
 
 
 def _facet_values(session: Session, kind: str) -> list[str]:
-    return list(session.scalars(select(col(EvidenceFacet.value)).where(col(EvidenceFacet.kind) == kind).order_by(col(EvidenceFacet.value))))
+    return list(
+        session.scalars(
+            select(col(EvidenceFacet.value)).where(col(EvidenceFacet.kind) == kind).order_by(col(EvidenceFacet.value))
+        )
+    )
 
 
 def _remember_facets(session: Session, evidence: Evidence) -> None:
@@ -444,10 +506,14 @@ def search_condition(search: Search):
 
 def newest_live(session: Session, limit: int = 20) -> list[Evidence]:
     """The newest items that no correction replaced (what an empty search offers)."""
-    return list(session.scalars(
-        select(Evidence).where(col(Evidence.superseded_at).is_(None))
-        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc()).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(col(Evidence.superseded_at).is_(None))
+            .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
+            .limit(limit)
+        )
+    )
 
 
 def search_evidence(session: Session, search: Search, *, limit: int = 20, candidates: int = 200) -> list[Evidence]:
@@ -465,12 +531,19 @@ def search_evidence(session: Session, search: Search, *, limit: int = 20, candid
         .limit(candidates)
     )
     named = case((col(Evidence.id) == number, 0), else_=1) if number is not None else literal(1)
-    return list(session.scalars(
-        select(Evidence)
-        .where(col(Evidence.id).in_(newest))
-        .order_by(named, Score("evidence", search).desc().nulls_last(), col(Evidence.collected_at).desc(), col(Evidence.id).desc())
-        .limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(col(Evidence.id).in_(newest))
+            .order_by(
+                named,
+                Score("evidence", search).desc().nulls_last(),
+                col(Evidence.collected_at).desc(),
+                col(Evidence.id).desc(),
+            )
+            .limit(limit)
+        )
+    )
 
 
 def items_of_collector_instance(session: Session, instance: str) -> list[Evidence]:
@@ -489,4 +562,6 @@ def newest_of_collector_instance(session: Session, instance: str) -> Evidence | 
 def ids_collected_between(start: datetime, end: datetime) -> Select:
     """A SELECT of the ids (as text, as audit events name objects) of the items collected in
     [start, end), for another query to filter by."""
-    return select(cast(col(Evidence.id), String)).where(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
+    return select(cast(col(Evidence.id), String)).where(
+        col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end
+    )

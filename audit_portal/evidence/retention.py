@@ -8,6 +8,7 @@ after the commit, and only when no remaining record shares them: a record must n
 object, while an object left behind is an orphan that ``store reconcile`` removes. An object
 under the store's own retention (S3 Object Lock) stays until the store allows its deletion.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,9 +62,18 @@ def purge_records(session: Session, *, today: date, dry_run: bool = False) -> li
     session.execute(delete(Evidence).where(col(Evidence.id).in_(ids)))
     for item in purged:
         record_event(
-            session, request=None, principal=None, actor=PURGE_ACTOR, action="evidence.purge",
-            object_type="evidence", object_id=item.evidence_id,
-            detail={"title": item.title, "store_key": item.store_key, "retention_until": item.retention_until.isoformat()},
+            session,
+            request=None,
+            principal=None,
+            actor=PURGE_ACTOR,
+            action="evidence.purge",
+            object_type="evidence",
+            object_id=item.evidence_id,
+            detail={
+                "title": item.title,
+                "store_key": item.store_key,
+                "retention_until": item.retention_until.isoformat(),
+            },
         )
     session.flush()
     return purged
@@ -93,8 +103,13 @@ def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]
     outcomes = []
     for key in sorted(keys):
         why_not = remove_unused_object(
-            session, store, key, pending_cutoff=clock.utcnow() - PENDING_GRACE, actor=PURGE_ACTOR,
-            action="store.object-removed", detail={"reason": "retention purge"},
+            session,
+            store,
+            key,
+            pending_cutoff=clock.utcnow() - PENDING_GRACE,
+            actor=PURGE_ACTOR,
+            action="store.object-removed",
+            detail={"reason": "retention purge"},
         )
         outcomes.append(ObjectOutcome(key, not why_not, _REASONS.get(why_not, why_not)))
     return outcomes

@@ -3,6 +3,7 @@ the streamed download, and the upload form for the it role.
 
 The upload route is the one ``async`` route: it reads the request body as a stream. Every
 database call it makes runs in a worker thread (``anyio.to_thread``), as sync routes do."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -39,12 +40,19 @@ Reader = Annotated[Principal, Authorize("evidence:read")]
 Uploader = Annotated[Principal, Authorize("evidence:upload")]
 
 UPLOAD_FIELDS = (
-    "title", "description", "collected_on", "period_from", "period_to", "valid_until", "supersedes",
+    "title",
+    "description",
+    "collected_on",
+    "period_from",
+    "period_to",
+    "valid_until",
+    "supersedes",
     "request_id",
 )
 
 
 # --- list -----------------------------------------------------------------------------------
+
 
 def _optional_date(value: str, name: str) -> date | None:
     if not value.strip():
@@ -73,37 +81,56 @@ def evidence_list(
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
 ) -> Response:
     filters = service.ListFilters(
-        control=control.strip(), measure=measure.strip(), requirement=requirement.strip(),
-        source=source.strip(), period_from=_optional_date(period_from, "period_from"),
-        period_to=_optional_date(period_to, "period_to"), content_type=content_type.strip(),
-        include_superseded=not current_only, q=q.strip(), cursor=cursor, limit=limit,
+        control=control.strip(),
+        measure=measure.strip(),
+        requirement=requirement.strip(),
+        source=source.strip(),
+        period_from=_optional_date(period_from, "period_from"),
+        period_to=_optional_date(period_to, "period_to"),
+        content_type=content_type.strip(),
+        include_superseded=not current_only,
+        q=q.strip(),
+        cursor=cursor,
+        limit=limit,
     )
     page = service.list_page(session, filters, principal)
     service.record_listing(session, request=request, principal=principal, filters=filters)
     chosen = {
-        "control": control, "measure": measure, "requirement": requirement, "source": source,
-        "period_from": period_from, "period_to": period_to, "content_type": content_type,
-        "current_only": current_only, "q": q.strip(),
+        "control": control,
+        "measure": measure,
+        "requirement": requirement,
+        "source": source,
+        "period_from": period_from,
+        "period_to": period_to,
+        "content_type": content_type,
+        "current_only": current_only,
+        "q": q.strip(),
     }
     next_url = None
     if page.next_cursor:
         next_url = "/evidence?" + urlencode({**{k: v for k, v in chosen.items() if v}, "cursor": page.next_cursor})
-    return render(request, "pages/evidence/list.html", {
-        "page_title": "Evidence",
-        "items": page.items,
-        "uploaders": repository.usernames(session, [e.uploaded_by_id for e in page.items if e.uploaded_by_id]),
-        "chosen": chosen,
-        "search": Search.parse(q),
-        "next_url": next_url,
-        "first_url": "/evidence?" + urlencode({k: v for k, v in chosen.items() if v}),
-        "is_continuation": bool(cursor),
-        "content_types": repository.distinct_content_types(session),
-        "sources": [*SOURCE_FILTERS, *repository.distinct_collector_instances(session)],
-        "may_upload": allowed("evidence:upload", principal.role),
-    }, block="results")
+    return render(
+        request,
+        "pages/evidence/list.html",
+        {
+            "page_title": "Evidence",
+            "items": page.items,
+            "uploaders": repository.usernames(session, [e.uploaded_by_id for e in page.items if e.uploaded_by_id]),
+            "chosen": chosen,
+            "search": Search.parse(q),
+            "next_url": next_url,
+            "first_url": "/evidence?" + urlencode({k: v for k, v in chosen.items() if v}),
+            "is_continuation": bool(cursor),
+            "content_types": repository.distinct_content_types(session),
+            "sources": [*SOURCE_FILTERS, *repository.distinct_collector_instances(session)],
+            "may_upload": allowed("evidence:upload", principal.role),
+        },
+        block="results",
+    )
 
 
 # --- one item -------------------------------------------------------------------------------
+
 
 @router.get("/evidence/{evidence_id:int}")
 def evidence_page(
@@ -121,15 +148,19 @@ def evidence_page(
         preview = Preview("corrupted", reason=CORRUPTED_REASON)
     service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
     session.commit()
-    return render(request, "pages/evidence/detail.html", {
-        "page_title": item.evidence.title,
-        "item": item,
-        "evidence": item.evidence,
-        "preview": preview,
-        "control_name": service.control_name,
-        "may_upload": allowed("evidence:upload", principal.role),
-        "may_hold": allowed("evidence:legal-hold", principal.role),
-    })
+    return render(
+        request,
+        "pages/evidence/detail.html",
+        {
+            "page_title": item.evidence.title,
+            "item": item,
+            "evidence": item.evidence,
+            "preview": preview,
+            "control_name": service.control_name,
+            "may_upload": allowed("evidence:upload", principal.role),
+            "may_hold": allowed("evidence:legal-hold", principal.role),
+        },
+    )
 
 
 @router.post("/evidence/{evidence_id:int}/legal-hold")
@@ -222,7 +253,9 @@ def evidence_download(
     """The file as stored, streamed, always as an attachment."""
     evidence = service.get(session, evidence_id, principal)
     service.record_access(session, evidence=evidence, action="evidence.download", request=request, principal=principal)
-    return _stream(request, session, store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename))
+    return _stream(
+        request, session, store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename)
+    )
 
 
 @router.get("/evidence/{evidence_id:int}/preview")
@@ -234,10 +267,13 @@ def evidence_preview(
     if not previewable_inline(evidence.content_type):
         raise NotFound(f"{evidence.content_type} is not shown inline; download it instead.")
     service.record_access(session, evidence=evidence, action="evidence.preview", request=request, principal=principal)
-    return _stream(request, session, store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename))
+    return _stream(
+        request, session, store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename)
+    )
 
 
 # --- upload ---------------------------------------------------------------------------------
+
 
 @router.get("/evidence/upload")
 def upload_form(
@@ -255,21 +291,30 @@ def upload_form(
     if request_id is not None:
         answering = requests_service.open_request_for_upload(session, principal, request_id)
         link = [*link, *service.links_of_request(session, answering.request)]
-    return render(request, "pages/evidence/upload.html", {
-        "page_title": "Upload evidence",
-        "chosen": service.link_targets_named(session, link),
-        "supersedes": old,
-        "answering": answering,
-        "max_upload_bytes": request.app.state.settings.max_upload_bytes,
-    })
+    return render(
+        request,
+        "pages/evidence/upload.html",
+        {
+            "page_title": "Upload evidence",
+            "chosen": service.link_targets_named(session, link),
+            "supersedes": old,
+            "answering": answering,
+            "max_upload_bytes": request.app.state.settings.max_upload_bytes,
+        },
+    )
 
 
 @router.get("/evidence/upload/targets")
 def upload_targets(request: Request, principal: Uploader, session: SessionDep, q: str = "") -> Response:
     """Requirements, measures and controls matching ``q``, as checkboxes for the form."""
-    return render(request, "pages/evidence/_targets.html", {
-        "targets": service.search_link_targets(session, q), "query": q,
-    })
+    return render(
+        request,
+        "pages/evidence/_targets.html",
+        {
+            "targets": service.search_link_targets(session, q),
+            "query": q,
+        },
+    )
 
 
 def form_meta(fields: dict[str, str], links: list[str], filename: str | None) -> EvidenceMeta:
@@ -311,9 +356,7 @@ def _optional_int(value: str, name: str) -> int | None:
 
 
 @router.post("/evidence/upload")
-async def upload(
-    request: Request, principal: Uploader, session: SessionDep, store: StoreDep
-) -> Response:
+async def upload(request: Request, principal: Uploader, session: SessionDep, store: StoreDep) -> Response:
     """The form's fields come first (browsers send them in page order), then one or more files;
     each file streams into the store as it arrives. Needs the X-CSRF-Token header (htmx sends it)."""
     fields: dict[str, str] = {}
@@ -358,9 +401,18 @@ async def _ingest_form_file(
 
     def ingest(reader: Any) -> Evidence:
         evidence = service.ingest(
-            session, store, stream=reader, filename=part.filename, meta=meta, source=source,
-            max_bytes=settings.max_upload_bytes, request=request, principal=principal, checked=checked,
-            retention_years=settings.retention_years_after_cycle, checkpoint=session.commit,
+            session,
+            store,
+            stream=reader,
+            filename=part.filename,
+            meta=meta,
+            source=source,
+            max_bytes=settings.max_upload_bytes,
+            request=request,
+            principal=principal,
+            checked=checked,
+            retention_years=settings.retention_years_after_cycle,
+            checkpoint=session.commit,
         )
         # The record's transaction ends here, in this thread, not after a trip through the event
         # loop (under load a wait for a worker thread would hold the write lock meanwhile).

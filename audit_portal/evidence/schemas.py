@@ -1,4 +1,5 @@
 """What goes into an ingest (metadata and source) and what comes out of the API."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,12 +23,8 @@ class EvidenceMeta(BaseModel):
     )
     period_from: date | None = Field(default=None, description="First day the evidence covers.")
     period_to: date | None = Field(default=None, description="Last day the evidence covers.")
-    valid_until: date | None = Field(
-        default=None, description="Expiry of a certificate or other proof that lapses."
-    )
-    requirements: list[str] = Field(
-        default_factory=list, description="Requirement keys, e.g. 'OPS-2/patches'."
-    )
+    valid_until: date | None = Field(default=None, description="Expiry of a certificate or other proof that lapses.")
+    requirements: list[str] = Field(default_factory=list, description="Requirement keys, e.g. 'OPS-2/patches'.")
     controls: list[str] = Field(
         default_factory=list,
         description=(
@@ -35,9 +32,7 @@ class EvidenceMeta(BaseModel):
             "Annex 2 measures ('annex2:OPS-2' or just 'OPS-2')."
         ),
     )
-    supersedes: int | None = Field(
-        default=None, description="Id of the evidence this item corrects; both are kept."
-    )
+    supersedes: int | None = Field(default=None, description="Id of the evidence this item corrects; both are kept.")
     collector_instance: str | None = Field(
         default=None, max_length=100, description="API pushes: the collector instance (token scope)."
     )

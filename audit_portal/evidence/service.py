@@ -20,6 +20,7 @@ object is gone. A record never exists without its object; identical bytes give t
 sharing one object. If the store held a damaged copy, the upload re-writes it (the store hashes
 what it holds before re-using it) and every record of the object is marked intact again.
 """
+
 from __future__ import annotations
 
 import base64
@@ -81,6 +82,7 @@ ANNEX2 = "annex2"
 
 # --- metadata and links ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ResolvedLinks:
     requirements: list[Requirement]
@@ -114,10 +116,12 @@ def resolve_links(session: Session, meta: EvidenceMeta) -> ResolvedLinks:
     controls = catalogue.controls_by_refs(session, wanted_controls.values())
     unknown = [
         {"location": "metadata.requirements", "message": f"unknown requirement {key!r}"}
-        for key in meta.requirements if key not in requirements
+        for key in meta.requirements
+        if key not in requirements
     ] + [
         {"location": "metadata.controls", "message": f"unknown control {name!r}"}
-        for name, ref in wanted_controls.items() if ref not in controls
+        for name, ref in wanted_controls.items()
+        if ref not in controls
     ]
     if unknown:
         names = ", ".join(item["message"].removeprefix("unknown ") for item in unknown)
@@ -151,7 +155,9 @@ def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSourc
             + (f" by evidence {newer.id}; supersede that one instead." if newer else ".")
         )
     if source.kind != SOURCE_UPLOAD and old.collector_instance != source.collector_instance:
-        raise InvalidInput(f"Evidence {old.id} was not produced by {source.collector_instance}; it may not be superseded from there.")
+        raise InvalidInput(
+            f"Evidence {old.id} was not produced by {source.collector_instance}; it may not be superseded from there."
+        )
     return old
 
 
@@ -186,6 +192,7 @@ def _check_run(session: Session, source: EvidenceSource) -> None:
 
 
 # --- reading the stream ---------------------------------------------------------------------
+
 
 class ExecutableRefused(InvalidInput):
     def __init__(self, sniffed: Sniffed, filename: str) -> None:
@@ -240,9 +247,7 @@ def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int, on_digest: 
             errors=[{"location": "file", "message": "empty file"}],
         ) from None
     except ObjectTooLarge:
-        raise PayloadTooLarge(
-            f"The file is larger than the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES)."
-        ) from None
+        raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES).") from None
     except StoreUnavailable as error:
         raise StoreNotWritable(str(error)) from error
 
@@ -288,6 +293,7 @@ class PendingObjects:
 
 # --- ingest ---------------------------------------------------------------------------------
 
+
 def ingest(
     session: Session,
     store: ObjectStore,
@@ -315,7 +321,8 @@ def ingest(
     checked = checked or check_meta(session, meta, source)
     reader = SniffingReader(stream, name.name, allow_executables=executables_allowed(session))
     retention = retention_until(
-        session, clock.as_utc(meta.collected_at) if meta.collected_at else clock.utcnow(),
+        session,
+        clock.as_utc(meta.collected_at) if meta.collected_at else clock.utcnow(),
         years_after_cycle=retention_years,
     )
     pending = PendingObjects(session, checkpoint)
@@ -386,12 +393,19 @@ def _record(
         old.superseded_at = now
         session.flush()
     record_event(
-        session, request=request, principal=principal, action="evidence.upload",
-        object_type="evidence", object_id=str(evidence.id),
+        session,
+        request=request,
+        principal=principal,
+        action="evidence.upload",
+        object_type="evidence",
+        object_id=str(evidence.id),
         actor=None if principal else _source_actor(source),
         detail={
-            "sha256": stored.sha256, "size": stored.size, "filename": name.name,
-            "content_type": sniffed.content_type, "supersedes": evidence.supersedes_id,
+            "sha256": stored.sha256,
+            "size": stored.size,
+            "filename": name.name,
+            "content_type": sniffed.content_type,
+            "supersedes": evidence.supersedes_id,
             **({"requirements": sorted(meta.requirements)} if meta.requirements else {}),
             **({"submitted_filename": name.submitted} if name.submitted else {}),
         },
@@ -496,8 +510,13 @@ def set_legal_hold(
         evidence.legal_hold = hold
         session.flush()
         record_event(
-            session, request=request, principal=principal, action="evidence.legal-hold",
-            object_type="evidence", object_id=evidence_id, detail={"legal_hold": hold},
+            session,
+            request=request,
+            principal=principal,
+            action="evidence.legal-hold",
+            object_type="evidence",
+            object_id=evidence_id,
+            detail={"legal_hold": hold},
         )
     return evidence
 
@@ -564,26 +583,33 @@ def record_access(
 ) -> None:
     """An audit event for a view, preview or download, whoever the reader is."""
     record_event(
-        session, request=request, principal=principal, action=action,
-        object_type="evidence", object_id=str(evidence.id), detail={"sha256": evidence.sha256},
+        session,
+        request=request,
+        principal=principal,
+        action=action,
+        object_type="evidence",
+        object_id=str(evidence.id),
+        detail={"sha256": evidence.sha256},
     )
 
 
-def record_listing(
-    session: Session, *, request: Request | None, principal: Principal, filters: ListFilters
-) -> None:
+def record_listing(session: Session, *, request: Request | None, principal: Principal, filters: ListFilters) -> None:
     """An auditor's look at the evidence list is an access too (every access by an auditor is
     recorded); other roles' list views are not, as they would drown the log."""
     if not scope.is_scoped(principal):
         return
     defaults = asdict(ListFilters())
     shown = {
-        name: str(value) for name, value in asdict(filters).items()
-        if value != defaults[name] and name != "cursor"
+        name: str(value) for name, value in asdict(filters).items() if value != defaults[name] and name != "cursor"
     }
     scope.record_access(
-        session, request=request, principal=principal, action="evidence.list",
-        object_type="evidence", object_id="", detail=shown,
+        session,
+        request=request,
+        principal=principal,
+        action="evidence.list",
+        object_type="evidence",
+        object_id="",
+        detail=shown,
     )
 
 
@@ -628,6 +654,7 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
 
 
 # --- the list -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ListFilters:
@@ -727,6 +754,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 # --- link targets for the upload form -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LinkTarget:
@@ -870,9 +898,7 @@ def reconcile(
         if not store.exists(key):
             missing.append((key, evidence_ids))
     leftovers = _leftovers(session, store, remove=remove, cutoff=min(cutoff, now - LEFTOVER_MIN_AGE))
-    return ReconcileReport(
-        checked, records, orphans, missing, leftovers, stale, repository.count_pending(session)
-    )
+    return ReconcileReport(checked, records, orphans, missing, leftovers, stale, repository.count_pending(session))
 
 
 def _orphans_in(
@@ -896,10 +922,18 @@ def _orphans_in(
     return found
 
 
-def _remove_orphan(session: Session, store: ObjectStore, orphan: OrphanObject, pending_cutoff: datetime) -> OrphanObject:
-    outcome = remove_unused_object(session, store, orphan.key, pending_cutoff=pending_cutoff, actor=RECONCILE_ACTOR,
-                                   action="store.orphan-removed",
-                                   detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()})
+def _remove_orphan(
+    session: Session, store: ObjectStore, orphan: OrphanObject, pending_cutoff: datetime
+) -> OrphanObject:
+    outcome = remove_unused_object(
+        session,
+        store,
+        orphan.key,
+        pending_cutoff=pending_cutoff,
+        actor=RECONCILE_ACTOR,
+        action="store.orphan-removed",
+        detail={"size": orphan.size, "last_modified": orphan.last_modified.isoformat()},
+    )
     if outcome:
         return replace(orphan, removable=outcome != "referenced", problem=_PROBLEMS.get(outcome, outcome))
     return replace(orphan, removed=True)
@@ -939,8 +973,14 @@ def remove_unused_object(
         except ObjectNotFound:
             return "gone"
         record_event(
-            session, request=None, principal=None, actor=actor, action=action,
-            object_type="object", object_id=key, detail=detail,
+            session,
+            request=None,
+            principal=None,
+            actor=actor,
+            action=action,
+            object_type="object",
+            object_id=key,
+            detail=detail,
         )
     finally:
         session.commit()
@@ -960,8 +1000,13 @@ def _leftovers(session: Session, store: ObjectStore, *, remove: bool, cutoff: da
             else:
                 session.commit()  # a fresh, short write transaction, see PendingObjects
                 record_event(
-                    session, request=None, principal=None, actor=RECONCILE_ACTOR, action="store.leftover-removed",
-                    object_type="object", object_id=leftover.name[:255],
+                    session,
+                    request=None,
+                    principal=None,
+                    actor=RECONCILE_ACTOR,
+                    action="store.leftover-removed",
+                    object_type="object",
+                    object_id=leftover.name[:255],
                     detail={"kind": leftover.kind, "size": leftover.size, "started": leftover.started.isoformat()},
                 )
                 session.commit()
@@ -976,16 +1021,26 @@ VERIFY_ACTOR = "audit-portal store verify"
 
 
 def mark_corrupted(
-    session: Session, sha256: str, *, reason: str, actor: str = VERIFY_ACTOR,
-    request: Request | None = None, principal: Principal | None = None,
+    session: Session,
+    sha256: str,
+    *,
+    reason: str,
+    actor: str = VERIFY_ACTOR,
+    request: Request | None = None,
+    principal: Principal | None = None,
 ) -> list[int]:
     """Every record of the object ``sha256`` is marked corrupted; one audit event per record
     that was not marked yet. The ids newly marked."""
     changed = repository.mark_integrity(session, sha256, INTEGRITY_CORRUPTED, clock.utcnow())
     for evidence_id in changed:
         record_event(
-            session, request=request, principal=principal, actor=None if principal else actor,
-            action="evidence.corrupted", object_type="evidence", object_id=str(evidence_id),
+            session,
+            request=request,
+            principal=principal,
+            actor=None if principal else actor,
+            action="evidence.corrupted",
+            object_type="evidence",
+            object_id=str(evidence_id),
             detail={"sha256": sha256, "reason": reason[:500]},
         )
     session.flush()
@@ -999,8 +1054,13 @@ def mark_repaired(
     changed = repository.mark_integrity(session, sha256, INTEGRITY_OK, clock.utcnow())
     for evidence_id in changed:
         record_event(
-            session, request=request, principal=principal, actor=None if principal else (actor or "upload"),
-            action="evidence.repaired", object_type="evidence", object_id=str(evidence_id),
+            session,
+            request=request,
+            principal=principal,
+            actor=None if principal else (actor or "upload"),
+            action="evidence.repaired",
+            object_type="evidence",
+            object_id=str(evidence_id),
             detail={"sha256": sha256},
         )
     session.flush()

@@ -5,6 +5,7 @@ The type recorded with the evidence comes from the bytes themselves (magic numbe
 puremagic for the long tail); the file name only refines plain text into CSV, JSON or Markdown,
 which changes how it is previewed, never whether it is rendered as markup.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,30 @@ _EXECUTABLE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 # Names that Windows (or a shell) runs when opened, whatever their bytes look like.
-_EXECUTABLE_EXTENSIONS = frozenset({
-    ".exe", ".dll", ".com", ".scr", ".msi", ".bat", ".cmd", ".ps1", ".vbs", ".vbe", ".js",
-    ".jse", ".wsf", ".hta", ".sh", ".jar", ".lnk", ".cpl", ".pif", ".reg",
-})
+_EXECUTABLE_EXTENSIONS = frozenset(
+    {
+        ".exe",
+        ".dll",
+        ".com",
+        ".scr",
+        ".msi",
+        ".bat",
+        ".cmd",
+        ".ps1",
+        ".vbs",
+        ".vbe",
+        ".js",
+        ".jse",
+        ".wsf",
+        ".hta",
+        ".sh",
+        ".jar",
+        ".lnk",
+        ".cpl",
+        ".pif",
+        ".reg",
+    }
+)
 
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
@@ -126,9 +147,7 @@ def clean_filename(name: str | None) -> CleanName:
     if not visible:
         raise InvalidInput("The file name consists of invisible characters only; rename the file.")
     if "/" in visible or "\\" in visible or visible in (".", "..") or (len(visible) > 1 and visible[1] == ":"):
-        raise InvalidInput(
-            f"The file name {visible!r} contains path parts; send only the file's own name."
-        )
+        raise InvalidInput(f"The file name {visible!r} contains path parts; send only the file's own name.")
     if len(visible) > MAX_FILENAME_LENGTH:
         suffix = PurePosixPath(visible).suffix[:16]
         visible = visible[: MAX_FILENAME_LENGTH - len(suffix)] + suffix

@@ -10,6 +10,7 @@ worker thread. The chunks travel through a small bounded channel, so the upload 
 more than a few request chunks: when the store is slower than the client, the channel fills and
 reading the request body waits, which in turn makes the client wait (TCP back-pressure).
 """
+
 from __future__ import annotations
 
 import re
@@ -235,6 +236,7 @@ class MultipartUpload:
 
 
 # --- the bridge to sync code ----------------------------------------------------------------
+
 
 class ChannelReader:
     """A blocking ``read(n)`` over a channel of chunks, for code running in a worker thread.

@@ -1,4 +1,5 @@
 """``audit-portal package``: export an engagement's evidence package, verify one offline."""
+
 from __future__ import annotations
 
 import getpass
@@ -68,7 +69,8 @@ def export_command(
         f"wrote {output}: {package.file_count} files, {package.contents.evidence_items} evidence items, "
         f"{output.stat().st_size} bytes; manifest sha256 {package.manifest_sha256}; "
         f"signed with key {package.key_fingerprint}",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -22,6 +22,7 @@ Layout::
 An item linked to several in-scope controls appears in each control's folder (one manifest
 entry per path). Controls follow the catalogue order, items their collection time then id.
 """
+
 from __future__ import annotations
 
 import csv
@@ -79,23 +80,56 @@ MAX_NAME_LENGTH = 120
 COVERAGE_TEMPLATE = "pages/export/coverage_report.html"
 
 MANIFEST_CSV_COLUMNS = (
-    "path", "item", "control", "requirement", "sha256", "size", "source", "collected_at",
-    "period_covered", "review", "superseded_by", "title",
+    "path",
+    "item",
+    "control",
+    "requirement",
+    "sha256",
+    "size",
+    "source",
+    "collected_at",
+    "period_covered",
+    "review",
+    "superseded_by",
+    "title",
 )
 SOA_COLUMNS = (
-    "control", "title", "applicable", "justification", "implementation_status", "owner",
-    "coverage_status", "coverage_reason", "newest_evidence", "files_in_package",
+    "control",
+    "title",
+    "applicable",
+    "justification",
+    "implementation_status",
+    "owner",
+    "coverage_status",
+    "coverage_reason",
+    "newest_evidence",
+    "files_in_package",
 )
 FINDING_COLUMNS = (
-    "id", "source", "category", "severity", "status", "title", "controls", "evidence_id",
-    "collector_instance", "owner", "corrective_action", "due_date", "created_at", "created_by", "closed_at",
-    "root_cause", "remediation_evidence",
+    "id",
+    "source",
+    "category",
+    "severity",
+    "status",
+    "title",
+    "controls",
+    "evidence_id",
+    "collector_instance",
+    "owner",
+    "corrective_action",
+    "due_date",
+    "created_at",
+    "created_by",
+    "closed_at",
+    "root_cause",
+    "remediation_evidence",
 )
 FINDING_HISTORY_COLUMNS = ("finding_id", "at", "actor", "role", "from_status", "to_status", "note")
 DIRECT_LINK = "(linked to the control)"
 
 
 # --- what goes in ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EvidenceFile:
@@ -143,8 +177,13 @@ class EvidenceRows:
     def files_of(self, control: ControlContents) -> Iterator[EvidenceFile]:
         """The folder's files in collection order, one per item (its links merged)."""
         rows = repository.iter_folder_rows(
-            self.session, engagement_id=self.engagement_id, requirement_ids=control.requirement_keys,
-            source_control_ids=control.source_control_ids, start=self.start, end=self.end, batch_size=self.batch_size,
+            self.session,
+            engagement_id=self.engagement_id,
+            requirement_ids=control.requirement_keys,
+            source_control_ids=control.source_control_ids,
+            start=self.start,
+            end=self.end,
+            batch_size=self.batch_size,
         )
         folder = f"controls/{safe_segment(control.coverage.ref)}"
         for _, links in groupby(rows, key=lambda row: row.evidence.id):
@@ -237,14 +276,20 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
     controls = []
     for control in in_scope:
         keys = {r.requirement_id: r.key for r in control.requirements}
-        sources = frozenset({control.control_id} | {m for m, targets in measures.items() if control.control_id in targets})
+        sources = frozenset(
+            {control.control_id} | {m for m, targets in measures.items() if control.control_id in targets}
+        )
         file_count, size = repository.folder_totals(
             session, requirement_ids=keys, source_control_ids=sources, start=start, end=end
         )
         controls.append(ControlContents(control, keys, sources, file_count, size))
     findings = repository.findings(
-        session, engagement_id=engagement.id, control_ids=control_ids,
-        requirement_ids=requirement_ids, start=start, end=end,
+        session,
+        engagement_id=engagement.id,
+        control_ids=control_ids,
+        requirement_ids=requirement_ids,
+        start=start,
+        end=end,
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
     rows = EvidenceRows(session, engagement.id, start, end)
@@ -259,8 +304,12 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
         soa=repository.soa_entries(session, {c.control_id for c in coverage.controls}),
         findings=tuple(findings),
         totals=repository.item_totals(
-            session, engagement_id=engagement.id, requirement_ids=requirement_ids,
-            source_control_ids=control_ids | set(measures), start=start, end=end,
+            session,
+            engagement_id=engagement.id,
+            requirement_ids=requirement_ids,
+            source_control_ids=control_ids | set(measures),
+            start=start,
+            end=end,
         ),
         rows=rows,
         finding_history=finding_repository.transitions_of(session, finding_ids),
@@ -290,6 +339,7 @@ def evidence_file_name(evidence: Evidence, superseded_by: int | None) -> str:
 
 
 # --- the generated files and the signed manifest ----------------------------------------------
+
 
 @dataclass(frozen=True)
 class GeneratedFile:
@@ -439,15 +489,29 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
         GeneratedFile("soa.csv", _csv(SOA_COLUMNS, _soa_rows(contents)), "report"),
         GeneratedFile("coverage.html", render_coverage_html(contents, signer.generated_at).encode("utf-8"), "report"),
         GeneratedFile("findings.csv", _csv(FINDING_COLUMNS, _finding_rows(contents)), "report"),
-        GeneratedFile("findings.json", _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]), "report"),
+        GeneratedFile(
+            "findings.json",
+            _json_bytes([_finding_record(f, refs, contents) for f, refs in contents.findings]),
+            "report",
+        ),
         GeneratedFile("finding_history.csv", _csv(FINDING_HISTORY_COLUMNS, _finding_history_rows(contents)), "report"),
-        GeneratedFile("review_signoffs.csv", _csv(run_reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"),
-        GeneratedFile("rule_decisions.csv", _csv(run_reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"),
+        GeneratedFile(
+            "review_signoffs.csv", _csv(run_reviews.SIGNOFF_COLUMNS, iter(contents.review_signoffs)), "report"
+        ),
+        GeneratedFile(
+            "rule_decisions.csv", _csv(run_reviews.DECISION_COLUMNS, iter(contents.rule_decisions)), "report"
+        ),
     ]
     for view in contents.samples:
         name = f"samples/sample-{view.sample.id}"
-        reports.append(GeneratedFile(f"{name}.xlsx", sample_sheet.xlsx_bytes(engagement, view, signer.portal_url), "report"))
-        reports.append(GeneratedFile(f"{name}.json", _json_bytes(sample_sheet.as_json(engagement, view, signer.portal_url)), "report"))
+        reports.append(
+            GeneratedFile(f"{name}.xlsx", sample_sheet.xlsx_bytes(engagement, view, signer.portal_url), "report")
+        )
+        reports.append(
+            GeneratedFile(
+                f"{name}.json", _json_bytes(sample_sheet.as_json(engagement, view, signer.portal_url)), "report"
+            )
+        )
     manifest_csv = _CsvSpool(MANIFEST_CSV_COLUMNS)
     entries = _HashingSpool()
     plan = _HashingSpool()
@@ -511,8 +575,13 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
     for generated in leading:
         layout.add(generated.path, generated.size)
     package = Package(
-        contents, leading, body_plan, package_filename(engagement, signer.generated_at), signer.key.fingerprint,
-        signer.generated_at, 0,
+        contents,
+        leading,
+        body_plan,
+        package_filename(engagement, signer.generated_at),
+        signer.key.fingerprint,
+        signer.generated_at,
+        0,
     )
     for body in package.evidence_bodies():
         layout.add(body.path, body.size)
@@ -582,9 +651,18 @@ def _evidence_entry(f: EvidenceFile) -> dict[str, Any]:
 def _manifest_row(f: EvidenceFile) -> list[object]:
     evidence = f.evidence
     return [
-        f.path, evidence.id, f.control_ref, "; ".join(f.requirements), f.sha256, f.size, _source(f),
-        evidence.collected_at.isoformat(), _period(evidence), f.review,
-        f.superseded_by or ("yes" if evidence.superseded_at else ""), evidence.title,
+        f.path,
+        evidence.id,
+        f.control_ref,
+        "; ".join(f.requirements),
+        f.sha256,
+        f.size,
+        _source(f),
+        evidence.collected_at.isoformat(),
+        _period(evidence),
+        f.review,
+        f.superseded_by or ("yes" if evidence.superseded_at else ""),
+        evidence.title,
     ]
 
 
@@ -602,10 +680,14 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
         entry = contents.soa.get(control.control_id)
         applicable = entry.applicable if entry else control.status != NOT_APPLICABLE
         yield [
-            control.ref, control.title, "yes" if applicable else "no",
+            control.ref,
+            control.title,
+            "yes" if applicable else "no",
             entry.justification if entry and entry.justification else "",
-            SOA_STATUS_LABELS.get(entry.status, entry.status) if entry else "", entry.owner if entry and entry.owner else "",
-            status_label(control.status), control.reason,
+            SOA_STATUS_LABELS.get(entry.status, entry.status) if entry else "",
+            entry.owner if entry and entry.owner else "",
+            status_label(control.status),
+            control.reason,
             control.newest_at.date().isoformat() if control.newest_at else "",
             files_by_control.get(control.control_id, 0),
         ]
@@ -616,8 +698,14 @@ def _finding_record(finding: Finding, refs: list[str], contents: PackageContents
     record["controls"] = refs
     record["remediation_evidence"] = contents.finding_evidence.get(finding.id, [])
     record["history"] = [
-        {"at": t.at.isoformat(), "actor": t.actor, "role": t.actor_role, "from": t.from_status, "to": t.to_status,
-         "note": t.note}
+        {
+            "at": t.at.isoformat(),
+            "actor": t.actor,
+            "role": t.actor_role,
+            "from": t.from_status,
+            "to": t.to_status,
+            "note": t.note,
+        }
         for t in contents.finding_history.get(finding.id, [])
     ]
     return record
@@ -633,11 +721,20 @@ def _finding_rows(contents: PackageContents) -> Iterator[list[object]]:
     CATEGORY_LABELS, FINDING_STATUS_LABELS, _ = _labels()
     for finding, refs in contents.findings:
         yield [
-            finding.id, finding.source, CATEGORY_LABELS.get(finding.category or "", finding.category or ""), finding.severity,
-            FINDING_STATUS_LABELS.get(finding.status, finding.status), finding.title,
-            "; ".join(refs), finding.evidence_id or "", finding.collector_instance or "", finding.owner or "",
-            finding.corrective_action or "", finding.due_date.isoformat() if finding.due_date else "",
-            finding.created_at.isoformat(), finding.created_by or "",
+            finding.id,
+            finding.source,
+            CATEGORY_LABELS.get(finding.category or "", finding.category or ""),
+            finding.severity,
+            FINDING_STATUS_LABELS.get(finding.status, finding.status),
+            finding.title,
+            "; ".join(refs),
+            finding.evidence_id or "",
+            finding.collector_instance or "",
+            finding.owner or "",
+            finding.corrective_action or "",
+            finding.due_date.isoformat() if finding.due_date else "",
+            finding.created_at.isoformat(),
+            finding.created_by or "",
             finding.closed_at.isoformat() if finding.closed_at else "",
             finding.root_cause or "",
             " ".join(str(i) for i in contents.finding_evidence.get(finding.id, [])),
@@ -723,6 +820,7 @@ The signature also checks with OpenSSL 3:
 
 # --- the stream -------------------------------------------------------------------------------
 
+
 class EvidenceBody:
     """An evidence object read from the store only when the archive reaches it, re-hashed on the
     way: a store object that no longer matches its record stops the export instead of landing
@@ -738,7 +836,9 @@ class EvidenceBody:
         # The last chunk is withheld unless the whole object verifies, so a damaged file never
         # lands complete in the archive; the archive stops there, unsigned and unfinished.
         try:
-            yield from iter_verified(self._store, body.store_key, body.sha256, size=body.size, chunk_size=self._chunk_size)
+            yield from iter_verified(
+                self._store, body.store_key, body.sha256, size=body.size, chunk_size=self._chunk_size
+            )
         except IntegrityError as error:
             raise IntegrityError(
                 f"evidence {body.evidence_id} ({body.title!r}) is corrupted, the export stopped: {error}"

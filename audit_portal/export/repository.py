@@ -1,5 +1,6 @@
 """The queries behind an evidence package: a fixed handful for the whole engagement and one per
 control folder, never one per item; evidence rows are streamed in batches, never loaded at once."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -48,13 +49,16 @@ def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) ->
     parts: list[Select[Any, Any]] = []
     if requirements:
         parts.append(
-            select(col(EvidenceRequirement.evidence_id).label("evidence_id"), col(EvidenceRequirement.requirement_id).label("requirement_id"))
-            .where(col(EvidenceRequirement.requirement_id).in_(requirements))
+            select(
+                col(EvidenceRequirement.evidence_id).label("evidence_id"),
+                col(EvidenceRequirement.requirement_id).label("requirement_id"),
+            ).where(col(EvidenceRequirement.requirement_id).in_(requirements))
         )
     if sources:
         parts.append(
-            select(col(EvidenceControl.evidence_id).label("evidence_id"), cast(null(), Integer).label("requirement_id"))
-            .where(col(EvidenceControl.control_id).in_(sources))
+            select(
+                col(EvidenceControl.evidence_id).label("evidence_id"), cast(null(), Integer).label("requirement_id")
+            ).where(col(EvidenceControl.control_id).in_(sources))
         )
     if not parts:
         return None
@@ -80,12 +84,21 @@ def iter_folder_rows(
     newer = aliased(Evidence)
     successor = select(func.min(newer.id)).where(col(newer.supersedes_id) == col(Evidence.id)).scalar_subquery()
     statement = (
-        select(links.c.requirement_id, Evidence, col(UserAccount.username), col(EvidenceReview.status), col(EvidenceReview.comment), successor)
+        select(
+            links.c.requirement_id,
+            Evidence,
+            col(UserAccount.username),
+            col(EvidenceReview.status),
+            col(EvidenceReview.comment),
+            successor,
+        )
         .join(Evidence, col(Evidence.id) == links.c.evidence_id)
         .outerjoin(UserAccount, col(UserAccount.id) == col(Evidence.uploaded_by_id))
         .outerjoin(
             EvidenceReview,
-            and_(col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.evidence_id) == col(Evidence.id)),
+            and_(
+                col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.evidence_id) == col(Evidence.id)
+            ),
         )
         .where(_in_period(start, end))
         .order_by(col(Evidence.collected_at), col(Evidence.id), links.c.requirement_id)
@@ -96,15 +109,21 @@ def iter_folder_rows(
 
 
 def folder_totals(
-    session: Session, *, requirement_ids: Iterable[int], source_control_ids: Iterable[int], start: datetime, end: datetime
+    session: Session,
+    *,
+    requirement_ids: Iterable[int],
+    source_control_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
 ) -> tuple[int, int]:
     """(items, bytes) of one control folder, counted by the database."""
     links = _links(requirement_ids, source_control_ids)
     if links is None:
         return 0, 0
     count, size = session.execute(
-        select(func.count(col(Evidence.id)), func.coalesce(func.sum(col(Evidence.size)), 0))
-        .where(col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end))
+        select(func.count(col(Evidence.id)), func.coalesce(func.sum(col(Evidence.size)), 0)).where(
+            col(Evidence.id).in_(select(links.c.evidence_id)), _in_period(start, end)
+        )
     ).one()
     return int(count), int(size)
 
@@ -136,7 +155,11 @@ def item_totals(
         )
     }
     corrupted = list(
-        session.scalars(select(col(Evidence.id)).where(in_package, col(Evidence.integrity) == INTEGRITY_CORRUPTED).order_by(col(Evidence.id)))
+        session.scalars(
+            select(col(Evidence.id))
+            .where(in_package, col(Evidence.integrity) == INTEGRITY_CORRUPTED)
+            .order_by(col(Evidence.id))
+        )
     )
     return ItemTotals(int(items), int(superseded), reviews, corrupted)
 
@@ -160,7 +183,9 @@ def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
     ids = set(control_ids)
     if not ids:
         return {}
-    return {entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))}
+    return {
+        entry.control_id: entry for entry in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))
+    }
 
 
 def findings(
@@ -192,7 +217,9 @@ def findings(
         ),
     ).subquery()
     found = session.scalars(
-        select(Finding).where(col(Finding.id).in_(select(relevant.c.id))).order_by(col(Finding.created_at), col(Finding.id))
+        select(Finding)
+        .where(col(Finding.id).in_(select(relevant.c.id)))
+        .order_by(col(Finding.created_at), col(Finding.id))
     ).all()
     refs: dict[int, list[str]] = defaultdict(list)
     for finding_id, framework_key, ref in session.execute(

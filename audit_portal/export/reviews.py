@@ -1,5 +1,6 @@
 """The review sign-offs and firewall rule decisions of the runs whose evidence is in a package
 (``review_signoffs.csv`` and ``rule_decisions.csv``), read in a fixed number of queries."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -16,11 +17,27 @@ from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 
 SIGNOFF_COLUMNS = (
-    "run", "collector_instance", "collected_at", "signed_by", "signed_at", "days_after_run", "grace_days",
-    "late", "remark", "evidence_items",
+    "run",
+    "collector_instance",
+    "collected_at",
+    "signed_by",
+    "signed_at",
+    "days_after_run",
+    "grace_days",
+    "late",
+    "remark",
+    "evidence_items",
 )
 DECISION_COLUMNS = (
-    "run", "collector_instance", "rule", "rule_label", "rule_text", "decision", "reason", "decided_by", "decided_at",
+    "run",
+    "collector_instance",
+    "rule",
+    "rule_label",
+    "rule_text",
+    "decision",
+    "reason",
+    "decided_by",
+    "decided_at",
 )
 
 
@@ -44,7 +61,9 @@ def review_rows(
         if evidence.collector_run_id is None or evidence.id in seen:
             continue
         seen.add(evidence.id)
-        runs[evidence.collector_run_id].append(_RunItem(evidence.id, evidence.collector_instance, evidence.collected_at))
+        runs[evidence.collector_run_id].append(
+            _RunItem(evidence.id, evidence.collector_instance, evidence.collected_at)
+        )
         keys_of_run[evidence.collector_run_id] |= set(keys)
     if not runs:
         return [], []
@@ -52,7 +71,8 @@ def review_rows(
     signoffs = evidence_repository.signoffs_of(session, seen)
     decisions = collection_repository.rule_decisions_of_runs(session, runs)
     names = evidence_repository.usernames(
-        session, [s.signed_by_id for s in signoffs.values()] + [d.decided_by_id for ds in decisions.values() for d in ds]
+        session,
+        [s.signed_by_id for s in signoffs.values()] + [d.decided_by_id for ds in decisions.values() for d in ds],
     )
     signoff_rows: list[list[object]] = []
     decision_rows: list[list[object]] = []
@@ -65,14 +85,32 @@ def review_rows(
         if signed and grace is not None:
             first = signed[0]
             state = SignoffState(names.get(first.signed_by_id, "?"), first.signed_at, collected, grace)
-            signoff_rows.append([
-                run_id, instance, collected.isoformat(), state.signed_by, state.signed_at.isoformat(),
-                state.days_after_run, grace.days, "yes" if state.late else "no", first.remark,
-                " ".join(str(e.id) for e in items if e.id in signoffs),
-            ])
+            signoff_rows.append(
+                [
+                    run_id,
+                    instance,
+                    collected.isoformat(),
+                    state.signed_by,
+                    state.signed_at.isoformat(),
+                    state.days_after_run,
+                    grace.days,
+                    "yes" if state.late else "no",
+                    first.remark,
+                    " ".join(str(e.id) for e in items if e.id in signoffs),
+                ]
+            )
         for decision in decisions.get(run_id, []):
-            decision_rows.append([
-                run_id, instance, decision.rule_index, decision.rule_label, decision.rule_text, decision.decision,
-                decision.reason, names.get(decision.decided_by_id, "?"), decision.decided_at.isoformat(),
-            ])
+            decision_rows.append(
+                [
+                    run_id,
+                    instance,
+                    decision.rule_index,
+                    decision.rule_label,
+                    decision.rule_text,
+                    decision.decision,
+                    decision.reason,
+                    names.get(decision.decided_by_id, "?"),
+                    decision.decided_at.isoformat(),
+                ]
+            )
     return signoff_rows, decision_rows

@@ -1,4 +1,5 @@
 """The export page of an engagement, the streamed package, and the portal's public key."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,5 +1,6 @@
 """The rules of an export: who may export which engagement, what the page previews, and the audit
 event every export leaves."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ def preview(
     engagement = engagement_for_export(session, principal, engagement_id)
     contents = contents_of(session, engagement)
     record_event(
-        session, request=request, principal=principal, action=PREVIEW_ACTION,
-        object_type="engagement", object_id=str(engagement.id),
+        session,
+        request=request,
+        principal=principal,
+        action=PREVIEW_ACTION,
+        object_type="engagement",
+        object_id=str(engagement.id),
     )
     return ExportPreview(engagement, contents, signing_key(settings))
 
@@ -100,8 +105,13 @@ def export(
         Signer(key=signing_key(settings), generated_by=generated_by, portal_url=settings.base_url),
     )
     record_event(
-        session, request=request, principal=principal, action=EXPORT_ACTION, actor=actor,
-        object_type="engagement", object_id=str(engagement.id),
+        session,
+        request=request,
+        principal=principal,
+        action=EXPORT_ACTION,
+        actor=actor,
+        object_type="engagement",
+        object_id=str(engagement.id),
         detail={
             "filename": package.filename,
             "files": package.file_count,

@@ -6,6 +6,7 @@ behind a load balancer must share one key, so production sets it), else from
 the portal and served at ``/api/v1/signing-key``; its fingerprint is the SHA-256 of its DER
 SubjectPublicKeyInfo, the same value ``openssl pkey -pubin -outform DER | sha256sum`` prints.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,9 +50,7 @@ class SigningKey:
 
 
 def public_key_pem(key: Ed25519PublicKey) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
 def fingerprint_of(key: Ed25519PublicKey) -> str:

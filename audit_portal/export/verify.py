@@ -17,6 +17,7 @@ What is checked:
 
 Exit status: 0 intact, 1 not intact (each problem named, the first one first), 2 unreadable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -138,7 +139,11 @@ def _parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
         manifest = json.loads(manifest_bytes)
     except (ValueError, UnicodeDecodeError) as error:
         raise PackageUnreadable(f"{MANIFEST_JSON} is not JSON ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("files"), list)
+    ):
         raise PackageUnreadable(f"{MANIFEST_JSON} is not an evidence-package manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise PackageUnreadable(
@@ -155,7 +160,11 @@ def _check_signature(result: Verification, key: Ed25519PublicKey, manifest_bytes
         if result.declared_fingerprint and result.declared_fingerprint != result.key_fingerprint:
             reason = f"the manifest says it was signed by key {result.declared_fingerprint}, not this one"
         result.problems.append(
-            Problem("signature", MANIFEST_SIG, f"bad signature: it does not verify with key {result.key_fingerprint} ({reason})")
+            Problem(
+                "signature",
+                MANIFEST_SIG,
+                f"bad signature: it does not verify with key {result.key_fingerprint} ({reason})",
+            )
         )
 
 
@@ -178,13 +187,18 @@ def _check_files(result: Verification, archive: zipfile.ZipFile, manifest: dict[
         if error:
             result.problems.append(Problem("changed", path, f"differs: {error}"))
         elif actual_sha != expected_sha or actual_size != expected_size:
-            result.problems.append(Problem(
-                "changed", path,
-                f"differs from the manifest (sha256 {actual_sha}, {actual_size} bytes; expected {expected_sha}, {expected_size} bytes)",
-            ))
+            result.problems.append(
+                Problem(
+                    "changed",
+                    path,
+                    f"differs from the manifest (sha256 {actual_sha}, {actual_size} bytes; expected {expected_sha}, {expected_size} bytes)",
+                )
+            )
     csv_entry = next((e for e in manifest["files"] if e.get("path") == MANIFEST_CSV), None)
     if csv_entry is None or csv_entry.get("sha256") != manifest.get("manifest_csv_sha256"):
-        result.problems.append(Problem("changed", MANIFEST_CSV, "its hash in the manifest's file list and manifest_csv_sha256 disagree"))
+        result.problems.append(
+            Problem("changed", MANIFEST_CSV, "its hash in the manifest's file list and manifest_csv_sha256 disagree")
+        )
     for name in sorted(present - listed - UNLISTED):
         result.problems.append(Problem("extra", name, "in the archive but not listed in the manifest"))
 

@@ -7,6 +7,7 @@ file as the members go out and copied at the end, so what the writer holds is on
 fixed-size record, whatever the number of members. ZIP64 records are used only where a size, an
 offset or the member count needs them, as PKWARE's APPNOTE 4.3.9 / 4.5.3 describe.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,16 +59,17 @@ class ZipLayout:
         fields = _central_extra_fields(size, self.offset)
         self.central_size += _CENTRAL.size + name_length + (4 + 8 * fields if fields else 0)
         self.offset += (
-            _LOCAL.size + name_length + (_LOCAL_ZIP64_EXTRA.size if big else 0) + size
+            _LOCAL.size
+            + name_length
+            + (_LOCAL_ZIP64_EXTRA.size if big else 0)
+            + size
             + (_DESCRIPTOR_ZIP64.size if big else _DESCRIPTOR.size)
         )
         self.count += 1
 
     @property
     def length(self) -> int:
-        zip64_end = (
-            self.count >= ZIP32_COUNT_LIMIT or self.central_size >= ZIP32_LIMIT or self.offset >= ZIP32_LIMIT
-        )
+        zip64_end = self.count >= ZIP32_COUNT_LIMIT or self.central_size >= ZIP32_LIMIT or self.offset >= ZIP32_LIMIT
         end = _END.size + (_END_ZIP64.size + _END_ZIP64_LOCATOR.size if zip64_end else 0)
         return self.offset + self.central_size + end
 
@@ -103,11 +105,23 @@ def write_stored_zip(members: Iterable[Member], modified: datetime, expected_len
             name = member.name.encode("utf-8")
             big = _needs_zip64_body(member.size)
             version = _VERSION_ZIP64 if big else _VERSION
-            header = _LOCAL.pack(
-                0x04034B50, version, _FLAGS, 0, time, date, 0,
-                ZIP32_LIMIT if big else 0, ZIP32_LIMIT if big else 0, len(name),
-                _LOCAL_ZIP64_EXTRA.size if big else 0,
-            ) + name + (_LOCAL_ZIP64_EXTRA.pack(0x0001, 16, 0, 0) if big else b"")
+            header = (
+                _LOCAL.pack(
+                    0x04034B50,
+                    version,
+                    _FLAGS,
+                    0,
+                    time,
+                    date,
+                    0,
+                    ZIP32_LIMIT if big else 0,
+                    ZIP32_LIMIT if big else 0,
+                    len(name),
+                    _LOCAL_ZIP64_EXTRA.size if big else 0,
+                )
+                + name
+                + (_LOCAL_ZIP64_EXTRA.pack(0x0001, 16, 0, 0) if big else b"")
+            )
             yield header
             crc = 0
             written = 0
@@ -118,7 +132,8 @@ def write_stored_zip(members: Iterable[Member], modified: datetime, expected_len
             if written != member.size:
                 raise ArchiveSizeMismatch(f"{member.name}: announced {member.size} bytes, read {written}")
             yield (
-                _DESCRIPTOR_ZIP64.pack(0x08074B50, crc, written, written) if big
+                _DESCRIPTOR_ZIP64.pack(0x08074B50, crc, written, written)
+                if big
                 else _DESCRIPTOR.pack(0x08074B50, crc, written, written)
             )
             central.write(_central_record(name, member.size, crc, offset, time, date))
@@ -140,13 +155,33 @@ def _central_record(name: bytes, size: int, crc: int, offset: int, time: int, da
     big = _needs_zip64_body(size)
     far = offset >= ZIP32_LIMIT
     extra_values = ([size, size] if big else []) + ([offset] if far else [])
-    extra = struct.pack(f"<HH{len(extra_values)}Q", 0x0001, 8 * len(extra_values), *extra_values) if extra_values else b""
+    extra = (
+        struct.pack(f"<HH{len(extra_values)}Q", 0x0001, 8 * len(extra_values), *extra_values) if extra_values else b""
+    )
     version = _VERSION_ZIP64 if extra_values else _VERSION
-    return _CENTRAL.pack(
-        0x02014B50, _MADE_BY_UNIX | _VERSION_ZIP64, version, _FLAGS, 0, time, date, crc,
-        ZIP32_LIMIT if big else size, ZIP32_LIMIT if big else size, len(name), len(extra), 0, 0, 0,
-        _REGULAR_FILE, ZIP32_LIMIT if far else offset,
-    ) + name + extra
+    return (
+        _CENTRAL.pack(
+            0x02014B50,
+            _MADE_BY_UNIX | _VERSION_ZIP64,
+            version,
+            _FLAGS,
+            0,
+            time,
+            date,
+            crc,
+            ZIP32_LIMIT if big else size,
+            ZIP32_LIMIT if big else size,
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            _REGULAR_FILE,
+            ZIP32_LIMIT if far else offset,
+        )
+        + name
+        + extra
+    )
 
 
 def _end_records(count: int, central_size: int, central_offset: int) -> bytes:
@@ -155,13 +190,27 @@ def _end_records(count: int, central_size: int, central_offset: int) -> bytes:
     if zip64:
         zip64_end_offset = central_offset + central_size
         records += _END_ZIP64.pack(
-            0x06064B50, _END_ZIP64.size - 12, _MADE_BY_UNIX | _VERSION_ZIP64, _VERSION_ZIP64, 0, 0,
-            count, count, central_size, central_offset,
+            0x06064B50,
+            _END_ZIP64.size - 12,
+            _MADE_BY_UNIX | _VERSION_ZIP64,
+            _VERSION_ZIP64,
+            0,
+            0,
+            count,
+            count,
+            central_size,
+            central_offset,
         )
         records += _END_ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_end_offset, 1)
     records += _END.pack(
-        0x06054B50, 0, 0, min(count, ZIP32_COUNT_LIMIT), min(count, ZIP32_COUNT_LIMIT),
-        min(central_size, ZIP32_LIMIT), min(central_offset, ZIP32_LIMIT), 0,
+        0x06054B50,
+        0,
+        0,
+        min(count, ZIP32_COUNT_LIMIT),
+        min(count, ZIP32_COUNT_LIMIT),
+        min(central_size, ZIP32_LIMIT),
+        min(central_offset, ZIP32_LIMIT),
+        0,
     )
     return records
 

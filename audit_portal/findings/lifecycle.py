@@ -16,6 +16,7 @@ Every step is kept as a :class:`FindingTransition` (who, when, from, to, note) a
 event, and the organisation's roles can never close or risk-accept a finding: the matrix gives
 ``findings:verify`` to the auditor alone, and the rules below check the role again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -133,8 +134,13 @@ def _move(
         action="finding.transition",
         object_type="finding",
         object_id=finding.id or "",
-        detail={"engagement": finding.engagement_id, "from": before, "to": to_status, "note": note or None,
-                **(detail or {})},
+        detail={
+            "engagement": finding.engagement_id,
+            "from": before,
+            "to": to_status,
+            "note": note or None,
+            **(detail or {}),
+        },
     )
     return transition
 
@@ -166,13 +172,20 @@ def plan(
 ) -> Finding:
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status not in (OPEN, PLANNED):
-        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}; only an open finding "
-                       "(or one whose plan changes) gets a plan.")
+        raise Conflict(
+            f"Finding {finding_id} is {finding.status.replace('_', ' ')}; only an open finding "
+            "(or one whose plan changes) gets a plan."
+        )
     errors: list[dict[str, str]] = []
     owner = _text(plan.owner, "owner", "Name the owner of the action.", errors, limit=OWNER_MAX_LENGTH)
     root_cause = _text(plan.root_cause, "root_cause", "Write down the root cause.", errors, limit=NOTE_MAX_LENGTH)
-    action = _text(plan.corrective_action, "corrective_action",
-                   "Describe the correction and the corrective action.", errors, limit=NOTE_MAX_LENGTH)
+    action = _text(
+        plan.corrective_action,
+        "corrective_action",
+        "Describe the correction and the corrective action.",
+        errors,
+        limit=NOTE_MAX_LENGTH,
+    )
     due: date | None = None
     try:
         due = date.fromisoformat(plan.due_date.strip())
@@ -180,8 +193,15 @@ def plan(
         errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
     _refuse_if(errors, "The plan was not saved")
     finding.owner, finding.root_cause, finding.corrective_action, finding.due_date = owner, root_cause, action, due
-    _move(session, finding, to_status=PLANNED, principal=principal, note=plan.note.strip() or None, request=request,
-          detail={"owner": owner, "due_date": due.isoformat() if due else None})
+    _move(
+        session,
+        finding,
+        to_status=PLANNED,
+        principal=principal,
+        note=plan.note.strip() or None,
+        request=request,
+        detail={"owner": owner, "due_date": due.isoformat() if due else None},
+    )
     return finding
 
 
@@ -197,8 +217,10 @@ def remediate(
 ) -> Finding:
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status != PLANNED:
-        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}; plan the action before "
-                       "reporting it remediated.")
+        raise Conflict(
+            f"Finding {finding_id} is {finding.status.replace('_', ' ')}; plan the action before "
+            "reporting it remediated."
+        )
     errors: list[dict[str, str]] = []
     text = _text(note, "note", "Say what was done.", errors, limit=NOTE_MAX_LENGTH)
     ids: list[int] = []
@@ -215,8 +237,15 @@ def remediate(
         errors.append({"location": "evidence_ids", "message": "Link the evidence that shows the remediation."})
     _refuse_if(errors, "The remediation was not saved")
     repository.link_evidence(session, finding_id, ids)
-    _move(session, finding, to_status=REMEDIATED, principal=principal, note=text, request=request,
-          detail={"evidence": sorted(set(ids))})
+    _move(
+        session,
+        finding,
+        to_status=REMEDIATED,
+        principal=principal,
+        note=text,
+        request=request,
+        detail={"evidence": sorted(set(ids))},
+    )
     return finding
 
 
@@ -235,16 +264,27 @@ def verify(
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     errors: list[dict[str, str]] = []
     if decision not in VERIFY_DECISIONS:
-        errors.append({"location": "decision", "message": "Choose a decision: " + ", ".join(DECISION_LABELS.values()) + "."})
+        errors.append(
+            {"location": "decision", "message": "Choose a decision: " + ", ".join(DECISION_LABELS.values()) + "."}
+        )
     text = _text(note, "note", "Say what you verified and what you concluded.", errors, limit=NOTE_MAX_LENGTH)
     _refuse_if(errors, "Nothing was changed")
     if finding.status not in VERIFY_FROM[decision]:
-        raise Conflict(f"Finding {finding_id} is {finding.status.replace('_', ' ')}: "
-                       f"{DECISION_LABELS[decision].lower()} is not possible from there.")
+        raise Conflict(
+            f"Finding {finding_id} is {finding.status.replace('_', ' ')}: "
+            f"{DECISION_LABELS[decision].lower()} is not possible from there."
+        )
     if decision == "accept_risk" and finding.category in NONCONFORMITIES:
         raise Conflict("A nonconformity must be corrected; its risk cannot be accepted.")
-    _move(session, finding, to_status=VERIFY_DECISIONS[decision], principal=principal, note=text, request=request,
-          detail={"decision": decision})
+    _move(
+        session,
+        finding,
+        to_status=VERIFY_DECISIONS[decision],
+        principal=principal,
+        note=text,
+        request=request,
+        detail={"decision": decision},
+    )
     return finding
 
 
@@ -265,6 +305,7 @@ def next_steps(finding: Finding, principal: Principal) -> list[str]:
 
 def decisions_for(finding: Finding) -> list[str]:
     return [
-        decision for decision, starts in VERIFY_FROM.items()
+        decision
+        for decision, starts in VERIFY_FROM.items()
         if finding.status in starts and not (decision == "accept_risk" and finding.category in NONCONFORMITIES)
     ]

@@ -1,4 +1,5 @@
 """Findings: problems a collector saw or an auditor recorded, with their corrective action."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -32,9 +32,7 @@ def get(session: Session, finding_id: int) -> Finding | None:
 
 def replace_controls(session: Session, finding_id: int, control_ids: Iterable[int]) -> None:
     session.execute(delete(FindingControl).where(col(FindingControl.finding_id) == finding_id))
-    session.add_all(
-        FindingControl(finding_id=finding_id, control_id=cid) for cid in set(control_ids)
-    )
+    session.add_all(FindingControl(finding_id=finding_id, control_id=cid) for cid in set(control_ids))
     session.flush()
 
 
@@ -103,17 +101,11 @@ def all_findings(
     if severity:
         query = query.where(col(Finding.severity) == severity)
     if engagement_ids is not None:
-        query = query.where(
-            or_(col(Finding.source) != "auditor", col(Finding.engagement_id).in_(set(engagement_ids)))
-        )
-    return session.scalars(
-        query.order_by(col(Finding.created_at).desc(), col(Finding.id).desc()).limit(limit)
-    ).all()
+        query = query.where(or_(col(Finding.source) != "auditor", col(Finding.engagement_id).in_(set(engagement_ids))))
+    return session.scalars(query.order_by(col(Finding.created_at).desc(), col(Finding.id).desc()).limit(limit)).all()
 
 
-def evidence_requirement_controls(
-    session: Session, findings: Sequence[Finding]
-) -> list[tuple[int, Control]]:
+def evidence_requirement_controls(session: Session, findings: Sequence[Finding]) -> list[tuple[int, Control]]:
     """(finding id, control or measure) reached through the evidence a finding was raised on: its
     evidence item, or every item of the run that last saw it."""
     by_evidence = {f.evidence_id: f.id for f in findings if f.evidence_id is not None}
@@ -139,9 +131,7 @@ def evidence_requirement_controls(
     return result
 
 
-def mapped_targets(
-    session: Session, source_ids: Iterable[int], framework_key: str
-) -> dict[int, list[Control]]:
+def mapped_targets(session: Session, source_ids: Iterable[int], framework_key: str) -> dict[int, list[Control]]:
     ids = set(source_ids)
     result: dict[int, list[Control]] = {}
     if not ids:

@@ -64,9 +64,7 @@ def all_findings(
     )
 
 
-@router.get(
-    "/engagements/{engagement_id}/findings", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/findings", response_class=HTMLResponse, response_model=None)
 def engagement_findings(
     request: Request, session: SessionDep, principal: EngagementReader, engagement_id: int
 ) -> HTMLResponse:
@@ -83,9 +81,7 @@ def engagement_findings(
     )
 
 
-@router.get(
-    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None)
 def new_form(
     request: Request,
     session: SessionDep,
@@ -158,9 +154,7 @@ def submitted_fields(
 SubmittedFields = Annotated[dict[str, str | None], Depends(submitted_fields)]
 
 
-@router.post(
-    "/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None
-)
+@router.post("/engagements/{engagement_id}/findings/new", response_class=HTMLResponse, response_model=None)
 def create(
     request: Request,
     session: SessionDep,
@@ -173,12 +167,11 @@ def create(
     form = _overlay(service.FindingForm(), submitted)
     try:
         if sample is not None:
-            finding = sampling.raise_finding(session, principal=principal, engagement_id=engagement_id,
-                                             sample_id=sample, form=form, request=request)
+            finding = sampling.raise_finding(
+                session, principal=principal, engagement_id=engagement_id, sample_id=sample, form=form, request=request
+            )
             return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding.id}", status_code=303)
-        service.create(
-            session, principal=principal, engagement_id=engagement_id, form=form, request=request
-        )
+        service.create(session, principal=principal, engagement_id=engagement_id, form=form, request=request)
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
         return _form(request, principal, engagement, None, form, _errors(error), 422, sample_id=sample)
@@ -245,8 +238,17 @@ def _after_step(
     try:
         action()
     except InvalidInput as error:  # refused before anything was written
-        return _finding_page(request, session, principal, engagement_id, finding_id, step=step,
-                             errors=_errors(error), values=values, status_code=422)
+        return _finding_page(
+            request,
+            session,
+            principal,
+            engagement_id,
+            finding_id,
+            step=step,
+            errors=_errors(error),
+            values=values,
+            status_code=422,
+        )
     return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
 
 
@@ -267,12 +269,25 @@ def plan(
     corrective_action: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
-    submitted = lifecycle.Plan(owner=owner, due_date=due_date, root_cause=root_cause,
-                               corrective_action=corrective_action, note=note)
+    submitted = lifecycle.Plan(
+        owner=owner, due_date=due_date, root_cause=root_cause, corrective_action=corrective_action, note=note
+    )
     return _after_step(
-        request, session, principal, engagement_id, finding_id, "plan", vars(submitted),
-        lambda: lifecycle.plan(session, principal=principal, engagement_id=engagement_id,
-                               finding_id=finding_id, plan=submitted, request=request),
+        request,
+        session,
+        principal,
+        engagement_id,
+        finding_id,
+        "plan",
+        vars(submitted),
+        lambda: lifecycle.plan(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            finding_id=finding_id,
+            plan=submitted,
+            request=request,
+        ),
     )
 
 
@@ -291,11 +306,22 @@ def remediate(
     evidence_ids: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
     return _after_step(
-        request, session, principal, engagement_id, finding_id, "remediate",
+        request,
+        session,
+        principal,
+        engagement_id,
+        finding_id,
+        "remediate",
         {"note": note, "evidence_ids": evidence_ids},
-        lambda: lifecycle.remediate(session, principal=principal, engagement_id=engagement_id,
-                                    finding_id=finding_id, note=note, evidence_ids=[evidence_ids],
-                                    request=request),
+        lambda: lifecycle.remediate(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            finding_id=finding_id,
+            note=note,
+            evidence_ids=[evidence_ids],
+            request=request,
+        ),
     )
 
 
@@ -314,10 +340,22 @@ def verify(
     note: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
     return _after_step(
-        request, session, principal, engagement_id, finding_id, "verify",
+        request,
+        session,
+        principal,
+        engagement_id,
+        finding_id,
+        "verify",
         {"decision": decision, "note": note},
-        lambda: lifecycle.verify(session, principal=principal, engagement_id=engagement_id,
-                                 finding_id=finding_id, decision=decision, note=note, request=request),
+        lambda: lifecycle.verify(
+            session,
+            principal=principal,
+            engagement_id=engagement_id,
+            finding_id=finding_id,
+            decision=decision,
+            note=note,
+            request=request,
+        ),
     )
 
 

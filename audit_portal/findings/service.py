@@ -132,9 +132,7 @@ def for_control(
 
 def _auditor_views(session: Session, findings: list[Finding]) -> list[FindingView]:
     controls = repository.controls_of(session, [f.id for f in findings])
-    engagements_by_id = repository.engagements_by_ids(
-        session, {f.engagement_id for f in findings if f.engagement_id}
-    )
+    engagements_by_id = repository.engagements_by_ids(session, {f.engagement_id for f in findings if f.engagement_id})
     return [
         FindingView(f, controls.get(f.id, []), engagements_by_id.get(f.engagement_id) if f.engagement_id else None)
         for f in findings
@@ -149,9 +147,7 @@ def collector_views(session: Session, framework_key: str, reader: Scope = EVERYT
     return _with_affected_controls(session, findings, framework_key)
 
 
-def _with_affected_controls(
-    session: Session, findings: list[Finding], framework_key: str
-) -> list[FindingView]:
+def _with_affected_controls(session: Session, findings: list[Finding], framework_key: str) -> list[FindingView]:
     linked = repository.controls_of(session, [f.id for f in findings])
     reached: dict[int, list[Control]] = defaultdict(list)
     for finding_id, control in repository.evidence_requirement_controls(session, findings):
@@ -256,9 +252,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
     if not title:
         errors.append({"location": "title", "message": "Give the finding a title."})
     elif len(title) > TITLE_MAX_LENGTH:
-        errors.append(
-            {"location": "title", "message": f"Keep the title under {TITLE_MAX_LENGTH} characters."}
-        )
+        errors.append({"location": "title", "message": f"Keep the title under {TITLE_MAX_LENGTH} characters."})
     if form.category not in AUDITOR_CATEGORIES:
         errors.append(
             {
@@ -268,9 +262,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         )
     severity = form.severity.strip() or CATEGORY_SEVERITY.get(form.category, "")
     if severity not in SEVERITIES:
-        errors.append(
-            {"location": "severity", "message": "Choose a severity: " + ", ".join(SEVERITIES) + "."}
-        )
+        errors.append({"location": "severity", "message": "Choose a severity: " + ", ".join(SEVERITIES) + "."})
     refs = [r.strip() for r in form.control_refs.replace("\n", ",").split(",") if r.strip()]
     control_ids = []
     for ref in refs:
@@ -287,19 +279,13 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         else:
             control_ids.append(control.id)
     if not refs:
-        errors.append(
-            {"location": "control_refs", "message": "Link the finding to at least one control."}
-        )
+        errors.append({"location": "control_refs", "message": "Link the finding to at least one control."})
     owner = form.owner.strip() or None
     if owner and len(owner) > OWNER_MAX_LENGTH:
-        errors.append(
-            {"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."}
-        )
+        errors.append({"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."})
     for name in ("detail", "corrective_action", "root_cause"):
         if len(getattr(form, name)) > TEXT_MAX_LENGTH:
-            errors.append(
-                {"location": name, "message": f"Keep it under {TEXT_MAX_LENGTH} characters."}
-            )
+            errors.append({"location": name, "message": f"Keep it under {TEXT_MAX_LENGTH} characters."})
     due = None
     if form.due_date.strip():
         try:
@@ -307,9 +293,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         except ValueError:
             errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
     if errors:
-        raise InvalidInput(
-            "The finding was not saved: " + " ".join(e["message"] for e in errors), errors=errors
-        )
+        raise InvalidInput("The finding was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
     return CheckedFinding(
         title,
         form.detail.strip() or None,
@@ -379,11 +363,7 @@ def update(
     engagement, view = get_finding(session, principal, engagement_id, finding_id)
     before = form_for(view)
     if principal.role != Role.auditor:
-        changed = [
-            name
-            for name in AUDITOR_FIELDS
-            if _normal(getattr(form, name)) != _normal(getattr(before, name))
-        ]
+        changed = [name for name in AUDITOR_FIELDS if _normal(getattr(form, name)) != _normal(getattr(before, name))]
         if changed:
             raise Forbidden(
                 "Only the auditor changes what a finding says ("

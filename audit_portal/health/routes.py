@@ -21,7 +21,9 @@ def healthz(request: Request) -> JSONResponse:
     detailed = principal is not None and principal.role == Role.admin
     body = {
         "status": "ok" if healthy else "unavailable",
-        **{c.name: {"status": "ok" if c.ok else "down", **({"detail": c.detail} if detailed else {})}
-           for c in components},
+        **{
+            c.name: {"status": "ok" if c.ok else "down", **({"detail": c.detail} if detailed else {})}
+            for c in components
+        },
     }
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -1,4 +1,5 @@
 """Health of what the portal depends on: the database and the evidence store."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

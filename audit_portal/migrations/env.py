@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection handed in by ``audit_portal.migrate``."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -1,4 +1,5 @@
 """``audit-portal digest send``: the weekly e-mail digest (for cron: ``0 7 * * 1``)."""
+
 from __future__ import annotations
 
 from typing import Annotated

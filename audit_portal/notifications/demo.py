@@ -1,5 +1,6 @@
 """Demo step: every demo user gave an e-mail address on their profile; all but the
 administrator want the weekly digest."""
+
 from __future__ import annotations
 
 from audit_portal.auth import repository as accounts

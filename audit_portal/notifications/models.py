@@ -1,4 +1,5 @@
 """Each user's e-mail settings: where the weekly digest goes, and whether they want it."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Queries for the digest: recipients, their preferences, and auditors' engagements."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """A user's digest settings: their address and whether they want the weekly digest."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -19,25 +20,40 @@ router = APIRouter(tags=["notifications"])
 def settings_page(request: Request, session: SessionDep, principal: SignedIn) -> HTMLResponse:
     preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
     return render(
-        request, "pages/dashboard/notifications.html",
-        {"preference": preference, "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()), "titles": service.SECTION_TITLES,
-         "saved": request.query_params.get("saved") == "1"},
+        request,
+        "pages/dashboard/notifications.html",
+        {
+            "preference": preference,
+            "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()),
+            "titles": service.SECTION_TITLES,
+            "saved": request.query_params.get("saved") == "1",
+        },
     )
 
 
 @router.post("/notifications", response_class=HTMLResponse, response_model=None)
 def save_settings(
-    request: Request, session: SessionDep, principal: SignedIn,
-    email: Annotated[str, Form()] = "", digest: Annotated[str | None, Form()] = None,
+    request: Request,
+    session: SessionDep,
+    principal: SignedIn,
+    email: Annotated[str, Form()] = "",
+    digest: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
         service.save_preference(session, principal=principal, email=email, wants_digest=digest == "on", request=request)
     except InvalidInput as error:
         preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
         return render(
-            request, "pages/dashboard/notifications.html",
-            {"preference": preference, "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()),
-             "titles": service.SECTION_TITLES, "error": str(error), "email": email, "saved": False},
+            request,
+            "pages/dashboard/notifications.html",
+            {
+                "preference": preference,
+                "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()),
+                "titles": service.SECTION_TITLES,
+                "error": str(error),
+                "email": email,
+                "saved": False,
+            },
             status_code=422,
         )
     return RedirectResponse("/notifications?saved=1", status_code=303)

@@ -13,6 +13,7 @@ Who gets which section (each to the roles concerned):
 A digest with nothing in it is not sent. A user receives it when they gave an address on
 ``/notifications`` and did not opt out.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -93,41 +94,65 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     today = now.date()
     period = dashboard.period_for(session, today=today)
     expiring = [
-        Line("%(expires_on)s: %(label)s: %(title)s",
-             {"expires_on": str(item.expires_on), "label": item.label, "title": item.title}, "/dashboard/expiring")
+        Line(
+            "%(expires_on)s: %(label)s: %(title)s",
+            {"expires_on": str(item.expires_on), "label": item.label, "title": item.title},
+            "/dashboard/expiring",
+        )
         for item in dashboard.expiring_list(session, period=period)
     ]
     health = dashboard.collector_health(session, now)
     collectors = [
-        Line(N_("%(instance)s: run %(run)s %(status)s at %(at)s UTC"),
-             {"instance": run.instance_name, "run": str(run.id), "status": run.status.replace("_", " "),
-              "at": f"{run.started_at:%Y-%m-%d %H:%M}"}, f"/runs/{run.id}", words=("status",))
+        Line(
+            N_("%(instance)s: run %(run)s %(status)s at %(at)s UTC"),
+            {
+                "instance": run.instance_name,
+                "run": str(run.id),
+                "status": run.status.replace("_", " "),
+                "at": f"{run.started_at:%Y-%m-%d %H:%M}",
+            },
+            f"/runs/{run.id}",
+            words=("status",),
+        )
         for run in health.failed_runs
     ] + [
-        Line(N_("%(instance)s: has not run since its scheduled time %(at)s UTC"),
-             {"instance": c.name, "at": f"{c.due_since:%Y-%m-%d %H:%M}"}, f"/collectors/{c.name}")
+        Line(
+            N_("%(instance)s: has not run since its scheduled time %(at)s UTC"),
+            {"instance": c.name, "at": f"{c.due_since:%Y-%m-%d %H:%M}"},
+            f"/collectors/{c.name}",
+        )
         for c in health.late
     ]
     since = now - WEEK
     overdue_requests = {r.id: r for r in figures.pending_requests(session, overdue_on=today)}
     new_requests = {r.id: r for r in figures.requests_created_since(session, since)}
     requests = [
-        (r.engagement_id, Line(
-            N_("overdue since %(due)s: %(question)s") if r.id in overdue_requests else N_("new, due %(due)s: %(question)s"),
-            {"due": r.due_date.isoformat(), "question": r.question},
-            f"/engagements/{r.engagement_id}/requests",
-        ))
+        (
+            r.engagement_id,
+            Line(
+                N_("overdue since %(due)s: %(question)s")
+                if r.id in overdue_requests
+                else N_("new, due %(due)s: %(question)s"),
+                {"due": r.due_date.isoformat(), "question": r.question},
+                f"/engagements/{r.engagement_id}/requests",
+            ),
+        )
         for r in sorted({**new_requests, **overdue_requests}.values(), key=lambda r: (r.due_date, r.id))
     ]
     overdue_findings = {f.id: f for f in figures.open_findings(session, overdue_on=today)}
     new_findings = {f.id: f for f in figures.findings_raised_since(session, since)}
     findings = [
-        (f.engagement_id, Line(
-            N_("%(severity)s: %(title)s (corrective action overdue since %(due)s)") if f.id in overdue_findings
-            else N_("%(severity)s: %(title)s (new)"),
-            {"severity": f.severity, "title": f.title, "due": str(f.due_date)},
-            f"/dashboard/findings?severity={f.severity}", words=("severity",),
-        ))
+        (
+            f.engagement_id,
+            Line(
+                N_("%(severity)s: %(title)s (corrective action overdue since %(due)s)")
+                if f.id in overdue_findings
+                else N_("%(severity)s: %(title)s (new)"),
+                {"severity": f.severity, "title": f.title, "due": str(f.due_date)},
+                f"/dashboard/findings?severity={f.severity}",
+                words=("severity",),
+            ),
+        )
         for f in sorted({**new_findings, **overdue_findings}.values(), key=lambda f: f.id)
     ]
     return Facts(expiring=expiring, collectors=collectors, requests=requests, findings=findings)
@@ -171,8 +196,12 @@ def compose(digest: Digest, settings: Settings, now: datetime) -> EmailMessage:
     localized = i18n_context(language, digest.user.time_zone, settings.time_zone)
     gettext = localized["translations"].gettext
     context = {
-        "digest": digest, "titles": SECTION_TITLES, "base_url": settings.base_url.rstrip("/"), "week_of": now.date(),
-        "line_text": lambda line: line.text(gettext), **localized,
+        "digest": digest,
+        "titles": SECTION_TITLES,
+        "base_url": settings.base_url.rstrip("/"),
+        "week_of": now.date(),
+        "line_text": lambda line: line.text(gettext),
+        **localized,
     }
     message = EmailMessage()
     message["Subject"] = gettext("audit-portal weekly digest, week of %(week)s") % {"week": now.date().isoformat()}
@@ -190,13 +219,22 @@ class SendResult:
     messages: list[EmailMessage]
 
 
-def send_digests(session: Session, settings: Settings, *, dry_run: bool = False, now: datetime | None = None, actor: str = "scheduler") -> SendResult:
+def send_digests(
+    session: Session,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    actor: str = "scheduler",
+) -> SendResult:
     """Compose every digest; send them over one SMTP connection unless ``dry_run``."""
     now = now or utcnow()
     messages = [compose(digest, settings, now) for digest in build_digests(session, now)]
     if not dry_run and messages:
         if not settings.smtp_host:
-            raise InvalidInput("AUDIT_PORTAL_SMTP_HOST is not set; no e-mail can be sent (use --dry-run to see the digests).")
+            raise InvalidInput(
+                "AUDIT_PORTAL_SMTP_HOST is not set; no e-mail can be sent (use --dry-run to see the digests)."
+            )
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:
                 smtp.starttls()
@@ -205,16 +243,25 @@ def send_digests(session: Session, settings: Settings, *, dry_run: bool = False,
             for message in messages:
                 smtp.send_message(message)
         record_event(
-            session, request=None, principal=None, action="digest.send", object_type="digest", object_id=now.date().isoformat(),
-            actor=actor, detail={"recipients": [str(m["To"]) for m in messages]},
+            session,
+            request=None,
+            principal=None,
+            action="digest.send",
+            object_type="digest",
+            object_id=now.date().isoformat(),
+            actor=actor,
+            detail={"recipients": [str(m["To"]) for m in messages]},
         )
     return SendResult(sent=[str(m["To"]) for m in messages], messages=messages)
 
 
 # --- the user's own preference ----------------------------------------------------------------
 
+
 def preference_of(session: Session, user_id: int) -> DigestPreference:
-    return repository.preference(session, user_id) or DigestPreference(user_id=user_id, email=None, opted_out=False, updated_at=utcnow())
+    return repository.preference(session, user_id) or DigestPreference(
+        user_id=user_id, email=None, opted_out=False, updated_at=utcnow()
+    )
 
 
 NOT_AN_EMAIL_ADDRESS = N_("Not an e-mail address: it needs one @ and no spaces, e.g. name@example.nl.")
@@ -234,14 +281,21 @@ def save_preference(
     email = email.strip()
     problem = email_error(email)
     if problem:
-        raise InvalidInput(f"{email!r} is not an e-mail address.", errors=[{"location": "email", "message": "not an e-mail address"}])
+        raise InvalidInput(
+            f"{email!r} is not an e-mail address.", errors=[{"location": "email", "message": "not an e-mail address"}]
+        )
     preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
     preference.email = email or None
     preference.opted_out = not wants_digest
     preference.updated_at = utcnow()
     repository.save(session, preference)
     record_event(
-        session, request=request, principal=principal, action="digest.preference", object_type="user",
-        object_id=principal.user_id or "", detail={"email": preference.email, "opted_out": preference.opted_out},
+        session,
+        request=request,
+        principal=principal,
+        action="digest.preference",
+        object_type="user",
+        object_id=principal.user_id or "",
+        detail={"email": preference.email, "opted_out": preference.opted_out},
     )
     return preference

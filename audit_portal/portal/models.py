@@ -1,4 +1,5 @@
 """Portal-wide settings an admin changes at run time (unlike deployment settings in config)."""
+
 from __future__ import annotations
 
 from datetime import datetime

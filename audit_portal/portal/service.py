@@ -1,4 +1,5 @@
 """Run-time settings kept in the database (``portal_setting``), with typed accessors."""
+
 from __future__ import annotations
 
 from sqlmodel import Session

@@ -1,4 +1,5 @@
 """``audit-portal report monthly``: generate a monthly compliance report (for cron)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -31,7 +32,11 @@ def monthly(
                 console.print(f"a report of {wanted:%Y-%m} exists already; nothing to do", highlight=False)
                 return
             report = service.generate_monthly_report(
-                session, build_store(settings), month=wanted, max_bytes=settings.max_upload_bytes, generated_by="cli",
+                session,
+                build_store(settings),
+                month=wanted,
+                max_bytes=settings.max_upload_bytes,
+                generated_by="cli",
                 coverage_target=settings.coverage_target_percent,
             )
     except PortalError as error:

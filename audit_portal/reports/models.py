@@ -1,4 +1,5 @@
 """One generated monthly compliance report: its month and the two evidence items holding it."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Queries of generated reports."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ def add(session: Session, report: ComplianceReport) -> ComplianceReport:
 
 def newest_first(session: Session, limit: int = 60) -> Sequence[ComplianceReport]:
     return session.scalars(
-        select(ComplianceReport).order_by(col(ComplianceReport.generated_at).desc(), col(ComplianceReport.id).desc()).limit(limit)
+        select(ComplianceReport)
+        .order_by(col(ComplianceReport.generated_at).desc(), col(ComplianceReport.id).desc())
+        .limit(limit)
     ).all()
 
 
@@ -27,4 +30,7 @@ def get(session: Session, report_id: int) -> ComplianceReport | None:
 
 
 def exists_for_month(session: Session, month: date) -> bool:
-    return session.scalars(select(col(ComplianceReport.id)).where(col(ComplianceReport.month) == month).limit(1)).first() is not None
+    return (
+        session.scalars(select(col(ComplianceReport.id)).where(col(ComplianceReport.month) == month).limit(1)).first()
+        is not None
+    )

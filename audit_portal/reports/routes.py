@@ -1,4 +1,5 @@
 """The reports page: generated monthly compliance reports and a form to generate one now."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -35,12 +36,20 @@ def reports_page(request: Request, session: SessionDep, principal: ReportReader)
 
 @router.post("/reports/generate")
 def generate(
-    request: Request, session: SessionDep, store: StoreDep, principal: ReportGenerator,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    principal: ReportGenerator,
     month: Annotated[str, Form()],
 ) -> RedirectResponse:
     settings = request.app.state.settings
     report = service.generate_monthly_report(
-        session, store, month=service.parse_month(month), max_bytes=settings.max_upload_bytes,
-        principal=principal, request=request, coverage_target=settings.coverage_target_percent,
+        session,
+        store,
+        month=service.parse_month(month),
+        max_bytes=settings.max_upload_bytes,
+        principal=principal,
+        request=request,
+        coverage_target=settings.coverage_target_percent,
     )
     return RedirectResponse(f"/reports?generated={report.id}", status_code=303)

@@ -6,6 +6,7 @@ Both files go through the evidence ingest like any other proof, linked to requir
 for month M describes the certification year ending on M's last day (or today, for the running
 month), as of that day.
 """
+
 from __future__ import annotations
 
 import io
@@ -72,7 +73,9 @@ class ReportData:
         return f"Compliance report {self.month:%Y-%m}"
 
 
-def collect_report_data(session: Session, month: date, *, now: datetime | None = None, target: float | None = None) -> ReportData:
+def collect_report_data(
+    session: Session, month: date, *, now: datetime | None = None, target: float | None = None
+) -> ReportData:
     now = now or utcnow()
     first = month_start(month)
     if first > now.date():
@@ -82,27 +85,42 @@ def collect_report_data(session: Session, month: date, *, now: datetime | None =
     findings = dashboard.finding_list(session, severity=None, overdue=False, today=as_of)
     current = {key: figure.percent for key, figure in board.frameworks.items()}
     return ReportData(
-        month=first, as_of=as_of, board=board, findings=findings,
-        trend=dashboard.trend_rows(session, today=as_of, current=current), target=target or None,
+        month=first,
+        as_of=as_of,
+        board=board,
+        findings=findings,
+        trend=dashboard.trend_rows(session, today=as_of, current=current),
+        target=target or None,
     )
 
 
 # --- PDF --------------------------------------------------------------------------------------
+
 
 def render_pdf(data: ReportData) -> bytes:
     from weasyprint import HTML
 
     from audit_portal.templating import build_templates
 
-    html = build_templates().env.get_template("pages/reports/report_pdf.html").render(
-        data=data, board=data.board, labels=dashboard.FRAMEWORK_LABELS, status_labels=STATUS_LABELS,
-        chart=dashboard.trend_chart(data.board, data.target),
-        group_charts={key: dashboard.group_chart(figure, data.target) for key, figure in data.board.frameworks.items()},
+    html = (
+        build_templates()
+        .env.get_template("pages/reports/report_pdf.html")
+        .render(
+            data=data,
+            board=data.board,
+            labels=dashboard.FRAMEWORK_LABELS,
+            status_labels=STATUS_LABELS,
+            chart=dashboard.trend_chart(data.board, data.target),
+            group_charts={
+                key: dashboard.group_chart(figure, data.target) for key, figure in data.board.frameworks.items()
+            },
+        )
     )
     return HTML(string=html).write_pdf()
 
 
 # --- XLSX -------------------------------------------------------------------------------------
+
 
 def _cell(value: object) -> object:
     """Text typed by people (finding titles, owners) never becomes a formula in the workbook."""
@@ -126,7 +144,9 @@ def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[ob
 def summary_rows(data: ReportData) -> list[list[object]]:
     board = data.board
     rows: list[list[object]] = [
-        ["Report month", f"{data.month:%Y-%m}"], ["Period", board.period.label], ["Figures as of", data.as_of.isoformat()],
+        ["Report month", f"{data.month:%Y-%m}"],
+        ["Period", board.period.label],
+        ["Figures as of", data.as_of.isoformat()],
     ]
     for figure in board.frameworks.values():
         rows += [
@@ -135,7 +155,9 @@ def summary_rows(data: ReportData) -> list[list[object]]:
             [f"{figure.label}: applicable controls", figure.applicable],
         ]
         change = board.trend.change.get(figure.framework_key)
-        rows.append([f"{figure.label}: change since a month ago (points)", change if change is not None else "no snapshot"])
+        rows.append(
+            [f"{figure.label}: change since a month ago (points)", change if change is not None else "no snapshot"]
+        )
     rows += [
         ["Failing controls", board.slipped_total["failing"]],
         ["Stale controls", board.slipped_total["stale"]],
@@ -155,7 +177,14 @@ def summary_rows(data: ReportData) -> list[list[object]]:
 
 def coverage_rows(data: ReportData) -> list[list[object]]:
     return [
-        [dashboard.FRAMEWORK_LABELS[key], control.ref, control.title, control.group_key, status_label(control.status), control.reason]
+        [
+            dashboard.FRAMEWORK_LABELS[key],
+            control.ref,
+            control.title,
+            control.group_key,
+            status_label(control.status),
+            control.reason,
+        ]
         for key, report in data.board.reports.items()
         for control in report.controls
     ]
@@ -163,8 +192,17 @@ def coverage_rows(data: ReportData) -> list[list[object]]:
 
 def finding_rows(data: ReportData) -> list[list[object]]:
     return [
-        [f.id, f.title, f.severity.capitalize(), FINDING_STATUS_LABELS.get(f.status, f.status), f.source, f.collector_instance or "", f.owner or "",
-         f.corrective_action or "", f.due_date.isoformat() if f.due_date else ""]
+        [
+            f.id,
+            f.title,
+            f.severity.capitalize(),
+            FINDING_STATUS_LABELS.get(f.status, f.status),
+            f.source,
+            f.collector_instance or "",
+            f.owner or "",
+            f.corrective_action or "",
+            f.due_date.isoformat() if f.due_date else "",
+        ]
         for f in data.findings
     ]
 
@@ -178,11 +216,14 @@ def render_xlsx(data: ReportData) -> bytes:
     _sheet(workbook, "Summary", ["Figure", "Value"], summary_rows(data), first=True)
     _sheet(workbook, "Coverage", ["Framework", "Control", "Title", "Group", "Status", "Why"], coverage_rows(data))
     _sheet(
-        workbook, "Findings",
+        workbook,
+        "Findings",
         ["Id", "Finding", "Severity", "Status", "Source", "Collector", "Owner", "Corrective action", "Due"],
         finding_rows(data),
     )
-    _sheet(workbook, "Trend", ["Day", *[dashboard.FRAMEWORK_LABELS[k] for k in dashboard.FRAMEWORKS]], trend_table(data))
+    _sheet(
+        workbook, "Trend", ["Day", *[dashboard.FRAMEWORK_LABELS[k] for k in dashboard.FRAMEWORKS]], trend_table(data)
+    )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -190,8 +231,18 @@ def render_xlsx(data: ReportData) -> bytes:
 
 # --- generating and keeping ------------------------------------------------------------------
 
-def _ingest(session, store, data: ReportData, content: bytes, extension: str, source: EvidenceSource,
-            max_bytes: int, request: Request | None, principal: Principal | None):
+
+def _ingest(
+    session,
+    store,
+    data: ReportData,
+    content: bytes,
+    extension: str,
+    source: EvidenceSource,
+    max_bytes: int,
+    request: Request | None,
+    principal: Principal | None,
+):
     meta = EvidenceMeta(
         title=f"{data.title} ({extension.upper()})",
         description=f"Monthly compliance report generated by the portal: {data.board.period.label}.",
@@ -200,8 +251,15 @@ def _ingest(session, store, data: ReportData, content: bytes, extension: str, so
         requirements=[REQUIREMENT_KEY],
     )
     return evidence.ingest(
-        session, store, stream=io.BytesIO(content), filename=f"compliance-report-{data.month:%Y-%m}.{extension}",
-        meta=meta, source=source, max_bytes=max_bytes, request=request, principal=principal,
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=f"compliance-report-{data.month:%Y-%m}.{extension}",
+        meta=meta,
+        source=source,
+        max_bytes=max_bytes,
+        request=request,
+        principal=principal,
     )
 
 
@@ -227,12 +285,22 @@ def generate_monthly_report(
     xlsx = _ingest(session, store, data, render_xlsx(data), "xlsx", source, max_bytes, request, principal)
     report = repository.add(
         session,
-        ComplianceReport(month=data.month, generated_at=utcnow(), generated_by=generated_by[:100],
-                         pdf_evidence_id=pdf.id, xlsx_evidence_id=xlsx.id),
+        ComplianceReport(
+            month=data.month,
+            generated_at=utcnow(),
+            generated_by=generated_by[:100],
+            pdf_evidence_id=pdf.id,
+            xlsx_evidence_id=xlsx.id,
+        ),
     )
     record_event(
-        session, request=request, principal=principal, action="report.generate", object_type="compliance_report",
-        object_id=report.id, actor=None if principal else generated_by,
+        session,
+        request=request,
+        principal=principal,
+        action="report.generate",
+        object_type="compliance_report",
+        object_id=report.id,
+        actor=None if principal else generated_by,
         detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
     )
     return report
@@ -245,7 +313,12 @@ def list_reports(session: Session, reader: Scope = EVERYTHING) -> list[Complianc
 
 
 def generate_due_report(
-    session: Session, store, *, max_bytes: int, today: date | None = None, coverage_target: float | None = None,
+    session: Session,
+    store,
+    *,
+    max_bytes: int,
+    today: date | None = None,
+    coverage_target: float | None = None,
 ) -> ComplianceReport | None:
     """Last month's report, unless it exists already: what the scheduler runs each day."""
     month = previous_month(today or utcnow().date())

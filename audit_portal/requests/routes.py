@@ -35,9 +35,7 @@ def _context(principal: Principal) -> dict[str, object]:
     }
 
 
-@router.get(
-    "/engagements/{engagement_id}/requests", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/requests", response_class=HTMLResponse, response_model=None)
 def queue(
     request: Request, session: SessionDep, principal: Reader, engagement_id: int, state: str = ""
 ) -> HTMLResponse:
@@ -50,16 +48,12 @@ def queue(
     )
 
 
-@router.get(
-    "/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None
-)
+@router.get("/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None)
 def new_form(
     request: Request, session: SessionDep, principal: Asker, engagement_id: int, subject: str = ""
 ) -> HTMLResponse:
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    return _form(
-        request, principal, engagement, {"subject": subject, "question": "", "due_date": ""}, {}
-    )
+    return _form(request, principal, engagement, {"subject": subject, "question": "", "due_date": ""}, {})
 
 
 def _form(
@@ -85,9 +79,7 @@ def _form(
     )
 
 
-@router.post(
-    "/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None
-)
+@router.post("/engagements/{engagement_id}/requests/new", response_class=HTMLResponse, response_model=None)
 def create(
     request: Request,
     session: SessionDep,
@@ -164,7 +156,8 @@ def evidence_search(
 ) -> HTMLResponse:
     candidates = service.evidence_candidates(session, principal, engagement_id, request_id, q)
     return render(
-        request, "pages/engagements/_evidence_candidates.html",
+        request,
+        "pages/engagements/_evidence_candidates.html",
         {"candidates": candidates, "q": q, "search": Search.parse(q)},
     )
 

@@ -83,9 +83,7 @@ def views(session: Session, requests: list[EvidenceRequest]) -> list[RequestView
     """Views of many requests in a fixed number of queries."""
     from audit_portal.catalogue import repository as catalogue_repository
 
-    controls = catalogue_repository.controls_by_ids(
-        session, {r.control_id for r in requests if r.control_id}
-    )
+    controls = catalogue_repository.controls_by_ids(session, {r.control_id for r in requests if r.control_id})
     requirements = engagement_repository.requirements_by_ids(
         session, {r.requirement_id for r in requests if r.requirement_id}
     )
@@ -126,17 +124,13 @@ def queue(
 ) -> tuple[Engagement, list[RequestView]]:
     engagement = engagements.get_engagement(session, principal, engagement_id)
     states = [state] if state in STATES else None
-    return engagement, views(
-        session, list(repository.of_engagement(session, engagement.id, states=states))
-    )
+    return engagement, views(session, list(repository.of_engagement(session, engagement.id, states=states)))
 
 
 def for_control(
     session: Session, engagement: Engagement, control: Control, requirement_ids: set[int]
 ) -> list[RequestView]:
-    return views(
-        session, list(repository.for_control(session, engagement.id, control.id, requirement_ids))
-    )
+    return views(session, list(repository.for_control(session, engagement.id, control.id, requirement_ids)))
 
 
 def get_request(
@@ -149,9 +143,7 @@ def get_request(
     return engagement, evidence_request
 
 
-def view(
-    session: Session, principal: Principal, engagement_id: int, request_id: int
-) -> tuple[Engagement, RequestView]:
+def view(session: Session, principal: Principal, engagement_id: int, request_id: int) -> tuple[Engagement, RequestView]:
     engagement, evidence_request = get_request(session, principal, engagement_id, request_id)
     return engagement, views(session, [evidence_request])[0]
 
@@ -176,9 +168,7 @@ def create(
     control, requirement = _subject(session, engagement, subject.strip(), errors)
     text = question.strip()
     if not text:
-        errors.append(
-            {"location": "question", "message": "Write the question: what evidence do you need?"}
-        )
+        errors.append({"location": "question", "message": "Write the question: what evidence do you need?"})
     elif len(text) > QUESTION_MAX_LENGTH:
         errors.append(
             {
@@ -188,9 +178,7 @@ def create(
         )
     due = _due(due_date, errors)
     if errors:
-        raise InvalidInput(
-            "The request was not sent: " + " ".join(e["message"] for e in errors), errors=errors
-        )
+        raise InvalidInput("The request was not sent: " + " ".join(e["message"] for e in errors), errors=errors)
     assert due is not None
     assert principal.user_id is not None  # only a signed-in auditor asks (the matrix)
     evidence_request = repository.add(
@@ -234,9 +222,7 @@ def _subject(
 
         requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
         if requirement is None or requirement.retired_at is not None:
-            errors.append(
-                {"location": "subject", "message": f"There is no requirement {subject!r}."}
-            )
+            errors.append({"location": "subject", "message": f"There is no requirement {subject!r}."})
         return None, requirement
     control = engagement_repository.control_by_ref(
         session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], subject
@@ -279,9 +265,7 @@ def answer(
     request answered."""
     _, evidence_request = get_request(session, principal, engagement_id, request_id)
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
-        raise Conflict(
-            f"Request {request_id} is {evidence_request.state}; it takes no more answers."
-        )
+        raise Conflict(f"Request {request_id} is {evidence_request.state}; it takes no more answers.")
     text = (note or "").strip() or None
     if text and len(text) > NOTE_MAX_LENGTH:
         raise InvalidInput(
@@ -304,9 +288,7 @@ def answer(
     for evidence_id in sorted(found):
         repository.link(
             session,
-            EvidenceRequestItem(
-                request_id=request_id, evidence_id=evidence_id, linked_at=clock.utcnow()
-            ),
+            EvidenceRequestItem(request_id=request_id, evidence_id=evidence_id, linked_at=clock.utcnow()),
         )
     before = evidence_request.state
     evidence_request.state = STATE_ANSWERED
@@ -357,13 +339,9 @@ def open_request_for_upload(session: Session, principal: Principal, request_id: 
     evidence_request = repository.get(session, request_id)
     if evidence_request is None:
         raise NotFound(f"There is no evidence request {request_id}.")
-    _, evidence_request = get_request(
-        session, principal, evidence_request.engagement_id, request_id
-    )
+    _, evidence_request = get_request(session, principal, evidence_request.engagement_id, request_id)
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
-        raise Conflict(
-            f"Request {request_id} is {evidence_request.state}; it takes no more answers."
-        )
+        raise Conflict(f"Request {request_id} is {evidence_request.state}; it takes no more answers.")
     return views(session, [evidence_request])[0]
 
 

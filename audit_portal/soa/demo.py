@@ -1,4 +1,5 @@
 """Demo step: the demo organisation's Statement of Applicability."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -52,7 +53,9 @@ def demo_statement_of_applicability(context: DemoContext) -> None:
             )
         else:
             change = service.SoaChange(
-                True, "Applicable to a software and hosting company; no Annex 2 measure covers it yet.",
-                "implemented", owner,
+                True,
+                "Applicable to a software and hosting company; no Annex 2 measure covers it yet.",
+                "implemented",
+                owner,
             )
         service.apply_change(session, row=row, change=change, principal=DEMO_ACTOR, request=None)

@@ -2,6 +2,7 @@
 CSV export (the same file the download gives) is kept as evidence of the requirement
 ``C.6.1.3/statement-of-applicability`` (and its 2013 counterpart), so the auditor finds the
 version in force on any day of the period."""
+
 from __future__ import annotations
 
 import io
@@ -22,7 +23,12 @@ SOURCE_NAME = "soa-export"  # the source named on exports kept without a person 
 
 
 def keep_export(
-    session: Session, store, *, max_bytes: int, principal: Principal | None, request: Request | None,
+    session: Session,
+    store,
+    *,
+    max_bytes: int,
+    principal: Principal | None,
+    request: Request | None,
 ) -> Evidence:
     """Store the SoA's current CSV export as evidence of clause 6.1.3 d."""
     now = clock.utcnow()
@@ -40,6 +46,13 @@ def keep_export(
         requirements=keys,
     )
     return evidence.ingest(
-        session, store, stream=io.BytesIO(content), filename=export.export_filename("csv", now.date()),
-        meta=meta, source=source, max_bytes=max_bytes, request=request, principal=principal,
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=export.export_filename("csv", now.date()),
+        meta=meta,
+        source=source,
+        max_bytes=max_bytes,
+        request=request,
+        principal=principal,
     )

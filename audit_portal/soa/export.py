@@ -6,6 +6,7 @@ Text that a spreadsheet would take for a formula (it starts with ``=``, ``+``, `
 written as text: justifications and owners are typed by people, and an export must never run
 anything on the auditor's machine.
 """
+
 from __future__ import annotations
 
 import csv

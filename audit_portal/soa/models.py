@@ -1,4 +1,5 @@
 """Statement of Applicability: per 2022 control, applicable or not, why, and how far implemented."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Statement of Applicability queries."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

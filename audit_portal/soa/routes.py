@@ -1,5 +1,6 @@
 """The Statement of Applicability: the table for everyone, the edit form for admins, and the
 CSV and XLSX downloads."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

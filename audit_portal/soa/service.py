@@ -6,6 +6,7 @@ Annex 2 measure maps to is applicable, any other is excluded with a justificatio
 review. Defaults never overwrite an entry that exists. Every change is an audit event carrying
 the values before and after.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -30,9 +31,7 @@ from audit_portal.soa.models import STATUSES, SoaEntry
 SOA_FRAMEWORK = "iso27001-2022"
 MEASURE_FRAMEWORK = "annex2"
 STATUS_LABELS = {"not_started": N_("Not started"), "partial": N_("Partial"), "implemented": N_("Implemented")}
-UNMAPPED_JUSTIFICATION = (
-    "No measure of the organisation's Annex 2 maps to this control; review and confirm."
-)
+UNMAPPED_JUSTIFICATION = "No measure of the organisation's Annex 2 maps to this control; review and confirm."
 JUSTIFICATION_MAX_LENGTH = 4000
 OWNER_MAX_LENGTH = 100
 # Who changes the SoA when no person does: the catalogue load and the demo.
@@ -115,8 +114,7 @@ def _rows_for(session: Session, controls: Sequence[Control]) -> list[SoaRow]:
             theme=themes.get(control.group_key, control.group_key),
             entry=entries.get(control.id),
             measures=measures[control.id],
-            requirements=requirements[control.id]
-            + [r for m in measures[control.id] for r in requirements[m.id]],
+            requirements=requirements[control.id] + [r for m in measures[control.id] for r in requirements[m.id]],
         )
         for control in controls
     ]
@@ -147,8 +145,12 @@ def ensure_defaults(session: Session, actor: Principal | None = None) -> list[So
     if created:
         session.flush()
         record_event(
-            session, request=None, principal=who, action="soa.defaults",
-            object_type="soa", object_id=SOA_FRAMEWORK,
+            session,
+            request=None,
+            principal=who,
+            action="soa.defaults",
+            object_type="soa",
+            object_id=SOA_FRAMEWORK,
             detail={
                 "applicable": [row.control.ref for row, entry in created if entry.applicable],
                 "not_applicable": [row.control.ref for row, entry in created if not entry.applicable],
@@ -169,12 +171,17 @@ def parse_change(
     if applies is False and reason is None:
         errors.append({"location": "justification", "message": "Say why the control is excluded."})
     if reason and len(reason) > JUSTIFICATION_MAX_LENGTH:
-        errors.append({"location": "justification",
-                       "message": f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "justification",
+                "message": f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters.",
+            }
+        )
     status_value = (status or "").strip()
     if status_value not in STATUSES:
-        errors.append({"location": "status",
-                       "message": "Choose a status: " + ", ".join(STATUS_LABELS[s] for s in STATUSES) + "."})
+        errors.append(
+            {"location": "status", "message": "Choose a status: " + ", ".join(STATUS_LABELS[s] for s in STATUSES) + "."}
+        )
     owner_value = (owner or "").strip() or None
     if owner_value and len(owner_value) > OWNER_MAX_LENGTH:
         errors.append({"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."})
@@ -213,8 +220,12 @@ def apply_change(
     entry.updated_by = principal.username
     session.flush()
     record_event(
-        session, request=request, principal=principal, action="soa.update",
-        object_type="soa_entry", object_id=row.control.ref,
+        session,
+        request=request,
+        principal=principal,
+        action="soa.update",
+        object_type="soa_entry",
+        object_id=row.control.ref,
         detail={"before": before, "after": after},
     )
     return entry
@@ -279,7 +290,12 @@ def rows_for_export(
     """The rows of a download; the download itself is recorded (auditors' access is)."""
     rows = soa_rows(session)
     record_event(
-        session, request=request, principal=principal, action="soa.export",
-        object_type="soa", object_id=SOA_FRAMEWORK, detail={"format": file_format, "rows": len(rows)},
+        session,
+        request=request,
+        principal=principal,
+        action="soa.export",
+        object_type="soa",
+        object_id=SOA_FRAMEWORK,
+        detail={"format": file_format, "rows": len(rows)},
     )
     return rows

@@ -1,5 +1,6 @@
 """Tables of single sign-on: which provider identity is which account, sign-ins under way,
 and the id token of each SSO session (sent back to the provider on sign-out)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ Nothing here trusts the browser: the code is exchanged server to server, and the
 checked for signature (the provider's published keys), issuer, audience, expiry, issue time and
 the nonce of this very sign-in.
 """
+
 from __future__ import annotations
 
 import threading
@@ -131,8 +132,12 @@ class OpenIdProvider:
         """The code for tokens, server to server, with the client's credentials (HTTP Basic, as
         RFC 6749 2.3.1 prefers) and the PKCE verifier."""
         secret = self.settings.oidc_client_secret.get_secret_value()
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
-                "code_verifier": code_verifier}
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": code_verifier,
+        }
         auth: httpx.Auth | None = None
         if secret:
             auth = httpx.BasicAuth(quote(self.settings.oidc_client_id, safe=""), quote(secret, safe=""))
@@ -140,8 +145,12 @@ class OpenIdProvider:
             data["client_id"] = self.settings.oidc_client_id
         try:
             with self._http() as client:
-                response = client.post(self.metadata().token_endpoint, data=data, auth=auth or httpx.USE_CLIENT_DEFAULT,
-                                       headers={"Accept": "application/json"})
+                response = client.post(
+                    self.metadata().token_endpoint,
+                    data=data,
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                    headers={"Accept": "application/json"},
+                )
                 token = response.json()
         except (httpx.HTTPError, ValueError) as error:
             raise ProviderError(f"the provider's token endpoint failed: {error}") from None
@@ -172,7 +181,9 @@ class OpenIdProvider:
         try:
             registry.validate(claims)
         except JoseError as error:
-            raise ProviderError(f"the id token is not acceptable: {error.error}: {error.description or ''}".rstrip(": ")) from None
+            raise ProviderError(
+                f"the id token is not acceptable: {error.error}: {error.description or ''}".rstrip(": ")
+            ) from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) > 1 and claims.get("azp") != self.settings.oidc_client_id:
             raise ProviderError("the id token has several audiences and another authorized party")
@@ -204,8 +215,13 @@ class OpenIdProvider:
             return None
         if not endpoint:
             return None
-        query = httpx.QueryParams({"id_token_hint": id_token, "post_logout_redirect_uri": post_logout_redirect_uri,
-                                   "client_id": self.settings.oidc_client_id})
+        query = httpx.QueryParams(
+            {
+                "id_token_hint": id_token,
+                "post_logout_redirect_uri": post_logout_redirect_uri,
+                "client_id": self.settings.oidc_client_id,
+            }
+        )
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 

@@ -1,4 +1,5 @@
 """Queries of the single sign-on tables."""
+
 from __future__ import annotations
 
 from datetime import datetime

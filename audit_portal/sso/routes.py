@@ -1,4 +1,5 @@
 """Single sign-on routes: send the browser to the provider, take its answer."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -30,8 +31,9 @@ def _required_provider(request: Request) -> OpenIdProvider:
 
 
 def _login_page(request: Request, error: str, status: int, next_path: str = "/") -> Response:
-    response = render(request, "pages/auth/login.html", {"next": next_path, "username": "", "error": error},
-                      status_code=status)
+    response = render(
+        request, "pages/auth/login.html", {"next": next_path, "username": "", "error": error}, status_code=status
+    )
     response.delete_cookie(sso_service.BROWSER_COOKIE, path=CALLBACK_PATH)
     return response
 
@@ -45,20 +47,38 @@ def sso_start(request: Request, session: SessionDep, principal: Public, next: st
         return _login_page(request, "The identity provider cannot be reached. Try again shortly.", 503)
     response = RedirectResponse(started.url, status_code=303)
     # Only the callback sees the cookie; Lax, because the provider's redirect is a top-level GET.
-    response.set_cookie(sso_service.BROWSER_COOKIE, started.browser_secret, max_age=sso_service.PENDING_MINUTES * 60,
-                        httponly=True, samesite="lax", secure=is_https(request), path=CALLBACK_PATH)
+    response.set_cookie(
+        sso_service.BROWSER_COOKIE,
+        started.browser_secret,
+        max_age=sso_service.PENDING_MINUTES * 60,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path=CALLBACK_PATH,
+    )
     return response
 
 
 @router.get(CALLBACK_PATH)
 def sso_callback(
-    request: Request, session: SessionDep, principal: Public, state: str = "", code: str = "", error: str = "",
+    request: Request,
+    session: SessionDep,
+    principal: Public,
+    state: str = "",
+    code: str = "",
+    error: str = "",
 ) -> Response:
     provider = _required_provider(request)
     try:
         result = sso_service.complete(
-            session, request.app.state.settings, provider, state=state[:200], code=code[:2000], error=error[:100],
-            browser_secret=request.cookies.get(sso_service.BROWSER_COOKIE), request=request,
+            session,
+            request.app.state.settings,
+            provider,
+            state=state[:200],
+            code=code[:2000],
+            error=error[:100],
+            browser_secret=request.cookies.get(sso_service.BROWSER_COOKIE),
+            request=request,
         )
     except SignInRefused as refused:
         return _login_page(request, refused.message, refused.status)

@@ -7,6 +7,7 @@ mapped group has an account without any access. The portal's own second factor a
 the provider asserts that it checked one (``amr``/``acr``); auditors' access windows apply as
 for password accounts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,9 @@ PENDING_MINUTES = 10
 BROWSER_COOKIE = "portal_sso"
 UNUSABLE_PASSWORD = "!sso"  # never verifies: SSO accounts have no password
 
-NO_MAPPED_GROUP = ("Your account has no role in the portal yet: none of your groups is mapped to a "
-                   "portal role. Ask an administrator.")
+NO_MAPPED_GROUP = (
+    "Your account has no role in the portal yet: none of your groups is mapped to a portal role. Ask an administrator."
+)
 STALE_SIGN_IN = "This sign-in was used already or has expired. Start again."
 
 
@@ -68,11 +70,20 @@ def begin(session: Session, provider: OpenIdProvider, *, next_path: str) -> Star
     browser_secret = secrets.token_urlsafe(32)
     now = clock.utcnow()
     repository.delete_pending_before(session, now - timedelta(minutes=PENDING_MINUTES))
-    session.add(SsoPendingLogin(id=_digest(state), browser_hash=_digest(browser_secret), nonce=nonce,
-                                code_verifier=code_verifier, next_path=next_path, created_at=now))
+    session.add(
+        SsoPendingLogin(
+            id=_digest(state),
+            browser_hash=_digest(browser_secret),
+            nonce=nonce,
+            code_verifier=code_verifier,
+            next_path=next_path,
+            created_at=now,
+        )
+    )
     session.flush()
-    return StartedSignIn(provider.authorization_url(state=state, nonce=nonce, code_verifier=code_verifier),
-                         browser_secret)
+    return StartedSignIn(
+        provider.authorization_url(state=state, nonce=nonce, code_verifier=code_verifier), browser_secret
+    )
 
 
 @dataclass(frozen=True)
@@ -102,9 +113,17 @@ def _groups(claims: dict[str, Any], settings: Settings) -> list[str]:
 
 
 def _refuse(session: Session, request: Request, actor: str, reason: str, message: str, status: int) -> SignInRefused:
-    record_event(session, request=request, principal=None, actor=actor[:100], action="auth.login",
-                 object_type="user", object_id=actor[:100], outcome="refused",
-                 detail={"method": "sso", "reason": reason})
+    record_event(
+        session,
+        request=request,
+        principal=None,
+        actor=actor[:100],
+        action="auth.login",
+        object_type="user",
+        object_id=actor[:100],
+        outcome="refused",
+        detail={"method": "sso", "reason": reason},
+    )
     return SignInRefused(message, status=status)
 
 
@@ -131,8 +150,14 @@ def complete(
         # The route renders the refusal and its unit of work commits: the row stays deleted.
         raise _refuse(session, request, "sso", "unknown, used or expired state", STALE_SIGN_IN, 400)
     if error or not code:
-        raise _refuse(session, request, "sso", f"provider error: {error or 'no code'}"[:200],
-                      f"The identity provider did not sign you in ({error or 'no code'}).", 400)
+        raise _refuse(
+            session,
+            request,
+            "sso",
+            f"provider error: {error or 'no code'}"[:200],
+            f"The identity provider did not sign you in ({error or 'no code'}).",
+            400,
+        )
     try:
         tokens = provider.exchange_code(code=code, code_verifier=pending.code_verifier)
         claims = provider.validate_id_token(tokens["id_token"], nonce=pending.nonce)
@@ -142,8 +167,14 @@ def complete(
                 raise ProviderError("the userinfo answer is about another subject")
             claims = {**extra, **claims}
     except ProviderError as failure:
-        raise _refuse(session, request, "sso", str(failure)[:300],
-                      "Single sign-on failed: the identity provider's answer was not acceptable.", 400) from None
+        raise _refuse(
+            session,
+            request,
+            "sso",
+            str(failure)[:300],
+            "Single sign-on failed: the identity provider's answer was not acceptable.",
+            400,
+        ) from None
 
     issuer, subject = provider.metadata().issuer, str(claims["sub"])
     groups = _groups(claims, settings)
@@ -165,37 +196,75 @@ def complete(
     started = sessions.start(session, user=user, stage=stage, address=client_address(request) or "unknown")
     remember_id_token(session, started.web_session.id, str(tokens["id_token"]))
     if not needs_totp:
-        record_event(session, request=request, principal=None, actor=user.username, action="auth.login",
-                     object_type="user", object_id=user.username,
-                     detail={"method": "sso", "provider_mfa": mfa})
+        record_event(
+            session,
+            request=request,
+            principal=None,
+            actor=user.username,
+            action="auth.login",
+            object_type="user",
+            object_id=user.username,
+            detail={"method": "sso", "provider_mfa": mfa},
+        )
     return SsoSignIn(SignInStep(started, user), pending.next_path)
 
 
 def _account(
-    session: Session, settings: Settings, request: Request, *, issuer: str, subject: str,
-    claims: dict[str, Any], role: str, groups: list[str],
+    session: Session,
+    settings: Settings,
+    request: Request,
+    *,
+    issuer: str,
+    subject: str,
+    claims: dict[str, Any],
+    role: str,
+    groups: list[str],
 ) -> UserAccount:
     now = clock.utcnow()
     link = repository.identity(session, issuer, subject)
     if link is None:
         username = normalise_username(str(claims.get(settings.oidc_username_claim) or claims.get("email") or ""))
         if not USERNAME_PATTERN.match(username):
-            raise _refuse(session, request, subject, "unusable user name",
-                          "Your identity provider sent no usable user name. Ask an administrator.", 403)
+            raise _refuse(
+                session,
+                request,
+                subject,
+                "unusable user name",
+                "Your identity provider sent no usable user name. Ask an administrator.",
+                403,
+            )
         if accounts.user_by_username(session, username) is not None:
             # Never take over a local account because the provider uses the same name.
-            raise _refuse(session, request, username, "user name taken by another account",
-                          f"An account named {username!r} exists already and is not linked to your "
-                          "single sign-on identity. Ask an administrator.", 409)
-        user = UserAccount(username=username, role=role, password_hash=UNUSABLE_PASSWORD,
-                           password_changed_at=now, created_at=now)
+            raise _refuse(
+                session,
+                request,
+                username,
+                "user name taken by another account",
+                f"An account named {username!r} exists already and is not linked to your "
+                "single sign-on identity. Ask an administrator.",
+                409,
+            )
+        user = UserAccount(
+            username=username, role=role, password_hash=UNUSABLE_PASSWORD, password_changed_at=now, created_at=now
+        )
         session.add(user)
         session.flush()
         assert user.id is not None
-        session.add(SsoIdentity(issuer=issuer, subject=subject, user_id=user.id, groups=groups,
-                                created_at=now, last_login_at=now))
-        record_event(session, request=request, principal=None, actor=username, action="user.create",
-                     object_type="user", object_id=username, detail={"role": role, "source": "sso"})
+        session.add(
+            SsoIdentity(
+                issuer=issuer, subject=subject, user_id=user.id, groups=groups, created_at=now, last_login_at=now
+            )
+        )
+        record_event(
+            session,
+            request=request,
+            principal=None,
+            actor=username,
+            action="user.create",
+            object_type="user",
+            object_id=username,
+            detail={"role": role, "source": "sso"},
+        )
         session.flush()
         return user
     linked = accounts.user_by_id(session, link.user_id)
@@ -209,9 +278,16 @@ def _account(
         # A session carries the rights of the role it was opened with.
         assert user.id is not None
         sessions.end_all_of(session, user.id)
-        record_event(session, request=request, principal=None, actor=user.username, action="user.update",
-                     object_type="user", object_id=user.username,
-                     detail={"role": f"{previous} -> {role}", "source": "sso groups"})
+        record_event(
+            session,
+            request=request,
+            principal=None,
+            actor=user.username,
+            action="user.update",
+            object_type="user",
+            object_id=user.username,
+            detail={"role": f"{previous} -> {role}", "source": "sso groups"},
+        )
     session.flush()
     return user
 
@@ -231,5 +307,4 @@ def logout_url(provider: OpenIdProvider | None, id_token: str | None, settings: 
     endpoint (RP-initiated logout), which returns to the sign-in page."""
     if provider is None or not id_token:
         return None
-    return provider.logout_url(id_token=id_token,
-                               post_logout_redirect_uri=settings.base_url.rstrip("/") + "/login")
+    return provider.logout_url(id_token=id_token, post_logout_redirect_uri=settings.base_url.rstrip("/") + "/login")

@@ -1,4 +1,5 @@
 """``audit-portal snapshots``: take today's coverage snapshot, or back-fill past days."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,7 +23,9 @@ def take() -> None:
         rows = take_snapshot(session)
     overall = [row for row in rows if row.group_key is None]
     for row in overall:
-        console.print(f"{row.day} {row.framework_key}: {row.percent:.1f}% ({row.covered}/{row.applicable})", highlight=False)
+        console.print(
+            f"{row.day} {row.framework_key}: {row.percent:.1f}% ({row.covered}/{row.applicable})", highlight=False
+        )
 
 
 @app.command()
@@ -42,4 +45,7 @@ def backfill(
             result = run_backfill(session, today - timedelta(days=days - 1), today)
     except PortalError as error:
         raise fail(str(error))
-    console.print(f"back-filled {result.days} days ({result.first} to {result.last}): {result.rows} snapshot rows", highlight=False)
+    console.print(
+        f"back-filled {result.days} days ({result.first} to {result.last}): {result.rows} snapshot rows",
+        highlight=False,
+    )

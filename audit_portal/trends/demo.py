@@ -1,4 +1,5 @@
 """Demo step: a year of coverage history and last month's compliance report."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,11 @@ def demo_trend_and_report(context: DemoContext) -> None:
     try:
         with context.session.begin_nested():
             report = generate_monthly_report(
-                context.session, context.store, month=previous_month(today),
-                max_bytes=context.settings.max_upload_bytes, generated_by="demo",
+                context.session,
+                context.store,
+                month=previous_month(today),
+                max_bytes=context.settings.max_upload_bytes,
+                generated_by="demo",
                 coverage_target=context.settings.coverage_target_percent,
             )
     except OSError as error:  # WeasyPrint loads Pango when first used; a bare machine may lack it

@@ -12,6 +12,7 @@ Without the in-process scheduler, cron does the same:
     30 2 * * 0  audit-portal store verify
     45 1 * * *  audit-portal audit checkpoint
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,10 +68,16 @@ def _monthly_report(session: Session, context: JobContext) -> bool:
     from audit_portal.reports.service import generate_due_report
 
     settings = context.settings
-    return generate_due_report(
-        session, context.store, max_bytes=settings.max_upload_bytes, today=context.now.date(),
-        coverage_target=settings.coverage_target_percent,
-    ) is not None
+    return (
+        generate_due_report(
+            session,
+            context.store,
+            max_bytes=settings.max_upload_bytes,
+            today=context.now.date(),
+            coverage_target=settings.coverage_target_percent,
+        )
+        is not None
+    )
 
 
 def _week_of(day: date) -> str:

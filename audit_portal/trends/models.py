@@ -1,4 +1,5 @@
 """A coverage snapshot: what coverage was on one day, per framework and per group."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Snapshot queries."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -34,14 +35,20 @@ def of_day(session: Session, day: date) -> Sequence[CoverageSnapshot]:
     return session.scalars(
         select(CoverageSnapshot)
         .where(col(CoverageSnapshot.day) == day)
-        .order_by(col(CoverageSnapshot.framework_key), col(CoverageSnapshot.group_key).is_not(None), col(CoverageSnapshot.group_key))
+        .order_by(
+            col(CoverageSnapshot.framework_key),
+            col(CoverageSnapshot.group_key).is_not(None),
+            col(CoverageSnapshot.group_key),
+        )
     ).all()
 
 
 def days_with_snapshots(session: Session, first: date, last: date) -> set[date]:
     return set(
         session.scalars(
-            select(col(CoverageSnapshot.day)).where(col(CoverageSnapshot.day) >= first, col(CoverageSnapshot.day) <= last).distinct()
+            select(col(CoverageSnapshot.day))
+            .where(col(CoverageSnapshot.day) >= first, col(CoverageSnapshot.day) <= last)
+            .distinct()
         )
     )
 

@@ -7,6 +7,7 @@ what the dashboard would have shown that day, computed by :func:`compute_coverag
 taken as they stand now: the coverage engine has no history of finding states, so a back-filled
 day counts a requirement failing only if its finding is still open.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,14 @@ def snapshot_rows(report: CoverageReport, day: date) -> list[CoverageSnapshot]:
     taken_at = utcnow()
     rows = [
         CoverageSnapshot(
-            day=day, framework_key=report.framework_key, group_key=None, covered=report.covered,
-            applicable=report.applicable, percent=report.percent, counts=dict(report.counts), taken_at=taken_at,
+            day=day,
+            framework_key=report.framework_key,
+            group_key=None,
+            covered=report.covered,
+            applicable=report.applicable,
+            percent=report.percent,
+            counts=dict(report.counts),
+            taken_at=taken_at,
         )
     ]
     for group in group_figures(report, {}):
@@ -40,8 +47,14 @@ def snapshot_rows(report: CoverageReport, day: date) -> list[CoverageSnapshot]:
                 counts[control.status] = counts.get(control.status, 0) + 1
         rows.append(
             CoverageSnapshot(
-                day=day, framework_key=report.framework_key, group_key=group.group_key, covered=group.covered,
-                applicable=group.applicable, percent=group.percent, counts=counts, taken_at=taken_at,
+                day=day,
+                framework_key=report.framework_key,
+                group_key=group.group_key,
+                covered=group.covered,
+                applicable=group.applicable,
+                percent=group.percent,
+                counts=counts,
+                taken_at=taken_at,
             )
         )
     return rows
@@ -97,7 +110,6 @@ def month_before(day: date) -> date:
 class TrendFigure:
     series: dict[str, list[tuple[date, float]]]  # framework -> (day, percent), oldest first
     change: dict[str, float | None]  # framework -> percentage points since a month ago
-
 
 
 def trend(session: Session, *, today: date, current: dict[str, float]) -> TrendFigure:

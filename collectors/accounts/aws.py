@@ -25,10 +25,14 @@ def _client(account: AwsAccount) -> Any:
             "aws_access_key_id": account.access_key_id.get_secret_value(),
             "aws_secret_access_key": account.secret_access_key.get_secret_value(),
         }
-    config = BotoConfig(connect_timeout=account.timeout_seconds, read_timeout=account.timeout_seconds,
-                        retries={"mode": "standard", "max_attempts": 3})
-    return boto3.session.Session().client("iam", endpoint_url=account.endpoint_url,
-                                          region_name=account.region, config=config, **credentials)
+    config = BotoConfig(
+        connect_timeout=account.timeout_seconds,
+        read_timeout=account.timeout_seconds,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return boto3.session.Session().client(
+        "iam", endpoint_url=account.endpoint_url, region_name=account.region, config=config, **credentials
+    )
 
 
 def _credential_report(client: Any) -> str:
@@ -49,10 +53,14 @@ def read_iam(account: AwsAccount) -> bytes:
         for page in client.get_paginator("list_users").paginate():
             for user in page["Users"]:
                 name = user["UserName"]
-                policies = [p["PolicyArn"] for p in client.list_attached_user_policies(UserName=name)["AttachedPolicies"]]
+                policies = [
+                    p["PolicyArn"] for p in client.list_attached_user_policies(UserName=name)["AttachedPolicies"]
+                ]
                 groups = [g["GroupName"] for g in client.list_groups_for_user(UserName=name)["Groups"]]
                 for group in groups:
-                    policies += [p["PolicyArn"] for p in client.list_attached_group_policies(GroupName=group)["AttachedPolicies"]]
+                    policies += [
+                        p["PolicyArn"] for p in client.list_attached_group_policies(GroupName=group)["AttachedPolicies"]
+                    ]
                 users[name] = {
                     "groups": groups,
                     "policies": sorted(set(policies)),

@@ -58,8 +58,9 @@ class AccountsCollector:
                 logon[system.name] = settings
             else:
                 entries, found = self._aws(system, raw, config, ctx)
-                logon[system.name] = {"console_users_without_mfa": sum(
-                    1 for e in entries if e["password"] == "console" and not e["mfa"])}
+                logon[system.name] = {
+                    "console_users_without_mfa": sum(1 for e in entries if e["password"] == "console" and not e["mfa"])
+                }
             ctx.log.info("%s: %d accounts, %d findings", system.name, len(entries), len(found))
             access_list += entries
             findings += found
@@ -76,8 +77,11 @@ class AccountsCollector:
             "access_list": access_list,
             "logon_settings": logon,
             "findings": findings_summary(findings),
-            "summary": {"accounts": len(access_list), "admins": sum(e["admin"] for e in access_list),
-                        "findings": severity_counts(findings)},
+            "summary": {
+                "accounts": len(access_list),
+                "admins": sum(e["admin"] for e in access_list),
+                "findings": severity_counts(findings),
+            },
             "changes": _access_changes(ctx.previous, access_list, findings),
         }
         report = _templates.get_template("report.html.j2").render(
@@ -113,13 +117,31 @@ class AccountsCollector:
             for rule in rules:
                 if rule.who == account.login or (rule.who.startswith("%") and rule.who[1:] in account.groups):
                     account.sudo.append(("(full) " if rule.full else "") + rule.line)
-        raw += [(f"{system.name}/passwd", passwd_text.encode()), (f"{system.name}/group", group_text.encode()),
-                (f"{system.name}/shadow.redacted", linux.redact_shadow(shadow_text).encode()),
-                (f"{system.name}/lastlog.txt", lastlog_text.encode())]
-        raw += [(f"{system.name}/sudoers/{index}-{path.name}", text.encode()) for index, (path, text) in enumerate(sudo_texts)]
+        raw += [
+            (f"{system.name}/passwd", passwd_text.encode()),
+            (f"{system.name}/group", group_text.encode()),
+            (f"{system.name}/shadow.redacted", linux.redact_shadow(shadow_text).encode()),
+            (f"{system.name}/lastlog.txt", lastlog_text.encode()),
+        ]
+        raw += [
+            (f"{system.name}/sudoers/{index}-{path.name}", text.encode())
+            for index, (path, text) in enumerate(sudo_texts)
+        ]
         entries, found = linux_access_list(system.name, accounts, config, system.min_uid, sshd, ctx.now)
-        settings = {key: sshd.get(key) for key in ("permitrootlogin", "passwordauthentication", "pubkeyauthentication",
-                                                    "kbdinteractiveauthentication", "authenticationmethods")} if sshd else None
+        settings = (
+            {
+                key: sshd.get(key)
+                for key in (
+                    "permitrootlogin",
+                    "passwordauthentication",
+                    "pubkeyauthentication",
+                    "kbdinteractiveauthentication",
+                    "authenticationmethods",
+                )
+            }
+            if sshd
+            else None
+        )
         return entries, found, settings
 
     def _aws(self, system: AwsAccount, raw: list[tuple[str, bytes]], config: AccountsConfig, ctx: CollectContext):
@@ -129,7 +151,9 @@ class AccountsCollector:
         return aws_access_list(system.name, rows, users, system.admin_policies, config, ctx.now)
 
 
-def _access_changes(previous: Any, access_list: list[dict[str, Any]], findings: list[FindingDraft]) -> dict[str, Any] | None:
+def _access_changes(
+    previous: Any, access_list: list[dict[str, Any]], findings: list[FindingDraft]
+) -> dict[str, Any] | None:
     changes = finding_changes(previous, findings)
     if changes is None:
         return None
@@ -138,7 +162,9 @@ def _access_changes(previous: Any, access_list: list[dict[str, Any]], findings: 
     changes["accounts_added"] = [f"{s}:{a}" for s, a in sorted(set(now) - set(before))]
     changes["accounts_removed"] = [f"{s}:{a}" for s, a in sorted(set(before) - set(now))]
     changes["privileges_changed"] = [
-        f"{s}:{a}" for (s, a) in sorted(set(now) & set(before))
-        if now[(s, a)]["admin"] != before[(s, a)].get("admin") or now[(s, a)]["privileges"] != before[(s, a)].get("privileges")
+        f"{s}:{a}"
+        for (s, a) in sorted(set(now) & set(before))
+        if now[(s, a)]["admin"] != before[(s, a)].get("admin")
+        or now[(s, a)]["privileges"] != before[(s, a)].get("privileges")
     ]
     return changes

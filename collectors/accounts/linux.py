@@ -78,7 +78,7 @@ def parse_shadow(text: str) -> dict[str, tuple[str, date | None, date | None]]:
     for number, parts in _fields(text, 9, "shadow"):
         login, password, changed, *_rest = parts
         expires = parts[7]
-        if password in ("", ):
+        if password in ("",):
             kind = "empty"
         elif password.startswith("!") or password.startswith("*"):
             kind = "locked" if len(password) > 1 and password not in ("!", "*", "!*") else "none"
@@ -139,7 +139,9 @@ def parse_sudoers(text: str) -> list[SudoRule]:
         line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if raw.startswith("# file:"):
             continue
-        if not line or line.startswith(("Defaults", "@include", "#include", "User_Alias", "Cmnd_Alias", "Host_Alias", "Runas_Alias")):
+        if not line or line.startswith(
+            ("Defaults", "@include", "#include", "User_Alias", "Cmnd_Alias", "Host_Alias", "Runas_Alias")
+        ):
             continue
         parts = line.split(None, 1)
         if len(parts) != 2 or "=" not in parts[1]:

@@ -162,8 +162,12 @@ class AdvisoriesCollector:
         for source in config.sources:
             if isinstance(source, ProviderSource):
                 ctx.log.info("advisories: reading provider %s", source.metadata_url)
-                fetched = sources.fetch_provider(str(source.metadata_url), lookback, timeout=source.timeout_seconds,
-                                                 max_documents=source.max_documents)
+                fetched = sources.fetch_provider(
+                    str(source.metadata_url),
+                    lookback,
+                    timeout=source.timeout_seconds,
+                    max_documents=source.max_documents,
+                )
             else:
                 ctx.log.info("advisories: reading folder %s", source.path)
                 fetched = sources.read_folder(source.path)
@@ -185,8 +189,7 @@ class AdvisoriesCollector:
         for item in config.inventory:
             installed: dict[str, str] = {}
             if item.dpkg_query_path is not None or item.run_dpkg_query:
-                raw = read_or_run(item.host, "dpkg-query", path=item.dpkg_query_path, argv=DPKG_QUERY_ARGV,
-                                  timeout=120)
+                raw = read_or_run(item.host, "dpkg-query", path=item.dpkg_query_path, argv=DPKG_QUERY_ARGV, timeout=120)
                 raw_inputs.append(raw)
                 installed = parse_dpkg_query(text_of(raw), raw.origin)
             hosts[item.host] = (installed, list(item.cpes))
@@ -218,51 +221,74 @@ class AdvisoriesCollector:
             }
             if affected and relevant and decision is None and days_open > config.max_open_days:
                 listed = "; ".join(f"{host}: {', '.join(hits)}" for host, hits in affected.items())
-                findings.append(FindingDraft(
-                    key=f"advisory-open:{tracking_id}",
-                    title=f"{advisory.severity.capitalize()} advisory {tracking_id} affects installed software, "
-                          f"no decision after {days_open} days",
-                    severity=Severity.critical if advisory.severity == "critical" else Severity.high,
-                    detail=f"{advisory.title} ({', '.join(advisory.cves) or 'no CVE'}). Affected: {listed}. "
-                           "Record 'patched', 'mitigated' or 'not applicable' with the reasoning.",
-                    subject=tracking_id))
+                findings.append(
+                    FindingDraft(
+                        key=f"advisory-open:{tracking_id}",
+                        title=f"{advisory.severity.capitalize()} advisory {tracking_id} affects installed software, "
+                        f"no decision after {days_open} days",
+                        severity=Severity.critical if advisory.severity == "critical" else Severity.high,
+                        detail=f"{advisory.title} ({', '.join(advisory.cves) or 'no CVE'}). Affected: {listed}. "
+                        "Record 'patched', 'mitigated' or 'not applicable' with the reasoning.",
+                        subject=tracking_id,
+                    )
+                )
             if affected and decision is not None and decision.status == "patched":
-                findings.append(FindingDraft(
-                    key=f"advisory-still-affected:{tracking_id}",
-                    title=f"{tracking_id} is marked patched but installed versions are still affected",
-                    severity=Severity.medium, subject=tracking_id,
-                    detail=f"Decision by {decision.by} on {decision.at:%Y-%m-%d}; still affected: "
-                           + "; ".join(f"{host}: {', '.join(hits)}" for host, hits in affected.items())))
+                findings.append(
+                    FindingDraft(
+                        key=f"advisory-still-affected:{tracking_id}",
+                        title=f"{tracking_id} is marked patched but installed versions are still affected",
+                        severity=Severity.medium,
+                        subject=tracking_id,
+                        detail=f"Decision by {decision.by} on {decision.at:%Y-%m-%d}; still affected: "
+                        + "; ".join(f"{host}: {', '.join(hits)}" for host, hits in affected.items()),
+                    )
+                )
         if not any(row["in_period"] for row in rows.values()):
-            findings.append(FindingDraft(
-                key="no-advisories-in-period", severity=Severity.medium, subject=ctx.instance_name,
-                title=f"No security advisory was read for the last {config.period_days} days",
-                detail="Either the sources published nothing (unusual) or the feed is not being read."))
+            findings.append(
+                FindingDraft(
+                    key="no-advisories-in-period",
+                    severity=Severity.medium,
+                    subject=ctx.instance_name,
+                    title=f"No security advisory was read for the last {config.period_days} days",
+                    detail="Either the sources published nothing (unusual) or the feed is not being read.",
+                )
+            )
 
         finding_keys = sorted(finding.key for finding in findings)
-        normalised = json_ready({
-            "collector": self.name,
-            "collector_version": self.version,
-            "collected_at": iso(now),
-            "policy": {"period_days": config.period_days, "lookback_days": config.lookback_days,
-                       "max_open_days": config.max_open_days, "min_severity": config.min_severity},
-            "hosts": {host: {"packages": len(installed), "cpes": cpes} for host, (installed, cpes) in sorted(hosts.items())},
-            "advisories": rows,
-            "summary": {
-                "in_period": sum(row["in_period"] for row in rows.values()),
-                "affecting": sorted(tid for tid, row in rows.items() if row["affected_hosts"]),
-                "decided": sorted(tid for tid, row in rows.items() if row["decision"]),
-            },
-            "finding_keys": finding_keys,
-        })
+        normalised = json_ready(
+            {
+                "collector": self.name,
+                "collector_version": self.version,
+                "collected_at": iso(now),
+                "policy": {
+                    "period_days": config.period_days,
+                    "lookback_days": config.lookback_days,
+                    "max_open_days": config.max_open_days,
+                    "min_severity": config.min_severity,
+                },
+                "hosts": {
+                    host: {"packages": len(installed), "cpes": cpes}
+                    for host, (installed, cpes) in sorted(hosts.items())
+                },
+                "advisories": rows,
+                "summary": {
+                    "in_period": sum(row["in_period"] for row in rows.values()),
+                    "affecting": sorted(tid for tid, row in rows.items() if row["affected_hosts"]),
+                    "decided": sorted(tid for tid, row in rows.items() if row["decision"]),
+                },
+                "finding_keys": finding_keys,
+            }
+        )
         normalised["diff"] = diff(finding_keys, ctx.previous)
         report = tabular_report(
             title="Security advisories report",
             instance_name=ctx.instance_name,
             requirement="ORG-2/advisories",
-            policy=(f"Advisories of the last {config.period_days} days are listed; every {config.min_severity} "
-                    f"or worse advisory affecting installed software gets a decision within "
-                    f"{config.max_open_days} days."),
+            policy=(
+                f"Advisories of the last {config.period_days} days are listed; every {config.min_severity} "
+                f"or worse advisory affecting installed software gets a decision within "
+                f"{config.max_open_days} days."
+            ),
             normalised=normalised,
             sections=[
                 {
@@ -274,15 +300,19 @@ class AdvisoriesCollector:
                 {
                     "heading": "Earlier advisories still affecting installed software",
                     "columns": ["Advisory", "Published / updated", "Severity", "Title", "Affected hosts", "Decision"],
-                    "rows": [_row(tid, row) for tid, row in rows.items() if not row["in_period"] and row["affected_hosts"]],
+                    "rows": [
+                        _row(tid, row) for tid, row in rows.items() if not row["in_period"] and row["affected_hosts"]
+                    ],
                     "empty": "None.",
                 },
             ],
             findings=findings,
         )
-        return CollectResult(normalised=normalised,
-                             artifacts=artifacts(ctx, "advisories", raw_inputs, normalised, report),
-                             findings=findings)
+        return CollectResult(
+            normalised=normalised,
+            artifacts=artifacts(ctx, "advisories", raw_inputs, normalised, report),
+            findings=findings,
+        )
 
 
 def _row(tracking_id: str, row: Mapping[str, Any]) -> list[Any]:
@@ -293,7 +323,8 @@ def _row(tracking_id: str, row: Mapping[str, Any]) -> list[Any]:
         f"{row['severity']}" + (f" ({row['score']})" if row["score"] is not None else ""),
         row["title"],
         "; ".join(f"{host}: {', '.join(hits)}" for host, hits in row["affected_hosts"].items()) or "none",
-        "none" if decision is None else
-        f"{decision['status'].replace('_', ' ')} by {decision['by']} on {decision['at'][:10]}"
+        "none"
+        if decision is None
+        else f"{decision['status'].replace('_', ' ')} by {decision['by']} on {decision['at'][:10]}"
         + (f": {decision['note']}" if decision["note"] else ""),
     ]

@@ -46,10 +46,17 @@ class Advisory:
 
 
 _SEVERITY_WORDS = {
-    "critical": "critical", "kritiek": "critical", "kritisch": "critical",
-    "high": "high", "hoog": "high", "important": "high",
-    "medium": "medium", "middel": "medium", "moderate": "medium",
-    "low": "low", "laag": "low",
+    "critical": "critical",
+    "kritiek": "critical",
+    "kritisch": "critical",
+    "high": "high",
+    "hoog": "high",
+    "important": "high",
+    "medium": "medium",
+    "middel": "medium",
+    "moderate": "medium",
+    "low": "low",
+    "laag": "low",
 }
 SEVERITY_RANK = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -72,7 +79,9 @@ def _score_severity(score: float) -> str:
     return "low" if score > 0 else "none"
 
 
-def _walk_branches(branches: Any, path: tuple[Mapping[str, Any], ...]) -> Iterator[tuple[tuple[Mapping[str, Any], ...], Mapping[str, Any]]]:
+def _walk_branches(
+    branches: Any, path: tuple[Mapping[str, Any], ...]
+) -> Iterator[tuple[tuple[Mapping[str, Any], ...], Mapping[str, Any]]]:
     for branch in branches or ():
         here = (*path, branch)
         if isinstance(branch.get("product"), Mapping):
@@ -80,7 +89,9 @@ def _walk_branches(branches: Any, path: tuple[Mapping[str, Any], ...]) -> Iterat
         yield from _walk_branches(branch.get("branches"), here)
 
 
-_PURL = re.compile(r"^pkg:(?P<type>[a-z0-9.+-]+)/(?:(?P<namespace>[^@?#]+)/)?(?P<name>[^/@?#]+)(?:@(?P<version>[^?#]+))?")
+_PURL = re.compile(
+    r"^pkg:(?P<type>[a-z0-9.+-]+)/(?:(?P<namespace>[^@?#]+)/)?(?P<name>[^/@?#]+)(?:@(?P<version>[^?#]+))?"
+)
 
 
 def products(document: Mapping[str, Any]) -> dict[str, Product]:
@@ -98,8 +109,12 @@ def products(document: Mapping[str, Any]) -> dict[str, Product]:
             name = unquote(purl["name"])
             version = unquote(purl["version"]) if purl["version"] else version
         found[product["product_id"]] = Product(
-            product_id=product["product_id"], name=name.strip().lower(), version=version,
-            version_range=by_category.get("product_version_range"), cpe=helper.get("cpe"))
+            product_id=product["product_id"],
+            name=name.strip().lower(),
+            version=version,
+            version_range=by_category.get("product_version_range"),
+            cpe=helper.get("cpe"),
+        )
     for product in tree.get("full_product_names") or ():
         helper = product.get("product_identification_helper") or {}
         purl = _PURL.match(str(helper.get("purl", "")))
@@ -107,13 +122,16 @@ def products(document: Mapping[str, Any]) -> dict[str, Product]:
             product_id=product["product_id"],
             name=(unquote(purl["name"]) if purl else str(product.get("name", ""))).strip().lower(),
             version=unquote(purl["version"]) if purl and purl["version"] else None,
-            version_range=None, cpe=helper.get("cpe"))
+            version_range=None,
+            cpe=helper.get("cpe"),
+        )
     for relationship in tree.get("relationships") or ():
         full = relationship.get("full_product_name") or {}
         reference = found.get(relationship.get("product_reference", ""))
         if reference is not None and "product_id" in full:
-            found[full["product_id"]] = Product(full["product_id"], reference.name, reference.version,
-                                                reference.version_range, reference.cpe)
+            found[full["product_id"]] = Product(
+                full["product_id"], reference.name, reference.version, reference.version_range, reference.cpe
+            )
     return found
 
 
@@ -172,8 +190,14 @@ _COMPARATOR = re.compile(r"^\s*(?P<op><=|>=|!=|<|>|=)?\s*(?P<version>\S+)\s*$")
 
 def _compare(installed: Version, op: str, version: str) -> bool:
     wanted = Version(version)
-    return {"<": installed < wanted, "<=": installed <= wanted, ">": installed > wanted,
-            ">=": installed >= wanted, "=": installed == wanted, "!=": installed != wanted}[op]
+    return {
+        "<": installed < wanted,
+        "<=": installed <= wanted,
+        ">": installed > wanted,
+        ">=": installed >= wanted,
+        "=": installed == wanted,
+        "!=": installed != wanted,
+    }[op]
 
 
 def in_range(installed: str, version_range: str) -> bool | None:
@@ -211,8 +235,7 @@ def _vers_contains(version: Version, checks: list[tuple[str, str]]) -> bool:
         return False
     if any(op == "=" and _compare(version, "=", wanted) for op, wanted in checks):
         return True
-    bounds = sorted(((op, wanted) for op, wanted in checks if op not in ("=", "!=")),
-                    key=lambda item: Version(item[1]))
+    bounds = sorted(((op, wanted) for op, wanted in checks if op not in ("=", "!=")), key=lambda item: Version(item[1]))
     index = 0
     while index < len(bounds):
         op, wanted = bounds[index]

@@ -33,8 +33,9 @@ def _get(http: httpx.Client, url: str) -> bytes:
     return response.content
 
 
-def fetch_provider(metadata_url: str, since: datetime, *, timeout: float, max_documents: int,
-                   client: httpx.Client | None = None) -> list[RawInput]:
+def fetch_provider(
+    metadata_url: str, since: datetime, *, timeout: float, max_documents: int, client: httpx.Client | None = None
+) -> list[RawInput]:
     """The provider metadata, each distribution's changes.csv, and every document changed
     since ``since``. Document paths must stay below their directory (no scheme, no '..')."""
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
@@ -47,8 +48,11 @@ def fetch_provider(metadata_url: str, since: datetime, *, timeout: float, max_do
             distributions = metadata.get("distributions") or []
         except (ValueError, AttributeError):
             raise CollectorError(f"{metadata_url}: not a CSAF provider metadata document") from None
-        directories = [str(item["directory_url"]).rstrip("/") + "/" for item in distributions
-                       if isinstance(item, dict) and item.get("directory_url")]
+        directories = [
+            str(item["directory_url"]).rstrip("/") + "/"
+            for item in distributions
+            if isinstance(item, dict) and item.get("directory_url")
+        ]
         if not directories:
             raise CollectorError(f"{metadata_url}: no directory distribution (ROLIE-only providers are not supported)")
         for directory in directories:
@@ -58,8 +62,9 @@ def fetch_provider(metadata_url: str, since: datetime, *, timeout: float, max_do
             inputs.append(RawInput("provider", "changes-csv", urljoin(directory, "changes.csv"), changes))
             wanted = _changed_since(changes.decode("utf-8", "replace"), since)
             if len(wanted) > max_documents:
-                raise CollectorError(f"{directory}: {len(wanted)} documents changed, more than max_documents "
-                                     f"({max_documents})")
+                raise CollectorError(
+                    f"{directory}: {len(wanted)} documents changed, more than max_documents ({max_documents})"
+                )
             for path in wanted:
                 url = urljoin(directory, path)
                 inputs.append(RawInput("provider", "csaf", url, _get(http, url)))

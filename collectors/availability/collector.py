@@ -79,8 +79,11 @@ class AvailabilityConfig(BaseModel):
 
     @model_validator(mode="after")
     def _unique_services(self) -> AvailabilityConfig:
-        names = [service.name for source in self.sources
-                 for service in (source.services if isinstance(source, PrometheusSource) else source.probes)]
+        names = [
+            service.name
+            for source in self.sources
+            for service in (source.services if isinstance(source, PrometheusSource) else source.probes)
+        ]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"service(s) listed twice: {', '.join(duplicates)}")
@@ -109,55 +112,85 @@ class AvailabilityCollector:
                 raw, found = self._prometheus(source, config, now, ctx)
             else:
                 raw, found = self._probe(source, config, now, previous_services, ctx)
-            raw_inputs.append(RawInput(host=f"source-{index + 1}", kind=source.type, origin=raw[0],
-                                       data=raw[1], from_command=True))
+            raw_inputs.append(
+                RawInput(host=f"source-{index + 1}", kind=source.type, origin=raw[0], data=raw[1], from_command=True)
+            )
             services.update(found)
 
-        findings = [finding for name, service in sorted(services.items())
-                    for finding in self._findings(name, service, config)]
+        findings = [
+            finding for name, service in sorted(services.items()) for finding in self._findings(name, service, config)
+        ]
         finding_keys = sorted(finding.key for finding in findings)
-        normalised = json_ready({
-            "collector": self.name,
-            "collector_version": self.version,
-            "collected_at": iso(now),
-            "policy": {"target_percent": config.target_percent, "period_days": config.period_days,
-                       "max_silence_minutes": config.max_silence_minutes},
-            "services": services,
-            "finding_keys": finding_keys,
-        })
+        normalised = json_ready(
+            {
+                "collector": self.name,
+                "collector_version": self.version,
+                "collected_at": iso(now),
+                "policy": {
+                    "target_percent": config.target_percent,
+                    "period_days": config.period_days,
+                    "max_silence_minutes": config.max_silence_minutes,
+                },
+                "services": services,
+                "finding_keys": finding_keys,
+            }
+        )
         normalised["diff"] = diff(finding_keys, ctx.previous)
         report = tabular_report(
             title="Availability monitoring report",
             instance_name=ctx.instance_name,
             requirement="OPS-3/availability",
-            policy=(f"Every listed service probed and covered by an alert rule; availability at least "
-                    f"{config.target_percent}% over {config.period_days:g} days; probes never silent for "
-                    f"more than {config.max_silence_minutes} minutes."),
+            policy=(
+                f"Every listed service probed and covered by an alert rule; availability at least "
+                f"{config.target_percent}% over {config.period_days:g} days; probes never silent for "
+                f"more than {config.max_silence_minutes} minutes."
+            ),
             normalised=normalised,
-            sections=[{
-                "heading": "Services",
-                "columns": ["Service", "Monitored by", "Series / URL", "Samples in period", "Availability %",
-                            "Last sample", "Alert rules"],
-                "rows": [[name, s["monitored_by"], s["series"], s["samples"],
-                          None if s["availability_percent"] is None else f"{s['availability_percent']:.3f}",
-                          s["last_sample_at"] or "none", ", ".join(s["alert_rules"]) or "none"]
-                         for name, s in sorted(services.items())],
-                "empty": "No service listed.",
-            }],
+            sections=[
+                {
+                    "heading": "Services",
+                    "columns": [
+                        "Service",
+                        "Monitored by",
+                        "Series / URL",
+                        "Samples in period",
+                        "Availability %",
+                        "Last sample",
+                        "Alert rules",
+                    ],
+                    "rows": [
+                        [
+                            name,
+                            s["monitored_by"],
+                            s["series"],
+                            s["samples"],
+                            None if s["availability_percent"] is None else f"{s['availability_percent']:.3f}",
+                            s["last_sample_at"] or "none",
+                            ", ".join(s["alert_rules"]) or "none",
+                        ]
+                        for name, s in sorted(services.items())
+                    ],
+                    "empty": "No service listed.",
+                }
+            ],
             findings=findings,
         )
-        return CollectResult(normalised=normalised,
-                             artifacts=artifacts(ctx, "availability", raw_inputs, normalised, report),
-                             findings=findings)
+        return CollectResult(
+            normalised=normalised,
+            artifacts=artifacts(ctx, "availability", raw_inputs, normalised, report),
+            findings=findings,
+        )
 
     # --- Prometheus -----------------------------------------------------------------------
 
-    def _prometheus(self, source: PrometheusSource, config: AvailabilityConfig, now: datetime,
-                    ctx: CollectContext) -> tuple[tuple[str, bytes], dict[str, dict[str, Any]]]:
+    def _prometheus(
+        self, source: PrometheusSource, config: AvailabilityConfig, now: datetime, ctx: CollectContext
+    ) -> tuple[tuple[str, bytes], dict[str, dict[str, Any]]]:
         if source.recorded is not None:
             raw = read_file("prometheus", "prometheus", source.recorded)
             api: LivePrometheus | RecordedPrometheus = RecordedPrometheus(
-                Exchange.from_json(raw.data, source.recorded), source.recorded)
+                Exchange.from_json(raw.data, source.recorded), source.recorded
+            )
             now = datetime.fromtimestamp(api.exchange.evaluated_at, UTC)
             origin = source.recorded
         else:
@@ -176,8 +209,11 @@ class AvailabilityCollector:
                 counts = {_key(item): int(float(item["value"][1])) for item in count}
                 samples = sum(counts.values())
                 # several series (two probing exporters, say): weigh each by its samples
-                ratio = (sum(float(item["value"][1]) * counts.get(_key(item), 0) for item in average)
-                         / samples) if samples else None
+                ratio = (
+                    (sum(float(item["value"][1]) * counts.get(_key(item), 0) for item in average) / samples)
+                    if samples
+                    else None
+                )
                 last = max((float(point[0]) for item in recent for point in item["values"]), default=None)
                 found[service.name] = {
                     "monitored_by": f"prometheus {api.exchange.url}",
@@ -187,8 +223,13 @@ class AvailabilityCollector:
                     "availability_percent": None if ratio is None else round(ratio * 100, 4),
                     "last_sample_at": None if last is None else iso(datetime.fromtimestamp(last, UTC)),
                     "silent": last is None,
-                    "alert_rules": sorted({rule["name"] for rule in rules
-                                           if rule_covers(str(rule.get("query", "")), service.metric, service.labels)}),
+                    "alert_rules": sorted(
+                        {
+                            rule["name"]
+                            for rule in rules
+                            if rule_covers(str(rule.get("query", "")), service.metric, service.labels)
+                        }
+                    ),
                     "probe_errors": [],
                 }
         finally:
@@ -198,8 +239,14 @@ class AvailabilityCollector:
 
     # --- the collector's own HTTP(S) probes -------------------------------------------------
 
-    def _probe(self, source: HttpSource, config: AvailabilityConfig, now: datetime,
-               previous: Mapping[str, Any], ctx: CollectContext) -> tuple[tuple[str, bytes], dict[str, dict[str, Any]]]:
+    def _probe(
+        self,
+        source: HttpSource,
+        config: AvailabilityConfig,
+        now: datetime,
+        previous: Mapping[str, Any],
+        ctx: CollectContext,
+    ) -> tuple[tuple[str, bytes], dict[str, dict[str, Any]]]:
         lines: list[str] = []
         found: dict[str, dict[str, Any]] = {}
         first_day = (now - timedelta(days=config.period_days)).date().isoformat()
@@ -208,8 +255,9 @@ class AvailabilityCollector:
             lines.append(f"{iso(now)} {probe.name} {probe.url} {line}")
             ctx.log.info("availability: probe %s: %s", probe.name, line)
             before = previous.get(probe.name) or {}
-            days: dict[str, list[int]] = {day: list(counts) for day, counts in (before.get("days") or {}).items()
-                                          if day >= first_day}
+            days: dict[str, list[int]] = {
+                day: list(counts) for day, counts in (before.get("days") or {}).items() if day >= first_day
+            }
             today = days.setdefault(now.date().isoformat(), [0, 0])
             today[0] += int(ok)
             today[1] += 1
@@ -235,28 +283,48 @@ class AvailabilityCollector:
     def _findings(self, name: str, service: Mapping[str, Any], config: AvailabilityConfig) -> list[FindingDraft]:
         findings: list[FindingDraft] = []
         if not service["samples"]:
-            findings.append(FindingDraft(
-                key=f"no-probe:{name}", title=f"{name} is not probed", severity=Severity.high, subject=name,
-                detail=f"No sample of {service['series']} in the last {config.period_days:g} days: the service "
-                       "is not in availability monitoring (OPS-3)."))
+            findings.append(
+                FindingDraft(
+                    key=f"no-probe:{name}",
+                    title=f"{name} is not probed",
+                    severity=Severity.high,
+                    subject=name,
+                    detail=f"No sample of {service['series']} in the last {config.period_days:g} days: the service "
+                    "is not in availability monitoring (OPS-3).",
+                )
+            )
         if not service["alert_rules"]:
-            findings.append(FindingDraft(
-                key=f"no-alert-rule:{name}", title=f"No alert rule watches {name}", severity=Severity.high,
-                subject=name, detail=f"No alerting rule reads {service['series']}: an outage would go unnoticed."))
+            findings.append(
+                FindingDraft(
+                    key=f"no-alert-rule:{name}",
+                    title=f"No alert rule watches {name}",
+                    severity=Severity.high,
+                    subject=name,
+                    detail=f"No alerting rule reads {service['series']}: an outage would go unnoticed.",
+                )
+            )
         percent = service["availability_percent"]
         if percent is not None and percent < config.target_percent:
-            findings.append(FindingDraft(
-                key=f"availability-below-target:{name}",
-                title=f"{name} available {percent:.2f}% (target {config.target_percent}%)",
-                severity=Severity.high, subject=name,
-                detail=f"Over {config.period_days:g} days, {service['samples']} samples of {service['series']}."))
+            findings.append(
+                FindingDraft(
+                    key=f"availability-below-target:{name}",
+                    title=f"{name} available {percent:.2f}% (target {config.target_percent}%)",
+                    severity=Severity.high,
+                    subject=name,
+                    detail=f"Over {config.period_days:g} days, {service['samples']} samples of {service['series']}.",
+                )
+            )
         if service["samples"] and service["silent"]:
-            findings.append(FindingDraft(
-                key=f"probe-silent:{name}",
-                title=f"Probes of {name} silent for more than {config.max_silence_minutes} minutes",
-                severity=Severity.medium, subject=name,
-                detail=f"Last sample {service['last_sample_at'] or 'unknown'}; monitoring that stops "
-                       "reporting cannot show an outage."))
+            findings.append(
+                FindingDraft(
+                    key=f"probe-silent:{name}",
+                    title=f"Probes of {name} silent for more than {config.max_silence_minutes} minutes",
+                    severity=Severity.medium,
+                    subject=name,
+                    detail=f"Last sample {service['last_sample_at'] or 'unknown'}; monitoring that stops "
+                    "reporting cannot show an outage.",
+                )
+            )
         return findings
 
 
@@ -274,5 +342,3 @@ def _probe_once(probe: HttpProbe) -> tuple[bool, str]:
     elapsed = time.monotonic() - started
     ok = (response.status_code in probe.expect_status) if probe.expect_status else 200 <= response.status_code < 400
     return ok, f"status {response.status_code} in {elapsed * 1000:.0f} ms"
-
-

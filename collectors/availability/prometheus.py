@@ -40,15 +40,19 @@ class Exchange:
     rules: Any = None
 
     def to_json(self) -> bytes:
-        return json.dumps({"url": self.url, "evaluated_at": self.evaluated_at,
-                           "queries": self.queries, "rules": self.rules}, indent=1, sort_keys=True).encode()
+        return json.dumps(
+            {"url": self.url, "evaluated_at": self.evaluated_at, "queries": self.queries, "rules": self.rules},
+            indent=1,
+            sort_keys=True,
+        ).encode()
 
     @classmethod
     def from_json(cls, data: bytes, origin: str) -> Exchange:
         try:
             document = json.loads(data)
-            return cls(str(document["url"]), float(document["evaluated_at"]),
-                       dict(document["queries"]), document["rules"])
+            return cls(
+                str(document["url"]), float(document["evaluated_at"]), dict(document["queries"]), document["rules"]
+            )
         except (ValueError, KeyError, TypeError) as error:
             raise CollectorError(f"{origin}: not a recorded Prometheus exchange ({error})") from None
 
@@ -80,10 +84,13 @@ class LivePrometheus:
             answer = response.json()
         except ValueError:
             raise CollectorError(
-                f"Prometheus at {self.exchange.url}{path} answered {response.status_code} without JSON") from None
+                f"Prometheus at {self.exchange.url}{path} answered {response.status_code} without JSON"
+            ) from None
         if response.status_code >= 400 or answer.get("status") != "success":
-            raise CollectorError(f"Prometheus refused {params.get('query', path)!r}: "
-                                 f"{answer.get('errorType', response.status_code)}: {answer.get('error', '')}")
+            raise CollectorError(
+                f"Prometheus refused {params.get('query', path)!r}: "
+                f"{answer.get('errorType', response.status_code)}: {answer.get('error', '')}"
+            )
         return answer
 
 
@@ -113,8 +120,7 @@ def result_of(answer: Any, expression: str) -> list[dict[str, Any]]:
 
 def alert_rules(answer: Any) -> list[dict[str, Any]]:
     try:
-        return [rule for group in answer["data"]["groups"] for rule in group["rules"]
-                if rule.get("type") == "alerting"]
+        return [rule for group in answer["data"]["groups"] for rule in group["rules"] if rule.get("type") == "alerting"]
     except (KeyError, TypeError):
         raise CollectorError("not a Prometheus /api/v1/rules answer") from None
 

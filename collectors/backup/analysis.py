@@ -147,17 +147,15 @@ def _data_check_finding(
     if restore_at is not None and now - datetime.fromisoformat(restore_at) <= interval:
         return []  # a restore test within the interval proves the data can be read back
     days = interval.days
-    ran = ", ".join(
-        f"{kind} ({check['scope']}, {check['status']})" for kind, check in summary["checks"].items()
-    )
+    ran = ", ".join(f"{kind} ({check['scope']}, {check['status']})" for kind, check in summary["checks"].items())
     last = data_check["last_at"]
-    when = f"The last check that read the data back ran {last}." if last else (
-        "No check that reads the data back has been seen for this repository."
+    when = (
+        f"The last check that read the data back ran {last}."
+        if last
+        else ("No check that reads the data back has been seen for this repository.")
     )
     how = (
-        "restic check --read-data or --read-data-subset"
-        if summary["type"] == "restic"
-        else "borg check --verify-data"
+        "restic check --read-data or --read-data-subset" if summary["type"] == "restic" else "borg check --verify-data"
     )
     return [
         FindingDraft(
@@ -191,9 +189,7 @@ def _stale_findings(name: str, summary: Mapping[str, Any], rpo_hours: float) -> 
         if info["fresh"]:
             continue
         if info["newest"] is None:
-            detail = (
-                f"No backup found under {group!r}; the recovery point objective is {rpo_hours:g} h."
-            )
+            detail = f"No backup found under {group!r}; the recovery point objective is {rpo_hours:g} h."
         else:
             detail = (
                 f"Newest backup {info['newest_label']!r} was made {info['newest']} "
@@ -234,17 +230,13 @@ def _check_findings(name: str, summary: Mapping[str, Any]) -> list[FindingDraft]
 def _locations(repositories: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     locations: dict[str, dict[str, Any]] = {}
     for name, summary in sorted(repositories.items()):
-        entry = locations.setdefault(
-            summary["location"], {"repositories": [], "recent_backup": False}
-        )
+        entry = locations.setdefault(summary["location"], {"repositories": [], "recent_backup": False})
         entry["repositories"].append(name)
         entry["recent_backup"] = entry["recent_backup"] or summary["holds_recent_backup"]
     return dict(sorted(locations.items()))
 
 
-def _location_findings(
-    locations: Mapping[str, Mapping[str, Any]], minimum: int
-) -> list[FindingDraft]:
+def _location_findings(locations: Mapping[str, Mapping[str, Any]], minimum: int) -> list[FindingDraft]:
     recent = [name for name, info in locations.items() if info["recent_backup"]]
     if len(recent) >= minimum:
         return []
@@ -263,9 +255,7 @@ def _location_findings(
     ]
 
 
-def _restore_test(
-    restore_test_at: datetime | None, now: datetime, interval: timedelta
-) -> dict[str, Any]:
+def _restore_test(restore_test_at: datetime | None, now: datetime, interval: timedelta) -> dict[str, Any]:
     return {
         "newest": _iso(restore_test_at),
         "due": _iso(restore_test_at + interval) if restore_test_at else None,
@@ -326,14 +316,9 @@ def assess(
         "data_check_days": policy.data_check_interval.days,
         "repositories": repositories,
         "locations": locations,
-        "locations_with_recent_backup": [
-            name for name, info in locations.items() if info["recent_backup"]
-        ],
+        "locations_with_recent_backup": [name for name, info in locations.items() if info["recent_backup"]],
         "restore_test": restore,
-        "findings": {
-            finding.key: {"severity": finding.severity.value, "title": finding.title}
-            for finding in findings
-        },
+        "findings": {finding.key: {"severity": finding.severity.value, "title": finding.title} for finding in findings},
     }
     return Assessment(normalised=normalised, findings=findings)
 
@@ -344,21 +329,15 @@ class Change:
     description: str
 
 
-def _repository_changes(
-    name: str, before: Mapping[str, Any], after: Mapping[str, Any]
-) -> list[Change]:
+def _repository_changes(name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
     changes = []
     if before.get("location") != after["location"]:
-        changes.append(
-            Change(name, f"location changed from {before.get('location')} to {after['location']}")
-        )
+        changes.append(Change(name, f"location changed from {before.get('location')} to {after['location']}"))
     old_groups = before.get("groups") or {}
     for group, info in after["groups"].items():
         old = old_groups.get(group)
         if old is None:
-            changes.append(
-                Change(f"{name}:{group}", f"new backup group with {info['count']} backup(s)")
-            )
+            changes.append(Change(f"{name}:{group}", f"new backup group with {info['count']} backup(s)"))
         elif old.get("newest") != info["newest"]:
             changes.append(
                 Change(
@@ -398,9 +377,7 @@ def diff(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list
     old_repositories = previous.get("repositories") or {}
     for name, summary in current["repositories"].items():
         if name not in old_repositories:
-            changes.append(
-                Change(name, f"repository added ({summary['type']}, {summary['location']})")
-            )
+            changes.append(Change(name, f"repository added ({summary['type']}, {summary['location']})"))
         else:
             changes += _repository_changes(name, old_repositories[name], summary)
     for name in sorted(set(old_repositories) - set(current["repositories"])):

@@ -85,9 +85,7 @@ class BackupCollector:
         raw_files = [raw for item in gathered for raw in item.raw_files]
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         raw_path = write_raw_archive(raw_files, ctx.workdir / RAW_ARCHIVE_NAME, ctx.now.timestamp())
-        findings = sorted(
-            assessment.findings, key=lambda finding: (-finding.severity.rank, finding.key)
-        )
+        findings = sorted(assessment.findings, key=lambda finding: (-finding.severity.rank, finding.key))
         report = _templates.get_template("report.html.j2").render(
             instance=ctx.instance_name,
             summary=normalised,

@@ -73,7 +73,10 @@ def _checked_repository(tool: str, value: str, info: ValidationInfo) -> str:
                 "repository",
                 "from the portal only a remote {tool} repository can be named (for example {example}); "
                 "a local one is a file path, set in an instance file imported on the host",
-                {"tool": tool, "example": "sftp:backup@nas:/srv/restic" if tool == "restic" else "ssh://borg@nas/./db1"},
+                {
+                    "tool": tool,
+                    "example": "sftp:backup@nas:/srv/restic" if tool == "restic" else "ssh://borg@nas/./db1",
+                },
             )
         return value
     if local:
@@ -143,9 +146,7 @@ class ResticRepository(_Repository):
         if self.read_data and self.read_data_subset is not None:
             raise ValueError("set at most one of 'read_data' or 'read_data_subset'")
         if self.repository is not None and (self.password is None) == (self.password_file is None):
-            raise ValueError(
-                "a live restic repository needs exactly one of 'password' or 'password_file'"
-            )
+            raise ValueError("a live restic repository needs exactly one of 'password' or 'password_file'")
         return self
 
 
@@ -172,11 +173,7 @@ class BorgRepository(_Repository):
     @model_validator(mode="after")
     def _live_passphrase(self) -> BorgRepository:
         _require_one_source(self.recorded, self.repository)
-        if (
-            self.repository is not None
-            and self.passphrase is not None
-            and self.passphrase_file is not None
-        ):
+        if self.repository is not None and self.passphrase is not None and self.passphrase_file is not None:
             raise ValueError("set at most one of 'passphrase' or 'passphrase_file'")
         return self
 

@@ -85,8 +85,7 @@ def _load_json(text: str, source: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CollectorError(
-            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the file may be truncated"
+            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); the file may be truncated"
         ) from exc
 
 
@@ -115,18 +114,14 @@ def _require(mapping: dict[str, Any], key: str, kind: type, source: str, what: s
 def parse_exit_code(text: str, source: str) -> int:
     stripped = text.strip()
     if not re.fullmatch(r"\d{1,3}", stripped) or int(stripped) > 255:
-        raise CollectorError(
-            f"{source}: expected a process exit code (0-255), got {stripped[:40]!r}"
-        )
+        raise CollectorError(f"{source}: expected a process exit code (0-255), got {stripped[:40]!r}")
     return int(stripped)
 
 
 def parse_restic_snapshots(text: str, source: str = "restic snapshots --json") -> list[Backup]:
     data = _load_json(text, source)
     if not isinstance(data, list):
-        raise CollectorError(
-            f"{source}: expected a JSON list of snapshots, got {type(data).__name__}"
-        )
+        raise CollectorError(f"{source}: expected a JSON list of snapshots, got {type(data).__name__}")
     backups = []
     for index, item in enumerate(data):
         what = f"snapshot #{index}"
@@ -156,9 +151,7 @@ _RESTIC_NOISE = re.compile(
 )
 
 
-def parse_restic_check(
-    text: str, exit_code: int, kind: str, source: str = "restic check"
-) -> CheckResult:
+def parse_restic_check(text: str, exit_code: int, kind: str, source: str = "restic check") -> CheckResult:
     if not text.strip():
         raise CollectorError(f"{source}: empty check output")
     lines = [line.rstrip() for line in text.splitlines()]
@@ -168,13 +161,15 @@ def parse_restic_check(
             raise CollectorError(
                 f"{source}: exit code 0 but no {_RESTIC_SUCCESS_MARKER!r} line; the output may be truncated"
             )
-        return CheckResult(
-            kind=kind, exit_code=0, status="ok", messages=(), scope=scope, packs_read=packs
-        )
+        return CheckResult(kind=kind, exit_code=0, status="ok", messages=(), scope=scope, packs_read=packs)
     messages = tuple(line for line in lines if not _RESTIC_NOISE.match(line))
     status: CheckStatus = "data-errors" if _RESTIC_DAMAGE_MARKER in text else "failed"
     return CheckResult(
-        kind=kind, exit_code=exit_code, status=status, messages=messages, scope=scope,
+        kind=kind,
+        exit_code=exit_code,
+        status=status,
+        messages=messages,
+        scope=scope,
         packs_read=packs,
     )
 
@@ -183,9 +178,7 @@ def parse_restic_check(
 # 3 groups)" or "read 50.0% of data packs" (--read-data-subset=n/t or =p%) are the lines
 # restic prints before reading packs back; the progress line after them counts the packs.
 _RESTIC_READ_ALL = "read all data"
-_RESTIC_READ_SUBSET = re.compile(
-    r"^read (?:group #\d+ of (?P<packs>\d+) data packs|[\d.]+% of data packs|subset)"
-)
+_RESTIC_READ_SUBSET = re.compile(r"^read (?:group #\d+ of (?P<packs>\d+) data packs|[\d.]+% of data packs|subset)")
 _RESTIC_PACKS_DONE = re.compile(r"^\[[\d:]+\]\s+(?:[\d.]+%\s+)?(?P<done>\d+)(?: / \d+)? packs")
 
 
@@ -208,9 +201,7 @@ def parse_restic_stats(text: str, source: str = "restic stats --json") -> Reposi
     data = _load_json(text, source)
     if not isinstance(data, dict):
         raise CollectorError(f"{source}: expected a JSON object")
-    detail = {
-        key: _require(data, key, int, source, "stats") for key in ("total_size", "total_file_count")
-    }
+    detail = {key: _require(data, key, int, source, "stats") for key in ("total_size", "total_file_count")}
     if isinstance(data.get("snapshots_count"), int):
         detail["snapshots_count"] = data["snapshots_count"]
     return RepositoryStats(
@@ -220,9 +211,7 @@ def parse_restic_stats(text: str, source: str = "restic stats --json") -> Reposi
     )
 
 
-def parse_borg_list(
-    text: str, naive_zone: tzinfo, source: str = "borg list --json"
-) -> list[Backup]:
+def parse_borg_list(text: str, naive_zone: tzinfo, source: str = "borg list --json") -> list[Backup]:
     """Archives of a borg repository. borg 1.2 prints naive local times, so the caller says
     which zone the repository host runs in. Checkpoint archives are interrupted backups and
     are left out: they are not a successful backup."""
@@ -269,9 +258,7 @@ def parse_borg_info(text: str, naive_zone: tzinfo, source: str = "borg info --js
     }
     return BorgInfo(
         repository_id=_require(repository, "id", str, source, "repository"),
-        last_modified=_aware_time(
-            repository.get("last_modified"), source, "repository last_modified", naive_zone
-        ),
+        last_modified=_aware_time(repository.get("last_modified"), source, "repository last_modified", naive_zone),
         stats=RepositoryStats(
             total_size=detail["total_size"],
             file_or_chunk_count=detail["total_unique_chunks"],
@@ -298,9 +285,7 @@ _BORG_PARTS = (
 )
 
 
-def parse_borg_check(
-    text: str, exit_code: int, source: str = "borg check", kind: str = "check"
-) -> CheckResult:
+def parse_borg_check(text: str, exit_code: int, source: str = "borg check", kind: str = "check") -> CheckResult:
     """borg check exits 0 when the repository and archives are consistent (it prints nothing
     without --verbose), 1 when it found problems, 2 when it could not check at all. Only
     ``--verify-data`` reads the archives' data back (it prints a "cryptographic data integrity
@@ -314,8 +299,7 @@ def parse_borg_check(
         unfinished = [
             started
             for started, finished in _BORG_PARTS
-            if any(line.startswith(started) for line in lines)
-            and not any(line.startswith(finished) for line in lines)
+            if any(line.startswith(started) for line in lines) and not any(line.startswith(finished) for line in lines)
         ]
         if not any(_BORG_COMPLETE.search(line) for line in lines) or unfinished:
             raise CollectorError(
@@ -327,9 +311,7 @@ def parse_borg_check(
     damage = [line for line in lines if _BORG_DAMAGE.search(line)]
     status: CheckStatus = "data-errors" if damage else "failed"
     messages = tuple(damage or lines)
-    return CheckResult(
-        kind=kind, exit_code=exit_code, status=status, messages=messages, scope=scope
-    )
+    return CheckResult(kind=kind, exit_code=exit_code, status=status, messages=messages, scope=scope)
 
 
 def parse_s3_listing(text: str, source: str = "s3 listing") -> S3Listing:
@@ -351,9 +333,7 @@ def parse_s3_listing(text: str, source: str = "s3 listing") -> S3Listing:
             objects.append(
                 S3Object(
                     key=_require(entry, "Key", str, source, what),
-                    last_modified=_aware_time(
-                        entry.get("LastModified"), source, f"{what} LastModified"
-                    ),
+                    last_modified=_aware_time(entry.get("LastModified"), source, f"{what} LastModified"),
                     size=_require(entry, "Size", int, source, what),
                 )
             )

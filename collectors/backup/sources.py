@@ -57,9 +57,7 @@ def _decode(raw: RawFile) -> str:
     try:
         return raw.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CollectorError(
-            f"{raw.origin}: not UTF-8 text (byte {exc.start}); the file is corrupt"
-        ) from exc
+        raise CollectorError(f"{raw.origin}: not UTF-8 text (byte {exc.start}); the file is corrupt") from exc
 
 
 def _read(path: Path, member: str) -> RawFile:
@@ -110,17 +108,13 @@ def _clean_env(prefix: str) -> dict[str, str]:
 
 
 def _check_files(name: str, stem: str, files: CheckFiles) -> tuple[RawFile, RawFile]:
-    return _read(files.output, f"{name}/{stem}.txt"), _read(
-        files.exit_code, f"{name}/{stem}.exitcode"
-    )
+    return _read(files.output, f"{name}/{stem}.txt"), _read(files.exit_code, f"{name}/{stem}.exitcode")
 
 
 def _check_from_run(name: str, stem: str, run: _Run) -> tuple[RawFile, RawFile]:
     return (
         RawFile(member=f"{name}/{stem}.txt", data=run.output, origin=run.command),
-        RawFile(
-            member=f"{name}/{stem}.exitcode", data=f"{run.exit_code}\n".encode(), origin=run.command
-        ),
+        RawFile(member=f"{name}/{stem}.exitcode", data=f"{run.exit_code}\n".encode(), origin=run.command),
     )
 
 
@@ -150,12 +144,8 @@ def _restic_raw_live(repo: ResticRepository) -> list[RawFile]:
     snapshots = _run([*base, "snapshots", "--json"], env, repo.timeout_seconds, merge_stderr=False)
     stats = _run([*base, "stats", "--json"], env, repo.timeout_seconds, merge_stderr=False)
     raw = [
-        RawFile(
-            member=f"{repo.name}/snapshots.json", data=snapshots.output, origin=snapshots.command
-        ),
-        *_check_from_run(
-            repo.name, "check", _run([*base, "check"], env, repo.timeout_seconds, merge_stderr=True)
-        ),
+        RawFile(member=f"{repo.name}/snapshots.json", data=snapshots.output, origin=snapshots.command),
+        *_check_from_run(repo.name, "check", _run([*base, "check"], env, repo.timeout_seconds, merge_stderr=True)),
     ]
     read_flag = (
         "--read-data"
@@ -204,9 +194,7 @@ def gather_restic(repo: ResticRepository, now: datetime) -> Gathered:
     for stem in ("check", "check-read-data"):
         check_input = _check_input(files, stem, now)
         if check_input is not None:
-            check = parsers.parse_restic_check(
-                check_input.text, check_input.exit_code, stem, check_input.origin
-            )
+            check = parsers.parse_restic_check(check_input.text, check_input.exit_code, stem, check_input.origin)
             checks.append(replace(check, ran_at=check_input.ran_at))
     stats = files.get("stats.json")
     observation = Observation(
@@ -365,9 +353,7 @@ def gather_s3(location: S3Location) -> Gathered:
         )
     listing = parsers.parse_s3_listing(_decode(raw), raw.origin)
     if listing.bucket != location.bucket:
-        raise CollectorError(
-            f"{raw.origin}: lists bucket {listing.bucket!r}, configured {location.bucket!r}"
-        )
+        raise CollectorError(f"{raw.origin}: lists bucket {listing.bucket!r}, configured {location.bucket!r}")
     observation = Observation(
         repository=location.name,
         type="s3",

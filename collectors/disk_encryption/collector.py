@@ -35,8 +35,7 @@ _MAPPING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 LSBLK_ARGV = ("lsblk", "-J", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINT,UUID")
 MANAGE_BDE_ARGV = ("manage-bde", "-status")
-BITLOCKER_ARGV = ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command",
-                  "Get-BitLockerVolume | ConvertTo-Json")
+BITLOCKER_ARGV = ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command", "Get-BitLockerVolume | ConvertTo-Json")
 FDESETUP_ARGV = ("fdesetup", "status")
 
 
@@ -166,10 +165,17 @@ class DiskEncryptionCollector:
                         "reported_at": iso(device.last_check_in),
                         "compliance": device.compliance,
                         "user": device.user,
-                        "volumes": [_volume_row(Volume(
-                            name="device", mountpoint=None, role="system", encrypted=device.encrypted,
-                            detail=f"MDM: Encrypted={device.encrypted}, {device.compliance or 'compliance unknown'}",
-                        ))],
+                        "volumes": [
+                            _volume_row(
+                                Volume(
+                                    name="device",
+                                    mountpoint=None,
+                                    role="system",
+                                    encrypted=device.encrypted,
+                                    detail=f"MDM: Encrypted={device.encrypted}, {device.compliance or 'compliance unknown'}",
+                                )
+                            )
+                        ],
                     }
                 continue
             ctx.log.info("disk-encryption: reading %s (%s)", source.device, source.type)
@@ -186,27 +192,29 @@ class DiskEncryptionCollector:
         findings = self._findings(config, devices, now)
         finding_keys = sorted(finding.key for finding in findings)
         inventory = sorted(set(config.inventory))
-        normalised = json_ready({
-            "collector": self.name,
-            "collector_version": self.version,
-            "collected_at": iso(now),
-            "policy": {
-                "max_report_age_days": config.max_report_age_days,
-                "allowed_unencrypted": config.allowed_unencrypted,
-                "removable_must_be_encrypted": config.removable_must_be_encrypted,
-            },
-            "inventory": inventory,
-            "devices": devices,
-            "summary": {
-                "devices": len(devices),
-                "encrypted_devices": sum(
-                    all(v["encrypted"] for v in d["volumes"] if v["role"] in ("system", "data"))
-                    for d in devices.values()
-                ),
-                "inventory_without_report": sorted(set(inventory) - set(devices)),
-            },
-            "finding_keys": finding_keys,
-        })
+        normalised = json_ready(
+            {
+                "collector": self.name,
+                "collector_version": self.version,
+                "collected_at": iso(now),
+                "policy": {
+                    "max_report_age_days": config.max_report_age_days,
+                    "allowed_unencrypted": config.allowed_unencrypted,
+                    "removable_must_be_encrypted": config.removable_must_be_encrypted,
+                },
+                "inventory": inventory,
+                "devices": devices,
+                "summary": {
+                    "devices": len(devices),
+                    "encrypted_devices": sum(
+                        all(v["encrypted"] for v in d["volumes"] if v["role"] in ("system", "data"))
+                        for d in devices.values()
+                    ),
+                    "inventory_without_report": sorted(set(inventory) - set(devices)),
+                },
+                "finding_keys": finding_keys,
+            }
+        )
         normalised["diff"] = diff(finding_keys, ctx.previous)
         report = tabular_report(
             title="Disk encryption report",
@@ -222,8 +230,15 @@ class DiskEncryptionCollector:
                     "heading": "Volumes",
                     "columns": ["Device", "Source", "Reported", "Volume", "Role", "Encrypted", "Detail"],
                     "rows": [
-                        [name, device["source"], device["reported_at"], volume["mountpoint"] or volume["name"],
-                         volume["role"], "yes" if volume["encrypted"] else "NO", volume["detail"]]
+                        [
+                            name,
+                            device["source"],
+                            device["reported_at"],
+                            volume["mountpoint"] or volume["name"],
+                            volume["role"],
+                            "yes" if volume["encrypted"] else "NO",
+                            volume["detail"],
+                        ]
                         for name, device in sorted(devices.items())
                         for volume in device["volumes"]
                     ],
@@ -244,17 +259,20 @@ class DiskEncryptionCollector:
             findings=findings,
         )
 
-    def _read_device(
-        self, source: _Source, ctx: CollectContext
-    ) -> tuple[list[Volume], list[RawInput], dict[str, Any]]:
+    def _read_device(self, source: _Source, ctx: CollectContext) -> tuple[list[Volume], list[RawInput], dict[str, Any]]:
         argv, parser = {
             "linux": (LSBLK_ARGV, parsers.parse_lsblk),
             "manage-bde": (MANAGE_BDE_ARGV, parsers.parse_manage_bde),
             "bitlocker-json": (BITLOCKER_ARGV, parsers.parse_bitlocker_json),
             "fdesetup": (FDESETUP_ARGV, parsers.parse_fdesetup),
         }[source.type]  # type: ignore[attr-defined]
-        raw = read_or_run(source.device, source.type, path=source.path, argv=argv,  # type: ignore[attr-defined]
-                          timeout=source.timeout_seconds)
+        raw = read_or_run(
+            source.device,
+            source.type,  # type: ignore[attr-defined]
+            path=source.path,
+            argv=argv,
+            timeout=source.timeout_seconds,
+        )
         volumes: list[Volume] = _parsed(raw, parser)
         inputs = [raw]
         extra: dict[str, Any] = {}
@@ -271,13 +289,19 @@ class DiskEncryptionCollector:
 
     def _cryptsetup_status(self, source: LinuxSource, mapping: str, ctx: CollectContext) -> RawInput | None:
         if mapping in source.cryptsetup_status:
-            return read_or_run(source.device, f"cryptsetup-status-{mapping}",
-                               path=source.cryptsetup_status[mapping], argv=(), timeout=1)
+            return read_or_run(
+                source.device,
+                f"cryptsetup-status-{mapping}",
+                path=source.cryptsetup_status[mapping],
+                argv=(),
+                timeout=1,
+            )
         if source.path is not None or not _MAPPING_NAME.match(mapping):
             return None  # a recorded lsblk: the mapping's details were not recorded with it
         try:
-            return run_command(source.device, f"cryptsetup-status-{mapping}",
-                               ("cryptsetup", "status", mapping), source.timeout_seconds)
+            return run_command(
+                source.device, f"cryptsetup-status-{mapping}", ("cryptsetup", "status", mapping), source.timeout_seconds
+            )
         except CollectorError as error:
             # lsblk already shows the mapping; the cipher details are a bonus, not a failure
             ctx.log.warning("disk-encryption: %s", error)
@@ -297,38 +321,43 @@ class DiskEncryptionCollector:
                 if volume["role"] not in checked_roles or label in allowed:
                     continue
                 if not volume["encrypted"]:
-                    findings.append(FindingDraft(
-                        key=f"unencrypted-volume:{name}:{label}",
-                        title=f"{volume['role'].capitalize()} volume {label} on {name} is not encrypted",
-                        severity=Severity.medium if volume["role"] == "swap" else Severity.high,
-                        detail=f"Information on laptops and desktops is to be encrypted (CRY-2). {volume['detail']}",
-                        subject=name,
-                    ))
+                    findings.append(
+                        FindingDraft(
+                            key=f"unencrypted-volume:{name}:{label}",
+                            title=f"{volume['role'].capitalize()} volume {label} on {name} is not encrypted",
+                            severity=Severity.medium if volume["role"] == "swap" else Severity.high,
+                            detail=f"Information on laptops and desktops is to be encrypted (CRY-2). {volume['detail']}",
+                            subject=name,
+                        )
+                    )
                 elif volume["protection_on"] is False:
-                    findings.append(FindingDraft(
-                        key=f"encryption-suspended:{name}:{label}",
-                        title=f"BitLocker protection is suspended on {label} of {name}",
-                        severity=Severity.medium,
-                        detail=f"The volume is encrypted but its key is stored in the clear. {volume['detail']}",
-                        subject=name,
-                    ))
+                    findings.append(
+                        FindingDraft(
+                            key=f"encryption-suspended:{name}:{label}",
+                            title=f"BitLocker protection is suspended on {label} of {name}",
+                            severity=Severity.medium,
+                            detail=f"The volume is encrypted but its key is stored in the clear. {volume['detail']}",
+                            subject=name,
+                        )
+                    )
         limit = now - timedelta(days=config.max_report_age_days)
         for name in sorted(set(config.inventory)):
             reported_device = devices.get(name)
             reported = (
                 datetime.fromisoformat(reported_device["reported_at"])
-                if reported_device and reported_device["reported_at"] else None
+                if reported_device and reported_device["reported_at"]
+                else None
             )
             if reported is not None and reported >= limit:
                 continue
             when = "never reported" if reported is None else f"last reported {reported:%Y-%m-%d}"
-            findings.append(FindingDraft(
-                key=f"no-encryption-report:{name}",
-                title=f"{name} has no disk encryption report within {config.max_report_age_days} days",
-                severity=Severity.medium,
-                detail=f"Device in the inventory, {when}; its encryption state is unknown.",
-                subject=name,
-            ))
+            findings.append(
+                FindingDraft(
+                    key=f"no-encryption-report:{name}",
+                    title=f"{name} has no disk encryption report within {config.max_report_age_days} days",
+                    severity=Severity.medium,
+                    detail=f"Device in the inventory, {when}; its encryption state is unknown.",
+                    subject=name,
+                )
+            )
         return findings
-
-

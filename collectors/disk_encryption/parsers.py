@@ -80,7 +80,8 @@ def parse_lsblk(text: str) -> list[Volume]:
                     encrypted=crypt is not None,
                     mapping=None if crypt is None else str(crypt["name"]),
                     detail=(
-                        f"dm-crypt mapping {crypt['name']}" if crypt is not None
+                        f"dm-crypt mapping {crypt['name']}"
+                        if crypt is not None
                         else " on ".join(f"{item['name']} ({item['type']})" for item in reversed(path))
                     ),
                 )
@@ -140,9 +141,7 @@ def parse_manage_bde(text: str) -> list[Volume]:
         if "Conversion Status" not in block or "Protection Status" not in block:
             raise ParseError(f"volume {block['mount']}: no Conversion Status or Protection Status")
         kind = block.get("kind", "")
-        role: Role = (
-            "system" if kind == "[OS Volume]" else "removable" if kind == "[Removable Volume]" else "data"
-        )
+        role: Role = "system" if kind == "[OS Volume]" else "removable" if kind == "[Removable Volume]" else "data"
         conversion = block["Conversion Status"]
         protection = block["Protection Status"]
         volumes.append(
@@ -161,8 +160,14 @@ def parse_manage_bde(text: str) -> list[Volume]:
 # --- Windows: Get-BitLockerVolume | ConvertTo-Json ---------------------------------------------
 
 # ConvertTo-Json writes the enums' numbers unless -EnumsAsStrings (PowerShell 7) is given
-_VOLUME_STATUS = {0: "FullyDecrypted", 1: "FullyEncrypted", 2: "EncryptionInProgress",
-                  3: "DecryptionInProgress", 4: "EncryptionPaused", 5: "DecryptionPaused"}
+_VOLUME_STATUS = {
+    0: "FullyDecrypted",
+    1: "FullyEncrypted",
+    2: "EncryptionInProgress",
+    3: "DecryptionInProgress",
+    4: "EncryptionPaused",
+    5: "DecryptionPaused",
+}
 _PROTECTION_STATUS = {0: "Off", 1: "On", 2: "Unknown"}
 _VOLUME_TYPE = {0: "OperatingSystem", 1: "Data", 2: "Data"}
 _VOLUME_TYPE_ROLE: dict[str, Role] = {"OperatingSystem": "system", "Data": "data", "FixedData": "data"}

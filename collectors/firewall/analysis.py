@@ -152,11 +152,7 @@ def accept_all_findings(
     findings = []
     for rule in rules:
         side = (internal or {}).get(rule.input, DEFAULT_INTERNAL)
-        if (
-            not accepts_everything_from_anywhere(rule, side)
-            or restricts_ports(rule.ports)
-            or rule.conditions
-        ):
+        if not accepts_everything_from_anywhere(rule, side) or restricts_ports(rule.ports) or rule.conditions:
             continue
         if not protocols(rule) & PORT_PROTOCOLS:
             continue
@@ -180,11 +176,7 @@ def exposed_port_findings(
     findings = []
     for rule in rules:
         side = (internal or {}).get(rule.input, DEFAULT_INTERNAL)
-        if (
-            not admits_from_anywhere(rule, side)
-            or not restricts_ports(rule.ports)
-            or not carries_tcp(rule)
-        ):
+        if not admits_from_anywhere(rule, side) or not restricts_ports(rule.ports) or not carries_tcp(rule):
             continue
         source = world_source(rule)
         for port, service in EXPOSED_PORTS.items():
@@ -206,11 +198,7 @@ def exposed_port_findings(
 def policy_findings(chains: Iterable[Chain], rules: Sequence[Rule]) -> list[FindingDraft]:
     findings = []
     for chain in chains:
-        if (
-            chain.kind != "filter"
-            or chain.hook not in ("input", "forward")
-            or chain.policy != "accept"
-        ):
+        if chain.kind != "filter" or chain.hook not in ("input", "forward") or chain.policy != "accept":
             continue
         scope = chain.scope
         last = next((r for r in reversed(rules) if r.scope == scope), None)
@@ -253,9 +241,7 @@ def no_comment_findings(inputs: Iterable[ParsedInput]) -> list[FindingDraft]:
         bare = [
             r
             for r in parsed.ruleset.rules
-            if r.action in TERMINAL_ACTIONS
-            and not r.comment.strip()
-            and not is_aws_default_egress(r, parsed.kind)
+            if r.action in TERMINAL_ACTIONS and not r.comment.strip() and not is_aws_default_egress(r, parsed.kind)
         ]
         if not bare:
             continue
@@ -317,14 +303,10 @@ def redundancy_findings(rules: Sequence[Rule], chains: Iterable[Chain]) -> list[
     return findings
 
 
-def _redundancy(
-    rule: Rule, scope_rules: Sequence[Rule], index: int, first_match_wins: bool
-) -> FindingDraft | None:
+def _redundancy(rule: Rule, scope_rules: Sequence[Rule], index: int, first_match_wins: bool) -> FindingDraft | None:
     """A rule an earlier one already decides (iptables, nftables), or in an unordered set of
     allow rules (security groups) a rule another one already contains."""
-    candidates = (
-        scope_rules[:index] if first_match_wins else [r for r in scope_rules if r is not rule]
-    )
+    candidates = scope_rules[:index] if first_match_wins else [r for r in scope_rules if r is not rule]
     for earlier in candidates:
         if earlier.action not in TERMINAL_ACTIONS or not covers(earlier, rule):
             continue
@@ -377,9 +359,7 @@ def _protocol_covers(wide: Rule, narrow: Rule) -> bool:
     if wide.protocol == ANY:
         return True
     return wide.protocol == narrow.protocol or (
-        ANY not in protocols(narrow)
-        and protocols(narrow) <= protocols(wide)
-        and not wide.protocol.startswith("!")
+        ANY not in protocols(narrow) and protocols(narrow) <= protocols(wide) and not wide.protocol.startswith("!")
     )
 
 
@@ -409,9 +389,7 @@ def _ports_cover(wide: Sequence[str], narrow: Sequence[str]) -> bool:
     wide_ranges = [port_range(p) for p in wide]
     for text in narrow:
         bounds = port_range(text)
-        if bounds is None or not any(
-            w and w[0] <= bounds[0] and bounds[1] <= w[1] for w in wide_ranges
-        ):
+        if bounds is None or not any(w and w[0] <= bounds[0] and bounds[1] <= w[1] for w in wide_ranges):
             return False
     return True
 

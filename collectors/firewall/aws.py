@@ -58,20 +58,14 @@ def _add_group(ruleset: Ruleset, group: dict[str, Any], input_label: str) -> Non
         for permission in group.get(key, []):
             for peer, comment in _peers(permission):
                 position += 1
-                ruleset.rules.append(
-                    _rule(permission, peer, comment, input_label, table, chain, position, direction)
-                )
+                ruleset.rules.append(_rule(permission, peer, comment, input_label, table, chain, position, direction))
 
 
 def _peers(permission: dict[str, Any]) -> list[tuple[str, str]]:
     peers = [(r["CidrIp"], r.get("Description", "")) for r in permission.get("IpRanges", [])]
     peers += [(r["CidrIpv6"], r.get("Description", "")) for r in permission.get("Ipv6Ranges", [])]
-    peers += [
-        (p["GroupId"], p.get("Description", "")) for p in permission.get("UserIdGroupPairs", [])
-    ]
-    peers += [
-        (p["PrefixListId"], p.get("Description", "")) for p in permission.get("PrefixListIds", [])
-    ]
+    peers += [(p["GroupId"], p.get("Description", "")) for p in permission.get("UserIdGroupPairs", [])]
+    peers += [(p["PrefixListId"], p.get("Description", "")) for p in permission.get("PrefixListIds", [])]
     return peers
 
 

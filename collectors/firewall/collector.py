@@ -149,19 +149,13 @@ class FirewallCollector:
 
         before = previous_state(ctx.previous)
         if ctx.previous and before is None:
-            ctx.log.warning(
-                "the previous run's normalised data is not comparable; this run is a new baseline"
-            )
+            ctx.log.warning("the previous run's normalised data is not comparable; this run is a new baseline")
         diff = diff_runs(before[0], before[1], rules, chains) if before else None
         previous_at = before[2] if before else None
 
         collected_at = ctx.now.isoformat()
-        summaries = [
-            _input_summary(raw, item) for raw, item in zip(raw_inputs, parsed, strict=True)
-        ]
-        normalised = self._normalised(
-            ctx, collected_at, summaries, chains, rules, findings, diff, previous_at
-        )
+        summaries = [_input_summary(raw, item) for raw, item in zip(raw_inputs, parsed, strict=True)]
+        normalised = self._normalised(ctx, collected_at, summaries, chains, rules, findings, diff, previous_at)
         report = render_report(
             instance=ctx.instance_name,
             collected_at=collected_at,
@@ -217,15 +211,11 @@ class FirewallCollector:
             "chains": [chain.to_json() for chain in chains],
             "rules": [rule.to_json() for rule in rules],
             "findings": [
-                {"key": f.key, "severity": f.severity.value, "title": f.title, "subject": f.subject}
-                for f in findings
+                {"key": f.key, "severity": f.severity.value, "title": f.title, "subject": f.subject} for f in findings
             ],
             "summary": {
                 "rules": len(rules),
-                "findings": {
-                    severity.value: sum(f.severity == severity for f in findings)
-                    for severity in Severity
-                },
+                "findings": {severity.value: sum(f.severity == severity for f in findings) for severity in Severity},
             },
             "changes": {"compared_with": previous_at, **(diff.to_json() if diff else {})},
         }

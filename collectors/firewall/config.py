@@ -29,9 +29,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 class _Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timeout_seconds: float = Field(
-        DEFAULT_TIMEOUT_SECONDS, gt=0, description="Per command or API call."
-    )
+    timeout_seconds: float = Field(DEFAULT_TIMEOUT_SECONDS, gt=0, description="Per command or API call.")
 
 
 class _HostSource(_Source):
@@ -76,9 +74,7 @@ class IptablesSource(_HostSource):
 
     type: Literal["iptables"]
     name: str = Field("iptables", pattern=r"^[A-Za-z0-9_.-]+$")
-    path: HostPath | None = Field(
-        None, description="File with iptables-save output; when unset, `command` runs."
-    )
+    path: HostPath | None = Field(None, description="File with iptables-save output; when unset, `command` runs.")
     command: HostCommand | None = Field(None, description="Default: iptables-save.")
     ipv6: bool = Field(True, description="Also read the IPv6 rules.")
     ipv6_path: HostPath | None = Field(
@@ -90,12 +86,7 @@ class IptablesSource(_HostSource):
     def _no_mixed_hosts(self) -> IptablesSource:
         # A saved file usually comes from another host; silently running ip6tables-save here
         # would pair that host's IPv4 rules with this host's IPv6 rules.
-        if (
-            self.path is not None
-            and self.ipv6
-            and self.ipv6_path is None
-            and self.ipv6_command is None
-        ):
+        if self.path is not None and self.ipv6 and self.ipv6_path is None and self.ipv6_command is None:
             raise ValueError(
                 "path reads saved IPv4 rules: also set ipv6_path, or ipv6: false, "
                 "or ipv6_command to run ip6tables-save on this host"
@@ -120,16 +111,12 @@ class AwsSource(_Source):
     type: Literal["aws"]
     name: str = Field("aws", pattern=r"^[A-Za-z0-9_.-]+$")
     regions: list[str] = Field(min_length=1)
-    endpoint_url: str | None = Field(
-        None, description="For an EC2-compatible endpoint other than AWS."
-    )
-    access_key_id: SecretStr | None = Field(
-        None, description="When unset, boto3's default credential chain is used."
-    )
+    endpoint_url: str | None = Field(None, description="For an EC2-compatible endpoint other than AWS.")
+    access_key_id: SecretStr | None = Field(None, description="When unset, boto3's default credential chain is used.")
     secret_access_key: SecretStr | None = None
     path: HostPath | None = Field(
         None,
-        description="File with recorded DescribeSecurityGroups JSON ({\"SecurityGroups\": [...]},"
+        description='File with recorded DescribeSecurityGroups JSON ({"SecurityGroups": [...]},'
         " as a run's raw archive stores it) for the one region given; when set, no API call.",
     )
 
@@ -155,7 +142,5 @@ class FirewallConfig(BaseModel):
         names = [source.name for source in self.sources]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise ValueError(
-                f"source names must be unique (give each a `name`): {', '.join(repeated)}"
-            )
+            raise ValueError(f"source names must be unique (give each a `name`): {', '.join(repeated)}")
         return self

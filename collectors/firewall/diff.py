@@ -124,16 +124,11 @@ def diff_rules(previous: Sequence[Rule], current: Sequence[Rule]) -> RuleDiff:
         after = [r for r in current if r.scope == scope]
         same_length = len(before) == len(after)
         _pair(before, after, Rule.content_fields)
-        pairs = [
-            (old, new, "comment") for old, new in _pair(before, after, _comment, skip_blank_comment=True)
-        ]
+        pairs = [(old, new, "comment") for old, new in _pair(before, after, _comment, skip_blank_comment=True)]
         pairs += [(old, new, "match") for old, new in _pair(before, after, Rule.match_fields)]
         if same_length:
             pairs += [(old, new, "position") for old, new in _pair(before, after, _position)]
-        diff.changed.extend(
-            RuleChange(old, new, _changed_fields(old, new), paired_by)
-            for old, new, paired_by in pairs
-        )
+        diff.changed.extend(RuleChange(old, new, _changed_fields(old, new), paired_by) for old, new, paired_by in pairs)
         diff.removed.extend(before)
         diff.added.extend(after)
     return diff
@@ -144,11 +139,7 @@ def diff_policies(previous: Iterable[Chain], current: Iterable[Chain]) -> list[P
         return {c.scope: c.policy for c in chains}
 
     old, new = scoped(previous), scoped(current)
-    return [
-        PolicyChange(scope, old[scope], new[scope])
-        for scope in new
-        if scope in old and old[scope] != new[scope]
-    ]
+    return [PolicyChange(scope, old[scope], new[scope]) for scope in new if scope in old and old[scope] != new[scope]]
 
 
 def diff_runs(

@@ -39,9 +39,7 @@ def resolve_directions(
             seen.add(chain)
             reached.setdefault(chain, set()).add(direction)
             pending.extend(jumps.get(chain, ()))
-    return {
-        name: ",".join(sorted(found)) if found else UNREFERENCED for name, found in reached.items()
-    }
+    return {name: ",".join(sorted(found)) if found else UNREFERENCED for name, found in reached.items()}
 
 
 def is_inbound(direction: str) -> bool:

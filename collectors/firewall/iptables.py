@@ -105,9 +105,7 @@ class _RuleBuilder:
     target: str = ""
     goto: bool = False
 
-    def rule(
-        self, input_label: str, table: str, position: int, text: str, user_chains: set[str]
-    ) -> Rule:
+    def rule(self, input_label: str, table: str, position: int, text: str, user_chains: set[str]) -> Rule:
         return Rule(
             input=input_label,
             table=table,
@@ -140,9 +138,7 @@ class _RuleBuilder:
         return self.target.lower()
 
 
-def _apply_option(
-    builder: _RuleBuilder, option: str, value: str, negated: bool, group: list[str]
-) -> None:
+def _apply_option(builder: _RuleBuilder, option: str, value: str, negated: bool, group: list[str]) -> None:
     """Store one option; options the model has no field for go to the current condition."""
     shown = f"!{value}" if negated else value
     if option in ("-s", "--source"):
@@ -261,22 +257,16 @@ def parse_iptables_save(text: str, family: Family, input_label: str) -> Ruleset:
         except FirewallParseError as error:
             raise FirewallParseError(f"line {line_number}: {error}") from None
     if current is not None:
-        raise FirewallParseError(
-            f"truncated: table {current.name!r} has no COMMIT (input ends at line {line_number})"
-        )
+        raise FirewallParseError(f"truncated: table {current.name!r} has no COMMIT (input ends at line {line_number})")
     return _build_ruleset(tables, input_label)
 
 
-def _parse_line(
-    line: str, current: _Table | None, tables: list[_Table], family: Family
-) -> _Table | None:
+def _parse_line(line: str, current: _Table | None, tables: list[_Table], family: Family) -> _Table | None:
     if not line or line.startswith("#"):
         return current
     if line.startswith("*"):
         if current is not None:
-            raise FirewallParseError(
-                f"table {line[1:]!r} starts before table {current.name!r} was committed"
-            )
+            raise FirewallParseError(f"table {line[1:]!r} starts before table {current.name!r} was committed")
         return _Table(name=line[1:])
     if current is None:
         raise FirewallParseError(f"{line[:40]!r} outside a table (expected '*table')")
@@ -292,9 +282,7 @@ def _parse_line(
     if line.startswith(("-A ", "--append ")):
         builder = parse_rule_line(tokenize(line), family)
         if builder.chain not in current.chains:
-            raise FirewallParseError(
-                f"rule for chain {builder.chain!r} which table {current.name!r} does not declare"
-            )
+            raise FirewallParseError(f"rule for chain {builder.chain!r} which table {current.name!r} does not declare")
         current.lines.append((line, builder))
         return current
     raise FirewallParseError(f"unexpected line {line[:60]!r}")
@@ -316,9 +304,7 @@ def _build_ruleset(tables: list[_Table], input_label: str) -> Ruleset:
         for _, builder in table.lines:
             if builder.target in user_chains:
                 jumps.setdefault(builder.chain, set()).add(builder.target)
-        base = {
-            name: HOOK_DIRECTIONS[name.lower()] for name in table.chains if name in BUILTIN_CHAINS
-        }
+        base = {name: HOOK_DIRECTIONS[name.lower()] for name in table.chains if name in BUILTIN_CHAINS}
         directions = resolve_directions(base, jumps, set(table.chains))
         for name, policy in table.chains.items():
             ruleset.chains.append(
@@ -335,8 +321,6 @@ def _build_ruleset(tables: list[_Table], input_label: str) -> Ruleset:
         positions: dict[str, int] = {}
         for line, builder in table.lines:
             positions[builder.chain] = positions.get(builder.chain, 0) + 1
-            rule = builder.rule(
-                input_label, table.name, positions[builder.chain], line, user_chains
-            )
+            rule = builder.rule(input_label, table.name, positions[builder.chain], line, user_chains)
             ruleset.rules.append(replace(rule, direction=directions[builder.chain]))
     return ruleset

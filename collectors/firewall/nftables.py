@@ -22,9 +22,7 @@ def parse_nft_json(text: str, input_label: str) -> Ruleset:
     such a document, including one cut off part way, raises :class:`FirewallParseError`.
     """
     if not text.strip():
-        raise FirewallParseError(
-            "empty input: 'nft -j list ruleset' always prints at least its metainfo"
-        )
+        raise FirewallParseError("empty input: 'nft -j list ruleset' always prints at least its metainfo")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -38,9 +36,7 @@ def parse_nft_json(text: str, input_label: str) -> Ruleset:
     # 'nft -j list ruleset' (or was assembled from parts), so its completeness is unknown.
     first = objects[0] if objects else None
     if not (isinstance(first, dict) and isinstance(first.get("metainfo"), dict)):
-        raise FirewallParseError(
-            "object 0 is not nft's metainfo: 'nft -j list ruleset' always writes it first"
-        )
+        raise FirewallParseError("object 0 is not nft's metainfo: 'nft -j list ruleset' always writes it first")
     if "json_schema_version" not in first["metainfo"]:
         raise FirewallParseError("the metainfo object has no json_schema_version")
     return _Document.read(objects).ruleset(input_label)
@@ -48,13 +44,9 @@ def parse_nft_json(text: str, input_label: str) -> Ruleset:
 
 @dataclass
 class _Document:
-    chains: dict[str, list[dict[str, Any]]] = field(
-        default_factory=dict
-    )  # (family/table) -> chain objects
+    chains: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # (family/table) -> chain objects
     rules: list[dict[str, Any]] = field(default_factory=list)
-    sets: dict[tuple[str, str], list[Any]] = field(
-        default_factory=dict
-    )  # (family/table, name) -> elements
+    sets: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (family/table, name) -> elements
 
     @classmethod
     def read(cls, objects: list[Any]) -> _Document:
@@ -91,31 +83,21 @@ class _Document:
                     )
                 )
         positions: dict[tuple[str, str], int] = {}
-        declared = {
-            (table, body["name"]) for table, bodies in self.chains.items() for body in bodies
-        }
+        declared = {(table, body["name"]) for table, bodies in self.chains.items() for body in bodies}
         for body in self.rules:
             table, chain = _table_of(body), body.get("chain", "")
             if (table, chain) not in declared:
-                raise FirewallParseError(
-                    f"rule handle {body.get('handle')} is in undeclared chain {table}/{chain}"
-                )
+                raise FirewallParseError(f"rule handle {body.get('handle')} is in undeclared chain {table}/{chain}")
             positions[(table, chain)] = positions.get((table, chain), 0) + 1
-            direction = next(
-                c.direction for c in ruleset.chains if c.table == table and c.name == chain
-            )
-            ruleset.rules.append(
-                self._rule(body, input_label, table, positions[(table, chain)], direction)
-            )
+            direction = next(c.direction for c in ruleset.chains if c.table == table and c.name == chain)
+            ruleset.rules.append(self._rule(body, input_label, table, positions[(table, chain)], direction))
         return ruleset
 
     def _directions(self, table: str, chain_objects: list[dict[str, Any]]) -> dict[str, str]:
         if any("name" not in body for body in chain_objects):
             raise FirewallParseError(f"a chain in table {table} has no name")
         base = {
-            body["name"]: HOOK_DIRECTIONS.get(body["hook"], body["hook"])
-            for body in chain_objects
-            if "hook" in body
+            body["name"]: HOOK_DIRECTIONS.get(body["hook"], body["hook"]) for body in chain_objects if "hook" in body
         }
         jumps: dict[str, set[str]] = {}
         for body in self.rules:
@@ -124,20 +106,14 @@ class _Document:
             for statement in body.get("expr", []):
                 for verdict in ("jump", "goto"):
                     if isinstance(statement, dict) and verdict in statement:
-                        jumps.setdefault(body.get("chain", ""), set()).add(
-                            statement[verdict]["target"]
-                        )
+                        jumps.setdefault(body.get("chain", ""), set()).add(statement[verdict]["target"])
         return resolve_directions(base, jumps, {body["name"] for body in chain_objects})
 
-    def _rule(
-        self, body: dict[str, Any], input_label: str, table: str, position: int, direction: str
-    ) -> Rule:
+    def _rule(self, body: dict[str, Any], input_label: str, table: str, position: int, direction: str) -> Rule:
         expressions = body.get("expr")
         if not isinstance(expressions, list):
             raise FirewallParseError(f"rule handle {body.get('handle')} has no expression list")
-        builder = _RuleBuilder(
-            sets={name: elems for (t, name), elems in self.sets.items() if t == table}
-        )
+        builder = _RuleBuilder(sets={name: elems for (t, name), elems in self.sets.items() if t == table})
         for statement in expressions:
             builder.add(statement)
         return Rule(
@@ -157,9 +133,7 @@ class _Document:
             conditions=tuple(builder.conditions),
             action=builder.action or "none",
             comment=body.get("comment", ""),
-            text=" ".join(
-                [*builder.text, *([f'comment "{body["comment"]}"'] if body.get("comment") else [])]
-            ),
+            text=" ".join([*builder.text, *([f'comment "{body["comment"]}"'] if body.get("comment") else [])]),
         )
 
 
@@ -211,9 +185,7 @@ class _RuleBuilder:
         left, right, op = match.get("left"), match.get("right"), match.get("op", "==")
         negated = op == "!="
         values = [f"!{v}" if negated else v for v in self._values(right)]
-        self.text.append(
-            f"{_render_left(left)} {'' if op in ('==', 'in') else op + ' '}{_render_right(right)}"
-        )
+        self.text.append(f"{_render_left(left)} {'' if op in ('==', 'in') else op + ' '}{_render_right(right)}")
         if not isinstance(left, dict):
             self.conditions.append(self.text[-1])
             return

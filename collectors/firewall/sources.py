@@ -47,9 +47,7 @@ def run_command(command: list[str], timeout: float) -> bytes:
         raise CollectorError(f"{shown}: no answer within {timeout:g} s") from error
     if completed.returncode != 0:
         stderr = completed.stderr.decode("utf-8", "replace").strip()[-500:]
-        raise CollectorError(
-            f"{shown}: exited with status {completed.returncode}: {stderr or 'no error output'}"
-        )
+        raise CollectorError(f"{shown}: exited with status {completed.returncode}: {stderr or 'no error output'}")
     return completed.stdout
 
 
@@ -62,21 +60,14 @@ def _file_or_command(path: Path | None, command: list[str], timeout: float) -> t
 def collect_iptables(source: IptablesSource) -> list[RawInput]:
     command = source.command or list(COMMANDS["iptables"])
     origin, data = _file_or_command(source.path, command, source.timeout_seconds)
-    inputs = [
-        RawInput(
-            f"{source.name}/ipv4", "iptables", "ipv4", origin, f"{source.name}/ipv4.rules", data
-        )
-    ]
+    inputs = [RawInput(f"{source.name}/ipv4", "iptables", "ipv4", origin, f"{source.name}/ipv4.rules", data)]
     if source.ipv6:
         origin, data = _file_or_command(
-            source.ipv6_path, source.ipv6_command or list(COMMANDS["iptables ipv6"]),
+            source.ipv6_path,
+            source.ipv6_command or list(COMMANDS["iptables ipv6"]),
             source.timeout_seconds,
         )
-        inputs.append(
-            RawInput(
-                f"{source.name}/ipv6", "iptables", "ipv6", origin, f"{source.name}/ipv6.rules", data
-            )
-        )
+        inputs.append(RawInput(f"{source.name}/ipv6", "iptables", "ipv6", origin, f"{source.name}/ipv6.rules", data))
     return inputs
 
 
@@ -118,19 +109,11 @@ def collect_aws(source: AwsSource) -> list[RawInput]:
         try:
             groups = describe_security_groups(ec2_client(source, region))
         except (BotoCoreError, ClientError) as error:
-            raise CollectorError(
-                f"aws {source.name} {region}: DescribeSecurityGroups failed: {error}"
-            ) from error
+            raise CollectorError(f"aws {source.name} {region}: DescribeSecurityGroups failed: {error}") from error
         # The API answer arrives parsed; this JSON of every page's groups is what the run saw.
-        data = json.dumps(
-            {"SecurityGroups": groups}, indent=2, sort_keys=True, default=str
-        ).encode()
+        data = json.dumps({"SecurityGroups": groups}, indent=2, sort_keys=True, default=str).encode()
         label = f"{source.name}/{region}"
-        inputs.append(
-            RawInput(
-                label, "aws", "", f"EC2 DescribeSecurityGroups in {region}", f"{label}.json", data
-            )
-        )
+        inputs.append(RawInput(label, "aws", "", f"EC2 DescribeSecurityGroups in {region}", f"{label}.json", data))
     return inputs
 
 

@@ -57,31 +57,51 @@ def _host_summary(report: LynisReport, finished_utc: datetime) -> dict[str, Any]
 def _host_findings(name: str, summary: dict[str, Any], config: HardeningConfig, now: datetime) -> list[FindingDraft]:
     findings = []
     if summary["hardening_index"] < config.minimum_index:
-        findings.append(FindingDraft(
-            key=f"hardening-index:{name}", severity=Severity.high, subject=name,
-            title=f"Hardening index {summary['hardening_index']} below {config.minimum_index} ({name})",
-            detail=f"Lynis {summary['lynis_version']} ran {summary['tests_executed']} tests on {summary['audited_at']}; "
-                   f"the organisation's minimum index is {config.minimum_index}."))
+        findings.append(
+            FindingDraft(
+                key=f"hardening-index:{name}",
+                severity=Severity.high,
+                subject=name,
+                title=f"Hardening index {summary['hardening_index']} below {config.minimum_index} ({name})",
+                detail=f"Lynis {summary['lynis_version']} ran {summary['tests_executed']} tests on {summary['audited_at']}; "
+                f"the organisation's minimum index is {config.minimum_index}.",
+            )
+        )
     by_test: dict[str, list[dict[str, str]]] = {}
     for warning in summary["warnings"]:
         by_test.setdefault(warning["test"], []).append(warning)
     for test, warnings in sorted(by_test.items()):
-        findings.append(FindingDraft(
-            key=f"lynis-warning:{name}:{test}", severity=Severity.medium, subject=name,
-            title=f"Lynis warning {test}: {warnings[0]['text']} ({name})",
-            detail="\n".join(f"{w['text']} {w['details']}".strip() for w in warnings)
-                   + f"\nLynis control: https://cisofy.com/lynis/controls/{test}/"))
+        findings.append(
+            FindingDraft(
+                key=f"lynis-warning:{name}:{test}",
+                severity=Severity.medium,
+                subject=name,
+                title=f"Lynis warning {test}: {warnings[0]['text']} ({name})",
+                detail="\n".join(f"{w['text']} {w['details']}".strip() for w in warnings)
+                + f"\nLynis control: https://cisofy.com/lynis/controls/{test}/",
+            )
+        )
     audited = datetime.fromisoformat(summary["audited_at"])
     if now - audited > timedelta(days=config.max_report_age_days):
-        findings.append(FindingDraft(
-            key=f"report-stale:{name}", severity=Severity.high, subject=name,
-            title=f"Lynis report of {name} is from {audited.date()}",
-            detail=f"The newest report is older than {config.max_report_age_days} days: Lynis no longer runs on {name}."))
+        findings.append(
+            FindingDraft(
+                key=f"report-stale:{name}",
+                severity=Severity.high,
+                subject=name,
+                title=f"Lynis report of {name} is from {audited.date()}",
+                detail=f"The newest report is older than {config.max_report_age_days} days: Lynis no longer runs on {name}.",
+            )
+        )
     if summary["suggestions"]:
-        findings.append(FindingDraft(
-            key=f"lynis-suggestions:{name}", severity=Severity.info, subject=name,
-            title=f"{len(summary['suggestions'])} Lynis suggestion(s) for {name}",
-            detail="\n".join(f"{s['test']}: {s['text']}" for s in summary["suggestions"])))
+        findings.append(
+            FindingDraft(
+                key=f"lynis-suggestions:{name}",
+                severity=Severity.info,
+                subject=name,
+                title=f"{len(summary['suggestions'])} Lynis suggestion(s) for {name}",
+                detail="\n".join(f"{s['test']}: {s['text']}" for s in summary["suggestions"]),
+            )
+        )
     return findings
 
 
@@ -118,8 +138,13 @@ class HardeningCollector:
         findings: list[FindingDraft] = []
         for host in config.hosts:
             data, report = _read(host)
-            ctx.log.info("%s: Lynis %s, index %d, %d warnings", host.name, report.lynis_version,
-                         report.hardening_index, len(report.warnings))
+            ctx.log.info(
+                "%s: Lynis %s, index %d, %d warnings",
+                host.name,
+                report.lynis_version,
+                report.hardening_index,
+                len(report.warnings),
+            )
             raw.append((f"{host.name}/lynis-report.dat", data))
             # Lynis writes local wall-clock times; the host's zone is not in the report, so they
             # are taken as UTC (the age check has days of slack).

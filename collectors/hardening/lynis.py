@@ -36,8 +36,12 @@ class LynisReport:
 
 
 _REQUIRED = (
-    "report_version_major", "lynis_version", "report_datetime_start", "report_datetime_end",
-    "hardening_index", "tests_executed",
+    "report_version_major",
+    "lynis_version",
+    "report_datetime_start",
+    "report_datetime_end",
+    "hardening_index",
+    "tests_executed",
 )
 
 

@@ -92,7 +92,9 @@ class PasswordPolicyCollector:
             try:
                 return parsers.linux_settings(*(text for _, text in texts.values()))
             except parsers.ParseError as error:
-                raise parsers.ParseError(f"{error} (in one of {', '.join(origin for origin, _ in texts.values())})") from None
+                raise parsers.ParseError(
+                    f"{error} (in one of {', '.join(origin for origin, _ in texts.values())})"
+                ) from None
 
         return _parsed(system.name, parse)
 

@@ -27,7 +27,9 @@ class Standard(_Strict):
         default=10, ge=1, le=100, description="Failed log-ons after which the account is locked (at most)."
     )
     lockout_minutes: int | None = Field(default=15, ge=1, description="Minimum time an account stays locked.")
-    max_age_days: int | None = Field(default=None, ge=1, description="Passwords must expire within this; unset: no expiry required.")
+    max_age_days: int | None = Field(
+        default=None, ge=1, description="Passwords must expire within this; unset: no expiry required."
+    )
     min_classes: int | None = Field(default=None, ge=1, le=4, description="Character classes required.")
 
 

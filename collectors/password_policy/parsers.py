@@ -76,7 +76,9 @@ class PamLine:
     line: int
 
 
-_PAM_LINE = re.compile(r"^(?P<kind>-?(auth|account|password|session))\s+(?P<control>\[[^\]]*\]|\S+)\s+(?P<module>\S+)(?P<args>.*)$")
+_PAM_LINE = re.compile(
+    r"^(?P<kind>-?(auth|account|password|session))\s+(?P<control>\[[^\]]*\]|\S+)\s+(?P<module>\S+)(?P<args>.*)$"
+)
 
 
 def parse_pam(text: str) -> list[PamLine]:
@@ -94,7 +96,9 @@ def parse_pam(text: str) -> list[PamLine]:
         for word in match["args"].split():
             key, _, value = word.partition("=")
             args[key] = value
-        lines.append(PamLine(match["kind"].lstrip("-"), match["control"], match["module"].rsplit("/", 1)[-1], args, number))
+        lines.append(
+            PamLine(match["kind"].lstrip("-"), match["control"], match["module"].rsplit("/", 1)[-1], args, number)
+        )
     if not lines:
         raise ParseError("no PAM rule at all: the file is empty or truncated")
     return lines
@@ -124,18 +128,29 @@ def linux_settings(
     if quality is not None:
         conf = parse_conf(pwquality_conf)
         minlen = int(quality.args.get("minlen") or conf.get("minlen", ("8", 0))[0] or 8)
-        where = "pam_pwquality minlen argument" if "minlen" in quality.args else (
-            "pwquality.conf minlen" if "minlen" in conf else "pam_pwquality default (8)")
+        where = (
+            "pam_pwquality minlen argument"
+            if "minlen" in quality.args
+            else ("pwquality.conf minlen" if "minlen" in conf else "pam_pwquality default (8)")
+        )
         settings.set("min_length", minlen, where)
         minclass = int(quality.args.get("minclass") or conf.get("minclass", ("0", 0))[0] or 0)
-        settings.set("min_classes", minclass or None, "pam_pwquality minclass" if minclass else "pam_pwquality: no minclass")
+        settings.set(
+            "min_classes", minclass or None, "pam_pwquality minclass" if minclass else "pam_pwquality: no minclass"
+        )
     elif unix is not None:
         minlen = _int(unix.args.get("minlen", "6"), "pam_unix minlen", unix.line)
-        settings.set("min_length", minlen, "pam_unix minlen" if "minlen" in unix.args else "pam_unix default (6); no pam_pwquality")
+        settings.set(
+            "min_length",
+            minlen,
+            "pam_unix minlen" if "minlen" in unix.args else "pam_unix default (6); no pam_pwquality",
+        )
 
     history = next((p for p in password_stack if p.module == "pam_pwhistory.so"), None)
     if history is not None:
-        settings.set("history", _int(history.args.get("remember", "10"), "remember", history.line), "pam_pwhistory remember")
+        settings.set(
+            "history", _int(history.args.get("remember", "10"), "remember", history.line), "pam_pwhistory remember"
+        )
     elif unix is not None and "remember" in unix.args:
         settings.set("history", _int(unix.args["remember"], "remember", unix.line), "pam_unix remember")
     else:
@@ -157,7 +172,9 @@ def linux_settings(
     if "PASS_MAX_DAYS" in defs:
         value, line = defs["PASS_MAX_DAYS"]
         days = _int(value, "PASS_MAX_DAYS", line)
-        settings.set("max_age_days", None if days >= 99999 or days < 0 else days, "login.defs PASS_MAX_DAYS (new accounts)")
+        settings.set(
+            "max_age_days", None if days >= 99999 or days < 0 else days, "login.defs PASS_MAX_DAYS (new accounts)"
+        )
     return settings
 
 
@@ -180,7 +197,10 @@ def aws_settings(text: str) -> Settings:
         settings.set("min_length", int(policy.get("MinimumPasswordLength", 8)), "MinimumPasswordLength")
         reuse = policy.get("PasswordReusePrevention")
         settings.set("history", int(reuse) if reuse else None, "PasswordReusePrevention")
-        classes = sum(bool(policy.get(k)) for k in ("RequireSymbols", "RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters"))
+        classes = sum(
+            bool(policy.get(k))
+            for k in ("RequireSymbols", "RequireNumbers", "RequireUppercaseCharacters", "RequireLowercaseCharacters")
+        )
         settings.set("min_classes", classes or None, "Require* flags")
         max_age = policy.get("MaxPasswordAge")
         settings.set("max_age_days", int(max_age) if max_age else None, "MaxPasswordAge")
@@ -203,7 +223,9 @@ def windows_net_accounts(text: str) -> Settings:
     command failed."""
     lines = [line.rstrip() for line in text.splitlines()]
     if not any(line == "The command completed successfully." for line in lines):
-        raise ParseError("no 'The command completed successfully.' line: net accounts failed or the output is truncated")
+        raise ParseError(
+            "no 'The command completed successfully.' line: net accounts failed or the output is truncated"
+        )
     settings = Settings()
     seen = set()
     for number, line in enumerate(lines, start=1):
@@ -239,8 +261,8 @@ _SECEDIT = {
 
 def windows_secedit(text: str) -> Settings:
     """A ``secedit /export`` security template ([System Access] section)."""
-    if '[Version]' not in text or 'signature="$CHICAGO$"' not in text:
-        raise ParseError("no [Version] signature=\"$CHICAGO$\": not a complete secedit export")
+    if "[Version]" not in text or 'signature="$CHICAGO$"' not in text:
+        raise ParseError('no [Version] signature="$CHICAGO$": not a complete secedit export')
     settings = Settings()
     section = ""
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -36,7 +36,8 @@ def iam_client(account: AwsAccount) -> Any:
             "aws_secret_access_key": account.secret_access_key.get_secret_value(),
         }
     config = BotoConfig(
-        connect_timeout=account.timeout_seconds, read_timeout=account.timeout_seconds,
+        connect_timeout=account.timeout_seconds,
+        read_timeout=account.timeout_seconds,
         retries={"mode": "standard", "max_attempts": 3},
     )
     return boto3.session.Session().client(

@@ -165,8 +165,7 @@ def pending_summary(
     """Each pending update with ``first_seen``: carried over from the previous run for the
     same package and version, else now."""
     seen_before = {
-        (item["package"], item["version"]): item["first_seen"]
-        for item in (previous_host or {}).get("pending") or ()
+        (item["package"], item["version"]): item["first_seen"] for item in (previous_host or {}).get("pending") or ()
     }
     summary: list[dict[str, Any]] = []
     for update in pending:
@@ -209,13 +208,9 @@ def summarise_host(
     previous_host: Mapping[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
-    changes = (
-        windows_changes(records, zone) if os_name == "windows" else debian_changes(records, zone)
-    )
+    changes = windows_changes(records, zone) if os_name == "windows" else debian_changes(records, zone)
     newest = last_upgrade(changes, os_name)
-    pending = (
-        None if records.pending is None else pending_summary(records.pending, previous_host, now)
-    )
+    pending = None if records.pending is None else pending_summary(records.pending, previous_host, now)
     return {
         "os": os_name,
         "timezone": zone.key,
@@ -234,14 +229,10 @@ def summarise_host(
 def host_findings(name: str, host: Mapping[str, Any], policy: Policy) -> list[FindingDraft]:
     findings: list[FindingDraft] = []
     overdue = [
-        item
-        for item in host["pending"]
-        if item["security"] and item["days_pending"] > policy.security_pending_days
+        item for item in host["pending"] if item["security"] and item["days_pending"] > policy.security_pending_days
     ]
     if overdue:
-        listed = ", ".join(
-            f"{item['package']} {item['version']} ({item['days_pending']} d)" for item in overdue
-        )
+        listed = ", ".join(f"{item['package']} {item['version']} ({item['days_pending']} d)" for item in overdue)
         findings.append(
             FindingDraft(
                 key=f"security-updates-overdue:{name}",
@@ -251,8 +242,7 @@ def host_findings(name: str, host: Mapping[str, Any], policy: Policy) -> list[Fi
                 ),
                 severity=Severity.high,
                 detail=(
-                    "Urgent security patches are to be scheduled at once (OPS-2). "
-                    f"Pending since first seen: {listed}."
+                    f"Urgent security patches are to be scheduled at once (OPS-2). Pending since first seen: {listed}."
                 ),
                 subject=name,
             )

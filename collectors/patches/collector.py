@@ -82,9 +82,7 @@ class PatchHost(BaseModel):
     apt_list_upgradable: CommandOutput | None = None
     apt_get_simulate: CommandOutput | None = None
     hotfix_csv: CommandOutput | None = None
-    hotfix_date_formats: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_HOTFIX_DATE_FORMATS), min_length=1
-    )
+    hotfix_date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_HOTFIX_DATE_FORMATS), min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -183,9 +181,7 @@ class PatchCollector:
                 previous_host=previous_hosts.get(host.name),
                 now=now,
             )
-            summary["sources"] = [
-                {"kind": raw.kind, "origin": raw.origin, "bytes": len(raw.data)} for raw in inputs
-            ]
+            summary["sources"] = [{"kind": raw.kind, "origin": raw.origin, "bytes": len(raw.data)} for raw in inputs]
             hosts[host.name] = summary
             findings.extend(analysis.host_findings(host.name, summary, policy))
 
@@ -231,15 +227,11 @@ class PatchCollector:
         records.unattended_runs.sort(key=lambda run: run.started)
         listed = simulated = None
         if host.apt_list_upgradable is not None:
-            raw = _command_output(
-                host.name, "apt-list-upgradable", host.apt_list_upgradable, "apt_list_upgradable"
-            )
+            raw = _command_output(host.name, "apt-list-upgradable", host.apt_list_upgradable, "apt_list_upgradable")
             listed = _parsed(raw, parse_apt_list_upgradable)
             inputs.append(raw)
         if host.apt_get_simulate is not None:
-            raw = _command_output(
-                host.name, "apt-get-simulate", host.apt_get_simulate, "apt_get_simulate"
-            )
+            raw = _command_output(host.name, "apt-get-simulate", host.apt_get_simulate, "apt_get_simulate")
             simulated = _parsed(raw, parse_apt_get_simulate)
             inputs.append(raw)
         records.pending = analysis.merge_pending(listed, simulated)
@@ -263,9 +255,7 @@ class PatchCollector:
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         bundle = write_raw_bundle(raw_inputs, ctx.workdir / f"patches-raw-{stamp}.tar.gz", now)
         return [
-            Artifact(
-                filename=bundle.name, kind="raw", content_type="application/gzip", path=bundle
-            ),
+            Artifact(filename=bundle.name, kind="raw", content_type="application/gzip", path=bundle),
             Artifact(
                 filename=f"patches-{stamp}.json",
                 kind="normalised",
@@ -281,9 +271,7 @@ class PatchCollector:
         ]
 
 
-def render_report(
-    instance_name: str, normalised: Mapping[str, Any], findings: Sequence[FindingDraft]
-) -> str:
+def render_report(instance_name: str, normalised: Mapping[str, Any], findings: Sequence[FindingDraft]) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
         autoescape=True,

@@ -30,9 +30,7 @@ _HISTORY_ACTIONS = {
     "Remove": "remove",
     "Purge": "purge",
 }
-_PACKAGE_ITEM = re.compile(
-    r"(?P<name>[A-Za-z0-9][A-Za-z0-9.+~-]*)(?::(?P<arch>[A-Za-z0-9-]+))? \((?P<inner>[^()]*)\)"
-)
+_PACKAGE_ITEM = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9.+~-]*)(?::(?P<arch>[A-Za-z0-9-]+))? \((?P<inner>[^()]*)\)")
 
 
 def _parse_history_date(value: str, line: int) -> datetime:
@@ -53,9 +51,7 @@ def _parse_package_list(action: str, value: str, line: int) -> list[PackageChang
         changes.append(_package_change(action, match, line))
         position = match.end()
     if position != len(value.rstrip()) or not changes:
-        raise ParseError(
-            f"cannot parse the {action} package list near {value[position:][:60]!r}", line
-        )
+        raise ParseError(f"cannot parse the {action} package list near {value[position:][:60]!r}", line)
     return changes
 
 
@@ -130,9 +126,7 @@ def parse_apt_history(text: str) -> list[AptTransaction]:
     return transactions
 
 
-_DPKG_LINE = re.compile(
-    r"^(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?P<kind>[a-z-]+) (?P<rest>.+)$"
-)
+_DPKG_LINE = re.compile(r"^(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?P<kind>[a-z-]+) (?P<rest>.+)$")
 _DPKG_CHANGE_KINDS = ("install", "upgrade", "remove", "purge")
 
 
@@ -161,9 +155,7 @@ def _dpkg_event(at: datetime, kind: str, rest: str, line: int) -> DpkgEvent:
         raise ParseError(f"{kind} line needs package, old and new version: {rest[:60]!r}", line)
     package, _, arch = fields[0].partition(":")
     old, new = (None if value == "<none>" else value for value in fields[1:])
-    return DpkgEvent(
-        at=at, action=cast(DpkgAction, kind), package=package, arch=arch, old_version=old, new_version=new
-    )
+    return DpkgEvent(at=at, action=cast(DpkgAction, kind), package=package, arch=arch, old_version=old, new_version=new)
 
 
 _APT_LIST_LINE = re.compile(
@@ -181,8 +173,7 @@ def parse_apt_list_upgradable(text: str) -> list[PendingUpdate]:
     updates: list[PendingUpdate] = []
     if not any(line.startswith("Listing...") for line in text.splitlines()[:3]):
         raise ParseError(
-            "no 'Listing...' header: apt list --upgradable always prints it, so the output is "
-            "empty or incomplete"
+            "no 'Listing...' header: apt list --upgradable always prints it, so the output is empty or incomplete"
         )
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.rstrip()
@@ -241,9 +232,7 @@ def parse_apt_get_simulate(text: str) -> list[PendingUpdate]:
         match = _INST_LINE.match(line.rstrip())
         if match is None:
             raise ParseError(f"cannot parse Inst line: {line[:80]!r}", number)
-        archives = tuple(
-            origin.strip().rpartition("/")[2] for origin in match["origins"].split(",")
-        )
+        archives = tuple(origin.strip().rpartition("/")[2] for origin in match["origins"].split(","))
         updates.setdefault(
             match["name"],
             PendingUpdate(
@@ -258,9 +247,7 @@ def parse_apt_get_simulate(text: str) -> list[PendingUpdate]:
     return list(updates.values())
 
 
-def _check_simulate_summary(
-    summary: re.Match[str] | None, line: int, packages: int, removals: int, text: str
-) -> None:
+def _check_simulate_summary(summary: re.Match[str] | None, line: int, packages: int, removals: int, text: str) -> None:
     last = len(text.splitlines())
     if summary is None:
         raise ParseError(
@@ -280,9 +267,7 @@ def _check_simulate_summary(
         )
 
 
-_UU_LINE = re.compile(
-    r"^(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),\d{3} (?P<level>[A-Z]+) (?P<message>.*)$"
-)
+_UU_LINE = re.compile(r"^(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),\d{3} (?P<level>[A-Z]+) (?P<message>.*)$")
 
 
 def _unattended_records(text: str) -> Iterable[tuple[int, datetime, str, str]]:
@@ -353,9 +338,7 @@ DEFAULT_HOTFIX_DATE_FORMATS: tuple[str, ...] = (
 _HOTFIX_REQUIRED = ("HotFixID", "Description", "InstalledBy", "InstalledOn")
 
 
-def parse_hotfix_csv(
-    text: str, date_formats: Sequence[str] = DEFAULT_HOTFIX_DATE_FORMATS
-) -> list[HotFix]:
+def parse_hotfix_csv(text: str, date_formats: Sequence[str] = DEFAULT_HOTFIX_DATE_FORMATS) -> list[HotFix]:
     """Parse ``Get-HotFix | ConvertTo-Csv -NoTypeInformation``. InstalledOn is written in the
     culture of the Windows host, hence the configurable ``date_formats``."""
     lines = text.lstrip("\ufeff").splitlines()
@@ -395,6 +378,4 @@ def _parse_hotfix_date(value: str, line: int, date_formats: Sequence[str]) -> da
             return datetime.strptime(value, date_format)
         except ValueError:
             continue
-    raise ParseError(
-        f"InstalledOn {value!r} matches none of the date formats {list(date_formats)}", line
-    )
+    raise ParseError(f"InstalledOn {value!r} matches none of the date formats {list(date_formats)}", line)

@@ -71,9 +71,7 @@ def run_command(host: str, kind: str, argv: Sequence[str], timeout: float) -> Ra
     shown = " ".join(argv)
     environment = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     try:
-        completed = subprocess.run(
-            list(argv), capture_output=True, timeout=timeout, env=environment, check=False
-        )
+        completed = subprocess.run(list(argv), capture_output=True, timeout=timeout, env=environment, check=False)
     except FileNotFoundError:
         raise CollectorError(f"{host}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
@@ -104,8 +102,7 @@ def decode_text(raw: RawInput, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise CollectorError(
-            f"{raw.origin}: not text in the expected encoding "
-            f"({error.reason} at byte {error.start})"
+            f"{raw.origin}: not text in the expected encoding ({error.reason} at byte {error.start})"
         ) from None
 
 

@@ -119,12 +119,20 @@ def assess(observed: Mapping[str, Any], policy: Policy, now: datetime) -> tuple[
     label = observed["target"]
 
     def finding(kind: str, title: str, severity: Severity, detail: str) -> FindingDraft:
-        return FindingDraft(key=f"{kind}:{label}", title=f"{title} ({label})", severity=severity, detail=detail, subject=label)
+        return FindingDraft(
+            key=f"{kind}:{label}", title=f"{title} ({label})", severity=severity, detail=detail, subject=label
+        )
 
     if not observed.get("reachable"):
         summary = {"target": label, "reachable": False, "error": observed.get("error")}
-        return summary, [finding("unreachable", "TLS endpoint could not be scanned", Severity.high,
-                                 f"No TLS handshake with {observed['host']}:{observed['port']}: {observed.get('error')}")]
+        return summary, [
+            finding(
+                "unreachable",
+                "TLS endpoint could not be scanned",
+                Severity.high,
+                f"No TLS handshake with {observed['host']}:{observed['port']}: {observed.get('error')}",
+            )
+        ]
     chain = [certificate_summary(pem, now) for pem in observed.get("chain_pem") or []]
     if not chain:
         raise ValueError(f"{label}: the server sent no certificate")
@@ -136,48 +144,108 @@ def assess(observed: Mapping[str, Any], policy: Policy, now: datetime) -> tuple[
     findings: list[FindingDraft] = []
 
     if leaf["days_left"] < 0:
-        findings.append(finding("cert-expired", "Certificate expired", Severity.critical,
-                                f"The certificate for {leaf['names']} expired on {leaf['not_after']}."))
+        findings.append(
+            finding(
+                "cert-expired",
+                "Certificate expired",
+                Severity.critical,
+                f"The certificate for {leaf['names']} expired on {leaf['not_after']}.",
+            )
+        )
     elif leaf["days_left"] < policy.expiry_warning_days:
-        findings.append(finding("cert-expiring", f"Certificate expires in {leaf['days_left']} days", Severity.medium,
-                                f"Valid until {leaf['not_after']}; renew it before {policy.expiry_warning_days} days are left."))
+        findings.append(
+            finding(
+                "cert-expiring",
+                f"Certificate expires in {leaf['days_left']} days",
+                Severity.medium,
+                f"Valid until {leaf['not_after']}; renew it before {policy.expiry_warning_days} days are left.",
+            )
+        )
     if not verification["valid"]:
-        findings.append(finding("chain-invalid", "Certificate chain does not verify", Severity.high,
-                                f"Verification against the trust anchors failed: {verification['error']}. "
-                                f"Issuer: {leaf['issuer']}{' (self-signed)' if leaf['self_signed'] else ''}."))
+        findings.append(
+            finding(
+                "chain-invalid",
+                "Certificate chain does not verify",
+                Severity.high,
+                f"Verification against the trust anchors failed: {verification['error']}. "
+                f"Issuer: {leaf['issuer']}{' (self-signed)' if leaf['self_signed'] else ''}.",
+            )
+        )
     matches = hostname_matches(observed["server_name"], leaf["names"])
     if not matches:
-        findings.append(finding("hostname-mismatch", "Certificate does not match the host name", Severity.high,
-                                f"{observed['server_name']} is not among the certificate's names {leaf['names']}."))
+        findings.append(
+            finding(
+                "hostname-mismatch",
+                "Certificate does not match the host name",
+                Severity.high,
+                f"{observed['server_name']} is not among the certificate's names {leaf['names']}.",
+            )
+        )
     minimum = policy.min_rsa_bits if leaf["key_type"] in ("RSA", "DSA") else policy.min_ec_bits
     if leaf["key_bits"] is not None and leaf["key_bits"] < minimum:
-        findings.append(finding("weak-key", f"{leaf['key_type']} key of {leaf['key_bits']} bits", Severity.high,
-                                f"The organisation requires at least {minimum} bits for {leaf['key_type']} keys."))
+        findings.append(
+            finding(
+                "weak-key",
+                f"{leaf['key_type']} key of {leaf['key_bits']} bits",
+                Severity.high,
+                f"The organisation requires at least {minimum} bits for {leaf['key_type']} keys.",
+            )
+        )
     for index, cert in enumerate(chain):
-        if cert["signature_hash"] in WEAK_SIGNATURE_HASHES and not (index == len(chain) - 1 and cert["self_signed"] and index > 0):
-            findings.append(FindingDraft(
-                key=f"weak-signature:{label}:{index}", title=f"Certificate signed with {cert['signature_hash']} ({label})",
-                severity=Severity.high, subject=label,
-                detail=f"{cert['subject']} is signed with {cert['signature_algorithm']}; collisions make such signatures forgeable."))
+        if cert["signature_hash"] in WEAK_SIGNATURE_HASHES and not (
+            index == len(chain) - 1 and cert["self_signed"] and index > 0
+        ):
+            findings.append(
+                FindingDraft(
+                    key=f"weak-signature:{label}:{index}",
+                    title=f"Certificate signed with {cert['signature_hash']} ({label})",
+                    severity=Severity.high,
+                    subject=label,
+                    detail=f"{cert['subject']} is signed with {cert['signature_algorithm']}; collisions make such signatures forgeable.",
+                )
+            )
     for name in OLD_PROTOCOLS:
         if protocols.get(name) == "accepted":
-            findings.append(FindingDraft(
-                key=f"old-protocol:{label}:{name}", title=f"{name} offered ({label})", severity=Severity.high, subject=label,
-                detail=f"The server completes a {name} handshake; only TLS 1.2 and 1.3 are acceptable."))
+            findings.append(
+                FindingDraft(
+                    key=f"old-protocol:{label}:{name}",
+                    title=f"{name} offered ({label})",
+                    severity=Severity.high,
+                    subject=label,
+                    detail=f"The server completes a {name} handshake; only TLS 1.2 and 1.3 are acceptable.",
+                )
+            )
     for family, result in weak.items():
         if result["result"] == "accepted":
             severe = family in SEVERE_CIPHER_FAMILIES
-            findings.append(FindingDraft(
-                key=f"weak-cipher:{label}:{family}", title=f"Weak cipher suites accepted: {family} ({label})",
-                severity=Severity.high if severe else Severity.medium, subject=label,
-                detail=f"The server negotiated {result.get('cipher')} ({result.get('version')}) when offered only {family} suites."))
+            findings.append(
+                FindingDraft(
+                    key=f"weak-cipher:{label}:{family}",
+                    title=f"Weak cipher suites accepted: {family} ({label})",
+                    severity=Severity.high if severe else Severity.medium,
+                    subject=label,
+                    detail=f"The server negotiated {result.get('cipher')} ({result.get('version')}) when offered only {family} suites.",
+                )
+            )
     if hsts is not None:
         if not hsts["header"]:
-            findings.append(finding("no-hsts", "No Strict-Transport-Security header", Severity.medium,
-                                    f"GET / answered {hsts['status'] or hsts['error']} without HSTS, so browsers may be downgraded to HTTP."))
+            findings.append(
+                finding(
+                    "no-hsts",
+                    "No Strict-Transport-Security header",
+                    Severity.medium,
+                    f"GET / answered {hsts['status'] or hsts['error']} without HSTS, so browsers may be downgraded to HTTP.",
+                )
+            )
         elif (hsts["max_age_days"] or 0) < policy.hsts_min_age_days:
-            findings.append(finding("hsts-short", "HSTS max-age too short", Severity.low,
-                                    f"Strict-Transport-Security: {hsts['header']}; at least {policy.hsts_min_age_days} days expected."))
+            findings.append(
+                finding(
+                    "hsts-short",
+                    "HSTS max-age too short",
+                    Severity.low,
+                    f"Strict-Transport-Security: {hsts['header']}; at least {policy.hsts_min_age_days} days expected.",
+                )
+            )
     summary = {
         "target": label,
         "reachable": True,

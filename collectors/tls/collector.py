@@ -72,7 +72,9 @@ class TlsCollector:
                 if target.recorded is not None
                 else scan(target, config.ca_file, config.timeout_seconds)
             )
-            raw.append((f"{target.label.replace(':', '_')}.json", json.dumps(observed, indent=2, sort_keys=True).encode()))
+            raw.append(
+                (f"{target.label.replace(':', '_')}.json", json.dumps(observed, indent=2, sort_keys=True).encode())
+            )
             try:
                 summary, found = assess(observed, policy, ctx.now)
             except ValueError as error:

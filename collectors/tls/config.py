@@ -16,7 +16,9 @@ class TlsTarget(BaseModel):
     host: str = Field(pattern=_HOST, max_length=253, description="Host name or IP address to connect to.")
     port: int = Field(443, ge=1, le=65535)
     server_name: str | None = Field(
-        None, pattern=_HOST, max_length=253,
+        None,
+        pattern=_HOST,
+        max_length=253,
         description="SNI and the name the certificate must match; default host.",
     )
     hsts: bool = Field(True, description="Also request / over HTTPS and check Strict-Transport-Security.")
@@ -39,9 +41,7 @@ class TlsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     targets: list[TlsTarget] = Field(min_length=1)
-    ca_file: HostPath | None = Field(
-        None, description="PEM file of trust anchors; default the system's CA store."
-    )
+    ca_file: HostPath | None = Field(None, description="PEM file of trust anchors; default the system's CA store.")
     expiry_warning_days: int = Field(30, ge=1, le=365)
     min_rsa_bits: int = Field(2048, ge=1024)
     min_ec_bits: int = Field(256, ge=160)

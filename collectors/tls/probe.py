@@ -84,9 +84,7 @@ def _connect(target: TlsTarget, context: ssl.SSLContext, timeout: float) -> ssl.
 
 def _chain_pem(connection: ssl.SSLSocket) -> list[str]:
     sslobj = getattr(connection, "_sslobj", None)
-    getter = getattr(connection, "get_unverified_chain", None) or getattr(
-        sslobj, "get_unverified_chain", None
-    )
+    getter = getattr(connection, "get_unverified_chain", None) or getattr(sslobj, "get_unverified_chain", None)
     if getter is not None:
         # Python 3.13 made it public; 3.10-3.12 have it on the private SSL object. Each item
         # is a certificate object whose public_bytes() is PEM text.
@@ -175,9 +173,7 @@ def verify_chain(target: TlsTarget, ca_file: Path | None, timeout: float) -> dic
 
 def fetch_hsts(target: TlsTarget, timeout: float) -> dict[str, Any]:
     """GET / over TLS; the status line and the Strict-Transport-Security header."""
-    connection = http.client.HTTPSConnection(
-        target.host, target.port, timeout=timeout, context=_context(False, None)
-    )
+    connection = http.client.HTTPSConnection(target.host, target.port, timeout=timeout, context=_context(False, None))
     try:
         connection.request("GET", "/", headers={"Host": target.sni, "User-Agent": "audit-portal-tls"})
         response = connection.getresponse()

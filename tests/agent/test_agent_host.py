@@ -2,6 +2,7 @@
 framework, database driver or portal template engine), pushing to a portal served by uvicorn on
 127.0.0.1; the portal is stopped during one push and the spool delivers that run afterwards; a
 replayed push is refused. Slow: it builds the wheel and installs it."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,23 @@ REPO = Path(__file__).resolve().parents[2]
 RECORDINGS = REPO / "tests" / "collectors" / "recordings"
 PORTAL_BIN = Path(sys.executable).parent
 WAIT_SECONDS = 90
-PORTAL_ONLY = {"fastapi", "starlette", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "psycopg-binary", "uvicorn",
-               "jinja2-fragments", "typer", "rich", "boto3", "botocore", "weasyprint", "cryptography"}
+PORTAL_ONLY = {
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "psycopg",
+    "psycopg-binary",
+    "uvicorn",
+    "jinja2-fragments",
+    "typer",
+    "rich",
+    "boto3",
+    "botocore",
+    "weasyprint",
+    "cryptography",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +74,14 @@ class Portal:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIT_PORTAL_")}
-        self.env.update({
-            "AUDIT_PORTAL_DATABASE_URL": f"sqlite:///{root / 'portal.db'}",
-            "AUDIT_PORTAL_DATA_DIR": str(root / "data"),
-            "AUDIT_PORTAL_SECRET_KEY": "agent-test-" + "k" * 40,
-            "AUDIT_PORTAL_SCHEDULER_ENABLED": "false",
-        })
+        self.env.update(
+            {
+                "AUDIT_PORTAL_DATABASE_URL": f"sqlite:///{root / 'portal.db'}",
+                "AUDIT_PORTAL_DATA_DIR": str(root / "data"),
+                "AUDIT_PORTAL_SECRET_KEY": "agent-test-" + "k" * 40,
+                "AUDIT_PORTAL_SCHEDULER_ENABLED": "false",
+            }
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str | Path) -> str:
@@ -74,8 +92,12 @@ class Portal:
     def start(self) -> None:
         log = (self.root / "uvicorn.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1", "--port",
-             str(self.port)], env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             try:
@@ -99,8 +121,9 @@ class Portal:
 
     def pushed_runs(self) -> list[tuple[str, str, str]]:
         with sqlite3.connect(self.root / "portal.db") as db:
-            return db.execute("SELECT status, trigger, push_id FROM collector_run WHERE instance_name = 'host-disks'"
-                              " ORDER BY id").fetchall()
+            return db.execute(
+                "SELECT status, trigger, push_id FROM collector_run WHERE instance_name = 'host-disks' ORDER BY id"
+            ).fetchall()
 
 
 INSTANCES = f"""
@@ -114,8 +137,8 @@ INSTANCES = f"""
     sources:
       - type: linux
         device: laptop-7
-        path: {RECORDINGS / 'disk-encryption' / 'lsblk-laptop.json'}
-        cryptsetup_status: {{nvme0n1p3_crypt: {RECORDINGS / 'disk-encryption' / 'cryptsetup-status-laptop.txt'}}}
+        path: {RECORDINGS / "disk-encryption" / "lsblk-laptop.json"}
+        cryptsetup_status: {{nvme0n1p3_crypt: {RECORDINGS / "disk-encryption" / "cryptsetup-status-laptop.txt"}}}
 """
 
 

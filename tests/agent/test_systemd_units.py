@@ -1,5 +1,6 @@
 """The systemd service and timer shipped in deploy/systemd: systemd-analyze accepts them, and the
 service's command line is one the agent understands."""
+
 from __future__ import annotations
 
 import configparser
@@ -47,10 +48,21 @@ def test_the_timer_starts_the_service() -> None:
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     # the unit names the agent's path on a host; point it at this environment's command
     command = str(Path(sys.executable).parent / "audit-portal")
-    text = (UNITS / "audit-portal-agent.service").read_text().replace("/opt/audit-portal-agent/bin/audit-portal", command)
+    text = (
+        (UNITS / "audit-portal-agent.service").read_text().replace("/opt/audit-portal-agent/bin/audit-portal", command)
+    )
     (tmp_path / "audit-portal-agent.service").write_text(text)
     shutil.copy(UNITS / "audit-portal-agent.timer", tmp_path)
-    verified = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "audit-portal-agent.service"),
-                               str(tmp_path / "audit-portal-agent.timer")], capture_output=True, text=True, timeout=120)
+    verified = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            str(tmp_path / "audit-portal-agent.service"),
+            str(tmp_path / "audit-portal-agent.timer"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     problems = [line for line in verified.stderr.splitlines() if "audit-portal-agent" in line]
     assert verified.returncode == 0 and problems == [], verified.stderr

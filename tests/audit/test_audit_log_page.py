@@ -34,8 +34,13 @@ def test_htmx_filter_gets_only_the_table(login_as):
 
 
 def test_csv_export_holds_the_events_and_defuses_formulas(login_as, session):
-    record_event(session, request=None, principal=Principal(role="it", username="alice"),
-                 action="x.formula", object_id="=HYPERLINK(\"http://evil\")")
+    record_event(
+        session,
+        request=None,
+        principal=Principal(role="it", username="alice"),
+        action="x.formula",
+        object_id='=HYPERLINK("http://evil")',
+    )
     session.commit()
     admin = login_as("admin")
     response = admin.get("/admin/audit-log/export.csv")
@@ -57,7 +62,9 @@ def test_only_admins_read_the_audit_log(login_as):
 def test_the_whole_sign_in_is_on_the_trail(client, login_as, make_user, session):
     make_user("it", "it.ops")
     post_login(client, "it.ops", TEST_PASSWORD)
-    client.post("/logout", headers={"X-CSRF-Token": client.get("/profile").text.split('"X-CSRF-Token": "')[1].split('"')[0]})
+    client.post(
+        "/logout", headers={"X-CSRF-Token": client.get("/profile").text.split('"X-CSRF-Token": "')[1].split('"')[0]}
+    )
     text = login_as("admin").get("/admin/audit-log", params={"actor": "it.ops"}).text
     assert "auth.login" in text and "auth.logout" in text
 
@@ -92,8 +99,9 @@ def test_the_csv_export_follows_the_filter_on_screen(login_as, session):
     from audit_portal.audit.routes import PAGE_SIZE
 
     for n in range(PAGE_SIZE + 5):  # more than one page of matches
-        record_event(session, request=None, principal=Principal(role="it", username="alice"), action="x.kept",
-                     object_id=str(n))
+        record_event(
+            session, request=None, principal=Principal(role="it", username="alice"), action="x.kept", object_id=str(n)
+        )
         record_event(session, request=None, principal=Principal(role="it", username="bob"), action="x.kept")
     record_event(session, request=None, principal=Principal(role="it", username="alice"), action="y.other")
     session.commit()

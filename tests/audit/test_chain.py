@@ -17,8 +17,15 @@ ADMIN = Principal(role="admin", username="root", user_id=1)
 
 def _record(session, count: int) -> list[AuditEvent]:
     return [
-        record_event(session, request=None, principal=ADMIN, action="test.event", object_type="thing",
-                     object_id=str(number), detail={"n": number, "naam": "Bijlage één"})
+        record_event(
+            session,
+            request=None,
+            principal=ADMIN,
+            action="test.event",
+            object_type="thing",
+            object_id=str(number),
+            detail={"n": number, "naam": "Bijlage één"},
+        )
         for number in range(count)
     ]
 

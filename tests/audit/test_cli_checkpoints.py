@@ -1,5 +1,6 @@
 """``audit-portal audit checkpoint`` and ``audit verify`` as an operator runs them, against a
 database and an evidence store of their own."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,15 @@ def portal(committed_database, tmp_path, monkeypatch):
 def _record(engine, count: int) -> None:
     with unit_of_work(engine) as session:
         for number in range(count):
-            record_event(session, request=None, principal=None, actor="admin", action="user.create",
-                         object_type="user", object_id=str(number))
+            record_event(
+                session,
+                request=None,
+                principal=None,
+                actor="admin",
+                action="user.create",
+                object_type="user",
+                object_id=str(number),
+            )
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]
@@ -49,10 +57,12 @@ def test_verify_names_the_first_event_after_the_newest_were_deleted_and_the_head
     assert _run("checkpoint").exit_code == 0
     with portal.begin() as connection:
         connection.execute(text("DELETE FROM audit_event WHERE id > 3"))
-        connection.execute(text(
-            "UPDATE audit_chain_head SET last_event_id = 3, last_hash = (SELECT hash FROM audit_event WHERE id = 3),"
-            " last_mac = (SELECT mac FROM audit_event WHERE id = 3) WHERE id = 1"
-        ))
+        connection.execute(
+            text(
+                "UPDATE audit_chain_head SET last_event_id = 3, last_hash = (SELECT hash FROM audit_event WHERE id = 3),"
+                " last_mac = (SELECT mac FROM audit_event WHERE id = 3) WHERE id = 1"
+            )
+        )
     broken = _run("verify")
     assert broken.exit_code == 1
     assert "audit log chain broken at event 4" in broken.output

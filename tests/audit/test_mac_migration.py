@@ -1,5 +1,6 @@
 """Events written before the MAC existed (revision 0063) still verify after the migration, and one
 changed before it is still caught."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -31,20 +32,33 @@ def legacy_engine(database_url, tmp_path):
         with engine.begin() as connection:
             for number in range(1, 5):
                 event = AuditEvent(
-                    id=number, at=datetime(2026, 3, number, 9, 0, tzinfo=UTC), actor="admin", actor_role="admin",
-                    address="192.0.2.7", action="user.create", object_type="user", object_id=str(number),
-                    outcome="success", detail=canonical_json({"n": number}), prev_hash=previous, hash="",
+                    id=number,
+                    at=datetime(2026, 3, number, 9, 0, tzinfo=UTC),
+                    actor="admin",
+                    actor_role="admin",
+                    address="192.0.2.7",
+                    action="user.create",
+                    object_type="user",
+                    object_id=str(number),
+                    outcome="success",
+                    detail=canonical_json({"n": number}),
+                    prev_hash=previous,
+                    hash="",
                 )
                 event.hash = event_hash(event)
                 connection.execute(
-                    text("INSERT INTO audit_event (id, at, actor, actor_role, address, action, object_type, object_id,"
-                         " outcome, detail, prev_hash, hash) VALUES (:id, :at, :actor, :actor_role, :address, :action,"
-                         " :object_type, :object_id, :outcome, :detail, :prev_hash, :hash)"),
+                    text(
+                        "INSERT INTO audit_event (id, at, actor, actor_role, address, action, object_type, object_id,"
+                        " outcome, detail, prev_hash, hash) VALUES (:id, :at, :actor, :actor_role, :address, :action,"
+                        " :object_type, :object_id, :outcome, :detail, :prev_hash, :hash)"
+                    ),
                     event.model_dump(exclude={"mac"}),
                 )
                 previous = event.hash
-            connection.execute(text("UPDATE audit_chain_head SET last_event_id = 4, last_hash = :hash WHERE id = 1"),
-                               {"hash": previous})
+            connection.execute(
+                text("UPDATE audit_chain_head SET last_event_id = 4, last_hash = :hash WHERE id = 1"),
+                {"hash": previous},
+            )
         try:
             yield engine
         finally:

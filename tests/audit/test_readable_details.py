@@ -1,5 +1,6 @@
 """The audit log page shows each event's detail as a sentence and "key: value" lines, never as
 raw JSON; the recorded JSON stays available in a collapsed <details> for whoever needs it."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,18 @@ SHA = "ab12cd34ef56" + "0" * 52
 
 
 def event(action: str, detail: str, **fields: str) -> AuditEvent:
-    return AuditEvent(id=1, at=utcnow(), actor="it.ops", actor_role="it", action=action, outcome="success",
-                      detail=detail, prev_hash="0" * 64, hash="0" * 64, **fields)
+    return AuditEvent(
+        id=1,
+        at=utcnow(),
+        actor="it.ops",
+        actor_role="it",
+        action=action,
+        outcome="success",
+        detail=detail,
+        prev_hash="0" * 64,
+        hash="0" * 64,
+        **fields,
+    )
 
 
 def detail_cells(page: str) -> list[str]:
@@ -24,19 +35,23 @@ def detail_cells(page: str) -> list[str]:
 
 
 def test_an_upload_reads_as_a_sentence_with_the_rest_as_lines():
-    shown = presenters.readable(event(
-        "evidence.upload",
-        '{"content_type": "application/pdf", "filename": "x.pdf", "requirements": ["ACC-2/accounts"], '
-        f'"sha256": "{SHA}", "size": 2048, "supersedes": null}}',
-        object_id="7",
-    ))
+    shown = presenters.readable(
+        event(
+            "evidence.upload",
+            '{"content_type": "application/pdf", "filename": "x.pdf", "requirements": ["ACC-2/accounts"], '
+            f'"sha256": "{SHA}", "size": 2048, "supersedes": null}}',
+            object_id="7",
+        )
+    )
     assert shown.summary == "Evidence 'x.pdf' uploaded for requirement ACC-2/accounts (sha256 ab12cd34ef56…, 2.0 KiB)"
     assert shown.lines == [("content type", "application/pdf")]
     assert '"sha256": "' + SHA in shown.raw
 
 
 def test_unknown_types_and_unexpected_shapes_fall_back_to_lines():
-    unknown = presenters.readable(event("x.custom", '{"count": 3, "hosts": ["a", "b"], "ok": true, "nested": {"k": 1}}'))
+    unknown = presenters.readable(
+        event("x.custom", '{"count": 3, "hosts": ["a", "b"], "ok": true, "nested": {"k": 1}}')
+    )
     assert unknown.summary == ""
     assert unknown.lines == [("count", "3"), ("hosts", "a, b"), ("ok", "yes"), ("nested", "k: 1")]
     odd = presenters.readable(event("finding.transition", '["not", "an", "object"]'))
@@ -48,15 +63,30 @@ def test_unknown_types_and_unexpected_shapes_fall_back_to_lines():
 
 
 def test_the_page_shows_readable_detail_and_keeps_the_json_collapsed(login_as, session):
-    record_event(session, request=None, principal=IT, action="evidence.upload", object_type="evidence",
-                 object_id="12", detail={"filename": "<b>x</b>.pdf", "sha256": SHA, "size": 10,
-                                          "requirements": ["ACC-2/accounts"], "content_type": "application/pdf"})
+    record_event(
+        session,
+        request=None,
+        principal=IT,
+        action="evidence.upload",
+        object_type="evidence",
+        object_id="12",
+        detail={
+            "filename": "<b>x</b>.pdf",
+            "sha256": SHA,
+            "size": 10,
+            "requirements": ["ACC-2/accounts"],
+            "content_type": "application/pdf",
+        },
+    )
     record_event(session, request=None, principal=IT, action="x.custom", detail={"hosts": ["web-1", "web-2"]})
     session.commit()
     page = login_as("admin").get("/admin/audit-log").text
     cells = {cell for cell in detail_cells(page) if cell.strip()}
     upload = next(cell for cell in cells if "uploaded" in cell)
-    assert "Evidence &#39;&lt;b&gt;x&lt;/b&gt;.pdf&#39; uploaded for requirement ACC-2/accounts (sha256 ab12cd34ef56…, 10 bytes)" in upload
+    assert (
+        "Evidence &#39;&lt;b&gt;x&lt;/b&gt;.pdf&#39; uploaded for requirement ACC-2/accounts (sha256 ab12cd34ef56…, 10 bytes)"
+        in upload
+    )
     assert '<span class="muted">content type:</span> application/pdf' in upload
     custom = next(cell for cell in cells if "web-1" in cell)
     assert '<span class="muted">hosts:</span> web-1, web-2' in custom

@@ -1,6 +1,7 @@
 """What someone who can write the database tries, and how the MAC chain and the signed
 checkpoints catch it. Every attack first shows that the plain SHA-256 chain alone would accept
 the result, so each test proves the key or the checkpoint is what catches it."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,15 @@ ADMIN = Principal(role="admin", username="root", user_id=1)
 
 def _record(session, count: int) -> list[AuditEvent]:
     return [
-        record_event(session, request=None, principal=ADMIN, action="test.event", object_type="thing",
-                     object_id=str(number), detail={"n": number})
+        record_event(
+            session,
+            request=None,
+            principal=ADMIN,
+            action="test.event",
+            object_type="thing",
+            object_id=str(number),
+            detail={"n": number},
+        )
         for number in range(count)
     ]
 
@@ -180,8 +188,10 @@ def test_a_changed_checkpoint_is_reported(session, store, settings):
         document = json.loads(handle.read())
     document["event_count"] = 2  # someone who can write the store (no Object Lock) and the database
     forged = store.put(io.BytesIO(json.dumps(document).encode()))
-    session.execute(text("UPDATE evidence SET store_key = :key, sha256 = :sha WHERE id = :id"),
-                    {"key": forged.key, "sha": forged.sha256, "id": checkpoint.evidence_id})
+    session.execute(
+        text("UPDATE evidence SET store_key = :key, sha256 = :sha WHERE id = :id"),
+        {"key": forged.key, "sha": forged.sha256, "id": checkpoint.evidence_id},
+    )
     session.expire_all()
 
     result = verify_log(session, store, settings)

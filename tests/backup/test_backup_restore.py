@@ -5,6 +5,7 @@ The round trip is judged by what matters to an auditor: an evidence package expo
 backup and one exported from the restored portal verify with the same key and list the same
 files with the same hashes.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,17 +61,37 @@ def _seed(database_url: str, store: S3Store) -> int:
     migrate.upgrade(engine)
     with unit_of_work(engine) as session:
         load_catalogue(session)
-        uploader = UserAccount(username="it.one", role="it", password_hash="-", password_changed_at=utcnow(),
-                               created_at=utcnow())
+        uploader = UserAccount(
+            username="it.one", role="it", password_hash="-", password_changed_at=utcnow(), created_at=utcnow()
+        )
         session.add(uploader)
-        engagement = Engagement(name="Backup round trip", framework_key="iso27001-2022",
-                                period_start=PERIOD_START, period_end=PERIOD_END, created_at=utcnow())
+        engagement = Engagement(
+            name="Backup round trip",
+            framework_key="iso27001-2022",
+            period_start=PERIOD_START,
+            period_end=PERIOD_END,
+            created_at=utcnow(),
+        )
         session.add(engagement)
         session.flush()
-        add_evidence(session, store, uploader.id, b"apt upgrade log\n", "patches.log",
-                     datetime(2026, 3, 1, tzinfo=UTC), requirements=["OPS-2/patches"])
-        add_evidence(session, store, uploader.id, b"access review 2026\n", "access-review.txt",
-                     datetime(2026, 5, 1, tzinfo=UTC), controls=["iso27001-2022:5.15"])
+        add_evidence(
+            session,
+            store,
+            uploader.id,
+            b"apt upgrade log\n",
+            "patches.log",
+            datetime(2026, 3, 1, tzinfo=UTC),
+            requirements=["OPS-2/patches"],
+        )
+        add_evidence(
+            session,
+            store,
+            uploader.id,
+            b"access review 2026\n",
+            "access-review.txt",
+            datetime(2026, 5, 1, tzinfo=UTC),
+            controls=["iso27001-2022:5.15"],
+        )
         engagement_id = engagement.id
     engine.dispose()
     assert engagement_id is not None
@@ -189,6 +210,4 @@ def _public_key(private_pem: Path) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_pem_private_key(private_pem.read_bytes(), password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

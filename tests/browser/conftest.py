@@ -1,4 +1,5 @@
 """The audit the browser tests play through, on the live server of tests/browser_fixtures.py."""
+
 from __future__ import annotations
 
 import io
@@ -37,41 +38,76 @@ def audit(live_server):  # type: ignore[no-untyped-def]
         load_catalogue(session)
         ensure_defaults(session)
         # 5.1 is proven through the measures POL-1 and POL-2 here, as in the demo
-        switch_off(session, key="5.1/policy-set", reason="Proven through the Annex 2 measures POL-1 and POL-2.",
-                   principal=Principal(role="admin", username="browser-test"), request=None)
+        switch_off(
+            session,
+            key="5.1/policy-set",
+            reason="Proven through the Annex 2 measures POL-1 and POL-2.",
+            principal=Principal(role="admin", username="browser-test"),
+            request=None,
+        )
         window = AccessWindow(valid_until=utcnow() + timedelta(days=30))
         users = {
-            role: create_user(session, username=name, role=role, password=password, window=window if role == "auditor" else AccessWindow())
+            role: create_user(
+                session,
+                username=name,
+                role=role,
+                password=password,
+                window=window if role == "auditor" else AccessWindow(),
+            )
             for role, (name, password) in accounts.items()
         }
         auditor = users["auditor"]
         auditor.totp_secret = totp_secret
         auditor.totp_enabled_at = utcnow()
         today = utcnow().date()
-        engagement = Engagement(name=f"Surveillance audit {suffix}", framework_key="iso27001-2022",
-                                period_start=today - timedelta(days=365), period_end=today, created_at=utcnow())
+        engagement = Engagement(
+            name=f"Surveillance audit {suffix}",
+            framework_key="iso27001-2022",
+            period_start=today - timedelta(days=365),
+            period_end=today,
+            created_at=utcnow(),
+        )
         session.add(engagement)
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
         it = users["it"]
         evidence_service.ingest(
-            session, store, stream=io.BytesIO(POLICY), filename="security-policy.txt",
-            meta=EvidenceMeta(title=f"Information security policy {suffix}", requirements=["POL-1/policy-document"],
-                              collected_at=utcnow() - timedelta(days=20)),
-            source=EvidenceSource.upload(it.id), max_bytes=live_server.settings.max_upload_bytes,
+            session,
+            store,
+            stream=io.BytesIO(POLICY),
+            filename="security-policy.txt",
+            meta=EvidenceMeta(
+                title=f"Information security policy {suffix}",
+                requirements=["POL-1/policy-document"],
+                collected_at=utcnow() - timedelta(days=20),
+            ),
+            source=EvidenceSource.upload(it.id),
+            max_bytes=live_server.settings.max_upload_bytes,
             principal=Principal(role="it", username=it.username, user_id=it.id),
         )
         # clause 9.3: this year's management review is on file; 4.3 (scope) is not
         evidence_service.ingest(
-            session, store, stream=io.BytesIO(b"Management review minutes\n"), filename="management-review.txt",
-            meta=EvidenceMeta(title=f"Management review {suffix}", requirements=["C.9.3/management-review"],
-                              collected_at=utcnow() - timedelta(days=40)),
-            source=EvidenceSource.upload(it.id), max_bytes=live_server.settings.max_upload_bytes,
+            session,
+            store,
+            stream=io.BytesIO(b"Management review minutes\n"),
+            filename="management-review.txt",
+            meta=EvidenceMeta(
+                title=f"Management review {suffix}",
+                requirements=["C.9.3/management-review"],
+                collected_at=utcnow() - timedelta(days=40),
+            ),
+            source=EvidenceSource.upload(it.id),
+            max_bytes=live_server.settings.max_upload_bytes,
             principal=Principal(role="it", username=it.username, user_id=it.id),
         )
         # 5.5 is marked implemented in the SoA, but nothing proves it: a contradiction
         row = soa_service.soa_row(session, "5.5")
-        soa_service.apply_change(session, row=row, change=soa_service.SoaChange(True, "Contacts with authorities are kept.", "implemented", "M. Jansen"),
-                                 principal=soa_service.SYSTEM, request=None)
+        soa_service.apply_change(
+            session,
+            row=row,
+            change=soa_service.SoaChange(True, "Contacts with authorities are kept.", "implemented", "M. Jansen"),
+            principal=soa_service.SYSTEM,
+            request=None,
+        )
         engagement_id = engagement.id
     return {"engagement": engagement_id, "accounts": accounts, "totp": totp_secret, "suffix": suffix}

@@ -6,6 +6,7 @@ axe-core (pinned in tests/browser/axe) runs and any serious or critical violatio
 with its rule, the elements and the page; every status badge must carry text, not colour alone.
 Screenshots of each page per language go to tmp/artifacts/a11y/<language>/.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,9 @@ def demo_ids(server) -> DemoIds:  # type: ignore[no-untyped-def]
         return DemoIds(
             engagement=engagement.id,
             evidence=session.scalars(select(Evidence.id).order_by(Evidence.id.desc())).first(),
-            request=session.scalars(select(EvidenceRequest.id).where(EvidenceRequest.engagement_id == engagement.id)).first(),
+            request=session.scalars(
+                select(EvidenceRequest.id).where(EvidenceRequest.engagement_id == engagement.id)
+            ).first(),
             finding=session.scalars(select(Finding.id).where(Finding.engagement_id == engagement.id)).first(),
             collector=session.scalars(select(CollectorInstance.name).order_by(CollectorInstance.id)).first(),
             run=session.scalars(select(CollectorRun.id).order_by(CollectorRun.id.desc())).first(),
@@ -63,30 +66,57 @@ def demo_ids(server) -> DemoIds:  # type: ignore[no-untyped-def]
 def main_pages(role: str, ids: DemoIds) -> dict[str, str]:
     """Name -> path of the pages each role works in (docs/accessibility.md lists them)."""
     e = f"/engagements/{ids.engagement}"
-    common = {"dashboard": "/", "catalogue": "/catalogue", "catalogue-control": "/catalogue/iso27001-2022/5.1",
-              "profile": "/profile", "digest": "/notifications", "findings": "/findings"}
+    common = {
+        "dashboard": "/",
+        "catalogue": "/catalogue",
+        "catalogue-control": "/catalogue/iso27001-2022/5.1",
+        "profile": "/profile",
+        "digest": "/notifications",
+        "findings": "/findings",
+    }
     pages = {
         "auditor": {
-            "engagements": "/engagements", "controls": f"{e}/controls", "clauses": f"{e}/clauses",
-            "measures": f"{e}/measures", "control": f"{e}/controls/5.1", "requests": f"{e}/requests",
-            "request": f"{e}/requests/{ids.request}", "engagement-findings": f"{e}/findings",
-            "finding": f"{e}/findings/{ids.finding}", "samples": f"{e}/samples",
-            "new-request": f"{e}/requests/new", "export": f"{e}/export",
+            "engagements": "/engagements",
+            "controls": f"{e}/controls",
+            "clauses": f"{e}/clauses",
+            "measures": f"{e}/measures",
+            "control": f"{e}/controls/5.1",
+            "requests": f"{e}/requests",
+            "request": f"{e}/requests/{ids.request}",
+            "engagement-findings": f"{e}/findings",
+            "finding": f"{e}/findings/{ids.finding}",
+            "samples": f"{e}/samples",
+            "new-request": f"{e}/requests/new",
+            "export": f"{e}/export",
         },
         "it": {
-            "evidence": "/evidence", "upload": "/evidence/upload", "evidence-detail": f"/evidence/{ids.evidence}",
-            "collectors": "/collectors", "collector": f"/collectors/{ids.collector}", "run": f"/runs/{ids.run}",
-            "soa": "/soa", "requests": f"{e}/requests", "request": f"{e}/requests/{ids.request}",
+            "evidence": "/evidence",
+            "upload": "/evidence/upload",
+            "evidence-detail": f"/evidence/{ids.evidence}",
+            "collectors": "/collectors",
+            "collector": f"/collectors/{ids.collector}",
+            "run": f"/runs/{ids.run}",
+            "soa": "/soa",
+            "requests": f"{e}/requests",
+            "request": f"{e}/requests/{ids.request}",
         },
         "management": {
-            "reports": "/reports", "soa": "/soa", "trend": "/dashboard/trend",
+            "reports": "/reports",
+            "soa": "/soa",
+            "trend": "/dashboard/trend",
             "covered-controls": "/dashboard/controls?framework=iso27001-2022&status=covered",
-            "slipped": "/dashboard/slipped?status=stale", "expiring": "/dashboard/expiring",
-            "collector-health": "/dashboard/collectors?show=all", "dashboard-requests": "/dashboard/requests",
+            "slipped": "/dashboard/slipped?status=stale",
+            "expiring": "/dashboard/expiring",
+            "collector-health": "/dashboard/collectors?show=all",
+            "dashboard-requests": "/dashboard/requests",
         },
         "admin": {
-            "users": "/admin/users", "tokens": "/admin/tokens", "audit-log": "/admin/audit-log",
-            "soa-edit": "/soa/5.1", "engagements": "/engagements", "new-engagement": "/engagements/new",
+            "users": "/admin/users",
+            "tokens": "/admin/tokens",
+            "audit-log": "/admin/audit-log",
+            "soa-edit": "/soa/5.1",
+            "engagements": "/engagements",
+            "new-engagement": "/engagements/new",
             "new-collector": "/collectors/new",
         },
     }
@@ -174,9 +204,13 @@ def test_every_main_page_of_each_role_passes_axe(demo_server, browser, signed_in
     try:
         for name, path in main_pages(role, demo_ids(demo_server)).items():
             response = page.goto(f"{demo_server.url}{path}")
-            assert response is not None and response.status == 200, f"{role} {path}: HTTP {response and response.status}"
+            assert response is not None and response.status == 200, (
+                f"{role} {path}: HTTP {response and response.status}"
+            )
             assert page.evaluate("document.documentElement.lang"), f"{path} has no <html lang>"
-            problems += check_page(page, f"{role} {language} {path}", ARTIFACTS / "a11y" / language / f"{role}-{name}.png")
+            problems += check_page(
+                page, f"{role} {language} {path}", ARTIFACTS / "a11y" / language / f"{role}-{name}.png"
+            )
     finally:
         context.close()
     assert problems == [], "\n".join(problems)
@@ -199,7 +233,9 @@ def test_the_sign_in_pages_pass_axe(demo_server, browser, language):
         page.fill("input[name=password]", "not the password")
         page.click("button[type=submit]")
         page.wait_for_load_state()
-        problems += check_page(page, f"{language} /login (refused)", ARTIFACTS / "a11y" / language / "sign-in-refused.png")
+        problems += check_page(
+            page, f"{language} /login (refused)", ARTIFACTS / "a11y" / language / "sign-in-refused.png"
+        )
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")

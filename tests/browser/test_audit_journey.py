@@ -6,6 +6,7 @@ accepts the policy, asks for the missing policy review; IT answers the request
 with an upload; the auditor sees 5.1 turn covered. Management opens the dashboard and follows a
 figure to the list behind it. Screenshots of each main page go to test-output/screenshots/.
 """
+
 from __future__ import annotations
 
 import re
@@ -101,7 +102,9 @@ def test_auditor_and_it_bring_a_control_to_covered(live_server, browser, audit):
     it.fill("input[name=title]", f"Policy review {audit['suffix']}")
     it.fill("input[type=search][name=q]", "POL-2")
     it.check("[data-link-results] input[value='POL-2/policy-review']")
-    it.set_input_files("input[name=files]", files=[{"name": "policy-review-2026.txt", "mimeType": "text/plain", "buffer": REVIEW}])
+    it.set_input_files(
+        "input[name=files]", files=[{"name": "policy-review-2026.txt", "mimeType": "text/plain", "buffer": REVIEW}]
+    )
     screenshot(it, "it-upload-answer")
     it.click("form.upload-form button[type=submit]")
     it.wait_for_url(re.compile(r".*/evidence/\d+$"))

@@ -1,6 +1,7 @@
 """Keyboard only: sign-in with the second factor, the skip link, an auditor's review and IT's
 upload, with Tab, Shift+Tab, Enter and Space and never a mouse click. Every element that takes
 focus on the way shows a visible focus indicator."""
+
 from __future__ import annotations
 
 import re

@@ -2,6 +2,7 @@
 patch collector's runs, records the results (one exception, refused first without a note),
 concludes and raises a finding from the exception; IT plans the action and reports it
 remediated; the auditor verifies the remediation and closes the finding."""
+
 from __future__ import annotations
 
 import io
@@ -46,16 +47,26 @@ def fieldwork(live_server):  # type: ignore[no-untyped-def]
         ensure_defaults(session)
         window = AccessWindow(valid_until=utcnow() + timedelta(days=30))
         users = {
-            role: create_user(session, username=name, role=role, password=password,
-                              window=window if role == "auditor" else AccessWindow())
+            role: create_user(
+                session,
+                username=name,
+                role=role,
+                password=password,
+                window=window if role == "auditor" else AccessWindow(),
+            )
             for role, (name, password) in accounts.items()
         }
         auditor, it = users["auditor"], users["it"]
         auditor.totp_secret = totp_secret
         auditor.totp_enabled_at = utcnow()
         today = utcnow().date()
-        engagement = Engagement(name=f"Sampled audit {suffix}", framework_key="iso27001-2022",
-                                period_start=today - timedelta(days=365), period_end=today, created_at=utcnow())
+        engagement = Engagement(
+            name=f"Sampled audit {suffix}",
+            framework_key="iso27001-2022",
+            period_start=today - timedelta(days=365),
+            period_end=today,
+            created_at=utcnow(),
+        )
         session.add(engagement)
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
@@ -64,10 +75,17 @@ def fieldwork(live_server):  # type: ignore[no-untyped-def]
         for week in range(RUNS):
             runs.run(days_ago=3 + 7 * week)
         fixed = evidence_service.ingest(
-            session, store, stream=io.BytesIO(b"apt: 0 security updates pending on web1\n"), filename="patches-web1.txt",
-            meta=EvidenceMeta(title=f"Patch report after the fix {suffix}", requirements=["OPS-2/patches"],
-                              collected_at=utcnow() - timedelta(hours=2)),
-            source=EvidenceSource.upload(it.id), max_bytes=live_server.settings.max_upload_bytes,
+            session,
+            store,
+            stream=io.BytesIO(b"apt: 0 security updates pending on web1\n"),
+            filename="patches-web1.txt",
+            meta=EvidenceMeta(
+                title=f"Patch report after the fix {suffix}",
+                requirements=["OPS-2/patches"],
+                collected_at=utcnow() - timedelta(hours=2),
+            ),
+            source=EvidenceSource.upload(it.id),
+            max_bytes=live_server.settings.max_upload_bytes,
             principal=Principal(role="it", username=it.username, user_id=it.id),
         )
         ids = {"engagement": engagement.id, "fixed": fixed.id}
@@ -80,7 +98,9 @@ def _new_page(browser):  # type: ignore[no-untyped-def]
     return page
 
 
-def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_auditor_closes(live_server, browser, fieldwork):
+def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_auditor_closes(
+    live_server, browser, fieldwork
+):
     base, engagement = live_server.url, fieldwork["engagement"]
     auditor_name, auditor_password = fieldwork["accounts"]["auditor"]
     auditor = _new_page(browser)
@@ -93,7 +113,9 @@ def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_audito
     auditor.wait_for_url(re.compile(r".*/samples/\d+$"))
     sample_url = auditor.url
     body = auditor.inner_text("body")
-    assert "weekly (every 7 days): 5 to 15" in body and f"{RUNS + 1} occurrences when drawn" in body  # the runs and IT's upload
+    assert (
+        "weekly (every 7 days): 5 to 15" in body and f"{RUNS + 1} occurrences when drawn" in body
+    )  # the runs and IT's upload
     rows = auditor.locator("tr.sample-item")
     assert rows.count() == 5
     screenshot(auditor, "auditor-sample-drawn")
@@ -114,7 +136,9 @@ def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_audito
         row.locator("button:has-text('Save')").click()
         auditor.wait_for_selector(f"tr.sample-item >> nth={index} >> .chip.effective")
     auditor.select_option("#conclude-form select[name=conclusion]", "effective_with_exceptions")
-    auditor.fill("#conclude-form textarea[name=conclusion_note]", "Patching works except for one run; raised as a finding.")
+    auditor.fill(
+        "#conclude-form textarea[name=conclusion_note]", "Patching works except for one run; raised as a finding."
+    )
     auditor.click("#conclude-form button[type=submit]")
     auditor.wait_for_selector("#conclusion .chip.effective_with_exceptions")
     screenshot(auditor, "auditor-sample-concluded")
@@ -153,7 +177,10 @@ def test_a_sampled_exception_becomes_a_finding_that_it_remediates_and_the_audito
     auditor.click("form[action$='/verify'] button[type=submit]")
     auditor.wait_for_selector("p .chip.closed")
     assert auditor.locator("table.history .chip").all_inner_texts() == [
-        "Open", "Action planned", "Remediated, to verify", "Closed"
+        "Open",
+        "Action planned",
+        "Remediated, to verify",
+        "Closed",
     ]
     screenshot(auditor, "auditor-finding-closed")
     auditor.goto(sample_url)

@@ -1,4 +1,5 @@
 """The sign-in page in a real browser: it renders with the vendored assets and the CSP lets them run."""
+
 from __future__ import annotations
 
 import pytest

@@ -262,7 +262,9 @@ class TestAnnexBCorrespondence:
         ],
     )
     def test_table_b2_rows(self, iso2013: CatalogueFile, control_id: str, successors: list[str]) -> None:
-        assert next(control.successors for control in iso2013.annex_controls() if control.id == control_id) == successors
+        assert (
+            next(control.successors for control in iso2013.annex_controls() if control.id == control_id) == successors
+        )
 
 
 class TestAnnex2:
@@ -331,7 +333,11 @@ class TestAnnex2:
 
     def test_signoff_and_expiry_flags(self, annex2: CatalogueFile) -> None:
         requirements = [requirement for measure in annex2.controls for requirement in measure.requirements]
-        assert {r.key for r in requirements if r.needs_signoff} == {"COM-1/firewall-review", "ORG-2/advisories", "ACC-2/accounts"}
+        assert {r.key for r in requirements if r.needs_signoff} == {
+            "COM-1/firewall-review",
+            "ORG-2/advisories",
+            "ACC-2/accounts",
+        }
         assert {r.key for r in requirements if r.tracks_expiry} == {"SUP-2/certificate", "SUP-3/certificate"}
         assert {r.key for r in requirements if r.evidence_kind == "certificate"} == {
             "SUP-2/certificate",
@@ -352,8 +358,30 @@ def test_requirement_keys_are_unique_across_the_catalogue(catalogue: dict[str, C
 # --- the requirement library and the ISMS clauses ------------------------------------------------
 
 CLAUSES_BOTH = [
-    "4.1", "4.2", "4.3", "4.4", "5.1", "5.2", "5.3", "6.1.1", "6.1.2", "6.1.3", "6.2",
-    "7.1", "7.2", "7.3", "7.4", "7.5", "8.1", "8.2", "8.3", "9.1", "9.2", "9.3", "10.1", "10.2",
+    "4.1",
+    "4.2",
+    "4.3",
+    "4.4",
+    "5.1",
+    "5.2",
+    "5.3",
+    "6.1.1",
+    "6.1.2",
+    "6.1.3",
+    "6.2",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "8.1",
+    "8.2",
+    "8.3",
+    "9.1",
+    "9.2",
+    "9.3",
+    "10.1",
+    "10.2",
 ]
 CLAUSES_BY_EDITION = {
     "iso27001-2022": sorted(["C." + c for c in [*CLAUSES_BOTH, "6.3"]]),
@@ -362,10 +390,19 @@ CLAUSES_BY_EDITION = {
 # The mandatory documented information an auditor asks for first, by clause: at least one
 # requirement of the clause must name it (a word of the requirement's title).
 MANDATORY = {
-    "C.4.3": "scope", "C.5.2": "policy", "C.6.1.2": "risk assessment", "C.6.1.3": "statement of applicability",
-    "C.6.2": "objectives", "C.7.2": "competence", "C.7.5": "documented information", "C.8.1": "operational",
-    "C.8.2": "risk assessment results", "C.8.3": "risk treatment results", "C.9.1": "monitoring",
-    "C.9.2": "internal audit", "C.9.3": "management review",
+    "C.4.3": "scope",
+    "C.5.2": "policy",
+    "C.6.1.2": "risk assessment",
+    "C.6.1.3": "statement of applicability",
+    "C.6.2": "objectives",
+    "C.7.2": "competence",
+    "C.7.5": "documented information",
+    "C.8.1": "operational",
+    "C.8.2": "risk assessment results",
+    "C.8.3": "risk treatment results",
+    "C.9.1": "monitoring",
+    "C.9.2": "internal audit",
+    "C.9.3": "management review",
 }
 
 
@@ -380,7 +417,9 @@ def test_every_control_and_clause_has_a_requirement(catalogue: dict[str, Catalog
 
 
 @pytest.mark.parametrize("framework", ["iso27001-2022", "iso27001-2013"])
-def test_clauses_4_to_10_are_their_own_group_and_never_collide(catalogue: dict[str, CatalogueFile], framework: str) -> None:
+def test_clauses_4_to_10_are_their_own_group_and_never_collide(
+    catalogue: dict[str, CatalogueFile], framework: str
+) -> None:
     file = catalogue[framework]
     assert sorted(c.id for c in file.clauses()) == CLAUSES_BY_EDITION[framework]
     assert {c.id for c in file.clauses()}.isdisjoint({c.id for c in file.annex_controls()})

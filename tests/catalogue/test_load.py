@@ -1,4 +1,5 @@
 """Loading catalogue files into the database: complete, idempotent, and all-or-nothing."""
+
 from __future__ import annotations
 
 import subprocess
@@ -24,7 +25,9 @@ def builtin(name: str) -> Path:
 def test_builtin_catalogue_loads_completely(session):
     results = {r.key: r for r in load_catalogue(session)}
     assert {key: r.status for key, r in results.items()} == {
-        "annex2": "created", "iso27001-2013": "created", "iso27001-2022": "created",
+        "annex2": "created",
+        "iso27001-2013": "created",
+        "iso27001-2022": "created",
     }
     assert count(session, Control, Control.framework_key == "iso27001-2022", Control.kind == "controls") == 93
     assert count(session, Control, Control.framework_key == "iso27001-2013", Control.kind == "controls") == 114
@@ -41,9 +44,13 @@ def test_builtin_catalogue_loads_completely(session):
     successors = count(session, ControlMapping, ControlMapping.kind == "successor")
     assert successors >= 114
     # 2013 control A.9.4.2 (secure log-on procedures) has 2022 control 8.5 as its successor.
-    source = session.scalars(select(Control).where(Control.framework_key == "iso27001-2013", Control.ref == "A.9.4.2")).one()
+    source = session.scalars(
+        select(Control).where(Control.framework_key == "iso27001-2013", Control.ref == "A.9.4.2")
+    ).one()
     target_refs = session.scalars(
-        select(Control.ref).join(ControlMapping, ControlMapping.target_id == Control.id).where(ControlMapping.source_id == source.id)
+        select(Control.ref)
+        .join(ControlMapping, ControlMapping.target_id == Control.id)
+        .where(ControlMapping.source_id == source.id)
     ).all()
     assert "8.5" in target_refs
 
@@ -51,18 +58,25 @@ def test_builtin_catalogue_loads_completely(session):
 def test_loading_twice_changes_nothing(session):
     load_catalogue(session)
     loads_before = count(session, CatalogueLoad)
-    mappings_before = session.execute(select(ControlMapping.id, ControlMapping.source_id, ControlMapping.target_id)).all()
+    mappings_before = session.execute(
+        select(ControlMapping.id, ControlMapping.source_id, ControlMapping.target_id)
+    ).all()
     second = load_catalogue(session)
     assert {r.status for r in second} == {"unchanged"}
     assert count(session, CatalogueLoad) == loads_before
-    assert session.execute(select(ControlMapping.id, ControlMapping.source_id, ControlMapping.target_id)).all() == mappings_before
+    assert (
+        session.execute(select(ControlMapping.id, ControlMapping.source_id, ControlMapping.target_id)).all()
+        == mappings_before
+    )
 
 
 def test_changed_file_updates_titles_and_records_the_version(session, tmp_path):
     load_catalogue(session)
     changed = tmp_path / "annex2.yaml"
     changed.write_text(
-        builtin("annex2.yaml").read_text().replace(
+        builtin("annex2.yaml")
+        .read_text()
+        .replace(
             "title: An information security policy exists, in line with business and legal requirements",
             "title: An approved information security policy exists",
         )
@@ -95,8 +109,9 @@ def test_removed_measure_is_retired_not_deleted(session, tmp_path):
 
 def test_broken_file_is_refused_with_its_location_and_writes_nothing(session, tmp_path):
     broken = tmp_path / "mine.yaml"
-    broken.write_text(builtin("annex2.yaml").read_text().replace("key: annex2", "key: mine").replace(
-        "id: '5.1'", "id: '5.99'", 1))
+    broken.write_text(
+        builtin("annex2.yaml").read_text().replace("key: annex2", "key: mine").replace("id: '5.1'", "id: '5.99'", 1)
+    )
     with pytest.raises(CatalogueFormatError) as raised:
         load_catalogue(session, [broken])
     assert str(raised.value).startswith("mine.yaml:")

@@ -1,4 +1,5 @@
 """The catalogue browser: framework pages, control and measure pages, and the search as you type."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -71,10 +72,10 @@ def test_the_2022_page_groups_controls_by_theme_with_their_control_type(catalogu
         assert theme in page
     assert page.count('<tr id="control-') == 93 + 25  # Annex A and the clauses 4.1 to 10.2
     # 5.7 Threat intelligence is preventive, detective and corrective (27002 Table A.1).
-    row = page[page.index('id="control-5.7"'):page.index('id="control-5.8"')]
+    row = page[page.index('id="control-5.7"') : page.index('id="control-5.8"')]
     assert [chip in row for chip in (">preventive<", ">detective<", ">corrective<")] == [True] * 3
     # 8.13 names the 2013 control it replaces and the measures mapped to it.
-    row = page[page.index('id="control-8.13"'):page.index('id="control-8.14"')]
+    row = page[page.index('id="control-8.13"') : page.index('id="control-8.14"')]
     assert 'href="/catalogue/iso27001-2013/A.12.3.1"' in row
     assert 'href="/catalogue/annex2/BCM-1"' in row
 
@@ -127,9 +128,7 @@ def test_the_admin_gets_a_link_to_edit_the_soa_entry(catalogue, login_as) -> Non
     assert 'href="/soa/8.13"' in login_as("admin").get("/catalogue/iso27001-2022/8.13").text
 
 
-@pytest.mark.parametrize(
-    "url", ["/catalogue/iso27001-2023", "/catalogue/iso27001-2022/9.1", "/catalogue/annex2/5.1"]
-)
+@pytest.mark.parametrize("url", ["/catalogue/iso27001-2023", "/catalogue/iso27001-2022/9.1", "/catalogue/annex2/5.1"])
 def test_unknown_frameworks_and_controls_are_not_found(catalogue, login_as, url: str) -> None:
     assert login_as("it").get(url).status_code == 404
 

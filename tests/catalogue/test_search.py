@@ -1,5 +1,6 @@
 """The catalogue search on both backends: Dutch and English words with or without accents, ids,
 requirement keys and texts, ranking, and highlighting that never trusts the catalogue's text."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ def refs(results: presenters.SearchResults) -> list[str]:
 
 
 def add_measure(session: Session, ref: str, *, title: str, text_nl: str = "") -> Control:
-    measure = Control(framework_key="annex2", ref=ref, group_key="assets", title=title, text_nl=text_nl or None,
-                      position=999)
+    measure = Control(
+        framework_key="annex2", ref=ref, group_key="assets", title=title, text_nl=text_nl or None, position=999
+    )
     session.add(measure)
     session.flush()
     return measure
@@ -36,8 +38,12 @@ def add_measure(session: Session, ref: str, *, title: str, text_nl: str = "") ->
 
 @pytest.mark.parametrize("typed", ["geinventariseerd", "GEÏNVENTARISEERD", "geïnventariseerd", "Geinventaris"])
 def test_dutch_words_with_or_without_accents_find_the_dutch_measure(session, catalogue, typed):
-    add_measure(session, "AST-9", title="Inventory of information assets",
-                text_nl="Alle bedrijfsmiddelen zijn geïnventariseerd en hebben een eigenaar.")
+    add_measure(
+        session,
+        "AST-9",
+        title="Inventory of information assets",
+        text_nl="Alle bedrijfsmiddelen zijn geïnventariseerd en hebben een eigenaar.",
+    )
     assert "annex2:AST-9" in refs(presenters.search(session, typed))
 
 
@@ -60,13 +66,16 @@ def test_english_words_find_english_texts_in_any_case(session, catalogue):
     assert "annex2:AST-1" in refs(presenters.search(session, "portable desktop"))
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("8.20", "iso27001-2022:8.20"),
-    ("5.15", "iso27001-2022:5.15"),
-    ("A.5.15", "iso27001-2022:5.15"),  # how people cite the 2022 Annex A, whose refs lack the "A."
-    ("a.9.2.1", "iso27001-2013:A.9.2.1"),
-    ("ACC-2", "annex2:ACC-2"),
-])
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("8.20", "iso27001-2022:8.20"),
+        ("5.15", "iso27001-2022:5.15"),
+        ("A.5.15", "iso27001-2022:5.15"),  # how people cite the 2022 Annex A, whose refs lack the "A."
+        ("a.9.2.1", "iso27001-2013:A.9.2.1"),
+        ("ACC-2", "annex2:ACC-2"),
+    ],
+)
 def test_ids_with_dots_find_their_control_first(session, catalogue, typed, expected):
     assert refs(presenters.search(session, typed))[0] == expected
 

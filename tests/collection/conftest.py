@@ -1,5 +1,6 @@
 """The test plugin, installed for the duration of a test as a distribution on sys.path (a
 ``*.dist-info`` folder with its entry points), so nothing is left in the virtualenv."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """End to end: a scheduled run of each built-in collector, from the recorded inputs, produces its
 three artifacts as evidence, its findings, and the input the coverage engine counts."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -21,41 +22,122 @@ NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 CREATED = datetime(2026, 11, 20, tzinfo=UTC)
 
 INSTANCES = {
-    "firewall-all": ("firewall", {"sources": [
-        {"type": "nftables", "name": "edge", "path": str(RECORDINGS / "nftables" / "edge.json")},
-        {"type": "iptables", "name": "host-a", "path": str(RECORDINGS / "iptables" / "host-a.rules"),
-         "ipv6_path": str(RECORDINGS / "iptables" / "host-a.v6.rules")},
-        {"type": "aws", "name": "aws", "regions": ["eu-central-1"],
-         "path": str(RECORDINGS / "aws" / "describe_security_groups.json")},
-    ]}),
-    "backups": ("backup", {"repositories": [
-        {"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": {
-            "snapshots": str(RECORDINGS / "restic" / "ams" / "snapshots.json"),
-            "check": {"output": str(RECORDINGS / "restic" / "ams" / "check.txt"),
-                      "exit_code": str(RECORDINGS / "restic" / "ams" / "check.exitcode")}}},
-        {"type": "borg", "name": "fra", "location": "dc-fra-1", "timezone": "Europe/Amsterdam", "recorded": {
-            "list": str(RECORDINGS / "borg" / "fra" / "list.json"),
-            "check": {"output": str(RECORDINGS / "borg" / "fra" / "check.txt"),
-                      "exit_code": str(RECORDINGS / "borg" / "fra" / "check.exitcode")}}},
-    ]}),
-    "patches-linux": ("patches", {"hosts": [{
-        "name": "deb1", "os": "debian",
-        "apt_history": [str(RECORDINGS / "apt" / "history.log*")],
-        "dpkg_log": [str(RECORDINGS / "apt" / "dpkg.log")],
-        "apt_list_upgradable": {"path": str(RECORDINGS / "apt" / "apt-list-upgradable.txt")},
-    }]}),
-    "tls-www": ("tls", {"targets": [{"host": "www.example.nl", "recorded": str(RECORDINGS / "tls" / "www-example-nl.json")}]}),
-    "accounts-web1": ("accounts", {"people": [{"name": "Alice", "accounts": ["alice"]}], "systems": [{
-        "type": "linux", "name": "web1", "passwd": str(RECORDINGS / "accounts" / "passwd"),
-        "group": str(RECORDINGS / "accounts" / "group"), "shadow": str(RECORDINGS / "accounts" / "shadow.redacted"),
-        "lastlog": str(RECORDINGS / "accounts" / "lastlog.txt"), "sudoers": [str(RECORDINGS / "accounts" / "sudoers")],
-        "sshd_effective": str(RECORDINGS / "accounts" / "sshd-T.hardened.txt")}]}),
-    "password-policy": ("password-policy", {"systems": [{"type": "linux", "name": "web1", **{
-        field: str(RECORDINGS / "password-policy" / "debian-hardened" / name) for field, name in (
-            ("login_defs", "login.defs"), ("pam_password", "common-password"), ("pam_auth", "common-auth"),
-            ("pwquality_conf", "pwquality.conf"), ("faillock_conf", "faillock.conf"))}}]}),
-    "hardening": ("hardening", {"hosts": [{"name": "vm", "lynis_report": str(RECORDINGS / "lynis" / "lynis-report.run2.dat")}],
-                                "minimum_index": 50}),
+    "firewall-all": (
+        "firewall",
+        {
+            "sources": [
+                {"type": "nftables", "name": "edge", "path": str(RECORDINGS / "nftables" / "edge.json")},
+                {
+                    "type": "iptables",
+                    "name": "host-a",
+                    "path": str(RECORDINGS / "iptables" / "host-a.rules"),
+                    "ipv6_path": str(RECORDINGS / "iptables" / "host-a.v6.rules"),
+                },
+                {
+                    "type": "aws",
+                    "name": "aws",
+                    "regions": ["eu-central-1"],
+                    "path": str(RECORDINGS / "aws" / "describe_security_groups.json"),
+                },
+            ]
+        },
+    ),
+    "backups": (
+        "backup",
+        {
+            "repositories": [
+                {
+                    "type": "restic",
+                    "name": "ams",
+                    "location": "dc-ams-1",
+                    "recorded": {
+                        "snapshots": str(RECORDINGS / "restic" / "ams" / "snapshots.json"),
+                        "check": {
+                            "output": str(RECORDINGS / "restic" / "ams" / "check.txt"),
+                            "exit_code": str(RECORDINGS / "restic" / "ams" / "check.exitcode"),
+                        },
+                    },
+                },
+                {
+                    "type": "borg",
+                    "name": "fra",
+                    "location": "dc-fra-1",
+                    "timezone": "Europe/Amsterdam",
+                    "recorded": {
+                        "list": str(RECORDINGS / "borg" / "fra" / "list.json"),
+                        "check": {
+                            "output": str(RECORDINGS / "borg" / "fra" / "check.txt"),
+                            "exit_code": str(RECORDINGS / "borg" / "fra" / "check.exitcode"),
+                        },
+                    },
+                },
+            ]
+        },
+    ),
+    "patches-linux": (
+        "patches",
+        {
+            "hosts": [
+                {
+                    "name": "deb1",
+                    "os": "debian",
+                    "apt_history": [str(RECORDINGS / "apt" / "history.log*")],
+                    "dpkg_log": [str(RECORDINGS / "apt" / "dpkg.log")],
+                    "apt_list_upgradable": {"path": str(RECORDINGS / "apt" / "apt-list-upgradable.txt")},
+                }
+            ]
+        },
+    ),
+    "tls-www": (
+        "tls",
+        {"targets": [{"host": "www.example.nl", "recorded": str(RECORDINGS / "tls" / "www-example-nl.json")}]},
+    ),
+    "accounts-web1": (
+        "accounts",
+        {
+            "people": [{"name": "Alice", "accounts": ["alice"]}],
+            "systems": [
+                {
+                    "type": "linux",
+                    "name": "web1",
+                    "passwd": str(RECORDINGS / "accounts" / "passwd"),
+                    "group": str(RECORDINGS / "accounts" / "group"),
+                    "shadow": str(RECORDINGS / "accounts" / "shadow.redacted"),
+                    "lastlog": str(RECORDINGS / "accounts" / "lastlog.txt"),
+                    "sudoers": [str(RECORDINGS / "accounts" / "sudoers")],
+                    "sshd_effective": str(RECORDINGS / "accounts" / "sshd-T.hardened.txt"),
+                }
+            ],
+        },
+    ),
+    "password-policy": (
+        "password-policy",
+        {
+            "systems": [
+                {
+                    "type": "linux",
+                    "name": "web1",
+                    **{
+                        field: str(RECORDINGS / "password-policy" / "debian-hardened" / name)
+                        for field, name in (
+                            ("login_defs", "login.defs"),
+                            ("pam_password", "common-password"),
+                            ("pam_auth", "common-auth"),
+                            ("pwquality_conf", "pwquality.conf"),
+                            ("faillock_conf", "faillock.conf"),
+                        )
+                    },
+                }
+            ]
+        },
+    ),
+    "hardening": (
+        "hardening",
+        {
+            "hosts": [{"name": "vm", "lynis_report": str(RECORDINGS / "lynis" / "lynis-report.run2.dat")}],
+            "minimum_index": 50,
+        },
+    ),
 }
 
 # the monthly collectors' default schedule (the 1st) falls after CREATED..NOW; run them daily here
@@ -68,8 +150,9 @@ def instances(session, settings, catalogue):  # type: ignore[no-untyped-def]
     # recordings folder among the roots collectors may read.
     settings.collector_path_roots = (RECORDINGS.resolve(),)
     for name, (collector, config) in INSTANCES.items():
-        spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=120,
-                                    schedule=SCHEDULES.get(name))
+        spec = service.InstanceSpec(
+            name=name, collector=collector, config=config, timeout_seconds=120, schedule=SCHEDULES.get(name)
+        )
         instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
         instance.created_at = CREATED
     session.flush()
@@ -79,14 +162,17 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
     due = service.due_instances(session, NOW)
     assert sorted(d.name for d in due) == sorted(INSTANCES)
     for item in due:
-        report = service.run_instance(scope, store, settings, item.name, trigger=item.trigger, now=NOW, only_if_due=True)
+        report = service.run_instance(
+            scope, store, settings, item.name, trigger=item.trigger, now=NOW, only_if_due=True
+        )
         run = session.get(CollectorRun, report.run_id)
         assert run.status == "ok", (item.name, run.error, run.log)
         assert run.trigger == "schedule"
         evidence = repository.evidence_of_run(session, run.id)
         assert sorted(e.artifact_kind for e in evidence) == ["normalised", "raw", "report"], item.name
-        linked = session.exec(select(EvidenceRequirement).where(
-            EvidenceRequirement.evidence_id.in_([e.id for e in evidence]))).all()
+        linked = session.exec(
+            select(EvidenceRequirement).where(EvidenceRequirement.evidence_id.in_([e.id for e in evidence]))
+        ).all()
         instance = service.get_instance(session, item.name)
         assert len(linked) == 3 * len(instance.requirement_list)
         findings = session.exec(select(Finding).where(Finding.collector_instance == item.name)).all()
@@ -95,8 +181,13 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
 
     # The firewall review found world-open admin ports (high) and so fails; backups and patches
     # each produced their evidence, so none of their requirements is missing any more.
-    report = compute_coverage(session, framework_key="annex2", period_start=date(2026, 11, 1),
-                              period_end=date(2026, 11, 28), as_of=date(2026, 11, 28))
+    report = compute_coverage(
+        session,
+        framework_key="annex2",
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 28),
+        as_of=date(2026, 11, 28),
+    )
     statuses = {r.key: r.status for c in report.controls for r in c.requirements}
     for collector, _config in INSTANCES.values():
         plugin = service.collector_for(collector, settings)
@@ -106,4 +197,8 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
     # accounts on web1 without an owner (bob, carol, ...) are high findings; the access list
     # also waits for a person's sign-off
     assert statuses["ACC-2/accounts"] == "failing"
-    assert (statuses["CRY-3/tls"], statuses["ACC-4/password-policy"], statuses["OPS-4/hardening"]) == ("met", "met", "met")
+    assert (statuses["CRY-3/tls"], statuses["ACC-4/password-policy"], statuses["OPS-4/hardening"]) == (
+        "met",
+        "met",
+        "met",
+    )

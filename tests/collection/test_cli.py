@@ -1,5 +1,6 @@
 """``audit-portal collectors import|list`` and ``audit-portal collect run``, run as real
 processes against a database of their own; two of them at once show the job lease at work."""
+
 from __future__ import annotations
 
 import os
@@ -26,27 +27,42 @@ def cli_env(own_database: str, own_engine, plugin_path: Path, tmp_path: Path) ->
     with unit_of_work(own_engine) as session:
         load_catalogue(session)
     env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIT_PORTAL_")}
-    env.update({
-        "AUDIT_PORTAL_DATABASE_URL": own_database,
-        "AUDIT_PORTAL_DATA_DIR": str(tmp_path / "data"),
-        "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri(),
-        "AUDIT_PORTAL_SECRET_KEY": SECRET_KEY,
-        "AUDIT_PORTAL_ENVIRONMENT": "test",
-        "AUDIT_PORTAL_COLLECTOR_PATH_ROOTS": str(tmp_path),
-        "COLUMNS": "200",  # rich wraps tables to the terminal width
-        "PYTHONPATH": os.pathsep.join([str(plugin_path), str(REPO)]),
-    })
+    env.update(
+        {
+            "AUDIT_PORTAL_DATABASE_URL": own_database,
+            "AUDIT_PORTAL_DATA_DIR": str(tmp_path / "data"),
+            "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri(),
+            "AUDIT_PORTAL_SECRET_KEY": SECRET_KEY,
+            "AUDIT_PORTAL_ENVIRONMENT": "test",
+            "AUDIT_PORTAL_COLLECTOR_PATH_ROOTS": str(tmp_path),
+            "COLUMNS": "200",  # rich wraps tables to the terminal width
+            "PYTHONPATH": os.pathsep.join([str(plugin_path), str(REPO)]),
+        }
+    )
     return env
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "audit_portal.cli", *args], env=env, cwd=env["AUDIT_PORTAL_DATA_DIR"].rsplit("/", 1)[0],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "audit_portal.cli", *args],
+        env=env,
+        cwd=env["AUDIT_PORTAL_DATA_DIR"].rsplit("/", 1)[0],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "audit_portal.cli", *args], env=env, capture_output=True, text=True, check=False,
-                          timeout=PROCESS_LIMIT, cwd=env["AUDIT_PORTAL_DATA_DIR"].rsplit("/", 1)[0])
+    return subprocess.run(
+        [sys.executable, "-m", "audit_portal.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PROCESS_LIMIT,
+        cwd=env["AUDIT_PORTAL_DATA_DIR"].rsplit("/", 1)[0],
+    )
 
 
 def write_instances(tmp_path: Path, text: str) -> str:
@@ -56,13 +72,21 @@ def write_instances(tmp_path: Path, text: str) -> str:
 
 
 def test_import_list_and_run_one_instance(cli_env, tmp_path, own_engine):
-    imported = cli(cli_env, "collectors", "import", write_instances(tmp_path, """
+    imported = cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            """
 - name: tiny-cli
   collector: tiny
   schedule: "0 6 * * *"
   timeout_seconds: 60
   config: {items: [a], token: cli-secret-value}
-"""))
+""",
+        ),
+    )
     assert imported.returncode == 0, imported.stderr
     assert "imported 1 instance(s): tiny-cli" in imported.stdout
     ran = cli(cli_env, "collect", "run", "tiny-cli")
@@ -75,20 +99,36 @@ def test_import_list_and_run_one_instance(cli_env, tmp_path, own_engine):
 
 
 def test_a_bad_import_file_changes_nothing(cli_env, tmp_path, own_engine):
-    result = cli(cli_env, "collectors", "import", write_instances(tmp_path, """
+    result = cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            """
 - {name: fine, collector: tiny}
 - {name: broken, collector: tiny, config: {items: 7}}
-"""))
+""",
+        ),
+    )
     assert result.returncode == 1
     assert "config.items" in result.stderr
     assert cli(cli_env, "collectors", "list").stdout.count("fine") == 0
 
 
 def test_run_due_runs_only_what_is_due_and_a_failed_run_exits_non_zero(cli_env, tmp_path, own_engine):
-    cli(cli_env, "collectors", "import", write_instances(tmp_path, """
+    cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            """
 - {name: never-due, collector: tiny, schedule: "0 0 1 1 *"}
 - {name: bad, collector: raising, schedule: "0 0 1 1 *"}
-"""))
+""",
+        ),
+    )
     assert "nothing is due" in cli(cli_env, "collect", "run", "--due").stdout
     failed = cli(cli_env, "collect", "run", "bad")
     assert failed.returncode == 1 and "bad: run 1 failed" in failed.stdout
@@ -100,11 +140,19 @@ def test_run_due_runs_only_what_is_due_and_a_failed_run_exits_non_zero(cli_env, 
 def test_two_processes_one_run(cli_env, tmp_path, own_engine):
     """Two ``collect run`` processes at once: the job lease lets exactly one of them run."""
     release = tmp_path / "release"
-    cli(cli_env, "collectors", "import", write_instances(tmp_path, f"""
+    cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            f"""
 - name: slow
   collector: waiting
   config: {{release_file: "{release}", wait_seconds: {PROCESS_LIMIT}}}
-"""))
+""",
+        ),
+    )
     processes = [start(cli_env, "collect", "run", "slow") for _ in range(2)]
     try:
         # The winner waits in collect() for the release file, holding the lease, so the other
@@ -138,20 +186,44 @@ def test_import_confines_paths_to_the_roots_and_makes_instances_host_managed(cli
     (data_dir / "secret_key").write_text("not for collectors")
     release = tmp_path / "release"
     release.write_text("go")
-    refused = cli(cli_env, "collectors", "import", write_instances(tmp_path, f"""
+    refused = cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            f"""
 - name: sneaky
   collector: waiting
-  config: {{release_file: "{data_dir / 'secret_key'}"}}
-"""))
+  config: {{release_file: "{data_dir / "secret_key"}"}}
+""",
+        ),
+    )
     assert refused.returncode == 1
     assert "config.release_file" in refused.stderr and "portal's own files" in refused.stderr
-    outside = cli(cli_env, "collectors", "import", write_instances(tmp_path, """
+    outside = cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            """
 - {name: outside, collector: waiting, config: {release_file: /etc/hostname}}
-"""))
+""",
+        ),
+    )
     assert outside.returncode == 1 and "outside the folders" in outside.stderr
-    imported = cli(cli_env, "collectors", "import", write_instances(tmp_path, f"""
+    imported = cli(
+        cli_env,
+        "collectors",
+        "import",
+        write_instances(
+            tmp_path,
+            f"""
 - {{name: fine, collector: waiting, config: {{release_file: "{release}"}}}}
-"""))
+""",
+        ),
+    )
     assert imported.returncode == 0, imported.stderr
     with Session(own_engine) as session:
         instances = session.exec(select(CollectorInstance)).all()

@@ -1,4 +1,5 @@
 """The collectors' demo step: real runs of the real collectors over shifted recordings."""
+
 from __future__ import annotations
 
 import io
@@ -17,7 +18,10 @@ from audit_portal.findings.models import Finding
 
 def test_shift_dates_moves_every_date_and_leaves_the_rest():
     text = 'Start-Date: 2026-11-28  10:40:01\n{"time":"2026-03-01T02:00:00+01:00","id":"20261128"}'
-    assert demo.shift_dates(text, -1) == 'Start-Date: 2026-11-27  10:40:01\n{"time":"2026-02-28T02:00:00+01:00","id":"20261128"}'
+    assert (
+        demo.shift_dates(text, -1)
+        == 'Start-Date: 2026-11-27  10:40:01\n{"time":"2026-02-28T02:00:00+01:00","id":"20261128"}'
+    )
 
 
 def test_the_scenario_windows():
@@ -33,26 +37,42 @@ def test_a_short_history_with_the_spring_backup_failure(session, store, settings
     monkeypatch.setattr(demo, "HISTORY_DAYS", 9)
     monkeypatch.setattr(demo, "DAILY_DAYS", 10)
     make_user("it", username=demo.SIGNER)
-    context = DemoContext(session=session, store=store, settings=settings,
-                          now=datetime(2026, 4, 20, 13, 0, tzinfo=UTC), console=Console(file=io.StringIO()))
+    context = DemoContext(
+        session=session,
+        store=store,
+        settings=settings,
+        now=datetime(2026, 4, 20, 13, 0, tzinfo=UTC),
+        console=Console(file=io.StringIO()),
+    )
     demo.load_collection_demo(context)
     runs = session.exec(select(CollectorRun)).all()
     assert {r.status for r in runs} == {"ok"}
     by_instance = {name: [r for r in runs if r.instance_name == name] for name, _cadence, _prepare in demo.PLAN}
     assert len(by_instance["backup-restic-borg"]) == 10 and len(by_instance["patches-linux"]) == 10
     assert all(len(by_instance[name]) in (1, 2) for name in ("firewall-edge", "firewall-hosts", "firewall-aws"))
-    broken = session.exec(select(Finding).where(Finding.collector_instance == "backup-restic-borg",
-                                                Finding.severity.in_(("high", "critical")))).all()
+    broken = session.exec(
+        select(Finding).where(
+            Finding.collector_instance == "backup-restic-borg", Finding.severity.in_(("high", "critical"))
+        )
+    ).all()
     # The Frankfurt check failed from 13 to 19 April and passed again on the 20th.
     assert broken and all(f.status == "closed" and f.closed_at.date() == date(2026, 4, 20) for f in broken)
     assert min(session.get(CollectorRun, f.first_run_id).started_at.date() for f in broken) == date(2026, 4, 13)
-    reviewed_runs = [r.id for name in ("firewall-edge", "firewall-hosts", "firewall-aws", "accounts-linux")
-                     for r in by_instance[name]]
-    signed = session.exec(select(EvidenceSignoff).join(Evidence, Evidence.id == EvidenceSignoff.evidence_id)
-                          .where(Evidence.collector_run_id.in_(reviewed_runs))).all()
+    reviewed_runs = [
+        r.id
+        for name in ("firewall-edge", "firewall-hosts", "firewall-aws", "accounts-linux")
+        for r in by_instance[name]
+    ]
+    signed = session.exec(
+        select(EvidenceSignoff)
+        .join(Evidence, Evidence.id == EvidenceSignoff.evidence_id)
+        .where(Evidence.collector_run_id.in_(reviewed_runs))
+    ).all()
     assert len(signed) == 3 * len(reviewed_runs)
     # the collectors of part 2 ran on the last day too, from their shifted recordings
-    assert all(len(by_instance[name]) >= 1 for name in ("tls-public", "accounts-linux", "password-policy", "hardening-lynis"))
+    assert all(
+        len(by_instance[name]) >= 1 for name in ("tls-public", "accounts-linux", "password-policy", "hardening-lynis")
+    )
 
 
 def test_part3_instances_have_a_history(session, store, settings, make_user, catalogue, monkeypatch):
@@ -62,8 +82,13 @@ def test_part3_instances_have_a_history(session, store, settings, make_user, cat
     monkeypatch.setattr(demo, "DAILY_DAYS", 0)
     monkeypatch.setattr(demo, "PLAN", tuple(entry for entry in demo.PLAN if entry[0] in PART3))
     make_user("it", username=demo.SIGNER)
-    context = DemoContext(session=session, store=store, settings=settings,
-                          now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC), console=Console(file=io.StringIO()))
+    context = DemoContext(
+        session=session,
+        store=store,
+        settings=settings,
+        now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC),
+        console=Console(file=io.StringIO()),
+    )
     demo.load_collection_demo(context)
     runs = session.exec(select(CollectorRun)).all()
     assert {(r.instance_name, r.status) for r in runs} == {(name, "ok") for name in PART3}
@@ -72,19 +97,24 @@ def test_part3_instances_have_a_history(session, store, settings, make_user, cat
     # DT-0021 stopped checking in two months ago; everything else is in order this week
     assert open_keys == {"no-encryption-report:DT-0021"}
     decisions = json.loads(service.get_instance(session, "advisories-ncsc").config_json)["decisions"]
-    assert {d["advisory"]: d["status"] for d in decisions} == {"NCSC-2026-0398": "mitigated",
-                                                              "NCSC-2026-0412": "mitigated"}
+    assert {d["advisory"]: d["status"] for d in decisions} == {
+        "NCSC-2026-0398": "mitigated",
+        "NCSC-2026-0412": "mitigated",
+    }
     advisory_runs = [r.id for r in runs if r.instance_name == "advisories-ncsc"]
-    signed_runs = {e.collector_run_id for e in session.exec(
-        select(Evidence).join(EvidenceSignoff, Evidence.id == EvidenceSignoff.evidence_id)).all()}
+    signed_runs = {
+        e.collector_run_id
+        for e in session.exec(select(Evidence).join(EvidenceSignoff, Evidence.id == EvidenceSignoff.evidence_id)).all()
+    }
     assert signed_runs == set(sorted(advisory_runs)[:-1])  # the latest review awaits its sign-off
 
 
 PART3 = ("disk-encryption-fleet", "anti-malware-servers", "availability-prometheus", "advisories-ncsc")
 
 
-def test_firewall_reviews_decide_every_rule_and_one_is_signed_off_late(session, store, settings, make_user, catalogue,
-                                                                        monkeypatch):
+def test_firewall_reviews_decide_every_rule_and_one_is_signed_off_late(
+    session, store, settings, make_user, catalogue, monkeypatch
+):
     from audit_portal.collection import views
     from audit_portal.collection.models import RuleDecision
 
@@ -92,8 +122,13 @@ def test_firewall_reviews_decide_every_rule_and_one_is_signed_off_late(session, 
     monkeypatch.setattr(demo, "DAILY_DAYS", 0)
     monkeypatch.setattr(demo, "PLAN", tuple(entry for entry in demo.PLAN if entry[0] == "firewall-edge"))
     make_user("it", username=demo.SIGNER)
-    context = DemoContext(session=session, store=store, settings=settings,
-                          now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC), console=Console(file=io.StringIO()))
+    context = DemoContext(
+        session=session,
+        store=store,
+        settings=settings,
+        now=datetime(2026, 11, 30, 13, 0, tzinfo=UTC),
+        console=Console(file=io.StringIO()),
+    )
     demo.load_collection_demo(context)
     detail = views.instance_detail(session, "firewall-edge")
     assert len(detail.runs) == 11 and set(detail.signoffs) == {run.id for run in detail.runs}

@@ -1,5 +1,6 @@
 """The collector pages, "run now", the instance form, and the sign-off that makes a firewall
 review count for COM-1."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 
 @pytest.fixture
 def instance(session, settings):  # type: ignore[no-untyped-def]
-    spec = service.InstanceSpec(name="tiny-one", collector="tiny", timeout_seconds=30,
-                                config={"items": ["a"], "token": "page-secret-value"})
+    spec = service.InstanceSpec(
+        name="tiny-one", collector="tiny", timeout_seconds=30, config={"items": ["a"], "token": "page-secret-value"}
+    )
     return service.save_instance(session, spec, settings=settings, actor="test")
 
 
@@ -61,8 +63,9 @@ def test_sign_off_makes_the_review_count_for_com1(login_as, instance, session):
     run_id = run_now(client)
 
     def com1_status() -> str:
-        report = compute_coverage(session, framework_key="annex2", period_start=date.today() - timedelta(days=30),
-                                  period_end=date.today())
+        report = compute_coverage(
+            session, framework_key="annex2", period_start=date.today() - timedelta(days=30), period_end=date.today()
+        )
         control = next(c for c in report.controls if c.ref == "COM-1")
         return next(r.status for r in control.requirements if r.key == "COM-1/firewall-review")
 
@@ -87,8 +90,9 @@ def test_sign_off_turns_awaiting_into_met(login_as, session, settings):
     run_id = run_now(client, "clean")
 
     def status() -> str:
-        report = compute_coverage(session, framework_key="annex2", period_start=date.today() - timedelta(days=30),
-                                  period_end=date.today())
+        report = compute_coverage(
+            session, framework_key="annex2", period_start=date.today() - timedelta(days=30), period_end=date.today()
+        )
         control = next(c for c in report.controls if c.ref == "COM-1")
         return next(r.status for r in control.requirements if r.key == "COM-1/firewall-review")
 
@@ -106,17 +110,31 @@ def test_admin_may_not_sign_off(login_as, instance):
 def test_the_form_creates_and_edits_an_instance_keeping_masked_secrets(login_as, session, settings):
     client = login_as("admin")
     assert client.get("/collectors/new").status_code == 200
-    created = client.post("/collectors", data={
-        "name": "from-form", "collector": "tiny", "schedule": "15 3 * * *", "timeout_seconds": "60",
-        "enabled": "yes", "config": "items: [x]\ntoken: form-secret-value\n",
-    })
+    created = client.post(
+        "/collectors",
+        data={
+            "name": "from-form",
+            "collector": "tiny",
+            "schedule": "15 3 * * *",
+            "timeout_seconds": "60",
+            "enabled": "yes",
+            "config": "items: [x]\ntoken: form-secret-value\n",
+        },
+    )
     assert created.status_code == 303, created.text
     edit = client.get("/collectors/from-form/edit").text
     assert MASK in edit and "form-secret-value" not in edit
-    saved = client.post("/collectors", data={
-        "name": "from-form", "existing": "from-form", "collector": "tiny", "schedule": "0 4 * * *",
-        "timeout_seconds": "60", "config": f"items: [y]\ntoken: '{MASK}'\n",
-    })
+    saved = client.post(
+        "/collectors",
+        data={
+            "name": "from-form",
+            "existing": "from-form",
+            "collector": "tiny",
+            "schedule": "0 4 * * *",
+            "timeout_seconds": "60",
+            "config": f"items: [y]\ntoken: '{MASK}'\n",
+        },
+    )
     assert saved.status_code == 303
     instance = service.get_instance(session, "from-form")
     assert (instance.schedule, instance.enabled) == ("0 4 * * *", False)
@@ -136,9 +154,14 @@ def test_a_run_lists_the_findings_it_saw_even_when_later_runs_saw_them_again(log
         assert "1 finding seen by this run" in page
         assert "No finding was seen in this run" not in page
     # a later run that no longer sees it closes it; the earlier runs still list it, as closed since
-    service.save_instance(session, service.InstanceSpec(name="tiny-one", collector="tiny", timeout_seconds=30,
-                                                        config={"items": [], "token": "page-secret-value"}),
-                          settings=settings, actor="test")
+    service.save_instance(
+        session,
+        service.InstanceSpec(
+            name="tiny-one", collector="tiny", timeout_seconds=30, config={"items": [], "token": "page-secret-value"}
+        ),
+        settings=settings,
+        actor="test",
+    )
     third = run_now(client)
     assert "closed since" in client.get(f"/runs/{first}").text
     assert "No finding was seen in this run" in client.get(f"/runs/{third}").text

@@ -1,5 +1,6 @@
 """Collectors are found through the ``audit_portal.collectors`` entry points, built-in and
 third-party alike, limited by the allowlist; a broken plugin is reported, never loaded."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,10 @@ def test_builtins_are_registered_as_entry_points():
 def test_an_installed_third_party_collector_is_listed(plugin_path: Path):
     info = registry.discover()["tiny"]
     assert (info.distribution, info.target, info.usable) == (
-        "audit-portal-test-plugin", "audit_portal_test_plugin:TinyCollector", True)
+        "audit-portal-test-plugin",
+        "audit_portal_test_plugin:TinyCollector",
+        True,
+    )
     assert registry.load("tiny").version == "0.1.0"
 
 
@@ -75,8 +79,11 @@ def test_a_config_that_takes_unknown_options_or_unmarked_paths_is_not_loaded(plu
         "    Config = PathConfig\n"
     )
     entry_points = next(plugin_path.glob("*.dist-info")) / "entry_points.txt"
-    entry_points.write_text(entry_points.read_text() + "lax = audit_portal_test_plugin.lax:Lax\n"
-                            + "pathy = audit_portal_test_plugin.lax:Pathy\n")
+    entry_points.write_text(
+        entry_points.read_text()
+        + "lax = audit_portal_test_plugin.lax:Lax\n"
+        + "pathy = audit_portal_test_plugin.lax:Pathy\n"
+    )
     found = registry.discover()
     assert "Config accepts unknown options" in found["lax"].problem
     assert "Config.inner.where is a path" in found["pathy"].problem
@@ -86,10 +93,12 @@ def test_a_config_that_takes_unknown_options_or_unmarked_paths_is_not_loaded(plu
 def test_a_broken_plugin_is_reported_not_loaded(plugin_path: Path):
     dist_info = next(plugin_path.glob("*.dist-info"))
     entry_points = dist_info / "entry_points.txt"
-    entry_points.write_text(entry_points.read_text()
-                            + "misnamed = audit_portal_test_plugin:TinyCollector\n"
-                            + "missing = audit_portal_test_plugin:NoSuchThing\n"
-                            + "notaclass = audit_portal_test_plugin:HANG_RELEASE\n")
+    entry_points.write_text(
+        entry_points.read_text()
+        + "misnamed = audit_portal_test_plugin:TinyCollector\n"
+        + "missing = audit_portal_test_plugin:NoSuchThing\n"
+        + "notaclass = audit_portal_test_plugin:HANG_RELEASE\n"
+    )
     found = registry.discover()
     assert "called 'misnamed'" in found["misnamed"].problem
     assert "cannot be imported" in found["missing"].problem

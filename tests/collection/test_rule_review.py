@@ -2,6 +2,7 @@
 (keep, change, remove; a reason for a change or removal), then the sign-off of the whole review,
 refused while a rule is undecided; late sign-offs flagged on the run list, the run, evidence
 and control pages; the decisions in the evidence package and on the audit trail."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,21 @@ pytestmark = pytest.mark.usefixtures("catalogue")
 @pytest.fixture
 def firewall(session, settings):  # type: ignore[no-untyped-def]
     settings.collector_path_roots = (RECORDINGS.resolve(),)
-    spec = service.InstanceSpec(name="fw-host-a", collector="firewall", timeout_seconds=60, config={"sources": [
-        {"type": "iptables", "name": "host-a", "path": str(RECORDINGS / "iptables" / "host-a.rules"), "ipv6": False}]})
+    spec = service.InstanceSpec(
+        name="fw-host-a",
+        collector="firewall",
+        timeout_seconds=60,
+        config={
+            "sources": [
+                {
+                    "type": "iptables",
+                    "name": "host-a",
+                    "path": str(RECORDINGS / "iptables" / "host-a.rules"),
+                    "ipv6": False,
+                }
+            ]
+        },
+    )
     return service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
 
 
@@ -67,8 +81,10 @@ def test_sign_off_is_refused_while_a_rule_has_no_decision(login_as, session, sto
     client = login_as("it")
     rules = _rules(session, store, run_id)
     first_half = {rule.index for rule in rules[: len(rules) // 2]}
-    saved = client.post(f"/runs/{run_id}/rule-decisions",
-                        data=_form(rules, lambda r: ("keep", "") if r.index in first_half else ("", "")))
+    saved = client.post(
+        f"/runs/{run_id}/rule-decisions",
+        data=_form(rules, lambda r: ("keep", "") if r.index in first_half else ("", "")),
+    )
     assert saved.status_code == 303
     refused = client.post(f"/runs/{run_id}/signoff", data={"remark": "Reviewed."})
     assert refused.status_code == 422
@@ -84,8 +100,10 @@ def test_a_change_or_removal_needs_its_reason_and_nothing_is_saved_without_it(lo
     client = login_as("it")
     rules = _rules(session, store, run_id)
     rdp = next(rule for rule in rules if "--dport 3389" in rule.text)
-    refused = client.post(f"/runs/{run_id}/rule-decisions",
-                          data=_form(rules, lambda r: ("remove", "") if r.index == rdp.index else ("keep", "")))
+    refused = client.post(
+        f"/runs/{run_id}/rule-decisions",
+        data=_form(rules, lambda r: ("remove", "") if r.index == rdp.index else ("keep", "")),
+    )
     assert refused.status_code == 422
     assert f'id="reason-error-{rdp.index}"' in refused.text and "a remove decision needs its reason" in refused.text
     assert session.exec(select(RuleDecision)).all() == []
@@ -98,8 +116,13 @@ def test_decided_and_signed_off_review_keeps_its_decisions_on_the_trail(login_as
     rules = _rules(session, store, run_id)
     rdp = next(rule for rule in rules if "--dport 3389" in rule.text)
     reason = "Vendor session ended; removal in change CHG-2291."
-    assert client.post(f"/runs/{run_id}/rule-decisions", data=_form(
-        rules, lambda r: ("remove", reason) if r.index == rdp.index else ("keep", ""))).status_code == 303
+    assert (
+        client.post(
+            f"/runs/{run_id}/rule-decisions",
+            data=_form(rules, lambda r: ("remove", reason) if r.index == rdp.index else ("keep", "")),
+        ).status_code
+        == 303
+    )
     assert client.post(f"/runs/{run_id}/signoff", data={"remark": "Every rule reviewed."}).status_code == 303
     rows = session.exec(select(RuleDecision).where(RuleDecision.run_id == run_id)).all()
     assert len(rows) == len(rules)
@@ -126,10 +149,18 @@ def test_only_it_decides_on_rules(login_as, session, store, run_id):
 def _sign(session, store, run_id, user, at):  # type: ignore[no-untyped-def]
     principal = Principal(role="it", username=user.username, user_id=user.id)
     rules = _rules(session, store, run_id)
-    rule_review.record_decisions(session, store, run_id, decisions=[(r.index, "keep", "") for r in rules],
-                                 principal=principal, request=None, decided_at=at)
-    review.sign_off_run(session, run_id, remark="Reviewed.", principal=principal, request=None, store=store,
-                        signed_at=at)
+    rule_review.record_decisions(
+        session,
+        store,
+        run_id,
+        decisions=[(r.index, "keep", "") for r in rules],
+        principal=principal,
+        request=None,
+        decided_at=at,
+    )
+    review.sign_off_run(
+        session, run_id, remark="Reviewed.", principal=principal, request=None, store=store, signed_at=at
+    )
 
 
 def test_a_sign_off_after_the_grace_is_flagged_late(login_as, session, store, settings, scope, firewall, make_user):
@@ -181,17 +212,23 @@ def test_the_package_holds_the_sign_offs_and_rule_decisions(session, store, sett
     assert {dict(zip(reviews.DECISION_COLUMNS, d, strict=True))["decision"] for d in decisions} == {"keep"}
 
 
-def test_the_auditors_control_page_shows_who_signed_off_when(login_as, session, store, settings, scope, firewall,
-                                                             make_user):
+def test_the_auditors_control_page_shows_who_signed_off_when(
+    login_as, session, store, settings, scope, firewall, make_user
+):
     from audit_portal.engagements import service as engagements
 
     signer, auditor, admin = make_user("it"), make_user("auditor"), make_user("admin")
     today = datetime.now(UTC).date()
-    form = engagements.EngagementForm(name="Surveillance audit", framework_key="iso27001-2022",
-                                      period_start=(today - timedelta(days=90)).isoformat(),
-                                      period_end=today.isoformat(), auditor_ids=[auditor.id])
-    engagement = engagements.create_engagement(session, form=form, request=None, principal=Principal(
-        role="admin", username=admin.username, user_id=admin.id))
+    form = engagements.EngagementForm(
+        name="Surveillance audit",
+        framework_key="iso27001-2022",
+        period_start=(today - timedelta(days=90)).isoformat(),
+        period_end=today.isoformat(),
+        auditor_ids=[auditor.id],
+    )
+    engagement = engagements.create_engagement(
+        session, form=form, request=None, principal=Principal(role="admin", username=admin.username, user_id=admin.id)
+    )
     at = datetime.now(UTC) - timedelta(days=30)
     run_id = _run(scope, store, settings, at)
     _sign(session, store, run_id, signer, at + timedelta(days=16))

@@ -1,5 +1,6 @@
 """Running instances: artifacts as evidence, findings opened, kept and closed, failures of every
 kind recorded as failed runs, retries with backoff, secrets never shown back."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def test_a_run_stores_three_artifacts_linked_to_the_requirements(session, scope,
     raw = next(e for e in items if e.artifact_kind == "raw")
     with store.open(raw.store_key) as stream:
         assert stream.read() == b"a\nb\n"
-    links = session.exec(select(EvidenceRequirement).where(EvidenceRequirement.evidence_id.in_([e.id for e in items]))).all()
+    links = session.exec(
+        select(EvidenceRequirement).where(EvidenceRequirement.evidence_id.in_([e.id for e in items]))
+    ).all()
     assert len(links) == 3
     run_row = session.get(CollectorRun, report.run_id)
     assert run_row.finished_at is not None and run_row.findings_count == 2
@@ -50,8 +53,12 @@ def test_a_run_stores_three_artifacts_linked_to_the_requirements(session, scope,
 def test_findings_open_stay_and_close_across_runs(session, scope, store, settings):
     make_instance(session, settings, items=["a", "b"])
     first = run(scope, store, settings)
-    service.save_instance(session, service.InstanceSpec(name="tiny-one", collector="tiny", config={"items": ["b", "c"]},
-                                                        timeout_seconds=30), settings=settings, actor="test")
+    service.save_instance(
+        session,
+        service.InstanceSpec(name="tiny-one", collector="tiny", config={"items": ["b", "c"]}, timeout_seconds=30),
+        settings=settings,
+        actor="test",
+    )
     second = run(scope, store, settings, now=NOW + timedelta(days=1))
     findings = {f.key: f for f in session.exec(select(Finding).where(Finding.collector_instance == "tiny-one")).all()}
     assert set(findings) == {"item:a", "item:b", "item:c"}
@@ -78,7 +85,9 @@ def test_the_next_run_gets_the_previous_normalised_result(session, scope, store,
         ("garbage", "failed", "not a CollectResult"),
     ],
 )
-def test_a_misbehaving_collector_is_a_failed_run_with_a_retry(session, scope, store, settings, collector, status, error_part):
+def test_a_misbehaving_collector_is_a_failed_run_with_a_retry(
+    session, scope, store, settings, collector, status, error_part
+):
     make_instance(session, settings, name="bad", collector=collector)
     report = run(scope, store, settings, name="bad")
     row = session.get(CollectorRun, report.run_id)
@@ -144,7 +153,9 @@ def test_secrets_are_encrypted_at_rest_and_masked_in_log_report_and_pages(sessio
 
 def test_saving_with_the_mask_keeps_the_stored_secret(session, scope, store, settings):
     make_instance(session, settings, token="keep-me-secret", echo_token=True)
-    spec = service.InstanceSpec(name="tiny-one", collector="tiny", config={"token": MASK, "items": ["x"]}, timeout_seconds=30)
+    spec = service.InstanceSpec(
+        name="tiny-one", collector="tiny", config={"token": MASK, "items": ["x"]}, timeout_seconds=30
+    )
     instance = service.save_instance(session, spec, settings=settings, actor="test")
     tiny = service.collector_for("tiny", settings)
     assert service.config_of(instance, tiny, settings).token.get_secret_value() == "keep-me-secret"
@@ -187,22 +198,30 @@ def test_due_follows_the_cron_schedule(session, scope, store, settings):
 
 def test_bad_instance_definitions_are_refused(session, settings):
     with pytest.raises(InvalidInput, match="not a cron expression"):
-        service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", schedule="every day"),
-                              settings=settings)
+        service.save_instance(
+            session, service.InstanceSpec(name="x", collector="tiny", schedule="every day"), settings=settings
+        )
     with pytest.raises(InvalidInput, match="No collector 'nope' is installed"):
         service.save_instance(session, service.InstanceSpec(name="x", collector="nope"), settings=settings)
     with pytest.raises(InvalidInput, match="Unknown requirement"):
-        service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", requirements=["NOPE-1/x"]),
-                              settings=settings)
+        service.save_instance(
+            session, service.InstanceSpec(name="x", collector="tiny", requirements=["NOPE-1/x"]), settings=settings
+        )
     with pytest.raises(InvalidInput, match="config.items"):
-        service.save_instance(session, service.InstanceSpec(name="x", collector="tiny", config={"items": 3}),
-                              settings=settings)
+        service.save_instance(
+            session, service.InstanceSpec(name="x", collector="tiny", config={"items": 3}), settings=settings
+        )
 
 
 def test_a_run_left_running_by_a_dead_process_is_abandoned_and_the_schedule_goes_on(session, scope, store, settings):
     instance = make_instance(session, settings)
-    stale = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger="schedule",
-                         started_at=datetime(2026, 3, 1, 6, 0, tzinfo=UTC), status="running")
+    stale = CollectorRun(
+        instance_id=instance.id,
+        instance_name=instance.name,
+        trigger="schedule",
+        started_at=datetime(2026, 3, 1, 6, 0, tzinfo=UTC),
+        status="running",
+    )
     session.add(stale)
     session.flush()
     assert service.due_instances(session, datetime(2026, 3, 1, 6, 5, tzinfo=UTC)) == []

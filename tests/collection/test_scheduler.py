@@ -1,4 +1,5 @@
 """The scheduler runs what is due, under the lease, and carries on past a failing collector."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -25,8 +26,11 @@ def committed(own_engine: Engine, settings) -> Engine:  # type: ignore[no-untype
         load_catalogue(session)
         for name, collector in (("good", "tiny"), ("bad", "raising")):
             instance = service.save_instance(
-                session, service.InstanceSpec(name=name, collector=collector, config={"items": ["x"]}, timeout_seconds=30),
-                settings=settings, actor="test")
+                session,
+                service.InstanceSpec(name=name, collector=collector, config={"items": ["x"]}, timeout_seconds=30),
+                settings=settings,
+                actor="test",
+            )
             instance.created_at = CREATED
     return own_engine
 

@@ -1,5 +1,6 @@
 """Sealed pushes: the portal refuses a replayed or altered push, an interrupted push resumes,
 and the agent's spool keeps runs while the portal cannot be reached."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,9 +29,13 @@ def spooled(tmp_path: Path, token: str) -> tuple[Spool, runs.InstanceSpec]:
 
 def open_body(entry) -> dict:  # type: ignore[no-untyped-def]
     manifest = entry.manifest
-    return {"instance": manifest["instance"], "collector": manifest["collector"],
-            "collector_version": manifest["collector_version"], "started_at": manifest["started_at"],
-            "seal": {**entry.seal, "manifest": manifest}}
+    return {
+        "instance": manifest["instance"],
+        "collector": manifest["collector"],
+        "collector_version": manifest["collector_version"],
+        "started_at": manifest["started_at"],
+        "seal": {**entry.seal, "manifest": manifest},
+    }
 
 
 def test_a_delivered_push_cannot_be_replayed(session, client, remote_instance, tmp_path):
@@ -83,20 +88,34 @@ def test_an_altered_artifact_or_finish_is_refused_and_the_push_resumes(session, 
     assert opened.status_code == 201
     run_id = opened.json()["run_id"]
     report = next(a for a in entry.manifest["artifacts"] if a["kind"] == "report")
-    metadata = {"title": "report", "collected_at": entry.manifest["started_at"], "requirements": [],
-                "collector_instance": "edge-remote", "collector_run_id": run_id, "artifact_kind": "report"}
+    metadata = {
+        "title": "report",
+        "collected_at": entry.manifest["started_at"],
+        "requirements": [],
+        "collector_instance": "edge-remote",
+        "collector_run_id": run_id,
+        "artifact_kind": "report",
+    }
     tampered = entry.artifact_path(report["filename"]).read_bytes().replace(b"2 items", b"0 items")
     assert hashlib.sha256(tampered).hexdigest() != report["sha256"]
-    refused = client.post("/api/v1/evidence", data={"metadata": json.dumps(metadata)},
-                          files={"file": (report["filename"], tampered, "text/html")})
+    refused = client.post(
+        "/api/v1/evidence",
+        data={"metadata": json.dumps(metadata)},
+        files={"file": (report["filename"], tampered, "text/html")},
+    )
     assert refused.status_code == 422 and "differs from the one the push was sealed with" in refused.json()["detail"]
     assert session.exec(select(Evidence).where(Evidence.collector_run_id == run_id)).all() == []
 
     # the same push again while its run is open: the portal resumes it instead of opening another
     again = client.post("/api/v1/collector-runs", json=body)
     assert (again.status_code, again.json()["run_id"], again.json()["artifacts_received"]) == (201, run_id, [])
-    finish = {"status": "ok", "finished_at": entry.manifest["finished_at"], "log": entry.manifest["log"],
-              "error": None, "findings": entry.manifest["findings"][:1]}
+    finish = {
+        "status": "ok",
+        "finished_at": entry.manifest["finished_at"],
+        "log": entry.manifest["log"],
+        "error": None,
+        "findings": entry.manifest["findings"][:1],
+    }
     assert client.post(f"/api/v1/collector-runs/{run_id}/finish", json=finish).status_code == 422
 
     delivered = deliver.deliver(client, entry)
@@ -131,6 +150,8 @@ def test_secrets_are_masked_in_the_spool(session, tmp_path):
     spool, _ = spooled(tmp_path, "token")
     [entry] = spool.entries()
     text = json.dumps(entry.manifest) + "".join(
-        path.read_bytes().decode("utf-8", "replace") for path in (entry.path / "artifacts").iterdir()
-        if not path.name.endswith(".gz"))
+        path.read_bytes().decode("utf-8", "replace")
+        for path in (entry.path / "artifacts").iterdir()
+        if not path.name.endswith(".gz")
+    )
     assert "remote-secret-value" not in text

@@ -15,8 +15,15 @@ from collectors.base import CollectContext
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
-def context(collector: Any, config: Mapping[str, Any], workdir: Path, *, now: datetime,
-            previous: Mapping[str, Any] | None = None, name: str = "test") -> CollectContext:
+def context(
+    collector: Any,
+    config: Mapping[str, Any],
+    workdir: Path,
+    *,
+    now: datetime,
+    previous: Mapping[str, Any] | None = None,
+    name: str = "test",
+) -> CollectContext:
     workdir.mkdir(parents=True, exist_ok=True)
     return CollectContext(
         instance_name=name,

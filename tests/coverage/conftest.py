@@ -40,7 +40,9 @@ class EvidenceFactory:
         )
         self.session.add(evidence)
         self.session.flush()
-        self.session.add(EvidenceRequirement(evidence_id=evidence.id, requirement_id=self.requirements[requirement_key].id))
+        self.session.add(
+            EvidenceRequirement(evidence_id=evidence.id, requirement_id=self.requirements[requirement_key].id)
+        )
         self.session.flush()
         return evidence
 
@@ -57,12 +59,18 @@ def control_id(session, framework: str, ref: str) -> int:
 def switch_off_library(session, reason: str = "proven through the Annex 2 measures in this test") -> int:
     """Switch off every library requirement (ISO controls and clauses), leaving the measures'."""
     library = session.scalars(
-        select(Requirement.id).join(Control, Control.id == Requirement.control_id).where(
-            Control.framework_key.in_(("iso27001-2022", "iso27001-2013"))
-        )
+        select(Requirement.id)
+        .join(Control, Control.id == Requirement.control_id)
+        .where(Control.framework_key.in_(("iso27001-2022", "iso27001-2013")))
     ).all()
     for requirement_id in library:
-        session.add(RequirementSwitchOff(requirement_id=requirement_id, reason=reason, switched_off_by="test",
-                                         switched_off_at=at(date(2026, 1, 1))))
+        session.add(
+            RequirementSwitchOff(
+                requirement_id=requirement_id,
+                reason=reason,
+                switched_off_by="test",
+                switched_off_at=at(date(2026, 1, 1)),
+            )
+        )
     session.flush()
     return len(library)

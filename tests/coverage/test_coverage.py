@@ -2,6 +2,7 @@
 
 These tests exercise the rules through the Annex 2 measures, so the library's own requirements
 are switched off here (tests/coverage/test_library.py covers the library and switching off)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -66,19 +67,29 @@ def test_evidence_outside_the_period_does_not_count(catalogue, add_evidence):
 
 def test_as_of_is_capped_at_the_period_end(catalogue, add_evidence):
     add_evidence("OPS-2/patches", END - timedelta(days=2))
-    report = compute_coverage(catalogue, framework_key="iso27001-2022", period_start=START, period_end=END, as_of=END + timedelta(days=60))
+    report = compute_coverage(
+        catalogue, framework_key="iso27001-2022", period_start=START, period_end=END, as_of=END + timedelta(days=60)
+    )
     assert report.as_of == END
     assert status_of(report, "8.8").status == "covered"
 
 
 def test_rejected_evidence_stops_counting_in_that_engagement_only(catalogue, add_evidence):
     evidence = add_evidence("OPS-2/patches", AS_OF - timedelta(days=1))
-    engagement = Engagement(name="Surveillance 2026", framework_key="iso27001-2022", period_start=START, period_end=END, created_at=utcnow())
-    other = Engagement(name="Internal audit", framework_key="iso27001-2022", period_start=START, period_end=END, created_at=utcnow())
+    engagement = Engagement(
+        name="Surveillance 2026", framework_key="iso27001-2022", period_start=START, period_end=END, created_at=utcnow()
+    )
+    other = Engagement(
+        name="Internal audit", framework_key="iso27001-2022", period_start=START, period_end=END, created_at=utcnow()
+    )
     catalogue.add_all([engagement, other])
     catalogue.flush()
-    catalogue.add(EvidenceReview(engagement_id=engagement.id, evidence_id=evidence.id, status="rejected", reviewed_at=utcnow()))
-    catalogue.add(EvidenceReview(engagement_id=other.id, evidence_id=evidence.id, status="accepted", reviewed_at=utcnow()))
+    catalogue.add(
+        EvidenceReview(engagement_id=engagement.id, evidence_id=evidence.id, status="rejected", reviewed_at=utcnow())
+    )
+    catalogue.add(
+        EvidenceReview(engagement_id=other.id, evidence_id=evidence.id, status="accepted", reviewed_at=utcnow())
+    )
     catalogue.flush()
     assert status_of(coverage(catalogue, engagement_id=engagement.id), "8.8").status == "missing"
     assert status_of(coverage(catalogue, engagement_id=other.id), "8.8").status == "covered"
@@ -124,13 +135,23 @@ def test_corrupted_evidence_stops_counting_until_it_is_repaired(catalogue, add_e
 def test_failing_when_newest_evidence_carries_an_open_high_finding(catalogue, add_evidence):
     older = add_evidence("OPS-2/patches", AS_OF - timedelta(days=5))
     newest = add_evidence("OPS-2/patches", AS_OF - timedelta(days=1), collector_run_id=41)
-    high_on_older = Finding(source="collector", title="old problem", severity="critical", evidence_id=older.id, created_at=utcnow())
-    medium_on_newest = Finding(source="collector", title="minor", severity="medium", last_run_id=41, created_at=utcnow())
+    high_on_older = Finding(
+        source="collector", title="old problem", severity="critical", evidence_id=older.id, created_at=utcnow()
+    )
+    medium_on_newest = Finding(
+        source="collector", title="minor", severity="medium", last_run_id=41, created_at=utcnow()
+    )
     catalogue.add_all([high_on_older, medium_on_newest])
     catalogue.flush()
     assert status_of(coverage(catalogue), "8.8").status == "covered"
 
-    high_on_newest = Finding(source="collector", title="security updates pending 12 days", severity="high", last_run_id=41, created_at=utcnow())
+    high_on_newest = Finding(
+        source="collector",
+        title="security updates pending 12 days",
+        severity="high",
+        last_run_id=41,
+        created_at=utcnow(),
+    )
     catalogue.add(high_on_newest)
     catalogue.flush()
     control = status_of(coverage(catalogue), "8.8")
@@ -166,7 +187,14 @@ def test_needs_signoff_until_a_person_signs(catalogue, add_evidence):
     assert review.status == "awaiting_signoff"
     assert control.status == "partial"
 
-    catalogue.add(EvidenceSignoff(evidence_id=review.newest_evidence_ids[0], signed_by_id=_user(catalogue), signed_at=utcnow(), remark="rules reviewed, 2 removed"))
+    catalogue.add(
+        EvidenceSignoff(
+            evidence_id=review.newest_evidence_ids[0],
+            signed_by_id=_user(catalogue),
+            signed_at=utcnow(),
+            remark="rules reviewed, 2 removed",
+        )
+    )
     catalogue.flush()
     assert status_of(coverage(catalogue), "8.20").status == "covered"
 
@@ -178,7 +206,9 @@ def test_no_requirement_and_not_applicable(catalogue):
     assert no_measure.reason.startswith("every requirement is switched off (5.5/authority-contacts: ")
     assert [o.key for o in no_measure.switched_off] == ["5.5/authority-contacts"]
     excluded = control_id(catalogue, "iso27001-2022", "7.4")
-    catalogue.add(SoaEntry(control_id=excluded, applicable=False, justification="No premises to monitor", updated_at=utcnow()))
+    catalogue.add(
+        SoaEntry(control_id=excluded, applicable=False, justification="No premises to monitor", updated_at=utcnow())
+    )
     catalogue.flush()
     report = coverage(catalogue)
     assert status_of(report, "7.4").status == "not_applicable"
@@ -189,7 +219,11 @@ def test_no_requirement_and_not_applicable(catalogue):
 def test_2013_control_is_not_applicable_when_all_its_successors_are_excluded(catalogue):
     # A.11.1.3 (securing offices, rooms and facilities) corresponds to 7.3 only.
     seven_three = control_id(catalogue, "iso27001-2022", "7.3")
-    catalogue.add(SoaEntry(control_id=seven_three, applicable=False, justification="Fully outsourced hosting", updated_at=utcnow()))
+    catalogue.add(
+        SoaEntry(
+            control_id=seven_three, applicable=False, justification="Fully outsourced hosting", updated_at=utcnow()
+        )
+    )
     catalogue.flush()
     assert status_of(coverage(catalogue, framework="iso27001-2013"), "A.11.1.3").status == "not_applicable"
 
@@ -236,7 +270,9 @@ def test_query_count_does_not_grow_with_controls_or_evidence(catalogue, add_evid
 def _user(session) -> int:
     from audit_portal.auth.models import UserAccount
 
-    user = UserAccount(username="it.ops", role="it", password_hash="x", password_changed_at=utcnow(), created_at=utcnow())
+    user = UserAccount(
+        username="it.ops", role="it", password_hash="x", password_changed_at=utcnow(), created_at=utcnow()
+    )
     session.add(user)
     session.flush()
     return user.id

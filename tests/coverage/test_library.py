@@ -1,6 +1,7 @@
 """The requirement library in coverage: library requirements count like any other, a switched-off
 requirement is left out with its reason, and switching off can never make a control covered by
 itself: a control with every requirement off is "no requirement" and the denominator stays."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ ADMIN = Principal(role="admin", username="admin.test")
 
 
 def coverage(session, framework="iso27001-2022", kind="controls"):
-    return compute_coverage(session, framework_key=framework, period_start=START, period_end=END, as_of=AS_OF, kind=kind)
+    return compute_coverage(
+        session, framework_key=framework, period_start=START, period_end=END, as_of=AS_OF, kind=kind
+    )
 
 
 def control(report, ref):
@@ -58,7 +61,13 @@ def test_clauses_have_their_own_coverage(catalogue, add_evidence):
 
 def test_switching_off_every_requirement_gives_no_requirement_never_covered(catalogue, add_evidence):
     before = coverage(catalogue)
-    library.switch_off(catalogue, key="5.5/authority-contacts", reason="We have no regulator to keep contact with.", principal=ADMIN, request=None)
+    library.switch_off(
+        catalogue,
+        key="5.5/authority-contacts",
+        reason="We have no regulator to keep contact with.",
+        principal=ADMIN,
+        request=None,
+    )
     after = coverage(catalogue)
     off = control(after, "5.5")
     assert off.status == NO_REQUIREMENT
@@ -82,7 +91,13 @@ def test_switching_off_never_raises_a_figure_on_random_data(catalogue, add_evide
     for chosen_control in chosen:
         for requirement in chosen_control.requirements:
             if requirement.via_measure is None:
-                library.switch_off(catalogue, key=requirement.key, reason="random test: does not apply here", principal=ADMIN, request=None)
+                library.switch_off(
+                    catalogue,
+                    key=requirement.key,
+                    reason="random test: does not apply here",
+                    principal=ADMIN,
+                    request=None,
+                )
     after = coverage(catalogue)
     assert after.applicable == before.applicable
     for chosen_control in chosen:
@@ -90,9 +105,7 @@ def test_switching_off_never_raises_a_figure_on_random_data(catalogue, add_evide
         if all(r.via_measure is None for r in chosen_control.requirements):
             assert now.status == NO_REQUIREMENT
         assert now.status != "covered" or all(r.status == "met" for r in now.requirements)
-    assert after.covered <= before.covered + sum(
-        1 for c in chosen if any(r.via_measure for r in c.requirements)
-    )
+    assert after.covered <= before.covered + sum(1 for c in chosen if any(r.via_measure for r in c.requirements))
 
 
 class TestSwitchingService:
@@ -103,14 +116,24 @@ class TestSwitchingService:
 
     def test_measures_keep_their_own_requirements(self, catalogue):
         with pytest.raises(InvalidInput, match="own measures"):
-            library.switch_off(catalogue, key="OPS-2/patches", reason="a long enough reason", principal=ADMIN, request=None)
+            library.switch_off(
+                catalogue, key="OPS-2/patches", reason="a long enough reason", principal=ADMIN, request=None
+            )
 
     def test_unknown_key(self, catalogue):
         with pytest.raises(NotFound):
-            library.switch_off(catalogue, key="9.9/nothing", reason="a long enough reason", principal=ADMIN, request=None)
+            library.switch_off(
+                catalogue, key="9.9/nothing", reason="a long enough reason", principal=ADMIN, request=None
+            )
 
     def test_off_and_on_again_are_audited(self, catalogue):
-        library.switch_off(catalogue, key="C.9.3/management-review", reason="review held by the group board", principal=ADMIN, request=None)
+        library.switch_off(
+            catalogue,
+            key="C.9.3/management-review",
+            reason="review held by the group board",
+            principal=ADMIN,
+            request=None,
+        )
         library.switch_on(catalogue, key="C.9.3/management-review", principal=ADMIN, request=None)
         events = catalogue.scalars(select(AuditEvent).where(AuditEvent.object_id == "C.9.3/management-review")).all()
         assert [e.action for e in events] == ["requirement.switch_off", "requirement.switch_on"]
@@ -121,23 +144,32 @@ class TestSwitchingService:
 class TestSwitchingPages:
     def test_admin_switches_off_and_the_reason_shows(self, catalogue, login_as):
         admin = login_as("admin")
-        response = admin.post("/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": "No regulator oversees us."})
+        response = admin.post(
+            "/catalogue/requirements/switch-off",
+            data={"key": "5.5/authority-contacts", "reason": "No regulator oversees us."},
+        )
         assert response.status_code == 303
         assert response.headers["location"] == "/catalogue/iso27001-2022/5.5#requirements"
         page = admin.get("/catalogue/iso27001-2022/5.5").text
         assert 'data-switched-off="5.5/authority-contacts"' in page and "No regulator oversees us." in page
-        assert admin.post("/catalogue/requirements/switch-on", data={"key": "5.5/authority-contacts"}).status_code == 303
+        assert (
+            admin.post("/catalogue/requirements/switch-on", data={"key": "5.5/authority-contacts"}).status_code == 303
+        )
         assert 'data-switched-off="5.5/authority-contacts"' not in admin.get("/catalogue/iso27001-2022/5.5").text
 
     def test_a_blank_reason_is_refused_in_the_page(self, catalogue, login_as):
-        response = login_as("admin").post("/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": ""})
+        response = login_as("admin").post(
+            "/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": ""}
+        )
         assert response.status_code == 422
         assert "Say why this requirement does not apply" in response.text
         assert catalogue.scalars(select(RequirementSwitchOff)).all() == []
 
     @pytest.mark.parametrize("role", ["it", "auditor", "management"])
     def test_only_admins_switch(self, catalogue, login_as, role):
-        response = login_as(role).post("/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": "not for this role"})
+        response = login_as(role).post(
+            "/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": "not for this role"}
+        )
         assert response.status_code == 403
         assert catalogue.scalars(select(RequirementSwitchOff)).all() == []
 
@@ -146,11 +178,18 @@ def test_the_engagement_shows_switched_off_requirements_and_the_clause_tab(catal
     from audit_portal.clock import utcnow
     from audit_portal.engagements.models import Engagement
 
-    library.switch_off(catalogue, key="5.5/authority-contacts", reason="No regulator oversees us.", principal=ADMIN, request=None)
+    library.switch_off(
+        catalogue, key="5.5/authority-contacts", reason="No regulator oversees us.", principal=ADMIN, request=None
+    )
     today = utcnow().date()
     add_evidence("C.4.3/scope", today - timedelta(days=5))
-    engagement = Engagement(name="Audit", framework_key="iso27001-2022", period_start=today - timedelta(days=100),
-                            period_end=today, created_at=utcnow())
+    engagement = Engagement(
+        name="Audit",
+        framework_key="iso27001-2022",
+        period_start=today - timedelta(days=100),
+        period_end=today,
+        created_at=utcnow(),
+    )
     catalogue.add(engagement)
     catalogue.commit()
     admin = login_as("admin")

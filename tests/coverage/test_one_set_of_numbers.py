@@ -2,6 +2,7 @@
 the trend's newest point, the daily snapshot, the monthly report (its data and its XLSX), the
 SoA export, the engagement table and the read API. Checked on the seeded demo and on a random
 data set."""
+
 from __future__ import annotations
 
 import csv
@@ -51,7 +52,10 @@ def figures_everywhere(session, login_as) -> dict[str, dict[str, float]]:
     seen["report"] = {key: data.board.frameworks[key].percent for key in FRAMEWORKS}
     assert data.trend[0].day == today
     seen["report trend"] = {key: data.trend[0].percent[key] for key in FRAMEWORKS}  # type: ignore[misc]
-    summary = {row[0]: row[1] for row in load_workbook(io.BytesIO(reports.render_xlsx(data)))["Summary"].iter_rows(values_only=True)}
+    summary = {
+        row[0]: row[1]
+        for row in load_workbook(io.BytesIO(reports.render_xlsx(data)))["Summary"].iter_rows(values_only=True)
+    }
     seen["report xlsx"] = {key: summary[f"{dashboard.FRAMEWORK_LABELS[key]}: coverage %"] for key in FRAMEWORKS}
     assert summary["Figures as of"] == today.isoformat()
 
@@ -62,8 +66,13 @@ def figures_everywhere(session, login_as) -> dict[str, dict[str, float]]:
     seen["soa export"] = {"iso27001-2022": round(100 * applicable.count("Covered") / len(applicable), 1)}
     assert {row["Coverage as of"] for row in exported} == {today.isoformat()}
 
-    engagement = Engagement(name="Same moment", framework_key="iso27001-2022", period_start=today - timedelta(days=364),
-                            period_end=today, created_at=utcnow())
+    engagement = Engagement(
+        name="Same moment",
+        framework_key="iso27001-2022",
+        period_start=today - timedelta(days=364),
+        period_end=today,
+        created_at=utcnow(),
+    )
     session.add(engagement)
     session.commit()
     page = admin.get(f"/engagements/{engagement.id}/controls").text
@@ -100,18 +109,38 @@ def test_a_random_data_set_shows_one_set_of_numbers(session, login_as, add_evide
     for requirement in rng.sample(requirements, 150):
         for _ in range(rng.randint(1, 3)):
             add_evidence(requirement.key, today - timedelta(days=rng.randint(0, 400)))
-    controls = session.scalars(select(Control).where(Control.framework_key == "iso27001-2022", Control.kind == "controls")).all()
+    controls = session.scalars(
+        select(Control).where(Control.framework_key == "iso27001-2022", Control.kind == "controls")
+    ).all()
     for control in rng.sample(controls, 8):
-        session.add(SoaEntry(control_id=control.id, applicable=False, justification="random exclusion", updated_at=utcnow()))
+        session.add(
+            SoaEntry(control_id=control.id, applicable=False, justification="random exclusion", updated_at=utcnow())
+        )
     library_keys = session.scalars(
-        select(Requirement.key).join(Control, Control.id == Requirement.control_id).where(Control.framework_key.in_(library.LIBRARY_FRAMEWORKS))
+        select(Requirement.key)
+        .join(Control, Control.id == Requirement.control_id)
+        .where(Control.framework_key.in_(library.LIBRARY_FRAMEWORKS))
     ).all()
     for key in rng.sample(library_keys, 20):
-        library.switch_off(session, key=key, reason="random data set: switched off", principal=Principal(role="admin", username="t"), request=None)
+        library.switch_off(
+            session,
+            key=key,
+            reason="random data set: switched off",
+            principal=Principal(role="admin", username="t"),
+            request=None,
+        )
     session.flush()
     # a high finding on a few random items makes their requirements failing where they are the newest
     for evidence_id in rng.sample(session.scalars(select(Evidence.id)).all(), 10):
-        session.add(Finding(source="collector", title="random high finding", severity="high", evidence_id=evidence_id, created_at=utcnow()))
+        session.add(
+            Finding(
+                source="collector",
+                title="random high finding",
+                severity="high",
+                evidence_id=evidence_id,
+                created_at=utcnow(),
+            )
+        )
     session.commit()
     seen = figures_everywhere(session, login_as)
     assert_one_set(seen)

@@ -6,6 +6,7 @@ and clock moves; after each sequence every control's and clause's coverage read 
 maintained rollup equals the one aggregated from the evidence, with and without an engagement,
 for a current and a past period and moments in the past; and a rebuild gives the same cells as
 the maintained rollup."""
+
 from __future__ import annotations
 
 import random
@@ -45,7 +46,9 @@ def moment(day: date, rng: random.Random) -> datetime:
 class World:
     """The random writer: keeps the clock and picks among the writes the portal makes."""
 
-    def __init__(self, session, rng: random.Random, requirements: list[Requirement], controls: list[int], signer_id: int) -> None:
+    def __init__(
+        self, session, rng: random.Random, requirements: list[Requirement], controls: list[int], signer_id: int
+    ) -> None:
         self.session, self.rng, self.requirements, self.controls = session, rng, requirements, controls
         self.signer_id = signer_id
         self.today = START
@@ -53,8 +56,13 @@ class World:
         self.past = self._engagement(self.today - timedelta(days=500), self.today - timedelta(days=150))
 
     def _engagement(self, start: date, end: date) -> Engagement:
-        engagement = Engagement(name=f"random {start}", framework_key="iso27001-2022", period_start=start, period_end=end,
-                                created_at=moment(self.today, self.rng))
+        engagement = Engagement(
+            name=f"random {start}",
+            framework_key="iso27001-2022",
+            period_start=start,
+            period_end=end,
+            created_at=moment(self.today, self.rng),
+        )
         self.session.add(engagement)
         self.session.flush()
         return engagement
@@ -66,9 +74,16 @@ class World:
         collected = self.today - timedelta(days=self.rng.randint(0, 420))
         sha = self.rng.choice(SHAS)
         return {
-            "title": f"random evidence {collected}", "source_kind": "upload", "collected_at": moment(collected, self.rng),
-            "original_filename": "proof.txt", "content_type": "text/plain", "size": 10, "sha256": sha,
-            "store_key": f"sha256/{sha}", "created_at": moment(self.today, self.rng), "legal_hold": False,
+            "title": f"random evidence {collected}",
+            "source_kind": "upload",
+            "collected_at": moment(collected, self.rng),
+            "original_filename": "proof.txt",
+            "content_type": "text/plain",
+            "size": 10,
+            "sha256": sha,
+            "store_key": f"sha256/{sha}",
+            "created_at": moment(self.today, self.rng),
+            "legal_hold": False,
         }
 
     def ingest(self) -> None:
@@ -81,7 +96,10 @@ class World:
         ids = list(self.session.scalars(insert(Evidence).returning(Evidence.id), rows))
         self.session.execute(
             insert(EvidenceRequirement),
-            [{"evidence_id": evidence_id, "requirement_id": self.rng.choice(self.requirements).id} for evidence_id in ids],
+            [
+                {"evidence_id": evidence_id, "requirement_id": self.rng.choice(self.requirements).id}
+                for evidence_id in ids
+            ],
         )
 
     def supersede(self) -> None:
@@ -124,8 +142,14 @@ class World:
         if existing is not None:
             existing.status = status
         else:
-            self.session.add(EvidenceReview(engagement_id=engagement.id, evidence_id=evidence_id, status=status,
-                                            reviewed_at=moment(self.today, self.rng)))
+            self.session.add(
+                EvidenceReview(
+                    engagement_id=engagement.id,
+                    evidence_id=evidence_id,
+                    status=status,
+                    reviewed_at=moment(self.today, self.rng),
+                )
+            )
         self.session.flush()
 
     def finding(self) -> None:
@@ -133,29 +157,50 @@ class World:
         if findings and self.rng.random() < 0.4:
             self.rng.choice(findings).status = self.rng.choice(("closed", "open", "risk_accepted"))
         elif ids := self.evidence_ids():
-            self.session.add(Finding(source="collector", title="random finding", severity=self.rng.choice(("high", "critical", "low")),
-                                     evidence_id=self.rng.choice(ids), created_at=moment(self.today, self.rng)))
+            self.session.add(
+                Finding(
+                    source="collector",
+                    title="random finding",
+                    severity=self.rng.choice(("high", "critical", "low")),
+                    evidence_id=self.rng.choice(ids),
+                    created_at=moment(self.today, self.rng),
+                )
+            )
         self.session.flush()
 
     def signoff(self) -> None:
         ids = self.evidence_ids()
         if ids and self.session.get(EvidenceSignoff, evidence_id := self.rng.choice(ids)) is None:
-            self.session.add(EvidenceSignoff(evidence_id=evidence_id, signed_by_id=self.signer_id, signed_at=moment(self.today, self.rng),
-                                             remark="random sign-off"))
+            self.session.add(
+                EvidenceSignoff(
+                    evidence_id=evidence_id,
+                    signed_by_id=self.signer_id,
+                    signed_at=moment(self.today, self.rng),
+                    remark="random sign-off",
+                )
+            )
             self.session.flush()
 
     def soa(self) -> None:
         control_id = self.rng.choice(self.controls)
         entry = self.session.get(SoaEntry, control_id)
         if entry is None:
-            self.session.add(SoaEntry(control_id=control_id, applicable=False, justification="random exclusion",
-                                      updated_at=moment(self.today, self.rng)))
+            self.session.add(
+                SoaEntry(
+                    control_id=control_id,
+                    applicable=False,
+                    justification="random exclusion",
+                    updated_at=moment(self.today, self.rng),
+                )
+            )
         else:
             entry.applicable = not entry.applicable
         self.session.flush()
 
     def integrity(self) -> None:
-        evidence_repository.mark_integrity(self.session, self.rng.choice(SHAS), INTEGRITY_CORRUPTED, moment(self.today, self.rng))
+        evidence_repository.mark_integrity(
+            self.session, self.rng.choice(SHAS), INTEGRITY_CORRUPTED, moment(self.today, self.rng)
+        )
 
     def purge(self) -> None:
         ids = self.evidence_ids()
@@ -170,8 +215,20 @@ class World:
 
     def step(self) -> None:
         operation = self.rng.choices(
-            (self.ingest, self.ingest_in_bulk, self.supersede, self.recollect, self.relink, self.review, self.finding,
-             self.signoff, self.soa, self.integrity, self.purge, self.clock),
+            (
+                self.ingest,
+                self.ingest_in_bulk,
+                self.supersede,
+                self.recollect,
+                self.relink,
+                self.review,
+                self.finding,
+                self.signoff,
+                self.soa,
+                self.integrity,
+                self.purge,
+                self.clock,
+            ),
             weights=(8, 2, 3, 1, 2, 4, 3, 2, 2, 1, 1, 3),
         )[0]
         operation()
@@ -189,9 +246,17 @@ def assert_rollup_equals_scratch(session, world: World) -> None:
     for framework in FRAMEWORKS:
         for kind in PARTS:
             for start, end, as_of, engagement_id in views:
-                arguments = dict(framework_key=framework, period_start=start, period_end=end, as_of=as_of,
-                                 engagement_id=engagement_id, kind=kind)
-                assert compute_coverage(session, **arguments) == compute_coverage(session, **arguments, from_scratch=True), arguments
+                arguments = dict(
+                    framework_key=framework,
+                    period_start=start,
+                    period_end=end,
+                    as_of=as_of,
+                    engagement_id=engagement_id,
+                    kind=kind,
+                )
+                assert compute_coverage(session, **arguments) == compute_coverage(
+                    session, **arguments, from_scratch=True
+                ), arguments
 
 
 @pytest.fixture
@@ -201,7 +266,9 @@ def pool(catalogue, make_user):
     rng = random.Random(17)
     requirements = list(catalogue.scalars(select(Requirement).order_by(Requirement.id)))
     chosen = rng.sample([r for r in requirements if r.needs_signoff], 3) + rng.sample(requirements, 9)
-    controls = list(catalogue.scalars(select(Control.id).where(Control.framework_key == "iso27001-2022").order_by(Control.id)))
+    controls = list(
+        catalogue.scalars(select(Control.id).where(Control.framework_key == "iso27001-2022").order_by(Control.id))
+    )
     return chosen, controls, make_user("it").id
 
 

@@ -1,5 +1,6 @@
 """A seeded organisation with known evidence dates, and coverage computed by hand from the raw
 catalogue tables (never through compute_coverage), for the dashboard, trend and report tests."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,9 +45,16 @@ class Seeder:
 
     def add(self, key: str, day: date, **fields) -> Evidence:
         item = Evidence(
-            title=f"{key} {day}", source_kind="upload", collected_at=at(day), original_filename="proof.txt",
-            content_type="text/plain", size=10, sha256="0" * 64, store_key="sha256/00/00/" + "0" * 64,
-            created_at=at(day), **fields,
+            title=f"{key} {day}",
+            source_kind="upload",
+            collected_at=at(day),
+            original_filename="proof.txt",
+            content_type="text/plain",
+            size=10,
+            sha256="0" * 64,
+            store_key="sha256/00/00/" + "0" * 64,
+            created_at=at(day),
+            **fields,
         )
         self.session.add(item)
         self.session.flush()
@@ -81,25 +89,64 @@ def seed_organisation(session, today: date) -> Seeded:
     seeder.add("INC-1/incident-process", today - timedelta(days=400))  # outside the certification year
 
     now = utcnow()
-    session.add_all([
-        Finding(source="collector", key="backup/failed", title="Backup check failed", severity="high", status="open",
-                collector_instance="backup-dc", evidence_id=failing.id, created_at=now),
-        Finding(source="auditor", title="Awareness records incomplete", severity="medium", status="action_planned",
-                category="minor_nc", due_date=today - timedelta(days=3), created_at=now - timedelta(days=20)),
-        Finding(source="auditor", title="Old observation", severity="low", status="closed", created_at=now - timedelta(days=90)),
-        Finding(source="auditor", title="Policy wording", severity="low", status="open", category="ofi",
-                due_date=today + timedelta(days=30), created_at=now - timedelta(days=2)),
-    ])
-    excluded = session.scalars(select(Control.id).where(Control.framework_key == "iso27001-2022", Control.ref == EXCLUDED_2022)).one()
+    session.add_all(
+        [
+            Finding(
+                source="collector",
+                key="backup/failed",
+                title="Backup check failed",
+                severity="high",
+                status="open",
+                collector_instance="backup-dc",
+                evidence_id=failing.id,
+                created_at=now,
+            ),
+            Finding(
+                source="auditor",
+                title="Awareness records incomplete",
+                severity="medium",
+                status="action_planned",
+                category="minor_nc",
+                due_date=today - timedelta(days=3),
+                created_at=now - timedelta(days=20),
+            ),
+            Finding(
+                source="auditor",
+                title="Old observation",
+                severity="low",
+                status="closed",
+                created_at=now - timedelta(days=90),
+            ),
+            Finding(
+                source="auditor",
+                title="Policy wording",
+                severity="low",
+                status="open",
+                category="ofi",
+                due_date=today + timedelta(days=30),
+                created_at=now - timedelta(days=2),
+            ),
+        ]
+    )
+    excluded = session.scalars(
+        select(Control.id).where(Control.framework_key == "iso27001-2022", Control.ref == EXCLUDED_2022)
+    ).one()
     session.add(SoaEntry(control_id=excluded, applicable=False, justification="No premises of our own", updated_at=now))
 
-    engagement = Engagement(name="Surveillance audit", framework_key="iso27001-2022", period_start=today - timedelta(days=200),
-                            period_end=today + timedelta(days=30), created_at=now)
+    engagement = Engagement(
+        name="Surveillance audit",
+        framework_key="iso27001-2022",
+        period_start=today - timedelta(days=200),
+        period_end=today + timedelta(days=30),
+        created_at=now,
+    )
     session.add(engagement)
     session.flush()
     from audit_portal.auth.models import UserAccount
 
-    auditor = UserAccount(username="seed.auditor", role="auditor", password_hash="x", password_changed_at=now, created_at=now)
+    auditor = UserAccount(
+        username="seed.auditor", role="auditor", password_hash="x", password_changed_at=now, created_at=now
+    )
     session.add(auditor)
     session.flush()
     for question, due, state in (
@@ -107,12 +154,27 @@ def seed_organisation(session, today: date) -> Seeded:
         ("Show the awareness attendance", today + timedelta(days=5), "answered"),
         ("Show the policy", today - timedelta(days=9), "accepted"),
     ):
-        session.add(EvidenceRequest(engagement_id=engagement.id, question=question, due_date=due, state=state,
-                                    created_by=auditor.id, created_at=now - timedelta(days=1)))
+        session.add(
+            EvidenceRequest(
+                engagement_id=engagement.id,
+                question=question,
+                due_date=due,
+                state=state,
+                created_by=auditor.id,
+                created_at=now - timedelta(days=1),
+            )
+        )
 
     def instance(name: str, schedule: str, enabled: bool = True) -> CollectorInstance:
-        item = CollectorInstance(name=name, collector="backup", config_json="{}", schedule=schedule, enabled=enabled,
-                                 created_at=now, updated_at=now)
+        item = CollectorInstance(
+            name=name,
+            collector="backup",
+            config_json="{}",
+            schedule=schedule,
+            enabled=enabled,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(item)
         session.flush()
         return item
@@ -128,17 +190,30 @@ def seed_organisation(session, today: date) -> Seeded:
         (patches, now - timedelta(days=1), "failed"),
         (patches, now - timedelta(minutes=2), "ok"),
     ):
-        session.add(CollectorRun(instance_id=target.id, instance_name=target.name, trigger="schedule",
-                                 started_at=started, finished_at=started + timedelta(minutes=1), status=status))
+        session.add(
+            CollectorRun(
+                instance_id=target.id,
+                instance_name=target.name,
+                trigger="schedule",
+                started_at=started,
+                finished_at=started + timedelta(minutes=1),
+                status=status,
+            )
+        )
     session.flush()
     return Seeded(
-        today=today, evidence=seeder.evidence, failing_keys={"PHY-3/backup"},
-        expiring_keys={"HR-3/awareness", "CRY-2/disk-encryption"}, certificate_id=certificate.id,  # type: ignore[arg-type]
-        excluded_control_ids={excluded}, engagement_id=engagement.id,  # type: ignore[arg-type]
+        today=today,
+        evidence=seeder.evidence,
+        failing_keys={"PHY-3/backup"},
+        expiring_keys={"HR-3/awareness", "CRY-2/disk-encryption"},
+        certificate_id=certificate.id,  # type: ignore[arg-type]
+        excluded_control_ids={excluded},
+        engagement_id=engagement.id,  # type: ignore[arg-type]
     )
 
 
 # --- coverage by hand -------------------------------------------------------------------------
+
 
 def requirement_met(seeded: Seeded, requirement: Requirement, start: date, as_of: date) -> bool:
     days = [d for d in seeded.evidence.get(requirement.key, []) if start <= d <= as_of]
@@ -147,14 +222,20 @@ def requirement_met(seeded: Seeded, requirement: Requirement, start: date, as_of
     return max(days) + timedelta(days=requirement.frequency_days + requirement.grace_days) >= as_of
 
 
-def covered_by_hand(session, seeded: Seeded, framework: str, *, start: date, as_of: date, needs_signoff_ok: bool = False):
+def covered_by_hand(
+    session, seeded: Seeded, framework: str, *, start: date, as_of: date, needs_signoff_ok: bool = False
+):
     """{control_id: (group_key, applicable, covered)} from the raw tables."""
     controls = session.scalars(
-        select(Control).where(Control.framework_key == framework, Control.retired_at.is_(None), Control.kind == "controls")
+        select(Control).where(
+            Control.framework_key == framework, Control.retired_at.is_(None), Control.kind == "controls"
+        )
     ).all()
     switched_off = set(session.scalars(select(RequirementSwitchOff.requirement_id)))
     requirements = [
-        r for r in session.scalars(select(Requirement).where(Requirement.retired_at.is_(None))) if r.id not in switched_off
+        r
+        for r in session.scalars(select(Requirement).where(Requirement.retired_at.is_(None)))
+        if r.id not in switched_off
     ]
     own: dict[int, list[Requirement]] = {}
     for requirement in requirements:
@@ -168,8 +249,10 @@ def covered_by_hand(session, seeded: Seeded, framework: str, *, start: date, as_
         for source_id in mapped.get(control.id, []):
             proving += own.get(source_id, [])
         applicable = control.id not in seeded.excluded_control_ids
-        covered = applicable and bool(proving) and all(
-            requirement_met(seeded, r, start, as_of) and not r.needs_signoff for r in proving
+        covered = (
+            applicable
+            and bool(proving)
+            and all(requirement_met(seeded, r, start, as_of) and not r.needs_signoff for r in proving)
         )
         result[control.id] = (control.group_key, applicable, covered)
     return result

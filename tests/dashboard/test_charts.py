@@ -1,5 +1,6 @@
 """The SVG charts: values as text, lines without markers, a target line, and no label that runs
 outside the drawing."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,15 @@ def assert_inside_viewbox(svg: str) -> None:
 def test_line_chart_draws_lines_without_markers_and_states_values_in_text():
     first = date(2026, 1, 1)
     points = [(first + timedelta(days=n), 40.0 + n / 10) for n in range(365)]
-    svg = str(charts.line_chart([charts.Series("ISO/IEC 27001:2022 Annex A", points), charts.Series("Annex 2 measures", [])],
-                                title="Coverage", description="two series", first=first, last=first + timedelta(days=364)))
+    svg = str(
+        charts.line_chart(
+            [charts.Series("ISO/IEC 27001:2022 Annex A", points), charts.Series("Annex 2 measures", [])],
+            title="Coverage",
+            description="two series",
+            first=first,
+            last=first + timedelta(days=364),
+        )
+    )
     assert svg.startswith('<svg class="chart line-chart" role="img"')
     assert "<title id=" in svg and "<desc id=" in svg and ">two series</desc>" in svg
     assert "<circle" not in svg and "<polygon" not in svg and 'class="marker"' not in svg
@@ -49,8 +57,15 @@ def test_line_chart_draws_lines_without_markers_and_states_values_in_text():
 
 def test_series_differ_by_dash_pattern_as_well_as_colour():
     day = date(2026, 1, 1)
-    svg = str(charts.line_chart([charts.Series("a", [(day, 1.0)]), charts.Series("b", [(day, 2.0)])],
-                                title="t", description="d", first=day, last=day))
+    svg = str(
+        charts.line_chart(
+            [charts.Series("a", [(day, 1.0)]), charts.Series("b", [(day, 2.0)])],
+            title="t",
+            description="d",
+            first=day,
+            last=day,
+        )
+    )
     lines = re.findall(r"<polyline [^>]*>", svg)
     assert "stroke-dasharray" not in lines[0] and 'stroke-dasharray="7 4"' in lines[1]
     legend_strokes = re.findall(r'<g class="legend [^"]*"><line [^>]*>', svg)
@@ -59,7 +74,11 @@ def test_series_differ_by_dash_pattern_as_well_as_colour():
 
 def test_the_target_is_a_dashed_line_with_its_value_written():
     day = date(2026, 1, 1)
-    line = str(charts.line_chart([charts.Series("a", [(day, 89.6)])], title="t", description="d", first=day, last=day, target=90))
+    line = str(
+        charts.line_chart(
+            [charts.Series("a", [(day, 89.6)])], title="t", description="d", first=day, last=day, target=90
+        )
+    )
     assert re.search(r'<line class="target"[^>]*stroke-dasharray', line) and ">target 90%</text>" in line
     assert_inside_viewbox(line)  # 89.6% and the target's label are moved apart, both inside
     bars = str(charts.bar_chart([("People", 50.0, "50.0% (1/2)")], title="t", description="d", target=90))
@@ -69,12 +88,22 @@ def test_the_target_is_a_dashed_line_with_its_value_written():
 
 def test_bar_chart_writes_each_value_and_escapes_labels():
     svg = str(charts.bar_chart([("People <HR>", 50.0, "50.0% (1/2)")], title="Groups", description="one bar"))
-    assert "People &lt;HR&gt;" in svg and ">50.0% (1/2)</text>" in svg and "<title>People &lt;HR&gt;: 50.0% (1/2)</title>" in svg
+    assert (
+        "People &lt;HR&gt;" in svg
+        and ">50.0% (1/2)</text>" in svg
+        and "<title>People &lt;HR&gt;: 50.0% (1/2)</title>" in svg
+    )
 
 
 def test_long_category_names_wrap_and_the_longest_are_shortened_with_their_full_title():
-    svg = str(charts.bar_chart([(LONG, 40.0, "40.0% (2/5)"), ("Organisational controls", 80.0, "80.0% (4/5)")],
-                               title="Groups", description="d", target=75))
+    svg = str(
+        charts.bar_chart(
+            [(LONG, 40.0, "40.0% (2/5)"), ("Organisational controls", 80.0, "80.0% (4/5)")],
+            title="Groups",
+            description="d",
+            target=75,
+        )
+    )
     first_label = re.search(r'<text class="axis"[^>]*>(.*?)</text>', svg)[1]
     spans = re.findall(r"<tspan[^>]*>(.*?)</tspan>", first_label)
     assert len(spans) == 2 and spans[1].endswith("…")

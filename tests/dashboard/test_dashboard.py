@@ -1,4 +1,5 @@
 """The dashboard's figures against coverage computed by hand, and every figure's link."""
+
 from __future__ import annotations
 
 import re
@@ -81,7 +82,12 @@ class TestFigures:
         assert [r.status for r in health.failed_runs] == ["timed_out", "failed", "failed"]
         assert sorted(c.name for c in health.late) == ["backup-dc", "firewall-never"]
         statuses = {c.name: c.last_status for c in health.collectors}
-        assert statuses == {"backup-dc": "timed_out", "patches-linux": "ok", "firewall-never": None, "firewall-off": None}
+        assert statuses == {
+            "backup-dc": "timed_out",
+            "patches-linux": "ok",
+            "firewall-never": None,
+            "firewall-off": None,
+        }
 
     def test_an_engagement_period_narrows_coverage(self, session, seeded):
         board = service.build_dashboard(session, engagement_id=seeded.engagement_id)
@@ -105,9 +111,21 @@ class TestPage:
         assert page.status_code == 200
         figures = FIGURE.findall(page.text)
         names = {name for name, _, _ in figures}
-        assert {"coverage-iso27001-2022-covered", "coverage-annex2-applicable", "controls-failing", "controls-stale",
-                "expiring", "collectors-failed-runs", "collectors-late", "findings-high", "findings-overdue",
-                "requests-open", "requests-overdue", "group-annex2-policy-covered", "trend-change-annex2"} <= names
+        assert {
+            "coverage-iso27001-2022-covered",
+            "coverage-annex2-applicable",
+            "controls-failing",
+            "controls-stale",
+            "expiring",
+            "collectors-failed-runs",
+            "collectors-late",
+            "findings-high",
+            "findings-overdue",
+            "requests-open",
+            "requests-overdue",
+            "group-annex2-policy-covered",
+            "trend-change-annex2",
+        } <= names
         for name, href, shown in figures:
             listing = client.get(href.replace("&amp;", "&"))
             assert listing.status_code == 200, (name, href)
@@ -150,7 +168,10 @@ class TestPage:
 
         from audit_portal.audit.models import AuditEvent
 
-        assert login_as(_assigned_auditor(session, make_user, seeded.engagement_id)).get("/dashboard/expiring").status_code == 200
+        assert (
+            login_as(_assigned_auditor(session, make_user, seeded.engagement_id)).get("/dashboard/expiring").status_code
+            == 200
+        )
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "dashboard")).all()
         assert actions == ["dashboard.view"]
 

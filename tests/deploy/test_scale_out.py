@@ -7,6 +7,7 @@ requests alternate between the instances; a 200 MiB upload streams through nginx
 touching its disk; a collector on the host pushes its run through nginx; and with both
 schedulers ticking every second, a due collector and the monthly report job run exactly once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,10 @@ from tests.support import POSTGRES_URL
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not POSTGRES_URL, reason="scale-out runs on PostgreSQL: set AUDIT_PORTAL_TEST_DATABASE_URL"),
-    pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
-                       reason="needs Debian's nginx (apt-get install -y nginx; .ci/run installs it)"),
+    pytest.mark.skipif(
+        shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+        reason="needs Debian's nginx (apt-get install -y nginx; .ci/run installs it)",
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -193,8 +196,8 @@ class Upload:
     def __init__(self, size: int, instance: str) -> None:
         meta = json.dumps({"title": "200 MiB upload through nginx", "collector_instance": instance})
         self.head = (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{meta}\r\n"
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.log\"\r\n"
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{meta}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.log"\r\n'
             "Content-Type: text/plain\r\n\r\n"
         ).encode()
         self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -227,13 +230,29 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
     with unit_of_work(engine) as session:
         load_catalogue(session)
         now = utcnow()
-        session.add(UserAccount(username="it.alex", role="it", password_hash=hash_password(PASSWORD),
-                                password_changed_at=now, created_at=now))
-        operator = Settings(environment="test", data_dir=tmp_path / "operator", database_url=database,
-                            store_url="memory://", secret_key=SECRET_KEY, collector_path_roots=(RECORDINGS.resolve(),))
+        session.add(
+            UserAccount(
+                username="it.alex",
+                role="it",
+                password_hash=hash_password(PASSWORD),
+                password_changed_at=now,
+                created_at=now,
+            )
+        )
+        operator = Settings(
+            environment="test",
+            data_dir=tmp_path / "operator",
+            database_url=database,
+            store_url="memory://",
+            secret_key=SECRET_KEY,
+            collector_path_roots=(RECORDINGS.resolve(),),
+        )
         import_instances(session, instance_file(), settings=operator, actor="test")
-        session.execute(update(CollectorInstance).where(CollectorInstance.name == "patches-portal")
-                        .values(created_at=now - timedelta(days=2)))
+        session.execute(
+            update(CollectorInstance)
+            .where(CollectorInstance.name == "patches-portal")
+            .values(created_at=now - timedelta(days=2))
+        )
         push_token = tokens.create(session, name="web01", scopes=["patches-host"], days=1, created_by="test").secret
 
     ports = [free_port(), free_port()]
@@ -252,17 +271,21 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
     }
     for number, port in enumerate(ports, start=1):
         env = {**base_env, "AUDIT_PORTAL_DATA_DIR": str(tmp_path / f"instance{number}")}
-        processes.start([str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)], env,
-                        tmp_path / f"instance{number}.log")
+        processes.start(
+            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / f"instance{number}.log"
+        )
     proxy_port = free_port()
     work = tmp_path / "nginx"
     config = nginx_config(work, proxy_port, ports)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert subprocess.run([nginx, "-t", "-c", str(config), "-p", str(work)], capture_output=True).returncode == 0
-    proxy = processes.start([nginx, "-c", str(config), "-p", str(work)], os.environ.copy(), work / "logs" / "stdout.log")
+    proxy = processes.start(
+        [nginx, "-c", str(config), "-p", str(work)], os.environ.copy(), work / "logs" / "stdout.log"
+    )
     for port, number in zip(ports, (1, 2)):
-        wait_until_answers(f"http://127.0.0.1:{port}/healthz", processes.started[number - 1],
-                           tmp_path / f"instance{number}.log")
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/healthz", processes.started[number - 1], tmp_path / f"instance{number}.log"
+        )
     base = f"http://127.0.0.1:{proxy_port}"
     wait_until_answers(base + "/healthz", proxy, work / "logs" / "error.log")
 
@@ -271,8 +294,9 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
         form = browser.get("/login")
         assert form.status_code == 200
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-        signed_in = browser.post("/login", data={"username": "it.alex", "password": PASSWORD,
-                                                 "csrf_token": csrf, "next": "/"})
+        signed_in = browser.post(
+            "/login", data={"username": "it.alex", "password": PASSWORD, "csrf_token": csrf, "next": "/"}
+        )
         assert signed_in.status_code == 303, signed_in.text[:500]
         assert signed_in.headers["location"] == "/"
         assert {form.headers["x-upstream"], signed_in.headers["x-upstream"]} == {f"127.0.0.1:{p}" for p in ports}
@@ -291,9 +315,13 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
     peak_before = [peak_rss_mib(process.pid) for process in processes.started[:2]]
     started = time.monotonic()
     response = httpx.post(
-        base + "/api/v1/evidence", content=iter(upload),
-        headers={"Authorization": f"Bearer {push_token}", "Content-Length": str(upload.length),
-                 "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        base + "/api/v1/evidence",
+        content=iter(upload),
+        headers={
+            "Authorization": f"Bearer {push_token}",
+            "Content-Length": str(upload.length),
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        },
         timeout=httpx.Timeout(600.0),
     )
     assert response.status_code == 201, response.text[:500]
@@ -301,8 +329,10 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
     # Figures for docs/deployment.md (shown with pytest -s); not assertions.
     peak_after = [peak_rss_mib(process.pid) for process in processes.started[:2]]
     growth = [after - before for before, after in zip(peak_before, peak_after)]
-    print(f"\n200 MiB through nginx in {time.monotonic() - started:.1f} s; instances' peak RSS "
-          f"{peak_after[0]:.0f} and {peak_after[1]:.0f} MiB, grown by {growth[0]:.0f} and {growth[1]:.0f} MiB")
+    print(
+        f"\n200 MiB through nginx in {time.monotonic() - started:.1f} s; instances' peak RSS "
+        f"{peak_after[0]:.0f} and {peak_after[1]:.0f} MiB, grown by {growth[0]:.0f} and {growth[1]:.0f} MiB"
+    )
     # The portal streams the upload: the instance that took it never held it in memory.
     assert max(growth) < UPLOAD_BYTES / MiB / 2
     assert list((work / "body").iterdir()) == []
@@ -315,10 +345,12 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
     instances = tmp_path / "instances.yaml"
     instances.write_text(instance_file())
     pushed = subprocess.run(
-        [str(CLI), "collect", "run", "patches-host", "--push", base, "--token", push_token,
-         "--config", str(instances)],
+        [str(CLI), "collect", "run", "patches-host", "--push", base, "--token", push_token, "--config", str(instances)],
         env={k: v for k, v in os.environ.items() if not k.startswith("AUDIT_PORTAL_")},
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert f"artifact(s) pushed to {base}" in pushed.stdout, pushed.stdout + pushed.stderr
 

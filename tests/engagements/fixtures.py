@@ -70,9 +70,7 @@ def workspace(catalogue: Session, make_user) -> Workspace:  # type: ignore[no-un
         period_end=(today + timedelta(days=30)).isoformat(),
         auditor_ids=[auditor.id],
     )
-    engagement = service.create_engagement(
-        catalogue, form=form, principal=principal_of(admin), request=None
-    )
+    engagement = service.create_engagement(catalogue, form=form, principal=principal_of(admin), request=None)
     return Workspace(catalogue, engagement.id, auditor, admin, make_user("it"))  # type: ignore[arg-type]
 
 
@@ -88,9 +86,7 @@ def add_evidence(catalogue: Session, store, make_user):  # type: ignore[no-untyp
         title: str | None = None,
         controls: list[str] | None = None,
     ) -> Evidence:
-        collected = datetime.combine(
-            utcnow().date() - timedelta(days=days_ago), time(12), tzinfo=UTC
-        )
+        collected = datetime.combine(utcnow().date() - timedelta(days=days_ago), time(12), tzinfo=UTC)
         if collected > utcnow():
             collected = utcnow() - timedelta(minutes=1)
         meta = EvidenceMeta(

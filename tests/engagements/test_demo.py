@@ -20,9 +20,7 @@ def test_the_demo_engagement(session, store, settings, login_as):
     from audit_portal.evidence.demo import load_evidence_demo
     from audit_portal.soa.demo import demo_statement_of_applicability
 
-    context = DemoContext(
-        session=session, store=store, settings=settings, now=utcnow(), console=Console(quiet=True)
-    )
+    context = DemoContext(session=session, store=store, settings=settings, now=utcnow(), console=Console(quiet=True))
     for step in (
         add_demo_users,
         load_evidence_demo,
@@ -33,13 +31,8 @@ def test_the_demo_engagement(session, store, settings, login_as):
         session.flush()
 
     engagement = session.scalars(select(Engagement).where(Engagement.name == ENGAGEMENT_NAME)).one()
-    assert (
-        engagement.framework_key == "iso27001-2022"
-        and (engagement.period_end - engagement.period_start).days == 365
-    )
-    reviews = session.scalars(
-        select(EvidenceReview).where(EvidenceReview.engagement_id == engagement.id)
-    ).all()
+    assert engagement.framework_key == "iso27001-2022" and (engagement.period_end - engagement.period_start).days == 365
+    reviews = session.scalars(select(EvidenceReview).where(EvidenceReview.engagement_id == engagement.id)).all()
     assert sorted(r.status for r in reviews) == ["accepted"] * 4 + ["rejected"]
     assert next(r for r in reviews if r.status == "rejected").comment
 
@@ -54,10 +47,7 @@ def test_the_demo_engagement(session, store, settings, login_as):
     found = session.scalars(select(Finding).where(Finding.engagement_id == engagement.id)).all()
     assert sorted(f.category for f in found) == ["minor_nc", "observation", "ofi"]
     minor = next(f for f in found if f.category == "minor_nc")
-    assert (
-        "8.20" in login_as(auditor).get(f"/engagements/{engagement.id}/findings").text
-        and minor.severity == "medium"
-    )
+    assert "8.20" in login_as(auditor).get(f"/engagements/{engagement.id}/findings").text and minor.severity == "medium"
     assert login_as(auditor).get(f"/engagements/{engagement.id}/controls").status_code == 200
 
 
@@ -76,9 +66,19 @@ def test_the_demo_engagement_samples_the_patch_runs_and_raises_the_exception(cat
     runs = Items(session, make_user("it").id)
     anchors = [max(runs.run(days_ago=days)) for days in range(3, 3 + 7 * 40, 7)]
     backlog = {session.get(Evidence, anchor).collector_run_id: anchor for anchor in anchors[10:14]}
-    session.add(Finding(source="collector", key="patches:web1:overdue", title="Security updates pending for 9 days on web1",
-                        severity="high", status="closed", collector_instance=runs.instance.name,
-                        first_run_id=min(backlog), last_run_id=max(backlog), created_at=utcnow()))
+    session.add(
+        Finding(
+            source="collector",
+            key="patches:web1:overdue",
+            title="Security updates pending for 9 days on web1",
+            severity="high",
+            status="closed",
+            collector_instance=runs.instance.name,
+            first_run_id=min(backlog),
+            last_run_id=max(backlog),
+            created_at=utcnow(),
+        )
+    )
     session.flush()
 
     demo_engagement(context)

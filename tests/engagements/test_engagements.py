@@ -26,33 +26,20 @@ def _form(**values):  # type: ignore[no-untyped-def]
     return {**defaults, **values}
 
 
-def test_admin_creates_an_engagement_with_auditors_and_scope(
-    catalogue, make_user, login_as, session
-):
+def test_admin_creates_an_engagement_with_auditors_and_scope(catalogue, make_user, login_as, session):
     auditor = make_user("auditor")
     admin = login_as("admin")
-    response = admin.post(
-        "/engagements/new", data={**_form(scope_refs="8.8, 8.13"), "auditor_ids": [str(auditor.id)]}
-    )
+    response = admin.post("/engagements/new", data={**_form(scope_refs="8.8, 8.13"), "auditor_ids": [str(auditor.id)]})
     assert response.status_code == 303
-    engagement = session.scalars(
-        select(Engagement).where(Engagement.name == "Certification audit")
-    ).one()
+    engagement = session.scalars(select(Engagement).where(Engagement.name == "Certification audit")).one()
     assert response.headers["location"] == f"/engagements/{engagement.id}/controls"
     assert session.scalars(
         select(EngagementAuditor.user_id).where(EngagementAuditor.engagement_id == engagement.id)
     ).all() == [auditor.id]
     assert (
-        len(
-            session.scalars(
-                select(EngagementScope).where(EngagementScope.engagement_id == engagement.id)
-            ).all()
-        )
-        == 2
+        len(session.scalars(select(EngagementScope).where(EngagementScope.engagement_id == engagement.id)).all()) == 2
     )
-    event = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "engagement.create")
-    ).one()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "engagement.create")).one()
     assert event.object_id == str(engagement.id) and event.actor == admin.user.username
 
 
@@ -66,9 +53,7 @@ def test_admin_creates_an_engagement_with_auditors_and_scope(
         ({"scope_refs": "8.8, 99.9"}, "scope_refs"),
     ],
 )
-def test_bad_engagement_input_is_refused_and_changes_nothing(
-    catalogue, session, make_user, values, location
-):
+def test_bad_engagement_input_is_refused_and_changes_nothing(catalogue, session, make_user, values, location):
     admin = principal_of(make_user("admin"))
     with pytest.raises(InvalidInput) as refused:
         service.create_engagement(
@@ -99,9 +84,7 @@ def test_the_form_shows_errors_in_the_page(catalogue, login_as):
     assert "The period ends before it starts." in response.text
 
 
-def test_editing_replaces_auditors_and_records_before_and_after(
-    workspace, make_user, login_as, session
-):
+def test_editing_replaces_auditors_and_records_before_and_after(workspace, make_user, login_as, session):
     other = make_user("auditor")
     admin = login_as(workspace.admin)
     form = service.form_for(session, session.get(Engagement, workspace.engagement_id))
@@ -114,15 +97,9 @@ def test_editing_replaces_auditors_and_records_before_and_after(
     }
     assert admin.post(f"/engagements/{workspace.engagement_id}/edit", data=data).status_code == 303
     assert session.get(Engagement, workspace.engagement_id).name == "Renamed"
-    assert service.may_see(
-        session, principal_of(other), session.get(Engagement, workspace.engagement_id)
-    )
-    assert not service.may_see(
-        session, workspace.auditor_principal, session.get(Engagement, workspace.engagement_id)
-    )
-    event = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "engagement.update")
-    ).one()
+    assert service.may_see(session, principal_of(other), session.get(Engagement, workspace.engagement_id))
+    assert not service.may_see(session, workspace.auditor_principal, session.get(Engagement, workspace.engagement_id))
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "engagement.update")).one()
     assert '"Renamed"' in event.detail and "Surveillance audit" in event.detail
 
 
@@ -140,9 +117,7 @@ ENGAGEMENT_PAGES = [
 
 
 @pytest.mark.parametrize("page", ENGAGEMENT_PAGES)
-def test_an_auditor_not_assigned_gets_404_as_if_it_did_not_exist(
-    workspace, make_user, login_as, page
-):
+def test_an_auditor_not_assigned_gets_404_as_if_it_did_not_exist(workspace, make_user, login_as, page):
     outsider = login_as(make_user("auditor"))
     response = outsider.get(f"/engagements/{workspace.engagement_id}{page}")
     assert response.status_code == 404
@@ -150,16 +125,12 @@ def test_an_auditor_not_assigned_gets_404_as_if_it_did_not_exist(
     assert missing.status_code == 404
 
 
-def test_an_unassigned_auditor_cannot_review_ask_or_sample(
-    workspace, add_evidence, make_user, login_as, session
-):
+def test_an_unassigned_auditor_cannot_review_ask_or_sample(workspace, add_evidence, make_user, login_as, session):
     evidence = add_evidence("OPS-2/patches")
     outsider = login_as(make_user("auditor"))
     eid = workspace.engagement_id
     assert (
-        outsider.post(
-            f"/engagements/{eid}/evidence/{evidence.id}/review", data={"decision": "accept"}
-        ).status_code
+        outsider.post(f"/engagements/{eid}/evidence/{evidence.id}/review", data={"decision": "accept"}).status_code
         == 404
     )
     assert (
@@ -170,10 +141,7 @@ def test_an_unassigned_auditor_cannot_review_ask_or_sample(
         == 404
     )
     assert (
-        outsider.post(
-            f"/engagements/{eid}/samples", data={"subject": "OPS-2/patches", "size": "1"}
-        ).status_code
-        == 404
+        outsider.post(f"/engagements/{eid}/samples", data={"subject": "OPS-2/patches", "size": "1"}).status_code == 404
     )
 
 
@@ -203,10 +171,7 @@ def test_the_list_shows_an_auditor_only_its_engagements(workspace, make_user, lo
 
 
 def test_management_may_not_open_engagements(workspace, login_as):
-    assert (
-        login_as("management").get(f"/engagements/{workspace.engagement_id}/controls").status_code
-        == 403
-    )
+    assert login_as("management").get(f"/engagements/{workspace.engagement_id}/controls").status_code == 403
 
 
 def test_an_auditor_outside_its_access_window_sees_nothing(workspace, session):

@@ -40,23 +40,37 @@ class Items:
         self.uploader_id = uploader_id
         self.requirement_id = _requirement_id(session)
         self.instance = CollectorInstance(
-            name="patch-collector", collector="patches", config_json="{}",
-            schedule="0 3 * * *", created_at=_at(400), updated_at=_at(400),
+            name="patch-collector",
+            collector="patches",
+            config_json="{}",
+            schedule="0 3 * * *",
+            created_at=_at(400),
+            updated_at=_at(400),
         )
         session.add(self.instance)
         session.flush()
 
     def run(self, days_ago: int, status: str = "ok", kinds=("raw", "normalised", "report")) -> list[int]:  # type: ignore[no-untyped-def]
         run = CollectorRun(
-            instance_id=self.instance.id, instance_name=self.instance.name, trigger="schedule",
-            started_at=_at(days_ago), finished_at=_at(days_ago), status=status,
+            instance_id=self.instance.id,
+            instance_name=self.instance.name,
+            trigger="schedule",
+            started_at=_at(days_ago),
+            finished_at=_at(days_ago),
+            status=status,
         )  # type: ignore[arg-type]
         self.session.add(run)
         self.session.flush()
         return self.add(
             [
-                {"collected_at": _at(days_ago, minute), "collector_run_id": run.id, "artifact_kind": kind,
-                 "source_kind": "collector", "collector_instance": self.instance.name, "uploaded_by_id": None}
+                {
+                    "collected_at": _at(days_ago, minute),
+                    "collector_run_id": run.id,
+                    "artifact_kind": kind,
+                    "source_kind": "collector",
+                    "collector_instance": self.instance.name,
+                    "uploaded_by_id": None,
+                }
                 for minute, kind in enumerate(kinds)
             ]
         )
@@ -71,12 +85,21 @@ class Items:
             number = first + offset
             values.append(
                 {
-                    "id": number, "title": f"patch report {number}", "source_kind": "upload",
-                    "uploaded_by_id": self.uploader_id, "original_filename": "patches.json",
-                    "content_type": "application/json", "size": 10, "sha256": f"{number:064x}",
-                    "store_key": f"sha256/{number:064x}", "created_at": row["collected_at"],
-                    "collector_run_id": None, "artifact_kind": None, "collector_instance": None,
-                    "integrity": "ok", "legal_hold": False,
+                    "id": number,
+                    "title": f"patch report {number}",
+                    "source_kind": "upload",
+                    "uploaded_by_id": self.uploader_id,
+                    "original_filename": "patches.json",
+                    "content_type": "application/json",
+                    "size": 10,
+                    "sha256": f"{number:064x}",
+                    "store_key": f"sha256/{number:064x}",
+                    "created_at": row["collected_at"],
+                    "collector_run_id": None,
+                    "artifact_kind": None,
+                    "collector_instance": None,
+                    "integrity": "ok",
+                    "legal_hold": False,
                     **row,
                 }
             )
@@ -241,9 +264,7 @@ def test_nothing_selected_is_refused(workspace, items, session, login_as):
 def test_an_occurrence_of_another_requirement_or_period_is_not_found(workspace, items, session, login_as):
     old = items.upload(days_ago=500)  # before the engagement's period
     client = login_as(workspace.auditor)
-    response = client.post(
-        f"{_base(workspace, session)}/review", data={"only": old[0]}, headers=HTMX
-    )
+    response = client.post(f"{_base(workspace, session)}/review", data={"only": old[0]}, headers=HTMX)
     assert response.status_code == 404
     other = session.scalar(select(Requirement.id).where(Requirement.key != REQUIREMENT))
     response = client.get(f"/engagements/{workspace.engagement_id}/controls/OPS-2/requirements/{other}/occurrences")

@@ -38,10 +38,7 @@ def test_a_rejected_item_stops_counting(workspace, add_evidence, session, login_
             "back": f"/engagements/{engagement.id}/controls/8.8",
         },
     )
-    assert (
-        response.status_code == 303
-        and response.headers["location"] == f"/engagements/{engagement.id}/controls/8.8"
-    )
+    assert response.status_code == 303 and response.headers["location"] == f"/engagements/{engagement.id}/controls/8.8"
     assert _status_of_8_8(session, engagement) == "missing"
     review = session.get(EvidenceReview, (engagement.id, evidence.id))
     assert (
@@ -73,15 +70,11 @@ def test_every_review_is_an_audit_event_with_before_and_after(workspace, add_evi
         request=None,
     )
     events = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action.like("evidence.review.%"))
-        .order_by(AuditEvent.id)
+        select(AuditEvent).where(AuditEvent.action.like("evidence.review.%")).order_by(AuditEvent.id)
     ).all()
     assert [e.action for e in events] == ["evidence.review.rejected", "evidence.review.accepted"]
     assert '"before":{"comment":"Unsigned","status":"rejected"}' in events[1].detail
-    assert all(
-        e.object_id == str(evidence.id) and e.actor == workspace.auditor.username for e in events
-    )
+    assert all(e.object_id == str(evidence.id) and e.actor == workspace.auditor.username for e in events)
     assert session.get(EvidenceReview, (workspace.engagement_id, evidence.id)).status == "accepted"
 
 
@@ -107,10 +100,7 @@ def test_htmx_review_swaps_the_row(workspace, add_evidence, login_as):
     url = f"/engagements/{workspace.engagement_id}/evidence/{evidence.id}/review"
     accepted = client.post(url, data={"decision": "accept", "newest": "1"}, headers=HTMX)
     assert accepted.status_code == 200
-    assert (
-        accepted.text.lstrip().startswith('<tr class="evidence-row">')
-        and ">Accepted</span>" in accepted.text
-    )
+    assert accepted.text.lstrip().startswith('<tr class="evidence-row">') and ">Accepted</span>" in accepted.text
     assert ">newest</span>" in accepted.text
     refused = client.post(url, data={"decision": "reject"}, headers=HTMX)
     assert (
@@ -126,9 +116,7 @@ def test_reviews_are_per_engagement(workspace, add_evidence, session, make_user)
     evidence = add_evidence("OPS-2/patches")
     other_form = service.form_for(session, session.get(Engagement, workspace.engagement_id))
     other_form.name = "Another audit"
-    other = service.create_engagement(
-        session, form=other_form, principal=workspace.admin_principal, request=None
-    )
+    other = service.create_engagement(session, form=other_form, principal=workspace.admin_principal, request=None)
     service.review_evidence(
         session,
         principal=workspace.auditor_principal,

@@ -108,10 +108,19 @@ def test_a_random_sample_draws_occurrences_with_the_least_size_by_default(worksp
 
 
 def test_the_same_seed_over_the_same_population_draws_the_same_items(workspace, runs, session):
-    first, second, other = _draw(workspace, seed="7", size="8"), _draw(workspace, seed="7", size="8"), _draw(workspace, seed="8", size="8")
+    first, second, other = (
+        _draw(workspace, seed="7", size="8"),
+        _draw(workspace, seed="7", size="8"),
+        _draw(workspace, seed="8", size="8"),
+    )
     assert _items(session, first) == _items(session, second) != _items(session, other)
-    _, _, check = sampling.verify(session, principal=workspace.auditor_principal, engagement_id=workspace.engagement_id,
-                                  sample_id=first.id, request=None)
+    _, _, check = sampling.verify(
+        session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        sample_id=first.id,
+        request=None,
+    )
     assert check.matches and check.redrawn_ids == _items(session, first)
 
 
@@ -133,8 +142,13 @@ def test_a_judgemental_sample_records_the_chosen_occurrences(workspace, runs, se
     sample = _draw(workspace, method="judgemental", chosen=", ".join(f"#{a}" for a in chosen))
     assert _items(session, sample) == chosen and sample.seed == "" and sample.method == "judgemental"
     with pytest.raises(Conflict):
-        sampling.verify(session, principal=workspace.auditor_principal, engagement_id=workspace.engagement_id,
-                        sample_id=sample.id, request=None)
+        sampling.verify(
+            session,
+            principal=workspace.auditor_principal,
+            engagement_id=workspace.engagement_id,
+            sample_id=sample.id,
+            request=None,
+        )
 
 
 @pytest.mark.parametrize(
@@ -162,25 +176,48 @@ def test_a_judgemental_sample_smaller_than_the_rule_is_refused(workspace, runs, 
 
 
 def test_the_subject_must_be_a_requirement_with_occurrences(workspace, runs, session):
-    for subject, message in (("8.8", "no requirement"), ("", "Name the requirement"), ("CRY-3/tls", "population is empty")):
+    for subject, message in (
+        ("8.8", "no requirement"),
+        ("", "Name the requirement"),
+        ("CRY-3/tls", "population is empty"),
+    ):
         with pytest.raises(InvalidInput, match=message):
-            sampling.draw(session, principal=workspace.auditor_principal, engagement_id=workspace.engagement_id,
-                          form=sampling.SampleForm(subject=subject), sizes=SIZES, request=None)
+            sampling.draw(
+                session,
+                principal=workspace.auditor_principal,
+                engagement_id=workspace.engagement_id,
+                form=sampling.SampleForm(subject=subject),
+                sizes=SIZES,
+                request=None,
+            )
 
 
 # --- results and conclusion -------------------------------------------------------------------
 
 
 def _record(workspace, sample, item_id, result, note=""):  # type: ignore[no-untyped-def]
-    return sampling.record_result(workspace.session, principal=workspace.auditor_principal,
-                                  engagement_id=workspace.engagement_id, sample_id=sample.id, item_id=item_id,
-                                  result=result, note=note, request=None)
+    return sampling.record_result(
+        workspace.session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        sample_id=sample.id,
+        item_id=item_id,
+        result=result,
+        note=note,
+        request=None,
+    )
 
 
 def _conclude(workspace, sample, conclusion, note="Tested against the patch window."):  # type: ignore[no-untyped-def]
-    return sampling.conclude(workspace.session, principal=workspace.auditor_principal,
-                             engagement_id=workspace.engagement_id, sample_id=sample.id, conclusion=conclusion,
-                             note=note, request=None)
+    return sampling.conclude(
+        workspace.session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        sample_id=sample.id,
+        conclusion=conclusion,
+        note=note,
+        request=None,
+    )
 
 
 @pytest.mark.parametrize(("result", "note"), [("exception", ""), ("not_tested", "  "), ("passed", "fine")])
@@ -211,7 +248,9 @@ def test_the_conclusion_needs_every_item_tested_and_no_effective_with_exceptions
     assert concluded.conclusion == "effective_with_exceptions" and concluded.concluded_by == workspace.auditor.id
     with pytest.raises(Conflict):
         _record(workspace, sample, drawn[0], "exception", "changed my mind")
-    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("sample.%")).order_by(AuditEvent.id)).all()
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.like("sample.%")).order_by(AuditEvent.id)
+    ).all()
     assert actions == ["sample.draw"] + ["sample.result"] * 5 + ["sample.conclude"]
 
 
@@ -260,7 +299,9 @@ def test_an_auditor_of_another_engagement_gets_404(workspace, runs, login_as, ma
     assert stranger.get(base).status_code == 404
     assert stranger.get(f"{base}/sheet.xlsx").status_code == 404
     assert stranger.post(f"{base}/items/{item}/result", data={"result": "effective"}).status_code == 404
-    assert stranger.post(f"{base}/conclude", data={"conclusion": "effective", "conclusion_note": "x"}).status_code == 404
+    assert (
+        stranger.post(f"{base}/conclude", data={"conclusion": "effective", "conclusion_note": "x"}).status_code == 404
+    )
 
 
 # --- a finding from an exception, and the sheet -------------------------------------------------
@@ -308,14 +349,25 @@ def test_the_sheet_exports_to_xlsx_with_every_result(workspace, runs, login_as, 
     _record(workspace, sample, drawn[4], "not_tested", "Report unreadable.")
     _conclude(workspace, sample, "not_effective", "One run in five shows overdue updates.")
     response = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/samples/{sample.id}/sheet.xlsx")
-    assert response.status_code == 200 and f'filename="sample-{sample.id}.xlsx"' in response.headers["content-disposition"]
+    assert (
+        response.status_code == 200 and f'filename="sample-{sample.id}.xlsx"' in response.headers["content-disposition"]
+    )
     sheet = load_workbook(io.BytesIO(response.content)).active
     summary = {sheet.cell(row, 1).value: sheet.cell(row, 2).value for row in range(1, 16)}
     assert summary["Sample"] == sample.id and summary["Seed"] == "11" and summary["Size"] == 5
     assert summary["Size rule"] == "weekly (every 7 days): 5 to 15" and summary["Conclusion"] == "Not effective"
     assert summary["Conclusion note"] == "One run in five shows overdue updates."
     header = [cell.value for cell in sheet[17]]
-    assert header[:8] == ["Item", "Occurrence", "Kind", "Run status", "Collected (UTC)", "Evidence items", "Result", "Note"]
+    assert header[:8] == [
+        "Item",
+        "Occurrence",
+        "Kind",
+        "Run status",
+        "Collected (UTC)",
+        "Evidence items",
+        "Result",
+        "Note",
+    ]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=18)]
     assert [r[1] for r in rows] == drawn
     assert rows[0][6:8] == ["Exception", "=1+1 pending updates"] and sheet.cell(18, 8).data_type == "s"

@@ -1,5 +1,6 @@
 """The auditor's read-only view of the audit log inside an engagement: the SoA's change history
 and the events about the period's evidence; nothing of other engagements, periods or events."""
+
 from __future__ import annotations
 
 import re
@@ -21,11 +22,16 @@ def past_engagement(workspace, make_user):  # type: ignore[no-untyped-def]
     """An engagement whose period ended 100 days ago, with an auditor of its own."""
     auditor = make_user("auditor")
     today = utcnow().date()
-    form = service.EngagementForm(name="Last year's audit", framework_key="iso27001-2022",
-                                  period_start=(today - timedelta(days=500)).isoformat(),
-                                  period_end=(today - timedelta(days=100)).isoformat(), auditor_ids=[auditor.id])
-    engagement = service.create_engagement(workspace.session, form=form, principal=workspace.admin_principal,
-                                           request=None)
+    form = service.EngagementForm(
+        name="Last year's audit",
+        framework_key="iso27001-2022",
+        period_start=(today - timedelta(days=500)).isoformat(),
+        period_end=(today - timedelta(days=100)).isoformat(),
+        auditor_ids=[auditor.id],
+    )
+    engagement = service.create_engagement(
+        workspace.session, form=form, principal=workspace.admin_principal, request=None
+    )
     return engagement, auditor
 
 
@@ -41,8 +47,16 @@ def test_the_workspace_tabs_reach_the_package_and_the_trails(workspace, login_as
 
 def test_an_auditor_reads_the_soa_changes_of_the_period(workspace, past_engagement, login_as):
     session = workspace.session
-    update_entry(session, ref="5.7", applicable="no", justification="Threat intelligence comes with the MSP contract.",
-                 status="not_started", owner="", principal=workspace.admin_principal, request=None)
+    update_entry(
+        session,
+        ref="5.7",
+        applicable="no",
+        justification="Threat intelligence comes with the MSP contract.",
+        status="not_started",
+        owner="",
+        principal=workspace.admin_principal,
+        request=None,
+    )
     session.commit()
     client = login_as(workspace.auditor)
     page = client.get(f"/engagements/{workspace.engagement_id}/soa-history")
@@ -60,19 +74,39 @@ def test_an_auditor_reads_the_soa_changes_of_the_period(workspace, past_engageme
     assert client.get(f"/engagements/{engagement.id}/audit-events").status_code == 404
 
 
-def test_the_evidence_trail_shows_only_events_about_the_periods_evidence(workspace, past_engagement, add_evidence,
-                                                                         login_as):
+def test_the_evidence_trail_shows_only_events_about_the_periods_evidence(
+    workspace, past_engagement, add_evidence, login_as
+):
     session = workspace.session
     inside = add_evidence("OPS-2/patches", days_ago=20, title="patch report of the period")
     outside = add_evidence("OPS-2/patches", days_ago=400, title="patch report before the period")
-    review_evidence(session, principal=workspace.auditor_principal, engagement_id=workspace.engagement_id,
-                    evidence_id=inside.id, decision="reject", comment="The report misses db1.", request=None)
+    review_evidence(
+        session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        evidence_id=inside.id,
+        decision="reject",
+        comment="The report misses db1.",
+        request=None,
+    )
     _, other_auditor = past_engagement
     # another engagement's auditor looked at the same item: their work is not this engagement's
-    record_event(session, request=None, principal=principal_of(other_auditor), action="evidence.view",
-                 object_type="evidence", object_id=str(inside.id))
-    record_event(session, request=None, principal=Principal(role="admin", username="root"), action="user.create",
-                 object_type="user", object_id="42")
+    record_event(
+        session,
+        request=None,
+        principal=principal_of(other_auditor),
+        action="evidence.view",
+        object_type="evidence",
+        object_id=str(inside.id),
+    )
+    record_event(
+        session,
+        request=None,
+        principal=Principal(role="admin", username="root"),
+        action="user.create",
+        object_type="user",
+        object_id="42",
+    )
     session.commit()
     page = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/audit-events")
     assert page.status_code == 200
@@ -82,8 +116,11 @@ def test_the_evidence_trail_shows_only_events_about_the_periods_evidence(workspa
     assert f'href="/evidence/{outside.id}"' not in page.text
     assert "user.create" not in shown
     assert other_auditor.username not in page.text
-    filtered = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/audit-events",
-                                               params={"action": "evidence.review"}, headers={"HX-Request": "true"})
+    filtered = login_as(workspace.auditor).get(
+        f"/engagements/{workspace.engagement_id}/audit-events",
+        params={"action": "evidence.review"},
+        headers={"HX-Request": "true"},
+    )
     assert set(_events(filtered.text)) == {"evidence.review.rejected"} and "<html" not in filtered.text
 
 
@@ -91,8 +128,15 @@ def test_the_trail_pages_through_every_event_once(workspace, add_evidence):
     session = workspace.session
     item = add_evidence("OPS-2/patches", days_ago=5)
     for n in range(trail.PAGE_SIZE + 7):
-        record_event(session, request=None, principal=workspace.it_principal, action="evidence.view",
-                     object_type="evidence", object_id=str(item.id), detail={"n": n})
+        record_event(
+            session,
+            request=None,
+            principal=workspace.it_principal,
+            action="evidence.view",
+            object_type="evidence",
+            object_id=str(item.id),
+            detail={"n": n},
+        )
     engagement = service.get_engagement(session, workspace.admin_principal, workspace.engagement_id)
     seen: list[int] = []
     before = None

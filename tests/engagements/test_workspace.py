@@ -55,9 +55,7 @@ def test_one_coverage_computation_and_a_fixed_number_of_queries_per_table(
     add_evidence("OPS-2/patches")
     few = _statements(
         session,
-        lambda: service.workspace_table(
-            session, engagement, kind="controls", query=service.TableQuery()
-        ),
+        lambda: service.workspace_table(session, engagement, kind="controls", query=service.TableQuery()),
     )
     assert len(counted_coverage) == 1
     for key in ("ACC-1/firewall", "CRY-3/tls", "PHY-3/backup", "HR-3/awareness"):
@@ -73,9 +71,7 @@ def test_one_coverage_computation_and_a_fixed_number_of_queries_per_table(
     )
     many = _statements(
         session,
-        lambda: service.workspace_table(
-            session, engagement, kind="controls", query=service.TableQuery()
-        ),
+        lambda: service.workspace_table(session, engagement, kind="controls", query=service.TableQuery()),
     )
     assert len(counted_coverage) == 2
     assert many == few
@@ -130,9 +126,7 @@ def test_htmx_gets_only_the_results_and_the_url_without_htmx_the_page(workspace,
     assert fragment.status_code == 200 and fragment.headers["vary"] == "HX-Request, Accept-Language"
     assert fragment.text.lstrip().startswith('<div id="results">') and "<html" not in fragment.text
     page = client.get(url)
-    assert (
-        "<html" in page.text and 'hx-push-url="true"' in page.text and 'id="results"' in page.text
-    )
+    assert "<html" in page.text and 'hx-push-url="true"' in page.text and 'id="results"' in page.text
     assert _rows(fragment.text) == _rows(page.text)
 
 
@@ -146,9 +140,7 @@ def test_auditor_views_are_audit_events_but_htmx_refreshes_are_not(workspace, lo
     client.get(f"/engagements/{workspace.engagement_id}/controls?q=8", headers=HTMX)
     client.get(f"/engagements/{workspace.engagement_id}/controls/8.8")
     actions = session.scalars(
-        select(AuditEvent.action)
-        .where(AuditEvent.action.like("engagement.view.%"))
-        .order_by(AuditEvent.id)
+        select(AuditEvent.action).where(AuditEvent.action.like("engagement.view.%")).order_by(AuditEvent.id)
     ).all()
     assert actions == ["engagement.view.controls", "engagement.view.control"]
 
@@ -173,9 +165,7 @@ def test_the_scope_narrows_the_table(workspace, session, login_as):
         principal=workspace.admin_principal,
         request=None,
     )
-    assert _rows(
-        login_as(workspace.auditor).get(f"/engagements/{engagement.id}/controls").text
-    ) == ["8.8", "8.13"]
+    assert _rows(login_as(workspace.auditor).get(f"/engagements/{engagement.id}/controls").text) == ["8.8", "8.13"]
 
 
 def test_counts_of_open_requests_and_findings_per_control(workspace, session):
@@ -227,26 +217,18 @@ def test_counts_of_open_requests_and_findings_per_control(workspace, session):
     )
     rows = {
         r.coverage.ref: r
-        for r in service.workspace_table(
-            session, engagement, kind="controls", query=service.TableQuery()
-        ).rows
+        for r in service.workspace_table(session, engagement, kind="controls", query=service.TableQuery()).rows
     }
-    assert (
-        rows["8.8"].pending_requests == 2
-    )  # one on the control, one on the requirement of OPS-2 that serves it
+    assert rows["8.8"].pending_requests == 2  # one on the control, one on the requirement of OPS-2 that serves it
     assert rows["8.19"].pending_requests == 1  # OPS-2/patches serves 8.19 too
     assert rows["8.8"].open_findings == 1 and rows["8.19"].open_findings == 0
 
 
-def test_the_control_page_shows_requirements_history_mapping_and_soa(
-    workspace, add_evidence, login_as
-):
+def test_the_control_page_shows_requirements_history_mapping_and_soa(workspace, add_evidence, login_as):
     old = add_evidence("OPS-2/patches", days_ago=20, title="Patch report March")
     new = add_evidence("OPS-2/patches", days_ago=1, title="Patch report April")
     before = add_evidence("OPS-2/patches", days_ago=400, title="Patch report of the year before")
-    html = (
-        login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/8.8").text
-    )
+    html = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/8.8").text
     assert "OPS-2/patches" in html and "via measure" in html
     assert f'href="/evidence/{new.id}"' in html and f'href="/evidence/{old.id}"' in html
     assert f'href="/evidence/{before.id}"' not in html  # outside the period
@@ -263,17 +245,10 @@ def test_it_sees_the_control_page_without_review_buttons(workspace, add_evidence
 
 
 def test_an_unknown_control_is_404(workspace, login_as):
-    assert (
-        login_as(workspace.auditor)
-        .get(f"/engagements/{workspace.engagement_id}/controls/99.99")
-        .status_code
-        == 404
-    )
+    assert login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/99.99").status_code == 404
 
 
-def test_the_2013_edition_uses_its_own_controls_and_the_successors_soa(
-    catalogue, session, make_user, login_as
-):
+def test_the_2013_edition_uses_its_own_controls_and_the_successors_soa(catalogue, session, make_user, login_as):
     from tests.engagements.fixtures import principal_of
 
     auditor = make_user("auditor")
@@ -284,9 +259,7 @@ def test_the_2013_edition_uses_its_own_controls_and_the_successors_soa(
         period_end=day(0).isoformat(),
         auditor_ids=[auditor.id],
     )
-    engagement = service.create_engagement(
-        session, form=form, principal=principal_of(make_user("admin")), request=None
-    )
+    engagement = service.create_engagement(session, form=form, principal=principal_of(make_user("admin")), request=None)
     client = login_as(auditor)
     refs = _rows(client.get(f"/engagements/{engagement.id}/controls").text)
     assert len(refs) == 114 and "A.12.6.1" in refs
@@ -295,16 +268,7 @@ def test_the_2013_edition_uses_its_own_controls_and_the_successors_soa(
 
 
 def test_sort_headers_keep_the_filters_and_flip_the_direction(workspace, login_as):
-    html = (
-        login_as(workspace.auditor)
-        .get(f"/engagements/{workspace.engagement_id}/controls?theme=8&sort=status")
-        .text
-    )
-    assert (
-        f'href="/engagements/{workspace.engagement_id}/controls?theme=8&amp;sort=status&amp;direction=desc"'
-        in html
-    )
-    assert (
-        f'href="/engagements/{workspace.engagement_id}/controls?theme=8&amp;sort=evidence"' in html
-    )
+    html = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls?theme=8&sort=status").text
+    assert f'href="/engagements/{workspace.engagement_id}/controls?theme=8&amp;sort=status&amp;direction=desc"' in html
+    assert f'href="/engagements/{workspace.engagement_id}/controls?theme=8&amp;sort=evidence"' in html
     assert 'aria-sort="ascending"' in html

@@ -1,5 +1,6 @@
 """Fixtures of the evidence tests: the catalogue, a service token, multipart bodies, and (for the
 large S3 upload) moto's S3 server from the store suite and a real HTTP server."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,13 @@ def engaged_auditor(session: Session, make_user):  # type: ignore[no-untyped-def
 
     def make(start: date, end: date):  # type: ignore[no-untyped-def]
         auditor = make_user("auditor")
-        engagement = Engagement(name=f"Audit {start}", framework_key="iso27001-2022", period_start=start,
-                                period_end=end, created_at=utcnow())
+        engagement = Engagement(
+            name=f"Audit {start}",
+            framework_key="iso27001-2022",
+            period_start=start,
+            period_end=end,
+            created_at=utcnow(),
+        )
         session.add(engagement)
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
@@ -64,9 +70,7 @@ def metadata(**fields: Any) -> dict[str, Any]:
     return {"title": "Nightly backup report", "collector_instance": COLLECTOR_INSTANCE, **fields}
 
 
-def multipart(
-    *parts: tuple[str, str | None, bytes], boundary: str = BOUNDARY
-) -> tuple[bytes, dict[str, str]]:
+def multipart(*parts: tuple[str, str | None, bytes], boundary: str = BOUNDARY) -> tuple[bytes, dict[str, str]]:
     """A multipart body of (name, filename, content) parts, in the order given."""
     body = bytearray()
     for name, filename, content in parts:

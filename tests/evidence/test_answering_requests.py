@@ -1,4 +1,5 @@
 """An open evidence request answered from the upload page: the upload links to the request."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,9 +16,13 @@ from tests.evidence.conftest import multipart
 
 def test_upload_answers_an_open_request(workspace, login_as, session):  # noqa: F811
     asked = requests_service.create(
-        session, principal=workspace.auditor_principal, engagement_id=workspace.engagement_id,
-        subject="BCM-1/restore-test", question="Please provide the latest restore test report.",
-        due_date=(utcnow().date() + timedelta(days=14)).isoformat(), request=None,
+        session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        subject="BCM-1/restore-test",
+        question="Please provide the latest restore test report.",
+        due_date=(utcnow().date() + timedelta(days=14)).isoformat(),
+        request=None,
     )
     session.commit()
     it = login_as(workspace.it)
@@ -27,8 +32,10 @@ def test_upload_answers_an_open_request(workspace, login_as, session):  # noqa: 
     assert 'value="BCM-1/restore-test" checked' in form.text
 
     body, headers = multipart(
-        ("title", None, b"Restore test Q4"), ("links", None, b"BCM-1/restore-test"),
-        ("request_id", None, str(asked.id).encode()), ("files", "restore-q4.txt", b"restore test passed"),
+        ("title", None, b"Restore test Q4"),
+        ("links", None, b"BCM-1/restore-test"),
+        ("request_id", None, str(asked.id).encode()),
+        ("files", "restore-q4.txt", b"restore test passed"),
     )
     response = it.post("/evidence/upload", content=body, headers={**headers, "HX-Request": "true"})
     assert response.status_code == 200, response.text

@@ -1,4 +1,5 @@
 """The JSON API: collectors push with a service token, people read; problem JSON for errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,9 @@ def records(session) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_push_creates_a_record_and_answers_with_it(push_client, session, store):
-    body, headers = push_body(metadata(requirements=["PHY-3/backup"], period_from="2026-11-27", period_to="2026-11-28"), "backup.csv", REPORT)
+    body, headers = push_body(
+        metadata(requirements=["PHY-3/backup"], period_from="2026-11-27", period_to="2026-11-28"), "backup.csv", REPORT
+    )
     response = push_client.post("/api/v1/evidence", content=body, headers=headers)
     assert response.status_code == 201, response.text
     item = response.json()
@@ -142,7 +145,11 @@ def test_list_filters_by_requirement_control_source_and_period(push_client, logi
 def test_keyset_pages_cover_every_item_once(push_client, login_as):
     created = []
     for number in range(7):
-        body, headers = push_body(metadata(title=f"item {number}", collected_at="2026-06-01T10:00:00Z"), f"i{number}.txt", f"item {number}".encode())
+        body, headers = push_body(
+            metadata(title=f"item {number}", collected_at="2026-06-01T10:00:00Z"),
+            f"i{number}.txt",
+            f"item {number}".encode(),
+        )
         created.append(push_client.post("/api/v1/evidence", content=body, headers=headers).json()["id"])
     reader = login_as("it")
     seen, cursor, pages = [], "", 0

@@ -1,4 +1,5 @@
 """The evidence demo step: realistic manual proofs with the gaps the coverage rules must show."""
+
 from __future__ import annotations
 
 import io
@@ -17,7 +18,9 @@ from audit_portal.evidence.models import Evidence
 
 def test_demo_uploads_manual_proofs_with_a_stale_and_a_missing_requirement(session, store, settings, make_user):
     it = make_user("it", username="it.ops")
-    context = DemoContext(session=session, store=store, settings=settings, now=utcnow(), console=Console(file=io.StringIO()))
+    context = DemoContext(
+        session=session, store=store, settings=settings, now=utcnow(), console=Console(file=io.StringIO())
+    )
     load_evidence_demo(context)
     items = session.scalars(select(Evidence)).all()
     assert items and all(e.uploaded_by_id == it.id for e in items)

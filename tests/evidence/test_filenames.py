@@ -1,6 +1,7 @@
 """Any file name: UTF-8 names in every script upload through the page and the API (the plain
 RFC 7578 ``filename`` and the RFC 5987 ``filename*``), invisible characters are removed with the
 name as sent kept, and the download names the file correctly."""
+
 from __future__ import annotations
 
 import json

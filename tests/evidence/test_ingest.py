@@ -1,5 +1,6 @@
 """The ingest service: streaming into the store, dedupe, every bad input refused without a trace,
 and the record written only after its object (an orphan, never a record without object)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,12 +37,19 @@ class Chunked:
         return self._stream.read(min(self._piece, size if size > 0 else self._piece))
 
 
-def do_ingest(session: Session, store, content: bytes, *, filename: str = "report.pdf", max_bytes: int = 10_000_000, **meta):  # type: ignore[no-untyped-def]
+def do_ingest(
+    session: Session, store, content: bytes, *, filename: str = "report.pdf", max_bytes: int = 10_000_000, **meta
+):  # type: ignore[no-untyped-def]
     meta.setdefault("title", "Restore test Q1")
     return service.ingest(
-        session, store, stream=Chunked(content), filename=filename, meta=EvidenceMeta(**meta),
+        session,
+        store,
+        stream=Chunked(content),
+        filename=filename,
+        meta=EvidenceMeta(**meta),
         source=EvidenceSource(kind="upload"),
-        max_bytes=max_bytes, retention_years=1,
+        max_bytes=max_bytes,
+        retention_years=1,
     )
 
 
@@ -56,8 +64,13 @@ def nothing_changed(session: Session, store: MemoryStore, records_before: int = 
 def test_ingest_stores_the_bytes_and_records_them(session, store, catalogue):
     content = PDF + b"x" * 50_000
     evidence = do_ingest(
-        session, store, content, requirements=["BCM-1/restore-test"], controls=["iso27001-2022:8.13", "OPS-2"],
-        period_from=date(2026, 1, 1), period_to=date(2026, 3, 31),
+        session,
+        store,
+        content,
+        requirements=["BCM-1/restore-test"],
+        controls=["iso27001-2022:8.13", "OPS-2"],
+        period_from=date(2026, 1, 1),
+        period_to=date(2026, 3, 31),
     )
     digest = hashlib.sha256(content).hexdigest()
     assert (evidence.sha256, evidence.size, evidence.store_key) == (digest, len(content), key_for(digest))
@@ -105,8 +118,14 @@ def test_file_over_the_limit_is_refused_while_streaming(session, store, catalogu
     stream = NeverEnding()
     with pytest.raises(PayloadTooLarge, match="limit of 100000 bytes"):
         service.ingest(
-            session, store, stream=stream, filename="big.txt", meta=EvidenceMeta(title="big"),
-            source=EvidenceSource(kind="upload"), max_bytes=100_000, retention_years=1,
+            session,
+            store,
+            stream=stream,
+            filename="big.txt",
+            meta=EvidenceMeta(title="big"),
+            source=EvidenceSource(kind="upload"),
+            max_bytes=100_000,
+            retention_years=1,
         )
     assert stream.handed_out < 100_000 + 5 * 1024 * 1024
     assert nothing_changed(session, store)
@@ -146,7 +165,10 @@ def test_an_admin_can_allow_executables(session, store, catalogue):
 def test_unknown_controls_and_requirements_are_named(session, store, catalogue):
     with pytest.raises(InvalidInput) as refused:
         do_ingest(
-            session, store, PDF, controls=["iso27001-2022:8.8", "iso27001-2022:9.99", "NOPE-1"],
+            session,
+            store,
+            PDF,
+            controls=["iso27001-2022:8.8", "iso27001-2022:9.99", "NOPE-1"],
             requirements=["OPS-2/patches", "OPS-2/unknown"],
         )
     assert "'iso27001-2022:9.99'" in refused.value.detail
@@ -203,7 +225,9 @@ def test_reconcile_reports_a_record_whose_object_is_missing(session, store, cata
 
 def test_orphan_shared_with_a_record_is_never_removed(session, store, catalogue):
     evidence = do_ingest(session, store, PDF)
-    report = service.reconcile(session, store, remove=True, grace=timedelta(0), now=datetime.now(UTC) + timedelta(days=1))
+    report = service.reconcile(
+        session, store, remove=True, grace=timedelta(0), now=datetime.now(UTC) + timedelta(days=1)
+    )
     assert report.orphans == []
     assert store.exists(evidence.store_key)
 

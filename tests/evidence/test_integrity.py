@@ -1,6 +1,7 @@
 """Integrity through the pages and the services: a damaged object is found on read, marked
 corrupted (audit event), shown as such on its page, the dashboard and its control's page, never
 served, refused by the package export, found by the scrub, and repaired by an upload."""
+
 from __future__ import annotations
 
 import io
@@ -19,9 +20,14 @@ CSV = b"host,patched\nweb-1,yes\nweb-2,yes\n" * 20
 
 def add(session, store, content: bytes = CSV) -> Evidence:  # type: ignore[no-untyped-def]
     evidence = service.ingest(
-        session, store, stream=io.BytesIO(content), filename="patches.csv",
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename="patches.csv",
         meta=EvidenceMeta(title="Patch status", controls=["iso27001-2022:8.8"]),
-        source=EvidenceSource(kind="upload"), max_bytes=10_000_000, retention_years=1,
+        source=EvidenceSource(kind="upload"),
+        max_bytes=10_000_000,
+        retention_years=1,
     )
     session.commit()
     return evidence
@@ -86,13 +92,24 @@ def test_the_export_refuses_a_package_with_corrupted_evidence(session, settings,
 
     load_catalogue(session)
     evidence = service.ingest(
-        session, store, stream=io.BytesIO(CSV), filename="patches.csv",
-        meta=EvidenceMeta(title="Patch status", requirements=["OPS-2/patches"],
-                          collected_at=datetime(2026, 3, 1, 12, tzinfo=UTC)),
-        source=EvidenceSource(kind="upload"), max_bytes=10_000_000, retention_years=1,
+        session,
+        store,
+        stream=io.BytesIO(CSV),
+        filename="patches.csv",
+        meta=EvidenceMeta(
+            title="Patch status", requirements=["OPS-2/patches"], collected_at=datetime(2026, 3, 1, 12, tzinfo=UTC)
+        ),
+        source=EvidenceSource(kind="upload"),
+        max_bytes=10_000_000,
+        retention_years=1,
     )
-    engagement = Engagement(name="Audit", framework_key="iso27001-2022", period_start=date(2026, 1, 1),
-                            period_end=date(2026, 12, 31), created_at=utcnow())
+    engagement = Engagement(
+        name="Audit",
+        framework_key="iso27001-2022",
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31),
+        created_at=utcnow(),
+    )
     session.add(engagement)
     session.flush()
     service.mark_corrupted(session, evidence.sha256, reason="test")

@@ -1,5 +1,6 @@
 """A 200 MiB upload through the HTTP API into S3Store on moto's S3 server: streamed end to end,
 the stored SHA-256 equal to the file's."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,7 @@ class DeterministicBody:
     def __iter__(self) -> Iterator[bytes]:
         meta = {"title": "Full backup image", "collector_instance": COLLECTOR_INSTANCE}
         yield (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
             f"{json.dumps(meta)}\r\n--{BOUNDARY}\r\n"
             'Content-Disposition: form-data; name="file"; filename="backup.img"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"

@@ -1,5 +1,6 @@
 """The evidence pages: upload (it role), the item page with its access record and safe preview,
 the streamed download, and the list."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,12 @@ def test_it_uploads_through_the_page_and_lands_on_the_item(login_as, session, ca
     assert form.status_code == 200
     assert 'hx-encoding="multipart/form-data"' in form.text and "data-upload-progress" in form.text
     response = upload(
-        it, ("patch-report.csv", CSV), title="Patch status November", links="OPS-2/patches iso27001-2022:8.8",
-        period_from="2026-11-01", period_to="2026-11-30",
+        it,
+        ("patch-report.csv", CSV),
+        title="Patch status November",
+        links="OPS-2/patches iso27001-2022:8.8",
+        period_from="2026-11-01",
+        period_to="2026-11-30",
     )
     assert response.status_code == 200, response.text
     evidence = session.scalars(select(Evidence)).one()
@@ -108,7 +113,11 @@ def test_csv_preview_is_a_table_of_the_first_500_rows(login_as, session, catalog
 def test_html_and_svg_are_never_rendered_inline(login_as, session, catalogue):
     it = login_as("it")
     upload(it, ("page.html", b"<!DOCTYPE html><html><script>alert(1)</script></html>"), title="html")
-    upload(it, ("logo.svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), title="svg")
+    upload(
+        it,
+        ("logo.svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        title="svg",
+    )
     for evidence in session.scalars(select(Evidence)):
         assert evidence.content_type in ("text/html", "image/svg+xml")
         page = it.get(f"/evidence/{evidence.id}").text

@@ -1,4 +1,5 @@
 """``audit-portal store reconcile`` as an operator runs it, on a real data directory."""
+
 from __future__ import annotations
 
 import io
@@ -32,9 +33,14 @@ def test_reconcile_reports_then_removes_an_orphan_and_flags_a_missing_object(tmp
     orphan = store.put(io.BytesIO(b"bytes of an upload whose record never committed"))
     with unit_of_work(engine) as session:
         kept = service.ingest(
-            session, store, stream=io.BytesIO(b"restore test passed"), filename="restore.txt",
+            session,
+            store,
+            stream=io.BytesIO(b"restore test passed"),
+            filename="restore.txt",
             meta=EvidenceMeta(title="Restore test", collected_at=datetime(2026, 1, 5, tzinfo=UTC)),
-            source=EvidenceSource(kind="upload"), max_bytes=1000, retention_years=1,
+            source=EvidenceSource(kind="upload"),
+            max_bytes=1000,
+            retention_years=1,
         )
     engine.dispose()
 

@@ -1,5 +1,6 @@
 """Retention: expired evidence is purged with everything pointing at it, unless on legal hold;
 objects go only when no kept record shares them."""
+
 from __future__ import annotations
 
 import io
@@ -25,9 +26,13 @@ TODAY = date(2031, 6, 1)
 
 def add(session, store, user, title: str, content: bytes, *, retention: date, **meta) -> Evidence:  # type: ignore[no-untyped-def]
     evidence = service.ingest(
-        session, store, stream=io.BytesIO(content), filename=f"{title}.txt",
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=f"{title}.txt",
         meta=EvidenceMeta(title=title, requirements=["OPS-2/patches"], **meta),
-        source=EvidenceSource.upload(user.id), max_bytes=1 << 20,
+        source=EvidenceSource.upload(user.id),
+        max_bytes=1 << 20,
         principal=Principal(role="it", username=user.username, user_id=user.id),
     )
     evidence.retention_until = retention
@@ -38,14 +43,30 @@ def add(session, store, user, title: str, content: bytes, *, retention: date, **
 def test_expired_items_go_with_their_links_and_leave_an_audit_trail(session, store, catalogue, make_user):
     user = make_user("it")
     expired = add(session, store, user, "old patch log", b"2027 patch log\n", retention=TODAY - timedelta(days=1))
-    correction = add(session, store, user, "corrected patch log", b"2027 patch log, corrected\n",
-                     retention=TODAY + timedelta(days=400), supersedes=expired.id)
-    engagement = Engagement(name="2027 audit", framework_key="iso27001-2022", period_start=date(2027, 1, 1),
-                            period_end=date(2027, 12, 31), created_at=utcnow())
+    correction = add(
+        session,
+        store,
+        user,
+        "corrected patch log",
+        b"2027 patch log, corrected\n",
+        retention=TODAY + timedelta(days=400),
+        supersedes=expired.id,
+    )
+    engagement = Engagement(
+        name="2027 audit",
+        framework_key="iso27001-2022",
+        period_start=date(2027, 1, 1),
+        period_end=date(2027, 12, 31),
+        created_at=utcnow(),
+    )
     session.add(engagement)
     session.flush()
-    session.add(EvidenceReview(engagement_id=engagement.id, evidence_id=expired.id, status="accepted", reviewed_at=utcnow()))
-    finding = Finding(source="auditor", title="Patch gap", severity="medium", evidence_id=expired.id, created_at=utcnow())
+    session.add(
+        EvidenceReview(engagement_id=engagement.id, evidence_id=expired.id, status="accepted", reviewed_at=utcnow())
+    )
+    finding = Finding(
+        source="auditor", title="Patch gap", severity="medium", evidence_id=expired.id, created_at=utcnow()
+    )
     session.add(finding)
     session.flush()
     expired_id, expired_key = expired.id, expired.store_key

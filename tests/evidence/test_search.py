@@ -1,5 +1,6 @@
 """Evidence search on both backends: the list's search term (newest first, keyset paging intact),
 the ranked candidates an answer to a request links, and safe highlighting."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,11 +16,21 @@ from audit_portal.search import Search
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def add_item(session: Session, title: str, *, hours: int = 0, filename: str = "item.pdf",
-             description: str | None = None) -> Evidence:
-    item = Evidence(title=title, description=description, source_kind="upload", collected_at=BASE + timedelta(hours=hours),
-                    original_filename=filename, content_type="application/pdf", size=100,
-                    sha256=f"{hours:064d}", store_key=f"k{hours}-{title[:20]}", created_at=BASE)
+def add_item(
+    session: Session, title: str, *, hours: int = 0, filename: str = "item.pdf", description: str | None = None
+) -> Evidence:
+    item = Evidence(
+        title=title,
+        description=description,
+        source_kind="upload",
+        collected_at=BASE + timedelta(hours=hours),
+        original_filename=filename,
+        content_type="application/pdf",
+        size=100,
+        sha256=f"{hours:064d}",
+        store_key=f"k{hours}-{title[:20]}",
+        created_at=BASE,
+    )
     session.add(item)
     session.flush()
     return item
@@ -36,8 +47,13 @@ def items(session: Session) -> dict[str, Evidence]:
     return {
         "inventory": add_item(session, "Overzicht bedrijfsmiddelen, geïnventariseerd per afdeling", hours=1),
         "measures": add_item(session, "Beveiligingsmaatregelen werkplekken 2026", hours=2, filename="maatregelen.docx"),
-        "firewall": add_item(session, "Firewall rule review Q1", hours=3, filename="fw-rules-q1.xlsx",
-                             description="Reviewed by the network team; two rules removed."),
+        "firewall": add_item(
+            session,
+            "Firewall rule review Q1",
+            hours=3,
+            filename="fw-rules-q1.xlsx",
+            description="Reviewed by the network team; two rules removed.",
+        ),
         "policies": add_item(session, "Access policies signed", hours=4, filename="ACC-2 accounts export.csv"),
     }
 

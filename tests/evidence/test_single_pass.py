@@ -1,5 +1,6 @@
 """An upload's bytes are read and hashed once on their way into the store: no second pass over
 the staged file, no second digest."""
+
 from __future__ import annotations
 
 import hashlib

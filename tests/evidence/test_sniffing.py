@@ -1,4 +1,5 @@
 """Content types from the bytes, and file names kept only when they are just names."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The upload page in a real browser: htmx posts the multipart body with the CSRF header, the
 link picker keeps chosen links across searches, a refused file shows its reason, and a good one
 lands on the item's page."""
+
 from __future__ import annotations
 
 import re
@@ -50,14 +51,18 @@ def test_upload_page_in_a_browser(live_server, page, it_login):
     assert page.locator("[data-link-chosen] input[value='HR-3/awareness']").is_checked()
     screenshot(page, "evidence-upload")
 
-    page.set_input_files("input[name=files]", files=[{"name": "tool.sh", "mimeType": "text/plain", "buffer": b"#!/bin/sh\necho hi\n"}])
+    page.set_input_files(
+        "input[name=files]", files=[{"name": "tool.sh", "mimeType": "text/plain", "buffer": b"#!/bin/sh\necho hi\n"}]
+    )
     page.click("form.upload-form button[type=submit]")
     page.wait_for_selector("#upload-result .error-page")
     assert "program or script" in page.inner_text("#upload-result")
 
     page.fill("input[name=title]", "Awareness session November")
     attendance = b"name,completed\nM. Jansen,yes\nS. de Boer,yes\n"
-    page.set_input_files("input[name=files]", files=[{"name": "attendance.csv", "mimeType": "text/csv", "buffer": attendance}])
+    page.set_input_files(
+        "input[name=files]", files=[{"name": "attendance.csv", "mimeType": "text/csv", "buffer": attendance}]
+    )
     page.click("form.upload-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/evidence/\d+$"))
     assert page.locator("h1").inner_text() == "Awareness session November"

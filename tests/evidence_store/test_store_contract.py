@@ -100,8 +100,7 @@ def leftovers(store: ObjectStore) -> list[str]:
         client = store.client
         versions = client.list_object_versions(Bucket=store.bucket)
         found = [
-            f"version {entry['Key']}"
-            for entry in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+            f"version {entry['Key']}" for entry in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
         ]
         uploads = client.list_multipart_uploads(Bucket=store.bucket)
         found += [f"upload {upload['Key']}" for upload in uploads.get("Uploads", [])]
@@ -318,9 +317,7 @@ class TestRetention:
 
         assert leftovers(store) == []
 
-    def test_s3_object_lock_refuses_deletion_by_itself(
-        self, make_s3_store: Any, s3_bucket: str
-    ) -> None:
+    def test_s3_object_lock_refuses_deletion_by_itself(self, make_s3_store: Any, s3_bucket: str) -> None:
         store = make_s3_store(object_lock_mode="COMPLIANCE")
         stored = store.put(io.BytesIO(b"locked"), retain_until=soon(3600))
         head = store.client.head_object(Bucket=s3_bucket, Key="evidence/" + stored.key)
@@ -329,13 +326,9 @@ class TestRetention:
         with pytest.raises(ObjectRetained):
             store.delete(stored.key)
         with pytest.raises(Exception, match="AccessDenied"):
-            store.client.delete_object(
-                Bucket=s3_bucket, Key="evidence/" + stored.key, VersionId=head["VersionId"]
-            )
+            store.client.delete_object(Bucket=s3_bucket, Key="evidence/" + stored.key, VersionId=head["VersionId"])
 
-    def test_s3_without_object_lock_still_refuses(
-        self, make_s3_store: Any, moto_server: Any
-    ) -> None:
+    def test_s3_without_object_lock_still_refuses(self, make_s3_store: Any, moto_server: Any) -> None:
         # A plain, unversioned bucket: retention is kept in a tag and enforced by the store.
         moto_server.client().create_bucket(Bucket="plain-evidence")
         store = make_s3_store("plain-evidence")
@@ -531,8 +524,12 @@ class TestHealth:
 
     def test_unwritable_s3_endpoint(self, closed_port: int, aws_env: None) -> None:
         store = S3Store(
-            "evidence", endpoint_url=f"http://127.0.0.1:{closed_port}", region="us-east-1",
-            connect_timeout=0.2, read_timeout=0.2, max_attempts=1,
+            "evidence",
+            endpoint_url=f"http://127.0.0.1:{closed_port}",
+            region="us-east-1",
+            connect_timeout=0.2,
+            read_timeout=0.2,
+            max_attempts=1,
         )
         with pytest.raises(StoreUnavailable, match="cannot write"):
             store.check_writable()
@@ -594,6 +591,4 @@ class TestOpenStore:
     def test_unknown_scheme(self) -> None:
         with pytest.raises(ValueError) as raised:
             open_store("xyz://somewhere")
-        assert str(raised.value) == (
-            "unknown store URL scheme 'xyz' in STORE_URL; use file://, s3:// or memory://"
-        )
+        assert str(raised.value) == ("unknown store URL scheme 'xyz' in STORE_URL; use file://, s3:// or memory://")

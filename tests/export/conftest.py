@@ -1,5 +1,6 @@
 """An engagement with evidence of every kind the package must handle, ingested through the
 evidence service into the test's store."""
+
 from __future__ import annotations
 
 import io
@@ -27,12 +28,24 @@ PERIOD_START = date(2026, 1, 1)
 PERIOD_END = date(2026, 12, 31)
 
 
-def add_evidence(session: Session, store: ObjectStore, user_id: int, content: bytes, filename: str, collected: datetime, **meta: object) -> Evidence:
+def add_evidence(
+    session: Session,
+    store: ObjectStore,
+    user_id: int,
+    content: bytes,
+    filename: str,
+    collected: datetime,
+    **meta: object,
+) -> Evidence:
     return ingest(
-        session, store,
-        stream=io.BytesIO(content), filename=filename,
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=filename,
         meta=EvidenceMeta(title=f"{filename} {collected.date()}", collected_at=collected, **meta),
-        source=EvidenceSource.upload(user_id), max_bytes=64 * 1024**2, retention_years=1,
+        source=EvidenceSource.upload(user_id),
+        max_bytes=64 * 1024**2,
+        retention_years=1,
     )
 
 
@@ -54,8 +67,11 @@ def seeded(session: Session, store: ObjectStore, make_user) -> Seeded:  # type: 
     load_catalogue(session)
     uploader = make_user("it")
     engagement = Engagement(
-        name="Surveillance audit 2026", framework_key="iso27001-2022",
-        period_start=PERIOD_START, period_end=PERIOD_END, created_at=utcnow(),
+        name="Surveillance audit 2026",
+        framework_key="iso27001-2022",
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        created_at=utcnow(),
     )
     session.add(engagement)
     session.flush()
@@ -71,24 +87,86 @@ def seeded(session: Session, store: ObjectStore, make_user) -> Seeded:  # type: 
         "via_measure": b"hardening baseline\n",
         "outside": b"before the period\n",
     }
-    patches_v1 = add_evidence(session, store, uploader.id, bodies["patches_v1"], "patches.txt", at(3, 1), requirements=["OPS-2/patches"])
-    patches_v2 = add_evidence(session, store, uploader.id, bodies["patches_v2"], "patches.txt", at(3, 2), supersedes=patches_v1.id)
-    advisories = add_evidence(session, store, uploader.id, bodies["advisories"], "advisories report.txt", at(4, 1), requirements=["ORG-2/advisories"])
-    direct = add_evidence(session, store, uploader.id, bodies["direct"], "access-review.txt", at(5, 1), controls=["iso27001-2022:5.15"])
-    via_measure = add_evidence(session, store, uploader.id, bodies["via_measure"], "baseline.txt", at(6, 1), controls=["OPS-4"])
-    outside = add_evidence(session, store, uploader.id, bodies["outside"], "old.txt", datetime(2025, 12, 1, 12, tzinfo=UTC), requirements=["OPS-2/patches"])
-    session.add(EvidenceReview(engagement_id=engagement.id, evidence_id=advisories.id, status="rejected", comment="wrong quarter", reviewed_at=utcnow()))
-    finding = Finding(source="auditor", title="Patch evidence incomplete", severity="medium", category="minor_nc",
-                      engagement_id=engagement.id, created_at=utcnow(), created_by="auditor")
+    patches_v1 = add_evidence(
+        session, store, uploader.id, bodies["patches_v1"], "patches.txt", at(3, 1), requirements=["OPS-2/patches"]
+    )
+    patches_v2 = add_evidence(
+        session, store, uploader.id, bodies["patches_v2"], "patches.txt", at(3, 2), supersedes=patches_v1.id
+    )
+    advisories = add_evidence(
+        session,
+        store,
+        uploader.id,
+        bodies["advisories"],
+        "advisories report.txt",
+        at(4, 1),
+        requirements=["ORG-2/advisories"],
+    )
+    direct = add_evidence(
+        session, store, uploader.id, bodies["direct"], "access-review.txt", at(5, 1), controls=["iso27001-2022:5.15"]
+    )
+    via_measure = add_evidence(
+        session, store, uploader.id, bodies["via_measure"], "baseline.txt", at(6, 1), controls=["OPS-4"]
+    )
+    outside = add_evidence(
+        session,
+        store,
+        uploader.id,
+        bodies["outside"],
+        "old.txt",
+        datetime(2025, 12, 1, 12, tzinfo=UTC),
+        requirements=["OPS-2/patches"],
+    )
+    session.add(
+        EvidenceReview(
+            engagement_id=engagement.id,
+            evidence_id=advisories.id,
+            status="rejected",
+            comment="wrong quarter",
+            reviewed_at=utcnow(),
+        )
+    )
+    finding = Finding(
+        source="auditor",
+        title="Patch evidence incomplete",
+        severity="medium",
+        category="minor_nc",
+        engagement_id=engagement.id,
+        created_at=utcnow(),
+        created_by="auditor",
+    )
     session.add(finding)
     session.flush()
-    session.add(FindingTransition(finding_id=finding.id, at=finding.created_at, actor="auditor", actor_role="auditor",
-                                  to_status="open", note="Recorded."))
+    session.add(
+        FindingTransition(
+            finding_id=finding.id,
+            at=finding.created_at,
+            actor="auditor",
+            actor_role="auditor",
+            to_status="open",
+            note="Recorded.",
+        )
+    )
     session.flush()
-    items = {"patches_v1": patches_v1, "patches_v2": patches_v2, "advisories": advisories, "direct": direct,
-             "via_measure": via_measure, "outside": outside}
-    return Seeded(engagement, patches_v1, patches_v2, advisories, direct, via_measure, outside, finding,
-                  {items[name].id: body for name, body in bodies.items()})
+    items = {
+        "patches_v1": patches_v1,
+        "patches_v2": patches_v2,
+        "advisories": advisories,
+        "direct": direct,
+        "via_measure": via_measure,
+        "outside": outside,
+    }
+    return Seeded(
+        engagement,
+        patches_v1,
+        patches_v2,
+        advisories,
+        direct,
+        via_measure,
+        outside,
+        finding,
+        {items[name].id: body for name, body in bodies.items()},
+    )
 
 
 def assign(session: Session, engagement: Engagement, user_id: int) -> None:
@@ -113,7 +191,14 @@ def write_package(session: Session, settings: Settings, store: ObjectStore, enga
     return package
 
 
-def rewrite_zip(source, target, *, replace: dict[str, bytes] | None = None, drop: set[str] = frozenset(), add: dict[str, bytes] | None = None) -> None:  # type: ignore[no-untyped-def]
+def rewrite_zip(
+    source,
+    target,
+    *,
+    replace: dict[str, bytes] | None = None,
+    drop: set[str] = frozenset(),
+    add: dict[str, bytes] | None = None,
+) -> None:  # type: ignore[no-untyped-def]
     """A copy of an archive with entries replaced, dropped or added: what tampering looks like."""
     replace = replace or {}
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:

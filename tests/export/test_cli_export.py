@@ -1,4 +1,5 @@
 """``audit-portal package export``: from the shell, against a database and store of its own."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -29,14 +30,28 @@ def test_export_writes_a_package_that_verifies_and_records_it(tmp_path, monkeypa
         load_catalogue(session)
         from audit_portal.auth.models import UserAccount
 
-        uploader = UserAccount(username="it.one", role="it", password_hash="-", password_changed_at=utcnow(), created_at=utcnow())
+        uploader = UserAccount(
+            username="it.one", role="it", password_hash="-", password_changed_at=utcnow(), created_at=utcnow()
+        )
         session.add(uploader)
-        engagement = Engagement(name="CLI export", framework_key="iso27001-2022", period_start=PERIOD_START,
-                                period_end=PERIOD_END, created_at=utcnow())
+        engagement = Engagement(
+            name="CLI export",
+            framework_key="iso27001-2022",
+            period_start=PERIOD_START,
+            period_end=PERIOD_END,
+            created_at=utcnow(),
+        )
         session.add(engagement)
         session.flush()
-        add_evidence(session, store, uploader.id, b"patch log\n", "patches.log", datetime(2026, 3, 1, tzinfo=UTC),
-                     requirements=["OPS-2/patches"])
+        add_evidence(
+            session,
+            store,
+            uploader.id,
+            b"patch log\n",
+            "patches.log",
+            datetime(2026, 3, 1, tzinfo=UTC),
+            requirements=["OPS-2/patches"],
+        )
         engagement_id = engagement.id
     monkeypatch.setenv("AUDIT_PORTAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("AUDIT_PORTAL_DATABASE_URL", database_url)

@@ -1,4 +1,5 @@
 """Exporting streams: Python allocations stay far below the size of the evidence exported."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,18 +36,27 @@ class GeneratedLog:
 
 def test_exporting_64_mib_allocates_a_small_fraction_of_it(session, settings, make_user, tmp_path):
     load_catalogue(session)
-    engagement = Engagement(name="Big", framework_key="iso27001-2022", period_start=PERIOD_START,
-                            period_end=PERIOD_END, created_at=utcnow())
+    engagement = Engagement(
+        name="Big", framework_key="iso27001-2022", period_start=PERIOD_START, period_end=PERIOD_END, created_at=utcnow()
+    )
     session.add(engagement)
     session.flush()
     store = LocalStore(tmp_path / "objects")
     uploader = make_user("it")
     for seed in range(FILES):
         ingest(
-            session, store, stream=GeneratedLog(seed, FILE_SIZE), filename=f"apt-{seed}.log",
-            meta=EvidenceMeta(title=f"apt log {seed}", collected_at=datetime(2026, 2, 1 + seed, tzinfo=UTC),
-                              requirements=["OPS-2/patches"]),
-            source=EvidenceSource.upload(uploader.id), max_bytes=FILE_SIZE, retention_years=1,
+            session,
+            store,
+            stream=GeneratedLog(seed, FILE_SIZE),
+            filename=f"apt-{seed}.log",
+            meta=EvidenceMeta(
+                title=f"apt log {seed}",
+                collected_at=datetime(2026, 2, 1 + seed, tzinfo=UTC),
+                requirements=["OPS-2/patches"],
+            ),
+            source=EvidenceSource.upload(uploader.id),
+            max_bytes=FILE_SIZE,
+            retention_years=1,
         )
     package = make_package(session, settings, engagement)
     exported = sum(f.size for f in package.contents.files if f.path.endswith(".log"))
@@ -79,18 +89,31 @@ def test_the_package_reads_evidence_rows_in_batches_never_all_at_once(session, s
     from audit_portal.export.signing import signing_key
 
     load_catalogue(session)
-    engagement = Engagement(name="Rows", framework_key="iso27001-2022", period_start=PERIOD_START,
-                            period_end=PERIOD_END, created_at=utcnow())
+    engagement = Engagement(
+        name="Rows",
+        framework_key="iso27001-2022",
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        created_at=utcnow(),
+    )
     session.add(engagement)
     session.flush()
     store = LocalStore(tmp_path / "objects")
     uploader = make_user("it")
     for seed in range(3):
         ingest(
-            session, store, stream=GeneratedLog(seed, 1000), filename=f"apt-{seed}.log",
-            meta=EvidenceMeta(title=f"apt log {seed}", collected_at=datetime(2026, 3, 1 + seed, tzinfo=UTC),
-                              requirements=["OPS-2/patches"]),
-            source=EvidenceSource.upload(uploader.id), max_bytes=1000, retention_years=1,
+            session,
+            store,
+            stream=GeneratedLog(seed, 1000),
+            filename=f"apt-{seed}.log",
+            meta=EvidenceMeta(
+                title=f"apt log {seed}",
+                collected_at=datetime(2026, 3, 1 + seed, tzinfo=UTC),
+                requirements=["OPS-2/patches"],
+            ),
+            source=EvidenceSource.upload(uploader.id),
+            max_bytes=1000,
+            retention_years=1,
         )
     evidence_loads: list[object] = []
 
@@ -102,7 +125,9 @@ def test_the_package_reads_evidence_rows_in_batches_never_all_at_once(session, s
     contents = contents_of(session, engagement)
     event.listen(session, "do_orm_execute", watch)
     try:
-        package = build_package(contents, Signer(key=signing_key(settings), generated_by="tester", portal_url=settings.base_url))
+        package = build_package(
+            contents, Signer(key=signing_key(settings), generated_by="tester", portal_url=settings.base_url)
+        )
     finally:
         event.remove(session, "do_orm_execute", watch)
     assert package.contents.evidence_items == 3
@@ -130,8 +155,9 @@ def test_the_zip_writer_holds_no_per_member_state(tmp_path):
     tracemalloc.start()
     try:
         with target.open("wb") as sink:
-            for chunk in write_stored_zip((Member(name, 3, (b"abc",)) for name in names()),
-                                          datetime(2026, 5, 1, tzinfo=UTC), layout.length):
+            for chunk in write_stored_zip(
+                (Member(name, 3, (b"abc",)) for name in names()), datetime(2026, 5, 1, tzinfo=UTC), layout.length
+            ):
                 sink.write(chunk)
         _, peak = tracemalloc.get_traced_memory()
     finally:

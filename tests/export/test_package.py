@@ -1,4 +1,5 @@
 """What the package holds, in what order, and that the stream carries the evidence unchanged."""
+
 from __future__ import annotations
 
 import csv
@@ -21,9 +22,18 @@ def test_the_manifest_and_reports_open_the_archive_and_the_evidence_follows(sess
     package, data, archive = _archive(session, settings, store, seeded.engagement)
     names = archive.namelist()
     assert names[:12] == [
-        "manifest.json", "manifest.sig", "manifest.csv", "README.txt", "verify.py",
-        "soa.csv", "coverage.html", "findings.csv", "findings.json", "finding_history.csv",
-        "review_signoffs.csv", "rule_decisions.csv",
+        "manifest.json",
+        "manifest.sig",
+        "manifest.csv",
+        "README.txt",
+        "verify.py",
+        "soa.csv",
+        "coverage.html",
+        "findings.csv",
+        "findings.json",
+        "finding_history.csv",
+        "review_signoffs.csv",
+        "rule_decisions.csv",
     ]
     assert all(name.startswith("controls/") for name in names[12:])
     assert package.total_bytes < len(data)  # headers on top of the content
@@ -128,7 +138,9 @@ def test_a_scoped_engagement_exports_only_its_controls(session, settings, store,
     from audit_portal.catalogue.models import Control
     from audit_portal.engagements.models import EngagementScope
 
-    control = session.scalars(select(Control).where(Control.framework_key == "iso27001-2022", Control.ref == "8.8")).one()
+    control = session.scalars(
+        select(Control).where(Control.framework_key == "iso27001-2022", Control.ref == "8.8")
+    ).one()
     session.add(EngagementScope(engagement_id=seeded.engagement.id, control_id=control.id))
     session.flush()
     _, _, archive = _archive(session, settings, store, seeded.engagement)
@@ -168,25 +180,55 @@ def test_the_sign_offs_and_rule_decisions_of_the_runs_are_included(session, sett
 
     signer = make_user("it")
     item = seeded.advisories  # ORG-2/advisories needs a sign-off
-    instance = CollectorInstance(name="advisories-ncsc", collector="advisories", config_json="{}", schedule="@weekly",
-                                 created_at=utcnow(), updated_at=utcnow())
+    instance = CollectorInstance(
+        name="advisories-ncsc",
+        collector="advisories",
+        config_json="{}",
+        schedule="@weekly",
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
     session.add(instance)
     session.flush()
-    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger="schedule",
-                       started_at=item.collected_at, finished_at=item.collected_at, status="ok")
+    run = CollectorRun(
+        instance_id=instance.id,
+        instance_name=instance.name,
+        trigger="schedule",
+        started_at=item.collected_at,
+        finished_at=item.collected_at,
+        status="ok",
+    )
     session.add(run)
     session.flush()
     item.collector_run_id, item.collector_instance = run.id, instance.name
-    session.add(EvidenceSignoff(evidence_id=item.id, signed_by_id=signer.id, signed_at=item.collected_at + timedelta(days=30),
-                                remark="=every advisory read"))
-    session.add(RuleDecision(run_id=run.id, rule_index=3, rule_label="edge:filter/input #4", rule_text="tcp dport 23 accept",
-                             decision="remove", reason="Telnet is gone.", decided_by_id=signer.id, decided_at=utcnow()))
+    session.add(
+        EvidenceSignoff(
+            evidence_id=item.id,
+            signed_by_id=signer.id,
+            signed_at=item.collected_at + timedelta(days=30),
+            remark="=every advisory read",
+        )
+    )
+    session.add(
+        RuleDecision(
+            run_id=run.id,
+            rule_index=3,
+            rule_label="edge:filter/input #4",
+            rule_text="tcp dport 23 accept",
+            decision="remove",
+            reason="Telnet is gone.",
+            decided_by_id=signer.id,
+            decided_at=utcnow(),
+        )
+    )
     session.flush()
     _, _, archive = _archive(session, settings, store, seeded.engagement)
     signoffs = list(csv.DictReader(io.StringIO(archive.read("review_signoffs.csv").decode("utf-8"))))
     assert [(row["run"], row["signed_by"], row["days_after_run"], row["late"]) for row in signoffs] == [
-        (str(run.id), signer.username, "30", "yes")]
+        (str(run.id), signer.username, "30", "yes")
+    ]
     assert signoffs[0]["remark"] == "'=every advisory read"  # a formula stays text
     decisions = list(csv.DictReader(io.StringIO(archive.read("rule_decisions.csv").decode("utf-8"))))
     assert [(row["rule"], row["decision"], row["reason"], row["decided_by"]) for row in decisions] == [
-        ("3", "remove", "Telnet is gone.", signer.username)]
+        ("3", "remove", "Telnet is gone.", signer.username)
+    ]

@@ -1,4 +1,5 @@
 """The export page, the streamed download and the public key, with the access rules."""
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,9 @@ def test_an_assigned_auditor_sees_what_the_package_holds_and_the_key(session, se
     assert ">5</div>evidence items" in response.text
 
 
-def test_the_download_streams_a_package_that_verifies_and_is_recorded(session, settings, seeded, login_as, make_user, tmp_path):
+def test_the_download_streams_a_package_that_verifies_and_is_recorded(
+    session, settings, seeded, login_as, make_user, tmp_path
+):
     auditor = make_user("auditor")
     assign(session, seeded.engagement, auditor.id)
     response = login_as(auditor).get(f"/engagements/{seeded.engagement.id}/export.zip")
@@ -36,7 +39,9 @@ def test_the_download_streams_a_package_that_verifies_and_is_recorded(session, s
     path.write_bytes(response.content)
     assert verify_package(path, signing_key(settings).public_pem.encode()).intact
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "engagement.export", AuditEvent.object_id == str(seeded.engagement.id))
+        select(AuditEvent).where(
+            AuditEvent.action == "engagement.export", AuditEvent.object_id == str(seeded.engagement.id)
+        )
     ).all()
     assert [e.actor for e in events] == [auditor.username]
     assert response.headers["x-manifest-sha256"] in events[0].detail

@@ -1,4 +1,5 @@
 """The portal's signing key: generated once with mode 0600, or read from the configured file."""
+
 from __future__ import annotations
 
 import stat
@@ -12,7 +13,9 @@ from audit_portal.export.signing import GENERATED_KEY_FILE, SigningKeyError, sig
 
 
 def _pem(key) -> bytes:  # type: ignore[no-untyped-def]
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def test_generated_on_first_use_readable_by_the_owner_only_and_kept(settings):

@@ -1,4 +1,5 @@
 """Offline verification: an intact package passes; each kind of tampering is named."""
+
 from __future__ import annotations
 
 import json
@@ -122,6 +123,7 @@ def test_something_that_is_no_package_is_refused_clearly(tmp_path, package_file,
 
 # --- the command line ---------------------------------------------------------------------
 
+
 def test_cli_verify_exits_0_with_a_summary_when_intact(package_file, portal_key, tmp_path):
     path, _ = package_file
     key_file = tmp_path / "portal.pem"
@@ -163,7 +165,10 @@ def test_the_verifier_inside_the_package_runs_on_its_own(package_file, tmp_path,
     # Run from the temp folder with -I, so nothing of the portal can be imported.
     completed = subprocess.run(
         [sys.executable, "-I", str(tmp_path / "verify.py"), str(path), "--public-key", str(tmp_path / "portal.pem")],
-        capture_output=True, text=True, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("intact:")

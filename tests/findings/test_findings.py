@@ -42,18 +42,10 @@ def test_severity_follows_the_category_unless_set(workspace, category, severity)
 
 
 def test_a_finding_is_linked_to_its_controls_and_recorded(workspace, session):
-    finding = _record(
-        workspace, control_refs="8.20, COM-1", owner="P. Bakker", due_date=day(-30).isoformat()
-    )
-    linked = session.scalars(
-        select(FindingControl.control_id).where(FindingControl.finding_id == finding.id)
-    ).all()
+    finding = _record(workspace, control_refs="8.20, COM-1", owner="P. Bakker", due_date=day(-30).isoformat())
+    linked = session.scalars(select(FindingControl.control_id).where(FindingControl.finding_id == finding.id)).all()
     assert len(linked) == 2
-    assert (
-        finding.source == "auditor"
-        and finding.engagement_id == workspace.engagement_id
-        and finding.status == "open"
-    )
+    assert finding.source == "auditor" and finding.engagement_id == workspace.engagement_id and finding.status == "open"
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "finding.create")).one()
     assert event.object_id == str(finding.id) and '"controls":["8.20","COM-1"]' in event.detail
 
@@ -76,9 +68,7 @@ def test_bad_findings_are_refused_and_change_nothing(workspace, session, values,
     assert session.scalars(select(Finding)).all() == []
 
 
-def test_it_maintains_the_corrective_action_but_not_the_classification(
-    workspace, session, login_as
-):
+def test_it_maintains_the_corrective_action_but_not_the_classification(workspace, session, login_as):
     finding = _record(workspace)
     it = login_as(workspace.it)
     url = f"/engagements/{workspace.engagement_id}/findings/{finding.id}/edit"
@@ -108,9 +98,7 @@ def test_it_maintains_the_corrective_action_but_not_the_classification(
 
 def test_an_edit_is_audited_before_and_after(workspace, session):
     finding = _record(workspace)
-    view = service.get_finding(
-        session, workspace.auditor_principal, workspace.engagement_id, finding.id
-    )[1]
+    view = service.get_finding(session, workspace.auditor_principal, workspace.engagement_id, finding.id)[1]
     form = service.form_for(view)
     form.owner = "Head of operations"
     service.update(
@@ -129,9 +117,7 @@ def test_an_edit_is_audited_before_and_after(workspace, session):
 
 def test_the_auditor_changes_category_and_the_derived_severity_follows(workspace, session):
     finding = _record(workspace)
-    view = service.get_finding(
-        session, workspace.auditor_principal, workspace.engagement_id, finding.id
-    )[1]
+    view = service.get_finding(session, workspace.auditor_principal, workspace.engagement_id, finding.id)[1]
     form = service.form_for(view)
     form.category = "major_nc"
     service.update(
@@ -147,9 +133,7 @@ def test_the_auditor_changes_category_and_the_derived_severity_follows(workspace
 
 def test_non_auditors_cannot_change_what_the_finding_says(workspace, session):
     finding = _record(workspace)
-    view = service.get_finding(
-        session, workspace.it_principal, workspace.engagement_id, finding.id
-    )[1]
+    view = service.get_finding(session, workspace.it_principal, workspace.engagement_id, finding.id)[1]
     form = service.form_for(view)
     form.control_refs = "8.8"
     with pytest.raises(Forbidden):
@@ -201,25 +185,14 @@ def test_serious_collector_findings_reach_the_auditor_with_affected_controls(
     assert [v.finding.id for v in collector] == [serious.id]
     assert {c.ref for c in collector[0].controls} == {"8.20", "5.36"}  # COM-1 maps to both
     html = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/findings").text
-    assert (
-        "tcp/22 open to 0.0.0.0/0" in html
-        and f'href="/engagements/{engagement.id}/controls/8.20"' in html
-    )
-    control_page = (
-        login_as(workspace.auditor)
-        .get(f"/engagements/{workspace.engagement_id}/controls/8.20")
-        .text
-    )
+    assert "tcp/22 open to 0.0.0.0/0" in html and f'href="/engagements/{engagement.id}/controls/8.20"' in html
+    control_page = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/8.20").text
     assert "tcp/22 open to 0.0.0.0/0" in control_page
 
 
-def test_the_global_list_for_management_and_for_auditors(
-    workspace, add_evidence, session, make_user, login_as
-):
+def test_the_global_list_for_management_and_for_auditors(workspace, add_evidence, session, make_user, login_as):
     mine = _record(workspace, title="Recorded in my engagement")
-    other_form = service.FindingForm(
-        title="Recorded elsewhere", category="observation", control_refs="5.1"
-    )
+    other_form = service.FindingForm(title="Recorded elsewhere", category="observation", control_refs="5.1")
     from audit_portal.engagements import service as engagements
 
     other_engagement = engagements.create_engagement(
@@ -245,19 +218,11 @@ def test_the_global_list_for_management_and_for_auditors(
     )
     _collector_finding(session, add_evidence("COM-1/firewall-review"))
     management = login_as("management").get("/findings").text
-    assert all(
-        t in management for t in ("Recorded in my engagement", "Recorded elsewhere", "tcp/22 open")
-    )
+    assert all(t in management for t in ("Recorded in my engagement", "Recorded elsewhere", "tcp/22 open"))
     auditor = login_as(workspace.auditor).get("/findings").text
-    assert (
-        "Recorded in my engagement" in auditor
-        and "Recorded elsewhere" not in auditor
-        and "tcp/22 open" in auditor
-    )
+    assert "Recorded in my engagement" in auditor and "Recorded elsewhere" not in auditor and "tcp/22 open" in auditor
     filtered = (
-        login_as("management")
-        .get("/findings?source=auditor&severity=medium", headers={"HX-Request": "true"})
-        .text
+        login_as("management").get("/findings?source=auditor&severity=medium", headers={"HX-Request": "true"}).text
     )
     assert (
         filtered.lstrip().startswith('<div id="results">')

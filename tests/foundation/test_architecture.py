@@ -1,5 +1,6 @@
 """The layering holds: import-linter's contracts (in pyproject.toml) pass, no two modules import
 each other in a loop, and every module imports on its own, in any order."""
+
 from __future__ import annotations
 
 import random
@@ -93,7 +94,8 @@ def test_only_routes_use_the_http_authorization_dependency(graph: grimp.ImportGr
     ``Authorize`` dependency in ``audit_portal.authz`` belongs to the web layer."""
     importers = graph.find_modules_that_directly_import("audit_portal.authz")
     outside = sorted(
-        module for module in importers
+        module
+        for module in importers
         if module not in WEB_ENTRY_MODULES and not module.rsplit(".", 1)[-1].endswith(WEB_MODULE_SUFFIXES)
     )
     assert outside == []

@@ -1,4 +1,5 @@
 """The console script as an operator runs it: a separate process, its exit code and its words."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,7 @@ CLI = Path(sys.executable).with_name("audit-portal")
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIT_PORTAL_")}
-    return subprocess.run(
-        [str(CLI), *args], env={**clean_env, **env}, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([str(CLI), *args], env={**clean_env, **env}, capture_output=True, text=True, timeout=timeout)
 
 
 def closed_port() -> int:

@@ -1,4 +1,5 @@
 """`make run` loads the demo only into an empty database: one without accounts."""
+
 from __future__ import annotations
 
 from audit_portal.catalogue.service import load_catalogue

@@ -1,4 +1,5 @@
 """The repository stands on its own: no page, module or test points at documents outside it."""
+
 from __future__ import annotations
 
 import re
@@ -11,12 +12,20 @@ SEARCHED = ("audit_portal", "collectors", "evidence_store", "docs", "templates",
 
 def test_nothing_refers_to_documents_outside_the_repository() -> None:
     files = [ROOT / "README.md"] + [
-        path for folder in SEARCHED for path in (ROOT / folder).rglob("*")
-        if path.is_file() and path.suffix in {".py", ".md", ".html", ".yaml", ".yml", ".txt", ".j2"}
-        and "node_modules" not in path.parts and path != Path(__file__).resolve()
+        path
+        for folder in SEARCHED
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".md", ".html", ".yaml", ".yml", ".txt", ".j2"}
+        and "node_modules" not in path.parts
+        and path != Path(__file__).resolve()
     ]
-    found = [f"{path.relative_to(ROOT)}:{number}" for path in files
-             for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1) if OUTSIDE.search(line)]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
     assert found == []
 
 

@@ -30,16 +30,24 @@ def test_store_down_gives_503_naming_it_without_details_for_strangers(settings, 
     with TestClient(create_app(settings, engine=engine, store=UnreachableStore())) as client:
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "store": {"status": "down"}, "database": {"status": "ok"},
-                               "store_write": {"status": "down"}}
+    assert response.json() == {
+        "status": "unavailable",
+        "store": {"status": "down"},
+        "database": {"status": "ok"},
+        "store_write": {"status": "down"},
+    }
 
 
 def test_details_are_for_admins_only(app, session, login_as, settings, engine):
     """Anonymous callers and signed-in non-admins see ok/down; an admin also sees where the
     store is, the schema revision and a failure's text."""
     anonymous = TestClient(app).get("/healthz").json()
-    assert anonymous == {"status": "ok", "database": {"status": "ok"}, "store": {"status": "ok"},
-                         "store_write": {"status": "ok"}}
+    assert anonymous == {
+        "status": "ok",
+        "database": {"status": "ok"},
+        "store": {"status": "ok"},
+        "store_write": {"status": "ok"},
+    }
     for role in ("it", "auditor", "management"):
         assert login_as(role).get("/healthz").json() == anonymous
     admin = login_as("admin").get("/healthz").json()
@@ -52,8 +60,10 @@ def test_details_are_for_admins_only(app, session, login_as, settings, engine):
     client.cookies = login_as("admin").cookies
     answer = client.get("/healthz")
     assert answer.status_code == 503
-    assert answer.json()["store"] == {"status": "down",
-                                      "detail": "s3 endpoint http://127.0.0.1:9 refused the connection"}
+    assert answer.json()["store"] == {
+        "status": "down",
+        "detail": "s3 endpoint http://127.0.0.1:9 refused the connection",
+    }
 
 
 def test_database_down_gives_503(settings):

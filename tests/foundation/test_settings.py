@@ -23,9 +23,7 @@ def test_secret_key_is_generated_once_into_the_data_dir(tmp_path):
 def test_unknown_store_scheme_names_the_setting(tmp_path):
     with pytest.raises(SettingsError) as raised:
         load_settings(data_dir=tmp_path, store_url="ftp://evidence")
-    assert str(raised.value) == (
-        "AUDIT_PORTAL_STORE_URL: unknown scheme 'ftp'; use file://, s3:// or memory://"
-    )
+    assert str(raised.value) == ("AUDIT_PORTAL_STORE_URL: unknown scheme 'ftp'; use file://, s3:// or memory://")
 
 
 def test_unsupported_database_names_the_setting(tmp_path):

@@ -7,6 +7,7 @@ tags, code samples, entities, digits and punctuation). Whatever letters remain a
 marked. Attributes a reader sees or hears (``title``, ``placeholder``, ``aria-label``, ``alt``,
 ``data-confirm``) are checked the same way.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,10 +87,9 @@ def _catalogue():  # type: ignore[no-untyped-def]
 def test_every_message_has_a_dutch_translation_and_none_is_fuzzy() -> None:
     catalogue = _catalogue()
     untranslated = [
-        message.id for message in catalogue
-        if message.id and (
-            not all(message.string) if isinstance(message.id, tuple) else not message.string
-        )
+        message.id
+        for message in catalogue
+        if message.id and (not all(message.string) if isinstance(message.id, tuple) else not message.string)
     ]
     fuzzy = [message.id for message in catalogue if message.id and message.fuzzy]
     assert (untranslated, fuzzy) == ([], [])
@@ -119,12 +119,17 @@ def test_the_catalogue_holds_every_message_the_sources_mark() -> None:
     extracted = {
         message if isinstance(message, str) else message[0]
         for _, _, message, _, _ in extract_from_dir(
-            ROOT, method_map, options_map, keywords=keywords,
+            ROOT,
+            method_map,
+            options_map,
+            keywords=keywords,
             directory_filter=lambda path: Path(path).relative_to(ROOT).parts[0] in walked,
         )
         if message
     }
-    in_catalogue = {message.id if isinstance(message.id, str) else message.id[0] for message in _catalogue() if message.id}
+    in_catalogue = {
+        message.id if isinstance(message.id, str) else message.id[0] for message in _catalogue() if message.id
+    }
     assert len(extracted) > 500
     assert sorted(extracted - in_catalogue) == []
 

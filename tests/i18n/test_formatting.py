@@ -1,4 +1,5 @@
 """Dates, times and numbers as each language writes them; stored UTC shown as local time."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timezone

@@ -1,5 +1,6 @@
 """The language of a page over HTTP: the user's choice, else the browser's Accept-Language; and
 the personal settings on /profile that hold the choice."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,11 @@ def test_the_users_preference_overrides_the_browser(login_as, make_user):
     assert ">Afmelden<" in page.text and "Dashboard" in page.text and "Personal settings" not in page.text
     english_reader = login_as(make_user("management", language="en"))
     page = english_reader.get("/profile", headers=DUTCH)
-    assert '<html lang="en">' in page.text and "Personal settings" in page.text and "Persoonlijke instellingen" not in page.text
+    assert (
+        '<html lang="en">' in page.text
+        and "Personal settings" in page.text
+        and "Persoonlijke instellingen" not in page.text
+    )
     browser_reader = login_as(make_user("management"))
     assert "Persoonlijke instellingen" in browser_reader.get("/profile", headers=DUTCH).text
 
@@ -61,8 +66,10 @@ class TestPersonalSettings:
     def test_every_role_saves_language_zone_address_and_digest(self, login_as, session):
         for role in ("admin", "it", "management", "auditor"):
             client = login_as(role)
-            saved = client.post("/profile/settings", data=_settings(
-                email=f"{role}@example.nl", language="nl", time_zone="Europe/Brussels", digest="on"))
+            saved = client.post(
+                "/profile/settings",
+                data=_settings(email=f"{role}@example.nl", language="nl", time_zone="Europe/Brussels", digest="on"),
+            )
             assert saved.status_code == 303 and saved.headers["location"] == "/profile?saved=1#settings"
             user = session.get(UserAccount, client.user.id)
             session.refresh(user)
@@ -93,8 +100,10 @@ class TestPersonalSettings:
 
     def test_bad_choices_are_refused_next_to_their_field_and_change_nothing(self, login_as, make_user, session):
         client = login_as(make_user("management", language="nl"))
-        response = client.post("/profile/settings", data=_settings(
-            email="not an address", language="fr", time_zone="Mars/Olympus_Mons", digest="on"))
+        response = client.post(
+            "/profile/settings",
+            data=_settings(email="not an address", language="fr", time_zone="Mars/Olympus_Mons", digest="on"),
+        )
         assert response.status_code == 422
         text = response.text
         assert 'id="email-error">Geen e-mailadres' in text and 'aria-describedby="email-error"' in text
@@ -105,12 +114,19 @@ class TestPersonalSettings:
         session.refresh(user)
         assert (user.language, user.time_zone) == ("nl", None)
         assert session.get(DigestPreference, client.user.id) is None
-        assert session.exec(select(AuditEvent).where(AuditEvent.action.in_(["user.settings", "digest.preference"]))).all() == []
+        assert (
+            session.exec(select(AuditEvent).where(AuditEvent.action.in_(["user.settings", "digest.preference"]))).all()
+            == []
+        )
 
     def test_one_bad_field_keeps_the_good_ones_from_being_saved(self, login_as, session):
         client = login_as("it")
         response = client.post("/profile/settings", data=_settings(email="it@example.nl", time_zone="Nowhere"))
-        assert response.status_code == 422 and 'id="time-zone-error"' in response.text and "email-error" not in response.text
+        assert (
+            response.status_code == 422
+            and 'id="time-zone-error"' in response.text
+            and "email-error" not in response.text
+        )
         assert session.get(DigestPreference, client.user.id) is None
 
     def test_without_the_csrf_token_nothing_is_saved(self, login_as, session):
@@ -132,22 +148,42 @@ def test_the_digest_is_written_in_the_recipients_language(settings):
 
     now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     lines = {
-        digest_service.COLLECTORS: [digest_service.Line(
-            "%(instance)s: run %(run)s %(status)s at %(at)s UTC",
-            {"instance": "backup-dc", "run": "7", "status": "timed out", "at": "2026-11-29 02:00"}, "/runs/7",
-            words=("status",),
-        )],
+        digest_service.COLLECTORS: [
+            digest_service.Line(
+                "%(instance)s: run %(run)s %(status)s at %(at)s UTC",
+                {"instance": "backup-dc", "run": "7", "status": "timed out", "at": "2026-11-29 02:00"},
+                "/runs/7",
+                words=("status",),
+            )
+        ],
         digest_service.REQUESTS: [],
     }
-    dutch = UserAccount(username="directie", role="management", language="nl", password_hash="", password_changed_at=now, created_at=now)
-    english = UserAccount(username="auditor.ext", role="auditor", password_hash="", password_changed_at=now, created_at=now)
+    dutch = UserAccount(
+        username="directie", role="management", language="nl", password_hash="", password_changed_at=now, created_at=now
+    )
+    english = UserAccount(
+        username="auditor.ext", role="auditor", password_hash="", password_changed_at=now, created_at=now
+    )
     for user, subject, words in (
-        (dutch, "audit-portal weekoverzicht, week van 2026-11-30",
-         ["Weekoverzicht voor directie (management), week van 30-11-2026.", "Collectors die faalden of niet draaiden",
-          "backup-dc: run 7 time-out op 2026-11-29 02:00 UTC", "Niets."]),
-        (english, "audit-portal weekly digest, week of 2026-11-30",
-         ["Weekly digest for auditor.ext (auditor), week of 2026-11-30.", "backup-dc: run 7 timed out at 2026-11-29 02:00 UTC",
-          "Nothing."]),
+        (
+            dutch,
+            "audit-portal weekoverzicht, week van 2026-11-30",
+            [
+                "Weekoverzicht voor directie (management), week van 30-11-2026.",
+                "Collectors die faalden of niet draaiden",
+                "backup-dc: run 7 time-out op 2026-11-29 02:00 UTC",
+                "Niets.",
+            ],
+        ),
+        (
+            english,
+            "audit-portal weekly digest, week of 2026-11-30",
+            [
+                "Weekly digest for auditor.ext (auditor), week of 2026-11-30.",
+                "backup-dc: run 7 timed out at 2026-11-29 02:00 UTC",
+                "Nothing.",
+            ],
+        ),
     ):
         digest = digest_service.Digest(user=user, email="someone@example.nl", sections=lines)
         message = digest_service.compose(digest, settings, now)

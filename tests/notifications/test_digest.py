@@ -1,4 +1,5 @@
 """The weekly digest, received by a local SMTP server (aiosmtpd) started by the test."""
+
 from __future__ import annotations
 
 import socket
@@ -46,8 +47,15 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 @pytest.fixture
 def smtp_settings(settings: Settings, inbox) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": inbox[1], "smtp_starttls": False,
-                                       "smtp_from": "portal@example.test", "base_url": "https://portal.example.test"})
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": inbox[1],
+            "smtp_starttls": False,
+            "smtp_from": "portal@example.test",
+            "base_url": "https://portal.example.test",
+        }
+    )
 
 
 def subscribe(session, user, email_address: str, opted_out: bool = False) -> None:
@@ -64,10 +72,19 @@ def text_of(message: Message) -> str:
 
 def test_each_role_receives_its_sections(session, seeded, make_user, smtp_settings, inbox):
     handler, _ = inbox
-    it, manager, auditor, elsewhere = make_user("it"), make_user("management"), make_user("auditor"), make_user("auditor")
+    it, manager, auditor, elsewhere = (
+        make_user("it"),
+        make_user("management"),
+        make_user("auditor"),
+        make_user("auditor"),
+    )
     session.add(EngagementAuditor(engagement_id=seeded.engagement_id, user_id=auditor.id))
-    for user, address in ((it, "it@example.test"), (manager, "boss@example.test"), (auditor, "auditor@example.test"),
-                          (elsewhere, "other-auditor@example.test")):
+    for user, address in (
+        (it, "it@example.test"),
+        (manager, "boss@example.test"),
+        (auditor, "auditor@example.test"),
+        (elsewhere, "other-auditor@example.test"),
+    ):
         subscribe(session, user, address)
 
     result = service.send_digests(session, smtp_settings)
@@ -76,7 +93,11 @@ def test_each_role_receives_its_sections(session, seeded, make_user, smtp_settin
     # The auditor of no engagement has nothing to read: no message.
     assert sorted(received) == sorted(result.sent) == ["auditor@example.test", "boss@example.test", "it@example.test"]
     it_text = received["it@example.test"]
-    assert "Evidence expiring in the next 30 days" in it_text and "HR-3/awareness" in it_text and "CRY-2/disk-encryption" in it_text
+    assert (
+        "Evidence expiring in the next 30 days" in it_text
+        and "HR-3/awareness" in it_text
+        and "CRY-2/disk-encryption" in it_text
+    )
     assert "backup-dc: run" in it_text and "timed out" in it_text and "firewall-never: has not run" in it_text
     assert "Show the restore test" in it_text and "overdue since" in it_text
     assert "Show the policy" not in it_text  # accepted

@@ -1,5 +1,6 @@
 """The catalogue cache: coverage stops re-reading the catalogue on every request, and a new load
 of the catalogue (a new catalogue version) is seen at once."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -21,7 +22,10 @@ def builtin(name: str) -> Path:
 
 def coverage(session):  # type: ignore[no-untyped-def]
     return compute_coverage(
-        session, framework_key="iso27001-2022", period_start=date(2026, 1, 1), period_end=date(2026, 12, 31),
+        session,
+        framework_key="iso27001-2022",
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31),
         as_of=date(2026, 6, 1),
     )
 
@@ -85,10 +89,21 @@ def test_a_load_by_another_process_is_seen_at_once(session):
     load_catalogue(session)
     assert "Approved information security policy" in requirement_titles(coverage(session))
     # What that process's load writes, without going through this process's load_catalogue.
-    session.execute(update(Requirement).where(Requirement.key == "POL-1/policy-document")
-                    .values(title="Signed information security policy"))
-    session.add(CatalogueLoad(framework_key="annex2", version="2", content_sha256="f" * 64,
-                              source_name="annex2.yaml", loaded_at=utcnow(), summary={}))
+    session.execute(
+        update(Requirement)
+        .where(Requirement.key == "POL-1/policy-document")
+        .values(title="Signed information security policy")
+    )
+    session.add(
+        CatalogueLoad(
+            framework_key="annex2",
+            version="2",
+            content_sha256="f" * 64,
+            source_name="annex2.yaml",
+            loaded_at=utcnow(),
+            summary={},
+        )
+    )
     session.flush()
     with StatementLog(session) as statements:
         titles = requirement_titles(coverage(session))

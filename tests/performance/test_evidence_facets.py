@@ -1,5 +1,6 @@
 """The evidence list's filter choices (content types, collector instances) come from the small
 facet table kept as items arrive, not from ``SELECT DISTINCT`` over all evidence."""
+
 from __future__ import annotations
 
 import re

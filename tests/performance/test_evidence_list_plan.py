@@ -1,5 +1,6 @@
 """The evidence list costs the same at any depth: the keyset condition is a row comparison the
 index answers (checked in PostgreSQL's plan), and the filter choices come from a small table."""
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,18 @@ def plan_nodes(plan: dict) -> list[dict]:  # type: ignore[type-arg]
 
 def seed(session, rows: int) -> None:  # type: ignore[no-untyped-def]
     # Three years of items, several per day with equal timestamps, as collectors produce them.
-    session.execute(text(
-        """
+    session.execute(
+        text(
+            """
         INSERT INTO evidence (title, source_kind, collected_at, original_filename, content_type, size,
                               sha256, store_key, legal_hold, created_at, integrity)
         SELECT 'item ' || n, 'collector', TIMESTAMPTZ '2024-01-01 00:00+00' + (n / 20) * INTERVAL '1 hour',
                'item.json', 'application/json', 100, md5(n::text) || md5(n::text), 'k' || n, false, now(), 'ok'
         FROM generate_series(1, :rows) AS n
         """
-    ), {"rows": rows})
+        ),
+        {"rows": rows},
+    )
     session.execute(text("ANALYZE evidence"))
 
 
@@ -64,12 +68,22 @@ def test_keyset_pages_meet_without_gap_or_overlap(session):
     """Equal timestamps are the case the row comparison must order by id: paging through them
     yields every item exactly once, on both backends."""
     base = datetime(2024, 1, 1, tzinfo=UTC)
-    session.add_all([
-        Evidence(title=f"item {n}", source_kind="collector", collected_at=base + timedelta(hours=n // 20),
-                 original_filename="item.json", content_type="application/json", size=100,
-                 sha256=f"{n:064d}", store_key=f"k{n}", created_at=base)
-        for n in range(500)
-    ])
+    session.add_all(
+        [
+            Evidence(
+                title=f"item {n}",
+                source_kind="collector",
+                collected_at=base + timedelta(hours=n // 20),
+                original_filename="item.json",
+                content_type="application/json",
+                size=100,
+                sha256=f"{n:064d}",
+                store_key=f"k{n}",
+                created_at=base,
+            )
+            for n in range(500)
+        ]
+    )
     session.flush()
     seen: list[int] = []
     after = None

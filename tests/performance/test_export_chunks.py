@@ -1,5 +1,6 @@
 """The export hands the transport chunks of at least 1 MiB, not the ZIP stream's small pieces,
 without changing a byte of the archive or its announced length."""
+
 from __future__ import annotations
 
 from audit_portal.export.package import TransportChunks, archive_stream
@@ -17,4 +18,3 @@ def test_transport_chunks_are_large_and_the_archive_is_unchanged(session, settin
     assert b"".join(sent) == b"".join(pieces)
     assert all(len(chunk) >= 4096 for chunk in sent[:-1])
     assert len(sent) < len(pieces)
-

@@ -4,6 +4,7 @@ a LocalStore folder or an S3Store on moto's HTTP server, seeded through the port
 After every fault the same invariant is checked (:func:`assert_invariant`): every committed
 record has an intact object, and every object is referenced, pending, or reported by reconcile.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,9 +72,21 @@ class Portal:
         self.url = f"http://127.0.0.1:{port}"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "audit_portal.asgi:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            env=self.env, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "audit_portal.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=log,
         )
         for _ in range(STARTUP_POLLS):
             if self.process.poll() is not None:
@@ -100,25 +113,34 @@ class Portal:
                 self.process.wait()
 
     def api(self, **options: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=120, **options)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=120, **options
+        )
 
     def browser(self, **options: Any) -> httpx.Client:
         """A signed-in person (role it) as htmx would send requests."""
         return httpx.Client(
-            base_url=self.url, cookies={sessions.COOKIE_NAME: self.cookie},
-            headers={"X-CSRF-Token": self.csrf}, timeout=120, **options,
+            base_url=self.url,
+            cookies={sessions.COOKIE_NAME: self.cookie},
+            headers={"X-CSRF-Token": self.csrf},
+            timeout=120,
+            **options,
         )
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "audit_portal.cli", *args], env={**self.env, "COLUMNS": "400"},
-            capture_output=True, text=True, timeout=600,
+            [sys.executable, "-m", "audit_portal.cli", *args],
+            env={**self.env, "COLUMNS": "400"},
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
 
 
 def portal_env(settings: Settings) -> dict[str, str]:
     env = {
-        **os.environ, **DUMMY_AWS_ENV,
+        **os.environ,
+        **DUMMY_AWS_ENV,
         "AUDIT_PORTAL_ENVIRONMENT": "test",
         "AUDIT_PORTAL_DATA_DIR": str(settings.data_dir),
         "AUDIT_PORTAL_DATABASE_URL": settings.database_url,
@@ -140,8 +162,13 @@ def seed(engine: Engine) -> tuple[str, str, str]:
         load_catalogue(session)
         issued = tokens.create(session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, created_by="test")
         now = utcnow()
-        user = UserAccount(username=f"it.{uuid.uuid4().hex[:6]}", role="it", password_hash=hash_password(PASSWORD),
-                           password_changed_at=now, created_at=now)
+        user = UserAccount(
+            username=f"it.{uuid.uuid4().hex[:6]}",
+            role="it",
+            password_hash=hash_password(PASSWORD),
+            password_changed_at=now,
+            created_at=now,
+        )
         session.add(user)
         session.flush()
         started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address="test")
@@ -170,15 +197,26 @@ def _portal(
     else:
         options = {"store_url": store_root.as_uri()}
     settings = Settings(
-        environment="test", data_dir=data_dir, database_url=database_url,
-        secret_key="reliability-secret-key-long-enough-to-sign", scheduler_enabled=False,
-        max_upload_bytes=256 * 1024**2, **options, **overrides,
+        environment="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key="reliability-secret-key-long-enough-to-sign",
+        scheduler_enabled=False,
+        max_upload_bytes=256 * 1024**2,
+        **options,
+        **overrides,
     )
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     store = build_store(settings)
-    portal = Portal(settings, engine, store, portal_env(settings), tmp_path / "portal.log",
-                    extra={"store_root": store_root, "store_kind": store_kind})
+    portal = Portal(
+        settings,
+        engine,
+        store,
+        portal_env(settings),
+        tmp_path / "portal.log",
+        extra={"store_root": store_root, "store_kind": store_kind},
+    )
     portal.token, portal.cookie, portal.csrf = seed(engine)
     try:
         yield portal.start()
@@ -188,6 +226,7 @@ def _portal(
 
 
 # --- the invariant ----------------------------------------------------------------------------
+
 
 def assert_invariant(portal: Portal) -> None:
     """Every committed record has an intact object; every object is referenced, pending, or

@@ -11,6 +11,7 @@ Within one process, writers wait for the lock in arrival order (:mod:`audit_port
 a writer that came later never overtakes one that is waiting, which is what let a record wait
 out the whole busy timeout under load before.
 """
+
 from __future__ import annotations
 
 import gc
@@ -46,7 +47,9 @@ def database_file(portal: Portal) -> str:
 def upload_page(portal: Portal, title: str, content: bytes):  # type: ignore[no-untyped-def]
     with portal.browser() as person:
         return person.post(
-            "/evidence/upload", data={"title": title}, files={"files": ("report.txt", content, "text/plain")},
+            "/evidence/upload",
+            data={"title": title},
+            files={"files": ("report.txt", content, "text/plain")},
             headers={"HX-Request": "true"},
         )
 
@@ -120,7 +123,11 @@ def test_writers_of_one_process_get_the_lock_in_arrival_order(tmp_path: Path) ->
     later.join(timeout=120)
     first.close()
     check = sqlite3.connect(path)
-    assert [row[0] for row in check.execute("SELECT writer FROM record ORDER BY rowid")] == ["first", "earlier", "later"]
+    assert [row[0] for row in check.execute("SELECT writer FROM record ORDER BY rowid")] == [
+        "first",
+        "earlier",
+        "later",
+    ]
     check.close()
 
 

@@ -2,6 +2,7 @@
 
 kill -9 mid-upload, store write failure (read-only folder, S3 bucket gone), full disk, database
 failure after the object write, corrupted object (download, preview, scrub, repair)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -47,10 +48,11 @@ def push(portal: Portal, filename: str, content: bytes) -> httpx.Response:
 
 
 def payload(size: int, seed: int = 1) -> bytes:
-    return b"date,host,status\n" + random.Random(seed).randbytes(size).hex().encode()[: size]
+    return b"date,host,status\n" + random.Random(seed).randbytes(size).hex().encode()[:size]
 
 
 # --- kill -9 mid-upload ----------------------------------------------------------------------
+
 
 def staging_files(portal: Portal) -> list[Path]:
     staging = portal.extra["store_root"] / "staging"
@@ -97,6 +99,7 @@ def test_kill_9_mid_upload_leaves_no_half_evidence_and_reconcile_cleans_up(porta
 
 # --- the store cannot be written ---------------------------------------------------------------
 
+
 @contextmanager
 def mounted_tmpfs(path: Path, options: str) -> Iterator[None]:
     path.mkdir(parents=True, exist_ok=True)
@@ -132,10 +135,14 @@ def test_an_unwritable_store_answers_503_and_records_nothing(portal: Portal) -> 
 
         body, headers = push_body(meta(), "x", b"")  # only for the boundary; the page takes "files"
         page_body = (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nScan\r\n"
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"scan.csv\"\r\n"
-            f"Content-Type: text/csv\r\n\r\n"
-        ).encode() + payload(4000) + f"\r\n--{BOUNDARY}--\r\n".encode()
+            (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\nScan\r\n'
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="scan.csv"\r\n'
+                f"Content-Type: text/csv\r\n\r\n"
+            ).encode()
+            + payload(4000)
+            + f"\r\n--{BOUNDARY}--\r\n".encode()
+        )
         with portal.browser() as browser:
             page = browser.post("/evidence/upload", content=page_body, headers={**headers, "HX-Request": "true"})
         assert page.status_code == 503
@@ -221,6 +228,7 @@ def test_database_failure_after_the_object_write_leaves_an_orphan_that_reconcile
 
 # --- a corrupted object ------------------------------------------------------------------------
 
+
 def test_a_corrupted_object_is_never_served_as_authentic_and_an_upload_repairs_it(portal: Portal) -> None:
     small, large = payload(30_000, seed=8), payload(10 * MiB, seed=9)
     ids = {}
@@ -267,13 +275,18 @@ def test_a_corrupted_object_is_never_served_as_authentic_and_an_upload_repairs_i
         assert 'data-integrity="corrupted"' not in browser.get(f"/evidence/{ids['small.csv']}").text
     assert_invariant(portal)
     with unit_of_work(portal.engine) as session:
-        actions = list(session.execute(text(
-            "SELECT action FROM audit_event WHERE action IN ('evidence.corrupted', 'evidence.repaired') ORDER BY id"
-        )).scalars())
+        actions = list(
+            session.execute(
+                text(
+                    "SELECT action FROM audit_event WHERE action IN ('evidence.corrupted', 'evidence.repaired') ORDER BY id"
+                )
+            ).scalars()
+        )
     assert actions.count("evidence.corrupted") == 2 and actions.count("evidence.repaired") == 2
 
 
 # --- kill -9 mid-export ------------------------------------------------------------------------
+
 
 def auditor_with_engagement(portal: Portal) -> tuple[int, str]:
     """An engagement over this year and a signed-in auditor assigned to it: (id, cookie)."""
@@ -284,11 +297,21 @@ def auditor_with_engagement(portal: Portal) -> tuple[int, str]:
 
     now = utcnow()
     with unit_of_work(portal.engine) as session:
-        auditor = UserAccount(username="auditor.export", role="auditor", password_hash=hash_password("x" * 20),
-                              password_changed_at=now, created_at=now, valid_until=now + timedelta(days=90))
-        engagement = Engagement(name="Surveillance audit", framework_key="iso27001-2022",
-                                period_start=now.date().replace(month=1, day=1), period_end=now.date().replace(month=12, day=31),
-                                created_at=now)
+        auditor = UserAccount(
+            username="auditor.export",
+            role="auditor",
+            password_hash=hash_password("x" * 20),
+            password_changed_at=now,
+            created_at=now,
+            valid_until=now + timedelta(days=90),
+        )
+        engagement = Engagement(
+            name="Surveillance audit",
+            framework_key="iso27001-2022",
+            period_start=now.date().replace(month=1, day=1),
+            period_end=now.date().replace(month=12, day=31),
+            created_at=now,
+        )
         session.add_all([auditor, engagement])
         session.flush()
         session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))
@@ -301,7 +324,9 @@ def test_kill_9_mid_export_changes_nothing(local_portal: Portal) -> None:
 
     portal = local_portal
     for number in range(3):
-        body, headers = push_body(meta(requirements=["OPS-2/patches"]), f"patches-{number}.csv", payload(6 * MiB, seed=20 + number))
+        body, headers = push_body(
+            meta(requirements=["OPS-2/patches"]), f"patches-{number}.csv", payload(6 * MiB, seed=20 + number)
+        )
         with portal.api() as client:
             assert client.post("/api/v1/evidence", content=body, headers=headers).status_code == 201
     engagement_id, cookie = auditor_with_engagement(portal)

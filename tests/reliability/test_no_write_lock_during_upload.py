@@ -5,6 +5,7 @@ person signs in (password and second factor: writes), loads pages, and a collect
 evidence (a write). Everything succeeds, "database is locked" never reaches anyone, and the
 held upload then completes. No timing is asserted: the machine is shared and loaded.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,10 +31,18 @@ def totp_user(portal: Portal) -> tuple[str, str]:
     now = utcnow()
     username = f"auditor.{uuid.uuid4().hex[:6]}"
     with unit_of_work(portal.engine) as session:
-        session.add(UserAccount(
-            username=username, role="auditor", password_hash=hash_password(PASSWORD), password_changed_at=now,
-            totp_secret=secret, totp_enabled_at=now, created_at=now, valid_until=now.replace(year=now.year + 1),
-        ))
+        session.add(
+            UserAccount(
+                username=username,
+                role="auditor",
+                password_hash=hash_password(PASSWORD),
+                password_changed_at=now,
+                totp_secret=secret,
+                totp_enabled_at=now,
+                created_at=now,
+                valid_until=now.replace(year=now.year + 1),
+            )
+        )
     return username, secret
 
 
@@ -47,7 +56,9 @@ def sign_in(portal: Portal, username: str, secret: str) -> httpx.Client:
     client = httpx.Client(base_url=portal.url, timeout=120)
     login = client.get("/login")
     assert login.status_code == 200
-    password_step = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login)})
+    password_step = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(login)}
+    )
     assert password_step.status_code == 303, password_step.text
     second = client.get(password_step.headers["location"])
     assert second.status_code == 200

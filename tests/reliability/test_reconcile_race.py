@@ -6,6 +6,7 @@ record whose object was gone. The interleavings are forced with events inside a 
 (LocalStore, or S3Store on moto's HTTP server) on a real database (SQLite, PostgreSQL), each
 side in its own connection and thread as two processes would be.
 """
+
 from __future__ import annotations
 
 import io
@@ -51,9 +52,11 @@ class Paused:
     def put(self, stream: Any, **options: Any) -> Any:
         hook = options.get("on_digest")
         if self._at == "after-digest" and hook is not None:
+
             def paused_hook(sha256: str) -> None:
                 hook(sha256)
                 self._pause()
+
             options["on_digest"] = paused_hook
         return self._store.put(stream, **options)
 
@@ -69,7 +72,9 @@ class Paused:
 @pytest.fixture(params=[(db, kind) for db in DATABASES for kind in ("local", "s3")], ids=lambda p: f"{p[0]}-{p[1]}")
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, ObjectStore]]:
     database, kind = request.param
-    store: ObjectStore = LocalStore(tmp_path / "store") if kind == "local" else request.getfixturevalue("make_s3_store")()
+    store: ObjectStore = (
+        LocalStore(tmp_path / "store") if kind == "local" else request.getfixturevalue("make_s3_store")()
+    )
     with fresh_database(database, tmp_path) as url:
         engine = make_engine(url)
         migrate.upgrade(engine)
@@ -83,9 +88,15 @@ def upload(engine: Engine, store: Any, content: bytes) -> int:
     """What an upload request does: its own unit of work, a checkpoint before the record."""
     with unit_of_work(engine) as session:
         evidence = ingest(
-            session, store, stream=io.BytesIO(content), filename="config.txt",
-            meta=EvidenceMeta(title="Firewall configuration"), source=EvidenceSource(kind="upload"),
-            max_bytes=10_000_000, retention_years=1, checkpoint=session.commit,
+            session,
+            store,
+            stream=io.BytesIO(content),
+            filename="config.txt",
+            meta=EvidenceMeta(title="Firewall configuration"),
+            source=EvidenceSource(kind="upload"),
+            max_bytes=10_000_000,
+            retention_years=1,
+            checkpoint=session.commit,
         )
         return evidence.id  # type: ignore[return-value]
 

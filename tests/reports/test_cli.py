@@ -1,4 +1,5 @@
 """``audit-portal report monthly`` and ``audit-portal digest send`` as cron runs them."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,8 +20,11 @@ def portal(tmp_path):
     migrate.upgrade(engine)
     with unit_of_work(engine) as session:
         load_catalogue(session)
-    env = {"AUDIT_PORTAL_DATA_DIR": str(tmp_path), "AUDIT_PORTAL_DATABASE_URL": url,
-           "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri()}
+    env = {
+        "AUDIT_PORTAL_DATA_DIR": str(tmp_path),
+        "AUDIT_PORTAL_DATABASE_URL": url,
+        "AUDIT_PORTAL_STORE_URL": (tmp_path / "evidence").as_uri(),
+    }
     return engine, env
 
 
@@ -50,7 +54,9 @@ def test_digest_dry_run_prints_and_a_missing_host_is_an_error(tmp_path):
     from audit_portal.findings.models import Finding
 
     with unit_of_work(engine) as session:
-        session.add(Finding(source="auditor", title="Restore test missing", severity="high", status="open", created_at=utcnow()))
+        session.add(
+            Finding(source="auditor", title="Restore test missing", severity="high", status="open", created_at=utcnow())
+        )
     dry = run_cli("digest", "send", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "to it@example.test" in dry.stdout and "Restore test missing" in dry.stdout and "would send 1" in dry.stdout

@@ -6,6 +6,7 @@ reports for it must lie inside the page's text area, which the charts span. The
 pages are also rendered to PNG with pypdfium2 and kept in tmp/artifacts/report/ for a person to
 look at.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,7 +32,9 @@ def text_runs(pdf: bytes) -> list[str]:
     """Every run of text pypdf's visitor meets on every page (a label line is one run)."""
     runs: list[str] = []
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        page.extract_text(visitor_text=lambda text, cm, tm, font, size: runs.append(text.strip()) if text.strip() else None)
+        page.extract_text(
+            visitor_text=lambda text, cm, tm, font, size: runs.append(text.strip()) if text.strip() else None
+        )
     return runs
 
 
@@ -62,9 +65,17 @@ def placements(pdf: bytes, label: str) -> list[Placed]:
             text = "".join(char for char, _ in glyphs)
             start = text.find(wanted)
             while start >= 0:
-                boxes = [box for _, box in glyphs[start:start + len(wanted)]]
-                found.append(Placed(min(b[0] for b in boxes), max(b[2] for b in boxes), min(b[1] for b in boxes),
-                                    max(b[3] for b in boxes), width, height))
+                boxes = [box for _, box in glyphs[start : start + len(wanted)]]
+                found.append(
+                    Placed(
+                        min(b[0] for b in boxes),
+                        max(b[2] for b in boxes),
+                        min(b[1] for b in boxes),
+                        max(b[3] for b in boxes),
+                        width,
+                        height,
+                    )
+                )
                 start = text.find(wanted, start + 1)
     finally:
         document.close()
@@ -87,10 +98,15 @@ def test_chart_labels_are_text_within_the_page(session, seeded):
     runs = text_runs(pdf)
 
     wanted = [
-        "ISO/IEC 27001:2022 Annex A", "Annex 2 measures",  # the trend's legend
+        "ISO/IEC 27001:2022 Annex A",
+        "Annex 2 measures",  # the trend's legend
         f"target {TARGET:g}%",  # the target line's label
         *[g.title for g in data.board.frameworks["iso27001-2022"].groups if g.applicable],  # bar labels
-        *[f"{g.percent:.1f}% ({g.covered}/{g.applicable})" for g in data.board.frameworks["annex2"].groups if g.applicable],
+        *[
+            f"{g.percent:.1f}% ({g.covered}/{g.applicable})"
+            for g in data.board.frameworks["annex2"].groups
+            if g.applicable
+        ],
     ]
     # the long category is wrapped onto two lines, the second shortened with "…"
     first_line, second_line = charts.fit_label(LONG_TITLE, 222)

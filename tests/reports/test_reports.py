@@ -1,4 +1,5 @@
 """The monthly report: generated, read back (PDF text, XLSX cells) and kept as CMP-1 evidence."""
+
 from __future__ import annotations
 
 import io
@@ -28,7 +29,9 @@ def hand_figures(session, seeded, framework):
 @pytest.fixture
 def report(session, store, seeded):
     trends.backfill(session, seeded.today - timedelta(days=2), seeded.today)
-    return service.generate_monthly_report(session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES, generated_by="test")
+    return service.generate_monthly_report(
+        session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES, generated_by="test"
+    )
 
 
 def stored_bytes(session, store, evidence_id: int) -> bytes:
@@ -40,7 +43,9 @@ def stored_bytes(session, store, evidence_id: int) -> bytes:
 def test_both_files_are_cmp1_evidence(session, report):
     key = select(Requirement.key).join(EvidenceRequirement, EvidenceRequirement.requirement_id == Requirement.id)
     for evidence_id in (report.pdf_evidence_id, report.xlsx_evidence_id):
-        assert session.scalars(key.where(EvidenceRequirement.evidence_id == evidence_id)).all() == ["CMP-1/compliance-review"]
+        assert session.scalars(key.where(EvidenceRequirement.evidence_id == evidence_id)).all() == [
+            "CMP-1/compliance-review"
+        ]
     pdf, xlsx = session.get(Evidence, report.pdf_evidence_id), session.get(Evidence, report.xlsx_evidence_id)
     assert pdf.content_type == "application/pdf"
     assert xlsx.content_type == service.XLSX_MEDIA_TYPE
@@ -48,12 +53,18 @@ def test_both_files_are_cmp1_evidence(session, report):
 
 
 def test_pdf_text_holds_the_figures_and_findings(session, store, seeded, report):
-    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(stored_bytes(session, store, report.pdf_evidence_id))).pages)
+    text = " ".join(
+        page.extract_text()
+        for page in PdfReader(io.BytesIO(stored_bytes(session, store, report.pdf_evidence_id))).pages
+    )
     text = re.sub(r"\s+", " ", text)
     assert f"Compliance report {seeded.today:%Y-%m}" in text
     for framework in ("iso27001-2022", "annex2"):
         covered, applicable = hand_figures(session, seeded, framework)
-        assert f"{round(100 * covered / applicable, 1):.1f}% coverage: {covered} covered of {applicable} applicable" in text
+        assert (
+            f"{round(100 * covered / applicable, 1):.1f}% coverage: {covered} covered of {applicable} applicable"
+            in text
+        )
     assert "Backup check failed" in text and "Awareness records incomplete" in text
     assert "Old observation" not in text  # closed
     workbook = load_workbook(io.BytesIO(stored_bytes(session, store, report.xlsx_evidence_id)))
@@ -71,8 +82,16 @@ def test_xlsx_cells(session, store, seeded, report):
     assert summary["Open findings: high"] == 1
     assert summary["Overdue corrective actions"] == 1
     coverage = list(workbook["Coverage"].iter_rows(min_row=2, values_only=True))
-    assert summary["Failing controls"] == sum(1 for row in coverage if row[4] == "Failing") >= 2  # PHY-3 and its 2022 controls
-    controls = session.scalars(select(Control).where(Control.framework_key.in_(["iso27001-2022", "annex2"]), Control.retired_at.is_(None), Control.kind == "controls")).all()
+    assert (
+        summary["Failing controls"] == sum(1 for row in coverage if row[4] == "Failing") >= 2
+    )  # PHY-3 and its 2022 controls
+    controls = session.scalars(
+        select(Control).where(
+            Control.framework_key.in_(["iso27001-2022", "annex2"]),
+            Control.retired_at.is_(None),
+            Control.kind == "controls",
+        )
+    ).all()
     assert len(coverage) == len(controls)
     by_ref = {(row[0], row[1]): row[4] for row in coverage}
     assert by_ref[("Annex 2 measures", "PHY-3")] == "Failing"  # the labels the pages show
@@ -88,12 +107,14 @@ def test_formulas_typed_by_people_stay_text(session, store, seeded):
     from audit_portal.clock import utcnow
     from audit_portal.findings.models import Finding
 
-    session.add(Finding(source="auditor", title="=HYPERLINK(\"http://x\")", severity="low", status="open", created_at=utcnow()))
+    session.add(
+        Finding(source="auditor", title='=HYPERLINK("http://x")', severity="low", status="open", created_at=utcnow())
+    )
     session.flush()
     report = service.generate_monthly_report(session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES)
     workbook = load_workbook(io.BytesIO(stored_bytes(session, store, report.xlsx_evidence_id)))
     titles = [row[1] for row in workbook["Findings"].iter_rows(min_row=2, values_only=True)]
-    assert "'=HYPERLINK(\"http://x\")" in titles
+    assert '\'=HYPERLINK("http://x")' in titles
 
 
 def test_a_month_not_begun_is_refused(session, store, seeded):

@@ -33,11 +33,7 @@ def test_the_auditor_asks_on_a_control_or_a_requirement(workspace, session):
     on_control = _ask(workspace, "8.20")
     on_requirement = _ask(workspace, "COM-1/firewall-review")
     on_measure = _ask(workspace, "COM-1")
-    assert (
-        on_control.control_id is not None
-        and on_control.requirement_id is None
-        and on_control.state == "open"
-    )
+    assert on_control.control_id is not None and on_control.requirement_id is None and on_control.state == "open"
     assert on_requirement.requirement_id is not None and on_requirement.control_id is None
     assert on_measure.control_id not in (None, on_control.control_id)
     assert on_control.created_by == workspace.auditor.id
@@ -53,18 +49,14 @@ def test_the_auditor_asks_on_a_control_or_a_requirement(workspace, session):
         ("8.8", "q", -1, "due_date"),
     ],
 )
-def test_bad_requests_are_refused_and_change_nothing(
-    workspace, session, subject, question, due, location
-):
+def test_bad_requests_are_refused_and_change_nothing(workspace, session, subject, question, due, location):
     with pytest.raises(InvalidInput) as refused:
         _ask(workspace, subject, due, question)
     assert location in {e["location"] for e in refused.value.errors}
     assert session.scalars(select(EvidenceRequest)).all() == []
 
 
-def test_it_answers_with_existing_evidence_and_the_auditor_accepts(
-    workspace, add_evidence, session, login_as
-):
+def test_it_answers_with_existing_evidence_and_the_auditor_accepts(workspace, add_evidence, session, login_as):
     asked = _ask(workspace)
     evidence = add_evidence("COM-1/firewall-review", days_ago=3)
     it = login_as(workspace.it)
@@ -80,9 +72,7 @@ def test_it_answers_with_existing_evidence_and_the_auditor_accepts(
     )
     session.refresh(asked)
     assert (
-        asked.state == "answered"
-        and asked.answered_by == workspace.it.id
-        and asked.answer_note == "Q2 review attached"
+        asked.state == "answered" and asked.answered_by == workspace.it.id and asked.answer_note == "Q2 review attached"
     )
     assert session.get(EvidenceRequestItem, (asked.id, evidence.id)) is not None
     auditor = login_as(workspace.auditor)
@@ -93,9 +83,7 @@ def test_it_answers_with_existing_evidence_and_the_auditor_accepts(
     session.refresh(asked)
     assert asked.state == "closed"
     actions = session.scalars(
-        select(AuditEvent.action)
-        .where(AuditEvent.object_type == "evidence_request")
-        .order_by(AuditEvent.id)
+        select(AuditEvent.action).where(AuditEvent.object_type == "evidence_request").order_by(AuditEvent.id)
     ).all()
     assert actions == ["request.create", "request.answer", "request.accept", "request.close"]
 
@@ -112,11 +100,7 @@ def test_the_evidence_numbers_field_takes_several_ids(workspace, add_evidence, s
     )
     assert response.status_code == 303
     assert sorted(
-        session.scalars(
-            select(EvidenceRequestItem.evidence_id).where(
-                EvidenceRequestItem.request_id == asked.id
-            )
-        )
+        session.scalars(select(EvidenceRequestItem.evidence_id).where(EvidenceRequestItem.request_id == asked.id))
     ) == sorted([first.id, second.id])
 
 
@@ -211,8 +195,7 @@ def test_overdue_requests_are_marked_in_the_queue(workspace, session, login_as):
     _ask(workspace, question="In time")
     session.flush()
     views = {
-        v.request.question: v
-        for v in service.queue(session, workspace.auditor_principal, workspace.engagement_id)[1]
+        v.request.question: v for v in service.queue(session, workspace.auditor_principal, workspace.engagement_id)[1]
     }
     assert views["Late one"].overdue and not views["In time"].overdue
     html = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/requests").text
@@ -273,14 +256,9 @@ def test_a_new_upload_answers_the_request(workspace, add_evidence, session):
 def test_requests_of_another_engagement_are_404(workspace, session, make_user, login_as):
     asked = _ask(workspace)
     outsider = login_as(make_user("auditor"))
-    assert (
-        outsider.get(f"/engagements/{workspace.engagement_id}/requests/{asked.id}").status_code
-        == 404
-    )
+    assert outsider.get(f"/engagements/{workspace.engagement_id}/requests/{asked.id}").status_code == 404
     with pytest.raises(NotFound):
-        service.get_request(
-            session, workspace.auditor_principal, workspace.engagement_id, asked.id + 1
-        )
+        service.get_request(session, workspace.auditor_principal, workspace.engagement_id, asked.id + 1)
 
 
 @pytest.mark.parametrize(
@@ -304,9 +282,7 @@ def test_the_detail_page_offers_the_right_actions(workspace, login_as):
     asked = _ask(workspace)
     url = f"/engagements/{workspace.engagement_id}/requests/{asked.id}"
     it_page = login_as(workspace.it).get(url).text
-    assert (
-        f'href="/evidence/upload?request={asked.id}"' in it_page and 'id="answer-form"' in it_page
-    )
+    assert f'href="/evidence/upload?request={asked.id}"' in it_page and 'id="answer-form"' in it_page
     auditor_page = login_as(workspace.auditor).get(url).text
     assert (
         'id="answer-form"' not in auditor_page
@@ -318,11 +294,7 @@ def test_the_detail_page_offers_the_right_actions(workspace, login_as):
 def test_the_control_page_lists_its_requests(workspace, login_as):
     _ask(workspace, "COM-1/firewall-review", question="Show the Q3 firewall review")
     # The request is about a requirement of COM-1, a measure mapped to 8.20.
-    html = (
-        login_as(workspace.auditor)
-        .get(f"/engagements/{workspace.engagement_id}/controls/8.20")
-        .text
-    )
+    html = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/8.20").text
     assert "Show the Q3 firewall review" in html
 
 

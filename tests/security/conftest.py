@@ -1,4 +1,5 @@
 """Fixtures of the security tests: a clock the test moves, and sign-in through the real forms."""
+
 from __future__ import annotations
 
 import re

@@ -98,9 +98,14 @@ def test_changing_the_password_ends_the_other_sessions(login_as, make_user, sess
     user = make_user("it")
     here, elsewhere = login_as(user), login_as(user)
     new_password = "a brand new passphrase 77"
-    response = here.post("/profile/password", data={
-        "current_password": TEST_PASSWORD, "new_password": new_password, "confirm_password": new_password,
-    })
+    response = here.post(
+        "/profile/password",
+        data={
+            "current_password": TEST_PASSWORD,
+            "new_password": new_password,
+            "confirm_password": new_password,
+        },
+    )
     assert response.status_code == 200 and "Password changed" in response.text
     assert here.get("/profile").status_code == 200
     assert elsewhere.get("/profile").status_code == 303
@@ -109,9 +114,14 @@ def test_changing_the_password_ends_the_other_sessions(login_as, make_user, sess
 
 def test_a_refused_new_password_is_shown_in_the_form(login_as):
     client = login_as("it")
-    response = client.post("/profile/password", data={
-        "current_password": TEST_PASSWORD, "new_password": "password1234", "confirm_password": "password1234",
-    })
+    response = client.post(
+        "/profile/password",
+        data={
+            "current_password": TEST_PASSWORD,
+            "new_password": "password1234",
+            "confirm_password": "password1234",
+        },
+    )
     assert response.status_code == 422
     assert "common or breached" in response.text and "<form" in response.text
 

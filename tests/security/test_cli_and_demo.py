@@ -86,8 +86,11 @@ def test_demo_users_of_each_role_can_sign_in(session, store, settings, client):
     secret = auth_service.user_named(session, "admin").totp_secret
     page = client.get("/login/2fa")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    done = client.post("/login/2fa", data={"code": pyotp.TOTP(secret).now(), "next": "/profile", "csrf_token": token},
-                       follow_redirects=False)
+    done = client.post(
+        "/login/2fa",
+        data={"code": pyotp.TOTP(secret).now(), "next": "/profile", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert done.headers["location"] == "/profile"
 
 

@@ -45,7 +45,8 @@ def test_multipart_needs_the_header(login_as, session):
     admin = login_as("admin")
     token = admin.headers.pop("X-CSRF-Token")
     response = admin.post(
-        "/admin/users", data={"username": "new.person", "role": "it", "csrf_token": token},
+        "/admin/users",
+        data={"username": "new.person", "role": "it", "csrf_token": token},
         files={"attachment": ("a.txt", b"x")},
     )
     assert response.status_code == 403
@@ -63,7 +64,8 @@ def test_sign_in_with_a_forged_double_submit_token_is_refused(client, make_user)
     make_user("it", "it.ops")
     client.cookies.set("portal_csrf", "made.up")
     response = client.post(
-        "/login", data={"username": "it.ops", "password": TEST_PASSWORD, "csrf_token": "made.up"},
+        "/login",
+        data={"username": "it.ops", "password": TEST_PASSWORD, "csrf_token": "made.up"},
         follow_redirects=False,
     )
     assert response.status_code == 403

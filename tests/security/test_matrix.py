@@ -1,5 +1,6 @@
 """The route x principal matrix: every route of the app, for anonymous, each role and a service
 token, gets the answer authz.MATRIX says. A route that declares no Authorize fails here."""
+
 from __future__ import annotations
 
 import re
@@ -25,54 +26,91 @@ DUMMY_PATH_VALUE = "999999"
 # SCOPED routes render (or change) engagement data and decide what an auditor sees through
 # audit_portal/engagements/scope.py; tests/security/test_scope.py walks each of them as an
 # auditor of another engagement. The others say why they hold no engagement data.
-SCOPED = frozenset({
-    "GET /", "GET /dashboard/controls", "GET /dashboard/slipped", "GET /dashboard/expiring",
-    "GET /dashboard/findings", "GET /dashboard/requests", "GET /dashboard/collectors", "GET /dashboard/trend",
-    "GET /evidence", "GET /evidence/{evidence_id:int}", "GET /evidence/{evidence_id:int}/download",
-    "GET /evidence/{evidence_id:int}/preview", "GET /api/v1/evidence", "GET /api/v1/evidence/{evidence_id}",
-    "GET /reports",
-    "GET /collectors", "GET /collectors/{name}", "GET /runs/{run_id}",
-    "GET /findings",
-    "GET /engagements", "GET /engagements/{engagement_id}", "GET /engagements/{engagement_id}/controls",
-    "GET /engagements/{engagement_id}/measures", "GET /engagements/{engagement_id}/controls/{ref}",
-    "POST /engagements/{engagement_id}/evidence/{evidence_id}/review",
-    "GET /engagements/{engagement_id}/samples", "POST /engagements/{engagement_id}/samples",
-    "GET /engagements/{engagement_id}/samples/{sample_id}",
-    "POST /engagements/{engagement_id}/samples/{sample_id}/verify",
-    "POST /engagements/{engagement_id}/samples/{sample_id}/items/{item_id}/result",
-    "POST /engagements/{engagement_id}/samples/{sample_id}/conclude",
-    "GET /engagements/{engagement_id}/samples/{sample_id}/sheet.xlsx",
-    "GET /engagements/{engagement_id}/requests", "GET /engagements/{engagement_id}/requests/new",
-    "POST /engagements/{engagement_id}/requests/new", "GET /engagements/{engagement_id}/requests/{request_id}",
-    "POST /engagements/{engagement_id}/requests/{request_id}/state",
-    "GET /engagements/{engagement_id}/findings", "GET /engagements/{engagement_id}/findings/new",
-    "POST /engagements/{engagement_id}/findings/new", "GET /engagements/{engagement_id}/findings/{finding_id}/edit",
-    "POST /engagements/{engagement_id}/findings/{finding_id}/edit",
-    "GET /engagements/{engagement_id}/findings/{finding_id}",
-    "POST /engagements/{engagement_id}/findings/{finding_id}/plan",
-    "POST /engagements/{engagement_id}/findings/{finding_id}/remediate",
-    "POST /engagements/{engagement_id}/findings/{finding_id}/verify",
-    "GET /engagements/{engagement_id}/export", "GET /engagements/{engagement_id}/export.zip",
-    "GET /engagements/{engagement_id}/clauses",
-    "GET /api/v1/coverage/{framework}", "GET /api/v1/engagements/{engagement_id}/findings",
-    "GET /api/v1/engagements/{engagement_id}/requests",
-    "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
-    "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
-    "GET /engagements/{engagement_id}/soa-history", "GET /engagements/{engagement_id}/audit-events",
-})
+SCOPED = frozenset(
+    {
+        "GET /",
+        "GET /dashboard/controls",
+        "GET /dashboard/slipped",
+        "GET /dashboard/expiring",
+        "GET /dashboard/findings",
+        "GET /dashboard/requests",
+        "GET /dashboard/collectors",
+        "GET /dashboard/trend",
+        "GET /evidence",
+        "GET /evidence/{evidence_id:int}",
+        "GET /evidence/{evidence_id:int}/download",
+        "GET /evidence/{evidence_id:int}/preview",
+        "GET /api/v1/evidence",
+        "GET /api/v1/evidence/{evidence_id}",
+        "GET /reports",
+        "GET /collectors",
+        "GET /collectors/{name}",
+        "GET /runs/{run_id}",
+        "GET /findings",
+        "GET /engagements",
+        "GET /engagements/{engagement_id}",
+        "GET /engagements/{engagement_id}/controls",
+        "GET /engagements/{engagement_id}/measures",
+        "GET /engagements/{engagement_id}/controls/{ref}",
+        "POST /engagements/{engagement_id}/evidence/{evidence_id}/review",
+        "GET /engagements/{engagement_id}/samples",
+        "POST /engagements/{engagement_id}/samples",
+        "GET /engagements/{engagement_id}/samples/{sample_id}",
+        "POST /engagements/{engagement_id}/samples/{sample_id}/verify",
+        "POST /engagements/{engagement_id}/samples/{sample_id}/items/{item_id}/result",
+        "POST /engagements/{engagement_id}/samples/{sample_id}/conclude",
+        "GET /engagements/{engagement_id}/samples/{sample_id}/sheet.xlsx",
+        "GET /engagements/{engagement_id}/requests",
+        "GET /engagements/{engagement_id}/requests/new",
+        "POST /engagements/{engagement_id}/requests/new",
+        "GET /engagements/{engagement_id}/requests/{request_id}",
+        "POST /engagements/{engagement_id}/requests/{request_id}/state",
+        "GET /engagements/{engagement_id}/findings",
+        "GET /engagements/{engagement_id}/findings/new",
+        "POST /engagements/{engagement_id}/findings/new",
+        "GET /engagements/{engagement_id}/findings/{finding_id}/edit",
+        "POST /engagements/{engagement_id}/findings/{finding_id}/edit",
+        "GET /engagements/{engagement_id}/findings/{finding_id}",
+        "POST /engagements/{engagement_id}/findings/{finding_id}/plan",
+        "POST /engagements/{engagement_id}/findings/{finding_id}/remediate",
+        "POST /engagements/{engagement_id}/findings/{finding_id}/verify",
+        "GET /engagements/{engagement_id}/export",
+        "GET /engagements/{engagement_id}/export.zip",
+        "GET /engagements/{engagement_id}/clauses",
+        "GET /api/v1/coverage/{framework}",
+        "GET /api/v1/engagements/{engagement_id}/findings",
+        "GET /api/v1/engagements/{engagement_id}/requests",
+        "GET /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences",
+        "POST /engagements/{engagement_id}/controls/{ref}/requirements/{requirement_id}/occurrences/review",
+        "GET /engagements/{engagement_id}/soa-history",
+        "GET /engagements/{engagement_id}/audit-events",
+    }
+)
 NO_ENGAGEMENT_DATA = {
     "GET /healthz": "dependency status",
-    "GET /login": "sign-in", "POST /login": "sign-in", "GET /login/2fa": "sign-in", "POST /login/2fa": "sign-in",
+    "GET /login": "sign-in",
+    "POST /login": "sign-in",
+    "GET /login/2fa": "sign-in",
+    "POST /login/2fa": "sign-in",
     "POST /logout": "sign-out",
-    "GET /login/sso": "sign-in", "GET /login/sso/callback": "sign-in",
-    "GET /profile": "one's own account", "POST /profile/password": "one's own account",
-    "GET /profile/2fa": "one's own account", "POST /profile/2fa": "one's own account",
-    "POST /profile/2fa/confirm": "one's own account", "POST /profile/2fa/recovery-codes": "one's own account",
-    "POST /profile/2fa/disable": "one's own account", "POST /profile/settings": "one's own account",
-    "GET /notifications": "one's own digest settings", "POST /notifications": "one's own digest settings",
-    "GET /catalogue": "the frameworks' controls", "GET /catalogue/search": "the frameworks' controls",
-    "GET /catalogue/{framework}": "the frameworks' controls", "GET /catalogue/{framework}/{ref}": "the frameworks' controls",
-    "GET /soa": "the organisation's SoA", "GET /soa/export.csv": "the organisation's SoA",
+    "GET /login/sso": "sign-in",
+    "GET /login/sso/callback": "sign-in",
+    "GET /profile": "one's own account",
+    "POST /profile/password": "one's own account",
+    "GET /profile/2fa": "one's own account",
+    "POST /profile/2fa": "one's own account",
+    "POST /profile/2fa/confirm": "one's own account",
+    "POST /profile/2fa/recovery-codes": "one's own account",
+    "POST /profile/2fa/disable": "one's own account",
+    "POST /profile/settings": "one's own account",
+    "GET /notifications": "one's own digest settings",
+    "POST /notifications": "one's own digest settings",
+    "GET /catalogue": "the frameworks' controls",
+    "GET /catalogue/search": "the frameworks' controls",
+    "GET /catalogue/{framework}": "the frameworks' controls",
+    "GET /catalogue/{framework}/{ref}": "the frameworks' controls",
+    "GET /soa": "the organisation's SoA",
+    "GET /soa/export.csv": "the organisation's SoA",
     "GET /soa/export.xlsx": "the organisation's SoA",
     "GET /api/v1/signing-key": "the public key of the export signature",
     "GET /api/v1/collector-instances": "collector configuration (secrets masked), no evidence",
@@ -103,9 +141,15 @@ def _client_for(who: str, app, login_as, session) -> TestClient:  # type: ignore
         return client
     if who == COLLECTOR:
         # coverage:read lets the token through the read API's scope check, so the matrix decides
-        issued = tokens.create(session, name="matrix", scopes=["any-instance", "coverage:read"], days=1, created_by="test")
-        return TestClient(app, base_url="http://testserver", follow_redirects=False,
-                          headers={"Authorization": f"Bearer {issued.secret}"})
+        issued = tokens.create(
+            session, name="matrix", scopes=["any-instance", "coverage:read"], days=1, created_by="test"
+        )
+        return TestClient(
+            app,
+            base_url="http://testserver",
+            follow_redirects=False,
+            headers={"Authorization": f"Bearer {issued.secret}"},
+        )
     return login_as(who)
 
 

@@ -1,4 +1,5 @@
 """docs/security.md shows the authorization matrix exactly as authz.MATRIX has it."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """``Cache-Control: no-store`` on every answer to a signed-in person or a service token, over
 every route of the app the way test_matrix walks them (allowed and refused answers alike), and
 on real pages, API answers and downloads; static files and anonymous pages stay cacheable."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,12 @@ SIGNED_IN = [role.value for role in Role]
 def _client(who: str, app, login_as, session) -> TestClient:  # type: ignore[no-untyped-def]
     if who == COLLECTOR:
         issued = tokens.create(session, name="cache", scopes=["any-instance"], days=1, created_by="test")
-        return TestClient(app, base_url="http://testserver", follow_redirects=False,
-                          headers={"Authorization": f"Bearer {issued.secret}"})
+        return TestClient(
+            app,
+            base_url="http://testserver",
+            follow_redirects=False,
+            headers={"Authorization": f"Bearer {issued.secret}"},
+        )
     return login_as(who)
 
 
@@ -47,13 +52,24 @@ def test_real_pages_api_answers_and_downloads_are_not_stored(app, login_as, sess
 
     client = login_as("it")
     evidence = evidence_service.ingest(
-        session, store, stream=BytesIO(b"rules reviewed"), filename="review.txt",
-        meta=EvidenceMeta(title="Firewall review"), source=EvidenceSource.upload(client.user.id),
-        max_bytes=1024, retention_years=1,
+        session,
+        store,
+        stream=BytesIO(b"rules reviewed"),
+        filename="review.txt",
+        meta=EvidenceMeta(title="Firewall review"),
+        source=EvidenceSource.upload(client.user.id),
+        max_bytes=1024,
+        retention_years=1,
     )
     session.commit()
-    for path in ("/", "/evidence", f"/evidence/{evidence.id}", f"/evidence/{evidence.id}/download",
-                 "/api/v1/evidence", "/profile"):
+    for path in (
+        "/",
+        "/evidence",
+        f"/evidence/{evidence.id}",
+        f"/evidence/{evidence.id}/download",
+        "/api/v1/evidence",
+        "/profile",
+    ):
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         assert response.headers["cache-control"] == "no-store", path

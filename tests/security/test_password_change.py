@@ -1,6 +1,7 @@
 """A password an administrator issued (a new account, a reset) must be changed at first sign-in:
 until then every route but the password change (and public ones such as sign-out) sends a
 browser to the change and refuses an API client."""
+
 from __future__ import annotations
 
 import re
@@ -53,12 +54,21 @@ def test_a_new_account_changes_its_initial_password_before_anything_else(app, lo
     profile = browser.get("/profile")
     assert profile.status_code == 200 and "choose your own before you go on" in profile.text
     token = _csrf(profile.text)
-    same = browser.post("/profile/password", data={"current_password": issued, "new_password": issued,
-                                                   "confirm_password": issued, "csrf_token": token})
+    same = browser.post(
+        "/profile/password",
+        data={"current_password": issued, "new_password": issued, "confirm_password": issued, "csrf_token": token},
+    )
     assert same.status_code == 422
     assert browser.get("/").status_code == 303
-    changed = browser.post("/profile/password", data={"current_password": issued, "new_password": NEW_PASSWORD,
-                                                      "confirm_password": NEW_PASSWORD, "csrf_token": token})
+    changed = browser.post(
+        "/profile/password",
+        data={
+            "current_password": issued,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert changed.status_code == 200 and "Password changed" in changed.text
     session.refresh(user)
     assert not user.password_must_change

@@ -1,5 +1,6 @@
 """Behind a reverse proxy (AUDIT_PORTAL_TRUSTED_PROXIES) and sign-in throttling that a stranger
 cannot use to lock an account's owner out (known devices)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ FORWARDED = {"X-Forwarded-For": CLIENT_ADDRESS, "X-Forwarded-Proto": "https"}
 @pytest.fixture
 def app_behind(settings, engine, session, store):  # type: ignore[no-untyped-def]
     """``app_behind(trusted)``: the app built with AUDIT_PORTAL_TRUSTED_PROXIES set to ``trusted``."""
+
     def build(trusted: list[str]):  # type: ignore[no-untyped-def]
         app = create_app(settings.model_copy(update={"trusted_proxies": trusted}), engine=engine, store=store)
 
@@ -49,16 +51,27 @@ def _failed_sign_in_address(session) -> str | None:  # type: ignore[no-untyped-d
 
 def test_forwarded_headers_from_a_trusted_proxy_give_client_address_https_and_hsts(app_behind, make_user, session):
     make_user("it", "it.ops")
-    client = TestClient(app_behind(["10.20.0.0/16"]), base_url="http://portal.internal", client=PROXY,
-                        headers=FORWARDED, follow_redirects=False)
+    client = TestClient(
+        app_behind(["10.20.0.0/16"]),
+        base_url="http://portal.internal",
+        client=PROXY,
+        headers=FORWARDED,
+        follow_redirects=False,
+    )
     page = client.get("/login")
     assert "max-age=31536000" in page.headers.get("strict-transport-security", "")
     assert "; secure" in page.headers["set-cookie"].lower()  # the anonymous CSRF cookie
     # The test client talks plain HTTP to the app, as the proxy does, so it would not send the
     # Secure cookie back: hand it the form's token the way the browser (on HTTPS) would.
     token = new_anonymous_token(TEST_SECRET_KEY)
-    form = TestClient(client.app, base_url="http://portal.internal", client=PROXY, headers=FORWARDED,
-                      follow_redirects=False, cookies={ANON_CSRF_COOKIE: token})
+    form = TestClient(
+        client.app,
+        base_url="http://portal.internal",
+        client=PROXY,
+        headers=FORWARDED,
+        follow_redirects=False,
+        cookies={ANON_CSRF_COOKIE: token},
+    )
     signed_in = form.post("/login", data={"username": "it.ops", "password": TEST_PASSWORD, "csrf_token": token})
     assert signed_in.status_code == 303
     cookies = signed_in.headers.get_list("set-cookie")
@@ -70,8 +83,13 @@ def test_forwarded_headers_from_a_trusted_proxy_give_client_address_https_and_hs
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(app_behind, make_user, session):
     make_user("it", "it.ops")
     # the default: only loopback is trusted, and this peer is on another host
-    client = TestClient(app_behind(["127.0.0.1", "::1"]), base_url="http://portal.internal", client=PROXY,
-                        headers=FORWARDED, follow_redirects=False)
+    client = TestClient(
+        app_behind(["127.0.0.1", "::1"]),
+        base_url="http://portal.internal",
+        client=PROXY,
+        headers=FORWARDED,
+        follow_redirects=False,
+    )
     page = client.get("/login")
     assert "strict-transport-security" not in page.headers
     assert "; secure" not in page.headers["set-cookie"].lower()
@@ -103,6 +121,7 @@ def test_the_setting_reads_a_comma_separated_list_and_refuses_what_is_not_an_add
 
 # --- known devices ----------------------------------------------------------------------------
 
+
 def _stranger_locks(client: TestClient, username: str) -> None:
     for _ in range(5):
         post_login(client, username, "wrong-password-here")
@@ -118,8 +137,12 @@ def test_a_stranger_cannot_lock_the_admin_out_of_a_known_device(app, make_user):
     answer = post_login(owner, "admin", TEST_PASSWORD)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login/2fa")
     # without the cookie (or with another account's) the lock holds
-    assert post_login(TestClient(app, client=("192.0.2.10", 4000), follow_redirects=False), "admin",
-                      TEST_PASSWORD).status_code == 429
+    assert (
+        post_login(
+            TestClient(app, client=("192.0.2.10", 4000), follow_redirects=False), "admin", TEST_PASSWORD
+        ).status_code
+        == 429
+    )
     other = TestClient(app, client=("192.0.2.10", 4000), follow_redirects=False)
     other.cookies.set(devices.COOKIE_NAME, devices.issue(TEST_SECRET_KEY, "it.ops"), path="/login")
     assert post_login(other, "admin", TEST_PASSWORD).status_code == 429

@@ -1,5 +1,6 @@
 """Refused access is an audit event (actor, route, reason), and a flood of refusals cannot fill
 the log."""
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,9 @@ def test_a_flood_is_logged_up_to_the_limit_then_counted(login_as, session, froze
     assert json.loads(events[-1].detail)["suppressed_before"] == 15
 
 
-def test_sources_are_limited_together_too_and_forgotten_floods_are_summarised(login_as, session, frozen_clock,
-                                                                              monkeypatch):
+def test_sources_are_limited_together_too_and_forgotten_floods_are_summarised(
+    login_as, session, frozen_clock, monkeypatch
+):
     frozen_clock.now = frozen_clock.now.replace(second=1)
     monkeypatch.setattr(refusals, "ALL_SOURCES_PER_MINUTE", 4)
     clients = [login_as("it") for _ in range(3)]

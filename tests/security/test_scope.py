@@ -1,6 +1,7 @@
 """Scope: an auditor sees only their engagements, within their periods, on every page and
 partial that renders engagement data (the routes test_matrix.SCOPED names), and the access
 window ends at the same instant for sign-in and for every view."""
+
 from __future__ import annotations
 
 import io
@@ -53,47 +54,103 @@ def _at(days_ago: int) -> datetime:
     return datetime.combine(utcnow().date() - timedelta(days=days_ago), time(12), tzinfo=UTC)
 
 
-def _audit(session: Session, store, *, name: str, start: int, end: int, auditor: UserAccount,  # type: ignore[no-untyped-def]
-           uploader: UserAccount, instance: CollectorInstance, mark: str) -> Audit:
+def _audit(
+    session: Session,
+    store,
+    *,
+    name: str,
+    start: int,
+    end: int,
+    auditor: UserAccount,  # type: ignore[no-untyped-def]
+    uploader: UserAccount,
+    instance: CollectorInstance,
+    mark: str,
+) -> Audit:
     """One engagement over [start, end] days ago with evidence, a run, a request and findings
     inside its period, every text carrying ``mark``."""
     today = utcnow().date()
-    engagement = Engagement(name=f"{mark} {name} audit", framework_key="iso27001-2022",
-                            period_start=today - timedelta(days=start), period_end=today - timedelta(days=end),
-                            created_at=utcnow(), created_by="test")
+    engagement = Engagement(
+        name=f"{mark} {name} audit",
+        framework_key="iso27001-2022",
+        period_start=today - timedelta(days=start),
+        period_end=today - timedelta(days=end),
+        created_at=utcnow(),
+        created_by="test",
+    )
     session.add(engagement)
     session.flush()
     session.add(EngagementAuditor(engagement_id=engagement.id, user_id=auditor.id))  # type: ignore[arg-type]
     inside = start - 10
-    run = CollectorRun(instance_id=instance.id, instance_name=instance.name, trigger="schedule",  # type: ignore[arg-type]
-                       started_at=_at(inside), finished_at=_at(inside), status="failed",
-                       log=f"{mark} run log", error=f"{mark} run error")
+    run = CollectorRun(
+        instance_id=instance.id,
+        instance_name=instance.name,
+        trigger="schedule",  # type: ignore[arg-type]
+        started_at=_at(inside),
+        finished_at=_at(inside),
+        status="failed",
+        log=f"{mark} run log",
+        error=f"{mark} run error",
+    )
     session.add(run)
     session.flush()
 
     def add(title: str, requirement: str, valid_until: date | None = None) -> Evidence:
-        meta = EvidenceMeta(title=f"{mark} {title}", collected_at=_at(inside), requirements=[requirement],
-                            valid_until=valid_until)
-        return ingest(session, store, stream=io.BytesIO(f"{mark} {title}".encode()), filename="proof.txt",
-                      meta=meta, source=EvidenceSource.upload(uploader.id), max_bytes=1_000_000, retention_years=1)
+        meta = EvidenceMeta(
+            title=f"{mark} {title}", collected_at=_at(inside), requirements=[requirement], valid_until=valid_until
+        )
+        return ingest(
+            session,
+            store,
+            stream=io.BytesIO(f"{mark} {title}".encode()),
+            filename="proof.txt",
+            meta=meta,
+            source=EvidenceSource.upload(uploader.id),
+            max_bytes=1_000_000,
+            retention_years=1,
+        )
 
     patches = add("patch report", "OPS-2/patches")
     patches.collector_run_id = run.id
     certificate = add("hosting certificate", "SUP-2/certificate", valid_until=today + timedelta(days=10))
-    request = EvidenceRequest(engagement_id=engagement.id, question=f"{mark} show the restore test",  # type: ignore[arg-type]
-                              requirement_id=session.scalar(select(Requirement.id).where(Requirement.key == "OPS-2/patches")),
-                              due_date=today - timedelta(days=1),
-                              created_by=auditor.id, created_at=_at(inside))  # type: ignore[arg-type]
-    auditor_finding = Finding(source="auditor", title=f"{mark} access reviews not done", severity="high",
-                              category="major", status="open", engagement_id=engagement.id,
-                              due_date=today - timedelta(days=2), created_at=_at(inside), created_by=auditor.username)
-    collector_finding = Finding(source="collector", key=f"{mark}:tcp/3389", title=f"{mark} tcp/3389 open",
-                                severity="critical", status="open", collector_instance=instance.name,
-                                first_run_id=run.id, last_run_id=run.id, evidence_id=patches.id,
-                                due_date=today - timedelta(days=2), created_at=_at(inside))
-    report = ComplianceReport(month=(today - timedelta(days=inside)).replace(day=1), generated_at=_at(inside),
-                              generated_by="scheduler", pdf_evidence_id=patches.id,  # type: ignore[arg-type]
-                              xlsx_evidence_id=certificate.id)  # type: ignore[arg-type]
+    request = EvidenceRequest(
+        engagement_id=engagement.id,
+        question=f"{mark} show the restore test",  # type: ignore[arg-type]
+        requirement_id=session.scalar(select(Requirement.id).where(Requirement.key == "OPS-2/patches")),
+        due_date=today - timedelta(days=1),
+        created_by=auditor.id,
+        created_at=_at(inside),
+    )  # type: ignore[arg-type]
+    auditor_finding = Finding(
+        source="auditor",
+        title=f"{mark} access reviews not done",
+        severity="high",
+        category="major",
+        status="open",
+        engagement_id=engagement.id,
+        due_date=today - timedelta(days=2),
+        created_at=_at(inside),
+        created_by=auditor.username,
+    )
+    collector_finding = Finding(
+        source="collector",
+        key=f"{mark}:tcp/3389",
+        title=f"{mark} tcp/3389 open",
+        severity="critical",
+        status="open",
+        collector_instance=instance.name,
+        first_run_id=run.id,
+        last_run_id=run.id,
+        evidence_id=patches.id,
+        due_date=today - timedelta(days=2),
+        created_at=_at(inside),
+    )
+    report = ComplianceReport(
+        month=(today - timedelta(days=inside)).replace(day=1),
+        generated_at=_at(inside),
+        generated_by="scheduler",
+        pdf_evidence_id=patches.id,  # type: ignore[arg-type]
+        xlsx_evidence_id=certificate.id,
+    )  # type: ignore[arg-type]
     session.add_all([patches, request, auditor_finding, collector_finding, report])
     session.commit()
     return Audit(engagement, [patches, certificate], run, request, auditor_finding)
@@ -104,22 +161,54 @@ def audits(catalogue: Session, store, make_user) -> TwoAudits:  # type: ignore[n
     session = catalogue
     mine_auditor, other_auditor = make_user("auditor"), make_user("auditor")
     uploader = make_user("it")
-    instance = CollectorInstance(name="edge-firewall", collector="firewall", config_json="{}",
-                                 schedule="0 3 * * *", created_at=_at(500), updated_at=_at(500))
+    instance = CollectorInstance(
+        name="edge-firewall",
+        collector="firewall",
+        config_json="{}",
+        schedule="0 3 * * *",
+        created_at=_at(500),
+        updated_at=_at(500),
+    )
     session.add(instance)
     session.flush()
-    mine = _audit(session, store, name="mine", start=60, end=-30, auditor=mine_auditor, uploader=uploader,
-                  instance=instance, mark="Visible")
-    other = _audit(session, store, name="other", start=400, end=300, auditor=other_auditor, uploader=uploader,
-                   instance=instance, mark=MARK)
+    mine = _audit(
+        session,
+        store,
+        name="mine",
+        start=60,
+        end=-30,
+        auditor=mine_auditor,
+        uploader=uploader,
+        instance=instance,
+        mark="Visible",
+    )
+    other = _audit(
+        session,
+        store,
+        name="other",
+        start=400,
+        end=300,
+        auditor=other_auditor,
+        uploader=uploader,
+        instance=instance,
+        mark=MARK,
+    )
     return TwoAudits(mine, other, mine_auditor, instance)
 
 
 def _path(template: str, audit: Audit, engagement: Engagement, instance: CollectorInstance) -> str:
     values = {
-        "engagement_id": engagement.id, "evidence_id": audit.evidence[0].id, "evidence_id:int": audit.evidence[0].id,
-        "run_id": audit.run.id, "name": instance.name, "ref": "8.8", "request_id": audit.request.id,
-        "finding_id": audit.finding.id, "sample_id": 999999, "item_id": 999999, "framework": "iso27001-2022",
+        "engagement_id": engagement.id,
+        "evidence_id": audit.evidence[0].id,
+        "evidence_id:int": audit.evidence[0].id,
+        "run_id": audit.run.id,
+        "name": instance.name,
+        "ref": "8.8",
+        "request_id": audit.request.id,
+        "finding_id": audit.finding.id,
+        "sample_id": 999999,
+        "item_id": 999999,
+        "framework": "iso27001-2022",
         "requirement_id": audit.request.requirement_id,  # OPS-2/patches, which proves 8.8
     }
     return re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), template)
@@ -130,7 +219,9 @@ def _leaks(text: str, other: Audit) -> list[str]:
     evidence and runs."""
     found = [MARK] if MARK in text else []
     for evidence in other.evidence:
-        if re.search(rf"/evidence/{evidence.id}(?!\d)|evidence {evidence.id}(?!\d)|\"id\":\s*{evidence.id}(?!\d)", text):
+        if re.search(
+            rf"/evidence/{evidence.id}(?!\d)|evidence {evidence.id}(?!\d)|\"id\":\s*{evidence.id}(?!\d)", text
+        ):
             found.append(f"evidence {evidence.id}")
     if re.search(rf"/runs/{other.run.id}(?!\d)", text):
         found.append(f"run {other.run.id}")
@@ -146,7 +237,11 @@ def _requests_to_walk(audits: TwoAudits) -> list[tuple[str, str]]:
         method, template = key.split(" ", 1)
         paths = {_path(template, other, other.engagement, instance), _path(template, other, mine.engagement, instance)}
         if template == "/" or template.startswith("/dashboard/"):
-            paths |= {template, f"{template}?engagement={other.engagement.id}", f"{template}?engagement={mine.engagement.id}"}
+            paths |= {
+                template,
+                f"{template}?engagement={other.engagement.id}",
+                f"{template}?engagement={mine.engagement.id}",
+            }
         walk += [(method, path) for path in sorted(paths)]
     return walk
 
@@ -178,10 +273,20 @@ def test_the_walk_would_see_a_leak(audits, login_as):
     """The same walk as admin (who sees everything) finds the other engagement's data on the
     lists, so the absence above is not an accident of the set-up."""
     admin = login_as("admin")
-    leaking = {path for method, path in _requests_to_walk(audits)
-               if method == "GET" and _leaks(admin.get(path).text, audits.other)}
-    for expected in ("/findings", "/dashboard/findings", "/evidence", "/reports", "/collectors/edge-firewall",
-                     f"/runs/{audits.other.run.id}", f"/engagements/{audits.other.engagement.id}/requests"):
+    leaking = {
+        path
+        for method, path in _requests_to_walk(audits)
+        if method == "GET" and _leaks(admin.get(path).text, audits.other)
+    }
+    for expected in (
+        "/findings",
+        "/dashboard/findings",
+        "/evidence",
+        "/reports",
+        "/collectors/edge-firewall",
+        f"/runs/{audits.other.run.id}",
+        f"/engagements/{audits.other.engagement.id}/requests",
+    ):
         assert expected in leaking, expected
 
 
@@ -202,23 +307,29 @@ def test_an_auditor_sees_their_own_engagement_on_the_same_routes(audits, login_a
 
 def test_a_review_outside_the_engagement_period_is_404_and_writes_nothing(audits, login_as, session):
     client = login_as(audits.auditor)
-    events = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("evidence.review%")))
+    events = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("evidence.review%"))
+    )
     outside = audits.other.evidence[0].id
-    response = client.post(f"/engagements/{audits.mine.engagement.id}/evidence/{outside}/review",
-                           data={"decision": "accept"})
+    response = client.post(
+        f"/engagements/{audits.mine.engagement.id}/evidence/{outside}/review", data={"decision": "accept"}
+    )
     assert response.status_code == 404
     assert session.scalar(select(func.count()).select_from(EvidenceReview)) == 0
-    assert session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("evidence.review%"))
-    ) == events
+    assert (
+        session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("evidence.review%")))
+        == events
+    )
     inside = audits.mine.evidence[0].id
-    accepted = client.post(f"/engagements/{audits.mine.engagement.id}/evidence/{inside}/review",
-                           data={"decision": "accept"})
+    accepted = client.post(
+        f"/engagements/{audits.mine.engagement.id}/evidence/{inside}/review", data={"decision": "accept"}
+    )
     assert accepted.status_code in (200, 303)
     assert session.scalar(select(func.count()).select_from(EvidenceReview)) == 1
 
 
 # --- the access window ends at one instant for sign-in and views ------------------------------
+
 
 def test_access_ends_at_exactly_valid_until_for_sign_in_and_views(audits, login_as, session, frozen_clock, client):
     auditor = audits.auditor
@@ -230,7 +341,9 @@ def test_access_ends_at_exactly_valid_until_for_sign_in_and_views(audits, login_
     frozen_clock.now = auditor.valid_until - timedelta(microseconds=1)
     assert scope.access_problem(auditor) is None
     assert signed_in.get(workspace).status_code == 200
-    assert [e.id for e in scope.visible_engagements(session, signed_in_principal(auditor))] == [audits.mine.engagement.id]
+    assert [e.id for e in scope.visible_engagements(session, signed_in_principal(auditor))] == [
+        audits.mine.engagement.id
+    ]
 
     frozen_clock.now = auditor.valid_until
     assert scope.access_problem(auditor) == "access window ended"

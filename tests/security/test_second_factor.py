@@ -35,8 +35,9 @@ def test_an_admin_must_enrol_on_first_sign_in(client, make_user, session):
     assert page.status_code == 200 and "<svg" in page.text  # QR drawn locally, inline
     secret = _secret_on_page(page.text)
     code = pyotp.TOTP(secret).now()
-    done = client.post("/login/2fa", data={"code": code, "next": "/", "csrf_token": _csrf_on_page(page.text)},
-                       follow_redirects=False)
+    done = client.post(
+        "/login/2fa", data={"code": code, "next": "/", "csrf_token": _csrf_on_page(page.text)}, follow_redirects=False
+    )
     assert done.status_code == 200
     codes = _codes_on_page(done.text)
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -57,8 +58,9 @@ def _enrolled_user(session, make_user, role="auditor", username="aud.itor"):
 
 def _second_step(client, code):
     page = client.get("/login/2fa")
-    return client.post("/login/2fa", data={"code": code, "next": "/", "csrf_token": _csrf_on_page(page.text)},
-                       follow_redirects=False)
+    return client.post(
+        "/login/2fa", data={"code": code, "next": "/", "csrf_token": _csrf_on_page(page.text)}, follow_redirects=False
+    )
 
 
 def test_a_wrong_code_is_refused_in_the_form(client, make_user, session):

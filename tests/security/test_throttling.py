@@ -23,8 +23,9 @@ def test_a_locked_out_account_stays_locked_for_the_window(client, make_user, fro
     frozen_clock.advance(seconds=2)
     assert post_login(client, "it.ops", TEST_PASSWORD).status_code == 303
 
-    outcomes = [e.outcome for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
-                if e.action == "auth.login"]
+    outcomes = [
+        e.outcome for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all() if e.action == "auth.login"
+    ]
     assert outcomes == ["failure"] * 5 + ["refused", "refused", "success"]
 
 

@@ -1,4 +1,5 @@
 """A loaded catalogue with its default Statement of Applicability."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The SoA's demo step, and its defaults after ``audit-portal catalogue load``."""
+
 from __future__ import annotations
 
 import subprocess

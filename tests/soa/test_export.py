@@ -1,4 +1,5 @@
 """The SoA downloads: one row per 2022 control, read back as a spreadsheet program would."""
+
 from __future__ import annotations
 
 import csv
@@ -16,9 +17,19 @@ from audit_portal.soa import service
 from audit_portal.soa.export import COLUMNS
 
 EXPECTED_COLUMNS = [
-    "Control", "Title", "Theme", "Applicable", "Justification", "Implementation status", "Owner",
-    "Mapped measures", "Evidence requirements (key, frequency)", "Last updated",
-    "Evidence coverage", "Coverage as of", "Contradiction",
+    "Control",
+    "Title",
+    "Theme",
+    "Applicable",
+    "Justification",
+    "Implementation status",
+    "Owner",
+    "Mapped measures",
+    "Evidence requirements (key, frequency)",
+    "Last updated",
+    "Evidence coverage",
+    "Coverage as of",
+    "Contradiction",
 ]
 BACKUP_REQUIREMENTS = (
     "8.13/backup (daily); PHY-3/backup (daily); BCM-1/backup (daily); BCM-1/restore-test (every 90 days); "
@@ -49,7 +60,11 @@ def test_csv_download_has_one_row_per_2022_control(catalogue, login_as, role: st
     assert len(rows) == 94
     by_ref = {row[0]: dict(zip(EXPECTED_COLUMNS, row)) for row in rows[1:]}
     backup = by_ref["8.13"]
-    assert (backup["Title"], backup["Theme"], backup["Applicable"]) == ("Information backup", "Technological controls", "Yes")
+    assert (backup["Title"], backup["Theme"], backup["Applicable"]) == (
+        "Information backup",
+        "Technological controls",
+        "Yes",
+    )
     assert backup["Implementation status"] == "Not started"
     assert backup["Mapped measures"] == "PHY-3, BCM-1, BCM-2"
     assert backup["Evidence requirements (key, frequency)"] == BACKUP_REQUIREMENTS
@@ -63,9 +78,7 @@ def test_xlsx_download_reads_back_with_openpyxl(catalogue, login_as, session) ->
     set_owner(session, "8.13", "Head of operations (P. Bakker)")
     response = login_as("auditor").get("/soa/export.xlsx")
     assert response.status_code == 200
-    assert response.headers["content-type"] == (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    assert response.headers["content-type"] == ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert response.headers["content-disposition"].endswith('.xlsx"')
     workbook = load_workbook(io.BytesIO(response.content))
     sheet = workbook.active
@@ -101,6 +114,8 @@ def test_each_download_is_an_audit_event(catalogue, login_as, session) -> None:
     client = login_as("auditor")
     client.get("/soa/export.csv")
     client.get("/soa/export.xlsx")
-    recorded = session.scalars(select(AuditEvent).where(AuditEvent.action == "soa.export").order_by(AuditEvent.id)).all()
+    recorded = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "soa.export").order_by(AuditEvent.id)
+    ).all()
     assert [json.loads(e.detail)["format"] for e in recorded] == ["csv", "xlsx"]
     assert {e.actor for e in recorded} == {client.user.username}

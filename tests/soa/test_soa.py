@@ -1,4 +1,5 @@
 """The Statement of Applicability: defaults, the pages, editing by admins, audit events."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,10 @@ class TestDefaults:
         admin = service.Principal(role="admin", username="admin")
         row = service.soa_row(session, "5.5")
         service.apply_change(
-            session, row=row, principal=admin, request=None,
+            session,
+            row=row,
+            principal=admin,
+            request=None,
             change=service.SoaChange(True, "We report incidents to the Dutch DPA.", "partial", "CISO"),
         )
         session.delete(entry(session, "5.6"))
@@ -105,8 +109,12 @@ class TestEditing:
         csrf_token = client.headers.pop("X-CSRF-Token")  # a plain form post carries it as a field
         response = client.post(
             "/soa/5.5",
-            data=form(justification="Incidents are reported to the Dutch DPA.", status="partial",
-                      owner="Security officer", csrf_token=csrf_token),
+            data=form(
+                justification="Incidents are reported to the Dutch DPA.",
+                status="partial",
+                owner="Security officer",
+                csrf_token=csrf_token,
+            ),
         )
         assert response.status_code == 303
         assert response.headers["location"] == "/soa#control-5.5"
@@ -117,18 +125,23 @@ class TestEditing:
         assert (recorded.object_id, recorded.actor, recorded.actor_role) == ("5.5", client.user.username, "admin")
         detail = json.loads(recorded.detail)
         assert detail["before"] == {
-            "applicable": False, "justification": service.UNMAPPED_JUSTIFICATION,
-            "status": "not_started", "owner": None,
+            "applicable": False,
+            "justification": service.UNMAPPED_JUSTIFICATION,
+            "status": "not_started",
+            "owner": None,
         }
         assert detail["after"] == {
-            "applicable": True, "justification": "Incidents are reported to the Dutch DPA.",
-            "status": "partial", "owner": "Security officer",
+            "applicable": True,
+            "justification": "Incidents are reported to the Dutch DPA.",
+            "status": "partial",
+            "owner": "Security officer",
         }
 
     def test_saving_unchanged_values_records_nothing(self, catalogue, login_as, session) -> None:
         current = entry(session, "8.13")
         response = login_as("admin").post(
-            "/soa/8.13", data=form(justification=current.justification, status=current.status),
+            "/soa/8.13",
+            data=form(justification=current.justification, status=current.status),
         )
         assert response.status_code == 303
         assert events(session, "soa.update") == []

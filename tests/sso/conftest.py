@@ -1,6 +1,7 @@
 """A real OpenID provider for the single sign-on tests: node's oidc-provider (tests/sso/provider,
 installed from npm by .ci/run or here on first use), started once per test session on 127.0.0.1,
 and the portal configured to use it."""
+
 from __future__ import annotations
 
 import json
@@ -58,22 +59,37 @@ def openid_provider() -> Iterator[RunningProvider]:
     if node is None:
         pytest.fail("node is needed for the single sign-on tests (Debian: apt-get install -y nodejs)")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True, capture_output=True, timeout=600
+        )
     port = _free_port()
-    clients = [{
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "redirect_uris": [f"{PORTAL}/login/sso/callback"],
-        "post_logout_redirect_uris": [f"{PORTAL}/login"],
-        "grant_types": ["authorization_code"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "client_secret_basic",
-    }]
-    env = {**os.environ, "PORT": str(port), "OIDC_ACCOUNTS": json.dumps(ACCOUNTS), "OIDC_CLIENTS": json.dumps(clients),
-           "NODE_ENV": "test"}
-    process = subprocess.Popen([node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    clients = [
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{PORTAL}/login/sso/callback"],
+            "post_logout_redirect_uris": [f"{PORTAL}/login"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }
+    ]
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "OIDC_ACCOUNTS": json.dumps(ACCOUNTS),
+        "OIDC_CLIENTS": json.dumps(clients),
+        "NODE_ENV": "test",
+    }
+    process = subprocess.Popen(
+        [node, "provider.mjs"],
+        cwd=PROVIDER_DIR,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -120,7 +136,12 @@ def settings(tmp_path: Path, database_url: str, openid_provider: RunningProvider
 
 
 def provider_sign_in(
-    portal: TestClient, login: str, *, mfa: bool, next_path: str = "/evidence", deliver_to: TestClient | None = None,
+    portal: TestClient,
+    login: str,
+    *,
+    mfa: bool,
+    next_path: str = "/evidence",
+    deliver_to: TestClient | None = None,
 ) -> httpx.Response:
     """The browser's trip: the portal sends it to the provider, the user signs in there, the
     provider sends it back to the portal's callback (in ``deliver_to``, another browser, when

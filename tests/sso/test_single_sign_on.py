@@ -1,5 +1,6 @@
 """Single sign-on with OpenID Connect against a real provider (node's oidc-provider): the code
 flow with PKCE, state and nonce through the portal, and each way it must refuse."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def test_first_sign_in_creates_the_account_with_the_mapped_role(app, session):
     link = session.exec(select(SsoIdentity).where(SsoIdentity.user_id == alice.id)).one()
     assert link.subject == "alice" and link.groups == ["isms-it", "staff"]
     assert session.exec(select(SsoPendingLogin)).all() == []
-    logins = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login",
-                                                   AuditEvent.actor == "alice")).all()
+    logins = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "auth.login", AuditEvent.actor == "alice")
+    ).all()
     assert [json.loads(event.detail)["method"] for event in logins] == ["sso"]
 
     # A second sign-in finds the same account (by issuer and subject), no new one.
@@ -77,8 +79,9 @@ def test_an_unacceptable_id_token_is_refused(app, session, openid_provider, chan
     assert sessions.COOKIE_NAME not in portal.cookies
     assert not _signed_in(portal)
     assert _account(session, "alice") is None
-    refusal = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login",
-                                                    AuditEvent.outcome == "refused")).one()
+    refusal = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "auth.login", AuditEvent.outcome == "refused")
+    ).one()
     assert reason in json.loads(refusal.detail)["reason"]
 
 

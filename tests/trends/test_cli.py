@@ -1,4 +1,5 @@
 """``audit-portal snapshots`` as an operator runs it."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -1,5 +1,6 @@
 """The management jobs as a scheduler tick runs them, against a database of their own (they
 commit through unit_of_work like the real scheduler)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,11 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     first = jobs.run_due_jobs(own_engine, store, settings, now)
     # no SMTP host: no digest; the jobs' events are the first the audit checkpoint signs
     assert first == [
-        "coverage-snapshot", "monthly-report", "retention", "integrity-scrub", *(["database-optimize"] if sqlite else []),
+        "coverage-snapshot",
+        "monthly-report",
+        "retention",
+        "integrity-scrub",
+        *(["database-optimize"] if sqlite else []),
         "audit-checkpoint",
     ]
     assert jobs.run_due_jobs(own_engine, store, settings, now + timedelta(minutes=1)) == []
@@ -52,8 +57,11 @@ def test_a_tick_snapshots_and_reports_once(own_engine, settings):
     next_day = now + timedelta(days=1)
     new_week = next_day.isocalendar()[1] != now.isocalendar()[1]
     assert jobs.run_due_jobs(own_engine, store, settings, next_day) == [
-        "coverage-snapshot", "retention", *(["integrity-scrub"] if new_week else []),
-        *(["database-optimize"] if sqlite else []), "audit-checkpoint",
+        "coverage-snapshot",
+        "retention",
+        *(["integrity-scrub"] if new_week else []),
+        *(["database-optimize"] if sqlite else []),
+        "audit-checkpoint",
     ]
 
 
@@ -73,11 +81,17 @@ def test_the_digest_goes_out_once_a_week_on_monday_morning(own_engine, settings)
         monday = (datetime.now(UTC) - timedelta(days=40)).replace(hour=6, minute=30)
         monday -= timedelta(days=monday.weekday())
         with unit_of_work(own_engine) as session:
-            user = UserAccount(username="it.ops", role="it", password_hash="-", password_changed_at=monday, created_at=monday)
+            user = UserAccount(
+                username="it.ops", role="it", password_hash="-", password_changed_at=monday, created_at=monday
+            )
             session.add(user)
             session.flush()
             session.add(DigestPreference(user_id=user.id, email="it@example.test", opted_out=False, updated_at=monday))
-            session.add(Finding(source="auditor", title="Restore test missing", severity="high", status="open", created_at=monday))
+            session.add(
+                Finding(
+                    source="auditor", title="Restore test missing", severity="high", status="open", created_at=monday
+                )
+            )
         store = MemoryStore()
         assert "weekly-digest" not in jobs.run_due_jobs(own_engine, store, smtp, monday)  # before 07:00
         assert "weekly-digest" in jobs.run_due_jobs(own_engine, store, smtp, monday + timedelta(hours=1))
@@ -103,7 +117,10 @@ def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, set
     with unit_of_work(own_engine) as session:
         checkpoints = session.scalars(select(Evidence).where(Evidence.collector_instance == CHECKPOINT_SOURCE)).all()
         result = verify_log(session, store, settings)
-        linked = {f"{c.framework_key}:{c.ref}" for c in evidence_repository.control_links(session, [checkpoints[0].id])[checkpoints[0].id]}
+        linked = {
+            f"{c.framework_key}:{c.ref}"
+            for c in evidence_repository.control_links(session, [checkpoints[0].id])[checkpoints[0].id]
+        }
     assert len(checkpoints) == 1
     assert linked == {"iso27001-2022:8.15", "iso27001-2013:A.12.4.2"}  # protection of log information
     assert result.ok and len(result.checkpoints) == 1

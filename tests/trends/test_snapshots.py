@@ -1,4 +1,5 @@
 """Snapshots of today and back-filled days, against coverage computed by hand."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -78,7 +79,9 @@ def test_trend_change_is_against_the_snapshot_a_month_ago(session, seeded):
         then = overall(repository.of_day(session, reference), framework).percent
         assert board.trend.change[framework] == round(board.frameworks[framework].percent - then, 1)
         # the stored days, then today computed now (the newest point always equals the headline)
-        assert [day for day, _ in board.trend.series[framework]] == [reference - timedelta(days=n) for n in (2, 1, 0)] + [seeded.today]
+        assert [day for day, _ in board.trend.series[framework]] == [
+            reference - timedelta(days=n) for n in (2, 1, 0)
+        ] + [seeded.today]
         assert board.trend.series[framework][-1][1] == board.frameworks[framework].percent
 
 
@@ -89,7 +92,12 @@ def test_no_snapshot_a_month_ago_means_no_change(session, seeded):
 
 @pytest.mark.parametrize(
     "day, expected",
-    [("2026-03-31", "2026-02-28"), ("2026-01-15", "2025-12-15"), ("2024-03-30", "2024-02-29"), ("2026-07-31", "2026-06-30")],
+    [
+        ("2026-03-31", "2026-02-28"),
+        ("2026-01-15", "2025-12-15"),
+        ("2024-03-30", "2024-02-29"),
+        ("2026-07-31", "2026-06-30"),
+    ],
 )
 def test_month_before(day, expected):
     from datetime import date

@@ -4,6 +4,7 @@ Revision ID: 0001_portal_setting
 Revises:
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0010_catalogue
 Revises: 0002_accounts_audit
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0020_evidence_reviews
 Revises: 0010_catalogue
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -146,7 +147,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "finding_control", "finding", "evidence_review", "engagement_scope", "engagement_auditor",
-        "engagement", "soa_entry", "evidence_signoff", "evidence_control", "evidence_requirement", "evidence",
+        "finding_control",
+        "finding",
+        "evidence_review",
+        "engagement_scope",
+        "engagement_auditor",
+        "engagement",
+        "soa_entry",
+        "evidence_signoff",
+        "evidence_control",
+        "evidence_requirement",
+        "evidence",
     ):
         op.drop_table(table)

@@ -4,6 +4,7 @@ Revision ID: 0030_collection
 Revises: 0020_evidence_reviews
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -38,15 +38,11 @@ def upgrade() -> None:
         op.create_index(f"ix_evidence_request_{column}", "evidence_request", [column])
     op.create_table(
         "evidence_request_item",
-        sa.Column(
-            "request_id", sa.Integer(), sa.ForeignKey("evidence_request.id"), primary_key=True
-        ),
+        sa.Column("request_id", sa.Integer(), sa.ForeignKey("evidence_request.id"), primary_key=True),
         sa.Column("evidence_id", sa.Integer(), sa.ForeignKey("evidence.id"), primary_key=True),
         sa.Column("linked_at", TZ, nullable=False),
     )
-    op.create_index(
-        "ix_evidence_request_item_evidence_id", "evidence_request_item", ["evidence_id"]
-    )
+    op.create_index("ix_evidence_request_item_evidence_id", "evidence_request_item", ["evidence_id"])
     op.create_table(
         "sample",
         sa.Column("id", sa.Integer(), primary_key=True),

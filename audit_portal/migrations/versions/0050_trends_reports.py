@@ -4,6 +4,7 @@ Revision ID: 0050_trends_reports
 Revises: 0040_requests_samples
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

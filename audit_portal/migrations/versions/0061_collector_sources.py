@@ -4,6 +4,7 @@ Revision ID: 0061_collector_sources
 Revises: 0050_trends_reports
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0062_access_events
 Revises: 0061_collector_sources
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -11,6 +11,7 @@ the portal uses). The stored hash is not recomputed, so an event changed before 
 still fails the plain-hash check afterwards; a MAC that is missing after this revision means it
 was removed.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -24,10 +25,15 @@ depends_on = None
 GENESIS_MAC = "0" * 64
 BATCH = 1000
 
-audit_event = sa.table("audit_event", sa.column("id", sa.Integer), sa.column("hash", sa.String), sa.column("mac", sa.String))
+audit_event = sa.table(
+    "audit_event", sa.column("id", sa.Integer), sa.column("hash", sa.String), sa.column("mac", sa.String)
+)
 chain_head = sa.table(
-    "audit_chain_head", sa.column("id", sa.Integer), sa.column("last_event_id", sa.Integer),
-    sa.column("last_mac", sa.String), sa.column("key_id", sa.String),
+    "audit_chain_head",
+    sa.column("id", sa.Integer),
+    sa.column("last_event_id", sa.Integer),
+    sa.column("last_mac", sa.String),
+    sa.column("key_id", sa.String),
 )
 
 
@@ -51,7 +57,9 @@ def _rechain(connection: sa.Connection) -> None:
     while True:
         rows = connection.execute(
             sa.select(audit_event.c.id, audit_event.c.hash)
-            .where(audit_event.c.id > last_id).order_by(audit_event.c.id).limit(BATCH)
+            .where(audit_event.c.id > last_id)
+            .order_by(audit_event.c.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             break
@@ -60,7 +68,9 @@ def _rechain(connection: sa.Connection) -> None:
             mac = key.mac(mac, row.hash)
             updates.append({"event_id": row.id, "event_mac": mac})
         connection.execute(
-            audit_event.update().where(audit_event.c.id == sa.bindparam("event_id")).values(mac=sa.bindparam("event_mac")),
+            audit_event.update()
+            .where(audit_event.c.id == sa.bindparam("event_id"))
+            .values(mac=sa.bindparam("event_mac")),
             updates,
         )
         last_id = rows[-1].id

@@ -4,6 +4,7 @@ Revision ID: 0064_pending_objects
 Revises: 0063_audit_mac
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0065_requirement_library
 Revises: 0064_pending_objects
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0067_collectors_part3
 Revises: 0065_requirement_library
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

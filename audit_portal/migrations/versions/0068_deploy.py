@@ -4,6 +4,7 @@ Revision ID: 0068_deploy
 Revises: 0067_collectors_part3
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -41,8 +42,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "sso_session",
-        sa.Column("web_session_id", sa.String(64),
-                  sa.ForeignKey("web_session.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "web_session_id", sa.String(64), sa.ForeignKey("web_session.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("id_token", sa.Text(), nullable=False),
     )
 

@@ -4,6 +4,7 @@ Revision ID: 0069_finding_lifecycle
 Revises: 0068_deploy
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

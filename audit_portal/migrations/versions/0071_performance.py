@@ -4,6 +4,7 @@ Revision ID: 0071_performance
 Revises: 0069_finding_lifecycle
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -24,9 +25,7 @@ def upgrade() -> None:
     )
     # The values the evidence list offers as filters, taken once from what is there; from now on
     # every new item adds its own (evidence.repository.add_evidence).
-    op.execute(
-        "INSERT INTO evidence_facet (kind, value) SELECT DISTINCT 'content_type', content_type FROM evidence"
-    )
+    op.execute("INSERT INTO evidence_facet (kind, value) SELECT DISTINCT 'content_type', content_type FROM evidence")
     op.execute(
         "INSERT INTO evidence_facet (kind, value) SELECT DISTINCT 'collector_instance', collector_instance "
         "FROM evidence WHERE collector_instance IS NOT NULL"

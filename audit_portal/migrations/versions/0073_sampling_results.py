@@ -4,6 +4,7 @@ Revision ID: 0073_sampling_results
 Revises: 0071_performance
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -48,6 +49,13 @@ def downgrade() -> None:
     with op.batch_alter_table("sample") as batch:
         batch.drop_constraint("fk_sample_concluded_by", type_="foreignkey")
         batch.drop_constraint("fk_sample_requirement_id", type_="foreignkey")
-        for column in ("concluded_by", "concluded_at", "conclusion_note", "conclusion", "size_rule", "method",
-                       "requirement_id"):
+        for column in (
+            "concluded_by",
+            "concluded_at",
+            "conclusion_note",
+            "conclusion",
+            "size_rule",
+            "method",
+            "requirement_id",
+        ):
             batch.drop_column(column)

@@ -4,6 +4,7 @@ Revision ID: 0074_rule_decisions
 Revises: 0071_performance
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0075_coverage_rollup
 Revises: 0071_performance
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -27,8 +28,12 @@ def upgrade() -> None:
         sa.Column("evidence_count", sa.Integer(), nullable=False),
         sa.Column("newest_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_coverage_rollup_collected_on_requirement", "coverage_rollup", ["collected_on", "requirement_id"])
-    op.create_index("ix_coverage_rollup_requirement_collected_on", "coverage_rollup", ["requirement_id", "collected_on"])
+    op.create_index(
+        "ix_coverage_rollup_collected_on_requirement", "coverage_rollup", ["collected_on", "requirement_id"]
+    )
+    op.create_index(
+        "ix_coverage_rollup_requirement_collected_on", "coverage_rollup", ["requirement_id", "collected_on"]
+    )
     _fill(rollup)
 
 
@@ -36,14 +41,19 @@ def _fill(rollup: sa.Table) -> None:
     """The rollup of the evidence already there, written here (not by importing the portal's code,
     which will have moved on) with the rule of audit_portal/coverage/rollup.py at this revision."""
     evidence = sa.table(
-        "evidence", sa.column("id", sa.Integer()), sa.column("collected_at", sa.DateTime(timezone=True)),
+        "evidence",
+        sa.column("id", sa.Integer()),
+        sa.column("collected_at", sa.DateTime(timezone=True)),
         sa.column("superseded_at", sa.DateTime(timezone=True)),
     )
-    links = sa.table("evidence_requirement", sa.column("evidence_id", sa.Integer()), sa.column("requirement_id", sa.Integer()))
+    links = sa.table(
+        "evidence_requirement", sa.column("evidence_id", sa.Integer()), sa.column("requirement_id", sa.Integer())
+    )
     cells: dict[tuple, list] = {}
     rows = op.get_bind().execute(
-        sa.select(links.c.requirement_id, evidence.c.collected_at, evidence.c.superseded_at)
-        .join(evidence, evidence.c.id == links.c.evidence_id)
+        sa.select(links.c.requirement_id, evidence.c.collected_at, evidence.c.superseded_at).join(
+            evidence, evidence.c.id == links.c.evidence_id
+        )
     )
     for requirement_id, collected_at, superseded_at in rows:
         key = (requirement_id, _day(collected_at), _day(superseded_at) if superseded_at else None)
@@ -51,12 +61,17 @@ def _fill(rollup: sa.Table) -> None:
         cell[0] += 1
         cell[1] = max(cell[1], collected_at)
     values = [
-        {"requirement_id": rid, "collected_on": collected_on, "superseded_on": superseded_on,
-         "evidence_count": count, "newest_at": newest}
+        {
+            "requirement_id": rid,
+            "collected_on": collected_on,
+            "superseded_on": superseded_on,
+            "evidence_count": count,
+            "newest_at": newest,
+        }
         for (rid, collected_on, superseded_on), (count, newest) in cells.items()
     ]
     for first in range(0, len(values), BATCH):
-        op.bulk_insert(rollup, values[first:first + BATCH])
+        op.bulk_insert(rollup, values[first : first + BATCH])
 
 
 def _day(moment):

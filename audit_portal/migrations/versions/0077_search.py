@@ -15,6 +15,7 @@ Revision ID: 0077_search
 Revises: 0071_performance
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -28,11 +29,11 @@ depends_on = None
 # because PostgreSQL uses an expression index only for the very expression it was built on.
 DOCUMENTS = {
     "evidence": "coalesce(evidence.title, '') || ' ' || coalesce(evidence.description, '') || ' ' || "
-                "coalesce(evidence.original_filename, '')",
+    "coalesce(evidence.original_filename, '')",
     "control": "coalesce(control.ref, '') || ' ' || coalesce(control.title, '') || ' ' || coalesce(control.title_nl, '') || ' ' || "
-               "coalesce(control.text, '') || ' ' || coalesce(control.text_nl, '')",
+    "coalesce(control.text, '') || ' ' || coalesce(control.text_nl, '')",
     "requirement": "coalesce(requirement.key, '') || ' ' || coalesce(requirement.title, '') || ' ' || "
-                   "coalesce(requirement.auditor_expects, '')",
+    "coalesce(requirement.auditor_expects, '')",
 }
 FTS_COLUMNS = {
     "evidence": ("title", "description", "original_filename"),
@@ -74,10 +75,12 @@ def _upgrade_postgresql() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     # Where the extensions live (public, unless someone installed them elsewhere earlier): every
     # reference below names that schema, so the portal's own search_path does not matter.
-    schemas: dict[str, str] = dict(bind.exec_driver_sql(
-        "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname IN ('unaccent', 'pg_trgm')"
-    ).all())
+    schemas: dict[str, str] = dict(
+        bind.exec_driver_sql(
+            "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname IN ('unaccent', 'pg_trgm')"
+        ).all()
+    )
     unaccent, trgm = _quoted(schemas["unaccent"]), _quoted(schemas["pg_trgm"])
     # unaccent() is only STABLE (its dictionary could change); an index needs an IMMUTABLE
     # function, so this one pins the dictionary.
@@ -96,7 +99,9 @@ def _upgrade_postgresql() -> None:
             f"CREATE INDEX ix_{table}_search_fts ON {table} USING gin "
             f"((to_tsvector('portal_dutch', {document}) || to_tsvector('portal_english', {document})))"
         )
-        op.execute(f"CREATE INDEX ix_{table}_search_trgm ON {table} USING gin (portal_fold({document}) {trgm}.gin_trgm_ops)")
+        op.execute(
+            f"CREATE INDEX ix_{table}_search_trgm ON {table} USING gin (portal_fold({document}) {trgm}.gin_trgm_ops)"
+        )
 
 
 def _upgrade_sqlite() -> None:

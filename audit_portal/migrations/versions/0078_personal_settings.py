@@ -4,6 +4,7 @@ Revision ID: 0078_personal_settings
 Revises: 0077_search
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

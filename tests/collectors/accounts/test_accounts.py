@@ -29,16 +29,29 @@ PEOPLE = [
 
 
 def web1(**extra: Any) -> dict[str, Any]:
-    return {"type": "linux", "name": "web1", "passwd": str(RECORDED / "passwd"), "group": str(RECORDED / "group"),
-            "shadow": str(RECORDED / "shadow.redacted"), "lastlog": str(RECORDED / "lastlog.txt"),
-            "sudoers": [str(RECORDED / "sudoers"), str(RECORDED / "sudoers.d.txt")],
-            "sshd_effective": str(RECORDED / "sshd-T.txt"), **extra}
+    return {
+        "type": "linux",
+        "name": "web1",
+        "passwd": str(RECORDED / "passwd"),
+        "group": str(RECORDED / "group"),
+        "shadow": str(RECORDED / "shadow.redacted"),
+        "lastlog": str(RECORDED / "lastlog.txt"),
+        "sudoers": [str(RECORDED / "sudoers"), str(RECORDED / "sudoers.d.txt")],
+        "sshd_effective": str(RECORDED / "sshd-T.txt"),
+        **extra,
+    }
 
 
 def config(systems: list[dict[str, Any]], **extra: Any) -> AccountsConfig:
-    return AccountsConfig.model_validate({
-        "people": PEOPLE, "service_accounts": [{"account": "deploy", "owner": "Alice Admin", "purpose": "CI deploys"}],
-        "shared_accounts": ["support"], "systems": systems, **extra})
+    return AccountsConfig.model_validate(
+        {
+            "people": PEOPLE,
+            "service_accounts": [{"account": "deploy", "owner": "Alice Admin", "purpose": "CI deploys"}],
+            "shared_accounts": ["support"],
+            "systems": systems,
+            **extra,
+        }
+    )
 
 
 def collect(cfg: AccountsConfig, tmp_path: Path, now: datetime = RECORDED_AT + timedelta(hours=1), previous=None):
@@ -99,8 +112,11 @@ class TestLinuxRecording:
     def test_changes_since_the_previous_review(self, tmp_path: Path) -> None:
         first = collect(config([web1()]), tmp_path / "a")
         previous = dict(first.normalised)
-        previous["access_list"] = [dict(e, admin=False, privileges=[]) if e["account"] == "bob" else e
-                                   for e in first.normalised["access_list"] if e["account"] != "support"]
+        previous["access_list"] = [
+            dict(e, admin=False, privileges=[]) if e["account"] == "bob" else e
+            for e in first.normalised["access_list"]
+            if e["account"] != "support"
+        ]
         second = collect(config([web1()]), tmp_path / "b", previous=previous)
         assert second.normalised["changes"]["accounts_added"] == ["web1:support"]
         assert second.normalised["changes"]["privileges_changed"] == ["web1:bob"]
@@ -140,10 +156,18 @@ def iam() -> Iterator[tuple[str, Any]]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        client = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key="test")
+        client = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         client.create_group(GroupName="admins")
-        admin = client.create_policy(PolicyName="Admins", PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}')
+        admin = client.create_policy(
+            PolicyName="Admins",
+            PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+        )
         client.attach_group_policy(GroupName="admins", PolicyArn=admin["Policy"]["Arn"])
         for user in ("alice", "bob", "ci-deploy", "mallory"):
             client.create_user(UserName=user)
@@ -151,7 +175,9 @@ def iam() -> Iterator[tuple[str, Any]]:
             client.create_login_profile(UserName=user, Password="Correct-horse-42!")
         client.add_user_to_group(GroupName="admins", UserName="alice")
         device = client.create_virtual_mfa_device(VirtualMFADeviceName="bob")["VirtualMFADevice"]["SerialNumber"]
-        client.enable_mfa_device(UserName="bob", SerialNumber=device, AuthenticationCode1="123456", AuthenticationCode2="654321")
+        client.enable_mfa_device(
+            UserName="bob", SerialNumber=device, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
         client.create_access_key(UserName="ci-deploy")
         yield endpoint, client
     finally:
@@ -161,12 +187,25 @@ def iam() -> Iterator[tuple[str, Any]]:
 class TestAwsOverHttp:
     def test_iam_access_list(self, iam, tmp_path: Path) -> None:
         endpoint, _client = iam
-        system = {"type": "aws", "name": "aws-prod", "endpoint_url": endpoint, "access_key_id": "test", "secret_access_key": "test",
-                  "admin_policies": ["arn:aws:iam::123456789012:policy/Admins"]}
-        cfg = AccountsConfig.model_validate({
-            "people": [{"name": "Alice Admin", "accounts": ["alice"]}, {"name": "Bob Builder", "accounts": ["aws-prod:bob"]}],
-            "service_accounts": [{"account": "ci-deploy", "owner": "Alice Admin"}],
-            "key_max_age_days": 30, "systems": [system]})
+        system = {
+            "type": "aws",
+            "name": "aws-prod",
+            "endpoint_url": endpoint,
+            "access_key_id": "test",
+            "secret_access_key": "test",
+            "admin_policies": ["arn:aws:iam::123456789012:policy/Admins"],
+        }
+        cfg = AccountsConfig.model_validate(
+            {
+                "people": [
+                    {"name": "Alice Admin", "accounts": ["alice"]},
+                    {"name": "Bob Builder", "accounts": ["aws-prod:bob"]},
+                ],
+                "service_accounts": [{"account": "ci-deploy", "owner": "Alice Admin"}],
+                "key_max_age_days": 30,
+                "systems": [system],
+            }
+        )
         now = datetime.now(UTC)
         outcome = execute(AccountsCollector(), cfg, instance_name="accounts", now=now, timeout_seconds=120)
         assert outcome.ok, outcome.error
@@ -180,7 +219,9 @@ class TestAwsOverHttp:
             "no-owner:aws-prod:mallory": Severity.high,
             "console-without-mfa:aws-prod:mallory": Severity.medium,
         }
-        later = AccountsCollector().collect(CollectContext("a", cfg, now + timedelta(days=45), tmp_path, logging.getLogger("t")))
+        later = AccountsCollector().collect(
+            CollectContext("a", cfg, now + timedelta(days=45), tmp_path, logging.getLogger("t"))
+        )
         assert any(k.startswith("old-key:aws-prod:ci-deploy:") for k in keys(later))
         assert "dormant:aws-prod:bob" not in keys(later)  # created 45 days ago, dormant after 90
 
@@ -191,7 +232,13 @@ class TestAwsOverHttp:
         ({"systems": []}, "at least 1"),
         ({"systems": [{"type": "linux", "name": "a", "lastlog": "x", "command": "getent passwd"}]}, "Extra inputs"),
         ({"systems": [{"type": "linux", "name": "a", "lastlog": "x"}] * 2}, "unique"),
-        ({"people": [{"name": "x", "accounts": ["a b"]}], "systems": [{"type": "linux", "name": "a", "lastlog": "x"}]}, "not an account name"),
+        (
+            {
+                "people": [{"name": "x", "accounts": ["a b"]}],
+                "systems": [{"type": "linux", "name": "a", "lastlog": "x"}],
+            },
+            "not an account name",
+        ),
     ],
 )
 def test_config_is_validated(extra, message) -> None:

@@ -30,9 +30,12 @@ FIREWALL_CPE = "cpe:2.3:o:fortinet:fortios:7.4.3:*:*:*:*:*:*:*"
 def csaf_validator() -> jsonschema.Draft202012Validator:
     schemas = {path.name: json.loads(path.read_text()) for path in (CSAF / "schema").glob("*.json")}
     registry = referencing.Registry().with_resources(
-        (f"https://www.first.org/cvss/{name.replace('_', '-').replace('-0.json', '.0.json').replace('-1.json', '.1.json')}",
-         referencing.Resource.from_contents(schemas[name], default_specification=referencing.jsonschema.DRAFT7))
-        for name in ("cvss_v2_0.json", "cvss_v3_0.json", "cvss_v3_1.json"))
+        (
+            f"https://www.first.org/cvss/{name.replace('_', '-').replace('-0.json', '.0.json').replace('-1.json', '.1.json')}",
+            referencing.Resource.from_contents(schemas[name], default_specification=referencing.jsonschema.DRAFT7),
+        )
+        for name in ("cvss_v2_0.json", "cvss_v3_0.json", "cvss_v3_1.json")
+    )
     return jsonschema.Draft202012Validator(schemas["csaf_2_0.json"], registry=registry)
 
 
@@ -51,26 +54,33 @@ def test_the_schema_check_can_fail() -> None:
 def test_parse_advisory() -> None:
     advisory = parse_advisory(json.loads((WHITE / "2026" / "ncsc-2026-0412.json").read_text()))
     assert (advisory.tracking_id, advisory.severity, advisory.score, advisory.cves) == (
-        "NCSC-2026-0412", "high", 7.5, ["CVE-2026-41871"])
+        "NCSC-2026-0412",
+        "high",
+        7.5,
+        ["CVE-2026-41871"],
+    )
     [affected] = advisory.affected
     assert (affected.name, affected.version_range) == ("openssl", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1")
     [fixed] = advisory.fixed
     assert (fixed.name, fixed.version) == ("openssl", "3.0.20-1~deb12u1")  # from the purl
 
 
-@pytest.mark.parametrize(("installed", "version_range", "inside"), [
-    ("3.0.19-1~deb12u2", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", True),
-    ("3.0.20-1~deb12u1", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", False),
-    ("1.1.1w-0+deb11u1", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", False),
-    ("1.1.1w-0+deb11u1", "vers:deb/>=1.1.1|<1.1.1x|>=3.0.0|<3.0.20", True),
-    ("1:9.2p1-2+deb12u6", "vers:deb/<1:9.2p1-2+deb12u7", True),
-    ("1:9.2p1-2+deb12u7", "vers:deb/<1:9.2p1-2+deb12u7", False),
-    ("2.5.0-1", "vers:deb/*", True),
-    ("2.5.0-1", "vers:deb/=2.5.0-1|=2.6.0-1", True),
-    ("2.5.0-1", "<= 2.5.0-1", True),
-    ("2.5.0-2", ">= 2.0, < 2.5.0-2", False),
-    ("2.5.0-2", "all versions before the fix", None),
-])
+@pytest.mark.parametrize(
+    ("installed", "version_range", "inside"),
+    [
+        ("3.0.19-1~deb12u2", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", True),
+        ("3.0.20-1~deb12u1", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", False),
+        ("1.1.1w-0+deb11u1", "vers:deb/>=3.0.0|<3.0.20-1~deb12u1", False),
+        ("1.1.1w-0+deb11u1", "vers:deb/>=1.1.1|<1.1.1x|>=3.0.0|<3.0.20", True),
+        ("1:9.2p1-2+deb12u6", "vers:deb/<1:9.2p1-2+deb12u7", True),
+        ("1:9.2p1-2+deb12u7", "vers:deb/<1:9.2p1-2+deb12u7", False),
+        ("2.5.0-1", "vers:deb/*", True),
+        ("2.5.0-1", "vers:deb/=2.5.0-1|=2.6.0-1", True),
+        ("2.5.0-1", "<= 2.5.0-1", True),
+        ("2.5.0-2", ">= 2.0, < 2.5.0-2", False),
+        ("2.5.0-2", "all versions before the fix", None),
+    ],
+)
 def test_version_ranges(installed: str, version_range: str, inside: bool | None) -> None:
     assert in_range(installed, version_range) is inside
 
@@ -83,10 +93,14 @@ def test_cpe_matching() -> None:
 
 
 def config(**overrides: object) -> dict:
-    return {"sources": [{"type": "csaf-folder", "path": str(WHITE)}],
-            "inventory": [{"host": "deb1", "dpkg_query_path": str(CSAF / "dpkg-query-deb1.txt")},
-                          {"host": "edge-fw", "cpes": [FIREWALL_CPE]}],
-            **overrides}
+    return {
+        "sources": [{"type": "csaf-folder", "path": str(WHITE)}],
+        "inventory": [
+            {"host": "deb1", "dpkg_query_path": str(CSAF / "dpkg-query-deb1.txt")},
+            {"host": "edge-fw", "cpes": [FIREWALL_CPE]},
+        ],
+        **overrides,
+    }
 
 
 class TestCollect:
@@ -98,8 +112,12 @@ class TestCollect:
         result = collector.collect(context(collector, config(), tmp_path, now=NOW))
         advisories = result.normalised["advisories"]
         assert {tid: bool(row["in_period"]) for tid, row in advisories.items()} == {
-            "NCSC-2026-0398": False, "NCSC-2026-0412": True, "NCSC-2026-0419": True,
-            "NCSC-2026-0423": True, "NCSC-2026-0427": True}
+            "NCSC-2026-0398": False,
+            "NCSC-2026-0412": True,
+            "NCSC-2026-0419": True,
+            "NCSC-2026-0423": True,
+            "NCSC-2026-0427": True,
+        }
         assert advisories["NCSC-2026-0412"]["affected_hosts"] == {"deb1": ["openssl 3.0.19-1~deb12u2"]}
         assert advisories["NCSC-2026-0423"]["affected_hosts"] == {}  # sudo is not installed
         assert advisories["NCSC-2026-0398"]["affected_hosts"] == {"edge-fw": [FIREWALL_CPE]}
@@ -111,24 +129,33 @@ class TestCollect:
         }  # 0419 is medium, 0427 (critical) is only three days old
         report = result.artifacts[2].data.decode()  # type: ignore[union-attr]
         assert "NCSC-2026-0419" in report and "Earlier advisories still affecting" in report
-        later = collector.collect(context(collector, config(), tmp_path / "later", now=NOW + timedelta(days=6),
-                                          previous=result.normalised))
+        later = collector.collect(
+            context(collector, config(), tmp_path / "later", now=NOW + timedelta(days=6), previous=result.normalised)
+        )
         # the critical OpenSSH advisory is now more than 7 days old; nothing new was published
         assert later.normalised["diff"]["findings_opened"] == [
-            "advisory-open:NCSC-2026-0427", "no-advisories-in-period"]
+            "advisory-open:NCSC-2026-0427",
+            "no-advisories-in-period",
+        ]
         assert {f.key: f.severity for f in later.findings}["advisory-open:NCSC-2026-0427"] == Severity.critical
 
     def test_decisions_close_findings_and_are_reported(self, tmp_path: Path) -> None:
         decisions = [
-            {"advisory": "NCSC-2026-0398", "status": "mitigated", "by": "it.ops", "at": "2026-11-03T09:00:00Z",
-             "note": "SSL-VPN disabled on the edge firewall until the upgrade window"},
+            {
+                "advisory": "NCSC-2026-0398",
+                "status": "mitigated",
+                "by": "it.ops",
+                "at": "2026-11-03T09:00:00Z",
+                "note": "SSL-VPN disabled on the edge firewall until the upgrade window",
+            },
             {"advisory": "NCSC-2026-0412", "status": "patched", "by": "it.ops", "at": "2026-11-26T10:00:00Z"},
         ]
         collector = AdvisoriesCollector()
         result = collector.collect(context(collector, config(decisions=decisions), tmp_path, now=NOW))
         # 0412 is marked patched while openssl 3.0.19 is still installed: the decision is contradicted
         assert {f.key: f.severity for f in result.findings} == {
-            "advisory-still-affected:NCSC-2026-0412": Severity.medium}
+            "advisory-still-affected:NCSC-2026-0412": Severity.medium
+        }
         assert result.normalised["summary"]["decided"] == ["NCSC-2026-0398", "NCSC-2026-0412"]
         assert "SSL-VPN disabled" in result.artifacts[2].data.decode()  # type: ignore[union-attr]
 
@@ -146,17 +173,23 @@ class TestCollect:
         metadata.write_text(json.dumps(document))
         try:
             collector = AdvisoriesCollector()
-            cfg = config(sources=[{"type": "csaf-provider", "metadata_url": f"{base}/provider-metadata.json"}],
-                         lookback_days=14)
+            cfg = config(
+                sources=[{"type": "csaf-provider", "metadata_url": f"{base}/provider-metadata.json"}], lookback_days=14
+            )
             result = collector.collect(context(collector, cfg, tmp_path / "w", now=NOW))
             # 0398 changed on 2 November: outside the 14-day lookback, so not fetched at all
             assert sorted(result.normalised["advisories"]) == [
-                "NCSC-2026-0412", "NCSC-2026-0419", "NCSC-2026-0423", "NCSC-2026-0427"]
+                "NCSC-2026-0412",
+                "NCSC-2026-0419",
+                "NCSC-2026-0423",
+                "NCSC-2026-0427",
+            ]
             members = raw_members(result.artifacts[0].path)  # type: ignore[arg-type]
             assert members["provider/changes-csv/changes.csv"] == (WHITE / "changes.csv").read_bytes()
             assert members["provider/csaf/ncsc-2026-0412.json"] == (WHITE / "2026" / "ncsc-2026-0412.json").read_bytes()
             (site / ".well-known" / "csaf" / "white" / "changes.csv").write_text(
-                '"../../../etc/passwd.json","2026-11-27T00:00:00Z"\n')
+                '"../../../etc/passwd.json","2026-11-27T00:00:00Z"\n'
+            )
             with pytest.raises(CollectorError, match="refusing path"):
                 collector.collect(context(collector, cfg, tmp_path / "x", now=NOW))
         finally:
@@ -166,8 +199,9 @@ class TestCollect:
         empty = tmp_path / "mirror"
         empty.mkdir()
         collector = AdvisoriesCollector()
-        result = collector.collect(context(collector, config(sources=[{"type": "csaf-folder", "path": str(empty)}]),
-                                          tmp_path / "w", now=NOW))
+        result = collector.collect(
+            context(collector, config(sources=[{"type": "csaf-folder", "path": str(empty)}]), tmp_path / "w", now=NOW)
+        )
         assert [f.key for f in result.findings] == ["no-advisories-in-period"]
 
     def test_not_csaf_fails_the_run(self, tmp_path: Path) -> None:
@@ -176,18 +210,24 @@ class TestCollect:
         (mirror / "x.json").write_text('{"document": {"csaf_version": "1.2"}}')
         collector = AdvisoriesCollector()
         with pytest.raises(CollectorError, match="x.json"):
-            collector.collect(context(collector, config(sources=[{"type": "csaf-folder", "path": str(mirror)}]),
-                                      tmp_path / "w", now=NOW))
+            collector.collect(
+                context(
+                    collector, config(sources=[{"type": "csaf-folder", "path": str(mirror)}]), tmp_path / "w", now=NOW
+                )
+            )
 
-    @pytest.mark.parametrize("overrides", [
-        {"inventory": []},
-        {"inventory": [{"host": "a"}]},
-        {"inventory": [{"host": "a", "dpkg_query_path": "/x", "run_dpkg_query": True}]},
-        {"inventory": [{"host": "a", "cpes": ["fortios 7.4"]}]},
-        {"decisions": [{"advisory": "X", "status": "ignored", "by": "me", "at": "2026-11-01T00:00:00Z"}]},
-        {"sources": [{"type": "csaf-provider", "metadata_url": "ftp://x/provider-metadata.json"}]},
-        {"period_days": 30, "lookback_days": 7},
-    ])
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            {"inventory": []},
+            {"inventory": [{"host": "a"}]},
+            {"inventory": [{"host": "a", "dpkg_query_path": "/x", "run_dpkg_query": True}]},
+            {"inventory": [{"host": "a", "cpes": ["fortios 7.4"]}]},
+            {"decisions": [{"advisory": "X", "status": "ignored", "by": "me", "at": "2026-11-01T00:00:00Z"}]},
+            {"sources": [{"type": "csaf-provider", "metadata_url": "ftp://x/provider-metadata.json"}]},
+            {"period_days": 30, "lookback_days": 7},
+        ],
+    )
     def test_bad_config(self, overrides: dict) -> None:
         with pytest.raises(ValidationError):
             AdvisoriesCollector.Config.model_validate(config(**overrides))

@@ -65,17 +65,19 @@ def prometheus_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
     api_url = f"http://127.0.0.1:{api.server_address[1]}/health"
     blackbox_port, prometheus_port = free_port(), free_port()
     (root / "blackbox.yml").write_text(
-        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n")
+        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n"
+    )
     (root / "rules.yml").write_text(
         "groups:\n- name: availability\n  rules:\n"
         "  - alert: ShopDown\n"
-        f"    expr: probe_success{{job=\"blackbox\",instance=\"{shop_url}\"}} == 0\n"
+        f'    expr: probe_success{{job="blackbox",instance="{shop_url}"}} == 0\n'
         "    for: 2m\n    labels: {severity: page}\n"
-        "  - alert: NodeExporterDown\n    expr: up{job=\"node\"} == 0\n")
+        '  - alert: NodeExporterDown\n    expr: up{job="node"} == 0\n'
+    )
     (root / "prometheus.yml").write_text(f"""global:
   scrape_interval: 1s
   evaluation_interval: 1s
-rule_files: [{root / 'rules.yml'}]
+rule_files: [{root / "rules.yml"}]
 scrape_configs:
 - job_name: blackbox
   metrics_path: /probe
@@ -92,28 +94,44 @@ scrape_configs:
 """)
     logs = (root / "blackbox.log").open("wb"), (root / "prometheus.log").open("wb")
     blackbox = subprocess.Popen(
-        ["prometheus-blackbox-exporter", f"--config.file={root / 'blackbox.yml'}",
-         f"--web.listen-address=127.0.0.1:{blackbox_port}"], stdout=logs[0], stderr=subprocess.STDOUT)
+        [
+            "prometheus-blackbox-exporter",
+            f"--config.file={root / 'blackbox.yml'}",
+            f"--web.listen-address=127.0.0.1:{blackbox_port}",
+        ],
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+    )
     prometheus = subprocess.Popen(
-        ["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-         f"--web.listen-address=127.0.0.1:{prometheus_port}", "--web.enable-lifecycle"],
-        stdout=logs[1], stderr=subprocess.STDOUT)
+        [
+            "prometheus",
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+            "--web.enable-lifecycle",
+        ],
+        stdout=logs[1],
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{prometheus_port}"
     try:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             # ready when both targets have at least three probe samples
             try:
-                answer = httpx.get(f"{url}/api/v1/query", params={"query": "count_over_time(probe_success[5m])"},
-                                   timeout=5).json()
+                answer = httpx.get(
+                    f"{url}/api/v1/query", params={"query": "count_over_time(probe_success[5m])"}, timeout=5
+                ).json()
                 counts = [int(item["value"][1]) for item in answer["data"]["result"]]
                 if len(counts) == 2 and min(counts) >= 3:
                     break
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             if time.monotonic() > deadline or prometheus.poll() is not None or blackbox.poll() is not None:
-                raise RuntimeError("Prometheus did not collect probe samples in time:\n"
-                                   + (root / "prometheus.log").read_text()[-2000:])
+                raise RuntimeError(
+                    "Prometheus did not collect probe samples in time:\n"
+                    + (root / "prometheus.log").read_text()[-2000:]
+                )
             time.sleep(0.5)
         yield Stack(url, shop_url, api_url)
     finally:

@@ -1,4 +1,5 @@
 """The availability collector against a live Prometheus and blackbox exporter (conftest)."""
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,23 @@ from tests.collectors.part3 import context, raw_members
 
 
 def config(stack, **overrides) -> dict:  # type: ignore[no-untyped-def]
-    return {"target_percent": 99.0, "period_days": 0.01, "max_silence_minutes": 5, **overrides,
-            "sources": [{"type": "prometheus", "url": stack.prometheus, "services": [
-                {"name": "shop", "labels": {"job": "blackbox", "instance": stack.shop}},
-                {"name": "api", "labels": {"job": "blackbox", "instance": stack.api}},
-                {"name": "intranet", "labels": {"instance": "https://intranet.invalid/"}},
-            ]}]}
+    return {
+        "target_percent": 99.0,
+        "period_days": 0.01,
+        "max_silence_minutes": 5,
+        **overrides,
+        "sources": [
+            {
+                "type": "prometheus",
+                "url": stack.prometheus,
+                "services": [
+                    {"name": "shop", "labels": {"job": "blackbox", "instance": stack.shop}},
+                    {"name": "api", "labels": {"job": "blackbox", "instance": stack.api}},
+                    {"name": "intranet", "labels": {"instance": "https://intranet.invalid/"}},
+                ],
+            }
+        ],
+    }
 
 
 def test_live_prometheus(prometheus_stack, tmp_path: Path) -> None:
@@ -52,7 +64,15 @@ def test_unreachable_prometheus_fails_the_run(tmp_path: Path) -> None:
     from tests.collectors.availability.conftest import free_port
 
     collector = AvailabilityCollector()
-    cfg = {"sources": [{"type": "prometheus", "url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 5,
-                        "services": [{"name": "shop", "labels": {"instance": "x"}}]}]}
+    cfg = {
+        "sources": [
+            {
+                "type": "prometheus",
+                "url": f"http://127.0.0.1:{free_port()}",
+                "timeout_seconds": 5,
+                "services": [{"name": "shop", "labels": {"instance": "x"}}],
+            }
+        ]
+    }
     with pytest.raises(CollectorError, match="cannot reach Prometheus"):
         collector.collect(context(collector, cfg, tmp_path, now=datetime.now(UTC)))

@@ -105,9 +105,7 @@ def s3_bucket(moto_endpoint: str) -> str:
         aws_secret_access_key="test",
     )
     bucket = "offsite-backups"
-    client.create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-    )
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     for key in (
         "web1/2026-11-28/etc.tar.zst",
         "web1/2026-11-27/etc.tar.zst",

@@ -9,18 +9,18 @@ from collectors.base import Severity
 
 from .conftest import NOW
 
-POLICY = Policy(
-    rpo=timedelta(hours=26), restore_test_interval=timedelta(days=90), minimum_locations=2
-)
+POLICY = Policy(rpo=timedelta(hours=26), restore_test_interval=timedelta(days=90), minimum_locations=2)
 RECENT_RESTORE_TEST = NOW - timedelta(days=10)
 # a passing check that read the data back an hour ago: BCM-1's data check is current
 OK = CheckResult(
-    kind="check", exit_code=0, status="ok", messages=(), scope="data",
+    kind="check",
+    exit_code=0,
+    status="ok",
+    messages=(),
+    scope="data",
     ran_at=NOW - timedelta(hours=1),
 )
-STRUCTURAL = CheckResult(
-    kind="check", exit_code=0, status="ok", messages=(), ran_at=NOW - timedelta(hours=1)
-)
+STRUCTURAL = CheckResult(kind="check", exit_code=0, status="ok", messages=(), ran_at=NOW - timedelta(hours=1))
 
 
 def backup(age: timedelta, group: str = "web1") -> Backup:
@@ -51,10 +51,7 @@ def findings_of(
     restore_test_at: datetime | None = RECENT_RESTORE_TEST,
     now: datetime = NOW,
 ) -> dict[str, Severity]:
-    return {
-        finding.key: finding.severity
-        for finding in assess(observations, POLICY, now, restore_test_at).findings
-    }
+    return {finding.key: finding.severity for finding in assess(observations, POLICY, now, restore_test_at).findings}
 
 
 def two_healthy_sites() -> list[Observation]:
@@ -167,9 +164,7 @@ class TestLocations:
         assessment = assess(observations, POLICY, NOW, RECENT_RESTORE_TEST)
         [finding] = assessment.findings
         assert (finding.key, finding.severity) == ("too-few-locations", Severity.high)
-        assert assessment.normalised["locations"] == {
-            "dc-ams-1": {"repositories": ["a", "b"], "recent_backup": True}
-        }
+        assert assessment.normalised["locations"] == {"dc-ams-1": {"repositories": ["a", "b"], "recent_backup": True}}
 
     def test_a_stale_location_does_not_count(self) -> None:
         observations = [
@@ -180,9 +175,7 @@ class TestLocations:
         assert result == {"backup-stale:b:web1": Severity.high, "too-few-locations": Severity.high}
 
     def test_a_location_whose_check_fails_does_not_count(self) -> None:
-        damaged = CheckResult(
-            kind="check", exit_code=1, status="data-errors", messages=("errors found",)
-        )
+        damaged = CheckResult(kind="check", exit_code=1, status="data-errors", messages=("errors found",))
         observations = [
             repo("a", "dc-ams-1", [backup(timedelta(hours=1))]),
             repo("b", "dc-rtm-1", [backup(timedelta(hours=1))], [damaged]),
@@ -196,13 +189,8 @@ class TestLocations:
 
     def test_minimum_is_configurable(self) -> None:
         observations = two_healthy_sites()
-        strict = Policy(
-            rpo=POLICY.rpo, restore_test_interval=POLICY.restore_test_interval, minimum_locations=3
-        )
-        keys = [
-            finding.key
-            for finding in assess(observations, strict, NOW, RECENT_RESTORE_TEST).findings
-        ]
+        strict = Policy(rpo=POLICY.rpo, restore_test_interval=POLICY.restore_test_interval, minimum_locations=3)
+        keys = [finding.key for finding in assess(observations, strict, NOW, RECENT_RESTORE_TEST).findings]
         assert keys == ["too-few-locations"]
 
 
@@ -234,9 +222,7 @@ class TestDiff:
 
     def test_new_backups_check_status_locations_and_findings(self) -> None:
         before = assess(two_healthy_sites(), POLICY, NOW, RECENT_RESTORE_TEST).normalised
-        damaged = CheckResult(
-            kind="check", exit_code=1, status="data-errors", messages=("errors found",)
-        )
+        damaged = CheckResult(kind="check", exit_code=1, status="data-errors", messages=("errors found",))
         later = NOW + timedelta(days=1)
         after_observations = [
             repo("ams", "dc-ams-1", [backup(timedelta(hours=10)), backup(timedelta(hours=-20))]),

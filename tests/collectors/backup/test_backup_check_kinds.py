@@ -57,17 +57,13 @@ class TestWhichKindRan:
     def test_a_subset_that_read_no_pack_read_no_data(self) -> None:
         # restic 0.14 on a repository with fewer packs than groups: group 1 was empty
         text, _ = recorded("restic-check-read-data-subset")
-        text = text.replace("of 1 data packs", "of 0 data packs").replace(
-            "100.00%  1 / 1 packs", "         0 packs"
-        )
+        text = text.replace("of 1 data packs", "of 0 data packs").replace("100.00%  1 / 1 packs", "         0 packs")
         result = parse_restic_check(text, 0, kind="check-read-data")
         assert (result.scope, result.packs_read, result.reads_data) == ("data-subset", 0, False)
 
     def test_a_failed_data_check_is_still_a_data_check(self) -> None:
         folder = RECORDINGS / "restic" / "ams-corrupt"
-        result = parse_restic_check(
-            (folder / "check-read-data.txt").read_text(), 1, kind="check-read-data"
-        )
+        result = parse_restic_check((folder / "check-read-data.txt").read_text(), 1, kind="check-read-data")
         assert (result.status, result.scope) == ("data-errors", "data")
 
 
@@ -119,9 +115,7 @@ class TestBcm1NeedsDataRead:
 
     @pytest.mark.parametrize("scope", ["data", "data-subset"])
     def test_a_data_reading_check_within_the_interval_meets_it(self, scope: str) -> None:
-        found, normalised = findings(
-            check("structure", timedelta(hours=1)), check(scope, timedelta(hours=1))
-        )
+        found, normalised = findings(check("structure", timedelta(hours=1)), check(scope, timedelta(hours=1)))
         assert "data-not-verified:ams" not in found
         data_check = normalised["repositories"]["ams"]["data_check"]
         assert data_check["scope"] == scope and data_check["seen_in"] == "this run"
@@ -142,13 +136,9 @@ class TestBcm1NeedsDataRead:
         assert second["repositories"]["ams"]["data_check"]["structural_only_this_run"] is True
 
     def test_a_recent_restore_test_also_meets_it(self) -> None:
-        found, _ = findings(
-            check("structure", timedelta(hours=1)), restore_test_at=NOW - timedelta(days=1)
-        )
+        found, _ = findings(check("structure", timedelta(hours=1)), restore_test_at=NOW - timedelta(days=1))
         assert "data-not-verified:ams" not in found
-        found, _ = findings(
-            check("structure", timedelta(hours=1)), restore_test_at=NOW - timedelta(days=5)
-        )
+        found, _ = findings(check("structure", timedelta(hours=1)), restore_test_at=NOW - timedelta(days=5))
         assert "data-not-verified:ams" in found
 
 
@@ -163,7 +153,10 @@ class TestRecordedEndToEnd:
                 "output": str(CHECKS / f"{read_data}.txt"),
                 "exit_code": str(CHECKS / f"{read_data}.exitcode"),
             }
-        return {"repositories": [{"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": recorded}], "minimum_locations": 1}
+        return {
+            "repositories": [{"type": "restic", "name": "ams", "location": "dc-ams-1", "recorded": recorded}],
+            "minimum_locations": 1,
+        }
 
     def test_structural_only_recording(self, tmp_path: Path) -> None:
         result = BackupCollector().collect(make_context(self.restic(None), tmp_path))
@@ -175,9 +168,7 @@ class TestRecordedEndToEnd:
         assert "data-not-verified:ams" in {f.key for f in result.findings}
 
     def test_subset_recording_meets_it(self, tmp_path: Path) -> None:
-        result = BackupCollector().collect(
-            make_context(self.restic("restic-check-read-data-subset-2"), tmp_path)
-        )
+        result = BackupCollector().collect(make_context(self.restic("restic-check-read-data-subset-2"), tmp_path))
         assert "data-not-verified:ams" not in {f.key for f in result.findings}
         check = result.normalised["repositories"]["ams"]["checks"]["check-read-data"]
         assert (check["scope"], check["packs_read"], check["reads_data"]) == ("data-subset", 1, True)
@@ -190,9 +181,7 @@ class TestRecordedEndToEnd:
         written = NOW - timedelta(days=5)
         os.utime(output, (written.timestamp(), written.timestamp()))
         config = self.restic(None)
-        config["repositories"][0]["recorded"]["check_read_data"] = {
-            "output": str(output), "exit_code": str(exit_code)
-        }
+        config["repositories"][0]["recorded"]["check_read_data"] = {"output": str(output), "exit_code": str(exit_code)}
         result = BackupCollector().collect(make_context(config, tmp_path / "work"))
         check = result.normalised["repositories"]["ams"]["checks"]["check-read-data"]
         assert check["ran_at"] == written.isoformat()
@@ -232,7 +221,13 @@ class TestLiveBorgVerifyData:
         run(["borg", "init", "--encryption=repokey", str(tmp_path / "repo")], env)
         run(["borg", "create", f"{tmp_path / 'repo'}::db1-first", str(data)], env)
         monkeypatch.setenv("BORG_BASE_DIR", str(tmp_path / "home"))
-        repo = {"type": "borg", "name": "db", "location": "dc-fra-1", "repository": str(tmp_path / "repo"), "passphrase": PASSWORD}
+        repo = {
+            "type": "borg",
+            "name": "db",
+            "location": "dc-fra-1",
+            "repository": str(tmp_path / "repo"),
+            "passphrase": PASSWORD,
+        }
         for verify, expected in ((False, "structure"), (True, "data")):
             config = {"repositories": [{**repo, "verify_data": verify}], "minimum_locations": 1}
             result = BackupCollector().collect(make_context(config, tmp_path / f"w{verify}", now=datetime.now(UTC)))

@@ -62,9 +62,7 @@ class TestEndToEndOnRecordings:
     @pytest.fixture
     def first(self, tmp_path: Path) -> CollectResult:
         restore_test = {"BCM-1/restore-test": NOW - timedelta(days=100)}
-        return BackupCollector().collect(
-            make_context(demo_config(), tmp_path / "run1", manual_evidence=restore_test)
-        )
+        return BackupCollector().collect(make_context(demo_config(), tmp_path / "run1", manual_evidence=restore_test))
 
     def test_findings(self, first: CollectResult) -> None:
         assert {finding.key: finding.severity for finding in first.findings} == {
@@ -131,9 +129,7 @@ class TestEndToEndOnRecordings:
         for file in (RESTIC / "ams").iterdir():
             (folder / file.name).write_bytes(file.read_bytes())
         config = {"repositories": [restic_recorded("ams", "dc-ams-1", folder)]}
-        report = artifact_text(
-            BackupCollector().collect(make_context(config, tmp_path / "work")), "report"
-        )
+        report = artifact_text(BackupCollector().collect(make_context(config, tmp_path / "work")), "report")
         assert "nightly &#34;ams&#34; &lt;copy&gt; &amp; more/snapshots.json" in report
         assert "<copy>" not in report
 
@@ -150,13 +146,9 @@ class TestEndToEndOnRecordings:
         assert "new finding (high): Recent backups at 0 location(s); at least 2 required" in report
         assert "restore test" in report
 
-    def test_same_input_gives_identical_artifacts(
-        self, first: CollectResult, tmp_path: Path
-    ) -> None:
+    def test_same_input_gives_identical_artifacts(self, first: CollectResult, tmp_path: Path) -> None:
         restore_test = {"BCM-1/restore-test": NOW - timedelta(days=100)}
-        again = BackupCollector().collect(
-            make_context(demo_config(), tmp_path / "again", manual_evidence=restore_test)
-        )
+        again = BackupCollector().collect(make_context(demo_config(), tmp_path / "again", manual_evidence=restore_test))
         assert again.artifacts[0].path.read_bytes() == first.artifacts[0].path.read_bytes()  # type: ignore[union-attr]
         assert again.artifacts[1].data == first.artifacts[1].data
 
@@ -184,17 +176,13 @@ class TestBadInput:
     def test_binary_garbage_is_rejected(self, tmp_path: Path) -> None:
         listing = tmp_path / "listing.json"
         listing.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-        config = {
-            "repositories": [{**s3_recorded("offsite", "aws"), "recorded_listing": str(listing)}]
-        }
+        config = {"repositories": [{**s3_recorded("offsite", "aws"), "recorded_listing": str(listing)}]}
         with pytest.raises(CollectorError, match=rf"^{listing}: not UTF-8 text"):
             BackupCollector().collect(make_context(config, tmp_path / "work"))
 
     def test_listing_of_another_bucket(self, tmp_path: Path) -> None:
         config = {"repositories": [{**s3_recorded("offsite", "aws"), "bucket": "other-bucket"}]}
-        with pytest.raises(
-            CollectorError, match="lists bucket 'backups-offsite', configured 'other-bucket'"
-        ):
+        with pytest.raises(CollectorError, match="lists bucket 'backups-offsite', configured 'other-bucket'"):
             BackupCollector().collect(make_context(config, tmp_path / "work"))
 
 

@@ -78,12 +78,8 @@ def live_restic(repository: Path, **extra: Any) -> dict[str, Any]:
 @needs_restic
 class TestLiveRestic:
     def test_password_from_config(self, restic_repository: Path, tmp_path: Path) -> None:
-        config = {
-            "repositories": [live_restic(restic_repository, password=PASSWORD, read_data=True)]
-        }
-        result = BackupCollector().collect(
-            make_context(config, tmp_path, now=datetime.now(UTC) + timedelta(hours=1))
-        )
+        config = {"repositories": [live_restic(restic_repository, password=PASSWORD, read_data=True)]}
+        result = BackupCollector().collect(make_context(config, tmp_path, now=datetime.now(UTC) + timedelta(hours=1)))
         live = result.normalised["repositories"]["live"]
         assert live["mode"] == "live"
         assert live["groups"]["app1"]["count"] == 1
@@ -98,19 +94,13 @@ class TestLiveRestic:
     def test_password_file(self, restic_repository: Path, tmp_path: Path) -> None:
         password_file = tmp_path / "restic.pass"
         password_file.write_text(PASSWORD)
-        config = {
-            "repositories": [live_restic(restic_repository, password_file=str(password_file))]
-        }
-        result = BackupCollector().collect(
-            make_context(config, tmp_path / "work", now=datetime.now(UTC))
-        )
+        config = {"repositories": [live_restic(restic_repository, password_file=str(password_file))]}
+        result = BackupCollector().collect(make_context(config, tmp_path / "work", now=datetime.now(UTC)))
         assert list(result.normalised["repositories"]["live"]["checks"]) == ["check"]
 
     def test_wrong_password_fails_the_run(self, restic_repository: Path, tmp_path: Path) -> None:
         config = {"repositories": [live_restic(restic_repository, password="wrong")]}
-        with pytest.raises(
-            CollectorError, match=r"snapshots --json: exited with 1: .*wrong password"
-        ):
+        with pytest.raises(CollectorError, match=r"snapshots --json: exited with 1: .*wrong password"):
             BackupCollector().collect(make_context(config, tmp_path))
 
     def test_inherited_restic_variables_are_ignored(
@@ -124,9 +114,7 @@ class TestLiveRestic:
 
 @needs_borg
 class TestLiveBorg:
-    def test_passphrase_file(
-        self, borg_repository: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_passphrase_file(self, borg_repository: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         passphrase_file = tmp_path / "borg pass 'file'"
         passphrase_file.write_text(PASSWORD)
         repo = {
@@ -146,9 +134,7 @@ class TestLiveBorg:
         assert db["checks"]["check"]["status"] == "ok"
         assert db["stats"]["total_unique_chunks"] > 0
 
-    def test_missing_repository_fails_the_run(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_missing_repository_fails_the_run(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
         repo = {
             "type": "borg",
@@ -157,19 +143,13 @@ class TestLiveBorg:
             "repository": str(tmp_path / "nothing"),
             "passphrase": "x",
         }
-        with pytest.raises(
-            CollectorError, match=r"borg list --json .*nothing: exited with 2: .*does not exist"
-        ):
+        with pytest.raises(CollectorError, match=r"borg list --json .*nothing: exited with 2: .*does not exist"):
             BackupCollector().collect(make_context({"repositories": [repo]}, tmp_path / "work"))
 
 
 class TestToolFailures:
     def test_tool_not_installed(self, tmp_path: Path) -> None:
-        config = {
-            "repositories": [
-                live_restic(tmp_path, password="x", binary=str(tmp_path / "no-restic"))
-            ]
-        }
+        config = {"repositories": [live_restic(tmp_path, password="x", binary=str(tmp_path / "no-restic"))]}
         with pytest.raises(CollectorError, match="no-restic: not installed or not on PATH"):
             BackupCollector().collect(make_context(config, tmp_path))
 
@@ -177,11 +157,7 @@ class TestToolFailures:
         hanging = tmp_path / "hanging-restic"
         hanging.write_text("#!/bin/sh\nexec sleep 30\n")
         hanging.chmod(0o755)
-        config = {
-            "repositories": [
-                live_restic(tmp_path, password="x", binary=str(hanging), timeout_seconds=0.5)
-            ]
-        }
+        config = {"repositories": [live_restic(tmp_path, password="x", binary=str(hanging), timeout_seconds=0.5)]}
         with pytest.raises(
             CollectorError,
             match=r"hanging-restic --repo .* snapshots --json: no result within 0.5 s",
@@ -205,9 +181,7 @@ def s3_live(endpoint: str, bucket: str, prefixes: list[str]) -> dict[str, Any]:
 
 
 class TestLiveS3:
-    def test_newest_object_per_prefix(
-        self, moto_endpoint: str, s3_bucket: str, tmp_path: Path
-    ) -> None:
+    def test_newest_object_per_prefix(self, moto_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
         config = {"repositories": [s3_live(moto_endpoint, s3_bucket, ["web1/", "db1/", "mail1/"])]}
         now = datetime.now(UTC) + timedelta(hours=1)
         result = BackupCollector().collect(make_context(config, tmp_path, now=now))
@@ -218,9 +192,7 @@ class TestLiveS3:
             "web1/": (2, True),
         }
         assert groups["db1/"]["newest_label"] == "db1/2026-11-28/dump 'full'.sql.zst"
-        assert [f.key for f in result.findings if f.key.startswith("backup-stale")] == [
-            "backup-stale:offsite:mail1/"
-        ]
+        assert [f.key for f in result.findings if f.key.startswith("backup-stale")] == ["backup-stale:offsite:mail1/"]
         listing = json.loads(raw_members(result)["offsite/listing.json"])
         assert listing["bucket"] == s3_bucket
         assert len(listing["prefixes"]["web1/"]) == 2
@@ -230,9 +202,7 @@ class TestLiveS3:
         self, moto_endpoint: str, s3_bucket: str, tmp_path: Path
     ) -> None:
         config = {"repositories": [s3_live(moto_endpoint, s3_bucket, [])]}
-        result = BackupCollector().collect(
-            make_context(config, tmp_path, now=datetime.now(UTC) + timedelta(hours=30))
-        )
+        result = BackupCollector().collect(make_context(config, tmp_path, now=datetime.now(UTC) + timedelta(hours=30)))
         assert sorted(f.key for f in result.findings if f.key.startswith("backup-stale")) == [
             "backup-stale:offsite:db1/",
             "backup-stale:offsite:web1/",
@@ -240,9 +210,7 @@ class TestLiveS3:
 
     def test_missing_bucket(self, moto_endpoint: str, tmp_path: Path) -> None:
         config = {"repositories": [s3_live(moto_endpoint, "no-such-bucket", ["web1/"])]}
-        with pytest.raises(
-            CollectorError, match=r"s3://no-such-bucket: listing failed: .*NoSuchBucket"
-        ):
+        with pytest.raises(CollectorError, match=r"s3://no-such-bucket: listing failed: .*NoSuchBucket"):
             BackupCollector().collect(make_context(config, tmp_path))
 
 
@@ -306,8 +274,6 @@ class TestConfig:
         assert (config.rpo_hours, config.restore_test_days, config.minimum_locations) == (26, 90, 2)
 
     def test_secrets_are_hidden(self) -> None:
-        config = BackupConfig.model_validate(
-            {"repositories": [live_restic(Path("/r"), password="hunter2")]}
-        )
+        config = BackupConfig.model_validate({"repositories": [live_restic(Path("/r"), password="hunter2")]})
         assert "hunter2" not in repr(config)
         assert "hunter2" not in config.model_dump_json()

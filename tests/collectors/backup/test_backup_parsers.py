@@ -24,9 +24,7 @@ def exit_code(folder: Path, stem: str = "check") -> int:
 
 
 class TestExitCode:
-    @pytest.mark.parametrize(
-        ("text", "expected"), [("0\n", 0), ("1", 1), (" 2 \n", 2), ("255", 255)]
-    )
+    @pytest.mark.parametrize(("text", "expected"), [("0\n", 0), ("1", 1), (" 2 \n", 2), ("255", 255)])
     def test_valid(self, text: str, expected: int) -> None:
         assert parsers.parse_exit_code(text, "x.exitcode") == expected
 
@@ -38,9 +36,7 @@ class TestExitCode:
 
 class TestResticSnapshots:
     def test_recorded_snapshots_are_timezone_aware_and_grouped_by_host(self) -> None:
-        backups = parsers.parse_restic_snapshots(
-            read(RESTIC / "ams" / "snapshots.json"), "ams/snapshots.json"
-        )
+        backups = parsers.parse_restic_snapshots(read(RESTIC / "ams" / "snapshots.json"), "ams/snapshots.json")
         assert [parsers.utc(backup.time) for backup in backups] == [
             datetime(2026, 11, day, 1, 0, tzinfo=UTC) for day in (26, 27, 28)
         ]
@@ -57,9 +53,7 @@ class TestResticSnapshots:
 
     def test_truncated_file(self) -> None:
         text = read(RESTIC / "ams" / "snapshots.json")
-        with pytest.raises(
-            CollectorError, match=r"^ams/snapshots.json: not valid JSON .* truncated"
-        ):
+        with pytest.raises(CollectorError, match=r"^ams/snapshots.json: not valid JSON .* truncated"):
             parsers.parse_restic_snapshots(text[: len(text) // 2], "ams/snapshots.json")
 
     def test_snapshot_without_time(self) -> None:
@@ -75,9 +69,7 @@ class TestResticSnapshots:
 
 class TestResticCheck:
     def test_passing_check(self) -> None:
-        result = parsers.parse_restic_check(
-            read(RESTIC / "ams" / "check.txt"), exit_code(RESTIC / "ams"), "check"
-        )
+        result = parsers.parse_restic_check(read(RESTIC / "ams" / "check.txt"), exit_code(RESTIC / "ams"), "check")
         assert (result.status, result.exit_code, result.messages) == ("ok", 0, ())
 
     def test_passing_read_data_check(self) -> None:
@@ -106,12 +98,7 @@ class TestResticCheck:
     def test_structure_check_does_not_read_pack_contents(self) -> None:
         # Why read_data exists: the plain check of the damaged copy passes.
         folder = RESTIC / "ams-corrupt"
-        assert (
-            parsers.parse_restic_check(
-                read(folder / "check.txt"), exit_code(folder), "check"
-            ).status
-            == "ok"
-        )
+        assert parsers.parse_restic_check(read(folder / "check.txt"), exit_code(folder), "check").status == "ok"
 
     def test_wrong_password_is_a_failed_check_not_damage(self) -> None:
         folder = RESTIC / "wrong-password"
@@ -121,9 +108,7 @@ class TestResticCheck:
 
     def test_truncated_success_output(self) -> None:
         text = read(RESTIC / "ams" / "check.txt").replace("no errors were found", "")
-        with pytest.raises(
-            CollectorError, match="check.txt: exit code 0 but no 'no errors were found' line"
-        ):
+        with pytest.raises(CollectorError, match="check.txt: exit code 0 but no 'no errors were found' line"):
             parsers.parse_restic_check(text, 0, "check", "check.txt")
 
     def test_empty_output(self) -> None:
@@ -139,9 +124,7 @@ class TestResticStats:
         assert stats.detail["snapshots_count"] == 3
 
     def test_missing_field(self) -> None:
-        with pytest.raises(
-            CollectorError, match="stats.json: stats has no int field 'total_file_count'"
-        ):
+        with pytest.raises(CollectorError, match="stats.json: stats has no int field 'total_file_count'"):
             parsers.parse_restic_stats('{"total_size": 1}', "stats.json")
 
     def test_boolean_is_not_a_size(self) -> None:
@@ -167,9 +150,7 @@ class TestBorgList:
     def test_checkpoint_archives_are_not_successful_backups(self) -> None:
         data = json.loads(read(BORG / "fra" / "list.json"))
         newest = dict(data["archives"][-1])
-        data["archives"].append(
-            {**newest, "name": "db1-2026-11-29.checkpoint", "start": "2026-11-29T02:30:00.000000"}
-        )
+        data["archives"].append({**newest, "name": "db1-2026-11-29.checkpoint", "start": "2026-11-29T02:30:00.000000"})
         data["archives"].append(
             {**newest, "name": "db1-2026-11-29.checkpoint.1", "start": "2026-11-29T02:31:00.000000"}
         )
@@ -192,9 +173,7 @@ class TestBorgList:
     def test_bad_time(self) -> None:
         data = json.loads(read(BORG / "fra" / "list.json"))
         data["archives"][0]["start"] = "yesterday"
-        with pytest.raises(
-            CollectorError, match="archive #0 start 'yesterday' is not an ISO 8601 time"
-        ):
+        with pytest.raises(CollectorError, match="archive #0 start 'yesterday' is not an ISO 8601 time"):
             parsers.parse_borg_list(json.dumps(data), AMSTERDAM, "list.json")
 
 
@@ -207,15 +186,10 @@ class TestBorgInfo:
         assert info.last_modified.tzinfo is not None
 
     def test_empty_repository_has_zero_stats(self) -> None:
-        assert (
-            parsers.parse_borg_info(read(BORG / "empty" / "info.json"), AMSTERDAM).stats.total_size
-            == 0
-        )
+        assert parsers.parse_borg_info(read(BORG / "empty" / "info.json"), AMSTERDAM).stats.total_size == 0
 
     def test_missing_stats(self) -> None:
-        with pytest.raises(
-            CollectorError, match="info.json: expected 'repository' and 'cache.stats' objects"
-        ):
+        with pytest.raises(CollectorError, match="info.json: expected 'repository' and 'cache.stats' objects"):
             parsers.parse_borg_info('{"repository": {}}', AMSTERDAM, "info.json")
 
 
@@ -236,9 +210,7 @@ class TestBorgCheck:
         folder = BORG / "fra-corrupt"
         result = parsers.parse_borg_check(read(folder / "check.txt"), exit_code(folder))
         assert result.status == "data-errors"
-        assert result.messages[0].startswith(
-            "Data integrity error: Segment entry checksum mismatch"
-        )
+        assert result.messages[0].startswith("Data integrity error: Segment entry checksum mismatch")
         assert "Finished full repository check, errors found." in result.messages
 
     def test_wrong_passphrase_is_a_failed_check(self) -> None:
@@ -260,9 +232,7 @@ class TestS3Listing:
         assert listing.objects_by_prefix["app1/"] == ()
         keys = [obj.key for obj in listing.objects_by_prefix["db1/"]]
         assert 'db1/2026-11-27/it\'s a "manual" dump.sql.zst' in keys
-        assert all(
-            obj.last_modified.tzinfo is not None for obj in listing.objects_by_prefix["web1/"]
-        )
+        assert all(obj.last_modified.tzinfo is not None for obj in listing.objects_by_prefix["web1/"])
 
     def test_backups_are_grouped_by_prefix(self) -> None:
         backups = parsers.s3_backups(parsers.parse_s3_listing(read(S3_LISTING)))

@@ -31,9 +31,7 @@ def dropped(tmp_path: Path, recording: str, age: timedelta = timedelta(hours=2))
 class TestParsers:
     def test_lsblk_on_the_build_machine_root_is_unencrypted(self) -> None:
         volumes = parsers.parse_lsblk((DISK / "lsblk-vm.json").read_text())
-        assert [(v.name, v.mountpoint, v.role, v.encrypted) for v in volumes] == [
-            ("vda", "/", "system", False)
-        ]
+        assert [(v.name, v.mountpoint, v.role, v.encrypted) for v in volumes] == [("vda", "/", "system", False)]
 
     def test_lsblk_luks_under_lvm_counts_as_encrypted(self) -> None:
         volumes = parsers.parse_lsblk((DISK / "lsblk-laptop.json").read_text())
@@ -46,12 +44,18 @@ class TestParsers:
         ]
 
     def test_lsblk_mountpoints_list_and_pseudo_filesystems(self) -> None:
-        text = json.dumps({"blockdevices": [
-            {"name": "loop3", "type": "loop", "fstype": "squashfs", "mountpoints": ["/snap/core/1"]},
-            {"name": "sdb", "type": "disk", "fstype": "ext4", "mountpoints": ["/mnt/a", "/mnt/b", None]},
-        ]})
+        text = json.dumps(
+            {
+                "blockdevices": [
+                    {"name": "loop3", "type": "loop", "fstype": "squashfs", "mountpoints": ["/snap/core/1"]},
+                    {"name": "sdb", "type": "disk", "fstype": "ext4", "mountpoints": ["/mnt/a", "/mnt/b", None]},
+                ]
+            }
+        )
         assert [(v.mountpoint, v.encrypted) for v in parsers.parse_lsblk(text)] == [
-            ("/mnt/a", False), ("/mnt/b", False)]
+            ("/mnt/a", False),
+            ("/mnt/b", False),
+        ]
 
     @pytest.mark.parametrize("text", ["", "{}", '{"blockdevices": 3}', '{"blockdevices": [{"x": 1}]}'])
     def test_lsblk_garbage_is_refused(self, text: str) -> None:
@@ -70,46 +74,78 @@ class TestParsers:
     def test_manage_bde(self) -> None:
         volumes = parsers.parse_manage_bde((DISK / "manage-bde-status.txt").read_text())
         assert [(v.name, v.role, v.encrypted, v.protection_on) for v in volumes] == [
-            ("C:", "system", True, True), ("D:", "data", False, False)]
+            ("C:", "system", True, True),
+            ("D:", "data", False, False),
+        ]
 
     def test_bitlocker_json_list_and_single_object(self) -> None:
         text = (DISK / "get-bitlockervolume.json").read_text()
         volumes = parsers.parse_bitlocker_json(text)
         assert [(v.name, v.role, v.encrypted, v.protection_on) for v in volumes] == [
-            ("C:", "system", True, True), ("E:", "removable", False, False)]
+            ("C:", "system", True, True),
+            ("E:", "removable", False, False),
+        ]
         single = json.dumps({**json.loads(text)[0], "ProtectionStatus": "Off", "VolumeStatus": "FullyEncrypted"})
         [volume] = parsers.parse_bitlocker_json(single)
         assert (volume.encrypted, volume.protection_on) == (True, False)
 
-    @pytest.mark.parametrize(("recording", "encrypted"), [
-        ("fdesetup-status-on.txt", True), ("fdesetup-status-off.txt", False),
-        ("fdesetup-status-encrypting.txt", False)])
+    @pytest.mark.parametrize(
+        ("recording", "encrypted"),
+        [
+            ("fdesetup-status-on.txt", True),
+            ("fdesetup-status-off.txt", False),
+            ("fdesetup-status-encrypting.txt", False),
+        ],
+    )
     def test_fdesetup(self, recording: str, encrypted: bool) -> None:
         [volume] = parsers.parse_fdesetup((DISK / recording).read_text())
         assert volume.encrypted is encrypted
 
     def test_intune_export(self) -> None:
-        devices = parsers.parse_intune_csv((DISK / "intune-devices.csv").read_text(),
-                                           {"name": "Device name", "os": "OS", "encrypted": "Encrypted",
-                                            "last_check_in": "Last check-in", "compliance": "Compliance",
-                                            "user": "Primary user UPN"})
+        devices = parsers.parse_intune_csv(
+            (DISK / "intune-devices.csv").read_text(),
+            {
+                "name": "Device name",
+                "os": "OS",
+                "encrypted": "Encrypted",
+                "last_check_in": "Last check-in",
+                "compliance": "Compliance",
+                "user": "Primary user UPN",
+            },
+        )
         assert [(d.name, d.encrypted) for d in devices] == [
-            ("LT-0142", True), ("LT-0157", True), ("LT-0163", False), ("DT-0021", True)]
+            ("LT-0142", True),
+            ("LT-0157", True),
+            ("LT-0163", False),
+            ("DT-0021", True),
+        ]
         assert devices[0].last_check_in == datetime(2026, 11, 27, 8, 14, 2, tzinfo=UTC)
 
     def test_intune_export_without_the_encrypted_column_is_refused(self) -> None:
         with pytest.raises(parsers.ParseError, match="Encrypted"):
-            parsers.parse_intune_csv("Device name,OS\nLT-1,Windows\n", {"name": "Device name", "os": "OS",
-                                     "encrypted": "Encrypted", "last_check_in": "Last check-in",
-                                     "compliance": "Compliance", "user": "Primary user UPN"})
+            parsers.parse_intune_csv(
+                "Device name,OS\nLT-1,Windows\n",
+                {
+                    "name": "Device name",
+                    "os": "OS",
+                    "encrypted": "Encrypted",
+                    "last_check_in": "Last check-in",
+                    "compliance": "Compliance",
+                    "user": "Primary user UPN",
+                },
+            )
 
 
 def fleet_config(tmp_path: Path) -> dict:
     return {
         "inventory": ["laptop-7", "vm-build", "LT-0142", "LT-0157", "LT-0163", "DT-0021", "LT-0200", "WS-09"],
         "sources": [
-            {"type": "linux", "device": "laptop-7", "path": dropped(tmp_path, "lsblk-laptop.json"),
-             "cryptsetup_status": {"nvme0n1p3_crypt": str(DISK / "cryptsetup-status-laptop.txt")}},
+            {
+                "type": "linux",
+                "device": "laptop-7",
+                "path": dropped(tmp_path, "lsblk-laptop.json"),
+                "cryptsetup_status": {"nvme0n1p3_crypt": str(DISK / "cryptsetup-status-laptop.txt")},
+            },
             {"type": "linux", "device": "vm-build", "path": dropped(tmp_path, "lsblk-vm.json")},
             {"type": "manage-bde", "device": "WS-09", "path": dropped(tmp_path, "manage-bde-status.txt")},
             {"type": "intune-csv", "name": "intune", "path": str(DISK / "intune-devices.csv")},
@@ -146,9 +182,16 @@ class TestCollect:
         assert "vm-build" in html and "/srv/data" in html and "LT-0200" in html
 
     def test_stale_dropped_report_counts_as_missing(self, tmp_path: Path) -> None:
-        config = {"inventory": ["laptop-7"], "sources": [
-            {"type": "linux", "device": "laptop-7",
-             "path": dropped(tmp_path, "lsblk-laptop.json", age=timedelta(days=31))}]}
+        config = {
+            "inventory": ["laptop-7"],
+            "sources": [
+                {
+                    "type": "linux",
+                    "device": "laptop-7",
+                    "path": dropped(tmp_path, "lsblk-laptop.json", age=timedelta(days=31)),
+                }
+            ],
+        }
         collector = DiskEncryptionCollector()
         result = collector.collect(context(collector, config, tmp_path / "w", now=NOW))
         assert "no-encryption-report:laptop-7" in {f.key for f in result.findings}
@@ -159,8 +202,9 @@ class TestCollect:
         first = collector.collect(context(collector, config, tmp_path / "a", now=NOW))
         assert [f.key for f in first.findings] == ["unencrypted-volume:laptop-7:/srv/data"]
         config["allowed_unencrypted"] = ["/boot", "/boot/efi", "/srv/data"]
-        second = collector.collect(context(collector, config, tmp_path / "b", now=NOW + timedelta(days=1),
-                                           previous=first.normalised))
+        second = collector.collect(
+            context(collector, config, tmp_path / "b", now=NOW + timedelta(days=1), previous=first.normalised)
+        )
         assert second.findings == []
         assert second.normalised["diff"]["findings_closed"] == ["unencrypted-volume:laptop-7:/srv/data"]
 
@@ -170,18 +214,20 @@ class TestCollect:
         report = tmp_path / "lt.json"
         report.write_text(json.dumps(document))
         collector = DiskEncryptionCollector()
-        config = {"sources": [{"type": "bitlocker-json", "device": "LT-0142", "path": str(report)}],
-                  "removable_must_be_encrypted": True}
+        config = {
+            "sources": [{"type": "bitlocker-json", "device": "LT-0142", "path": str(report)}],
+            "removable_must_be_encrypted": True,
+        }
         result = collector.collect(context(collector, config, tmp_path / "w", now=NOW))
-        assert {f.key for f in result.findings} == {
-            "encryption-suspended:LT-0142:C:", "unencrypted-volume:LT-0142:E:"}
+        assert {f.key for f in result.findings} == {"encryption-suspended:LT-0142:C:", "unencrypted-volume:LT-0142:E:"}
 
     def test_local_lsblk_runs_on_this_machine(self, tmp_path: Path) -> None:
         if shutil.which("lsblk") is None:
             pytest.skip("lsblk (util-linux) is not installed")
         config = DiskEncryptionCollector.Config.model_validate({"sources": [{"type": "linux", "device": "here"}]})
-        outcome = execute(DiskEncryptionCollector(), config,
-                          instance_name="here", now=datetime.now(UTC), timeout_seconds=60)
+        outcome = execute(
+            DiskEncryptionCollector(), config, instance_name="here", now=datetime.now(UTC), timeout_seconds=60
+        )
         assert outcome.ok, outcome.error
         assert outcome.result is not None and "here" in outcome.result.normalised["devices"]
         outcome.discard_workdir()
@@ -191,16 +237,25 @@ class TestCollect:
         bad.write_text("lsblk: failed to access sysfs directory")
         collector = DiskEncryptionCollector()
         with pytest.raises(CollectorError, match="bad.json"):
-            collector.collect(context(collector, {"sources": [{"type": "linux", "device": "x", "path": str(bad)}]},
-                                      tmp_path / "w", now=NOW))
+            collector.collect(
+                context(
+                    collector,
+                    {"sources": [{"type": "linux", "device": "x", "path": str(bad)}]},
+                    tmp_path / "w",
+                    now=NOW,
+                )
+            )
 
-    @pytest.mark.parametrize("config", [
-        {"sources": []},
-        {"sources": [{"type": "linux", "device": "x", "command": ["sh", "-c", "id"]}]},
-        {"sources": [{"type": "linux", "device": "a b"}]},
-        {"sources": [{"type": "linux", "device": "x"}, {"type": "fdesetup", "device": "x"}]},
-        {"sources": [{"type": "intune-csv", "name": "m"}]},
-    ])
+    @pytest.mark.parametrize(
+        "config",
+        [
+            {"sources": []},
+            {"sources": [{"type": "linux", "device": "x", "command": ["sh", "-c", "id"]}]},
+            {"sources": [{"type": "linux", "device": "a b"}]},
+            {"sources": [{"type": "linux", "device": "x"}, {"type": "fdesetup", "device": "x"}]},
+            {"sources": [{"type": "intune-csv", "name": "m"}]},
+        ],
+    )
     def test_bad_config_is_refused(self, config: dict) -> None:
         with pytest.raises(ValidationError):
             DiskEncryptionCollector.Config.model_validate(config)

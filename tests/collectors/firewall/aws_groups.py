@@ -72,9 +72,7 @@ def create_demo_groups(client: Any) -> dict[str, str]:
         ("vendor-rdp", 'RDP for the vendor\'s "remote" support'),
         ("debug", "temporary debugging"),
     ):
-        ids[name] = client.create_security_group(
-            GroupName=name, Description=description, VpcId=vpc_id
-        )["GroupId"]
+        ids[name] = client.create_security_group(GroupName=name, Description=description, VpcId=vpc_id)["GroupId"]
 
     client.authorize_security_group_ingress(
         GroupId=ids["web"],
@@ -104,8 +102,6 @@ def create_demo_groups(client: Any) -> dict[str, str]:
     )
     client.authorize_security_group_ingress(
         GroupId=ids["debug"],
-        IpPermissions=[
-            {"IpProtocol": "-1", "IpRanges": [_cidr("0.0.0.0/0", "debug: allow everything")]}
-        ],
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [_cidr("0.0.0.0/0", "debug: allow everything")]}],
     )
     return ids

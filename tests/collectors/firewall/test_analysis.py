@@ -19,17 +19,13 @@ def _host_a(recording: Callable[[str], Path]) -> list[ParsedInput]:
             "iptables/ipv4",
             "iptables",
             "f",
-            parse_iptables_save(
-                recording("iptables/host-a.rules").read_text(), "ipv4", "iptables/ipv4"
-            ),
+            parse_iptables_save(recording("iptables/host-a.rules").read_text(), "ipv4", "iptables/ipv4"),
         ),
         ParsedInput(
             "iptables/ipv6",
             "iptables",
             "f",
-            parse_iptables_save(
-                recording("iptables/host-a.v6.rules").read_text(), "ipv6", "iptables/ipv6"
-            ),
+            parse_iptables_save(recording("iptables/host-a.v6.rules").read_text(), "ipv6", "iptables/ipv6"),
         ),
     ]
 
@@ -74,13 +70,9 @@ class TestRecordedHost:
             "no-comment:iptables/ipv6": Severity.info,
         }
 
-    def test_most_severe_first_and_uncommented_rules_listed(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_most_severe_first_and_uncommented_rules_listed(self, recording: Callable[[str], Path]) -> None:
         findings = find_all(_host_a(recording))
-        assert [f.severity.rank for f in findings] == sorted(
-            (f.severity.rank for f in findings), reverse=True
-        )
+        assert [f.severity.rank for f in findings] == sorted((f.severity.rank for f in findings), reverse=True)
         no_comment = next(f for f in findings if f.key == "no-comment:iptables/ipv4")
         assert no_comment.title == "5 rule(s) without a comment in iptables/ipv4"
         assert "-A INPUT -p tcp -m tcp --dport 5432 -j ACCEPT" in no_comment.detail
@@ -102,13 +94,9 @@ class TestRecordedHost:
         }
 
     def test_security_groups(self, recording: Callable[[str], Path]) -> None:
-        ruleset = parse_security_groups(
-            recording("aws/describe_security_groups.json").read_text(), "aws/eu-west-1"
-        )
+        ruleset = parse_security_groups(recording("aws/describe_security_groups.json").read_text(), "aws/eu-west-1")
         findings = find_all([ParsedInput("aws/eu-west-1", "aws", "f", ruleset)])
-        kinds = sorted(
-            (f.key.split(":")[0], f.severity, f.key.rsplit(":", 2)[-2]) for f in findings
-        )
+        kinds = sorted((f.key.split(":")[0], f.severity, f.key.rsplit(":", 2)[-2]) for f in findings)
         assert kinds == [
             ("accept-all", Severity.critical, "any/all"),
             ("admin-port-open", Severity.high, "tcp/3389"),
@@ -129,9 +117,7 @@ class TestRules:
         assert find_all(parsed) == []
 
     def test_new_connections_from_anywhere_are_accept_all(self) -> None:
-        (finding,) = find_all(
-            _one_chain(_rule(1, states=("NEW",), protocol="tcp", action="accept", comment="c"))
-        )
+        (finding,) = find_all(_one_chain(_rule(1, states=("NEW",), protocol="tcp", action="accept", comment="c")))
         assert (finding.key, finding.severity) == (
             "accept-all:t:filter/INPUT:tcp/all:0.0.0.0/0",
             Severity.critical,
@@ -153,17 +139,13 @@ class TestRules:
         assert finding.key == "admin-port-open:t:filter/INPUT:tcp/22:!10.0.0.0/8"
 
     def test_port_range_opens_every_admin_port_inside_it(self) -> None:
-        findings = find_all(
-            _one_chain(_rule(1, protocol="tcp", ports=("5900-5990",), action="accept", comment="c"))
-        )
+        findings = find_all(_one_chain(_rule(1, protocol="tcp", ports=("5900-5990",), action="accept", comment="c")))
         assert [f.key.rsplit(":", 2)[1] for f in findings] == ["tcp/5900", "tcp/5985", "tcp/5986"]
 
     def test_outbound_and_dropping_rules_are_not_exposure(self) -> None:
         parsed = _one_chain(
             _rule(1, protocol="tcp", ports=("22",), action="drop", comment="c"),
-            _rule(
-                2, protocol="tcp", ports=("3389",), action="accept", comment="c", direction="out"
-            ),
+            _rule(2, protocol="tcp", ports=("3389",), action="accept", comment="c", direction="out"),
         )
         assert find_all(parsed) == []
 
@@ -173,9 +155,7 @@ class TestRules:
             "policy-accept:t:filter/INPUT",
             Severity.high,
         )
-        (closed,) = find_all(
-            _one_chain(_rule(1, action="drop", comment="everything else"), policy="accept")
-        )
+        (closed,) = find_all(_one_chain(_rule(1, action="drop", comment="everything else"), policy="accept"))
         assert closed.severity == Severity.low
         assert "drops everything" in closed.detail
 
@@ -227,9 +207,7 @@ class TestRules:
         assert "rule #1 (accept) matches all its packets first" in shadowed.detail
 
     def test_empty_ruleset_is_high(self) -> None:
-        (finding,) = find_all(
-            [ParsedInput("iptables/ipv6", "iptables", "ip6tables-save", Ruleset())]
-        )
+        (finding,) = find_all([ParsedInput("iptables/ipv6", "iptables", "ip6tables-save", Ruleset())])
         assert (finding.key, finding.severity) == ("empty-ruleset:iptables/ipv6", Severity.high)
 
 
@@ -251,7 +229,4 @@ class TestCovers:
         ],
     )
     def test_containment(self, wide: dict, narrow: dict, expected: bool) -> None:
-        assert (
-            covers(_rule(1, action="accept", **wide), _rule(2, action="accept", **narrow))
-            is expected
-        )
+        assert covers(_rule(1, action="accept", **wide), _rule(2, action="accept", **narrow)) is expected

@@ -10,19 +10,13 @@ from collectors.firewall.model import FirewallParseError
 
 
 def _groups(recording: Callable[[str], Path]):
-    return parse_security_groups(
-        recording("aws/describe_security_groups.json").read_text(), "aws/eu-west-1"
-    )
+    return parse_security_groups(recording("aws/describe_security_groups.json").read_text(), "aws/eu-west-1")
 
 
 class TestParseRecordedGroups:
-    def test_one_rule_per_peer_in_ingress_and_egress_chains(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_one_rule_per_peer_in_ingress_and_egress_chains(self, recording: Callable[[str], Path]) -> None:
         ruleset = _groups(recording)
-        web = next(
-            c for c in ruleset.chains if c.description == "web: web tier" and c.hook == "ingress"
-        )
+        web = next(c for c in ruleset.chains if c.description == "web: web tier" and c.hook == "ingress")
         rules = [r for r in ruleset.rules if r.chain == web.name]
         assert [(r.protocol, r.ports, r.source, r.comment) for r in rules] == [
             ("tcp", ("443",), ("0.0.0.0/0",), "https from anywhere"),
@@ -40,9 +34,7 @@ class TestParseRecordedGroups:
         debug = next(r for r in ruleset.rules if r.comment == "debug: allow everything")
         assert (debug.protocol, debug.ports) == ("any", ())
         egress = [r for r in ruleset.rules if r.direction == "out"]
-        assert egress and all(
-            r.destination == ("0.0.0.0/0",) and r.source == ("any",) for r in egress
-        )
+        assert egress and all(r.destination == ("0.0.0.0/0",) and r.source == ("any",) for r in egress)
 
     def test_group_description_keeps_quotes(self, recording: Callable[[str], Path]) -> None:
         descriptions = {c.description for c in _groups(recording).chains}

@@ -52,9 +52,7 @@ def _aws_config(endpoint: str, regions: list[str]) -> dict:
 def test_security_groups_are_collected_and_reviewed(
     endpoint: str, group_ids: dict[str, str], make_context: MakeContext
 ) -> None:
-    result = FirewallCollector().collect(
-        make_context(_aws_config(endpoint, [REGION, "eu-central-1"]))
-    )
+    result = FirewallCollector().collect(make_context(_aws_config(endpoint, [REGION, "eu-central-1"])))
     findings = {f.key: f for f in result.findings}
     debug = next(f for f in result.findings if f.key.startswith("accept-all:"))
     assert debug.severity == Severity.critical

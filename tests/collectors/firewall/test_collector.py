@@ -41,9 +41,7 @@ def _members(result: CollectResult) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def two_runs(
-    recording: Recording, make_context: MakeContext
-) -> tuple[CollectResult, CollectResult]:
+def two_runs(recording: Recording, make_context: MakeContext) -> tuple[CollectResult, CollectResult]:
     """The previous review of host-a, then this week's, compared with it."""
     collector = FirewallCollector()
     first = collector.collect(
@@ -66,10 +64,7 @@ class TestEndToEnd:
             ("normalised", "application/json", "firewall-normalised-20261123T060000Z.json"),
             ("report", "text/html", "firewall-report-20261123T060000Z.html"),
         ]
-        assert (
-            _artifact(result, "normalised").data
-            == json.dumps(result.normalised, indent=2, sort_keys=True).encode()
-        )
+        assert _artifact(result, "normalised").data == json.dumps(result.normalised, indent=2, sort_keys=True).encode()
 
     def test_raw_archive_holds_the_recorded_bytes(
         self, two_runs: tuple[CollectResult, CollectResult], recording: Recording
@@ -84,9 +79,7 @@ class TestEndToEnd:
     def test_findings(self, two_runs: tuple[CollectResult, CollectResult]) -> None:
         _, result = two_runs
         keys = {f.key: f.severity for f in result.findings}
-        assert (
-            keys["admin-port-open:iptables/ipv4:filter/INPUT:tcp/3389:0.0.0.0/0"] == Severity.high
-        )
+        assert keys["admin-port-open:iptables/ipv4:filter/INPUT:tcp/3389:0.0.0.0/0"] == Severity.high
         assert keys["accept-all:iptables/ipv6:filter/INPUT:any/all:::/0@eth0"] == Severity.critical
         assert keys["admin-port-open:edge:inet/filter/input:tcp/23:any"] == Severity.high
         assert keys["policy-accept:edge:inet/filter/forward"] == Severity.high
@@ -99,9 +92,7 @@ class TestEndToEnd:
             "critical": 1,
         }
 
-    def test_normalised_needs_signoff_and_holds_the_diff(
-        self, two_runs: tuple[CollectResult, CollectResult]
-    ) -> None:
+    def test_normalised_needs_signoff_and_holds_the_diff(self, two_runs: tuple[CollectResult, CollectResult]) -> None:
         first, result = two_runs
         normalised = result.normalised
         assert normalised["needs_signoff"] is True
@@ -123,20 +114,13 @@ class TestEndToEnd:
         assert [c["fields"] for c in changes["changed"]] == [["source"]]
         assert first.normalised["changes"] == {"compared_with": None}
 
-    def test_report_shows_findings_and_changes_escaped(
-        self, two_runs: tuple[CollectResult, CollectResult]
-    ) -> None:
+    def test_report_shows_findings_and_changes_escaped(self, two_runs: tuple[CollectResult, CollectResult]) -> None:
         first, result = two_runs
         html = _artifact(result, "report").data.decode()
         assert "Awaiting sign-off." in html
-        assert (
-            "administrative port tcp/3389 (rdp) open to 0.0.0.0/0 in iptables/ipv4:filter/INPUT"
-            in html
-        )
+        assert "administrative port tcp/3389 (rdp) open to 0.0.0.0/0 in iptables/ipv4:filter/INPUT" in html
         assert "all traffic accepted from ::/0 in iptables/ipv6:filter/INPUT" in html
-        assert (
-            "administrative port tcp/23 (telnet) open to anywhere in edge:inet/filter/input" in html
-        )
+        assert "administrative port tcp/23 (telnet) open to anywhere in edge:inet/filter/input" in html
         assert "2 added,\n1 removed, 1 changed, 0 policy change(s)" in html
         assert '<tr class="removed"><td>removed</td><td>iptables/ipv4:filter/INPUT</td>' in html
         assert "changed (source)" in html and "10.20.0.0/16" in html
@@ -145,29 +129,20 @@ class TestEndToEnd:
         assert 'vendor\'s "remote"' not in html
         assert "this run is the baseline" in _artifact(first, "report").data.decode()
 
-    def test_unchanged_rules_report_no_changes(
-        self, recording: Recording, make_context: MakeContext
-    ) -> None:
+    def test_unchanged_rules_report_no_changes(self, recording: Recording, make_context: MakeContext) -> None:
         collector = FirewallCollector()
         first = collector.collect(make_context(_config(recording)))
         again = collector.collect(make_context(_config(recording), previous=first.normalised))
         assert again.normalised["changes"]["added"] == again.normalised["changes"]["changed"] == []
-        assert (
-            "No rule or policy changed since the previous run"
-            in _artifact(again, "report").data.decode()
-        )
+        assert "No rule or policy changed since the previous run" in _artifact(again, "report").data.decode()
 
     def test_previous_from_another_schema_starts_a_new_baseline(
         self, recording: Recording, make_context: MakeContext
     ) -> None:
-        result = FirewallCollector().collect(
-            make_context(_config(recording), previous={"schema": 0, "rules": "?"})
-        )
+        result = FirewallCollector().collect(make_context(_config(recording), previous={"schema": 0, "rules": "?"}))
         assert result.normalised["changes"] == {"compared_with": None}
 
-    def test_commands_are_run_without_a_shell(
-        self, recording: Recording, make_context: MakeContext
-    ) -> None:
+    def test_commands_are_run_without_a_shell(self, recording: Recording, make_context: MakeContext) -> None:
         config = {
             "sources": [
                 {
@@ -178,13 +153,8 @@ class TestEndToEnd:
             ]
         }
         result = FirewallCollector().collect(make_context(config))
-        assert (
-            result.normalised["inputs"][0]["origin"] == f"cat {recording('iptables/host-a.rules')}"
-        )
-        assert (
-            _members(result)["iptables/ipv4.rules"]
-            == recording("iptables/host-a.rules").read_bytes()
-        )
+        assert result.normalised["inputs"][0]["origin"] == f"cat {recording('iptables/host-a.rules')}"
+        assert _members(result)["iptables/ipv4.rules"] == recording("iptables/host-a.rules").read_bytes()
 
 
 class TestFailures:
@@ -203,15 +173,11 @@ class TestFailures:
             CollectorError,
             match=rf"^{path}: not valid 'nft -j list ruleset' output: not valid JSON",
         ):
-            FirewallCollector().collect(
-                make_context({"sources": [{"type": "nftables", "path": str(path)}]})
-            )
+            FirewallCollector().collect(make_context({"sources": [{"type": "nftables", "path": str(path)}]}))
 
     def test_missing_file(self, tmp_path: Path, make_context: MakeContext) -> None:
         config = {"sources": [{"type": "nftables", "path": str(tmp_path / "absent.json")}]}
-        with pytest.raises(
-            CollectorError, match=r"absent.json: cannot read: No such file or directory"
-        ):
+        with pytest.raises(CollectorError, match=r"absent.json: cannot read: No such file or directory"):
             FirewallCollector().collect(make_context(config))
 
     def test_binary_file(self, tmp_path: Path, make_context: MakeContext) -> None:
@@ -233,9 +199,7 @@ class TestFailures:
             (["sleep", "5"], r"^sleep 5: no answer within 0.2 s$"),
         ],
     )
-    def test_failing_command(
-        self, command: list[str], message: str, make_context: MakeContext
-    ) -> None:
+    def test_failing_command(self, command: list[str], message: str, make_context: MakeContext) -> None:
         config = {"sources": [{"type": "nftables", "command": command, "timeout_seconds": 0.2}]}
         with pytest.raises(CollectorError, match=message):
             FirewallCollector().collect(make_context(config))

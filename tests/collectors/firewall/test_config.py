@@ -33,9 +33,7 @@ def test_defaults_run_the_declared_save_commands(tmp_path, monkeypatch) -> None:
         script.write_text('#!/bin/sh\necho "$0 $*"\n')
         script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    config = FirewallConfig.model_validate(
-        {"sources": [{"type": "iptables"}, {"type": "nftables"}]}
-    )
+    config = FirewallConfig.model_validate({"sources": [{"type": "iptables"}, {"type": "nftables"}]})
     iptables, nftables = config.sources
     assert (iptables.command, iptables.ipv6, iptables.ipv6_command, nftables.command) == (None, True, None, None)
     ran = [(raw.origin, raw.data.decode().strip()) for source in config.sources for raw in collect_source(source)]

@@ -14,15 +14,11 @@ def _rules(recording: Callable[[str], Path], name: str) -> list[Rule]:
 
 
 def _rule(position: int, **fields) -> Rule:
-    return Rule(
-        input="t", table="filter", chain="INPUT", position=position, direction="in", **fields
-    )
+    return Rule(input="t", table="filter", chain="INPUT", position=position, direction="in", **fields)
 
 
 class TestRecordedChange:
-    def test_added_removed_and_changed_between_two_recordings(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_added_removed_and_changed_between_two_recordings(self, recording: Callable[[str], Path]) -> None:
         diff = diff_rules(
             _rules(recording, "iptables/host-a.previous.rules"),
             _rules(recording, "iptables/host-a.rules"),
@@ -31,9 +27,7 @@ class TestRecordedChange:
             ("INPUT", ("3389",), 'temp: RDP for vendor\'s "remote" session'),
             ("INPUT", ("5432",), ""),
         ]
-        assert [(r.chain, r.ports, r.comment) for r in diff.removed] == [
-            ("INPUT", ("8081",), "legacy status page")
-        ]
+        assert [(r.chain, r.ports, r.comment) for r in diff.removed] == [("INPUT", ("8081",), "legacy status page")]
         (change,) = diff.changed
         assert change.fields == ("source",)
         assert (change.before.source, change.after.source) == (("10.20.0.0/16",), ("10.20.0.0/24",))
@@ -103,9 +97,7 @@ class TestReplacedInPlace:
             "ssh on the alternative port",
         )
 
-    def test_an_insert_in_the_same_chain_is_not_paired_by_position(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_an_insert_in_the_same_chain_is_not_paired_by_position(self, recording: Callable[[str], Path]) -> None:
         diff = diff_rules(
             _rules(recording, "docker/docker-host.replaced.rules"),
             _rules(recording, "docker/docker-host.open.rules"),

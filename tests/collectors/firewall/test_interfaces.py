@@ -28,25 +28,19 @@ def _severe(findings) -> dict[str, Severity]:
 
 
 class TestContainerHost:
-    def test_stock_docker_libvirt_and_cni_host_has_no_severe_finding(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_stock_docker_libvirt_and_cni_host_has_no_severe_finding(self, recording: Callable[[str], Path]) -> None:
         assert _severe(find_all(_parsed(recording, "docker/docker-host.rules"))) == {}
 
     def test_without_the_internal_interfaces_docker_rules_read_as_accept_all(
         self, recording: Callable[[str], Path]
     ) -> None:
         # the same recording judged with only "lo" internal: what the collector used to say
-        found = _severe(
-            find_all(_parsed(recording, "docker/docker-host.rules", InternalSide(("lo",), ())))
-        )
+        found = _severe(find_all(_parsed(recording, "docker/docker-host.rules", InternalSide(("lo",), ()))))
         assert found["accept-all:dock1/ipv4:filter/FORWARD:any/all:0.0.0.0/0@docker0@>!docker0"] == Severity.critical
         assert found["accept-all:dock1/ipv4:filter/LIBVIRT_FWX:any/all:0.0.0.0/0@virbr0@>virbr0"] == Severity.critical
         assert found["accept-all:dock1/ipv4:filter/FLANNEL-FWD:any/all:0.0.0.0/0>10.244.0.0/16"] == Severity.critical
 
-    def test_a_real_accept_all_from_the_outside_still_is_critical(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_a_real_accept_all_from_the_outside_still_is_critical(self, recording: Callable[[str], Path]) -> None:
         found = _severe(find_all(_parsed(recording, "docker/docker-host.open.rules")))
         assert found == {
             "accept-all:dock1/ipv4:filter/INPUT:any/all:0.0.0.0/0@eth0": Severity.critical,
@@ -56,12 +50,23 @@ class TestContainerHost:
     def test_a_published_admin_port_towards_a_bridge_is_still_exposed(self) -> None:
         # docker run -p 2222:22: reachable from anywhere although it leaves towards docker0
         rule = Rule(
-            input="d", table="filter", chain="DOCKER", position=1, direction="forward",
-            protocol="tcp", source=("0.0.0.0/0",), destination=("172.17.0.2/32",),
-            ports=("22",), in_interface="!docker0", out_interface="docker0", action="accept",
+            input="d",
+            table="filter",
+            chain="DOCKER",
+            position=1,
+            direction="forward",
+            protocol="tcp",
+            source=("0.0.0.0/0",),
+            destination=("172.17.0.2/32",),
+            ports=("22",),
+            in_interface="!docker0",
+            out_interface="docker0",
+            action="accept",
             text="-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 22 -j ACCEPT",
         )
-        (finding,) = [f for f in find_all([ParsedInput("d", "iptables", "f", _ruleset(rule))]) if f.severity == Severity.high]
+        (finding,) = [
+            f for f in find_all([ParsedInput("d", "iptables", "f", _ruleset(rule))]) if f.severity == Severity.high
+        ]
         assert finding.key == "admin-port-open:d:filter/DOCKER:tcp/22:0.0.0.0/0@!docker0@>docker0"
 
 
@@ -74,14 +79,23 @@ def _ruleset(*rules: Rule):
 class TestRulesDifferingOnlyByInterface:
     def test_are_not_merged_into_one_finding(self) -> None:
         base = dict(
-            input="d", table="filter", chain="FORWARD", direction="forward",
-            source=("0.0.0.0/0",), action="accept", in_interface="eth0",
+            input="d",
+            table="filter",
+            chain="FORWARD",
+            direction="forward",
+            source=("0.0.0.0/0",),
+            action="accept",
+            in_interface="eth0",
         )
         rules = [
             Rule(position=1, out_interface="eth1", text="-A FORWARD -i eth0 -o eth1 -j ACCEPT", **base),
             Rule(position=2, out_interface="eth2", text="-A FORWARD -i eth0 -o eth2 -j ACCEPT", **base),
         ]
-        keys = sorted(f.key for f in find_all([ParsedInput("d", "iptables", "f", _ruleset(*rules))]) if f.severity == Severity.critical)
+        keys = sorted(
+            f.key
+            for f in find_all([ParsedInput("d", "iptables", "f", _ruleset(*rules))])
+            if f.severity == Severity.critical
+        )
         assert keys == [
             "accept-all:d:filter/FORWARD:any/all:0.0.0.0/0@eth0@>eth1",
             "accept-all:d:filter/FORWARD:any/all:0.0.0.0/0@eth0@>eth2",
@@ -92,10 +106,20 @@ class TestInternalSide:
     @pytest.mark.parametrize(
         ("name", "internal"),
         [
-            ("lo", True), ("docker0", True), ("br-3f2a9c1d7e55", True), ("virbr0", True),
-            ("cni0", True), ("cali+", True), ("cali1a2b", True), ('"docker0","virbr0"', True),
-            ("docker0,eth0", False), ("!docker0", False), ("eth0", False), ("", False),
-            ("bridge", False), ("br0", False),
+            ("lo", True),
+            ("docker0", True),
+            ("br-3f2a9c1d7e55", True),
+            ("virbr0", True),
+            ("cni0", True),
+            ("cali+", True),
+            ("cali1a2b", True),
+            ('"docker0","virbr0"', True),
+            ("docker0,eth0", False),
+            ("!docker0", False),
+            ("eth0", False),
+            ("", False),
+            ("bridge", False),
+            ("br0", False),
         ],
     )
     def test_interface(self, name: str, internal: bool) -> None:
@@ -104,7 +128,17 @@ class TestInternalSide:
 
 class TestCollectorOptions:
     def _config(self, recording, **options) -> dict:
-        return {"sources": [{"type": "iptables", "name": "dock1", "path": str(recording("docker/docker-host.rules")), "ipv6": False, **options}]}
+        return {
+            "sources": [
+                {
+                    "type": "iptables",
+                    "name": "dock1",
+                    "path": str(recording("docker/docker-host.rules")),
+                    "ipv6": False,
+                    **options,
+                }
+            ]
+        }
 
     def test_defaults_keep_a_stock_host_quiet(self, make_context, recording) -> None:
         result = FirewallCollector().collect(make_context(self._config(recording)))
@@ -112,7 +146,11 @@ class TestCollectorOptions:
 
     def test_an_organisation_can_narrow_the_list(self, make_context, recording) -> None:
         result = FirewallCollector().collect(
-            make_context(self._config(recording, internal_interfaces=["lo", "virbr+", "cni+"], internal_networks=["10.244.0.0/16"]))
+            make_context(
+                self._config(
+                    recording, internal_interfaces=["lo", "virbr+", "cni+"], internal_networks=["10.244.0.0/16"]
+                )
+            )
         )
         assert {k for k in _severe(result.findings)} == {
             "accept-all:dock1/ipv4:filter/FORWARD:any/all:0.0.0.0/0@docker0@>!docker0",

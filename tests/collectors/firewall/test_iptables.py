@@ -15,9 +15,7 @@ def _ipv4(recording: Callable[[str], Path], name: str = "iptables/host-a.rules")
 
 class TestTokenize:
     def test_quoted_comment_keeps_spaces_and_escaped_quotes(self) -> None:
-        line = (
-            r'-A INPUT -m comment --comment "temp: RDP for vendor\'s \"remote\" session" -j ACCEPT'
-        )
+        line = r'-A INPUT -m comment --comment "temp: RDP for vendor\'s \"remote\" session" -j ACCEPT'
         assert tokenize(line) == [
             "-A",
             "INPUT",
@@ -68,9 +66,7 @@ class TestParseRecordedIpv4:
         assert rules[("INPUT", 4)].conditions == ("-m icmp --icmp-type 8", "-m limit --limit 5/sec")
         assert rules[("FORWARD", 2)].out_interface == "eth0"
 
-    def test_user_chain_inherits_direction_and_jump_is_named(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_user_chain_inherits_direction_and_jump_is_named(self, recording: Callable[[str], Path]) -> None:
         ruleset = _ipv4(recording)
         ssh = next(r for r in ruleset.rules if r.chain == "INPUT" and r.ports == ("22",))
         assert ssh.action == "jump:ADMIN_SSH"
@@ -90,16 +86,11 @@ class TestParseRecordedIpv4:
 
 class TestParseRecordedIpv6:
     def test_ipv6_sources_and_world(self, recording: Callable[[str], Path]) -> None:
-        ruleset = parse_iptables_save(
-            recording("iptables/host-a.v6.rules").read_text(), "ipv6", "iptables/ipv6"
-        )
+        ruleset = parse_iptables_save(recording("iptables/host-a.v6.rules").read_text(), "ipv6", "iptables/ipv6")
         by_port = {r.ports: r for r in ruleset.rules if r.ports}
         assert by_port[("22",)].source == ("2001:db8:20::/64",)
         assert by_port[("27017",)].source == ("::/0",)
-        assert (
-            next(r for r in ruleset.rules if r.protocol == "ipv6-icmp").comment
-            == "neighbour discovery and ping"
-        )
+        assert next(r for r in ruleset.rules if r.protocol == "ipv6-icmp").comment == "neighbour discovery and ping"
         assert {c.name: c.policy for c in ruleset.chains}["FORWARD"] == "accept"
 
 
@@ -108,9 +99,7 @@ class TestEdgeCases:
         ruleset = parse_iptables_save(recording("iptables/empty.rules").read_text(), "ipv4", "x")
         assert (ruleset.chains, ruleset.rules) == ([], [])
 
-    def test_truncated_file_names_the_table_without_commit(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_truncated_file_names_the_table_without_commit(self, recording: Callable[[str], Path]) -> None:
         with pytest.raises(
             FirewallParseError,
             match=r"truncated: table 'filter' has no COMMIT \(input ends at line 20\)",

@@ -16,10 +16,7 @@ def _edge(recording: Callable[[str], Path]):
 
 class TestParseRecordedEdge:
     def test_chains_hooks_types_and_policies(self, recording: Callable[[str], Path]) -> None:
-        chains = {
-            (c.table, c.name): (c.kind, c.hook, c.policy, c.direction)
-            for c in _edge(recording).chains
-        }
+        chains = {(c.table, c.name): (c.kind, c.hook, c.policy, c.direction) for c in _edge(recording).chains}
         assert chains == {
             ("inet/filter", "input"): ("filter", "input", "drop", "in"),
             ("inet/filter", "app_ports"): ("", "", "", "in"),
@@ -37,16 +34,11 @@ class TestParseRecordedEdge:
             ("22",),
             "accept",
         )
-        assert (
-            ssh.text
-            == 'ip saddr @admin_v4 tcp dport 22 counter accept comment "ssh from the admin networks"'
-        )
+        assert ssh.text == 'ip saddr @admin_v4 tcp dport 22 counter accept comment "ssh from the admin networks"'
         assert rules["ssh from the admin networks (v6)"].source == ("2001:db8:20::/64",)
         assert rules["web: http and https"].ports == ("80", "443")
 
-    def test_comment_states_interfaces_and_anonymous_sets(
-        self, recording: Callable[[str], Path]
-    ) -> None:
+    def test_comment_states_interfaces_and_anonymous_sets(self, recording: Callable[[str], Path]) -> None:
         rules = {r.comment: r for r in _edge(recording).rules if r.comment}
         assert "legacy telnet for the switch console 'sw-core-1'" in rules
         assert rules["return traffic"].states == ("ESTABLISHED", "RELATED")
@@ -102,7 +94,10 @@ class TestEdgeCases:
                 ),
                 "handle 4 has no expression list",
             ),
-            ('{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, "metainfo"]}', "object 1 is not a single-key nftables object"),
+            (
+                '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, "metainfo"]}',
+                "object 1 is not a single-key nftables object",
+            ),
             ('{"nftables": ["metainfo"]}', "object 0 is not nft's metainfo"),
             ('{"nftables": []}', "object 0 is not nft's metainfo"),
             ('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}', "no json_schema_version"),

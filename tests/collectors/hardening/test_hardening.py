@@ -25,7 +25,9 @@ def config(report: str | Path, **extra) -> HardeningConfig:
 
 
 def collect(cfg: HardeningConfig, tmp_path: Path, previous=None, now: datetime = NOW):
-    return HardeningCollector().collect(CollectContext("hardening", cfg, now, tmp_path, logging.getLogger("t"), previous))
+    return HardeningCollector().collect(
+        CollectContext("hardening", cfg, now, tmp_path, logging.getLogger("t"), previous)
+    )
 
 
 class TestParser:

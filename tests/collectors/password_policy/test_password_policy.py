@@ -22,8 +22,13 @@ from collectors.runner import execute
 RECORDED = Path(__file__).resolve().parent.parent / "recordings" / "password-policy"
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 FILES = ("login_defs", "pam_password", "pam_auth", "pwquality_conf", "faillock_conf")
-NAMES = {"login_defs": "login.defs", "pam_password": "common-password", "pam_auth": "common-auth",
-         "pwquality_conf": "pwquality.conf", "faillock_conf": "faillock.conf"}
+NAMES = {
+    "login_defs": "login.defs",
+    "pam_password": "common-password",
+    "pam_auth": "common-auth",
+    "pwquality_conf": "pwquality.conf",
+    "faillock_conf": "faillock.conf",
+}
 STANDARD = {"min_length": 12, "history": 5, "lockout_threshold": 10, "lockout_minutes": 15}
 
 
@@ -65,11 +70,18 @@ class TestLinux:
         assert (web["min_classes"], web["max_age_days"]) == (3, 365)
 
     def test_stricter_standard_finds_each_deviation(self, tmp_path: Path) -> None:
-        standard = {"min_length": 16, "history": 24, "lockout_threshold": 3, "lockout_minutes": 30,
-                    "max_age_days": 90, "min_classes": 4}
+        standard = {
+            "min_length": 16,
+            "history": 24,
+            "lockout_threshold": 3,
+            "lockout_minutes": 30,
+            "max_age_days": 90,
+            "min_classes": 4,
+        }
         result = collect([linux("web", "debian-hardened")], tmp_path, standard)
-        assert set(keys(result)) == {f"password-policy:web:{s}" for s in
-                                     ("min_length", "history", "lockout", "max_age", "min_classes")}
+        assert set(keys(result)) == {
+            f"password-policy:web:{s}" for s in ("min_length", "history", "lockout", "max_age", "min_classes")
+        }
 
     def test_pam_arguments_override_pwquality_conf(self) -> None:
         login_defs, password, auth, quality, faillock = texts("debian-hardened")
@@ -100,11 +112,20 @@ class TestLinux:
 class TestWindowsDocumentedFormat:
     def test_net_accounts(self) -> None:
         settings = windows_net_accounts((RECORDED / "windows" / "net-accounts.documented-format.txt").read_text())
-        assert (settings.min_length, settings.history, settings.lockout_threshold, settings.max_age_days) == (12, 24, None, 90)
+        assert (settings.min_length, settings.history, settings.lockout_threshold, settings.max_age_days) == (
+            12,
+            24,
+            None,
+            90,
+        )
 
     def test_secedit_utf16(self, tmp_path: Path) -> None:
-        system = {"type": "windows", "name": "WEB01", "secedit": str(RECORDED / "windows" / "secedit.documented-format.inf"),
-                  "net_accounts": str(RECORDED / "windows" / "net-accounts.documented-format.txt")}
+        system = {
+            "type": "windows",
+            "name": "WEB01",
+            "secedit": str(RECORDED / "windows" / "secedit.documented-format.inf"),
+            "net_accounts": str(RECORDED / "windows" / "net-accounts.documented-format.txt"),
+        }
         result = collect([system], tmp_path)
         assert keys(result) == {"password-policy:WEB01:lockout": Severity.high}
         assert result.normalised["systems"]["WEB01"]["min_classes"] == 3
@@ -132,21 +153,40 @@ def moto_iam() -> Iterator[str]:
 
 
 def aws(endpoint: str) -> dict[str, Any]:
-    return {"type": "aws", "name": "prod", "endpoint_url": endpoint, "access_key_id": "test", "secret_access_key": "test"}
+    return {
+        "type": "aws",
+        "name": "prod",
+        "endpoint_url": endpoint,
+        "access_key_id": "test",
+        "secret_access_key": "test",
+    }
 
 
 class TestAwsOverHttp:
     def test_account_without_policy_then_with_one(self, moto_iam: str, tmp_path: Path) -> None:
-        client = boto3.client("iam", endpoint_url=moto_iam, region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key="test")
+        client = boto3.client(
+            "iam",
+            endpoint_url=moto_iam,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         try:
             client.delete_account_password_policy()
         except client.exceptions.NoSuchEntityException:
             pass
         none = collect([aws(moto_iam)], tmp_path / "a")
-        assert keys(none) == {"password-policy:prod:min_length": Severity.high, "password-policy:prod:history": Severity.medium}
-        client.update_account_password_policy(MinimumPasswordLength=14, PasswordReusePrevention=12,
-                                              RequireSymbols=True, RequireNumbers=True, RequireUppercaseCharacters=True)
+        assert keys(none) == {
+            "password-policy:prod:min_length": Severity.high,
+            "password-policy:prod:history": Severity.medium,
+        }
+        client.update_account_password_policy(
+            MinimumPasswordLength=14,
+            PasswordReusePrevention=12,
+            RequireSymbols=True,
+            RequireNumbers=True,
+            RequireUppercaseCharacters=True,
+        )
         config = PasswordPolicyConfig.model_validate({"standard": STANDARD, "systems": [aws(moto_iam)]})
         outcome = execute(PasswordPolicyCollector(), config, instance_name="pw", now=NOW, timeout_seconds=60)
         assert outcome.ok, outcome.error

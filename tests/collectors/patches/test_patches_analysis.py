@@ -13,20 +13,12 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def pending(package: str, version: str = "2.0", archive: str = "stable-security") -> PendingUpdate:
-    return PendingUpdate(
-        package=package, version=version, current_version="1.0", arch="amd64", archives=(archive,)
-    )
+    return PendingUpdate(package=package, version=version, current_version="1.0", arch="amd64", archives=(archive,))
 
 
-def upgrade_at(
-    started: datetime, package: str = "bash", commandline: str = "apt-get upgrade"
-) -> AptTransaction:
-    change = PackageChange(
-        action="upgrade", package=package, arch="amd64", version="2.0", old_version="1.0"
-    )
-    return AptTransaction(
-        started=started, ended=started, commandline=commandline, requested_by="", changes=(change,)
-    )
+def upgrade_at(started: datetime, package: str = "bash", commandline: str = "apt-get upgrade") -> AptTransaction:
+    change = PackageChange(action="upgrade", package=package, arch="amd64", version="2.0", old_version="1.0")
+    return AptTransaction(started=started, ended=started, commandline=commandline, requested_by="", changes=(change,))
 
 
 def summary(records: analysis.HostRecords, previous_host=None, now: datetime = NOW) -> dict:
@@ -51,12 +43,8 @@ class TestPendingAge:
                 {"package": "curl", "version": "1.5", "first_seen": first_seen},
             ]
         }
-        host = summary(
-            analysis.HostRecords(pending=[pending("openssl"), pending("curl")]), previous
-        )
-        ages = {
-            item["package"]: (item["first_seen"], item["days_pending"]) for item in host["pending"]
-        }
+        host = summary(analysis.HostRecords(pending=[pending("openssl"), pending("curl")]), previous)
+        ages = {item["package"]: (item["first_seen"], item["days_pending"]) for item in host["pending"]}
         assert ages == {"openssl": (first_seen, 9), "curl": (NOW.isoformat(), 0)}
 
 
@@ -102,13 +90,9 @@ class TestFindings:
         assert analysis.host_findings("deb1", summary(records, previous), POLICY) == []
 
     def test_upgrade_too_long_ago_is_medium(self) -> None:
-        records = analysis.HostRecords(
-            transactions=[upgrade_at(datetime(2026, 11, 20, 9, 0))], pending=[]
-        )
+        records = analysis.HostRecords(transactions=[upgrade_at(datetime(2026, 11, 20, 9, 0))], pending=[])
         host = summary(records)
-        assert (
-            host["last_upgrade_at"] == "2026-11-20T08:00:00+00:00"
-        )  # Amsterdam is UTC+1 in November
+        assert host["last_upgrade_at"] == "2026-11-20T08:00:00+00:00"  # Amsterdam is UTC+1 in November
         assert host["days_since_upgrade"] == 8
         (finding,) = analysis.host_findings("deb1", host, POLICY)
         assert (finding.key, finding.severity) == ("no-recent-upgrade:deb1", Severity.medium)
@@ -120,9 +104,7 @@ class TestFindings:
             ended=None,
             commandline="apt-get install hello",
             requested_by="",
-            changes=(
-                PackageChange(action="install", package="hello", arch="amd64", version="2.10-3"),
-            ),
+            changes=(PackageChange(action="install", package="hello", arch="amd64", version="2.10-3"),),
         )
         host = summary(analysis.HostRecords(transactions=[install]))
         assert host["last_upgrade_at"] is None
@@ -150,15 +132,9 @@ class TestChanges:
         records = analysis.HostRecords(
             transactions=[upgrade_at(datetime(2026, 11, 27, 9, 0))],
             dpkg_events=[
-                DpkgEvent(
-                    datetime(2026, 11, 27, 9, 0, 5), "upgrade", "bash", "amd64", "1.0", "2.0"
-                ),
-                DpkgEvent(
-                    datetime(2026, 11, 27, 10, 0), "install", "local-tool", "amd64", None, "0.1"
-                ),
-                DpkgEvent(
-                    datetime(2026, 11, 27, 10, 5), "upgrade", "local-tool", "amd64", "0.1", "0.1"
-                ),
+                DpkgEvent(datetime(2026, 11, 27, 9, 0, 5), "upgrade", "bash", "amd64", "1.0", "2.0"),
+                DpkgEvent(datetime(2026, 11, 27, 10, 0), "install", "local-tool", "amd64", None, "0.1"),
+                DpkgEvent(datetime(2026, 11, 27, 10, 5), "upgrade", "local-tool", "amd64", "0.1", "0.1"),
             ],
         )
         changes = summary(records)["changes"]
@@ -201,9 +177,7 @@ class TestDiff:
                 pending=[pending("openssl"), pending("zlib")],
             )
         )
-        diff = analysis.diff_against_previous(
-            {"deb1": now, "new": now}, ["security-updates-overdue:deb1"], previous
-        )
+        diff = analysis.diff_against_previous({"deb1": now, "new": now}, ["security-updates-overdue:deb1"], previous)
         assert diff["hosts_added"] == ["new"] and diff["hosts_removed"] == ["old"]
         assert diff["findings_opened"] == ["security-updates-overdue:deb1"]
         assert diff["findings_closed"] == ["no-recent-upgrade:deb1"]

@@ -54,23 +54,15 @@ class TestCollectEndToEnd:
             "deb1/apt-history/history.log": (APT / "history.log").read_bytes(),
             "deb1/apt-history/history.log.1.gz": (APT / "history.log.1.gz").read_bytes(),
             "deb1/dpkg-log/dpkg.log": (APT / "dpkg.log").read_bytes(),
-            "deb1/unattended-upgrades-log/unattended-upgrades.log": (
-                APT / "unattended-upgrades.log"
-            ).read_bytes(),
-            "deb1/apt-list-upgradable/apt-list-upgradable.txt": (
-                APT / "apt-list-upgradable.txt"
-            ).read_bytes(),
-            "deb1/apt-get-simulate/apt-get-s-upgrade.txt": (
-                APT / "apt-get-s-upgrade.txt"
-            ).read_bytes(),
+            "deb1/unattended-upgrades-log/unattended-upgrades.log": (APT / "unattended-upgrades.log").read_bytes(),
+            "deb1/apt-list-upgradable/apt-list-upgradable.txt": (APT / "apt-list-upgradable.txt").read_bytes(),
+            "deb1/apt-get-simulate/apt-get-s-upgrade.txt": (APT / "apt-get-s-upgrade.txt").read_bytes(),
             "WEB01/hotfix-csv/get-hotfix.csv": (WINDOWS / "get-hotfix.csv").read_bytes(),
         }
         assert normalised.data == json.dumps(result.normalised, indent=2, sort_keys=True).encode()
 
         deb1 = result.normalised["hosts"]["deb1"]
-        assert (
-            deb1["last_upgrade_at"] == "2026-11-28T10:51:50+00:00"
-        )  # the jq upgrade; dry runs ignored
+        assert deb1["last_upgrade_at"] == "2026-11-28T10:51:50+00:00"  # the jq upgrade; dry runs ignored
         assert deb1["days_since_upgrade"] == 0
         assert len(deb1["pending"]) == 124
         assert sum(item["security"] for item in deb1["pending"]) == 73
@@ -79,17 +71,13 @@ class TestCollectEndToEnd:
         assert result.normalised["diff"] is None
 
         # first run: every pending update is first seen now, so only Windows is overdue
-        assert [(f.key, f.severity) for f in result.findings] == [
-            ("no-recent-upgrade:WEB01", Severity.medium)
-        ]
+        assert [(f.key, f.severity) for f in result.findings] == [("no-recent-upgrade:WEB01", Severity.medium)]
         html = report.data.decode()  # type: ignore[union-attr]
         assert "WEB01 not upgraded within 7 days" in html
         assert "First run" in html
         assert "oldstable-security" in html
 
-    def test_second_run_uses_previous_first_seen_and_reports_the_diff(
-        self, make_context, recorded_config
-    ) -> None:
+    def test_second_run_uses_previous_first_seen_and_reports_the_diff(self, make_context, recorded_config) -> None:
         first = PatchCollector().collect(make_context(recorded_config))
         later = first.normalised["collected_at"]
         context = make_context(
@@ -146,14 +134,9 @@ class TestCommands:
             "-c",
             f"import sys; sys.stdout.buffer.write(open({str(source)!r}, 'rb').read())",
         ]
-        result = PatchCollector().collect(
-            make_context(debian_host(apt_list_upgradable={"command": command}))
-        )
+        result = PatchCollector().collect(make_context(debian_host(apt_list_upgradable={"command": command})))
         assert len(result.normalised["hosts"]["deb1"]["pending"]) == 124
-        assert (
-            raw_members(result.artifacts[0].path)["deb1/apt-list-upgradable.stdout"]
-            == source.read_bytes()
-        )  # type: ignore[arg-type]
+        assert raw_members(result.artifacts[0].path)["deb1/apt-list-upgradable.stdout"] == source.read_bytes()  # type: ignore[arg-type]
 
     def test_failing_command(self, make_context) -> None:
         command = [
@@ -162,32 +145,24 @@ class TestCommands:
             "import sys; sys.stderr.write('E: Could not open lock file'); sys.exit(100)",
         ]
         with pytest.raises(CollectorError, match="exited with 100: E: Could not open lock file"):
-            PatchCollector().collect(
-                make_context(debian_host(apt_get_simulate={"command": command}))
-            )
+            PatchCollector().collect(make_context(debian_host(apt_get_simulate={"command": command})))
 
     def test_missing_program(self, make_context) -> None:
         with pytest.raises(CollectorError, match="command not found: no-such-apt-tool"):
-            PatchCollector().collect(
-                make_context(debian_host(apt_get_simulate={"command": ["no-such-apt-tool"]}))
-            )
+            PatchCollector().collect(make_context(debian_host(apt_get_simulate={"command": ["no-such-apt-tool"]})))
 
 
 class TestBadInput:
     def test_corrupt_gzip_names_the_file(self, make_context, tmp_path) -> None:
         rotated = tmp_path / "history.log.2.gz"
         rotated.write_bytes((APT / "history.log.1.gz").read_bytes()[:500])
-        with pytest.raises(
-            CollectorError, match=r"history\.log\.2\.gz: corrupt or truncated gzip data"
-        ):
+        with pytest.raises(CollectorError, match=r"history\.log\.2\.gz: corrupt or truncated gzip data"):
             PatchCollector().collect(make_context(debian_host(apt_history=[str(rotated)])))
 
     def test_truncated_log_inside_gzip_names_file_and_line(self, make_context, tmp_path) -> None:
         text = (APT / "history.log").read_text().splitlines()
         rotated = tmp_path / "history.log.3.gz"
-        rotated.write_bytes(
-            gzip.compress(("\n".join(text[:3]) + "\nUpgrade: libsystemd0:amd64 (252.36").encode())
-        )
+        rotated.write_bytes(gzip.compress(("\n".join(text[:3]) + "\nUpgrade: libsystemd0:amd64 (252.36").encode()))
         with pytest.raises(
             CollectorError,
             match=r"history\.log\.3\.gz: line 4: cannot parse the Upgrade package list",
@@ -196,26 +171,18 @@ class TestBadInput:
 
     def test_binary_file(self, make_context, tmp_path) -> None:
         dpkg = tmp_path / "dpkg.log"
-        dpkg.write_bytes(
-            b"2026-11-28 10:51:48 status installed hello:amd64 2.10-3\n\xff\xfe\x00garbage"
-        )
+        dpkg.write_bytes(b"2026-11-28 10:51:48 status installed hello:amd64 2.10-3\n\xff\xfe\x00garbage")
         with pytest.raises(CollectorError, match=r"dpkg\.log: not text in the expected encoding"):
             PatchCollector().collect(make_context(debian_host(dpkg_log=[str(dpkg)])))
 
     def test_truncated_simulation_never_reads_as_nothing_pending(self, make_context) -> None:
         truncated = APT / "apt-get-s-upgrade.truncated.txt"
-        with pytest.raises(
-            CollectorError, match=r"apt-get-s-upgrade\.truncated\.txt: .*announces 124 package"
-        ):
-            PatchCollector().collect(
-                make_context(debian_host(apt_get_simulate={"path": str(truncated)}))
-            )
+        with pytest.raises(CollectorError, match=r"apt-get-s-upgrade\.truncated\.txt: .*announces 124 package"):
+            PatchCollector().collect(make_context(debian_host(apt_get_simulate={"path": str(truncated)})))
 
     def test_missing_log(self, make_context, tmp_path) -> None:
         with pytest.raises(CollectorError, match="no file matches apt-history pattern"):
-            PatchCollector().collect(
-                make_context(debian_host(apt_history=[str(tmp_path / "history.log*")]))
-            )
+            PatchCollector().collect(make_context(debian_host(apt_history=[str(tmp_path / "history.log*")])))
 
     def test_empty_logs_and_an_empty_list_are_valid(self, make_context, tmp_path) -> None:
         for name in ("history.log", "dpkg.log"):

@@ -40,9 +40,7 @@ class TestAptHistory:
             ("upgrade", "libjq1", "1.6-2.1+deb12u1", "1.6-2.1+deb12u3"),
         ]
         remove = by_command["apt-get -o DPkg::Lock::Timeout=600 remove -y hello"]
-        assert [(c.action, c.package, c.version) for c in remove.changes] == [
-            ("remove", "hello", "2.10-3")
-        ]
+        assert [(c.action, c.package, c.version) for c in remove.changes] == [("remove", "hello", "2.10-3")]
         unattended = by_command["apt-get -o DPkg::Lock::Timeout=600 install -y unattended-upgrades"]
         assert [(c.package, c.automatic) for c in unattended.changes] == [
             ("python3-distro-info", True),
@@ -108,9 +106,7 @@ class TestDpkgLog:
         hello = [(e.action, e.old_version, e.new_version) for e in events if e.package == "hello"]
         assert hello == [("install", None, "2.10-3"), ("remove", "2.10-3", None)]
         jq = [e for e in events if e.package == "jq" and e.action == "upgrade"]
-        assert [(e.arch, e.old_version, e.new_version) for e in jq] == [
-            ("amd64", "1.6-2.1+deb12u1", "1.6-2.1+deb12u3")
-        ]
+        assert [(e.arch, e.old_version, e.new_version) for e in jq] == [("amd64", "1.6-2.1+deb12u1", "1.6-2.1+deb12u3")]
         assert {e.action for e in events} <= {"install", "upgrade", "remove", "purge"}
 
     def test_empty_input(self) -> None:
@@ -129,9 +125,7 @@ class TestDpkgLog:
 
 class TestAptListUpgradable:
     def test_recorded(self) -> None:
-        updates = {
-            u.package: u for u in parse_apt_list_upgradable(recorded("apt-list-upgradable.txt"))
-        }
+        updates = {u.package: u for u in parse_apt_list_upgradable(recorded("apt-list-upgradable.txt"))}
         assert len(updates) == 124
         assert sum(u.security for u in updates.values()) == 73
         apt = updates["apt"]
@@ -163,17 +157,11 @@ class TestAptListUpgradable:
 
 class TestAptGetSimulate:
     def test_recorded_matches_apt_list(self) -> None:
-        simulated = {
-            u.package: u for u in parse_apt_get_simulate(recorded("apt-get-s-upgrade.txt"))
-        }
-        listed = {
-            u.package: u for u in parse_apt_list_upgradable(recorded("apt-list-upgradable.txt"))
-        }
+        simulated = {u.package: u for u in parse_apt_get_simulate(recorded("apt-get-s-upgrade.txt"))}
+        listed = {u.package: u for u in parse_apt_list_upgradable(recorded("apt-list-upgradable.txt"))}
         # base-files has two Inst lines in the recording; it is counted once
         assert set(simulated) == set(listed)
-        assert {p for p, u in simulated.items() if u.security} == {
-            p for p, u in listed.items() if u.security
-        }
+        assert {p for p, u in simulated.items() if u.security} == {p for p, u in listed.items() if u.security}
         gcrypt = simulated["libgcrypt20-dev"]
         assert gcrypt.current_version == "1.10.1-3"
         assert gcrypt.archives == ("oldstable", "oldstable-security")
@@ -273,9 +261,7 @@ class TestHotfixCsv:
         assert hotfix.installed_on == datetime(2026, 11, 13)
 
     def test_unknown_date_format(self) -> None:
-        text = (
-            '"HotFixID","Description","InstalledBy","InstalledOn"\n"KB1","Update","","13.11.2026"\n'
-        )
+        text = '"HotFixID","Description","InstalledBy","InstalledOn"\n"KB1","Update","","13.11.2026"\n'
         with pytest.raises(ParseError, match="line 2: InstalledOn '13.11.2026' matches none"):
             parse_hotfix_csv(text)
 

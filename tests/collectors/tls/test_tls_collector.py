@@ -38,9 +38,7 @@ def test_a_well_configured_server_has_no_findings(tls_server, make_context, scan
 
 
 def test_expired_certificate(ca, tls_server, make_context, scan_config) -> None:
-    cert = ca.issue_cert(
-        "localhost", not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=3)
-    )
+    cert = ca.issue_cert("localhost", not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=3))
     with tls_server(cert=cert) as server:
         result = TlsCollector().collect(make_context(scan_config(server)))
     found = keys(result)
@@ -121,7 +119,13 @@ def test_unreachable_endpoint_is_a_finding_not_a_failed_run(tls_server, make_con
 
 def test_runs_as_the_portal_runs_it(tls_server, scan_config) -> None:
     with tls_server() as server:
-        outcome = execute(TlsCollector(), TlsConfig.model_validate(scan_config(server)), instance_name="tls-web", now=NOW, timeout_seconds=120)
+        outcome = execute(
+            TlsCollector(),
+            TlsConfig.model_validate(scan_config(server)),
+            instance_name="tls-web",
+            now=NOW,
+            timeout_seconds=120,
+        )
     assert outcome.ok, outcome.error
     raw = outcome.result.artifacts[0].data
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:gz") as archive:
@@ -176,15 +180,21 @@ class TestRecordedScans:
     RECORDED = __import__("pathlib").Path(__file__).resolve().parent.parent / "recordings" / "tls"
 
     def config(self, name: str, **target) -> TlsConfig:
-        return TlsConfig.model_validate({"targets": [{"host": "www.example.nl", "recorded": str(self.RECORDED / name), **target}]})
+        return TlsConfig.model_validate(
+            {"targets": [{"host": "www.example.nl", "recorded": str(self.RECORDED / name), **target}]}
+        )
 
     def test_replayed_scans_are_judged_again(self, make_context) -> None:
         at = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)  # the recordings' day: the certificate has 181 days left
         legacy = TlsCollector().collect(make_context(self.config("www-example-nl.legacy.json").model_dump(), now=at))
         assert {f.key for f in legacy.findings} == {
-            "old-protocol:www.example.nl:443:TLSv1.0", "old-protocol:www.example.nl:443:TLSv1.1", "no-hsts:www.example.nl:443",
+            "old-protocol:www.example.nl:443:TLSv1.0",
+            "old-protocol:www.example.nl:443:TLSv1.1",
+            "no-hsts:www.example.nl:443",
         }
-        clean = TlsCollector().collect(make_context(self.config("www-example-nl.json").model_dump(), previous=legacy.normalised, now=at))
+        clean = TlsCollector().collect(
+            make_context(self.config("www-example-nl.json").model_dump(), previous=legacy.normalised, now=at)
+        )
         assert clean.findings == []
         assert clean.normalised["changes"]["resolved"] == sorted(f.key for f in legacy.findings)
 
@@ -192,7 +202,11 @@ class TestRecordedScans:
         from collectors.base import CollectorError
 
         with pytest.raises(CollectorError, match="records www.example.nl:443, configured mail.example.nl:443"):
-            TlsCollector().collect(make_context({"targets": [{"host": "mail.example.nl", "recorded": str(self.RECORDED / "www-example-nl.json")}]}))
+            TlsCollector().collect(
+                make_context(
+                    {"targets": [{"host": "mail.example.nl", "recorded": str(self.RECORDED / "www-example-nl.json")}]}
+                )
+            )
 
     def test_truncated_recording(self, make_context, tmp_path) -> None:
         from collectors.base import CollectorError

@@ -1,4 +1,5 @@
 """Third-party collectors for the collection tests: one that works, and ones that misbehave."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ class TinyCollector:
         raw_path = ctx.workdir / "raw.txt"
         raw_path.write_text("\n".join(config.items) + "\n")
         normalised = {"items": config.items, "previous_items": (ctx.previous or {}).get("items")}
-        report = f"<html><body><p>{len(config.items)} items</p><p>{secret if config.echo_token else ''}</p></body></html>"
+        report = (
+            f"<html><body><p>{len(config.items)} items</p><p>{secret if config.echo_token else ''}</p></body></html>"
+        )
         return CollectResult(
             normalised=normalised,
             artifacts=[
@@ -51,8 +54,10 @@ class TinyCollector:
                 Artifact("normalised.json", "normalised", "application/json", data=json.dumps(normalised).encode()),
                 Artifact("report.html", "report", "text/html", data=report.encode()),
             ],
-            findings=[FindingDraft(key=f"item:{item}", title=f"Item {item} present", severity=Severity.high)
-                      for item in config.items],
+            findings=[
+                FindingDraft(key=f"item:{item}", title=f"Item {item} present", severity=Severity.high)
+                for item in config.items
+            ],
         )
 
 

@@ -6,6 +6,7 @@ backfilled with ``promtool tsdb create-blocks-from openmetrics`` (the documented
 history); Prometheus then serves them exactly as it would have scraped them. Run from the
 repository root:  .venv/bin/python tests/collectors/recordings/prometheus/record.py
 """
+
 from __future__ import annotations
 
 import json
@@ -44,13 +45,24 @@ RULES = """groups:
     annotations: {summary: "{{ $labels.instance }} does not answer"}
 """
 CONFIG = {
-    "target_percent": 99.5, "period_days": 30, "max_silence_minutes": 15,
-    "sources": [{"type": "prometheus", "url": "http://127.0.0.1:9090", "services": [
-        {"name": "website", "labels": {"job": "blackbox", "instance": "https://www.example-hosting.nl/"}},
-        {"name": "customer-portal", "labels": {"job": "blackbox", "instance": "https://portal.example-hosting.nl/"}},
-        {"name": "api", "labels": {"job": "blackbox", "instance": "https://api.example-hosting.nl/health"}},
-        {"name": "mail", "metric": "up", "labels": {"job": "postfix-exporter"}},
-    ]}],
+    "target_percent": 99.5,
+    "period_days": 30,
+    "max_silence_minutes": 15,
+    "sources": [
+        {
+            "type": "prometheus",
+            "url": "http://127.0.0.1:9090",
+            "services": [
+                {"name": "website", "labels": {"job": "blackbox", "instance": "https://www.example-hosting.nl/"}},
+                {
+                    "name": "customer-portal",
+                    "labels": {"job": "blackbox", "instance": "https://portal.example-hosting.nl/"},
+                },
+                {"name": "api", "labels": {"job": "blackbox", "instance": "https://api.example-hosting.nl/health"}},
+                {"name": "mail", "metric": "up", "labels": {"job": "postfix-exporter"}},
+            ],
+        }
+    ],
 }
 
 
@@ -62,7 +74,9 @@ def openmetrics() -> str:
         end = EVALUATED_AT - timedelta(minutes=silent)
         while moment <= end:
             down = outage is not None and outage <= moment < outage + length
-            lines.append(f'probe_success{{job="blackbox",instance="{instance}"}} {0 if down else 1} {int(moment.timestamp())}')
+            lines.append(
+                f'probe_success{{job="blackbox",instance="{instance}"}} {0 if down else 1} {int(moment.timestamp())}'
+            )
             moment += timedelta(seconds=STEP)
     return "\n".join(lines) + "\n# EOF\n"
 
@@ -71,15 +85,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "samples.om").write_text(openmetrics())
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "samples.om"),
-                        str(root / "data")], check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "samples.om"), str(root / "data")],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         (root / "rules.yml").write_text(RULES)
-        (root / "prometheus.yml").write_text(f"global: {{evaluation_interval: 15s}}\nrule_files: [{root / 'rules.yml'}]\n")
+        (root / "prometheus.yml").write_text(
+            f"global: {{evaluation_interval: 15s}}\nrule_files: [{root / 'rules.yml'}]\n"
+        )
         port = free_port()
         process = subprocess.Popen(
-            ["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-             "--storage.tsdb.retention.time=400d", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "prometheus",
+                f"--config.file={root / 'prometheus.yml'}",
+                f"--storage.tsdb.path={root / 'data'}",
+                "--storage.tsdb.retention.time=400d",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(120):
@@ -94,10 +121,17 @@ def main() -> None:
             collector = AvailabilityCollector()
             work = root / "work"
             work.mkdir()
-            result = collector.collect(CollectContext(
-                instance_name="record", config=collector.Config.model_validate(config), now=EVALUATED_AT,
-                workdir=work, log=logging.getLogger("record")))
+            result = collector.collect(
+                CollectContext(
+                    instance_name="record",
+                    config=collector.Config.model_validate(config),
+                    now=EVALUATED_AT,
+                    workdir=work,
+                    log=logging.getLogger("record"),
+                )
+            )
             import tarfile
+
             with tarfile.open(result.artifacts[0].path) as bundle:  # type: ignore[arg-type]
                 [member] = bundle.getmembers()
                 exchange = json.loads(bundle.extractfile(member).read())  # type: ignore[union-attr]

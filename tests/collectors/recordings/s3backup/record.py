@@ -37,9 +37,7 @@ def main() -> None:
             aws_access_key_id="recording",
             aws_secret_access_key="recording",
         )
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         for key, body in OBJECTS.items():
             client.put_object(Bucket=BUCKET, Key=key, Body=body)
         listing = list_s3_prefixes(client, BUCKET, ["web1/", "db1/", "mail1/", "app1/"])

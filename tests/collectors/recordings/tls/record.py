@@ -28,8 +28,10 @@ def main() -> None:
     ca_file = HERE / "demo-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     cert = ca.issue_cert(
-        "www.example.nl", "example.nl",
-        not_before=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), not_after=dt.datetime(2027, 5, 31, tzinfo=dt.UTC),
+        "www.example.nl",
+        "example.nl",
+        not_before=dt.datetime(2025, 6, 1, tzinfo=dt.UTC),
+        not_after=dt.datetime(2027, 5, 31, tzinfo=dt.UTC),
     )
     for name, versions, hsts in (
         ("www-example-nl.legacy", ("TLSv1", "TLSv1_3"), None),  # before the clean-up: TLS 1.0/1.1 on, no HSTS
