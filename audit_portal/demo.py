@@ -8,10 +8,10 @@ printed only for a database marked as a demo, never for a real one.
 from __future__ import annotations
 
 from rich.console import Console
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from audit_portal.audit.demo import demo_audit_checkpoint
+from audit_portal.auth import repository as auth_repository
 from audit_portal.auth.demo import add_demo_users
 from audit_portal.catalogue.demo import demo_requirement_library
 from audit_portal.clock import utcnow
@@ -48,11 +48,9 @@ def database_is_empty(session: Session) -> bool:
     """Empty means: no demo marker and no account. The catalogue, the SoA defaults and their audit
     events are reference data that ``catalogue load`` writes before anyone signs in; a portal in
     use always has at least one account."""
-    from audit_portal.auth.models import UserAccount
-
     if portal_settings.is_demo(session):
         return False
-    return session.execute(select(col(UserAccount.id)).limit(1)).first() is None
+    return not auth_repository.any_account_exists(session)
 
 
 def load_demo(session: Session, store: ObjectStore, settings: Settings, console: Console) -> None:

@@ -21,6 +21,10 @@ def user_by_username(session: Session, username: str) -> UserAccount | None:
     return session.exec(select(UserAccount).where(col(UserAccount.username) == username)).first()
 
 
+def any_account_exists(session: Session) -> bool:
+    return session.execute(select(col(UserAccount.id)).limit(1)).first() is not None
+
+
 def user_by_id(session: Session, user_id: int) -> UserAccount | None:
     return session.get(UserAccount, user_id)
 

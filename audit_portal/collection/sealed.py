@@ -15,6 +15,7 @@ from sqlmodel import Session
 from audit_portal.agent import seal as sealing
 from audit_portal.auth import repository as auth_repository
 from audit_portal.clock import as_utc, utcnow
+from audit_portal.collection import repository
 from audit_portal.collection.models import CollectorRun
 from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.principals import Principal
@@ -77,8 +78,6 @@ def checked_manifest(session: Session, body: Any, principal: Principal) -> Any:
 def earlier_push(session: Session, body: Any) -> CollectorRun | None:
     """The run an earlier push with this nonce opened: returned to resume an unfinished push of
     the same content; a replay (finished run) or different content is refused."""
-    from audit_portal.collection import repository
-
     run = repository.run_by_push_id(session, body.seal.push_id)
     if run is None:
         return None
@@ -99,7 +98,7 @@ def _manifest(run: CollectorRun) -> dict[str, Any] | None:
 
 def check_artifact(session: Session, run_id: int, kind: str | None, sha256: str, size: int) -> None:
     """An artifact uploaded for a sealed run must be one the manifest lists, byte for byte."""
-    run = session.get(CollectorRun, run_id)
+    run = repository.get_run(session, run_id)
     manifest = _manifest(run) if run is not None else None
     if manifest is None:
         return

@@ -26,8 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
+import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence, for the purge)
 from audit_portal.audit.models import AuditEvent
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
@@ -565,3 +566,33 @@ def ids_collected_between(start: datetime, end: datetime) -> Select:
     return select(cast(col(Evidence.id), String)).where(
         col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end
     )
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def expired_evidence(session: Session, today: date) -> list[Evidence]:
+    """Items whose retention ended before ``today`` and that are not on legal hold."""
+    return list(
+        session.scalars(
+            select(Evidence)
+            .where(col(Evidence.retention_until) < today, col(Evidence.legal_hold).is_(False))
+            .order_by(col(Evidence.id))
+        )
+    )
+
+
+def delete_evidence_and_references(session: Session, evidence_ids: list[int]) -> None:
+    """Delete these records and every row pointing at them. The foreign keys onto ``evidence`` are
+    found in the metadata, so a new table cannot be forgotten: an optional reference is cleared,
+    a required one (a link row) is deleted with the item."""
+    for table in SQLModel.metadata.sorted_tables:
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column.table.name != Evidence.__tablename__:
+                continue
+            column = foreign_key.parent
+            if column.nullable:
+                session.execute(update(table).where(column.in_(evidence_ids)).values({column.name: None}))
+            else:
+                session.execute(delete(table).where(column.in_(evidence_ids)))
+    session.execute(delete(Evidence).where(col(Evidence.id).in_(evidence_ids)))

@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select, update
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
-import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence)
 from audit_portal.audit.service import record_event
+from audit_portal.evidence import repository
 from audit_portal.evidence.models import Evidence
 from evidence_store import ObjectStore
 
@@ -42,13 +41,7 @@ class ObjectOutcome:
 
 def expired(session: Session, today: date) -> list[Evidence]:
     """Items whose retention ended before ``today`` and that are not on legal hold."""
-    return list(
-        session.scalars(
-            select(Evidence)
-            .where(col(Evidence.retention_until) < today, col(Evidence.legal_hold).is_(False))
-            .order_by(col(Evidence.id))
-        )
-    )
+    return repository.expired_evidence(session, today)
 
 
 def purge_records(session: Session, *, today: date, dry_run: bool = False) -> list[PurgedItem]:
@@ -57,9 +50,7 @@ def purge_records(session: Session, *, today: date, dry_run: bool = False) -> li
     purged = [PurgedItem(e.id, e.title, e.store_key, e.retention_until) for e in items if e.id and e.retention_until]
     if dry_run or not purged:
         return purged
-    ids = [item.evidence_id for item in purged]
-    _detach(session, ids)
-    session.execute(delete(Evidence).where(col(Evidence.id).in_(ids)))
+    repository.delete_evidence_and_references(session, [item.evidence_id for item in purged])
     for item in purged:
         record_event(
             session,
@@ -77,20 +68,6 @@ def purge_records(session: Session, *, today: date, dry_run: bool = False) -> li
         )
     session.flush()
     return purged
-
-
-def _detach(session: Session, evidence_ids: list[int]) -> None:
-    """Every foreign key onto ``evidence``, found in the metadata so a new table cannot be
-    forgotten: an optional reference is cleared, a required one (a link row) is deleted."""
-    for table in SQLModel.metadata.sorted_tables:
-        for foreign_key in table.foreign_keys:
-            if foreign_key.column.table.name != Evidence.__tablename__:
-                continue
-            column = foreign_key.parent
-            if column.nullable:
-                session.execute(update(table).where(column.in_(evidence_ids)).values({column.name: None}))
-            else:
-                session.execute(delete(table).where(column.in_(evidence_ids)))
 
 
 def delete_unshared_objects(session: Session, store: ObjectStore, keys: set[str]) -> list[ObjectOutcome]:

@@ -37,6 +37,7 @@ from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
+from audit_portal.collection import repository as collection_repository
 from audit_portal.collection.signoffs import SignoffState, signoff_grace
 from audit_portal.engagements import scope
 from audit_portal.errors import (
@@ -181,9 +182,7 @@ def _check_run(session: Session, source: EvidenceSource) -> None:
     scoped to one instance cannot attach evidence to another instance's run."""
     if source.collector_run_id is None:
         return
-    from audit_portal.collection.models import CollectorRun
-
-    run = session.get(CollectorRun, source.collector_run_id)
+    run = collection_repository.get_run(session, source.collector_run_id)
     if run is None or run.instance_name != source.collector_instance:
         raise InvalidInput(
             f"Collector run {source.collector_run_id} is not a run of {source.collector_instance!r}.",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from audit_portal.migrate import current_revisions
 from evidence_store import ObjectStore, StoreError
 
 
@@ -19,10 +19,11 @@ class ComponentHealth:
 
 def database_health(engine: Engine) -> ComponentHealth:
     try:
-        with engine.connect() as connection:
-            revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        revisions = current_revisions(engine)
     except Exception as error:  # any driver error means "down"; the message says which
         return ComponentHealth("database", False, _first_line(error))
+    if not revisions:
+        return ComponentHealth("database", False, "no schema: run `audit-portal migrate`")
     return ComponentHealth("database", True, f"{engine.dialect.name}, schema {', '.join(sorted(revisions))}")
 
 

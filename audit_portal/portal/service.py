@@ -5,25 +5,26 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from audit_portal.clock import utcnow
+from audit_portal.portal import repository
 from audit_portal.portal.models import PortalSetting
 
 DEMO_KEY = "demo_loaded_at"
 
 
 def get_value(session: Session, key: str) -> str | None:
-    setting = session.get(PortalSetting, key)
+    setting = repository.setting(session, key)
     return setting.value if setting else None
 
 
 def set_value(session: Session, key: str, value: str) -> None:
-    setting = session.get(PortalSetting, key)
+    setting = repository.setting(session, key)
     now = utcnow()
     if setting is None:
-        session.add(PortalSetting(key=key, value=value, updated_at=now))
+        repository.add(session, PortalSetting(key=key, value=value, updated_at=now))
     else:
         setting.value = value
         setting.updated_at = now
-    session.flush()
+        session.flush()
 
 
 def get_flag(session: Session, key: str) -> bool:

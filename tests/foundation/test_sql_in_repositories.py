@@ -1,0 +1,108 @@
+"""SQL lives in repositories: a module outside them that builds or runs a statement fails here.
+
+A repository is a module named ``repository.py`` or ``*_repository.py``. Services, routes, views,
+jobs and the CLI call repository functions; they may still add, change and delete ORM objects
+(the unit of work), but they never write a query. The few modules below are the connection
+layer or build SQL expressions for repositories, and say why."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "audit_portal"
+
+# Calls that build a statement, and session or connection methods that run one.
+STATEMENT_BUILDERS = {"select", "insert", "update", "delete", "text", "union_all", "union", "exists"}
+STATEMENT_RUNNERS = {"execute", "scalars", "scalar", "exec", "exec_driver_sql", "query"}
+
+NOT_REPOSITORIES_BUT_ALLOWED = {
+    "db.py": "the connection layer: SQLite pragmas and the planner statistics on connect",
+    "sqlite_writes.py": "the connection layer: the cursor that queues SQLite writers",
+    "search.py": "SQL expression elements (full-text matching per dialect) that repositories use",
+}
+
+
+def is_repository(path: Path) -> bool:
+    return path.name == "repository.py" or path.name.endswith("_repository.py")
+
+
+def sql_in(source: str) -> list[str]:
+    """Line and call of every statement built or run in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        if isinstance(function, ast.Name) and function.id in STATEMENT_BUILDERS:
+            found.append(f"{node.lineno}: {function.id}(...)")
+        elif isinstance(function, ast.Attribute) and function.attr in STATEMENT_RUNNERS:
+            found.append(f"{node.lineno}: .{function.attr}(...)")
+        elif isinstance(function, ast.Attribute) and function.attr == "get" and _is_a_session(function.value):
+            found.append(f"{node.lineno}: session.get(...)")
+    return found
+
+
+def _is_a_session(node: ast.expr) -> bool:
+    """``session``, ``connection`` or ``<anything>.session``: the names the code gives them."""
+    if isinstance(node, ast.Name):
+        return node.id in {"session", "connection"}
+    return isinstance(node, ast.Attribute) and node.attr == "session"
+
+
+def modules_outside_repositories() -> list[Path]:
+    return [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "migrations" not in path.parts
+        and not is_repository(path)
+        and path.relative_to(PACKAGE).as_posix() not in NOT_REPOSITORIES_BUT_ALLOWED
+    ]
+
+
+def test_no_module_outside_a_repository_builds_or_runs_sql() -> None:
+    offenders = {
+        path.relative_to(PACKAGE.parent).as_posix(): hits
+        for path in modules_outside_repositories()
+        if (hits := sql_in(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}, "move these queries into the owning domain's repository"
+
+
+def test_the_allowed_modules_exist_and_the_walk_sees_the_package() -> None:
+    for name in NOT_REPOSITORIES_BUT_ALLOWED:
+        assert (PACKAGE / name).is_file(), name
+    walked = {path.relative_to(PACKAGE).as_posix() for path in modules_outside_repositories()}
+    assert {"evidence/service.py", "evidence/retention.py", "health/service.py", "demo.py"} <= walked
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "rows = session.execute(select(Evidence).where(Evidence.id == 1)).all()",
+        "session.scalars(query)",
+        "run = session.get(CollectorRun, run_id)",
+        "entry = self.session.get(SoaEntry, control_id)",
+        "connection.exec_driver_sql('DELETE FROM evidence')",
+        "statement = delete(Evidence)",
+        "clause = text('SELECT 1')",
+    ],
+)
+def test_the_scan_sees_a_query(source: str) -> None:
+    assert sql_in(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "session.add(row)",
+        "session.flush()",
+        "settings.get('key')",
+        "selected = choose(items)",
+        "repository.expired_evidence(session, today)",
+    ],
+)
+def test_the_scan_leaves_the_unit_of_work_and_plain_calls_alone(source: str) -> None:
+    assert sql_in(source) == []
