@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,3 +137,12 @@ def scoped_events(session: Session, trail: ObjectsInScope, *, before: int | None
     if before is not None:
         statement = statement.where(col(AuditEvent.id) < before)
     return list(session.exec(statement.order_by(col(AuditEvent.id).desc()).limit(limit)).all())
+
+
+def evidence_events(session: Session, evidence_id: int, limit: int = 200) -> Sequence[AuditEvent]:
+    return session.scalars(
+        select(AuditEvent)
+        .where(col(AuditEvent.object_type) == "evidence", col(AuditEvent.object_id) == str(evidence_id))
+        .order_by(col(AuditEvent.id).desc())
+        .limit(limit)
+    ).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func
@@ -113,3 +114,11 @@ def token_by_id(session: Session, token_id: int) -> ServiceToken | None:
 
 def all_tokens(session: Session) -> list[ServiceToken]:
     return list(session.exec(select(ServiceToken).order_by(col(ServiceToken.created_at).desc())).all())
+
+
+def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = {user_id for user_id in user_ids if user_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(col(UserAccount.id), col(UserAccount.username)).where(col(UserAccount.id).in_(ids)))
+    return {user_id: name for user_id, name in rows}

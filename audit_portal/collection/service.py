@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.clock import as_utc, utcnow
 from audit_portal.collection import repository
 from audit_portal.collection.models import (
@@ -769,18 +770,14 @@ def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:
 
 def signer_names(session: Session, detail: Any) -> dict[int, str]:
     """User id -> user name of the people who signed off the run's evidence."""
-    from audit_portal.evidence import repository as evidence_repository
-
     ids = sorted({signoff.signed_by_id for signoff in detail.signoffs.values()})
-    return evidence_repository.usernames(session, ids) if ids else {}
+    return auth_repository.usernames(session, ids) if ids else {}
 
 
 def decider_names(session: Session, rules: Any) -> dict[int, str]:
     """User id -> user name of the people who decided on the rules of a firewall review."""
-    from audit_portal.evidence import repository as evidence_repository
-
     ids = sorted({rule.decision.decided_by_id for rule in rules if rule.decision is not None})
-    return evidence_repository.usernames(session, ids) if ids else {}
+    return auth_repository.usernames(session, ids) if ids else {}
 
 
 # --- remote runs (pushed by a collector on the host it inspects) ----------------------------

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from audit_portal.auth import repository as auth_repository
 from audit_portal.catalogue.models import Requirement
 from audit_portal.clock import utcnow
 from audit_portal.collection import repository, service
@@ -104,7 +105,7 @@ def run_signoffs(session: Session, runs: list[CollectorRun], grace: timedelta | 
     if grace is None:
         return {}
     signed = evidence_repository.signoffs_of_runs(session, [run.id for run in runs if run.id is not None])
-    names = evidence_repository.usernames(session, [by for _, by in signed.values()])
+    names = auth_repository.usernames(session, [by for _, by in signed.values()])
     return {
         run.id: SignoffState(names.get(signed[run.id][1], "?"), signed[run.id][0], run.started_at, grace)
         for run in runs
@@ -157,7 +158,7 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
     first = signoffs.get(evidence[0].id) if evidence and all(e.id in signoffs for e in evidence) else None
     state = None
     if first is not None and grace is not None:
-        signer = evidence_repository.usernames(session, [first.signed_by_id]).get(first.signed_by_id, "?")
+        signer = auth_repository.usernames(session, [first.signed_by_id]).get(first.signed_by_id, "?")
         state = SignoffState(signer, first.signed_at, run.started_at, grace)
     return RunDetail(
         run=run,

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.auth import repository as auth_repository
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.collection.models import RUN_STATUSES
 from audit_portal.collection.signoffs import SignoffState, signoff_grace
@@ -147,7 +148,7 @@ def history(session: Session, engagement: Engagement, requirement_id: int, wante
         run_status=wanted.run_status,
         limit=PAGE_SIZE + 1,  # one more tells whether an older page exists
     )
-    anchors = engagement_repository.evidence_by_ids(session, [r.newest_id for r in rows[:PAGE_SIZE]])
+    anchors = evidence_repository.evidence_by_ids(session, [r.newest_id for r in rows[:PAGE_SIZE]])
     page = [
         OccurrenceRow(
             r.newest_id,
@@ -211,7 +212,7 @@ def _signoffs(session: Session, requirement_id: int, members: Sequence[Evidence]
     if grace is None:
         return {}
     rows = evidence_repository.signoffs_of(session, [e.id for e in members if e.id is not None])
-    names = evidence_repository.usernames(session, [row.signed_by_id for row in rows.values()])
+    names = auth_repository.usernames(session, [row.signed_by_id for row in rows.values()])
     collected = {e.id: e.collected_at for e in members}
     return {
         evidence_id: SignoffState(names.get(row.signed_by_id, "?"), row.signed_at, collected[evidence_id], grace)

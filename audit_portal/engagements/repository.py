@@ -255,13 +255,6 @@ def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
     return session.get(Evidence, evidence_id)
 
 
-def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}
-
-
 def reviews_for(session: Session, engagement_id: int, evidence_ids: Iterable[int]) -> dict[int, EvidenceReview]:
     ids = set(evidence_ids)
     if not ids:

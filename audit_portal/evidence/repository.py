@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -29,8 +29,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col
 
 import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence, for the purge)
-from audit_portal.audit.models import AuditEvent
-from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
 from audit_portal.evidence.models import (
     FACET_COLLECTOR_INSTANCE,
@@ -64,6 +62,13 @@ def add_evidence(
 
 def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
     return session.get(Evidence, evidence_id)
+
+
+def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}
 
 
 def get_evidence_for_update(session: Session, evidence_id: int) -> Evidence | None:
@@ -134,14 +139,6 @@ def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -
 
 def requirement_by_id(session: Session, requirement_id: int) -> Requirement | None:
     return session.get(Requirement, requirement_id)
-
-
-def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
-    ids = {user_id for user_id in user_ids if user_id is not None}
-    if not ids:
-        return {}
-    rows = session.execute(select(col(UserAccount.id), col(UserAccount.username)).where(col(UserAccount.id).in_(ids)))
-    return {user_id: name for user_id, name in rows}
 
 
 def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[datetime, int]]:
@@ -344,15 +341,6 @@ def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[
             ids_by_key[key].append(evidence_id)
         yield from ids_by_key.items()
         last_key = keys[-1]
-
-
-def access_events(session: Session, evidence_id: int, limit: int = 200) -> Sequence[AuditEvent]:
-    return session.scalars(
-        select(AuditEvent)
-        .where(col(AuditEvent.object_type) == "evidence", col(AuditEvent.object_id) == str(evidence_id))
-        .order_by(col(AuditEvent.id).desc())
-        .limit(limit)
-    ).all()
 
 
 # --- the list -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.auth import repository as auth_repository
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep, unit_of_work
 from audit_portal.errors import InvalidInput, NotFound, PortalError, ServiceUnavailable
@@ -115,7 +116,7 @@ def evidence_list(
         {
             "page_title": "Evidence",
             "items": page.items,
-            "uploaders": repository.usernames(session, [e.uploaded_by_id for e in page.items if e.uploaded_by_id]),
+            "uploaders": auth_repository.usernames(session, [e.uploaded_by_id for e in page.items if e.uploaded_by_id]),
             "chosen": chosen,
             "search": Search.parse(q),
             "next_url": next_url,

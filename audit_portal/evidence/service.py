@@ -33,8 +33,10 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
+from audit_portal.audit import repository as audit_repository
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.catalogue import repository as catalogue
 from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.collection import repository as collection_repository
@@ -526,7 +528,7 @@ def view(
     evidence = get(session, evidence_id, principal)
     assert evidence.id is not None
     requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
-    names = repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
+    names = auth_repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
     signoff, remark = _signoff(session, evidence, requirements)
     return EvidenceView(
         evidence=evidence,
@@ -536,7 +538,7 @@ def view(
         requirement_controls=repository.controls_of_requirements(session, [r.id for r in requirements if r.id]),
         older=_older(session, evidence),
         newer=_newer(session, evidence),
-        events=list(repository.access_events(session, evidence.id)) if with_events else [],
+        events=list(audit_repository.evidence_events(session, evidence.id)) if with_events else [],
         signoff=signoff,
         remark=remark,
     )
@@ -549,7 +551,7 @@ def _signoff(session: Session, evidence: Evidence, requirements: list[Requiremen
     row = repository.signoffs_of(session, [evidence.id]).get(evidence.id) if grace is not None else None
     if row is None or grace is None:
         return None, ""
-    signer = repository.usernames(session, [row.signed_by_id]).get(row.signed_by_id, "?")
+    signer = auth_repository.usernames(session, [row.signed_by_id]).get(row.signed_by_id, "?")
     return SignoffState(signer, row.signed_at, evidence.collected_at, grace), row.remark
 
 
@@ -616,7 +618,7 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
     ids = [item.id for item in items if item.id is not None]
     requirements = repository.requirement_links(session, ids)
     controls = repository.control_links(session, ids)
-    names = repository.usernames(session, [item.uploaded_by_id for item in items if item.uploaded_by_id])
+    names = auth_repository.usernames(session, [item.uploaded_by_id for item in items if item.uploaded_by_id])
     successors = {
         item.id: repository.successor_of(session, item.id) for item in items if item.superseded_at is not None
     }

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from sqlmodel import Session
 
+from audit_portal.auth import repository as auth_repository
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.collection import repository as collection_repository
 from audit_portal.collection.signoffs import SignoffState, signoff_grace
@@ -70,7 +71,7 @@ def review_rows(
     requirements = catalogue_repository.requirements_by_key(session, {k for keys in keys_of_run.values() for k in keys})
     signoffs = evidence_repository.signoffs_of(session, seen)
     decisions = collection_repository.rule_decisions_of_runs(session, runs)
-    names = evidence_repository.usernames(
+    names = auth_repository.usernames(
         session,
         [s.signed_by_id for s in signoffs.values()] + [d.decided_by_id for ds in decisions.values() for d in ds],
     )

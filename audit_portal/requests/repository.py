@@ -66,10 +66,3 @@ def link(session: Session, item: EvidenceRequestItem) -> None:
     if session.get(EvidenceRequestItem, (item.request_id, item.evidence_id)) is None:
         session.add(item)
         session.flush()
-
-
-def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}

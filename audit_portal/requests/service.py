@@ -272,7 +272,7 @@ def answer(
             f"Keep the note under {NOTE_MAX_LENGTH} characters.",
             errors=[{"location": "note", "message": "too long"}],
         )
-    found = repository.evidence_by_ids(session, evidence_ids)
+    found = evidence_repository.evidence_by_ids(session, evidence_ids)
     unknown = sorted(set(evidence_ids) - set(found))
     if unknown:
         raise InvalidInput(
