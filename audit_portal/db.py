@@ -40,7 +40,24 @@ def make_engine(database_url: str, *, busy_timeout_seconds: float = 30.0) -> Eng
             sqlite_writes.attach(dbapi_connection, database, busy_timeout_seconds)
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+    @event.listens_for(engine, "connect")
+    def _postgresql_connection(dbapi_connection, _record) -> None:
+        _plan_each_execution(dbapi_connection)
+
+    return engine
+
+
+def _plan_each_execution(dbapi_connection) -> None:
+    # psycopg prepares a statement on the server after its fifth execution, and PostgreSQL then
+    # switches to a generic plan that ignores the parameters. For the period queries (a range of
+    # collected_at, an engagement's rejections) the generic plan scans all the evidence: at 100,000
+    # items the controls table went from 50 ms to 160 ms after a few requests, at 1,000,000 to over
+    # a second. Planning with the actual values costs a fraction of a millisecond.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 def engine_for(settings: Any) -> Engine:
