@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service, trail
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -25,7 +25,8 @@ def _before(value: str) -> int | None:
 def soa_history(request: Request, session: SessionDep, principal: Reader, engagement_id: int,
                 before: str = "") -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    page = trail.soa_history(session, engagement, before=_before(before))
+    page = trail.soa_history(session, engagement, before=_before(before),
+                             language=request_language(request))
     service.record_view(session, principal=principal, request=request, engagement=engagement,
                         what="soa_history", object_id="")
     return render(request, "pages/engagements/trail.html", {
@@ -38,7 +39,8 @@ def soa_history(request: Request, session: SessionDep, principal: Reader, engage
 def evidence_events(request: Request, session: SessionDep, principal: Reader, engagement_id: int,
                     before: str = "", action: str = "") -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    page = trail.evidence_events(session, engagement, before=_before(before), action=action)
+    page = trail.evidence_events(session, engagement, before=_before(before), action=action,
+                                 language=request_language(request))
     service.record_view(session, principal=principal, request=request, engagement=engagement,
                         what="audit_events", object_id="")
     return render(request, "pages/engagements/trail.html", {
