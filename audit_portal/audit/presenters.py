@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit_portal import i18n
 from audit_portal.audit.models import AuditEvent
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Wording
 
 Detail = dict[str, Any]
 
@@ -32,31 +31,6 @@ DETAIL_LABELS = (
     N_("format"), N_("finding"), N_("email"), N_("due date"), N_("decision"), N_("conclusion"),
     N_("collector"), N_("requirements"), N_("filename"), N_("sha256"), N_("supersedes"),
 )
-
-
-@dataclass(frozen=True)
-class Wording:
-    """The reader's language as the sentences need it: its catalogue and its number format."""
-
-    language: str
-
-    def gettext(self, message: str, **values: object) -> str:
-        if not message:
-            return message  # gettext("") is the catalogue's header, not an empty word
-        translated = str(i18n.gettext_for(self.language).gettext(message))
-        return translated % values if values else translated
-
-    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
-        """``n`` chooses the plural form and fills ``%(count)s`` unless ``values`` give it (formatted)."""
-        translated = str(i18n.gettext_for(self.language).ngettext(singular, plural, n))
-        return translated % {"count": n, **values}
-
-    def word(self, value: object) -> str:
-        """An internal status or role name ("timed_out") as the reader's word for it."""
-        return self.gettext(str(value).replace("_", " "))
-
-    def number(self, value: float, decimals: int | None = None) -> str:
-        return i18n.format_number(value, self.language, decimals)
 
 
 @dataclass(frozen=True)

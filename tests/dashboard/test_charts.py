@@ -37,7 +37,7 @@ def test_line_chart_draws_lines_without_markers_and_states_values_in_text():
     first = date(2026, 1, 1)
     points = [(first + timedelta(days=n), 40.0 + n / 10) for n in range(365)]
     svg = str(charts.line_chart([charts.Series("ISO/IEC 27001:2022 Annex A", points), charts.Series("Annex 2 measures", [])],
-                                title="Coverage", description="two series", first=first, last=first + timedelta(days=364)))
+                                title="Coverage", language="en", description="two series", first=first, last=first + timedelta(days=364)))
     assert svg.startswith('<svg class="chart line-chart" role="img"')
     assert "<title id=" in svg and "<desc id=" in svg and ">two series</desc>" in svg
     assert "<circle" not in svg and "<polygon" not in svg and 'class="marker"' not in svg
@@ -50,7 +50,7 @@ def test_line_chart_draws_lines_without_markers_and_states_values_in_text():
 def test_series_differ_by_dash_pattern_as_well_as_colour():
     day = date(2026, 1, 1)
     svg = str(charts.line_chart([charts.Series("a", [(day, 1.0)]), charts.Series("b", [(day, 2.0)])],
-                                title="t", description="d", first=day, last=day))
+                                title="t", language="en", description="d", first=day, last=day))
     lines = re.findall(r"<polyline [^>]*>", svg)
     assert "stroke-dasharray" not in lines[0] and 'stroke-dasharray="7 4"' in lines[1]
     legend_strokes = re.findall(r'<g class="legend [^"]*"><line [^>]*>', svg)
@@ -59,22 +59,22 @@ def test_series_differ_by_dash_pattern_as_well_as_colour():
 
 def test_the_target_is_a_dashed_line_with_its_value_written():
     day = date(2026, 1, 1)
-    line = str(charts.line_chart([charts.Series("a", [(day, 89.6)])], title="t", description="d", first=day, last=day, target=90))
+    line = str(charts.line_chart([charts.Series("a", [(day, 89.6)])], title="t", language="en", description="d", first=day, last=day, target=90))
     assert re.search(r'<line class="target"[^>]*stroke-dasharray', line) and ">target 90%</text>" in line
     assert_inside_viewbox(line)  # 89.6% and the target's label are moved apart, both inside
-    bars = str(charts.bar_chart([("People", 50.0, "50.0% (1/2)")], title="t", description="d", target=90))
+    bars = str(charts.bar_chart([("People", 50.0, "50.0% (1/2)")], title="t", language="en", description="d", target=90))
     assert '<line class="target"' in bars and ">target 90%</text>" in bars
-    assert '<line class="target"' not in str(charts.bar_chart([("People", 50.0, "x")], title="t", description="d"))
+    assert '<line class="target"' not in str(charts.bar_chart([("People", 50.0, "x")], title="t", language="en", description="d"))
 
 
 def test_bar_chart_writes_each_value_and_escapes_labels():
-    svg = str(charts.bar_chart([("People <HR>", 50.0, "50.0% (1/2)")], title="Groups", description="one bar"))
+    svg = str(charts.bar_chart([("People <HR>", 50.0, "50.0% (1/2)")], title="Groups", language="en", description="one bar"))
     assert "People &lt;HR&gt;" in svg and ">50.0% (1/2)</text>" in svg and "<title>People &lt;HR&gt;: 50.0% (1/2)</title>" in svg
 
 
 def test_long_category_names_wrap_and_the_longest_are_shortened_with_their_full_title():
     svg = str(charts.bar_chart([(LONG, 40.0, "40.0% (2/5)"), ("Organisational controls", 80.0, "80.0% (4/5)")],
-                               title="Groups", description="d", target=75))
+                               title="Groups", language="en", description="d", target=75))
     first_label = re.search(r'<text class="axis"[^>]*>(.*?)</text>', svg)[1]
     spans = re.findall(r"<tspan[^>]*>(.*?)</tspan>", first_label)
     assert len(spans) == 2 and spans[1].endswith("…")
@@ -88,3 +88,15 @@ def test_fit_label_keeps_short_text_whole_and_wraps_at_spaces():
     assert charts.fit_label("Human resource security", 110) == ["Human resource", "security"]
     one_word = charts.fit_label("Informatiebeveiligingsincidentbeheersprocedures", 100)
     assert len(one_word) == 1 and one_word[0].endswith("…") and charts.text_width(one_word[0]) <= 100
+
+
+def test_the_charts_write_their_own_words_and_figures_in_the_callers_language():
+    first = date(2026, 1, 1)
+    line = str(charts.line_chart([charts.Series("Maatregelen van Bijlage 2", []), charts.Series("a", [(first, 87.5)])],
+                                 title="t", language="nl", description="d", first=first,
+                                 last=first + timedelta(days=90), target=82.5))
+    assert "Maatregelen van Bijlage 2 (geen gegevens)" in line and ">doel 82,5%</text>" in line
+    assert ">87,5%</text>" in line and ">jan 26</text>" in line and ">apr 26</text>" in line
+    assert_inside_viewbox(line)
+    bars = str(charts.bar_chart([("People", 50.0, "50,0% (1/2)")], title="t", language="nl", description="d", target=90))
+    assert ">doel 90%</text>" in bars
