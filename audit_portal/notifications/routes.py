@@ -10,7 +10,7 @@ from audit_portal.authz import SignedIn
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.notifications import service
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["notifications"])
 
@@ -37,7 +37,7 @@ def save_settings(
         return render(
             request, "pages/dashboard/notifications.html",
             {"preference": preference, "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()),
-             "titles": service.SECTION_TITLES, "error": str(error), "email": email, "saved": False},
+             "titles": service.SECTION_TITLES, "error": error.in_language(request_language(request)), "email": email, "saved": False},
             status_code=422,
         )
     return RedirectResponse("/notifications?saved=1", status_code=303)
