@@ -7,6 +7,7 @@ for browsers. Bad input never gets a stack trace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audit_portal.db import is_database_busy
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Wording
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -26,10 +27,20 @@ class PortalError(Exception):
     title = N_("Bad request")
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, values: Mapping[str, object] | None = None
+    ) -> None:
+        """``detail`` is English; with ``values`` it is a catalogue message with ``%(name)s``
+        placeholders, filled in here for the API, the CLI and the logs, and in the reader's
+        language by :meth:`in_language` for a page."""
+        self.message = detail
+        self.values = dict(values or {})
+        self.detail = detail % self.values if self.values else detail
+        super().__init__(self.detail)
         self.errors = errors or []
+
+    def in_language(self, language: str) -> str:
+        return Wording(language).gettext(self.message, **self.values)
 
 
 class InvalidInput(PortalError):
@@ -96,24 +107,29 @@ def problem_response(
     slug: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    values: Mapping[str, object] | None = None,
 ) -> Response:
+    """``detail`` is an English message, a catalogue entry where it has one; ``values`` fill its
+    ``%(name)s`` placeholders. Programs get it in English, a page in the reader's language."""
     if wants_json(request):
         body: dict[str, Any] = {
             "type": f"/problems/{slug}",
             "title": title,
             "status": status,
-            "detail": detail,
+            "detail": detail % values if values else detail,
             "instance": request.url.path,
         }
         if errors:
             body["errors"] = errors
         return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-    from audit_portal.templating import render  # templating imports errors for its own types
+    from audit_portal.templating import render, request_language  # templating imports errors for its own types
 
+    # Translated here, values after the words: a value holding "%" must not reach a format string.
+    shown = Wording(request_language(request)).gettext(detail, **(values or {}))
     return render(
         request,
         "pages/error.html",
-        {"status": status, "title": title, "detail": detail, "errors": errors or []},
+        {"status": status, "title": title, "detail": shown, "errors": errors or []},
         block="content",
         status_code=status,
         headers=headers,
@@ -130,7 +146,8 @@ def portal_error_response(request: Request, error: PortalError) -> Response:
         request,
         status=error.status_code,
         title=error.title,
-        detail=error.detail,
+        detail=error.message,
+        values=error.values,
         slug=error.slug,
         errors=error.errors,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from io import BytesIO
@@ -175,6 +176,48 @@ def format_percentage(value: float | None, language: str) -> str:
     if value is None:
         return "—"
     return format_percent(value / 100, format="#,##0%", locale=language)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The reader's language for text composed in Python (the audit log's sentences, the charts'
+    titles): its catalogue and its formats. Callers pass the language as a plain value, so no
+    service or presenter needs the request."""
+
+    language: str
+
+    def gettext(self, message: str, **values: object) -> str:
+        if not message:
+            return message  # gettext("") is the catalogue's header, not an empty word
+        translated = str(gettext_for(self.language).gettext(message))
+        return translated % values if values else translated
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        """``n`` chooses the plural form and fills ``%(count)s`` unless ``values`` give it (formatted)."""
+        translated = str(gettext_for(self.language).ngettext(singular, plural, n))
+        return translated % {"count": n, **values}
+
+    def word(self, value: object) -> str:
+        """An internal status or role name ("timed_out") as the reader's word for it."""
+        return self.gettext(str(value).replace("_", " "))
+
+    def number(self, value: float, decimals: int | None = None) -> str:
+        return format_number(value, self.language, decimals)
+
+    def percent(self, value: float, decimals: int | None = 1) -> str:
+        """A percentage (0 to 100) with ``decimals`` decimals, as the charts write their values;
+        ``None``: as many as the value has, up to two (a target of 82.5%)."""
+        pattern = "#,##0.##%" if decimals is None else "#,##0." + "0" * decimals + "%" if decimals else "#,##0%"
+        return format_percent(value / 100, format=pattern, locale=self.language)
+
+    def day(self, value: date) -> str:
+        return format_date(
+            value, _DATE_PATTERNS.get(self.language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=self.language
+        )
+
+    def month(self, value: date) -> str:
+        """A month as a chart's axis names it: "Jan 26", "jan 26"."""
+        return format_date(value, "MMM yy", locale=self.language)
 
 
 def language_choices(languages: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:

@@ -14,8 +14,9 @@ from audit_portal.auth import service as auth_service
 from audit_portal.authz import Authorize, Principal, Role
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput, PortalError
+from audit_portal.i18n import Wording
 from audit_portal.portal import service as portal_settings
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 UserAdmin = Annotated[Principal, Authorize("users:manage")]
@@ -93,7 +94,9 @@ def create_user(
         )
     except PortalError as error:
         form = {"username": username, "role": role, "valid_from": valid_from, "valid_until": valid_until}
-        return _users_page(request, session, error.status_code, error=error.detail, form=form)
+        return _users_page(
+            request, session, error.status_code, error=error.in_language(request_language(request)), form=form
+        )
     return _users_page(request, session, created={"username": user.username, "password": password})
 
 
@@ -139,7 +142,9 @@ def update_user(
             session, user, role=role, window=_window(valid_from, valid_until), request=request, principal=principal
         )
     except PortalError as error:
-        return _edit_page(request, session, user_id, error.status_code, error=error.detail)
+        return _edit_page(
+            request, session, user_id, error.status_code, error=error.in_language(request_language(request))
+        )
     return _edit_page(request, session, user_id, message="Saved.")
 
 
@@ -147,7 +152,13 @@ def update_user(
 def revoke_user(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     user = auth_service.get_user(session, user_id)
     if user.id == principal.user_id:
-        return _edit_page(request, session, user_id, 409, error="You cannot revoke your own account.")
+        return _edit_page(
+            request,
+            session,
+            user_id,
+            409,
+            error=Wording(request_language(request)).gettext("You cannot revoke your own account."),
+        )
     auth_service.revoke_user(session, user, request=request, principal=principal)
     return _edit_page(request, session, user_id, message="Access revoked; the account's sessions have ended.")
 
@@ -216,11 +227,17 @@ def create_token(
         )
     except PortalError as error:
         form = {"name": name, "scopes": scopes, "days": days}
-        return _tokens_page(request, session, error.status_code, error=error.detail, form=form)
+        return _tokens_page(
+            request, session, error.status_code, error=error.in_language(request_language(request)), form=form
+        )
     return _tokens_page(request, session, issued=issued)
 
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(request: Request, session: SessionDep, principal: TokenAdmin, token_id: int) -> Response:
     token = tokens.revoke(session, token_id, actor=principal.username, request=request, principal=principal)
-    return _tokens_page(request, session, message=f"Token {token.name!r} revoked.")
+    return _tokens_page(
+        request,
+        session,
+        message=Wording(request_language(request)).gettext("Token '%(name)s' revoked.", name=token.name),
+    )

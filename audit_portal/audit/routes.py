@@ -20,7 +20,7 @@ from audit_portal.audit.service import export_rows, record_event
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(prefix="/admin/audit-log", tags=["audit"])
 AuditReader = Annotated[Principal, Authorize("audit:read")]
@@ -66,7 +66,7 @@ def audit_log(
     total = repository.count_events(session, event_filter)
     query = {"actor": actor, "action": action, "outcome": outcome, "since": since, "until": until}
     context = {
-        "events": [presenters.readable(event) for event in events],
+        "events": [presenters.readable(event, request_language(request)) for event in events],
         "total": total,
         "page": page,
         "has_next": page * PAGE_SIZE < total,

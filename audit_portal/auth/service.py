@@ -75,11 +75,14 @@ class AccessWindow:
 
 def _check_role_and_window(role: str, window: AccessWindow) -> None:
     if role not in {r.value for r in Role}:
-        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}.")
+        raise InvalidInput(
+            N_("Unknown role '%(role)s'; choose one of %(roles)s."),
+            values={"role": role, "roles": ", ".join(r.value for r in Role)},
+        )
     if role == Role.auditor and window.valid_until is None:
-        raise InvalidInput("An auditor account needs an access window: set 'valid until'.")
+        raise InvalidInput(N_("An auditor account needs an access window: set 'valid until'."))
     if window.valid_from and window.valid_until and window.valid_from >= window.valid_until:
-        raise InvalidInput("'Valid from' must be before 'valid until'.")
+        raise InvalidInput(N_("'Valid from' must be before 'valid until'."))
 
 
 def create_user(
@@ -98,10 +101,10 @@ def create_user(
     reaches no page but the password change until they choose their own."""
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
-        raise InvalidInput("A user name has 2 to 100 characters: lower-case letters, digits, '.', '_', '-', '@'.")
+        raise InvalidInput(N_("A user name has 2 to 100 characters: lower-case letters, digits, '.', '_', '-', '@'."))
     _check_role_and_window(role, window)
     if repository.user_by_username(session, username) is not None:
-        raise Conflict(f"The user name {username!r} is taken.")
+        raise Conflict(N_("The user name '%(username)s' is taken."), values={"username": username})
     problems = passwords.password_problems(password, username)
     if problems:
         raise InvalidInput(" ".join(problems))

@@ -19,6 +19,7 @@ from audit_portal.audit.service import record_event
 from audit_portal.auth import repository
 from audit_portal.auth.models import ServiceToken
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 
 TOKEN_PREFIX = "apt_"
@@ -52,11 +53,11 @@ def create(
 ) -> IssuedToken:
     name = name.strip()
     if not name:
-        raise InvalidInput("Give the token a name that says which collector host uses it.")
+        raise InvalidInput(N_("Give the token a name that says which collector host uses it."))
     if not scopes:
-        raise InvalidInput("Name at least one collector instance the token may push for.")
+        raise InvalidInput(N_("Name at least one collector instance the token may push for."))
     if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput(f"A token expires after 1 to {MAX_DAYS} days.")
+        raise InvalidInput(N_("A token expires after 1 to %(days)s days."), values={"days": MAX_DAYS})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = clock.utcnow()
     token = ServiceToken(

@@ -10,6 +10,9 @@ Conventions (docs/accessibility.md):
 - No text outside the drawing: category labels wrap onto a second line and, when still too
   long, are shortened with "…" while the full text stays in a ``<title>`` tooltip. Widths are
   estimated generously (:func:`text_width`) so a label fits in any sans-serif font.
+- The words and figures the drawing writes itself (the target's label, "no data", the months,
+  the values) are in the ``language`` the caller passes: the reader's on a page, English in the
+  organisation's PDF report.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from html import escape
 from itertools import count
 
 from markupsafe import Markup
+
+from audit_portal.i18n import Wording
 
 # Dash patterns per series: readable in greyscale and without colour. Colours are presentation
 # attributes so that the same SVG looks right in the PDF report, where no stylesheet reaches it.
@@ -114,7 +119,7 @@ def _y(box: Box, percent: float) -> float:
     return box.top + box.plot_height * (1 - max(0.0, min(percent, 100.0)) / 100)
 
 
-def _axes(box: Box, first: date, last: date) -> list[str]:
+def _axes(box: Box, first: date, last: date, say: Wording) -> list[str]:
     parts = []
     for percent in (0, 25, 50, 75, 100):
         y = _y(box, percent)
@@ -122,7 +127,7 @@ def _axes(box: Box, first: date, last: date) -> list[str]:
             f'<line class="grid" stroke="#ddd" x1="{box.left}" y1="{y:.1f}" x2="{box.left + box.plot_width}" y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text class="axis" {_TEXT} x="{box.left - 6}" y="{y + 4:.1f}" text-anchor="end">{percent}%</text>'
+            f'<text class="axis" {_TEXT} x="{box.left - 6}" y="{y + 4:.1f}" text-anchor="end">{say.percent(percent, 0)}</text>'
         )
     months = []
     cursor = date(first.year, first.month, 1)
@@ -136,9 +141,14 @@ def _axes(box: Box, first: date, last: date) -> list[str]:
     for month in months[::step]:
         x = _x(box, month, first, last)
         parts.append(
-            f'<text class="axis" {_TEXT} x="{x:.1f}" y="{box.height - 8}" text-anchor="middle">{month.strftime("%b %y")}</text>'
+            f'<text class="axis" {_TEXT} x="{x:.1f}" y="{box.height - 8}" text-anchor="middle">{escape(say.month(month))}</text>'
         )
     return parts
+
+
+def target_text(target: float, say: Wording) -> str:
+    """The label of the target line, "target 80%"; the description of a chart names it the same way."""
+    return say.gettext("target %(percent)s", percent=say.percent(target, None))
 
 
 def _spread(positions: list[float], gap: float, low: float, high: float) -> list[float]:
@@ -155,12 +165,12 @@ def _spread(positions: list[float], gap: float, low: float, high: float) -> list
     return placed
 
 
-def _legend(series: list[Series], box: Box) -> tuple[list[str], int]:
+def _legend(series: list[Series], box: Box, say: Wording) -> tuple[list[str], int]:
     """A legend above the plot: a short stroke in each series' style and its name."""
     parts, x, y = [], box.left, 14
     for index, line in enumerate(series):
         css, dash, colour = _STYLES[index % len(_STYLES)]
-        label = line.name if line.points else f"{line.name} (no data)"
+        label = line.name if line.points else say.gettext("%(series)s (no data)", series=line.name)
         needed = 34 + text_width(label) + 18
         if x + needed > box.width and x > box.left:
             x, y = box.left, y + LINE_HEIGHT + 4
@@ -180,13 +190,16 @@ def line_chart(
     description: str,
     first: date,
     last: date,
+    language: str,
     target: float | None = None,
 ) -> Markup:
     """Coverage percentages over time, one line per series, 0–100 % on the y axis, and the target
     as a dashed line when there is one."""
-    legend, legend_height = _legend(series, Box())
+    say = Wording(language)
+    target_label = target_text(target, say) if target else ""
+    legend, legend_height = _legend(series, Box(), say)
     # room on the right for the newest values and the target's label, whichever is wider
-    right = int(max(text_width("100.0%"), text_width(f"target {target:g}%") if target else 0) + 10)
+    right = int(max(text_width("100.0%"), text_width(target_label)) + 10)
     box = Box(height=Box.height + legend_height, top=Box.top + legend_height, right=right)
     chart_id = f"chart-{next(_ids)}"
     parts = [
@@ -197,7 +210,7 @@ def line_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
         *legend,
-        *_axes(box, first, last),
+        *_axes(box, first, last, say),
     ]
     end_labels: list[tuple[float, str, str]] = []  # (y, value, colour) at the right of the plot
     if target:
@@ -206,7 +219,7 @@ def line_chart(
             f'<line class="target" stroke="{TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="3 3" '
             f'x1="{box.left}" y1="{y:.1f}" x2="{box.left + box.plot_width}" y2="{y:.1f}"/>'
         )
-        end_labels.append((y, f"target {target:g}%", TARGET_COLOUR))
+        end_labels.append((y, target_label, TARGET_COLOUR))
     for index, line in enumerate(series):
         css, dash, colour = _STYLES[index % len(_STYLES)]
         if not line.points:
@@ -217,7 +230,7 @@ def line_chart(
             f'<polyline class="line {css}" fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round" '
             f'points="{coordinates}"{dash_attribute}/>'
         )
-        end_labels.append((_y(box, line.points[-1][1]), f"{line.points[-1][1]:.1f}%", colour))
+        end_labels.append((_y(box, line.points[-1][1]), say.percent(line.points[-1][1]), colour))
     placed = _spread([y for y, _, _ in end_labels], LINE_HEIGHT, box.top, box.top + box.plot_height + 4)
     for (_, text, colour), y in zip(end_labels, placed, strict=True):
         parts.append(
@@ -229,7 +242,7 @@ def line_chart(
 
 
 def bar_chart(
-    bars: list[tuple[str, float, str]], *, title: str, description: str, target: float | None = None
+    bars: list[tuple[str, float, str]], *, title: str, description: str, language: str, target: float | None = None
 ) -> Markup:
     """Horizontal bars of percentages: (label, percent, value text), the value written at the end
     of each bar; long labels wrap onto two lines, longer ones end in "…" with the full label as a
@@ -265,7 +278,7 @@ def bar_chart(
         anchor = "end" if target > 50 else "start"
         parts.append(
             f'<line class="target" stroke="{TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="3 3" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 2}"/>'
-            f'<text class="value" fill="{TARGET_COLOUR}" font-size="{FONT_SIZE}" font-family="sans-serif" x="{x:.1f}" y="{top - 7}" text-anchor="{anchor}">target {target:g}%</text>'
+            f'<text class="value" fill="{TARGET_COLOUR}" font-size="{FONT_SIZE}" font-family="sans-serif" x="{x:.1f}" y="{top - 7}" text-anchor="{anchor}">{escape(target_text(target, Wording(language)))}</text>'
         )
     head = [
         (

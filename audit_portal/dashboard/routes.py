@@ -14,7 +14,7 @@ from audit_portal.dashboard import service
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.evidence import service as evidence_service
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["dashboard"])
 
@@ -51,9 +51,12 @@ def dashboard(
         "pages/dashboard/index.html",
         {
             "board": board,
-            "trend_chart": service.trend_chart(board, target),
+            "trend_chart": service.trend_chart(board, target, request_language(request)),
             "trend_table": service.month_end_rows(board.trend.series),
-            "group_charts": {key: service.group_chart(figure, target) for key, figure in board.frameworks.items()},
+            "group_charts": {
+                key: service.group_chart(figure, target, request_language(request))
+                for key, figure in board.frameworks.items()
+            },
             "coverage_target": target,
             "may_read_findings": allowed("findings:read", principal.role),
             "corrupted": evidence_service.corrupted_summary(session),

@@ -49,7 +49,7 @@ from audit_portal.engagements.scope import (
 )
 from audit_portal.errors import InvalidInput
 from audit_portal.findings.models import SEVERITIES
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Wording
 from audit_portal.requests.models import STATE_ANSWERED, STATE_OPEN
 from audit_portal.trends import repository as snapshots
 from audit_portal.trends import service as trends
@@ -551,38 +551,61 @@ def month_end_rows(series: dict[str, list[tuple[date, float]]]) -> list[TrendRow
     return [TrendRow(day, by_day[day]) for day in sorted(last_of_month.values(), reverse=True)]
 
 
-def trend_chart(board: Dashboard, target: float | None) -> Markup:
-    """The 12-month trend of every framework, as on the dashboard and in the monthly report."""
+def trend_chart(board: Dashboard, target: float | None, language: str) -> Markup:
+    """The 12-month trend of every framework, as on the dashboard (in the reader's ``language``)
+    and in the monthly report (in English)."""
+    say = Wording(language)
     last = board.period.as_of
     first = last - timedelta(days=CERTIFICATION_YEAR_DAYS)
-    series = [charts.Series(FRAMEWORK_LABELS[key], points) for key, points in board.trend.series.items()]
-    described = "; ".join(
-        f"{line.name}: {len(line.points)} daily values"
-        + (
-            f", from {line.points[0][1]:.1f}% on {line.points[0][0]} to {line.points[-1][1]:.1f}% on {line.points[-1][0]}"
-            if line.points
-            else ""
-        )
-        for line in series
-    )
+    series = [charts.Series(say.gettext(FRAMEWORK_LABELS[key]), points) for key, points in board.trend.series.items()]
+    described = "; ".join(_described_line(line, say) for line in series)
     if target:
-        described += f"; target {target:g}%"
+        described += "; " + charts.target_text(target, say)
     return charts.line_chart(
-        series, title="Coverage over the last 12 months", description=described, first=first, last=last, target=target
+        series,
+        title=say.gettext("Coverage over the last 12 months"),
+        description=described,
+        first=first,
+        last=last,
+        language=language,
+        target=target,
     )
 
 
-def group_chart(figure: FrameworkFigure, target: float | None) -> Markup:
-    """Coverage per theme (2022) or category (Annex 2)."""
+def _described_line(line: charts.Series, say: Wording) -> str:
+    if not line.points:
+        return say.ngettext(
+            "%(series)s: %(count)s daily value", "%(series)s: %(count)s daily values", 0, series=line.name
+        )
+    (first_day, first_percent), (last_day, last_percent) = line.points[0], line.points[-1]
+    return say.ngettext(
+        "%(series)s: %(count)s daily value, from %(first)s on %(first_day)s to %(last)s on %(last_day)s",
+        "%(series)s: %(count)s daily values, from %(first)s on %(first_day)s to %(last)s on %(last_day)s",
+        len(line.points),
+        series=line.name,
+        count=say.number(len(line.points)),
+        first=say.percent(first_percent),
+        first_day=say.day(first_day),
+        last=say.percent(last_percent),
+        last_day=say.day(last_day),
+    )
+
+
+def group_chart(figure: FrameworkFigure, target: float | None, language: str) -> Markup:
+    """Coverage per theme (2022) or category (Annex 2), in the reader's ``language``."""
+    say = Wording(language)
     bars = [
-        (group.title, group.percent, f"{group.percent:.1f}% ({group.covered}/{group.applicable})")
+        (group.title, group.percent, f"{say.percent(group.percent)} ({group.covered}/{group.applicable})")
         for group in figure.groups
         if group.applicable
     ]
+    described = "; ".join(f"{label}: {value}" for label, _, value in bars)
+    if target:
+        described += "; " + charts.target_text(target, say)
     return charts.bar_chart(
         bars,
-        title=f"Coverage per group, {figure.label}",
-        description="; ".join(f"{label}: {value}" for label, _, value in bars)
-        + (f"; target {target:g}%" if target else ""),
+        title=say.gettext("Coverage per group, %(framework)s", framework=say.gettext(figure.label)),
+        description=described,
+        language=language,
         target=target,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from audit_portal.audit import presenters
 from audit_portal.audit import repository as audit_repository
 from audit_portal.audit.models import AuditEvent
 from audit_portal.collection import repository as collection_repository
@@ -29,6 +30,7 @@ class TrailRow:
     event: AuditEvent
     detail: dict[str, Any]
     changes: list[tuple[str, str, str]]  # SoA changes: (field, before, after)
+    readable: presenters.ReadableEvent  # the event as the reader's sentence and lines
 
 
 @dataclass(frozen=True)
@@ -43,24 +45,26 @@ def _auditors(session: Session, engagement: Engagement) -> tuple[str, ...]:
     return tuple(user.username for user in accounts)
 
 
-def _page(session: Session, trail: audit_repository.ObjectsInScope, before: int | None) -> TrailPage:
+def _page(session: Session, trail: audit_repository.ObjectsInScope, before: int | None, language: str) -> TrailPage:
     events = audit_repository.scoped_events(session, trail, before=before, limit=PAGE_SIZE + 1)
     shown = events[:PAGE_SIZE]
-    rows = [TrailRow(event, _detail(event), _soa_changes(event)) for event in shown]
+    rows = [
+        TrailRow(event, _detail(event), _soa_changes(event), presenters.readable(event, language)) for event in shown
+    ]
     return TrailPage(rows, shown[-1].id if len(events) > PAGE_SIZE else None, trail.action_prefix)
 
 
-def soa_history(session: Session, engagement: Engagement, *, before: int | None = None) -> TrailPage:
+def soa_history(session: Session, engagement: Engagement, *, before: int | None = None, language: str) -> TrailPage:
     """The SoA's changes during the engagement's period, newest first, each with what changed."""
     start, end = scope.engagement_window(engagement)
     trail = audit_repository.ObjectsInScope(
         actions=SOA_ACTIONS, since=start, until=end, auditors=_auditors(session, engagement)
     )
-    return _page(session, trail, before)
+    return _page(session, trail, before, language)
 
 
 def evidence_events(
-    session: Session, engagement: Engagement, *, before: int | None = None, action: str = ""
+    session: Session, engagement: Engagement, *, before: int | None = None, action: str = "", language: str
 ) -> TrailPage:
     """The events about the evidence collected in the period and the collector runs of the
     period (uploads, reviews, sign-offs, rule decisions, legal holds, integrity), newest first."""
@@ -73,7 +77,7 @@ def evidence_events(
         auditors=_auditors(session, engagement),
         action_prefix=action.strip()[:100],
     )
-    return _page(session, trail, before)
+    return _page(session, trail, before, language)
 
 
 def _detail(event: AuditEvent) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service, trail
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -27,7 +27,7 @@ def soa_history(
     request: Request, session: SessionDep, principal: Reader, engagement_id: int, before: str = ""
 ) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    page = trail.soa_history(session, engagement, before=_before(before))
+    page = trail.soa_history(session, engagement, before=_before(before), language=request_language(request))
     service.record_view(
         session, principal=principal, request=request, engagement=engagement, what="soa_history", object_id=""
     )
@@ -50,7 +50,9 @@ def evidence_events(
     request: Request, session: SessionDep, principal: Reader, engagement_id: int, before: str = "", action: str = ""
 ) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
-    page = trail.evidence_events(session, engagement, before=_before(before), action=action)
+    page = trail.evidence_events(
+        session, engagement, before=_before(before), action=action, language=request_language(request)
+    )
     service.record_view(
         session, principal=principal, request=request, engagement=engagement, what="audit_events", object_id=""
     )

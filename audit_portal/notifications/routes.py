@@ -11,7 +11,7 @@ from audit_portal.authz import SignedIn
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.notifications import service
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["notifications"])
 
@@ -50,7 +50,7 @@ def save_settings(
                 "preference": preference,
                 "sections": service.SECTIONS_BY_ROLE.get(principal.role, ()),
                 "titles": service.SECTION_TITLES,
-                "error": str(error),
+                "error": error.in_language(request_language(request)),
                 "email": email,
                 "saved": False,
             },

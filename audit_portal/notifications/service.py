@@ -282,7 +282,9 @@ def save_preference(
     problem = email_error(email)
     if problem:
         raise InvalidInput(
-            f"{email!r} is not an e-mail address.", errors=[{"location": "email", "message": "not an e-mail address"}]
+            N_("'%(email)s' is not an e-mail address."),
+            values={"email": email},
+            errors=[{"location": "email", "message": "not an e-mail address"}],
         )
     preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
     preference.email = email or None

@@ -29,6 +29,7 @@ from audit_portal.evidence.models import SOURCE_COLLECTOR
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
 from audit_portal.findings.service import STATUS_LABELS as FINDING_STATUS_LABELS
+from audit_portal.i18n import DEFAULT_LANGUAGE
 from audit_portal.principals import Principal
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
@@ -110,9 +111,11 @@ def render_pdf(data: ReportData) -> bytes:
             board=data.board,
             labels=dashboard.FRAMEWORK_LABELS,
             status_labels=STATUS_LABELS,
-            chart=dashboard.trend_chart(data.board, data.target),
+            # The report is the organisation's, not one reader's: its charts are English like the rest of it.
+            chart=dashboard.trend_chart(data.board, data.target, DEFAULT_LANGUAGE),
             group_charts={
-                key: dashboard.group_chart(figure, data.target) for key, figure in data.board.frameworks.items()
+                key: dashboard.group_chart(figure, data.target, DEFAULT_LANGUAGE)
+                for key, figure in data.board.frameworks.items()
             },
         )
     )

@@ -41,7 +41,8 @@ def test_an_upload_reads_as_a_sentence_with_the_rest_as_lines():
             '{"content_type": "application/pdf", "filename": "x.pdf", "requirements": ["ACC-2/accounts"], '
             f'"sha256": "{SHA}", "size": 2048, "supersedes": null}}',
             object_id="7",
-        )
+        ),
+        "en",
     )
     assert shown.summary == "Evidence 'x.pdf' uploaded for requirement ACC-2/accounts (sha256 ab12cd34ef56…, 2.0 KiB)"
     assert shown.lines == [("content type", "application/pdf")]
@@ -50,15 +51,15 @@ def test_an_upload_reads_as_a_sentence_with_the_rest_as_lines():
 
 def test_unknown_types_and_unexpected_shapes_fall_back_to_lines():
     unknown = presenters.readable(
-        event("x.custom", '{"count": 3, "hosts": ["a", "b"], "ok": true, "nested": {"k": 1}}')
+        event("x.custom", '{"count": 3, "hosts": ["a", "b"], "ok": true, "nested": {"k": 1}}'), "en"
     )
     assert unknown.summary == ""
     assert unknown.lines == [("count", "3"), ("hosts", "a, b"), ("ok", "yes"), ("nested", "k: 1")]
-    odd = presenters.readable(event("finding.transition", '["not", "an", "object"]'))
+    odd = presenters.readable(event("finding.transition", '["not", "an", "object"]'), "en")
     assert odd.summary == "" and odd.lines == [("detail", "not, an, object")]
-    broken = presenters.readable(event("evidence.upload", "not json"))
+    broken = presenters.readable(event("evidence.upload", "not json"), "en")
     assert broken.lines == [("detail", "not json")]
-    empty = presenters.readable(event("auth.logout", "{}"))
+    empty = presenters.readable(event("auth.logout", "{}"), "en")
     assert not empty.has_detail and empty.raw == ""
 
 

@@ -41,6 +41,7 @@ def test_line_chart_draws_lines_without_markers_and_states_values_in_text():
         charts.line_chart(
             [charts.Series("ISO/IEC 27001:2022 Annex A", points), charts.Series("Annex 2 measures", [])],
             title="Coverage",
+            language="en",
             description="two series",
             first=first,
             last=first + timedelta(days=364),
@@ -61,6 +62,7 @@ def test_series_differ_by_dash_pattern_as_well_as_colour():
         charts.line_chart(
             [charts.Series("a", [(day, 1.0)]), charts.Series("b", [(day, 2.0)])],
             title="t",
+            language="en",
             description="d",
             first=day,
             last=day,
@@ -76,18 +78,30 @@ def test_the_target_is_a_dashed_line_with_its_value_written():
     day = date(2026, 1, 1)
     line = str(
         charts.line_chart(
-            [charts.Series("a", [(day, 89.6)])], title="t", description="d", first=day, last=day, target=90
+            [charts.Series("a", [(day, 89.6)])],
+            title="t",
+            language="en",
+            description="d",
+            first=day,
+            last=day,
+            target=90,
         )
     )
     assert re.search(r'<line class="target"[^>]*stroke-dasharray', line) and ">target 90%</text>" in line
     assert_inside_viewbox(line)  # 89.6% and the target's label are moved apart, both inside
-    bars = str(charts.bar_chart([("People", 50.0, "50.0% (1/2)")], title="t", description="d", target=90))
+    bars = str(
+        charts.bar_chart([("People", 50.0, "50.0% (1/2)")], title="t", language="en", description="d", target=90)
+    )
     assert '<line class="target"' in bars and ">target 90%</text>" in bars
-    assert '<line class="target"' not in str(charts.bar_chart([("People", 50.0, "x")], title="t", description="d"))
+    assert '<line class="target"' not in str(
+        charts.bar_chart([("People", 50.0, "x")], title="t", language="en", description="d")
+    )
 
 
 def test_bar_chart_writes_each_value_and_escapes_labels():
-    svg = str(charts.bar_chart([("People <HR>", 50.0, "50.0% (1/2)")], title="Groups", description="one bar"))
+    svg = str(
+        charts.bar_chart([("People <HR>", 50.0, "50.0% (1/2)")], title="Groups", language="en", description="one bar")
+    )
     assert (
         "People &lt;HR&gt;" in svg
         and ">50.0% (1/2)</text>" in svg
@@ -100,6 +114,7 @@ def test_long_category_names_wrap_and_the_longest_are_shortened_with_their_full_
         charts.bar_chart(
             [(LONG, 40.0, "40.0% (2/5)"), ("Organisational controls", 80.0, "80.0% (4/5)")],
             title="Groups",
+            language="en",
             description="d",
             target=75,
         )
@@ -117,3 +132,25 @@ def test_fit_label_keeps_short_text_whole_and_wraps_at_spaces():
     assert charts.fit_label("Human resource security", 110) == ["Human resource", "security"]
     one_word = charts.fit_label("Informatiebeveiligingsincidentbeheersprocedures", 100)
     assert len(one_word) == 1 and one_word[0].endswith("…") and charts.text_width(one_word[0]) <= 100
+
+
+def test_the_charts_write_their_own_words_and_figures_in_the_callers_language():
+    first = date(2026, 1, 1)
+    line = str(
+        charts.line_chart(
+            [charts.Series("Maatregelen van Bijlage 2", []), charts.Series("a", [(first, 87.5)])],
+            title="t",
+            language="nl",
+            description="d",
+            first=first,
+            last=first + timedelta(days=90),
+            target=82.5,
+        )
+    )
+    assert "Maatregelen van Bijlage 2 (geen gegevens)" in line and ">doel 82,5%</text>" in line
+    assert ">87,5%</text>" in line and ">jan 26</text>" in line and ">apr 26</text>" in line
+    assert_inside_viewbox(line)
+    bars = str(
+        charts.bar_chart([("People", 50.0, "50,0% (1/2)")], title="t", language="nl", description="d", target=90)
+    )
+    assert ">doel 90%</text>" in bars

@@ -196,6 +196,21 @@ class TestPage:
         assert "<summary>The trend as a table</summary>" in trend_table
         assert f'<th scope="row">{seeded.today:%Y-%m-%d}</th>' in trend_table  # today's figure is the newest row
 
+    def test_charts_speak_the_readers_language(self, session, seeded, login_as, settings):
+        text = login_as("management").get("/", headers={"Accept-Language": "nl"}).text
+        titles = re.findall(r'<title id="chart-\d+-title">(.*?)</title>', text)
+        assert titles[0] == "Dekking over de afgelopen 12 maanden"
+        assert titles[1:] == [
+            "Dekking per groep, ISO/IEC 27001:2022 Annex A",
+            "Dekking per groep, Maatregelen van Bijlage 2",
+        ]
+        descriptions = re.findall(r'<desc id="chart-\d+-desc">(.*?)</desc>', text)
+        assert (
+            re.search(r"Maatregelen van Bijlage 2: 1 dagwaarde, van \d+,\d% op \d\d-\d\d-\d{4}", descriptions[0])
+            and f"doel {settings.coverage_target_percent:g}%" in descriptions[0]
+        )
+        assert text.count(f">doel {settings.coverage_target_percent:g}%</text>") == 3 and ">target " not in text
+
 
 def _assigned_auditor(session, make_user, engagement_id: int):  # type: ignore[no-untyped-def]
     from audit_portal.engagements.models import EngagementAuditor

@@ -141,10 +141,29 @@ def test_the_trail_pages_through_every_event_once(workspace, add_evidence):
     seen: list[int] = []
     before = None
     for _ in range(5):
-        page = trail.evidence_events(session, engagement, before=before)
+        page = trail.evidence_events(session, engagement, before=before, language="en")
         seen += [row.event.id for row in page.rows]
         if page.older is None:
             break
         before = page.older
     assert len(seen) == len(set(seen)) == trail.PAGE_SIZE + 8  # the views and the upload
     assert seen == sorted(seen, reverse=True)
+
+
+def test_the_evidence_trail_reads_in_the_readers_language(workspace, add_evidence, login_as):
+    session = workspace.session
+    item = add_evidence("OPS-2/patches", days_ago=5)
+    record_event(
+        session,
+        request=None,
+        principal=workspace.it_principal,
+        action="evidence.download",
+        object_type="evidence",
+        object_id=str(item.id),
+    )
+    session.commit()
+    client = login_as(workspace.auditor)
+    dutch = client.get(f"/engagements/{workspace.engagement_id}/audit-events", headers={"Accept-Language": "nl"}).text
+    assert f"Bewijsstuk #{item.id} gedownload" in dutch and "<summary>Vastgelegde JSON</summary>" in dutch
+    english = client.get(f"/engagements/{workspace.engagement_id}/audit-events").text
+    assert f"Evidence item #{item.id} downloaded" in english
