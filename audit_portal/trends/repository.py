@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
@@ -18,9 +19,17 @@ def replace_day(session: Session, day: date, rows: Iterable[CoverageSnapshot]) -
     session.flush()
 
 
-def overall_between(session: Session, frameworks: Iterable[str], first: date, last: date) -> Sequence[CoverageSnapshot]:
-    return session.scalars(
-        select(CoverageSnapshot)
+class OverallPoint(NamedTuple):
+    day: date
+    framework_key: str
+    percent: float
+
+
+def overall_between(session: Session, frameworks: Iterable[str], first: date, last: date) -> list[OverallPoint]:
+    """The overall figure of each day, as plain rows: a year of them is drawn on every dashboard
+    view, and ORM objects cost more to build than the query takes."""
+    rows = session.execute(
+        select(col(CoverageSnapshot.day), col(CoverageSnapshot.framework_key), col(CoverageSnapshot.percent))
         .where(
             col(CoverageSnapshot.framework_key).in_(list(frameworks)),
             col(CoverageSnapshot.group_key).is_(None),
@@ -28,7 +37,8 @@ def overall_between(session: Session, frameworks: Iterable[str], first: date, la
             col(CoverageSnapshot.day) <= last,
         )
         .order_by(col(CoverageSnapshot.day))
-    ).all()
+    )
+    return [OverallPoint(day, framework_key, percent) for day, framework_key, percent in rows]
 
 
 def of_day(session: Session, day: date) -> Sequence[CoverageSnapshot]:
