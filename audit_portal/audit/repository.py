@@ -139,10 +139,14 @@ def scoped_events(session: Session, trail: ObjectsInScope, *, before: int | None
     return list(session.exec(statement.order_by(col(AuditEvent.id).desc()).limit(limit)).all())
 
 
-def evidence_events(session: Session, evidence_id: int, limit: int = 200) -> Sequence[AuditEvent]:
-    return session.scalars(
-        select(AuditEvent)
-        .where(col(AuditEvent.object_type) == "evidence", col(AuditEvent.object_id) == str(evidence_id))
-        .order_by(col(AuditEvent.id).desc())
-        .limit(limit)
-    ).all()
+def evidence_events(
+    session: Session, evidence_id: int, *, auditors: tuple[str, ...] | None = None, limit: int = 200
+) -> Sequence[AuditEvent]:
+    """The events about one evidence item, newest first. ``auditors``: the only auditors whose
+    events show (an auditor reading the item sees no other audit firm's work); None shows all."""
+    statement = select(AuditEvent).where(
+        col(AuditEvent.object_type) == "evidence", col(AuditEvent.object_id) == str(evidence_id)
+    )
+    if auditors is not None:
+        statement = statement.where(or_(col(AuditEvent.actor_role) != "auditor", col(AuditEvent.actor).in_(auditors)))
+    return session.scalars(statement.order_by(col(AuditEvent.id).desc()).limit(limit)).all()

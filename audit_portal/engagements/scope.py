@@ -169,6 +169,17 @@ def _auditor_engagements(session: Session, principal: Principal) -> list[Engagem
     return list(repository.list_for_auditor(session, principal.user_id))
 
 
+def fellow_auditors(session: Session, principal: Principal | None) -> tuple[str, ...] | None:
+    """The auditors whose work a scoped reader may see in the audit events: themselves and the
+    auditors of their engagements. None for a reader who sees everything."""
+    if not is_scoped(principal):
+        return None
+    assert principal is not None
+    engagement_ids = [e.id for e in _auditor_engagements(session, principal) if e.id is not None]
+    names = {user.username for users in repository.auditors_of(session, engagement_ids).values() for user in users}
+    return tuple(sorted(names | {principal.username}))
+
+
 def for_engagement(principal: Principal | None, engagement: Engagement) -> Scope:
     """What a reader sees inside one engagement's pages: for an auditor, that engagement's
     period only (their other engagements have their own pages)."""

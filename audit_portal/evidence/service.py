@@ -538,7 +538,11 @@ def view(
         requirement_controls=repository.controls_of_requirements(session, [r.id for r in requirements if r.id]),
         older=_older(session, evidence),
         newer=_newer(session, evidence),
-        events=list(audit_repository.evidence_events(session, evidence.id)) if with_events else [],
+        events=list(
+            audit_repository.evidence_events(session, evidence.id, auditors=scope.fellow_auditors(session, principal))
+        )
+        if with_events
+        else [],
         signoff=signoff,
         remark=remark,
     )

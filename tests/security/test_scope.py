@@ -357,3 +357,35 @@ def signed_in_principal(user: UserAccount):  # type: ignore[no-untyped-def]
     from audit_portal.authz import Principal
 
     return Principal(role=user.role, username=user.username, user_id=user.id)
+
+
+def test_an_auditor_reads_no_other_audit_firms_events_on_an_evidence_page(audits, login_as, session, make_user):
+    """The same item, read by an auditor of another engagement and by IT: the auditor's page lists
+    IT's event and their own, never the other auditor's; IT's page lists all three."""
+    from audit_portal.audit.service import record_event
+    from audit_portal.engagements import repository as engagement_repository
+    from audit_portal.principals import Principal
+
+    item = audits.mine.evidence[0]
+    (other_auditor,) = engagement_repository.auditors_of(session, [audits.other.engagement.id])[
+        audits.other.engagement.id
+    ]
+    it = make_user("it")
+    for user in (other_auditor, it):
+        record_event(
+            session,
+            request=None,
+            principal=Principal(role=user.role, username=user.username, user_id=user.id),
+            action="evidence.download",
+            object_type="evidence",
+            object_id=item.id,  # type: ignore[arg-type]
+        )
+    session.commit()
+
+    auditor_page = login_as(audits.auditor).get(f"/evidence/{item.id}")
+    assert auditor_page.status_code == 200
+    assert it.username in auditor_page.text and audits.auditor.username in auditor_page.text
+    assert other_auditor.username not in auditor_page.text
+
+    it_page = login_as(it).get(f"/evidence/{item.id}")
+    assert other_auditor.username in it_page.text and audits.auditor.username in it_page.text
