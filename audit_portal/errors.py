@@ -37,10 +37,25 @@ class PortalError(Exception):
         self.values = dict(values or {})
         self.detail = detail % self.values if self.values else detail
         super().__init__(self.detail)
-        self.errors = errors or []
+        # A field error may carry "values" for its message's placeholders too: the API gets the
+        # English message filled in (and no "values" key), field_errors() the reader's.
+        self._fields = [(item, dict(item.get("values") or {})) for item in errors or []]
+        self.errors = [
+            {key: value for key, value in item.items() if key != "values"}
+            | ({"message": item["message"] % filled} if filled else {})
+            for item, filled in self._fields
+        ]
 
     def in_language(self, language: str) -> str:
         return Wording(language).gettext(self.message, **self.values)
+
+    def field_errors(self, language: str) -> dict[str, str]:
+        """The first message for each field, in ``language``, values filled in after translation."""
+        say = Wording(language)
+        found: dict[str, str] = {}
+        for item, filled in self._fields:
+            found.setdefault(str(item["location"]), say.gettext(str(item["message"]), **filled))
+        return found
 
 
 class InvalidInput(PortalError):

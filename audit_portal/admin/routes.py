@@ -14,7 +14,7 @@ from audit_portal.auth import service as auth_service
 from audit_portal.authz import Authorize, Principal, Role
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput, PortalError
-from audit_portal.i18n import Wording
+from audit_portal.i18n import N_, Wording
 from audit_portal.portal import service as portal_settings
 from audit_portal.templating import render, request_language
 
@@ -36,7 +36,7 @@ def parse_date(value: str, field: str, *, end_of_day: bool = False) -> datetime 
     try:
         day = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{field}: use a date like 2026-12-31.") from None
+        raise InvalidInput(N_("%(field)s: use a date like 2026-12-31."), values={"field": field}) from None
     moment = clock.as_utc(day)
     if end_of_day and len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59)
@@ -145,7 +145,7 @@ def update_user(
         return _edit_page(
             request, session, user_id, error.status_code, error=error.in_language(request_language(request))
         )
-    return _edit_page(request, session, user_id, message="Saved.")
+    return _edit_page(request, session, user_id, message=N_("Saved."))
 
 
 @router.post("/users/{user_id}/revoke")
@@ -160,20 +160,20 @@ def revoke_user(request: Request, session: SessionDep, principal: UserAdmin, use
             error=Wording(request_language(request)).gettext("You cannot revoke your own account."),
         )
     auth_service.revoke_user(session, user, request=request, principal=principal)
-    return _edit_page(request, session, user_id, message="Access revoked; the account's sessions have ended.")
+    return _edit_page(request, session, user_id, message=N_("Access revoked; the account's sessions have ended."))
 
 
 @router.post("/users/{user_id}/restore")
 def restore_user(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     auth_service.restore_user(session, auth_service.get_user(session, user_id), request=request, principal=principal)
-    return _edit_page(request, session, user_id, message="Access restored.")
+    return _edit_page(request, session, user_id, message=N_("Access restored."))
 
 
 @router.post("/users/{user_id}/reset-2fa")
 def reset_second_factor(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     user = auth_service.get_user(session, user_id)
     auth_service.reset_second_factor(session, user, request=request, principal=principal)
-    return _edit_page(request, session, user_id, message="Two-factor sign-in reset; the next sign-in enrols again.")
+    return _edit_page(request, session, user_id, message=N_("Two-factor sign-in reset; the next sign-in enrols again."))
 
 
 @router.post("/users/{user_id}/reset-password")

@@ -20,6 +20,7 @@ from audit_portal.audit.service import export_rows, record_event
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.templating import render, request_language
 
 router = APIRouter(prefix="/admin/audit-log", tags=["audit"])
@@ -33,7 +34,7 @@ def _day(value: str, name: str) -> datetime | None:
     try:
         return clock.as_utc(datetime.fromisoformat(value))
     except ValueError:
-        raise InvalidInput(f"{name}: use a date like 2026-12-31.") from None
+        raise InvalidInput(N_("%(field)s: use a date like 2026-12-31."), values={"field": name}) from None
 
 
 def _filter(actor: str, action: str, outcome: str, since: str, until: str) -> EventFilter:

@@ -10,6 +10,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from audit_portal.i18n import N_
+
 MIN_LENGTH = 12
 # 800-63B asks verifiers to accept at least 64 characters; the cap only bounds hashing work.
 MAX_LENGTH = 256
@@ -50,19 +52,25 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().casefold() for line in lines if line.strip())
 
 
-def password_problems(password: str, username: str) -> list[str]:
-    """Why ``password`` is refused for ``username``; empty when it is acceptable."""
-    problems: list[str] = []
+def password_refusals(password: str, username: str) -> list[tuple[str, dict[str, object]]]:
+    """Why ``password`` is refused for ``username``, as catalogue messages and their values;
+    empty when it is acceptable."""
+    problems: list[tuple[str, dict[str, object]]] = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"Use at least {MIN_LENGTH} characters.")
+        problems.append((N_("Use at least %(least)s characters."), {"least": MIN_LENGTH}))
     if len(password) > MAX_LENGTH:
-        problems.append(f"Use at most {MAX_LENGTH} characters.")
+        problems.append((N_("Use at most %(most)s characters."), {"most": MAX_LENGTH}))
     folded = password.casefold()
     if folded in common_passwords():
-        problems.append("This password is on a list of common or breached passwords; choose another.")
+        problems.append((N_("This password is on a list of common or breached passwords; choose another."), {}))
     if username and username.casefold() in folded:
-        problems.append("The password must not contain the user name.")
+        problems.append((N_("The password must not contain the user name."), {}))
     return problems
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why ``password`` is refused for ``username``, in English; empty when it is acceptable."""
+    return [message % values for message, values in password_refusals(password, username)]
 
 
 def generate_password() -> str:

@@ -22,7 +22,7 @@ from audit_portal.portal import service as portal_settings
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import provider_of
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["auth"])
 Public = Annotated[Principal, Authorize("public")]
@@ -242,7 +242,13 @@ def change_password(
             principal=principal,
         )
     except PortalError as error:
-        return _profile(request, session, user, password_error=error.detail, status_code=error.status_code)
+        return _profile(
+            request,
+            session,
+            user,
+            password_error=error.in_language(request_language(request)),
+            status_code=error.status_code,
+        )
     return _profile(request, session, user, password_message=N_("Password changed. Your other sessions have ended."))
 
 

@@ -20,7 +20,7 @@ from audit_portal.auth import devices, passwords, repository, second_factor, ses
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound
-from audit_portal.i18n import LANGUAGES, N_, valid_time_zone
+from audit_portal.i18n import LANGUAGES, N_, Wording, valid_time_zone
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal, Role
 
@@ -45,6 +45,19 @@ def locked_message(until: datetime) -> str:
     return (
         f"Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until {clock.as_utc(until):%H:%M} UTC."
     )
+
+
+class PasswordRefused(InvalidInput):
+    """A new password the rules refuse: each reason a catalogue message, in the reader's language
+    on a page, in English for the API and the CLI."""
+
+    def __init__(self, refusals: list[tuple[str, dict[str, object]]]) -> None:
+        super().__init__(" ".join(message % values for message, values in refusals))
+        self.refusals = refusals
+
+    def in_language(self, language: str) -> str:
+        say = Wording(language)
+        return " ".join(say.gettext(message, **values) for message, values in self.refusals)
 
 
 class SignInRefused(Exception):
@@ -105,9 +118,9 @@ def create_user(
     _check_role_and_window(role, window)
     if repository.user_by_username(session, username) is not None:
         raise Conflict(N_("The user name '%(username)s' is taken."), values={"username": username})
-    problems = passwords.password_problems(password, username)
+    problems = passwords.password_refusals(password, username)
     if problems:
-        raise InvalidInput(" ".join(problems))
+        raise PasswordRefused(problems)
     now = clock.utcnow()
     user = UserAccount(
         username=username,
@@ -328,15 +341,15 @@ def change_password(
             outcome="failure",
             detail={"reason": "wrong current password"},
         )
-        raise InvalidInput("The current password is wrong.")
+        raise InvalidInput(N_("The current password is wrong."))
     if new != confirmation:
-        raise InvalidInput("The new password and its confirmation differ.")
-    problems = passwords.password_problems(new, user.username)
+        raise InvalidInput(N_("The new password and its confirmation differ."))
+    problems = passwords.password_refusals(new, user.username)
     if problems:
-        raise InvalidInput(" ".join(problems))
+        raise PasswordRefused(problems)
     assert user.id is not None
     if passwords.verify_password(user.password_hash, new):
-        raise InvalidInput("Choose a new password, not the one you have now.")
+        raise InvalidInput(N_("Choose a new password, not the one you have now."))
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = clock.utcnow()
     user.password_must_change = False

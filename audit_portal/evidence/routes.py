@@ -28,6 +28,7 @@ from audit_portal.evidence.preview import CORRUPTED_REASON, Preview, build_previ
 from audit_portal.evidence.schemas import SOURCE_FILTERS, EvidenceMeta, EvidenceSource
 from audit_portal.evidence.sniffing import previewable_inline
 from audit_portal.evidence.streaming import MultipartUpload, Part, consume_in_thread
+from audit_portal.i18n import N_
 from audit_portal.requests import service as requests_service
 from audit_portal.search import Search
 from audit_portal.store import StoreDep
@@ -61,7 +62,9 @@ def _optional_date(value: str, name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{name}: {value!r} is not a date (YYYY-MM-DD).") from None
+        raise InvalidInput(
+            N_("%(field)s: '%(value)s' is not a date (YYYY-MM-DD)."), values={"field": name, "value": value}
+        ) from None
 
 
 @router.get("/evidence")
@@ -266,7 +269,7 @@ def evidence_preview(
     """Images and PDF for the browser to show; every other type has no inline form."""
     evidence = service.get(session, evidence_id, principal)
     if not previewable_inline(evidence.content_type):
-        raise NotFound(f"{evidence.content_type} is not shown inline; download it instead.")
+        raise NotFound(N_("%(type)s is not shown inline; download it instead."), values={"type": evidence.content_type})
     service.record_access(session, evidence=evidence, action="evidence.preview", request=request, principal=principal)
     return _stream(
         request, session, store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename)
@@ -353,7 +356,9 @@ def _optional_int(value: str, name: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise InvalidInput(f"{name}: {value!r} is not a number.") from None
+        raise InvalidInput(
+            N_("%(field)s: '%(value)s' is not a number."), values={"field": name, "value": value}
+        ) from None
 
 
 @router.post("/evidence/upload")
@@ -372,7 +377,7 @@ async def upload(request: Request, principal: Uploader, session: SessionDep, sto
                 fields[part.name] = value
             continue
         if part.name != "files":
-            raise InvalidInput(f"Unexpected file field {part.name!r}.")
+            raise InvalidInput(N_("Unexpected file field '%(name)s'."), values={"name": part.name})
         if not part.filename:
             await part.skip()  # a browser sends an empty part for a file input left empty
             continue

@@ -58,6 +58,7 @@ from audit_portal.evidence.schemas import (
     EvidenceSource,
 )
 from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
+from audit_portal.i18n import N_
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal
 from audit_portal.search import Search
@@ -128,7 +129,11 @@ def resolve_links(session: Session, meta: EvidenceMeta) -> ResolvedLinks:
     ]
     if unknown:
         names = ", ".join(item["message"].removeprefix("unknown ") for item in unknown)
-        raise InvalidInput(f"The metadata names what the catalogue does not know: {names}.", errors=unknown)
+        raise InvalidInput(
+            N_("The metadata names what the catalogue does not know: %(names)s."),
+            values={"names": names},
+            errors=unknown,
+        )
     return ResolvedLinks(
         requirements=[requirements[key] for key in meta.requirements],
         controls=[controls[ref] for ref in wanted_controls.values()],
@@ -138,11 +143,12 @@ def resolve_links(session: Session, meta: EvidenceMeta) -> ResolvedLinks:
 def _check_period(meta: EvidenceMeta) -> None:
     if meta.period_from and meta.period_to and meta.period_to < meta.period_from:
         raise InvalidInput(
-            f"The period ends ({meta.period_to}) before it starts ({meta.period_from}).",
+            N_("The period ends (%(end)s) before it starts (%(start)s)."),
+            values={"end": meta.period_to, "start": meta.period_from},
             errors=[{"location": "metadata.period_to", "message": "ends before period_from"}],
         )
     if meta.collected_at is not None and clock.as_utc(meta.collected_at) > clock.utcnow() + timedelta(minutes=5):
-        raise InvalidInput("collected_at lies in the future.")
+        raise InvalidInput(N_("collected_at lies in the future."))
 
 
 def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSource) -> Evidence | None:
@@ -150,16 +156,21 @@ def _superseded_item(session: Session, meta: EvidenceMeta, source: EvidenceSourc
         return None
     old = repository.get_evidence(session, meta.supersedes)
     if old is None:
-        raise InvalidInput(f"Evidence {meta.supersedes} does not exist, so it cannot be superseded.")
+        raise InvalidInput(
+            N_("Evidence %(id)s does not exist, so it cannot be superseded."), values={"id": meta.supersedes}
+        )
     if old.superseded_at is not None:
         newer = repository.successor_of(session, old.id)
-        raise Conflict(
-            f"Evidence {old.id} is already superseded"
-            + (f" by evidence {newer.id}; supersede that one instead." if newer else ".")
-        )
+        if newer is not None:
+            raise Conflict(
+                N_("Evidence %(id)s is already superseded by evidence %(newer)s; supersede that one instead."),
+                values={"id": old.id, "newer": newer.id},
+            )
+        raise Conflict(N_("Evidence %(id)s is already superseded."), values={"id": old.id})
     if source.kind != SOURCE_UPLOAD and old.collector_instance != source.collector_instance:
         raise InvalidInput(
-            f"Evidence {old.id} was not produced by {source.collector_instance}; it may not be superseded from there."
+            N_("Evidence %(id)s was not produced by %(instance)s; it may not be superseded from there."),
+            values={"id": old.id, "instance": source.collector_instance},
         )
     return old
 
@@ -187,7 +198,8 @@ def _check_run(session: Session, source: EvidenceSource) -> None:
     run = collection_repository.get_run(session, source.collector_run_id)
     if run is None or run.instance_name != source.collector_instance:
         raise InvalidInput(
-            f"Collector run {source.collector_run_id} is not a run of {source.collector_instance!r}.",
+            N_("Collector run %(run)s is not a run of '%(instance)s'."),
+            values={"run": source.collector_run_id, "instance": source.collector_instance},
             errors=[{"location": "metadata.collector_run_id", "message": "not a run of this instance"}],
         )
 
@@ -198,8 +210,11 @@ def _check_run(session: Session, source: EvidenceSource) -> None:
 class ExecutableRefused(InvalidInput):
     def __init__(self, sniffed: Sniffed, filename: str) -> None:
         super().__init__(
-            f"{filename!r} is a program or script ({sniffed.content_type}); evidence may not be "
-            "executable unless an administrator allows it.",
+            N_(
+                "'%(filename)s' is a program or script (%(type)s); evidence may not be executable unless an "
+                "administrator allows it."
+            ),
+            values={"filename": filename, "type": sniffed.content_type},
             errors=[{"location": "file", "message": f"executable type {sniffed.content_type}"}],
         )
 
@@ -244,11 +259,13 @@ def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int, on_digest: 
         return store.put(reader, max_bytes=max_bytes, on_digest=on_digest)
     except EmptyObject:
         raise InvalidInput(
-            "The file is empty; evidence needs content.",
+            N_("The file is empty; evidence needs content."),
             errors=[{"location": "file", "message": "empty file"}],
         ) from None
     except ObjectTooLarge:
-        raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES).") from None
+        raise PayloadTooLarge(
+            N_("The file is larger than the limit of %(bytes)s bytes (MAX_UPLOAD_BYTES)."), values={"bytes": max_bytes}
+        ) from None
     except StoreUnavailable as error:
         raise StoreNotWritable(str(error)) from error
 
@@ -419,7 +436,9 @@ def _lock_superseded(session: Session, old: Evidence | None) -> Evidence | None:
         return None
     locked = repository.get_evidence_for_update(session, old.id)
     if locked is None or locked.superseded_at is not None:
-        raise Conflict(f"Evidence {old.id} was superseded while this upload ran; supersede the newer item.")
+        raise Conflict(
+            N_("Evidence %(id)s was superseded while this upload ran; supersede the newer item."), values={"id": old.id}
+        )
     return locked
 
 
@@ -476,7 +495,7 @@ def get(session: Session, evidence_id: int, principal: Principal | None = None) 
     if evidence is None or (
         windows is not None and not any(start <= evidence.collected_at < end for start, end in windows)
     ):
-        raise NotFound(f"There is no evidence {evidence_id}.")
+        raise NotFound(N_("There is no evidence %(id)s."), values={"id": evidence_id})
     return evidence
 
 
@@ -698,9 +717,9 @@ def list_page(session: Session, filters: ListFilters, principal: Principal | Non
 
 def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
     if filters.period_from and filters.period_to and filters.period_to < filters.period_from:
-        raise InvalidInput("The period filter ends before it starts.")
+        raise InvalidInput(N_("The period filter ends before it starts."))
     if not 1 <= filters.limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+        raise InvalidInput(N_("limit must be between 1 and %(most)s."), values={"most": MAX_PAGE_SIZE})
     control_ids: set[int] = set()
     for name in (filters.control, filters.measure):
         if name:
@@ -709,7 +728,7 @@ def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
     if filters.requirement:
         found = catalogue.requirements_by_key(session, [filters.requirement]).get(filters.requirement)
         if found is None:
-            raise InvalidInput(f"Unknown requirement {filters.requirement!r}.")
+            raise InvalidInput(N_("Unknown requirement '%(key)s'."), values={"key": filters.requirement})
         requirement_id = found.id
     source_kind, instance = _source_filter(filters.source)
     return repository.ListQuery(
@@ -732,7 +751,7 @@ def _control_filter(session: Session, name: str) -> set[int]:
     framework, ref = parse_control_name(name)
     control = catalogue.control_by_ref(session, framework, ref)
     if control is None or control.id is None:
-        raise InvalidInput(f"Unknown control {name!r}.")
+        raise InvalidInput(N_("Unknown control '%(name)s'."), values={"name": name})
     return repository.controls_mapped_onto(session, control.id)
 
 
@@ -755,7 +774,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         moment, _, identifier = raw.partition("|")
         return clock.as_utc(datetime.fromisoformat(moment)), int(identifier)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The page cursor is not valid; start again from the first page.") from None
+        raise InvalidInput(N_("The page cursor is not valid; start again from the first page.")) from None
 
 
 # --- link targets for the upload form -------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 import puremagic
 
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_
 
 HEAD_BYTES = 8192
 """How much of the start of a file the sniffer sees; enough for every signature used here."""
@@ -139,15 +140,17 @@ def clean_filename(name: str | None) -> CleanName:
     else than a file's name, and silently keeping the last part would hide that.
     """
     if name is None or not name.strip():
-        raise InvalidInput("The file has no name; send the file's original name with it.")
+        raise InvalidInput(N_("The file has no name; send the file's original name with it."))
     submitted = unicodedata.normalize("NFC", name).strip()
     if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in submitted):
-        raise InvalidInput("The file name contains control characters; rename the file and try again.")
+        raise InvalidInput(N_("The file name contains control characters; rename the file and try again."))
     visible = "".join(char for index, char in enumerate(submitted) if not _invisible(submitted, index)).strip()
     if not visible:
-        raise InvalidInput("The file name consists of invisible characters only; rename the file.")
+        raise InvalidInput(N_("The file name consists of invisible characters only; rename the file."))
     if "/" in visible or "\\" in visible or visible in (".", "..") or (len(visible) > 1 and visible[1] == ":"):
-        raise InvalidInput(f"The file name {visible!r} contains path parts; send only the file's own name.")
+        raise InvalidInput(
+            N_("The file name '%(name)s' contains path parts; send only the file's own name."), values={"name": visible}
+        )
     if len(visible) > MAX_FILENAME_LENGTH:
         suffix = PurePosixPath(visible).suffix[:16]
         visible = visible[: MAX_FILENAME_LENGTH - len(suffix)] + suffix

@@ -94,11 +94,14 @@ class Part:
         async for chunk in self.chunks():
             collected += chunk
             if len(collected) > max_bytes:
-                raise InvalidInput(f"The form field {self.name!r} is longer than {max_bytes} bytes.")
+                raise InvalidInput(
+                    N_("The form field '%(name)s' is longer than %(bytes)s bytes."),
+                    values={"name": self.name, "bytes": max_bytes},
+                )
         try:
             return collected.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput(f"The form field {self.name!r} is not UTF-8 text.") from None
+            raise InvalidInput(N_("The form field '%(name)s' is not UTF-8 text."), values={"name": self.name}) from None
 
     async def skip(self) -> None:
         async for _ in self.chunks():
@@ -230,7 +233,7 @@ class MultipartUpload:
                 raise InvalidInput("The multipart body is malformed.")
             count += 1
             if count > MAX_PARTS:
-                raise InvalidInput(f"At most {MAX_PARTS} parts per upload.")
+                raise InvalidInput(N_("At most %(parts)s parts per upload."), values={"parts": MAX_PARTS})
             self._current = Part(self, event.headers or {})
             yield self._current
 

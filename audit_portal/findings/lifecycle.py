@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -81,22 +82,28 @@ def _auditor_finding(session: Session, principal: Principal, engagement_id: int,
     engagement = engagements.get_engagement(session, principal, engagement_id)
     finding = repository.get(session, finding_id)
     if finding is None or finding.engagement_id != engagement.id or finding.source != "auditor":
-        raise NotFound(f"Engagement {engagement_id} has no finding {finding_id}.")
+        raise NotFound(
+            N_("Engagement %(engagement)s has no finding %(id)s."),
+            values={"engagement": engagement_id, "id": finding_id},
+        )
     return finding
 
 
-def _text(value: str, location: str, message: str, errors: list[dict[str, str]], *, limit: int) -> str:
+def _text(value: str, location: str, message: str, errors: list[dict[str, Any]], *, limit: int) -> str:
     value = value.strip()
     if not value:
         errors.append({"location": location, "message": message})
     elif len(value) > limit:
-        errors.append({"location": location, "message": f"Keep it under {limit} characters."})
+        errors.append(
+            {"location": location, "message": N_("Keep it under %(most)s characters."), "values": {"most": limit}}
+        )
     return value
 
 
-def _refuse_if(errors: list[dict[str, str]], what: str) -> None:
+def _refuse_if(errors: list[dict[str, Any]], what: str) -> None:
     if errors:
-        raise InvalidInput(f"{what}: " + " ".join(e["message"] for e in errors), errors=errors)
+        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
+        raise InvalidInput(f"{what}: {sentences}", errors=errors)
 
 
 def _move(
@@ -173,16 +180,16 @@ def plan(
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status not in (OPEN, PLANNED):
         raise Conflict(
-            f"Finding {finding_id} is {finding.status.replace('_', ' ')}; only an open finding "
-            "(or one whose plan changes) gets a plan."
+            N_("Finding %(id)s is %(status)s; only an open finding (or one whose plan changes) gets a plan."),
+            values={"id": finding_id, "status": finding.status.replace("_", " ")},
         )
-    errors: list[dict[str, str]] = []
-    owner = _text(plan.owner, "owner", "Name the owner of the action.", errors, limit=OWNER_MAX_LENGTH)
-    root_cause = _text(plan.root_cause, "root_cause", "Write down the root cause.", errors, limit=NOTE_MAX_LENGTH)
+    errors: list[dict[str, Any]] = []
+    owner = _text(plan.owner, "owner", N_("Name the owner of the action."), errors, limit=OWNER_MAX_LENGTH)
+    root_cause = _text(plan.root_cause, "root_cause", N_("Write down the root cause."), errors, limit=NOTE_MAX_LENGTH)
     action = _text(
         plan.corrective_action,
         "corrective_action",
-        "Describe the correction and the corrective action.",
+        N_("Describe the correction and the corrective action."),
         errors,
         limit=NOTE_MAX_LENGTH,
     )
@@ -190,7 +197,7 @@ def plan(
     try:
         due = date.fromisoformat(plan.due_date.strip())
     except ValueError:
-        errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
+        errors.append({"location": "due_date", "message": N_("Give the due date as YYYY-MM-DD.")})
     _refuse_if(errors, "The plan was not saved")
     finding.owner, finding.root_cause, finding.corrective_action, finding.due_date = owner, root_cause, action, due
     _move(
@@ -218,11 +225,11 @@ def remediate(
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status != PLANNED:
         raise Conflict(
-            f"Finding {finding_id} is {finding.status.replace('_', ' ')}; plan the action before "
-            "reporting it remediated."
+            N_("Finding %(id)s is %(status)s; plan the action before reporting it remediated."),
+            values={"id": finding_id, "status": finding.status.replace("_", " ")},
         )
-    errors: list[dict[str, str]] = []
-    text = _text(note, "note", "Say what was done.", errors, limit=NOTE_MAX_LENGTH)
+    errors: list[dict[str, Any]] = []
+    text = _text(note, "note", N_("Say what was done."), errors, limit=NOTE_MAX_LENGTH)
     ids: list[int] = []
     for raw in evidence_ids:
         for part in raw.replace(",", " ").split():
@@ -230,11 +237,17 @@ def remediate(
                 evidence_id = int(part.lstrip("#"))
                 evidence_service.get(session, evidence_id, principal)
             except (ValueError, NotFound):
-                errors.append({"location": "evidence_ids", "message": f"There is no evidence {part!r}."})
+                errors.append(
+                    {
+                        "location": "evidence_ids",
+                        "message": N_("There is no evidence '%(id)s'."),
+                        "values": {"id": part},
+                    }
+                )
                 continue
             ids.append(evidence_id)
     if not ids and not any(e["location"] == "evidence_ids" for e in errors):
-        errors.append({"location": "evidence_ids", "message": "Link the evidence that shows the remediation."})
+        errors.append({"location": "evidence_ids", "message": N_("Link the evidence that shows the remediation.")})
     _refuse_if(errors, "The remediation was not saved")
     repository.link_evidence(session, finding_id, ids)
     _move(
@@ -260,22 +273,26 @@ def verify(
     request: Request | None,
 ) -> Finding:
     if principal.role != Role.auditor:
-        raise Forbidden("Only an auditor of the engagement verifies, closes or accepts the risk of a finding.")
+        raise Forbidden(N_("Only an auditor of the engagement verifies, closes or accepts the risk of a finding."))
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     if decision not in VERIFY_DECISIONS:
         errors.append(
             {"location": "decision", "message": "Choose a decision: " + ", ".join(DECISION_LABELS.values()) + "."}
         )
-    text = _text(note, "note", "Say what you verified and what you concluded.", errors, limit=NOTE_MAX_LENGTH)
+    text = _text(note, "note", N_("Say what you verified and what you concluded."), errors, limit=NOTE_MAX_LENGTH)
     _refuse_if(errors, "Nothing was changed")
     if finding.status not in VERIFY_FROM[decision]:
         raise Conflict(
-            f"Finding {finding_id} is {finding.status.replace('_', ' ')}: "
-            f"{DECISION_LABELS[decision].lower()} is not possible from there."
+            N_("Finding %(id)s is %(status)s: %(decision)s is not possible from there."),
+            values={
+                "id": finding_id,
+                "status": finding.status.replace("_", " "),
+                "decision": DECISION_LABELS[decision].lower(),
+            },
         )
     if decision == "accept_risk" and finding.category in NONCONFORMITIES:
-        raise Conflict("A nonconformity must be corrected; its risk cannot be accepted.")
+        raise Conflict(N_("A nonconformity must be corrected; its risk cannot be accepted."))
     _move(
         session,
         finding,

@@ -15,7 +15,7 @@ from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import lifecycle, service
 from audit_portal.findings.models import AUDITOR_CATEGORIES, SEVERITIES, STATUSES
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -174,7 +174,7 @@ def create(
         service.create(session, principal=principal, engagement_id=engagement_id, form=form, request=request)
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
-        return _form(request, principal, engagement, None, form, _errors(error), 422, sample_id=sample)
+        return _form(request, principal, engagement, None, form, _errors(error, request), 422, sample_id=sample)
     return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
 
 
@@ -245,7 +245,7 @@ def _after_step(
             engagement_id,
             finding_id,
             step=step,
-            errors=_errors(error),
+            errors=_errors(error, request),
             values=values,
             status_code=422,
         )
@@ -401,7 +401,7 @@ def update(
             request=request,
         )
     except InvalidInput as error:
-        return _form(request, principal, engagement, finding_id, form, _errors(error), 422)
+        return _form(request, principal, engagement, finding_id, form, _errors(error, request), 422)
     return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
 
 
@@ -412,8 +412,5 @@ def _overlay(form: service.FindingForm, submitted: dict[str, str | None]) -> ser
     return form
 
 
-def _errors(error: InvalidInput) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in error.errors:
-        found.setdefault(item["location"], item["message"])
-    return found
+def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
+    return error.field_errors(request_language(request))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -202,7 +203,10 @@ def get_finding(
     engagement = engagements.get_engagement(session, principal, engagement_id)
     finding = repository.get(session, finding_id)
     if finding is None or finding.engagement_id != engagement.id:
-        raise NotFound(f"Engagement {engagement_id} has no finding {finding_id}.")
+        raise NotFound(
+            N_("Engagement %(engagement)s has no finding %(id)s."),
+            values={"engagement": engagement_id, "id": finding_id},
+        )
     view = _auditor_views(session, [finding])[0]
     return engagement, FindingView(
         view.finding,
@@ -247,12 +251,18 @@ class CheckedFinding:
 
 
 def check_form(session: Session, engagement: Engagement, form: FindingForm) -> CheckedFinding:
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     title = form.title.strip()
     if not title:
-        errors.append({"location": "title", "message": "Give the finding a title."})
+        errors.append({"location": "title", "message": N_("Give the finding a title.")})
     elif len(title) > TITLE_MAX_LENGTH:
-        errors.append({"location": "title", "message": f"Keep the title under {TITLE_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "title",
+                "message": N_("Keep the title under %(most)s characters."),
+                "values": {"most": TITLE_MAX_LENGTH},
+            }
+        )
     if form.category not in AUDITOR_CATEGORIES:
         errors.append(
             {
@@ -273,27 +283,41 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
             errors.append(
                 {
                     "location": "control_refs",
-                    "message": f"There is no control or measure {ref!r} in this engagement's edition.",
+                    "message": N_("There is no control or measure '%(ref)s' in this engagement's edition."),
+                    "values": {"ref": ref},
                 }
             )
         else:
             control_ids.append(control.id)
     if not refs:
-        errors.append({"location": "control_refs", "message": "Link the finding to at least one control."})
+        errors.append({"location": "control_refs", "message": N_("Link the finding to at least one control.")})
     owner = form.owner.strip() or None
     if owner and len(owner) > OWNER_MAX_LENGTH:
-        errors.append({"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "owner",
+                "message": N_("Keep the owner under %(most)s characters."),
+                "values": {"most": OWNER_MAX_LENGTH},
+            }
+        )
     for name in ("detail", "corrective_action", "root_cause"):
         if len(getattr(form, name)) > TEXT_MAX_LENGTH:
-            errors.append({"location": name, "message": f"Keep it under {TEXT_MAX_LENGTH} characters."})
+            errors.append(
+                {
+                    "location": name,
+                    "message": N_("Keep it under %(most)s characters."),
+                    "values": {"most": TEXT_MAX_LENGTH},
+                }
+            )
     due = None
     if form.due_date.strip():
         try:
             due = date.fromisoformat(form.due_date.strip())
         except ValueError:
-            errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
+            errors.append({"location": "due_date", "message": N_("Give the due date as YYYY-MM-DD.")})
     if errors:
-        raise InvalidInput("The finding was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
+        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
+        raise InvalidInput("The finding was not saved: " + sentences, errors=errors)
     return CheckedFinding(
         title,
         form.detail.strip() or None,

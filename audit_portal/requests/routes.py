@@ -15,7 +15,7 @@ from audit_portal.errors import InvalidInput
 from audit_portal.requests import service
 from audit_portal.requests.models import STATES
 from audit_portal.search import Search
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -101,7 +101,7 @@ def create(
         )
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
-        errors = {item["location"]: item["message"] for item in error.errors}
+        errors = error.field_errors(request_language(request))
         return _form(
             request,
             principal,
@@ -189,7 +189,7 @@ def answer(
         )
     except InvalidInput as error:
         engagement, row = service.view(session, principal, engagement_id, request_id)
-        return _detail(request, principal, engagement, row, error.detail, 422)
+        return _detail(request, principal, engagement, row, error.in_language(request_language(request)), 422)
     return RedirectResponse(f"/engagements/{engagement_id}/requests/{request_id}", status_code=303)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -57,7 +58,12 @@ DECISIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reopen": ((STATE_ANSWERED,), STATE_OPEN),
     "close": ((STATE_OPEN, STATE_ANSWERED, STATE_ACCEPTED), STATE_CLOSED),
 }
-PAST_TENSE = {"accept": "accepted", "reopen": "reopened", "close": "closed"}
+# The refusal of a decision the request's state does not allow, one sentence per decision.
+PAST_TENSE = {
+    "accept": N_("Request %(id)s is %(state)s; it cannot be accepted from there."),
+    "reopen": N_("Request %(id)s is %(state)s; it cannot be reopened from there."),
+    "close": N_("Request %(id)s is %(state)s; it cannot be closed from there."),
+}
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,10 @@ def get_request(
     engagement = engagements.get_engagement(session, principal, engagement_id)
     evidence_request = repository.get(session, request_id)
     if evidence_request is None or evidence_request.engagement_id != engagement.id:
-        raise NotFound(f"Engagement {engagement_id} has no evidence request {request_id}.")
+        raise NotFound(
+            N_("Engagement %(engagement)s has no evidence request %(id)s."),
+            values={"engagement": engagement_id, "id": request_id},
+        )
     return engagement, evidence_request
 
 
@@ -164,21 +173,23 @@ def create(
     """``subject`` is a control or measure ref (``8.8``, ``OPS-2``) or a requirement key
     (``OPS-2/patches``)."""
     engagement = engagements.get_engagement(session, principal, engagement_id)
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     control, requirement = _subject(session, engagement, subject.strip(), errors)
     text = question.strip()
     if not text:
-        errors.append({"location": "question", "message": "Write the question: what evidence do you need?"})
+        errors.append({"location": "question", "message": N_("Write the question: what evidence do you need?")})
     elif len(text) > QUESTION_MAX_LENGTH:
         errors.append(
             {
                 "location": "question",
-                "message": f"Keep the question under {QUESTION_MAX_LENGTH} characters.",
+                "message": N_("Keep the question under %(most)s characters."),
+                "values": {"most": QUESTION_MAX_LENGTH},
             }
         )
     due = _due(due_date, errors)
     if errors:
-        raise InvalidInput("The request was not sent: " + " ".join(e["message"] for e in errors), errors=errors)
+        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
+        raise InvalidInput("The request was not sent: " + sentences, errors=errors)
     assert due is not None
     assert principal.user_id is not None  # only a signed-in auditor asks (the matrix)
     evidence_request = repository.add(
@@ -207,13 +218,13 @@ def create(
 
 
 def _subject(
-    session: Session, engagement: Engagement, subject: str, errors: list[dict[str, str]]
+    session: Session, engagement: Engagement, subject: str, errors: list[dict[str, Any]]
 ) -> tuple[Control | None, Requirement | None]:
     if not subject:
         errors.append(
             {
                 "location": "subject",
-                "message": "Name the control, measure or requirement the request is about.",
+                "message": N_("Name the control, measure or requirement the request is about."),
             }
         )
         return None, None
@@ -222,7 +233,9 @@ def _subject(
 
         requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
         if requirement is None or requirement.retired_at is not None:
-            errors.append({"location": "subject", "message": f"There is no requirement {subject!r}."})
+            errors.append(
+                {"location": "subject", "message": N_("There is no requirement '%(key)s'."), "values": {"key": subject}}
+            )
         return None, requirement
     control = engagement_repository.control_by_ref(
         session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], subject
@@ -231,20 +244,21 @@ def _subject(
         errors.append(
             {
                 "location": "subject",
-                "message": f"There is no control or measure {subject!r} in this engagement's edition.",
+                "message": N_("There is no control or measure '%(ref)s' in this engagement's edition."),
+                "values": {"ref": subject},
             }
         )
     return control, None
 
 
-def _due(value: str, errors: list[dict[str, str]]) -> date | None:
+def _due(value: str, errors: list[dict[str, Any]]) -> date | None:
     try:
         due = date.fromisoformat(value.strip())
     except ValueError:
-        errors.append({"location": "due_date", "message": "Give the due date as YYYY-MM-DD."})
+        errors.append({"location": "due_date", "message": N_("Give the due date as YYYY-MM-DD.")})
         return None
     if due < clock.utcnow().date():
-        errors.append({"location": "due_date", "message": "The due date lies in the past."})
+        errors.append({"location": "due_date", "message": N_("The due date lies in the past.")})
     return due
 
 
@@ -265,24 +279,29 @@ def answer(
     request answered."""
     _, evidence_request = get_request(session, principal, engagement_id, request_id)
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
-        raise Conflict(f"Request {request_id} is {evidence_request.state}; it takes no more answers.")
+        raise Conflict(
+            N_("Request %(id)s is %(state)s; it takes no more answers."),
+            values={"id": request_id, "state": evidence_request.state},
+        )
     text = (note or "").strip() or None
     if text and len(text) > NOTE_MAX_LENGTH:
         raise InvalidInput(
-            f"Keep the note under {NOTE_MAX_LENGTH} characters.",
+            N_("Keep the note under %(most)s characters."),
+            values={"most": NOTE_MAX_LENGTH},
             errors=[{"location": "note", "message": "too long"}],
         )
     found = evidence_repository.evidence_by_ids(session, evidence_ids)
     unknown = sorted(set(evidence_ids) - set(found))
     if unknown:
         raise InvalidInput(
-            f"There is no evidence {', '.join(map(str, unknown))}.",
+            N_("There is no evidence %(id)s."),
+            values={"id": ", ".join(map(str, unknown))},
             errors=[{"location": "evidence_ids", "message": "unknown evidence"}],
         )
     already = repository.items_of(session, [request_id])[request_id]
     if not found and not already:
         raise InvalidInput(
-            "Link at least one evidence item (search for it, or upload it first).",
+            N_("Link at least one evidence item (search for it, or upload it first)."),
             errors=[{"location": "evidence_ids", "message": "no evidence"}],
         )
     for evidence_id in sorted(found):
@@ -322,7 +341,7 @@ def link_uploaded_evidence(
     the request. Only an open or answered request takes it."""
     evidence_request = repository.get(session, request_id)
     if evidence_request is None:
-        raise NotFound(f"There is no evidence request {request_id}.")
+        raise NotFound(N_("There is no evidence request %(id)s."), values={"id": request_id})
     return answer(
         session,
         principal=principal,
@@ -338,10 +357,13 @@ def open_request_for_upload(session: Session, principal: Principal, request_id: 
     """The request an upload is about to answer, refused when it takes no answers."""
     evidence_request = repository.get(session, request_id)
     if evidence_request is None:
-        raise NotFound(f"There is no evidence request {request_id}.")
+        raise NotFound(N_("There is no evidence request %(id)s."), values={"id": request_id})
     _, evidence_request = get_request(session, principal, evidence_request.engagement_id, request_id)
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
-        raise Conflict(f"Request {request_id} is {evidence_request.state}; it takes no more answers.")
+        raise Conflict(
+            N_("Request %(id)s is %(state)s; it takes no more answers."),
+            values={"id": request_id, "state": evidence_request.state},
+        )
     return views(session, [evidence_request])[0]
 
 
@@ -371,14 +393,12 @@ def decide(
     _, evidence_request = get_request(session, principal, engagement_id, request_id)
     if action not in DECISIONS:
         raise InvalidInput(
-            "Choose accept, reopen or close.",
+            N_("Choose accept, reopen or close."),
             errors=[{"location": "action", "message": "unknown action"}],
         )
     allowed_from, target = DECISIONS[action]
     if evidence_request.state not in allowed_from:
-        raise Conflict(
-            f"Request {request_id} is {evidence_request.state}; it cannot be {PAST_TENSE[action]} from there."
-        )
+        raise Conflict(PAST_TENSE[action], values={"id": request_id, "state": evidence_request.state})
     before = evidence_request.state
     evidence_request.state = target
     session.add(evidence_request)

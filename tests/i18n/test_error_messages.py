@@ -4,6 +4,8 @@ in the reader's language with the value filled in, the problem JSON keeps them E
 from __future__ import annotations
 
 from audit_portal.errors import InvalidInput
+from tests.conftest import TEST_PASSWORD
+from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
 
 DUTCH = {"Accept-Language": "nl"}
 
@@ -43,3 +45,61 @@ def test_the_error_page_is_dutch_and_the_problem_json_english(app, client):
     assert page.status_code == 422 and "&#39;100%&#39; is geen e-mailadres." in page.text  # a "%" in a value is text
     problem = client.get("/api/refusal", headers=DUTCH)
     assert problem.json()["detail"] == "'100%' is not an e-mail address."
+
+
+def test_a_field_error_fills_its_values_after_translation_and_the_api_gets_them_filled_in():
+    error = InvalidInput(
+        "The request was not sent.",
+        errors=[{"location": "subject", "message": "There is no requirement '%(key)s'.", "values": {"key": "5%/x"}}],
+    )
+    assert error.errors == [{"location": "subject", "message": "There is no requirement '5%/x'."}]
+    assert error.field_errors("nl") == {"subject": "Er is geen eis '5%/x'."}
+
+
+def test_the_date_filters_refuse_in_dutch_and_the_api_stays_english(login_as):
+    auditor_view = login_as("it")
+    listing = auditor_view.get("/evidence?period_from=yesterday", headers=DUTCH | {"Accept": "text/html"})
+    assert listing.status_code == 422 and "period_from: &#39;yesterday&#39; is geen datum (JJJJ-MM-DD)." in listing.text
+    audit_log = login_as("admin").get("/admin/audit-log?since=soon", headers=DUTCH | {"Accept": "text/html"})
+    assert audit_log.status_code == 422 and "from: gebruik een datum als 2026-12-31." in audit_log.text
+    api = auditor_view.get("/api/v1/evidence?requirement=NOPE-1/none", headers=DUTCH)
+    assert api.status_code == 422 and api.json()["detail"] == "Unknown requirement 'NOPE-1/none'."
+    page = auditor_view.get("/evidence?requirement=NOPE-1/none", headers=DUTCH | {"Accept": "text/html"})
+    assert "Onbekende eis &#39;NOPE-1/none&#39;." in page.text
+
+
+def test_request_and_finding_forms_refuse_in_dutch(workspace, login_as):
+    auditor = login_as(workspace.auditor)
+    asked = auditor.post(
+        f"/engagements/{workspace.engagement_id}/requests/new",
+        data={"subject": "99.9", "question": "Patch reports", "due_date": "someday"},
+        headers=DUTCH,
+    )
+    assert asked.status_code == 422
+    assert "Er is geen beheersmaatregel of maatregel &#39;99.9&#39; in de editie van deze opdracht." in asked.text
+    assert "Geef de uiterste datum als JJJJ-MM-DD." in asked.text
+    found = auditor.post(
+        f"/engagements/{workspace.engagement_id}/findings/new",
+        data={"title": "", "category": "observation", "control_refs": "8.8", "detail": "x" * 20_001},
+        headers=DUTCH,
+    )
+    assert found.status_code == 422 and "Geef de bevinding een titel." in found.text
+
+
+def test_the_password_change_and_the_user_page_answer_in_dutch(login_as, make_user):
+    user = make_user("it")
+    browser = login_as(user)
+    wrong = browser.post(
+        "/profile/password",
+        data={"current_password": "not the password", "new_password": "x", "confirm_password": "x"},
+        headers=DUTCH,
+    )
+    assert wrong.status_code == 422 and "Het huidige wachtwoord is onjuist." in wrong.text
+    short = browser.post(
+        "/profile/password",
+        data={"current_password": TEST_PASSWORD, "new_password": "kort", "confirm_password": "kort"},
+        headers=DUTCH,
+    )
+    assert short.status_code == 422 and "Gebruik ten minste 12 tekens." in short.text
+    restored = login_as("admin").post(f"/admin/users/{user.id}/restore", headers=DUTCH)
+    assert restored.status_code == 200 and "Toegang hersteld." in restored.text
