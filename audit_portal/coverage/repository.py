@@ -260,24 +260,35 @@ def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[
     return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
 
 
+REJECTED_BATCH = 10_000  # ids per statement: far below both backends' parameter limits
+
+
 def rejected_links(
     session: OrmSession, engagement_id: int, start: datetime, end: datetime
 ) -> list[tuple[int, datetime]]:
     """(requirement id, collected_at) of the links in the period that the engagement rejected and
-    that would count otherwise: driven by the engagement's reviews, not by the evidence."""
-    counting = counting_links().join(
-        EvidenceReview,
-        and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.engagement_id) == engagement_id),
-    )
-    rows = session.execute(
-        counting.where(
-            col(EvidenceReview.status) == REVIEW_REJECTED,
-            col(Evidence.collected_at) >= start,
-            col(Evidence.collected_at) < end,
-            or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
+    that would count otherwise. Driven by the engagement's reviews: their rejected ids first (a
+    range of the review table's key), then those items' links. In one joined statement the
+    planner started from the period's evidence instead, 100 ms at 1,000,000 items."""
+    rejected = list(
+        session.scalars(
+            select(col(EvidenceReview.evidence_id)).where(
+                col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.status) == REVIEW_REJECTED
+            )
         )
     )
-    return [(row.requirement_id, as_utc(row.collected_at)) for row in rows]
+    links: list[tuple[int, datetime]] = []
+    for first in range(0, len(rejected), REJECTED_BATCH):
+        rows = session.execute(
+            counting_links().where(
+                col(Evidence.id).in_(rejected[first : first + REJECTED_BATCH]),
+                col(Evidence.collected_at) >= start,
+                col(Evidence.collected_at) < end,
+                or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
+            )
+        )
+        links.extend((row.requirement_id, as_utc(row.collected_at)) for row in rows)
+    return links
 
 
 def newest_counting_at(
