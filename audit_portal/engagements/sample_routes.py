@@ -13,7 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import sample_sheet, sampling, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import InvalidInput
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -24,11 +24,8 @@ BASE = "/engagements/{engagement_id}/samples"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _errors(error: InvalidInput) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in error.errors:
-        found.setdefault(item["location"], item["message"])
-    return found
+def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
+    return error.field_errors(request_language(request))
 
 
 def _sizes(request: Request) -> dict[str, tuple[int, int]]:
@@ -94,7 +91,13 @@ def draw_sample(
     except InvalidInput as error:
         engagement, drawn = sampling.samples(session, principal, engagement_id)
         return _samples_page(
-            request, principal, engagement, drawn, form, _errors(error) or {"subject": error.detail}, 422
+            request,
+            principal,
+            engagement,
+            drawn,
+            form,
+            _errors(error, request) or {"subject": error.in_language(request_language(request))},
+            422,
         )
     return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
 
@@ -181,7 +184,7 @@ def record_result(
             principal,
             engagement,
             view,
-            errors=_errors(error),
+            errors=_errors(error, request),
             failed_item=item_id,
             values={"result": result, "note": note},
             status_code=422,
@@ -216,7 +219,7 @@ def conclude(
             principal,
             engagement,
             view,
-            errors=_errors(error),
+            errors=_errors(error, request),
             values={"conclusion": conclusion, "conclusion_note": conclusion_note},
             status_code=422,
         )

@@ -29,6 +29,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -195,10 +196,10 @@ def population(session: Session, engagement: Engagement, population_filter: dict
     engagement's), by anchor id ascending."""
     subject = str(population_filter.get("subject", "")).strip()
     if not subject:
-        raise _invalid("subject", "Name the requirement to sample from (e.g. OPS-2/patches).")
+        raise _invalid("subject", N_("Name the requirement to sample from (e.g. OPS-2/patches)."))
     requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
     if requirement is None:
-        raise _invalid("subject", f"There is no requirement {subject!r}.")
+        raise _invalid("subject", N_("There is no requirement '%(key)s'."), {"key": subject})
     period_start, period_end = _period(engagement, population_filter)
     start, end = scope.period_window(period_start, period_end)
     anchors = occurrence_repository.occurrence_anchors(session, requirement.id, start, end)
@@ -222,8 +223,19 @@ def _period(engagement: Engagement, population_filter: dict[str, object]) -> tup
     return engagement.period_start, engagement.period_end
 
 
-def _invalid(location: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"location": location, "message": message}])
+def _invalid(location: str, message: str, values: dict[str, object] | None = None) -> InvalidInput:
+    """One field's refusal: ``message`` a catalogue entry, ``values`` for its placeholders."""
+    return InvalidInput(
+        message, values=values, errors=[{"location": location, "message": message, "values": values or {}}]
+    )
+
+
+def _refuse_if(errors: list[dict[str, Any]], what: str = "") -> None:
+    """The field errors as one refusal; its English summary is for the API, a page shows the
+    field errors in the reader's language."""
+    if errors:
+        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
+        raise InvalidInput(f"{what}: {sentences}" if what else sentences, errors=errors)
 
 
 def rules_table(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, int, str]]:
@@ -245,23 +257,27 @@ def draw(
 ) -> Sample:
     engagement = engagements.get_engagement(session, principal, engagement_id)
     if form.method not in METHODS:
-        raise _invalid("method", "Choose random or judgemental selection.")
+        raise _invalid("method", N_("Choose random or judgemental selection."))
     found = population(session, engagement, {"subject": form.subject})
     if not found.anchor_ids:
-        raise _invalid("subject", f"The population is empty: there are no {found.description}.")
+        raise _invalid(
+            "subject", N_("The population is empty: there are no %(population)s."), {"population": found.description}
+        )
     rule = size_rule(found.requirement, len(found.anchor_ids), sizes)
     least, most = rule.bounds
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     seed: int | None = None
     if form.method == METHOD_RANDOM:
         size = (
-            _int(form.size, "size", "Give the sample size as a whole number.", errors) if form.size.strip() else least
+            _int(form.size, "size", N_("Give the sample size as a whole number."), errors)
+            if form.size.strip()
+            else least
         )
         if form.seed.strip():
-            seed = _int(form.seed, "seed", "Give the seed as a whole number.", errors)
+            seed = _int(form.seed, "seed", N_("Give the seed as a whole number."), errors)
             if seed is not None and not 0 <= seed <= MAX_SEED:
                 errors.append(
-                    {"location": "seed", "message": "The seed is a 64-bit number (0 to 18446744073709551615)."}
+                    {"location": "seed", "message": N_("The seed is a 64-bit number (0 to 18446744073709551615).")}
                 )
         else:
             seed = secrets.randbits(64)
@@ -276,20 +292,30 @@ def draw(
         errors.append(
             {
                 "location": location,
-                "message": f"The rule for {rule.describe()} allows {least} to {most} "
-                f"item(s) of this population of {len(found.anchor_ids)}; this sample has {size}.",
+                "message": N_(
+                    "The rule for %(rule)s allows %(least)s to %(most)s item(s) of this population of "
+                    "%(population)s; this sample has %(size)s."
+                ),
+                "values": {
+                    "rule": rule.describe(),
+                    "least": least,
+                    "most": most,
+                    "population": len(found.anchor_ids),
+                    "size": size,
+                },
             }
         )
     if rule.whole_population and form.method == METHOD_JUDGEMENTAL and size != len(found.anchor_ids):
         errors.append(
             {
                 "location": "chosen",
-                "message": f"The population of {len(found.anchor_ids)} is no larger than "
-                "the rule's least size: choose every occurrence.",
+                "message": N_(
+                    "The population of %(population)s is no larger than the rule's least size: choose every occurrence."
+                ),
+                "values": {"population": len(found.anchor_ids)},
             }
         )
-    if errors:
-        raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
+    _refuse_if(errors)
     assert size is not None
     picked = draw_ids(found.anchor_ids, size, seed) if seed is not None else chosen
     sample = repository.add_sample(
@@ -331,7 +357,7 @@ def draw(
     return sample
 
 
-def _int(value: str, location: str, message: str, errors: list[dict[str, str]]) -> int | None:
+def _int(value: str, location: str, message: str, errors: list[dict[str, Any]]) -> int | None:
     try:
         return int(value.strip())
     except ValueError:
@@ -339,7 +365,7 @@ def _int(value: str, location: str, message: str, errors: list[dict[str, str]]) 
         return None
 
 
-def _chosen(text: str, population: set[int], errors: list[dict[str, str]]) -> list[int]:
+def _chosen(text: str, population: set[int], errors: list[dict[str, Any]]) -> list[int]:
     chosen: list[int] = []
     for part in text.replace(",", " ").split():
         try:
@@ -350,15 +376,18 @@ def _chosen(text: str, population: set[int], errors: list[dict[str, str]]) -> li
             errors.append(
                 {
                     "location": "chosen",
-                    "message": f"{part} is not an occurrence of the population (give the "
-                    "number the requirement's history shows after each occurrence).",
+                    "message": N_(
+                        "%(part)s is not an occurrence of the population (give the number the "
+                        "requirement's history shows after each occurrence)."
+                    ),
+                    "values": {"part": part},
                 }
             )
             return []
         if anchor not in chosen:
             chosen.append(anchor)
     if not chosen and not errors:
-        errors.append({"location": "chosen", "message": "Name the occurrences you chose."})
+        errors.append({"location": "chosen", "message": N_("Name the occurrences you chose.")})
     return chosen
 
 
@@ -376,7 +405,9 @@ def get_sample(
     engagement = engagements.get_engagement(session, principal, engagement_id)
     sample = repository.get_sample(session, sample_id)
     if sample is None or sample.engagement_id != engagement.id:
-        raise NotFound(f"Engagement {engagement_id} has no sample {sample_id}.")
+        raise NotFound(
+            N_("Engagement %(engagement)s has no sample %(id)s."), values={"engagement": engagement_id, "id": sample_id}
+        )
     return engagement, view_of(session, engagement, sample)
 
 
@@ -447,7 +478,7 @@ def verify(
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     sample = view.sample
     if sample.method != METHOD_RANDOM:
-        raise Conflict("A judgemental sample has no seed to redraw it with.")
+        raise Conflict(N_("A judgemental sample has no seed to redraw it with."))
     found = population(session, engagement, dict(sample.population_filter))
     stored = [row.item.evidence_id for row in view.rows]
     redrawn = draw_ids(found.anchor_ids, sample.size, int(sample.seed)) if sample.size <= len(found.anchor_ids) else []
@@ -476,16 +507,22 @@ def _open_sample(
 ) -> tuple[Engagement, SampleView]:
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     if view.sample.conclusion is not None:
-        raise Conflict(f"Sample #{sample_id} is concluded; its results no longer change.")
+        raise Conflict(N_("Sample #%(id)s is concluded; its results no longer change."), values={"id": sample_id})
     return engagement, view
 
 
-def _note(note: str, required: str | None, errors: list[dict[str, str]], location: str = "note") -> str:
+def _note(note: str, required: str | None, errors: list[dict[str, Any]], location: str = "note") -> str:
     text = (note or "").strip()
     if required and not text:
         errors.append({"location": location, "message": required})
     elif len(text) > NOTE_MAX_LENGTH:
-        errors.append({"location": location, "message": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": location,
+                "message": N_("Keep the note under %(most)s characters."),
+                "values": {"most": NOTE_MAX_LENGTH},
+            }
+        )
     return text
 
 
@@ -504,17 +541,16 @@ def record_result(
     engagement, _view = _open_sample(session, principal, engagement_id, sample_id)
     item = repository.sample_item(session, sample_id, item_id)
     if item is None:
-        raise NotFound(f"Sample #{sample_id} has no item {item_id}.")
-    errors: list[dict[str, str]] = []
+        raise NotFound(N_("Sample #%(id)s has no item %(item)s."), values={"id": sample_id, "item": item_id})
+    errors: list[dict[str, Any]] = []
     if result not in RESULTS:
-        errors.append({"location": "result", "message": "Choose effective, exception or not tested."})
+        errors.append({"location": "result", "message": N_("Choose effective, exception or not tested.")})
     required = {
-        RESULT_EXCEPTION: "Describe the exception: what the occurrence shows that it should not.",
-        RESULT_NOT_TESTED: "Say why this item was not tested.",
+        RESULT_EXCEPTION: N_("Describe the exception: what the occurrence shows that it should not."),
+        RESULT_NOT_TESTED: N_("Say why this item was not tested."),
     }.get(result)
     text = _note(note, required, errors)
-    if errors:
-        raise InvalidInput("The result was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
+    _refuse_if(errors, "The result was not saved")
     before = item.result
     item.result, item.note = result, text or None
     item.tested_at, item.tested_by = clock.utcnow(), principal.user_id
@@ -549,29 +585,31 @@ def conclude(
     request: Request | None,
 ) -> Sample:
     engagement, view = _open_sample(session, principal, engagement_id, sample_id)
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     if conclusion not in CONCLUSIONS:
         errors.append(
-            {"location": "conclusion", "message": "Choose effective, effective with exceptions or not effective."}
+            {"location": "conclusion", "message": N_("Choose effective, effective with exceptions or not effective.")}
         )
     elif view.untested:
         errors.append(
             {
                 "location": "conclusion",
-                "message": "Record a result for every item first (effective, exception, "
-                "or not tested with the reason); still open: item " + ", ".join(map(str, view.untested)) + ".",
+                "message": N_(
+                    "Record a result for every item first (effective, exception, or not tested with the "
+                    "reason); still open: item %(items)s."
+                ),
+                "values": {"items": ", ".join(map(str, view.untested))},
             }
         )
     elif conclusion == CONCLUSION_EFFECTIVE and view.counts[RESULT_EXCEPTION]:
         errors.append(
             {
                 "location": "conclusion",
-                "message": "The sample has exceptions: conclude effective with exceptions or not effective.",
+                "message": N_("The sample has exceptions: conclude effective with exceptions or not effective."),
             }
         )
-    text = _note(note, "Explain the conclusion.", errors, location="conclusion_note")
-    if errors:
-        raise InvalidInput("The sample was not concluded: " + " ".join(e["message"] for e in errors), errors=errors)
+    text = _note(note, N_("Explain the conclusion."), errors, location="conclusion_note")
+    _refuse_if(errors, "The sample was not concluded")
     sample = view.sample
     sample.conclusion, sample.conclusion_note = conclusion, text
     sample.concluded_at, sample.concluded_by = clock.utcnow(), principal.user_id
@@ -623,7 +661,7 @@ def finding_form(session: Session, principal: Principal, engagement_id: int, sam
 def _exceptions(view: SampleView) -> list[SampleRow]:
     exceptions = view.open_exceptions
     if view.requirement is None or not exceptions:
-        raise Conflict(f"Sample #{view.sample.id} has no exception without a finding.")
+        raise Conflict(N_("Sample #%(id)s has no exception without a finding."), values={"id": view.sample.id})
     return exceptions
 
 

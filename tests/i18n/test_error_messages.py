@@ -3,9 +3,12 @@ in the reader's language with the value filled in, the problem JSON keeps them E
 
 from __future__ import annotations
 
+import random
+
 from audit_portal.errors import InvalidInput
 from tests.conftest import TEST_PASSWORD
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
+from tests.engagements.test_sampling import items, runs  # noqa: F401
 
 DUTCH = {"Accept-Language": "nl"}
 
@@ -103,3 +106,19 @@ def test_the_password_change_and_the_user_page_answer_in_dutch(login_as, make_us
     assert short.status_code == 422 and "Gebruik ten minste 12 tekens." in short.text
     restored = login_as("admin").post(f"/admin/users/{user.id}/restore", headers=DUTCH)
     assert restored.status_code == 200 and "Toegang hersteld." in restored.text
+
+
+def test_the_sample_forms_refuse_in_dutch(workspace, runs, login_as):
+    auditor = login_as(workspace.auditor)
+    base = f"/engagements/{workspace.engagement_id}/samples"
+    too_many = auditor.post(base, data={"subject": "OPS-2/patches", "size": "50"}, headers=DUTCH)
+    assert too_many.status_code == 422
+    assert "staat 5 tot 15 item(s) toe uit deze populatie van 20; deze steekproef heeft er 50." in too_many.text
+    unknown = auditor.post(base, data={"subject": "NOPE-1/none"}, headers=DUTCH)
+    assert unknown.status_code == 422 and "Er is geen eis &#39;NOPE-1/none&#39;." in unknown.text
+    url = auditor.post(base, data={"subject": "OPS-2/patches", "seed": "12345"}).headers["location"]
+    first = random.Random(12345).sample(runs, 5)[0]
+    untold = auditor.post(f"{url}/items/{first}/result", data={"result": "not_tested", "note": ""}, headers=DUTCH)
+    assert untold.status_code == 422 and "Zeg waarom dit item niet is getest." in untold.text
+    early = auditor.post(f"{url}/conclude", data={"conclusion": "effective", "conclusion_note": "ok"}, headers=DUTCH)
+    assert early.status_code == 422 and "Leg eerst voor elk item een resultaat vast" in early.text
