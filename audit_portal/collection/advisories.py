@@ -22,6 +22,7 @@ from audit_portal.collection import service
 from audit_portal.collection.secrets import unsealed
 from audit_portal.config import Settings
 from audit_portal.errors import Forbidden, InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from collectors.advisories.collector import DECISIONS
 from collectors.options import HOST, WEB
@@ -66,29 +67,30 @@ def record_decision(
     from audit_portal.collection import views
 
     if principal.user_id is None or not principal.username:
-        raise Forbidden("Only a signed-in person can record a decision.")
+        raise Forbidden(N_("Only a signed-in person can record a decision."))
     advisory, note = advisory.strip(), note.strip()
     if not _ADVISORY_ID.match(advisory):
         raise InvalidInput(
-            "Give the advisory's tracking id, e.g. NCSC-2026-0412.",
+            N_("Give the advisory's tracking id, e.g. NCSC-2026-0412."),
             errors=[{"location": "advisory", "message": "not a tracking id"}],
         )
     if status not in DECISIONS:
         raise InvalidInput(
-            f"The decision must be one of: {', '.join(DECISIONS)}.",
+            N_("The decision must be one of: %(choices)s."),
+            values={"choices": ", ".join(DECISIONS)},
             errors=[{"location": "status", "message": "unknown decision"}],
         )
     if status != "patched" and not note:
         raise InvalidInput(
-            "Say why: a 'not applicable' or 'mitigated' decision needs its reasoning.",
+            N_("Say why: a 'not applicable' or 'mitigated' decision needs its reasoning."),
             errors=[{"location": "note", "message": "required"}],
         )
     if len(note) > MAX_NOTE:
-        raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
+        raise InvalidInput(N_("The note is longer than %(most)s characters."), values={"most": MAX_NOTE})
     detail = views.run_detail(session, run_id)
     instance = detail.instance
     if instance.collector != COLLECTOR:
-        raise InvalidInput(f"{instance.name} is not an advisories instance.")
+        raise InvalidInput(N_("%(instance)s is not an advisories instance."), values={"instance": instance.name})
     config = unsealed(json.loads(instance.config_json), settings.ensure_secret_key())
     decision = {
         "advisory": advisory,

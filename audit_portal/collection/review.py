@@ -16,6 +16,7 @@ from audit_portal.collection.models import RUN_OK
 from audit_portal.collection.signoffs import signoff_grace
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
 from audit_portal.evidence.models import EvidenceSignoff
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from evidence_store.base import ObjectStore
 
@@ -36,31 +37,35 @@ def sign_off_run(
     evidence item of the run, so the requirement that needs a sign-off counts from now on. A
     firewall review is signed off only once every rule has a decision."""
     if principal.user_id is None:
-        raise Forbidden("Only a signed-in person can sign off a review.")
+        raise Forbidden(N_("Only a signed-in person can sign off a review."))
     remark = remark.strip()
     if not remark:
         raise InvalidInput(
-            "Write a remark: what you reviewed and what you concluded.",
+            N_("Write a remark: what you reviewed and what you concluded."),
             errors=[{"location": "remark", "message": "required"}],
         )
     if len(remark) > MAX_REMARK:
         raise InvalidInput(
-            f"The remark is longer than {MAX_REMARK} characters.",
+            N_("The remark is longer than %(most)s characters."),
+            values={"most": MAX_REMARK},
             errors=[{"location": "remark", "message": "too long"}],
         )
     detail = views.run_detail(session, run_id)
     if not detail.needs_signoff:
-        raise InvalidInput(f"Runs of {detail.instance.name} need no sign-off.")
+        raise InvalidInput(N_("Runs of %(instance)s need no sign-off."), values={"instance": detail.instance.name})
     if detail.run.status != RUN_OK or not detail.evidence:
-        raise InvalidInput("Only a successful run with its evidence can be signed off.")
+        raise InvalidInput(N_("Only a successful run with its evidence can be signed off."))
     if detail.signed_off:
-        raise Conflict(f"Run {run_id} is already signed off.")
+        raise Conflict(N_("Run %(run)s is already signed off."), values={"run": run_id})
     rules = rule_review.rules_of(session, store, detail)
     open_rules = rule_review.undecided(rules)
     if open_rules:
         raise InvalidInput(
-            f"{len(open_rules)} of {len(rules)} rules have no decision yet (first: {open_rules[0].label}); "
-            "record keep, change or remove for every rule before you sign off.",
+            N_(
+                "%(open)s of %(rules)s rules have no decision yet (first: %(first)s); record keep, change or "
+                "remove for every rule before you sign off."
+            ),
+            values={"open": len(open_rules), "rules": len(rules), "first": open_rules[0].label},
             errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}],
         )
     now = signed_at or utcnow()  # the demo replays sign-offs of the past

@@ -14,8 +14,9 @@ from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.store import StoreDep
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 from collectors import registry
 
 router = APIRouter()
@@ -176,8 +177,8 @@ def decide_rules(
             principal,
             run_id,
             status_code=422,
-            rules_error=error.detail,
-            rule_errors={e["location"]: e["message"] for e in error.errors},
+            rules_error=error.in_language(request_language(request)),
+            rule_errors=error.field_errors(request_language(request)),
             rule_values={index: (d, r) for index, d, r in submitted},
         )
     return RedirectResponse(f"/runs/{run_id}#rule-decisions", status_code=303)
@@ -186,11 +187,11 @@ def decide_rules(
 def _rule_rows(rules: list[str], decisions: list[str], reasons: list[str]) -> list[tuple[int, str, str]]:
     """The decision table's rows: each row posts its rule index, decision and reason, in order."""
     if not (len(rules) == len(decisions) == len(reasons)):
-        raise InvalidInput("The decision form arrived incomplete; reload the page and try again.")
+        raise InvalidInput(N_("The decision form arrived incomplete; reload the page and try again."))
     rows = []
     for index, decision, reason in zip(rules, decisions, reasons, strict=True):
         if not index.isdigit():
-            raise InvalidInput("The decision form names a rule that does not exist; reload the page.")
+            raise InvalidInput(N_("The decision form names a rule that does not exist; reload the page."))
         rows.append((int(index), decision, reason))
     return rows
 
@@ -208,7 +209,7 @@ def sign_off(
             store,
             principal,
             run_id,
-            error=error.detail,
+            error=error.in_language(request_language(request)),
             remark=remark,
             error_location=error.errors[0]["location"] if error.errors else "remark",
             status_code=422,
@@ -245,7 +246,7 @@ def decide_advisory(
             store,
             principal,
             run_id,
-            decision_error=error.detail,
+            decision_error=error.in_language(request_language(request)),
             decision={"advisory": advisory, "status": status, "note": note},
             status_code=422,
         )
@@ -273,7 +274,7 @@ def _run_page(
     try:
         rules = rule_review.rules_of(session, store, detail)
     except rule_review.RulesUnreadable as unreadable:
-        rules, rules_error = [], rules_error or unreadable.detail
+        rules, rules_error = [], rules_error or unreadable.in_language(request_language(request))
     service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
     return render(
         request,

@@ -19,6 +19,7 @@ from audit_portal.clock import utcnow
 from audit_portal.collection import repository, service
 from audit_portal.collection.models import RULE_DECISIONS, RULE_KEEP, RUN_OK, RuleDecision
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from evidence_store.base import ObjectStore
 
@@ -60,8 +61,11 @@ def rules_of(session: Session, store: ObjectStore, detail: Any) -> list[Reviewed
     normalised = service.read_normalised(store, repository.normalised_evidence(session, detail.run.id))
     if normalised is None or not isinstance(normalised.get("rules"), list):
         raise RulesUnreadable(
-            f"The rules of run {detail.run.id} cannot be read from the evidence store; "
-            "restore its normalised result before deciding or signing off.",
+            N_(
+                "The rules of run %(run)s cannot be read from the evidence store; restore its normalised "
+                "result before deciding or signing off."
+            ),
+            values={"run": detail.run.id},
             errors=[{"location": "decisions", "message": "rules unreadable"}],
         )
     rules = normalised["rules"]
@@ -101,34 +105,57 @@ def record_decisions(
     from audit_portal.collection import views
 
     if principal.user_id is None:
-        raise Forbidden("Only a signed-in person can decide on firewall rules.")
+        raise Forbidden(N_("Only a signed-in person can decide on firewall rules."))
     detail = views.run_detail(session, run_id)
     if not decides_rules(detail):
-        raise InvalidInput(f"Run {run_id} is not a successful firewall review: its rules take no decisions.")
+        raise InvalidInput(
+            N_("Run %(run)s is not a successful firewall review: its rules take no decisions."), values={"run": run_id}
+        )
     if detail.signed_off:
-        raise Conflict(f"Run {run_id} is already signed off; its decisions are final.")
+        raise Conflict(N_("Run %(run)s is already signed off; its decisions are final."), values={"run": run_id})
     rules = {rule.index: rule for rule in rules_of(session, store, detail)}
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     wanted: list[tuple[ReviewedRule, str, str]] = []
     for index, decision, reason in decisions:
         decision, reason = decision.strip(), reason.strip()
         rule = rules.get(index)
         if rule is None:
-            errors.append({"location": f"decision-{index}", "message": "this run has no such rule"})
+            errors.append({"location": f"decision-{index}", "message": N_("this run has no such rule")})
             continue
         if not decision:
             continue
         if decision not in RULE_DECISIONS:
-            errors.append({"location": f"decision-{index}", "message": f"choose {', '.join(RULE_DECISIONS)}"})
+            errors.append(
+                {
+                    "location": f"decision-{index}",
+                    "message": N_("choose %(choices)s"),
+                    "values": {"choices": ", ".join(RULE_DECISIONS)},
+                }
+            )
         elif decision in NEEDS_REASON and not reason:
-            errors.append({"location": f"reason-{index}", "message": f"a {decision} decision needs its reason"})
+            errors.append(
+                {
+                    "location": f"reason-{index}",
+                    "message": N_("a %(decision)s decision needs its reason"),
+                    "values": {"decision": decision},
+                }
+            )
         elif len(reason) > MAX_REASON:
-            errors.append({"location": f"reason-{index}", "message": f"at most {MAX_REASON} characters"})
+            errors.append(
+                {
+                    "location": f"reason-{index}",
+                    "message": N_("at most %(most)s characters"),
+                    "values": {"most": MAX_REASON},
+                }
+            )
         else:
             wanted.append((rule, decision, reason))
     if errors:
         raise InvalidInput(
-            f"{len(errors)} rule decision{'s' if len(errors) != 1 else ''} could not be saved; nothing was saved.",
+            N_("%(count)s rule decisions could not be saved; nothing was saved.")
+            if len(errors) != 1
+            else N_("1 rule decision could not be saved; nothing was saved."),
+            values={"count": len(errors)} if len(errors) != 1 else None,
             errors=errors,
         )
     now = decided_at or utcnow()

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from audit_portal.errors import InvalidInput
+from tests.collection.conftest import scope  # noqa: F401
+from tests.collection.test_rule_review import _form, _rules, firewall, run_id  # noqa: F401
 from tests.conftest import TEST_PASSWORD
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
 from tests.engagements.test_sampling import items, runs  # noqa: F401
@@ -122,3 +126,21 @@ def test_the_sample_forms_refuse_in_dutch(workspace, runs, login_as):
     assert untold.status_code == 422 and "Zeg waarom dit item niet is getest." in untold.text
     early = auditor.post(f"{url}/conclude", data={"conclusion": "effective", "conclusion_note": "ok"}, headers=DUTCH)
     assert early.status_code == 422 and "Leg eerst voor elk item een resultaat vast" in early.text
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_rule_decisions_and_the_sign_off_refuse_in_dutch(login_as, session, store, run_id):
+    it = login_as("it")
+    rules = _rules(session, store, run_id)
+    first = rules[0]
+    unreasoned = it.post(
+        f"/runs/{run_id}/rule-decisions",
+        data=_form(rules, lambda r: ("remove", "") if r.index == first.index else ("", "")),
+        headers=DUTCH,
+    )
+    assert unreasoned.status_code == 422
+    assert "een besluit &#39;remove&#39; heeft een reden nodig" in unreasoned.text
+    assert "1 besluit over een regel kon niet worden opgeslagen; er is niets opgeslagen." in unreasoned.text
+    early = it.post(f"/runs/{run_id}/signoff", data={"remark": "Beoordeeld."}, headers=DUTCH)
+    assert early.status_code == 422
+    assert f"{len(rules)} van {len(rules)} regels hebben nog geen besluit (eerste: {first.label})" in early.text
