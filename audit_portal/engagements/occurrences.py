@@ -27,6 +27,7 @@ from audit_portal.engagements.models import (
 )
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
+from audit_portal.i18n import N_
 
 PAGE_SIZE = 20
 REVIEW_FILTERS = (REVIEW_PENDING, REVIEW_ACCEPTED, REVIEW_REJECTED)
@@ -198,7 +199,9 @@ def items_of(session: Session, engagement: Engagement, requirement_id: int, anch
         or not start <= clock.as_utc(anchor.collected_at) < end
         or not repository.is_linked(session, anchor_id, requirement_id)
     ):
-        raise scope.OutOfScope(f"There is no occurrence {anchor_id} in this engagement's period.")
+        raise scope.OutOfScope(
+            N_("There is no occurrence %(id)s in this engagement's period."), values={"id": anchor_id}
+        )
     members = repository.occurrence_members(session, requirement_id, anchor, start, end)
     reviews = engagement_repository.reviews_for(session, engagement.id, [e.id for e in members])
     signoffs = _signoffs(session, requirement_id, members)

@@ -16,7 +16,7 @@ from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
 from audit_portal.i18n import N_
 from audit_portal.requests import service as requests
-from audit_portal.templating import is_fragment_request, render
+from audit_portal.templating import is_fragment_request, render, request_language
 
 router = APIRouter()
 
@@ -26,11 +26,8 @@ Reviewer = Annotated[Principal, Authorize("evidence:review")]
 Text = Annotated[str, Form()]
 
 
-def _errors(error: InvalidInput) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in error.errors:
-        found.setdefault(item["location"], item["message"])
-    return found
+def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
+    return error.field_errors(request_language(request))
 
 
 def _permissions(principal: Principal) -> dict[str, bool]:
@@ -87,7 +84,7 @@ def create(
     try:
         engagement = service.create_engagement(session, form=form, principal=principal, request=request)
     except InvalidInput as error:
-        return _engagement_form(request, session, None, form, _errors(error), status_code=422)
+        return _engagement_form(request, session, None, form, _errors(error, request), status_code=422)
     return RedirectResponse(f"/engagements/{engagement.id}/controls", status_code=303)
 
 
@@ -108,7 +105,7 @@ def update(
     try:
         service.update_engagement(session, engagement_id=engagement_id, form=form, principal=principal, request=request)
     except InvalidInput as error:
-        return _engagement_form(request, session, engagement_id, form, _errors(error), status_code=422)
+        return _engagement_form(request, session, engagement_id, form, _errors(error, request), status_code=422)
     return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
 
 
@@ -301,7 +298,7 @@ def review(
     except InvalidInput as error:
         if not is_fragment_request(request):
             raise
-        error_text = error.detail
+        error_text = " ".join(_errors(error, request).values()) or error.in_language(request_language(request))
         evidence, saved = service.current_review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
         )

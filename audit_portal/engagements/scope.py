@@ -33,6 +33,7 @@ from audit_portal.engagements import repository
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import NotFound
 from audit_portal.findings.models import Finding
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal, Role
 
 Window = tuple[datetime, datetime]
@@ -207,7 +208,7 @@ def get_engagement(session: Session, principal: Principal, engagement_id: int) -
     """The engagement, or 404 when it does not exist or the reader may not see it."""
     engagement = repository.get(session, engagement_id)
     if engagement is None or not may_see(session, principal, engagement):
-        raise OutOfScope(f"There is no engagement {engagement_id}.")
+        raise OutOfScope(N_("There is no engagement %(id)s."), values={"id": engagement_id})
     return engagement
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -141,25 +142,33 @@ class CheckedEngagement:
 
 def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
     """The form's values, or InvalidInput naming every field that is wrong."""
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     name = form.name.strip()
     if not name:
-        errors.append({"location": "name", "message": "Give the engagement a name."})
+        errors.append({"location": "name", "message": N_("Give the engagement a name.")})
     elif len(name) > NAME_MAX_LENGTH:
-        errors.append({"location": "name", "message": f"Keep the name under {NAME_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "name",
+                "message": N_("Keep the name under %(most)s characters."),
+                "values": {"most": NAME_MAX_LENGTH},
+            }
+        )
     if form.framework_key not in EDITIONS:
-        errors.append({"location": "framework_key", "message": "Choose the 2022 or the 2013 edition."})
-    start = _parse_date(form.period_start, "period_start", "the first day of the period", errors)
-    end = _parse_date(form.period_end, "period_end", "the last day of the period", errors)
+        errors.append({"location": "framework_key", "message": N_("Choose the 2022 or the 2013 edition.")})
+    start = _parse_date(
+        form.period_start, "period_start", N_("Give the first day of the period as YYYY-MM-DD."), errors
+    )
+    end = _parse_date(form.period_end, "period_end", N_("Give the last day of the period as YYYY-MM-DD."), errors)
     if start and end and end < start:
-        errors.append({"location": "period_end", "message": "The period ends before it starts."})
+        errors.append({"location": "period_end", "message": N_("The period ends before it starts.")})
     auditors = {u.id for u in repository.auditor_accounts(session)}
     unknown = [uid for uid in form.auditor_ids if uid not in auditors]
     if unknown:
         errors.append(
             {
                 "location": "auditor_ids",
-                "message": "Choose auditors from the list (accounts with the auditor role).",
+                "message": N_("Choose auditors from the list (accounts with the auditor role)."),
             }
         )
     refs = [ref.strip() for ref in form.scope_refs.replace("\n", ",").split(",") if ref.strip()]
@@ -171,7 +180,8 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
             errors.append(
                 {
                     "location": "scope_refs",
-                    "message": f"{EDITIONS[form.framework_key]} has no control {', '.join(missing)}.",
+                    "message": N_("%(edition)s has no control %(refs)s."),
+                    "values": {"edition": EDITIONS[form.framework_key], "refs": ", ".join(missing)},
                 }
             )
         scope_ids = [found[(form.framework_key, ref)].id for ref in refs if (form.framework_key, ref) in found]
@@ -180,20 +190,22 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
         errors.append(
             {
                 "location": "scope_note",
-                "message": f"Keep the scope note under {SCOPE_NOTE_MAX_LENGTH} characters.",
+                "message": N_("Keep the scope note under %(most)s characters."),
+                "values": {"most": SCOPE_NOTE_MAX_LENGTH},
             }
         )
     if errors:
-        raise InvalidInput("The engagement was not saved: " + " ".join(e["message"] for e in errors), errors=errors)
+        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
+        raise InvalidInput(f"The engagement was not saved: {sentences}", errors=errors)
     assert start and end
     return CheckedEngagement(name, form.framework_key, start, end, sorted(set(form.auditor_ids)), scope_ids, refs, note)
 
 
-def _parse_date(value: str, location: str, what: str, errors: list[dict[str, str]]) -> date | None:
+def _parse_date(value: str, location: str, message: str, errors: list[dict[str, Any]]) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        errors.append({"location": location, "message": f"Give {what} as YYYY-MM-DD."})
+        errors.append({"location": location, "message": message})
         return None
 
 
@@ -487,7 +499,8 @@ def find_control(session: Session, engagement: Engagement, ref: str) -> Control:
     control = repository.control_by_ref(session, [engagement.framework_key, MEASURES_FRAMEWORK], ref)
     if control is None:
         raise NotFound(
-            f"{EDITIONS.get(engagement.framework_key, engagement.framework_key)} has no control or measure {ref!r}."
+            N_("%(edition)s has no control or measure '%(ref)s'."),
+            values={"edition": EDITIONS.get(engagement.framework_key, engagement.framework_key), "ref": ref},
         )
     return control
 
@@ -583,20 +596,21 @@ def review_evidence(
     evidence = _evidence_of_period(session, engagement, evidence_id)
     status = DECISIONS.get((decision or "").strip().lower())
     note = (comment or "").strip() or None
-    errors = []
+    errors: list[dict[str, Any]] = []
     if status is None:
-        errors.append({"location": "decision", "message": "Choose accept or reject."})
+        errors.append({"location": "decision", "message": N_("Choose accept or reject.")})
     if status == REVIEW_REJECTED and not note:
-        errors.append({"location": "comment", "message": "Say why the evidence is rejected."})
+        errors.append({"location": "comment", "message": N_("Say why the evidence is rejected.")})
     if note and len(note) > COMMENT_MAX_LENGTH:
         errors.append(
             {
                 "location": "comment",
-                "message": f"Keep the comment under {COMMENT_MAX_LENGTH} characters.",
+                "message": N_("Keep the comment under %(most)s characters."),
+                "values": {"most": COMMENT_MAX_LENGTH},
             }
         )
     if errors:
-        raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
+        raise InvalidInput(" ".join(e["message"] % e.get("values", {}) for e in errors), errors=errors)
     assert status is not None  # no decision raised above
     review = repository.get_review(session, engagement.id, evidence_id)
     before = {"status": review.status, "comment": review.comment} if review else {"status": REVIEW_PENDING}
@@ -634,7 +648,9 @@ def _evidence_of_period(session: Session, engagement: Engagement, evidence_id: i
     evidence = repository.get_evidence(session, evidence_id)
     start, end = scope.engagement_window(engagement)
     if evidence is None or not start <= clock.as_utc(evidence.collected_at) < end:
-        raise scope.OutOfScope(f"There is no evidence {evidence_id} in this engagement's period.")
+        raise scope.OutOfScope(
+            N_("There is no evidence %(id)s in this engagement's period."), values={"id": evidence_id}
+        )
     return evidence
 
 

@@ -144,3 +144,15 @@ def test_rule_decisions_and_the_sign_off_refuse_in_dutch(login_as, session, stor
     early = it.post(f"/runs/{run_id}/signoff", data={"remark": "Beoordeeld."}, headers=DUTCH)
     assert early.status_code == 422
     assert f"{len(rules)} van {len(rules)} regels hebben nog geen besluit (eerste: {first.label})" in early.text
+
+
+def test_the_engagement_form_and_the_evidence_review_refuse_in_dutch(workspace, login_as):
+    form = {"name": "Certificeringsaudit", "framework_key": "iso27001-2022", "period_start": "gisteren"}
+    refused = login_as(workspace.admin).post(
+        "/engagements/new", data=form | {"period_end": "2026-01-01", "scope_refs": "8.8, 99.9"}, headers=DUTCH
+    )
+    assert refused.status_code == 422
+    assert "Geef de eerste dag van de periode als JJJJ-MM-DD." in refused.text
+    assert "ISO/IEC 27001:2022 heeft geen beheersmaatregel 99.9." in refused.text
+    missing = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/99.9", headers=DUTCH)
+    assert missing.status_code == 404 and "heeft geen beheersmaatregel of maatregel &#39;99.9&#39;." in missing.text
