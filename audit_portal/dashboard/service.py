@@ -94,14 +94,14 @@ def period_for(
     if engagement_id is None and not scope.unrestricted:
         default = scope.default_engagement()
         if default is None:
-            raise OutOfScope("You are not assigned to an engagement, so there is nothing to show.")
+            raise OutOfScope(N_("You are not assigned to an engagement, so there is nothing to show."))
         engagement_id = default.id
     if engagement_id is None:
         start, end = certification_year(today)
         return Period(start=start, end=end, as_of=today)
     found = repository.engagement(session, engagement_id)
     if found is None or not scope.sees_engagement(found.id):
-        raise OutOfScope(f"Engagement {engagement_id} does not exist.")
+        raise OutOfScope(N_("Engagement %(id)s does not exist."), values={"id": engagement_id})
     return Period(
         start=found.period_start,
         end=found.period_end,
@@ -459,15 +459,21 @@ def control_list(
     session: Session, *, framework_key: str, status: str, group_key: str | None, period: Period
 ) -> list[ControlCoverage]:
     if framework_key not in FRAMEWORKS:
-        raise InvalidInput(f"Unknown framework {framework_key!r}; use one of {', '.join(FRAMEWORKS)}.")
+        raise InvalidInput(
+            N_("Unknown framework '%(value)s'; use one of %(choices)s."),
+            values={"value": framework_key, "choices": ", ".join(FRAMEWORKS)},
+        )
     if status not in CONTROL_FILTER_STATUSES:
-        raise InvalidInput(f"Unknown status {status!r}; use one of {', '.join(CONTROL_FILTER_STATUSES)}.")
+        raise InvalidInput(
+            N_("Unknown status '%(value)s'; use one of %(choices)s."),
+            values={"value": status, "choices": ", ".join(CONTROL_FILTER_STATUSES)},
+        )
     return controls_matching(coverage_for(session, period, framework_key), status, group_key)
 
 
 def slipped_list(session: Session, *, status: str, period: Period) -> list[SlippedControl]:
     if status not in (FAILING, STALE):
-        raise InvalidInput("status must be failing or stale.")
+        raise InvalidInput(N_("status must be failing or stale."))
     reports = [coverage_for(session, period, key) for key in FRAMEWORKS]
     return [s for s in slipped_controls(reports) if s.status == status]
 
@@ -481,7 +487,10 @@ def finding_list(
     session: Session, *, severity: str | None, overdue: bool, today: date, scope: Scope = EVERYTHING
 ) -> list[Any]:
     if severity is not None and severity not in SEVERITIES:
-        raise InvalidInput(f"Unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}.")
+        raise InvalidInput(
+            N_("Unknown severity '%(value)s'; use one of %(choices)s."),
+            values={"value": severity, "choices": ", ".join(SEVERITIES)},
+        )
     found = repository.open_findings(session, severity=severity, overdue_on=today if overdue else None)
     return [finding for finding in found if scope.sees_finding(finding)]
 
@@ -491,7 +500,10 @@ COLLECTOR_VIEWS = ("all", "late", "failed")
 
 def check_collector_view(show: str) -> None:
     if show not in COLLECTOR_VIEWS:
-        raise InvalidInput(f"Unknown view {show!r}; use one of {', '.join(COLLECTOR_VIEWS)}.")
+        raise InvalidInput(
+            N_("Unknown view '%(value)s'; use one of %(choices)s."),
+            values={"value": show, "choices": ", ".join(COLLECTOR_VIEWS)},
+        )
 
 
 def request_list(
@@ -499,7 +511,7 @@ def request_list(
 ) -> list[Any]:
     """The open requests behind the dashboard's figure (answered ones wait for the auditor)."""
     if engagement_id is not None and not scope.sees_engagement(engagement_id):
-        raise OutOfScope(f"Engagement {engagement_id} does not exist.")
+        raise OutOfScope(N_("Engagement %(id)s does not exist."), values={"id": engagement_id})
     found = repository.pending_requests(
         session, overdue_on=today if overdue else None, engagement_id=engagement_id, states=(STATE_OPEN,)
     )

@@ -156,3 +156,13 @@ def test_the_engagement_form_and_the_evidence_review_refuse_in_dutch(workspace, 
     assert "ISO/IEC 27001:2022 heeft geen beheersmaatregel 99.9." in refused.text
     missing = login_as(workspace.auditor).get(f"/engagements/{workspace.engagement_id}/controls/99.9", headers=DUTCH)
     assert missing.status_code == 404 and "heeft geen beheersmaatregel of maatregel &#39;99.9&#39;." in missing.text
+
+
+def test_the_dashboard_filters_refuse_in_dutch_and_the_problem_json_stays_english(login_as):
+    management = login_as("management")
+    page = management.get("/dashboard/controls?status=great", headers=DUTCH | {"Accept": "text/html"})
+    assert page.status_code == 422 and "Onbekende status &#39;great&#39;; gebruik een van applicable, " in page.text
+    missing = management.get("/?engagement=999999", headers=DUTCH | {"Accept": "text/html"})
+    assert missing.status_code == 404 and "Audit 999999 bestaat niet." in missing.text
+    problem = management.get("/dashboard/collectors?show=everything", headers=DUTCH | {"Accept": "application/json"})
+    assert problem.json()["detail"] == "Unknown view 'everything'; use one of all, late, failed."
