@@ -130,7 +130,8 @@ def test_it_uploads_an_answer_with_the_keyboard(live_server, page, audit):
     assert page.locator(chosen).is_checked()
     assert page.evaluate("selector => document.activeElement.matches(selector)", chosen)  # focus stays on it
     tab_to(page, "form.upload-form input[type=file]")
-    with page.expect_file_chooser() as chooser:
+    # Under a loaded CI machine Chromium took longer than the default 15 s to open the chooser.
+    with page.expect_file_chooser(timeout=45_000) as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files(files=[{"name": "policy-review-2026.txt", "mimeType": "text/plain", "buffer": REVIEW}])
     tab_to(page, "form.upload-form button[type=submit]")
