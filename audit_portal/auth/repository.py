@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from audit_portal.auth.models import (
@@ -122,3 +122,37 @@ def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(col(UserAccount.id), col(UserAccount.username)).where(col(UserAccount.id).in_(ids)))
     return {user_id: name for user_id, name in rows}
+
+
+def active_users(session: Session, user_ids: Iterable[int], now: datetime) -> list[UserAccount]:
+    """The users among ``user_ids`` whose account is not revoked and is valid at ``now``, by name."""
+    wanted = set(user_ids)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(UserAccount)
+            .where(
+                col(UserAccount.id).in_(wanted),
+                col(UserAccount.revoked_at).is_(None),
+                or_(col(UserAccount.valid_until).is_(None), col(UserAccount.valid_until) > now),
+                or_(col(UserAccount.valid_from).is_(None), col(UserAccount.valid_from) <= now),
+            )
+            .order_by(col(UserAccount.username))
+        )
+    )
+
+
+def auditor_accounts(session: Session) -> Sequence[UserAccount]:
+    return session.scalars(
+        select(UserAccount)
+        .where(col(UserAccount.role) == "auditor", col(UserAccount.revoked_at).is_(None))
+        .order_by(col(UserAccount.username))
+    ).all()
+
+
+def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, UserAccount]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(UserAccount).where(col(UserAccount.id).in_(wanted)))}

@@ -8,6 +8,8 @@ from sqlalchemy import case, delete, func, or_, select
 from sqlmodel import Session, col
 
 from audit_portal.catalogue.models import (
+    MAPS_TO,
+    SUCCESSOR,
     CatalogueLoad,
     Control,
     ControlGroup,
@@ -90,6 +92,104 @@ def requirements_of_controls(session: Session, control_ids: Iterable[int]) -> Se
         .where(col(Requirement.control_id).in_(set(control_ids)), col(Requirement.retired_at).is_(None))
         .order_by(col(Requirement.control_id), col(Requirement.position))
     ).all()
+
+
+def requirement_ids_of_controls(session: Session, control_ids: Iterable[int]) -> set[int]:
+    """Every requirement of the controls, retired ones included (their evidence stays theirs)."""
+    ids = set(control_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(col(Requirement.id)).where(col(Requirement.control_id).in_(ids))))
+
+
+def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requirement]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {r.id: r for r in session.scalars(select(Requirement).where(col(Requirement.id).in_(wanted)))}
+
+
+def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, Control]:
+    """The control each requirement belongs to, keyed by requirement id."""
+    ids = set(requirement_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(Requirement.id), Control)
+        .join(Control, col(Control.id) == col(Requirement.control_id))
+        .where(col(Requirement.id).in_(ids))
+    )
+    return {requirement_id: control for requirement_id, control in rows}
+
+
+def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
+    """The control and every measure or control mapped onto it (a measure proves its controls)."""
+    sources = session.scalars(
+        select(col(ControlMapping.source_id)).where(
+            col(ControlMapping.target_id) == control_id, col(ControlMapping.kind) == MAPS_TO
+        )
+    ).all()
+    return {control_id, *sources}
+
+
+def live_control_by_ref(session: Session, framework_keys: Sequence[str], ref: str) -> Control | None:
+    """The live control with ``ref`` in the first of ``framework_keys`` that has one."""
+    rows = session.scalars(
+        select(Control).where(
+            col(Control.framework_key).in_(framework_keys),
+            col(Control.ref) == ref,
+            col(Control.retired_at).is_(None),
+        )
+    ).all()
+    for key in framework_keys:
+        for control in rows:
+            if control.framework_key == key:
+                return control
+    return None
+
+
+def mapped_controls(session: Session, control_id: int) -> tuple[list[Control], list[Control]]:
+    """(measures and controls mapped onto this one, controls this one maps to), live only."""
+    onto = (
+        session.execute(
+            select(Control)
+            .join(ControlMapping, col(ControlMapping.source_id) == col(Control.id))
+            .where(
+                col(ControlMapping.target_id) == control_id,
+                col(ControlMapping.kind) == MAPS_TO,
+                col(Control.retired_at).is_(None),
+            )
+            .order_by(col(Control.framework_key), col(Control.position))
+        )
+        .scalars()
+        .all()
+    )
+    to = (
+        session.execute(
+            select(Control)
+            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
+            .where(
+                col(ControlMapping.source_id) == control_id,
+                col(ControlMapping.kind) == MAPS_TO,
+                col(Control.retired_at).is_(None),
+            )
+            .order_by(col(Control.framework_key), col(Control.position))
+        )
+        .scalars()
+        .all()
+    )
+    return list(onto), list(to)
+
+
+def successors(session: Session, control_id: int) -> list[Control]:
+    return list(
+        session.scalars(
+            select(Control)
+            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
+            .where(col(ControlMapping.source_id) == control_id, col(ControlMapping.kind) == SUCCESSOR)
+            .order_by(col(Control.position))
+        )
+    )
 
 
 def mappings_touching(session: Session, control_ids: Iterable[int]) -> Sequence[ControlMapping]:

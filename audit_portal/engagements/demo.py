@@ -17,8 +17,9 @@ from datetime import timedelta
 from audit_portal.auth import repository as accounts
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.demo_context import DemoContext
-from audit_portal.engagements import repository, sampling, scope, service
+from audit_portal.engagements import sampling, scope, service
 from audit_portal.engagements.models import Engagement
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import lifecycle
 from audit_portal.findings import repository as finding_repository
@@ -97,7 +98,7 @@ def _evidence(context: DemoContext, engagement: Engagement, requirement_key: str
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    for _, evidence in repository.evidence_history(context.session, [requirement.id], start, end):
+    for _, evidence in evidence_repository.evidence_history(context.session, [requirement.id], start, end):
         if evidence.title == title:
             return evidence
     return None
@@ -238,7 +239,7 @@ def _newest_evidence(context: DemoContext, engagement: Engagement, requirement_k
     if requirement is None:
         return None
     start, end = scope.engagement_window(engagement)
-    history = repository.evidence_history(context.session, [requirement.id], start, end)
+    history = evidence_repository.evidence_history(context.session, [requirement.id], start, end)
     return history[0][1] if history else None
 
 
@@ -311,7 +312,7 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
 
 
 def _serious_findings_seen(context: DemoContext, anchor_id: int) -> list[str]:
-    evidence = repository.get_evidence(context.session, anchor_id)
+    evidence = evidence_repository.get_evidence(context.session, anchor_id)
     if evidence is None or evidence.collector_run_id is None or evidence.collector_instance is None:
         return []
     return [

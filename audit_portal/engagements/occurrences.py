@@ -193,7 +193,7 @@ def items_of(session: Session, engagement: Engagement, requirement_id: int, anch
     """The items of the occurrence ``anchor_id`` belongs to (404 outside the period or when the
     item is not evidence for the requirement)."""
     start, end = scope.engagement_window(engagement)
-    anchor = engagement_repository.get_evidence(session, anchor_id)
+    anchor = evidence_repository.get_evidence(session, anchor_id)
     if (
         anchor is None
         or not start <= clock.as_utc(anchor.collected_at) < end

@@ -4,13 +4,11 @@ the evidence history of requirements, and the per-control counts the workspace s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session, col
 
 from audit_portal.auth.models import UserAccount
-from audit_portal.catalogue.models import MAPS_TO, SUCCESSOR, Control, ControlMapping, Requirement
 from audit_portal.engagements.models import (
     Engagement,
     EngagementAuditor,
@@ -18,10 +16,9 @@ from audit_portal.engagements.models import (
     EvidenceReview,
 )
 from audit_portal.engagements.sample_models import Sample, SampleItem
-from audit_portal.evidence.models import Evidence, EvidenceControl, EvidenceRequirement
+from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 from audit_portal.requests.models import PENDING_STATES, EvidenceRequest
-from audit_portal.soa.models import SoaEntry
 
 # --- engagements ------------------------------------------------------------------------------
 
@@ -49,10 +46,6 @@ def is_assigned(session: Session, engagement_id: int, user_id: int) -> bool:
     return session.get(EngagementAuditor, (engagement_id, user_id)) is not None
 
 
-def get_user(session: Session, user_id: int) -> UserAccount | None:
-    return session.get(UserAccount, user_id)
-
-
 def add(session: Session, engagement: Engagement) -> Engagement:
     session.add(engagement)
     session.flush()
@@ -75,25 +68,18 @@ def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, li
     return result
 
 
+def engagements_by_auditor(session: Session) -> dict[int, set[int]]:
+    """Each auditor's engagements, by user id."""
+    result: dict[int, set[int]] = {}
+    for row in session.scalars(select(EngagementAuditor)):
+        result.setdefault(row.user_id, set()).add(row.engagement_id)
+    return result
+
+
 def replace_auditors(session: Session, engagement_id: int, user_ids: Iterable[int]) -> None:
     session.execute(delete(EngagementAuditor).where(col(EngagementAuditor.engagement_id) == engagement_id))
     session.add_all(EngagementAuditor(engagement_id=engagement_id, user_id=uid) for uid in set(user_ids))
     session.flush()
-
-
-def auditor_accounts(session: Session) -> Sequence[UserAccount]:
-    return session.scalars(
-        select(UserAccount)
-        .where(col(UserAccount.role) == "auditor", col(UserAccount.revoked_at).is_(None))
-        .order_by(col(UserAccount.username))
-    ).all()
-
-
-def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, UserAccount]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u for u in session.scalars(select(UserAccount).where(col(UserAccount.id).in_(wanted)))}
 
 
 def scope_control_ids(session: Session, engagement_id: int) -> set[int]:
@@ -122,137 +108,7 @@ def replace_scope(session: Session, engagement_id: int, control_ids: Iterable[in
     session.flush()
 
 
-# --- catalogue lookups the workspace needs ---------------------------------------------------
-
-
-def control_by_ref(session: Session, framework_keys: Sequence[str], ref: str) -> Control | None:
-    """The live control with ``ref`` in the first of ``framework_keys`` that has one."""
-    rows = session.scalars(
-        select(Control).where(
-            col(Control.framework_key).in_(framework_keys),
-            col(Control.ref) == ref,
-            col(Control.retired_at).is_(None),
-        )
-    ).all()
-    for key in framework_keys:
-        for control in rows:
-            if control.framework_key == key:
-                return control
-    return None
-
-
-def mapped_controls(session: Session, control_id: int) -> tuple[list[Control], list[Control]]:
-    """(measures and controls mapped onto this one, controls this one maps to), live only."""
-    onto = (
-        session.execute(
-            select(Control)
-            .join(ControlMapping, col(ControlMapping.source_id) == col(Control.id))
-            .where(
-                col(ControlMapping.target_id) == control_id,
-                col(ControlMapping.kind) == MAPS_TO,
-                col(Control.retired_at).is_(None),
-            )
-            .order_by(col(Control.framework_key), col(Control.position))
-        )
-        .scalars()
-        .all()
-    )
-    to = (
-        session.execute(
-            select(Control)
-            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
-            .where(
-                col(ControlMapping.source_id) == control_id,
-                col(ControlMapping.kind) == MAPS_TO,
-                col(Control.retired_at).is_(None),
-            )
-            .order_by(col(Control.framework_key), col(Control.position))
-        )
-        .scalars()
-        .all()
-    )
-    return list(onto), list(to)
-
-
-def successors(session: Session, control_id: int) -> list[Control]:
-    return list(
-        session.scalars(
-            select(Control)
-            .join(ControlMapping, col(ControlMapping.target_id) == col(Control.id))
-            .where(col(ControlMapping.source_id) == control_id, col(ControlMapping.kind) == SUCCESSOR)
-            .order_by(col(Control.position))
-        )
-    )
-
-
-def soa_entries(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEntry]:
-    ids = set(control_ids)
-    if not ids:
-        return {}
-    return {e.control_id: e for e in session.scalars(select(SoaEntry).where(col(SoaEntry.control_id).in_(ids)))}
-
-
-def requirements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Requirement]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {r.id: r for r in session.scalars(select(Requirement).where(col(Requirement.id).in_(wanted)))}
-
-
-def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, Control]:
-    wanted = set(requirement_ids)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(col(Requirement.id), Control)
-        .join(Control, col(Control.id) == col(Requirement.control_id))
-        .where(col(Requirement.id).in_(wanted))
-    )
-    return {rid: control for rid, control in rows}
-
-
 # --- evidence and reviews --------------------------------------------------------------------
-
-
-def evidence_history(
-    session: Session, requirement_ids: Iterable[int], start: datetime, end: datetime
-) -> list[tuple[int, Evidence]]:
-    """(requirement id, evidence) for every item linked to these requirements and collected in
-    [start, end), newest first; superseded items included (the page marks them)."""
-    ids = set(requirement_ids)
-    if not ids:
-        return []
-    rows = session.execute(
-        select(col(EvidenceRequirement.requirement_id), Evidence)
-        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
-        .where(
-            col(EvidenceRequirement.requirement_id).in_(ids),
-            col(Evidence.collected_at) >= start,
-            col(Evidence.collected_at) < end,
-        )
-        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
-    )
-    return [(rid, evidence) for rid, evidence in rows]
-
-
-def evidence_linked_to_control(
-    session: Session, control_id: int, start: datetime, end: datetime, limit: int | None = None
-) -> Sequence[Evidence]:
-    return session.scalars(
-        select(Evidence)
-        .join(EvidenceControl, col(EvidenceControl.evidence_id) == col(Evidence.id))
-        .where(
-            col(EvidenceControl.control_id) == control_id,
-            col(Evidence.collected_at) >= start,
-            col(Evidence.collected_at) < end,
-        )
-        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
-        .limit(limit)
-    ).all()
-
-
-def get_evidence(session: Session, evidence_id: int) -> Evidence | None:
-    return session.get(Evidence, evidence_id)
 
 
 def reviews_for(session: Session, engagement_id: int, evidence_ids: Iterable[int]) -> dict[int, EvidenceReview]:

@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Requirement
 from audit_portal.engagements import occurrence_repository, repository, scope
@@ -414,11 +415,11 @@ def get_sample(
 def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleView:
     pairs = repository.sample_items(session, sample.id)
     requirement = (
-        repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
+        catalogue_repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
         if sample.requirement_id is not None
         else None
     )
-    users = repository.users_by_ids(
+    users = auth_repository.users_by_ids(
         session,
         {
             sample.drawn_by,
@@ -668,10 +669,10 @@ def _exceptions(view: SampleView) -> list[SampleRow]:
 def _control_refs(session: Session, engagement: Engagement, requirement: Requirement) -> list[str]:
     """The requirement's control, and where that is a measure, the controls of the engagement's
     edition it maps onto (first)."""
-    own = repository.controls_of_requirements(session, [requirement.id])[requirement.id]
+    own = catalogue_repository.controls_of_requirements(session, [requirement.id])[requirement.id]
     if own.framework_key == engagement.framework_key:
         return [own.ref]
-    _onto, targets = repository.mapped_controls(session, own.id)
+    _onto, targets = catalogue_repository.mapped_controls(session, own.id)
     return [*(c.ref for c in targets if c.framework_key == engagement.framework_key), own.ref]
 
 

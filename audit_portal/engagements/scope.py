@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.auth.models import UserAccount
 from audit_portal.engagements import repository
 from audit_portal.engagements.models import Engagement
@@ -162,7 +163,7 @@ def scope_of(session: Session, principal: Principal | None) -> Scope:
 def _auditor_engagements(session: Session, principal: Principal) -> list[Engagement]:
     if principal.user_id is None:
         return []
-    user = repository.get_user(session, principal.user_id)
+    user = auth_repository.user_by_id(session, principal.user_id)
     # Sign-in already refuses an auditor outside its window; a session that outlives the window
     # must not keep the engagements open either.
     if user is None or access_problem(user) is not None:

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.auth.models import UserAccount
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control
@@ -45,9 +46,11 @@ from audit_portal.engagements.models import (
     EvidenceReview,
 )
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.i18n import N_
 from audit_portal.principals import Principal
+from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
 
 MEASURES_FRAMEWORK = "annex2"
@@ -110,7 +113,7 @@ def summaries(session: Session, engagements: list[Engagement]) -> list[Engagemen
 
 
 def auditor_choices(session: Session) -> list[UserAccount]:
-    return list(repository.auditor_accounts(session))
+    return list(auth_repository.auditor_accounts(session))
 
 
 def form_for(session: Session, engagement: Engagement) -> EngagementForm:
@@ -162,7 +165,7 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
     end = _parse_date(form.period_end, "period_end", N_("Give the last day of the period as YYYY-MM-DD."), errors)
     if start and end and end < start:
         errors.append({"location": "period_end", "message": N_("The period ends before it starts.")})
-    auditors = {u.id for u in repository.auditor_accounts(session)}
+    auditors = {u.id for u in auth_repository.auditor_accounts(session)}
     unknown = [uid for uid in form.auditor_ids if uid not in auditors]
     if unknown:
         errors.append(
@@ -496,7 +499,7 @@ class ControlPage:
 
 def find_control(session: Session, engagement: Engagement, ref: str) -> Control:
     """A control of the engagement's edition or an Annex 2 measure, by its ref."""
-    control = repository.control_by_ref(session, [engagement.framework_key, MEASURES_FRAMEWORK], ref)
+    control = catalogue_repository.live_control_by_ref(session, [engagement.framework_key, MEASURES_FRAMEWORK], ref)
     if control is None:
         raise NotFound(
             N_("%(edition)s has no control or measure '%(ref)s'."),
@@ -526,7 +529,7 @@ def control_page(
     coverage = report.controls[0]
     start, end = scope.engagement_window(engagement)
     direct = list(
-        repository.evidence_linked_to_control(session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1)
+        evidence_repository.evidence_linked_to_control(session, control.id, start, end, limit=occurrences.PAGE_SIZE + 1)
     )
     reviews = repository.reviews_for(session, engagement.id, {e.id for e in direct})
     wanted = wanted or {}
@@ -543,7 +546,7 @@ def control_page(
         )
         for req in coverage.requirements
     ]
-    onto, to = repository.mapped_controls(session, control.id)
+    onto, to = catalogue_repository.mapped_controls(session, control.id)
     scope_ids = repository.scope_control_ids(session, engagement.id)
     groups = catalogue_repository.groups_of(session, control.framework_key)
     return ControlPage(
@@ -567,10 +570,10 @@ def _soa_for(session: Session, control: Control, maps_to: list[Control]) -> list
     if control.framework_key == FRAMEWORK_2022:
         targets = [control]
     elif control.framework_key == FRAMEWORK_2013:
-        targets = repository.successors(session, control.id)
+        targets = catalogue_repository.successors(session, control.id)
     else:
         targets = [c for c in maps_to if c.framework_key == FRAMEWORK_2022]
-    entries = repository.soa_entries(session, [c.id for c in targets])
+    entries = soa_repository.entries_for(session, [c.id for c in targets])
     return [(c, entries.get(c.id)) for c in targets]
 
 
@@ -645,7 +648,7 @@ def review_evidence(
 def _evidence_of_period(session: Session, engagement: Engagement, evidence_id: int) -> Evidence:
     """An evidence item collected within the engagement's period; anything else is reviewed in
     no engagement and answers 404 (an auditor sees nothing outside their periods)."""
-    evidence = repository.get_evidence(session, evidence_id)
+    evidence = evidence_repository.get_evidence(session, evidence_id)
     start, end = scope.engagement_window(engagement)
     if evidence is None or not start <= clock.as_utc(evidence.collected_at) < end:
         raise scope.OutOfScope(

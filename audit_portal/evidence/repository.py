@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Select,
@@ -29,7 +30,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col
 
 import audit_portal.model_registry  # noqa: F401  (every table that may point at evidence, for the purge)
-from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
 from audit_portal.evidence.models import (
     FACET_COLLECTOR_INSTANCE,
     FACET_CONTENT_TYPE,
@@ -71,6 +71,43 @@ def evidence_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Evidence]
     return {e.id: e for e in session.scalars(select(Evidence).where(col(Evidence.id).in_(wanted)))}
 
 
+def evidence_history(
+    session: Session, requirement_ids: Iterable[int], start: datetime, end: datetime
+) -> list[tuple[int, Evidence]]:
+    """(requirement id, evidence) for every item linked to these requirements and collected in
+    [start, end), newest first; superseded items included (the page marks them)."""
+    ids = set(requirement_ids)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(col(EvidenceRequirement.requirement_id), Evidence)
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(
+            col(EvidenceRequirement.requirement_id).in_(ids),
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+        )
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
+    )
+    return [(rid, evidence) for rid, evidence in rows]
+
+
+def evidence_linked_to_control(
+    session: Session, control_id: int, start: datetime, end: datetime, limit: int | None = None
+) -> Sequence[Evidence]:
+    return session.scalars(
+        select(Evidence)
+        .join(EvidenceControl, col(EvidenceControl.evidence_id) == col(Evidence.id))
+        .where(
+            col(EvidenceControl.control_id) == control_id,
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+        )
+        .order_by(col(Evidence.collected_at).desc(), col(Evidence.id).desc())
+        .limit(limit)
+    ).all()
+
+
 def get_evidence_for_update(session: Session, evidence_id: int) -> Evidence | None:
     """Locked (PostgreSQL) so two corrections of one item cannot both supersede it."""
     return session.scalars(select(Evidence).where(col(Evidence.id) == evidence_id).with_for_update()).first()
@@ -82,35 +119,27 @@ def successor_of(session: Session, evidence_id: int) -> Evidence | None:
     ).first()
 
 
-def requirement_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[Requirement]]:
-    ids = set(evidence_ids)
-    links: dict[int, list[Requirement]] = {evidence_id: [] for evidence_id in ids}
-    if not ids:
-        return links
-    rows = session.execute(
-        select(col(EvidenceRequirement.evidence_id), Requirement)
-        .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
-        .where(col(EvidenceRequirement.evidence_id).in_(ids))
-        .order_by(col(Requirement.key))
-    )
-    for evidence_id, requirement in rows:
-        links[evidence_id].append(requirement)
-    return links
+def requirement_ids_linked(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The requirements each item is linked to, by evidence id."""
+    return _linked(session, EvidenceRequirement.evidence_id, EvidenceRequirement.requirement_id, evidence_ids)
 
 
-def control_links(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[Control]]:
+def control_ids_linked(session: Session, evidence_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The controls each item is linked to directly, by evidence id."""
+    return _linked(session, EvidenceControl.evidence_id, EvidenceControl.control_id, evidence_ids)
+
+
+def _linked(
+    session: Session, evidence_column: Any, target_column: Any, evidence_ids: Iterable[int]
+) -> dict[int, list[int]]:
     ids = set(evidence_ids)
-    links: dict[int, list[Control]] = {evidence_id: [] for evidence_id in ids}
+    links: dict[int, list[int]] = {evidence_id: [] for evidence_id in ids}
     if not ids:
         return links
-    rows = session.execute(
-        select(col(EvidenceControl.evidence_id), Control)
-        .join(Control, col(Control.id) == col(EvidenceControl.control_id))
-        .where(col(EvidenceControl.evidence_id).in_(ids))
-        .order_by(col(Control.framework_key), col(Control.position))
-    )
-    for evidence_id, control in rows:
-        links[evidence_id].append(control)
+    for evidence_id, target_id in session.execute(
+        select(col(evidence_column), col(target_column)).where(col(evidence_column).in_(ids))
+    ):
+        links[evidence_id].append(target_id)
     return links
 
 
@@ -122,23 +151,6 @@ def link_ids_of(session: Session, evidence_id: int) -> tuple[list[int], list[int
         select(col(EvidenceControl.control_id)).where(col(EvidenceControl.evidence_id) == evidence_id)
     ).all()
     return list(requirement_ids), list(control_ids)
-
-
-def controls_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, Control]:
-    """The control each requirement belongs to, keyed by requirement id."""
-    ids = set(requirement_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(col(Requirement.id), Control)
-        .join(Control, col(Control.id) == col(Requirement.control_id))
-        .where(col(Requirement.id).in_(ids))
-    )
-    return {requirement_id: control for requirement_id, control in rows}
-
-
-def requirement_by_id(session: Session, requirement_id: int) -> Requirement | None:
-    return session.get(Requirement, requirement_id)
 
 
 def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tuple[datetime, int]]:
@@ -349,6 +361,7 @@ def iter_store_keys(session: Session, batch_size: int = 1000) -> Iterator[tuple[
 @dataclass(frozen=True)
 class ListQuery:
     control_ids: frozenset[int] = frozenset()  # one control (and what is mapped onto it)
+    control_requirement_ids: frozenset[int] = frozenset()  # the requirements of those controls
     requirement_id: int | None = None
     source_kind: str | None = None
     collector_instance: str | None = None
@@ -386,10 +399,8 @@ def _conditions(query: ListQuery) -> list:
     conditions = []
     if query.control_ids:
         direct = select(col(EvidenceControl.evidence_id)).where(col(EvidenceControl.control_id).in_(query.control_ids))
-        through_requirement = (
-            select(col(EvidenceRequirement.evidence_id))
-            .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
-            .where(col(Requirement.control_id).in_(query.control_ids))
+        through_requirement = select(col(EvidenceRequirement.evidence_id)).where(
+            col(EvidenceRequirement.requirement_id).in_(query.control_requirement_ids)
         )
         conditions.append(or_(col(Evidence.id).in_(direct), col(Evidence.id).in_(through_requirement)))
     if query.requirement_id is not None:
@@ -444,16 +455,6 @@ def _conditions(query: ListQuery) -> list:
 
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def controls_mapped_onto(session: Session, control_id: int) -> set[int]:
-    """The control and every measure or control mapped onto it (a measure proves its controls)."""
-    sources = session.scalars(
-        select(col(ControlMapping.source_id)).where(
-            col(ControlMapping.target_id) == control_id, col(ControlMapping.kind) == MAPS_TO
-        )
-    ).all()
-    return {control_id, *sources}
 
 
 def distinct_content_types(session: Session) -> list[str]:

@@ -546,15 +546,15 @@ def view(
 ) -> EvidenceView:
     evidence = get(session, evidence_id, principal)
     assert evidence.id is not None
-    requirements = repository.requirement_links(session, [evidence.id])[evidence.id]
+    requirements = requirement_links(session, [evidence.id])[evidence.id]
     names = auth_repository.usernames(session, [evidence.uploaded_by_id] if evidence.uploaded_by_id else [])
     signoff, remark = _signoff(session, evidence, requirements)
     return EvidenceView(
         evidence=evidence,
         uploaded_by=names.get(evidence.uploaded_by_id) if evidence.uploaded_by_id else None,
         requirements=requirements,
-        controls=repository.control_links(session, [evidence.id])[evidence.id],
-        requirement_controls=repository.controls_of_requirements(session, [r.id for r in requirements if r.id]),
+        controls=control_links(session, [evidence.id])[evidence.id],
+        requirement_controls=catalogue.controls_of_requirements(session, [r.id for r in requirements if r.id]),
         older=_older(session, evidence),
         newer=_newer(session, evidence),
         events=list(
@@ -637,10 +637,30 @@ def record_listing(session: Session, *, request: Request | None, principal: Prin
     )
 
 
+def requirement_links(session: Session, evidence_ids: list[int]) -> dict[int, list[Requirement]]:
+    """The requirements each item is linked to, by key."""
+    linked = repository.requirement_ids_linked(session, evidence_ids)
+    found = catalogue.requirements_by_ids(session, {i for ids in linked.values() for i in ids})
+    return {
+        evidence_id: sorted((found[i] for i in ids if i in found), key=lambda r: r.key)
+        for evidence_id, ids in linked.items()
+    }
+
+
+def control_links(session: Session, evidence_ids: list[int]) -> dict[int, list[Control]]:
+    """The controls each item is linked to directly, in catalogue order."""
+    linked = repository.control_ids_linked(session, evidence_ids)
+    found = catalogue.controls_by_ids(session, {i for ids in linked.values() for i in ids})
+    return {
+        evidence_id: sorted((found[i] for i in ids if i in found), key=lambda c: (c.framework_key, c.position))
+        for evidence_id, ids in linked.items()
+    }
+
+
 def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
     ids = [item.id for item in items if item.id is not None]
-    requirements = repository.requirement_links(session, ids)
-    controls = repository.control_links(session, ids)
+    requirements = requirement_links(session, ids)
+    controls = control_links(session, ids)
     names = auth_repository.usernames(session, [item.uploaded_by_id for item in items if item.uploaded_by_id])
     successors = {
         item.id: repository.successor_of(session, item.id) for item in items if item.superseded_at is not None
@@ -733,6 +753,7 @@ def _list_query(session: Session, filters: ListFilters) -> repository.ListQuery:
     source_kind, instance = _source_filter(filters.source)
     return repository.ListQuery(
         control_ids=frozenset(control_ids),
+        control_requirement_ids=frozenset(catalogue.requirement_ids_of_controls(session, control_ids)),
         requirement_id=requirement_id,
         source_kind=source_kind,
         collector_instance=instance,
@@ -752,7 +773,7 @@ def _control_filter(session: Session, name: str) -> set[int]:
     control = catalogue.control_by_ref(session, framework, ref)
     if control is None or control.id is None:
         raise InvalidInput(N_("Unknown control '%(name)s'."), values={"name": name})
-    return repository.controls_mapped_onto(session, control.id)
+    return catalogue.controls_mapped_onto(session, control.id)
 
 
 def _source_filter(source: str) -> tuple[str | None, str | None]:
@@ -804,7 +825,7 @@ def search_link_targets(session: Session, text: str, limit: int = 30) -> list[Li
 def links_of_request(session: Session, evidence_request: EvidenceRequest) -> list[str]:
     """What an evidence request asks about, as link names for the upload form."""
     if evidence_request.requirement_id is not None:
-        requirement = repository.requirement_by_id(session, evidence_request.requirement_id)
+        requirement = catalogue.get_requirement(session, evidence_request.requirement_id)
         return [requirement.key] if requirement else []
     if evidence_request.control_id is not None:
         control = catalogue.controls_by_ids(session, [evidence_request.control_id]).get(evidence_request.control_id)

@@ -23,8 +23,8 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Control
-from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import scope
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
@@ -276,7 +276,7 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
     refs = [r.strip() for r in form.control_refs.replace("\n", ",").split(",") if r.strip()]
     control_ids = []
     for ref in refs:
-        control = engagement_repository.control_by_ref(
+        control = catalogue_repository.live_control_by_ref(
             session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], ref
         )
         if control is None:

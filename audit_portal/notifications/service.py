@@ -27,11 +27,13 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
 from audit_portal.auth.models import UserAccount
 from audit_portal.clock import utcnow
 from audit_portal.config import Settings
 from audit_portal.dashboard import repository as figures
 from audit_portal.dashboard import service as dashboard
+from audit_portal.engagements import repository as engagement_repository
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import DEFAULT_LANGUAGE, N_
 from audit_portal.notifications import repository
@@ -178,10 +180,15 @@ def digest_for(user: UserAccount, email: str, facts: Facts, engagements: set[int
 def build_digests(session: Session, now: datetime | None = None) -> list[Digest]:
     now = now or utcnow()
     facts = gather_facts(session, now)
-    auditors = repository.engagements_of_auditors(session)
+    auditors = engagement_repository.engagements_by_auditor(session)
+    addresses = {
+        preference.user_id: preference.email
+        for preference in repository.preferences_with_address(session)
+        if preference.email is not None
+    }
     digests = [
-        digest_for(user, preference.email, facts, auditors.get(user.id, set()))  # type: ignore[arg-type]
-        for user, preference in repository.recipients(session, now)
+        digest_for(user, addresses[user.id], facts, auditors.get(user.id, set()))
+        for user in auth_repository.active_users(session, addresses, now)
     ]
     return [digest for digest in digests if not digest.empty]
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
-from audit_portal.evidence.models import Evidence
 from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
 
 
@@ -46,19 +45,19 @@ def for_control(
     ).all()
 
 
-def items_of(session: Session, request_ids: Iterable[int]) -> dict[int, list[Evidence]]:
+def evidence_ids_of(session: Session, request_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The evidence each request links, by request."""
     ids = set(request_ids)
-    result: dict[int, list[Evidence]] = {i: [] for i in ids}
+    result: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
         return result
     rows = session.execute(
-        select(col(EvidenceRequestItem.request_id), Evidence)
-        .join(Evidence, col(Evidence.id) == col(EvidenceRequestItem.evidence_id))
-        .where(col(EvidenceRequestItem.request_id).in_(ids))
-        .order_by(col(Evidence.collected_at).desc())
+        select(col(EvidenceRequestItem.request_id), col(EvidenceRequestItem.evidence_id)).where(
+            col(EvidenceRequestItem.request_id).in_(ids)
+        )
     )
-    for request_id, evidence in rows:
-        result[request_id].append(evidence)
+    for request_id, evidence_id in rows:
+        result[request_id].append(evidence_id)
     return result
 
 

@@ -23,8 +23,9 @@ from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.service import record_event
+from audit_portal.auth import repository as auth_repository
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Control, Requirement
-from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
@@ -87,18 +88,16 @@ class RequestView:
 
 def views(session: Session, requests: list[EvidenceRequest]) -> list[RequestView]:
     """Views of many requests in a fixed number of queries."""
-    from audit_portal.catalogue import repository as catalogue_repository
-
     controls = catalogue_repository.controls_by_ids(session, {r.control_id for r in requests if r.control_id})
-    requirements = engagement_repository.requirements_by_ids(
+    requirements = catalogue_repository.requirements_by_ids(
         session, {r.requirement_id for r in requests if r.requirement_id}
     )
-    requirement_controls = engagement_repository.controls_of_requirements(session, requirements)
-    users = engagement_repository.users_by_ids(
+    requirement_controls = catalogue_repository.controls_of_requirements(session, requirements)
+    users = auth_repository.users_by_ids(
         session,
         {r.created_by for r in requests} | {r.answered_by for r in requests if r.answered_by},
     )
-    items = repository.items_of(session, [r.id for r in requests])
+    items = items_of(session, [r.id for r in requests])
     today = clock.utcnow().date()
     result = []
     for r in requests:
@@ -123,6 +122,16 @@ def views(session: Session, requests: list[EvidenceRequest]) -> list[RequestView
             )
         )
     return result
+
+
+def items_of(session: Session, request_ids: list[int]) -> dict[int, list[Evidence]]:
+    """The evidence each request links, newest first."""
+    linked = repository.evidence_ids_of(session, request_ids)
+    found = evidence_repository.evidence_by_ids(session, {i for ids in linked.values() for i in ids})
+    return {
+        request_id: sorted((found[i] for i in ids if i in found), key=lambda e: e.collected_at, reverse=True)
+        for request_id, ids in linked.items()
+    }
 
 
 def queue(
@@ -229,15 +238,13 @@ def _subject(
         )
         return None, None
     if "/" in subject:
-        from audit_portal.catalogue import repository as catalogue_repository
-
         requirement = catalogue_repository.requirements_by_key(session, [subject]).get(subject)
         if requirement is None or requirement.retired_at is not None:
             errors.append(
                 {"location": "subject", "message": N_("There is no requirement '%(key)s'."), "values": {"key": subject}}
             )
         return None, requirement
-    control = engagement_repository.control_by_ref(
+    control = catalogue_repository.live_control_by_ref(
         session, [engagement.framework_key, engagements.MEASURES_FRAMEWORK], subject
     )
     if control is None:
@@ -298,7 +305,7 @@ def answer(
             values={"id": ", ".join(map(str, unknown))},
             errors=[{"location": "evidence_ids", "message": "unknown evidence"}],
         )
-    already = repository.items_of(session, [request_id])[request_id]
+    already = repository.evidence_ids_of(session, [request_id])[request_id]
     if not found and not already:
         raise InvalidInput(
             N_("Link at least one evidence item (search for it, or upload it first)."),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from audit_portal.catalogue.models import Requirement
 from audit_portal.clock import utcnow
 from audit_portal.demo import DemoContext
-from audit_portal.evidence import repository
+from audit_portal.evidence import repository, service
 from audit_portal.evidence.demo import load_evidence_demo, minimal_pdf
 from audit_portal.evidence.models import Evidence
 
@@ -26,7 +26,7 @@ def test_demo_uploads_manual_proofs_with_a_stale_and_a_missing_requirement(sessi
     assert items and all(e.uploaded_by_id == it.id for e in items)
     assert all(store.exists(e.store_key) for e in items)
 
-    links = repository.requirement_links(session, [e.id for e in items])
+    links = service.requirement_links(session, [e.id for e in items])
     newest: dict[str, Evidence] = {}
     for evidence in items:
         for requirement in links[evidence.id]:

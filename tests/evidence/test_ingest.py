@@ -77,9 +77,9 @@ def test_ingest_stores_the_bytes_and_records_them(session, store, catalogue):
     assert evidence.content_type == "application/pdf"
     with store.open(evidence.store_key) as stored:
         assert stored.read() == content
-    links = repository.requirement_links(session, [evidence.id])[evidence.id]
+    links = service.requirement_links(session, [evidence.id])[evidence.id]
     assert [r.key for r in links] == ["BCM-1/restore-test"]
-    controls = {service.control_name(c) for c in repository.control_links(session, [evidence.id])[evidence.id]}
+    controls = {service.control_name(c) for c in service.control_links(session, [evidence.id])[evidence.id]}
     assert controls == {"iso27001-2022:8.13", "annex2:OPS-2"}
     upload_events = session.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.upload")).all()
     assert [e.object_id for e in upload_events] == [str(evidence.id)]
@@ -237,7 +237,7 @@ def test_correction_supersedes_and_keeps_both(session, store, catalogue):
     new = do_ingest(session, store, PDF + b"% corrected\n", supersedes=old.id)
     assert new.supersedes_id == old.id
     assert old.superseded_at is not None
-    assert [r.key for r in repository.requirement_links(session, [new.id])[new.id]] == ["BCM-1/restore-test"]
+    assert [r.key for r in service.requirement_links(session, [new.id])[new.id]] == ["BCM-1/restore-test"]
     assert store.exists(old.store_key) and store.exists(new.store_key)
     with pytest.raises(Conflict, match=f"superseded by evidence {new.id}"):
         do_ingest(session, store, PDF + b"% again\n", supersedes=old.id)
@@ -248,7 +248,7 @@ def test_correction_supersedes_and_keeps_both(session, store, catalogue):
 def test_correction_with_links_of_its_own_does_not_copy_the_old_ones(session, store, catalogue):
     old = do_ingest(session, store, PDF, requirements=["BCM-1/restore-test"])
     new = do_ingest(session, store, PDF + b"%2\n", supersedes=old.id, controls=["OPS-2"])
-    assert repository.requirement_links(session, [new.id])[new.id] == []
+    assert service.requirement_links(session, [new.id])[new.id] == []
     assert count(session, EvidenceRequirement) == 1 and count(session, EvidenceControl) == 1
 
 

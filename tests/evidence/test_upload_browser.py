@@ -15,7 +15,7 @@ from audit_portal.auth.service import create_user
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.db import unit_of_work
 from audit_portal.evidence.models import Evidence
-from audit_portal.evidence.repository import requirement_links
+from audit_portal.evidence.service import requirement_links
 from tests.browser_fixtures import screenshot
 
 pytestmark = pytest.mark.browser

@@ -144,20 +144,7 @@ CROSSINGS = {
         "finding",
     },
     "engagements/occurrence_repository.py": {"collector_run", "evidence", "evidence_requirement"},
-    "engagements/repository.py": {
-        "control",
-        "control_mapping",
-        "evidence",
-        "evidence_control",
-        "evidence_request",
-        "evidence_requirement",
-        "finding",
-        "finding_control",
-        "requirement",
-        "soa_entry",
-        "user_account",
-    },
-    "evidence/repository.py": {"control", "control_mapping", "requirement"},
+    "engagements/repository.py": {"evidence", "evidence_request", "finding", "finding_control", "user_account"},
     "export/repository.py": {
         "control",
         "control_mapping",
@@ -178,8 +165,6 @@ CROSSINGS = {
         "evidence_requirement",
         "requirement",
     },
-    "notifications/repository.py": {"engagement_auditor", "user_account"},
-    "requests/repository.py": {"evidence"},
 }
 
 

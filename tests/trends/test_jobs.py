@@ -105,7 +105,7 @@ def test_the_digest_goes_out_once_a_week_on_monday_morning(own_engine, settings)
 def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, settings):
     from audit_portal.audit.checkpoints import CHECKPOINT_SOURCE, verify_log
     from audit_portal.audit.service import record_event
-    from audit_portal.evidence import repository as evidence_repository
+    from audit_portal.evidence import service as evidence_service
     from audit_portal.evidence.models import Evidence
 
     store = MemoryStore()
@@ -119,7 +119,7 @@ def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, set
         result = verify_log(session, store, settings)
         linked = {
             f"{c.framework_key}:{c.ref}"
-            for c in evidence_repository.control_links(session, [checkpoints[0].id])[checkpoints[0].id]
+            for c in evidence_service.control_links(session, [checkpoints[0].id])[checkpoints[0].id]
         }
     assert len(checkpoints) == 1
     assert linked == {"iso27001-2022:8.15", "iso27001-2013:A.12.4.2"}  # protection of log information
