@@ -77,6 +77,14 @@ def get_requirement(session: Session, requirement_id: int) -> Requirement | None
     return session.get(Requirement, requirement_id)
 
 
+def manual_requirements(session: Session) -> dict[int, str]:
+    """Requirement id -> key of every requirement whose evidence people upload by hand."""
+    rows = session.execute(
+        select(col(Requirement.id), col(Requirement.key)).where(col(Requirement.collector) == "manual")
+    )
+    return {requirement_id: key for requirement_id, key in rows}
+
+
 def requirements_of_framework(session: Session, framework_key: str) -> Sequence[Requirement]:
     return session.scalars(
         select(Requirement)
@@ -190,6 +198,26 @@ def successors(session: Session, control_id: int) -> list[Control]:
             .order_by(col(Control.position))
         )
     )
+
+
+def mapped_targets(session: Session, source_ids: Iterable[int], framework_key: str) -> dict[int, list[Control]]:
+    ids = set(source_ids)
+    result: dict[int, list[Control]] = {}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(col(ControlMapping.source_id), Control)
+        .join(Control, col(Control.id) == col(ControlMapping.target_id))
+        .where(
+            col(ControlMapping.source_id).in_(ids),
+            col(ControlMapping.kind) == MAPS_TO,
+            col(Control.framework_key) == framework_key,
+        )
+        .order_by(col(Control.position))
+    )
+    for source_id, control in rows:
+        result.setdefault(source_id, []).append(control)
+    return result
 
 
 def mappings_touching(session: Session, control_ids: Iterable[int]) -> Sequence[ControlMapping]:

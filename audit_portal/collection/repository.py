@@ -10,11 +10,8 @@ from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from audit_portal.catalogue.models import Requirement
 from audit_portal.collection.models import RUN_RUNNING, CollectorInstance, CollectorRun, JobLease, RuleDecision
 from audit_portal.db import table_of
-from audit_portal.evidence.models import Evidence, EvidenceRequirement, EvidenceSignoff
-from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
 
 # --- instances ------------------------------------------------------------------------------
 
@@ -83,98 +80,6 @@ def running_runs(session: Session, instance_id: int) -> Sequence[CollectorRun]:
 # --- evidence of runs -----------------------------------------------------------------------
 
 
-def evidence_of_run(session: Session, run_id: int) -> Sequence[Evidence]:
-    return session.exec(
-        select(Evidence).where(col(Evidence.collector_run_id) == run_id).order_by(col(Evidence.id))
-    ).all()
-
-
-def normalised_evidence(session: Session, run_id: int) -> Evidence | None:
-    return session.exec(
-        select(Evidence).where(col(Evidence.collector_run_id) == run_id, col(Evidence.artifact_kind) == "normalised")
-    ).first()
-
-
-def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, EvidenceSignoff]:
-    ids = list(evidence_ids)
-    if not ids:
-        return {}
-    rows = session.exec(select(EvidenceSignoff).where(col(EvidenceSignoff.evidence_id).in_(ids))).all()
-    return {row.evidence_id: row for row in rows}
-
-
-def newest_manual_evidence(session: Session) -> dict[str, datetime]:
-    """Requirement key -> newest collected_at of its evidence, for every manual requirement."""
-    rows = session.exec(
-        select(col(Requirement.key), func.max(col(Evidence.collected_at)))
-        .join(EvidenceRequirement, col(EvidenceRequirement.requirement_id) == col(Requirement.id))
-        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
-        .where(col(Requirement.collector) == "manual", col(Evidence.superseded_at).is_(None))
-        .group_by(col(Requirement.key))
-    ).all()
-    return {key: newest for key, newest in rows}
-
-
-def requirements(session: Session, keys: Iterable[str]) -> Sequence[Requirement]:
-    wanted = list(keys)
-    if not wanted:
-        return []
-    return session.exec(select(Requirement).where(col(Requirement.key).in_(wanted))).all()
-
-
-# --- findings -------------------------------------------------------------------------------
-
-
-def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]:
-    return session.exec(
-        select(Finding).where(
-            col(Finding.source) == "collector",
-            col(Finding.collector_instance) == instance_name,
-            col(Finding.status) != "closed",
-        )
-    ).all()
-
-
-def findings_of_run(session: Session, run_id: int, instance_name: str | None = None) -> Sequence[Finding]:
-    """Findings this run saw. A finding is seen by every run of its instance from the run that
-    opened it to the newest run that still saw it (a run that no longer sees it closes it, and a
-    key seen again later opens a new finding), so a run saw exactly the findings of its instance
-    whose [first_run_id, last_run_id] holds the run: including those later runs saw again and
-    those closed since. Without ``instance_name``, only the findings this run was the last to see."""
-    query = select(Finding).where(col(Finding.source) == "collector")
-    if instance_name is None:
-        query = query.where(col(Finding.last_run_id) == run_id)
-    else:
-        query = query.where(
-            col(Finding.collector_instance) == instance_name,
-            col(Finding.first_run_id) <= run_id,
-            col(Finding.last_run_id) >= run_id,
-        )
-    return session.exec(query.order_by(col(Finding.severity), col(Finding.key))).all()
-
-
-def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dict[str, int]:
-    names = list(instance_names)
-    if not names:
-        return {}
-    rows = session.exec(
-        select(col(Finding.collector_instance), func.count())
-        .where(
-            col(Finding.source) == "collector",
-            col(Finding.collector_instance).in_(names),
-            col(Finding.status).in_(OPEN_STATUSES),
-        )
-        .group_by(col(Finding.collector_instance))
-    ).all()
-    return {name: count for name, count in rows if name}
-
-
-def link_finding_controls(session: Session, finding_id: int, control_ids: Iterable[int]) -> None:
-    for control_id in sorted(set(control_ids)):
-        session.add(FindingControl(finding_id=finding_id, control_id=control_id))
-    session.flush()
-
-
 # --- leases ---------------------------------------------------------------------------------
 
 
@@ -201,24 +106,6 @@ def drop_lease(session: Session, *, job_name: str, holder: str) -> None:
 
 def lease(session: Session, job_name: str) -> JobLease | None:
     return session.get(JobLease, job_name)
-
-
-def findings_closed_by(session: Session, instance_name: str, run: CollectorRun) -> Sequence[Finding]:
-    """Findings this run closed because it no longer saw them (closed at the run's start)."""
-    return session.exec(
-        select(Finding).where(
-            col(Finding.source) == "collector",
-            col(Finding.collector_instance) == instance_name,
-            col(Finding.status) == "closed",
-            col(Finding.closed_at) == run.started_at,
-        )
-    ).all()
-
-
-def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
-    for signoff in signoffs:
-        session.add(signoff)
-    session.flush()
 
 
 def run_by_push_id(session: Session, push_id: str) -> CollectorRun | None:

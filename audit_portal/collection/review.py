@@ -10,11 +10,13 @@ from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.clock import as_utc, utcnow
-from audit_portal.collection import repository, rule_review, views
+from audit_portal.collection import rule_review, views
 from audit_portal.collection.models import RUN_OK
 from audit_portal.collection.signoffs import signoff_grace
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.i18n import N_
 from audit_portal.principals import Principal
@@ -74,8 +76,8 @@ def sign_off_run(
         for item in detail.evidence
         if item.id not in detail.signoffs
     ]
-    repository.add_signoffs(session, signoffs)
-    grace = signoff_grace(repository.requirements(session, detail.instance.requirement_list))
+    evidence_repository.add_signoffs(session, signoffs)
+    grace = signoff_grace(catalogue_repository.requirements_by_key(session, detail.instance.requirement_list).values())
     late = grace is not None and as_utc(now) > as_utc(detail.run.started_at) + grace
     record_event(
         session,

@@ -19,6 +19,7 @@ from audit_portal.clock import utcnow
 from audit_portal.collection import repository, service
 from audit_portal.collection.models import RULE_DECISIONS, RULE_KEEP, RUN_OK, RuleDecision
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from evidence_store.base import ObjectStore
@@ -58,7 +59,7 @@ def rules_of(session: Session, store: ObjectStore, detail: Any) -> list[Reviewed
     """Every rule of a firewall run with its decision; empty for any other run."""
     if not decides_rules(detail):
         return []
-    normalised = service.read_normalised(store, repository.normalised_evidence(session, detail.run.id))
+    normalised = service.read_normalised(store, evidence_repository.normalised_evidence(session, detail.run.id))
     if normalised is None or not isinstance(normalised.get("rules"), list):
         raise RulesUnreadable(
             N_(

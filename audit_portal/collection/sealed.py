@@ -18,6 +18,7 @@ from audit_portal.clock import as_utc, utcnow
 from audit_portal.collection import repository
 from audit_portal.collection.models import CollectorRun
 from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.principals import Principal
 
 # A spooled run may wait for a portal that is down; older seals are refused.
@@ -141,6 +142,7 @@ def check_finish(run: CollectorRun, body: Any, received: dict[str, str]) -> None
 
 
 def received_kinds(session: Session, run_id: int) -> list[str]:
-    from audit_portal.collection import repository
 
-    return sorted(item.artifact_kind for item in repository.evidence_of_run(session, run_id) if item.artifact_kind)
+    return sorted(
+        item.artifact_kind for item in evidence_repository.evidence_of_run(session, run_id) if item.artifact_kind
+    )

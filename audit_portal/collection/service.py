@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
 from audit_portal.auth import repository as auth_repository
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.clock import as_utc, utcnow
 from audit_portal.collection import repository
 from audit_portal.collection.models import (
@@ -65,9 +66,11 @@ from audit_portal.collection.secrets import (
 from audit_portal.config import Settings
 from audit_portal.engagements.scope import record_access
 from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound, PortalError
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding
 from audit_portal.principals import Principal
 from collectors import registry
@@ -163,7 +166,7 @@ def _check_name(name: str) -> str:
 
 
 def _check_requirements(session: Session, keys: list[str]) -> list[str]:
-    found = {requirement.key for requirement in repository.requirements(session, keys)}
+    found = {requirement.key for requirement in catalogue_repository.requirements_by_key(session, keys).values()}
     unknown = [key for key in keys if key not in found]
     if unknown:
         raise InvalidInput(f"Unknown requirement(s): {', '.join(unknown)}.")
@@ -518,7 +521,7 @@ def prepare(
         prepared.problem = error.detail
         return prepared
     prepared.previous = previous_normalised(session, store, instance)
-    prepared.manual_evidence = repository.newest_manual_evidence(session)
+    prepared.manual_evidence = newest_manual_evidence(session)
     session.flush()
     return prepared
 
@@ -537,12 +540,19 @@ def _abandon_stale_runs(session: Session, instance: CollectorInstance) -> None:
             run.error = "the process running this collector stopped before it finished"
 
 
+def newest_manual_evidence(session: Session) -> dict[str, datetime]:
+    """Requirement key -> newest collected_at of its live evidence, for every manual requirement."""
+    manual = catalogue_repository.manual_requirements(session)
+    newest = evidence_repository.newest_evidence_of_requirements(session, manual)
+    return {manual[requirement_id]: collected_at for requirement_id, collected_at in newest.items()}
+
+
 def previous_normalised(session: Session, store: ObjectStore, instance: CollectorInstance) -> Mapping[str, Any] | None:
     """The normalised result of the newest successful run, read back from the store."""
     last_ok = repository.latest_run(session, instance.id, status=RUN_OK)
     if last_ok is None:
         return None
-    return read_normalised(store, repository.normalised_evidence(session, last_ok.id))
+    return read_normalised(store, evidence_repository.normalised_evidence(session, last_ok.id))
 
 
 MAX_PREVIOUS_BYTES = 64 * 1024 * 1024
@@ -654,8 +664,10 @@ def upsert_findings(
     now: datetime,
 ) -> int:
     """New keys open a finding; keys still present move to this run; keys gone are closed."""
-    existing = {finding.key: finding for finding in repository.unclosed_findings(session, instance.name)}
-    control_ids = {r.control_id for r in repository.requirements(session, instance.requirement_list)}
+    existing = {finding.key: finding for finding in finding_repository.unclosed_findings(session, instance.name)}
+    control_ids = {
+        r.control_id for r in catalogue_repository.requirements_by_key(session, instance.requirement_list).values()
+    }
     seen: set[str] = set()
     for draft in drafts:
         seen.add(draft.key)
@@ -683,7 +695,7 @@ def upsert_findings(
         new = finding.id is None
         repository.add(session, finding)
         if new:
-            repository.link_finding_controls(session, finding.id, control_ids)
+            finding_repository.link_finding_controls(session, finding.id, control_ids)
     for key, finding in existing.items():
         if key not in seen:
             finding.status = "closed"
@@ -854,14 +866,18 @@ def finish_remote_run(
     sealed.check_finish(
         run,
         body,
-        {item.artifact_kind: item.sha256 for item in repository.evidence_of_run(session, run_id) if item.artifact_kind},
+        {
+            item.artifact_kind: item.sha256
+            for item in evidence_repository.evidence_of_run(session, run_id)
+            if item.artifact_kind
+        },
     )
     run.finished_at = finished_at
     run.log = body.log
     run.error = body.error
     run.status = body.status
     if body.status == RUN_OK:
-        evidence = {item.artifact_kind: item for item in repository.evidence_of_run(session, run_id)}
+        evidence = {item.artifact_kind: item for item in evidence_repository.evidence_of_run(session, run_id)}
         missing = [kind for kind in ARTIFACT_TITLES if kind not in evidence]
         if missing:
             raise InvalidInput(f"Push the {', '.join(missing)} artifact(s) of run {run_id} before finishing it as ok.")

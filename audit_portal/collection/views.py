@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from audit_portal.auth import repository as auth_repository
+from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Requirement
 from audit_portal.clock import utcnow
 from audit_portal.collection import repository, service
@@ -16,6 +17,7 @@ from audit_portal.collection.signoffs import SignoffState, overdue, signoff_grac
 from audit_portal.engagements.scope import EVERYTHING, OutOfScope, Scope, within
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence, EvidenceSignoff
+from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import OPEN_STATUSES, Finding
 from collectors import registry
 
@@ -34,7 +36,7 @@ def overview(session: Session, reader: Scope = EVERYTHING) -> list[InstanceRow]:
     instances = list(repository.instances(session))
     if reader.unrestricted:
         latest = repository.latest_runs(session, [i.id for i in instances if i.id is not None])
-        counts = repository.open_findings_counts(session, [i.name for i in instances])
+        counts = finding_repository.open_findings_counts(session, [i.name for i in instances])
     else:
         latest, counts = {}, {}
         for instance in instances:
@@ -75,7 +77,9 @@ def _visible_runs(session: Session, instance: CollectorInstance, reader: Scope) 
 
 def _open_findings(session: Session, name: str, reader: Scope) -> list[Finding]:
     return [
-        f for f in repository.unclosed_findings(session, name) if f.status in OPEN_STATUSES and reader.sees_finding(f)
+        f
+        for f in finding_repository.unclosed_findings(session, name)
+        if f.status in OPEN_STATUSES and reader.sees_finding(f)
     ]
 
 
@@ -86,7 +90,7 @@ def instance_detail(
     runs = _visible_runs(session, instance, reader)
     findings = _open_findings(session, name, reader)
     last = runs[0] if runs else None
-    requirements = list(repository.requirements(session, instance.requirement_list))
+    requirements = list(catalogue_repository.requirements_by_key(session, instance.requirement_list).values())
     grace = signoff_grace(requirements)
     return InstanceDetail(
         row=InstanceRow(instance, last, service.next_run_at(instance, last), len(findings)),
@@ -146,15 +150,15 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
     if run is None or not reader.sees_moment(run.started_at):
         raise OutOfScope(f"There is no collector run {run_id}.")
     instance = service.get_instance(session, run.instance_name)
-    evidence = within(reader, repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
+    evidence = within(reader, evidence_repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
     seen = (
-        [f for f in repository.findings_of_run(session, run_id, instance.name) if reader.sees_finding(f)]
+        [f for f in finding_repository.findings_of_run(session, run_id, instance.name) if reader.sees_finding(f)]
         if run.status == RUN_OK
         else []
     )
-    requirements = repository.requirements(session, instance.requirement_list)
+    requirements = list(catalogue_repository.requirements_by_key(session, instance.requirement_list).values())
     grace = signoff_grace(requirements)
-    signoffs = repository.signoffs_of(session, [e.id for e in evidence if e.id is not None])
+    signoffs = evidence_repository.signoffs_of(session, [e.id for e in evidence if e.id is not None])
     first = signoffs.get(evidence[0].id) if evidence and all(e.id in signoffs for e in evidence) else None
     state = None
     if first is not None and grace is not None:
@@ -166,7 +170,9 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
         evidence=evidence,
         findings=seen,
         closed_findings=[
-            f for f in repository.findings_closed_by(session, instance.name, run) if reader.sees_finding(f)
+            f
+            for f in finding_repository.findings_closed_by(session, instance.name, run.started_at)
+            if reader.sees_finding(f)
         ],
         signoffs=signoffs,
         needs_signoff=any(r.needs_signoff for r in requirements),

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
-from audit_portal.auth.models import UserAccount
 from audit_portal.engagements.models import (
     Engagement,
     EngagementAuditor,
@@ -16,15 +15,19 @@ from audit_portal.engagements.models import (
     EvidenceReview,
 )
 from audit_portal.engagements.sample_models import Sample, SampleItem
-from audit_portal.evidence.models import Evidence
-from audit_portal.findings.models import OPEN_STATUSES, Finding, FindingControl
-from audit_portal.requests.models import PENDING_STATES, EvidenceRequest
 
 # --- engagements ------------------------------------------------------------------------------
 
 
 def get(session: Session, engagement_id: int) -> Engagement | None:
     return session.get(Engagement, engagement_id)
+
+
+def by_ids(session: Session, ids: Iterable[int]) -> dict[int, Engagement]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {e.id: e for e in session.scalars(select(Engagement).where(col(Engagement.id).in_(wanted)))}
 
 
 def list_all(session: Session) -> Sequence[Engagement]:
@@ -52,19 +55,14 @@ def add(session: Session, engagement: Engagement) -> Engagement:
     return engagement
 
 
-def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, list[UserAccount]]:
+def auditor_ids_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The auditors assigned to each engagement, by engagement id."""
     ids = set(engagement_ids)
-    result: dict[int, list[UserAccount]] = {i: [] for i in ids}
+    result: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
         return result
-    rows = session.execute(
-        select(col(EngagementAuditor.engagement_id), UserAccount)
-        .join(UserAccount, col(UserAccount.id) == col(EngagementAuditor.user_id))
-        .where(col(EngagementAuditor.engagement_id).in_(ids))
-        .order_by(col(UserAccount.username))
-    )
-    for engagement_id, user in rows:
-        result[engagement_id].append(user)
+    for row in session.scalars(select(EngagementAuditor).where(col(EngagementAuditor.engagement_id).in_(ids))):
+        result[row.engagement_id].append(row.user_id)
     return result
 
 
@@ -133,48 +131,6 @@ def save_review(session: Session, review: EvidenceReview) -> EvidenceReview:
     return review
 
 
-# --- counts per control for the workspace table (fixed number of queries) --------------------
-
-
-def pending_request_counts(session: Session, engagement_id: int) -> tuple[dict[int, int], dict[int, int]]:
-    """Open or answered requests of the engagement, counted (by control, by requirement)."""
-    base = (
-        select(EvidenceRequest)
-        .where(
-            col(EvidenceRequest.engagement_id) == engagement_id,
-            col(EvidenceRequest.state).in_(PENDING_STATES),
-        )
-        .subquery()
-    )
-    by_control = session.execute(
-        select(base.c.control_id, func.count()).where(base.c.control_id.is_not(None)).group_by(base.c.control_id)
-    )
-    by_requirement = session.execute(
-        select(base.c.requirement_id, func.count())
-        .where(base.c.requirement_id.is_not(None))
-        .group_by(base.c.requirement_id)
-    )
-    return dict(by_control.all()), dict(by_requirement.all())
-
-
-def open_finding_links(
-    session: Session, engagement_id: int, control_ids: Iterable[int] | None = None
-) -> list[tuple[int, int]]:
-    """(control id, finding id) of open findings linked to controls: this engagement's auditor
-    findings and every collector finding."""
-    query = (
-        select(col(FindingControl.control_id), col(FindingControl.finding_id))
-        .join(Finding, col(Finding.id) == col(FindingControl.finding_id))
-        .where(
-            col(Finding.status).in_(OPEN_STATUSES),
-            or_(col(Finding.engagement_id) == engagement_id, col(Finding.source) == "collector"),
-        )
-    )
-    if control_ids is not None:
-        query = query.where(col(FindingControl.control_id).in_(set(control_ids)))
-    return [(cid, fid) for cid, fid in session.execute(query)]
-
-
 # --- samples ---------------------------------------------------------------------------------
 
 
@@ -198,14 +154,10 @@ def get_sample(session: Session, sample_id: int) -> Sample | None:
     return session.get(Sample, sample_id)
 
 
-def sample_items(session: Session, sample_id: int) -> list[tuple[SampleItem, Evidence]]:
-    rows = session.execute(
-        select(SampleItem, Evidence)
-        .join(Evidence, col(Evidence.id) == col(SampleItem.evidence_id))
-        .where(col(SampleItem.sample_id) == sample_id)
-        .order_by(col(SampleItem.position))
-    )
-    return [(item, evidence) for item, evidence in rows]
+def sample_items(session: Session, sample_id: int) -> Sequence[SampleItem]:
+    return session.scalars(
+        select(SampleItem).where(col(SampleItem.sample_id) == sample_id).order_by(col(SampleItem.position))
+    ).all()
 
 
 def sample_item(session: Session, sample_id: int, evidence_id: int) -> SampleItem | None:

@@ -55,6 +55,7 @@ from audit_portal.engagements.sample_models import (
     SampleItem,
 )
 from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
 from audit_portal.findings.models import Finding
@@ -413,7 +414,9 @@ def get_sample(
 
 
 def view_of(session: Session, engagement: Engagement, sample: Sample) -> SampleView:
-    pairs = repository.sample_items(session, sample.id)
+    items = repository.sample_items(session, sample.id)
+    found = evidence_repository.evidence_by_ids(session, [item.evidence_id for item in items])
+    pairs = [(item, found[item.evidence_id]) for item in items]
     requirement = (
         catalogue_repository.requirements_by_ids(session, [sample.requirement_id]).get(sample.requirement_id)
         if sample.requirement_id is not None

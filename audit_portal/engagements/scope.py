@@ -178,7 +178,7 @@ def fellow_auditors(session: Session, principal: Principal | None) -> tuple[str,
         return None
     assert principal is not None
     engagement_ids = [e.id for e in _auditor_engagements(session, principal) if e.id is not None]
-    names = {user.username for users in repository.auditors_of(session, engagement_ids).values() for user in users}
+    names = {user.username for users in auditors_of(session, engagement_ids).values() for user in users}
     return tuple(sorted(names | {principal.username}))
 
 
@@ -251,3 +251,13 @@ def record_access(
             object_id=object_id,
             detail=detail,
         )
+
+
+def auditors_of(session: Session, engagement_ids: Iterable[int]) -> dict[int, list[UserAccount]]:
+    """The accounts assigned to each engagement, by user name."""
+    assigned = repository.auditor_ids_of(session, engagement_ids)
+    accounts = auth_repository.users_by_ids(session, {i for ids in assigned.values() for i in ids})
+    return {
+        engagement_id: sorted((accounts[i] for i in ids if i in accounts), key=lambda user: user.username)
+        for engagement_id, ids in assigned.items()
+    }

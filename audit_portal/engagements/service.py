@@ -48,8 +48,10 @@ from audit_portal.engagements.models import (
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
+from audit_portal.findings import repository as finding_repository
 from audit_portal.i18n import N_
 from audit_portal.principals import Principal
+from audit_portal.requests import repository as request_repository
 from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
 
@@ -107,7 +109,7 @@ class EngagementSummary:
 
 def summaries(session: Session, engagements: list[Engagement]) -> list[EngagementSummary]:
     ids = [e.id for e in engagements]
-    auditors = repository.auditors_of(session, ids)
+    auditors = scope.auditors_of(session, ids)
     sizes = repository.scope_sizes(session, ids)
     return [EngagementSummary(e, auditors.get(e.id, []), sizes.get(e.id)) for e in engagements]
 
@@ -125,7 +127,7 @@ def form_for(session: Session, engagement: Engagement) -> EngagementForm:
         framework_key=engagement.framework_key,
         period_start=engagement.period_start.isoformat(),
         period_end=engagement.period_end.isoformat(),
-        auditor_ids=[u.id for u in repository.auditors_of(session, [engagement.id])[engagement.id]],
+        auditor_ids=repository.auditor_ids_of(session, [engagement.id])[engagement.id],
         scope_refs=", ".join(ref for _, ref in refs),
         scope_note=engagement.scope_note or "",
     )
@@ -372,9 +374,9 @@ def workspace_table(session: Session, engagement: Engagement, *, kind: str, quer
     )
     if scope:
         report = restrict(report, scope)
-    requests_by_control, requests_by_requirement = repository.pending_request_counts(session, engagement.id)
+    requests_by_control, requests_by_requirement = request_repository.pending_request_counts(session, engagement.id)
     finding_ids: dict[int, set[int]] = defaultdict(set)
-    for control_id, finding_id in repository.open_finding_links(session, engagement.id):
+    for control_id, finding_id in finding_repository.open_finding_links(session, engagement.id):
         finding_ids[control_id].add(finding_id)
     themes = [
         (g.key, g.title)

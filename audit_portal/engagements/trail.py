@@ -16,7 +16,7 @@ from audit_portal.audit import presenters
 from audit_portal.audit import repository as audit_repository
 from audit_portal.audit.models import AuditEvent
 from audit_portal.collection import repository as collection_repository
-from audit_portal.engagements import repository, scope
+from audit_portal.engagements import scope
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence import repository as evidence_repository
 
@@ -41,7 +41,7 @@ class TrailPage:
 
 
 def _auditors(session: Session, engagement: Engagement) -> tuple[str, ...]:
-    accounts = repository.auditors_of(session, [engagement.id]).get(engagement.id, [])
+    accounts = scope.auditors_of(session, [engagement.id]).get(engagement.id, [])
     return tuple(user.username for user in accounts)
 
 

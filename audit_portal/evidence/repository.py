@@ -143,6 +143,22 @@ def _linked(
     return links
 
 
+def requirement_links_of_items(
+    session: Session, evidence_ids: Iterable[int], run_ids: Iterable[int]
+) -> list[tuple[int, int | None, int]]:
+    """(evidence id, collector run id, requirement id) of every requirement link of these items
+    and of every item of these runs."""
+    by_evidence, by_run = set(evidence_ids), set(run_ids)
+    if not by_evidence and not by_run:
+        return []
+    rows = session.execute(
+        select(col(Evidence.id), col(Evidence.collector_run_id), col(EvidenceRequirement.requirement_id))
+        .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
+        .where(or_(col(Evidence.id).in_(by_evidence), col(Evidence.collector_run_id).in_(by_run)))
+    )
+    return [(evidence_id, run_id, requirement_id) for evidence_id, run_id, requirement_id in rows]
+
+
 def link_ids_of(session: Session, evidence_id: int) -> tuple[list[int], list[int]]:
     requirement_ids = session.scalars(
         select(col(EvidenceRequirement.requirement_id)).where(col(EvidenceRequirement.evidence_id) == evidence_id)
@@ -170,6 +186,38 @@ def signoffs_of_runs(session: Session, run_ids: Iterable[int]) -> dict[int, tupl
         .group_by(col(Evidence.collector_run_id))
     )
     return {run_id: (signed_at, signed_by) for run_id, signed_at, signed_by in rows}
+
+
+def evidence_of_run(session: Session, run_id: int) -> Sequence[Evidence]:
+    return session.scalars(
+        select(Evidence).where(col(Evidence.collector_run_id) == run_id).order_by(col(Evidence.id))
+    ).all()
+
+
+def normalised_evidence(session: Session, run_id: int) -> Evidence | None:
+    return session.scalars(
+        select(Evidence).where(col(Evidence.collector_run_id) == run_id, col(Evidence.artifact_kind) == "normalised")
+    ).first()
+
+
+def add_signoffs(session: Session, signoffs: Iterable[EvidenceSignoff]) -> None:
+    for signoff in signoffs:
+        session.add(signoff)
+    session.flush()
+
+
+def newest_evidence_of_requirements(session: Session, requirement_ids: Iterable[int]) -> dict[int, datetime]:
+    """Requirement id -> newest collected_at of its live (not superseded) evidence."""
+    ids = set(requirement_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(EvidenceRequirement.requirement_id), func.max(col(Evidence.collected_at)))
+        .join(Evidence, col(Evidence.id) == col(EvidenceRequirement.evidence_id))
+        .where(col(EvidenceRequirement.requirement_id).in_(ids), col(Evidence.superseded_at).is_(None))
+        .group_by(col(EvidenceRequirement.requirement_id))
+    )
+    return {requirement_id: newest for requirement_id, newest in rows}
 
 
 def signoffs_of(session: Session, evidence_ids: Iterable[int]) -> dict[int, EvidenceSignoff]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session, col
 
-from audit_portal.catalogue.models import MAPS_TO, Control, ControlMapping, Requirement
-from audit_portal.engagements.models import Engagement
-from audit_portal.evidence.models import Evidence, EvidenceRequirement
 from audit_portal.findings.models import (
     FAILING_SEVERITIES,
     OPEN_STATUSES,
@@ -36,20 +34,14 @@ def replace_controls(session: Session, finding_id: int, control_ids: Iterable[in
     session.flush()
 
 
-def controls_of(session: Session, finding_ids: Iterable[int]) -> dict[int, list[Control]]:
+def control_ids_of(session: Session, finding_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The controls and measures each finding is linked to, by finding id."""
     ids = set(finding_ids)
-    result: dict[int, list[Control]] = {i: [] for i in ids}
+    result: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
         return result
-    rows = session.execute(
-        select(col(FindingControl.finding_id), Control)
-        .join(Control, col(Control.id) == col(FindingControl.control_id))
-        .where(col(FindingControl.finding_id).in_(ids))
-        # ISO controls before Annex 2 measures ("iso27001-*" sorts after "annex2").
-        .order_by(col(Control.framework_key).desc(), col(Control.position))
-    )
-    for finding_id, control in rows:
-        result[finding_id].append(control)
+    for row in session.scalars(select(FindingControl).where(col(FindingControl.finding_id).in_(ids))):
+        result[row.finding_id].append(row.control_id)
     return result
 
 
@@ -103,59 +95,6 @@ def all_findings(
     if engagement_ids is not None:
         query = query.where(or_(col(Finding.source) != "auditor", col(Finding.engagement_id).in_(set(engagement_ids))))
     return session.scalars(query.order_by(col(Finding.created_at).desc(), col(Finding.id).desc()).limit(limit)).all()
-
-
-def evidence_requirement_controls(session: Session, findings: Sequence[Finding]) -> list[tuple[int, Control]]:
-    """(finding id, control or measure) reached through the evidence a finding was raised on: its
-    evidence item, or every item of the run that last saw it."""
-    by_evidence = {f.evidence_id: f.id for f in findings if f.evidence_id is not None}
-    by_run: dict[int, list[int]] = {}
-    for f in findings:
-        if f.evidence_id is None and f.last_run_id is not None:
-            by_run.setdefault(f.last_run_id, []).append(f.id)
-    if not by_evidence and not by_run:
-        return []
-    rows = session.execute(
-        select(col(Evidence.id), col(Evidence.collector_run_id), Control)
-        .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == col(Evidence.id))
-        .join(Requirement, col(Requirement.id) == col(EvidenceRequirement.requirement_id))
-        .join(Control, col(Control.id) == col(Requirement.control_id))
-        .where(or_(col(Evidence.id).in_(set(by_evidence)), col(Evidence.collector_run_id).in_(set(by_run))))
-    )
-    result: list[tuple[int, Control]] = []
-    for evidence_id, run_id, control in rows:
-        if evidence_id in by_evidence:
-            result.append((by_evidence[evidence_id], control))
-        for finding_id in by_run.get(run_id, []):
-            result.append((finding_id, control))
-    return result
-
-
-def mapped_targets(session: Session, source_ids: Iterable[int], framework_key: str) -> dict[int, list[Control]]:
-    ids = set(source_ids)
-    result: dict[int, list[Control]] = {}
-    if not ids:
-        return result
-    rows = session.execute(
-        select(col(ControlMapping.source_id), Control)
-        .join(Control, col(Control.id) == col(ControlMapping.target_id))
-        .where(
-            col(ControlMapping.source_id).in_(ids),
-            col(ControlMapping.kind) == MAPS_TO,
-            col(Control.framework_key) == framework_key,
-        )
-        .order_by(col(Control.position))
-    )
-    for source_id, control in rows:
-        result.setdefault(source_id, []).append(control)
-    return result
-
-
-def engagements_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Engagement]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {e.id: e for e in session.scalars(select(Engagement).where(col(Engagement.id).in_(wanted)))}
 
 
 def add_transition(session: Session, transition: FindingTransition) -> FindingTransition:
@@ -216,4 +155,84 @@ def collector_findings_seen_in(session: Session, collector_instance: str, run_id
             col(Finding.last_run_id) >= run_id,
         )
         .order_by(col(Finding.id))
+    ).all()
+
+
+def open_finding_links(
+    session: Session, engagement_id: int, control_ids: Iterable[int] | None = None
+) -> list[tuple[int, int]]:
+    """(control id, finding id) of open findings linked to controls: this engagement's auditor
+    findings and every collector finding."""
+    query = (
+        select(col(FindingControl.control_id), col(FindingControl.finding_id))
+        .join(Finding, col(Finding.id) == col(FindingControl.finding_id))
+        .where(
+            col(Finding.status).in_(OPEN_STATUSES),
+            or_(col(Finding.engagement_id) == engagement_id, col(Finding.source) == "collector"),
+        )
+    )
+    if control_ids is not None:
+        query = query.where(col(FindingControl.control_id).in_(set(control_ids)))
+    return [(cid, fid) for cid, fid in session.execute(query)]
+
+
+def unclosed_findings(session: Session, instance_name: str) -> Sequence[Finding]:
+    return session.scalars(
+        select(Finding).where(
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.status) != "closed",
+        )
+    ).all()
+
+
+def findings_of_run(session: Session, run_id: int, instance_name: str | None = None) -> Sequence[Finding]:
+    """Findings this run saw. A finding is seen by every run of its instance from the run that
+    opened it to the newest run that still saw it (a run that no longer sees it closes it, and a
+    key seen again later opens a new finding), so a run saw exactly the findings of its instance
+    whose [first_run_id, last_run_id] holds the run: including those later runs saw again and
+    those closed since. Without ``instance_name``, only the findings this run was the last to see."""
+    query = select(Finding).where(col(Finding.source) == "collector")
+    if instance_name is None:
+        query = query.where(col(Finding.last_run_id) == run_id)
+    else:
+        query = query.where(
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.first_run_id) <= run_id,
+            col(Finding.last_run_id) >= run_id,
+        )
+    return session.scalars(query.order_by(col(Finding.severity), col(Finding.key))).all()
+
+
+def open_findings_counts(session: Session, instance_names: Iterable[str]) -> dict[str, int]:
+    names = list(instance_names)
+    if not names:
+        return {}
+    rows = session.execute(
+        select(col(Finding.collector_instance), func.count())
+        .where(
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance).in_(names),
+            col(Finding.status).in_(OPEN_STATUSES),
+        )
+        .group_by(col(Finding.collector_instance))
+    ).all()
+    return {name: count for name, count in rows if name}
+
+
+def link_finding_controls(session: Session, finding_id: int, control_ids: Iterable[int]) -> None:
+    for control_id in sorted(set(control_ids)):
+        session.add(FindingControl(finding_id=finding_id, control_id=control_id))
+    session.flush()
+
+
+def findings_closed_by(session: Session, instance_name: str, run_started_at: datetime) -> Sequence[Finding]:
+    """Findings a run of the instance closed because it no longer saw them (closed at the run's start)."""
+    return session.scalars(
+        select(Finding).where(
+            col(Finding.source) == "collector",
+            col(Finding.collector_instance) == instance_name,
+            col(Finding.status) == "closed",
+            col(Finding.closed_at) == run_started_at,
+        )
     ).all()

@@ -25,11 +25,13 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import Control
+from audit_portal.engagements import repository as engagement_repository
 from audit_portal.engagements import scope
 from audit_portal.engagements import service as engagements
 from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.scope import EVERYTHING, Scope
 from audit_portal.errors import Forbidden, InvalidInput, NotFound
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.findings import lifecycle, repository
 from audit_portal.findings.models import (
     AUDITOR_CATEGORIES,
@@ -132,8 +134,8 @@ def for_control(
 
 
 def _auditor_views(session: Session, findings: list[Finding]) -> list[FindingView]:
-    controls = repository.controls_of(session, [f.id for f in findings])
-    engagements_by_id = repository.engagements_by_ids(session, {f.engagement_id for f in findings if f.engagement_id})
+    controls = controls_of(session, [f.id for f in findings])
+    engagements_by_id = engagement_repository.by_ids(session, {f.engagement_id for f in findings if f.engagement_id})
     return [
         FindingView(f, controls.get(f.id, []), engagements_by_id.get(f.engagement_id) if f.engagement_id else None)
         for f in findings
@@ -149,9 +151,9 @@ def collector_views(session: Session, framework_key: str, reader: Scope = EVERYT
 
 
 def _with_affected_controls(session: Session, findings: list[Finding], framework_key: str) -> list[FindingView]:
-    linked = repository.controls_of(session, [f.id for f in findings])
+    linked = controls_of(session, [f.id for f in findings])
     reached: dict[int, list[Control]] = defaultdict(list)
-    for finding_id, control in repository.evidence_requirement_controls(session, findings):
+    for finding_id, control in _controls_through_evidence(session, findings):
         reached[finding_id].append(control)
     sources = {
         c.id
@@ -159,7 +161,7 @@ def _with_affected_controls(session: Session, findings: list[Finding], framework
         for c in found
         if c.framework_key != framework_key
     }
-    targets = repository.mapped_targets(session, sources, framework_key)
+    targets = catalogue_repository.mapped_targets(session, sources, framework_key)
     views = []
     for finding in findings:
         affected: dict[int, Control] = {}
@@ -170,6 +172,39 @@ def _with_affected_controls(session: Session, findings: list[Finding], framework
                 affected[target.id] = target
         views.append(FindingView(finding, sorted(affected.values(), key=lambda c: c.position)))
     return views
+
+
+def controls_of(session: Session, finding_ids: list[int]) -> dict[int, list[Control]]:
+    """The controls and measures each finding is linked to: ISO controls before Annex 2 measures
+    ("iso27001-*" sorts after "annex2"), each in catalogue order."""
+    linked = repository.control_ids_of(session, finding_ids)
+    found = catalogue_repository.controls_by_ids(session, {i for ids in linked.values() for i in ids})
+    return {
+        finding_id: sorted(
+            (found[i] for i in ids if i in found), key=lambda c: (c.framework_key, -c.position), reverse=True
+        )
+        for finding_id, ids in linked.items()
+    }
+
+
+def _controls_through_evidence(session: Session, findings: list[Finding]) -> list[tuple[int, Control]]:
+    """(finding id, control or measure) reached through the evidence a finding was raised on: its
+    evidence item, or every item of the run that last saw it."""
+    by_evidence = {f.evidence_id: f.id for f in findings if f.evidence_id is not None}
+    by_run: dict[int, list[int]] = {}
+    for f in findings:
+        if f.evidence_id is None and f.last_run_id is not None:
+            by_run.setdefault(f.last_run_id, []).append(f.id)
+    links = evidence_repository.requirement_links_of_items(session, by_evidence, by_run)
+    owners = catalogue_repository.controls_of_requirements(session, {requirement_id for _, _, requirement_id in links})
+    result: list[tuple[int, Control]] = []
+    for evidence_id, run_id, requirement_id in links:
+        control = owners[requirement_id]
+        if evidence_id in by_evidence:
+            result.append((by_evidence[evidence_id], control))
+        for finding_id in by_run.get(run_id, []) if run_id is not None else []:
+            result.append((finding_id, control))
+    return result
 
 
 def global_list(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
-from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
+from audit_portal.requests.models import PENDING_STATES, EvidenceRequest, EvidenceRequestItem
 
 
 def add(session: Session, request: EvidenceRequest) -> EvidenceRequest:
@@ -65,3 +65,24 @@ def link(session: Session, item: EvidenceRequestItem) -> None:
     if session.get(EvidenceRequestItem, (item.request_id, item.evidence_id)) is None:
         session.add(item)
         session.flush()
+
+
+def pending_request_counts(session: Session, engagement_id: int) -> tuple[dict[int, int], dict[int, int]]:
+    """Open or answered requests of the engagement, counted (by control, by requirement)."""
+    base = (
+        select(EvidenceRequest)
+        .where(
+            col(EvidenceRequest.engagement_id) == engagement_id,
+            col(EvidenceRequest.state).in_(PENDING_STATES),
+        )
+        .subquery()
+    )
+    by_control = session.execute(
+        select(base.c.control_id, func.count()).where(base.c.control_id.is_not(None)).group_by(base.c.control_id)
+    )
+    by_requirement = session.execute(
+        select(base.c.requirement_id, func.count())
+        .where(base.c.requirement_id.is_not(None))
+        .group_by(base.c.requirement_id)
+    )
+    return dict(by_control.all()), dict(by_requirement.all())

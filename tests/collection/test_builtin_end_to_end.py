@@ -12,6 +12,7 @@ from sqlmodel import select
 from audit_portal.collection import repository, service
 from audit_portal.collection.models import CollectorRun
 from audit_portal.coverage.service import compute_coverage
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceRequirement
 from audit_portal.findings.models import Finding
 from collectors.options import HOST
@@ -168,7 +169,7 @@ def test_a_scheduled_run_of_each_builtin_collector(session, scope, store, settin
         run = session.get(CollectorRun, report.run_id)
         assert run.status == "ok", (item.name, run.error, run.log)
         assert run.trigger == "schedule"
-        evidence = repository.evidence_of_run(session, run.id)
+        evidence = evidence_repository.evidence_of_run(session, run.id)
         assert sorted(e.artifact_kind for e in evidence) == ["normalised", "raw", "report"], item.name
         linked = session.exec(
             select(EvidenceRequirement).where(EvidenceRequirement.evidence_id.in_([e.id for e in evidence]))

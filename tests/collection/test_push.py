@@ -10,6 +10,7 @@ from sqlmodel import select
 from audit_portal.auth import tokens
 from audit_portal.collection import push, repository, service
 from audit_portal.collection.models import CollectorRun
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import Finding
 from collectors.options import HOST
@@ -108,7 +109,7 @@ def test_a_remote_run_arrives_with_its_artifacts_and_findings(session, client, r
             assert b"remote-secret-value" not in stream.read()
     keys = {f.key for f in session.exec(select(Finding).where(Finding.collector_instance == "edge-remote")).all()}
     assert keys == {"item:a", "item:b"}
-    assert len(repository.evidence_of_run(session, run.id)) == 3
+    assert len(evidence_repository.evidence_of_run(session, run.id)) == 3
 
 
 def test_a_token_for_another_instance_is_refused(session, client, remote_instance):

@@ -15,6 +15,7 @@ from sqlmodel import select
 from audit_portal.audit.models import AuditEvent
 from audit_portal.collection import repository, review, rule_review, service, views
 from audit_portal.collection.models import RuleDecision
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.principals import Principal
 from collectors.options import HOST
@@ -182,7 +183,7 @@ def test_a_sign_off_after_the_grace_is_flagged_late(login_as, session, store, se
     assert "signoff-late" not in rows[timely_run] and "signed off" in rows[timely_run]
     run_page = client.get(f"/runs/{late_run}").text
     assert "late" in run_page and "the requirement allows 14 days" in run_page
-    evidence_id = repository.normalised_evidence(session, late_run).id
+    evidence_id = evidence_repository.normalised_evidence(session, late_run).id
     evidence_page = client.get(f"/evidence/{evidence_id}").text
     assert f"by {signer.username} on" in evidence_page and 'class="chip stale">late' in evidence_page
 
@@ -203,7 +204,7 @@ def test_the_package_holds_the_sign_offs_and_rule_decisions(session, store, sett
     at = datetime.now(UTC) - timedelta(days=3)
     run_id = _run(scope, store, settings, at)
     _sign(session, store, run_id, signer, at + timedelta(days=20))
-    items = repository.evidence_of_run(session, run_id)
+    items = evidence_repository.evidence_of_run(session, run_id)
     signoffs, decisions = reviews.review_rows(session, [(e, ("COM-1/firewall-review",)) for e in items])
     assert len(signoffs) == 1
     row = dict(zip(reviews.SIGNOFF_COLUMNS, signoffs[0], strict=True))
@@ -240,7 +241,7 @@ def test_the_auditors_control_page_shows_who_signed_off_when(
 
 
 def test_a_review_whose_rules_cannot_be_read_is_not_signed_off(login_as, session, store, run_id):
-    store.delete(repository.normalised_evidence(session, run_id).store_key)
+    store.delete(evidence_repository.normalised_evidence(session, run_id).store_key)
     client = login_as("it")
     page = client.get(f"/runs/{run_id}")
     assert page.status_code == 200 and "cannot be read from the evidence store" in page.text

@@ -13,6 +13,7 @@ from audit_portal.collection import repository, service
 from audit_portal.collection.models import CollectorRun
 from audit_portal.collection.secrets import MASK
 from audit_portal.errors import InvalidInput
+from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
 from audit_portal.findings.models import Finding
 
@@ -73,7 +74,7 @@ def test_the_next_run_gets_the_previous_normalised_result(session, scope, store,
     make_instance(session, settings, items=["a"])
     run(scope, store, settings)
     second = run(scope, store, settings, now=NOW + timedelta(days=1))
-    normalised = repository.normalised_evidence(session, second.run_id)
+    normalised = evidence_repository.normalised_evidence(session, second.run_id)
     with store.open(normalised.store_key) as stream:
         assert json.loads(stream.read())["previous_items"] == ["a"]
 
@@ -146,7 +147,7 @@ def test_secrets_are_encrypted_at_rest_and_masked_in_log_report_and_pages(sessio
     report = run(scope, store, settings)
     row = session.get(CollectorRun, report.run_id)
     assert "using token " + MASK in row.log and "hunter2" not in row.log
-    for evidence in repository.evidence_of_run(session, row.id):
+    for evidence in evidence_repository.evidence_of_run(session, row.id):
         with store.open(evidence.store_key) as stream:
             assert b"hunter2" not in stream.read()
 

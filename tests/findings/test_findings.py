@@ -193,6 +193,7 @@ def test_serious_collector_findings_reach_the_auditor_with_affected_controls(
 def test_the_global_list_for_management_and_for_auditors(workspace, add_evidence, session, make_user, login_as):
     mine = _record(workspace, title="Recorded in my engagement")
     other_form = service.FindingForm(title="Recorded elsewhere", category="observation", control_refs="5.1")
+    from audit_portal.engagements import scope as engagement_scope
     from audit_portal.engagements import service as engagements
 
     other_engagement = engagements.create_engagement(
@@ -206,9 +207,7 @@ def test_the_global_list_for_management_and_for_auditors(workspace, add_evidence
             auditor_ids=[make_user("auditor").id],
         ),
     )
-    other_auditor = principal_of(
-        engagements.repository.auditors_of(session, [other_engagement.id])[other_engagement.id][0]
-    )
+    other_auditor = principal_of(engagement_scope.auditors_of(session, [other_engagement.id])[other_engagement.id][0])
     service.create(
         session,
         principal=other_auditor,

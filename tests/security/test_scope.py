@@ -363,13 +363,10 @@ def test_an_auditor_reads_no_other_audit_firms_events_on_an_evidence_page(audits
     """The same item, read by an auditor of another engagement and by IT: the auditor's page lists
     IT's event and their own, never the other auditor's; IT's page lists all three."""
     from audit_portal.audit.service import record_event
-    from audit_portal.engagements import repository as engagement_repository
     from audit_portal.principals import Principal
 
     item = audits.mine.evidence[0]
-    (other_auditor,) = engagement_repository.auditors_of(session, [audits.other.engagement.id])[
-        audits.other.engagement.id
-    ]
+    (other_auditor,) = scope.auditors_of(session, [audits.other.engagement.id])[audits.other.engagement.id]
     it = make_user("it")
     for user in (other_auditor, it):
         record_event(
