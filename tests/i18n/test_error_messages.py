@@ -17,6 +17,7 @@ from tests.collection.conftest import scope  # noqa: F401
 from tests.collection.test_rule_review import _form, _rules, firewall, run_id  # noqa: F401
 from tests.conftest import TEST_PASSWORD
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
+from tests.engagements.test_occurrences import HTMX, _requirement_id
 from tests.engagements.test_sampling import items, runs  # noqa: F401
 
 DUTCH = {"Accept-Language": "nl"}
@@ -281,3 +282,16 @@ def test_the_finding_form_lists_the_readers_labels(workspace, login_as):
     assert found.status_code == 422
     assert "Kies een categorie: Grote afwijking, Kleine afwijking, Observatie, Verbeterpunt." in found.text
     assert "Kies een ernst: info, laag, middel, hoog, kritiek." in found.text
+
+
+def test_the_occurrence_review_refuses_in_dutch(workspace, runs, session, login_as):
+    base = f"/engagements/{workspace.engagement_id}/controls/OPS-2/requirements/{_requirement_id(session)}"
+    auditor = login_as(workspace.auditor)
+    nothing = auditor.post(f"{base}/occurrences/review", data={"decision": "maybe"}, headers=DUTCH | HTMX)
+    assert nothing.status_code == 422
+    assert "Kies accepteren of afwijzen." in nothing.text
+    other = auditor.get(
+        f"/engagements/{workspace.engagement_id}/controls/OPS-2/requirements/999999/occurrences",
+        headers=DUTCH | {"Accept": "text/html"},
+    )
+    assert other.status_code == 404 and "OPS-2 heeft geen eis 999999." in other.text
