@@ -25,6 +25,7 @@ from fastapi.params import Depends as DependsParam
 from audit_portal.auth.identify import identify
 from audit_portal.db import SessionDep
 from audit_portal.errors import Forbidden, NotAuthenticated, wants_json
+from audit_portal.i18n import N_, Word
 from audit_portal.principals import (
     ANONYMOUS,
     ANONYMOUS_PRINCIPAL,
@@ -87,9 +88,12 @@ class _Authorizer:
         if not allowed(self.action, principal.role):
             if principal.is_anonymous:
                 if wants_json(request):
-                    raise NotAuthenticated("Sign in, or send a valid service token.")
+                    raise NotAuthenticated(N_("Sign in, or send a valid service token."))
                 raise SignInRequired(_login_url(request))
-            raise Forbidden(f"Your role ({principal.role}) may not do this ({self.action}).")
+            raise Forbidden(
+                N_("Your role (%(role)s) may not do this (%(action)s)."),
+                values={"role": Word(principal.role), "action": self.action},
+            )
         if not principal.is_token:
             check_csrf(request, identity, submitted_csrf)
         return principal

@@ -13,12 +13,13 @@ profile read it.
 from __future__ import annotations
 
 import gettext
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
@@ -178,6 +179,72 @@ def format_percentage(value: float | None, language: str) -> str:
     return format_percent(value / 100, format="#,##0%", locale=language)
 
 
+class Word(str):
+    """A status or state name ("action_planned") among a message's values: the English detail
+    says it as a word ("action planned"), a reader's message in their language ("actie gepland").
+    The catalogue holds these words for the pages' ``|status`` filter."""
+
+    __slots__ = ()
+
+    def __new__(cls, name: object) -> Word:
+        return super().__new__(cls, str(name).replace("_", " "))
+
+    def said(self, catalogue: gettext.NullTranslations) -> str:
+        return str(catalogue.gettext(self))
+
+
+class Label(Word):
+    """A catalogue label among a message's values ("Annex 2"), as it is in English, translated
+    for a reader; text the catalogue does not hold stays as it is."""
+
+    def __new__(cls, text: object) -> Label:
+        return str.__new__(cls, str(text))
+
+
+class Words(Word):
+    """Catalogue words or labels a message lists ("Choose a severity: %(choices)s."): joined by
+    commas, each in the reader's language."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Iterable[object]) -> Words:
+        words = tuple(str(part).replace("_", " ") for part in parts)
+        made = str.__new__(cls, ", ".join(words))
+        made.parts = words
+        return made
+
+    def said(self, catalogue: gettext.NullTranslations) -> str:
+        return ", ".join(str(catalogue.gettext(part)) for part in self.parts)
+
+
+class Sentences(Word):
+    """Catalogue messages with their values, as a refusal's summary lists its field errors
+    ("The finding was not saved: %(reasons)s"): each in the reader's language."""
+
+    messages: tuple[tuple[str, Mapping[str, object]], ...]
+    separator: str
+
+    def __new__(cls, errors: Iterable[Mapping[str, Any]], separator: str = " ") -> Sentences:
+        messages = tuple((str(item["message"]), dict(item.get("values") or {})) for item in errors)
+        made = str.__new__(cls, separator.join(message % values if values else message for message, values in messages))
+        made.messages, made.separator = messages, separator
+        return made
+
+    def said(self, catalogue: gettext.NullTranslations) -> str:
+        return self.separator.join(_said(catalogue, message, values) for message, values in self.messages)
+
+
+def _said(catalogue: gettext.NullTranslations, message: str, values: Mapping[str, object]) -> str:
+    """``message`` in the catalogue's language, its values after the words (a value holding "%"
+    stays text); status words and lists of them in that language too."""
+    translated = str(catalogue.gettext(message))
+    if not values:
+        return translated
+    return translated % {
+        key: value.said(catalogue) if isinstance(value, Word) else value for key, value in values.items()
+    }
+
+
 @dataclass(frozen=True)
 class Wording:
     """The reader's language for text composed in Python (the audit log's sentences, the charts'
@@ -189,8 +256,7 @@ class Wording:
     def gettext(self, message: str, **values: object) -> str:
         if not message:
             return message  # gettext("") is the catalogue's header, not an empty word
-        translated = str(gettext_for(self.language).gettext(message))
-        return translated % values if values else translated
+        return _said(gettext_for(self.language), message, values)
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
         """``n`` chooses the plural form and fills ``%(count)s`` unless ``values`` give it (formatted)."""

@@ -26,7 +26,13 @@ _MEMBERS = ("name", "version", "Config", "default_schedule", "requirements", "co
 
 
 class UnknownCollector(LookupError):
-    """No usable collector of that name is installed (or the allowlist leaves it out)."""
+    """No usable collector of that name is installed (or the allowlist leaves it out). Its
+    parts let the portal say it in the reader's language: ``allowlisted`` when an allowlist was
+    given, ``target`` and ``problem`` when the collector is installed but cannot be loaded."""
+
+    def __init__(self, message: str, *, allowlisted: bool = False, target: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.allowlisted, self.target, self.problem = allowlisted, target, problem
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,13 @@ def load(name: str, allowlist: Collection[str] | None = None) -> Collector:
     info = discover(allowlist).get(name)
     if info is None:
         raise UnknownCollector(
-            f"no collector {name!r} is installed" + (f" or allowed by {ALLOWLIST_VARIABLE}" if allowlist else "")
+            f"no collector {name!r} is installed" + (f" or allowed by {ALLOWLIST_VARIABLE}" if allowlist else ""),
+            allowlisted=bool(allowlist),
         )
     if info.collector is None:
-        raise UnknownCollector(f"collector {name!r} ({info.target}) is unusable: {info.problem}")
+        raise UnknownCollector(
+            f"collector {name!r} ({info.target}) is unusable: {info.problem}",
+            target=info.target,
+            problem=str(info.problem),
+        )
     return info.collector()

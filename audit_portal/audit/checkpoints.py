@@ -40,6 +40,7 @@ from audit_portal.audit.service import (
 from audit_portal.config import Settings
 from audit_portal.errors import InvalidInput
 from audit_portal.export.signing import fingerprint_of, signing_key
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from evidence_store import ObjectNotFound, ObjectStore, StoreError
 
@@ -137,7 +138,7 @@ def write_checkpoint(
     key = keys.for_session(session)
     head = repository.lock_chain_head(session)
     if head.last_event_id == 0:
-        raise InvalidInput("The audit log is empty; there is no head to checkpoint yet.")
+        raise InvalidInput(N_("The audit log is empty; there is no head to checkpoint yet."))
     signer = signing_key(settings)
     now = clock.utcnow()
     fields: dict[str, object] = {

@@ -11,6 +11,7 @@ from audit_portal.auth import repository, sessions, tokens
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.auth.service import access_problem
 from audit_portal.errors import NotAuthenticated
+from audit_portal.i18n import N_
 from audit_portal.principals import ANONYMOUS_PRINCIPAL, COLLECTOR, Principal
 
 
@@ -38,7 +39,7 @@ def _identify(request: Request, session: Session) -> Identity:
         scheme, _, secret = authorization.partition(" ")
         token = tokens.authenticate(session, secret.strip()) if scheme.lower() == "bearer" else None
         if token is None:
-            raise NotAuthenticated("The service token is unknown, expired or revoked.")
+            raise NotAuthenticated(N_("The service token is unknown, expired or revoked."))
         assert token.id is not None
         return Identity(
             Principal(

@@ -150,14 +150,14 @@ def create_user(
 def get_user(session: Session, user_id: int) -> UserAccount:
     user = repository.user_by_id(session, user_id)
     if user is None:
-        raise NotFound(f"No user {user_id}.")
+        raise NotFound(N_("No user %(id)s."), values={"id": user_id})
     return user
 
 
 def user_named(session: Session, username: str) -> UserAccount:
     user = repository.user_by_username(session, normalise_username(username))
     if user is None:
-        raise NotFound(f"No user named {username!r}.")
+        raise NotFound(N_("No user named '%(username)s'."), values={"username": username})
     return user
 
 
@@ -567,7 +567,7 @@ def sign_out(session: Session, *, web_session: WebSession | None, principal: Pri
 
 def start_enrolment(session: Session, user: UserAccount) -> None:
     if user.totp_enabled_at is not None:
-        raise Conflict("Two-factor sign-in is already on; reset it first to enrol a new device.")
+        raise Conflict(N_("Two-factor sign-in is already on; reset it first to enrol a new device."))
     user.totp_secret = second_factor.new_secret()
     session.flush()
 
@@ -576,7 +576,7 @@ def confirm_enrolment(
     session: Session, user: UserAccount, *, code: str, request: Request, principal: Principal
 ) -> list[str]:
     if user.totp_enabled_at is not None or not user.totp_secret:
-        raise Conflict("There is no enrolment in progress.")
+        raise Conflict(N_("There is no enrolment in progress."))
     if not second_factor.verify_totp(session, user, code):
         raise InvalidInput(WRONG_CODE)
     user.totp_enabled_at = clock.utcnow()
@@ -596,9 +596,9 @@ def new_recovery_codes(
     session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
 ) -> list[str]:
     if user.totp_enabled_at is None:
-        raise Conflict("Turn on two-factor sign-in first.")
+        raise Conflict(N_("Turn on two-factor sign-in first."))
     if not passwords.verify_password(user.password_hash, password):
-        raise InvalidInput("The password is wrong.")
+        raise InvalidInput(N_("The password is wrong."))
     codes = second_factor.replace_recovery_codes(session, user)
     record_event(
         session,
@@ -615,9 +615,9 @@ def turn_off_second_factor(
     session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
 ) -> None:
     if second_factor_required(session, user):
-        raise Conflict("Two-factor sign-in is mandatory for your account.")
+        raise Conflict(N_("Two-factor sign-in is mandatory for your account."))
     if not passwords.verify_password(user.password_hash, password):
-        raise InvalidInput("The password is wrong.")
+        raise InvalidInput(N_("The password is wrong."))
     assert user.id is not None
     user.totp_secret = None
     user.totp_enabled_at = None

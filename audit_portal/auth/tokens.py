@@ -106,7 +106,7 @@ def revoke(
 ) -> ServiceToken:
     token = repository.token_by_id(session, token_id)
     if token is None:
-        raise NotFound(f"No service token {token_id}.")
+        raise NotFound(N_("No service token %(id)s."), values={"id": token_id})
     if token.revoked_at is None:
         token.revoked_at = clock.utcnow()
         session.flush()

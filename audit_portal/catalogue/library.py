@@ -18,6 +18,7 @@ from audit_portal.catalogue import repository
 from audit_portal.catalogue.models import Requirement, RequirementSwitchOff
 from audit_portal.clock import utcnow
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 
 LIBRARY_FRAMEWORKS = ("iso27001-2022", "iso27001-2013")
@@ -29,12 +30,15 @@ def library_requirement(session: Session, key: str) -> Requirement:
     """A live requirement of the library (an ISO control's or clause's own), or NotFound/InvalidInput."""
     requirement = repository.requirements_by_key(session, [key.strip()]).get(key.strip())
     if requirement is None or requirement.retired_at is not None:
-        raise NotFound(f"The catalogue has no requirement {key!r}.")
+        raise NotFound(N_("The catalogue has no requirement '%(key)s'."), values={"key": key})
     control = repository.controls_by_ids(session, [requirement.control_id]).get(requirement.control_id)
     if control is None or control.framework_key not in LIBRARY_FRAMEWORKS:
         raise InvalidInput(
-            f"{key} belongs to the organisation's own measures; only requirements of the library "
-            "(ISO/IEC 27001 controls and clauses) can be switched off."
+            N_(
+                "%(key)s belongs to the organisation's own measures; only requirements of the library "
+                "(ISO/IEC 27001 controls and clauses) can be switched off."
+            ),
+            values={"key": key},
         )
     return requirement
 
@@ -46,13 +50,20 @@ def switch_off(
     text = (reason or "").strip()
     if len(text) < REASON_MIN_LENGTH:
         raise InvalidInput(
-            "Say why this requirement does not apply (at least 10 characters); the reason is shown to auditors.",
-            errors=[{"location": "reason", "message": "A reason of at least 10 characters is required."}],
+            N_("Say why this requirement does not apply (at least 10 characters); the reason is shown to auditors."),
+            errors=[{"location": "reason", "message": N_("A reason of at least 10 characters is required.")}],
         )
     if len(text) > REASON_MAX_LENGTH:
         raise InvalidInput(
-            f"Keep the reason under {REASON_MAX_LENGTH} characters.",
-            errors=[{"location": "reason", "message": f"Keep the reason under {REASON_MAX_LENGTH} characters."}],
+            N_("Keep the reason under %(most)s characters."),
+            values={"most": REASON_MAX_LENGTH},
+            errors=[
+                {
+                    "location": "reason",
+                    "message": N_("Keep the reason under %(most)s characters."),
+                    "values": {"most": REASON_MAX_LENGTH},
+                }
+            ],
         )
     assert requirement.id is not None
     existing = repository.switch_off_of(session, requirement.id)

@@ -26,7 +26,7 @@ from audit_portal.catalogue.models import (
     RequirementSwitchOff,
 )
 from audit_portal.errors import NotFound
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Label
 from audit_portal.search import Search, excerpt, fold, highlight
 from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
@@ -162,7 +162,7 @@ class SearchResults:
 def _framework_or_404(session: Session, key: str) -> Framework:
     framework = repository.get_framework(session, key)
     if framework is None:
-        raise NotFound(f"There is no framework {key!r} in the catalogue.")
+        raise NotFound(N_("There is no framework '%(key)s' in the catalogue."), values={"key": key})
     return framework
 
 
@@ -240,7 +240,10 @@ def control_page(session: Session, framework_key: str, ref: str) -> ControlPage:
     framework = _framework_or_404(session, framework_key)
     control = repository.control_by_ref(session, framework_key, ref)
     if control is None or control.id is None:
-        raise NotFound(f"{framework_label(framework_key, [framework])} has no control {ref!r}.")
+        raise NotFound(
+            N_("%(framework)s has no control '%(ref)s'."),
+            values={"framework": Label(framework_label(framework_key, [framework])), "ref": ref},
+        )
     mappings = repository.mappings_touching(session, [control.id])
     relations = _relations([control.id], mappings, _controls_around(session, [control], mappings))[control.id]
     measures = [link.control for link in relations.measures]
@@ -271,7 +274,7 @@ def control_of_requirement(session: Session, key: str) -> Control:
         else None
     )
     if control is None:
-        raise NotFound(f"The catalogue has no requirement {key!r}.")
+        raise NotFound(N_("The catalogue has no requirement '%(key)s'."), values={"key": key})
     return control
 
 

@@ -13,7 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.evidence import service as evidence_service
 from audit_portal.soa.service import STATUS_LABELS
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -39,7 +39,7 @@ def switch_off_requirement(
     try:
         library.switch_off(session, key=key, reason=reason, principal=principal, request=request)
     except InvalidInput as error:
-        return _back_to_control(request, session, key, error=str(error))
+        return _back_to_control(request, session, key, error=error.in_language(request_language(request)))
     return _back_to_control(request, session, key)
 
 

@@ -72,18 +72,18 @@ def record_decision(
     if not _ADVISORY_ID.match(advisory):
         raise InvalidInput(
             N_("Give the advisory's tracking id, e.g. NCSC-2026-0412."),
-            errors=[{"location": "advisory", "message": "not a tracking id"}],
+            errors=[{"location": "advisory", "message": N_("not a tracking id")}],
         )
     if status not in DECISIONS:
         raise InvalidInput(
             N_("The decision must be one of: %(choices)s."),
             values={"choices": ", ".join(DECISIONS)},
-            errors=[{"location": "status", "message": "unknown decision"}],
+            errors=[{"location": "status", "message": N_("unknown decision")}],
         )
     if status != "patched" and not note:
         raise InvalidInput(
             N_("Say why: a 'not applicable' or 'mitigated' decision needs its reasoning."),
-            errors=[{"location": "note", "message": "required"}],
+            errors=[{"location": "note", "message": N_("required")}],
         )
     if len(note) > MAX_NOTE:
         raise InvalidInput(N_("The note is longer than %(most)s characters."), values={"most": MAX_NOTE})

@@ -44,13 +44,13 @@ def sign_off_run(
     if not remark:
         raise InvalidInput(
             N_("Write a remark: what you reviewed and what you concluded."),
-            errors=[{"location": "remark", "message": "required"}],
+            errors=[{"location": "remark", "message": N_("required")}],
         )
     if len(remark) > MAX_REMARK:
         raise InvalidInput(
             N_("The remark is longer than %(most)s characters."),
             values={"most": MAX_REMARK},
-            errors=[{"location": "remark", "message": "too long"}],
+            errors=[{"location": "remark", "message": N_("too long")}],
         )
     detail = views.run_detail(session, run_id)
     if not detail.needs_signoff:
@@ -68,7 +68,13 @@ def sign_off_run(
                 "remove for every rule before you sign off."
             ),
             values={"open": len(open_rules), "rules": len(rules), "first": open_rules[0].label},
-            errors=[{"location": "decisions", "message": f"{len(open_rules)} rules without a decision"}],
+            errors=[
+                {
+                    "location": "decisions",
+                    "message": N_("%(count)s rules without a decision"),
+                    "values": {"count": len(open_rules)},
+                }
+            ],
         )
     now = signed_at or utcnow()  # the demo replays sign-offs of the past
     signoffs = [

@@ -93,7 +93,9 @@ def save_instance(
         )
     except InvalidInput as error:
         current = service.get_instance(session, existing) if existing else None
-        return _instance_form(request, current, values, {"form": error.detail}, status_code=422)
+        return _instance_form(
+            request, current, values, {"form": error.in_language(request_language(request))}, status_code=422
+        )
     return RedirectResponse(f"/collectors/{instance.name}", status_code=303)
 
 
@@ -120,8 +122,11 @@ def edit_instance_form(request: Request, session: SessionDep, principal: Manager
     instance = service.get_instance(session, name)
     if instance.host_managed:
         raise Conflict(
-            f"{name} is managed on the host: change its instance file there and import it again "
-            "(audit-portal collectors import)."
+            N_(
+                "%(name)s is managed on the host: change its instance file there and import it again "
+                "(audit-portal collectors import)."
+            ),
+            values={"name": name},
         )
     values = {
         "name": instance.name,

@@ -67,7 +67,7 @@ def rules_of(session: Session, store: ObjectStore, detail: Any) -> list[Reviewed
                 "result before deciding or signing off."
             ),
             values={"run": detail.run.id},
-            errors=[{"location": "decisions", "message": "rules unreadable"}],
+            errors=[{"location": "decisions", "message": N_("rules unreadable")}],
         )
     rules = normalised["rules"]
     decisions = {d.rule_index: d for d in repository.rule_decisions(session, detail.run.id)}

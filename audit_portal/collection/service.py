@@ -72,6 +72,7 @@ from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding
+from audit_portal.i18n import N_
 from audit_portal.principals import Principal
 from collectors import registry
 from collectors.base import Artifact, Collector, CollectResult, FindingDraft, Severity
@@ -108,11 +109,26 @@ class InstanceSpec(BaseModel):
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 
 
+def first_line(error: Exception) -> str:
+    """The first line of a parser's (English) message, as a refusal quotes it."""
+    return (str(error).splitlines() or [""])[0]
+
+
 def collector_for(name: str, settings: Settings) -> Collector:
     try:
         return registry.load(name, settings.collector_allowlist)
     except registry.UnknownCollector as error:
-        raise InvalidInput(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
+        if error.problem:
+            raise InvalidInput(
+                N_("Collector '%(name)s' (%(target)s) is unusable: %(problem)s."),
+                values={"name": name, "target": error.target, "problem": error.problem},
+            ) from None
+        if error.allowlisted:
+            raise InvalidInput(
+                N_("No collector '%(name)s' is installed or allowed by %(setting)s."),
+                values={"name": name, "setting": registry.ALLOWLIST_VARIABLE},
+            ) from None
+        raise InvalidInput(N_("No collector '%(name)s' is installed."), values={"name": name}) from None
 
 
 def config_origin(settings: Settings, origin: str) -> ConfigOrigin:
@@ -144,13 +160,20 @@ def validated_config(collector: Collector, raw: Mapping[str, Any], origin: Confi
             for item in error.errors(include_input=False, include_url=False)
         ]
         text = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
-        raise InvalidInput(f"The {collector.name} configuration is not valid: {text}", errors=problems) from None
+        raise InvalidInput(
+            N_("The %(collector)s configuration is not valid: %(problems)s"),
+            values={"collector": collector.name, "problems": text},
+            errors=problems,
+        ) from None
 
 
 def _check_schedule(schedule: str) -> str:
     schedule = " ".join(schedule.split())
     if not croniter.is_valid(schedule):
-        raise InvalidInput(f"{schedule!r} is not a cron expression (five fields, e.g. '0 6 * * 1').")
+        raise InvalidInput(
+            N_("'%(schedule)s' is not a cron expression (five fields, e.g. '0 6 * * 1')."),
+            values={"schedule": schedule},
+        )
     return schedule
 
 
@@ -159,8 +182,11 @@ def _check_name(name: str) -> str:
 
     if not re.match(NAME_PATTERN, name):
         raise InvalidInput(
-            f"{name!r} is not a usable instance name: lower-case letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, at most 100 characters."
+            N_(
+                "'%(name)s' is not a usable instance name: lower-case letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit, at most 100 characters."
+            ),
+            values={"name": name},
         )
     return name
 
@@ -169,7 +195,7 @@ def _check_requirements(session: Session, keys: list[str]) -> list[str]:
     found = {requirement.key for requirement in catalogue_repository.requirements_by_key(session, keys).values()}
     unknown = [key for key in keys if key not in found]
     if unknown:
-        raise InvalidInput(f"Unknown requirement(s): {', '.join(unknown)}.")
+        raise InvalidInput(N_("Unknown requirement(s): %(keys)s."), values={"keys": ", ".join(unknown)})
     return list(dict.fromkeys(keys))
 
 
@@ -210,17 +236,23 @@ def save_instance(
     schedule = _check_schedule(spec.schedule or collector.default_schedule)
     requirement_keys = _check_requirements(session, spec.requirements or list(collector.requirements))
     if not 10 <= spec.timeout_seconds <= 24 * 3600:
-        raise InvalidInput("timeout_seconds must be between 10 and 86400.")
+        raise InvalidInput(N_("timeout_seconds must be between 10 and 86400."))
     existing = repository.instance_by_name(session, name)
     submitted = spec.config
     if existing is not None:
         if existing.host_managed and origin != HOST:
             raise Conflict(
-                f"Instance {name!r} is managed on the host: change its instance file there and "
-                "import it again (audit-portal collectors import)."
+                N_(
+                    "Instance '%(name)s' is managed on the host: change its instance file there and "
+                    "import it again (audit-portal collectors import)."
+                ),
+                values={"name": name},
             )
         if existing.collector != collector.name:
-            raise Conflict(f"Instance {name!r} runs {existing.collector!r}; its type cannot change.")
+            raise Conflict(
+                N_("Instance '%(name)s' runs '%(collector)s'; its type cannot change."),
+                values={"name": name, "collector": existing.collector},
+            )
         submitted = _keep_masked_secrets(submitted, unsealed(json.loads(existing.config_json), secret_key))
     config = validated_config(collector, submitted, config_origin(settings, origin))
     now = utcnow()
@@ -262,11 +294,13 @@ def parse_instance_file(text: str) -> list[InstanceSpec]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise InvalidInput(f"The file is not valid YAML: {error}".splitlines()[0]) from None
+        raise InvalidInput(
+            N_("The file is not valid YAML: %(problem)s"), values={"problem": first_line(error)}
+        ) from None
     if isinstance(data, dict) and "instances" in data:
         data = data["instances"]
     if not isinstance(data, list) or not data:
-        raise InvalidInput("The file must hold a list of collector instances.")
+        raise InvalidInput(N_("The file must hold a list of collector instances."))
     specs = []
     for position, item in enumerate(data, start=1):
         try:
@@ -274,11 +308,14 @@ def parse_instance_file(text: str) -> list[InstanceSpec]:
         except ValidationError as error:
             first = error.errors(include_input=False)[0]
             where = ".".join(str(part) for part in first["loc"]) or "entry"
-            raise InvalidInput(f"Instance {position}: {where}: {first['msg']}.") from None
+            raise InvalidInput(
+                N_("Instance %(position)s: %(where)s: %(problem)s."),
+                values={"position": position, "where": where, "problem": first["msg"]},
+            ) from None
     names = [spec.name for spec in specs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise InvalidInput(f"Instance names repeat in the file: {', '.join(repeated)}.")
+        raise InvalidInput(N_("Instance names repeat in the file: %(names)s."), values={"names": ", ".join(repeated)})
     return specs
 
 
@@ -292,7 +329,7 @@ def import_instances(session: Session, text: str, *, settings: Settings, actor: 
 def get_instance(session: Session, name: str) -> CollectorInstance:
     instance = repository.instance_by_name(session, name)
     if instance is None:
-        raise NotFound(f"There is no collector instance {name!r}.")
+        raise NotFound(N_("There is no collector instance '%(name)s'."), values={"name": name})
     return instance
 
 
@@ -442,7 +479,10 @@ def run_instance(
     with scope() as session:
         instance = get_instance(session, instance_name)
         if instance.remote:
-            raise InvalidInput(f"{instance_name!r} is a remote instance: it runs on its host and pushes its results.")
+            raise InvalidInput(
+                N_("'%(name)s' is a remote instance: it runs on its host and pushes its results."),
+                values={"name": instance_name},
+            )
         ttl = timedelta(seconds=instance.timeout_seconds) + LEASE_MARGIN
         if not take_lease(session, job, holder, ttl):
             return RunReport(None, None, f"{instance_name} is running elsewhere (its job lease is held)")
@@ -736,7 +776,7 @@ def run_now(
 
     report = run_instance(same_session, store, settings, name, trigger=TRIGGER_MANUAL)
     if report.run_id is None:
-        raise Conflict(f"{name} is already running; wait for that run to finish.")
+        raise Conflict(N_("%(name)s is already running; wait for that run to finish."), values={"name": name})
     return report
 
 
@@ -759,12 +799,14 @@ def spec_from_form(values: Mapping[str, str]) -> InstanceSpec:
     try:
         config = yaml.safe_load(values.get("config") or "") or {}
     except yaml.YAMLError as error:
-        raise InvalidInput(f"The configuration is not valid YAML: {error}".splitlines()[0]) from None
+        raise InvalidInput(
+            N_("The configuration is not valid YAML: %(problem)s"), values={"problem": first_line(error)}
+        ) from None
     if not isinstance(config, dict):
-        raise InvalidInput("The configuration must be a YAML mapping (key: value lines).")
+        raise InvalidInput(N_("The configuration must be a YAML mapping (key: value lines)."))
     timeout = (values.get("timeout_seconds") or "").strip()
     if timeout and not timeout.isdigit():
-        raise InvalidInput("The timeout must be a whole number of seconds.")
+        raise InvalidInput(N_("The timeout must be a whole number of seconds."))
     requirements = [
         line.strip() for line in (values.get("requirements") or "").replace(",", "\n").splitlines() if line.strip()
     ]
@@ -797,7 +839,7 @@ def decider_names(session: Session, rules: Any) -> dict[int, str]:
 
 def _pushable_instance(session: Session, principal: Principal, name: str) -> CollectorInstance:
     if not principal.may_push_for(name):
-        raise Forbidden(f"This token may not push for {name!r}.")
+        raise Forbidden(N_("This token may not push for '%(name)s'."), values={"name": name})
     return get_instance(session, name)
 
 
@@ -807,10 +849,13 @@ def open_remote_run(session: Session, body: Any, *, principal: Principal, reques
 
     instance = _pushable_instance(session, principal, body.instance)
     if body.collector != instance.collector:
-        raise InvalidInput(f"{instance.name} is a {instance.collector} instance, not {body.collector}.")
+        raise InvalidInput(
+            N_("%(name)s is a %(collector)s instance, not %(pushed)s."),
+            values={"name": instance.name, "collector": instance.collector, "pushed": body.collector},
+        )
     started_at = as_utc(body.started_at)
     if started_at > utcnow() + timedelta(minutes=5):
-        raise InvalidInput("started_at lies in the future.")
+        raise InvalidInput(N_("started_at lies in the future."))
     sealed.checked_manifest(session, body, principal)
     resumed = sealed.earlier_push(session, body)
     if resumed is not None:  # an interrupted delivery of the same push goes on where it stopped
@@ -854,13 +899,15 @@ def finish_remote_run(
 
     run = repository.get_run(session, run_id)
     if run is None:
-        raise NotFound(f"There is no collector run {run_id}.")
+        raise NotFound(N_("There is no collector run %(id)s."), values={"id": run_id})
     instance = _pushable_instance(session, principal, run.instance_name)
     if run.trigger != TRIGGER_PUSH or run.status != RUN_RUNNING:
-        raise Conflict(f"Run {run_id} is not an open remote run (status {run.status}).")
+        raise Conflict(
+            N_("Run %(id)s is not an open remote run (status %(status)s)."), values={"id": run_id, "status": run.status}
+        )
     finished_at = as_utc(body.finished_at)
     if finished_at < as_utc(run.started_at):
-        raise InvalidInput("finished_at lies before the run started.")
+        raise InvalidInput(N_("finished_at lies before the run started."))
     from audit_portal.collection import sealed
 
     sealed.check_finish(
@@ -880,13 +927,16 @@ def finish_remote_run(
         evidence = {item.artifact_kind: item for item in evidence_repository.evidence_of_run(session, run_id)}
         missing = [kind for kind in ARTIFACT_TITLES if kind not in evidence]
         if missing:
-            raise InvalidInput(f"Push the {', '.join(missing)} artifact(s) of run {run_id} before finishing it as ok.")
+            raise InvalidInput(
+                N_("Push the %(kinds)s artifact(s) of run %(id)s before finishing it as ok."),
+                values={"kinds": ", ".join(missing), "id": run_id},
+            )
         drafts = [
             FindingDraft(key=f.key, title=f.title, severity=Severity(f.severity), detail=f.detail, subject=f.subject)
             for f in body.findings
         ]
         if len({draft.key for draft in drafts}) != len(drafts):
-            raise InvalidInput("Finding keys must be unique within a run.")
+            raise InvalidInput(N_("Finding keys must be unique within a run."))
         run.findings_count = upsert_findings(
             session, instance, run, drafts, Redactor([]), evidence_id=evidence["report"].id, now=as_utc(run.started_at)
         )

@@ -19,6 +19,7 @@ from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence, EvidenceSignoff
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import OPEN_STATUSES, Finding
+from audit_portal.i18n import N_
 from collectors import registry
 
 
@@ -148,7 +149,7 @@ def run_detail(session: Session, run_id: int, reader: Scope = EVERYTHING) -> Run
     """One run; a run outside the reader's periods answers as if it did not exist."""
     run = repository.get_run(session, run_id)
     if run is None or not reader.sees_moment(run.started_at):
-        raise OutOfScope(f"There is no collector run {run_id}.")
+        raise OutOfScope(N_("There is no collector run %(id)s."), values={"id": run_id})
     instance = service.get_instance(session, run.instance_name)
     evidence = within(reader, evidence_repository.evidence_of_run(session, run_id), lambda e: e.collected_at)
     seen = (

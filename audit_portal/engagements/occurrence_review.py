@@ -4,6 +4,8 @@ occurrence handling that build on the engagement service (kept apart so the serv
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from sqlmodel import Session
 
@@ -18,6 +20,7 @@ from audit_portal.engagements.service import (
     review_evidence,
 )
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_, Sentences
 from audit_portal.principals import Principal
 
 
@@ -25,15 +28,21 @@ def check_review_input(decision: str, comment: str) -> None:
     """Raise InvalidInput (errors per field) unless the decision and comment are acceptable."""
     status = DECISIONS.get((decision or "").strip().lower())
     note = (comment or "").strip()
-    errors = []
+    errors: list[dict[str, Any]] = []
     if status is None:
-        errors.append({"location": "decision", "message": "Choose accept or reject."})
+        errors.append({"location": "decision", "message": N_("Choose accept or reject.")})
     if status == REVIEW_REJECTED and not note:
-        errors.append({"location": "comment", "message": "Say why the evidence is rejected."})
+        errors.append({"location": "comment", "message": N_("Say why the evidence is rejected.")})
     if len(note) > COMMENT_MAX_LENGTH:
-        errors.append({"location": "comment", "message": f"Keep the comment under {COMMENT_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "comment",
+                "message": N_("Keep the comment under %(most)s characters."),
+                "values": {"most": COMMENT_MAX_LENGTH},
+            }
+        )
     if errors:
-        raise InvalidInput(" ".join(e["message"] for e in errors), errors=errors)
+        raise InvalidInput("%(reasons)s", values={"reasons": Sentences(errors)}, errors=errors)
 
 
 def review_occurrences(
@@ -52,8 +61,8 @@ def review_occurrences(
     check_review_input(decision, comment)
     if not anchor_ids:
         raise InvalidInput(
-            "Select at least one occurrence.",
-            errors=[{"location": "occurrences", "message": "Select at least one occurrence."}],
+            N_("Select at least one occurrence."),
+            errors=[{"location": "occurrences", "message": N_("Select at least one occurrence.")}],
         )
     engagement = get_engagement(session, principal, engagement_id)
     evidence_ids: list[int] = []
@@ -91,4 +100,4 @@ def requirement_of_control(
     for requirement in report.controls[0].requirements:
         if requirement.requirement_id == requirement_id:
             return requirement
-    raise scope.OutOfScope(f"{ref} has no requirement {requirement_id}.")
+    raise scope.OutOfScope(N_("%(ref)s has no requirement %(id)s."), values={"ref": ref, "id": requirement_id})

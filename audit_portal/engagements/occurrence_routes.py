@@ -14,7 +14,7 @@ from audit_portal.engagements import occurrence_review, occurrences, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import N_
-from audit_portal.templating import is_fragment_request, render
+from audit_portal.templating import is_fragment_request, render, request_language
 
 router = APIRouter()
 
@@ -85,9 +85,7 @@ def review_occurrences(
             request=request,
         )
     except InvalidInput as error:
-        errors: dict[str, str] = {}
-        for item in error.errors:
-            errors.setdefault(item["location"], item["message"])
+        errors = error.field_errors(request_language(request))
         return _history(
             request,
             session,

@@ -59,7 +59,7 @@ from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
 from audit_portal.findings.models import Finding
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences
 from audit_portal.principals import Principal
 
 MAX_SEED = 2**64 - 1
@@ -232,12 +232,11 @@ def _invalid(location: str, message: str, values: dict[str, object] | None = Non
     )
 
 
-def _refuse_if(errors: list[dict[str, Any]], what: str = "") -> None:
-    """The field errors as one refusal; its English summary is for the API, a page shows the
-    field errors in the reader's language."""
+def _refuse_if(errors: list[dict[str, Any]], summary: str = "%(reasons)s") -> None:
+    """The field errors as one refusal; ``summary`` a catalogue message with ``%(reasons)s``
+    for them. A page shows the field errors, the API the summary."""
     if errors:
-        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
-        raise InvalidInput(f"{what}: {sentences}" if what else sentences, errors=errors)
+        raise InvalidInput(summary, values={"reasons": Sentences(errors)}, errors=errors)
 
 
 def rules_table(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, int, str]]:
@@ -554,7 +553,7 @@ def record_result(
         RESULT_NOT_TESTED: N_("Say why this item was not tested."),
     }.get(result)
     text = _note(note, required, errors)
-    _refuse_if(errors, "The result was not saved")
+    _refuse_if(errors, N_("The result was not saved: %(reasons)s"))
     before = item.result
     item.result, item.note = result, text or None
     item.tested_at, item.tested_by = clock.utcnow(), principal.user_id
@@ -613,7 +612,7 @@ def conclude(
             }
         )
     text = _note(note, N_("Explain the conclusion."), errors, location="conclusion_note")
-    _refuse_if(errors, "The sample was not concluded")
+    _refuse_if(errors, N_("The sample was not concluded: %(reasons)s"))
     sample = view.sample
     sample.conclusion, sample.conclusion_note = conclusion, text
     sample.concluded_at, sample.concluded_by = clock.utcnow(), principal.user_id

@@ -213,12 +213,6 @@ def get_engagement(session: Session, principal: Principal, engagement_id: int) -
     return engagement
 
 
-def require_moment(scope: Scope, moment: datetime | None, what: str) -> None:
-    """404 for something dated outside every period the reader may see."""
-    if not scope.sees_moment(moment):
-        raise OutOfScope(f"There is no {what}.")
-
-
 def within(scope: Scope, items: Iterable[Any], moment_of: Any) -> list[Any]:
     """The items the reader may see, judged by ``moment_of(item)`` (a datetime or None)."""
     if scope.unrestricted:

@@ -49,7 +49,7 @@ from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import repository as finding_repository
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences
 from audit_portal.principals import Principal
 from audit_portal.requests import repository as request_repository
 from audit_portal.soa import repository as soa_repository
@@ -200,8 +200,9 @@ def check_form(session: Session, form: EngagementForm) -> CheckedEngagement:
             }
         )
     if errors:
-        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
-        raise InvalidInput(f"The engagement was not saved: {sentences}", errors=errors)
+        raise InvalidInput(
+            N_("The engagement was not saved: %(reasons)s"), values={"reasons": Sentences(errors)}, errors=errors
+        )
     assert start and end
     return CheckedEngagement(name, form.framework_key, start, end, sorted(set(form.auditor_ids)), scope_ids, refs, note)
 
@@ -615,7 +616,7 @@ def review_evidence(
             }
         )
     if errors:
-        raise InvalidInput(" ".join(e["message"] % e.get("values", {}) for e in errors), errors=errors)
+        raise InvalidInput("%(reasons)s", values={"reasons": Sentences(errors)}, errors=errors)
     assert status is not None  # no decision raised above
     review = repository.get_review(session, engagement.id, evidence_id)
     before = {"status": review.status, "comment": review.comment} if review else {"status": REVIEW_PENDING}

@@ -177,15 +177,18 @@ def evidence_legal_hold(
 ) -> Response:
     """Place an item on legal hold (the retention purge then keeps it) or release it."""
     if hold not in ("on", "off"):
-        raise InvalidInput("hold must be 'on' or 'off'.", errors=[{"location": "hold", "message": "on or off"}])
+        raise InvalidInput(N_("hold must be 'on' or 'off'."), errors=[{"location": "hold", "message": N_("on or off")}])
     service.set_legal_hold(session, evidence_id, hold=hold == "on", principal=principal, request=request)
     return RedirectResponse(f"/evidence/{evidence_id}", status_code=303)
 
 
 def _missing_object(evidence: Evidence) -> ServiceUnavailable:
     return ServiceUnavailable(
-        f"The stored file of evidence {evidence.id} cannot be read from the evidence store; "
-        "ask an administrator to run 'audit-portal store reconcile'."
+        N_(
+            "The stored file of evidence %(id)s cannot be read from the evidence store; "
+            "ask an administrator to run 'audit-portal store reconcile'."
+        ),
+        values={"id": evidence.id},
     )
 
 
@@ -196,15 +199,18 @@ def _disposition(kind: str, filename: str) -> str:
 
 class EvidenceCorrupted(PortalError):
     status_code = 500
-    title = "Evidence corrupted"
+    title = N_("Evidence corrupted")
     slug = "evidence-corrupted"
 
 
 def _corrupted(evidence: Evidence) -> EvidenceCorrupted:
     return EvidenceCorrupted(
-        f"The stored file of evidence {evidence.id} is corrupted: it no longer matches the SHA-256 "
-        f"recorded when it was collected ({evidence.sha256}), so it is not served. Upload the "
-        "original file again to repair it."
+        N_(
+            "The stored file of evidence %(id)s is corrupted: it no longer matches the SHA-256 "
+            "recorded when it was collected (%(sha256)s), so it is not served. Upload the "
+            "original file again to repair it."
+        ),
+        values={"id": evidence.id, "sha256": evidence.sha256},
     )
 
 
@@ -393,7 +399,9 @@ async def upload(request: Request, principal: Uploader, session: SessionDep, sto
         # A correction supersedes once: further files of the same upload are items of their own.
         fields.pop("supersedes", None)
     if not created:
-        raise InvalidInput("Choose at least one file to upload.", errors=[{"location": "files", "message": "no file"}])
+        raise InvalidInput(
+            N_("Choose at least one file to upload."), errors=[{"location": "files", "message": N_("no file")}]
+        )
     return _after_upload(request, created)
 
 

@@ -58,7 +58,7 @@ from audit_portal.evidence.schemas import (
     EvidenceSource,
 )
 from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences
 from audit_portal.portal import service as portal_settings
 from audit_portal.principals import Principal
 from audit_portal.search import Search
@@ -119,16 +119,28 @@ def resolve_links(session: Session, meta: EvidenceMeta) -> ResolvedLinks:
     wanted_controls = {name: parse_control_name(name) for name in meta.controls}
     controls = catalogue.controls_by_refs(session, wanted_controls.values())
     unknown = [
-        {"location": "metadata.requirements", "message": f"unknown requirement {key!r}"}
+        {"location": "metadata.requirements", "message": N_("unknown requirement '%(key)s'"), "values": {"key": key}}
         for key in meta.requirements
         if key not in requirements
     ] + [
-        {"location": "metadata.controls", "message": f"unknown control {name!r}"}
+        {"location": "metadata.controls", "message": N_("unknown control '%(name)s'"), "values": {"name": name}}
         for name, ref in wanted_controls.items()
         if ref not in controls
     ]
     if unknown:
-        names = ", ".join(item["message"].removeprefix("unknown ") for item in unknown)
+        named = [("requirement", key) for key in meta.requirements if key not in requirements] + [
+            ("control", name) for name, ref in wanted_controls.items() if ref not in controls
+        ]
+        names = Sentences(
+            (
+                {
+                    "message": N_("requirement '%(name)s'") if kind == "requirement" else N_("control '%(name)s'"),
+                    "values": {"name": name},
+                }
+                for kind, name in named
+            ),
+            ", ",
+        )
         raise InvalidInput(
             N_("The metadata names what the catalogue does not know: %(names)s."),
             values={"names": names},
@@ -145,7 +157,7 @@ def _check_period(meta: EvidenceMeta) -> None:
         raise InvalidInput(
             N_("The period ends (%(end)s) before it starts (%(start)s)."),
             values={"end": meta.period_to, "start": meta.period_from},
-            errors=[{"location": "metadata.period_to", "message": "ends before period_from"}],
+            errors=[{"location": "metadata.period_to", "message": N_("ends before period_from")}],
         )
     if meta.collected_at is not None and clock.as_utc(meta.collected_at) > clock.utcnow() + timedelta(minutes=5):
         raise InvalidInput(N_("collected_at lies in the future."))
@@ -200,7 +212,7 @@ def _check_run(session: Session, source: EvidenceSource) -> None:
         raise InvalidInput(
             N_("Collector run %(run)s is not a run of '%(instance)s'."),
             values={"run": source.collector_run_id, "instance": source.collector_instance},
-            errors=[{"location": "metadata.collector_run_id", "message": "not a run of this instance"}],
+            errors=[{"location": "metadata.collector_run_id", "message": N_("not a run of this instance")}],
         )
 
 
@@ -215,7 +227,13 @@ class ExecutableRefused(InvalidInput):
                 "administrator allows it."
             ),
             values={"filename": filename, "type": sniffed.content_type},
-            errors=[{"location": "file", "message": f"executable type {sniffed.content_type}"}],
+            errors=[
+                {
+                    "location": "file",
+                    "message": N_("executable type %(type)s"),
+                    "values": {"type": sniffed.content_type},
+                }
+            ],
         )
 
 
@@ -260,7 +278,7 @@ def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int, on_digest: 
     except EmptyObject:
         raise InvalidInput(
             N_("The file is empty; evidence needs content."),
-            errors=[{"location": "file", "message": "empty file"}],
+            errors=[{"location": "file", "message": N_("empty file")}],
         ) from None
     except ObjectTooLarge:
         raise PayloadTooLarge(

@@ -63,7 +63,7 @@ class Part:
         raw_disposition = headers.get("content-disposition", "")
         disposition, options = parse_options_header(raw_disposition)
         if disposition.lower() != b"form-data" or b"name" not in options:
-            raise InvalidInput("A multipart part has no form-data name.")
+            raise InvalidInput(N_("A multipart part has no form-data name."))
         self.name = _header_text(options[b"name"])
         self.filename = _extended_filename(raw_disposition)
         if self.filename is None and b"filename" in options:
@@ -87,7 +87,7 @@ class Part:
             elif event.kind == "end":
                 self.finished = True
             else:
-                raise InvalidInput("The multipart body is malformed.")
+                raise InvalidInput(N_("The multipart body is malformed."))
 
     async def text(self, max_bytes: int = MAX_FIELD_BYTES) -> str:
         collected = bytearray()
@@ -129,11 +129,11 @@ def _extended_filename(raw_disposition: str) -> str | None:
     charset, quote_mark, rest = match.group(1).strip().strip('"').partition("'")
     _language, quote_mark2, encoded = rest.partition("'")
     if not quote_mark or not quote_mark2 or charset.lower() not in ("utf-8", "iso-8859-1"):
-        raise InvalidInput("The file part's filename* parameter is not of the form UTF-8''name.")
+        raise InvalidInput(N_("The file part's filename* parameter is not of the form UTF-8''name."))
     try:
         return unquote(encoded, encoding=charset.lower(), errors="strict")
     except UnicodeDecodeError:
-        raise InvalidInput("The file part's filename* parameter is not valid UTF-8.") from None
+        raise InvalidInput(N_("The file part's filename* parameter is not valid UTF-8.")) from None
 
 
 class MultipartUpload:
@@ -142,7 +142,7 @@ class MultipartUpload:
     def __init__(self, request: Request) -> None:
         content_type, options = parse_options_header(request.headers.get("content-type", ""))
         if content_type.lower() != b"multipart/form-data" or not options.get(b"boundary"):
-            raise InvalidInput("Send the upload as multipart/form-data.")
+            raise InvalidInput(N_("Send the upload as multipart/form-data."))
         self._events: deque[_Event] = deque()
         self._header_field = bytearray()
         self._header_value = bytearray()
@@ -212,14 +212,18 @@ class MultipartUpload:
                 try:
                     self._parser.write(chunk)
                 except MultipartParseError as error:
-                    raise InvalidInput(f"The multipart body is malformed: {error}") from None
+                    raise InvalidInput(
+                        N_("The multipart body is malformed: %(problem)s"), values={"problem": str(error)}
+                    ) from None
         return self._events.popleft()
 
     def _finalize(self) -> None:
         try:
             self._parser.finalize()
         except MultipartParseError as error:
-            raise InvalidInput(f"The multipart body is malformed: {error}") from None
+            raise InvalidInput(
+                N_("The multipart body is malformed: %(problem)s"), values={"problem": str(error)}
+            ) from None
 
     async def parts(self) -> AsyncIterator[Part]:
         count = 0
@@ -230,7 +234,7 @@ class MultipartUpload:
             if event is None:
                 return
             if event.kind != "part":
-                raise InvalidInput("The multipart body is malformed.")
+                raise InvalidInput(N_("The multipart body is malformed."))
             count += 1
             if count > MAX_PARTS:
                 raise InvalidInput(N_("At most %(parts)s parts per upload."), values={"parts": MAX_PARTS})

@@ -22,6 +22,7 @@ from audit_portal.export.package import (
     collect_contents,
 )
 from audit_portal.export.signing import SigningKey, signing_key
+from audit_portal.i18n import N_, Sentences
 from audit_portal.principals import Principal
 
 EXPORT_ACTION = "engagement.export"
@@ -71,11 +72,14 @@ def _refuse_corrupted(contents: PackageContents) -> None:
     goes out. (Damage found while streaming stops the stream as well, see ``EvidenceBody``.)"""
     damaged = contents.totals.corrupted_ids
     if damaged:
-        names = ", ".join(f"evidence {evidence_id}" for evidence_id in damaged)
+        names = Sentences(({"message": N_("evidence %(id)s"), "values": {"id": item}} for item in damaged), ", ")
         raise PackageHasCorruptedEvidence(
-            f"The package cannot be exported: {names} is corrupted (its stored file no longer "
-            "matches the recorded SHA-256). Repair it by uploading the original file again, or "
-            "supersede it, then export again."
+            N_(
+                "The package cannot be exported: %(names)s is corrupted (its stored file no longer "
+                "matches the recorded SHA-256). Repair it by uploading the original file again, or "
+                "supersede it, then export again."
+            ),
+            values={"names": names},
         )
 
 
@@ -95,7 +99,7 @@ def export(
     else:
         found = engagements.get(session, engagement_id)  # the command line is the operator
         if found is None:
-            raise NotFound(f"There is no engagement {engagement_id}.")
+            raise NotFound(N_("There is no engagement %(id)s."), values={"id": engagement_id})
         engagement = found
     generated_by = actor or (principal.username if principal else "system")
     contents = contents_of(session, engagement)

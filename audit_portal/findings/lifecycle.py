@@ -33,7 +33,7 @@ from audit_portal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from audit_portal.evidence import service as evidence_service
 from audit_portal.findings import repository
 from audit_portal.findings.models import Finding, FindingTransition
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences, Word, Words
 from audit_portal.principals import Principal, Role
 
 OPEN, PLANNED, REMEDIATED, CLOSED, RISK_ACCEPTED = (
@@ -100,10 +100,10 @@ def _text(value: str, location: str, message: str, errors: list[dict[str, Any]],
     return value
 
 
-def _refuse_if(errors: list[dict[str, Any]], what: str) -> None:
+def _refuse_if(errors: list[dict[str, Any]], summary: str) -> None:
+    """``summary`` a catalogue message with ``%(reasons)s`` for the field errors."""
     if errors:
-        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
-        raise InvalidInput(f"{what}: {sentences}", errors=errors)
+        raise InvalidInput(summary, values={"reasons": Sentences(errors)}, errors=errors)
 
 
 def _move(
@@ -181,7 +181,7 @@ def plan(
     if finding.status not in (OPEN, PLANNED):
         raise Conflict(
             N_("Finding %(id)s is %(status)s; only an open finding (or one whose plan changes) gets a plan."),
-            values={"id": finding_id, "status": finding.status.replace("_", " ")},
+            values={"id": finding_id, "status": Word(finding.status)},
         )
     errors: list[dict[str, Any]] = []
     owner = _text(plan.owner, "owner", N_("Name the owner of the action."), errors, limit=OWNER_MAX_LENGTH)
@@ -198,7 +198,7 @@ def plan(
         due = date.fromisoformat(plan.due_date.strip())
     except ValueError:
         errors.append({"location": "due_date", "message": N_("Give the due date as YYYY-MM-DD.")})
-    _refuse_if(errors, "The plan was not saved")
+    _refuse_if(errors, N_("The plan was not saved: %(reasons)s"))
     finding.owner, finding.root_cause, finding.corrective_action, finding.due_date = owner, root_cause, action, due
     _move(
         session,
@@ -226,7 +226,7 @@ def remediate(
     if finding.status != PLANNED:
         raise Conflict(
             N_("Finding %(id)s is %(status)s; plan the action before reporting it remediated."),
-            values={"id": finding_id, "status": finding.status.replace("_", " ")},
+            values={"id": finding_id, "status": Word(finding.status)},
         )
     errors: list[dict[str, Any]] = []
     text = _text(note, "note", N_("Say what was done."), errors, limit=NOTE_MAX_LENGTH)
@@ -248,7 +248,7 @@ def remediate(
             ids.append(evidence_id)
     if not ids and not any(e["location"] == "evidence_ids" for e in errors):
         errors.append({"location": "evidence_ids", "message": N_("Link the evidence that shows the remediation.")})
-    _refuse_if(errors, "The remediation was not saved")
+    _refuse_if(errors, N_("The remediation was not saved: %(reasons)s"))
     repository.link_evidence(session, finding_id, ids)
     _move(
         session,
@@ -278,16 +278,20 @@ def verify(
     errors: list[dict[str, Any]] = []
     if decision not in VERIFY_DECISIONS:
         errors.append(
-            {"location": "decision", "message": "Choose a decision: " + ", ".join(DECISION_LABELS.values()) + "."}
+            {
+                "location": "decision",
+                "message": N_("Choose a decision: %(choices)s."),
+                "values": {"choices": Words(DECISION_LABELS.values())},
+            }
         )
     text = _text(note, "note", N_("Say what you verified and what you concluded."), errors, limit=NOTE_MAX_LENGTH)
-    _refuse_if(errors, "Nothing was changed")
+    _refuse_if(errors, N_("Nothing was changed: %(reasons)s"))
     if finding.status not in VERIFY_FROM[decision]:
         raise Conflict(
             N_("Finding %(id)s is %(status)s: %(decision)s is not possible from there."),
             values={
                 "id": finding_id,
-                "status": finding.status.replace("_", " "),
+                "status": Word(finding.status),
                 "decision": DECISION_LABELS[decision].lower(),
             },
         )

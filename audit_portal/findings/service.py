@@ -41,7 +41,7 @@ from audit_portal.findings.models import (
     Finding,
     FindingTransition,
 )
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences, Words
 from audit_portal.principals import Principal, Role
 
 CATEGORY_SEVERITY = {"major_nc": "high", "minor_nc": "medium", "observation": "low", "ofi": "info"}
@@ -302,12 +302,19 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         errors.append(
             {
                 "location": "category",
-                "message": "Choose a category: " + ", ".join(CATEGORY_LABELS.values()) + ".",
+                "message": N_("Choose a category: %(choices)s."),
+                "values": {"choices": Words(CATEGORY_LABELS.values())},
             }
         )
     severity = form.severity.strip() or CATEGORY_SEVERITY.get(form.category, "")
     if severity not in SEVERITIES:
-        errors.append({"location": "severity", "message": "Choose a severity: " + ", ".join(SEVERITIES) + "."})
+        errors.append(
+            {
+                "location": "severity",
+                "message": N_("Choose a severity: %(choices)s."),
+                "values": {"choices": Words(SEVERITIES)},
+            }
+        )
     refs = [r.strip() for r in form.control_refs.replace("\n", ",").split(",") if r.strip()]
     control_ids = []
     for ref in refs:
@@ -351,8 +358,9 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
         except ValueError:
             errors.append({"location": "due_date", "message": N_("Give the due date as YYYY-MM-DD.")})
     if errors:
-        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
-        raise InvalidInput("The finding was not saved: " + sentences, errors=errors)
+        raise InvalidInput(
+            N_("The finding was not saved: %(reasons)s"), values={"reasons": Sentences(errors)}, errors=errors
+        )
     return CheckedFinding(
         title,
         form.detail.strip() or None,
@@ -425,9 +433,8 @@ def update(
         changed = [name for name in AUDITOR_FIELDS if _normal(getattr(form, name)) != _normal(getattr(before, name))]
         if changed:
             raise Forbidden(
-                "Only the auditor changes what a finding says ("
-                + ", ".join(changed)
-                + "); you maintain the corrective action."
+                N_("Only the auditor changes what a finding says (%(fields)s); you maintain the corrective action."),
+                values={"fields": ", ".join(changed)},
             )
     checked = check_form(session, engagement, form)
     finding = view.finding

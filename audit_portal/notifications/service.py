@@ -240,7 +240,7 @@ def send_digests(
     if not dry_run and messages:
         if not settings.smtp_host:
             raise InvalidInput(
-                "AUDIT_PORTAL_SMTP_HOST is not set; no e-mail can be sent (use --dry-run to see the digests)."
+                N_("AUDIT_PORTAL_SMTP_HOST is not set; no e-mail can be sent (use --dry-run to see the digests).")
             )
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:
@@ -291,7 +291,7 @@ def save_preference(
         raise InvalidInput(
             N_("'%(email)s' is not an e-mail address."),
             values={"email": email},
-            errors=[{"location": "email", "message": "not an e-mail address"}],
+            errors=[{"location": "email", "message": N_("not an e-mail address")}],
         )
     preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
     preference.email = email or None

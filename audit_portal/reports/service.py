@@ -29,7 +29,7 @@ from audit_portal.evidence.models import SOURCE_COLLECTOR
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
 from audit_portal.findings.service import STATUS_LABELS as FINDING_STATUS_LABELS
-from audit_portal.i18n import DEFAULT_LANGUAGE
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_
 from audit_portal.principals import Principal
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
@@ -57,7 +57,9 @@ def parse_month(text: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m").date()
     except ValueError:
-        raise InvalidInput(f"{text!r} is not a month; write it as YYYY-MM, e.g. 2026-10.") from None
+        raise InvalidInput(
+            N_("'%(text)s' is not a month; write it as YYYY-MM, e.g. 2026-10."), values={"text": text}
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ def collect_report_data(
     now = now or utcnow()
     first = month_start(month)
     if first > now.date():
-        raise InvalidInput(f"{first:%Y-%m} has not begun; a report describes a month that has.")
+        raise InvalidInput(
+            N_("%(month)s has not begun; a report describes a month that has."), values={"month": f"{first:%Y-%m}"}
+        )
     as_of = min(month_end(first), now.date())
     board = dashboard.build_dashboard(session, now=datetime.combine(as_of, time(23, 59), tzinfo=UTC))
     findings = dashboard.finding_list(session, severity=None, overdue=False, today=as_of)

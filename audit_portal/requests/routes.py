@@ -12,6 +12,7 @@ from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.requests import service
 from audit_portal.requests.models import STATES
 from audit_portal.search import Search
@@ -224,6 +225,6 @@ def _evidence_numbers(values: list[str]) -> list[int]:
         return [int(part) for value in values for part in value.replace(",", " ").split()]
     except ValueError:
         raise InvalidInput(
-            "Evidence is named by its number.",
-            errors=[{"location": "evidence_ids", "message": "not a number"}],
+            N_("Evidence is named by its number."),
+            errors=[{"location": "evidence_ids", "message": N_("not a number")}],
         ) from None

@@ -31,7 +31,7 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences, Word
 from audit_portal.principals import Principal
 from audit_portal.requests import repository
 from audit_portal.requests.models import (
@@ -197,8 +197,9 @@ def create(
         )
     due = _due(due_date, errors)
     if errors:
-        sentences = " ".join(e["message"] % e.get("values", {}) for e in errors)
-        raise InvalidInput("The request was not sent: " + sentences, errors=errors)
+        raise InvalidInput(
+            N_("The request was not sent: %(reasons)s"), values={"reasons": Sentences(errors)}, errors=errors
+        )
     assert due is not None
     assert principal.user_id is not None  # only a signed-in auditor asks (the matrix)
     evidence_request = repository.add(
@@ -288,14 +289,14 @@ def answer(
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
         raise Conflict(
             N_("Request %(id)s is %(state)s; it takes no more answers."),
-            values={"id": request_id, "state": evidence_request.state},
+            values={"id": request_id, "state": Word(evidence_request.state)},
         )
     text = (note or "").strip() or None
     if text and len(text) > NOTE_MAX_LENGTH:
         raise InvalidInput(
             N_("Keep the note under %(most)s characters."),
             values={"most": NOTE_MAX_LENGTH},
-            errors=[{"location": "note", "message": "too long"}],
+            errors=[{"location": "note", "message": N_("too long")}],
         )
     found = evidence_repository.evidence_by_ids(session, evidence_ids)
     unknown = sorted(set(evidence_ids) - set(found))
@@ -303,13 +304,13 @@ def answer(
         raise InvalidInput(
             N_("There is no evidence %(id)s."),
             values={"id": ", ".join(map(str, unknown))},
-            errors=[{"location": "evidence_ids", "message": "unknown evidence"}],
+            errors=[{"location": "evidence_ids", "message": N_("unknown evidence")}],
         )
     already = repository.evidence_ids_of(session, [request_id])[request_id]
     if not found and not already:
         raise InvalidInput(
             N_("Link at least one evidence item (search for it, or upload it first)."),
-            errors=[{"location": "evidence_ids", "message": "no evidence"}],
+            errors=[{"location": "evidence_ids", "message": N_("no evidence")}],
         )
     for evidence_id in sorted(found):
         repository.link(
@@ -369,7 +370,7 @@ def open_request_for_upload(session: Session, principal: Principal, request_id: 
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
         raise Conflict(
             N_("Request %(id)s is %(state)s; it takes no more answers."),
-            values={"id": request_id, "state": evidence_request.state},
+            values={"id": request_id, "state": Word(evidence_request.state)},
         )
     return views(session, [evidence_request])[0]
 
@@ -401,11 +402,11 @@ def decide(
     if action not in DECISIONS:
         raise InvalidInput(
             N_("Choose accept, reopen or close."),
-            errors=[{"location": "action", "message": "unknown action"}],
+            errors=[{"location": "action", "message": N_("unknown action")}],
         )
     allowed_from, target = DECISIONS[action]
     if evidence_request.state not in allowed_from:
-        raise Conflict(PAST_TENSE[action], values={"id": request_id, "state": evidence_request.state})
+        raise Conflict(PAST_TENSE[action], values={"id": request_id, "state": Word(evidence_request.state)})
     before = evidence_request.state
     evidence_request.state = target
     session.add(evidence_request)

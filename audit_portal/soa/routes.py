@@ -18,7 +18,7 @@ from audit_portal.soa import evidence as soa_evidence
 from audit_portal.soa import export, service
 from audit_portal.soa.models import STATUSES
 from audit_portal.store import StoreDep
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter()
 
@@ -91,7 +91,7 @@ def save(
         entry = service.update_entry(session, ref=ref, principal=principal, request=request, **submitted)
     except InvalidInput as error:
         row = service.soa_row(session, ref)
-        errors = {item["location"]: item["message"] for item in error.errors}
+        errors = error.field_errors(request_language(request))
         return _form(request, row, submitted, errors=errors, status_code=422)
     if (entry.updated_at, entry.updated_by) != version:  # it changed: keep the new version (6.1.3 d)
         soa_evidence.keep_export(

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date
+from typing import Any
 
 from fastapi import Request
 from sqlmodel import Session
@@ -23,7 +24,7 @@ from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import KIND_CONTROL, MAPS_TO, Control, Requirement
 from audit_portal.coverage.service import FAILING, MISSING, PARTIAL, STALE, ControlCoverage, coverage_as_of
 from audit_portal.errors import InvalidInput, NotFound
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Sentences, Words
 from audit_portal.principals import Principal
 from audit_portal.soa import repository
 from audit_portal.soa.models import STATUSES, SoaEntry
@@ -91,7 +92,7 @@ def soa_rows(session: Session, *, as_of: date | None = None, with_coverage: bool
 def soa_row(session: Session, ref: str) -> SoaRow:
     control = catalogue_repository.control_by_ref(session, SOA_FRAMEWORK, ref)
     if control is None or control.retired_at is not None or control.is_clause:
-        raise NotFound(f"ISO 27001:2022 has no control {ref!r}.")
+        raise NotFound(N_("ISO 27001:2022 has no control '%(ref)s'."), values={"ref": ref})
     return _rows_for(session, [control])[0]
 
 
@@ -163,30 +164,41 @@ def parse_change(
     *, applicable: str | None, justification: str | None, status: str | None, owner: str | None
 ) -> SoaChange:
     """The change a form submits, or InvalidInput naming every field that is wrong."""
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     applies = {"yes": True, "no": False}.get((applicable or "").strip().lower())
     if applies is None:
-        errors.append({"location": "applicable", "message": "Choose whether the control applies."})
+        errors.append({"location": "applicable", "message": N_("Choose whether the control applies.")})
     reason = (justification or "").strip() or None
     if applies is False and reason is None:
-        errors.append({"location": "justification", "message": "Say why the control is excluded."})
+        errors.append({"location": "justification", "message": N_("Say why the control is excluded.")})
     if reason and len(reason) > JUSTIFICATION_MAX_LENGTH:
         errors.append(
             {
                 "location": "justification",
-                "message": f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters.",
+                "message": N_("Keep the justification under %(most)s characters."),
+                "values": {"most": JUSTIFICATION_MAX_LENGTH},
             }
         )
     status_value = (status or "").strip()
     if status_value not in STATUSES:
         errors.append(
-            {"location": "status", "message": "Choose a status: " + ", ".join(STATUS_LABELS[s] for s in STATUSES) + "."}
+            {
+                "location": "status",
+                "message": N_("Choose a status: %(choices)s."),
+                "values": {"choices": Words(STATUS_LABELS[s] for s in STATUSES)},
+            }
         )
     owner_value = (owner or "").strip() or None
     if owner_value and len(owner_value) > OWNER_MAX_LENGTH:
-        errors.append({"location": "owner", "message": f"Keep the owner under {OWNER_MAX_LENGTH} characters."})
+        errors.append(
+            {
+                "location": "owner",
+                "message": N_("Keep the owner under %(most)s characters."),
+                "values": {"most": OWNER_MAX_LENGTH},
+            }
+        )
     if errors:
-        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+        raise InvalidInput("%(reasons)s", values={"reasons": Sentences(errors, "; ")}, errors=errors)
     return SoaChange(bool(applies), reason, status_value, owner_value)
 
 

@@ -13,6 +13,7 @@ from audit_portal.auth.service import SignInRefused
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import NotFound
+from audit_portal.i18n import N_
 from audit_portal.security import is_https, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import OpenIdProvider, ProviderError, provider_of
@@ -26,7 +27,7 @@ CALLBACK_PATH = "/login/sso/callback"
 def _required_provider(request: Request) -> OpenIdProvider:
     provider = provider_of(request)
     if provider is None:
-        raise NotFound("Single sign-on is not configured.")
+        raise NotFound(N_("Single sign-on is not configured."))
     return provider
 
 

@@ -20,6 +20,7 @@ from audit_portal.coverage.figures import FRAMEWORKS, group_figures
 from audit_portal.coverage.service import CoverageReport, coverage_as_of
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS
 from audit_portal.errors import InvalidInput
+from audit_portal.i18n import N_
 from audit_portal.trends import repository
 from audit_portal.trends.models import CoverageSnapshot
 
@@ -82,11 +83,14 @@ class BackfillResult:
 def backfill(session: Session, start: date, end: date) -> BackfillResult:
     """Snapshots for every day in [start, end], computed from the evidence history."""
     if end < start:
-        raise InvalidInput(f"The back-fill ends ({end}) before it starts ({start}).")
+        raise InvalidInput(
+            N_("The back-fill ends (%(end)s) before it starts (%(start)s)."),
+            values={"end": end.isoformat(), "start": start.isoformat()},
+        )
     if end > utcnow().date():
-        raise InvalidInput("A back-fill cannot reach past today.")
+        raise InvalidInput(N_("A back-fill cannot reach past today."))
     if (end - start).days + 1 > MAX_BACKFILL_DAYS:
-        raise InvalidInput(f"A back-fill covers at most {MAX_BACKFILL_DAYS} days.")
+        raise InvalidInput(N_("A back-fill covers at most %(most)s days."), values={"most": MAX_BACKFILL_DAYS})
     rows = 0
     day = start
     while day <= end:

@@ -4,14 +4,20 @@ in the reader's language with the value filled in, the problem JSON keeps them E
 from __future__ import annotations
 
 import random
+from datetime import date
 
 import pytest
 
-from audit_portal.errors import InvalidInput
+from audit_portal.clock import utcnow
+from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.i18n import N_, Word, Words
+from audit_portal.requests import service as request_service
+from audit_portal.trends.service import backfill
 from tests.collection.conftest import scope  # noqa: F401
 from tests.collection.test_rule_review import _form, _rules, firewall, run_id  # noqa: F401
 from tests.conftest import TEST_PASSWORD
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
+from tests.engagements.test_occurrences import HTMX, _requirement_id
 from tests.engagements.test_sampling import items, runs  # noqa: F401
 
 DUTCH = {"Accept-Language": "nl"}
@@ -166,3 +172,126 @@ def test_the_dashboard_filters_refuse_in_dutch_and_the_problem_json_stays_englis
     assert missing.status_code == 404 and "Audit 999999 bestaat niet." in missing.text
     problem = management.get("/dashboard/collectors?show=everything", headers=DUTCH | {"Accept": "application/json"})
     assert problem.json()["detail"] == "Unknown view 'everything'; use one of all, late, failed."
+
+
+def test_status_words_and_choice_lists_follow_the_reader_while_the_detail_stays_english():
+    error = Conflict(
+        N_("Finding %(id)s is %(status)s; plan the action before reporting it remediated."),
+        values={"id": 4, "status": Word("action_planned")},
+    )
+    assert error.detail == "Finding 4 is action planned; plan the action before reporting it remediated."
+    assert error.in_language("nl") == (
+        "Bevinding 4 heeft de status actie gepland; plan de actie voordat u haar als hersteld meldt."
+    )
+    listed = InvalidInput(N_("Choose a severity: %(choices)s."), values={"choices": Words(["info", "low", "high"])})
+    assert listed.detail == "Choose a severity: info, low, high."
+    assert listed.in_language("nl") == "Kies een ernst: info, laag, hoog."
+
+
+def test_a_collector_instance_refuses_in_dutch_and_the_problem_json_stays_english(login_as):
+    it = login_as("it")
+    missing = it.get("/collectors/nope", headers=DUTCH | {"Accept": "text/html"})
+    assert missing.status_code == 404 and "Er is geen collectorinstantie &#39;nope&#39;." in missing.text
+    problem = it.get("/collectors/nope", headers=DUTCH | {"Accept": "application/json"})
+    assert problem.json()["detail"] == "There is no collector instance 'nope'."
+    form = {"name": "Bad Name", "collector": "tiny", "schedule": "", "config": "", "timeout_seconds": "60"}
+    refused = login_as("admin").post("/collectors", data=form, headers=DUTCH)
+    assert refused.status_code == 422 and "&#39;Bad Name&#39; is geen bruikbare instantienaam" in refused.text
+    unmapped = login_as("admin").post("/collectors", data=form | {"name": "ok", "config": "- a"}, headers=DUTCH)
+    assert "De configuratie moet een YAML-mapping zijn" in unmapped.text
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_the_catalogue_and_the_soa_refuse_in_dutch(login_as):
+    auditor = login_as("auditor")
+    control = auditor.get("/catalogue/iso27001-2022/99.9", headers=DUTCH | {"Accept": "text/html"})
+    assert control.status_code == 404 and "ISO 27001:2022 heeft geen beheersmaatregel &#39;99.9&#39;." in control.text
+    framework = auditor.get("/catalogue/nist", headers=DUTCH | {"Accept": "text/html"})
+    assert "De catalogus heeft geen normenkader &#39;nist&#39;." in framework.text
+    admin = login_as("admin")
+    soa = admin.post("/soa/8.13", data={"applicable": "yes", "status": "done", "owner": "x" * 101}, headers=DUTCH)
+    assert soa.status_code == 422
+    assert "Kies een status: Niet gestart, Gedeeltelijk, Geïmplementeerd." in soa.text
+    assert "Houd de eigenaar onder 100 tekens." in soa.text
+    unknown = admin.post("/soa/A.5.1.1", data={"applicable": "yes"}, headers=DUTCH | {"Accept": "text/html"})
+    assert (
+        unknown.status_code == 404 and "ISO 27001:2022 heeft geen beheersmaatregel &#39;A.5.1.1&#39;." in unknown.text
+    )
+    short = admin.post(
+        "/catalogue/requirements/switch-off", data={"key": "5.5/authority-contacts", "reason": "no"}, headers=DUTCH
+    )
+    assert short.status_code == 422 and "Geef aan waarom deze eis niet van toepassing is" in short.text
+
+
+def test_reports_and_trends_refuse_in_dutch(login_as):
+    page = login_as("admin").post("/reports/generate", data={"month": "soon"}, headers=DUTCH | {"Accept": "text/html"})
+    assert page.status_code == 422 and "&#39;soon&#39; is geen maand; schrijf die als JJJJ-MM" in page.text
+    problem = login_as("admin").post(
+        "/reports/generate", data={"month": "soon"}, headers={"Accept": "application/json"}
+    )
+    assert problem.json()["detail"] == "'soon' is not a month; write it as YYYY-MM, e.g. 2026-10."
+    later = f"{utcnow().year + 1}-01"
+    future = login_as("admin").post("/reports/generate", data={"month": later}, headers=DUTCH)
+    assert future.status_code == 422 and f"{later} is nog niet begonnen" in future.text
+    with pytest.raises(InvalidInput) as refused:
+        backfill(None, date(2026, 3, 2), date(2026, 3, 1))  # type: ignore[arg-type]  # refused before any query
+    assert refused.value.detail == "The back-fill ends (2026-03-01) before it starts (2026-03-02)."
+    assert refused.value.in_language("nl").startswith("De aanvulling met terugwerkende kracht eindigt (2026-03-01)")
+
+
+def test_a_user_or_token_looked_up_by_id_and_the_role_refusal_are_dutch(login_as):
+    admin = login_as("admin")
+    user = admin.post("/admin/users/999999/restore", headers=DUTCH)
+    assert user.status_code == 404 and "Er is geen gebruiker 999999." in user.text
+    token = admin.post("/admin/tokens/999999/revoke", headers=DUTCH)
+    assert token.status_code == 404 and "Er is geen servicetoken 999999." in token.text
+    role = login_as("management").get("/admin/users", headers=DUTCH | {"Accept": "text/html"})
+    assert role.status_code == 403 and "Uw rol (management) mag dit niet (" in role.text
+    it = login_as("it").get("/admin/users", headers=DUTCH | {"Accept": "text/html"})
+    assert "Uw rol (IT) mag dit niet (" in it.text
+    problem = login_as("it").get("/admin/users", headers={"Accept": "application/json"})
+    assert problem.json()["detail"].startswith("Your role (it) may not do this (")
+
+
+def test_a_requests_state_inside_a_refusal_is_the_readers_word(workspace, login_as):
+    asked = request_service.create(
+        workspace.session,
+        principal=workspace.auditor_principal,
+        engagement_id=workspace.engagement_id,
+        subject="8.8",
+        question="Patch reports",
+        due_date=utcnow().date().isoformat(),
+        request=None,
+    )
+    auditor = login_as(workspace.auditor)
+    url = f"/engagements/{workspace.engagement_id}/requests/{asked.id}/state"
+    assert auditor.post(url, data={"action": "close"}).status_code == 303
+    again = auditor.post(url, data={"action": "accept"}, headers=DUTCH | {"Accept": "text/html"})
+    assert again.status_code == 409
+    assert f"Verzoek {asked.id} heeft de status gesloten en kan van daaruit niet worden geaccepteerd." in again.text
+    problem = auditor.post(url, data={"action": "accept"}, headers={"Accept": "application/json"})
+    assert problem.json()["detail"] == f"Request {asked.id} is closed; it cannot be accepted from there."
+
+
+def test_the_finding_form_lists_the_readers_labels(workspace, login_as):
+    found = login_as(workspace.auditor).post(
+        f"/engagements/{workspace.engagement_id}/findings/new",
+        data={"title": "Patching", "category": "bogus", "severity": "dire", "control_refs": "8.8"},
+        headers=DUTCH,
+    )
+    assert found.status_code == 422
+    assert "Kies een categorie: Grote afwijking, Kleine afwijking, Observatie, Verbeterpunt." in found.text
+    assert "Kies een ernst: info, laag, middel, hoog, kritiek." in found.text
+
+
+def test_the_occurrence_review_refuses_in_dutch(workspace, runs, session, login_as):
+    base = f"/engagements/{workspace.engagement_id}/controls/OPS-2/requirements/{_requirement_id(session)}"
+    auditor = login_as(workspace.auditor)
+    nothing = auditor.post(f"{base}/occurrences/review", data={"decision": "maybe"}, headers=DUTCH | HTMX)
+    assert nothing.status_code == 422
+    assert "Kies accepteren of afwijzen." in nothing.text
+    other = auditor.get(
+        f"/engagements/{workspace.engagement_id}/controls/OPS-2/requirements/999999/occurrences",
+        headers=DUTCH | {"Accept": "text/html"},
+    )
+    assert other.status_code == 404 and "OPS-2 heeft geen eis 999999." in other.text
