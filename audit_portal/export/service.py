@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -22,7 +21,7 @@ from audit_portal.export.package import (
     collect_contents,
 )
 from audit_portal.export.signing import SigningKey, signing_key
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 EXPORT_ACTION = "engagement.export"
 PREVIEW_ACTION = "engagement.export_view"
@@ -46,15 +45,13 @@ class ExportPreview:
     key: SigningKey
 
 
-def preview(
-    session: Session, settings: Settings, *, principal: Principal, request: Request | None, engagement_id: int
-) -> ExportPreview:
+def preview(session: Session, settings: Settings, *, actor: Actor, engagement_id: int) -> ExportPreview:
+    principal = actor.principal
     engagement = engagement_for_export(session, principal, engagement_id)
     contents = contents_of(session, engagement)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action=PREVIEW_ACTION,
         object_type="engagement",
         object_id=str(engagement.id),
@@ -83,21 +80,19 @@ def export(
     session: Session,
     settings: Settings,
     *,
-    principal: Principal | None,
-    request: Request | None,
+    actor: Actor,
     engagement_id: int,
-    actor: str | None = None,
 ) -> Package:
     """The signed package of the engagement, ready to stream, and its audit event (recorded
     before the first byte goes out: the unit of work commits before the response starts)."""
-    if principal is not None:
-        engagement = engagement_for_export(session, principal, engagement_id)
+    if not actor.is_system:
+        engagement = engagement_for_export(session, actor.principal, engagement_id)
     else:
         found = engagements.get(session, engagement_id)  # the command line is the operator
         if found is None:
             raise NotFound(f"There is no engagement {engagement_id}.")
         engagement = found
-    generated_by = actor or (principal.username if principal else "system")
+    generated_by = actor.principal.username
     contents = contents_of(session, engagement)
     _refuse_corrupted(contents)
     package = build_package(
@@ -106,10 +101,8 @@ def export(
     )
     record_event(
         session,
-        request=request,
-        principal=principal,
-        action=EXPORT_ACTION,
         actor=actor,
+        action=EXPORT_ACTION,
         object_type="engagement",
         object_id=str(engagement.id),
         detail={

@@ -11,10 +11,10 @@ from audit_portal.evidence.models import Evidence
 from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
 
 
-def add(session: Session, request: EvidenceRequest) -> EvidenceRequest:
-    session.add(request)
+def add(session: Session, evidence_request: EvidenceRequest) -> EvidenceRequest:
+    session.add(evidence_request)
     session.flush()
-    return request
+    return evidence_request
 
 
 def get(session: Session, request_id: int) -> EvidenceRequest | None:
