@@ -5,6 +5,8 @@ This is a leaf module: services, the audit log and the navigation read it withou
 web dependency that enforces it (:mod:`audit_portal.authz`).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,6 +23,7 @@ class Role(StrEnum):
 
 COLLECTOR = "collector"  # the principal kind of service tokens
 ANONYMOUS = "anonymous"
+SYSTEM = "system"  # the principal kind of work nobody asked for over HTTP: scheduler, CLI, demo
 
 ROLES = frozenset(role.value for role in Role)
 EVERYONE = ROLES | {COLLECTOR, ANONYMOUS}
@@ -122,6 +125,35 @@ class Principal:
 
 
 ANONYMOUS_PRINCIPAL = Principal(role=ANONYMOUS)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something and from where, as services and the audit log need it: the principal
+    and the client address (``None`` for work that did not come over the network).
+
+    The web layer builds one from a request (:func:`audit_portal.request_actor.actor_of`); work
+    the portal does by itself (scheduler, CLI, demo, maintenance) uses :meth:`system`; nobody
+    signed in yet (a sign-in attempt) is :meth:`anonymous`.
+    """
+
+    principal: Principal
+    address: str | None = None
+
+    @classmethod
+    def system(cls, purpose: str) -> Actor:
+        """The one convention for system work: role ``system``, user name ``system:<purpose>``
+        (``system:scheduler``, ``system:cli``, ``system:demo``), no address."""
+        return cls(Principal(role=SYSTEM, username=f"{SYSTEM}:{purpose}"))
+
+    @classmethod
+    def anonymous(cls, address: str | None = None) -> Actor:
+        """Nobody is signed in (yet): a sign-in attempt from ``address``."""
+        return cls(ANONYMOUS_PRINCIPAL, address)
+
+    @property
+    def is_system(self) -> bool:
+        return self.principal.role == SYSTEM
 
 
 class SignInRequired(NotAuthenticated):

@@ -179,6 +179,7 @@ def export_statements(database_url: str, data_dir: Path, engagement_id: int) -> 
     from audit_portal.db import make_engine, unit_of_work
     from audit_portal.export import service
     from audit_portal.export.package import archive_stream
+    from audit_portal.principals import Actor
     from evidence_store import LocalStore
 
     settings = Settings(data_dir=data_dir, database_url=database_url)  # type: ignore[call-arg]
@@ -192,9 +193,7 @@ def export_statements(database_url: str, data_dir: Path, engagement_id: int) -> 
     event.listen(engine, "before_cursor_execute", count)
     try:
         with unit_of_work(engine) as session:
-            package = service.export(
-                session, settings, principal=None, request=None, engagement_id=engagement_id, actor="bench"
-            )
+            package = service.export(session, settings, actor=Actor.system("bench"), engagement_id=engagement_id)
             for _ in archive_stream(package, LocalStore(data_dir / "evidence")):
                 pass
             package.close()

@@ -59,6 +59,7 @@ from audit_portal.db import make_engine, unit_of_work  # noqa: E402
 from audit_portal.evidence import repository  # noqa: E402
 from audit_portal.evidence.models import Evidence, PendingObject  # noqa: E402
 from audit_portal.evidence.service import reconcile  # noqa: E402
+from audit_portal.principals import Actor
 from evidence_store import LocalStore  # noqa: E402
 from evidence_store.base import sha256_from_key, sha256_of_object  # noqa: E402
 
@@ -111,7 +112,7 @@ def fresh_database(url: str | None, folder: Path) -> tuple[str, str | None]:
 def seed(engine, people: int) -> tuple[str, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
     with unit_of_work(engine) as session:
         load_catalogue(session)
-        token = tokens.create(session, name="soak", scopes=[INSTANCE], days=1, created_by="bench").secret
+        token = tokens.create(session, name="soak", scopes=[INSTANCE], days=1, actor=Actor.system("bench")).secret
         now = utcnow()
         password = hash_password("soak-bench-password-long-enough")
         signed_in = []

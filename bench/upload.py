@@ -81,9 +81,10 @@ def prepare_portal(data_dir: Path) -> str:
         "from audit_portal.config import load_settings\n"
         "from audit_portal.db import make_engine, unit_of_work\n"
         "from audit_portal.auth import tokens\n"
+        "from audit_portal.principals import Actor\n"
         "settings = load_settings()\n"
         "with unit_of_work(make_engine(settings.database_url)) as session:\n"
-        f"    issued = tokens.create(session, name='bench', scopes=['{INSTANCE}'], days=1, created_by='bench')\n"
+        f"    issued = tokens.create(session, name='bench', scopes=['{INSTANCE}'], days=1, actor=Actor.system('bench'))\n"
         "    print(issued.secret)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True)

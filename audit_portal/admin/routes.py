@@ -16,6 +16,7 @@ from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput, PortalError
 from audit_portal.i18n import N_, Wording
 from audit_portal.portal import service as portal_settings
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -88,8 +89,7 @@ def create_user(
             role=role,
             password=password,
             window=_window(valid_from, valid_until),
-            request=request,
-            principal=principal,
+            actor=actor_of(request, principal),
             must_change_password=True,
         )
     except PortalError as error:
@@ -104,7 +104,7 @@ def create_user(
 def require_second_factor(
     request: Request, session: SessionDep, principal: UserAdmin, require_all: FormText = ""
 ) -> Response:
-    auth_service.set_second_factor_for_all(session, require_all == "on", request=request, principal=principal)
+    auth_service.set_second_factor_for_all(session, require_all == "on", actor=actor_of(request, principal))
     return _redirect("/admin/users")
 
 
@@ -139,7 +139,7 @@ def update_user(
     user = auth_service.get_user(session, user_id)
     try:
         auth_service.update_user(
-            session, user, role=role, window=_window(valid_from, valid_until), request=request, principal=principal
+            session, user, role=role, window=_window(valid_from, valid_until), actor=actor_of(request, principal)
         )
     except PortalError as error:
         return _edit_page(
@@ -159,27 +159,27 @@ def revoke_user(request: Request, session: SessionDep, principal: UserAdmin, use
             409,
             error=Wording(request_language(request)).gettext("You cannot revoke your own account."),
         )
-    auth_service.revoke_user(session, user, request=request, principal=principal)
+    auth_service.revoke_user(session, user, actor=actor_of(request, principal))
     return _edit_page(request, session, user_id, message=N_("Access revoked; the account's sessions have ended."))
 
 
 @router.post("/users/{user_id}/restore")
 def restore_user(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
-    auth_service.restore_user(session, auth_service.get_user(session, user_id), request=request, principal=principal)
+    auth_service.restore_user(session, auth_service.get_user(session, user_id), actor=actor_of(request, principal))
     return _edit_page(request, session, user_id, message=N_("Access restored."))
 
 
 @router.post("/users/{user_id}/reset-2fa")
 def reset_second_factor(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     user = auth_service.get_user(session, user_id)
-    auth_service.reset_second_factor(session, user, request=request, principal=principal)
+    auth_service.reset_second_factor(session, user, actor=actor_of(request, principal))
     return _edit_page(request, session, user_id, message=N_("Two-factor sign-in reset; the next sign-in enrols again."))
 
 
 @router.post("/users/{user_id}/reset-password")
 def reset_password(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     user = auth_service.get_user(session, user_id)
-    password = auth_service.reset_password(session, user, request=request, principal=principal)
+    password = auth_service.reset_password(session, user, actor=actor_of(request, principal))
     return _edit_page(request, session, user_id, new_password=password)
 
 
@@ -221,9 +221,7 @@ def create_token(
             name=name,
             scopes=tokens.parse_scopes(scopes),
             days=lifetime,
-            created_by=principal.username,
-            request=request,
-            principal=principal,
+            actor=actor_of(request, principal),
         )
     except PortalError as error:
         form = {"name": name, "scopes": scopes, "days": days}
@@ -235,7 +233,7 @@ def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(request: Request, session: SessionDep, principal: TokenAdmin, token_id: int) -> Response:
-    token = tokens.revoke(session, token_id, actor=principal.username, request=request, principal=principal)
+    token = tokens.revoke(session, token_id, actor=actor_of(request, principal))
     return _tokens_page(
         request,
         session,

@@ -24,7 +24,6 @@ from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -41,7 +40,7 @@ from audit_portal.config import Settings
 from audit_portal.errors import InvalidInput
 from audit_portal.export.signing import fingerprint_of, signing_key
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from evidence_store import ObjectNotFound, ObjectStore, StoreError
 
 CHECKPOINT_SOURCE = "audit-checkpoint"  # the collector instance named on checkpoint evidence
@@ -49,7 +48,7 @@ FORMAT = "audit-portal audit-log checkpoint v1"
 MAX_CHECKPOINT_BYTES = 4096
 # The controls a checkpoint is evidence for: protection of log information.
 LOG_CONTROLS = ("iso27001-2022:8.15", "iso27001-2013:A.12.4.2")
-CHECKPOINT_ACTOR = "audit-portal audit checkpoint"
+CHECKPOINT_ACTOR = Actor.system("checkpoint")
 SIGNED_FIELDS = ("format", "created_at", "event_count", "head_mac", "head_hash", "key_id", "signing_key_fingerprint")
 
 
@@ -125,9 +124,7 @@ def write_checkpoint(
     store: ObjectStore,
     settings: Settings,
     *,
-    request: Request | None = None,
-    principal: Principal | None = None,
-    actor: str = CHECKPOINT_ACTOR,
+    actor: Actor = CHECKPOINT_ACTOR,
 ) -> Checkpoint:
     """Sign the current head and keep it as evidence; the head stays locked until the
     transaction ends, so the checkpoint names exactly the events committed before it."""
@@ -169,15 +166,12 @@ def write_checkpoint(
         meta=meta,
         source=EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=CHECKPOINT_SOURCE),
         max_bytes=MAX_CHECKPOINT_BYTES,
-        request=request,
-        principal=principal,
+        actor=actor,
         retention_years=settings.retention_years_after_cycle,
     )
     record_event(
         session,
-        request=request,
-        principal=principal,
-        actor=None if principal else actor,
+        actor=actor,
         action=CHECKPOINT_ACTION,
         object_type="evidence",
         object_id=item.id,

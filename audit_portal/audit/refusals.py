@@ -26,54 +26,50 @@ from audit_portal import clock
 from audit_portal.audit import refusal_repository as repository
 from audit_portal.audit.refusal_models import AccessRefusalTally
 from audit_portal.audit.repository import lock_chain_head
-from audit_portal.audit.service import client_address, record_event
+from audit_portal.audit.service import record_event
 from audit_portal.db import separate_unit_of_work
 from audit_portal.engagements.scope import OutOfScope
 from audit_portal.errors import CsrfRefused, Forbidden, NotAuthenticated, PortalError, portal_error_response
-from audit_portal.principals import Principal
+from audit_portal.principals import ANONYMOUS_PRINCIPAL, Actor
+from audit_portal.request_actor import actor_of, route_of
 
 PER_SOURCE_PER_MINUTE = 10
 ALL_SOURCES_PER_MINUTE = 300
 KEEP_TALLIES = timedelta(hours=1)
 REFUSED = "access.refused"
 SUPPRESSED = "access.refused.suppressed"
+SYSTEM_ACTOR = Actor.system("refusal-log")  # sums up the refusals nobody came back for
 
 log = logging.getLogger(__name__)
 
 
-def _source(principal: Principal | None, request: Request | None) -> str:
-    if principal is not None and not principal.is_anonymous:
-        return principal.username[:120]
+def _source(actor: Actor) -> str:
+    if not actor.principal.is_anonymous:
+        return actor.principal.username[:120]
     # Nobody signed in: the name tried at sign-in is the caller's choice, the address is not.
-    return f"address {client_address(request) or 'unknown'}"[:120]
-
-
-def route_of(request: Request | None) -> str:
-    if request is None:
-        return ""
-    route = request.scope.get("route")
-    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return f"address {actor.address or 'unknown'}"[:120]
 
 
 def record_refusal(
     session: Session,
     *,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
     reason: str,
+    route: str = "",
     action: str = REFUSED,
-    actor: str | None = None,
+    actor_name: str | None = None,
     object_type: str = "route",
     object_id: str = "",
     outcome: str = "refused",
     detail: dict[str, Any] | None = None,
 ) -> bool:
-    """Log one refusal unless its source has used up this minute's allowance; True if logged."""
+    """Log one refusal unless its source has used up this minute's allowance; True if logged.
+    ``route`` is the refused route (``GET /admin/users``), when the refusal answers a request."""
     lock_chain_head(session)  # one writer at a time, across instances: the tallies stay exact
     now = clock.utcnow()
     minute = now.replace(second=0, microsecond=0)
-    source, reason = _source(principal, request), reason[:100]
-    _summarise_stale(session, request, now)
+    source, reason = _source(actor), reason[:100]
+    _summarise_stale(session, now)
     tally = repository.tally(session, source=source, reason=reason, minute=minute)
     suppressed_before = 0
     if tally is None:
@@ -87,24 +83,23 @@ def record_refusal(
         return False
     tally.recorded += 1
     session.flush()
-    described: dict[str, Any] = {**(detail or {}), "reason": reason, "route": route_of(request)}
+    described: dict[str, Any] = {**(detail or {}), "reason": reason, "route": route}
     if suppressed_before:
         described["suppressed_before"] = suppressed_before
     record_event(
         session,
-        request=request,
-        principal=principal,
         actor=actor,
+        actor_name=actor_name,
         action=action,
         object_type=object_type,
-        object_id=object_id or route_of(request),
+        object_id=object_id or route,
         outcome=outcome,
         detail=described,
     )
     return True
 
 
-def _summarise_stale(session: Session, request: Request | None, now: datetime) -> None:
+def _summarise_stale(session: Session, now: datetime) -> None:
     stale = repository.stale_tallies(session, (now - KEEP_TALLIES).replace(second=0, microsecond=0))
     if not stale:
         return
@@ -116,9 +111,7 @@ def _summarise_stale(session: Session, request: Request | None, now: datetime) -
     if suppressed:
         record_event(
             session,
-            request=None,
-            principal=None,
-            actor="system",
+            actor=SYSTEM_ACTOR,
             action=SUPPRESSED,
             object_type="route",
             outcome="refused",
@@ -142,10 +135,14 @@ def _reason(request: Request, error: PortalError) -> str | None:
 
 
 def _record(request: Request, error: PortalError, reason: str) -> None:
-    principal = getattr(request.state, "principal", None)
+    principal = getattr(request.state, "principal", None) or ANONYMOUS_PRINCIPAL
     with separate_unit_of_work(request) as session:
         record_refusal(
-            session, request=request, principal=principal, reason=reason, detail={"status": error.status_code}
+            session,
+            actor=actor_of(request, principal),
+            reason=reason,
+            route=route_of(request),
+            detail={"status": error.status_code},
         )
 
 

@@ -21,6 +21,7 @@ from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter(prefix="/admin/audit-log", tags=["audit"])
@@ -93,8 +94,7 @@ def export_csv(
     # Recorded before the rows are read, so the export is itself on the trail it exports.
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor_of(request, principal),
         action="audit.export",
         object_type="audit_log",
         detail={

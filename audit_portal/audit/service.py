@@ -11,8 +11,11 @@ Appends lock the single chain-head row, so concurrent writers queue instead of f
 
 Use from any domain::
 
-    record_event(session, request=request, principal=principal, action="evidence.download",
+    record_event(session, actor=actor, action="evidence.download",
                  object_type="evidence", object_id=str(evidence.id))
+
+``actor`` is an :class:`~audit_portal.principals.Actor`: who (the principal) and from where
+(the client address).
 """
 
 from __future__ import annotations
@@ -23,14 +26,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit import keys, repository
 from audit_portal.audit.keys import GENESIS_MAC, ChainKey
 from audit_portal.audit.models import GENESIS_HASH, AuditEvent
-from audit_portal.principals import Principal, principal_label
+from audit_portal.principals import Actor, principal_label
 
 HASHED_FIELDS = (
     "id",
@@ -46,35 +48,28 @@ HASHED_FIELDS = (
 )
 
 
-def client_address(request: Request | None) -> str | None:
-    if request is None or request.client is None:
-        return None
-    return request.client.host[:64]
-
-
 def record_event(
     session: Session,
     *,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
     action: str,
     object_type: str = "",
     object_id: str | int = "",
     outcome: str = "success",
     detail: dict[str, Any] | None = None,
-    actor: str | None = None,
+    actor_name: str | None = None,
 ) -> AuditEvent:
-    """Append one event. ``actor`` overrides the principal's name where nobody is signed in
+    """Append one event. ``actor_name`` overrides the principal's name where nobody is signed in
     yet (a failed sign-in records the user name that was tried)."""
     key = keys.for_session(session)
     head = repository.lock_chain_head(session)
-    principal_name, role = principal_label(principal)
+    principal_name, role = principal_label(actor.principal)
     event = AuditEvent(
         id=head.last_event_id + 1,
         at=clock.utcnow(),
-        actor=(actor or principal_name)[:100],
+        actor=(actor_name or principal_name)[:100],
         actor_role=role,
-        address=client_address(request),
+        address=actor.address[:64] if actor.address else None,
         action=action,
         object_type=object_type,
         object_id=str(object_id)[:200],

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.principals import Actor
 
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Service tokens for collectors.", no_args_is_help=True)
@@ -60,7 +61,7 @@ def add_user(
                 role=role,
                 password=password,
                 window=window,
-                actor="cli",
+                actor=Actor.system("cli"),
                 must_change_password=generate,  # a generated password is handed over: the user replaces it
             )
             name = user.username
@@ -81,7 +82,7 @@ def reset_2fa(username: Annotated[str, typer.Argument(help="the user")]) -> None
     try:
         with unit_of_work(_engine()) as session:
             user = auth_service.user_named(session, username)
-            auth_service.reset_second_factor(session, user, request=None, principal=None, actor="cli")
+            auth_service.reset_second_factor(session, user, actor=Actor.system("cli"))
     except PortalError as error:
         raise fail(error.detail) from None
     console.print(f"two-factor sign-in of {username} reset; the next sign-in enrols a new device", highlight=False)
@@ -123,7 +124,7 @@ def create_token(
     try:
         with unit_of_work(_engine()) as session:
             issued = tokens.create(
-                session, name=name, scopes=tokens.parse_scopes("\n".join(scope)), days=days, created_by="cli"
+                session, name=name, scopes=tokens.parse_scopes("\n".join(scope)), days=days, actor=Actor.system("cli")
             )
             token_id, expires = issued.token.id, issued.token.expires_at
     except PortalError as error:
@@ -143,7 +144,7 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="the token's id")]
 
     try:
         with unit_of_work(_engine()) as session:
-            token = tokens.revoke(session, token_id, actor="cli")
+            token = tokens.revoke(session, token_id, actor=Actor.system("cli"))
             name = token.name
     except PortalError as error:
         raise fail(error.detail) from None

@@ -9,7 +9,7 @@ from datetime import timedelta
 from audit_portal.auth import passwords, second_factor
 from audit_portal.auth import service as auth_service
 from audit_portal.demo_context import DemoContext
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Principal, Role
 
 DEMO_USERS = (
     (Role.admin, "admin"),
@@ -38,7 +38,7 @@ def add_demo_users(context: DemoContext) -> None:
             role=role.value,
             password=password,
             window=window,
-            actor="demo",
+            actor=Actor.system("demo"),
         )
         if auth_service.second_factor_required(session, user):
             # Pre-enrolled so a newcomer can sign in without a phone: `audit-portal user totp
@@ -52,8 +52,7 @@ def add_demo_users(context: DemoContext) -> None:
             user,
             language=language or "",
             time_zone=time_zone or "",
-            request=None,
-            principal=Principal(role=user.role, username=user.username, user_id=user.id),
+            actor=Actor(Principal(role=user.role, username=user.username, user_id=user.id)),
         )
         context.logins.append((role.value, username, password))
     context.console.print(

@@ -65,10 +65,19 @@ def read(secret_key: str, value: str | None, now: datetime | None = None) -> Kno
     return KnownDevice(username, device_id)
 
 
+def device_of(request: Request) -> KnownDevice | None:
+    """The known device the request's cookie names, for whichever user it was issued."""
+    return read(request.app.state.settings.ensure_secret_key(), request.cookies.get(COOKIE_NAME))
+
+
+def for_user(device: KnownDevice | None, username: str) -> KnownDevice | None:
+    """``device`` when it was issued for ``username``."""
+    return device if device is not None and device.username == username else None
+
+
 def device_for(request: Request, username: str) -> KnownDevice | None:
     """The request's known device, when it was issued for ``username``."""
-    device = read(request.app.state.settings.ensure_secret_key(), request.cookies.get(COOKIE_NAME))
-    return device if device is not None and device.username == username else None
+    return for_user(device_of(request), username)
 
 
 def remember(response: Response, request: Request, username: str) -> None:

@@ -19,6 +19,8 @@ from audit_portal.errors import PortalError
 from audit_portal.i18n import N_
 from audit_portal.notifications import service as digest_settings
 from audit_portal.portal import service as portal_settings
+from audit_portal.principals import ANONYMOUS_PRINCIPAL
+from audit_portal.request_actor import actor_of, route_of
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import provider_of
@@ -71,7 +73,9 @@ def login(
             session,
             username=username,
             password=password,
-            request=request,
+            actor=actor_of(request, ANONYMOUS_PRINCIPAL),
+            device=devices.device_of(request),
+            route=route_of(request),
             password_users=None if settings.password_login_enabled else settings.break_glass_usernames,
         )
     except auth_service.SignInRefused as refused:
@@ -127,7 +131,13 @@ def second_factor_submit(
     id_token = sso_service.id_token_of(session, web_session.id)
     try:
         result = auth_service.check_second_factor(
-            session, web_session=web_session, user=user, code=code, request=request
+            session,
+            web_session=web_session,
+            user=user,
+            code=code,
+            actor=actor_of(request, ANONYMOUS_PRINCIPAL),
+            device=devices.device_of(request),
+            route=route_of(request),
         )
     except auth_service.SignInRefused as refused:
         context = {**_second_factor_context(request, session, user, next), "error": refused.message}
@@ -151,7 +161,7 @@ def second_factor_submit(
 def logout(request: Request, session: SessionDep, principal: Public) -> Response:
     web_session = _identity(request).web_session
     id_token = sso_service.id_token_of(session, web_session.id if web_session else None)
-    auth_service.sign_out(session, web_session=web_session, principal=principal, request=request)
+    auth_service.sign_out(session, web_session=web_session, actor=actor_of(request, principal))
     # After single sign-on, the provider's session ends too (RP-initiated logout) where it can.
     target = sso_service.logout_url(provider_of(request), id_token, request.app.state.settings)
     response = _redirect(target or "/login")
@@ -212,10 +222,10 @@ def save_personal_settings(
         submitted = {"email": email, "digest": digest == "on", "language": language, "time_zone": time_zone}
         return _profile(request, session, user, settings_form=submitted, settings_errors=errors, status_code=422)
     auth_service.update_personal_settings(
-        session, user, language=language, time_zone=time_zone, request=request, principal=principal
+        session, user, language=language, time_zone=time_zone, actor=actor_of(request, principal)
     )
     digest_settings.save_preference(
-        session, principal=principal, email=email, wants_digest=digest == "on", request=request
+        session, actor=actor_of(request, principal), email=email, wants_digest=digest == "on"
     )
     return _redirect("/profile?saved=1#settings")
 
@@ -238,8 +248,7 @@ def change_password(
             new=new_password,
             confirmation=confirm_password,
             keep_session_id=principal.session_id,
-            request=request,
-            principal=principal,
+            actor=actor_of(request, principal),
         )
     except PortalError as error:
         return _profile(
@@ -275,7 +284,7 @@ def start_enrolment(request: Request, session: SessionDep, principal: SignedIn) 
 def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn, code: FormText = "") -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
     try:
-        codes = auth_service.confirm_enrolment(session, user, code=code, request=request, principal=principal)
+        codes = auth_service.confirm_enrolment(session, user, code=code, actor=actor_of(request, principal))
     except PortalError as error:
         if not user.totp_secret:
             return _redirect("/profile")
@@ -294,7 +303,7 @@ def replace_recovery_codes(
 ) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
     try:
-        codes = auth_service.new_recovery_codes(session, user, password=password, request=request, principal=principal)
+        codes = auth_service.new_recovery_codes(session, user, password=password, actor=actor_of(request, principal))
     except PortalError as error:
         return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
     return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
@@ -306,7 +315,7 @@ def disable_second_factor(
 ) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
     try:
-        auth_service.turn_off_second_factor(session, user, password=password, request=request, principal=principal)
+        auth_service.turn_off_second_factor(session, user, password=password, actor=actor_of(request, principal))
     except PortalError as error:
         return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
     return _profile(request, session, user, second_factor_message=N_("Two-factor sign-in is off."))

@@ -10,19 +10,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
 from audit_portal.audit.refusals import record_refusal
-from audit_portal.audit.service import client_address, record_event
+from audit_portal.audit.service import record_event
 from audit_portal.auth import devices, passwords, repository, second_factor, sessions, throttle
 from audit_portal.auth.models import UserAccount, WebSession
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.i18n import LANGUAGES, N_, Wording, valid_time_zone
 from audit_portal.portal import service as portal_settings
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Role
 
 REQUIRE_2FA_FOR_ALL = "auth.require_2fa_for_all"
 ROLES_WITH_MANDATORY_2FA = frozenset({Role.admin.value, Role.auditor.value})
@@ -105,9 +104,7 @@ def create_user(
     role: str,
     password: str,
     window: AccessWindow = AccessWindow(),
-    request: Request | None = None,
-    principal: Principal | None = None,
-    actor: str | None = None,
+    actor: Actor,
     must_change_password: bool = False,
 ) -> UserAccount:
     """``must_change_password``: the password was issued by an administrator, so the user
@@ -136,8 +133,6 @@ def create_user(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
         actor=actor,
         action="user.create",
         object_type="user",
@@ -171,8 +166,7 @@ def update_user(
     *,
     role: str,
     window: AccessWindow,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
 ) -> UserAccount:
     _check_role_and_window(role, window)
     changes = {
@@ -190,8 +184,7 @@ def update_user(
         sessions.end_all_of(session, user.id)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.update",
         object_type="user",
         object_id=user.username,
@@ -220,8 +213,7 @@ def update_personal_settings(
     *,
     language: str,
     time_zone: str,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
 ) -> UserAccount:
     errors = personal_settings_errors(language=language, time_zone=time_zone)
     if errors:
@@ -240,8 +232,7 @@ def update_personal_settings(
     if changes:
         record_event(
             session,
-            request=request,
-            principal=principal,
+            actor=actor,
             action="user.settings",
             object_type="user",
             object_id=user.username,
@@ -250,23 +241,20 @@ def update_personal_settings(
     return user
 
 
-def revoke_user(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> None:
+def revoke_user(session: Session, user: UserAccount, *, actor: Actor) -> None:
     """Revoke at once: the account cannot sign in and its open sessions end now."""
     assert user.id is not None
     user.revoked_at = clock.utcnow()
     sessions.end_all_of(session, user.id)
-    record_event(
-        session, request=request, principal=principal, action="user.revoke", object_type="user", object_id=user.username
-    )
+    record_event(session, actor=actor, action="user.revoke", object_type="user", object_id=user.username)
 
 
-def restore_user(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> None:
+def restore_user(session: Session, user: UserAccount, *, actor: Actor) -> None:
     user.revoked_at = None
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.restore",
         object_type="user",
         object_id=user.username,
@@ -277,9 +265,7 @@ def reset_second_factor(
     session: Session,
     user: UserAccount,
     *,
-    request: Request | None,
-    principal: Principal | None,
-    actor: str | None = None,
+    actor: Actor,
 ) -> None:
     """Forget the TOTP secret and recovery codes; the next sign-in enrols again when required."""
     assert user.id is not None
@@ -290,8 +276,6 @@ def reset_second_factor(
     sessions.end_all_of(session, user.id)
     record_event(
         session,
-        request=request,
-        principal=principal,
         actor=actor,
         action="user.reset_2fa",
         object_type="user",
@@ -299,7 +283,7 @@ def reset_second_factor(
     )
 
 
-def reset_password(session: Session, user: UserAccount, *, request: Request | None, principal: Principal | None) -> str:
+def reset_password(session: Session, user: UserAccount, *, actor: Actor) -> str:
     """A new random password (shown once to the administrator); all sessions end."""
     assert user.id is not None
     password = passwords.generate_password()
@@ -309,8 +293,7 @@ def reset_password(session: Session, user: UserAccount, *, request: Request | No
     sessions.end_all_of(session, user.id)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.reset_password",
         object_type="user",
         object_id=user.username,
@@ -326,15 +309,13 @@ def change_password(
     new: str,
     confirmation: str,
     keep_session_id: str | None,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
 ) -> None:
     """Change one's own password; every other session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
         record_event(
             session,
-            request=request,
-            principal=principal,
+            actor=actor,
             action="user.change_password",
             object_type="user",
             object_id=user.username,
@@ -356,8 +337,7 @@ def change_password(
     sessions.end_all_of(session, user.id, keep=keep_session_id)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.change_password",
         object_type="user",
         object_id=user.username,
@@ -387,22 +367,26 @@ def check_password(
     *,
     username: str,
     password: str,
-    request: Request,
+    actor: Actor,
+    device: devices.KnownDevice | None,
+    route: str = "",
     password_users: frozenset[str] | None = None,
 ) -> SignInStep:
     """The first sign-in step. Unknown user and wrong password give the same answer after the
     same work (an argon2 verification each); both count towards the lockout. With
-    ``password_users`` (password sign-in off), only those admin accounts (break-glass) pass."""
+    ``password_users`` (password sign-in off), only those admin accounts (break-glass) pass.
+    ``actor`` is the anonymous caller and its address; ``device`` the known-device cookie it sent; ``route`` the route it
+    came in on, for the refusal log."""
     username = normalise_username(username)[:100]
-    address = client_address(request) or "unknown"
-    device = devices.device_for(request, username)
+    address = actor.address or "unknown"
+    device = devices.for_user(device, username)
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
         record_refusal(
             session,
-            request=request,
-            principal=None,
-            actor=username,
+            actor=actor,
+            route=route,
+            actor_name=username,
             action="auth.login",
             object_type="user",
             object_id=username,
@@ -413,17 +397,33 @@ def check_password(
     user = repository.user_by_username(session, username)
     if user is None:
         passwords.spend_verification_time(password)
-        _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
+        _fail(
+            session,
+            username=username,
+            address=address,
+            device=device,
+            actor=actor,
+            route=route,
+            reason="wrong credentials",
+        )
     assert user is not None
     if not passwords.verify_password(user.password_hash, password):
-        _fail(session, username=username, address=address, device=device, request=request, reason="wrong credentials")
+        _fail(
+            session,
+            username=username,
+            address=address,
+            device=device,
+            actor=actor,
+            route=route,
+            reason="wrong credentials",
+        )
     problem = access_problem(user)
     if problem:
         record_refusal(
             session,
-            request=request,
-            principal=None,
-            actor=username,
+            actor=actor,
+            route=route,
+            actor_name=username,
             action="auth.login",
             object_type="user",
             object_id=username,
@@ -434,9 +434,8 @@ def check_password(
     if password_users is not None and (username not in password_users or user.role != Role.admin):
         record_event(
             session,
-            request=request,
-            principal=None,
-            actor=username,
+            actor=actor,
+            actor_name=username,
             action="auth.login",
             object_type="user",
             object_id=username,
@@ -452,19 +451,26 @@ def check_password(
     stage = sessions.STAGE_SECOND_FACTOR if needs_totp else sessions.STAGE_SIGNED_IN
     started = sessions.start(session, user=user, stage=stage, address=address)
     if not needs_totp:
-        _signed_in(session, user=user, request=request, method="password", device=device)
+        _signed_in(session, user=user, actor=actor, method="password", device=device)
     return SignInStep(started, user)
 
 
 def _fail(
-    session: Session, *, username: str, address: str, device: devices.KnownDevice | None, request: Request, reason: str
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    device: devices.KnownDevice | None,
+    actor: Actor,
+    route: str,
+    reason: str,
 ) -> None:
     throttle.register_failure(session, username=username, address=address, device=device)
     record_refusal(
         session,
-        request=request,
-        principal=None,
-        actor=username,
+        actor=actor,
+        route=route,
+        actor_name=username,
         action="auth.login",
         object_type="user",
         object_id=username,
@@ -478,14 +484,13 @@ def _fail(
 
 
 def _signed_in(
-    session: Session, *, user: UserAccount, request: Request, method: str, device: devices.KnownDevice | None
+    session: Session, *, user: UserAccount, actor: Actor, method: str, device: devices.KnownDevice | None
 ) -> None:
     throttle.register_success(session, username=user.username, device=device)
     record_event(
         session,
-        request=request,
-        principal=None,
-        actor=user.username,
+        actor=actor,
+        actor_name=user.username,
         action="auth.login",
         object_type="user",
         object_id=user.username,
@@ -500,13 +505,20 @@ class SecondFactorResult:
 
 
 def check_second_factor(
-    session: Session, *, web_session: WebSession, user: UserAccount, code: str, request: Request
+    session: Session,
+    *,
+    web_session: WebSession,
+    user: UserAccount,
+    code: str,
+    actor: Actor,
+    device: devices.KnownDevice | None,
+    route: str = "",
 ) -> SecondFactorResult:
     """The TOTP step (or a recovery code). On success the half-signed-in session is replaced by
     a new one, so a session id seen before sign-in is worthless after it. When the user was
     enrolling, the first good code confirms the enrolment and ten recovery codes are issued."""
-    address = client_address(request) or "unknown"
-    device = devices.device_for(request, user.username)
+    address = actor.address or "unknown"
+    device = devices.for_user(device, user.username)
     until = throttle.locked_until(session, username=user.username, address=address, device=device)
     if until is not None:
         raise SignInRefused(locked_message(until), status=429)
@@ -519,9 +531,9 @@ def check_second_factor(
         throttle.register_failure(session, username=user.username, address=address, device=device)
         record_refusal(
             session,
-            request=request,
-            principal=None,
-            actor=user.username,
+            actor=actor,
+            route=route,
+            actor_name=user.username,
             action="auth.second_factor",
             object_type="user",
             object_id=user.username,
@@ -535,27 +547,26 @@ def check_second_factor(
         codes = second_factor.replace_recovery_codes(session, user)
         record_event(
             session,
-            request=request,
-            principal=None,
-            actor=user.username,
+            actor=actor,
+            actor_name=user.username,
             action="user.enrol_2fa",
             object_type="user",
             object_id=user.username,
         )
     sessions.end(session, web_session)
     started = sessions.start(session, user=user, stage=sessions.STAGE_SIGNED_IN, address=address)
-    _signed_in(session, user=user, request=request, method=method, device=device)
+    _signed_in(session, user=user, actor=actor, method=method, device=device)
     return SecondFactorResult(started, codes)
 
 
-def sign_out(session: Session, *, web_session: WebSession | None, principal: Principal, request: Request) -> None:
+def sign_out(session: Session, *, web_session: WebSession | None, actor: Actor) -> None:
+    principal = actor.principal
     if web_session is None:
         return
     sessions.end(session, web_session)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="auth.logout",
         object_type="user",
         object_id=principal.username,
@@ -572,9 +583,7 @@ def start_enrolment(session: Session, user: UserAccount) -> None:
     session.flush()
 
 
-def confirm_enrolment(
-    session: Session, user: UserAccount, *, code: str, request: Request, principal: Principal
-) -> list[str]:
+def confirm_enrolment(session: Session, user: UserAccount, *, code: str, actor: Actor) -> list[str]:
     if user.totp_enabled_at is not None or not user.totp_secret:
         raise Conflict(N_("There is no enrolment in progress."))
     if not second_factor.verify_totp(session, user, code):
@@ -583,8 +592,7 @@ def confirm_enrolment(
     codes = second_factor.replace_recovery_codes(session, user)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.enrol_2fa",
         object_type="user",
         object_id=user.username,
@@ -592,9 +600,7 @@ def confirm_enrolment(
     return codes
 
 
-def new_recovery_codes(
-    session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
-) -> list[str]:
+def new_recovery_codes(session: Session, user: UserAccount, *, password: str, actor: Actor) -> list[str]:
     if user.totp_enabled_at is None:
         raise Conflict(N_("Turn on two-factor sign-in first."))
     if not passwords.verify_password(user.password_hash, password):
@@ -602,8 +608,7 @@ def new_recovery_codes(
     codes = second_factor.replace_recovery_codes(session, user)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.recovery_codes",
         object_type="user",
         object_id=user.username,
@@ -611,9 +616,7 @@ def new_recovery_codes(
     return codes
 
 
-def turn_off_second_factor(
-    session: Session, user: UserAccount, *, password: str, request: Request, principal: Principal
-) -> None:
+def turn_off_second_factor(session: Session, user: UserAccount, *, password: str, actor: Actor) -> None:
     if second_factor_required(session, user):
         raise Conflict(N_("Two-factor sign-in is mandatory for your account."))
     if not passwords.verify_password(user.password_hash, password):
@@ -626,20 +629,18 @@ def turn_off_second_factor(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="user.disable_2fa",
         object_type="user",
         object_id=user.username,
     )
 
 
-def set_second_factor_for_all(session: Session, enabled: bool, *, request: Request, principal: Principal) -> None:
+def set_second_factor_for_all(session: Session, enabled: bool, *, actor: Actor) -> None:
     portal_settings.set_flag(session, REQUIRE_2FA_FOR_ALL, enabled)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="settings.require_2fa_for_all",
         object_type="setting",
         object_id=REQUIRE_2FA_FOR_ALL,

@@ -11,7 +11,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -20,7 +19,7 @@ from audit_portal.auth import repository
 from audit_portal.auth.models import ServiceToken
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 
 TOKEN_PREFIX = "apt_"
 MAX_DAYS = 730
@@ -47,9 +46,7 @@ def create(
     name: str,
     scopes: list[str],
     days: int,
-    created_by: str,
-    request: Request | None = None,
-    principal: Principal | None = None,
+    actor: Actor,
 ) -> IssuedToken:
     name = name.strip()
     if not name:
@@ -64,7 +61,7 @@ def create(
         name=name[:100],
         token_hash=_hash(secret),
         scopes="\n".join(scopes),
-        created_by=created_by,
+        created_by=actor.principal.username,
         created_at=now,
         expires_at=now + timedelta(days=days),
     )
@@ -72,9 +69,7 @@ def create(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
-        actor=created_by,
+        actor=actor,
         action="token.create",
         object_type="service_token",
         object_id=str(token.id),
@@ -100,9 +95,7 @@ def revoke(
     session: Session,
     token_id: int,
     *,
-    actor: str,
-    request: Request | None = None,
-    principal: Principal | None = None,
+    actor: Actor,
 ) -> ServiceToken:
     token = repository.token_by_id(session, token_id)
     if token is None:
@@ -112,8 +105,6 @@ def revoke(
         session.flush()
         record_event(
             session,
-            request=request,
-            principal=principal,
             actor=actor,
             action="token.revoke",
             object_type="service_token",

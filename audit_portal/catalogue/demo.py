@@ -22,11 +22,11 @@ from audit_portal.demo_context import DemoContext
 from audit_portal.evidence import service as evidence
 from audit_portal.evidence.demo import COMPANY, UPLOADER, minimal_pdf
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa import evidence as soa_evidence
 from audit_portal.soa import repository as soa_repository
 
-DEMO_ADMIN = Principal(role="admin", username="demo")
+DEMO_ACTOR = Actor.system("demo")
 EDITIONS = ("iso27001-2022", "iso27001-2013")
 # Clause evidence by requirement slug (2022 keys; the 2013 key is the same slug + "-2013"):
 # days since it was produced, or None when the organisation has none.
@@ -66,9 +66,7 @@ def demo_requirement_library(context: DemoContext) -> None:
     switched = _switch_off_where_measures_prove(session)
     uploaded = _upload_library_evidence(context)
     clauses = _upload_clause_evidence(context)
-    soa_evidence.keep_export(
-        session, context.store, max_bytes=context.settings.max_upload_bytes, principal=None, request=None
-    )
+    soa_evidence.keep_export(session, context.store, max_bytes=context.settings.max_upload_bytes, actor=DEMO_ACTOR)
     context.console.print(
         f"demo: {switched} library requirements switched off (a measure proves the control), "
         f"{uploaded} control and {clauses} clause documents uploaded; the management review is over a year old",
@@ -92,23 +90,22 @@ def _switch_off_where_measures_prove(session) -> int:
             library.switch_off(
                 session,
                 key=requirement.key,
-                principal=DEMO_ADMIN,
-                request=None,
+                actor=DEMO_ACTOR,
                 reason=f"Proven through the organisation's Annex 2 {noun} {refs}, whose requirements apply to this control instead.",
             )
             count += 1
     return count
 
 
-def _uploader(context: DemoContext) -> tuple[Principal | None, EvidenceSource]:
+def _uploader(context: DemoContext) -> tuple[Actor, EvidenceSource]:
     user = accounts.user_by_username(context.session, UPLOADER)
     if user is None or user.id is None:
-        return None, EvidenceSource(kind="upload")
-    return Principal(role=user.role, username=user.username, user_id=user.id), EvidenceSource.upload(user.id)
+        return DEMO_ACTOR, EvidenceSource(kind="upload")
+    return Actor(Principal(role=user.role, username=user.username, user_id=user.id)), EvidenceSource.upload(user.id)
 
 
 def _upload(context: DemoContext, keys: list[str], days_ago: int, title: str, lines: list[str]) -> None:
-    principal, source = _uploader(context)
+    actor, source = _uploader(context)
     collected_at = context.now - timedelta(days=days_ago)
     filename = title.lower().replace(" ", "-").replace("/", "-")[:80] + ".pdf"
     evidence.ingest(
@@ -119,7 +116,7 @@ def _upload(context: DemoContext, keys: list[str], days_ago: int, title: str, li
         meta=EvidenceMeta(title=title, collected_at=collected_at, requirements=keys),
         source=source,
         max_bytes=context.settings.max_upload_bytes,
-        principal=principal,
+        actor=actor,
         retention_years=context.settings.retention_years_after_cycle,
     )
 

@@ -10,7 +10,6 @@ is ``no_requirement`` and never covered.
 
 from __future__ import annotations
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -19,7 +18,7 @@ from audit_portal.catalogue.models import Requirement, RequirementSwitchOff
 from audit_portal.clock import utcnow
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 
 LIBRARY_FRAMEWORKS = ("iso27001-2022", "iso27001-2013")
 REASON_MIN_LENGTH = 10
@@ -43,9 +42,8 @@ def library_requirement(session: Session, key: str) -> Requirement:
     return requirement
 
 
-def switch_off(
-    session: Session, *, key: str, reason: str | None, principal: Principal, request: Request | None
-) -> RequirementSwitchOff:
+def switch_off(session: Session, *, key: str, reason: str | None, actor: Actor) -> RequirementSwitchOff:
+    principal = actor.principal
     requirement = library_requirement(session, key)
     text = (reason or "").strip()
     if len(text) < REASON_MIN_LENGTH:
@@ -83,8 +81,7 @@ def switch_off(
         session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="requirement.switch_off",
         object_type="requirement",
         object_id=requirement.key,
@@ -93,7 +90,7 @@ def switch_off(
     return existing
 
 
-def switch_on(session: Session, *, key: str, principal: Principal, request: Request | None) -> Requirement:
+def switch_on(session: Session, *, key: str, actor: Actor) -> Requirement:
     requirement = library_requirement(session, key)
     assert requirement.id is not None
     existing = repository.switch_off_of(session, requirement.id)
@@ -103,8 +100,7 @@ def switch_on(session: Session, *, key: str, principal: Principal, request: Requ
     repository.remove(session, existing)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="requirement.switch_on",
         object_type="requirement",
         object_id=requirement.key,

@@ -12,6 +12,7 @@ from audit_portal.catalogue import library, presenters
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.evidence import service as evidence_service
+from audit_portal.request_actor import actor_of
 from audit_portal.soa.service import STATUS_LABELS
 from audit_portal.templating import render, request_language
 
@@ -37,7 +38,7 @@ def switch_off_requirement(
 ) -> HTMLResponse | RedirectResponse:
     """Switch a library requirement off, with the reason auditors will read."""
     try:
-        library.switch_off(session, key=key, reason=reason, principal=principal, request=request)
+        library.switch_off(session, key=key, reason=reason, actor=actor_of(request, principal))
     except InvalidInput as error:
         return _back_to_control(request, session, key, error=error.in_language(request_language(request)))
     return _back_to_control(request, session, key)
@@ -50,7 +51,7 @@ def switch_on_requirement(
     principal: RequirementSwitcher,
     key: Annotated[str, Form(max_length=128)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    library.switch_on(session, key=key, principal=principal, request=request)
+    library.switch_on(session, key=key, actor=actor_of(request, principal))
     return _back_to_control(request, session, key)
 
 

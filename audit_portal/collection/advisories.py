@@ -13,7 +13,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -23,7 +22,7 @@ from audit_portal.collection.secrets import unsealed
 from audit_portal.config import Settings
 from audit_portal.errors import Forbidden, InvalidInput
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from collectors.advisories.collector import DECISIONS
 from collectors.options import HOST, WEB
 
@@ -59,11 +58,11 @@ def record_decision(
     advisory: str,
     status: str,
     note: str,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     settings: Settings,
     decided_at: datetime | None = None,
 ) -> dict[str, Any]:
+    principal = actor.principal
     from audit_portal.collection import views
 
     if principal.user_id is None or not principal.username:
@@ -115,11 +114,10 @@ def record_decision(
     # Only the decisions change; the rest is the stored configuration, which an operator may
     # have imported on the host (a mirrored folder of advisories).
     origin = HOST if instance.host_managed else WEB
-    service.save_instance(session, spec, settings=settings, origin=origin, principal=principal, request=request)
+    service.save_instance(session, spec, settings=settings, origin=origin, actor=actor)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="advisory.decision",
         object_type="collector_instance",
         object_id=instance.name,

@@ -13,6 +13,7 @@ from audit_portal.authz import Authorize, Principal
 from audit_portal.collection import service
 from audit_portal.collection.schemas import RemoteRunFinish, RemoteRunOpened, RemoteRunStart
 from audit_portal.db import SessionDep
+from audit_portal.request_actor import actor_of
 
 router = APIRouter(prefix="/api/v1/collector-runs", tags=["collectors"])
 Pusher = Annotated[Principal, Authorize("evidence:push")]
@@ -27,7 +28,7 @@ PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     summary="Open a run of a remote collector instance (service token)",
 )
 def open_run(request: Request, session: SessionDep, principal: Pusher, body: RemoteRunStart) -> JSONResponse:
-    opened = service.open_remote_run(session, body, principal=principal, request=request)
+    opened = service.open_remote_run(session, body, actor=actor_of(request, principal))
     return JSONResponse(opened.model_dump(mode="json"), status_code=201, headers={"Location": f"/runs/{opened.run_id}"})
 
 
@@ -40,4 +41,4 @@ def open_run(request: Request, session: SessionDep, principal: Pusher, body: Rem
 def finish_run(
     request: Request, session: SessionDep, principal: Pusher, run_id: int, body: RemoteRunFinish
 ) -> RemoteRunOpened:
-    return service.finish_remote_run(session, run_id, body, principal=principal, request=request)
+    return service.finish_remote_run(session, run_id, body, actor=actor_of(request, principal))

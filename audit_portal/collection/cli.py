@@ -12,6 +12,7 @@ from rich.table import Table
 
 from audit_portal.console import console, fail, settings_or_exit
 from audit_portal.errors import PortalError
+from audit_portal.principals import Actor
 
 collectors_app = typer.Typer(help="Collector plugins and their configured instances.", no_args_is_help=True)
 collect_app = typer.Typer(help="Run collector instances.", no_args_is_help=True)
@@ -53,7 +54,7 @@ def import_file(
     try:
         with unit_of_work(engine) as session:
             saved = service.import_instances(
-                session, file.read_text(encoding="utf-8"), settings=settings, actor=f"cli:{file.name}"
+                session, file.read_text(encoding="utf-8"), settings=settings, actor=Actor.system(f"cli:{file.name}")
             )
             names = [instance.name for instance in saved]
     except PortalError as error:

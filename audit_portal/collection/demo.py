@@ -39,7 +39,7 @@ from audit_portal.collection.models import RUN_OK, TRIGGER_SCHEDULE
 from audit_portal.config import Settings
 from audit_portal.demo_context import DemoContext
 from audit_portal.errors import InvalidInput
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from collectors.options import HOST, ROOTS_SETTING
 
 # The recordings were made on this day; their dates are moved by whole days from it.
@@ -485,7 +485,9 @@ def load_collection_demo(context: DemoContext) -> None:
     inputs = Inputs(demo_inputs_dir(context.settings))
     first_day = last_day - timedelta(days=HISTORY_DAYS)
     for spec in instance_specs(inputs):
-        instance = service.save_instance(session, spec, settings=context.settings, origin=HOST, actor="demo")
+        instance = service.save_instance(
+            session, spec, settings=context.settings, origin=HOST, actor=Actor.system("demo")
+        )
         instance.created_at = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=UTC)
     session.flush()
     counts = {"runs": 0, "signed": 0}
@@ -541,8 +543,7 @@ def _run_day(
             review.sign_off_run(
                 session,
                 report.run_id,  # type: ignore[arg-type]
-                principal=principal,
-                request=None,
+                actor=Actor(principal),
                 remark=remark,
                 signed_at=signed_at,
                 store=context.store,
@@ -573,9 +574,7 @@ def demo_rule_decision(rule: rule_review.ReviewedRule) -> tuple[str, str]:
 def decide_rules(session: Session, store: Any, run_id: int, principal: Principal, at: datetime) -> None:
     rules = rule_review.rules_of(session, store, views.run_detail(session, run_id))
     decisions = [(rule.index, *demo_rule_decision(rule)) for rule in rules]
-    rule_review.record_decisions(
-        session, store, run_id, decisions=decisions, principal=principal, request=None, decided_at=at
-    )
+    rule_review.record_decisions(session, store, run_id, decisions=decisions, actor=Actor(principal), decided_at=at)
 
 
 def _same(session: Session) -> Callable[[], Any]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from audit_portal.collection import advisories, review, service, views
 from audit_portal.collection.demo_dates import shift_dates
+from audit_portal.principals import Actor
 
 HOSTS = ("web1", "web2", "db1")
 DAY_SECONDS = 86400
@@ -270,8 +271,7 @@ def after_run(
                 advisory=advisory,
                 status=status,
                 note=note,
-                principal=principal,
-                request=None,
+                actor=Actor(principal),
                 settings=context.settings,
                 decided_at=moment + timedelta(hours=2),
             )
@@ -279,8 +279,7 @@ def after_run(
         review.sign_off_run(
             session,
             report.run_id,
-            principal=principal,
-            request=None,
+            actor=Actor(principal),
             remark=REVIEW_REMARK,
             signed_at=moment + timedelta(hours=3),
             store=context.store,

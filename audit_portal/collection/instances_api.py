@@ -16,6 +16,7 @@ from audit_portal.collection import repository, service
 from audit_portal.collection.models import CollectorInstance
 from audit_portal.collection.secrets import masked_stored
 from audit_portal.db import SessionDep
+from audit_portal.request_actor import actor_of
 
 router = APIRouter(prefix="/api/v1/collector-instances", tags=["collectors"])
 Reader = Annotated[Principal, Authorize("collectors:read")]
@@ -86,7 +87,7 @@ def put_instance(
 ) -> JSONResponse:
     created = repository.instance_by_name(session, name) is None
     instance = service.save_instance(
-        session, _spec(name, body), settings=request.app.state.settings, principal=principal, request=request
+        session, _spec(name, body), settings=request.app.state.settings, actor=actor_of(request, principal)
     )
     return JSONResponse(_out(instance).model_dump(mode="json"), status_code=201 if created else 200)
 

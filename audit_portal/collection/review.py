@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -19,7 +18,7 @@ from audit_portal.errors import Conflict, Forbidden, InvalidInput
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from evidence_store.base import ObjectStore
 
 MAX_REMARK = 2000
@@ -30,14 +29,14 @@ def sign_off_run(
     run_id: int,
     *,
     remark: str,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     store: ObjectStore,
     signed_at: datetime | None = None,
 ) -> list[EvidenceSignoff]:
     """A person with the it role signs off the review a run produced: one EvidenceSignoff per
     evidence item of the run, so the requirement that needs a sign-off counts from now on. A
     firewall review is signed off only once every rule has a decision."""
+    principal = actor.principal
     if principal.user_id is None:
         raise Forbidden(N_("Only a signed-in person can sign off a review."))
     remark = remark.strip()
@@ -87,8 +86,7 @@ def sign_off_run(
     late = grace is not None and as_utc(now) > as_utc(detail.run.started_at) + grace
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="collector_run.signoff",
         object_type="collector_run",
         object_id=run_id,

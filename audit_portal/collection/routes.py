@@ -15,6 +15,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
 from audit_portal.templating import render, request_language
 from collectors import registry
@@ -32,7 +33,7 @@ FormList = Annotated[list[str] | None, Form()]
 
 @router.get("/collectors", response_class=HTMLResponse)
 def collectors_page(request: Request, session: SessionDep, principal: Reader) -> HTMLResponse:
-    service.record_view(session, principal=principal, request=request, object_type="collectors", object_id="list")
+    service.record_view(session, actor=actor_of(request, principal), object_type="collectors", object_id="list")
     return render(
         request,
         "pages/collectors/index.html",
@@ -89,7 +90,7 @@ def save_instance(
     try:
         spec = service.spec_from_form(values)
         instance = service.save_instance(
-            session, spec, settings=request.app.state.settings, principal=principal, request=request
+            session, spec, settings=request.app.state.settings, actor=actor_of(request, principal)
         )
     except InvalidInput as error:
         current = service.get_instance(session, existing) if existing else None
@@ -104,7 +105,7 @@ def instance_page(request: Request, session: SessionDep, principal: Reader, name
     detail = views.instance_detail(
         session, name, scope.scope_of(session, principal), request.app.state.settings.collector_allowlist
     )
-    service.record_view(session, principal=principal, request=request, object_type="collector_instance", object_id=name)
+    service.record_view(session, actor=actor_of(request, principal), object_type="collector_instance", object_id=name)
     return render(
         request,
         "pages/collectors/instance.html",
@@ -143,7 +144,7 @@ def edit_instance_form(request: Request, session: SessionDep, principal: Manager
 
 @router.post("/collectors/{name}/run", response_class=HTMLResponse, response_model=None)
 def run_now(request: Request, session: SessionDep, store: StoreDep, principal: Runner, name: str) -> RedirectResponse:
-    report = service.run_now(session, store, request.app.state.settings, name, principal=principal, request=request)
+    report = service.run_now(session, store, request.app.state.settings, name, actor=actor_of(request, principal))
     return RedirectResponse(f"/runs/{report.run_id}", status_code=303)
 
 
@@ -151,7 +152,7 @@ def run_now(request: Request, session: SessionDep, store: StoreDep, principal: R
 def set_enabled(
     request: Request, session: SessionDep, principal: Manager, name: str, enabled: FormText = ""
 ) -> RedirectResponse:
-    service.set_enabled(session, name, enabled == "yes", principal=principal, request=request)
+    service.set_enabled(session, name, enabled == "yes", actor=actor_of(request, principal))
     return RedirectResponse(f"/collectors/{name}", status_code=303)
 
 
@@ -173,7 +174,7 @@ def decide_rules(
 ) -> HTMLResponse | RedirectResponse:
     submitted = _rule_rows(rule or [], decision or [], reason or [])
     try:
-        rule_review.record_decisions(session, store, run_id, decisions=submitted, principal=principal, request=request)
+        rule_review.record_decisions(session, store, run_id, decisions=submitted, actor=actor_of(request, principal))
     except InvalidInput as error:
         return _run_page(
             request,
@@ -206,7 +207,7 @@ def sign_off(
     request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int, remark: FormText = ""
 ) -> HTMLResponse | RedirectResponse:
     try:
-        review.sign_off_run(session, run_id, remark=remark, principal=principal, request=request, store=store)
+        review.sign_off_run(session, run_id, remark=remark, actor=actor_of(request, principal), store=store)
     except InvalidInput as error:
         return _run_page(
             request,
@@ -240,8 +241,7 @@ def decide_advisory(
             advisory=advisory,
             status=status,
             note=note,
-            principal=principal,
-            request=request,
+            actor=actor_of(request, principal),
             settings=request.app.state.settings,
         )
     except InvalidInput as error:
@@ -280,7 +280,7 @@ def _run_page(
         rules = rule_review.rules_of(session, store, detail)
     except rule_review.RulesUnreadable as unreadable:
         rules, rules_error = [], rules_error or unreadable.in_language(request_language(request))
-    service.record_view(session, principal=principal, request=request, object_type="collector_run", object_id=run_id)
+    service.record_view(session, actor=actor_of(request, principal), object_type="collector_run", object_id=run_id)
     return render(
         request,
         "pages/collectors/run.html",

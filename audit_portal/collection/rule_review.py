@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -21,7 +20,7 @@ from audit_portal.collection.models import RULE_DECISIONS, RULE_KEEP, RUN_OK, Ru
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from evidence_store.base import ObjectStore
 
 FIREWALL = "firewall"
@@ -95,14 +94,14 @@ def record_decisions(
     run_id: int,
     *,
     decisions: Sequence[tuple[int, str, str]],
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     decided_at: datetime | None = None,
 ) -> list[RuleDecision]:
     """Record (or change) the decisions ``(rule index, decision, reason)`` of a firewall run not
     yet signed off. A row with an empty decision is left as it was. Every error is collected
     first, named by field (``decision-<index>``, ``reason-<index>``), and nothing is saved
     while there is one. The saved decisions are one audit event."""
+    principal = actor.principal
     from audit_portal.collection import views
 
     if principal.user_id is None:
@@ -183,8 +182,7 @@ def record_decisions(
         repository.save_rule_decisions(session, saved)
         record_event(
             session,
-            request=request,
-            principal=principal,
+            actor=actor,
             action="firewall_review.decisions",
             object_type="collector_run",
             object_id=run_id,

@@ -31,7 +31,6 @@ from urllib.request import url2pathname
 
 import yaml
 from croniter import croniter
-from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
@@ -73,7 +72,7 @@ from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from collectors import registry
 from collectors.base import Artifact, Collector, CollectResult, FindingDraft, Severity
 from collectors.options import HOST, WEB, ConfigOrigin
@@ -219,9 +218,7 @@ def save_instance(
     *,
     settings: Settings,
     origin: str = WEB,
-    principal: Principal | None = None,
-    request: Request | None = None,
-    actor: str | None = None,
+    actor: Actor,
 ) -> CollectorInstance:
     """Create the instance, or update the one of that name. Secrets are encrypted before they
     are stored; a config of a remote instance is kept only as documentation of what it runs.
@@ -270,8 +267,6 @@ def save_instance(
     repository.add(session, instance)
     record_event(
         session,
-        request=request,
-        principal=principal,
         actor=actor,
         action="collector.create" if existing is None else "collector.update",
         object_type="collector_instance",
@@ -319,7 +314,7 @@ def parse_instance_file(text: str) -> list[InstanceSpec]:
     return specs
 
 
-def import_instances(session: Session, text: str, *, settings: Settings, actor: str = "cli") -> list[CollectorInstance]:
+def import_instances(session: Session, text: str, *, settings: Settings, actor: Actor) -> list[CollectorInstance]:
     """An operator's instance file, on the host: the instances become host-managed."""
     return [
         save_instance(session, spec, settings=settings, origin=HOST, actor=actor) for spec in parse_instance_file(text)
@@ -346,17 +341,14 @@ def shown_config(instance: CollectorInstance) -> str:
     return yaml.safe_dump(masked_stored(json.loads(instance.config_json)), sort_keys=False, allow_unicode=True)
 
 
-def set_enabled(
-    session: Session, name: str, enabled: bool, *, principal: Principal, request: Request | None
-) -> CollectorInstance:
+def set_enabled(session: Session, name: str, enabled: bool, *, actor: Actor) -> CollectorInstance:
     instance = get_instance(session, name)
     instance.enabled = enabled
     instance.updated_at = utcnow()
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="collector.update",
         object_type="collector_instance",
         object_id=name,
@@ -754,16 +746,14 @@ def run_now(
     settings: Settings,
     name: str,
     *,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
 ) -> RunReport:
     """ "Run now" from the portal: the run happens in the request, under the instance's lease,
     bounded by its timeout. The request's own transaction carries every step."""
     instance = get_instance(session, name)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="collector.run",
         object_type="collector_instance",
         object_id=instance.name,
@@ -780,14 +770,11 @@ def run_now(
     return report
 
 
-def record_view(
-    session: Session, *, principal: Principal, request: Request | None, object_type: str, object_id: str | int
-) -> None:
+def record_view(session: Session, *, actor: Actor, object_type: str, object_id: str | int) -> None:
     """Every access by an auditor is an audit event."""
     record_access(
         session,
-        principal=principal,
-        request=request,
+        actor=actor,
         action=f"{object_type}.view",
         object_type=object_type,
         object_id=object_id,
@@ -843,7 +830,8 @@ def _pushable_instance(session: Session, principal: Principal, name: str) -> Col
     return get_instance(session, name)
 
 
-def open_remote_run(session: Session, body: Any, *, principal: Principal, request: Request | None) -> Any:
+def open_remote_run(session: Session, body: Any, *, actor: Actor) -> Any:
+    principal = actor.principal
     from audit_portal.collection import sealed
     from audit_portal.collection.schemas import RemoteRunOpened
 
@@ -880,8 +868,7 @@ def open_remote_run(session: Session, body: Any, *, principal: Principal, reques
     repository.add(session, run)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="collector_run.open",
         object_type="collector_run",
         object_id=run.id,
@@ -892,9 +879,8 @@ def open_remote_run(session: Session, body: Any, *, principal: Principal, reques
     )
 
 
-def finish_remote_run(
-    session: Session, run_id: int, body: Any, *, principal: Principal, request: Request | None
-) -> Any:
+def finish_remote_run(session: Session, run_id: int, body: Any, *, actor: Actor) -> Any:
+    principal = actor.principal
     from audit_portal.collection.schemas import RemoteRunOpened
 
     run = repository.get_run(session, run_id)
@@ -943,8 +929,7 @@ def finish_remote_run(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="collector_run.finish",
         object_type="collector_run",
         object_id=run_id,

@@ -14,6 +14,7 @@ from audit_portal.dashboard import service
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.evidence import service as evidence_service
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["dashboard"])
@@ -26,8 +27,7 @@ EngagementParam = Annotated[int | None, Query(alias="engagement")]
 def _record_auditor_view(request: Request, session: SessionDep, principal: Principal, what: str) -> None:
     scope.record_access(
         session,
-        request=request,
-        principal=principal,
+        actor=actor_of(request, principal),
         action="dashboard.view",
         object_type="dashboard",
         object_id=what,

@@ -25,7 +25,7 @@ from audit_portal.findings import lifecycle
 from audit_portal.findings import repository as finding_repository
 from audit_portal.findings import service as findings
 from audit_portal.findings.models import FAILING_SEVERITIES
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.requests import service as requests
 
 ENGAGEMENT_NAME = "Surveillance audit 2026"
@@ -70,8 +70,7 @@ def demo_engagement(context: DemoContext) -> None:
     today = context.now.date()
     engagement = service.create_engagement(
         session,
-        principal=admin,
-        request=None,
+        actor=Actor(admin),
         form=service.EngagementForm(
             name=ENGAGEMENT_NAME,
             framework_key=service.FRAMEWORK_2022,
@@ -115,12 +114,11 @@ def _reviews(context: DemoContext, engagement: Engagement, auditor: Principal) -
             continue
         service.review_evidence(
             context.session,
-            principal=auditor,
+            actor=Actor(auditor),
             engagement_id=engagement.id,
             evidence_id=evidence.id,
             decision=decision,
             comment=comment,
-            request=None,
         )
         done += 1
     return done
@@ -131,32 +129,29 @@ def _requests(context: DemoContext, engagement: Engagement, auditor: Principal, 
     today = context.now.date()
     answered = requests.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         subject="PHY-1/entry-control",
         question="Please provide the most recent review of office access badges, with who decided each badge is still needed.",
         due_date=(today + timedelta(days=7)).isoformat(),
-        request=None,
     )
     badge_review = _evidence(context, engagement, "PHY-1/entry-control", "Office access badge review")
     if badge_review is not None:
         requests.answer(
             session,
-            principal=it,
+            actor=Actor(it),
             engagement_id=engagement.id,
             request_id=answered.id,
             evidence_ids=[badge_review.id],
             note="Reviewed by R. Visser with the HR list of leavers.",
-            request=None,
         )
     overdue = requests.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         subject="COM-1/firewall-review",
         question="Provide the firewall rule review of every quarter in the period, signed off, including the second quarter.",
         due_date=today.isoformat(),
-        request=None,
     )
     # Asked three weeks ago with a two-week deadline: the demo shows an overdue request.
     overdue.created_at = context.now - timedelta(days=21)
@@ -171,7 +166,7 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
     observation with its action planned, and the improvement still open."""
     today = context.now.date()
     recorded = [
-        findings.create(context.session, principal=auditor, engagement_id=engagement.id, form=form, request=None)
+        findings.create(context.session, actor=Actor(auditor), engagement_id=engagement.id, form=form)
         for form in (
             findings.FindingForm(
                 title="Firewall rule review missed for one quarter",
@@ -217,20 +212,17 @@ def _findings(context: DemoContext, engagement: Engagement, auditor: Principal, 
             ),
         ),
     ):
-        lifecycle.plan(
-            context.session, principal=it, engagement_id=engagement.id, finding_id=finding.id, plan=plan, request=None
-        )
+        lifecycle.plan(context.session, actor=Actor(it), engagement_id=engagement.id, finding_id=finding.id, plan=plan)
     review = _newest_evidence(context, engagement, "COM-1/firewall-review")
     if review is not None:
         lifecycle.remediate(
             context.session,
-            principal=it,
+            actor=Actor(it),
             engagement_id=engagement.id,
             finding_id=firewall.id,
             note="The missed review was carried out and signed off; the quarterly review is in the operations "
             "calendar with a deputy.",
             evidence_ids=[str(review.id)],
-            request=None,
         )
 
 
@@ -270,17 +262,16 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
         return False
     sample = sampling.draw(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         form=sampling.SampleForm(subject=SAMPLED, seed=str(seed)),
         sizes=sizes,
-        request=None,
     )
     for anchor in drawn:
         seen = problems[anchor]
         sampling.record_result(
             session,
-            principal=auditor,
+            actor=Actor(auditor),
             engagement_id=engagement.id,
             sample_id=sample.id,
             item_id=anchor,
@@ -291,23 +282,19 @@ def _sample(context: DemoContext, engagement: Engagement, auditor: Principal) ->
                 if seen
                 else "Run complete; no security update pending past the patch window."
             ),
-            request=None,
         )
     sampling.conclude(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         sample_id=sample.id,
         conclusion="effective_with_exceptions",
         note="Patching works as designed outside the summer backlog; the backlog is raised as a finding.",
-        request=None,
     )
     form = sampling.finding_form(session, auditor, engagement.id, sample.id)
     form.category = "minor_nc"
     form.severity = "medium"
-    sampling.raise_finding(
-        session, principal=auditor, engagement_id=engagement.id, sample_id=sample.id, form=form, request=None
-    )
+    sampling.raise_finding(session, actor=Actor(auditor), engagement_id=engagement.id, sample_id=sample.id, form=form)
     return True
 
 

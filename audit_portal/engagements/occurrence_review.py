@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.coverage.service import RequirementCoverage, compute_coverage
@@ -21,7 +20,7 @@ from audit_portal.engagements.service import (
 )
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import N_, Sentences
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 
 
 def check_review_input(decision: str, comment: str) -> None:
@@ -48,16 +47,16 @@ def check_review_input(decision: str, comment: str) -> None:
 def review_occurrences(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     requirement_id: int,
     anchor_ids: list[int],
     decision: str,
     comment: str,
-    request: Request | None,
 ) -> int:
     """Accept or reject whole occurrences with one decision and one comment. Each item gets its
     review and its audit event, exactly as when reviewed alone. Returns the number of items."""
+    principal = actor.principal
     check_review_input(decision, comment)
     if not anchor_ids:
         raise InvalidInput(
@@ -73,12 +72,11 @@ def review_occurrences(
     for evidence_id in evidence_ids:
         review_evidence(
             session,
-            principal=principal,
+            actor=actor,
             engagement_id=engagement_id,
             evidence_id=evidence_id,
             decision=decision,
             comment=comment,
-            request=request,
         )
     return len(evidence_ids)
 

@@ -14,6 +14,7 @@ from audit_portal.engagements import occurrence_review, occurrences, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import is_fragment_request, render, request_language
 
 router = APIRouter()
@@ -76,13 +77,12 @@ def review_occurrences(
     try:
         count = occurrence_review.review_occurrences(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             requirement_id=requirement_id,
             anchor_ids=anchors,
             decision=decision or ("accept" if only is not None else ""),
             comment=comment,
-            request=request,
         )
     except InvalidInput as error:
         errors = error.field_errors(request_language(request))

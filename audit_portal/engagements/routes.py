@@ -15,6 +15,7 @@ from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REV
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import service as findings
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.requests import service as requests
 from audit_portal.templating import is_fragment_request, render, request_language
 
@@ -82,7 +83,7 @@ def create(
     form: EngagementFormDep,
 ) -> HTMLResponse | RedirectResponse:
     try:
-        engagement = service.create_engagement(session, form=form, principal=principal, request=request)
+        engagement = service.create_engagement(session, form=form, actor=actor_of(request, principal))
     except InvalidInput as error:
         return _engagement_form(request, session, None, form, _errors(error, request), status_code=422)
     return RedirectResponse(f"/engagements/{engagement.id}/controls", status_code=303)
@@ -103,7 +104,7 @@ def update(
     form: EngagementFormDep,
 ) -> HTMLResponse | RedirectResponse:
     try:
-        service.update_engagement(session, engagement_id=engagement_id, form=form, principal=principal, request=request)
+        service.update_engagement(session, engagement_id=engagement_id, form=form, actor=actor_of(request, principal))
     except InvalidInput as error:
         return _engagement_form(request, session, engagement_id, form, _errors(error, request), status_code=422)
     return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
@@ -198,8 +199,7 @@ def _table(
     if not is_fragment_request(request):
         service.record_view(
             session,
-            principal=principal,
-            request=request,
+            actor=actor_of(request, principal),
             engagement=engagement,
             what=kind,
             object_id="",
@@ -228,8 +228,7 @@ def control_page(
     page = service.control_page(session, engagement, ref)
     service.record_view(
         session,
-        principal=principal,
-        request=request,
+        actor=actor_of(request, principal),
         engagement=engagement,
         what="control",
         object_id=page.control.ref,
@@ -288,12 +287,11 @@ def review(
     try:
         evidence, saved = service.review_evidence(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             evidence_id=evidence_id,
             decision=decision,
             comment=comment,
-            request=request,
         )
     except InvalidInput as error:
         if not is_fragment_request(request):

@@ -13,6 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import sample_sheet, sampling, service
 from audit_portal.engagements.models import Engagement
 from audit_portal.errors import InvalidInput
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter()
@@ -82,11 +83,10 @@ def draw_sample(
     try:
         sample = sampling.draw(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             form=form,
             sizes=_sizes(request),
-            request=request,
         )
     except InvalidInput as error:
         engagement, drawn = sampling.samples(session, principal, engagement_id)
@@ -108,7 +108,7 @@ def sample_page(
 ) -> HTMLResponse:
     engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
     service.record_view(
-        session, principal=principal, request=request, engagement=engagement, what="sample", object_id=str(sample_id)
+        session, actor=actor_of(request, principal), engagement=engagement, what="sample", object_id=str(sample_id)
     )
     return _sample_page(request, principal, engagement, view)
 
@@ -150,7 +150,7 @@ def verify_sample(
     request: Request, session: SessionDep, principal: Sampler, engagement_id: int, sample_id: int
 ) -> HTMLResponse:
     engagement, view, verification = sampling.verify(
-        session, principal=principal, engagement_id=engagement_id, sample_id=sample_id, request=request
+        session, actor=actor_of(request, principal), engagement_id=engagement_id, sample_id=sample_id
     )
     return _sample_page(request, principal, engagement, view, verification=verification)
 
@@ -169,13 +169,12 @@ def record_result(
     try:
         sampling.record_result(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             sample_id=sample_id,
             item_id=item_id,
             result=result,
             note=note,
-            request=request,
         )
     except InvalidInput as error:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
@@ -205,12 +204,11 @@ def conclude(
     try:
         sampling.conclude(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             sample_id=sample_id,
             conclusion=conclusion,
             note=conclusion_note,
-            request=request,
         )
     except InvalidInput as error:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -60,7 +59,7 @@ from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
 from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_, Sentences
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 MAX_SEED = 2**64 - 1
 NOTE_MAX_LENGTH = 4000
@@ -250,12 +249,12 @@ def rules_table(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, int, str]]
 def draw(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     form: SampleForm,
     sizes: dict[str, tuple[int, int]],
-    request: Request | None,
 ) -> Sample:
+    principal = actor.principal
     engagement = engagements.get_engagement(session, principal, engagement_id)
     if form.method not in METHODS:
         raise _invalid("method", N_("Choose random or judgemental selection."))
@@ -338,8 +337,7 @@ def draw(
     )
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="sample.draw",
         object_type="sample",
         object_id=sample.id or "",
@@ -471,13 +469,13 @@ def samples_of_finding(session: Session, finding_id: int) -> list[SampleItem]:
 def verify(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     sample_id: int,
-    request: Request | None,
 ) -> tuple[Engagement, SampleView, Verification]:
     """Draw a random sample again with the recorded seed over the population as it is now and
     compare."""
+    principal = actor.principal
     engagement, view = get_sample(session, principal, engagement_id, sample_id)
     sample = view.sample
     if sample.method != METHOD_RANDOM:
@@ -488,8 +486,7 @@ def verify(
     result = Verification(redrawn == stored, sample.population_size, len(found.anchor_ids), redrawn, stored)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="sample.verify",
         object_type="sample",
         object_id=sample_id,
@@ -532,15 +529,15 @@ def _note(note: str, required: str | None, errors: list[dict[str, Any]], locatio
 def record_result(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     sample_id: int,
     item_id: int,
     result: str,
     note: str,
-    request: Request | None,
 ) -> SampleItem:
     """The test result of one sampled occurrence (``item_id``: its anchor)."""
+    principal = actor.principal
     engagement, _view = _open_sample(session, principal, engagement_id, sample_id)
     item = repository.sample_item(session, sample_id, item_id)
     if item is None:
@@ -560,8 +557,7 @@ def record_result(
     repository.save(session, item)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="sample.result",
         object_type="sample",
         object_id=sample_id,
@@ -580,13 +576,13 @@ def record_result(
 def conclude(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     sample_id: int,
     conclusion: str,
     note: str,
-    request: Request | None,
 ) -> Sample:
+    principal = actor.principal
     engagement, view = _open_sample(session, principal, engagement_id, sample_id)
     errors: list[dict[str, Any]] = []
     if conclusion not in CONCLUSIONS:
@@ -619,8 +615,7 @@ def conclude(
     repository.save(session, sample)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="sample.conclude",
         object_type="sample",
         object_id=sample_id,
@@ -681,24 +676,23 @@ def _control_refs(session: Session, engagement: Engagement, requirement: Require
 def raise_finding(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     sample_id: int,
     form: findings.FindingForm,
-    request: Request | None,
 ) -> Finding:
     """Record the finding (the findings service checks the form and starts its lifecycle) and
     link it to the sample's exceptions that had none."""
+    principal = actor.principal
     _engagement, view = get_sample(session, principal, engagement_id, sample_id)
     exceptions = _exceptions(view)
-    finding = findings.create(session, principal=principal, engagement_id=engagement_id, form=form, request=request)
+    finding = findings.create(session, actor=actor, engagement_id=engagement_id, form=form)
     for row in exceptions:
         row.item.finding_id = finding.id
         repository.save(session, row.item)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="sample.finding",
         object_type="sample",
         object_id=sample_id,

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -35,7 +34,7 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.errors import NotFound
 from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Principal, Role
 
 Window = tuple[datetime, datetime]
 
@@ -226,8 +225,7 @@ def within(scope: Scope, items: Iterable[Any], moment_of: Any) -> list[Any]:
 def record_access(
     session: Session,
     *,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     action: str,
     object_type: str,
     object_id: str | int = "",
@@ -235,11 +233,11 @@ def record_access(
 ) -> None:
     """Every access by an auditor is an audit event (DESIGN); other roles' views are not
     recorded, as they would drown the log."""
+    principal = actor.principal
     if is_scoped(principal):
         record_event(
             session,
-            request=request,
-            principal=principal,
+            actor=actor,
             action=action,
             object_type=object_type,
             object_id=object_id,

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -50,7 +49,7 @@ from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import repository as finding_repository
 from audit_portal.i18n import N_, Sentences
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.requests import repository as request_repository
 from audit_portal.soa import repository as soa_repository
 from audit_portal.soa.models import SoaEntry
@@ -215,9 +214,8 @@ def _parse_date(value: str, location: str, message: str, errors: list[dict[str, 
         return None
 
 
-def create_engagement(
-    session: Session, *, form: EngagementForm, principal: Principal, request: Request | None
-) -> Engagement:
+def create_engagement(session: Session, *, form: EngagementForm, actor: Actor) -> Engagement:
+    principal = actor.principal
     checked = check_form(session, form)
     engagement = repository.add(
         session,
@@ -235,8 +233,7 @@ def create_engagement(
     repository.replace_scope(session, engagement.id, checked.scope_control_ids)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="engagement.create",
         object_type="engagement",
         object_id=engagement.id or "",
@@ -250,9 +247,9 @@ def update_engagement(
     *,
     engagement_id: int,
     form: EngagementForm,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
 ) -> Engagement:
+    principal = actor.principal
     engagement = get_engagement(session, principal, engagement_id)
     before = form_for(session, engagement)
     checked = check_form(session, form)
@@ -266,8 +263,7 @@ def update_engagement(
     repository.replace_scope(session, engagement_id, checked.scope_control_ids)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="engagement.update",
         object_type="engagement",
         object_id=engagement_id,
@@ -439,8 +435,7 @@ def _sorted(rows: list[ControlRow], query: TableQuery) -> list[ControlRow]:
 def record_view(
     session: Session,
     *,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     engagement: Engagement,
     what: str,
     object_id: str,
@@ -448,8 +443,7 @@ def record_view(
     """Auditors' views are audit events (DESIGN: every access by an auditor)."""
     scope.record_access(
         session,
-        principal=principal,
-        request=request,
+        actor=actor,
         action=f"engagement.view.{what}",
         object_type="engagement",
         object_id=f"{engagement.id}:{object_id}" if object_id else str(engagement.id),
@@ -589,15 +583,15 @@ COMMENT_MAX_LENGTH = 4000
 def review_evidence(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     evidence_id: int,
     decision: str,
     comment: str | None,
-    request: Request | None,
 ) -> tuple[Evidence, EvidenceReview]:
     """Accept or reject one evidence item for the engagement. A rejection needs a comment (the
     client must know what to fix); a rejected item stops counting for coverage at once."""
+    principal = actor.principal
     engagement = get_engagement(session, principal, engagement_id)
     evidence = _evidence_of_period(session, engagement, evidence_id)
     status = DECISIONS.get((decision or "").strip().lower())
@@ -634,8 +628,7 @@ def review_evidence(
     repository.save_review(session, review)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action=f"evidence.review.{status}",
         object_type="evidence",
         object_id=evidence_id,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service, trail
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter()
@@ -29,7 +30,7 @@ def soa_history(
     engagement = service.get_engagement(session, principal, engagement_id)
     page = trail.soa_history(session, engagement, before=_before(before), language=request_language(request))
     service.record_view(
-        session, principal=principal, request=request, engagement=engagement, what="soa_history", object_id=""
+        session, actor=actor_of(request, principal), engagement=engagement, what="soa_history", object_id=""
     )
     return render(
         request,
@@ -54,7 +55,7 @@ def evidence_events(
         session, engagement, before=_before(before), action=action, language=request_language(request)
     )
     service.record_view(
-        session, principal=principal, request=request, engagement=engagement, what="audit_events", object_id=""
+        session, actor=actor_of(request, principal), engagement=engagement, what="audit_events", object_id=""
     )
     return render(
         request,

@@ -23,6 +23,7 @@ from audit_portal.evidence import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidencePage, EvidencePublic, EvidenceSource
 from audit_portal.evidence.streaming import MultipartUpload, Part, consume_in_thread
+from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
 from evidence_store import ObjectStore
 
@@ -142,8 +143,7 @@ async def _ingest_part(
             meta=meta,
             source=source,
             max_bytes=max_bytes,
-            request=request,
-            principal=principal,
+            actor=actor_of(request, principal),
             checked=checked,
             retention_years=settings.retention_years_after_cycle,
             checkpoint=session.commit,
@@ -195,7 +195,7 @@ def list_evidence(
         limit=limit,
     )
     page = service.list_page(session, filters, principal)
-    service.record_listing(session, request=request, principal=principal, filters=filters)
+    service.record_listing(session, actor=actor_of(request, principal), filters=filters)
     return EvidencePage(items=service.to_public(session, page.items), next_cursor=page.next_cursor)
 
 
@@ -207,5 +207,5 @@ def get_evidence(
     session: SessionDep,
 ) -> EvidencePublic:
     evidence = service.get(session, evidence_id, principal)
-    service.record_access(session, evidence=evidence, action="evidence.view", request=request, principal=principal)
+    service.record_access(session, evidence=evidence, action="evidence.view", actor=actor_of(request, principal))
     return service.to_public(session, [evidence])[0]

@@ -19,7 +19,7 @@ from audit_portal.demo_context import DemoContext
 from audit_portal.evidence import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 COMPANY = "Stratech hosting"
 UPLOADER = "it.ops"
@@ -362,7 +362,11 @@ def load_evidence_demo(context: DemoContext) -> None:
     session = context.session
     load_catalogue(session)
     uploader = accounts.user_by_username(session, UPLOADER)
-    principal = Principal(role=uploader.role, username=uploader.username, user_id=uploader.id) if uploader else None
+    actor = (
+        Actor(Principal(role=uploader.role, username=uploader.username, user_id=uploader.id))
+        if uploader
+        else Actor.system("demo")
+    )
     source = EvidenceSource.upload(uploader.id) if uploader and uploader.id else EvidenceSource(kind="upload")
     by_filename: dict[str, Evidence] = {}
     for demo_file in sorted(demo_files(context.now), key=lambda f: f.days_ago, reverse=True):
@@ -390,7 +394,7 @@ def load_evidence_demo(context: DemoContext) -> None:
             meta=meta,
             source=source,
             max_bytes=context.settings.max_upload_bytes,
-            principal=principal,
+            actor=actor,
             retention_years=context.settings.retention_years_after_cycle,
         )
     context.console.print(

@@ -19,9 +19,10 @@ from sqlmodel import Session
 from audit_portal.audit.service import record_event
 from audit_portal.evidence import repository
 from audit_portal.evidence.models import Evidence
+from audit_portal.principals import Actor
 from evidence_store import ObjectStore
 
-PURGE_ACTOR = "audit-portal retention purge"
+PURGE_ACTOR = Actor.system("retention-purge")
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,6 @@ def purge_records(session: Session, *, today: date, dry_run: bool = False) -> li
     for item in purged:
         record_event(
             session,
-            request=None,
-            principal=None,
             actor=PURGE_ACTOR,
             action="evidence.purge",
             object_type="evidence",

@@ -29,6 +29,7 @@ from audit_portal.evidence.schemas import SOURCE_FILTERS, EvidenceMeta, Evidence
 from audit_portal.evidence.sniffing import previewable_inline
 from audit_portal.evidence.streaming import MultipartUpload, Part, consume_in_thread
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.requests import service as requests_service
 from audit_portal.search import Search
 from audit_portal.store import StoreDep
@@ -98,7 +99,7 @@ def evidence_list(
         limit=limit,
     )
     page = service.list_page(session, filters, principal)
-    service.record_listing(session, request=request, principal=principal, filters=filters)
+    service.record_listing(session, actor=actor_of(request, principal), filters=filters)
     chosen = {
         "control": control,
         "measure": measure,
@@ -148,9 +149,9 @@ def evidence_page(
     except ObjectNotFound:
         raise _missing_object(item.evidence) from None
     except IntegrityError as error:
-        service.mark_corrupted(session, item.evidence.sha256, reason=str(error), request=request, principal=principal)
+        service.mark_corrupted(session, item.evidence.sha256, reason=str(error), actor=actor_of(request, principal))
         preview = Preview("corrupted", reason=CORRUPTED_REASON)
-    service.record_access(session, evidence=item.evidence, action="evidence.view", request=request, principal=principal)
+    service.record_access(session, evidence=item.evidence, action="evidence.view", actor=actor_of(request, principal))
     session.commit()
     return render(
         request,
@@ -178,7 +179,7 @@ def evidence_legal_hold(
     """Place an item on legal hold (the retention purge then keeps it) or release it."""
     if hold not in ("on", "off"):
         raise InvalidInput(N_("hold must be 'on' or 'off'."), errors=[{"location": "hold", "message": N_("on or off")}])
-    service.set_legal_hold(session, evidence_id, hold=hold == "on", principal=principal, request=request)
+    service.set_legal_hold(session, evidence_id, hold=hold == "on", actor=actor_of(request, principal))
     return RedirectResponse(f"/evidence/{evidence_id}", status_code=303)
 
 
@@ -229,7 +230,9 @@ def _stream(
     except ObjectNotFound:
         raise _missing_object(evidence) from None
     except IntegrityError as error:
-        service.mark_corrupted(session, evidence.sha256, reason=str(error), request=request)
+        service.mark_corrupted(
+            session, evidence.sha256, reason=str(error), actor=actor_of(request, service.VERIFY_ACTOR.principal)
+        )
         session.commit()
         raise _corrupted(evidence) from None
     return StreamingResponse(
@@ -252,7 +255,9 @@ def _rest_of(request: Request, first: bytes, chunks: Iterator[bytes], evidence: 
     except IntegrityError as error:
         # The request's own transaction has ended; the mark gets one of its own.
         with unit_of_work(request.app.state.engine) as session:
-            service.mark_corrupted(session, evidence.sha256, reason=str(error), request=request)
+            service.mark_corrupted(
+                session, evidence.sha256, reason=str(error), actor=actor_of(request, service.VERIFY_ACTOR.principal)
+            )
         raise
 
 
@@ -262,7 +267,7 @@ def evidence_download(
 ) -> Response:
     """The file as stored, streamed, always as an attachment."""
     evidence = service.get(session, evidence_id, principal)
-    service.record_access(session, evidence=evidence, action="evidence.download", request=request, principal=principal)
+    service.record_access(session, evidence=evidence, action="evidence.download", actor=actor_of(request, principal))
     return _stream(
         request, session, store, evidence, evidence.content_type, _disposition("attachment", evidence.original_filename)
     )
@@ -276,7 +281,7 @@ def evidence_preview(
     evidence = service.get(session, evidence_id, principal)
     if not previewable_inline(evidence.content_type):
         raise NotFound(N_("%(type)s is not shown inline; download it instead."), values={"type": evidence.content_type})
-    service.record_access(session, evidence=evidence, action="evidence.preview", request=request, principal=principal)
+    service.record_access(session, evidence=evidence, action="evidence.preview", actor=actor_of(request, principal))
     return _stream(
         request, session, store, evidence, evidence.content_type, _disposition("inline", evidence.original_filename)
     )
@@ -422,8 +427,7 @@ async def _ingest_form_file(
             meta=meta,
             source=source,
             max_bytes=settings.max_upload_bytes,
-            request=request,
-            principal=principal,
+            actor=actor_of(request, principal),
             checked=checked,
             retention_years=settings.retention_years_after_cycle,
             checkpoint=session.commit,
@@ -445,7 +449,7 @@ def _answer_request(
     session: Session, principal: Principal, request_id: int, evidence: Evidence, request: Request
 ) -> None:
     requests_service.link_uploaded_evidence(
-        session, principal=principal, request_id=request_id, evidence=evidence, request=request
+        session, actor=actor_of(request, principal), request_id=request_id, evidence=evidence
     )
 
 

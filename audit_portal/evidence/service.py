@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -60,7 +59,7 @@ from audit_portal.evidence.schemas import (
 from audit_portal.evidence.sniffing import HEAD_BYTES, CleanName, Sniffed, clean_filename, sniff
 from audit_portal.i18n import N_, Sentences
 from audit_portal.portal import service as portal_settings
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.search import Search
 from evidence_store import (
     EmptyObject,
@@ -330,6 +329,9 @@ class PendingObjects:
 # --- ingest ---------------------------------------------------------------------------------
 
 
+INGEST_ACTOR = Actor.system("ingest")  # system work that stores evidence: a collector run, a checkpoint
+
+
 def ingest(
     session: Session,
     store: ObjectStore,
@@ -339,8 +341,7 @@ def ingest(
     meta: EvidenceMeta,
     source: EvidenceSource,
     max_bytes: int,
-    request: Request | None = None,
-    principal: Principal | None = None,
+    actor: Actor = INGEST_ACTOR,
     checked: CheckedMeta | None = None,
     retention_years: int | None = None,
     checkpoint: Callable[[], None] | None = None,
@@ -351,7 +352,8 @@ def ingest(
     when the caller ran it already (the HTTP layer does, before the file part arrives).
     ``retention_years`` overrides the RETENTION_YEARS_AFTER_CYCLE setting read from the
     environment (the app passes its own settings). ``checkpoint`` commits the caller's
-    transaction (see :class:`PendingObjects`); the HTTP layer passes one.
+    transaction (see :class:`PendingObjects`); the HTTP layer passes one. ``actor`` is who
+    uploads; system work (a collector run, a checkpoint) is recorded under the source's name.
     """
     name = clean_filename(filename)
     checked = checked or check_meta(session, meta, source)
@@ -365,9 +367,9 @@ def ingest(
     stored = _put(store, reader, max_bytes, pending)
     assert reader.sniffed is not None
     pending.settle()
-    evidence = _record(session, stored, reader.sniffed, name, checked, source, retention, request, principal)
+    evidence = _record(session, stored, reader.sniffed, name, checked, source, retention, actor)
     if stored.repaired:
-        mark_repaired(session, stored.sha256, request=request, principal=principal)
+        mark_repaired(session, stored.sha256, actor=actor)
     return evidence
 
 
@@ -383,8 +385,7 @@ def _record(
     checked: CheckedMeta,
     source: EvidenceSource,
     retention: date,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
 ) -> Evidence:
     meta = checked.meta
     if source.collector_run_id is not None:
@@ -430,12 +431,11 @@ def _record(
         session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="evidence.upload",
         object_type="evidence",
         object_id=str(evidence.id),
-        actor=None if principal else _source_actor(source),
+        actor_name=_source_actor(source) if actor.is_system else None,
         detail={
             "sha256": stored.sha256,
             "size": stored.size,
@@ -539,18 +539,16 @@ class EvidenceView:
     remark: str = ""  # what the person who signed off wrote
 
 
-def set_legal_hold(
-    session: Session, evidence_id: int, *, hold: bool, principal: Principal, request: Request | None
-) -> Evidence:
+def set_legal_hold(session: Session, evidence_id: int, *, hold: bool, actor: Actor) -> Evidence:
     """A legal hold keeps an item past its retention date; each change is an audit event."""
+    principal = actor.principal
     evidence = get(session, evidence_id, principal)
     if evidence.legal_hold != hold:
         evidence.legal_hold = hold
         session.flush()
         record_event(
             session,
-            request=request,
-            principal=principal,
+            actor=actor,
             action="evidence.legal-hold",
             object_type="evidence",
             object_id=evidence_id,
@@ -620,14 +618,11 @@ def _newer(session: Session, evidence: Evidence, limit: int = 50) -> list[Eviden
     return chain
 
 
-def record_access(
-    session: Session, *, evidence: Evidence, action: str, request: Request | None, principal: Principal | None
-) -> None:
+def record_access(session: Session, *, evidence: Evidence, action: str, actor: Actor) -> None:
     """An audit event for a view, preview or download, whoever the reader is."""
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action=action,
         object_type="evidence",
         object_id=str(evidence.id),
@@ -635,9 +630,10 @@ def record_access(
     )
 
 
-def record_listing(session: Session, *, request: Request | None, principal: Principal, filters: ListFilters) -> None:
+def record_listing(session: Session, *, actor: Actor, filters: ListFilters) -> None:
     """An auditor's look at the evidence list is an access too (every access by an auditor is
     recorded); other roles' list views are not, as they would drown the log."""
+    principal = actor.principal
     if not scope.is_scoped(principal):
         return
     defaults = asdict(ListFilters())
@@ -646,8 +642,7 @@ def record_listing(session: Session, *, request: Request | None, principal: Prin
     }
     scope.record_access(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="evidence.list",
         object_type="evidence",
         object_id="",
@@ -870,7 +865,7 @@ def link_targets_named(session: Session, names: Iterable[str]) -> list[LinkTarge
 # --- store reconciliation -------------------------------------------------------------------
 
 CONTENT_PREFIX = "sha256/"
-RECONCILE_ACTOR = "audit-portal store reconcile"
+RECONCILE_ACTOR = Actor.system("store-reconcile")
 PENDING_GRACE = timedelta(hours=24)
 """How long a pending row protects its object, whatever grace reconcile is given: an upload
 in flight is never cut short, even by ``--grace-hours 0``."""
@@ -1015,7 +1010,7 @@ def remove_unused_object(
     key: str,
     *,
     pending_cutoff: datetime,
-    actor: str,
+    actor: Actor,
     action: str,
     detail: dict[str, object],
 ) -> str:
@@ -1037,8 +1032,6 @@ def remove_unused_object(
             return "gone"
         record_event(
             session,
-            request=None,
-            principal=None,
             actor=actor,
             action=action,
             object_type="object",
@@ -1064,8 +1057,6 @@ def _leftovers(session: Session, store: ObjectStore, *, remove: bool, cutoff: da
                 session.commit()  # a fresh, short write transaction, see PendingObjects
                 record_event(
                     session,
-                    request=None,
-                    principal=None,
                     actor=RECONCILE_ACTOR,
                     action="store.leftover-removed",
                     object_type="object",
@@ -1080,7 +1071,7 @@ def _leftovers(session: Session, store: ObjectStore, *, remove: bool, cutoff: da
 
 # --- integrity: verification on read and the scrub ---------------------------------------
 
-VERIFY_ACTOR = "audit-portal store verify"
+VERIFY_ACTOR = Actor.system("store-verify")
 
 
 def mark_corrupted(
@@ -1088,9 +1079,7 @@ def mark_corrupted(
     sha256: str,
     *,
     reason: str,
-    actor: str = VERIFY_ACTOR,
-    request: Request | None = None,
-    principal: Principal | None = None,
+    actor: Actor = VERIFY_ACTOR,
 ) -> list[int]:
     """Every record of the object ``sha256`` is marked corrupted; one audit event per record
     that was not marked yet. The ids newly marked."""
@@ -1098,9 +1087,7 @@ def mark_corrupted(
     for evidence_id in changed:
         record_event(
             session,
-            request=request,
-            principal=principal,
-            actor=None if principal else actor,
+            actor=actor,
             action="evidence.corrupted",
             object_type="evidence",
             object_id=str(evidence_id),
@@ -1110,17 +1097,13 @@ def mark_corrupted(
     return changed
 
 
-def mark_repaired(
-    session: Session, sha256: str, *, request: Request | None, principal: Principal | None, actor: str | None = None
-) -> list[int]:
+def mark_repaired(session: Session, sha256: str, *, actor: Actor) -> list[int]:
     """An upload re-wrote the damaged object with bytes that hash to it: its records are intact."""
     changed = repository.mark_integrity(session, sha256, INTEGRITY_OK, clock.utcnow())
     for evidence_id in changed:
         record_event(
             session,
-            request=request,
-            principal=principal,
-            actor=None if principal else (actor or "upload"),
+            actor=actor,
             action="evidence.repaired",
             object_type="evidence",
             object_id=str(evidence_id),
@@ -1186,7 +1169,7 @@ def verify(session: Session, store: ObjectStore, *, sample: int | None = None) -
             ids = mark_corrupted(session, sha256, reason=reason)
             problems.append(VerifyProblem(key, sha256, "corrupted", reason, ids))
         else:
-            mark_repaired(session, sha256, request=None, principal=None, actor=VERIFY_ACTOR)
+            mark_repaired(session, sha256, actor=VERIFY_ACTOR)
         # One short transaction per object: a scrub of a large store never holds the database's
         # write lock while it reads the next object.
         session.commit()

@@ -12,6 +12,7 @@ import typer
 
 from audit_portal.console import console, fail, settings_or_exit
 from audit_portal.export import verify as verifier
+from audit_portal.principals import Actor
 
 app = typer.Typer(help="Signed evidence packages: export one, verify one offline.", no_args_is_help=True)
 
@@ -50,7 +51,7 @@ def export_command(
     try:
         with unit_of_work(make_engine(settings.database_url)) as session:
             package = service.export(
-                session, settings, principal=None, request=None, engagement_id=engagement_id, actor=f"cli:{_os_user()}"
+                session, settings, actor=Actor.system(f"cli:{_os_user()}"), engagement_id=engagement_id
             )
             # Written under a temporary name and renamed, so a failed export never leaves a
             # file that looks complete; the audit event commits only when the file is whole.

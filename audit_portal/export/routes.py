@@ -13,6 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.export import service
 from audit_portal.export.package import TransportChunks, archive_stream
 from audit_portal.export.signing import signing_key
+from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
 
@@ -25,7 +26,7 @@ PEM_MEDIA_TYPE = "application/x-pem-file"
 @router.get("/engagements/{engagement_id}/export", response_class=HTMLResponse)
 def export_page(request: Request, session: SessionDep, principal: Exporter, engagement_id: int) -> HTMLResponse:
     preview = service.preview(
-        session, request.app.state.settings, principal=principal, request=request, engagement_id=engagement_id
+        session, request.app.state.settings, actor=actor_of(request, principal), engagement_id=engagement_id
     )
     # The template's top-level names are passed too: an htmx request renders only the block.
     context = {"preview": preview, "engagement": preview.engagement, "contents": preview.contents}
@@ -37,7 +38,7 @@ def export_zip(
     request: Request, session: SessionDep, store: StoreDep, principal: Exporter, engagement_id: int
 ) -> StreamingResponse:
     package = service.export(
-        session, request.app.state.settings, principal=principal, request=request, engagement_id=engagement_id
+        session, request.app.state.settings, actor=actor_of(request, principal), engagement_id=engagement_id
     )
     stream = TransportChunks(archive_stream(package, store))
     return StreamingResponse(

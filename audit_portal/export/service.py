@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -23,7 +22,7 @@ from audit_portal.export.package import (
 )
 from audit_portal.export.signing import SigningKey, signing_key
 from audit_portal.i18n import N_, Sentences
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 EXPORT_ACTION = "engagement.export"
 PREVIEW_ACTION = "engagement.export_view"
@@ -47,15 +46,13 @@ class ExportPreview:
     key: SigningKey
 
 
-def preview(
-    session: Session, settings: Settings, *, principal: Principal, request: Request | None, engagement_id: int
-) -> ExportPreview:
+def preview(session: Session, settings: Settings, *, actor: Actor, engagement_id: int) -> ExportPreview:
+    principal = actor.principal
     engagement = engagement_for_export(session, principal, engagement_id)
     contents = contents_of(session, engagement)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action=PREVIEW_ACTION,
         object_type="engagement",
         object_id=str(engagement.id),
@@ -87,21 +84,19 @@ def export(
     session: Session,
     settings: Settings,
     *,
-    principal: Principal | None,
-    request: Request | None,
+    actor: Actor,
     engagement_id: int,
-    actor: str | None = None,
 ) -> Package:
     """The signed package of the engagement, ready to stream, and its audit event (recorded
     before the first byte goes out: the unit of work commits before the response starts)."""
-    if principal is not None:
-        engagement = engagement_for_export(session, principal, engagement_id)
+    if not actor.is_system:
+        engagement = engagement_for_export(session, actor.principal, engagement_id)
     else:
         found = engagements.get(session, engagement_id)  # the command line is the operator
         if found is None:
             raise NotFound(N_("There is no engagement %(id)s."), values={"id": engagement_id})
         engagement = found
-    generated_by = actor or (principal.username if principal else "system")
+    generated_by = actor.principal.username
     contents = contents_of(session, engagement)
     _refuse_corrupted(contents)
     package = build_package(
@@ -110,10 +105,8 @@ def export(
     )
     record_event(
         session,
-        request=request,
-        principal=principal,
-        action=EXPORT_ACTION,
         actor=actor,
+        action=EXPORT_ACTION,
         object_type="engagement",
         object_id=str(engagement.id),
         detail={

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -34,7 +33,7 @@ from audit_portal.evidence import service as evidence_service
 from audit_portal.findings import repository
 from audit_portal.findings.models import Finding, FindingTransition
 from audit_portal.i18n import N_, Sentences, Word, Words
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Principal, Role
 
 OPEN, PLANNED, REMEDIATED, CLOSED, RISK_ACCEPTED = (
     "open",
@@ -111,11 +110,11 @@ def _move(
     finding: Finding,
     *,
     to_status: str,
-    principal: Principal,
+    actor: Actor,
     note: str | None,
-    request: Request | None,
     detail: dict[str, object] | None = None,
 ) -> FindingTransition:
+    principal = actor.principal
     now = clock.utcnow()
     transition = repository.add_transition(
         session,
@@ -136,8 +135,7 @@ def _move(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="finding.transition",
         object_type="finding",
         object_id=finding.id or "",
@@ -171,12 +169,12 @@ def record_opening(session: Session, finding: Finding, *, principal: Principal) 
 def plan(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     finding_id: int,
     plan: Plan,
-    request: Request | None,
 ) -> Finding:
+    principal = actor.principal
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status not in (OPEN, PLANNED):
         raise Conflict(
@@ -204,9 +202,8 @@ def plan(
         session,
         finding,
         to_status=PLANNED,
-        principal=principal,
+        actor=actor,
         note=plan.note.strip() or None,
-        request=request,
         detail={"owner": owner, "due_date": due.isoformat() if due else None},
     )
     return finding
@@ -215,13 +212,13 @@ def plan(
 def remediate(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     finding_id: int,
     note: str,
     evidence_ids: list[str],
-    request: Request | None,
 ) -> Finding:
+    principal = actor.principal
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
     if finding.status != PLANNED:
         raise Conflict(
@@ -254,9 +251,8 @@ def remediate(
         session,
         finding,
         to_status=REMEDIATED,
-        principal=principal,
+        actor=actor,
         note=text,
-        request=request,
         detail={"evidence": sorted(set(ids))},
     )
     return finding
@@ -265,13 +261,13 @@ def remediate(
 def verify(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     finding_id: int,
     decision: str,
     note: str,
-    request: Request | None,
 ) -> Finding:
+    principal = actor.principal
     if principal.role != Role.auditor:
         raise Forbidden(N_("Only an auditor of the engagement verifies, closes or accepts the risk of a finding."))
     finding = _auditor_finding(session, principal, engagement_id, finding_id)
@@ -301,9 +297,8 @@ def verify(
         session,
         finding,
         to_status=VERIFY_DECISIONS[decision],
-        principal=principal,
+        actor=actor,
         note=text,
-        request=request,
         detail={"decision": decision},
     )
     return finding

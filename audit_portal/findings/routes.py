@@ -15,6 +15,7 @@ from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
 from audit_portal.findings import lifecycle, service
 from audit_portal.findings.models import AUDITOR_CATEGORIES, SEVERITIES, STATUSES
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter()
@@ -168,10 +169,10 @@ def create(
     try:
         if sample is not None:
             finding = sampling.raise_finding(
-                session, principal=principal, engagement_id=engagement_id, sample_id=sample, form=form, request=request
+                session, actor=actor_of(request, principal), engagement_id=engagement_id, sample_id=sample, form=form
             )
             return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding.id}", status_code=303)
-        service.create(session, principal=principal, engagement_id=engagement_id, form=form, request=request)
+        service.create(session, actor=actor_of(request, principal), engagement_id=engagement_id, form=form)
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
         return _form(request, principal, engagement, None, form, _errors(error, request), 422, sample_id=sample)
@@ -282,11 +283,10 @@ def plan(
         vars(submitted),
         lambda: lifecycle.plan(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             finding_id=finding_id,
             plan=submitted,
-            request=request,
         ),
     )
 
@@ -315,12 +315,11 @@ def remediate(
         {"note": note, "evidence_ids": evidence_ids},
         lambda: lifecycle.remediate(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             finding_id=finding_id,
             note=note,
             evidence_ids=[evidence_ids],
-            request=request,
         ),
     )
 
@@ -349,12 +348,11 @@ def verify(
         {"decision": decision, "note": note},
         lambda: lifecycle.verify(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             finding_id=finding_id,
             decision=decision,
             note=note,
-            request=request,
         ),
     )
 
@@ -394,11 +392,10 @@ def update(
     try:
         service.update(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             finding_id=finding_id,
             form=form,
-            request=request,
         )
     except InvalidInput as error:
         return _form(request, principal, engagement, finding_id, form, _errors(error, request), 422)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -42,7 +41,7 @@ from audit_portal.findings.models import (
     FindingTransition,
 )
 from audit_portal.i18n import N_, Sentences, Words
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Principal, Role
 
 CATEGORY_SEVERITY = {"major_nc": "high", "minor_nc": "medium", "observation": "low", "ofi": "info"}
 CATEGORY_LABELS = {
@@ -378,11 +377,11 @@ def check_form(session: Session, engagement: Engagement, form: FindingForm) -> C
 def create(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     form: FindingForm,
-    request: Request | None,
 ) -> Finding:
+    principal = actor.principal
     engagement = engagements.get_engagement(session, principal, engagement_id)
     checked = check_form(session, engagement, form)
     now = clock.utcnow()
@@ -408,8 +407,7 @@ def create(
     lifecycle.record_opening(session, finding, principal=principal)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="finding.create",
         object_type="finding",
         object_id=finding.id or "",
@@ -421,12 +419,12 @@ def create(
 def update(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     finding_id: int,
     form: FindingForm,
-    request: Request | None,
 ) -> Finding:
+    principal = actor.principal
     engagement, view = get_finding(session, principal, engagement_id, finding_id)
     before = form_for(view)
     if principal.role != Role.auditor:
@@ -453,8 +451,7 @@ def update(
     repository.replace_controls(session, finding_id, checked.control_ids)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="finding.update",
         object_type="finding",
         object_id=finding_id,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.principals import Actor
 
 app = typer.Typer(help="The weekly e-mail digest.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def send(
     settings = settings_or_exit()
     try:
         with unit_of_work(make_engine(settings.database_url)) as session:
-            result = send_digests(session, settings, dry_run=dry_run, actor="cli")
+            result = send_digests(session, settings, dry_run=dry_run, actor=Actor.system("cli"))
     except PortalError as error:
         raise fail(str(error))
     except (OSError, smtplib.SMTPException) as error:

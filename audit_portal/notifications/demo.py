@@ -6,7 +6,7 @@ from __future__ import annotations
 from audit_portal.auth import repository as accounts
 from audit_portal.demo_context import DemoContext
 from audit_portal.notifications import service
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 DEMO_ADDRESSES = {
     "admin": ("beheer@example-hosting.nl", False),
@@ -22,5 +22,5 @@ def demo_digest_addresses(context: DemoContext) -> None:
         user = accounts.user_by_username(context.session, username)
         if user is None:
             continue
-        principal = Principal(role=user.role, username=user.username, user_id=user.id)
-        service.save_preference(context.session, principal=principal, email=email, wants_digest=wants_digest)
+        actor = Actor(Principal(role=user.role, username=user.username, user_id=user.id))
+        service.save_preference(context.session, actor=actor, email=email, wants_digest=wants_digest)

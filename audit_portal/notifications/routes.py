@@ -11,6 +11,7 @@ from audit_portal.authz import SignedIn
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
 from audit_portal.notifications import service
+from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["notifications"])
@@ -40,7 +41,7 @@ def save_settings(
     digest: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        service.save_preference(session, principal=principal, email=email, wants_digest=digest == "on", request=request)
+        service.save_preference(session, actor=actor_of(request, principal), email=email, wants_digest=digest == "on")
     except InvalidInput as error:
         preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
         return render(

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -38,7 +37,7 @@ from audit_portal.errors import InvalidInput
 from audit_portal.i18n import DEFAULT_LANGUAGE, N_
 from audit_portal.notifications import repository
 from audit_portal.notifications.models import DigestPreference
-from audit_portal.principals import Principal, Role
+from audit_portal.principals import Actor, Role
 
 WEEK = timedelta(days=7)
 EXPIRING, COLLECTORS, REQUESTS, FINDINGS = "expiring", "collectors", "requests", "findings"
@@ -232,7 +231,7 @@ def send_digests(
     *,
     dry_run: bool = False,
     now: datetime | None = None,
-    actor: str = "scheduler",
+    actor: Actor,
 ) -> SendResult:
     """Compose every digest; send them over one SMTP connection unless ``dry_run``."""
     now = now or utcnow()
@@ -251,12 +250,10 @@ def send_digests(
                 smtp.send_message(message)
         record_event(
             session,
-            request=None,
-            principal=None,
+            actor=actor,
             action="digest.send",
             object_type="digest",
             object_id=now.date().isoformat(),
-            actor=actor,
             detail={"recipients": [str(m["To"]) for m in messages]},
         )
     return SendResult(sent=[str(m["To"]) for m in messages], messages=messages)
@@ -282,9 +279,8 @@ def email_error(email: str) -> str | None:
     return None
 
 
-def save_preference(
-    session: Session, *, principal: Principal, email: str, wants_digest: bool, request: Request | None = None
-) -> DigestPreference:
+def save_preference(session: Session, *, actor: Actor, email: str, wants_digest: bool) -> DigestPreference:
+    principal = actor.principal
     email = email.strip()
     problem = email_error(email)
     if problem:
@@ -300,8 +296,7 @@ def save_preference(
     repository.save(session, preference)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="digest.preference",
         object_type="user",
         object_id=principal.user_id or "",

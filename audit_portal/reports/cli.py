@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from audit_portal.console import console, fail, settings_or_exit
+from audit_portal.principals import Actor
 
 app = typer.Typer(help="Monthly compliance reports, kept as evidence of CMP-1.", no_args_is_help=True)
 
@@ -36,7 +37,7 @@ def monthly(
                 build_store(settings),
                 month=wanted,
                 max_bytes=settings.max_upload_bytes,
-                generated_by="cli",
+                actor=Actor.system("cli"),
                 coverage_target=settings.coverage_target_percent,
             )
     except PortalError as error:

@@ -15,6 +15,6 @@ class ComplianceReport(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     month: date  # the first day of the month reported on
     generated_at: datetime
-    generated_by: str = Field(max_length=100)  # a user name, or "scheduler" / "cli"
+    generated_by: str = Field(max_length=100)  # a user name, or a system actor: "system:scheduler", "system:cli"
     pdf_evidence_id: int = Field(foreign_key="evidence.id")
     xlsx_evidence_id: int = Field(foreign_key="evidence.id")

@@ -12,6 +12,7 @@ from audit_portal.clock import utcnow
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.reports import service
+from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
 from audit_portal.templating import render
 
@@ -48,8 +49,7 @@ def generate(
         store,
         month=service.parse_month(month),
         max_bytes=settings.max_upload_bytes,
-        principal=principal,
-        request=request,
+        actor=actor_of(request, principal),
         coverage_target=settings.coverage_target_percent,
     )
     return RedirectResponse(f"/reports?generated={report.id}", status_code=303)

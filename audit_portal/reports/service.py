@@ -13,7 +13,6 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from fastapi import Request
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlmodel import Session
@@ -30,7 +29,7 @@ from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
 from audit_portal.findings.service import STATUS_LABELS as FINDING_STATUS_LABELS
 from audit_portal.i18n import DEFAULT_LANGUAGE, N_
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
 
@@ -247,8 +246,7 @@ def _ingest(
     extension: str,
     source: EvidenceSource,
     max_bytes: int,
-    request: Request | None,
-    principal: Principal | None,
+    actor: Actor,
 ):
     meta = EvidenceMeta(
         title=f"{data.title} ({extension.upper()})",
@@ -265,8 +263,7 @@ def _ingest(
         meta=meta,
         source=source,
         max_bytes=max_bytes,
-        request=request,
-        principal=principal,
+        actor=actor,
     )
 
 
@@ -276,38 +273,34 @@ def generate_monthly_report(
     *,
     month: date,
     max_bytes: int,
-    principal: Principal | None = None,
-    request: Request | None = None,
-    generated_by: str = "scheduler",
+    actor: Actor,
     coverage_target: float | None = None,
 ) -> ComplianceReport:
     """Render the month's report in both formats and keep both as evidence of CMP-1."""
+    principal = actor.principal
     data = collect_report_data(session, month, target=coverage_target)
-    if principal is not None and principal.user_id is not None:
+    if principal.user_id is not None:
         source = EvidenceSource.upload(principal.user_id)
-        generated_by = principal.username
     else:
         source = EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=REPORT_SOURCE)
-    pdf = _ingest(session, store, data, render_pdf(data), "pdf", source, max_bytes, request, principal)
-    xlsx = _ingest(session, store, data, render_xlsx(data), "xlsx", source, max_bytes, request, principal)
+    pdf = _ingest(session, store, data, render_pdf(data), "pdf", source, max_bytes, actor)
+    xlsx = _ingest(session, store, data, render_xlsx(data), "xlsx", source, max_bytes, actor)
     report = repository.add(
         session,
         ComplianceReport(
             month=data.month,
             generated_at=utcnow(),
-            generated_by=generated_by[:100],
+            generated_by=principal.username[:100],
             pdf_evidence_id=pdf.id,
             xlsx_evidence_id=xlsx.id,
         ),
     )
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="report.generate",
         object_type="compliance_report",
         object_id=report.id,
-        actor=None if principal else generated_by,
         detail={"month": f"{data.month:%Y-%m}", "pdf_evidence_id": pdf.id, "xlsx_evidence_id": xlsx.id},
     )
     return report
@@ -324,6 +317,7 @@ def generate_due_report(
     store,
     *,
     max_bytes: int,
+    actor: Actor,
     today: date | None = None,
     coverage_target: float | None = None,
 ) -> ComplianceReport | None:
@@ -331,4 +325,6 @@ def generate_due_report(
     month = previous_month(today or utcnow().date())
     if repository.exists_for_month(session, month):
         return None
-    return generate_monthly_report(session, store, month=month, max_bytes=max_bytes, coverage_target=coverage_target)
+    return generate_monthly_report(
+        session, store, month=month, max_bytes=max_bytes, actor=actor, coverage_target=coverage_target
+    )

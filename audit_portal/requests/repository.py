@@ -10,10 +10,10 @@ from sqlmodel import Session, col
 from audit_portal.requests.models import PENDING_STATES, EvidenceRequest, EvidenceRequestItem
 
 
-def add(session: Session, request: EvidenceRequest) -> EvidenceRequest:
-    session.add(request)
+def add(session: Session, evidence_request: EvidenceRequest) -> EvidenceRequest:
+    session.add(evidence_request)
     session.flush()
-    return request
+    return evidence_request
 
 
 def get(session: Session, request_id: int) -> EvidenceRequest | None:

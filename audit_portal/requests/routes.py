@@ -13,6 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
 from audit_portal.i18n import N_
+from audit_portal.request_actor import actor_of
 from audit_portal.requests import service
 from audit_portal.requests.models import STATES
 from audit_portal.search import Search
@@ -93,12 +94,11 @@ def create(
     try:
         created = service.create(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             subject=subject,
             question=question,
             due_date=due_date,
-            request=request,
         )
     except InvalidInput as error:
         engagement = engagements.get_engagement(session, principal, engagement_id)
@@ -181,12 +181,11 @@ def answer(
         ids = _evidence_numbers(evidence_ids or [])
         service.answer(
             session,
-            principal=principal,
+            actor=actor_of(request, principal),
             engagement_id=engagement_id,
             request_id=request_id,
             evidence_ids=ids,
             note=note,
-            request=request,
         )
     except InvalidInput as error:
         engagement, row = service.view(session, principal, engagement_id, request_id)
@@ -209,11 +208,10 @@ def decide(
 ) -> RedirectResponse:
     service.decide(
         session,
-        principal=principal,
+        actor=actor_of(request, principal),
         engagement_id=engagement_id,
         request_id=request_id,
         action=action,
-        request=request,
     )
     return RedirectResponse(f"/engagements/{engagement_id}/requests/{request_id}", status_code=303)
 

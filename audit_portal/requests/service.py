@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -32,7 +31,7 @@ from audit_portal.errors import Conflict, InvalidInput, NotFound
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.i18n import N_, Sentences, Word
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.requests import repository
 from audit_portal.requests.models import (
     STATE_ACCEPTED,
@@ -172,15 +171,15 @@ def view(session: Session, principal: Principal, engagement_id: int, request_id:
 def create(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     subject: str,
     question: str,
     due_date: str,
-    request: Request | None,
 ) -> EvidenceRequest:
     """``subject`` is a control or measure ref (``8.8``, ``OPS-2``) or a requirement key
     (``OPS-2/patches``)."""
+    principal = actor.principal
     engagement = engagements.get_engagement(session, principal, engagement_id)
     errors: list[dict[str, Any]] = []
     control, requirement = _subject(session, engagement, subject.strip(), errors)
@@ -217,8 +216,7 @@ def create(
     )
     _record(
         session,
-        principal,
-        request,
+        actor,
         evidence_request,
         "request.create",
         None,
@@ -276,15 +274,15 @@ def _due(value: str, errors: list[dict[str, Any]]) -> date | None:
 def answer(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     request_id: int,
     evidence_ids: list[int],
     note: str | None,
-    request: Request | None,
 ) -> EvidenceRequest:
     """Link existing evidence (at least one item, counting what is linked already) and mark the
     request answered."""
+    principal = actor.principal
     _, evidence_request = get_request(session, principal, engagement_id, request_id)
     if evidence_request.state not in (STATE_OPEN, STATE_ANSWERED):
         raise Conflict(
@@ -327,8 +325,7 @@ def answer(
     session.flush()
     _record(
         session,
-        principal,
-        request,
+        actor,
         evidence_request,
         "request.answer",
         before,
@@ -340,10 +337,9 @@ def answer(
 def link_uploaded_evidence(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     request_id: int,
     evidence: Evidence,
-    request: Request | None,
 ) -> EvidenceRequest:
     """For the evidence upload page (``/evidence/upload?request=ID``): the fresh upload answers
     the request. Only an open or answered request takes it."""
@@ -352,12 +348,11 @@ def link_uploaded_evidence(
         raise NotFound(N_("There is no evidence request %(id)s."), values={"id": request_id})
     return answer(
         session,
-        principal=principal,
+        actor=actor,
         engagement_id=evidence_request.engagement_id,
         request_id=request_id,
         evidence_ids=[evidence.id],
         note=None,
-        request=request,
     )
 
 
@@ -392,12 +387,12 @@ def evidence_candidates(
 def decide(
     session: Session,
     *,
-    principal: Principal,
+    actor: Actor,
     engagement_id: int,
     request_id: int,
     action: str,
-    request: Request | None,
 ) -> EvidenceRequest:
+    principal = actor.principal
     _, evidence_request = get_request(session, principal, engagement_id, request_id)
     if action not in DECISIONS:
         raise InvalidInput(
@@ -411,14 +406,13 @@ def decide(
     evidence_request.state = target
     session.add(evidence_request)
     session.flush()
-    _record(session, principal, request, evidence_request, f"request.{action}", before, {})
+    _record(session, actor, evidence_request, f"request.{action}", before, {})
     return evidence_request
 
 
 def _record(
     session: Session,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
     evidence_request: EvidenceRequest,
     action: str,
     before: str | None,
@@ -426,8 +420,7 @@ def _record(
 ) -> None:
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action=action,
         object_type="evidence_request",
         object_id=evidence_request.id or "",

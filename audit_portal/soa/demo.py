@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.demo_context import DemoContext
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from audit_portal.soa import service
 
-DEMO_ACTOR = Principal(role="system", username="demo")
+DEMO_ACTOR = Actor.system("demo")
 # Owners by 2022 theme (5 organisational, 6 people, 7 physical, 8 technological).
 OWNERS = {
     "5": "Security officer (M. Jansen)",
@@ -58,4 +58,4 @@ def demo_statement_of_applicability(context: DemoContext) -> None:
                 "implemented",
                 owner,
             )
-        service.apply_change(session, row=row, change=change, principal=DEMO_ACTOR, request=None)
+        service.apply_change(session, row=row, change=change, actor=DEMO_ACTOR)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -15,7 +14,7 @@ from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.evidence import service as evidence
 from audit_portal.evidence.models import SOURCE_COLLECTOR, Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from audit_portal.soa import export, service
 
 REQUIREMENT_KEYS = ("C.6.1.3/statement-of-applicability", "C.6.1.3/statement-of-applicability-2013")
@@ -27,15 +26,15 @@ def keep_export(
     store,
     *,
     max_bytes: int,
-    principal: Principal | None,
-    request: Request | None,
+    actor: Actor,
 ) -> Evidence:
     """Store the SoA's current CSV export as evidence of clause 6.1.3 d."""
+    principal = actor.principal
     now = clock.utcnow()
     rows = service.soa_rows(session, as_of=now.date())
     content = b"".join(export.csv_chunks(export.export_table(rows)))
     keys = [k for k in REQUIREMENT_KEYS if k in catalogue_repository.requirements_by_key(session, REQUIREMENT_KEYS)]
-    if principal is not None and principal.user_id is not None:
+    if principal.user_id is not None:
         source = EvidenceSource.upload(principal.user_id)
     else:
         source = EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=SOURCE_NAME)
@@ -53,6 +52,5 @@ def keep_export(
         meta=meta,
         source=source,
         max_bytes=max_bytes,
-        request=request,
-        principal=principal,
+        actor=actor,
     )

@@ -14,6 +14,7 @@ from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.db import SessionDep
 from audit_portal.errors import InvalidInput
+from audit_portal.request_actor import actor_of
 from audit_portal.soa import evidence as soa_evidence
 from audit_portal.soa import export, service
 from audit_portal.soa.models import STATUSES
@@ -47,13 +48,13 @@ def soa_page(request: Request, session: SessionDep, principal: SoaReader) -> HTM
 # The downloads are declared before /soa/{ref} so their names are never read as control ids.
 @router.get("/soa/export.csv", response_class=StreamingResponse)
 def export_csv(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
-    rows = service.rows_for_export(session, file_format="csv", principal=principal, request=request)
+    rows = service.rows_for_export(session, file_format="csv", actor=actor_of(request, principal))
     return _download(export.csv_chunks(export.export_table(rows)), export.CSV_MEDIA_TYPE, "csv")
 
 
 @router.get("/soa/export.xlsx", response_class=StreamingResponse)
 def export_xlsx(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
-    rows = service.rows_for_export(session, file_format="xlsx", principal=principal, request=request)
+    rows = service.rows_for_export(session, file_format="xlsx", actor=actor_of(request, principal))
     return _download(export.xlsx_chunks(export.export_table(rows)), export.XLSX_MEDIA_TYPE, "xlsx")
 
 
@@ -88,14 +89,14 @@ def save(
     before = service.soa_row(session, ref).entry
     version = (before.updated_at, before.updated_by) if before else None
     try:
-        entry = service.update_entry(session, ref=ref, principal=principal, request=request, **submitted)
+        entry = service.update_entry(session, ref=ref, actor=actor_of(request, principal), **submitted)
     except InvalidInput as error:
         row = service.soa_row(session, ref)
         errors = error.field_errors(request_language(request))
         return _form(request, row, submitted, errors=errors, status_code=422)
     if (entry.updated_at, entry.updated_by) != version:  # it changed: keep the new version (6.1.3 d)
         soa_evidence.keep_export(
-            session, store, max_bytes=request.app.state.settings.max_upload_bytes, principal=principal, request=request
+            session, store, max_bytes=request.app.state.settings.max_upload_bytes, actor=actor_of(request, principal)
         )
     return RedirectResponse(f"/soa#control-{ref}", status_code=303)
 

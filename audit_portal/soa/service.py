@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
@@ -25,7 +24,7 @@ from audit_portal.catalogue.models import KIND_CONTROL, MAPS_TO, Control, Requir
 from audit_portal.coverage.service import FAILING, MISSING, PARTIAL, STALE, ControlCoverage, coverage_as_of
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.i18n import N_, Sentences, Words
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor
 from audit_portal.soa import repository
 from audit_portal.soa.models import STATUSES, SoaEntry
 
@@ -36,7 +35,7 @@ UNMAPPED_JUSTIFICATION = "No measure of the organisation's Annex 2 maps to this 
 JUSTIFICATION_MAX_LENGTH = 4000
 OWNER_MAX_LENGTH = 100
 # Who changes the SoA when no person does: the catalogue load and the demo.
-SYSTEM = Principal(role="system", username="system")
+SYSTEM = Actor.system("soa-defaults")  # proposes the defaults when nobody in particular asked
 
 
 @dataclass(frozen=True)
@@ -129,10 +128,9 @@ def default_change(row: SoaRow) -> SoaChange:
     return SoaChange(False, UNMAPPED_JUSTIFICATION, "not_started", None)
 
 
-def ensure_defaults(session: Session, actor: Principal | None = None) -> list[SoaEntry]:
+def ensure_defaults(session: Session, actor: Actor = SYSTEM) -> list[SoaEntry]:
     """Create the proposed entry for every 2022 control that has none; return the new ones.
     Running it again creates nothing; an existing entry is never touched."""
-    who = actor or SYSTEM
     now = clock.utcnow()
     created: list[tuple[SoaRow, SoaEntry]] = []
     for row in soa_rows(session, with_coverage=False):
@@ -140,15 +138,16 @@ def ensure_defaults(session: Session, actor: Principal | None = None) -> list[So
             continue
         change = default_change(row)
         assert row.control.id is not None
-        entry = SoaEntry(control_id=row.control.id, updated_at=now, updated_by=who.username, **asdict(change))
+        entry = SoaEntry(
+            control_id=row.control.id, updated_at=now, updated_by=actor.principal.username, **asdict(change)
+        )
         repository.add(session, entry)
         created.append((row, entry))
     if created:
         session.flush()
         record_event(
             session,
-            request=None,
-            principal=who,
+            actor=actor,
             action="soa.defaults",
             object_type="soa",
             object_id=SOA_FRAMEWORK,
@@ -211,11 +210,10 @@ def _values(entry: SoaEntry) -> dict[str, object]:
     }
 
 
-def apply_change(
-    session: Session, *, row: SoaRow, change: SoaChange, principal: Principal, request: Request | None
-) -> SoaEntry:
+def apply_change(session: Session, *, row: SoaRow, change: SoaChange, actor: Actor) -> SoaEntry:
     """Write ``change`` to the row's entry and record it; a change that changes nothing
     writes nothing."""
+    principal = actor.principal
     assert row.control.id is not None
     entry = row.entry
     before = _values(entry) if entry is not None else None
@@ -233,8 +231,7 @@ def apply_change(
     session.flush()
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="soa.update",
         object_type="soa_entry",
         object_id=row.control.ref,
@@ -251,12 +248,11 @@ def update_entry(
     justification: str | None,
     status: str | None,
     owner: str | None,
-    principal: Principal,
-    request: Request | None,
+    actor: Actor,
 ) -> SoaEntry:
     row = soa_row(session, ref)
     change = parse_change(applicable=applicable, justification=justification, status=status, owner=owner)
-    return apply_change(session, row=row, change=change, principal=principal, request=request)
+    return apply_change(session, row=row, change=change, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -296,15 +292,12 @@ def form_values(row: SoaRow) -> dict[str, str | None]:
     }
 
 
-def rows_for_export(
-    session: Session, *, file_format: str, principal: Principal, request: Request | None
-) -> list[SoaRow]:
+def rows_for_export(session: Session, *, file_format: str, actor: Actor) -> list[SoaRow]:
     """The rows of a download; the download itself is recorded (auditors' access is)."""
     rows = soa_rows(session)
     record_event(
         session,
-        request=request,
-        principal=principal,
+        actor=actor,
         action="soa.export",
         object_type="soa",
         object_id=SOA_FRAMEWORK,

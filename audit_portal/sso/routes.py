@@ -14,6 +14,8 @@ from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import NotFound
 from audit_portal.i18n import N_
+from audit_portal.principals import ANONYMOUS_PRINCIPAL
+from audit_portal.request_actor import actor_of
 from audit_portal.security import is_https, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import OpenIdProvider, ProviderError, provider_of
@@ -79,7 +81,7 @@ def sso_callback(
             code=code[:2000],
             error=error[:100],
             browser_secret=request.cookies.get(sso_service.BROWSER_COOKIE),
-            request=request,
+            actor=actor_of(request, ANONYMOUS_PRINCIPAL),
         )
     except SignInRefused as refused:
         return _login_page(request, refused.message, refused.status)

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlmodel import Session
 
 from audit_portal import clock
-from audit_portal.audit.service import client_address, record_event
+from audit_portal.audit.service import record_event
 from audit_portal.auth import repository as accounts
 from audit_portal.auth import second_factor, sessions
 from audit_portal.auth.models import UserAccount
@@ -34,7 +33,7 @@ from audit_portal.auth.service import (
     second_factor_required,
 )
 from audit_portal.config import Settings
-from audit_portal.principals import Role
+from audit_portal.principals import Actor, Role
 from audit_portal.sso import repository
 from audit_portal.sso.models import SsoIdentity, SsoPendingLogin, SsoSession
 from audit_portal.sso.provider import OpenIdProvider, ProviderError
@@ -112,15 +111,14 @@ def _groups(claims: dict[str, Any], settings: Settings) -> list[str]:
     return [str(group) for group in value] if isinstance(value, list) else []
 
 
-def _refuse(session: Session, request: Request, actor: str, reason: str, message: str, status: int) -> SignInRefused:
+def _refuse(session: Session, actor: Actor, name: str, reason: str, message: str, status: int) -> SignInRefused:
     record_event(
         session,
-        request=request,
-        principal=None,
-        actor=actor[:100],
+        actor=actor,
+        actor_name=name[:100],
         action="auth.login",
         object_type="user",
-        object_id=actor[:100],
+        object_id=name[:100],
         outcome="refused",
         detail={"method": "sso", "reason": reason},
     )
@@ -136,7 +134,7 @@ def complete(
     code: str,
     error: str,
     browser_secret: str | None,
-    request: Request,
+    actor: Actor,
 ) -> SsoSignIn:
     """The provider's answer: check it belongs to a sign-in this browser started, exchange the
     code, validate the id token, then find or create the account and start a session."""
@@ -148,11 +146,11 @@ def complete(
         or not secrets.compare_digest(pending.browser_hash, _digest(browser_secret))
     ):
         # The route renders the refusal and its unit of work commits: the row stays deleted.
-        raise _refuse(session, request, "sso", "unknown, used or expired state", STALE_SIGN_IN, 400)
+        raise _refuse(session, actor, "sso", "unknown, used or expired state", STALE_SIGN_IN, 400)
     if error or not code:
         raise _refuse(
             session,
-            request,
+            actor,
             "sso",
             f"provider error: {error or 'no code'}"[:200],
             f"The identity provider did not sign you in ({error or 'no code'}).",
@@ -169,7 +167,7 @@ def complete(
     except ProviderError as failure:
         raise _refuse(
             session,
-            request,
+            actor,
             "sso",
             str(failure)[:300],
             "Single sign-on failed: the identity provider's answer was not acceptable.",
@@ -179,28 +177,27 @@ def complete(
     issuer, subject = provider.metadata().issuer, str(claims["sub"])
     groups = _groups(claims, settings)
     role = role_for(groups, settings.oidc_role_mapping) or NO_ROLE
-    user = _account(session, settings, request, issuer=issuer, subject=subject, claims=claims, role=role, groups=groups)
+    user = _account(session, settings, actor, issuer=issuer, subject=subject, claims=claims, role=role, groups=groups)
     if user.role == NO_ROLE:
-        raise _refuse(session, request, user.username, "no mapped group", NO_MAPPED_GROUP, 403)
+        raise _refuse(session, actor, user.username, "no mapped group", NO_MAPPED_GROUP, 403)
     problem = access_problem(user)
     if problem is None and user.role == Role.auditor and user.valid_until is None:
         problem = "auditor without access window"
     if problem:
-        raise _refuse(session, request, user.username, problem, NO_ACCESS, 403)
+        raise _refuse(session, actor, user.username, problem, NO_ACCESS, 403)
 
     mfa = mfa_asserted(claims, settings)
     needs_totp = not mfa and (user.totp_enabled_at is not None or second_factor_required(session, user))
     if needs_totp and user.totp_enabled_at is None and not user.totp_secret:
         user.totp_secret = second_factor.new_secret()  # enrolment happens in the 2FA step
     stage = sessions.STAGE_SECOND_FACTOR if needs_totp else sessions.STAGE_SIGNED_IN
-    started = sessions.start(session, user=user, stage=stage, address=client_address(request) or "unknown")
+    started = sessions.start(session, user=user, stage=stage, address=actor.address or "unknown")
     remember_id_token(session, started.web_session.id, str(tokens["id_token"]))
     if not needs_totp:
         record_event(
             session,
-            request=request,
-            principal=None,
-            actor=user.username,
+            actor=actor,
+            actor_name=user.username,
             action="auth.login",
             object_type="user",
             object_id=user.username,
@@ -212,7 +209,7 @@ def complete(
 def _account(
     session: Session,
     settings: Settings,
-    request: Request,
+    actor: Actor,
     *,
     issuer: str,
     subject: str,
@@ -227,7 +224,7 @@ def _account(
         if not USERNAME_PATTERN.match(username):
             raise _refuse(
                 session,
-                request,
+                actor,
                 subject,
                 "unusable user name",
                 "Your identity provider sent no usable user name. Ask an administrator.",
@@ -237,7 +234,7 @@ def _account(
             # Never take over a local account because the provider uses the same name.
             raise _refuse(
                 session,
-                request,
+                actor,
                 username,
                 "user name taken by another account",
                 f"An account named {username!r} exists already and is not linked to your "
@@ -257,9 +254,8 @@ def _account(
         )
         record_event(
             session,
-            request=request,
-            principal=None,
-            actor=username,
+            actor=actor,
+            actor_name=username,
             action="user.create",
             object_type="user",
             object_id=username,
@@ -280,9 +276,8 @@ def _account(
         sessions.end_all_of(session, user.id)
         record_event(
             session,
-            request=request,
-            principal=None,
-            actor=user.username,
+            actor=actor,
+            actor_name=user.username,
             action="user.update",
             object_type="user",
             object_id=user.username,

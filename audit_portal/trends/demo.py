@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from audit_portal.demo_context import DemoContext
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS
+from audit_portal.principals import Actor
 from audit_portal.trends.service import backfill
 
 
@@ -23,7 +24,7 @@ def demo_trend_and_report(context: DemoContext) -> None:
                 context.store,
                 month=previous_month(today),
                 max_bytes=context.settings.max_upload_bytes,
-                generated_by="demo",
+                actor=Actor.system("demo"),
                 coverage_target=context.settings.coverage_target_percent,
             )
     except OSError as error:  # WeasyPrint loads Pango when first used; a bare machine may lack it

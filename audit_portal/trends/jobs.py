@@ -28,9 +28,11 @@ from audit_portal.clock import utcnow
 from audit_portal.config import Settings
 from audit_portal.db import unit_of_work
 from audit_portal.portal import service as portal_settings
+from audit_portal.principals import Actor
 from evidence_store import ObjectStore
 
 log = logging.getLogger(__name__)
+SCHEDULER = Actor.system("scheduler")  # what the scheduled jobs record when nothing more specific applies
 
 LEASE_TTL = timedelta(minutes=30)
 DIGEST_WEEKDAY = 0  # Monday
@@ -73,6 +75,7 @@ def _monthly_report(session: Session, context: JobContext) -> bool:
             session,
             context.store,
             max_bytes=settings.max_upload_bytes,
+            actor=SCHEDULER,
             today=context.now.date(),
             coverage_target=settings.coverage_target_percent,
         )
@@ -94,7 +97,7 @@ def _weekly_digest(session: Session, context: JobContext) -> bool:
     week = _week_of(now.date())
     if portal_settings.get_value(session, LAST_DIGEST_KEY) == week:
         return False
-    send_digests(session, context.settings, now=now)
+    send_digests(session, context.settings, now=now, actor=SCHEDULER)
     portal_settings.set_value(session, LAST_DIGEST_KEY, week)
     return True
 
@@ -162,7 +165,7 @@ def _audit_checkpoint(session: Session, context: JobContext) -> bool:
         return False
     if audit_repository.chain_head(session).last_event_id == 0:
         return False
-    write_checkpoint(session, context.store, context.settings, actor="scheduler")
+    write_checkpoint(session, context.store, context.settings, actor=SCHEDULER)
     portal_settings.set_value(session, LAST_AUDIT_CHECKPOINT_KEY, today)
     return True
 

@@ -4,7 +4,7 @@ import csv
 import io
 
 from audit_portal.audit.service import record_event
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from tests.conftest import TEST_PASSWORD
 from tests.security.conftest import post_login
 
@@ -19,8 +19,8 @@ def test_sign_in_failures_appear_in_the_admin_audit_log(client, login_as, make_u
 
 
 def test_filter_by_actor(login_as, session):
-    record_event(session, request=None, principal=Principal(role="it", username="alice"), action="x.one")
-    record_event(session, request=None, principal=Principal(role="it", username="bob"), action="x.two")
+    record_event(session, actor=Actor(Principal(role="it", username="alice")), action="x.one")
+    record_event(session, actor=Actor(Principal(role="it", username="bob")), action="x.two")
     session.commit()
     admin = login_as("admin")
     page = admin.get("/admin/audit-log", params={"actor": "alice"})
@@ -36,8 +36,7 @@ def test_htmx_filter_gets_only_the_table(login_as):
 def test_csv_export_holds_the_events_and_defuses_formulas(login_as, session):
     record_event(
         session,
-        request=None,
-        principal=Principal(role="it", username="alice"),
+        actor=Actor(Principal(role="it", username="alice")),
         action="x.formula",
         object_id='=HYPERLINK("http://evil")',
     )
@@ -74,7 +73,7 @@ def test_the_page_links_the_newest_checkpoint(login_as, session, store, settings
 
     admin = login_as("admin")
     assert "Newest checkpoint: none yet" in admin.get("/admin/audit-log").text
-    record_event(session, request=None, principal=Principal(role="admin", username="root"), action="x.one")
+    record_event(session, actor=Actor(Principal(role="admin", username="root")), action="x.one")
     checkpoint = write_checkpoint(session, store, settings)
     session.commit()
     page = admin.get("/admin/audit-log").text
@@ -99,11 +98,9 @@ def test_the_csv_export_follows_the_filter_on_screen(login_as, session):
     from audit_portal.audit.routes import PAGE_SIZE
 
     for n in range(PAGE_SIZE + 5):  # more than one page of matches
-        record_event(
-            session, request=None, principal=Principal(role="it", username="alice"), action="x.kept", object_id=str(n)
-        )
-        record_event(session, request=None, principal=Principal(role="it", username="bob"), action="x.kept")
-    record_event(session, request=None, principal=Principal(role="it", username="alice"), action="y.other")
+        record_event(session, actor=Actor(Principal(role="it", username="alice")), action="x.kept", object_id=str(n))
+        record_event(session, actor=Actor(Principal(role="it", username="bob")), action="x.kept")
+    record_event(session, actor=Actor(Principal(role="it", username="alice")), action="y.other")
     session.commit()
     admin = login_as("admin")
     params = {"actor": "alice", "action": "x."}

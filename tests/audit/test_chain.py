@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event, verify_chain
 from audit_portal.db import unit_of_work
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from tests.conftest import TEST_SECRET_KEY
 
 ADMIN = Principal(role="admin", username="root", user_id=1)
@@ -19,8 +19,7 @@ def _record(session, count: int) -> list[AuditEvent]:
     return [
         record_event(
             session,
-            request=None,
-            principal=ADMIN,
+            actor=Actor(ADMIN),
             action="test.event",
             object_type="thing",
             object_id=str(number),

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from audit_portal.audit.service import record_event
 from audit_portal.cli import app as cli
 from audit_portal.db import unit_of_work
+from audit_portal.principals import Actor
 from tests.conftest import TEST_SECRET_KEY
 
 
@@ -27,9 +28,8 @@ def _record(engine, count: int) -> None:
         for number in range(count):
             record_event(
                 session,
-                request=None,
-                principal=None,
-                actor="admin",
+                actor=Actor.anonymous(),
+                actor_name="admin",
                 action="user.create",
                 object_type="user",
                 object_id=str(number),

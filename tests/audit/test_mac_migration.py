@@ -13,6 +13,7 @@ from audit_portal.audit import keys
 from audit_portal.audit.models import GENESIS_HASH, AuditEvent
 from audit_portal.audit.service import canonical_json, event_hash, record_event, verify_chain
 from audit_portal.db import make_engine, unit_of_work
+from audit_portal.principals import Actor
 from tests.conftest import TEST_SECRET_KEY
 from tests.support import fresh_database
 
@@ -71,7 +72,7 @@ def test_events_from_before_the_mac_verify_after_the_migration(legacy_engine):
         macs = session.execute(text("SELECT mac FROM audit_event ORDER BY id")).scalars().all()
         assert all(len(mac) == 64 for mac in macs)
         assert verify_chain(session).ok and verify_chain(session).checked == 4
-        record_event(session, request=None, principal=None, actor="admin", action="user.revoke")
+        record_event(session, actor=Actor.anonymous(), actor_name="admin", action="user.revoke")
     with unit_of_work(legacy_engine) as session:
         report = verify_chain(session)
     assert report.ok and report.checked == 5

@@ -9,7 +9,7 @@ from audit_portal.audit import presenters
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 IT = Principal(role="it", username="it.ops")
 SHA = "ab12cd34ef56" + "0" * 52
@@ -66,8 +66,7 @@ def test_unknown_types_and_unexpected_shapes_fall_back_to_lines():
 def test_the_page_shows_readable_detail_and_keeps_the_json_collapsed(login_as, session):
     record_event(
         session,
-        request=None,
-        principal=IT,
+        actor=Actor(IT),
         action="evidence.upload",
         object_type="evidence",
         object_id="12",
@@ -79,7 +78,7 @@ def test_the_page_shows_readable_detail_and_keeps_the_json_collapsed(login_as, s
             "content_type": "application/pdf",
         },
     )
-    record_event(session, request=None, principal=IT, action="x.custom", detail={"hosts": ["web-1", "web-2"]})
+    record_event(session, actor=Actor(IT), action="x.custom", detail={"hosts": ["web-1", "web-2"]})
     session.commit()
     page = login_as("admin").get("/admin/audit-log").text
     cells = {cell for cell in detail_cells(page) if cell.strip()}

@@ -15,7 +15,7 @@ from audit_portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from audit_portal.audit.service import event_hash, record_event, verify_chain
 from audit_portal.evidence.models import Evidence
 from audit_portal.export.signing import signing_key
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from tests.conftest import TEST_SECRET_KEY
 
 ADMIN = Principal(role="admin", username="root", user_id=1)
@@ -25,8 +25,7 @@ def _record(session, count: int) -> list[AuditEvent]:
     return [
         record_event(
             session,
-            request=None,
-            principal=ADMIN,
+            actor=Actor(ADMIN),
             action="test.event",
             object_type="thing",
             object_id=str(number),

@@ -18,7 +18,7 @@ from audit_portal.db import unit_of_work
 from audit_portal.engagements.models import Engagement, EngagementAuditor
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa import service as soa_service
 from audit_portal.soa.service import ensure_defaults
 from evidence_store import open_store
@@ -42,8 +42,7 @@ def audit(live_server):  # type: ignore[no-untyped-def]
             session,
             key="5.1/policy-set",
             reason="Proven through the Annex 2 measures POL-1 and POL-2.",
-            principal=Principal(role="admin", username="browser-test"),
-            request=None,
+            actor=Actor(Principal(role="admin", username="browser-test")),
         )
         window = AccessWindow(valid_until=utcnow() + timedelta(days=30))
         users = {
@@ -53,6 +52,7 @@ def audit(live_server):  # type: ignore[no-untyped-def]
                 role=role,
                 password=password,
                 window=window if role == "auditor" else AccessWindow(),
+                actor=Actor.system("test"),
             )
             for role, (name, password) in accounts.items()
         }
@@ -83,7 +83,7 @@ def audit(live_server):  # type: ignore[no-untyped-def]
             ),
             source=EvidenceSource.upload(it.id),
             max_bytes=live_server.settings.max_upload_bytes,
-            principal=Principal(role="it", username=it.username, user_id=it.id),
+            actor=Actor(Principal(role="it", username=it.username, user_id=it.id)),
         )
         # clause 9.3: this year's management review is on file; 4.3 (scope) is not
         evidence_service.ingest(
@@ -98,7 +98,7 @@ def audit(live_server):  # type: ignore[no-untyped-def]
             ),
             source=EvidenceSource.upload(it.id),
             max_bytes=live_server.settings.max_upload_bytes,
-            principal=Principal(role="it", username=it.username, user_id=it.id),
+            actor=Actor(Principal(role="it", username=it.username, user_id=it.id)),
         )
         # 5.5 is marked implemented in the SoA, but nothing proves it: a contradiction
         row = soa_service.soa_row(session, "5.5")
@@ -106,8 +106,7 @@ def audit(live_server):  # type: ignore[no-untyped-def]
             session,
             row=row,
             change=soa_service.SoaChange(True, "Contacts with authorities are kept.", "implemented", "M. Jansen"),
-            principal=soa_service.SYSTEM,
-            request=None,
+            actor=soa_service.SYSTEM,
         )
         engagement_id = engagement.id
     return {"engagement": engagement_id, "accounts": accounts, "totp": totp_secret, "suffix": suffix}

@@ -28,6 +28,7 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import Finding
 from audit_portal.portal import service as portal_settings
+from audit_portal.principals import Actor
 from audit_portal.requests.models import EvidenceRequest
 from tests.browser_fixtures import ARTIFACTS
 
@@ -220,7 +221,14 @@ def test_every_main_page_of_each_role_passes_axe(demo_server, browser, signed_in
 def test_the_sign_in_pages_pass_axe(demo_server, browser, language):
     username, password, secret = f"a11y.{uuid.uuid4().hex[:6]}", generate_password(), pyotp.random_base32()
     with unit_of_work(demo_server.engine) as session:
-        user = create_user(session, username=username, role="admin", password=password, window=AccessWindow())
+        user = create_user(
+            session,
+            username=username,
+            role="admin",
+            password=password,
+            window=AccessWindow(),
+            actor=Actor.system("test"),
+        )
         user.totp_secret, user.totp_enabled_at = secret, utcnow()
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale=LANGUAGES[language])
     page = context.new_page()

@@ -14,6 +14,7 @@ from audit_portal.auth.passwords import generate_password
 from audit_portal.auth.service import AccessWindow, create_user
 from audit_portal.clock import utcnow
 from audit_portal.db import unit_of_work
+from audit_portal.principals import Actor
 from tests.browser_fixtures import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -78,7 +79,14 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_sign_in_with_the_second_factor_and_the_skip_link(live_server, page):
     username, password, secret = f"keys.{uuid.uuid4().hex[:6]}", generate_password(), pyotp.random_base32()
     with unit_of_work(live_server.engine) as session:
-        user = create_user(session, username=username, role="management", password=password, window=AccessWindow())
+        user = create_user(
+            session,
+            username=username,
+            role="management",
+            password=password,
+            window=AccessWindow(),
+            actor=Actor.system("test"),
+        )
         user.totp_secret, user.totp_enabled_at = secret, utcnow()
 
     page.goto(f"{live_server.url}/login")

@@ -21,7 +21,7 @@ from audit_portal.db import unit_of_work
 from audit_portal.engagements.models import Engagement, EngagementAuditor
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa.service import ensure_defaults
 from evidence_store import open_store
 from tests.browser.test_audit_journey import sign_in
@@ -53,6 +53,7 @@ def fieldwork(live_server):  # type: ignore[no-untyped-def]
                 role=role,
                 password=password,
                 window=window if role == "auditor" else AccessWindow(),
+                actor=Actor.system("test"),
             )
             for role, (name, password) in accounts.items()
         }
@@ -86,7 +87,7 @@ def fieldwork(live_server):  # type: ignore[no-untyped-def]
             ),
             source=EvidenceSource.upload(it.id),
             max_bytes=live_server.settings.max_upload_bytes,
-            principal=Principal(role="it", username=it.username, user_id=it.id),
+            actor=Actor(Principal(role="it", username=it.username, user_id=it.id)),
         )
         ids = {"engagement": engagement.id, "fixed": fixed.id}
     return {**ids, "accounts": accounts, "totp": totp_secret}

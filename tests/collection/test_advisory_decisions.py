@@ -11,6 +11,7 @@ from sqlmodel import select
 from audit_portal.audit.models import AuditEvent
 from audit_portal.collection import service
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from collectors.options import HOST
 from tests.collectors.part3 import RECORDINGS
 from tests.support import reading_recordings
@@ -38,7 +39,9 @@ def advisories(session, settings):  # type: ignore[no-untyped-def]
             "max_open_days": 0,
         },
     )
-    return service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
+    return service.save_instance(
+        session, spec, settings=reading_recordings(settings), origin=HOST, actor=Actor.system("test")
+    )
 
 
 def run_now(client) -> int:  # type: ignore[no-untyped-def]
@@ -122,7 +125,7 @@ def test_decisions_only_for_advisories_instances(login_as, session, settings):
             ]
         },
     )
-    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
+    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor=Actor.system("test"))
     client = login_as("it")
     run_id = int(client.post("/collectors/de/run").headers["location"].rsplit("/", 1)[1])
     refused = client.post(

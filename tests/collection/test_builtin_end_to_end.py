@@ -15,6 +15,7 @@ from audit_portal.coverage.service import compute_coverage
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceRequirement
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from collectors.options import HOST
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "collectors" / "recordings"
@@ -154,7 +155,7 @@ def instances(session, settings, catalogue):  # type: ignore[no-untyped-def]
         spec = service.InstanceSpec(
             name=name, collector=collector, config=config, timeout_seconds=120, schedule=SCHEDULES.get(name)
         )
-        instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
+        instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor=Actor.system("test"))
         instance.created_at = CREATED
     session.flush()
 

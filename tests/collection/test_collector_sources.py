@@ -20,6 +20,7 @@ from audit_portal.auth import tokens
 from audit_portal.collection import service
 from audit_portal.collection.models import CollectorInstance, CollectorRun
 from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.principals import Actor
 from collectors.options import HOST
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "collectors" / "recordings"
@@ -194,7 +195,7 @@ def test_the_api_refuses_what_the_collector_does_not_declare(login_as, session, 
 
 
 def test_a_service_token_cannot_configure_instances(client, session):
-    secret = tokens.create(session, name="edge", scopes=["attempt"], days=1, created_by="test").secret
+    secret = tokens.create(session, name="edge", scopes=["attempt"], days=1, actor=Actor.system("test")).secret
     session.commit()
     before = snapshot(session)
     response = client.put(
@@ -291,7 +292,9 @@ def test_an_imported_instance_reads_files_inside_the_roots_and_the_web_cannot_ed
     login_as, session, settings, tmp_path, scope, store
 ):
     path = recorded_ruleset(tmp_path)
-    [instance] = service.import_instances(session, host_file(tmp_path, path), settings=settings)
+    [instance] = service.import_instances(
+        session, host_file(tmp_path, path), settings=settings, actor=Actor.system("test")
+    )
     assert instance.host_managed
     report = service.run_instance(scope, store, settings, "edge-file")
     assert session.get(CollectorRun, report.run_id).status == "ok"
@@ -335,7 +338,7 @@ def test_an_import_is_confined_to_the_roots_and_never_the_data_directory(session
     }[where]
     before = snapshot(session)
     with pytest.raises(InvalidInput) as refused:
-        service.import_instances(session, host_file(tmp_path, path), settings=settings)
+        service.import_instances(session, host_file(tmp_path, path), settings=settings, actor=Actor.system("test"))
     assert "config.sources.0.nftables.path" in refused.value.detail
     expected = {
         "outside-roots": "outside the folders",
@@ -361,9 +364,9 @@ def test_a_glob_may_not_reach_out_of_the_roots(session, settings, tmp_path):
         }
     ]
     with pytest.raises(InvalidInput, match=r"config\.hosts\.0\.dpkg_log\.0: .*/etc/hostname.* outside the folders"):
-        service.import_instances(session, json.dumps(spec), settings=settings)
+        service.import_instances(session, json.dumps(spec), settings=settings, actor=Actor.system("test"))
     (logs / "escape.log").unlink()
-    [instance] = service.import_instances(session, json.dumps(spec), settings=settings)
+    [instance] = service.import_instances(session, json.dumps(spec), settings=settings, actor=Actor.system("test"))
     assert instance.host_managed
 
 
@@ -371,7 +374,7 @@ def test_a_file_swapped_for_a_symlink_after_the_import_is_refused_at_run_time(
     session, settings, tmp_path, scope, store
 ):
     path = recorded_ruleset(tmp_path)
-    service.import_instances(session, host_file(tmp_path, path), settings=settings)
+    service.import_instances(session, host_file(tmp_path, path), settings=settings, actor=Actor.system("test"))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "secret_key").write_text("not for collectors")
     path.unlink()
@@ -393,6 +396,7 @@ def test_an_instance_saved_from_the_web_before_these_rules_does_not_run_its_comm
             name="old", collector="firewall", timeout_seconds=60, config={"sources": [{"type": "nftables"}]}
         ),
         settings=settings,
+        actor=Actor.system("test"),
     )
     instance = service.get_instance(session, "old")
     marker = tmp_path / "ran"
@@ -412,14 +416,17 @@ def test_host_origin_in_the_service_is_what_makes_an_instance_host_managed(sessi
         name="x", collector="firewall", config={"sources": [{"type": "nftables", "path": str(path)}]}
     )
     with pytest.raises(InvalidInput, match="imports on the host"):
-        service.save_instance(session, spec, settings=settings)  # the default origin is the web
-    instance = service.save_instance(session, spec, settings=settings, origin=HOST)
+        service.save_instance(
+            session, spec, settings=settings, actor=Actor.system("test")
+        )  # the default origin is the web
+    instance = service.save_instance(session, spec, settings=settings, origin=HOST, actor=Actor.system("test"))
     assert instance.host_managed
     with pytest.raises(Conflict):
         service.save_instance(
             session,
             service.InstanceSpec(name="x", collector="firewall", config={"sources": [{"type": "nftables"}]}),
             settings=settings,
+            actor=Actor.system("test"),
         )
 
 

@@ -14,6 +14,7 @@ from audit_portal.collection.models import CollectorRun
 from audit_portal.collection.secrets import MASK
 from audit_portal.coverage.service import compute_coverage
 from audit_portal.evidence.models import EvidenceSignoff
+from audit_portal.principals import Actor
 
 pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 
@@ -23,7 +24,7 @@ def instance(session, settings):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(
         name="tiny-one", collector="tiny", timeout_seconds=30, config={"items": ["a"], "token": "page-secret-value"}
     )
-    return service.save_instance(session, spec, settings=settings, actor="test")
+    return service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
 
 
 def run_now(client, name="tiny-one"):  # type: ignore[no-untyped-def]
@@ -85,7 +86,7 @@ def test_sign_off_makes_the_review_count_for_com1(login_as, instance, session):
 
 def test_sign_off_turns_awaiting_into_met(login_as, session, settings):
     spec = service.InstanceSpec(name="clean", collector="tiny", timeout_seconds=30, config={"items": []})
-    service.save_instance(session, spec, settings=settings, actor="test")
+    service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
     client = login_as("it")
     run_id = run_now(client, "clean")
 
@@ -160,7 +161,7 @@ def test_a_run_lists_the_findings_it_saw_even_when_later_runs_saw_them_again(log
             name="tiny-one", collector="tiny", timeout_seconds=30, config={"items": [], "token": "page-secret-value"}
         ),
         settings=settings,
-        actor="test",
+        actor=Actor.system("test"),
     )
     third = run_now(client)
     assert "closed since" in client.get(f"/runs/{first}").text

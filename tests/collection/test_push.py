@@ -13,6 +13,7 @@ from audit_portal.collection.models import CollectorRun
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from collectors.options import HOST
 from tests.support import reading_recordings
 
@@ -33,7 +34,7 @@ REMOTE_FILE = """
 @pytest.fixture
 def remote_instance(session, settings):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(name="edge-remote", collector="tiny", remote=True, timeout_seconds=30)
-    return service.save_instance(session, spec, settings=settings, actor="test")
+    return service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
 
 
 def sealed_open(
@@ -90,7 +91,7 @@ def sealed_open(
 
 
 def token_for(session, *scopes):  # type: ignore[no-untyped-def]
-    return tokens.create(session, name="edge host", scopes=list(scopes), days=30, created_by="test").secret
+    return tokens.create(session, name="edge host", scopes=list(scopes), days=30, actor=Actor.system("test")).secret
 
 
 def test_a_remote_run_arrives_with_its_artifacts_and_findings(session, client, remote_instance, store):
@@ -166,7 +167,7 @@ def test_evidence_cannot_be_attached_to_another_instances_run(session, client, r
         session,
         service.InstanceSpec(name="other-remote", collector="tiny", remote=True, timeout_seconds=30),
         settings=settings,
-        actor="test",
+        actor=Actor.system("test"),
     )
     assert other is not None
     other_token = token_for(session, "other-remote")
@@ -208,7 +209,7 @@ def test_a_builtin_collector_of_part_two_runs_on_its_host_and_pushes(session, cl
         timeout_seconds=60,
         config={"hosts": [{"name": "web1", "lynis_report": str(report)}]},
     )
-    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor="test")
+    service.save_instance(session, spec, settings=reading_recordings(settings), origin=HOST, actor=Actor.system("test"))
     definition = f"""
 - name: hardening-web1
   collector: hardening

@@ -17,7 +17,7 @@ from audit_portal.collection import repository, review, rule_review, service, vi
 from audit_portal.collection.models import RuleDecision
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import EvidenceSignoff
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from collectors.options import HOST
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "collectors" / "recordings"
@@ -42,7 +42,7 @@ def firewall(session, settings):  # type: ignore[no-untyped-def]
             ]
         },
     )
-    return service.save_instance(session, spec, settings=settings, origin=HOST, actor="test")
+    return service.save_instance(session, spec, settings=settings, origin=HOST, actor=Actor.system("test"))
 
 
 def _run(scope, store, settings, now: datetime) -> int:  # type: ignore[no-untyped-def]
@@ -155,13 +155,10 @@ def _sign(session, store, run_id, user, at):  # type: ignore[no-untyped-def]
         store,
         run_id,
         decisions=[(r.index, "keep", "") for r in rules],
-        principal=principal,
-        request=None,
+        actor=Actor(principal),
         decided_at=at,
     )
-    review.sign_off_run(
-        session, run_id, remark="Reviewed.", principal=principal, request=None, store=store, signed_at=at
-    )
+    review.sign_off_run(session, run_id, remark="Reviewed.", actor=Actor(principal), store=store, signed_at=at)
 
 
 def test_a_sign_off_after_the_grace_is_flagged_late(login_as, session, store, settings, scope, firewall, make_user):
@@ -228,7 +225,7 @@ def test_the_auditors_control_page_shows_who_signed_off_when(
         auditor_ids=[auditor.id],
     )
     engagement = engagements.create_engagement(
-        session, form=form, request=None, principal=Principal(role="admin", username=admin.username, user_id=admin.id)
+        session, form=form, actor=Actor(Principal(role="admin", username=admin.username, user_id=admin.id))
     )
     at = datetime.now(UTC) - timedelta(days=30)
     run_id = _run(scope, store, settings, at)

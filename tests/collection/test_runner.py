@@ -16,6 +16,7 @@ from audit_portal.errors import InvalidInput
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("plugin_path", "catalogue")
 
 def make_instance(session, settings, name="tiny-one", collector="tiny", **config):  # type: ignore[no-untyped-def]
     spec = service.InstanceSpec(name=name, collector=collector, config=config, timeout_seconds=30)
-    return service.save_instance(session, spec, settings=settings, actor="test")
+    return service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
 
 
 def run(scope, store, settings, name="tiny-one", now=NOW):  # type: ignore[no-untyped-def]
@@ -58,7 +59,7 @@ def test_findings_open_stay_and_close_across_runs(session, scope, store, setting
         session,
         service.InstanceSpec(name="tiny-one", collector="tiny", config={"items": ["b", "c"]}, timeout_seconds=30),
         settings=settings,
-        actor="test",
+        actor=Actor.system("test"),
     )
     second = run(scope, store, settings, now=NOW + timedelta(days=1))
     findings = {f.key: f for f in session.exec(select(Finding).where(Finding.collector_instance == "tiny-one")).all()}
@@ -102,7 +103,7 @@ def test_a_hanging_collector_times_out(session, scope, store, settings):
     from audit_portal_test_plugin import HANG_RELEASE
 
     spec = service.InstanceSpec(name="stuck", collector="hanging", timeout_seconds=10)
-    instance = service.save_instance(session, spec, settings=settings, actor="test")
+    instance = service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
     instance.timeout_seconds = 1  # below the configurable minimum, to keep the test short
     session.flush()
     try:
@@ -157,7 +158,7 @@ def test_saving_with_the_mask_keeps_the_stored_secret(session, scope, store, set
     spec = service.InstanceSpec(
         name="tiny-one", collector="tiny", config={"token": MASK, "items": ["x"]}, timeout_seconds=30
     )
-    instance = service.save_instance(session, spec, settings=settings, actor="test")
+    instance = service.save_instance(session, spec, settings=settings, actor=Actor.system("test"))
     tiny = service.collector_for("tiny", settings)
     assert service.config_of(instance, tiny, settings).token.get_secret_value() == "keep-me-secret"
 
@@ -200,17 +201,28 @@ def test_due_follows_the_cron_schedule(session, scope, store, settings):
 def test_bad_instance_definitions_are_refused(session, settings):
     with pytest.raises(InvalidInput, match="not a cron expression"):
         service.save_instance(
-            session, service.InstanceSpec(name="x", collector="tiny", schedule="every day"), settings=settings
+            session,
+            service.InstanceSpec(name="x", collector="tiny", schedule="every day"),
+            settings=settings,
+            actor=Actor.system("test"),
         )
     with pytest.raises(InvalidInput, match="No collector 'nope' is installed"):
-        service.save_instance(session, service.InstanceSpec(name="x", collector="nope"), settings=settings)
+        service.save_instance(
+            session, service.InstanceSpec(name="x", collector="nope"), settings=settings, actor=Actor.system("test")
+        )
     with pytest.raises(InvalidInput, match="Unknown requirement"):
         service.save_instance(
-            session, service.InstanceSpec(name="x", collector="tiny", requirements=["NOPE-1/x"]), settings=settings
+            session,
+            service.InstanceSpec(name="x", collector="tiny", requirements=["NOPE-1/x"]),
+            settings=settings,
+            actor=Actor.system("test"),
         )
     with pytest.raises(InvalidInput, match="config.items"):
         service.save_instance(
-            session, service.InstanceSpec(name="x", collector="tiny", config={"items": 3}), settings=settings
+            session,
+            service.InstanceSpec(name="x", collector="tiny", config={"items": 3}),
+            settings=settings,
+            actor=Actor.system("test"),
         )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from audit_portal.collection import service
 from audit_portal.collection.models import CollectorRun, JobLease
 from audit_portal.db import unit_of_work
+from audit_portal.principals import Actor
 from audit_portal.scheduler import CollectorScheduler
 
 pytestmark = pytest.mark.usefixtures("plugin_path")
@@ -29,7 +30,7 @@ def committed(own_engine: Engine, settings) -> Engine:  # type: ignore[no-untype
                 session,
                 service.InstanceSpec(name=name, collector=collector, config={"items": ["x"]}, timeout_seconds=30),
                 settings=settings,
-                actor="test",
+                actor=Actor.system("test"),
             )
             instance.created_at = CREATED
     return own_engine

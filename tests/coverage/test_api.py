@@ -11,12 +11,13 @@ from audit_portal.clock import utcnow
 from audit_portal.coverage.service import coverage_as_of
 from audit_portal.engagements.models import Engagement
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from audit_portal.requests.models import EvidenceRequest
 from tests.coverage.conftest import control_id
 
 
 def bearer(session, scopes):
-    issued = tokens.create(session, name="grc", scopes=scopes, days=1, created_by="test")
+    issued = tokens.create(session, name="grc", scopes=scopes, days=1, actor=Actor.system("test"))
     session.commit()
     return {"Authorization": f"Bearer {issued.secret}"}
 
@@ -28,8 +29,7 @@ def test_coverage_per_control_with_status_reason_and_switch_offs(catalogue, clie
         catalogue,
         key="5.32/ip-rights",
         reason="No third-party software licences are used.",
-        principal=Principal(role="admin", username="admin.x"),
-        request=None,
+        actor=Actor(Principal(role="admin", username="admin.x")),
     )
     headers = bearer(catalogue, ["coverage:read"])
     body = client.get("/api/v1/coverage/iso27001-2022", headers=headers).json()

@@ -16,6 +16,7 @@ from audit_portal.engagements.models import Engagement, EvidenceReview
 from audit_portal.evidence import service as evidence_service
 from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from audit_portal.soa.models import SoaEntry
 from tests.coverage.conftest import at, control_id, switch_off_library
 
@@ -126,7 +127,7 @@ def test_corrupted_evidence_stops_counting_until_it_is_repaired(catalogue, add_e
     evidence_service.mark_corrupted(catalogue, older.sha256, reason="scrub: hash mismatch")
     assert status_of(coverage(catalogue), "8.8").status == "missing"
 
-    evidence_service.mark_repaired(catalogue, newest.sha256, request=None, principal=None)
+    evidence_service.mark_repaired(catalogue, newest.sha256, actor=Actor.system("test"))
     repaired = status_of(coverage(catalogue), "8.8")
     assert repaired.status == "covered"
     assert repaired.requirements[0].newest_evidence_ids == (newest.id,)

@@ -16,7 +16,7 @@ from audit_portal.catalogue import library
 from audit_portal.catalogue.models import Requirement, RequirementSwitchOff
 from audit_portal.coverage.service import NO_REQUIREMENT, compute_coverage
 from audit_portal.errors import InvalidInput, NotFound
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 START = date(2026, 1, 1)
 END = date(2026, 12, 31)
@@ -65,8 +65,7 @@ def test_switching_off_every_requirement_gives_no_requirement_never_covered(cata
         catalogue,
         key="5.5/authority-contacts",
         reason="We have no regulator to keep contact with.",
-        principal=ADMIN,
-        request=None,
+        actor=Actor(ADMIN),
     )
     after = coverage(catalogue)
     off = control(after, "5.5")
@@ -95,8 +94,7 @@ def test_switching_off_never_raises_a_figure_on_random_data(catalogue, add_evide
                     catalogue,
                     key=requirement.key,
                     reason="random test: does not apply here",
-                    principal=ADMIN,
-                    request=None,
+                    actor=Actor(ADMIN),
                 )
     after = coverage(catalogue)
     assert after.applicable == before.applicable
@@ -111,30 +109,25 @@ def test_switching_off_never_raises_a_figure_on_random_data(catalogue, add_evide
 class TestSwitchingService:
     def test_a_reason_is_required_and_nothing_changes_without_one(self, catalogue):
         with pytest.raises(InvalidInput):
-            library.switch_off(catalogue, key="5.5/authority-contacts", reason="  ", principal=ADMIN, request=None)
+            library.switch_off(catalogue, key="5.5/authority-contacts", reason="  ", actor=Actor(ADMIN))
         assert catalogue.scalars(select(RequirementSwitchOff)).all() == []
 
     def test_measures_keep_their_own_requirements(self, catalogue):
         with pytest.raises(InvalidInput, match="own measures"):
-            library.switch_off(
-                catalogue, key="OPS-2/patches", reason="a long enough reason", principal=ADMIN, request=None
-            )
+            library.switch_off(catalogue, key="OPS-2/patches", reason="a long enough reason", actor=Actor(ADMIN))
 
     def test_unknown_key(self, catalogue):
         with pytest.raises(NotFound):
-            library.switch_off(
-                catalogue, key="9.9/nothing", reason="a long enough reason", principal=ADMIN, request=None
-            )
+            library.switch_off(catalogue, key="9.9/nothing", reason="a long enough reason", actor=Actor(ADMIN))
 
     def test_off_and_on_again_are_audited(self, catalogue):
         library.switch_off(
             catalogue,
             key="C.9.3/management-review",
             reason="review held by the group board",
-            principal=ADMIN,
-            request=None,
+            actor=Actor(ADMIN),
         )
-        library.switch_on(catalogue, key="C.9.3/management-review", principal=ADMIN, request=None)
+        library.switch_on(catalogue, key="C.9.3/management-review", actor=Actor(ADMIN))
         events = catalogue.scalars(select(AuditEvent).where(AuditEvent.object_id == "C.9.3/management-review")).all()
         assert [e.action for e in events] == ["requirement.switch_off", "requirement.switch_on"]
         assert json.loads(events[0].detail)["reason"] == "review held by the group board"
@@ -178,9 +171,7 @@ def test_the_engagement_shows_switched_off_requirements_and_the_clause_tab(catal
     from audit_portal.clock import utcnow
     from audit_portal.engagements.models import Engagement
 
-    library.switch_off(
-        catalogue, key="5.5/authority-contacts", reason="No regulator oversees us.", principal=ADMIN, request=None
-    )
+    library.switch_off(catalogue, key="5.5/authority-contacts", reason="No regulator oversees us.", actor=Actor(ADMIN))
     today = utcnow().date()
     add_evidence("C.4.3/scope", today - timedelta(days=5))
     engagement = Engagement(

@@ -25,7 +25,7 @@ from audit_portal.demo import load_demo
 from audit_portal.engagements.models import Engagement
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings.models import Finding
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.reports import service as reports
 from audit_portal.soa.models import SoaEntry
 from audit_portal.trends import service as trends
@@ -78,7 +78,7 @@ def figures_everywhere(session, login_as) -> dict[str, dict[str, float]]:
     page = admin.get(f"/engagements/{engagement.id}/controls").text
     seen["engagement table"] = {"iso27001-2022": float(ENGAGEMENT_FIGURE.search(page).group(1))}  # type: ignore[union-attr]
 
-    issued = tokens.create(session, name="grc", scopes=["coverage:read"], days=1, created_by="test")
+    issued = tokens.create(session, name="grc", scopes=["coverage:read"], days=1, actor=Actor.system("test"))
     session.commit()
     api = {}
     for key in FRAMEWORKS:
@@ -126,8 +126,7 @@ def test_a_random_data_set_shows_one_set_of_numbers(session, login_as, add_evide
             session,
             key=key,
             reason="random data set: switched off",
-            principal=Principal(role="admin", username="t"),
-            request=None,
+            actor=Actor(Principal(role="admin", username="t")),
         )
     session.flush()
     # a high finding on a few random items makes their requirements failing where they are the newest

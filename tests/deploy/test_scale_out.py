@@ -40,6 +40,7 @@ from audit_portal.collection.service import import_instances
 from audit_portal.config import Settings
 from audit_portal.db import make_engine, unit_of_work
 from audit_portal.evidence.models import Evidence
+from audit_portal.principals import Actor
 from audit_portal.reports.models import ComplianceReport
 from audit_portal.reports.service import previous_month
 from tests.support import POSTGRES_URL
@@ -247,13 +248,15 @@ def test_two_instances_behind_nginx(tmp_path, database, moto_server, processes):
             secret_key=SECRET_KEY,
             collector_path_roots=(RECORDINGS.resolve(),),
         )
-        import_instances(session, instance_file(), settings=operator, actor="test")
+        import_instances(session, instance_file(), settings=operator, actor=Actor.system("test"))
         session.execute(
             update(CollectorInstance)
             .where(CollectorInstance.name == "patches-portal")
             .values(created_at=now - timedelta(days=2))
         )
-        push_token = tokens.create(session, name="web01", scopes=["patches-host"], days=1, created_by="test").secret
+        push_token = tokens.create(
+            session, name="web01", scopes=["patches-host"], days=1, actor=Actor.system("test")
+        ).secret
 
     ports = [free_port(), free_port()]
     base_env = {

@@ -18,7 +18,7 @@ from audit_portal.engagements import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.evidence.service import ingest
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa.service import ensure_defaults
 from tests.coverage.conftest import switch_off_library
 
@@ -70,7 +70,7 @@ def workspace(catalogue: Session, make_user) -> Workspace:  # type: ignore[no-un
         period_end=(today + timedelta(days=30)).isoformat(),
         auditor_ids=[auditor.id],
     )
-    engagement = service.create_engagement(catalogue, form=form, principal=principal_of(admin), request=None)
+    engagement = service.create_engagement(catalogue, form=form, actor=Actor(principal_of(admin)))
     return Workspace(catalogue, engagement.id, auditor, admin, make_user("it"))  # type: ignore[arg-type]
 
 

@@ -12,6 +12,7 @@ from audit_portal.clock import utcnow
 from audit_portal.engagements import service
 from audit_portal.engagements.models import Engagement, EngagementAuditor, EngagementScope
 from audit_portal.errors import InvalidInput, NotFound
+from audit_portal.principals import Actor
 from tests.engagements.fixtures import principal_of
 
 
@@ -56,9 +57,7 @@ def test_admin_creates_an_engagement_with_auditors_and_scope(catalogue, make_use
 def test_bad_engagement_input_is_refused_and_changes_nothing(catalogue, session, make_user, values, location):
     admin = principal_of(make_user("admin"))
     with pytest.raises(InvalidInput) as refused:
-        service.create_engagement(
-            session, form=service.EngagementForm(**_form(**values)), principal=admin, request=None
-        )
+        service.create_engagement(session, form=service.EngagementForm(**_form(**values)), actor=Actor(admin))
     assert location in {e["location"] for e in refused.value.errors}
     assert session.scalars(select(Engagement)).all() == []
 
@@ -70,8 +69,7 @@ def test_only_auditor_accounts_can_be_assigned(catalogue, session, make_user):
         service.create_engagement(
             session,
             form=service.EngagementForm(**_form(), auditor_ids=[it_user.id]),
-            principal=admin,
-            request=None,
+            actor=Actor(admin),
         )
     assert refused.value.errors[0]["location"] == "auditor_ids"
 
@@ -157,8 +155,7 @@ def test_the_list_shows_an_auditor_only_its_engagements(workspace, make_user, lo
     service.create_engagement(
         session,
         form=service.EngagementForm(**_form(name="Someone else's audit")),
-        principal=admin,
-        request=None,
+        actor=Actor(admin),
     )
     assigned = login_as(workspace.auditor).get("/engagements").text
     assert (

@@ -11,6 +11,7 @@ from audit_portal.coverage.service import compute_coverage
 from audit_portal.engagements import service
 from audit_portal.engagements.models import Engagement, EvidenceReview
 from audit_portal.errors import InvalidInput
+from audit_portal.principals import Actor
 
 HTMX = {"HX-Request": "true"}
 
@@ -53,21 +54,19 @@ def test_every_review_is_an_audit_event_with_before_and_after(workspace, add_evi
     auditor = workspace.auditor_principal
     service.review_evidence(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=workspace.engagement_id,
         evidence_id=evidence.id,
         decision="reject",
         comment="Unsigned",
-        request=None,
     )
     service.review_evidence(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=workspace.engagement_id,
         evidence_id=evidence.id,
         decision="accept",
         comment="Signed copy received",
-        request=None,
     )
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.action.like("evidence.review.%")).order_by(AuditEvent.id)
@@ -83,12 +82,11 @@ def test_a_rejection_needs_a_comment(workspace, add_evidence, session):
     with pytest.raises(InvalidInput) as refused:
         service.review_evidence(
             session,
-            principal=workspace.auditor_principal,
+            actor=Actor(workspace.auditor_principal),
             engagement_id=workspace.engagement_id,
             evidence_id=evidence.id,
             decision="reject",
             comment="  ",
-            request=None,
         )
     assert refused.value.errors[0]["location"] == "comment"
     assert session.get(EvidenceReview, (workspace.engagement_id, evidence.id)) is None
@@ -116,15 +114,14 @@ def test_reviews_are_per_engagement(workspace, add_evidence, session, make_user)
     evidence = add_evidence("OPS-2/patches")
     other_form = service.form_for(session, session.get(Engagement, workspace.engagement_id))
     other_form.name = "Another audit"
-    other = service.create_engagement(session, form=other_form, principal=workspace.admin_principal, request=None)
+    other = service.create_engagement(session, form=other_form, actor=Actor(workspace.admin_principal))
     service.review_evidence(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         evidence_id=evidence.id,
         decision="reject",
         comment="No",
-        request=None,
     )
     assert _status_of_8_8(session, session.get(Engagement, workspace.engagement_id)) == "missing"
     assert _status_of_8_8(session, other) == "covered"

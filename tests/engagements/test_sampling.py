@@ -21,6 +21,7 @@ from audit_portal.engagements import sampling
 from audit_portal.engagements.sample_models import Sample, SampleItem
 from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from tests.engagements.test_occurrences import Items
 
 SIZES = Settings(environment="test").sample_sizes
@@ -43,11 +44,10 @@ def runs(items):  # type: ignore[no-untyped-def]
 def _draw(workspace, sizes=SIZES, **form):  # type: ignore[no-untyped-def]
     return sampling.draw(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         form=sampling.SampleForm(subject="OPS-2/patches", **form),
         sizes=sizes,
-        request=None,
     )
 
 
@@ -116,10 +116,9 @@ def test_the_same_seed_over_the_same_population_draws_the_same_items(workspace, 
     assert _items(session, first) == _items(session, second) != _items(session, other)
     _, _, check = sampling.verify(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         sample_id=first.id,
-        request=None,
     )
     assert check.matches and check.redrawn_ids == _items(session, first)
 
@@ -144,10 +143,9 @@ def test_a_judgemental_sample_records_the_chosen_occurrences(workspace, runs, se
     with pytest.raises(Conflict):
         sampling.verify(
             session,
-            principal=workspace.auditor_principal,
+            actor=Actor(workspace.auditor_principal),
             engagement_id=workspace.engagement_id,
             sample_id=sample.id,
-            request=None,
         )
 
 
@@ -184,11 +182,10 @@ def test_the_subject_must_be_a_requirement_with_occurrences(workspace, runs, ses
         with pytest.raises(InvalidInput, match=message):
             sampling.draw(
                 session,
-                principal=workspace.auditor_principal,
+                actor=Actor(workspace.auditor_principal),
                 engagement_id=workspace.engagement_id,
                 form=sampling.SampleForm(subject=subject),
                 sizes=SIZES,
-                request=None,
             )
 
 
@@ -198,25 +195,23 @@ def test_the_subject_must_be_a_requirement_with_occurrences(workspace, runs, ses
 def _record(workspace, sample, item_id, result, note=""):  # type: ignore[no-untyped-def]
     return sampling.record_result(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         sample_id=sample.id,
         item_id=item_id,
         result=result,
         note=note,
-        request=None,
     )
 
 
 def _conclude(workspace, sample, conclusion, note="Tested against the patch window."):  # type: ignore[no-untyped-def]
     return sampling.conclude(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         sample_id=sample.id,
         conclusion=conclusion,
         note=note,
-        request=None,
     )
 
 

@@ -12,7 +12,7 @@ from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
 from audit_portal.engagements import service, trail
 from audit_portal.engagements.service import review_evidence
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa.service import update_entry
 from tests.engagements.fixtures import principal_of
 
@@ -29,9 +29,7 @@ def past_engagement(workspace, make_user):  # type: ignore[no-untyped-def]
         period_end=(today - timedelta(days=100)).isoformat(),
         auditor_ids=[auditor.id],
     )
-    engagement = service.create_engagement(
-        workspace.session, form=form, principal=workspace.admin_principal, request=None
-    )
+    engagement = service.create_engagement(workspace.session, form=form, actor=Actor(workspace.admin_principal))
     return engagement, auditor
 
 
@@ -54,8 +52,7 @@ def test_an_auditor_reads_the_soa_changes_of_the_period(workspace, past_engageme
         justification="Threat intelligence comes with the MSP contract.",
         status="not_started",
         owner="",
-        principal=workspace.admin_principal,
-        request=None,
+        actor=Actor(workspace.admin_principal),
     )
     session.commit()
     client = login_as(workspace.auditor)
@@ -82,27 +79,24 @@ def test_the_evidence_trail_shows_only_events_about_the_periods_evidence(
     outside = add_evidence("OPS-2/patches", days_ago=400, title="patch report before the period")
     review_evidence(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         evidence_id=inside.id,
         decision="reject",
         comment="The report misses db1.",
-        request=None,
     )
     _, other_auditor = past_engagement
     # another engagement's auditor looked at the same item: their work is not this engagement's
     record_event(
         session,
-        request=None,
-        principal=principal_of(other_auditor),
+        actor=Actor(principal_of(other_auditor)),
         action="evidence.view",
         object_type="evidence",
         object_id=str(inside.id),
     )
     record_event(
         session,
-        request=None,
-        principal=Principal(role="admin", username="root"),
+        actor=Actor(Principal(role="admin", username="root")),
         action="user.create",
         object_type="user",
         object_id="42",
@@ -130,8 +124,7 @@ def test_the_trail_pages_through_every_event_once(workspace, add_evidence):
     for n in range(trail.PAGE_SIZE + 7):
         record_event(
             session,
-            request=None,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             action="evidence.view",
             object_type="evidence",
             object_id=str(item.id),
@@ -155,8 +148,7 @@ def test_the_evidence_trail_reads_in_the_readers_language(workspace, add_evidenc
     item = add_evidence("OPS-2/patches", days_ago=5)
     record_event(
         session,
-        request=None,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         action="evidence.download",
         object_type="evidence",
         object_id=str(item.id),

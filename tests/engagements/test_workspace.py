@@ -9,6 +9,7 @@ from sqlalchemy import event
 
 from audit_portal.engagements import service
 from audit_portal.engagements.models import Engagement
+from audit_portal.principals import Actor
 from audit_portal.requests import service as requests
 from tests.engagements.fixtures import day
 
@@ -62,12 +63,11 @@ def test_one_coverage_computation_and_a_fixed_number_of_queries_per_table(
         add_evidence(key)
     requests.create(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=engagement.id,
         subject="8.20",
         question="Firewall reviews of the year",
         due_date=day(-10).isoformat(),
-        request=None,
     )
     many = _statements(
         session,
@@ -162,8 +162,7 @@ def test_the_scope_narrows_the_table(workspace, session, login_as):
         session,
         engagement_id=engagement.id,
         form=form,
-        principal=workspace.admin_principal,
-        request=None,
+        actor=Actor(workspace.admin_principal),
     )
     assert _rows(login_as(workspace.auditor).get(f"/engagements/{engagement.id}/controls").text) == ["8.8", "8.13"]
 
@@ -175,44 +174,39 @@ def test_counts_of_open_requests_and_findings_per_control(workspace, session):
     auditor = workspace.auditor_principal
     requests.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         subject="8.8",
         question="q",
         due_date=day(-5).isoformat(),
-        request=None,
     )
     requests.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         subject="OPS-2/patches",
         question="q",
         due_date=day(-5).isoformat(),
-        request=None,
     )
     closed = requests.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         subject="8.8",
         question="q",
         due_date=day(-5).isoformat(),
-        request=None,
     )
     requests.decide(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
         request_id=closed.id,
         action="close",
-        request=None,
     )
     findings.create(
         session,
-        principal=auditor,
+        actor=Actor(auditor),
         engagement_id=engagement.id,
-        request=None,
         form=findings.FindingForm(title="Patching late", category="minor_nc", control_refs="8.8"),
     )
     rows = {
@@ -259,7 +253,7 @@ def test_the_2013_edition_uses_its_own_controls_and_the_successors_soa(catalogue
         period_end=day(0).isoformat(),
         auditor_ids=[auditor.id],
     )
-    engagement = service.create_engagement(session, form=form, principal=principal_of(make_user("admin")), request=None)
+    engagement = service.create_engagement(session, form=form, actor=Actor(principal_of(make_user("admin"))))
     client = login_as(auditor)
     refs = _rows(client.get(f"/engagements/{engagement.id}/controls").text)
     assert len(refs) == 114 and "A.12.6.1" in refs

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from audit_portal.auth import tokens
 from audit_portal.catalogue.service import load_catalogue
+from audit_portal.principals import Actor
 from tests.evidence_store.conftest import aws_env, make_s3_store, moto_server, s3_bucket  # noqa: F401
 
 BOUNDARY = "evidence-test-boundary-7f3a"
@@ -34,7 +35,7 @@ def catalogue(session: Session) -> None:
 @pytest.fixture
 def push_client(app: FastAPI, session: Session, catalogue: None) -> Iterator[TestClient]:
     """A client holding a service token scoped to the collector instance ``backup-nas``."""
-    issued = tokens.create(session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, created_by="test")
+    issued = tokens.create(session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, actor=Actor.system("test"))
     session.commit()
     with TestClient(app, base_url="http://testserver") as client:
         client.headers["Authorization"] = f"Bearer {issued.secret}"

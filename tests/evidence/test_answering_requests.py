@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from audit_portal.clock import utcnow
 from audit_portal.evidence.models import Evidence
+from audit_portal.principals import Actor
 from audit_portal.requests import service as requests_service
 from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
@@ -17,12 +18,11 @@ from tests.evidence.conftest import multipart
 def test_upload_answers_an_open_request(workspace, login_as, session):  # noqa: F811
     asked = requests_service.create(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         subject="BCM-1/restore-test",
         question="Please provide the latest restore test report.",
         due_date=(utcnow().date() + timedelta(days=14)).isoformat(),
-        request=None,
     )
     session.commit()
     it = login_as(workspace.it)

@@ -14,6 +14,7 @@ from audit_portal.errors import Conflict
 from audit_portal.evidence import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.principals import Actor
 
 CSV = b"host,patched\nweb-1,yes\nweb-2,yes\n" * 20
 
@@ -114,4 +115,4 @@ def test_the_export_refuses_a_package_with_corrupted_evidence(session, settings,
     session.flush()
     service.mark_corrupted(session, evidence.sha256, reason="test")
     with pytest.raises(Conflict, match=f"evidence {evidence.id} is corrupted"):
-        export_service.export(session, settings, principal=None, request=None, engagement_id=engagement.id)
+        export_service.export(session, settings, actor=Actor.system("test"), engagement_id=engagement.id)

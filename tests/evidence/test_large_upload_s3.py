@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from audit_portal.auth import tokens
+from audit_portal.principals import Actor
 from evidence_store import ObjectStore, key_for
 from tests.evidence.conftest import BOUNDARY, COLLECTOR_INSTANCE, LiveServer
 
@@ -59,7 +60,7 @@ class DeterministicBody:
 
 @pytest.mark.slow
 def test_200_mib_upload_streams_into_s3_with_the_right_digest(app, session: Session, store, catalogue):
-    issued = tokens.create(session, name="nas", scopes=[COLLECTOR_INSTANCE], days=1, created_by="test")
+    issued = tokens.create(session, name="nas", scopes=[COLLECTOR_INSTANCE], days=1, actor=Actor.system("test"))
     session.commit()
     body = DeterministicBody(SIZE)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=600) as http:

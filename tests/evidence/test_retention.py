@@ -19,7 +19,7 @@ from audit_portal.evidence.models import Evidence, EvidenceRequirement
 from audit_portal.evidence.retention import delete_unshared_objects, purge_records
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 TODAY = date(2031, 6, 1)
 
@@ -33,7 +33,7 @@ def add(session, store, user, title: str, content: bytes, *, retention: date, **
         meta=EvidenceMeta(title=title, requirements=["OPS-2/patches"], **meta),
         source=EvidenceSource.upload(user.id),
         max_bytes=1 << 20,
-        principal=Principal(role="it", username=user.username, user_id=user.id),
+        actor=Actor(Principal(role="it", username=user.username, user_id=user.id)),
     )
     evidence.retention_until = retention
     session.flush()

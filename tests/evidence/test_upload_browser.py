@@ -16,6 +16,7 @@ from audit_portal.catalogue.service import load_catalogue
 from audit_portal.db import unit_of_work
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.service import requirement_links
+from audit_portal.principals import Actor
 from tests.browser_fixtures import screenshot
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,7 @@ def it_login(live_server):  # type: ignore[no-untyped-def]
     username, password = f"it.{uuid.uuid4().hex[:8]}", generate_password()
     with unit_of_work(live_server.engine) as session:
         load_catalogue(session)
-        create_user(session, username=username, role="it", password=password)
+        create_user(session, username=username, role="it", password=password, actor=Actor.system("test"))
     return username, password
 
 

@@ -67,7 +67,7 @@ def test_export_writes_a_package_that_verifies_and_records_it(tmp_path, monkeypa
     assert not (tmp_path / "out" / "package.zip.partial").exists()
     with unit_of_work(engine) as session:
         actors = session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "engagement.export")).all()
-    assert len(actors) == 1 and actors[0].startswith("cli:")
+    assert len(actors) == 1 and actors[0].startswith("system:cli:")
 
     missing = CliRunner().invoke(cli, ["package", "export", "424242", "--output", str(tmp_path / "none.zip")])
     assert missing.exit_code == 1

@@ -13,7 +13,7 @@ from audit_portal.config import Settings
 from audit_portal.engagements import sampling
 from audit_portal.export.signing import signing_key
 from audit_portal.export.verify import verify_package
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 from tests.export.conftest import assign, write_package
 
 
@@ -26,42 +26,38 @@ def test_a_tested_sample_is_in_the_package_and_the_package_verifies(
     engagement_id = seeded.engagement.id
     sample = sampling.draw(
         session,
-        principal=principal,
+        actor=Actor(principal),
         engagement_id=engagement_id,
         form=sampling.SampleForm(subject="OPS-2/patches", seed="42"),
         sizes=Settings(environment="test").sample_sizes,
-        request=None,
     )
     item = seeded.patches_v1.id
     sampling.record_result(
         session,
-        principal=principal,
+        actor=Actor(principal),
         engagement_id=engagement_id,
         sample_id=sample.id,
         item_id=item,
         result="exception",
         note="Report shows two hosts unpatched.",
-        request=None,
     )
     # the corrected report is linked to the requirement too: the second occurrence
     sampling.record_result(
         session,
-        principal=principal,
+        actor=Actor(principal),
         engagement_id=engagement_id,
         sample_id=sample.id,
         item_id=seeded.patches_v2.id,
         result="effective",
         note="",
-        request=None,
     )
     sampling.conclude(
         session,
-        principal=principal,
+        actor=Actor(principal),
         engagement_id=engagement_id,
         sample_id=sample.id,
         conclusion="not_effective",
         note="One of the two reports has an exception.",
-        request=None,
     )
 
     path = tmp_path / "package.zip"

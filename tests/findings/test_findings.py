@@ -11,6 +11,7 @@ from audit_portal.clock import utcnow
 from audit_portal.errors import Forbidden, InvalidInput
 from audit_portal.findings import service
 from audit_portal.findings.models import Finding, FindingControl
+from audit_portal.principals import Actor
 from tests.engagements.fixtures import day, principal_of
 
 
@@ -25,10 +26,9 @@ def _record(workspace, **values):  # type: ignore[no-untyped-def]
     )
     return service.create(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         form=form,
-        request=None,
     )
 
 
@@ -103,11 +103,10 @@ def test_an_edit_is_audited_before_and_after(workspace, session):
     form.owner = "Head of operations"
     service.update(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         form=form,
-        request=None,
     )
     assert finding.status == "open" and finding.owner == "Head of operations"
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "finding.update")).one()
@@ -122,11 +121,10 @@ def test_the_auditor_changes_category_and_the_derived_severity_follows(workspace
     form.category = "major_nc"
     service.update(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         form=form,
-        request=None,
     )
     assert finding.severity == "high"
 
@@ -139,11 +137,10 @@ def test_non_auditors_cannot_change_what_the_finding_says(workspace, session):
     with pytest.raises(Forbidden):
         service.update(
             session,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             engagement_id=workspace.engagement_id,
             finding_id=finding.id,
             form=form,
-            request=None,
         )
 
 
@@ -198,8 +195,7 @@ def test_the_global_list_for_management_and_for_auditors(workspace, add_evidence
 
     other_engagement = engagements.create_engagement(
         session,
-        principal=workspace.admin_principal,
-        request=None,
+        actor=Actor(workspace.admin_principal),
         form=engagements.EngagementForm(
             name="Other",
             period_start=day(30).isoformat(),
@@ -210,10 +206,9 @@ def test_the_global_list_for_management_and_for_auditors(workspace, add_evidence
     other_auditor = principal_of(engagement_scope.auditors_of(session, [other_engagement.id])[other_engagement.id][0])
     service.create(
         session,
-        principal=other_auditor,
+        actor=Actor(other_auditor),
         engagement_id=other_engagement.id,
         form=other_form,
-        request=None,
     )
     _collector_finding(session, add_evidence("COM-1/firewall-review"))
     management = login_as("management").get("/findings").text

@@ -11,6 +11,7 @@ from audit_portal.audit.models import AuditEvent
 from audit_portal.errors import Conflict, Forbidden, InvalidInput
 from audit_portal.findings import lifecycle, service
 from audit_portal.findings.models import Finding, FindingEvidence, FindingTransition
+from audit_portal.principals import Actor
 from tests.engagements.fixtures import day
 
 PLAN = {
@@ -25,10 +26,9 @@ def _record(workspace, category="minor_nc"):  # type: ignore[no-untyped-def]
     form = service.FindingForm(title="Firewall review missed in Q2", category=category, control_refs="8.20")
     return service.create(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         form=form,
-        request=None,
     )
 
 
@@ -100,21 +100,19 @@ def test_the_organisation_never_verifies_closes_or_accepts_a_risk(
     finding = _record(workspace, category="observation")
     lifecycle.plan(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         plan=lifecycle.Plan(**PLAN),
-        request=None,
     )
     proof = add_evidence("COM-1/firewall-review", days_ago=2)
     lifecycle.remediate(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         note="done",
         evidence_ids=[str(proof.id)],
-        request=None,
     )
     client = login_as(workspace.it if role == "it" else workspace.admin)
     refused = client.post(_url(workspace, finding, "verify"), data={"decision": decision, "note": "x"})
@@ -128,12 +126,11 @@ def test_the_organisation_never_verifies_closes_or_accepts_a_risk(
     with pytest.raises(Forbidden):
         lifecycle.verify(
             session,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             engagement_id=workspace.engagement_id,
             finding_id=finding.id,
             decision=decision,
             note="x",
-            request=None,
         )
 
 
@@ -141,21 +138,19 @@ def test_an_auditor_of_another_engagement_cannot_verify(workspace, session, logi
     finding = _record(workspace)
     lifecycle.plan(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         plan=lifecycle.Plan(**PLAN),
-        request=None,
     )
     proof = add_evidence("COM-1/firewall-review", days_ago=2)
     lifecycle.remediate(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         note="done",
         evidence_ids=[str(proof.id)],
-        request=None,
     )
     stranger = login_as(make_user("auditor"))
     assert stranger.post(_url(workspace, finding, "verify"), data={"decision": "close", "note": "x"}).status_code == 404
@@ -181,11 +176,10 @@ def test_remediation_needs_existing_evidence(workspace, session, login_as, evide
     finding = _record(workspace)
     lifecycle.plan(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         finding_id=finding.id,
         plan=lifecycle.Plan(**PLAN),
-        request=None,
     )
     answer = login_as(workspace.it).post(
         _url(workspace, finding, "remediate"), data={"note": "done", "evidence_ids": evidence_ids}
@@ -201,22 +195,20 @@ def test_steps_out_of_order_are_refused(workspace, session):
     with pytest.raises(Conflict):
         lifecycle.remediate(
             session,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             engagement_id=workspace.engagement_id,
             finding_id=finding.id,
             note="done",
             evidence_ids=["1"],
-            request=None,
         )
     with pytest.raises(Conflict):
         lifecycle.verify(
             session,
-            principal=workspace.auditor_principal,
+            actor=Actor(workspace.auditor_principal),
             engagement_id=workspace.engagement_id,
             finding_id=finding.id,
             decision="close",
             note="seen",
-            request=None,
         )
     assert session.get(Finding, finding.id).status == "open"
 
@@ -226,21 +218,19 @@ def test_a_nonconformity_is_corrected_never_risk_accepted(workspace, session):
     with pytest.raises(Conflict):
         lifecycle.verify(
             session,
-            principal=workspace.auditor_principal,
+            actor=Actor(workspace.auditor_principal),
             engagement_id=workspace.engagement_id,
             finding_id=nonconformity.id,
             decision="accept_risk",
             note="low impact",
-            request=None,
         )
     lifecycle.verify(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         finding_id=observation.id,
         decision="accept_risk",
         note="Management accepted it.",
-        request=None,
     )
     assert (nonconformity.status, observation.status) == ("open", "risk_accepted")
 
@@ -251,12 +241,11 @@ def test_verification_needs_a_note_and_a_known_decision(workspace, session):
         with pytest.raises(InvalidInput):
             lifecycle.verify(
                 session,
-                principal=workspace.auditor_principal,
+                actor=Actor(workspace.auditor_principal),
                 engagement_id=workspace.engagement_id,
                 finding_id=finding.id,
                 decision=decision,
                 note=note,
-                request=None,
             )
     assert _history(session, finding) == [(None, "open", "auditor")]
 
@@ -265,13 +254,13 @@ def test_an_ineffective_remediation_goes_back_and_a_closed_finding_can_reopen(wo
     finding = _record(workspace)
     proof = add_evidence("COM-1/firewall-review", days_ago=2)
     auditor, it = workspace.auditor_principal, workspace.it_principal
-    common = {"engagement_id": workspace.engagement_id, "finding_id": finding.id, "request": None}
-    lifecycle.plan(session, principal=it, plan=lifecycle.Plan(**PLAN), **common)
-    lifecycle.remediate(session, principal=it, note="done", evidence_ids=[str(proof.id)], **common)
-    lifecycle.verify(session, principal=auditor, decision="not_effective", note="Q3 review missing too.", **common)
-    lifecycle.remediate(session, principal=it, note="Q3 done as well", evidence_ids=[str(proof.id)], **common)
-    lifecycle.verify(session, principal=auditor, decision="close", note="ok", **common)
-    lifecycle.verify(session, principal=auditor, decision="reopen", note="Recurred in Q4.", **common)
+    common = {"engagement_id": workspace.engagement_id, "finding_id": finding.id}
+    lifecycle.plan(session, actor=Actor(it), plan=lifecycle.Plan(**PLAN), **common)
+    lifecycle.remediate(session, actor=Actor(it), note="done", evidence_ids=[str(proof.id)], **common)
+    lifecycle.verify(session, actor=Actor(auditor), decision="not_effective", note="Q3 review missing too.", **common)
+    lifecycle.remediate(session, actor=Actor(it), note="Q3 done as well", evidence_ids=[str(proof.id)], **common)
+    lifecycle.verify(session, actor=Actor(auditor), decision="close", note="ok", **common)
+    lifecycle.verify(session, actor=Actor(auditor), decision="reopen", note="Recurred in Q4.", **common)
     assert [to for _, to, _ in _history(session, finding)] == [
         "open",
         "action_planned",

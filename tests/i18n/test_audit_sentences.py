@@ -9,7 +9,7 @@ from audit_portal.audit import presenters
 from audit_portal.audit.models import AuditEvent
 from audit_portal.audit.service import record_event
 from audit_portal.clock import utcnow
-from audit_portal.principals import Principal
+from audit_portal.principals import Actor, Principal
 
 IT = Principal(role="it", username="it.ops")
 DUTCH = {"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"}
@@ -77,8 +77,7 @@ def test_english_stays_as_it_was():
 def test_the_audit_log_page_reads_in_dutch_and_the_csv_export_stays_english(login_as, session):
     record_event(
         session,
-        request=None,
-        principal=IT,
+        actor=Actor(IT),
         action="evidence.upload",
         object_type="evidence",
         object_id="12",

@@ -11,6 +11,7 @@ import pytest
 from audit_portal.clock import utcnow
 from audit_portal.errors import Conflict, InvalidInput
 from audit_portal.i18n import N_, Word, Words
+from audit_portal.principals import Actor
 from audit_portal.requests import service as request_service
 from audit_portal.trends.service import backfill
 from tests.collection.conftest import scope  # noqa: F401
@@ -256,12 +257,11 @@ def test_a_user_or_token_looked_up_by_id_and_the_role_refusal_are_dutch(login_as
 def test_a_requests_state_inside_a_refusal_is_the_readers_word(workspace, login_as):
     asked = request_service.create(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         subject="8.8",
         question="Patch reports",
         due_date=utcnow().date().isoformat(),
-        request=None,
     )
     auditor = login_as(workspace.auditor)
     url = f"/engagements/{workspace.engagement_id}/requests/{asked.id}/state"

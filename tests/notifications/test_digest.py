@@ -16,6 +16,7 @@ from audit_portal.engagements.models import EngagementAuditor
 from audit_portal.errors import InvalidInput
 from audit_portal.notifications import service
 from audit_portal.notifications.models import DigestPreference
+from audit_portal.principals import Actor
 
 
 class Inbox(MessageHandler):
@@ -87,7 +88,7 @@ def test_each_role_receives_its_sections(session, seeded, make_user, smtp_settin
     ):
         subscribe(session, user, address)
 
-    result = service.send_digests(session, smtp_settings)
+    result = service.send_digests(session, smtp_settings, actor=Actor.system("test"))
 
     received = {message["To"]: text_of(message) for message in handler.messages}
     # The auditor of no engagement has nothing to read: no message.
@@ -117,14 +118,14 @@ def test_opted_out_and_addressless_users_get_nothing(session, seeded, make_user,
     subscribe(session, make_user("it"), "quiet@example.test", opted_out=True)
     make_user("admin")  # no address at all
     subscribe(session, make_user("it", revoked_at=utcnow()), "gone@example.test")
-    assert service.send_digests(session, smtp_settings).sent == []
+    assert service.send_digests(session, smtp_settings, actor=Actor.system("test")).sent == []
     assert handler.messages == []
 
 
 def test_dry_run_sends_nothing(session, seeded, make_user, smtp_settings, inbox):
     handler, _ = inbox
     subscribe(session, make_user("it"), "it@example.test")
-    result = service.send_digests(session, smtp_settings, dry_run=True)
+    result = service.send_digests(session, smtp_settings, dry_run=True, actor=Actor.system("test"))
     assert result.sent == ["it@example.test"]
     assert handler.messages == []
 
@@ -132,7 +133,7 @@ def test_dry_run_sends_nothing(session, seeded, make_user, smtp_settings, inbox)
 def test_without_a_host_sending_is_refused(session, seeded, make_user, settings):
     subscribe(session, make_user("it"), "it@example.test")
     with pytest.raises(InvalidInput, match="SMTP_HOST"):
-        service.send_digests(session, settings)
+        service.send_digests(session, settings, actor=Actor.system("test"))
 
 
 class TestPreferencePage:

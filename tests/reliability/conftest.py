@@ -36,6 +36,7 @@ from audit_portal.db import make_engine, unit_of_work
 from audit_portal.evidence import repository
 from audit_portal.evidence.models import Evidence, PendingObject
 from audit_portal.evidence.service import reconcile
+from audit_portal.principals import Actor
 from audit_portal.store import build_store
 from evidence_store import ObjectNotFound, ObjectStore
 from evidence_store.base import sha256_from_key, sha256_of_object
@@ -160,7 +161,9 @@ def seed(engine: Engine) -> tuple[str, str, str]:
     """The catalogue, a service token for the collector instance, and a signed-in it user."""
     with unit_of_work(engine) as session:
         load_catalogue(session)
-        issued = tokens.create(session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, created_by="test")
+        issued = tokens.create(
+            session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, actor=Actor.system("test")
+        )
         now = utcnow()
         user = UserAccount(
             username=f"it.{uuid.uuid4().hex[:6]}",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.errors import InvalidInput
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
+from audit_portal.principals import Actor
 from audit_portal.reports import service
 from audit_portal.trends import service as trends
 from tests.dashboard.conftest import covered_by_hand
@@ -30,7 +31,7 @@ def hand_figures(session, seeded, framework):
 def report(session, store, seeded):
     trends.backfill(session, seeded.today - timedelta(days=2), seeded.today)
     return service.generate_monthly_report(
-        session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES, generated_by="test"
+        session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES, actor=Actor.system("test")
     )
 
 
@@ -111,7 +112,9 @@ def test_formulas_typed_by_people_stay_text(session, store, seeded):
         Finding(source="auditor", title='=HYPERLINK("http://x")', severity="low", status="open", created_at=utcnow())
     )
     session.flush()
-    report = service.generate_monthly_report(session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES)
+    report = service.generate_monthly_report(
+        session, store, month=seeded.today.replace(day=1), max_bytes=MAX_BYTES, actor=Actor.system("test")
+    )
     workbook = load_workbook(io.BytesIO(stored_bytes(session, store, report.xlsx_evidence_id)))
     titles = [row[1] for row in workbook["Findings"].iter_rows(min_row=2, values_only=True)]
     assert '\'=HYPERLINK("http://x")' in titles
@@ -120,13 +123,20 @@ def test_formulas_typed_by_people_stay_text(session, store, seeded):
 def test_a_month_not_begun_is_refused(session, store, seeded):
     next_month = (seeded.today.replace(day=28) + timedelta(days=5)).replace(day=1)
     with pytest.raises(InvalidInput, match="has not begun"):
-        service.generate_monthly_report(session, store, month=next_month, max_bytes=MAX_BYTES)
+        service.generate_monthly_report(
+            session, store, month=next_month, max_bytes=MAX_BYTES, actor=Actor.system("test")
+        )
 
 
 def test_the_due_report_is_made_once(session, store, seeded):
-    first = service.generate_due_report(session, store, max_bytes=MAX_BYTES, today=seeded.today)
+    first = service.generate_due_report(
+        session, store, max_bytes=MAX_BYTES, today=seeded.today, actor=Actor.system("test")
+    )
     assert first is not None and first.month == service.previous_month(seeded.today)
-    assert service.generate_due_report(session, store, max_bytes=MAX_BYTES, today=seeded.today) is None
+    assert (
+        service.generate_due_report(session, store, max_bytes=MAX_BYTES, today=seeded.today, actor=Actor.system("test"))
+        is None
+    )
 
 
 @pytest.mark.parametrize("text", ["2026-13", "October", ""])

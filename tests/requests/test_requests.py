@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from audit_portal.audit.models import AuditEvent
 from audit_portal.errors import Conflict, InvalidInput, NotFound
+from audit_portal.principals import Actor
 from audit_portal.requests import service
 from audit_portal.requests.models import EvidenceRequest, EvidenceRequestItem
 from tests.engagements.fixtures import day
@@ -20,12 +21,11 @@ def _ask(
 ):  # type: ignore[no-untyped-def]
     return service.create(
         workspace.session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         subject=subject,
         question=question,
         due_date=day(-due_in_days).isoformat(),
-        request=None,
     )
 
 
@@ -116,12 +116,11 @@ def test_an_answer_needs_evidence(workspace, session, login_as):
     with pytest.raises(InvalidInput, match="no evidence 987654"):
         service.answer(
             session,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             engagement_id=workspace.engagement_id,
             request_id=asked.id,
             evidence_ids=[987654],
             note=None,
-            request=None,
         )
 
 
@@ -130,20 +129,18 @@ def test_the_auditor_sends_an_answer_back(workspace, add_evidence, session):
     evidence = add_evidence("COM-1/firewall-review")
     service.answer(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         request_id=asked.id,
         evidence_ids=[evidence.id],
         note=None,
-        request=None,
     )
     service.decide(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         request_id=asked.id,
         action="reopen",
-        request=None,
     )
     assert asked.state == "open"
 
@@ -159,11 +156,10 @@ def test_impossible_transitions_are_conflicts(workspace, session, action, state)
     with pytest.raises(Conflict):
         service.decide(
             session,
-            principal=workspace.auditor_principal,
+            actor=Actor(workspace.auditor_principal),
             engagement_id=workspace.engagement_id,
             request_id=asked.id,
             action=action,
-            request=None,
         )
 
 
@@ -171,21 +167,19 @@ def test_a_closed_request_takes_no_answer(workspace, add_evidence, session):
     asked = _ask(workspace)
     service.decide(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         request_id=asked.id,
         action="close",
-        request=None,
     )
     with pytest.raises(Conflict):
         service.answer(
             session,
-            principal=workspace.it_principal,
+            actor=Actor(workspace.it_principal),
             engagement_id=workspace.engagement_id,
             request_id=asked.id,
             evidence_ids=[add_evidence("COM-1/firewall-review").id],
             note=None,
-            request=None,
         )
 
 
@@ -206,12 +200,11 @@ def test_an_answered_request_past_its_due_date_is_not_overdue(workspace, add_evi
     asked = _ask(workspace)
     service.answer(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         engagement_id=workspace.engagement_id,
         request_id=asked.id,
         evidence_ids=[add_evidence("COM-1/firewall-review").id],
         note=None,
-        request=None,
     )
     asked.due_date = day(10)
     session.flush()
@@ -223,11 +216,10 @@ def test_the_queue_filters_by_state_through_htmx(workspace, session, login_as):
     closed = _ask(workspace, question="Done with")
     service.decide(
         session,
-        principal=workspace.auditor_principal,
+        actor=Actor(workspace.auditor_principal),
         engagement_id=workspace.engagement_id,
         request_id=closed.id,
         action="close",
-        request=None,
     )
     fragment = login_as(workspace.it).get(
         f"/engagements/{workspace.engagement_id}/requests?state=open",
@@ -244,10 +236,9 @@ def test_a_new_upload_answers_the_request(workspace, add_evidence, session):
     assert view.request.id == asked.id
     service.link_uploaded_evidence(
         session,
-        principal=workspace.it_principal,
+        actor=Actor(workspace.it_principal),
         request_id=asked.id,
         evidence=uploaded,
-        request=None,
     )
     assert asked.state == "answered"
     assert [e.id for e in service.views(session, [asked])[0].evidence] == [uploaded.id]

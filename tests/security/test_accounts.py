@@ -9,6 +9,7 @@ from audit_portal.auth import passwords, sessions
 from audit_portal.auth import service as auth_service
 from audit_portal.auth.models import WebSession
 from audit_portal.errors import InvalidInput
+from audit_portal.principals import Actor
 from tests.conftest import TEST_PASSWORD
 from tests.security.conftest import post_login
 
@@ -128,7 +129,9 @@ def test_a_refused_new_password_is_shown_in_the_form(login_as):
 
 def test_create_user_refuses_an_auditor_without_window(session):
     with pytest.raises(InvalidInput, match="access window"):
-        auth_service.create_user(session, username="aud", role="auditor", password="long enough pass phrase")
+        auth_service.create_user(
+            session, username="aud", role="auditor", password="long enough pass phrase", actor=Actor.system("test")
+        )
 
 
 def test_role_change_ends_the_users_sessions(login_as, make_user, session):

@@ -18,6 +18,7 @@ from audit_portal.authz import (
     app_routes,
     route_action,
 )
+from audit_portal.principals import Actor
 
 PRINCIPALS = [ANONYMOUS, *(role.value for role in Role), COLLECTOR]
 DUMMY_PATH_VALUE = "999999"
@@ -142,7 +143,7 @@ def _client_for(who: str, app, login_as, session) -> TestClient:  # type: ignore
     if who == COLLECTOR:
         # coverage:read lets the token through the read API's scope check, so the matrix decides
         issued = tokens.create(
-            session, name="matrix", scopes=["any-instance", "coverage:read"], days=1, created_by="test"
+            session, name="matrix", scopes=["any-instance", "coverage:read"], days=1, actor=Actor.system("test")
         )
         return TestClient(
             app,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from audit_portal.auth import tokens
 from audit_portal.authz import COLLECTOR, MATRIX, Role, app_routes, route_action
+from audit_portal.principals import Actor
 from tests.security.test_matrix import _concrete
 
 SIGNED_IN = [role.value for role in Role]
@@ -16,7 +17,7 @@ SIGNED_IN = [role.value for role in Role]
 
 def _client(who: str, app, login_as, session) -> TestClient:  # type: ignore[no-untyped-def]
     if who == COLLECTOR:
-        issued = tokens.create(session, name="cache", scopes=["any-instance"], days=1, created_by="test")
+        issued = tokens.create(session, name="cache", scopes=["any-instance"], days=1, actor=Actor.system("test"))
         return TestClient(
             app,
             base_url="http://testserver",

@@ -24,6 +24,7 @@ from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.evidence.service import ingest
 from audit_portal.findings.models import Finding
+from audit_portal.principals import Actor
 from audit_portal.reports.models import ComplianceReport
 from audit_portal.requests.models import EvidenceRequest
 from tests.engagements.fixtures import catalogue  # noqa: F401 - the fixture
@@ -75,7 +76,7 @@ def _audit(
         period_start=today - timedelta(days=start),
         period_end=today - timedelta(days=end),
         created_at=utcnow(),
-        created_by="test",
+        actor=Actor.system("test"),
     )
     session.add(engagement)
     session.flush()
@@ -371,8 +372,7 @@ def test_an_auditor_reads_no_other_audit_firms_events_on_an_evidence_page(audits
     for user in (other_auditor, it):
         record_event(
             session,
-            request=None,
-            principal=Principal(role=user.role, username=user.username, user_id=user.id),
+            actor=Actor(Principal(role=user.role, username=user.username, user_id=user.id)),
             action="evidence.download",
             object_type="evidence",
             object_id=item.id,  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from audit_portal.auth import tokens
 from audit_portal.authz import Authorize, Principal
+from audit_portal.principals import Actor
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def _bearer(secret: str) -> dict[str, str]:
 
 
 def test_a_token_pushes_and_knows_its_scope(client, session, push_route):
-    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, created_by="test")
+    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, actor=Actor.system("test"))
     response = client.post(f"{push_route}/restic-a", headers=_bearer(issued.secret))
     assert response.status_code == 200
     assert response.json() == {"by": "token:host-a", "in_scope": True}
@@ -42,15 +43,15 @@ def test_a_push_needs_no_csrf_token_but_a_cookie_session_does(login_as, push_rou
 
 
 def test_a_revoked_token_gets_401(client, session, push_route):
-    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, created_by="test")
-    tokens.revoke(session, issued.token.id, actor="test")
+    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, actor=Actor.system("test"))
+    tokens.revoke(session, issued.token.id, actor=Actor.system("test"))
     response = client.post(f"{push_route}/restic-a", headers=_bearer(issued.secret))
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_an_expired_token_gets_401(client, session, push_route, frozen_clock):
-    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=1, created_by="test")
+    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=1, actor=Actor.system("test"))
     frozen_clock.advance(days=1, seconds=1)
     assert client.post(f"{push_route}/restic-a", headers=_bearer(issued.secret)).status_code == 401
 
@@ -60,7 +61,7 @@ def test_an_unknown_token_gets_401(client, push_route):
 
 
 def test_a_token_reaches_nothing_but_push(client, session):
-    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, created_by="test")
+    issued = tokens.create(session, name="host-a", scopes=["restic-a"], days=30, actor=Actor.system("test"))
     session.commit()  # a refused request rolls back; the token was issued before it
     for path in ("/profile", "/admin/tokens", "/admin/users"):
         response = client.get(path, headers=_bearer(issued.secret), follow_redirects=False)
@@ -68,7 +69,7 @@ def test_a_token_reaches_nothing_but_push(client, session):
 
 
 def test_tokens_are_stored_hashed(session):
-    issued = tokens.create(session, name="host-a", scopes=["a"], days=30, created_by="test")
+    issued = tokens.create(session, name="host-a", scopes=["a"], days=30, actor=Actor.system("test"))
     assert issued.secret not in issued.token.token_hash and len(issued.token.token_hash) == 64
 
 
@@ -92,5 +93,5 @@ def test_token_lifetime_is_bounded(login_as):
 
 
 def test_expiry_is_in_the_future(session):
-    issued = tokens.create(session, name="x", scopes=["a"], days=7, created_by="test")
+    issued = tokens.create(session, name="x", scopes=["a"], days=7, actor=Actor.system("test"))
     assert issued.token.expires_at - issued.token.created_at == timedelta(days=7)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from audit_portal.audit.models import AuditEvent
+from audit_portal.principals import Actor
 from audit_portal.soa import service
 from audit_portal.soa.export import COLUMNS
 
@@ -41,7 +42,7 @@ def set_owner(session: Session, ref: str, owner: str) -> None:
     row = service.soa_row(session, ref)
     assert row.entry is not None
     change = service.SoaChange(row.entry.applicable, row.entry.justification, "implemented", owner)
-    service.apply_change(session, row=row, change=change, principal=service.SYSTEM, request=None)
+    service.apply_change(session, row=row, change=change, actor=service.SYSTEM)
 
 
 def test_the_columns_are_the_ones_an_auditor_expects() -> None:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from audit_portal.audit.models import AuditEvent
 from audit_portal.catalogue import repository as catalogue_repository
+from audit_portal.principals import Actor, Principal
 from audit_portal.soa import service
 from audit_portal.soa.models import SoaEntry
 
@@ -54,16 +55,15 @@ class TestDefaults:
         detail = json.loads(recorded.detail)
         assert len(detail["applicable"]) == MAPPED_CONTROLS
         assert len(detail["not_applicable"]) == 93 - MAPPED_CONTROLS
-        assert (recorded.actor, recorded.actor_role) == ("system", "system")
+        assert (recorded.actor, recorded.actor_role) == ("system:soa-defaults", "system")
 
     def test_ensure_defaults_is_idempotent_and_never_overwrites(self, catalogue, session) -> None:
-        admin = service.Principal(role="admin", username="admin")
+        admin = Principal(role="admin", username="admin")
         row = service.soa_row(session, "5.5")
         service.apply_change(
             session,
             row=row,
-            principal=admin,
-            request=None,
+            actor=Actor(admin),
             change=service.SoaChange(True, "We report incidents to the Dutch DPA.", "partial", "CISO"),
         )
         session.delete(entry(session, "5.6"))

@@ -12,6 +12,7 @@ from audit_portal import migrate
 from audit_portal.audit import keys
 from audit_portal.catalogue.service import load_catalogue
 from audit_portal.db import make_engine, unit_of_work
+from audit_portal.principals import Actor
 from audit_portal.reports.models import ComplianceReport
 from audit_portal.trends import jobs
 from audit_portal.trends.models import CoverageSnapshot
@@ -111,7 +112,7 @@ def test_the_audit_checkpoint_is_written_once_a_day_and_verifies(own_engine, set
     store = MemoryStore()
     now = datetime.now(UTC).replace(hour=9, minute=0)
     with unit_of_work(own_engine) as session:
-        record_event(session, request=None, principal=None, actor="admin", action="user.create")
+        record_event(session, actor=Actor.anonymous(), actor_name="admin", action="user.create")
     assert "audit-checkpoint" in jobs.run_due_jobs(own_engine, store, settings, now)
     assert "audit-checkpoint" not in jobs.run_due_jobs(own_engine, store, settings, now + timedelta(hours=3))
     with unit_of_work(own_engine) as session:
