@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from sqlmodel import Session
 
@@ -397,17 +398,7 @@ def check_password(
     user = repository.user_by_username(session, username)
     if user is None:
         passwords.spend_verification_time(password)
-        _fail(
-            session,
-            username=username,
-            address=address,
-            device=device,
-            actor=actor,
-            route=route,
-            reason="wrong credentials",
-        )
-    assert user is not None
-    if not passwords.verify_password(user.password_hash, password):
+    if user is None or not passwords.verify_password(user.password_hash, password):
         _fail(
             session,
             username=username,
@@ -464,7 +455,7 @@ def _fail(
     actor: Actor,
     route: str,
     reason: str,
-) -> None:
+) -> NoReturn:
     throttle.register_failure(session, username=username, address=address, device=device)
     record_refusal(
         session,

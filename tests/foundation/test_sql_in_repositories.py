@@ -153,21 +153,7 @@ CROSSINGS = {
 
 def foreign_tables(path: Path) -> set[str]:
     """The tables of other domains whose models a repository imports (and so queries)."""
-    domain = path.relative_to(PACKAGE).parts[0]
-    tables = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("audit_portal.")):
-            continue
-        parts = node.module.split(".")
-        if len(parts) < 3 or parts[1] == domain or not (parts[2] == "models" or parts[2].endswith("_models")):
-            continue
-        module = importlib.import_module(node.module)
-        tables |= {
-            table.name
-            for alias in node.names
-            if (table := getattr(getattr(module, alias.name), "__table__", None)) is not None
-        }
-    return tables
+    return set(models_of_other_domains(path).values())
 
 
 def test_repositories_read_other_domains_tables_only_where_recorded() -> None:

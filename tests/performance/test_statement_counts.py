@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.coverage import CONTROL_PAGE, seed  # noqa: E402
+from bench.coverage import CONTROL_PAGE, StatementCounter, seed  # noqa: E402
 from bench.dashboard import seed_management  # noqa: E402
 from tests.support import POSTGRES_URL, fresh_database  # noqa: E402
 
@@ -60,15 +59,6 @@ def pages(engagement_id: int) -> dict[str, str]:
     }
 
 
-class Statements:
-    def __init__(self, engine: Engine) -> None:
-        self.count = 0
-        event.listen(engine, "before_cursor_execute", self._count)
-
-    def _count(self, *_: object) -> None:
-        self.count += 1
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -98,7 +88,7 @@ def _count_pages(items, database_url, tmp_path, migrate, create_app, Settings, m
             secret_key="statement-count-secret-key-long-enough-0123",
         )
         app = create_app(settings, engine=engine)
-        counter = Statements(engine)
+        counter = StatementCounter(engine)
         counts = {}
         for name, path in pages(engagement_id).items():
             cookie = auditor if "control" in name else manager
