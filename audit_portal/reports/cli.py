@@ -38,6 +38,7 @@ def monthly(
                 max_bytes=settings.max_upload_bytes,
                 generated_by="cli",
                 coverage_target=settings.coverage_target_percent,
+                language=settings.report_language,
             )
     except PortalError as error:
         raise fail(str(error))

@@ -13,7 +13,7 @@ from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.reports import service
 from audit_portal.store import StoreDep
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["reports"])
 
@@ -51,5 +51,7 @@ def generate(
         principal=principal,
         request=request,
         coverage_target=settings.coverage_target_percent,
+        language=settings.report_language,
+        reader_language=request_language(request),
     )
     return RedirectResponse(f"/reports?generated={report.id}", status_code=303)

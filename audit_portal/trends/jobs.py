@@ -75,6 +75,7 @@ def _monthly_report(session: Session, context: JobContext) -> bool:
             max_bytes=settings.max_upload_bytes,
             today=context.now.date(),
             coverage_target=settings.coverage_target_percent,
+            language=settings.report_language,
         )
         is not None
     )
