@@ -205,14 +205,15 @@ def summary_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[lis
     return rows
 
 
-def coverage_rows(data: ReportData) -> list[list[object]]:
+def coverage_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    say = Wording(language).gettext
     return [
         [
-            dashboard.FRAMEWORK_LABELS[key],
+            say(dashboard.FRAMEWORK_LABELS[key]),
             control.ref,
             control.title,
             control.group_key,
-            status_label(control.status),
+            say(status_label(control.status)),
             control.reason,
         ]
         for key, report in data.board.reports.items()
@@ -220,13 +221,14 @@ def coverage_rows(data: ReportData) -> list[list[object]]:
     ]
 
 
-def finding_rows(data: ReportData) -> list[list[object]]:
+def finding_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    say = Wording(language)
     return [
         [
             f.id,
             f.title,
-            f.severity.capitalize(),
-            FINDING_STATUS_LABELS.get(f.status, f.status),
+            say.word(f.severity).capitalize(),
+            say.gettext(FINDING_STATUS_LABELS.get(f.status, f.status)),
             f.source,
             f.collector_instance or "",
             f.owner or "",
@@ -253,9 +255,9 @@ def render_xlsx(data: ReportData, language: str = DEFAULT_LANGUAGE) -> bytes:
         workbook,
         say(N_("Coverage")),
         [say(header) for header in COVERAGE_COLUMNS],
-        coverage_rows(data),
+        coverage_rows(data, language),
     )
-    _sheet(workbook, say(N_("Findings")), [say(header) for header in FINDING_COLUMNS], finding_rows(data))
+    _sheet(workbook, say(N_("Findings")), [say(header) for header in FINDING_COLUMNS], finding_rows(data, language))
     _sheet(
         workbook,
         say(N_("Trend")),

@@ -46,7 +46,7 @@ COLUMN_WIDTHS = (9, 48, 26, 11, 60, 20, 24, 26, 60, 18, 16, 14, 60)
 SHEET_TITLE = N_("Statement of Applicability")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 64 * 1024
-NOT_APPLICABLE = "Not applicable"  # the status of an excluded control: nothing to implement
+NOT_APPLICABLE = N_("Not applicable")  # the status of an excluded control: nothing to implement
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -57,25 +57,28 @@ def export_filename(extension: str, today: date) -> str:
     return f"statement-of-applicability-{today.isoformat()}.{extension}"
 
 
-def _frequency(days: int) -> str:
-    return "daily" if days == 1 else f"every {days} days"
+def _frequency(days: int, say: Wording) -> str:
+    return say.gettext(N_("daily")) if days == 1 else say.gettext(N_("every %(days)s days"), days=days)
 
 
-def row_values(row: SoaRow) -> list[Cell]:
+def row_values(row: SoaRow, language: str = DEFAULT_LANGUAGE) -> list[Cell]:
+    """One control's cells; the words (yes or no, the statuses, the frequencies) in ``language``,
+    what people typed and the identifiers as they are."""
+    say = Wording(language)
     entry = row.entry
-    applicable = "" if entry is None else ("Yes" if entry.applicable else "No")
+    applicable = "" if entry is None else say.gettext(N_("Yes") if entry.applicable else N_("No"))
     return [
         row.control.ref,
         row.control.title,
         row.theme,
         applicable,
         (entry.justification or "") if entry else "",
-        _status(entry),
+        say.gettext(_status(entry)),
         (entry.owner or "") if entry else "",
         ", ".join(measure.ref for measure in row.measures),
-        "; ".join(f"{r.key} ({_frequency(r.frequency_days)})" for r in row.requirements),
+        "; ".join(f"{r.key} ({_frequency(r.frequency_days, say)})" for r in row.requirements),
         entry.updated_at.astimezone(UTC) if entry else None,
-        status_label(row.coverage.status) if row.coverage else "",
+        say.gettext(status_label(row.coverage.status)) if row.coverage else "",
         row.as_of.isoformat() if row.as_of else "",
         row.contradiction or "",
     ]
@@ -89,9 +92,9 @@ def _status(entry: SoaEntry | None) -> str:
     return STATUS_LABELS.get(entry.status, entry.status)
 
 
-def export_table(rows: Sequence[SoaRow]) -> list[list[Cell]]:
+def export_table(rows: Sequence[SoaRow], language: str = DEFAULT_LANGUAGE) -> list[list[Cell]]:
     """The values of every row, read now: the download streams after the session has closed."""
-    return [row_values(row) for row in rows]
+    return [row_values(row, language) for row in rows]
 
 
 def _as_text(value: str) -> str:

@@ -66,7 +66,18 @@ def test_a_dutch_reader_gets_dutch_soa_headers_and_the_same_values(catalogue, lo
     by_browser = csv_rows(login_as(make_user("auditor")).get("/soa/export.csv", headers=DUTCH).content)
     by_preference = csv_rows(login_as(make_user("auditor", language="nl")).get("/soa/export.csv").content)
     assert by_browser[0] == by_preference[0] == SOA_DUTCH_HEADER
-    assert by_browser[1:] == english[1:]  # the rows are the data, as they are
+    assert by_browser[1:] == by_preference[1:] and len(by_browser) == len(english)
+    english_rows = {row[0]: dict(zip(SOA_DUTCH_HEADER, row, strict=True)) for row in english[1:]}
+    dutch_rows = {row[0]: dict(zip(SOA_DUTCH_HEADER, row, strict=True)) for row in by_browser[1:]}
+    for ref, row in dutch_rows.items():  # identifiers, titles and what people typed stay as they are
+        for column in ("Titel", "Thema", "Rechtvaardiging", "Eigenaar", "Gekoppelde maatregelen", "Dekking per"):
+            assert row[column] == english_rows[ref][column], (ref, column)
+    # the words are the reader's: yes or no, the statuses, the frequencies
+    assert {row["Van toepassing"] for row in dutch_rows.values()} <= {"Ja", "Nee"}
+    assert {row["Van toepassing"] for row in english_rows.values()} <= {"Yes", "No"}
+    assert english_rows["8.13"]["Bewijseisen (sleutel, frequentie)"].startswith("8.13/backup (daily)")
+    assert dutch_rows["8.13"]["Bewijseisen (sleutel, frequentie)"].startswith("8.13/backup (dagelijks)")
+    assert "(elke 90 dagen)" in dutch_rows["8.13"]["Bewijseisen (sleutel, frequentie)"]
 
 
 def test_the_soa_workbook_follows_the_reader(catalogue, login_as, make_user):
@@ -79,6 +90,7 @@ def test_the_soa_workbook_follows_the_reader(catalogue, login_as, make_user):
     assert dutch.title == "Verklaring van toepasselijkheid"
     assert [cell.value for cell in dutch[1]] == SOA_DUTCH_HEADER
     assert english.max_row == dutch.max_row and english["A2"].value == dutch["A2"].value
+    assert english["D2"].value in {"Yes", "No"} and dutch["D2"].value in {"Ja", "Nee"}
 
 
 @pytest.mark.parametrize("headers", [{}, GERMAN], ids=["no-accept-language", "german"])

@@ -113,11 +113,19 @@ def test_a_dutch_workbook_has_dutch_sheets_headers_and_labels_and_the_same_value
     assert summary["Rapportagemaand"] == f"{data.month:%Y-%m}"  # the values as they are
     assert "Maatregelen van Bijlage 2: gedekte beheersmaatregelen" in summary
     assert "Open bevindingen: hoog" in summary
-    for english_sheet, dutch_sheet in zip(english.worksheets, dutch.worksheets, strict=True):
-        english_rows = list(english_sheet.iter_rows(min_row=2, values_only=True))
+    # the values stay as they are; the words among them (statuses, severities) are the reader's
+    kept = {"Summary": (1,), "Coverage": (1, 2, 3, 5), "Findings": (0, 1, 4, 5, 6, 7, 8), "Trend": (0, 1, 2)}
+    for (title, columns), dutch_sheet in zip(kept.items(), dutch.worksheets, strict=True):
+        english_rows = list(english[title].iter_rows(min_row=2, values_only=True))
         dutch_rows = list(dutch_sheet.iter_rows(min_row=2, values_only=True))
         said = {"no snapshot": "geen momentopname"}  # the summary's one word among its figures
-        assert [tuple(said.get(v, v) for v in row[1:]) for row in english_rows] == [row[1:] for row in dutch_rows]
+        assert [[said.get(row[c], row[c]) for c in columns] for row in english_rows] == [
+            [row[c] for c in columns] for row in dutch_rows
+        ]
+    coverage = {(row[1], row[4]) for row in dutch["Dekking"].iter_rows(min_row=2, values_only=True)}
+    assert ("PHY-3", "Faalt") in coverage
+    severities = {row[2] for row in dutch["Bevindingen"].iter_rows(min_row=2, values_only=True)}
+    assert "Hoog" in severities and severities <= {"Kritiek", "Hoog", "Middel", "Laag", "Info"}
 
 
 def test_the_report_language_is_a_checked_setting(tmp_path):
