@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from audit_portal.i18n import LANGUAGES
+
 STORE_SCHEMES = ("file", "s3", "memory")
 # How often a control runs, from rarest to most frequent: the classes sample sizes are set for.
 SAMPLE_FREQUENCIES = ("annual", "quarterly", "monthly", "weekly", "daily")
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     # The organisation's time zone: pages show times in it (unless a user chose their own);
     # the database stores UTC.
     time_zone: str = "Europe/Amsterdam"
+    # The language of the monthly compliance report (the PDF, and the workbook the scheduler
+    # and the CLI generate): the organisation's, not one reader's. One of i18n.LANGUAGES.
+    report_language: str = "en"
     scheduler_enabled: bool = True
     session_idle_minutes: int = Field(default=30, gt=0)
     session_absolute_hours: int = Field(default=12, gt=0)
@@ -214,6 +219,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
+        return value
+
+    @field_validator("report_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"{value!r} is not a language of the portal (one of {', '.join(LANGUAGES)})")
         return value
 
     @field_validator("database_url")

@@ -103,7 +103,7 @@ def export_csv(
             if v
         },
     )
-    rows = list(export_rows(repository.iter_events(session, event_filter)))
+    rows = list(export_rows(repository.iter_events(session, event_filter), request_language(request)))
     filename = f"audit-log-{clock.utcnow():%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
         _csv_lines(rows),

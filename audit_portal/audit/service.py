@@ -32,6 +32,7 @@ from audit_portal import clock
 from audit_portal.audit import keys, repository
 from audit_portal.audit.keys import GENESIS_MAC, ChainKey
 from audit_portal.audit.models import GENESIS_HASH, AuditEvent
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Wording
 from audit_portal.principals import Actor, principal_label
 
 HASHED_FIELDS = (
@@ -242,8 +243,26 @@ def _note_checkpoint_traces(event: AuditEvent, checkpoint_events: dict[str, int]
 CHECKPOINT_ACTION = "audit.checkpoint"
 
 
-def export_rows(events: Iterator[AuditEvent]) -> Iterator[list[str]]:
-    yield ["id", "at", "actor", "role", "address", "action", "object_type", "object_id", "outcome", "detail", "hash"]
+# The CSV's column headers: English by default, as scripts reading the export expect; a reader
+# downloading it gets them in their language. The values are the record as it was written.
+EXPORT_COLUMNS = (
+    N_("id"),
+    N_("at"),
+    N_("actor"),
+    N_("role"),
+    N_("address"),
+    N_("action"),
+    N_("object_type"),
+    N_("object_id"),
+    N_("outcome"),
+    N_("detail"),
+    N_("hash"),
+)
+
+
+def export_rows(events: Iterator[AuditEvent], language: str = DEFAULT_LANGUAGE) -> Iterator[list[str]]:
+    say = Wording(language).gettext
+    yield [say(column) for column in EXPORT_COLUMNS]
     for event in events:
         yield [
             str(event.id),

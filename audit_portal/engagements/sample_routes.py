@@ -230,7 +230,7 @@ def sample_sheet_xlsx(
 ) -> Response:
     engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
     return Response(
-        sample_sheet.xlsx_bytes(engagement, view, request.app.state.settings.base_url),
+        sample_sheet.xlsx_bytes(engagement, view, request.app.state.settings.base_url, request_language(request)),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{sample_sheet.filename(view)}"'},
     )

@@ -13,20 +13,23 @@ from openpyxl.styles import Alignment, Font
 from audit_portal import clock
 from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.sampling import CONCLUSION_LABELS, METHOD_LABELS, RESULT_LABELS, SampleView
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Wording
 
+# The headers and labels are English by default (the evidence package's copy, scripts reading
+# the sheet); the download on the sample page speaks the reader's language.
 ITEM_COLUMNS = (
-    "Item",
-    "Occurrence",
-    "Kind",
-    "Run status",
-    "Collected (UTC)",
-    "Evidence items",
-    "Result",
-    "Note",
-    "Tested by",
-    "Tested (UTC)",
-    "Finding",
-    "Link",
+    N_("Item"),
+    N_("Occurrence"),
+    N_("Kind"),
+    N_("Run status"),
+    N_("Collected (UTC)"),
+    N_("Evidence items"),
+    N_("Result"),
+    N_("Note"),
+    N_("Tested by"),
+    N_("Tested (UTC)"),
+    N_("Finding"),
+    N_("Link"),
 )
 COLUMN_WIDTHS = (6, 12, 20, 12, 18, 24, 14, 60, 16, 18, 9, 50)
 
@@ -40,29 +43,31 @@ def _label(labels: dict[str, str], value: str | None) -> str:
     return labels.get(value or "", "") if value else ""
 
 
-def summary(engagement: Engagement, view: SampleView) -> list[tuple[str, object]]:
+def summary(engagement: Engagement, view: SampleView, language: str = DEFAULT_LANGUAGE) -> list[tuple[str, object]]:
+    say = Wording(language).gettext
     s = view.sample
     requirement = view.requirement
     return [
-        ("Sample", s.id),
-        ("Engagement", engagement.name),
-        ("Requirement", f"{requirement.key} ({requirement.title})" if requirement else ""),
-        ("Population", s.population_description),
-        ("Population size", s.population_size),
-        ("Method", METHOD_LABELS.get(s.method, s.method)),
-        ("Seed", s.seed),
-        ("Size", s.size),
-        ("Size rule", s.size_rule or ""),
-        ("Drawn (UTC)", _when(s.drawn_at)),
-        ("Drawn by", view.drawn_by),
-        ("Conclusion", _label(CONCLUSION_LABELS, s.conclusion) or "not concluded"),
-        ("Conclusion note", s.conclusion_note or ""),
-        ("Concluded (UTC)", _when(s.concluded_at)),
-        ("Concluded by", view.concluded_by),
+        (say(N_("Sample")), s.id),
+        (say(N_("Engagement")), engagement.name),
+        (say(N_("Requirement")), f"{requirement.key} ({requirement.title})" if requirement else ""),
+        (say(N_("Population")), s.population_description),
+        (say(N_("Population size")), s.population_size),
+        (say(N_("Method")), say(METHOD_LABELS.get(s.method, s.method))),
+        (say(N_("Seed")), s.seed),
+        (say(N_("Size")), s.size),
+        (say(N_("Size rule")), s.size_rule or ""),
+        (say(N_("Drawn (UTC)")), _when(s.drawn_at)),
+        (say(N_("Drawn by")), view.drawn_by),
+        (say(N_("Conclusion")), say(_label(CONCLUSION_LABELS, s.conclusion) or N_("not concluded"))),
+        (say(N_("Conclusion note")), s.conclusion_note or ""),
+        (say(N_("Concluded (UTC)")), _when(s.concluded_at)),
+        (say(N_("Concluded by")), view.concluded_by),
     ]
 
 
-def item_rows(view: SampleView, base_url: str) -> list[list[object]]:
+def item_rows(view: SampleView, base_url: str, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    say = Wording(language).gettext
     return [
         [
             row.item.position,
@@ -71,7 +76,7 @@ def item_rows(view: SampleView, base_url: str) -> list[list[object]]:
             row.run_status or "",
             _when(row.anchor.collected_at),
             ", ".join(f"#{i}" for i in row.member_ids),
-            _label(RESULT_LABELS, row.item.result) or "not recorded",
+            say(_label(RESULT_LABELS, row.item.result) or N_("not recorded")),
             row.item.note or "",
             row.tested_by,
             _when(row.item.tested_at),
@@ -82,21 +87,23 @@ def item_rows(view: SampleView, base_url: str) -> list[list[object]]:
     ]
 
 
-def xlsx_bytes(engagement: Engagement, view: SampleView, base_url: str) -> bytes:
+def xlsx_bytes(engagement: Engagement, view: SampleView, base_url: str, language: str = DEFAULT_LANGUAGE) -> bytes:
+    """The workbook; its sheet title, labels and headers in ``language``, the values as recorded."""
+    say = Wording(language).gettext
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = f"Sample {view.sample.id}"
-    rows = summary(engagement, view)
+    sheet.title = say(N_("Sample %(id)s"), id=view.sample.id)
+    rows = summary(engagement, view, language)
     for name, value in rows:
         sheet.append([name, value])
         sheet.cell(sheet.max_row, 1).font = Font(bold=True)
     header_row = len(rows) + 2  # one empty row between the summary and the items
     for column, title in enumerate(ITEM_COLUMNS, start=1):
-        sheet.cell(header_row, column, title)
+        sheet.cell(header_row, column, say(title))
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
-    for values in item_rows(view, base_url):
+    for values in item_rows(view, base_url, language):
         sheet.append(values)
     for cells in sheet.iter_rows():
         for cell in cells:

@@ -39,6 +39,7 @@ def monthly(
                 max_bytes=settings.max_upload_bytes,
                 actor=Actor.system("cli"),
                 coverage_target=settings.coverage_target_percent,
+                language=settings.report_language,
             )
     except PortalError as error:
         raise fail(str(error))

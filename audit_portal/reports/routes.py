@@ -14,7 +14,7 @@ from audit_portal.engagements import scope
 from audit_portal.reports import service
 from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["reports"])
 
@@ -51,5 +51,7 @@ def generate(
         max_bytes=settings.max_upload_bytes,
         actor=actor_of(request, principal),
         coverage_target=settings.coverage_target_percent,
+        language=settings.report_language,
+        reader_language=request_language(request),
     )
     return RedirectResponse(f"/reports?generated={report.id}", status_code=303)

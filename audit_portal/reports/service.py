@@ -28,7 +28,7 @@ from audit_portal.evidence.models import SOURCE_COLLECTOR
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.findings.models import Finding
 from audit_portal.findings.service import STATUS_LABELS as FINDING_STATUS_LABELS
-from audit_portal.i18n import DEFAULT_LANGUAGE, N_
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Label, Word, Wording
 from audit_portal.principals import Actor
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
@@ -37,6 +37,18 @@ REQUIREMENT_KEY = "CMP-1/compliance-review"
 REPORT_SOURCE = "compliance-report"  # the collector instance named on scheduled reports
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+COVERAGE_COLUMNS = (N_("Framework"), N_("Control"), N_("Title"), N_("Group"), N_("Status"), N_("Why"))
+FINDING_COLUMNS = (
+    N_("Id"),
+    N_("Finding"),
+    N_("Severity"),
+    N_("Status"),
+    N_("Source"),
+    N_("Collector"),
+    N_("Owner"),
+    N_("Corrective action"),
+    N_("Due"),
+)
 
 
 def month_start(day: date) -> date:
@@ -101,7 +113,9 @@ def collect_report_data(
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def render_pdf(data: ReportData) -> bytes:
+def render_pdf(data: ReportData, language: str = DEFAULT_LANGUAGE) -> bytes:
+    """The report in ``language``: the organisation's report language (``report_language`` in
+    the settings), not one reader's; its charts speak it too."""
     from weasyprint import HTML
 
     from audit_portal.templating import build_templates
@@ -110,14 +124,14 @@ def render_pdf(data: ReportData) -> bytes:
         build_templates()
         .env.get_template("pages/reports/report_pdf.html")
         .render(
+            language=language,
             data=data,
             board=data.board,
             labels=dashboard.FRAMEWORK_LABELS,
             status_labels=STATUS_LABELS,
-            # The report is the organisation's, not one reader's: its charts are English like the rest of it.
-            chart=dashboard.trend_chart(data.board, data.target, DEFAULT_LANGUAGE),
+            chart=dashboard.trend_chart(data.board, data.target, language),
             group_charts={
-                key: dashboard.group_chart(figure, data.target, DEFAULT_LANGUAGE)
+                key: dashboard.group_chart(figure, data.target, language)
                 for key, figure in data.board.frameworks.items()
             },
         )
@@ -147,48 +161,58 @@ def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[ob
     return sheet
 
 
-def summary_rows(data: ReportData) -> list[list[object]]:
+def summary_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    """The summary sheet: a label in ``language`` and its value (the figures, month and dates as
+    they are)."""
+    say = Wording(language).gettext
     board = data.board
     rows: list[list[object]] = [
-        ["Report month", f"{data.month:%Y-%m}"],
-        ["Period", board.period.label],
-        ["Figures as of", data.as_of.isoformat()],
+        [say(N_("Report month")), f"{data.month:%Y-%m}"],
+        [say(N_("Period")), board.period.label],
+        [say(N_("Figures as of")), data.as_of.isoformat()],
     ]
     for figure in board.frameworks.values():
         rows += [
-            [f"{figure.label}: coverage %", figure.percent],
-            [f"{figure.label}: covered controls", figure.covered],
-            [f"{figure.label}: applicable controls", figure.applicable],
+            [say(N_("%(framework)s: coverage %%"), framework=Label(figure.label)), figure.percent],
+            [say(N_("%(framework)s: covered controls"), framework=Label(figure.label)), figure.covered],
+            [say(N_("%(framework)s: applicable controls"), framework=Label(figure.label)), figure.applicable],
         ]
         change = board.trend.change.get(figure.framework_key)
         rows.append(
-            [f"{figure.label}: change since a month ago (points)", change if change is not None else "no snapshot"]
+            [
+                say(N_("%(framework)s: change since a month ago (points)"), framework=Label(figure.label)),
+                change if change is not None else say(N_("no snapshot")),
+            ]
         )
     rows += [
-        ["Failing controls", board.slipped_total["failing"]],
-        ["Stale controls", board.slipped_total["stale"]],
-        ["Evidence expiring in 30 days", len(board.expiring)],
-        ["Collectors", len(board.collectors.collectors)],
-        ["Failed collector runs (7 days)", len(board.collectors.failed_runs)],
-        ["Collectors not run on schedule", len(board.collectors.late)],
-        *[[f"Open findings: {severity}", count] for severity, count in board.open_findings.items()],
-        ["Overdue corrective actions", board.overdue_actions],
-        ["Implemented in the SoA but not proven", len(board.contradictions)],
-        ["Open evidence requests", board.open_requests],
-        ["Answered evidence requests awaiting review", board.answered_requests],
-        ["Overdue evidence requests", board.overdue_requests],
+        [say(N_("Failing controls")), board.slipped_total["failing"]],
+        [say(N_("Stale controls")), board.slipped_total["stale"]],
+        [say(N_("Evidence expiring in 30 days")), len(board.expiring)],
+        [say(N_("Collectors")), len(board.collectors.collectors)],
+        [say(N_("Failed collector runs (7 days)")), len(board.collectors.failed_runs)],
+        [say(N_("Collectors not run on schedule")), len(board.collectors.late)],
+        *[
+            [say(N_("Open findings: %(severity)s"), severity=Word(severity)), count]
+            for severity, count in board.open_findings.items()
+        ],
+        [say(N_("Overdue corrective actions")), board.overdue_actions],
+        [say(N_("Implemented in the SoA but not proven")), len(board.contradictions)],
+        [say(N_("Open evidence requests")), board.open_requests],
+        [say(N_("Answered evidence requests awaiting review")), board.answered_requests],
+        [say(N_("Overdue evidence requests")), board.overdue_requests],
     ]
     return rows
 
 
-def coverage_rows(data: ReportData) -> list[list[object]]:
+def coverage_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    say = Wording(language).gettext
     return [
         [
-            dashboard.FRAMEWORK_LABELS[key],
+            say(dashboard.FRAMEWORK_LABELS[key]),
             control.ref,
             control.title,
             control.group_key,
-            status_label(control.status),
+            say(status_label(control.status)),
             control.reason,
         ]
         for key, report in data.board.reports.items()
@@ -196,13 +220,14 @@ def coverage_rows(data: ReportData) -> list[list[object]]:
     ]
 
 
-def finding_rows(data: ReportData) -> list[list[object]]:
+def finding_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[list[object]]:
+    say = Wording(language)
     return [
         [
             f.id,
             f.title,
-            f.severity.capitalize(),
-            FINDING_STATUS_LABELS.get(f.status, f.status),
+            say.word(f.severity).capitalize(),
+            say.gettext(FINDING_STATUS_LABELS.get(f.status, f.status)),
             f.source,
             f.collector_instance or "",
             f.owner or "",
@@ -217,18 +242,26 @@ def trend_table(data: ReportData) -> list[list[object]]:
     return [[row.day.isoformat(), *[row.percent[key] for key in dashboard.FRAMEWORKS]] for row in data.trend]
 
 
-def render_xlsx(data: ReportData) -> bytes:
+def render_xlsx(data: ReportData, language: str = DEFAULT_LANGUAGE) -> bytes:
+    """The workbook; its sheet titles, column headers and summary labels in ``language`` (English
+    by default, as scripts that read the workbook expect), the values as they are."""
+    say = Wording(language).gettext
     workbook = Workbook()
-    _sheet(workbook, "Summary", ["Figure", "Value"], summary_rows(data), first=True)
-    _sheet(workbook, "Coverage", ["Framework", "Control", "Title", "Group", "Status", "Why"], coverage_rows(data))
     _sheet(
-        workbook,
-        "Findings",
-        ["Id", "Finding", "Severity", "Status", "Source", "Collector", "Owner", "Corrective action", "Due"],
-        finding_rows(data),
+        workbook, say(N_("Summary")), [say(N_("Figure")), say(N_("Value"))], summary_rows(data, language), first=True
     )
     _sheet(
-        workbook, "Trend", ["Day", *[dashboard.FRAMEWORK_LABELS[k] for k in dashboard.FRAMEWORKS]], trend_table(data)
+        workbook,
+        say(N_("Coverage")),
+        [say(header) for header in COVERAGE_COLUMNS],
+        coverage_rows(data, language),
+    )
+    _sheet(workbook, say(N_("Findings")), [say(header) for header in FINDING_COLUMNS], finding_rows(data, language))
+    _sheet(
+        workbook,
+        say(N_("Trend")),
+        [say(N_("Day")), *[say(dashboard.FRAMEWORK_LABELS[k]) for k in dashboard.FRAMEWORKS]],
+        trend_table(data),
     )
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -275,16 +308,21 @@ def generate_monthly_report(
     max_bytes: int,
     actor: Actor,
     coverage_target: float | None = None,
+    language: str = DEFAULT_LANGUAGE,
+    reader_language: str | None = None,
 ) -> ComplianceReport:
-    """Render the month's report in both formats and keep both as evidence of CMP-1."""
+    """Render the month's report in both formats and keep both as evidence of CMP-1. The PDF
+    speaks ``language``, the organisation's report language; the workbook's headers speak
+    ``reader_language`` (whoever asked for the report on the reports page), else the same."""
     principal = actor.principal
     data = collect_report_data(session, month, target=coverage_target)
     if principal.user_id is not None:
         source = EvidenceSource.upload(principal.user_id)
     else:
         source = EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=REPORT_SOURCE)
-    pdf = _ingest(session, store, data, render_pdf(data), "pdf", source, max_bytes, actor)
-    xlsx = _ingest(session, store, data, render_xlsx(data), "xlsx", source, max_bytes, actor)
+    pdf_bytes, xlsx_bytes = render_pdf(data, language), render_xlsx(data, reader_language or language)
+    pdf = _ingest(session, store, data, pdf_bytes, "pdf", source, max_bytes, actor)
+    xlsx = _ingest(session, store, data, xlsx_bytes, "xlsx", source, max_bytes, actor)
     report = repository.add(
         session,
         ComplianceReport(
@@ -320,11 +358,18 @@ def generate_due_report(
     actor: Actor,
     today: date | None = None,
     coverage_target: float | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> ComplianceReport | None:
     """Last month's report, unless it exists already: what the scheduler runs each day."""
     month = previous_month(today or utcnow().date())
     if repository.exists_for_month(session, month):
         return None
     return generate_monthly_report(
-        session, store, month=month, max_bytes=max_bytes, actor=actor, coverage_target=coverage_target
+        session,
+        store,
+        month=month,
+        max_bytes=max_bytes,
+        actor=actor,
+        coverage_target=coverage_target,
+        language=language,
     )

@@ -21,29 +21,32 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from audit_portal.coverage.service import status_label
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Wording
 from audit_portal.soa.models import SoaEntry
 from audit_portal.soa.service import STATUS_LABELS, SoaRow
 
+# The headers are English by default (what scripts reading the file expect, and the copy kept as
+# evidence); the downloads give them in the reader's language.
 COLUMNS: tuple[str, ...] = (
-    "Control",
-    "Title",
-    "Theme",
-    "Applicable",
-    "Justification",
-    "Implementation status",
-    "Owner",
-    "Mapped measures",
-    "Evidence requirements (key, frequency)",
-    "Last updated",
-    "Evidence coverage",
-    "Coverage as of",
-    "Contradiction",
+    N_("Control"),
+    N_("Title"),
+    N_("Theme"),
+    N_("Applicable"),
+    N_("Justification"),
+    N_("Implementation status"),
+    N_("Owner"),
+    N_("Mapped measures"),
+    N_("Evidence requirements (key, frequency)"),
+    N_("Last updated"),
+    N_("Evidence coverage"),
+    N_("Coverage as of"),
+    N_("Contradiction"),
 )
 COLUMN_WIDTHS = (9, 48, 26, 11, 60, 20, 24, 26, 60, 18, 16, 14, 60)
-SHEET_TITLE = "Statement of Applicability"
+SHEET_TITLE = N_("Statement of Applicability")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 64 * 1024
-NOT_APPLICABLE = "Not applicable"  # the status of an excluded control: nothing to implement
+NOT_APPLICABLE = N_("Not applicable")  # the status of an excluded control: nothing to implement
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -54,25 +57,28 @@ def export_filename(extension: str, today: date) -> str:
     return f"statement-of-applicability-{today.isoformat()}.{extension}"
 
 
-def _frequency(days: int) -> str:
-    return "daily" if days == 1 else f"every {days} days"
+def _frequency(days: int, say: Wording) -> str:
+    return say.gettext(N_("daily")) if days == 1 else say.gettext(N_("every %(days)s days"), days=days)
 
 
-def row_values(row: SoaRow) -> list[Cell]:
+def row_values(row: SoaRow, language: str = DEFAULT_LANGUAGE) -> list[Cell]:
+    """One control's cells; the words (yes or no, the statuses, the frequencies) in ``language``,
+    what people typed and the identifiers as they are."""
+    say = Wording(language)
     entry = row.entry
-    applicable = "" if entry is None else ("Yes" if entry.applicable else "No")
+    applicable = "" if entry is None else say.gettext(N_("Yes") if entry.applicable else N_("No"))
     return [
         row.control.ref,
         row.control.title,
         row.theme,
         applicable,
         (entry.justification or "") if entry else "",
-        _status(entry),
+        say.gettext(_status(entry)),
         (entry.owner or "") if entry else "",
         ", ".join(measure.ref for measure in row.measures),
-        "; ".join(f"{r.key} ({_frequency(r.frequency_days)})" for r in row.requirements),
+        "; ".join(f"{r.key} ({_frequency(r.frequency_days, say)})" for r in row.requirements),
         entry.updated_at.astimezone(UTC) if entry else None,
-        status_label(row.coverage.status) if row.coverage else "",
+        say.gettext(status_label(row.coverage.status)) if row.coverage else "",
         row.as_of.isoformat() if row.as_of else "",
         row.contradiction or "",
     ]
@@ -86,9 +92,9 @@ def _status(entry: SoaEntry | None) -> str:
     return STATUS_LABELS.get(entry.status, entry.status)
 
 
-def export_table(rows: Sequence[SoaRow]) -> list[list[Cell]]:
+def export_table(rows: Sequence[SoaRow], language: str = DEFAULT_LANGUAGE) -> list[list[Cell]]:
     """The values of every row, read now: the download streams after the session has closed."""
-    return [row_values(row) for row in rows]
+    return [row_values(row, language) for row in rows]
 
 
 def _as_text(value: str) -> str:
@@ -103,24 +109,30 @@ def _csv_cell(value: Cell) -> str:
     return _as_text(value)
 
 
-def csv_chunks(table: Sequence[Sequence[Cell]]) -> Iterator[bytes]:
-    """The CSV, one line at a time, starting with the UTF-8 byte-order mark."""
+def headers(language: str = DEFAULT_LANGUAGE) -> list[str]:
+    say = Wording(language).gettext
+    return [say(column) for column in COLUMNS]
+
+
+def csv_chunks(table: Sequence[Sequence[Cell]], language: str = DEFAULT_LANGUAGE) -> Iterator[bytes]:
+    """The CSV, one line at a time, starting with the UTF-8 byte-order mark; the header line in
+    ``language``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     yield "\ufeff".encode()
-    for values in [list(COLUMNS), *([_csv_cell(v) for v in values] for values in table)]:
+    for values in [headers(language), *([_csv_cell(v) for v in values] for values in table)]:
         writer.writerow(values)
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
 
 
-def write_xlsx(table: Sequence[Sequence[Cell]], target: IO[bytes]) -> None:
+def write_xlsx(table: Sequence[Sequence[Cell]], target: IO[bytes], language: str = DEFAULT_LANGUAGE) -> None:
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = SHEET_TITLE
-    sheet.append(list(COLUMNS))
+    sheet.title = Wording(language).gettext(SHEET_TITLE)[:31]  # Excel's limit for a sheet's name
+    sheet.append(headers(language))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for values in table:
@@ -148,10 +160,10 @@ def _xlsx_value(value: Cell) -> Cell:
     return value
 
 
-def xlsx_chunks(table: Sequence[Sequence[Cell]]) -> Iterator[bytes]:
+def xlsx_chunks(table: Sequence[Sequence[Cell]], language: str = DEFAULT_LANGUAGE) -> Iterator[bytes]:
     """The XLSX file in chunks: written to a spooled temporary file, then read back."""
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as handle:
-        write_xlsx(table, handle)
+        write_xlsx(table, handle, language)
         handle.seek(0)
         while chunk := handle.read(CHUNK_SIZE):
             yield chunk

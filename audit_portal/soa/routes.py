@@ -49,13 +49,15 @@ def soa_page(request: Request, session: SessionDep, principal: SoaReader) -> HTM
 @router.get("/soa/export.csv", response_class=StreamingResponse)
 def export_csv(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
     rows = service.rows_for_export(session, file_format="csv", actor=actor_of(request, principal))
-    return _download(export.csv_chunks(export.export_table(rows)), export.CSV_MEDIA_TYPE, "csv")
+    language = request_language(request)
+    return _download(export.csv_chunks(export.export_table(rows, language), language), export.CSV_MEDIA_TYPE, "csv")
 
 
 @router.get("/soa/export.xlsx", response_class=StreamingResponse)
 def export_xlsx(request: Request, session: SessionDep, principal: SoaReader) -> StreamingResponse:
     rows = service.rows_for_export(session, file_format="xlsx", actor=actor_of(request, principal))
-    return _download(export.xlsx_chunks(export.export_table(rows)), export.XLSX_MEDIA_TYPE, "xlsx")
+    language = request_language(request)
+    return _download(export.xlsx_chunks(export.export_table(rows, language), language), export.XLSX_MEDIA_TYPE, "xlsx")
 
 
 def _download(chunks: Iterator[bytes], media_type: str, extension: str) -> StreamingResponse:

@@ -26,6 +26,7 @@ def demo_trend_and_report(context: DemoContext) -> None:
                 max_bytes=context.settings.max_upload_bytes,
                 actor=Actor.system("demo"),
                 coverage_target=context.settings.coverage_target_percent,
+                language=context.settings.report_language,
             )
     except OSError as error:  # WeasyPrint loads Pango when first used; a bare machine may lack it
         context.console.print(

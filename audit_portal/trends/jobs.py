@@ -78,6 +78,7 @@ def _monthly_report(session: Session, context: JobContext) -> bool:
             actor=SCHEDULER,
             today=context.now.date(),
             coverage_target=settings.coverage_target_percent,
+            language=settings.report_language,
         )
         is not None
     )

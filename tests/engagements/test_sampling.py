@@ -369,3 +369,72 @@ def test_the_sheet_exports_to_xlsx_with_every_result(workspace, runs, login_as, 
     assert rows[4][6:8] == ["Not tested", "Report unreadable."]
     assert rows[0][5] == ", ".join(f"#{i}" for i in range(drawn[0], drawn[0] - 3, -1))  # the run's three items
     assert rows[0][11].endswith(f"/evidence/{drawn[0]}")
+
+
+SHEET_LABELS = [
+    "Sample",
+    "Engagement",
+    "Requirement",
+    "Population",
+    "Population size",
+    "Method",
+    "Seed",
+    "Size",
+    "Size rule",
+    "Drawn (UTC)",
+    "Drawn by",
+    "Conclusion",
+    "Conclusion note",
+    "Concluded (UTC)",
+    "Concluded by",
+]
+SHEET_HEADER = [
+    "Item",
+    "Occurrence",
+    "Kind",
+    "Run status",
+    "Collected (UTC)",
+    "Evidence items",
+    "Result",
+    "Note",
+    "Tested by",
+    "Tested (UTC)",
+    "Finding",
+    "Link",
+]
+
+
+def test_the_sheet_speaks_the_readers_language_and_a_script_gets_english(workspace, runs, login_as, session):
+    sample = _draw(workspace, seed="13")
+    drawn = _items(session, sample)
+    _record(workspace, sample, drawn[0], "exception", "Updates pending.")
+    url = f"/engagements/{workspace.engagement_id}/samples/{sample.id}/sheet.xlsx"
+    client = login_as(workspace.auditor)
+    english = load_workbook(io.BytesIO(client.get(url).content)).active  # no Accept-Language: English
+    assert english.title == f"Sample {sample.id}"
+    assert [english.cell(row, 1).value for row in range(1, 16)] == SHEET_LABELS
+    assert [cell.value for cell in english[17]] == SHEET_HEADER
+    assert english.cell(12, 2).value == "not concluded" and english.cell(18, 7).value == "Exception"
+    assert english.cell(19, 7).value == "not recorded"
+    dutch = load_workbook(io.BytesIO(client.get(url, headers={"Accept-Language": "nl"}).content)).active
+    assert dutch.title == f"Steekproef {sample.id}"
+    assert [dutch.cell(row, 1).value for row in (1, 2, 5, 11, 13)] == [
+        "Steekproef",
+        "Audit",
+        "Omvang van de populatie",
+        "Getrokken door",
+        "Toelichting bij de conclusie",
+    ]
+    assert [cell.value for cell in dutch[17]][:7] == [
+        "Item",
+        "Voorkomen",
+        "Soort",
+        "Status van de run",
+        "Verzameld (UTC)",
+        "Bewijsstukken",
+        "Resultaat",
+    ]
+    assert dutch.cell(12, 2).value == "niet afgesloten" and dutch.cell(19, 7).value == "niet vastgelegd"
+    # the values are as recorded: ids, the seed, what the auditor typed
+    assert [dutch.cell(row, 2).value for row in (1, 7)] == [english.cell(row, 2).value for row in (1, 7)]
+    assert dutch.cell(18, 8).value == "Updates pending." and dutch.cell(18, 2).value == english.cell(18, 2).value
