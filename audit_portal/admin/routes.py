@@ -13,7 +13,8 @@ from audit_portal.auth import passwords, tokens
 from audit_portal.auth import service as auth_service
 from audit_portal.authz import Authorize, Principal, Role
 from audit_portal.db import SessionDep
-from audit_portal.errors import InvalidInput, PortalError
+from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.forms import EVERY_REFUSAL, submit_form
 from audit_portal.i18n import N_, Wording
 from audit_portal.portal import service as portal_settings
 from audit_portal.request_actor import actor_of
@@ -54,7 +55,7 @@ def _window(valid_from: str, valid_until: str) -> auth_service.AccessWindow:
 # --- users ---------------------------------------------------------------------------------
 
 
-def _users_page(request: Request, session: SessionDep, status_code: int = 200, **extra: object) -> Response:
+def _users_page(request: Request, session: SessionDep, **extra: object) -> Response:
     context = {
         "users": auth_service.list_users(session),
         "roles": [role.value for role in Role],
@@ -63,7 +64,7 @@ def _users_page(request: Request, session: SessionDep, status_code: int = 200, *
         "access_problem": auth_service.access_problem,
         **extra,
     }
-    return render(request, "pages/admin/users.html", context, status_code=status_code)
+    return render(request, "pages/admin/users.html", context)
 
 
 @router.get("/users")
@@ -82,7 +83,8 @@ def create_user(
     valid_until: FormText = "",
 ) -> Response:
     password = passwords.generate_password()
-    try:
+
+    def change() -> Response:
         user = auth_service.create_user(
             session,
             username=username,
@@ -92,12 +94,15 @@ def create_user(
             actor=actor_of(request, principal),
             must_change_password=True,
         )
-    except PortalError as error:
-        form = {"username": username, "role": role, "valid_from": valid_from, "valid_until": valid_until}
-        return _users_page(
-            request, session, error.status_code, error=error.in_language(request_language(request)), form=form
-        )
-    return _users_page(request, session, created={"username": user.username, "password": password})
+        return _users_page(request, session, created={"username": user.username, "password": password})
+
+    form = {"username": username, "role": role, "valid_from": valid_from, "valid_until": valid_until}
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _users_page(request, session, error=refusal.message, form=form),
+        refusals=EVERY_REFUSAL,
+    )
 
 
 @router.post("/settings/2fa")
@@ -108,9 +113,7 @@ def require_second_factor(
     return _redirect("/admin/users")
 
 
-def _edit_page(
-    request: Request, session: SessionDep, user_id: int, status_code: int = 200, **extra: object
-) -> Response:
+def _edit_page(request: Request, session: SessionDep, user_id: int, **extra: object) -> Response:
     user = auth_service.get_user(session, user_id)
     context = {
         "account": user,
@@ -118,7 +121,7 @@ def _edit_page(
         "problem": auth_service.access_problem(user),
         **extra,
     }
-    return render(request, "pages/admin/user_edit.html", context, status_code=status_code)
+    return render(request, "pages/admin/user_edit.html", context)
 
 
 @router.get("/users/{user_id}")
@@ -137,30 +140,37 @@ def update_user(
     valid_until: FormText = "",
 ) -> Response:
     user = auth_service.get_user(session, user_id)
-    try:
+
+    def change() -> Response:
         auth_service.update_user(
             session, user, role=role, window=_window(valid_from, valid_until), actor=actor_of(request, principal)
         )
-    except PortalError as error:
-        return _edit_page(
-            request, session, user_id, error.status_code, error=error.in_language(request_language(request))
-        )
-    return _edit_page(request, session, user_id, message=N_("Saved."))
+        return _edit_page(request, session, user_id, message=N_("Saved."))
+
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _edit_page(request, session, user_id, error=refusal.message),
+        refusals=EVERY_REFUSAL,
+    )
 
 
 @router.post("/users/{user_id}/revoke")
 def revoke_user(request: Request, session: SessionDep, principal: UserAdmin, user_id: int) -> Response:
     user = auth_service.get_user(session, user_id)
-    if user.id == principal.user_id:
-        return _edit_page(
-            request,
-            session,
-            user_id,
-            409,
-            error=Wording(request_language(request)).gettext("You cannot revoke your own account."),
-        )
-    auth_service.revoke_user(session, user, actor=actor_of(request, principal))
-    return _edit_page(request, session, user_id, message=N_("Access revoked; the account's sessions have ended."))
+
+    def change() -> Response:
+        if user.id == principal.user_id:
+            raise Conflict(N_("You cannot revoke your own account."))
+        auth_service.revoke_user(session, user, actor=actor_of(request, principal))
+        return _edit_page(request, session, user_id, message=N_("Access revoked; the account's sessions have ended."))
+
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _edit_page(request, session, user_id, error=refusal.message),
+        refusals=EVERY_REFUSAL,
+    )
 
 
 @router.post("/users/{user_id}/restore")
@@ -186,7 +196,7 @@ def reset_password(request: Request, session: SessionDep, principal: UserAdmin, 
 # --- service tokens ------------------------------------------------------------------------
 
 
-def _tokens_page(request: Request, session: SessionDep, status_code: int = 200, **extra: object) -> Response:
+def _tokens_page(request: Request, session: SessionDep, **extra: object) -> Response:
     context = {
         "tokens": tokens.list_tokens(session),
         "now": clock.utcnow(),
@@ -194,7 +204,7 @@ def _tokens_page(request: Request, session: SessionDep, status_code: int = 200, 
         "max_days": tokens.MAX_DAYS,
         **extra,
     }
-    return render(request, "pages/admin/tokens.html", context, status_code=status_code)
+    return render(request, "pages/admin/tokens.html", context)
 
 
 @router.get("/tokens")
@@ -215,7 +225,8 @@ def create_token(
         lifetime = int(days)
     except ValueError:
         lifetime = 0
-    try:
+
+    def change() -> Response:
         issued = tokens.create(
             session,
             name=name,
@@ -223,12 +234,15 @@ def create_token(
             days=lifetime,
             actor=actor_of(request, principal),
         )
-    except PortalError as error:
-        form = {"name": name, "scopes": scopes, "days": days}
-        return _tokens_page(
-            request, session, error.status_code, error=error.in_language(request_language(request)), form=form
-        )
-    return _tokens_page(request, session, issued=issued)
+        return _tokens_page(request, session, issued=issued)
+
+    form = {"name": name, "scopes": scopes, "days": days}
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _tokens_page(request, session, error=refusal.message, form=form),
+        refusals=EVERY_REFUSAL,
+    )
 
 
 @router.post("/tokens/{token_id}/revoke")

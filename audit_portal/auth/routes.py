@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,7 +16,8 @@ from audit_portal.auth.identify import Identity
 from audit_portal.auth.models import UserAccount
 from audit_portal.authz import Authorize, Principal, SignedIn
 from audit_portal.db import SessionDep
-from audit_portal.errors import PortalError
+from audit_portal.errors import InvalidInput
+from audit_portal.forms import EVERY_REFUSAL, Refusal, submit_form
 from audit_portal.i18n import N_
 from audit_portal.notifications import service as digest_settings
 from audit_portal.portal import service as portal_settings
@@ -24,7 +26,7 @@ from audit_portal.request_actor import actor_of, route_of
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import provider_of
-from audit_portal.templating import render, request_language
+from audit_portal.templating import render
 
 router = APIRouter(tags=["auth"])
 Public = Annotated[Principal, Authorize("public")]
@@ -173,7 +175,6 @@ def logout(request: Request, session: SessionDep, principal: Public) -> Response
 
 
 def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: object) -> Response:
-    status = int(extra.pop("status_code", 200))  # type: ignore[call-overload]
     assert user.id is not None
     preference = digest_settings.preference_of(session, user.id)
     context = {
@@ -192,7 +193,7 @@ def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: 
         "time_zones": i18n.common_time_zones(),
         **extra,
     }
-    return render(request, "pages/auth/profile.html", context, status_code=status)
+    return render(request, "pages/auth/profile.html", context)
 
 
 @router.get("/profile")
@@ -214,20 +215,31 @@ def save_personal_settings(
     (the account's own): all checked before anything is kept, so a refusal changes nothing."""
     user = auth_service.get_user(session, principal.user_id or 0)
     email, language, time_zone = email.strip(), language.strip(), time_zone.strip()
-    errors = auth_service.personal_settings_errors(language=language, time_zone=time_zone)
-    email_problem = digest_settings.email_error(email)
-    if email_problem:
-        errors["email"] = email_problem
-    if errors:
-        submitted = {"email": email, "digest": digest == "on", "language": language, "time_zone": time_zone}
-        return _profile(request, session, user, settings_form=submitted, settings_errors=errors, status_code=422)
-    auth_service.update_personal_settings(
-        session, user, language=language, time_zone=time_zone, actor=actor_of(request, principal)
+
+    def change() -> Response:
+        errors = auth_service.personal_settings_errors(language=language, time_zone=time_zone)
+        email_problem = digest_settings.email_error(email)
+        if email_problem:
+            errors["email"] = email_problem
+        if errors:
+            raise InvalidInput(
+                N_("Nothing was saved: correct the fields marked below."),
+                errors=[{"location": field, "message": message} for field, message in errors.items()],
+            )
+        auth_service.update_personal_settings(
+            session, user, language=language, time_zone=time_zone, actor=actor_of(request, principal)
+        )
+        digest_settings.save_preference(
+            session, actor=actor_of(request, principal), email=email, wants_digest=digest == "on"
+        )
+        return _redirect("/profile?saved=1#settings")
+
+    submitted = {"email": email, "digest": digest == "on", "language": language, "time_zone": time_zone}
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _profile(request, session, user, settings_form=submitted, settings_errors=refusal.fields),
     )
-    digest_settings.save_preference(
-        session, actor=actor_of(request, principal), email=email, wants_digest=digest == "on"
-    )
-    return _redirect("/profile?saved=1#settings")
 
 
 @router.post("/profile/password")
@@ -240,7 +252,8 @@ def change_password(
     confirm_password: FormText = "",
 ) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
-    try:
+
+    def change() -> Response:
         auth_service.change_password(
             session,
             user,
@@ -250,15 +263,16 @@ def change_password(
             keep_session_id=principal.session_id,
             actor=actor_of(request, principal),
         )
-    except PortalError as error:
         return _profile(
-            request,
-            session,
-            user,
-            password_error=error.in_language(request_language(request)),
-            status_code=error.status_code,
+            request, session, user, password_message=N_("Password changed. Your other sessions have ended.")
         )
-    return _profile(request, session, user, password_message=N_("Password changed. Your other sessions have ended."))
+
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _profile(request, session, user, password_error=refusal.message),
+        refusals=EVERY_REFUSAL,
+    )
 
 
 @router.get("/profile/2fa")
@@ -273,28 +287,33 @@ def enrolment_page(request: Request, session: SessionDep, principal: SignedIn) -
 @router.post("/profile/2fa")
 def start_enrolment(request: Request, session: SessionDep, principal: SignedIn) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
-    try:
+
+    def change() -> Response:
         auth_service.start_enrolment(session, user)
-    except PortalError as error:
-        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
-    return _redirect("/profile/2fa")
+        return _redirect("/profile/2fa")
+
+    return submit_form(request, change, _second_factor_refused(request, session, user), refusals=EVERY_REFUSAL)
 
 
 @router.post("/profile/2fa/confirm")
 def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn, code: FormText = "") -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
-    try:
+
+    def change() -> Response:
         codes = auth_service.confirm_enrolment(session, user, code=code, actor=actor_of(request, principal))
-    except PortalError as error:
+        return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+
+    def refused(refusal: Refusal) -> Response:
         if not user.totp_secret:
             return _redirect("/profile")
         context = {
             "qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)),
             "secret": user.totp_secret,
-            "error": error.detail,
+            "error": refusal.message,
         }
-        return render(request, "pages/auth/enrol.html", context, status_code=error.status_code)
-    return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+        return render(request, "pages/auth/enrol.html", context)
+
+    return submit_form(request, change, refused, refusals=EVERY_REFUSAL)
 
 
 @router.post("/profile/2fa/recovery-codes")
@@ -302,11 +321,12 @@ def replace_recovery_codes(
     request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
 ) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
-    try:
+
+    def change() -> Response:
         codes = auth_service.new_recovery_codes(session, user, password=password, actor=actor_of(request, principal))
-    except PortalError as error:
-        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
-    return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+        return render(request, "pages/auth/recovery_codes.html", {"codes": codes, "continue_to": "/profile"})
+
+    return submit_form(request, change, _second_factor_refused(request, session, user), refusals=EVERY_REFUSAL)
 
 
 @router.post("/profile/2fa/disable")
@@ -314,8 +334,13 @@ def disable_second_factor(
     request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
 ) -> Response:
     user = auth_service.get_user(session, principal.user_id or 0)
-    try:
+
+    def change() -> Response:
         auth_service.turn_off_second_factor(session, user, password=password, actor=actor_of(request, principal))
-    except PortalError as error:
-        return _profile(request, session, user, second_factor_error=error.detail, status_code=error.status_code)
-    return _profile(request, session, user, second_factor_message=N_("Two-factor sign-in is off."))
+        return _profile(request, session, user, second_factor_message=N_("Two-factor sign-in is off."))
+
+    return submit_form(request, change, _second_factor_refused(request, session, user), refusals=EVERY_REFUSAL)
+
+
+def _second_factor_refused(request: Request, session: SessionDep, user: UserAccount) -> Callable[[Refusal], Response]:
+    return lambda refusal: _profile(request, session, user, second_factor_error=refusal.message)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.catalogue import library, presenters
 from audit_portal.db import SessionDep
-from audit_portal.errors import InvalidInput
 from audit_portal.evidence import service as evidence_service
+from audit_portal.forms import see_other, submit_form
 from audit_portal.request_actor import actor_of
 from audit_portal.soa.service import STATUS_LABELS
-from audit_portal.templating import render, request_language
+from audit_portal.templating import render
 
 router = APIRouter()
 
@@ -35,13 +35,14 @@ def switch_off_requirement(
     principal: RequirementSwitcher,
     key: Annotated[str, Form(max_length=128)] = "",
     reason: Annotated[str, Form()] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     """Switch a library requirement off, with the reason auditors will read."""
-    try:
+
+    def change() -> Response:
         library.switch_off(session, key=key, reason=reason, actor=actor_of(request, principal))
-    except InvalidInput as error:
-        return _back_to_control(request, session, key, error=error.in_language(request_language(request)))
-    return _back_to_control(request, session, key)
+        return _back_to_control(session, key)
+
+    return submit_form(request, change, lambda refusal: _control_page(request, session, key, refusal.message))
 
 
 @router.post("/catalogue/requirements/switch-on", response_class=HTMLResponse, response_model=None)
@@ -50,15 +51,19 @@ def switch_on_requirement(
     session: SessionDep,
     principal: RequirementSwitcher,
     key: Annotated[str, Form(max_length=128)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> RedirectResponse:
     library.switch_on(session, key=key, actor=actor_of(request, principal))
-    return _back_to_control(request, session, key)
+    return _back_to_control(session, key)
 
 
-def _back_to_control(request: Request, session, key: str, *, error: str | None = None):
+def _back_to_control(session: SessionDep, key: str) -> RedirectResponse:
     control = presenters.control_of_requirement(session, key)
-    if error is None:
-        return RedirectResponse(f"/catalogue/{control.framework_key}/{control.ref}#requirements", status_code=303)
+    return see_other(f"/catalogue/{control.framework_key}/{control.ref}#requirements")
+
+
+def _control_page(request: Request, session: SessionDep, key: str, error: str) -> HTMLResponse:
+    """The requirement's control page with the reason its switch was refused."""
+    control = presenters.control_of_requirement(session, key)
     page = presenters.control_page(session, control.framework_key, control.ref)
     return render(
         request,
@@ -73,7 +78,6 @@ def _back_to_control(request: Request, session, key: str, *, error: str | None =
             "switch_key": key,
         },
         block="content",
-        status_code=422,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.collection import advisories, review, rule_review, service, views
@@ -14,6 +14,7 @@ from audit_portal.collection.secrets import MASK
 from audit_portal.db import SessionDep
 from audit_portal.engagements import scope
 from audit_portal.errors import Conflict, InvalidInput
+from audit_portal.forms import Refusal, see_other, submit_form
 from audit_portal.i18n import N_
 from audit_portal.request_actor import actor_of
 from audit_portal.store import StoreDep
@@ -76,7 +77,7 @@ def save_instance(
     remote: FormText = "",
     config: FormText = "",
     existing: FormText = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     values = {
         "name": name,
         "collector": collector,
@@ -87,17 +88,19 @@ def save_instance(
         "remote": remote,
         "config": config,
     }
-    try:
+
+    def change() -> Response:
         spec = service.spec_from_form(values)
         instance = service.save_instance(
             session, spec, settings=request.app.state.settings, actor=actor_of(request, principal)
         )
-    except InvalidInput as error:
+        return see_other(f"/collectors/{instance.name}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         current = service.get_instance(session, existing) if existing else None
-        return _instance_form(
-            request, current, values, {"form": error.in_language(request_language(request))}, status_code=422
-        )
-    return RedirectResponse(f"/collectors/{instance.name}", status_code=303)
+        return _instance_form(request, current, values, {"form": refusal.message})
+
+    return submit_form(request, change, refused)
 
 
 @router.get("/collectors/{name}", response_class=HTMLResponse)
@@ -171,23 +174,27 @@ def decide_rules(
     rule: FormList = None,
     decision: FormList = None,
     reason: FormList = None,
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     submitted = _rule_rows(rule or [], decision or [], reason or [])
-    try:
+
+    def change() -> Response:
         rule_review.record_decisions(session, store, run_id, decisions=submitted, actor=actor_of(request, principal))
-    except InvalidInput as error:
+        return see_other(f"/runs/{run_id}#rule-decisions")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
+        values = {index: (chosen, reason) for index, chosen, reason in submitted}
         return _run_page(
             request,
             session,
             store,
             principal,
             run_id,
-            status_code=422,
-            rules_error=error.in_language(request_language(request)),
-            rule_errors=error.field_errors(request_language(request)),
-            rule_values={index: (d, r) for index, d, r in submitted},
+            rules_error=refusal.message,
+            rule_errors=refusal.fields,
+            rule_values=values,
         )
-    return RedirectResponse(f"/runs/{run_id}#rule-decisions", status_code=303)
+
+    return submit_form(request, change, refused)
 
 
 def _rule_rows(rules: list[str], decisions: list[str], reasons: list[str]) -> list[tuple[int, str, str]]:
@@ -205,22 +212,18 @@ def _rule_rows(rules: list[str], decisions: list[str], reasons: list[str]) -> li
 @router.post("/runs/{run_id}/signoff", response_class=HTMLResponse, response_model=None)
 def sign_off(
     request: Request, session: SessionDep, store: StoreDep, principal: Signer, run_id: int, remark: FormText = ""
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         review.sign_off_run(session, run_id, remark=remark, actor=actor_of(request, principal), store=store)
-    except InvalidInput as error:
+        return see_other(f"/runs/{run_id}#signoff")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
+        where = refusal.first_field("remark")
         return _run_page(
-            request,
-            session,
-            store,
-            principal,
-            run_id,
-            error=error.in_language(request_language(request)),
-            remark=remark,
-            error_location=error.errors[0]["location"] if error.errors else "remark",
-            status_code=422,
+            request, session, store, principal, run_id, error=refusal.message, remark=remark, error_location=where
         )
-    return RedirectResponse(f"/runs/{run_id}#signoff", status_code=303)
+
+    return submit_form(request, change, refused)
 
 
 @router.post("/runs/{run_id}/advisory-decisions", response_class=HTMLResponse, response_model=None)
@@ -233,8 +236,8 @@ def decide_advisory(
     advisory: FormText = "",
     status: FormText = "",
     note: FormText = "",
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         advisories.record_decision(
             session,
             run_id,
@@ -244,18 +247,13 @@ def decide_advisory(
             actor=actor_of(request, principal),
             settings=request.app.state.settings,
         )
-    except InvalidInput as error:
-        return _run_page(
-            request,
-            session,
-            store,
-            principal,
-            run_id,
-            decision_error=error.in_language(request_language(request)),
-            decision={"advisory": advisory, "status": status, "note": note},
-            status_code=422,
-        )
-    return RedirectResponse(f"/runs/{run_id}#advisory-decisions", status_code=303)
+        return see_other(f"/runs/{run_id}#advisory-decisions")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
+        values = {"advisory": advisory, "status": status, "note": note}
+        return _run_page(request, session, store, principal, run_id, decision_error=refusal.message, decision=values)
+
+    return submit_form(request, change, refused)
 
 
 def _run_page(
@@ -268,7 +266,6 @@ def _run_page(
     error: str = "",
     error_location: str = "remark",
     remark: str = "",
-    status_code: int = 200,
     decision_error: str = "",
     decision: dict[str, str] | None = None,
     rules_error: str = "",
@@ -305,13 +302,10 @@ def _run_page(
             "decision": decision or {},
         },
         block="content",
-        status_code=status_code,
     )
 
 
-def _instance_form(
-    request: Request, instance: object, values: dict[str, str], errors: dict[str, str], status_code: int = 200
-) -> HTMLResponse:
+def _instance_form(request: Request, instance: object, values: dict[str, str], errors: dict[str, str]) -> HTMLResponse:
     return render(
         request,
         "pages/collectors/edit.html",
@@ -327,5 +321,4 @@ def _instance_form(
             "mask": MASK,
         },
         block="form",
-        status_code=status_code,
     )

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, Response
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import occurrence_review, occurrences, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED
-from audit_portal.errors import InvalidInput
-from audit_portal.i18n import N_
+from audit_portal.forms import see_other, submit_form
+from audit_portal.i18n import N_, Wording
 from audit_portal.request_actor import actor_of
 from audit_portal.templating import is_fragment_request, render, request_language
 
@@ -69,12 +69,13 @@ def review_occurrences(
     only: Annotated[int | None, Form()] = None,
     decision: Text = "",
     comment: Text = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     """Review the selected occurrences (or the one whose own Accept button was pressed)."""
     engagement = service.get_engagement(session, principal, engagement_id)
     occurrence_review.requirement_of_control(session, engagement, ref, requirement_id)
     anchors = [only] if only is not None else list(occurrence or [])
-    try:
+
+    def change() -> Response:
         count = occurrence_review.review_occurrences(
             session,
             actor=actor_of(request, principal),
@@ -84,9 +85,19 @@ def review_occurrences(
             decision=decision or ("accept" if only is not None else ""),
             comment=comment,
         )
-    except InvalidInput as error:
-        errors = error.field_errors(request_language(request))
-        return _history(
+        if not is_fragment_request(request):
+            return see_other(f"/engagements/{engagement_id}/controls/{ref}")
+        say = Wording(request_language(request))
+        if (decision or "").strip().lower() == "reject":
+            done = say.ngettext("%(count)s item rejected.", "%(count)s items rejected.", count, count=count)
+        else:
+            done = say.ngettext("%(count)s item accepted.", "%(count)s items accepted.", count, count=count)
+        return _history(request, session, principal, engagement_id, ref, requirement_id, wanted, message=done)
+
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _history(
             request,
             session,
             principal,
@@ -94,22 +105,9 @@ def review_occurrences(
             ref,
             requirement_id,
             wanted,
-            errors=errors,
+            errors=refusal.fields,
             comment=comment,
-            status_code=422,
-        )
-    if not is_fragment_request(request):
-        return RedirectResponse(f"/engagements/{engagement_id}/controls/{ref}", status_code=303)
-    verb = "rejected" if (decision or "").strip().lower() == "reject" else "accepted"
-    return _history(
-        request,
-        session,
-        principal,
-        engagement_id,
-        ref,
-        requirement_id,
-        wanted,
-        message=f"{count} item(s) {verb}.",
+        ),
     )
 
 
@@ -125,7 +123,6 @@ def _history(
     errors: dict[str, str] | None = None,
     comment: str = "",
     message: str = "",
-    status_code: int = 200,
 ) -> HTMLResponse:
     engagement = service.get_engagement(session, principal, engagement_id)
     requirement = occurrence_review.requirement_of_control(session, engagement, ref, requirement_id)
@@ -147,5 +144,4 @@ def _history(
             "message": message,
         },
         block="occurrences",
-        status_code=status_code,
     )

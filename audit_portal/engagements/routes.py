@@ -6,18 +6,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import occurrences, scope, service
 from audit_portal.engagements.models import REVIEW_ACCEPTED, REVIEW_PENDING, REVIEW_REJECTED, EvidenceReview
-from audit_portal.errors import InvalidInput
+from audit_portal.evidence.models import Evidence
 from audit_portal.findings import service as findings
+from audit_portal.forms import Refusal, see_other, submit_form
 from audit_portal.i18n import N_
 from audit_portal.request_actor import actor_of
 from audit_portal.requests import service as requests
-from audit_portal.templating import is_fragment_request, render, request_language
+from audit_portal.templating import is_fragment_request, render
 
 router = APIRouter()
 
@@ -25,10 +26,6 @@ Reader = Annotated[Principal, Authorize("engagements:read")]
 Manager = Annotated[Principal, Authorize("engagements:manage")]
 Reviewer = Annotated[Principal, Authorize("evidence:review")]
 Text = Annotated[str, Form()]
-
-
-def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
-    return error.field_errors(request_language(request))
 
 
 def _permissions(principal: Principal) -> dict[str, bool]:
@@ -81,12 +78,12 @@ def create(
     session: SessionDep,
     principal: Manager,
     form: EngagementFormDep,
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         engagement = service.create_engagement(session, form=form, actor=actor_of(request, principal))
-    except InvalidInput as error:
-        return _engagement_form(request, session, None, form, _errors(error, request), status_code=422)
-    return RedirectResponse(f"/engagements/{engagement.id}/controls", status_code=303)
+        return see_other(f"/engagements/{engagement.id}/controls")
+
+    return submit_form(request, change, lambda refusal: _engagement_form(request, session, None, form, refusal.fields))
 
 
 @router.get("/engagements/{engagement_id}/edit", response_class=HTMLResponse, response_model=None)
@@ -102,12 +99,14 @@ def update(
     principal: Manager,
     engagement_id: int,
     form: EngagementFormDep,
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         service.update_engagement(session, engagement_id=engagement_id, form=form, actor=actor_of(request, principal))
-    except InvalidInput as error:
-        return _engagement_form(request, session, engagement_id, form, _errors(error, request), status_code=422)
-    return RedirectResponse(f"/engagements/{engagement_id}/controls", status_code=303)
+        return see_other(f"/engagements/{engagement_id}/controls")
+
+    return submit_form(
+        request, change, lambda refusal: _engagement_form(request, session, engagement_id, form, refusal.fields)
+    )
 
 
 def _engagement_form(
@@ -116,7 +115,6 @@ def _engagement_form(
     engagement_id: int | None,
     form: service.EngagementForm,
     errors: dict[str, str],
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -129,7 +127,6 @@ def _engagement_form(
             "auditors": service.auditor_choices(session),
         },
         block="form",
-        status_code=status_code,
     )
 
 
@@ -281,10 +278,8 @@ def review(
     comment: Text = "",
     back: Text = "",
     newest: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    error_text = None
-    saved: EvidenceReview | None
-    try:
+) -> Response:
+    def change() -> Response:
         evidence, saved = service.review_evidence(
             session,
             actor=actor_of(request, principal),
@@ -293,31 +288,29 @@ def review(
             decision=decision,
             comment=comment,
         )
-    except InvalidInput as error:
         if not is_fragment_request(request):
-            raise
-        error_text = " ".join(_errors(error, request).values()) or error.in_language(request_language(request))
+            own_page = back.startswith(f"/engagements/{engagement_id}/")
+            return see_other(back if own_page else f"/engagements/{engagement_id}/controls")
+        return row(evidence, saved, error=None)
+
+    def row(evidence: Evidence, saved: EvidenceReview | None, error: str | None) -> HTMLResponse:
+        item = service.HistoryItem(evidence, saved, is_newest=newest == "1")
+        context = {"item": item, "engagement_id": engagement_id, "can_review": True, "error": error}
+        return render(
+            request,
+            "pages/engagements/_evidence_row.html",
+            context | {"back": back, "comment": comment, **_review_labels()},
+        )
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         evidence, saved = service.current_review(
             session, principal=principal, engagement_id=engagement_id, evidence_id=evidence_id
         )
+        return row(evidence, saved, error=refusal.sentence())
+
     if not is_fragment_request(request):
-        target = back if back.startswith(f"/engagements/{engagement_id}/") else f"/engagements/{engagement_id}/controls"
-        return RedirectResponse(target, status_code=303)
-    item = service.HistoryItem(evidence, saved, is_newest=newest == "1")
-    return render(
-        request,
-        "pages/engagements/_evidence_row.html",
-        {
-            "item": item,
-            "engagement_id": engagement_id,
-            "can_review": True,
-            "error": error_text,
-            "back": back,
-            "comment": comment,
-            **_review_labels(),
-        },
-        status_code=422 if error_text else 200,
-    )
+        return change()  # a whole page has no row to show the reason in: the error page says it
+    return submit_form(request, change, refused)
 
 
 # Occurrence history and whole-occurrence review live in their own module.

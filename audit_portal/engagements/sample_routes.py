@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import sample_sheet, sampling, service
 from audit_portal.engagements.models import Engagement
-from audit_portal.errors import InvalidInput
+from audit_portal.forms import Refusal, see_other, submit_form
 from audit_portal.request_actor import actor_of
 from audit_portal.templating import render, request_language
 
@@ -23,10 +23,6 @@ Sampler = Annotated[Principal, Authorize("samples:manage")]
 Text = Annotated[str, Form()]
 BASE = "/engagements/{engagement_id}/samples"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
-    return error.field_errors(request_language(request))
 
 
 def _sizes(request: Request) -> dict[str, tuple[int, int]]:
@@ -48,7 +44,6 @@ def _samples_page(
     drawn: list,
     form: sampling.SampleForm,
     errors: dict[str, str],
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -63,7 +58,6 @@ def _samples_page(
             "can_sample": allowed("samples:manage", principal.role),
             **sampling.labels(),
         },
-        status_code=status_code,
     )
 
 
@@ -78,9 +72,10 @@ def draw_sample(
     size: Text = "",
     seed: Text = "",
     chosen: Text = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     form = sampling.SampleForm(subject, method, size, seed, chosen)
-    try:
+
+    def change() -> Response:
         sample = sampling.draw(
             session,
             actor=actor_of(request, principal),
@@ -88,18 +83,13 @@ def draw_sample(
             form=form,
             sizes=_sizes(request),
         )
-    except InvalidInput as error:
+        return see_other(f"/engagements/{engagement_id}/samples/{sample.id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement, drawn = sampling.samples(session, principal, engagement_id)
-        return _samples_page(
-            request,
-            principal,
-            engagement,
-            drawn,
-            form,
-            _errors(error, request) or {"subject": error.in_language(request_language(request))},
-            422,
-        )
-    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample.id}", status_code=303)
+        return _samples_page(request, principal, engagement, drawn, form, refusal.by_field("subject"))
+
+    return submit_form(request, change, refused)
 
 
 @router.get(BASE + "/{sample_id}", response_class=HTMLResponse, response_model=None)
@@ -123,7 +113,6 @@ def _sample_page(
     errors: dict[str, str] | None = None,
     failed_item: int | None = None,
     values: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -141,7 +130,6 @@ def _sample_page(
             **sampling.labels(),
         },
         block="verification",
-        status_code=status_code,
     )
 
 
@@ -165,8 +153,8 @@ def record_result(
     item_id: int,
     result: Text = "",
     note: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         sampling.record_result(
             session,
             actor=actor_of(request, principal),
@@ -176,19 +164,16 @@ def record_result(
             result=result,
             note=note,
         )
-    except InvalidInput as error:
+        return see_other(f"/engagements/{engagement_id}/samples/{sample_id}#item-{item_id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
+        values = {"result": result, "note": note}
         return _sample_page(
-            request,
-            principal,
-            engagement,
-            view,
-            errors=_errors(error, request),
-            failed_item=item_id,
-            values={"result": result, "note": note},
-            status_code=422,
+            request, principal, engagement, view, errors=refusal.fields, failed_item=item_id, values=values
         )
-    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}#item-{item_id}", status_code=303)
+
+    return submit_form(request, change, refused)
 
 
 @router.post(BASE + "/{sample_id}/conclude", response_class=HTMLResponse, response_model=None)
@@ -200,8 +185,8 @@ def conclude(
     sample_id: int,
     conclusion: Text = "",
     conclusion_note: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         sampling.conclude(
             session,
             actor=actor_of(request, principal),
@@ -210,18 +195,14 @@ def conclude(
             conclusion=conclusion,
             note=conclusion_note,
         )
-    except InvalidInput as error:
+        return see_other(f"/engagements/{engagement_id}/samples/{sample_id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement, view = sampling.get_sample(session, principal, engagement_id, sample_id)
-        return _sample_page(
-            request,
-            principal,
-            engagement,
-            view,
-            errors=_errors(error, request),
-            values={"conclusion": conclusion, "conclusion_note": conclusion_note},
-            status_code=422,
-        )
-    return RedirectResponse(f"/engagements/{engagement_id}/samples/{sample_id}", status_code=303)
+        values = {"conclusion": conclusion, "conclusion_note": conclusion_note}
+        return _sample_page(request, principal, engagement, view, errors=refusal.fields, values=values)
+
+    return submit_form(request, change, refused)
 
 
 @router.get(BASE + "/{sample_id}/sheet.xlsx", response_model=None)

@@ -3,20 +3,21 @@ and the global list management reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, Response
 
 from audit_portal.authz import Authorize, Principal, Role, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import sampling
 from audit_portal.engagements import service as engagements
-from audit_portal.errors import InvalidInput
 from audit_portal.findings import lifecycle, service
 from audit_portal.findings.models import AUDITOR_CATEGORIES, SEVERITIES, STATUSES
+from audit_portal.forms import Refusal, see_other, submit_form
 from audit_portal.request_actor import actor_of
-from audit_portal.templating import render, request_language
+from audit_portal.templating import render
 
 router = APIRouter()
 
@@ -108,7 +109,6 @@ def _form(
     finding_id: int | None,
     form: service.FindingForm,
     errors: dict[str, str],
-    status_code: int = 200,
     sample_id: int | None = None,
 ) -> HTMLResponse:
     return render(
@@ -123,7 +123,6 @@ def _form(
             **_context(principal),
         },
         block="form",
-        status_code=status_code,
     )
 
 
@@ -163,20 +162,23 @@ def create(
     engagement_id: int,
     submitted: SubmittedFields,
     sample: Annotated[int | None, Form()] = None,
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     """Record a finding; with ``sample``, raised from that sample's exceptions and linked to them."""
     form = _overlay(service.FindingForm(), submitted)
-    try:
-        if sample is not None:
-            finding = sampling.raise_finding(
-                session, actor=actor_of(request, principal), engagement_id=engagement_id, sample_id=sample, form=form
-            )
-            return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding.id}", status_code=303)
-        service.create(session, actor=actor_of(request, principal), engagement_id=engagement_id, form=form)
-    except InvalidInput as error:
+
+    def change() -> Response:
+        actor = actor_of(request, principal)
+        if sample is None:
+            service.create(session, actor=actor, engagement_id=engagement_id, form=form)
+            return see_other(f"/engagements/{engagement_id}/findings")
+        finding = sampling.raise_finding(session, actor=actor, engagement_id=engagement_id, sample_id=sample, form=form)
+        return see_other(f"/engagements/{engagement_id}/findings/{finding.id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement = engagements.get_engagement(session, principal, engagement_id)
-        return _form(request, principal, engagement, None, form, _errors(error, request), 422, sample_id=sample)
-    return RedirectResponse(f"/engagements/{engagement_id}/findings", status_code=303)
+        return _form(request, principal, engagement, None, form, refusal.fields, sample_id=sample)
+
+    return submit_form(request, change, refused)
 
 
 @router.get(
@@ -204,7 +206,6 @@ def _finding_page(
     step: str,
     errors: dict[str, str],
     values: dict[str, str],
-    status_code: int = 200,
 ) -> HTMLResponse:
     engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
     return render(
@@ -222,7 +223,6 @@ def _finding_page(
             "values": values,
             **_context(principal),
         },
-        status_code=status_code,
     )
 
 
@@ -234,23 +234,19 @@ def _after_step(
     finding_id: int,
     step: str,
     values: dict[str, str],
-    action,
-) -> HTMLResponse | RedirectResponse:
-    try:
+    action: Callable[[], object],
+) -> Response:
+    def change() -> Response:
         action()
-    except InvalidInput as error:  # refused before anything was written
-        return _finding_page(
-            request,
-            session,
-            principal,
-            engagement_id,
-            finding_id,
-            step=step,
-            errors=_errors(error, request),
-            values=values,
-            status_code=422,
-        )
-    return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
+        return see_other(f"/engagements/{engagement_id}/findings/{finding_id}")
+
+    return submit_form(
+        request,
+        change,
+        lambda refusal: _finding_page(
+            request, session, principal, engagement_id, finding_id, step=step, errors=refusal.fields, values=values
+        ),
+    )
 
 
 @router.post(
@@ -269,7 +265,7 @@ def plan(
     root_cause: Annotated[str, Form()] = "",
     corrective_action: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     submitted = lifecycle.Plan(
         owner=owner, due_date=due_date, root_cause=root_cause, corrective_action=corrective_action, note=note
     )
@@ -304,7 +300,7 @@ def remediate(
     finding_id: int,
     note: Annotated[str, Form()] = "",
     evidence_ids: Annotated[str, Form()] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     return _after_step(
         request,
         session,
@@ -337,7 +333,7 @@ def verify(
     finding_id: int,
     decision: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     return _after_step(
         request,
         session,
@@ -385,21 +381,19 @@ def update(
     engagement_id: int,
     finding_id: int,
     submitted: SubmittedFields,
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     engagement, view = service.get_finding(session, principal, engagement_id, finding_id)
     # Fields the form does not show (the auditor's, for it and admin) keep their values.
     form = _overlay(service.form_for(view), submitted)
-    try:
-        service.update(
-            session,
-            actor=actor_of(request, principal),
-            engagement_id=engagement_id,
-            finding_id=finding_id,
-            form=form,
-        )
-    except InvalidInput as error:
-        return _form(request, principal, engagement, finding_id, form, _errors(error, request), 422)
-    return RedirectResponse(f"/engagements/{engagement_id}/findings/{finding_id}", status_code=303)
+
+    def change() -> Response:
+        actor = actor_of(request, principal)
+        service.update(session, actor=actor, engagement_id=engagement_id, finding_id=finding_id, form=form)
+        return see_other(f"/engagements/{engagement_id}/findings/{finding_id}")
+
+    return submit_form(
+        request, change, lambda refusal: _form(request, principal, engagement, finding_id, form, refusal.fields)
+    )
 
 
 def _overlay(form: service.FindingForm, submitted: dict[str, str | None]) -> service.FindingForm:
@@ -407,7 +401,3 @@ def _overlay(form: service.FindingForm, submitted: dict[str, str | None]) -> ser
         if value is not None:
             setattr(form, name, value)
     return form
-
-
-def _errors(error: InvalidInput, request: Request) -> dict[str, str]:
-    return error.field_errors(request_language(request))

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit_portal import clock
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.db import SessionDep
 from audit_portal.engagements import service as engagements
 from audit_portal.errors import InvalidInput
+from audit_portal.forms import Refusal, see_other, submit_form
 from audit_portal.i18n import N_
 from audit_portal.request_actor import actor_of
 from audit_portal.requests import service
 from audit_portal.requests.models import STATES
 from audit_portal.search import Search
-from audit_portal.templating import render, request_language
+from audit_portal.templating import render
 
 router = APIRouter()
 
@@ -64,7 +65,6 @@ def _form(
     engagement,
     values: dict[str, str],
     errors: dict[str, str],
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -77,7 +77,6 @@ def _form(
             **_context(principal),
         },
         block="form",
-        status_code=status_code,
     )
 
 
@@ -90,8 +89,8 @@ def create(
     subject: Text = "",
     question: Text = "",
     due_date: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    try:
+) -> Response:
+    def change() -> Response:
         created = service.create(
             session,
             actor=actor_of(request, principal),
@@ -100,18 +99,14 @@ def create(
             question=question,
             due_date=due_date,
         )
-    except InvalidInput as error:
+        return see_other(f"/engagements/{engagement_id}/requests/{created.id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement = engagements.get_engagement(session, principal, engagement_id)
-        errors = error.field_errors(request_language(request))
-        return _form(
-            request,
-            principal,
-            engagement,
-            {"subject": subject, "question": question, "due_date": due_date},
-            errors,
-            422,
-        )
-    return RedirectResponse(f"/engagements/{engagement_id}/requests/{created.id}", status_code=303)
+        values = {"subject": subject, "question": question, "due_date": due_date}
+        return _form(request, principal, engagement, values, refusal.fields)
+
+    return submit_form(request, change, refused)
 
 
 @router.get(
@@ -132,13 +127,11 @@ def _detail(
     engagement,
     row,
     error: str | None,
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
         "pages/engagements/request.html",
         {"engagement": engagement, "row": row, "error": error, **_context(principal)},
-        status_code=status_code,
     )
 
 
@@ -176,21 +169,23 @@ def answer(
     request_id: int,
     evidence_ids: Annotated[list[str] | None, Form()] = None,
     note: Text = "",
-) -> HTMLResponse | RedirectResponse:
-    try:
-        ids = _evidence_numbers(evidence_ids or [])
+) -> Response:
+    def change() -> Response:
         service.answer(
             session,
             actor=actor_of(request, principal),
             engagement_id=engagement_id,
             request_id=request_id,
-            evidence_ids=ids,
+            evidence_ids=_evidence_numbers(evidence_ids or []),
             note=note,
         )
-    except InvalidInput as error:
+        return see_other(f"/engagements/{engagement_id}/requests/{request_id}")
+
+    def refused(refusal: Refusal) -> HTMLResponse:
         engagement, row = service.view(session, principal, engagement_id, request_id)
-        return _detail(request, principal, engagement, row, error.in_language(request_language(request)), 422)
-    return RedirectResponse(f"/engagements/{engagement_id}/requests/{request_id}", status_code=303)
+        return _detail(request, principal, engagement, row, refusal.message)
+
+    return submit_form(request, change, refused)
 
 
 @router.post(

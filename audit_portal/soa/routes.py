@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from audit_portal import clock
 from audit_portal.authz import Authorize, Principal, allowed
 from audit_portal.coverage.service import STATUS_LABELS as COVERAGE_LABELS
 from audit_portal.db import SessionDep
-from audit_portal.errors import InvalidInput
+from audit_portal.forms import see_other, submit_form
 from audit_portal.request_actor import actor_of
 from audit_portal.soa import evidence as soa_evidence
 from audit_portal.soa import export, service
-from audit_portal.soa.models import STATUSES
+from audit_portal.soa.models import STATUSES, SoaEntry
 from audit_portal.store import StoreDep
 from audit_portal.templating import render, request_language
 
@@ -86,21 +86,25 @@ def save(
     justification: OptionalField = None,
     status: OptionalField = None,
     owner: OptionalField = None,
-) -> HTMLResponse | RedirectResponse:
+) -> Response:
     submitted = {"applicable": applicable, "justification": justification, "status": status, "owner": owner}
     before = service.soa_row(session, ref).entry
     version = (before.updated_at, before.updated_by) if before else None
-    try:
-        entry = service.update_entry(session, ref=ref, actor=actor_of(request, principal), **submitted)
-    except InvalidInput as error:
-        row = service.soa_row(session, ref)
-        errors = error.field_errors(request_language(request))
-        return _form(request, row, submitted, errors=errors, status_code=422)
-    if (entry.updated_at, entry.updated_by) != version:  # it changed: keep the new version (6.1.3 d)
+    saved: list[SoaEntry] = []
+
+    def change() -> Response:
+        saved.append(service.update_entry(session, ref=ref, actor=actor_of(request, principal), **submitted))
+        return see_other(f"/soa#control-{ref}")
+
+    response = submit_form(
+        request, change, lambda refusal: _form(request, service.soa_row(session, ref), submitted, errors=refusal.fields)
+    )
+    # Outside the form's refusal: an export the evidence store refuses is an error, not a field's.
+    if saved and (saved[0].updated_at, saved[0].updated_by) != version:  # it changed: keep it (6.1.3 d)
         soa_evidence.keep_export(
             session, store, max_bytes=request.app.state.settings.max_upload_bytes, actor=actor_of(request, principal)
         )
-    return RedirectResponse(f"/soa#control-{ref}", status_code=303)
+    return response
 
 
 def _form(
@@ -109,7 +113,6 @@ def _form(
     values: dict[str, str | None],
     *,
     errors: dict[str, str],
-    status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request,
@@ -122,5 +125,4 @@ def _form(
             "status_labels": service.STATUS_LABELS,
         },
         block="form",
-        status_code=status_code,
     )

@@ -218,7 +218,7 @@ def test_accepting_an_occurrence_reviews_every_item_with_an_event_each(workspace
     response = login_as(workspace.auditor).post(
         f"{_base(workspace, session)}/review", data={"only": max(run), "comment": "Complete"}, headers=HTMX
     )
-    assert response.status_code == 200 and "3 item(s) accepted" in response.text
+    assert response.status_code == 200 and "3 items accepted" in response.text
     reviews = session.scalars(select(EvidenceReview).where(EvidenceReview.evidence_id.in_(run))).all()
     assert sorted(r.evidence_id for r in reviews) == sorted(run)
     assert {(r.status, r.comment) for r in reviews} == {("accepted", "Complete")}
@@ -247,7 +247,7 @@ def test_rejecting_without_a_comment_shows_the_error_at_the_field_and_changes_no
         headers=HTMX,
     )
     assert response.status_code == 422
-    assert 'class="field-error" role="alert" id="occurrence-comment-error' in response.text
+    assert re.search(r'id="occurrences-\d+-comment-error" class="field-error" role="alert"', response.text)
     assert "Say why the evidence is rejected." in response.text
     assert 'id="occurrences-' in response.text  # the fragment htmx swaps in place of the history
     assert session.scalar(select(func.count()).select_from(EvidenceReview)) == 0

@@ -29,6 +29,7 @@ WEB_TOP_LEVEL = {
     "db.py",  # SessionDep
     "store.py",  # StoreDep
     "request_actor.py",  # actor_of(request, principal)
+    "forms.py",  # submit_form(request, ...): how a posted form ends
 }
 # Web-side helpers inside a domain, each reading something only a request has.
 WEB_HELPERS = {

@@ -108,7 +108,7 @@ class TestPersonalSettings:
         text = response.text
         assert 'id="email-error">Geen e-mailadres' in text and 'aria-describedby="email-error"' in text
         assert 'id="language-error">Kies een van de aangeboden talen' in text
-        assert 'id="time-zone-error">Kies een tijdzone uit de lijst' in text
+        assert 'id="time_zone-error">Kies een tijdzone uit de lijst' in text
         assert 'value="not an address"' in text and 'value="Mars/Olympus_Mons"' in text  # kept for correcting
         user = session.get(UserAccount, client.user.id)
         session.refresh(user)
@@ -124,7 +124,7 @@ class TestPersonalSettings:
         response = client.post("/profile/settings", data=_settings(email="it@example.nl", time_zone="Nowhere"))
         assert (
             response.status_code == 422
-            and 'id="time-zone-error"' in response.text
+            and 'id="time_zone-error"' in response.text
             and "email-error" not in response.text
         )
         assert session.get(DigestPreference, client.user.id) is None
