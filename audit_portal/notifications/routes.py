@@ -19,7 +19,7 @@ router = APIRouter(tags=["notifications"])
 
 @router.get("/notifications", response_class=HTMLResponse)
 def settings_page(request: Request, session: SessionDep, principal: SignedIn) -> HTMLResponse:
-    preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
+    preference = service.preference_of(session, principal.account_id)
     return render(
         request,
         "pages/dashboard/notifications.html",
@@ -43,7 +43,7 @@ def save_settings(
     try:
         service.save_preference(session, actor=actor_of(request, principal), email=email, wants_digest=digest == "on")
     except InvalidInput as error:
-        preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
+        preference = service.preference_of(session, principal.account_id)
         return render(
             request,
             "pages/dashboard/notifications.html",
