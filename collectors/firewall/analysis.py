@@ -18,6 +18,7 @@ from collectors.firewall.model import (
     InternalSide,
     ParsedInput,
     Rule,
+    subnet_of,
 )
 
 WORLD_ADDRESSES = frozenset({ANY, "0.0.0.0/0", "::/0"})
@@ -376,7 +377,7 @@ def _address_covers(wide: str, narrow: str) -> bool:
         narrow_net = ipaddress.ip_network(narrow, strict=False)
     except ValueError:
         return False  # negations, ranges, set names and group ids only cover themselves
-    return wide_net.version == narrow_net.version and narrow_net.subnet_of(wide_net)  # type: ignore[arg-type]
+    return subnet_of(narrow_net, wide_net)
 
 
 def _ports_cover(wide: Sequence[str], narrow: Sequence[str]) -> bool:

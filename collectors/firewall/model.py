@@ -17,6 +17,17 @@ ANY = "any"
 TERMINAL_ACTIONS = frozenset({"accept", "drop", "reject"})
 
 
+def subnet_of(
+    inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> bool:
+    """Whether ``inner`` lies inside ``outer``; networks of different IP versions never do."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
+
+
 class FirewallParseError(ValueError):
     """Input that is not what the named tool prints. The message says where and what."""
 
@@ -192,10 +203,7 @@ class InternalSide:
                 network = ipaddress.ip_network(address, strict=False)
             except ValueError:
                 return False  # "any", negations, ranges and set names are not inside
-            if not any(
-                network.version == inside.version and network.subnet_of(inside)  # type: ignore[arg-type]
-                for inside in networks
-            ):
+            if not any(subnet_of(network, inside) for inside in networks):
                 return False
         return True
 
