@@ -172,8 +172,9 @@ def logout(request: Request, session: SessionDep, principal: Public) -> Response
 # --- profile -------------------------------------------------------------------------------
 
 
-def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: object) -> Response:
-    status = int(extra.pop("status_code", 200))  # type: ignore[call-overload]
+def _profile(
+    request: Request, session: SessionDep, user: UserAccount, *, status_code: int = 200, **extra: object
+) -> Response:
     assert user.id is not None
     preference = digest_settings.preference_of(session, user.id)
     context = {
@@ -192,7 +193,7 @@ def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: 
         "time_zones": i18n.common_time_zones(),
         **extra,
     }
-    return render(request, "pages/auth/profile.html", context, status_code=status)
+    return render(request, "pages/auth/profile.html", context, status_code=status_code)
 
 
 @router.get("/profile")
