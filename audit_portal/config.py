@@ -9,7 +9,7 @@ import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,10 +276,12 @@ class Settings(BaseSettings):
         return self.secret_key
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning a validation error into one clear line naming the setting."""
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation error into one clear line naming the setting.
+    ``overrides`` are setting values of any type: pydantic validates them, as it does the
+    environment's."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         message = first["msg"].removeprefix("Value error, ")

@@ -119,6 +119,15 @@ class Principal:
     def is_token(self) -> bool:
         return self.token_id is not None
 
+    @property
+    def account_id(self) -> int:
+        """The id of the user account acting, for work only a person does (a sample drawn, a
+        digest preference saved). A principal without an account (a service token, the system,
+        nobody signed in) is refused with :class:`Forbidden`."""
+        if self.user_id is None:
+            raise Forbidden(N_("Only a signed-in person can do this."))
+        return self.user_id
+
     def may_push_for(self, collector_instance: str) -> bool:
         """A token pushes evidence only for the collector instances in its scope."""
         return self.is_token and collector_instance in self.scopes

@@ -115,7 +115,7 @@ def install_i18n(env: Environment) -> None:
     """Jinja2's i18n extension with the context-reading gettext, and the locale filters."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # babel.cfg extracts with trimmed = true too
-    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]  # jinja2.ext.i18n adds it to the Environment at runtime
     env.filters["datetime"] = _datetime_filter
     env.filters["date"] = _date_filter
     env.filters["number"] = _number_filter

@@ -138,10 +138,11 @@ def write_checkpoint(
         raise InvalidInput(N_("The audit log is empty; there is no head to checkpoint yet."))
     signer = signing_key(settings)
     now = clock.utcnow()
+    event_count = head.last_event_id  # the head moves on when the checkpoint's own events are written
     fields: dict[str, object] = {
         "format": FORMAT,
         "created_at": now.isoformat(timespec="seconds"),
-        "event_count": head.last_event_id,
+        "event_count": event_count,
         "head_mac": head.last_mac,
         "head_hash": head.last_hash,
         "key_id": key.key_id,
@@ -184,7 +185,7 @@ def write_checkpoint(
     )
     return Checkpoint(
         created_at=now,
-        event_count=int(fields["event_count"]),  # type: ignore[call-overload]
+        event_count=event_count,
         head_mac=head.last_mac,
         head_hash=head.last_hash,
         key_id=key.key_id,

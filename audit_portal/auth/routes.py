@@ -198,7 +198,7 @@ def _profile(request: Request, session: SessionDep, user: UserAccount, **extra: 
 
 @router.get("/profile")
 def profile(request: Request, session: SessionDep, principal: SignedIn) -> Response:
-    return _profile(request, session, auth_service.get_user(session, principal.user_id or 0))
+    return _profile(request, session, auth_service.get_user(session, principal.account_id))
 
 
 @router.post("/profile/settings")
@@ -213,7 +213,7 @@ def save_personal_settings(
 ) -> Response:
     """E-mail address and digest (the notifications domain keeps them), language and time zone
     (the account's own): all checked before anything is kept, so a refusal changes nothing."""
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
     email, language, time_zone = email.strip(), language.strip(), time_zone.strip()
 
     def change() -> Response:
@@ -251,7 +251,7 @@ def change_password(
     new_password: FormText = "",
     confirm_password: FormText = "",
 ) -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
 
     def change() -> Response:
         auth_service.change_password(
@@ -277,7 +277,7 @@ def change_password(
 
 @router.get("/profile/2fa")
 def enrolment_page(request: Request, session: SessionDep, principal: SignedIn) -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
     if user.totp_enabled_at is not None or not user.totp_secret:
         return _redirect("/profile")
     context = {"qr_svg": second_factor.qr_svg(second_factor.provisioning_uri(user)), "secret": user.totp_secret}
@@ -286,7 +286,7 @@ def enrolment_page(request: Request, session: SessionDep, principal: SignedIn) -
 
 @router.post("/profile/2fa")
 def start_enrolment(request: Request, session: SessionDep, principal: SignedIn) -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
 
     def change() -> Response:
         auth_service.start_enrolment(session, user)
@@ -297,7 +297,7 @@ def start_enrolment(request: Request, session: SessionDep, principal: SignedIn) 
 
 @router.post("/profile/2fa/confirm")
 def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn, code: FormText = "") -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
 
     def change() -> Response:
         codes = auth_service.confirm_enrolment(session, user, code=code, actor=actor_of(request, principal))
@@ -320,7 +320,7 @@ def confirm_enrolment(request: Request, session: SessionDep, principal: SignedIn
 def replace_recovery_codes(
     request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
 ) -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
 
     def change() -> Response:
         codes = auth_service.new_recovery_codes(session, user, password=password, actor=actor_of(request, principal))
@@ -333,7 +333,7 @@ def replace_recovery_codes(
 def disable_second_factor(
     request: Request, session: SessionDep, principal: SignedIn, password: FormText = ""
 ) -> Response:
-    user = auth_service.get_user(session, principal.user_id or 0)
+    user = auth_service.get_user(session, principal.account_id)
 
     def change() -> Response:
         auth_service.turn_off_second_factor(session, user, password=password, actor=actor_of(request, principal))

@@ -524,6 +524,7 @@ def _run_day(
         if (
             signer is not None
             and report.status == RUN_OK
+            and report.run_id is not None  # always so when it ran; the check narrows the type
             and name.startswith(SIGNED_OFF)
             and not (name.startswith("firewall-") and scenario.missed_review_quarter(day))
         ):
@@ -539,10 +540,10 @@ def _run_day(
             if name.startswith("firewall-"):
                 late = name == LATE_REVIEW[0] and scenario.days_ago(day) == LATE_REVIEW[1]
                 signed_at = moment + timedelta(days=LATE_REVIEW[2]) if late else signed_at
-                decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))  # type: ignore[arg-type]
+                decide_rules(session, context.store, report.run_id, principal, signed_at - timedelta(hours=1))
             review.sign_off_run(
                 session,
-                report.run_id,  # type: ignore[arg-type]
+                report.run_id,
                 actor=Actor(principal),
                 remark=remark,
                 signed_at=signed_at,

@@ -122,7 +122,7 @@ class RequestOut(BaseModel):
 def coverage_out(report: CoverageReport, engagement_id: int | None) -> CoverageOut:
     return CoverageOut(
         framework=report.framework_key,
-        part=report.kind,  # type: ignore[arg-type]
+        part="clauses" if report.kind == KIND_CLAUSE else "controls",
         period_start=report.period_start,
         period_end=report.period_end,
         as_of=report.as_of,

@@ -26,6 +26,7 @@ the rollup (:mod:`audit_portal.coverage.rollup`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -236,7 +237,7 @@ def compute_coverage(
                 link,
                 newest.get(requirement.id),
                 items_by_requirement.get(requirement.id, []),
-                findings,  # type: ignore[arg-type]
+                findings,
                 as_of,
             )
     links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
@@ -339,7 +340,7 @@ def _requirement_state(
     link: repository.RequirementLink,
     newest: repository.NewestEvidence | None,
     items: list[repository.EvidenceItem],
-    findings: list[Finding] | tuple[Finding, ...],
+    findings: Sequence[Finding],
     as_of: date,
 ) -> RequirementCoverage:
     requirement = link.requirement

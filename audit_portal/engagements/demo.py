@@ -76,7 +76,7 @@ def demo_engagement(context: DemoContext) -> None:
             framework_key=service.FRAMEWORK_2022,
             period_start=(today - timedelta(days=365)).isoformat(),
             period_end=today.isoformat(),
-            auditor_ids=[auditor.user_id],  # type: ignore[list-item]
+            auditor_ids=[auditor.account_id],
             scope_note="The hosting platform and the software development of the organisation, both data centres.",
         ),
     )

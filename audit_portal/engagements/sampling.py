@@ -255,6 +255,7 @@ def draw(
     sizes: dict[str, tuple[int, int]],
 ) -> Sample:
     principal = actor.principal
+    drawn_by = principal.account_id
     engagement = engagements.get_engagement(session, principal, engagement_id)
     if form.method not in METHODS:
         raise _invalid("method", N_("Choose random or judgemental selection."))
@@ -331,7 +332,7 @@ def draw(
             seed=str(seed) if seed is not None else "",
             size_rule=rule.describe(),
             drawn_at=clock.utcnow(),
-            drawn_by=principal.user_id,  # type: ignore[arg-type]
+            drawn_by=drawn_by,
         ),
         picked,
     )

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from typing_extensions import Buffer
 
@@ -100,7 +101,7 @@ class _BoundedText(io.RawIOBase):
     """The first ``limit`` bytes of a binary stream, so a CSV without line ends cannot make the
     reader swallow the whole object."""
 
-    def __init__(self, stream: io.RawIOBase, limit: int) -> None:
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
         self._stream = stream
         self._left = limit
         self.exhausted_limit = False
@@ -123,7 +124,7 @@ def _csv_preview(store: ObjectStore, evidence: Evidence) -> Preview:
     rows: list[list[str]] = []
     truncated = False
     with io.BytesIO(verified_head(store, evidence, CSV_PREVIEW_BYTES)) as stream:
-        bounded = _BoundedText(stream, CSV_PREVIEW_BYTES)  # type: ignore[arg-type]
+        bounded = _BoundedText(stream, CSV_PREVIEW_BYTES)
         text = io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8", errors="replace", newline="")
         sample = text.read(8192)
         dialect = _dialect(sample)

@@ -699,7 +699,7 @@ def to_public(session: Session, items: list[Evidence]) -> list[EvidencePublic]:
             retention_until=item.retention_until,
             legal_hold=item.legal_hold,
             supersedes_id=item.supersedes_id,
-            superseded_by_id=(successors[item.id].id if successors.get(item.id) else None),  # type: ignore[union-attr]
+            superseded_by_id=(successor.id if (successor := successors.get(item.id)) else None),
             superseded_at=item.superseded_at,
             created_at=item.created_at,
             requirements=[requirement_name(r) for r in requirements.get(item.id, [])],

@@ -563,8 +563,11 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
     entries_file.file.close()
     manifest.write(b"\n  ]\n}\n")
     manifest_file = manifest.finish(verify.MANIFEST_JSON, "manifest")
-    with mmap.mmap(manifest_file.file.fileno(), manifest_file.size, access=mmap.ACCESS_READ) as mapped:
-        signature = signer.key.sign(mapped)  # type: ignore[arg-type]
+    with (
+        mmap.mmap(manifest_file.file.fileno(), manifest_file.size, access=mmap.ACCESS_READ) as mapped,
+        memoryview(mapped) as manifest_bytes,  # released before the map closes
+    ):
+        signature = signer.key.sign(manifest_bytes)
     leading = (
         manifest_file,
         GeneratedFile(verify.MANIFEST_SIG, signature, "manifest"),

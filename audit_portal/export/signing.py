@@ -45,7 +45,8 @@ class SigningKey:
     def fingerprint(self) -> str:
         return fingerprint_of(self.public_key)
 
-    def sign(self, data: bytes) -> bytes:
+    def sign(self, data: bytes | memoryview) -> bytes:
+        """A memoryview signs a large file mapped into memory without copying it."""
         return self.private_key.sign(data)
 
 

@@ -32,7 +32,7 @@ def _settings_page(
     error: str = "",
     email: str = "",
 ) -> HTMLResponse:
-    preference = service.preference_of(session, principal.user_id)  # type: ignore[arg-type]
+    preference = service.preference_of(session, principal.account_id)
     return render(
         request,
         "pages/dashboard/notifications.html",

@@ -280,7 +280,7 @@ def email_error(email: str) -> str | None:
 
 
 def save_preference(session: Session, *, actor: Actor, email: str, wants_digest: bool) -> DigestPreference:
-    principal = actor.principal
+    account_id = actor.principal.account_id
     email = email.strip()
     problem = email_error(email)
     if problem:
@@ -289,7 +289,7 @@ def save_preference(session: Session, *, actor: Actor, email: str, wants_digest:
             values={"email": email},
             errors=[{"location": "email", "message": N_("not an e-mail address")}],
         )
-    preference = preference_of(session, principal.user_id)  # type: ignore[arg-type]
+    preference = preference_of(session, account_id)
     preference.email = email or None
     preference.opted_out = not wants_digest
     preference.updated_at = utcnow()
@@ -299,7 +299,7 @@ def save_preference(session: Session, *, actor: Actor, email: str, wants_digest:
         actor=actor,
         action="digest.preference",
         object_type="user",
-        object_id=principal.user_id or "",
+        object_id=account_id,
         detail={"email": preference.email, "opted_out": preference.opted_out},
     )
     return preference

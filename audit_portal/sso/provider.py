@@ -108,8 +108,11 @@ class OpenIdProvider:
         metadata = self.metadata()
         with self._lock:
             if self._keys is None or refresh:
+                keys = self._get_json(metadata.jwks_uri).get("keys")
+                if not isinstance(keys, list):
+                    raise ProviderError("the provider's keys cannot be read: the key set has no 'keys' list")
                 try:
-                    self._keys = KeySet.import_key_set(self._get_json(metadata.jwks_uri))  # type: ignore[arg-type]
+                    self._keys = KeySet.import_key_set({"keys": keys})
                 except (JoseError, ValueError, TypeError) as error:
                     raise ProviderError(f"the provider's keys cannot be read: {error}") from None
             return self._keys

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlmodel import Session, col, select
 
 from audit_portal.sso.models import SsoIdentity, SsoPendingLogin, SsoSession
@@ -22,8 +23,12 @@ def take_pending(session: Session, state_hash: str) -> SsoPendingLogin | None:
     pending = session.get(SsoPendingLogin, state_hash)
     if pending is None:
         return None
-    deleted = session.execute(delete(SsoPendingLogin).where(col(SsoPendingLogin.id) == state_hash))
-    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+    # A DELETE returns a CursorResult (it has the row count); SQLModel's Session.execute is typed
+    # as returning a plain Result.
+    deleted = cast(
+        "CursorResult[Any]", session.execute(delete(SsoPendingLogin).where(col(SsoPendingLogin.id) == state_hash))
+    )
+    if deleted.rowcount != 1:
         return None
     session.expunge(pending)
     return pending

@@ -90,10 +90,8 @@ class IntuneCsvSource(BaseModel):
     columns: IntuneColumns = Field(default_factory=IntuneColumns)
 
 
-Source = Annotated[
-    LinuxSource | ManageBdeSource | BitLockerJsonSource | FdesetupSource | IntuneCsvSource,
-    Field(discriminator="type"),
-]
+DeviceSource = LinuxSource | ManageBdeSource | BitLockerJsonSource | FdesetupSource  # read from the device itself
+Source = Annotated[DeviceSource | IntuneCsvSource, Field(discriminator="type")]
 
 
 class DiskEncryptionConfig(BaseModel):
@@ -259,16 +257,18 @@ class DiskEncryptionCollector:
             findings=findings,
         )
 
-    def _read_device(self, source: _Source, ctx: CollectContext) -> tuple[list[Volume], list[RawInput], dict[str, Any]]:
+    def _read_device(
+        self, source: DeviceSource, ctx: CollectContext
+    ) -> tuple[list[Volume], list[RawInput], dict[str, Any]]:
         argv, parser = {
             "linux": (LSBLK_ARGV, parsers.parse_lsblk),
             "manage-bde": (MANAGE_BDE_ARGV, parsers.parse_manage_bde),
             "bitlocker-json": (BITLOCKER_ARGV, parsers.parse_bitlocker_json),
             "fdesetup": (FDESETUP_ARGV, parsers.parse_fdesetup),
-        }[source.type]  # type: ignore[attr-defined]
+        }[source.type]
         raw = read_or_run(
             source.device,
-            source.type,  # type: ignore[attr-defined]
+            source.type,
             path=source.path,
             argv=argv,
             timeout=source.timeout_seconds,

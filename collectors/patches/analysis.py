@@ -169,9 +169,8 @@ def pending_summary(
     }
     summary: list[dict[str, Any]] = []
     for update in pending:
-        first_seen = datetime.fromisoformat(
-            seen_before.get((update.package, update.version)) or iso(now)  # type: ignore[arg-type]
-        )
+        earlier = seen_before.get((update.package, update.version))
+        first_seen = datetime.fromisoformat(earlier) if earlier else now
         summary.append(
             {
                 "package": update.package,

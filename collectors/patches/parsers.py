@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
@@ -16,13 +17,14 @@ from collectors.patches.models import (
     DpkgAction,
     DpkgEvent,
     HotFix,
+    PackageActionKind,
     PackageChange,
     ParseError,
     PendingUpdate,
     UnattendedRun,
 )
 
-_HISTORY_ACTIONS = {
+_HISTORY_ACTIONS: dict[str, PackageActionKind] = {
     "Install": "install",
     "Upgrade": "upgrade",
     "Downgrade": "downgrade",
@@ -70,7 +72,7 @@ def _package_change(action: str, match: re.Match[str], line: int) -> PackageChan
             raise ParseError(f"{action} of {match['name']} needs one version", line)
         old, new = None, parts[0]
     return PackageChange(
-        action=kind,  # type: ignore[arg-type]
+        action=kind,
         package=match["name"],
         arch=match["arch"] or "",
         version=new,
@@ -79,22 +81,34 @@ def _package_change(action: str, match: re.Match[str], line: int) -> PackageChan
     )
 
 
+@dataclass
+class _HistoryBlock:
+    """A Start-Date ... End-Date block of the apt history as it is read."""
+
+    started: datetime
+    ended: datetime | None = None
+    commandline: str = ""
+    requested_by: str = ""
+    changes: list[PackageChange] = field(default_factory=list)
+    error: str = ""
+
+
 def parse_apt_history(text: str) -> list[AptTransaction]:
     """Parse /var/log/apt/history.log. A block without End-Date (apt interrupted, or the log
     read while apt runs) is kept with ``ended=None``."""
     transactions: list[AptTransaction] = []
-    block: dict[str, object] | None = None
+    block: _HistoryBlock | None = None
 
     def close() -> None:
         if block is not None:
             transactions.append(
                 AptTransaction(
-                    started=block["started"],  # type: ignore[arg-type]
-                    ended=block.get("ended"),  # type: ignore[arg-type]
-                    commandline=str(block.get("commandline", "")),
-                    requested_by=str(block.get("requested_by", "")),
-                    changes=tuple(block["changes"]),  # type: ignore[arg-type]
-                    error=str(block.get("error", "")),
+                    started=block.started,
+                    ended=block.ended,
+                    commandline=block.commandline,
+                    requested_by=block.requested_by,
+                    changes=tuple(block.changes),
+                    error=block.error,
                 )
             )
 
@@ -107,20 +121,20 @@ def parse_apt_history(text: str) -> list[AptTransaction]:
             raise ParseError(f"expected 'Key: value', got {line[:60]!r}", number)
         if key == "Start-Date":
             close()
-            block = {"started": _parse_history_date(value, number), "changes": []}
+            block = _HistoryBlock(started=_parse_history_date(value, number))
             continue
         if block is None:
             raise ParseError(f"{key} before any Start-Date", number)
         if key == "End-Date":
-            block["ended"] = _parse_history_date(value, number)
+            block.ended = _parse_history_date(value, number)
         elif key == "Commandline":
-            block["commandline"] = value
+            block.commandline = value
         elif key == "Requested-By":
-            block["requested_by"] = value
+            block.requested_by = value
         elif key == "Error":
-            block["error"] = value
+            block.error = value
         elif key in _HISTORY_ACTIONS:
-            block["changes"].extend(_parse_package_list(key, value, number))  # type: ignore[attr-defined]
+            block.changes.extend(_parse_package_list(key, value, number))
         # other keys are tolerated: newer apt versions may add fields we do not need
     close()
     return transactions
@@ -273,7 +287,7 @@ _UU_LINE = re.compile(r"^(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),\d{3} (?P<l
 def _unattended_records(text: str) -> Iterable[tuple[int, datetime, str, str]]:
     """Yield (line, time, level, message); lines without a timestamp continue the previous
     message (tracebacks and multi-line dpkg errors)."""
-    current: list[object] | None = None
+    current: tuple[int, datetime, str, str] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         match = _UU_LINE.match(line)
         if match is None:
@@ -281,17 +295,17 @@ def _unattended_records(text: str) -> Iterable[tuple[int, datetime, str, str]]:
                 if not line.strip():
                     continue
                 raise ParseError(f"not an unattended-upgrades log line: {line[:60]!r}", number)
-            current[3] = f"{current[3]}\n{line}"
+            current = (current[0], current[1], current[2], f"{current[3]}\n{line}")
             continue
         if current is not None:
-            yield tuple(current)  # type: ignore[misc]
+            yield current
         try:
             at = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S")
         except ValueError:
             raise ParseError(f"invalid date {match['at']!r}", number) from None
-        current = [number, at, match["level"], match["message"]]
+        current = (number, at, match["level"], match["message"])
     if current is not None:
-        yield tuple(current)  # type: ignore[misc]
+        yield current
 
 
 def parse_unattended_upgrades_log(text: str) -> list[UnattendedRun]:
