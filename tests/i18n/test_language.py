@@ -106,9 +106,11 @@ class TestPersonalSettings:
         )
         assert response.status_code == 422
         text = response.text
-        assert 'id="email-error">Geen e-mailadres' in text and 'aria-describedby="email-error"' in text
-        assert 'id="language-error">Kies een van de aangeboden talen' in text
-        assert 'id="time_zone-error">Kies een tijdzone uit de lijst' in text
+        assert (
+            'id="email-error" class="field-error">Geen e-mailadres' in text and 'aria-describedby="email-error"' in text
+        )
+        assert 'id="language-error" class="field-error">Kies een van de aangeboden talen' in text
+        assert 'id="time_zone-error" class="field-error">Kies een tijdzone uit de lijst' in text
         assert 'value="not an address"' in text and 'value="Mars/Olympus_Mons"' in text  # kept for correcting
         user = session.get(UserAccount, client.user.id)
         session.refresh(user)
