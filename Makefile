@@ -43,9 +43,10 @@ check: install
 	$(BIN)/audit-portal check
 
 # The suite runs on two workers (pytest-xdist); each worker gets its own SQLite files and its
-# own PostgreSQL schema. PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k coverage".
+# own PostgreSQL schema. PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k coverage". The 25
+# slowest steps are listed at the end, so a slow new fixture shows in CI's log.
 test: install-test lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # Lint, the import contracts (the layering in docs/architecture.md) and the type check.
 lint: install-test
