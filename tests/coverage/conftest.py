@@ -1,23 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from audit_portal.catalogue.models import Control, Requirement, RequirementSwitchOff
-from audit_portal.catalogue.service import load_catalogue
+from audit_portal.catalogue.models import Control, Requirement
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
-
-
-@pytest.fixture
-def catalogue(session):
-    load_catalogue(session)
-    return session
-
-
-def at(day: date, hour: int = 12) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=UTC)
+from tests.factories import at
 
 
 class EvidenceFactory:
@@ -54,23 +44,3 @@ def add_evidence(catalogue) -> EvidenceFactory:
 
 def control_id(session, framework: str, ref: str) -> int:
     return session.scalars(select(Control.id).where(Control.framework_key == framework, Control.ref == ref)).one()
-
-
-def switch_off_library(session, reason: str = "proven through the Annex 2 measures in this test") -> int:
-    """Switch off every library requirement (ISO controls and clauses), leaving the measures'."""
-    library = session.scalars(
-        select(Requirement.id)
-        .join(Control, Control.id == Requirement.control_id)
-        .where(Control.framework_key.in_(("iso27001-2022", "iso27001-2013")))
-    ).all()
-    for requirement_id in library:
-        session.add(
-            RequirementSwitchOff(
-                requirement_id=requirement_id,
-                reason=reason,
-                switched_off_by="test",
-                switched_off_at=at(date(2026, 1, 1)),
-            )
-        )
-    session.flush()
-    return len(library)

@@ -12,15 +12,13 @@ import pytest
 from sqlmodel import Session
 
 from audit_portal.auth.models import UserAccount
-from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.engagements import service
 from audit_portal.evidence.models import Evidence
 from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
 from audit_portal.evidence.service import ingest
 from audit_portal.principals import Actor, Principal
-from audit_portal.soa.service import ensure_defaults
-from tests.coverage.conftest import switch_off_library
+from tests import factories
 
 
 def principal_of(user: UserAccount) -> Principal:
@@ -50,12 +48,8 @@ class Workspace:
 
 @pytest.fixture
 def catalogue(session: Session) -> Session:
-    load_catalogue(session)
-    ensure_defaults(session)
-    # As in the demo: where an Annex 2 measure proves a control, its library requirement is off,
-    # so these tests follow the measures (tests/coverage/test_library.py covers the library).
-    switch_off_library(session)
-    return session
+    # These tests follow the Annex 2 measures; tests/coverage/test_library.py covers the library.
+    return factories.load_catalogue(session, soa_defaults=True, library=False)
 
 
 @pytest.fixture
