@@ -3,6 +3,8 @@ functions: each folder's fixtures call them with the keywords that make its data
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from sqlmodel import Session
@@ -11,9 +13,15 @@ from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.library import LIBRARY_FRAMEWORKS
 from audit_portal.catalogue.models import RequirementSwitchOff
 from audit_portal.catalogue.service import load_catalogue as load_builtin_catalogue
+from audit_portal.evidence import repository as evidence_repository
+from audit_portal.evidence.models import Evidence
+from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
+from audit_portal.evidence.service import ingest
 from audit_portal.soa.service import ensure_defaults
+from evidence_store import ObjectStore
 
 LIBRARY_SWITCH_OFF_REASON = "proven through the Annex 2 measures in this test"
+MAX_UPLOAD_BYTES = 64 * 1024**2
 
 
 def at(day: date, hour: int = 12) -> datetime:
@@ -60,3 +68,59 @@ def switch_off_library(session: Session, reason: str = LIBRARY_SWITCH_OFF_REASON
     )
     session.flush()
     return len(requirements)
+
+
+def add_evidence(
+    session: Session,
+    store: ObjectStore,
+    *,
+    uploaded_by: int,
+    content: bytes,
+    collected_at: datetime,
+    filename: str = "proof.txt",
+    title: str | None = None,
+    requirements: Sequence[str] = (),
+    controls: Sequence[str] = (),
+    supersedes: int | None = None,
+) -> Evidence:
+    """One item uploaded through the evidence service: its bytes in ``store``, its links
+    resolved and its upload in the audit log, as a user's upload would be."""
+    meta = EvidenceMeta(
+        title=title or f"{filename} {collected_at.date()}",
+        collected_at=collected_at,
+        requirements=list(requirements),
+        controls=list(controls),
+        supersedes=supersedes,
+    )
+    return ingest(
+        session,
+        store,
+        stream=io.BytesIO(content),
+        filename=filename,
+        meta=meta,
+        source=EvidenceSource.upload(uploaded_by),
+        max_bytes=MAX_UPLOAD_BYTES,
+        retention_years=1,
+    )
+
+
+def add_evidence_row(session: Session, requirement_key: str, collected: date, **columns: object) -> Evidence:
+    """An evidence row for one requirement, collected at noon of ``collected``, with no bytes in
+    any store: for the coverage arithmetic, which reads rows only. Unlike an upload it takes any
+    column (a collector run that does not exist, a collection time later today) and writes
+    no audit event, so hundreds of items stay cheap."""
+    requirement = catalogue_repository.requirements_by_key(session, [requirement_key])[requirement_key]
+    evidence = Evidence(
+        title=f"{requirement_key} evidence {collected}",
+        source_kind="upload",
+        collected_at=at(collected),
+        original_filename="proof.txt",
+        content_type="text/plain",
+        size=10,
+        sha256="0" * 64,
+        store_key="sha256/00/00/" + "0" * 64,
+        created_at=at(collected),
+        **columns,
+    )
+    assert requirement.id is not None
+    return evidence_repository.add_evidence(session, evidence, requirement_ids=[requirement.id], control_ids=())
