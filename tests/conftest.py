@@ -24,6 +24,7 @@ from audit_portal.config import Settings
 from audit_portal.coverage import rollup as coverage_rollup
 from audit_portal.db import get_session, make_engine
 from evidence_store import MemoryStore, ObjectStore
+from tests import factories
 from tests.support import POSTGRES_URL, fresh_database
 
 # Browser fixtures (live server, Chromium) are shared by every folder that drives a browser.
@@ -106,6 +107,12 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def store() -> ObjectStore:
     return MemoryStore()
+
+
+@pytest.fixture
+def catalogue(session: Session) -> Session:
+    """The built-in catalogue; folders that need more of it override this through tests.factories."""
+    return factories.load_catalogue(session)
 
 
 @pytest.fixture

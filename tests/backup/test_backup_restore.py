@@ -27,7 +27,8 @@ from audit_portal.db import make_engine, unit_of_work
 from audit_portal.engagements.models import Engagement
 from audit_portal.export.verify import verify_package
 from evidence_store import S3Store
-from tests.export.conftest import PERIOD_END, PERIOD_START, add_evidence
+from tests import factories
+from tests.export.conftest import PERIOD_END, PERIOD_START
 from tests.foundation.test_cli import run_cli
 from tests.support import POSTGRES_URL
 
@@ -74,22 +75,22 @@ def _seed(database_url: str, store: S3Store) -> int:
         )
         session.add(engagement)
         session.flush()
-        add_evidence(
+        factories.add_evidence(
             session,
             store,
-            uploader.id,
-            b"apt upgrade log\n",
-            "patches.log",
-            datetime(2026, 3, 1, tzinfo=UTC),
+            uploaded_by=uploader.id,
+            content=b"apt upgrade log\n",
+            filename="patches.log",
+            collected_at=datetime(2026, 3, 1, tzinfo=UTC),
             requirements=["OPS-2/patches"],
         )
-        add_evidence(
+        factories.add_evidence(
             session,
             store,
-            uploader.id,
-            b"access review 2026\n",
-            "access-review.txt",
-            datetime(2026, 5, 1, tzinfo=UTC),
+            uploaded_by=uploader.id,
+            content=b"access review 2026\n",
+            filename="access-review.txt",
+            collected_at=datetime(2026, 5, 1, tzinfo=UTC),
             controls=["iso27001-2022:5.15"],
         )
         engagement_id = engagement.id

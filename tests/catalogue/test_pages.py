@@ -13,17 +13,15 @@ from sqlmodel import Session
 
 from audit_portal.catalogue import repository
 from audit_portal.catalogue.schema import builtin_catalogue_paths, read_catalogue_file
-from audit_portal.catalogue.service import load_catalogue
-from audit_portal.soa.service import ensure_defaults
+from tests import factories
 
 ROLES = ["admin", "it", "auditor", "management"]
 FRAGMENT = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def catalogue(session: Session) -> None:
-    load_catalogue(session)
-    ensure_defaults(session)
+def catalogue(session: Session) -> Session:
+    return factories.load_catalogue(session, soa_defaults=True)
 
 
 def escaped(text: str) -> str:

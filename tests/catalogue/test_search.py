@@ -10,17 +10,15 @@ from sqlmodel import Session
 
 from audit_portal.catalogue import presenters, repository
 from audit_portal.catalogue.models import Control
-from audit_portal.catalogue.service import load_catalogue
 from audit_portal.search import Search
-from audit_portal.soa.service import ensure_defaults
+from tests import factories
 
 FRAGMENT = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def catalogue(session: Session) -> None:
-    load_catalogue(session)
-    ensure_defaults(session)
+def catalogue(session: Session) -> Session:
+    return factories.load_catalogue(session, soa_defaults=True)
 
 
 def refs(results: presenters.SearchResults) -> list[str]:

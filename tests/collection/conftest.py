@@ -41,14 +41,6 @@ def plugin_path(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def catalogue(session):  # type: ignore[no-untyped-def]
-    from audit_portal.catalogue.service import load_catalogue
-
-    load_catalogue(session)
-    session.flush()
-
-
-@pytest.fixture
 def scope(session):  # type: ignore[no-untyped-def]
     """The unit-of-work factory the runner takes, bound to the test's rolled-back session."""
     from contextlib import contextmanager

@@ -18,7 +18,8 @@ from audit_portal.evidence.models import EvidenceSignoff
 from audit_portal.findings.models import Finding
 from audit_portal.principals import Actor
 from audit_portal.soa.models import SoaEntry
-from tests.coverage.conftest import at, control_id, switch_off_library
+from tests.coverage.conftest import control_id
+from tests.factories import at, switch_off_library
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, Evidence
 from audit_portal.evidence.retention import purge_records
 from audit_portal.findings.models import Finding
 from audit_portal.soa.models import SoaEntry
-from tests.coverage.conftest import EvidenceFactory
+from tests import factories
 
 SEEDS = range(30)
 OPERATIONS = 40
@@ -305,9 +305,8 @@ def test_check_finds_a_broken_rollup_and_rebuild_repairs_it(tmp_path, monkeypatc
     today = utcnow().date()
     with unit_of_work(engine) as session:
         load_catalogue(session)
-        factory = EvidenceFactory(session)
         for key, days_ago in (("OPS-2/patches", 3), ("BCM-1/backup", 1), ("OPS-2/patches", 200)):
-            factory(key, today - timedelta(days=days_ago))
+            factories.add_evidence_row(session, key, today - timedelta(days=days_ago))
     with engine.begin() as connection:  # raw SQL: past the hooks, as a careless repair would be
         connection.exec_driver_sql("DELETE FROM coverage_rollup")
     monkeypatch.setenv("AUDIT_PORTAL_DATA_DIR", str(tmp_path / "data"))

@@ -4,23 +4,18 @@ the evidence service into the test store."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import Session
 
 from audit_portal.auth.models import UserAccount
-from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.engagements import service
 from audit_portal.evidence.models import Evidence
-from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.evidence.service import ingest
 from audit_portal.principals import Actor, Principal
-from audit_portal.soa.service import ensure_defaults
-from tests.coverage.conftest import switch_off_library
+from tests import factories
 
 
 def principal_of(user: UserAccount) -> Principal:
@@ -50,12 +45,8 @@ class Workspace:
 
 @pytest.fixture
 def catalogue(session: Session) -> Session:
-    load_catalogue(session)
-    ensure_defaults(session)
-    # As in the demo: where an Annex 2 measure proves a control, its library requirement is off,
-    # so these tests follow the measures (tests/coverage/test_library.py covers the library).
-    switch_off_library(session)
-    return session
+    # These tests follow the Annex 2 measures; tests/coverage/test_library.py covers the library.
+    return factories.load_catalogue(session, soa_defaults=True, library=False)
 
 
 @pytest.fixture
@@ -86,24 +77,18 @@ def add_evidence(catalogue: Session, store, make_user):  # type: ignore[no-untyp
         title: str | None = None,
         controls: list[str] | None = None,
     ) -> Evidence:
-        collected = datetime.combine(utcnow().date() - timedelta(days=days_ago), time(12), tzinfo=UTC)
+        collected = factories.at(day(days_ago))
         if collected > utcnow():
             collected = utcnow() - timedelta(minutes=1)
-        meta = EvidenceMeta(
-            title=title or f"{requirement} proof {days_ago} days ago",
-            collected_at=collected,
-            requirements=[requirement] if requirement else [],
-            controls=controls or [],
-        )
-        return ingest(
+        return factories.add_evidence(
             catalogue,
             store,
-            stream=io.BytesIO(f"proof {requirement} {days_ago} {title}".encode()),
-            filename="proof.txt",
-            meta=meta,
-            source=EvidenceSource.upload(uploader.id),
-            max_bytes=1_000_000,
-            retention_years=1,
+            uploaded_by=uploader.id,
+            content=f"proof {requirement} {days_ago} {title}".encode(),
+            collected_at=collected,
+            title=title or f"{requirement} proof {days_ago} days ago",
+            requirements=[requirement] if requirement else [],
+            controls=controls or [],
         )
 
     return add

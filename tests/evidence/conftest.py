@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from audit_portal.auth import tokens
-from audit_portal.catalogue.service import load_catalogue
 from audit_portal.principals import Actor
+from tests import factories
 from tests.evidence_store.conftest import aws_env, make_s3_store, moto_server, s3_bucket  # noqa: F401
 
 BOUNDARY = "evidence-test-boundary-7f3a"
@@ -27,13 +27,12 @@ COLLECTOR_INSTANCE = "backup-nas"
 
 
 @pytest.fixture
-def catalogue(session: Session) -> None:
-    load_catalogue(session)
-    session.commit()
+def catalogue(session: Session) -> Session:
+    return factories.load_catalogue(session, commit=True)
 
 
 @pytest.fixture
-def push_client(app: FastAPI, session: Session, catalogue: None) -> Iterator[TestClient]:
+def push_client(app: FastAPI, session: Session, catalogue: Session) -> Iterator[TestClient]:
     """A client holding a service token scoped to the collector instance ``backup-nas``."""
     issued = tokens.create(session, name="nas host", scopes=[COLLECTOR_INSTANCE], days=30, actor=Actor.system("test"))
     session.commit()

@@ -3,50 +3,27 @@ evidence service into the test's store."""
 
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pytest
 from sqlmodel import Session
 
-from audit_portal.catalogue.service import load_catalogue
 from audit_portal.clock import utcnow
 from audit_portal.config import Settings
 from audit_portal.engagements.models import Engagement, EngagementAuditor, EvidenceReview
 from audit_portal.evidence.models import Evidence
-from audit_portal.evidence.schemas import EvidenceMeta, EvidenceSource
-from audit_portal.evidence.service import ingest
 from audit_portal.export.package import Package, Signer, archive_stream, build_package
 from audit_portal.export.service import contents_of
 from audit_portal.export.signing import signing_key
 from audit_portal.findings.models import Finding, FindingTransition
 from evidence_store import ObjectStore
+from tests import factories
 
 PERIOD_START = date(2026, 1, 1)
 PERIOD_END = date(2026, 12, 31)
-
-
-def add_evidence(
-    session: Session,
-    store: ObjectStore,
-    user_id: int,
-    content: bytes,
-    filename: str,
-    collected: datetime,
-    **meta: object,
-) -> Evidence:
-    return ingest(
-        session,
-        store,
-        stream=io.BytesIO(content),
-        filename=filename,
-        meta=EvidenceMeta(title=f"{filename} {collected.date()}", collected_at=collected, **meta),
-        source=EvidenceSource.upload(user_id),
-        max_bytes=64 * 1024**2,
-        retention_years=1,
-    )
 
 
 @dataclass
@@ -64,7 +41,7 @@ class Seeded:
 
 @pytest.fixture
 def seeded(session: Session, store: ObjectStore, make_user) -> Seeded:  # type: ignore[no-untyped-def]
-    load_catalogue(session)
+    factories.load_catalogue(session)
     uploader = make_user("it")
     engagement = Engagement(
         name="Surveillance audit 2026",
@@ -87,34 +64,29 @@ def seeded(session: Session, store: ObjectStore, make_user) -> Seeded:  # type: 
         "via_measure": b"hardening baseline\n",
         "outside": b"before the period\n",
     }
-    patches_v1 = add_evidence(
-        session, store, uploader.id, bodies["patches_v1"], "patches.txt", at(3, 1), requirements=["OPS-2/patches"]
+    upload = partial(factories.add_evidence, session, store, uploaded_by=uploader.id)
+    patches_v1 = upload(
+        content=bodies["patches_v1"], filename="patches.txt", collected_at=at(3, 1), requirements=["OPS-2/patches"]
     )
-    patches_v2 = add_evidence(
-        session, store, uploader.id, bodies["patches_v2"], "patches.txt", at(3, 2), supersedes=patches_v1.id
+    patches_v2 = upload(
+        content=bodies["patches_v2"], filename="patches.txt", collected_at=at(3, 2), supersedes=patches_v1.id
     )
-    advisories = add_evidence(
-        session,
-        store,
-        uploader.id,
-        bodies["advisories"],
-        "advisories report.txt",
-        at(4, 1),
+    advisories = upload(
+        content=bodies["advisories"],
+        filename="advisories report.txt",
+        collected_at=at(4, 1),
         requirements=["ORG-2/advisories"],
     )
-    direct = add_evidence(
-        session, store, uploader.id, bodies["direct"], "access-review.txt", at(5, 1), controls=["iso27001-2022:5.15"]
+    direct = upload(
+        content=bodies["direct"], filename="access-review.txt", collected_at=at(5, 1), controls=["iso27001-2022:5.15"]
     )
-    via_measure = add_evidence(
-        session, store, uploader.id, bodies["via_measure"], "baseline.txt", at(6, 1), controls=["OPS-4"]
+    via_measure = upload(
+        content=bodies["via_measure"], filename="baseline.txt", collected_at=at(6, 1), controls=["OPS-4"]
     )
-    outside = add_evidence(
-        session,
-        store,
-        uploader.id,
-        bodies["outside"],
-        "old.txt",
-        datetime(2025, 12, 1, 12, tzinfo=UTC),
+    outside = upload(
+        content=bodies["outside"],
+        filename="old.txt",
+        collected_at=datetime(2025, 12, 1, 12, tzinfo=UTC),
         requirements=["OPS-2/patches"],
     )
     session.add(

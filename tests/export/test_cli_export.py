@@ -18,7 +18,8 @@ from audit_portal.engagements.models import Engagement
 from audit_portal.export.signing import signing_key
 from audit_portal.export.verify import verify_package
 from evidence_store import LocalStore
-from tests.export.conftest import PERIOD_END, PERIOD_START, add_evidence
+from tests import factories
+from tests.export.conftest import PERIOD_END, PERIOD_START
 
 
 def test_export_writes_a_package_that_verifies_and_records_it(tmp_path, monkeypatch):
@@ -43,13 +44,13 @@ def test_export_writes_a_package_that_verifies_and_records_it(tmp_path, monkeypa
         )
         session.add(engagement)
         session.flush()
-        add_evidence(
+        factories.add_evidence(
             session,
             store,
-            uploader.id,
-            b"patch log\n",
-            "patches.log",
-            datetime(2026, 3, 1, tzinfo=UTC),
+            uploaded_by=uploader.id,
+            content=b"patch log\n",
+            filename="patches.log",
+            collected_at=datetime(2026, 3, 1, tzinfo=UTC),
             requirements=["OPS-2/patches"],
         )
         engagement_id = engagement.id

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from audit_portal.catalogue.service import load_catalogue
-from audit_portal.soa.service import ensure_defaults
+from tests import factories
 
 
 @pytest.fixture
-def catalogue(session: Session) -> None:
-    load_catalogue(session)
-    ensure_defaults(session)
+def catalogue(session: Session) -> Session:
+    return factories.load_catalogue(session, soa_defaults=True)
