@@ -138,22 +138,23 @@ def write_checkpoint(
         raise InvalidInput(N_("The audit log is empty; there is no head to checkpoint yet."))
     signer = signing_key(settings)
     now = clock.utcnow()
-    event_count = head.last_event_id  # the head moves on when the checkpoint's own events are written
+    # What is signed is the head now: it moves on when the checkpoint's own events are written.
+    event_count, head_mac, head_hash = head.last_event_id, head.last_mac, head.last_hash
     fields: dict[str, object] = {
         "format": FORMAT,
         "created_at": now.isoformat(timespec="seconds"),
         "event_count": event_count,
-        "head_mac": head.last_mac,
-        "head_hash": head.last_hash,
+        "head_mac": head_mac,
+        "head_hash": head_hash,
         "key_id": key.key_id,
         "signing_key_fingerprint": signer.fingerprint,
     }
     content = build_document(fields, signer.sign)
     meta = EvidenceMeta(
-        title=f"Audit log checkpoint: {head.last_event_id} events",
+        title=f"Audit log checkpoint: {event_count} events",
         description=(
             f"Signed checkpoint of the portal's audit log at {now:%Y-%m-%d %H:%M} UTC: the first "
-            f"{head.last_event_id} events, ending with MAC {head.last_mac}. 'audit-portal audit verify' "
+            f"{event_count} events, ending with MAC {head_mac}. 'audit-portal audit verify' "
             "checks the log against it."
         ),
         period_to=now.date(),
@@ -163,7 +164,7 @@ def write_checkpoint(
         session,
         store,
         stream=io.BytesIO(content),
-        filename=f"audit-checkpoint-{head.last_event_id}.json",
+        filename=f"audit-checkpoint-{event_count}.json",
         meta=meta,
         source=EvidenceSource(kind=SOURCE_COLLECTOR, collector_instance=CHECKPOINT_SOURCE),
         max_bytes=MAX_CHECKPOINT_BYTES,
@@ -177,8 +178,8 @@ def write_checkpoint(
         object_type="evidence",
         object_id=item.id,
         detail={
-            "event_count": head.last_event_id,
-            "head_mac": head.last_mac,
+            "event_count": event_count,
+            "head_mac": head_mac,
             "store_key": item.store_key,
             "sha256": item.sha256,
         },
@@ -186,8 +187,8 @@ def write_checkpoint(
     return Checkpoint(
         created_at=now,
         event_count=event_count,
-        head_mac=head.last_mac,
-        head_hash=head.last_hash,
+        head_mac=head_mac,
+        head_hash=head_hash,
         key_id=key.key_id,
         signing_key_fingerprint=signer.fingerprint,
         store_key=item.store_key,

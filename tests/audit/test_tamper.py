@@ -216,6 +216,14 @@ def test_a_checkpoint_is_evidence_signed_with_the_portal_key(session, store, set
     assert parsed.event_count == 4
     assert parsed.head_mac == session.get(AuditEvent, 4).mac
     assert head.last_event_id == 6  # the checkpoint's upload and its own event come after it
+    # The returned checkpoint and the log's record of it name what was signed, not the later head.
+    assert (checkpoint.event_count, checkpoint.head_mac, checkpoint.head_hash) == (
+        parsed.event_count,
+        parsed.head_mac,
+        parsed.head_hash,
+    )
+    recorded = json.loads(session.get(AuditEvent, 6).detail)
+    assert (recorded["event_count"], recorded["head_mac"]) == (4, parsed.head_mac)
     session.commit()
 
     admin = login_as("admin")
