@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -147,6 +148,11 @@ def update_user(
         )
         return _edit_page(request, session, user_id, message=N_("Saved."))
 
+    return _on_edit_page(request, session, user_id, change)
+
+
+def _on_edit_page(request: Request, session: SessionDep, user_id: int, change: Callable[[], Response]) -> Response:
+    """A change to one account, refused on that account's page."""
     return submit_form(
         request,
         change,
@@ -165,12 +171,7 @@ def revoke_user(request: Request, session: SessionDep, principal: UserAdmin, use
         auth_service.revoke_user(session, user, actor=actor_of(request, principal))
         return _edit_page(request, session, user_id, message=N_("Access revoked; the account's sessions have ended."))
 
-    return submit_form(
-        request,
-        change,
-        lambda refusal: _edit_page(request, session, user_id, error=refusal.message),
-        refusals=EVERY_REFUSAL,
-    )
+    return _on_edit_page(request, session, user_id, change)
 
 
 @router.post("/users/{user_id}/restore")

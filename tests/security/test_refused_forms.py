@@ -79,14 +79,24 @@ NOT_REFUSABLE_HERE = {
 }
 
 
+def _ends_through_submit_form(function) -> bool:  # type: ignore[no-untyped-def]
+    """The function calls submit_form, or a helper of its module that does (``_after_step``)."""
+    module = inspect.getmodule(function)
+    helpers = {
+        name
+        for name, member in inspect.getmembers(module, inspect.isfunction)
+        if member.__module__ == module.__name__ and "submit_form(" in inspect.getsource(member)
+    }
+    called = set(re.findall(r"\b(\w+)\(", inspect.getsource(function)))
+    return "submit_form" in called or bool(called & helpers)
+
+
 def _form_routes(app) -> set[str]:  # type: ignore[no-untyped-def]
-    found = set()
-    for route in app_routes(app):
-        if "POST" in (route.methods or ()) and re.search(
-            r"\bsubmit_form\(|\b_after_step\(", inspect.getsource(route.endpoint)
-        ):
-            found.add(f"POST {route.path}")
-    return found
+    return {
+        f"POST {route.path}"
+        for route in app_routes(app)
+        if "POST" in (route.methods or ()) and _ends_through_submit_form(route.endpoint)
+    }
 
 
 def _route_of(key: str) -> str:
