@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import date, datetime
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
@@ -241,23 +258,77 @@ class RollupTotal(NamedTuple):
     evidence_count: int
 
 
-def rollup_totals(session: OrmSession, first_day: date, last_day: date) -> dict[int, RollupTotal]:
+def rollup_totals(
+    session: OrmSession, requirement_ids: Collection[int], first_day: date, last_day: date
+) -> dict[int, RollupTotal]:
     """Per requirement, the newest collection time and the number of links that count in the
-    days [first_day, last_day] (not superseded by the end of last_day), from the rollup cells."""
-    rows = session.execute(
-        select(
-            col(CoverageRollup.requirement_id),
-            func.max(col(CoverageRollup.newest_at)),
-            func.sum(col(CoverageRollup.evidence_count)),
-        )
-        .where(
-            col(CoverageRollup.collected_on) >= first_day,
-            col(CoverageRollup.collected_on) <= last_day,
-            or_(col(CoverageRollup.superseded_on).is_(None), col(CoverageRollup.superseded_on) > last_day),
-        )
-        .group_by(col(CoverageRollup.requirement_id))
+    days [first_day, last_day] (not superseded by the end of last_day), from the rollup, in one
+    statement: for the links not superseded, the running counts of the last cell on or before
+    last_day and of the last one before first_day (two index probes per requirement), and the
+    cells of the period whose links were superseded after last_day."""
+    if not requirement_ids:
+        return {}
+    day_before = first_day - timedelta(days=1)
+    wanted = _requirements(session, requirement_ids)
+    not_superseded = select(
+        wanted.c.value,
+        _last_running_cell(wanted, col(CoverageRollup.newest_at), last_day),
+        _last_running_cell(wanted, col(CoverageRollup.running_count), last_day),
+        _last_running_cell(wanted, col(CoverageRollup.running_count), day_before),
     )
-    return {rid: RollupTotal(rid, as_utc(newest), int(count)) for rid, newest, count in rows}
+    in_period = and_(col(CoverageRollup.collected_on) >= first_day, col(CoverageRollup.collected_on) <= last_day)
+    # Only the supersession day is a condition (the period is a CASE, cells outside it count 0, and
+    # the cells are summed below), so both planners read the few cells superseded after last_day
+    # from their partial index: with the period's range as a condition, or a GROUP BY, SQLite
+    # scanned a year of every requirement's cells (35 ms at 1,000,000 items).
+    superseded_later = select(
+        col(CoverageRollup.requirement_id),
+        col(CoverageRollup.newest_at),
+        case((in_period, col(CoverageRollup.evidence_count)), else_=0),
+        literal(0),
+    ).where(col(CoverageRollup.superseded_on).is_not(None), col(CoverageRollup.superseded_on) > last_day)
+    totals: dict[int, RollupTotal] = {}
+    for rid, newest, running_then, running_before in session.execute(union_all(not_superseded, superseded_later)):
+        count = (running_then or 0) - (running_before or 0)
+        if count <= 0 or rid not in requirement_ids:
+            continue
+        newest = as_utc(newest)
+        known = totals.get(rid)
+        if known is not None:
+            count, newest = known.evidence_count + count, max(known.newest_at, newest)
+        totals[rid] = RollupTotal(rid, newest, count)
+    return totals
+
+
+def _requirements(bind: OrmSession | Connection, requirement_ids: Collection[int]) -> Any:
+    """These requirement ids as a table with one column, ``value``, from one bound parameter (an
+    array on PostgreSQL, a JSON list on SQLite): the catalogue is not read, and the statement
+    compiles once, whatever the ids (a VALUES list of 300 rows took 13 ms to compile each time)."""
+    ids = sorted(requirement_ids)
+    if _dialect(bind) == "postgresql":
+        return func.unnest(literal(ids, ARRAY(Integer))).table_valued("value").render_derived()
+    return func.json_each(literal(json.dumps(ids))).table_valued("value")
+
+
+def _dialect(bind: OrmSession | Connection) -> str:
+    engine = bind.get_bind() if isinstance(bind, OrmSession) else bind
+    return engine.dialect.name
+
+
+def _last_running_cell(wanted: Any, column: Any, day: date) -> Any:
+    """``column`` of each wanted requirement's last cell not superseded collected on or before
+    ``day``: one probe of the (requirement, day) index per requirement."""
+    return (
+        select(column)
+        .where(
+            col(CoverageRollup.requirement_id) == wanted.c.value,
+            col(CoverageRollup.superseded_on).is_(None),
+            col(CoverageRollup.collected_on) <= day,
+        )
+        .order_by(col(CoverageRollup.collected_on).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 REJECTED_BATCH = 10_000  # ids per statement: far below both backends' parameter limits
@@ -301,6 +372,61 @@ def newest_counting_at(
     counting = (
         _counting_evidence(start, end, engagement_id)
         .where(col(EvidenceRequirement.requirement_id).in_(requirement_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(counting.c.requirement_id, func.max(counting.c.collected_at)).group_by(counting.c.requirement_id)
+    )
+    return {rid: as_utc(newest) for rid, newest in rows}
+
+
+def counting_cells(
+    session: OrmSession, requirement_ids: Collection[int], first_day: date, last_day: date
+) -> dict[tuple[int, date], int]:
+    """Per (requirement, day of collection) in [first_day, last_day], the links that count on
+    last_day (not superseded by its end), from the rollup."""
+    rows = session.execute(
+        select(
+            col(CoverageRollup.requirement_id),
+            col(CoverageRollup.collected_on),
+            func.sum(col(CoverageRollup.evidence_count)),
+        )
+        .where(
+            col(CoverageRollup.requirement_id).in_(set(requirement_ids)),
+            col(CoverageRollup.collected_on) >= first_day,
+            col(CoverageRollup.collected_on) <= last_day,
+            or_(col(CoverageRollup.superseded_on).is_(None), col(CoverageRollup.superseded_on) > last_day),
+        )
+        .group_by(col(CoverageRollup.requirement_id), col(CoverageRollup.collected_on))
+    )
+    return {(rid, day): int(count) for rid, day, count in rows}
+
+
+def newest_counting_on(
+    session: OrmSession,
+    days: Mapping[int, tuple[datetime, datetime]],
+    start: datetime,
+    end: datetime,
+    engagement_id: int | None,
+) -> dict[int, datetime]:
+    """The newest collection time of each requirement's counting evidence collected in its given
+    [from, until) (one day): that day's links per requirement, whatever the history."""
+    if not days:
+        return {}
+    counting = (
+        _counting_evidence(start, end, engagement_id)
+        .where(
+            or_(
+                *(
+                    and_(
+                        col(EvidenceRequirement.requirement_id) == requirement_id,
+                        col(Evidence.collected_at) >= since,
+                        col(Evidence.collected_at) < until,
+                    )
+                    for requirement_id, (since, until) in days.items()
+                )
+            )
+        )
         .subquery()
     )
     rows = session.execute(
@@ -367,6 +493,40 @@ def replace_rollup_cells(
         connection.execute(insert(CoverageRollup), cells)
 
 
+def not_superseded_counts(connection: Connection, day: date, requirement_ids: Collection[int]) -> dict[int, int]:
+    """The links not superseded in these requirements' cells of ``day``, as the rollup holds them."""
+    rows = connection.execute(
+        select(col(CoverageRollup.requirement_id), col(CoverageRollup.evidence_count)).where(
+            col(CoverageRollup.collected_on) == day,
+            col(CoverageRollup.superseded_on).is_(None),
+            col(CoverageRollup.requirement_id).in_(set(requirement_ids)),
+        )
+    )
+    return {rid: count for rid, count in rows}
+
+
+def running_counts(connection: Connection, requirement_ids: Collection[int], day: date) -> dict[int, int]:
+    """Each requirement's running count of links not superseded up to ``day`` (absent: none)."""
+    wanted = _requirements(connection, requirement_ids)
+    rows = connection.execute(
+        select(wanted.c.value, _last_running_cell(wanted, col(CoverageRollup.running_count), day))
+    )
+    return {rid: running for rid, running in rows if running is not None}
+
+
+def shift_running_counts(connection: Connection, requirement_ids: Collection[int], day: date, change: int) -> None:
+    """Add ``change`` to the running counts of these requirements' cells collected after ``day``."""
+    connection.execute(
+        update(CoverageRollup)
+        .where(
+            col(CoverageRollup.requirement_id).in_(set(requirement_ids)),
+            col(CoverageRollup.superseded_on).is_(None),
+            col(CoverageRollup.collected_on) > day,
+        )
+        .values(running_count=col(CoverageRollup.running_count) + change)
+    )
+
+
 def clear_rollup(connection: Connection) -> None:
     connection.execute(delete(CoverageRollup))
 
@@ -376,7 +536,7 @@ def insert_rollup_cells(connection: Connection, cells: list[dict[str, object]]) 
         connection.execute(insert(CoverageRollup), cells)
 
 
-def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, datetime]]:
+def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, datetime, int | None]]:
     """Every cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
     rows = session.execute(
         select(
@@ -385,12 +545,13 @@ def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, da
             col(CoverageRollup.superseded_on),
             col(CoverageRollup.evidence_count),
             col(CoverageRollup.newest_at),
+            col(CoverageRollup.running_count),
         )
     )
     return sorted(
         (
-            (rid, collected_on, superseded_on, count, as_utc(newest))
-            for rid, collected_on, superseded_on, count, newest in rows
+            (rid, collected_on, superseded_on, count, as_utc(newest), running)
+            for rid, collected_on, superseded_on, count, newest, running in rows
         ),
         key=lambda cell: (cell[0], cell[1], cell[2] or date.max),
     )

@@ -3,9 +3,10 @@ by :func:`audit_portal.coverage.service.compute_coverage` instead of aggregating
 
 What it stores (``coverage_rollup``, see :class:`CoverageRollup`): per requirement, per UTC day
 of collection and per UTC day of supersession, how many links count and the newest collection
-time among them. A framework's coverage for the period [start, T] then reads the cells of the
-period (at most one or two per requirement and day with evidence, whatever a day holds) instead
-of every evidence item. What a status depends on besides that is read at the moment coverage is
+time among them, and on the cells of links not superseded a running count per requirement. A
+framework's coverage for the period [start, T] then reads two cells per requirement (the running
+counts at T and before the start) and the few cells of links superseded after T, instead of
+every evidence item or every day of the period. What a status depends on besides that is read at the moment coverage is
 computed, from small indexed lookups: the newest items and their sign-offs, the open findings on
 them, the Statement of Applicability, the switch-offs and, in an engagement, its rejections. The
 status itself is never stored: time passing turns met into stale without any write.
@@ -15,7 +16,8 @@ How it is kept: the hooks below are registered on every SQLAlchemy session of th
 engines). They see every ORM flush and every bulk UPDATE/DELETE/INSERT on ``evidence`` and
 ``evidence_requirement``, find the (requirement, day) cells the write touched, before and after
 it, and recompute those cells from scratch from the evidence of that requirement and day (a
-bounded query), on the same connection and so in the same transaction. ``audit-portal coverage
+bounded query), shifting the running counts of that requirement's later cells by the change, on
+the same connection and so in the same transaction. ``audit-portal coverage
 rebuild`` recomputes everything.
 """
 
@@ -52,7 +54,9 @@ def install() -> None:
 
 
 def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
-    """Recompute these cells from the evidence as it is now on ``connection``."""
+    """Recompute these cells from the evidence as it is now on ``connection``, and the running
+    counts of the later cells of their requirements. Day by day in order, so each day's running
+    counts start from earlier days that are already right."""
     by_day: dict[date, set[int]] = defaultdict(set)
     for requirement_id, day in cells:
         by_day[day].add(requirement_id)
@@ -60,7 +64,22 @@ def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
         links = repository.links_collected_between(
             connection, day_start(day), day_start(day + timedelta(days=1)), requirement_ids
         )
-        repository.replace_rollup_cells(connection, day, requirement_ids, _cells(links))
+        before = repository.not_superseded_counts(connection, day, requirement_ids)
+        running_before = repository.running_counts(connection, requirement_ids, day - timedelta(days=1))
+        cells_of_day = _cells(links)
+        after: dict[int, int] = {}
+        for cell in cells_of_day:
+            if cell["superseded_on"] is None:
+                requirement_id = cast(int, cell["requirement_id"])
+                after[requirement_id] = cast(int, cell["evidence_count"])
+                cell["running_count"] = running_before.get(requirement_id, 0) + after[requirement_id]
+        repository.replace_rollup_cells(connection, day, requirement_ids, cells_of_day)
+        shifts: dict[int, set[int]] = defaultdict(set)
+        for requirement_id in requirement_ids:
+            if change := after.get(requirement_id, 0) - before.get(requirement_id, 0):
+                shifts[change].add(requirement_id)
+        for change, shifted in shifts.items():
+            repository.shift_running_counts(connection, shifted, day, change)
 
 
 def refresh_requirements(session: Session, requirement_ids: Iterable[int], days: Iterable[date]) -> None:
@@ -73,7 +92,7 @@ def rebuild(session: Session) -> int:
     """Throw the rollup away and compute it again from every evidence link; the number of cells."""
     connection = session.connection()
     repository.clear_rollup(connection)
-    cells = _cells(repository.all_counting_links(connection))
+    cells = _with_running_counts(_cells(repository.all_counting_links(connection)))
     for first in range(0, len(cells), INSERT_BATCH):
         repository.insert_rollup_cells(connection, cells[first : first + INSERT_BATCH])
     return len(cells)
@@ -95,7 +114,7 @@ def newest_evidence(
     per requirement, the newest collection time and the count of the links that count in the days
     [first_day, last_day]. An engagement's rejections are taken off afterwards: they are few, and
     only the requirements whose newest item was rejected have their newest looked up again."""
-    totals = repository.rollup_totals(session, first_day, last_day)
+    totals = repository.rollup_totals(session, requirement_ids, first_day, last_day)
     if engagement_id is not None:
         totals = _without_rejections(session, totals, requirement_ids, first_day, last_day, engagement_id)
     return {
@@ -120,7 +139,7 @@ def _without_rejections(
             rejected[requirement_id].append(collected_at)
     counts = {rid: totals[rid].evidence_count - len(times) for rid, times in rejected.items()}
     newest_rejected = {rid for rid, times in rejected.items() if counts[rid] > 0 and totals[rid].newest_at in times}
-    newest_again = repository.newest_counting_at(session, newest_rejected, start, end, engagement_id)
+    newest_again = _newest_not_rejected(session, newest_rejected, rejected, first_day, last_day, engagement_id)
     result = dict(totals)
     for requirement_id, count in counts.items():
         newest = (
@@ -131,6 +150,41 @@ def _without_rejections(
         else:
             result[requirement_id] = repository.RollupTotal(requirement_id, newest, count)
     return result
+
+
+LOOK_BACK_DAYS = 31  # the days searched for a requirement's newest item the engagement did not reject
+
+
+def _newest_not_rejected(
+    session: Session,
+    requirement_ids: set[int],
+    rejected: Mapping[int, list[datetime]],
+    first_day: date,
+    last_day: date,
+    engagement_id: int,
+) -> dict[int, datetime]:
+    """The newest counting collection time of requirements whose newest item the engagement
+    rejected. The rollup's cells of their last weeks, less the rejected links of each day, name
+    the newest day that still holds a counting link; only that day's links are read. A requirement
+    with every link of those weeks rejected is looked up over the whole period."""
+    if not requirement_ids:
+        return {}
+    start, end = period_window(first_day, last_day)
+    look_from = max(first_day, last_day - timedelta(days=LOOK_BACK_DAYS))
+    cells = repository.counting_cells(session, requirement_ids, look_from, last_day)
+    rejected_per_day: dict[Cell, int] = defaultdict(int)
+    for requirement_id in requirement_ids:
+        for collected_at in rejected[requirement_id]:
+            rejected_per_day[(requirement_id, collected_at.date())] += 1
+    newest_day: dict[int, date] = {}
+    for (requirement_id, day), count in sorted(cells.items(), key=lambda cell: cell[0][1], reverse=True):
+        if requirement_id not in newest_day and count > rejected_per_day[(requirement_id, day)]:
+            newest_day[requirement_id] = day
+    found = repository.newest_counting_on(
+        session, {rid: period_window(day, day) for rid, day in newest_day.items()}, start, end, engagement_id
+    )
+    rest = requirement_ids - set(found)
+    return found | repository.newest_counting_at(session, rest, start, end, engagement_id)
 
 
 def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[str, object]]:
@@ -150,9 +204,21 @@ def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[
             "superseded_on": superseded_on,
             "evidence_count": count,
             "newest_at": newest,
+            "running_count": None,
         }
         for (rid, collected_on, superseded_on), (count, newest) in grouped.items()
     ]
+
+
+def _with_running_counts(cells: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Give each cell not superseded the running count of its requirement up to its day."""
+    running: dict[int, int] = defaultdict(int)
+    not_superseded = (cell for cell in cells if cell["superseded_on"] is None)
+    for cell in sorted(not_superseded, key=lambda cell: cast(date, cell["collected_on"])):
+        requirement_id = cast(int, cell["requirement_id"])
+        running[requirement_id] += cast(int, cell["evidence_count"])
+        cell["running_count"] = running[requirement_id]
+    return cells
 
 
 def _day_cells(link_times: Iterable[tuple[int, datetime]]) -> set[Cell]:

@@ -31,6 +31,7 @@ from audit_portal.evidence.retention import purge_records
 from audit_portal.findings.models import Finding
 from audit_portal.soa.models import SoaEntry
 from tests import factories
+from tests.support import fresh_database
 
 SEEDS = range(30)
 OPERATIONS = 40
@@ -329,3 +330,108 @@ def test_check_finds_a_broken_rollup_and_rebuild_repairs_it(tmp_path, monkeypatc
         assert len(repository.rollup_cells(session)) == 3
         assert not rollup.fill_if_empty(session)
     engine.dispose()
+
+
+# Where the newest item the engagement kept lies, seen from the newest item it rejected on `LAST`:
+# earlier the same day, on an earlier day within the days looked back over, or before them (all
+# of the look-back's links rejected), and the case where the engagement rejected every item.
+LAST = date(2026, 6, 30)
+KEPT = {
+    "earlier the same day": (LAST, 8),
+    "on an earlier day": (LAST - timedelta(days=6), 12),
+    "before the days looked back over": (LAST - timedelta(days=rollup.LOOK_BACK_DAYS + 20), 12),
+    "nowhere": None,
+}
+
+
+@pytest.mark.parametrize("case", KEPT)
+def test_an_engagement_that_rejects_the_newest_items_counts_the_newest_it_kept(catalogue, case, monkeypatch):
+    requirement = catalogue.scalar(select(Requirement).where(Requirement.key == "OPS-2/patches"))
+    engagement = Engagement(
+        name="rejections",
+        framework_key="iso27001-2022",
+        period_start=date(2026, 1, 1),
+        period_end=LAST,
+        created_at=factories.at(LAST),
+    )
+    catalogue.add(engagement)
+    catalogue.flush()
+
+    def item(day: date, hour: int) -> Evidence:
+        evidence = Evidence(
+            title=f"patches {day} {hour}",
+            source_kind="upload",
+            collected_at=factories.at(day, hour),
+            original_filename="proof.txt",
+            content_type="text/plain",
+            size=10,
+            sha256=SHAS[0],
+            store_key=f"sha256/{SHAS[0]}",
+            created_at=factories.at(day, hour),
+            legal_hold=False,
+        )
+        return evidence_repository.add_evidence(catalogue, evidence, requirement_ids=[requirement.id], control_ids=())
+
+    rejected = [item(LAST, 15), item(LAST, 12)]
+    rejected += [item(LAST - timedelta(days=back), 12) for back in (1, 3, rollup.LOOK_BACK_DAYS - 1)]
+    kept = item(*KEPT[case]) if KEPT[case] else None
+    for evidence in rejected:
+        catalogue.add(
+            EvidenceReview(
+                engagement_id=engagement.id,
+                evidence_id=evidence.id,
+                status=REVIEW_REJECTED,
+                reviewed_at=factories.at(LAST),
+            )
+        )
+    catalogue.flush()
+
+    whole_period: list[set[int]] = []
+    looked_up = repository.newest_counting_at
+
+    def newest_over_the_whole_period(session, requirement_ids, *arguments):
+        whole_period.append(set(requirement_ids))
+        return looked_up(session, requirement_ids, *arguments)
+
+    monkeypatch.setattr(repository, "newest_counting_at", newest_over_the_whole_period)
+    newest = rollup.newest_evidence(catalogue, {requirement.id}, engagement.period_start, LAST, engagement.id)
+    # the whole history is read only when the days looked back over hold no kept item (and not at
+    # all when the engagement rejected every item: nothing is left to look for)
+    expected = {"before the days looked back over": [{requirement.id}], "nowhere": []}
+    assert whole_period == expected.get(case, [set()])
+    if kept is None:
+        assert newest == {}
+    else:
+        assert newest[requirement.id].newest_at == kept.collected_at
+        assert newest[requirement.id].evidence_count == 1
+    arguments = dict(framework_key="iso27001-2022", period_start=engagement.period_start, period_end=LAST, as_of=LAST)
+    assert compute_coverage(catalogue, **arguments, engagement_id=engagement.id) == compute_coverage(
+        catalogue, **arguments, engagement_id=engagement.id, from_scratch=True
+    )
+
+
+def test_the_running_counts_migration_gives_what_the_hooks_keep(database_url, tmp_path):
+    """Revision 0080 fills the running counts of an existing rollup with one window over the cells
+    not superseded: down to the revision before it and up again, the cells are those the hooks
+    kept, running counts included."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            with unit_of_work(engine) as session:
+                load_catalogue(session)
+                for key, days_ago in (("OPS-2/patches", 40), ("OPS-2/patches", 3), ("BCM-1/backup", 9)):
+                    factories.add_evidence_row(session, key, START - timedelta(days=days_ago))
+                superseded = factories.add_evidence_row(session, "OPS-2/patches", START - timedelta(days=20))
+                superseded.superseded_at = factories.at(START)
+                factories.add_evidence_row(session, "OPS-2/patches", START - timedelta(days=3))
+            with unit_of_work(engine) as session:
+                kept = repository.rollup_cells(session)
+            assert sorted(cell[5] for cell in kept if cell[5] is not None) == [1, 1, 3]
+            migrate.downgrade(engine, "0079_corrupted_index")
+            migrate.upgrade(engine)
+            with unit_of_work(engine) as session:
+                assert repository.rollup_cells(session) == kept
+        finally:
+            engine.dispose()
