@@ -385,7 +385,7 @@ class Dashboard:
     reports: dict[str, CoverageReport]  # the coverage behind the figures, per framework
     generated_at: datetime = field(default_factory=utcnow)
     answered_requests: int = 0  # answered, waiting for the auditor's review
-    contradictions: list[Any] = field(default_factory=list)  # SoA rows marked implemented but not proven
+    contradictions: list[ControlCoverage] = field(default_factory=list)  # marked implemented, not proven
 
     @property
     def open_findings_total(self) -> int:
@@ -437,17 +437,11 @@ def build_dashboard(
     )
 
 
-def soa_contradictions(session: Session, report: CoverageReport) -> list[Any]:
-    """SoA rows marked implemented whose evidence (this very report) says otherwise."""
+def soa_contradictions(session: Session, report: CoverageReport) -> list[ControlCoverage]:
+    """Controls marked implemented in the SoA whose evidence (this very report) says otherwise."""
     from audit_portal.soa import service as soa
 
-    by_id = report.by_id()
-    rows = soa.soa_rows(session, with_coverage=False)
-    return [
-        row
-        for row in (soa.replace(r, coverage=by_id.get(r.control.id), as_of=report.as_of) for r in rows)
-        if row.contradiction
-    ]
+    return soa.contradicted_controls(session, report)
 
 
 # --- the lists behind the figures -----------------------------------------------------------

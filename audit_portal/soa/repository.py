@@ -22,5 +22,13 @@ def entries_for(session: Session, control_ids: Iterable[int]) -> dict[int, SoaEn
     return {entry.control_id: entry for entry in rows}
 
 
+def implemented_entries(session: Session) -> dict[int, SoaEntry]:
+    """The entries of applicable controls marked implemented, by control id."""
+    rows = session.scalars(
+        select(SoaEntry).where(col(SoaEntry.applicable).is_(True), col(SoaEntry.status) == "implemented")
+    )
+    return {entry.control_id: entry for entry in rows}
+
+
 def add(session: Session, entry: SoaEntry) -> None:
     session.add(entry)

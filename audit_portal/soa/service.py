@@ -21,7 +21,15 @@ from audit_portal import clock
 from audit_portal.audit.service import record_event
 from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.catalogue.models import KIND_CONTROL, MAPS_TO, Control, Requirement
-from audit_portal.coverage.service import FAILING, MISSING, PARTIAL, STALE, ControlCoverage, coverage_as_of
+from audit_portal.coverage.service import (
+    FAILING,
+    MISSING,
+    PARTIAL,
+    STALE,
+    ControlCoverage,
+    CoverageReport,
+    coverage_as_of,
+)
 from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.i18n import N_, Sentences, Words
 from audit_portal.principals import Actor
@@ -66,6 +74,18 @@ def contradiction(entry: SoaEntry | None, coverage: ControlCoverage | None) -> s
     if coverage.status not in CONTRADICTING:
         return None
     return f"marked implemented, but its evidence is {coverage.status}: {coverage.reason}"
+
+
+def contradicted_controls(session: Session, report: CoverageReport) -> list[ControlCoverage]:
+    """The controls of ``report`` (the 2022 Annex A) that the SoA marks implemented and whose
+    evidence says otherwise, in catalogue order: one query for the implemented entries, instead of
+    the whole SoA with its measures and requirements."""
+    implemented = repository.implemented_entries(session)
+    return [
+        coverage
+        for coverage in report.controls
+        if coverage.control_id in implemented and contradiction(implemented[coverage.control_id], coverage)
+    ]
 
 
 @dataclass(frozen=True)
