@@ -179,6 +179,11 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     )
 
 
+# The details Starlette gives its own 404 and 405 (an unknown path, a method a path does not take):
+# the problem JSON keeps them as they are, an error page says them in the reader's language.
+STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     title = {404: N_("Not found"), 405: N_("Method not allowed")}.get(error.status_code, N_("Error"))

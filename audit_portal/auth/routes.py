@@ -26,7 +26,7 @@ from audit_portal.request_actor import actor_of, route_of
 from audit_portal.security import clear_session_cookie, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import provider_of
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["auth"])
 Public = Annotated[Principal, Authorize("public")]
@@ -81,7 +81,11 @@ def login(
             password_users=None if settings.password_login_enabled else settings.break_glass_usernames,
         )
     except auth_service.SignInRefused as refused:
-        context = {"next": safe_next(next), "username": username, "error": refused.message}
+        context = {
+            "next": safe_next(next),
+            "username": username,
+            "error": refused.in_language(request_language(request)),
+        }
         return render(request, "pages/auth/login.html", context, status_code=refused.status)
     if step.needs_second_factor:
         response = _redirect("/login/2fa?next=" + quote(safe_next(next), safe="/"))
@@ -142,7 +146,10 @@ def second_factor_submit(
             route=route_of(request),
         )
     except auth_service.SignInRefused as refused:
-        context = {**_second_factor_context(request, session, user, next), "error": refused.message}
+        context = {
+            **_second_factor_context(request, session, user, next),
+            "error": refused.in_language(request_language(request)),
+        }
         return render(request, "pages/auth/second_factor.html", context, status_code=refused.status)
     sso_service.remember_id_token(session, result.started.web_session.id, id_token)
     if result.new_recovery_codes:

@@ -7,6 +7,7 @@ Every sign-in failure and every change to an account is an audit event.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -41,10 +42,11 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
-def locked_message(until: datetime) -> str:
-    return (
-        f"Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until {clock.as_utc(until):%H:%M} UTC."
-    )
+LOCKED = N_("Too many failed sign-in attempts. Sign-in is blocked for 15 minutes, until %(until)s UTC.")
+
+
+def locked_refusal(until: datetime) -> SignInRefused:
+    return SignInRefused(LOCKED, status=429, values={"until": f"{clock.as_utc(until):%H:%M}"})
 
 
 class PasswordRefused(InvalidInput):
@@ -61,12 +63,17 @@ class PasswordRefused(InvalidInput):
 
 
 class SignInRefused(Exception):
-    """A sign-in step failed; ``message`` is safe to show, ``status`` is the HTTP status."""
+    """A sign-in step failed; ``message`` is a catalogue message safe to show, ``values`` fill its
+    ``%(name)s`` placeholders after translation (:meth:`in_language`), ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int = 400, values: Mapping[str, object] | None = None) -> None:
         self.message = message
+        self.values = dict(values or {})
+        super().__init__(message % self.values if self.values else message)
         self.status = status
+
+    def in_language(self, language: str) -> str:
+        return Wording(language).gettext(self.message, **self.values)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -360,7 +367,7 @@ class SignInStep:
         return self.started.web_session.stage == sessions.STAGE_SECOND_FACTOR
 
 
-PASSWORD_LOGIN_OFF = "Sign in with single sign-on: password sign-in is off for this portal."
+PASSWORD_LOGIN_OFF = N_("Sign in with single sign-on: password sign-in is off for this portal.")
 
 
 def check_password(
@@ -394,7 +401,7 @@ def check_password(
             outcome="refused",
             reason="throttled",
         )
-        raise SignInRefused(locked_message(until), status=429)
+        raise locked_refusal(until)
     user = repository.user_by_username(session, username)
     if user is None:
         passwords.spend_verification_time(password)
@@ -470,7 +477,7 @@ def _fail(
     )
     until = throttle.locked_until(session, username=username, address=address, device=device)
     if until is not None:
-        raise SignInRefused(locked_message(until), status=429)
+        raise locked_refusal(until)
     raise SignInRefused(WRONG_CREDENTIALS, status=400)
 
 
@@ -512,7 +519,7 @@ def check_second_factor(
     device = devices.for_user(device, user.username)
     until = throttle.locked_until(session, username=user.username, address=address, device=device)
     if until is not None:
-        raise SignInRefused(locked_message(until), status=429)
+        raise locked_refusal(until)
     enrolling = user.totp_enabled_at is None
     method = "totp"
     accepted = second_factor.verify_totp(session, user, code)

@@ -19,6 +19,7 @@ from typing_extensions import Buffer
 
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence
 from audit_portal.evidence.sniffing import INLINE_IMAGES, NEVER_INLINE, TEXT_PREVIEW
+from audit_portal.i18n import N_
 from evidence_store import ObjectStore
 from evidence_store.base import iter_verified
 
@@ -34,10 +35,11 @@ class Preview:
     text: str = ""
     rows: list[list[str]] = field(default_factory=list)
     truncated: bool = False
-    reason: str = ""
+    reason: str = ""  # a catalogue message, shown in the reader's language with ``values``
+    values: dict[str, str] = field(default_factory=dict)
 
 
-CORRUPTED_REASON = (
+CORRUPTED_REASON = N_(
     "This item is corrupted: the stored file no longer matches the SHA-256 recorded when it was "
     "collected, so it is not shown and cannot be relied on. Upload the original file again to "
     "repair it, or supersede the item."
@@ -50,7 +52,7 @@ def build_preview(store: ObjectStore, evidence: Evidence) -> Preview:
         return Preview("corrupted", reason=CORRUPTED_REASON)
     content_type = evidence.content_type
     if content_type in NEVER_INLINE:
-        return Preview("none", reason="Markup (HTML, SVG, XML) is never shown inline; download it to inspect it.")
+        return Preview("none", reason=N_("Markup (HTML, SVG, XML) is never shown inline; download it to inspect it."))
     if content_type in INLINE_IMAGES:
         return Preview("image")
     if content_type == "application/pdf":
@@ -62,7 +64,11 @@ def build_preview(store: ObjectStore, evidence: Evidence) -> Preview:
     if content_type in TEXT_PREVIEW:
         text, truncated = _read_text(store, evidence, TEXT_PREVIEW_BYTES)
         return Preview("text", text=text, truncated=truncated)
-    return Preview("none", reason=f"No preview for {content_type}; download the file to open it.")
+    return Preview(
+        "none",
+        reason=N_("No preview for %(type)s; download the file to open it."),
+        values={"type": content_type},
+    )
 
 
 def verified_head(store: ObjectStore, evidence: Evidence, limit: int) -> bytes:

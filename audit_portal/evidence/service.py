@@ -290,8 +290,11 @@ def _put(store: ObjectStore, reader: SniffingReader, max_bytes: int, on_digest: 
 class StoreNotWritable(ServiceUnavailable):
     def __init__(self, reason: str) -> None:
         super().__init__(
-            f"The evidence store cannot take files right now ({reason}); nothing was recorded. "
-            "Try again later, and tell an administrator if it persists."
+            N_(
+                "The evidence store cannot take files right now (%(reason)s); nothing was recorded. "
+                "Try again later, and tell an administrator if it persists."
+            ),
+            values={"reason": reason},
         )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -34,7 +34,7 @@ from audit_portal.dashboard import repository as figures
 from audit_portal.dashboard import service as dashboard
 from audit_portal.engagements import repository as engagement_repository
 from audit_portal.errors import InvalidInput
-from audit_portal.i18n import DEFAULT_LANGUAGE, N_
+from audit_portal.i18n import DEFAULT_LANGUAGE, N_, format_local_date, format_local_datetime, zone
 from audit_portal.notifications import repository
 from audit_portal.notifications.models import DigestPreference
 from audit_portal.principals import Actor, Role
@@ -58,16 +58,25 @@ SECTION_TITLES = {
 @dataclass(frozen=True)
 class Line:
     """One line of a digest section, in English with %(name)s placeholders; ``words`` names the
-    parameters that are words of their own (a run status) and are translated too."""
+    parameters that are words of their own (a run status) and are translated too. A date or a
+    moment among the parameters is written as the reader writes it, a moment in their time zone."""
 
     message: str
-    params: dict[str, str]
+    params: dict[str, object]
     path: str  # a portal path; the message shows it as an absolute link
     words: tuple[str, ...] = ()
 
-    def text(self, gettext: Callable[[str], str] = str) -> str:
-        values = {name: gettext(value) if name in self.words else value for name, value in self.params.items()}
-        return gettext(self.message) % values
+    def text(self, gettext: Callable[[str], str] = str, language: str = DEFAULT_LANGUAGE, tz: str | None = None) -> str:
+        def said(name: str, value: object) -> object:
+            if name in self.words:
+                return gettext(str(value))
+            if isinstance(value, datetime):
+                return format_local_datetime(value, language, zone(tz))
+            if isinstance(value, date) or value is None:
+                return format_local_date(value, language, zone(tz))
+            return value
+
+        return gettext(self.message) % {name: said(name, value) for name, value in self.params.items()}
 
 
 @dataclass
@@ -97,7 +106,7 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     expiring = [
         Line(
             "%(expires_on)s: %(label)s: %(title)s",
-            {"expires_on": str(item.expires_on), "label": item.label, "title": item.title},
+            {"expires_on": item.expires_on, "label": item.label, "title": item.title},
             "/dashboard/expiring",
         )
         for item in dashboard.expiring_list(session, period=period)
@@ -105,12 +114,12 @@ def gather_facts(session: Session, now: datetime) -> Facts:
     health = dashboard.collector_health(session, now)
     collectors = [
         Line(
-            N_("%(instance)s: run %(run)s %(status)s at %(at)s UTC"),
+            N_("%(instance)s: run %(run)s %(status)s at %(at)s"),
             {
                 "instance": run.instance_name,
                 "run": str(run.id),
                 "status": run.status.replace("_", " "),
-                "at": f"{run.started_at:%Y-%m-%d %H:%M}",
+                "at": run.started_at,
             },
             f"/runs/{run.id}",
             words=("status",),
@@ -118,8 +127,8 @@ def gather_facts(session: Session, now: datetime) -> Facts:
         for run in health.failed_runs
     ] + [
         Line(
-            N_("%(instance)s: has not run since its scheduled time %(at)s UTC"),
-            {"instance": c.name, "at": f"{c.due_since:%Y-%m-%d %H:%M}"},
+            N_("%(instance)s: has not run since its scheduled time %(at)s"),
+            {"instance": c.name, "at": c.due_since},
             f"/collectors/{c.name}",
         )
         for c in health.late
@@ -134,7 +143,7 @@ def gather_facts(session: Session, now: datetime) -> Facts:
                 N_("overdue since %(due)s: %(question)s")
                 if r.id in overdue_requests
                 else N_("new, due %(due)s: %(question)s"),
-                {"due": r.due_date.isoformat(), "question": r.question},
+                {"due": r.due_date, "question": r.question},
                 f"/engagements/{r.engagement_id}/requests",
             ),
         )
@@ -149,7 +158,7 @@ def gather_facts(session: Session, now: datetime) -> Facts:
                 N_("%(severity)s: %(title)s (corrective action overdue since %(due)s)")
                 if f.id in overdue_findings
                 else N_("%(severity)s: %(title)s (new)"),
-                {"severity": f.severity, "title": f.title, "due": str(f.due_date)},
+                {"severity": f.severity, "title": f.title, "due": f.due_date},
                 f"/dashboard/findings?severity={f.severity}",
                 words=("severity",),
             ),
@@ -206,11 +215,12 @@ def compose(digest: Digest, settings: Settings, now: datetime) -> EmailMessage:
         "titles": SECTION_TITLES,
         "base_url": settings.base_url.rstrip("/"),
         "week_of": now.date(),
-        "line_text": lambda line: line.text(gettext),
+        "line_text": lambda line: line.text(gettext, language, localized["time_zone"]),
         **localized,
     }
     message = EmailMessage()
-    message["Subject"] = gettext("audit-portal weekly digest, week of %(week)s") % {"week": now.date().isoformat()}
+    week = format_local_date(now, language, zone(localized["time_zone"]))
+    message["Subject"] = gettext("audit-portal weekly digest, week of %(week)s") % {"week": week}
     message["From"] = settings.smtp_from
     message["To"] = digest.email
     message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or "localhost")

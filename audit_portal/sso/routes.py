@@ -13,13 +13,13 @@ from audit_portal.auth.service import SignInRefused
 from audit_portal.authz import Authorize, Principal
 from audit_portal.db import SessionDep
 from audit_portal.errors import NotFound
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Wording
 from audit_portal.principals import ANONYMOUS_PRINCIPAL
 from audit_portal.request_actor import actor_of
 from audit_portal.security import is_https, set_session_cookie
 from audit_portal.sso import service as sso_service
 from audit_portal.sso.provider import OpenIdProvider, ProviderError, provider_of
-from audit_portal.templating import render
+from audit_portal.templating import render, request_language
 
 router = APIRouter(tags=["auth"])
 Public = Annotated[Principal, Authorize("public")]
@@ -34,6 +34,7 @@ def _required_provider(request: Request) -> OpenIdProvider:
 
 
 def _login_page(request: Request, error: str, status: int, next_path: str = "/") -> Response:
+    """The sign-in page with ``error``, already in the reader's language."""
     response = render(
         request, "pages/auth/login.html", {"next": next_path, "username": "", "error": error}, status_code=status
     )
@@ -47,7 +48,8 @@ def sso_start(request: Request, session: SessionDep, principal: Public, next: st
     try:
         started = sso_service.begin(session, provider, next_path=safe_next(next))
     except ProviderError:
-        return _login_page(request, "The identity provider cannot be reached. Try again shortly.", 503)
+        unreachable = N_("The identity provider cannot be reached. Try again shortly.")
+        return _login_page(request, Wording(request_language(request)).gettext(unreachable), 503)
     response = RedirectResponse(started.url, status_code=303)
     # Only the callback sees the cookie; Lax, because the provider's redirect is a top-level GET.
     response.set_cookie(
@@ -84,7 +86,7 @@ def sso_callback(
             actor=actor_of(request, ANONYMOUS_PRINCIPAL),
         )
     except SignInRefused as refused:
-        return _login_page(request, refused.message, refused.status)
+        return _login_page(request, refused.in_language(request_language(request)), refused.status)
     if result.step.needs_second_factor:
         response = RedirectResponse("/login/2fa?next=" + quote(result.next_path, safe="/"), status_code=303)
     else:

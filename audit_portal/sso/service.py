@@ -33,6 +33,7 @@ from audit_portal.auth.service import (
     second_factor_required,
 )
 from audit_portal.config import Settings
+from audit_portal.i18n import N_
 from audit_portal.principals import Actor, Role
 from audit_portal.sso import repository
 from audit_portal.sso.models import SsoIdentity, SsoPendingLogin, SsoSession
@@ -47,10 +48,10 @@ PENDING_MINUTES = 10
 BROWSER_COOKIE = "portal_sso"
 UNUSABLE_PASSWORD = "!sso"  # never verifies: SSO accounts have no password
 
-NO_MAPPED_GROUP = (
+NO_MAPPED_GROUP = N_(
     "Your account has no role in the portal yet: none of your groups is mapped to a portal role. Ask an administrator."
 )
-STALE_SIGN_IN = "This sign-in was used already or has expired. Start again."
+STALE_SIGN_IN = N_("This sign-in was used already or has expired. Start again.")
 
 
 def _digest(value: str) -> str:
@@ -111,7 +112,17 @@ def _groups(claims: dict[str, Any], settings: Settings) -> list[str]:
     return [str(group) for group in value] if isinstance(value, list) else []
 
 
-def _refuse(session: Session, actor: Actor, name: str, reason: str, message: str, status: int) -> SignInRefused:
+def _refuse(
+    session: Session,
+    actor: Actor,
+    name: str,
+    reason: str,
+    message: str,
+    status: int,
+    values: dict[str, object] | None = None,
+) -> SignInRefused:
+    """The sign-in refused, recorded with ``reason`` (English, for the log); ``message`` is the
+    catalogue message the person reads, ``values`` fill its placeholders."""
     record_event(
         session,
         actor=actor,
@@ -122,7 +133,7 @@ def _refuse(session: Session, actor: Actor, name: str, reason: str, message: str
         outcome="refused",
         detail={"method": "sso", "reason": reason},
     )
-    return SignInRefused(message, status=status)
+    return SignInRefused(message, status=status, values=values)
 
 
 def complete(
@@ -153,8 +164,9 @@ def complete(
             actor,
             "sso",
             f"provider error: {error or 'no code'}"[:200],
-            f"The identity provider did not sign you in ({error or 'no code'}).",
+            N_("The identity provider did not sign you in (%(error)s)."),
             400,
+            values={"error": error or "no code"},
         )
     try:
         tokens = provider.exchange_code(code=code, code_verifier=pending.code_verifier)
@@ -170,7 +182,7 @@ def complete(
             actor,
             "sso",
             str(failure)[:300],
-            "Single sign-on failed: the identity provider's answer was not acceptable.",
+            N_("Single sign-on failed: the identity provider's answer was not acceptable."),
             400,
         ) from None
 
@@ -227,7 +239,7 @@ def _account(
                 actor,
                 subject,
                 "unusable user name",
-                "Your identity provider sent no usable user name. Ask an administrator.",
+                N_("Your identity provider sent no usable user name. Ask an administrator."),
                 403,
             )
         if accounts.user_by_username(session, username) is not None:
@@ -237,9 +249,12 @@ def _account(
                 actor,
                 username,
                 "user name taken by another account",
-                f"An account named {username!r} exists already and is not linked to your "
-                "single sign-on identity. Ask an administrator.",
+                N_(
+                    "An account named '%(username)s' exists already and is not linked to your "
+                    "single sign-on identity. Ask an administrator."
+                ),
                 409,
+                values={"username": username},
             )
         user = UserAccount(
             username=username, role=role, password_hash=UNUSABLE_PASSWORD, password_changed_at=now, created_at=now

@@ -20,6 +20,8 @@ from tests.conftest import TEST_PASSWORD
 from tests.engagements.fixtures import catalogue, workspace  # noqa: F401
 from tests.engagements.test_occurrences import HTMX, _requirement_id
 from tests.engagements.test_sampling import items, runs  # noqa: F401
+from tests.evidence.test_integrity import add, damage
+from tests.security.conftest import post_login
 
 DUTCH = {"Accept-Language": "nl"}
 
@@ -295,3 +297,32 @@ def test_the_occurrence_review_refuses_in_dutch(workspace, runs, session, login_
         headers=DUTCH | {"Accept": "text/html"},
     )
     assert other.status_code == 404 and "OPS-2 heeft geen eis 999999." in other.text
+
+
+def test_an_unknown_page_says_not_found_in_dutch_and_the_problem_json_keeps_starlettes_words(client):
+    page = client.get("/no-such-page", headers=DUTCH | {"Accept": "text/html"})
+    assert page.status_code == 404 and "<p>Niet gevonden</p>" in page.text and "Not Found" not in page.text
+    wrong_method = client.delete("/login", headers=DUTCH | {"Accept": "text/html"})
+    assert wrong_method.status_code == 405 and "Methode niet toegestaan" in wrong_method.text
+    assert client.get("/api/v1/no-such-thing", headers=DUTCH).json()["detail"] == "Not Found"
+
+
+def test_a_locked_sign_in_is_refused_in_dutch(client, make_user):
+    make_user("it", "it.ops")
+    client.headers["Accept-Language"] = "nl"
+    for _ in range(5):
+        post_login(client, "it.ops", "wrong-password-here")
+    refused = post_login(client, "it.ops", TEST_PASSWORD)
+    assert refused.status_code == 429
+    assert "Te veel mislukte aanmeldpogingen. Aanmelden is 15 minuten geblokkeerd, tot " in refused.text
+    assert "Too many" not in refused.text
+
+
+def test_an_evidence_preview_explains_itself_in_dutch(login_as, session, catalogue, store):  # noqa: F811
+    damaged, binary = add(session, store), add(session, store, b"\x00\x01\x02 no text \xff\xfe" * 50)
+    damage(store, damaged)
+    it = login_as("it")
+    it.headers["Accept-Language"] = "nl"
+    assert "Dit item is beschadigd: het opgeslagen bestand" in it.get(f"/evidence/{damaged.id}").text
+    page = it.get(f"/evidence/{binary.id}").text
+    assert f"Geen voorbeeld voor {binary.content_type}; download het bestand om het te openen." in page

@@ -152,8 +152,8 @@ def test_the_digest_is_written_in_the_recipients_language(settings):
     lines = {
         digest_service.COLLECTORS: [
             digest_service.Line(
-                "%(instance)s: run %(run)s %(status)s at %(at)s UTC",
-                {"instance": "backup-dc", "run": "7", "status": "timed out", "at": "2026-11-29 02:00"},
+                "%(instance)s: run %(run)s %(status)s at %(at)s",
+                {"instance": "backup-dc", "run": "7", "status": "timed out", "at": datetime(2026, 11, 29, 1, 0)},
                 "/runs/7",
                 words=("status",),
             )
@@ -163,17 +163,22 @@ def test_the_digest_is_written_in_the_recipients_language(settings):
     dutch = UserAccount(
         username="directie", role="management", language="nl", password_hash="", password_changed_at=now, created_at=now
     )
-    english = UserAccount(
-        username="auditor.ext", role="auditor", password_hash="", password_changed_at=now, created_at=now
+    english = UserAccount(  # an auditor abroad, who chose UTC
+        username="auditor.ext",
+        role="auditor",
+        time_zone="UTC",
+        password_hash="",
+        password_changed_at=now,
+        created_at=now,
     )
     for user, subject, words in (
         (
             dutch,
-            "audit-portal weekoverzicht, week van 2026-11-30",
+            "audit-portal weekoverzicht, week van 30-11-2026",
             [
                 "Weekoverzicht voor directie (management), week van 30-11-2026.",
                 "Collectors die faalden of niet draaiden",
-                "backup-dc: run 7 time-out op 2026-11-29 02:00 UTC",
+                "backup-dc: run 7 time-out op 29-11-2026 02:00 CET",
                 "Niets.",
             ],
         ),
@@ -182,7 +187,7 @@ def test_the_digest_is_written_in_the_recipients_language(settings):
             "audit-portal weekly digest, week of 2026-11-30",
             [
                 "Weekly digest for auditor.ext (auditor), week of 2026-11-30.",
-                "backup-dc: run 7 timed out at 2026-11-29 02:00 UTC",
+                "backup-dc: run 7 timed out at 2026-11-29 01:00 UTC",
                 "Nothing.",
             ],
         ),

@@ -109,6 +109,19 @@ def test_an_answer_delivered_to_another_browser_is_refused(app):
     assert sessions.COOKIE_NAME not in victim.cookies
 
 
+def test_a_refused_sso_sign_in_is_explained_in_the_browsers_language(app):
+    attacker, victim = portal_client(app), portal_client(app)
+    victim.headers["Accept-Language"] = "nl"
+    planted = provider_sign_in(attacker, "alice", mfa=False, deliver_to=victim)
+    assert planted.status_code == 400
+    assert "Deze aanmelding is al gebruikt of verlopen. Begin opnieuw." in planted.text
+    assert STALE_SIGN_IN not in planted.text
+    dutch = portal_client(app)
+    dutch.headers["Accept-Language"] = "nl"
+    nora = provider_sign_in(dutch, "nora", mfa=True)
+    assert nora.status_code == 403 and "Uw account heeft nog geen rol in de portal" in nora.text
+
+
 def test_a_user_without_a_mapped_group_gets_an_account_without_access(app, session):
     portal = portal_client(app)
     callback = provider_sign_in(portal, "nora", mfa=True)
