@@ -40,3 +40,24 @@ class CoverageRollup(SQLModel, table=True):
     evidence_count: int
     newest_at: datetime  # the latest collected_at among the cell's links
     running_count: int | None = None  # cells not superseded only: see above
+
+
+class CoverageRejection(SQLModel, table=True):
+    """One engagement's rejected links in one cell of the rollup: the links of one requirement
+    to evidence collected on one UTC day and superseded on one UTC day (or not), that the
+    engagement rejected. An engagement's coverage takes these off the rollup's counts: a range of
+    this table's days, instead of looking up every rejected item and its links."""
+
+    __tablename__ = "coverage_rejection"
+    __table_args__ = (
+        sa.Index("ix_coverage_rejection_engagement_collected_on", "engagement_id", "collected_on"),
+        sa.Index("ix_coverage_rejection_collected_on_requirement", "collected_on", "requirement_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int  # no foreign key: derived rows, rebuilt from the reviews, never a reference
+    requirement_id: int = Field(foreign_key="requirement.id")
+    collected_on: date
+    superseded_on: date | None = None
+    evidence_count: int
+    newest_at: datetime

@@ -37,7 +37,7 @@ from audit_portal.catalogue.models import (
     RequirementSwitchOff,
 )
 from audit_portal.clock import as_utc
-from audit_portal.coverage.models import CoverageRollup
+from audit_portal.coverage.models import CoverageRejection, CoverageRollup
 from audit_portal.db import table_of
 from audit_portal.engagements.models import REVIEW_REJECTED, EvidenceReview
 from audit_portal.evidence.models import INTEGRITY_CORRUPTED, Evidence, EvidenceRequirement, EvidenceSignoff
@@ -331,35 +331,25 @@ def _last_running_cell(wanted: Any, column: Any, day: date) -> Any:
     )
 
 
-REJECTED_BATCH = 10_000  # ids per statement: far below both backends' parameter limits
-
-
-def rejected_links(
-    session: OrmSession, engagement_id: int, start: datetime, end: datetime
-) -> list[tuple[int, datetime]]:
-    """(requirement id, collected_at) of the links in the period that the engagement rejected and
-    that would count otherwise. Driven by the engagement's reviews: their rejected ids first (a
-    range of the review table's key), then those items' links. In one joined statement the
-    planner started from the period's evidence instead, 100 ms at 1,000,000 items."""
-    rejected = list(
-        session.scalars(
-            select(col(EvidenceReview.evidence_id)).where(
-                col(EvidenceReview.engagement_id) == engagement_id, col(EvidenceReview.status) == REVIEW_REJECTED
-            )
+def rejection_cells(
+    session: OrmSession, engagement_id: int, first_day: date, last_day: date
+) -> list[tuple[int, date, int, datetime]]:
+    """(requirement id, day of collection, links, newest collection time) of the engagement's
+    rejected links that would count in the days [first_day, last_day]: a range of its cells."""
+    rows = session.execute(
+        select(
+            col(CoverageRejection.requirement_id),
+            col(CoverageRejection.collected_on),
+            col(CoverageRejection.evidence_count),
+            col(CoverageRejection.newest_at),
+        ).where(
+            col(CoverageRejection.engagement_id) == engagement_id,
+            col(CoverageRejection.collected_on) >= first_day,
+            col(CoverageRejection.collected_on) <= last_day,
+            or_(col(CoverageRejection.superseded_on).is_(None), col(CoverageRejection.superseded_on) > last_day),
         )
     )
-    links: list[tuple[int, datetime]] = []
-    for first in range(0, len(rejected), REJECTED_BATCH):
-        rows = session.execute(
-            counting_links().where(
-                col(Evidence.id).in_(rejected[first : first + REJECTED_BATCH]),
-                col(Evidence.collected_at) >= start,
-                col(Evidence.collected_at) < end,
-                or_(col(Evidence.superseded_at).is_(None), col(Evidence.superseded_at) >= end),
-            )
-        )
-        links.extend((row.requirement_id, as_utc(row.collected_at)) for row in rows)
-    return links
+    return [(rid, day, count, as_utc(newest)) for rid, day, count, newest in rows]
 
 
 def newest_counting_at(
@@ -473,6 +463,49 @@ def links_collected_between(
     ]
 
 
+def rejected_links_collected_between(
+    connection: Connection, start: datetime, end: datetime, requirement_ids: Collection[int]
+) -> list[tuple[int, int, datetime, datetime | None]]:
+    """(engagement id, requirement id, collected_at, superseded_at) of the counting links of these
+    requirements collected in [start, end) that an engagement rejected: one day's rejection cells."""
+    rows = connection.execute(
+        _rejected(counting_links()).where(
+            col(EvidenceRequirement.requirement_id).in_(set(requirement_ids)),
+            col(Evidence.collected_at) >= start,
+            col(Evidence.collected_at) < end,
+        )
+    )
+    return [
+        (
+            row.engagement_id,
+            row.requirement_id,
+            as_utc(row.collected_at),
+            row.superseded_at and as_utc(row.superseded_at),
+        )
+        for row in rows
+    ]
+
+
+def all_rejected_links(connection: Connection) -> Iterator[tuple[int, int, datetime, datetime | None]]:
+    """Every counting link an engagement rejected, streamed: what a rebuild's rejection cells are
+    made of."""
+    query = _rejected(counting_links()).execution_options(yield_per=10_000)
+    for row in connection.execute(query):
+        yield (
+            row.engagement_id,
+            row.requirement_id,
+            as_utc(row.collected_at),
+            row.superseded_at and as_utc(row.superseded_at),
+        )
+
+
+def _rejected(links: Select[Any, Any, Any]) -> Select[Any, Any, Any]:
+    return links.add_columns(col(EvidenceReview.engagement_id)).join(
+        EvidenceReview,
+        and_(col(EvidenceReview.evidence_id) == col(Evidence.id), col(EvidenceReview.status) == REVIEW_REJECTED),
+    )
+
+
 def all_counting_links(connection: Connection) -> Iterator[tuple[int, datetime, datetime | None]]:
     """Every counting link, streamed: what a rebuild is made of."""
     query = counting_links().execution_options(yield_per=10_000)
@@ -491,6 +524,19 @@ def replace_rollup_cells(
     )
     if cells:
         connection.execute(insert(CoverageRollup), cells)
+
+
+def replace_rejection_cells(
+    connection: Connection, day: date, requirement_ids: Collection[int], cells: list[dict[str, object]]
+) -> None:
+    """Replace every engagement's rejection cells of these requirements collected on ``day``."""
+    connection.execute(
+        delete(CoverageRejection).where(
+            col(CoverageRejection.collected_on) == day, col(CoverageRejection.requirement_id).in_(set(requirement_ids))
+        )
+    )
+    if cells:
+        connection.execute(insert(CoverageRejection), cells)
 
 
 def not_superseded_counts(connection: Connection, day: date, requirement_ids: Collection[int]) -> dict[int, int]:
@@ -529,11 +575,17 @@ def shift_running_counts(connection: Connection, requirement_ids: Collection[int
 
 def clear_rollup(connection: Connection) -> None:
     connection.execute(delete(CoverageRollup))
+    connection.execute(delete(CoverageRejection))
 
 
 def insert_rollup_cells(connection: Connection, cells: list[dict[str, object]]) -> None:
     if cells:
         connection.execute(insert(CoverageRollup), cells)
+
+
+def insert_rejection_cells(connection: Connection, cells: list[dict[str, object]]) -> None:
+    if cells:
+        connection.execute(insert(CoverageRejection), cells)
 
 
 def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, datetime, int | None]]:
@@ -554,6 +606,27 @@ def rollup_cells(session: Session) -> list[tuple[int, date, date | None, int, da
             for rid, collected_on, superseded_on, count, newest, running in rows
         ),
         key=lambda cell: (cell[0], cell[1], cell[2] or date.max),
+    )
+
+
+def rejection_cells_in_order(session: Session) -> list[tuple[int, int, date, date | None, int, datetime]]:
+    """Every rejection cell, in a stable order: for comparing a maintained rollup with a rebuilt one."""
+    rows = session.execute(
+        select(
+            col(CoverageRejection.engagement_id),
+            col(CoverageRejection.requirement_id),
+            col(CoverageRejection.collected_on),
+            col(CoverageRejection.superseded_on),
+            col(CoverageRejection.evidence_count),
+            col(CoverageRejection.newest_at),
+        )
+    )
+    return sorted(
+        (
+            (eid, rid, collected_on, superseded_on, count, as_utc(newest))
+            for eid, rid, collected_on, superseded_on, count, newest in rows
+        ),
+        key=lambda cell: (cell[0], cell[1], cell[2], cell[3] or date.max),
     )
 
 

@@ -1,24 +1,28 @@
-"""The coverage rollup: kept in the same transaction as every write to the evidence links, read
-by :func:`audit_portal.coverage.service.compute_coverage` instead of aggregating the evidence.
+"""The coverage rollup: kept in the same transaction as every write to the evidence links and
+the reviews, read by :func:`audit_portal.coverage.service.compute_coverage` instead of
+aggregating the evidence.
 
 What it stores (``coverage_rollup``, see :class:`CoverageRollup`): per requirement, per UTC day
 of collection and per UTC day of supersession, how many links count and the newest collection
 time among them, and on the cells of links not superseded a running count per requirement. A
 framework's coverage for the period [start, T] then reads two cells per requirement (the running
 counts at T and before the start) and the few cells of links superseded after T, instead of
-every evidence item or every day of the period. What a status depends on besides that is read at the moment coverage is
-computed, from small indexed lookups: the newest items and their sign-offs, the open findings on
-them, the Statement of Applicability, the switch-offs and, in an engagement, its rejections. The
-status itself is never stored: time passing turns met into stale without any write.
+every evidence item or every day of the period. Beside it, ``coverage_rejection``
+(:class:`CoverageRejection`) holds the same cells for the links each engagement rejected, which
+an engagement's coverage takes off: a range of its days, not a look-up of every rejected item.
+What a status depends on besides that is read at the moment coverage is computed, from small
+indexed lookups: the newest items and their sign-offs, the open findings on them, the Statement
+of Applicability and the switch-offs. The status itself is never stored: time passing turns met
+into stale without any write.
 
 How it is kept: the hooks below are registered on every SQLAlchemy session of the process by
 :func:`install` (the app, the CLI, the scheduler and the tests call it where they make their
-engines). They see every ORM flush and every bulk UPDATE/DELETE/INSERT on ``evidence`` and
-``evidence_requirement``, find the (requirement, day) cells the write touched, before and after
-it, and recompute those cells from scratch from the evidence of that requirement and day (a
-bounded query), shifting the running counts of that requirement's later cells by the change, on
-the same connection and so in the same transaction. ``audit-portal coverage
-rebuild`` recomputes everything.
+engines). They see every ORM flush and every bulk UPDATE/DELETE/INSERT on ``evidence``,
+``evidence_requirement`` and ``evidence_review``, find the (requirement, day) cells the write
+touched, before and after it, and recompute those cells and their rejection cells from scratch
+from the evidence and reviews of that requirement and day (bounded queries), shifting the running
+counts of that requirement's later cells by the change, on the same connection and so in the same
+transaction. ``audit-portal coverage rebuild`` recomputes everything.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from audit_portal.coverage import repository
-from audit_portal.engagements.scope import day_start, period_window
+from audit_portal.engagements.models import EvidenceReview
+from audit_portal.engagements.scope import period_window
 from audit_portal.evidence.models import Evidence, EvidenceRequirement
 
-ROLLUP_TABLES = {Evidence.__tablename__, EvidenceRequirement.__tablename__}
+ROLLUP_TABLES = {Evidence.__tablename__, EvidenceRequirement.__tablename__, EvidenceReview.__tablename__}
 _TOUCHED = "coverage_rollup_touched"  # session.info key: cells seen before a flush
 INSERT_BATCH = 5_000
 
@@ -61,9 +66,10 @@ def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
     for requirement_id, day in cells:
         by_day[day].add(requirement_id)
     for day, requirement_ids in sorted(by_day.items()):
-        links = repository.links_collected_between(
-            connection, day_start(day), day_start(day + timedelta(days=1)), requirement_ids
-        )
+        since, until = period_window(day, day)
+        links = repository.links_collected_between(connection, since, until, requirement_ids)
+        rejected = repository.rejected_links_collected_between(connection, since, until, requirement_ids)
+        repository.replace_rejection_cells(connection, day, requirement_ids, _rejection_cells(rejected))
         before = repository.not_superseded_counts(connection, day, requirement_ids)
         running_before = repository.running_counts(connection, requirement_ids, day - timedelta(days=1))
         cells_of_day = _cells(links)
@@ -95,6 +101,9 @@ def rebuild(session: Session) -> int:
     cells = _with_running_counts(_cells(repository.all_counting_links(connection)))
     for first in range(0, len(cells), INSERT_BATCH):
         repository.insert_rollup_cells(connection, cells[first : first + INSERT_BATCH])
+    rejections = _rejection_cells(repository.all_rejected_links(connection))
+    for first in range(0, len(rejections), INSERT_BATCH):
+        repository.insert_rejection_cells(connection, rejections[first : first + INSERT_BATCH])
     return len(cells)
 
 
@@ -132,14 +141,21 @@ def _without_rejections(
     last_day: date,
     engagement_id: int,
 ) -> dict[int, repository.RollupTotal]:
-    start, end = period_window(first_day, last_day)
-    rejected: dict[int, list[datetime]] = defaultdict(list)
-    for requirement_id, collected_at in repository.rejected_links(session, engagement_id, start, end):
+    rejected_per_day: dict[Cell, int] = defaultdict(int)
+    rejected_count: dict[int, int] = defaultdict(int)
+    newest_rejected_at: dict[int, datetime] = {}
+    for requirement_id, day, count, newest_at in repository.rejection_cells(
+        session, engagement_id, first_day, last_day
+    ):
         if requirement_id in totals and requirement_id in requirement_ids:
-            rejected[requirement_id].append(collected_at)
-    counts = {rid: totals[rid].evidence_count - len(times) for rid, times in rejected.items()}
-    newest_rejected = {rid for rid, times in rejected.items() if counts[rid] > 0 and totals[rid].newest_at in times}
-    newest_again = _newest_not_rejected(session, newest_rejected, rejected, first_day, last_day, engagement_id)
+            rejected_per_day[(requirement_id, day)] += count
+            rejected_count[requirement_id] += count
+            newest_rejected_at[requirement_id] = max(newest_at, newest_rejected_at.get(requirement_id, newest_at))
+    counts = {rid: totals[rid].evidence_count - rejected for rid, rejected in rejected_count.items()}
+    newest_rejected = {
+        rid for rid, newest_at in newest_rejected_at.items() if counts[rid] > 0 and totals[rid].newest_at == newest_at
+    }
+    newest_again = _newest_not_rejected(session, newest_rejected, rejected_per_day, first_day, last_day, engagement_id)
     result = dict(totals)
     for requirement_id, count in counts.items():
         newest = (
@@ -158,7 +174,7 @@ LOOK_BACK_DAYS = 31  # the days searched for a requirement's newest item the eng
 def _newest_not_rejected(
     session: Session,
     requirement_ids: set[int],
-    rejected: Mapping[int, list[datetime]],
+    rejected_per_day: Mapping[Cell, int],
     first_day: date,
     last_day: date,
     engagement_id: int,
@@ -172,13 +188,9 @@ def _newest_not_rejected(
     start, end = period_window(first_day, last_day)
     look_from = max(first_day, last_day - timedelta(days=LOOK_BACK_DAYS))
     cells = repository.counting_cells(session, requirement_ids, look_from, last_day)
-    rejected_per_day: dict[Cell, int] = defaultdict(int)
-    for requirement_id in requirement_ids:
-        for collected_at in rejected[requirement_id]:
-            rejected_per_day[(requirement_id, collected_at.date())] += 1
     newest_day: dict[int, date] = {}
     for (requirement_id, day), count in sorted(cells.items(), key=lambda cell: cell[0][1], reverse=True):
-        if requirement_id not in newest_day and count > rejected_per_day[(requirement_id, day)]:
+        if requirement_id not in newest_day and count > rejected_per_day.get((requirement_id, day), 0):
             newest_day[requirement_id] = day
     found = repository.newest_counting_on(
         session, {rid: period_window(day, day) for rid, day in newest_day.items()}, start, end, engagement_id
@@ -210,6 +222,26 @@ def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[
     ]
 
 
+def _rejection_cells(links: Iterable[tuple[int, int, datetime, datetime | None]]) -> list[dict[str, object]]:
+    grouped: dict[tuple[int, int, date, date | None], list] = {}
+    for engagement_id, requirement_id, collected_at, superseded_at in links:
+        key = (engagement_id, requirement_id, collected_at.date(), superseded_at.date() if superseded_at else None)
+        cell = grouped.setdefault(key, [0, collected_at])
+        cell[0] += 1
+        cell[1] = max(cell[1], collected_at)
+    return [
+        {
+            "engagement_id": engagement_id,
+            "requirement_id": rid,
+            "collected_on": collected_on,
+            "superseded_on": superseded_on,
+            "evidence_count": count,
+            "newest_at": newest,
+        }
+        for (engagement_id, rid, collected_on, superseded_on), (count, newest) in grouped.items()
+    ]
+
+
 def _with_running_counts(cells: list[dict[str, object]]) -> list[dict[str, object]]:
     """Give each cell not superseded the running count of its requirement up to its day."""
     running: dict[int, int] = defaultdict(int)
@@ -232,7 +264,8 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: ob
         o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None and session.is_modified(o)
     }
     evidence_ids |= {o.id for o in session.deleted if isinstance(o, Evidence) and o.id is not None}
-    evidence_ids |= {o.evidence_id for o in session.deleted if isinstance(o, EvidenceRequirement)}
+    evidence_ids |= {o.evidence_id for o in session.deleted if isinstance(o, EvidenceRequirement | EvidenceReview)}
+    evidence_ids |= {o.evidence_id for o in session.dirty if isinstance(o, EvidenceReview) and session.is_modified(o)}
     if evidence_ids:
         touched = session.info.setdefault(_TOUCHED, set())
         touched |= _day_cells(repository.evidence_link_times(session.connection(), evidence_ids))
@@ -242,8 +275,9 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Recompute the cells remembered before the flush and those of the links and evidence it
     wrote (``session.new`` and ``session.dirty`` still list them here)."""
     touched: set[Cell] = session.info.pop(_TOUCHED, set())
-    evidence_ids = {o.evidence_id for o in session.new if isinstance(o, EvidenceRequirement)}
+    evidence_ids = {o.evidence_id for o in session.new if isinstance(o, EvidenceRequirement | EvidenceReview)}
     evidence_ids |= {o.id for o in session.dirty if isinstance(o, Evidence) and o.id is not None}
+    evidence_ids |= {o.evidence_id for o in session.dirty if isinstance(o, EvidenceReview)}
     if not touched and not evidence_ids:
         return
     connection = session.connection()

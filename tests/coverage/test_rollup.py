@@ -13,7 +13,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from audit_portal import migrate
@@ -153,6 +153,22 @@ class World:
             )
         self.session.flush()
 
+    def review_in_bulk(self) -> None:
+        """A change of many reviews in one statement, past the ORM (as a data repair would)."""
+        engagement = self.rng.choice((self.current, self.past))
+        reviewed = list(
+            self.session.scalars(
+                select(EvidenceReview.evidence_id).where(EvidenceReview.engagement_id == engagement.id)
+            )
+        )
+        if reviewed:
+            chosen = self.rng.sample(reviewed, self.rng.randint(1, len(reviewed)))
+            self.session.execute(
+                update(EvidenceReview)
+                .where(EvidenceReview.engagement_id == engagement.id, EvidenceReview.evidence_id.in_(chosen))
+                .values(status=self.rng.choice((REVIEW_REJECTED, "accepted")))
+            )
+
     def finding(self) -> None:
         findings = list(self.session.scalars(select(Finding)))
         if findings and self.rng.random() < 0.4:
@@ -223,6 +239,7 @@ class World:
                 self.recollect,
                 self.relink,
                 self.review,
+                self.review_in_bulk,
                 self.finding,
                 self.signoff,
                 self.soa,
@@ -230,7 +247,7 @@ class World:
                 self.purge,
                 self.clock,
             ),
-            weights=(8, 2, 3, 1, 2, 4, 3, 2, 2, 1, 1, 3),
+            weights=(8, 2, 3, 1, 2, 4, 1, 3, 2, 2, 1, 1, 3),
         )[0]
         operation()
 
@@ -281,9 +298,9 @@ def test_the_maintained_rollup_equals_the_evidence_after_random_writes(catalogue
         world.step()
     assert catalogue.scalar(select(Evidence.id).limit(1)) is not None
     assert_rollup_equals_scratch(catalogue, world)
-    maintained = repository.rollup_cells(catalogue)
+    maintained = repository.rollup_cells(catalogue), repository.rejection_cells_in_order(catalogue)
     rollup.rebuild(catalogue)
-    assert repository.rollup_cells(catalogue) == maintained
+    assert (repository.rollup_cells(catalogue), repository.rejection_cells_in_order(catalogue)) == maintained
 
 
 def test_the_rollup_sees_what_the_from_scratch_count_sees(catalogue, add_evidence):
@@ -412,8 +429,8 @@ def test_an_engagement_that_rejects_the_newest_items_counts_the_newest_it_kept(c
 
 def test_the_running_counts_migration_gives_what_the_hooks_keep(database_url, tmp_path):
     """Revision 0080 fills the running counts of an existing rollup with one window over the cells
-    not superseded: down to the revision before it and up again, the cells are those the hooks
-    kept, running counts included."""
+    not superseded, and the rejection cells from the reviews: down to the revision before it and
+    up again, the cells are those the hooks kept, running counts and rejections included."""
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with fresh_database(backend, tmp_path) as url:
         engine = make_engine(url)
@@ -425,13 +442,32 @@ def test_the_running_counts_migration_gives_what_the_hooks_keep(database_url, tm
                     factories.add_evidence_row(session, key, START - timedelta(days=days_ago))
                 superseded = factories.add_evidence_row(session, "OPS-2/patches", START - timedelta(days=20))
                 superseded.superseded_at = factories.at(START)
-                factories.add_evidence_row(session, "OPS-2/patches", START - timedelta(days=3))
+                rejected = factories.add_evidence_row(session, "OPS-2/patches", START - timedelta(days=3))
+                engagement = Engagement(
+                    name="migrated",
+                    framework_key="iso27001-2022",
+                    period_start=START - timedelta(days=90),
+                    period_end=START,
+                    created_at=factories.at(START),
+                )
+                session.add(engagement)
+                session.flush()
+                for evidence in (rejected, superseded):
+                    session.add(
+                        EvidenceReview(
+                            engagement_id=engagement.id,
+                            evidence_id=evidence.id,
+                            status=REVIEW_REJECTED,
+                            reviewed_at=factories.at(START),
+                        )
+                    )
             with unit_of_work(engine) as session:
-                kept = repository.rollup_cells(session)
-            assert sorted(cell[5] for cell in kept if cell[5] is not None) == [1, 1, 3]
+                kept = repository.rollup_cells(session), repository.rejection_cells_in_order(session)
+            assert sorted(cell[5] for cell in kept[0] if cell[5] is not None) == [1, 1, 3]
+            assert [(cell[3] is None, cell[4]) for cell in kept[1]] == [(False, 1), (True, 1)]
             migrate.downgrade(engine, "0079_corrupted_index")
             migrate.upgrade(engine)
             with unit_of_work(engine) as session:
-                assert repository.rollup_cells(session) == kept
+                assert (repository.rollup_cells(session), repository.rejection_cells_in_order(session)) == kept
         finally:
             engine.dispose()
