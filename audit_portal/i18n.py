@@ -245,6 +245,70 @@ def _said(catalogue: gettext.NullTranslations, message: str, values: Mapping[str
     }
 
 
+def _value_in(value: object, language: str, catalogue: gettext.NullTranslations) -> object:
+    """A phrase's value as ``language`` says it: a nested phrase in that language, a status word
+    translated, a date in the language's date format; identifiers and typed text as they are."""
+    if isinstance(value, Phrase | Phrases):
+        return value.in_language(language)
+    if isinstance(value, Word):
+        return value.said(catalogue)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        if language == DEFAULT_LANGUAGE:
+            return value.isoformat()
+        return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=language)
+    return value
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A catalogue message with its values, composed where the facts are and said later in a
+    reader's language (the reason beside a coverage status). ``str()`` and :attr:`english` give
+    the English text, which the JSON API, the command line and the signed evidence package keep;
+    :meth:`in_language` (the pages' ``|said`` filter) translates the message and then fills in the
+    values. Two phrases are equal when their message and values are."""
+
+    message: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, message: str, **values: object) -> Phrase:
+        return cls(message, tuple(values.items()))
+
+    def in_language(self, language: str) -> str:
+        catalogue = gettext_for(language)
+        translated = str(catalogue.gettext(self.message)) if self.message else self.message
+        if not self.values:
+            return translated
+        # Values after the words: a value holding "%" is text, never a format string.
+        return translated % {key: _value_in(value, language, catalogue) for key, value in self.values}
+
+    @property
+    def english(self) -> str:
+        return self.in_language(DEFAULT_LANGUAGE)
+
+    def __str__(self) -> str:
+        return self.english
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """Phrases said one after the other, joined by ``separator`` ("; " between a control's
+    requirements), each in the reader's language."""
+
+    parts: tuple[Phrase | Phrases, ...]
+    separator: str = "; "
+
+    def in_language(self, language: str) -> str:
+        return self.separator.join(part.in_language(language) for part in self.parts)
+
+    @property
+    def english(self) -> str:
+        return self.in_language(DEFAULT_LANGUAGE)
+
+    def __str__(self) -> str:
+        return self.english
+
+
 @dataclass(frozen=True)
 class Wording:
     """The reader's language for text composed in Python (the audit log's sentences, the charts'

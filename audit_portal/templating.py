@@ -101,6 +101,15 @@ def _localized_filter(context: Context, item: Any, field: str = "title") -> str:
     return str(getattr(item, field, "") or "")
 
 
+@pass_context
+def _said_filter(context: Context, value: Any) -> Any:
+    """A phrase composed in Python (a coverage status's reason, the SoA's contradiction) in the
+    reader's language; any other value as it is."""
+    if isinstance(value, i18n.Phrase | i18n.Phrases):
+        return value.in_language(_language(context))
+    return value
+
+
 def i18n_context(language: str, time_zone: str | None, organisation_time_zone: str) -> dict[str, Any]:
     """What a render needs to speak ``language`` and show times in the reader's zone."""
     return {
@@ -123,6 +132,7 @@ def install_i18n(env: Environment) -> None:
     env.filters["status"] = _status_filter
     env.filters["role"] = _status_filter  # a role name is translated the same way
     env.filters["localized"] = _localized_filter
+    env.filters["said"] = _said_filter
 
 
 def build_templates(extra_globals: Mapping[str, Any] | None = None) -> Jinja2Blocks:

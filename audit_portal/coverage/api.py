@@ -138,7 +138,7 @@ def coverage_out(report: CoverageReport, engagement_id: int | None) -> CoverageO
                 group=c.group_key,
                 status=c.status,
                 status_label=status_label(c.status),
-                reason=c.reason,
+                reason=c.reason.english,
                 requirements=[
                     RequirementOut(
                         key=r.key,
@@ -146,7 +146,7 @@ def coverage_out(report: CoverageReport, engagement_id: int | None) -> CoverageO
                         via_measure=r.via_measure,
                         status=r.status,
                         status_label=status_label(r.status),
-                        reason=r.reason,
+                        reason=r.reason.english,
                         newest_evidence_at=r.newest_at,
                         evidence_count=r.evidence_count,
                     )

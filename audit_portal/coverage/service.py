@@ -38,7 +38,7 @@ from audit_portal.clock import utcnow
 from audit_portal.coverage import repository, rollup
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
 from audit_portal.findings.models import Finding
-from audit_portal.i18n import N_
+from audit_portal.i18n import N_, Phrase, Phrases
 
 MET = "met"
 STALE = "stale"
@@ -71,6 +71,30 @@ STATUS_LABELS = {
 }
 
 
+# Why a requirement or a control has its status: catalogue messages with their values, said in
+# the reader's language on pages and in reports; ``str()`` (``.english``) is the English sentence
+# the JSON API, the command line and the signed evidence package keep.
+Reason = Phrase | Phrases
+
+REASON_MESSAGES = {
+    "cadence": N_("frequency %(frequency)s d, grace %(grace)s d"),
+    "evidence_1": N_("newest evidence %(day)s, 1 day old, %(cadence)s"),
+    "evidence": N_("newest evidence %(day)s, %(age)s days old, %(cadence)s"),
+    MISSING: N_("requirement %(key)s: no evidence in the period (%(cadence)s)"),
+    FAILING: N_("requirement %(key)s: %(evidence)s; it carries %(count)s open finding(s) of high severity or above"),
+    STALE: N_("requirement %(key)s: %(evidence)s; stale since %(day)s"),
+    AWAITING_SIGNOFF: N_("requirement %(key)s: %(evidence)s; awaiting a person's sign-off"),
+    MET: N_("requirement %(key)s: %(evidence)s; fresh until %(day)s"),
+    "all_switched_off": N_("every requirement is switched off (%(reasons)s)"),
+    "no_requirement": N_("no requirement defines how this control is proven"),
+    "covered_1": N_("all 1 requirement met"),
+    "covered": N_("all %(total)s requirements met"),
+    PARTIAL: N_("%(met)s of %(total)s requirements met; %(not_met)s"),
+    "excluded": N_("excluded in the Statement of Applicability"),
+    "successors_excluded": N_("every 2022 successor is excluded in the Statement of Applicability"),
+}
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
@@ -96,7 +120,7 @@ class RequirementCoverage:
     grace_days: int
     via_measure: str | None
     status: str
-    reason: str
+    reason: Reason
     newest_at: datetime | None
     newest_evidence_ids: tuple[int, ...]
     evidence_count: int
@@ -110,7 +134,7 @@ class ControlCoverage:
     title: str
     group_key: str
     status: str
-    reason: str
+    reason: Reason
     requirements: tuple[RequirementCoverage, ...]
     switched_off: tuple[SwitchedOffRequirement, ...] = ()
 
@@ -321,15 +345,15 @@ def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
     )
 
 
-def _excluded_controls(session: Session, framework_key: str, controls: list[Control]) -> dict[int, str]:
+def _excluded_controls(session: Session, framework_key: str, controls: list[Control]) -> dict[int, Reason]:
     """Controls the SoA excludes, with the reason shown for them."""
     excluded_2022 = repository.soa_exclusions_2022(session)
     if framework_key == FRAMEWORK_2022:
-        return {c.id: "excluded in the Statement of Applicability" for c in controls if c.id in excluded_2022}
+        return {c.id: Phrase(REASON_MESSAGES["excluded"]) for c in controls if c.id in excluded_2022}
     if framework_key == FRAMEWORK_2013:
         successors = repository.successors_of(session, [c.id for c in controls])
         return {
-            c.id: "every 2022 successor is excluded in the Statement of Applicability"
+            c.id: Phrase(REASON_MESSAGES["successors_excluded"])
             for c in controls
             if successors.get(c.id) and successors[c.id] <= excluded_2022
         }
@@ -344,10 +368,10 @@ def _requirement_state(
     as_of: date,
 ) -> RequirementCoverage:
     requirement = link.requirement
-    label = f"requirement {requirement.key}"
-    cadence = f"frequency {requirement.frequency_days} d, grace {requirement.grace_days} d"
+    key = requirement.key
+    cadence = Phrase.of(REASON_MESSAGES["cadence"], frequency=requirement.frequency_days, grace=requirement.grace_days)
 
-    def state(status: str, reason: str, failing: tuple[int, ...] = ()) -> RequirementCoverage:
+    def state(status: str, reason: Reason, failing: tuple[int, ...] = ()) -> RequirementCoverage:
         return RequirementCoverage(
             requirement_id=requirement.id,
             key=requirement.key,
@@ -365,45 +389,50 @@ def _requirement_state(
         )
 
     if newest is None:
-        return state(MISSING, f"{label}: no evidence in the period ({cadence})")
+        return state(MISSING, Phrase.of(REASON_MESSAGES[MISSING], key=key, cadence=cadence))
     evidence_ids = {item.evidence_id for item in items}
     run_ids = {item.collector_run_id for item in items if item.collector_run_id is not None}
     failing = tuple(sorted(f.id for f in findings if f.evidence_id in evidence_ids or f.last_run_id in run_ids))
     newest_day = newest.newest_at.date()
     age = (as_of - newest_day).days
-    described = f"newest evidence {newest_day.isoformat()}, {age} day{'s' if age != 1 else ''} old, {cadence}"
+    if age == 1:
+        described = Phrase.of(REASON_MESSAGES["evidence_1"], day=newest_day, cadence=cadence)
+    else:
+        described = Phrase.of(REASON_MESSAGES["evidence"], day=newest_day, age=age, cadence=cadence)
     if failing:
         return state(
-            FAILING,
-            f"{label}: {described}; it carries {len(failing)} open finding(s) of high severity or above",
-            failing,
+            FAILING, Phrase.of(REASON_MESSAGES[FAILING], key=key, evidence=described, count=len(failing)), failing
         )
     fresh_until = newest_day + timedelta(days=requirement.frequency_days + requirement.grace_days)
     if fresh_until < as_of:
-        return state(STALE, f"{label}: {described}; stale since {(fresh_until + timedelta(days=1)).isoformat()}")
+        since = fresh_until + timedelta(days=1)
+        return state(STALE, Phrase.of(REASON_MESSAGES[STALE], key=key, evidence=described, day=since))
     if requirement.needs_signoff and not any(item.signed_off for item in items):
-        return state(AWAITING_SIGNOFF, f"{label}: {described}; awaiting a person's sign-off")
-    return state(MET, f"{label}: {described}; fresh until {fresh_until.isoformat()}")
+        return state(AWAITING_SIGNOFF, Phrase.of(REASON_MESSAGES[AWAITING_SIGNOFF], key=key, evidence=described))
+    return state(MET, Phrase.of(REASON_MESSAGES[MET], key=key, evidence=described, day=fresh_until))
 
 
 def _control_status(
     states: tuple[RequirementCoverage, ...], switched_off: tuple[SwitchedOffRequirement, ...] = ()
-) -> tuple[str, str]:
+) -> tuple[str, Reason]:
     if not states and switched_off:
+        # The keys and the reasons people typed, as they are.
         reasons = "; ".join(f"{o.key}: {o.reason}" for o in switched_off)
-        return NO_REQUIREMENT, f"every requirement is switched off ({reasons})"
+        return NO_REQUIREMENT, Phrase.of(REASON_MESSAGES["all_switched_off"], reasons=reasons)
     if not states:
-        return NO_REQUIREMENT, "no requirement defines how this control is proven"
+        return NO_REQUIREMENT, Phrase(REASON_MESSAGES["no_requirement"])
     by_status = Counter(s.status for s in states)
     total = len(states)
     met = by_status[MET]
     if by_status[FAILING]:
-        return FAILING, "; ".join(s.reason for s in states if s.status == FAILING)
+        return FAILING, Phrases(tuple(s.reason for s in states if s.status == FAILING))
     if met == total:
-        return COVERED, f"all {total} requirement{'s' if total != 1 else ''} met"
-    not_met = "; ".join(s.reason for s in states if s.status != MET)
+        if total == 1:
+            return COVERED, Phrase(REASON_MESSAGES["covered_1"])
+        return COVERED, Phrase.of(REASON_MESSAGES["covered"], total=total)
+    not_met = Phrases(tuple(s.reason for s in states if s.status != MET))
     if met:
-        return PARTIAL, f"{met} of {total} requirements met; {not_met}"
+        return PARTIAL, Phrase.of(REASON_MESSAGES[PARTIAL], met=met, total=total, not_met=not_met)
     if by_status[STALE] or by_status[AWAITING_SIGNOFF]:
         return STALE, not_met
     return MISSING, not_met
@@ -412,7 +441,7 @@ def _control_status(
 def _control(
     control: Control,
     status: str,
-    reason: str,
+    reason: Reason,
     states: tuple[RequirementCoverage, ...],
     switched_off: tuple[SwitchedOffRequirement, ...] = (),
 ) -> ControlCoverage:

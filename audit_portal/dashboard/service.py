@@ -35,6 +35,7 @@ from audit_portal.coverage.service import (
     STALE,
     ControlCoverage,
     CoverageReport,
+    Reason,
     RequirementCoverage,
     coverage_as_of,
 )
@@ -173,7 +174,7 @@ class SlippedControl:
     title: str
     status: str
     since: date  # the day it went stale, or the day of the evidence that carries the failure
-    reason: str
+    reason: Reason  # said in the reader's language where shown
 
 
 def fresh_until(requirement: RequirementCoverage) -> date | None:

@@ -690,7 +690,7 @@ def _soa_rows(contents: PackageContents) -> Iterator[list[object]]:
             SOA_STATUS_LABELS.get(entry.status, entry.status) if entry else "",
             entry.owner if entry and entry.owner else "",
             status_label(control.status),
-            control.reason,
+            control.reason.english,
             control.newest_at.date().isoformat() if control.newest_at else "",
             files_by_control.get(control.control_id, 0),
         ]

@@ -213,7 +213,7 @@ def coverage_rows(data: ReportData, language: str = DEFAULT_LANGUAGE) -> list[li
             control.title,
             control.group_key,
             say(status_label(control.status)),
-            control.reason,
+            control.reason.in_language(language),
         ]
         for key, report in data.board.reports.items()
         for control in report.controls

@@ -80,7 +80,7 @@ def row_values(row: SoaRow, language: str = DEFAULT_LANGUAGE) -> list[Cell]:
         entry.updated_at.astimezone(UTC) if entry else None,
         say.gettext(status_label(row.coverage.status)) if row.coverage else "",
         row.as_of.isoformat() if row.as_of else "",
-        row.contradiction or "",
+        row.contradiction.in_language(language) if row.contradiction else "",
     ]
 
 

@@ -31,7 +31,7 @@ from audit_portal.coverage.service import (
     coverage_as_of,
 )
 from audit_portal.errors import InvalidInput, NotFound
-from audit_portal.i18n import N_, Sentences, Words
+from audit_portal.i18n import N_, Phrase, Sentences, Word, Words
 from audit_portal.principals import Actor
 from audit_portal.soa import repository
 from audit_portal.soa.models import STATUSES, SoaEntry
@@ -59,7 +59,7 @@ class SoaRow:
     as_of: date | None = None
 
     @property
-    def contradiction(self) -> str | None:
+    def contradiction(self) -> Phrase | None:
         """Why the SoA's "implemented" is contradicted by the evidence, if it is."""
         return contradiction(self.entry, self.coverage)
 
@@ -68,12 +68,18 @@ class SoaRow:
 CONTRADICTING = (MISSING, STALE, FAILING, PARTIAL)
 
 
-def contradiction(entry: SoaEntry | None, coverage: ControlCoverage | None) -> str | None:
+def contradiction(entry: SoaEntry | None, coverage: ControlCoverage | None) -> Phrase | None:
+    """Why the SoA's "implemented" is contradicted, said in the reader's language where shown and
+    in English (``str()``) in the copy kept as evidence."""
     if entry is None or not entry.applicable or entry.status != "implemented" or coverage is None:
         return None
     if coverage.status not in CONTRADICTING:
         return None
-    return f"marked implemented, but its evidence is {coverage.status}: {coverage.reason}"
+    return Phrase.of(
+        N_("marked implemented, but its evidence is %(status)s: %(reason)s"),
+        status=Word(coverage.status),
+        reason=coverage.reason,
+    )
 
 
 def contradicted_controls(session: Session, report: CoverageReport) -> list[ControlCoverage]:

@@ -43,7 +43,7 @@ def status_of(report, ref):
 def test_missing_when_no_evidence_in_the_period(catalogue):
     control = status_of(coverage(catalogue), "8.8")
     assert control.status == "missing"
-    assert control.reason == "requirement OPS-2/patches: no evidence in the period (frequency 7 d, grace 2 d)"
+    assert control.reason.english == "requirement OPS-2/patches: no evidence in the period (frequency 7 d, grace 2 d)"
 
 
 def test_met_exactly_at_the_boundary_and_stale_one_day_later(catalogue, add_evidence):
@@ -51,12 +51,12 @@ def test_met_exactly_at_the_boundary_and_stale_one_day_later(catalogue, add_evid
     add_evidence("OPS-2/patches", AS_OF - timedelta(days=9))
     control = status_of(coverage(catalogue), "8.8")
     assert control.status == "covered"
-    assert control.requirements[0].reason == (
+    assert control.requirements[0].reason.english == (
         "requirement OPS-2/patches: newest evidence 2026-06-21, 9 days old, frequency 7 d, grace 2 d; fresh until 2026-06-30"
     )
     stale = status_of(coverage(catalogue, as_of=AS_OF + timedelta(days=1)), "8.8")
     assert stale.status == "stale"
-    assert "10 days old" in stale.reason and "stale since 2026-07-01" in stale.reason
+    assert "10 days old" in stale.reason.english and "stale since 2026-07-01" in stale.reason.english
 
 
 def test_evidence_outside_the_period_does_not_count(catalogue, add_evidence):
@@ -170,7 +170,7 @@ def test_partial_when_some_but_not_all_requirements_are_met(catalogue, add_evide
     add_evidence("POL-1/policy-document", AS_OF - timedelta(days=30))
     control = status_of(coverage(catalogue), "5.1")  # POL-1 and POL-2 map to 5.1
     assert control.status == "partial"
-    assert control.reason.startswith("1 of 2 requirements met; requirement POL-2/policy-review: no evidence")
+    assert control.reason.english.startswith("1 of 2 requirements met; requirement POL-2/policy-review: no evidence")
     assert {r.via_measure for r in control.requirements} == {"POL-1", "POL-2"}
 
 
@@ -178,7 +178,7 @@ def test_stale_when_none_met_but_some_stale(catalogue, add_evidence):
     add_evidence("OPS-2/patches", START)
     control = status_of(coverage(catalogue, as_of=END), "8.8")
     assert control.status == "stale"
-    assert control.reason.startswith("requirement OPS-2/patches: newest evidence 2026-01-01, 364 days old")
+    assert control.reason.english.startswith("requirement OPS-2/patches: newest evidence 2026-01-01, 364 days old")
 
 
 def test_needs_signoff_until_a_person_signs(catalogue, add_evidence):
@@ -205,7 +205,7 @@ def test_no_requirement_and_not_applicable(catalogue):
     report = coverage(catalogue)
     no_measure = status_of(report, "5.5")  # contact with authorities: no measure maps to it, library off
     assert no_measure.status == "no_requirement"
-    assert no_measure.reason.startswith("every requirement is switched off (5.5/authority-contacts: ")
+    assert no_measure.reason.english.startswith("every requirement is switched off (5.5/authority-contacts: ")
     assert [o.key for o in no_measure.switched_off] == ["5.5/authority-contacts"]
     excluded = control_id(catalogue, "iso27001-2022", "7.4")
     catalogue.add(

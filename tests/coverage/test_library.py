@@ -70,7 +70,7 @@ def test_switching_off_every_requirement_gives_no_requirement_never_covered(cata
     after = coverage(catalogue)
     off = control(after, "5.5")
     assert off.status == NO_REQUIREMENT
-    assert "We have no regulator" in off.reason
+    assert "We have no regulator" in off.reason.english
     assert [(o.key, o.reason, o.switched_off_by) for o in off.switched_off] == [
         ("5.5/authority-contacts", "We have no regulator to keep contact with.", "admin.test")
     ]

@@ -75,6 +75,7 @@ def test_the_pdf_is_english_by_default_and_dutch_when_asked(data, seeded):
     assert "Cijfers" in dutch and "Open bevindingen" in dutch and "Dekkingstabel:" in dutch
     assert "Maatregelen van Bijlage 2" in dutch  # the charts speak it too
     assert "Compliance report" not in dutch and "Coverage table:" not in dutch
+    assert "nieuwste bewijs" in dutch and "newest evidence" not in dutch  # the reasons beside the statuses
 
 
 def test_the_workbook_keeps_its_english_headers_cell_for_cell(data):
@@ -114,7 +115,7 @@ def test_a_dutch_workbook_has_dutch_sheets_headers_and_labels_and_the_same_value
     assert "Maatregelen van Bijlage 2: gedekte beheersmaatregelen" in summary
     assert "Open bevindingen: hoog" in summary
     # the values stay as they are; the words among them (statuses, severities) are the reader's
-    kept = {"Summary": (1,), "Coverage": (1, 2, 3, 5), "Findings": (0, 1, 4, 5, 6, 7, 8), "Trend": (0, 1, 2)}
+    kept = {"Summary": (1,), "Coverage": (1, 2, 3), "Findings": (0, 1, 4, 5, 6, 7, 8), "Trend": (0, 1, 2)}
     for (title, columns), dutch_sheet in zip(kept.items(), dutch.worksheets, strict=True):
         english_rows = list(english[title].iter_rows(min_row=2, values_only=True))
         dutch_rows = list(dutch_sheet.iter_rows(min_row=2, values_only=True))
@@ -124,6 +125,12 @@ def test_a_dutch_workbook_has_dutch_sheets_headers_and_labels_and_the_same_value
         ]
     coverage = {(row[1], row[4]) for row in dutch["Dekking"].iter_rows(min_row=2, values_only=True)}
     assert ("PHY-3", "Faalt") in coverage
+    # the reason beside each status is the reader's too: its words translated, keys kept
+    reasons = [row[5] for row in dutch["Dekking"].iter_rows(min_row=2, values_only=True)]
+    english_reasons = [row[5] for row in english["Coverage"].iter_rows(min_row=2, values_only=True)]
+    assert any(reason.startswith("eis ") for reason in reasons)
+    assert not any("requirement " in reason or "newest evidence" in reason for reason in reasons)
+    assert any(reason.startswith("requirement ") for reason in english_reasons)
     severities = {row[2] for row in dutch["Bevindingen"].iter_rows(min_row=2, values_only=True)}
     assert "Hoog" in severities and severities <= {"Kritiek", "Hoog", "Middel", "Laag", "Info"}
 
