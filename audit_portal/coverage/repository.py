@@ -331,25 +331,51 @@ def _last_running_cell(wanted: Any, column: Any, day: date) -> Any:
     )
 
 
-def rejection_cells(
+def rejected_totals(
     session: OrmSession, engagement_id: int, first_day: date, last_day: date
-) -> list[tuple[int, date, int, datetime]]:
-    """(requirement id, day of collection, links, newest collection time) of the engagement's
-    rejected links that would count in the days [first_day, last_day]: a range of its cells."""
+) -> dict[int, tuple[int, datetime]]:
+    """Per requirement, the engagement's rejected links that would count in the days
+    [first_day, last_day] and the newest collection time among them: a range of its cells,
+    summed by the database."""
+    rows = session.execute(
+        select(
+            col(CoverageRejection.requirement_id),
+            func.sum(col(CoverageRejection.evidence_count)),
+            func.max(col(CoverageRejection.newest_at)),
+        )
+        .where(*_rejected_in(engagement_id, first_day, last_day))
+        .group_by(col(CoverageRejection.requirement_id))
+    )
+    return {rid: (int(count), as_utc(newest)) for rid, count, newest in rows}
+
+
+def rejected_per_day(
+    session: OrmSession, engagement_id: int, requirement_ids: Collection[int], first_day: date, last_day: date
+) -> dict[tuple[int, date], int]:
+    """Per (requirement, day of collection), the engagement's rejected links of these requirements
+    that would count in the days [first_day, last_day]."""
     rows = session.execute(
         select(
             col(CoverageRejection.requirement_id),
             col(CoverageRejection.collected_on),
-            col(CoverageRejection.evidence_count),
-            col(CoverageRejection.newest_at),
-        ).where(
-            col(CoverageRejection.engagement_id) == engagement_id,
-            col(CoverageRejection.collected_on) >= first_day,
-            col(CoverageRejection.collected_on) <= last_day,
-            or_(col(CoverageRejection.superseded_on).is_(None), col(CoverageRejection.superseded_on) > last_day),
+            func.sum(col(CoverageRejection.evidence_count)),
         )
+        .where(
+            col(CoverageRejection.requirement_id).in_(set(requirement_ids)),
+            *_rejected_in(engagement_id, first_day, last_day),
+        )
+        .group_by(col(CoverageRejection.requirement_id), col(CoverageRejection.collected_on))
     )
-    return [(rid, day, count, as_utc(newest)) for rid, day, count, newest in rows]
+    return {(rid, day): int(count) for rid, day, count in rows}
+
+
+def _rejected_in(engagement_id: int, first_day: date, last_day: date) -> tuple[Any, ...]:
+    return (
+        col(CoverageRejection.engagement_id) == engagement_id,
+        col(CoverageRejection.collected_on) >= first_day,
+        col(CoverageRejection.collected_on) <= last_day,
+        or_(col(CoverageRejection.superseded_on).is_(None), col(CoverageRejection.superseded_on) > last_day),
+    )
 
 
 def newest_counting_at(

@@ -141,21 +141,16 @@ def _without_rejections(
     last_day: date,
     engagement_id: int,
 ) -> dict[int, repository.RollupTotal]:
-    rejected_per_day: dict[Cell, int] = defaultdict(int)
-    rejected_count: dict[int, int] = defaultdict(int)
-    newest_rejected_at: dict[int, datetime] = {}
-    for requirement_id, day, count, newest_at in repository.rejection_cells(
-        session, engagement_id, first_day, last_day
-    ):
-        if requirement_id in totals and requirement_id in requirement_ids:
-            rejected_per_day[(requirement_id, day)] += count
-            rejected_count[requirement_id] += count
-            newest_rejected_at[requirement_id] = max(newest_at, newest_rejected_at.get(requirement_id, newest_at))
-    counts = {rid: totals[rid].evidence_count - rejected for rid, rejected in rejected_count.items()}
-    newest_rejected = {
-        rid for rid, newest_at in newest_rejected_at.items() if counts[rid] > 0 and totals[rid].newest_at == newest_at
+    rejected = {
+        rid: found
+        for rid, found in repository.rejected_totals(session, engagement_id, first_day, last_day).items()
+        if rid in totals and rid in requirement_ids
     }
-    newest_again = _newest_not_rejected(session, newest_rejected, rejected_per_day, first_day, last_day, engagement_id)
+    counts = {rid: totals[rid].evidence_count - count for rid, (count, _newest) in rejected.items()}
+    newest_rejected = {
+        rid for rid, (_count, newest_at) in rejected.items() if counts[rid] > 0 and totals[rid].newest_at == newest_at
+    }
+    newest_again = _newest_not_rejected(session, newest_rejected, first_day, last_day, engagement_id)
     result = dict(totals)
     for requirement_id, count in counts.items():
         newest = (
@@ -174,7 +169,6 @@ LOOK_BACK_DAYS = 31  # the days searched for a requirement's newest item the eng
 def _newest_not_rejected(
     session: Session,
     requirement_ids: set[int],
-    rejected_per_day: Mapping[Cell, int],
     first_day: date,
     last_day: date,
     engagement_id: int,
@@ -188,9 +182,10 @@ def _newest_not_rejected(
     start, end = period_window(first_day, last_day)
     look_from = max(first_day, last_day - timedelta(days=LOOK_BACK_DAYS))
     cells = repository.counting_cells(session, requirement_ids, look_from, last_day)
+    rejected = repository.rejected_per_day(session, engagement_id, requirement_ids, look_from, last_day)
     newest_day: dict[int, date] = {}
     for (requirement_id, day), count in sorted(cells.items(), key=lambda cell: cell[0][1], reverse=True):
-        if requirement_id not in newest_day and count > rejected_per_day.get((requirement_id, day), 0):
+        if requirement_id not in newest_day and count > rejected.get((requirement_id, day), 0):
             newest_day[requirement_id] = day
     found = repository.newest_counting_on(
         session, {rid: period_window(day, day) for rid, day in newest_day.items()}, start, end, engagement_id
