@@ -161,7 +161,9 @@ def format_local_date(value: date | datetime | None, language: str, tz: ZoneInfo
         return "—"
     if isinstance(value, datetime):
         value = local_time(value, tz).date()
-    return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language))
+    return format_date(
+        value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language)
+    )
 
 
 @lru_cache(maxsize=16)
@@ -176,7 +178,9 @@ def format_number(value: float | int | None, language: str, decimals: int | None
         return "—"
     if decimals is None:
         return format_decimal(value, locale=babel_locale(language))
-    return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0", locale=babel_locale(language))
+    return format_decimal(
+        value, format="#,##0." + "0" * decimals if decimals else "#,##0", locale=babel_locale(language)
+    )
 
 
 def format_percentage(value: float | None, language: str) -> str:
@@ -262,7 +266,9 @@ def _value_in(value: object, language: str, catalogue: gettext.NullTranslations)
     if isinstance(value, date) and not isinstance(value, datetime):
         if language == DEFAULT_LANGUAGE:
             return value.isoformat()
-        return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language))
+        return format_date(
+            value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language)
+        )
     return value
 
 
