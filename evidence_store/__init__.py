@@ -40,7 +40,7 @@ Guarantees, on every backend:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from evidence_store.base import (
@@ -62,7 +62,9 @@ from evidence_store.base import (
 )
 from evidence_store.local import LocalStore
 from evidence_store.memory import MemoryStore
-from evidence_store.s3 import S3Store
+
+if TYPE_CHECKING:
+    from evidence_store.s3 import S3Store
 
 __all__ = [
     "CHUNK_SIZE",
@@ -87,6 +89,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """``S3Store`` is imported when first asked for: boto3 and botocore take about 20 MiB of
+    every portal process, and a portal on a local folder never needs them."""
+    if name == "S3Store":
+        from evidence_store.s3 import S3Store
+
+        return S3Store
+    raise AttributeError(f"module 'evidence_store' has no attribute {name!r}")
+
+
 def open_store(url: str, **s3_options: Any) -> ObjectStore:
     """The store a ``STORE_URL`` names.
 
@@ -109,6 +121,8 @@ def open_store(url: str, **s3_options: Any) -> ObjectStore:
     if scheme == "s3":
         if not parts.netloc:
             raise ValueError("s3:// store URL needs a bucket, e.g. s3://my-bucket/evidence")
+        from evidence_store.s3 import S3Store
+
         return S3Store(parts.netloc, unquote(parts.path.lstrip("/")), **s3_options)
     if scheme == "memory":
         return MemoryStore()

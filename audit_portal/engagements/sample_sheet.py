@@ -7,9 +7,6 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-
 from audit_portal import clock
 from audit_portal.engagements.models import Engagement
 from audit_portal.engagements.sampling import CONCLUSION_LABELS, METHOD_LABELS, RESULT_LABELS, SampleView
@@ -89,6 +86,9 @@ def item_rows(view: SampleView, base_url: str, language: str = DEFAULT_LANGUAGE)
 
 def xlsx_bytes(engagement: Engagement, view: SampleView, base_url: str, language: str = DEFAULT_LANGUAGE) -> bytes:
     """The workbook; its sheet title, labels and headers in ``language``, the values as recorded."""
+    from openpyxl import Workbook  # on demand: openpyxl takes about 18 MiB of a process
+    from openpyxl.styles import Alignment, Font
+
     say = Wording(language).gettext
     workbook = Workbook()
     sheet = workbook.active

@@ -12,9 +12,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlmodel import Session
 
 from audit_portal.audit.service import record_event
@@ -32,6 +31,9 @@ from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Label, Word, Wording
 from audit_portal.principals import Actor
 from audit_portal.reports import repository
 from audit_portal.reports.models import ComplianceReport
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 REQUIREMENT_KEY = "CMP-1/compliance-review"
 REPORT_SOURCE = "compliance-report"  # the collector instance named on scheduled reports
@@ -150,6 +152,8 @@ def _cell(value: object) -> object:
 
 
 def _sheet(workbook: Workbook, title: str, header: list[str], rows: list[list[object]], *, first: bool = False):
+    from openpyxl.styles import Font
+
     sheet = workbook.active if first else workbook.create_sheet()
     sheet.title = title
     sheet.append(header)
@@ -245,6 +249,8 @@ def trend_table(data: ReportData) -> list[list[object]]:
 def render_xlsx(data: ReportData, language: str = DEFAULT_LANGUAGE) -> bytes:
     """The workbook; its sheet titles, column headers and summary labels in ``language`` (English
     by default, as scripts that read the workbook expect), the values as they are."""
+    from openpyxl import Workbook  # on demand: openpyxl takes about 18 MiB of a process
+
     say = Wording(language).gettext
     workbook = Workbook()
     _sheet(

@@ -16,10 +16,6 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
 from audit_portal.coverage.service import status_label
 from audit_portal.i18n import DEFAULT_LANGUAGE, N_, Wording
 from audit_portal.soa.models import SoaEntry
@@ -128,6 +124,10 @@ def csv_chunks(table: Sequence[Sequence[Cell]], language: str = DEFAULT_LANGUAGE
 
 
 def write_xlsx(table: Sequence[Sequence[Cell]], target: IO[bytes], language: str = DEFAULT_LANGUAGE) -> None:
+    from openpyxl import Workbook  # on demand: openpyxl takes about 18 MiB of a process
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
