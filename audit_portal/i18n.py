@@ -272,8 +272,23 @@ def _value_in(value: object, language: str, catalogue: gettext.NullTranslations)
     return value
 
 
+class _SaidLater:
+    """Text kept as messages and values until a reader's language is known; ``str()`` and
+    ``english`` say it in English (the API, the evidence package, logs)."""
+
+    def in_language(self, language: str) -> str:
+        raise NotImplementedError
+
+    @property
+    def english(self) -> str:
+        return self.in_language(DEFAULT_LANGUAGE)
+
+    def __str__(self) -> str:
+        return self.english
+
+
 @dataclass(frozen=True)
-class Phrase:
+class Phrase(_SaidLater):
     """A catalogue message with its values, composed where the facts are and said later in a
     reader's language (the reason beside a coverage status). ``str()`` and :attr:`english` give
     the English text, which the JSON API, the command line and the signed evidence package keep;
@@ -295,16 +310,9 @@ class Phrase:
         # Values after the words: a value holding "%" is text, never a format string.
         return translated % {key: _value_in(value, language, catalogue) for key, value in self.values}
 
-    @property
-    def english(self) -> str:
-        return self.in_language(DEFAULT_LANGUAGE)
-
-    def __str__(self) -> str:
-        return self.english
-
 
 @dataclass(frozen=True)
-class Phrases:
+class Phrases(_SaidLater):
     """Phrases said one after the other, joined by ``separator`` ("; " between a control's
     requirements), each in the reader's language."""
 
@@ -313,13 +321,6 @@ class Phrases:
 
     def in_language(self, language: str) -> str:
         return self.separator.join(part.in_language(language) for part in self.parts)
-
-    @property
-    def english(self) -> str:
-        return self.in_language(DEFAULT_LANGUAGE)
-
-    def __str__(self) -> str:
-        return self.english
 
 
 @dataclass(frozen=True)

@@ -195,45 +195,39 @@ def _newest_not_rejected(
 
 
 def _cells(links: Iterable[tuple[int, datetime, datetime | None]]) -> list[dict[str, object]]:
-    grouped: dict[tuple[int, date, date | None], list] = {}
-    for requirement_id, collected_at, superseded_at in links:
-        key = (requirement_id, collected_at.date(), superseded_at.date() if superseded_at else None)
-        cell = grouped.get(key)
-        if cell is None:
-            grouped[key] = [1, collected_at]
-        else:
-            cell[0] += 1
-            cell[1] = max(cell[1], collected_at)
-    return [
-        {
-            "requirement_id": rid,
-            "collected_on": collected_on,
-            "superseded_on": superseded_on,
-            "evidence_count": count,
-            "newest_at": newest,
-            "running_count": None,
-        }
-        for (rid, collected_on, superseded_on), (count, newest) in grouped.items()
-    ]
+    owned = (((("requirement_id", rid),), collected_at, superseded_at) for rid, collected_at, superseded_at in links)
+    return [{**cell, "running_count": None} for cell in _by_day(owned)]
 
 
 def _rejection_cells(links: Iterable[tuple[int, int, datetime, datetime | None]]) -> list[dict[str, object]]:
-    grouped: dict[tuple[int, int, date, date | None], list] = {}
-    for engagement_id, requirement_id, collected_at, superseded_at in links:
-        key = (engagement_id, requirement_id, collected_at.date(), superseded_at.date() if superseded_at else None)
+    owned = (
+        ((("engagement_id", engagement_id), ("requirement_id", rid)), collected_at, superseded_at)
+        for engagement_id, rid, collected_at, superseded_at in links
+    )
+    return _by_day(owned)
+
+
+Owner = tuple[tuple[str, int], ...]  # the columns a cell belongs to: its requirement (and engagement)
+
+
+def _by_day(links: Iterable[tuple[Owner, datetime, datetime | None]]) -> list[dict[str, object]]:
+    """Links grouped into cells by their owner, UTC day of collection and UTC day of
+    supersession, with their count and newest collection time."""
+    grouped: dict[tuple[Owner, date, date | None], list] = {}
+    for owner, collected_at, superseded_at in links:
+        key = (owner, collected_at.date(), superseded_at.date() if superseded_at else None)
         cell = grouped.setdefault(key, [0, collected_at])
         cell[0] += 1
         cell[1] = max(cell[1], collected_at)
     return [
         {
-            "engagement_id": engagement_id,
-            "requirement_id": rid,
+            **dict(owner),
             "collected_on": collected_on,
             "superseded_on": superseded_on,
             "evidence_count": count,
             "newest_at": newest,
         }
-        for (engagement_id, rid, collected_on, superseded_on), (count, newest) in grouped.items()
+        for (owner, collected_on, superseded_on), (count, newest) in grouped.items()
     ]
 
 
