@@ -67,9 +67,15 @@ def refresh_cells(connection: Connection, cells: Iterable[Cell]) -> None:
         by_day[day].add(requirement_id)
     for day, requirement_ids in sorted(by_day.items()):
         since, until = period_window(day, day)
-        links = repository.links_collected_between(connection, since, until, requirement_ids)
-        rejected = repository.rejected_links_collected_between(connection, since, until, requirement_ids)
+        day_links = repository.links_collected_between(connection, since, until, requirement_ids)
+        rejecting = repository.rejecting_engagements(connection, {link[0] for link in day_links})
+        rejected = [
+            (engagement_id, rid, collected_at, superseded_at)
+            for evidence_id, rid, collected_at, superseded_at in day_links
+            for engagement_id in rejecting.get(evidence_id, ())
+        ]
         repository.replace_rejection_cells(connection, day, requirement_ids, _rejection_cells(rejected))
+        links = [(rid, collected_at, superseded_at) for _id, rid, collected_at, superseded_at in day_links]
         before = repository.not_superseded_counts(connection, day, requirement_ids)
         running_before = repository.running_counts(connection, requirement_ids, day - timedelta(days=1))
         cells_of_day = _cells(links)
