@@ -13,6 +13,7 @@ profile read it.
 from __future__ import annotations
 
 import gettext
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -272,12 +273,12 @@ def _value_in(value: object, language: str, catalogue: gettext.NullTranslations)
     return value
 
 
-class _SaidLater:
+class _SaidLater(ABC):
     """Text kept as messages and values until a reader's language is known; ``str()`` and
     ``english`` say it in English (the API, the evidence package, logs)."""
 
-    def in_language(self, language: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def in_language(self, language: str) -> str: ...
 
     @property
     def english(self) -> str:

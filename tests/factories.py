@@ -104,8 +104,10 @@ def add_evidence(
     )
 
 
-def add_evidence_row(session: Session, requirement_key: str, collected: date, **columns: object) -> Evidence:
-    """An evidence row for one requirement, collected at noon of ``collected``, with no bytes in
+def add_evidence_row(
+    session: Session, requirement_key: str, collected: date, hour: int = 12, **columns: object
+) -> Evidence:
+    """An evidence row for one requirement, collected at ``hour`` (noon) of ``collected``, with no bytes in
     any store: for the coverage arithmetic, which reads rows only. Unlike an upload it takes any
     column (a collector run that does not exist, a collection time later today) and writes
     no audit event, so hundreds of items stay cheap."""
@@ -113,13 +115,13 @@ def add_evidence_row(session: Session, requirement_key: str, collected: date, **
     evidence = Evidence(
         title=f"{requirement_key} evidence {collected}",
         source_kind="upload",
-        collected_at=at(collected),
+        collected_at=at(collected, hour),
         original_filename="proof.txt",
         content_type="text/plain",
         size=10,
         sha256="0" * 64,
         store_key="sha256/00/00/" + "0" * 64,
-        created_at=at(collected),
+        created_at=at(collected, hour),
         **columns,
     )
     assert requirement.id is not None

@@ -349,6 +349,19 @@ def test_check_finds_a_broken_rollup_and_rebuild_repairs_it(tmp_path, monkeypatc
     engine.dispose()
 
 
+def reject(session, engagement: Engagement, items: list[Evidence]) -> None:
+    for evidence in items:
+        session.add(
+            EvidenceReview(
+                engagement_id=engagement.id,
+                evidence_id=evidence.id,
+                status=REVIEW_REJECTED,
+                reviewed_at=engagement.created_at,
+            )
+        )
+    session.flush()
+
+
 # Where the newest item the engagement kept lies, seen from the newest item it rejected on `LAST`:
 # earlier the same day, on an earlier day within the days looked back over, or before them (all
 # of the look-back's links rejected), and the case where the engagement rejected every item.
@@ -375,33 +388,12 @@ def test_an_engagement_that_rejects_the_newest_items_counts_the_newest_it_kept(c
     catalogue.flush()
 
     def item(day: date, hour: int) -> Evidence:
-        evidence = Evidence(
-            title=f"patches {day} {hour}",
-            source_kind="upload",
-            collected_at=factories.at(day, hour),
-            original_filename="proof.txt",
-            content_type="text/plain",
-            size=10,
-            sha256=SHAS[0],
-            store_key=f"sha256/{SHAS[0]}",
-            created_at=factories.at(day, hour),
-            legal_hold=False,
-        )
-        return evidence_repository.add_evidence(catalogue, evidence, requirement_ids=[requirement.id], control_ids=())
+        return factories.add_evidence_row(catalogue, "OPS-2/patches", day, hour)
 
     rejected = [item(LAST, 15), item(LAST, 12)]
     rejected += [item(LAST - timedelta(days=back), 12) for back in (1, 3, rollup.LOOK_BACK_DAYS - 1)]
     kept = item(*KEPT[case]) if KEPT[case] else None
-    for evidence in rejected:
-        catalogue.add(
-            EvidenceReview(
-                engagement_id=engagement.id,
-                evidence_id=evidence.id,
-                status=REVIEW_REJECTED,
-                reviewed_at=factories.at(LAST),
-            )
-        )
-    catalogue.flush()
+    reject(catalogue, engagement, rejected)
 
     whole_period: list[set[int]] = []
     looked_up = repository.newest_counting_at
@@ -452,15 +444,7 @@ def test_the_running_counts_migration_gives_what_the_hooks_keep(database_url, tm
                 )
                 session.add(engagement)
                 session.flush()
-                for evidence in (rejected, superseded):
-                    session.add(
-                        EvidenceReview(
-                            engagement_id=engagement.id,
-                            evidence_id=evidence.id,
-                            status=REVIEW_REJECTED,
-                            reviewed_at=factories.at(START),
-                        )
-                    )
+                reject(session, engagement, [rejected, superseded])
             with unit_of_work(engine) as session:
                 kept = repository.rollup_cells(session), repository.rejection_cells_in_order(session)
             assert sorted(cell[5] for cell in kept[0] if cell[5] is not None) == [1, 1, 3]
