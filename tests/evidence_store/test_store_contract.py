@@ -282,6 +282,34 @@ class TestKeyValidation:
             store.delete("escape/secret")
         assert (outside / "secret").exists()
 
+    def test_local_store_reads_no_object_through_a_link(self, tmp_path: Path) -> None:
+        """Reads open the key one segment at a time without following links: a link at the end
+        of the key or in its middle is refused, wherever it points (the store never makes one)."""
+        store = LocalStore(tmp_path / "store")
+        stored = store.put(io.BytesIO(b"inside"))
+        objects = store.root / "objects"
+        outside = tmp_path / "outside.txt"
+        outside.write_bytes(b"not evidence")
+        (objects / "to-outside").symlink_to(outside)
+        (objects / "to-inside").symlink_to(objects / stored.key)
+        (objects / "folder-link").symlink_to(objects / stored.key.rsplit("/", 1)[0])
+
+        for key in ("to-outside", "to-inside", f"folder-link/{stored.sha256}"):
+            with pytest.raises(InvalidKey):
+                store.open(key)
+        assert store.open(stored.key).read() == b"inside"
+
+    def test_local_store_finds_no_object_where_a_folder_or_file_is_in_the_way(self, tmp_path: Path) -> None:
+        store = LocalStore(tmp_path / "store")
+        stored = store.put(io.BytesIO(b"inside"))
+        folder = stored.key.rsplit("/", 1)[0]
+
+        for key in (folder, f"{stored.key}/below", "sha256/ff/ff/missing"):
+            with pytest.raises(ObjectNotFound):
+                store.open(key)
+        with pytest.raises(ObjectNotFound):
+            LocalStore(tmp_path / "never-written").open(stored.key)
+
 
 class TestRetention:
     def test_delete_refused_while_retained_then_allowed(self, store: ObjectStore) -> None:
