@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
+from json.encoder import encode_basestring
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -65,13 +66,14 @@ from audit_portal.templating import format_size, install_i18n, templates_dir
 from evidence_store import IntegrityError, ObjectStore
 from evidence_store.base import iter_verified
 
-STREAM_CHUNK = 256 * 1024
-"""How much of an evidence body is read from the store at a time; what the export holds at most
-per file in flight (far below the store's default, so many exports at once stay cheap)."""
 TRANSPORT_CHUNK = 1024 * 1024
 """The least the archive hands to the transport at a time. The ZIP stream yields many small
 pieces (local headers, data descriptors, the central directory: tens of thousands under 1 KiB
 for 10,000 items); each costs a thread hop and a send in Starlette, so they are gathered first."""
+STREAM_CHUNK = TRANSPORT_CHUNK
+"""How much of an evidence body is read from the store at a time; what the export holds at most
+per file in flight. As large as a transport chunk, so the bodies of large files go to the
+transport as read, without being copied into a larger one."""
 ROW_BATCH = 500
 """Evidence rows fetched from the database at a time while a package is built."""
 SPOOL_FLUSH = 256 * 1024
@@ -293,9 +295,21 @@ def collect_contents(session: Session, engagement: Engagement, scope_control_ids
     )
     finding_ids = [f.id for f, _ in findings if f.id is not None]
     rows = EvidenceRows(session, engagement.id, start, end)
-    # one more streamed pass over the folders: the reviews of the runs whose items the package holds
+    requirement_keys = {r.requirement_id: r.key for c in in_scope for r in c.requirements}
+    run_links = repository.iter_run_links(
+        session,
+        requirement_ids=requirement_ids,
+        source_control_ids=control_ids | set(measures),
+        start=start,
+        end=end,
+        batch_size=ROW_BATCH,
+    )
     signoff_rows, decision_rows = run_reviews.review_rows(
-        session, ((f.evidence, f.requirements) for control in controls for f in rows.files_of(control))
+        session,
+        (
+            (link, (requirement_keys[link.requirement_id],) if link.requirement_id is not None else ())
+            for link in run_links
+        ),
     )
     return PackageContents(
         engagement=engagement,
@@ -591,10 +605,37 @@ def build_package(contents: PackageContents, signer: Signer) -> Package:
     return replace(package, archive_size=layout.length)
 
 
+_SCALAR_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def _json_scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return encode_basestring(value)  # what the encoder itself calls for text, without its checks
+    return _SCALAR_ENCODER.encode(value)
+
+
 def _indented_entry(entry: dict[str, Any]) -> bytes:
-    """One entry of the manifest's "files" list, as json.dumps(indent=2) places it there."""
-    text = json.dumps(entry, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    return ("    " + text.replace("\n", "\n    ")).encode("utf-8")
+    """One entry of the manifest's "files" list, byte for byte as json.dumps(indent=2) places it
+    there. Written field by field: json's indenting encoder is pure Python, and ran a fifth of the
+    time of building a package of 10,000 items. Values are scalars or lists of scalars."""
+    fields = []
+    for name, value in entry.items():
+        if isinstance(value, list):
+            text = (
+                "[\n" + ",\n".join(f"        {_json_scalar(item)}" for item in value) + "\n      ]" if value else "[]"
+            )
+        else:
+            text = _json_scalar(value)
+        fields.append(f"      {_json_scalar(name)}: {text}")
+    return ("    {\n" + ",\n".join(fields) + "\n    }" if fields else "    {}").encode("utf-8")
 
 
 def package_filename(engagement: Engagement, at: datetime) -> str:
@@ -890,14 +931,17 @@ class TransportChunks:
         return len(self._stream)
 
     def __iter__(self) -> Iterator[bytes]:
-        pending = bytearray()
+        pending: list[bytes] = []
+        pending_size = 0
         for piece in self._stream:
             if not pending and len(piece) >= self._min_size:
                 yield piece
                 continue
-            pending += piece
-            if len(pending) >= self._min_size:
-                yield bytes(pending)
+            pending.append(piece)
+            pending_size += len(piece)
+            if pending_size >= self._min_size:
+                yield b"".join(pending)  # the one copy a gathered chunk costs
                 pending.clear()
+                pending_size = 0
         if pending:
-            yield bytes(pending)
+            yield b"".join(pending)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlmodel import Session
 
@@ -15,7 +15,6 @@ from audit_portal.catalogue import repository as catalogue_repository
 from audit_portal.collection import repository as collection_repository
 from audit_portal.collection.signoffs import SignoffState, signoff_grace
 from audit_portal.evidence import repository as evidence_repository
-from audit_portal.evidence.models import Evidence
 
 SIGNOFF_COLUMNS = (
     "run",
@@ -42,9 +41,25 @@ DECISION_COLUMNS = (
 )
 
 
-class _RunItem(NamedTuple):
-    """What the review rows need of an item: kept instead of the row, so a streamed package does
-    not hold every run's evidence in memory."""
+class RunItem(Protocol):
+    """What the review rows need of an item (an evidence row has it, and so has a plain row)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def collector_run_id(self) -> int | None: ...
+
+    @property
+    def collector_instance(self) -> str | None: ...
+
+    @property
+    def collected_at(self) -> datetime: ...
+
+
+class _RunMember(NamedTuple):
+    """An item of a run as kept until the rows are written: three fields, not the whole row, so
+    a streamed package does not hold every run's evidence in memory."""
 
     id: int
     collector_instance: str | None
@@ -52,20 +67,21 @@ class _RunItem(NamedTuple):
 
 
 def review_rows(
-    session: Session, files: Iterable[tuple[Evidence, tuple[str, ...]]]
+    session: Session, items: Iterable[tuple[RunItem, Iterable[str]]]
 ) -> tuple[list[list[object]], list[list[object]]]:
-    """(sign-off rows, decision rows) for the runs of the given (evidence, requirement keys)."""
-    runs: dict[int, list[_RunItem]] = defaultdict(list)
+    """(sign-off rows, decision rows) for the runs of the given (item, requirement keys); an item
+    given more than once counts once, with the keys of all its mentions."""
+    runs: dict[int, list[_RunMember]] = defaultdict(list)
     keys_of_run: dict[int, set[str]] = defaultdict(set)
     seen: set[int] = set()
-    for evidence, keys in files:
-        if evidence.collector_run_id is None or evidence.id in seen:
+    for item, keys in items:
+        if item.collector_run_id is None or item.id is None:
             continue
-        seen.add(evidence.id)
-        runs[evidence.collector_run_id].append(
-            _RunItem(evidence.id, evidence.collector_instance, evidence.collected_at)
-        )
-        keys_of_run[evidence.collector_run_id] |= set(keys)
+        keys_of_run[item.collector_run_id].update(keys)
+        if item.id in seen:
+            continue
+        seen.add(item.id)
+        runs[item.collector_run_id].append(_RunMember(item.id, item.collector_instance, item.collected_at))
     if not runs:
         return [], []
     requirements = catalogue_repository.requirements_by_key(session, {k for keys in keys_of_run.values() for k in keys})
@@ -78,11 +94,11 @@ def review_rows(
     signoff_rows: list[list[object]] = []
     decision_rows: list[list[object]] = []
     for run_id in sorted(runs):
-        items = sorted(runs[run_id], key=lambda e: e.id or 0)
-        instance = items[0].collector_instance or ""
-        collected: datetime = min(e.collected_at for e in items)
+        members = sorted(runs[run_id])
+        instance = members[0].collector_instance or ""
+        collected: datetime = min(e.collected_at for e in members)
         grace = signoff_grace(requirements[k] for k in keys_of_run[run_id] if k in requirements)
-        signed = [signoffs[e.id] for e in items if e.id in signoffs]
+        signed = [signoffs[e.id] for e in members if e.id in signoffs]
         if signed and grace is not None:
             first = signed[0]
             state = SignoffState(names.get(first.signed_by_id, "?"), first.signed_at, collected, grace)
@@ -97,7 +113,7 @@ def review_rows(
                     grace.days,
                     "yes" if state.late else "no",
                     first.remark,
-                    " ".join(str(e.id) for e in items if e.id in signoffs),
+                    " ".join(str(e.id) for e in members if e.id in signoffs),
                 ]
             )
         for decision in decisions.get(run_id, []):

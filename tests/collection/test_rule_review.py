@@ -210,6 +210,27 @@ def test_the_package_holds_the_sign_offs_and_rule_decisions(session, store, sett
     assert {dict(zip(reviews.DECISION_COLUMNS, d, strict=True))["decision"] for d in decisions} == {"keep"}
 
 
+def test_a_package_item_met_twice_counts_once_with_the_keys_of_both(
+    session, store, settings, scope, firewall, make_user
+):
+    """An item in two folders of a package reaches the review rows twice; the run's grace is the
+    shortest of all its requirements, whichever folder came first."""
+    from audit_portal.export import reviews
+
+    signer = make_user("it")
+    at = datetime.now(UTC) - timedelta(days=3)
+    run_id = _run(scope, store, settings, at)
+    _sign(session, store, run_id, signer, at + timedelta(days=5))
+    items = evidence_repository.evidence_of_run(session, run_id)
+    twice = [(e, ("COM-1/firewall-review",)) for e in items] + [(e, ("ORG-2/advisories",)) for e in items]
+
+    for given in (twice, list(reversed(twice))):
+        signoffs, _ = reviews.review_rows(session, given)
+        row = dict(zip(reviews.SIGNOFF_COLUMNS, signoffs[0], strict=True))
+        assert (len(signoffs), row["grace_days"], row["late"]) == (1, 2, "yes")
+        assert row["evidence_items"] == " ".join(str(e.id) for e in sorted(items, key=lambda e: e.id))
+
+
 def test_the_auditors_control_page_shows_who_signed_off_when(
     login_as, session, store, settings, scope, firewall, make_user
 ):
