@@ -12,12 +12,15 @@ into place is one atomic ``os.replace``: a reader sees the whole object or none.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import queue
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +71,69 @@ def _sha256_of_file(path: Path) -> str:
         while chunk := handle.read(CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class _WriteFailed(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _StagingWriter:
+    """Writes batches of chunks to the staging file in a thread of its own, so that hashing the
+    next chunk (in the caller's thread, as it is read) and writing this one overlap: both leave
+    the GIL while they work. One thread doing both in turn reached 0.3 of ``cp`` + fsync.
+
+    At most ``QUEUED`` batches wait, so memory stays a few chunks whatever the size. Only the
+    store's own writes mean "cannot write" (``_WriteFailed``); a read error is the client's and
+    stops the writer without a word."""
+
+    QUEUED = 4
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=self.QUEUED)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="audit-portal-staging-writer", daemon=True)
+
+    def __enter__(self) -> _StagingWriter:
+        self._thread.start()
+        return self
+
+    def write(self, batch: list[bytes]) -> None:
+        self._raise_if_failed()
+        if batch:
+            self._batches.put(batch)
+
+    def finish(self) -> None:
+        """Every batch written and the file synced, or ``_WriteFailed``."""
+        self._stop()
+        self._raise_if_failed()
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            raise _WriteFailed(error) from error
+
+    def __exit__(self, *_: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._batches.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise _WriteFailed(self._error)
+
+    def _run(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            if self._error is None:
+                try:
+                    self._handle.writelines(batch)
+                except OSError as error:
+                    self._error = error  # the rest is drained unwritten; the caller raises it
 
 
 class LocalStore:
@@ -127,25 +193,32 @@ class LocalStore:
         except OSError as error:
             raise self._unwritable(error) from error
         staged = Path(name)
+        handle = os.fdopen(descriptor, "wb")
         try:
-            with os.fdopen(descriptor, "wb") as handle:
-                # Only the store's own writes mean "cannot write"; a read error is the client's.
+            with _StagingWriter(handle) as writer:
+                batch: list[bytes] = []
+                batched = 0
                 for chunk in reader.chunks():
-                    self._write(handle, chunk)
-                self._write(handle, b"", sync=True)
-        except BaseException:
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= CHUNK_SIZE:
+                        writer.write(batch)
+                        batch, batched = [], 0
+                writer.write(batch)
+                writer.finish()
+        except BaseException as error:
+            with contextlib.suppress(OSError):  # what failed is raised, not the close after it
+                handle.close()
             staged.unlink(missing_ok=True)
+            if isinstance(error, _WriteFailed):
+                raise self._unwritable(error.error) from error.error
             raise
-        return staged
-
-    def _write(self, handle: BinaryIO, chunk: bytes, *, sync: bool = False) -> None:
         try:
-            handle.write(chunk)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
+            handle.close()  # NFS may report a failed write only here
         except OSError as error:
+            staged.unlink(missing_ok=True)
             raise self._unwritable(error) from error
+        return staged
 
     def _unwritable(self, error: OSError) -> StoreUnavailable:
         reason = error.strerror or str(error)
