@@ -54,7 +54,7 @@ from audit_portal.coverage.service import (
 from audit_portal.engagements import sample_sheet, sampling
 from audit_portal.engagements.models import REVIEW_PENDING, Engagement
 from audit_portal.engagements.scope import engagement_window
-from audit_portal.evidence.models import SOURCE_UPLOAD, Evidence
+from audit_portal.evidence.models import SOURCE_UPLOAD
 from audit_portal.export import repository, verify
 from audit_portal.export import reviews as run_reviews
 from audit_portal.export.signing import ALGORITHM, SigningKey
@@ -139,7 +139,7 @@ class EvidenceFile:
 
     path: str
     control_ref: str
-    evidence: Evidence
+    evidence: repository.PackagedEvidence
     requirements: tuple[str, ...]
     uploaded_by: str | None
     review: str
@@ -347,7 +347,7 @@ def safe_segment(name: str, limit: int = MAX_NAME_LENGTH) -> str:
     return cleaned
 
 
-def evidence_file_name(evidence: Evidence, superseded_by: int | None) -> str:
+def evidence_file_name(evidence: repository.PackagedEvidence, superseded_by: int | None) -> str:
     marker = f"superseded-by-{superseded_by}-" if superseded_by else ("superseded-" if evidence.superseded_at else "")
     return f"{evidence.id}-{marker}{safe_segment(evidence.original_filename)}"
 
@@ -658,7 +658,7 @@ def _source(f: EvidenceFile) -> str:
     return f"{evidence.source_kind} {evidence.collector_instance or ''}{run}".strip()
 
 
-def _period(evidence: Evidence) -> str:
+def _period(evidence: repository.PackagedEvidence) -> str:
     if evidence.period_from is None and evidence.period_to is None:
         return ""
     start = evidence.period_from.isoformat() if evidence.period_from else ""

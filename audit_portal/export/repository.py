@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, Select, Subquery, and_, cast, func, null, or_, select, union, union_all
@@ -20,11 +20,36 @@ from audit_portal.findings.models import Finding, FindingControl
 from audit_portal.soa.models import SoaEntry
 
 
+class PackagedEvidence(NamedTuple):
+    """The fields of an evidence record that a package writes: read as plain columns, since
+    building a record object per item cost more than the rest of its manifest entry."""
+
+    id: int
+    title: str
+    original_filename: str
+    content_type: str
+    source_kind: str
+    collector_instance: str | None
+    collector_run_id: int | None
+    collected_at: datetime
+    period_from: date | None
+    period_to: date | None
+    valid_until: date | None
+    superseded_at: datetime | None
+    supersedes_id: int | None
+    size: int
+    sha256: str
+    store_key: str
+
+
+_PACKAGED_COLUMNS = [getattr(Evidence, name) for name in PackagedEvidence._fields]
+
+
 class FileRow(NamedTuple):
     """One link of an evidence item to a control folder, with what its manifest entry needs."""
 
     requirement_id: int | None  # None: linked to the control itself or to a measure mapped to it
-    evidence: Evidence
+    evidence: PackagedEvidence
     uploaded_by: str | None
     review_status: str | None
     review_comment: str | None
@@ -86,11 +111,11 @@ def iter_folder_rows(
     statement = (
         select(
             links.c.requirement_id,
-            Evidence,
             col(UserAccount.username),
             col(EvidenceReview.status),
             col(EvidenceReview.comment),
             successor,
+            *_PACKAGED_COLUMNS,
         )
         .join(Evidence, col(Evidence.id) == links.c.evidence_id)
         .outerjoin(UserAccount, col(UserAccount.id) == col(Evidence.uploaded_by_id))
@@ -104,8 +129,8 @@ def iter_folder_rows(
         .order_by(col(Evidence.collected_at), col(Evidence.id), links.c.requirement_id)
         .execution_options(yield_per=batch_size)
     )
-    for row in session.execute(statement):
-        yield FileRow(*row)
+    for requirement_id, username, review_status, review_comment, superseded_by, *fields in session.execute(statement):
+        yield FileRow(requirement_id, PackagedEvidence(*fields), username, review_status, review_comment, superseded_by)
 
 
 class RunLink(NamedTuple):
