@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, Select, Subquery, and_, cast, func, null, or_, select, union, union_all
+from sqlalchemy import CTE, ColumnElement, Integer, Select, and_, cast, func, null, or_, select, union, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -67,9 +67,13 @@ def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(col(Evidence.collected_at) >= start, col(Evidence.collected_at) < end)
 
 
-def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) -> Subquery | None:
+def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) -> CTE | None:
     """(evidence_id, requirement_id) of every link to these requirements or, requirement_id NULL,
-    directly to these controls or measures; None when there is nothing to link to."""
+    directly to these controls or measures; None when there is nothing to link to.
+
+    Materialized, so the database starts from the few links and looks their items up: as a
+    plain subquery, SQLite walked every item of the period by collection time and probed each
+    for a link, once per control folder (a third of a second per folder at 100,000 items)."""
     requirements, sources = set(requirement_ids), set(source_control_ids)
     parts: list[Select[Any, Any]] = []
     if requirements:
@@ -87,7 +91,7 @@ def _links(requirement_ids: Iterable[int], source_control_ids: Iterable[int]) ->
         )
     if not parts:
         return None
-    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("links")
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).cte("links").prefix_with("MATERIALIZED")
 
 
 def iter_folder_rows(
