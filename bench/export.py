@@ -217,7 +217,7 @@ def memory_kib(pid: int) -> dict[str, int]:
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, rest = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
+        if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[name] = int(rest.split()[0])
     return values
 
@@ -225,11 +225,15 @@ def memory_kib(pid: int) -> dict[str, int]:
 @dataclass
 class Sampler:
     """Samples the server's RSS while the download runs (VmHWM is the kernel's own peak; the
-    samples show the curve)."""
+    samples show the curve), and apart from it the anonymous memory: what the process allocated
+    itself, as against the file pages it maps (the manifest is mapped to be signed; those pages
+    are the page cache's, written a moment before, not memory the export takes anew)."""
 
     pid: int
     interval: float = 0.05
     highest_rss_kib: int = 0
+    highest_anonymous_kib: int = 0
+    highest_file_kib: int = 0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -237,7 +241,10 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.highest_rss_kib = max(self.highest_rss_kib, memory_kib(self.pid)["VmRSS"])
+            memory = memory_kib(self.pid)
+            self.highest_rss_kib = max(self.highest_rss_kib, memory["VmRSS"])
+            self.highest_anonymous_kib = max(self.highest_anonymous_kib, memory["RssAnon"])
+            self.highest_file_kib = max(self.highest_file_kib, memory["RssFile"])
             self._stop.wait(self.interval)
 
     def __enter__(self) -> Sampler:  # noqa: PYI034 - a plain class, never subclassed
@@ -429,6 +436,11 @@ def main() -> None:
         print(
             f"server RSS before the downloads: {before['VmRSS'] / 1024:.0f} MiB (peak so far {before['VmHWM'] / 1024:.0f} MiB); "
             f"highest sample during them {sampler.highest_rss_kib / 1024:.0f} MiB"
+        )
+        print(
+            f"of which, highest samples: anonymous {sampler.highest_anonymous_kib / 1024:.0f} MiB "
+            f"(before the downloads {before['RssAnon'] / 1024:.0f}), mapped files "
+            f"{sampler.highest_file_kib / 1024:.0f} MiB (before {before['RssFile'] / 1024:.0f})"
         )
         print(
             f"server peak RSS (VmHWM) after the exports: {peak_mib:.0f} MiB "
