@@ -3,8 +3,10 @@
 Starts the portal with uvicorn in a subprocess on 127.0.0.1 against a temporary data directory
 (SQLite and a LocalStore, the embedded default), seeds N evidence items (real, distinct objects in
 the store; rows inserted in bulk), counts the SQL statements one export runs (in process, with an
-engine event), then downloads the package with httpx streaming ``--rounds`` times while sampling
-the server's resident memory (/proc/<pid>/status: VmRSS, and VmHWM, the peak), verifies it
+engine event), then downloads the package ``--rounds`` times, each time with httpx streaming and
+with curl (a Python client parses HTTP on the same two cores as the server; curl is what an
+auditor's tools are like), while sampling the server's resident memory (/proc/<pid>/status:
+VmRSS, and VmHWM, the peak, with its anonymous and mapped-file parts), verifies it
 offline with the key from /api/v1/signing-key, and times, in the same run and as often, Python's
 zipfile (stored) and ``zip -0`` writing the same files. Prints median and p95 of each, the ratios,
 the peak RSS and the machine's load.
@@ -327,6 +329,8 @@ def zip0_seconds(source: Path, target: Path) -> float:
 
 
 def download_seconds(client: httpx.Client, engagement_id: int, target: Path) -> tuple[float, int]:
+    """The download as httpx receives it: a Python client, whose own HTTP parsing (h11) shares
+    the machine's two cores with the server."""
     os.sync()
     started = time.perf_counter()
     with target.open("wb") as sink, client.stream("GET", f"/engagements/{engagement_id}/export.zip") as response:
@@ -337,6 +341,28 @@ def download_seconds(client: httpx.Client, engagement_id: int, target: Path) -> 
         sink.flush()
         os.fsync(sink.fileno())
     return time.perf_counter() - started, announced
+
+
+def curl_seconds(base: str, cookie: str, engagement_id: int, target: Path) -> float:
+    """The download as an auditor's tool receives it: curl, as a browser would, in C."""
+    os.sync()
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "curl",
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--cookie",
+            f"portal_session={cookie}",
+            "--output",
+            str(target),
+            f"{base}/engagements/{engagement_id}/export.zip",
+        ],
+        check=True,
+    )
+    fsync_file(target)
+    return time.perf_counter() - started
 
 
 def line(name: str, values: list[float]) -> str:
@@ -376,6 +402,7 @@ def main() -> None:
         server = start_server(data_dir, database_url, port)
         target = data_dir / "package.zip"
         exports: list[float] = []
+        curls: list[float] = []
         zipfiles: list[float] = []
         zip0s: list[float] = []
         loads: list[float] = []
@@ -392,6 +419,10 @@ def main() -> None:
                         loads.append(os.getloadavg()[0])
                         elapsed, announced = download_seconds(client, engagement_id, target)
                         exports.append(elapsed)
+                        curls.append(curl_seconds(base, cookie, engagement_id, data_dir / "curl.zip"))
+                        if (data_dir / "curl.zip").stat().st_size != announced:
+                            raise SystemExit("curl received a package of another length than announced")
+                        (data_dir / "curl.zip").unlink()
                         if round_number == 1:
                             size = target.stat().st_size
                             verify_started = time.perf_counter()
@@ -405,7 +436,7 @@ def main() -> None:
                         zipfiles.append(zipfile_seconds(source, members, data_dir / "python-zipfile.zip"))
                         zip0s.append(zip0_seconds(source, data_dir / "zip-0.zip"))
                         print(
-                            f"round {round_number}: export {exports[-1]:.2f} s, zipfile {zipfiles[-1]:.2f} s, "
+                            f"round {round_number}: export {exports[-1]:.2f} s (curl {curls[-1]:.2f} s), zipfile {zipfiles[-1]:.2f} s, "
                             f"zip -0 {zip0s[-1]:.2f} s, load {loads[-1]:.1f}",
                             flush=True,
                         )
@@ -427,11 +458,17 @@ def main() -> None:
             f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
         )
         print(line("export (download + fsync)", exports) + f"   {size / MIB / export:.0f} MiB/s")
+        by_curl = statistics.median(curls)
+        print(line("export, downloaded by curl (+ fsync)", curls) + f"   {size / MIB / by_curl:.0f} MiB/s")
         print(
             line("baseline python zipfile + fsync", zipfiles)
             + f"   export = {statistics.median(zipfiles) / export:.2f} of it"
         )
         print(line("baseline zip -0 + fsync", zip0s) + f"   export = {statistics.median(zip0s) / export:.2f} of it")
+        print(
+            f"{'the same ratios with curl as the client':<42} export = {statistics.median(zipfiles) / by_curl:.2f} of "
+            f"zipfile, {statistics.median(zip0s) / by_curl:.2f} of zip -0"
+        )
         print(f"SQL statements per export: {statements}")
         print(
             f"server RSS before the downloads: {before['VmRSS'] / 1024:.0f} MiB (peak so far {before['VmHWM'] / 1024:.0f} MiB); "
