@@ -135,7 +135,10 @@ def valid_time_zone(name: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=64)
 def zone(name: str | None, fallback: str = DEFAULT_TIME_ZONE) -> ZoneInfo:
+    # Cached: the pages' date filters ask for the reader's zone on every cell, and checking
+    # the name against the zone database each time showed in a table's profile.
     for candidate in (name, fallback, DEFAULT_TIME_ZONE):
         if candidate and valid_time_zone(candidate):
             return ZoneInfo(candidate)
