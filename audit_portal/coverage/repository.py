@@ -240,12 +240,19 @@ def newest_items(
     ]
 
 
-def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]) -> Sequence[Finding]:
-    """Open findings of high severity or above raised on these evidence items or runs."""
+class FailingFinding(NamedTuple):
+    id: int
+    evidence_id: int | None
+    last_run_id: int | None
+
+
+def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]) -> list[FailingFinding]:
+    """Open findings of high severity or above raised on these evidence items or runs: the ids
+    coverage matches them by, not whole findings."""
     if not evidence_ids and not run_ids:
         return []
-    return session.scalars(
-        select(Finding).where(
+    rows = session.execute(
+        select(col(Finding.id), col(Finding.evidence_id), col(Finding.last_run_id)).where(
             col(Finding.status).in_(OPEN_STATUSES),
             col(Finding.severity).in_(FAILING_SEVERITIES),
             or_(
@@ -253,7 +260,8 @@ def failing_findings(session: Session, evidence_ids: set[int], run_ids: set[int]
                 _one_of(session, col(Finding.last_run_id), run_ids),
             ),
         )
-    ).all()
+    )
+    return [FailingFinding(*row) for row in rows]
 
 
 # --- the rollup ------------------------------------------------------------------------------

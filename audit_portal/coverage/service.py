@@ -38,7 +38,6 @@ from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Requirement
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository, rollup
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
-from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_, Phrase, Phrases
 
 MET = "met"
@@ -418,7 +417,7 @@ def _requirement_state(
     link: CatalogueLink,
     newest: repository.NewestEvidence | None,
     items: list[repository.EvidenceItem],
-    findings: Sequence[Finding],
+    findings: Sequence[repository.FailingFinding],
     as_of: date,
 ) -> RequirementCoverage:
     requirement = link.requirement
