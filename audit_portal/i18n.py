@@ -73,7 +73,10 @@ def translations(language: str) -> gettext.NullTranslations:
     return _compiled(po_path)
 
 
+@cache
 def gettext_for(language: str | None) -> gettext.NullTranslations:
+    # Cached as well: a page's phrases ask for their catalogue once per nested part (a coverage
+    # table about 500 times), and normalising the language each time showed in its profile.
     return translations(supported(language) or DEFAULT_LANGUAGE)
 
 
@@ -132,7 +135,10 @@ def valid_time_zone(name: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=64)
 def zone(name: str | None, fallback: str = DEFAULT_TIME_ZONE) -> ZoneInfo:
+    # Cached: the pages' date filters ask for the reader's zone on every cell, and checking
+    # the name against the zone database each time showed in a table's profile.
     for candidate in (name, fallback, DEFAULT_TIME_ZONE):
         if candidate and valid_time_zone(candidate):
             return ZoneInfo(candidate)
@@ -162,6 +168,14 @@ def format_local_date(value: date | datetime | None, language: str, tz: ZoneInfo
         return "—"
     if isinstance(value, datetime):
         value = local_time(value, tz).date()
+    return _day(value, language)
+
+
+@lru_cache(maxsize=1024)
+def _day(value: date, language: str) -> str:
+    """A day in the language's date format. Tables show the same few days on every row (the
+    newest evidence of daily collectors), and Babel formats each anew: nearly a tenth of a coverage
+    table's rendering."""
     return format_date(
         value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language)
     )
@@ -267,9 +281,7 @@ def _value_in(value: object, language: str, catalogue: gettext.NullTranslations)
     if isinstance(value, date) and not isinstance(value, datetime):
         if language == DEFAULT_LANGUAGE:
             return value.isoformat()
-        return format_date(
-            value, _DATE_PATTERNS.get(language, _DATE_PATTERNS[DEFAULT_LANGUAGE]), locale=babel_locale(language)
-        )
+        return _day(value, language)
     return value
 
 

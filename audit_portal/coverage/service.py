@@ -29,15 +29,15 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlmodel import Session
 
 from audit_portal.catalogue.cache import catalogue_cache
-from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Control, Requirement
+from audit_portal.catalogue.models import KIND_CLAUSE, KIND_CONTROL, Requirement, RequirementSwitchOff
 from audit_portal.clock import utcnow
 from audit_portal.coverage import repository, rollup
 from audit_portal.engagements.scope import CERTIFICATION_YEAR_DAYS, period_window
-from audit_portal.findings.models import Finding
 from audit_portal.i18n import N_, Phrase, Phrases
 
 MET = "met"
@@ -178,24 +178,73 @@ class CoverageReport:
 CATALOGUE_KEY = "coverage"
 
 
-CatalogueRows = dict[str, tuple[dict[str, list[Control]], list[repository.RequirementLink]]]
+class CatalogueControl(NamedTuple):
+    """What coverage reads of a control. The cache holds plain tuples, not ORM copies: a table's
+    computation reads the catalogue some 4,000 times, and each read of an ORM attribute went
+    through SQLAlchemy's instrumentation."""
+
+    id: int
+    ref: str
+    title: str
+    group_key: str
+
+
+class CatalogueRequirement(NamedTuple):
+    """What coverage reads of a requirement (see :class:`CatalogueControl`)."""
+
+    id: int
+    key: str
+    title: str
+    collector: str
+    frequency_days: int
+    grace_days: int
+    needs_signoff: bool
+    position: int
+
+
+class CatalogueLink(NamedTuple):
+    """A requirement that proves a control, as :class:`repository.RequirementLink`, in plain tuples."""
+
+    control_id: int
+    requirement: CatalogueRequirement
+    via_measure: str | None  # the Annex 2 measure that brings the requirement, if any
+    switched_off: RequirementSwitchOff | None = None  # the organisation's decision that it does not apply
+
+
+CatalogueRows = dict[str, tuple[dict[str, list[CatalogueControl]], list[CatalogueLink]]]
 
 
 def _load_catalogue_rows(session: Session) -> CatalogueRows:
-    """Every framework's controls (per kind: Annex A controls, clauses) and requirement links, as
-    detached copies. Switch-offs are not catalogue data: they are read fresh on every computation."""
+    """Every framework's controls (per kind: Annex A controls, clauses) and requirement links.
+    Switch-offs are not catalogue data: they are read fresh on every computation."""
     rows: CatalogueRows = {}
     for framework_key in repository.framework_keys(session):
         controls = {
-            kind: [Control(**c.model_dump()) for c in repository.framework_controls(session, framework_key, kind)]
+            kind: [
+                CatalogueControl(c.id, c.ref, c.title, c.group_key)
+                for c in repository.framework_controls(session, framework_key, kind)
+            ]
             for kind in PARTS
         }
         links = [
-            repository.RequirementLink(link.control_id, Requirement(**link.requirement.model_dump()), link.via_measure)
+            CatalogueLink(link.control_id, _catalogue_requirement(link.requirement), link.via_measure)
             for link in repository.requirement_links(session, framework_key)
         ]
         rows[framework_key] = (controls, links)
     return rows
+
+
+def _catalogue_requirement(requirement: Requirement) -> CatalogueRequirement:
+    return CatalogueRequirement(
+        id=requirement.id,
+        key=requirement.key,
+        title=requirement.title,
+        collector=requirement.collector,
+        frequency_days=requirement.frequency_days,
+        grace_days=requirement.grace_days,
+        needs_signoff=requirement.needs_signoff,
+        position=requirement.position,
+    )
 
 
 catalogue_cache.register(CATALOGUE_KEY, _load_catalogue_rows)
@@ -203,12 +252,16 @@ catalogue_cache.register(CATALOGUE_KEY, _load_catalogue_rows)
 
 def _catalogue_of(
     session: Session, framework_key: str, kind: str
-) -> tuple[list[Control], list[repository.RequirementLink]]:
+) -> tuple[list[CatalogueControl], list[CatalogueLink]]:
     """The framework's controls of ``kind`` and its requirement links from the in-process
     catalogue cache, each link with the organisation's current switch-off (one small query)."""
     controls, links = catalogue_cache.get_registered(session, CATALOGUE_KEY).get(framework_key, ({}, []))
     switched = repository.switch_offs(session, {link.requirement.id for link in links})
-    return controls.get(kind, []), [link._replace(switched_off=switched.get(link.requirement.id)) for link in links]
+    # The cached links carry no switch-off; only the few switched off are copied.
+    return controls.get(kind, []), [
+        link._replace(switched_off=switched[link.requirement.id]) if link.requirement.id in switched else link
+        for link in links
+    ]
 
 
 def compute_coverage(
@@ -264,7 +317,7 @@ def compute_coverage(
                 findings,
                 as_of,
             )
-    links_by_control: dict[int, list[repository.RequirementLink]] = defaultdict(list)
+    links_by_control: dict[int, list[CatalogueLink]] = defaultdict(list)
     for link in links:
         links_by_control[link.control_id].append(link)
 
@@ -332,7 +385,7 @@ def restrict(report: CoverageReport, control_ids: set[int]) -> CoverageReport:
     return replace(report, controls=controls, counts={status: counts.get(status, 0) for status in CONTROL_STATUSES})
 
 
-def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
+def _switched_off(link: CatalogueLink) -> SwitchedOffRequirement:
     assert link.switched_off is not None
     return SwitchedOffRequirement(
         requirement_id=link.requirement.id,
@@ -345,7 +398,7 @@ def _switched_off(link: repository.RequirementLink) -> SwitchedOffRequirement:
     )
 
 
-def _excluded_controls(session: Session, framework_key: str, controls: list[Control]) -> dict[int, Reason]:
+def _excluded_controls(session: Session, framework_key: str, controls: list[CatalogueControl]) -> dict[int, Reason]:
     """Controls the SoA excludes, with the reason shown for them."""
     excluded_2022 = repository.soa_exclusions_2022(session)
     if framework_key == FRAMEWORK_2022:
@@ -361,10 +414,10 @@ def _excluded_controls(session: Session, framework_key: str, controls: list[Cont
 
 
 def _requirement_state(
-    link: repository.RequirementLink,
+    link: CatalogueLink,
     newest: repository.NewestEvidence | None,
     items: list[repository.EvidenceItem],
-    findings: Sequence[Finding],
+    findings: Sequence[repository.FailingFinding],
     as_of: date,
 ) -> RequirementCoverage:
     requirement = link.requirement
@@ -439,7 +492,7 @@ def _control_status(
 
 
 def _control(
-    control: Control,
+    control: CatalogueControl,
     status: str,
     reason: Reason,
     states: tuple[RequirementCoverage, ...],

@@ -48,7 +48,7 @@ from audit_portal.errors import InvalidInput, NotFound
 from audit_portal.evidence import repository as evidence_repository
 from audit_portal.evidence.models import Evidence
 from audit_portal.findings import repository as finding_repository
-from audit_portal.i18n import N_, Sentences
+from audit_portal.i18n import N_, Phrase, Sentences
 from audit_portal.principals import Actor, Principal
 from audit_portal.requests import repository as request_repository
 from audit_portal.soa import repository as soa_repository
@@ -335,8 +335,10 @@ class ControlRow:
     open_findings: int
 
     @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.coverage.status, self.coverage.status)
+    def status_label(self) -> Phrase:
+        # Said with the ``said`` filter: ``_()`` called in the table's row loop made Jinja copy
+        # the whole render context for every row.
+        return Phrase(STATUS_LABELS.get(self.coverage.status, self.coverage.status))
 
 
 @dataclass(frozen=True)

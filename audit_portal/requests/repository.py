@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, or_, select
@@ -68,21 +69,21 @@ def link(session: Session, item: EvidenceRequestItem) -> None:
 
 
 def pending_request_counts(session: Session, engagement_id: int) -> tuple[dict[int, int], dict[int, int]]:
-    """Open or answered requests of the engagement, counted (by control, by requirement)."""
-    base = (
-        select(EvidenceRequest)
+    """Open or answered requests of the engagement, counted (by control, by requirement), from
+    one grouped statement over the few pending requests."""
+    rows = session.execute(
+        select(col(EvidenceRequest.control_id), col(EvidenceRequest.requirement_id), func.count())
         .where(
             col(EvidenceRequest.engagement_id) == engagement_id,
             col(EvidenceRequest.state).in_(PENDING_STATES),
         )
-        .subquery()
+        .group_by(col(EvidenceRequest.control_id), col(EvidenceRequest.requirement_id))
     )
-    by_control = session.execute(
-        select(base.c.control_id, func.count()).where(base.c.control_id.is_not(None)).group_by(base.c.control_id)
-    )
-    by_requirement = session.execute(
-        select(base.c.requirement_id, func.count())
-        .where(base.c.requirement_id.is_not(None))
-        .group_by(base.c.requirement_id)
-    )
-    return dict(by_control.all()), dict(by_requirement.all())
+    by_control: dict[int, int] = defaultdict(int)
+    by_requirement: dict[int, int] = defaultdict(int)
+    for control_id, requirement_id, count in rows:
+        if control_id is not None:
+            by_control[control_id] += count
+        if requirement_id is not None:
+            by_requirement[requirement_id] += count
+    return dict(by_control), dict(by_requirement)

@@ -38,6 +38,16 @@ def test_dutch_writes_day_month_year() -> None:
     assert i18n.format_local_date(date(2026, 3, 9), "en", AMSTERDAM) == "2026-03-09"
 
 
+def test_the_same_day_is_written_anew_for_each_language_and_zone() -> None:
+    """Formatted days are remembered (a table repeats a few days on every row): per language,
+    and for the day in the reader's zone, never the first formatting served to everyone."""
+    stored = datetime(2026, 7, 1, 22, 5, tzinfo=UTC)
+    assert i18n.format_local_date(stored, "en", AMSTERDAM) == "2026-07-02"
+    assert i18n.format_local_date(stored, "nl", AMSTERDAM) == "02-07-2026"
+    assert i18n.format_local_date(stored, "en", i18n.zone("America/New_York")) == "2026-07-01"
+    assert i18n.format_local_date(stored, "en", AMSTERDAM) == "2026-07-02"
+
+
 def test_a_users_own_time_zone_wins_over_the_organisations() -> None:
     stored = datetime(2026, 7, 15, 11, 30, tzinfo=UTC)
     assert i18n.format_local_datetime(stored, "en", i18n.zone("America/New_York")) == "2026-07-15 07:30 EDT"
