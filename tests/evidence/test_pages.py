@@ -93,7 +93,9 @@ def test_auditor_views_and_downloads_but_cannot_upload(login_as, session, catalo
     assert len(session.scalars(select(Evidence)).all()) == 1
 
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == "evidence", AuditEvent.actor == auditor.user.username)
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "evidence", AuditEvent.actor == auditor.user.username)
+        .order_by(AuditEvent.id)  # the chain's order; without it PostgreSQL may return any order
     ).all()
     assert [e.action for e in events] == ["evidence.view", "evidence.download"]
     again = auditor.get(f"/evidence/{evidence.id}")
