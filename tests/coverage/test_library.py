@@ -128,7 +128,9 @@ class TestSwitchingService:
             actor=Actor(ADMIN),
         )
         library.switch_on(catalogue, key="C.9.3/management-review", actor=Actor(ADMIN))
-        events = catalogue.scalars(select(AuditEvent).where(AuditEvent.object_id == "C.9.3/management-review")).all()
+        events = catalogue.scalars(
+            select(AuditEvent).where(AuditEvent.object_id == "C.9.3/management-review").order_by(AuditEvent.id)
+        ).all()
         assert [e.action for e in events] == ["requirement.switch_off", "requirement.switch_on"]
         assert json.loads(events[0].detail)["reason"] == "review held by the group board"
         assert catalogue.scalars(select(RequirementSwitchOff)).all() == []

@@ -190,7 +190,9 @@ def test_an_auditors_listing_is_recorded_with_its_filters(push_client, login_as,
     auditor = login_as("auditor")
     assert auditor.get("/api/v1/evidence", params={"measure": "OPS-2"}).status_code == 200
     assert auditor.get("/evidence", params={"source": "api"}).status_code == 200
-    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.list")).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "evidence.list").order_by(AuditEvent.id)
+    ).all()
     assert [(e.actor, json.loads(e.detail)) for e in events] == [
         (auditor.user.username, {"measure": "OPS-2"}),
         (auditor.user.username, {"source": "api"}),
